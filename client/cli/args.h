@@ -1,0 +1,62 @@
+// A small command-line option parser for desfirectl's subcommands.
+//
+//   ArgParser p("desfirectl taps parse", "Parse tap records.", "FILE|-");
+//   p.Flag("json", "print JSON lines");
+//   p.Option("keys", "FILE", "key store file");
+//   absl::Status s = p.Parse(argc, argv);   // argv after the subcommand words
+//   if (p.Has("json")) ...; p.Value("keys"); p.positionals();
+//
+// Accepts --name, --name=value and --name value; "-" is a positional (stdin), "--" ends
+// options. Thread-compatible.
+#ifndef DESFIRED_CLIENT_CLI_ARGS_H_
+#define DESFIRED_CLIENT_CLI_ARGS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace desfired::cli {
+
+class ArgParser {
+ public:
+  ArgParser(std::string command, std::string summary, std::string positional_help);
+
+  // A boolean flag.
+  void Flag(const std::string& name, const std::string& help);
+  // An option with a value; `env` names an environment variable that supplies a default.
+  void Option(const std::string& name, const std::string& value_name, const std::string& help,
+              const std::string& env = "");
+
+  // INVALID_ARGUMENT naming the unknown option or the missing value.
+  absl::Status Parse(int argc, char** argv);
+
+  bool help_requested() const { return help_; }
+  std::string Usage() const;
+
+  bool Has(const std::string& name) const;
+  std::optional<std::string> Value(const std::string& name) const;
+  const std::vector<std::string>& positionals() const { return positionals_; }
+
+ private:
+  struct Spec {
+    bool takes_value = false;
+    std::string value_name;
+    std::string help;
+    std::string env;
+  };
+  std::string command_;
+  std::string summary_;
+  std::string positional_help_;
+  std::vector<std::string> order_;
+  std::map<std::string, Spec> specs_;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positionals_;
+  bool help_ = false;
+};
+
+}  // namespace desfired::cli
+
+#endif  // DESFIRED_CLIENT_CLI_ARGS_H_

@@ -1,0 +1,34 @@
+// NXP AN10922 key diversification.
+//
+// AES-128: diversified key = CMAC_K(01 ‖ M), where the CMAC input is padded to 32 bytes
+// (80 00 ...) whenever it is shorter than 32, so the padded path (subkey K2) is taken.
+// 2TDEA: CMAC_K(21 ‖ M) ‖ CMAC_K(22 ‖ M); 3TDEA: CMAC_K(31 ‖ M) ‖ CMAC_K(32 ‖ M) ‖
+// CMAC_K(33 ‖ M), each padded to 16 bytes (two DES blocks) likewise.
+// M is 1..31 bytes (1..15 for the DES family).
+//
+// The DES-family results are returned raw, as computed (no key-version bits stamped in).
+//
+//   DESFIRED_ASSIGN_OR_RETURN(Bytes k, DiversifyKey(KeyType::kAes128, master, uid_and_sysid));
+//
+// Thread-safe.
+#ifndef DESFIRED_CORE_CRYPTO_AN10922_H_
+#define DESFIRED_CORE_CRYPTO_AN10922_H_
+
+#include "absl/status/statusor.h"
+#include "core/crypto/cmac.h"
+#include "core/crypto/key_type.h"
+#include "core/util/bytes.h"
+
+namespace desfired::crypto {
+
+// INVALID_ARGUMENT for a master key of the wrong length, an empty M or one that is too long,
+// or KeyType::kDes (AN10922 defines no single-DES diversification).
+absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan input);
+
+// The same with a ready CMAC of the master key (no per-call key set-up); for hot paths.
+// `out` must hold KeyLength(master.type) bytes.
+absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out);
+
+}  // namespace desfired::crypto
+
+#endif  // DESFIRED_CORE_CRYPTO_AN10922_H_

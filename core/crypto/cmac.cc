@@ -1,0 +1,92 @@
+#include "core/crypto/cmac.h"
+
+#include <openssl/crypto.h>
+
+#include <cstring>
+
+#include "core/util/status_macros.h"
+
+namespace desfired::crypto {
+namespace {
+
+// Multiplication by x in GF(2^n) (SP 800-38B §6.1): shift the block left one bit and, if a
+// bit fell off, fold it back with R_128 = 0x87 or R_64 = 0x1B. Branch-free on the key bit.
+void DoubleBlock(const uint8_t* in, uint8_t* out, size_t n) {
+  const uint8_t carry = static_cast<uint8_t>(in[0] >> 7);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    out[i] = static_cast<uint8_t>(in[i] << 1 | in[i + 1] >> 7);
+  }
+  const uint8_t rb = n == 16 ? 0x87 : 0x1B;
+  out[n - 1] = static_cast<uint8_t>(in[n - 1] << 1 ^ (rb & (0 - carry)));
+}
+
+constexpr uint8_t kZeroIv[16] = {};
+
+}  // namespace
+
+Cmac::Cmac(BlockCipher cipher) : cipher_(std::move(cipher)) {
+  const size_t bs = cipher_.block_size();
+  uint8_t l[16] = {};
+  cipher_.EncryptBlock(l, l);  // L = E_K(0^b)
+  DoubleBlock(l, k1_, bs);
+  DoubleBlock(k1_, k2_, bs);
+  OPENSSL_cleanse(l, sizeof(l));
+}
+
+absl::StatusOr<Cmac> Cmac::Create(KeyType type, ByteSpan key) {
+  DESFIRED_ASSIGN_OR_RETURN(BlockCipher cipher, BlockCipher::Create(type, key));
+  return Cmac(std::move(cipher));
+}
+
+Cmac::Cmac(Cmac&& other) noexcept : cipher_(std::move(other.cipher_)) {
+  std::memcpy(k1_, other.k1_, sizeof(k1_));
+  std::memcpy(k2_, other.k2_, sizeof(k2_));
+  OPENSSL_cleanse(other.k1_, sizeof(other.k1_));
+  OPENSSL_cleanse(other.k2_, sizeof(other.k2_));
+}
+
+Cmac& Cmac::operator=(Cmac&& other) noexcept {
+  if (this != &other) {
+    cipher_ = std::move(other.cipher_);
+    std::memcpy(k1_, other.k1_, sizeof(k1_));
+    std::memcpy(k2_, other.k2_, sizeof(k2_));
+    OPENSSL_cleanse(other.k1_, sizeof(other.k1_));
+    OPENSSL_cleanse(other.k2_, sizeof(other.k2_));
+  }
+  return *this;
+}
+
+Cmac::~Cmac() {
+  OPENSSL_cleanse(k1_, sizeof(k1_));
+  OPENSSL_cleanse(k2_, sizeof(k2_));
+}
+
+void Cmac::Compute(ByteSpan message, uint8_t* out) const { ComputeWithIv(kZeroIv, message, out); }
+
+// CBC-MAC over the ECB context, one EVP call per block: for short messages this is far
+// cheaper than resetting the IV of an EVP CBC context on every call.
+void Cmac::ComputeWithIv(const uint8_t* iv, ByteSpan message, uint8_t* out) const {
+  const size_t bs = block_size();
+  uint8_t x[16];
+  std::memcpy(x, iv, bs);  // copied first, so `out` may alias `iv`
+  const uint8_t* p = message.data();
+  size_t left = message.size();
+  // Every block but the last one: plain CBC.
+  while (left > bs) {
+    for (size_t i = 0; i < bs; ++i) x[i] ^= p[i];
+    cipher_.EncryptBlock(x, x);
+    p += bs;
+    left -= bs;
+  }
+  // Last block: complete -> XOR K1; partial or empty -> pad with 80 00.. and XOR K2.
+  if (left == bs) {
+    for (size_t i = 0; i < bs; ++i) x[i] ^= p[i] ^ k1_[i];
+  } else {
+    for (size_t i = 0; i < left; ++i) x[i] ^= p[i];
+    x[left] ^= 0x80;
+    for (size_t i = 0; i < bs; ++i) x[i] ^= k2_[i];
+  }
+  cipher_.EncryptBlock(x, out);
+}
+
+}  // namespace desfired::crypto

@@ -1,0 +1,58 @@
+// CMAC (NIST SP 800-38B) over AES-128 and the DES family.
+//
+// Subkeys K1/K2 and the cipher context are computed once per key; Compute() allocates
+// nothing, so it can run per tap record.
+//
+//   DESFIRED_ASSIGN_OR_RETURN(auto cmac, Cmac::Create(KeyType::kAes128, key));
+//   uint8_t tag[16];
+//   cmac.Compute(message, tag);
+//
+// Thread-compatible (see BlockCipher).
+#ifndef DESFIRED_CORE_CRYPTO_CMAC_H_
+#define DESFIRED_CORE_CRYPTO_CMAC_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "core/crypto/block_cipher.h"
+#include "core/crypto/key_type.h"
+#include "core/util/bytes.h"
+
+namespace desfired::crypto {
+
+class Cmac {
+ public:
+  // Errors as BlockCipher::Create.
+  static absl::StatusOr<Cmac> Create(KeyType type, ByteSpan key);
+
+  size_t block_size() const { return cipher_.block_size(); }
+
+  // Full CMAC of `message` into `out` (block_size() bytes).
+  void Compute(ByteSpan message, uint8_t* out) const;
+
+  // CMAC whose CBC chain starts from `iv` (block_size() bytes) instead of zero, as DESFire
+  // EV1 secure messaging uses it (the session IV register). Writes the full tag to `out`;
+  // `out` may alias `iv`.
+  void ComputeWithIv(const uint8_t* iv, ByteSpan message, uint8_t* out) const;
+
+  // The subkeys, for tests against published values.
+  ByteSpan k1() const { return ByteSpan(k1_, block_size()); }
+  ByteSpan k2() const { return ByteSpan(k2_, block_size()); }
+
+  // The cipher behind this CMAC (for callers that also encrypt with the same key).
+  const BlockCipher& cipher() const { return cipher_; }
+
+  Cmac(Cmac&&) noexcept;
+  Cmac& operator=(Cmac&&) noexcept;
+  ~Cmac();  // wipes the subkeys
+
+ private:
+  explicit Cmac(BlockCipher cipher);
+  BlockCipher cipher_;
+  uint8_t k1_[16] = {};
+  uint8_t k2_[16] = {};
+};
+
+}  // namespace desfired::crypto
+
+#endif  // DESFIRED_CORE_CRYPTO_CMAC_H_

@@ -1,0 +1,70 @@
+#include "core/crypto/crc.h"
+
+#include <array>
+
+namespace desfired::crypto {
+namespace {
+
+// CRC-8/SMBUS: MSB-first, polynomial 0x07.
+constexpr std::array<uint8_t, 256> MakeCrc8Table() {
+  std::array<uint8_t, 256> table{};
+  for (unsigned i = 0; i < 256; ++i) {
+    unsigned crc = i;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1;
+    table[i] = static_cast<uint8_t>(crc);
+  }
+  return table;
+}
+
+// CRC-A: LSB-first (reflected), polynomial 0x1021 reflected = 0x8408.
+constexpr std::array<uint16_t, 256> MakeCrc16ATable() {
+  std::array<uint16_t, 256> table{};
+  for (unsigned i = 0; i < 256; ++i) {
+    unsigned crc = i;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ 0x8408 : crc >> 1;
+    table[i] = static_cast<uint16_t>(crc);
+  }
+  return table;
+}
+
+// CRC-32: LSB-first (reflected), polynomial 0x04C11DB7 reflected = 0xEDB88320.
+constexpr std::array<uint32_t, 256> MakeCrc32Table() {
+  std::array<uint32_t, 256> table{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t crc = i;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+    table[i] = crc;
+  }
+  return table;
+}
+
+constexpr std::array<uint8_t, 256> kCrc8Table = MakeCrc8Table();
+constexpr std::array<uint16_t, 256> kCrc16ATable = MakeCrc16ATable();
+constexpr std::array<uint32_t, 256> kCrc32Table = MakeCrc32Table();
+
+static_assert(kCrc8Table[1] == 0x07);
+static_assert(kCrc16ATable[128] == 0x8408);
+static_assert(kCrc32Table[128] == 0xEDB88320u);
+
+}  // namespace
+
+uint8_t Crc8(ByteSpan data, uint8_t init) {
+  uint8_t crc = init;
+  for (uint8_t b : data) crc = kCrc8Table[crc ^ b];
+  return crc;
+}
+
+uint16_t Crc16A(ByteSpan data, uint16_t init) {
+  uint16_t crc = init;
+  for (uint8_t b : data) crc = static_cast<uint16_t>((crc >> 8) ^ kCrc16ATable[(crc ^ b) & 0xff]);
+  return crc;
+}
+
+uint32_t Crc32Desfire(ByteSpan data, uint32_t init) {
+  // JAMCRC has no final XOR, so the register value is the result and can be fed back as init.
+  uint32_t crc = init;
+  for (uint8_t b : data) crc = (crc >> 8) ^ kCrc32Table[(crc ^ b) & 0xff];
+  return crc;
+}
+
+}  // namespace desfired::crypto

@@ -1,0 +1,320 @@
+#include "core/keys/key_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "core/crypto/random.h"
+#include "core/tap/format.h"
+#include "core/util/status_macros.h"
+
+namespace desfired::keys {
+namespace {
+
+constexpr size_t kMaxKeyFileSize = 1 << 20;
+constexpr size_t kMaxSystemIdLength = 31 - tap::kUidDiversifyLength;
+
+bool ValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status LineError(absl::string_view where, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
+}
+
+// Splits "k=v" options; returns false for a token without '='.
+bool SplitOption(absl::string_view token, absl::string_view* k, absl::string_view* v) {
+  const size_t eq = token.find('=');
+  if (eq == absl::string_view::npos) return false;
+  *k = token.substr(0, eq);
+  *v = token.substr(eq + 1);
+  return true;
+}
+
+absl::StatusOr<uint32_t> ParseId(absl::string_view text, uint32_t max) {
+  uint32_t value = 0;
+  bool ok = false;
+  if (absl::StartsWithIgnoreCase(text, "0x")) {
+    ok = absl::SimpleHexAtoi(text.substr(2), &value);
+  } else {
+    ok = absl::SimpleAtoi(text, &value);
+  }
+  if (!ok || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a number from 0 to ", max));
+  }
+  return value;
+}
+
+}  // namespace
+
+tap::MacAlgorithm DefaultMacFor(crypto::KeyType type) {
+  switch (type) {
+    case crypto::KeyType::kAes128: return tap::MacAlgorithm::kAes128Cmac;
+    case crypto::KeyType::k2Tdea:
+    case crypto::KeyType::k3Tdea: return tap::MacAlgorithm::kTdesCmac;
+    case crypto::KeyType::kDes: break;
+  }
+  return tap::MacAlgorithm::kNone;
+}
+
+absl::Status CheckMacSuitsKey(tap::MacAlgorithm mac, crypto::KeyType type) {
+  const bool aes = type == crypto::KeyType::kAes128;
+  const bool tdea = type == crypto::KeyType::k2Tdea || type == crypto::KeyType::k3Tdea;
+  switch (mac) {
+    case tap::MacAlgorithm::kAes128Cmac:
+    case tap::MacAlgorithm::kAes128CmacEv2:
+      if (aes) return absl::OkStatus();
+      break;
+    case tap::MacAlgorithm::kTdesCmac:
+      if (tdea) return absl::OkStatus();
+      break;
+    case tap::MacAlgorithm::kNone:
+      break;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("MAC algorithm ", tap::MacAlgorithmName(mac),
+                                                 " cannot be used with a ",
+                                                 crypto::KeyTypeName(type), " key"));
+}
+
+absl::StatusOr<KeyStore> KeyStore::LoadFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string msg = absl::StrCat("cannot open key file ", path, ": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(msg);
+    if (err == EACCES) return absl::PermissionDeniedError(msg);
+    return absl::UnavailableError(msg);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat("key file ", path, " is not a regular file"));
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "key file %s is accessible by group or others (mode %04o); run: chmod 600 %s", path,
+        st.st_mode & 07777, path));
+  }
+  if (static_cast<size_t>(st.st_size) > kMaxKeyFileSize) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat("key file ", path, " is larger than ", kMaxKeyFileSize, " bytes"));
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(done);
+  absl::StatusOr<KeyStore> store = Parse(text, path);
+  crypto::SecureWipe(MutableByteSpan(reinterpret_cast<uint8_t*>(text.data()), text.size()));
+  return store;
+}
+
+absl::StatusOr<KeyStore> KeyStore::Parse(absl::string_view text, absl::string_view source) {
+  KeyStore store;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    const size_t hash = line.find('#');
+    if (hash != absl::string_view::npos) line = line.substr(0, hash);
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    DESFIRED_RETURN_IF_ERROR(store.ParseLine(line, absl::StrCat(source, ":", line_no)));
+  }
+  return store;
+}
+
+absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where) {
+  std::vector<absl::string_view> tokens = absl::StrSplit(line, absl::ByAnyChar(" \t"),
+                                                        absl::SkipEmpty());
+  if (tokens[0] == "tap") return ParseTapRule(tokens, where);
+  if (tokens[0] != "key") {
+    return LineError(where, absl::StrCat("unknown directive '", tokens[0],
+                                         "' (expected 'key' or 'tap')"));
+  }
+  if (tokens.size() < 4) {
+    return LineError(where, "expected: key <name> <type> <hex value> [version=<n>]");
+  }
+  const absl::string_view name = tokens[1];
+  const std::optional<crypto::KeyType> type = crypto::ParseKeyType(tokens[2]);
+  if (!type) {
+    return LineError(where, absl::StrCat("key '", name, "': unknown type '", tokens[2],
+                                         "' (DES, 2TDEA, 3TDEA or AES128)"));
+  }
+  absl::StatusOr<Bytes> value = HexDecode(tokens[3]);
+  if (!value.ok()) {
+    return LineError(where, absl::StrCat("key '", name, "': value is not hex (",
+                                         value.status().message(), ")"));
+  }
+  uint8_t version = 0;
+  for (size_t i = 4; i < tokens.size(); ++i) {
+    absl::string_view k, v;
+    uint32_t n = 0;
+    if (!SplitOption(tokens[i], &k, &v) || k != "version" || !absl::SimpleAtoi(v, &n) ||
+        n > 255) {
+      crypto::SecureWipe(MutableByteSpan(*value));
+      return LineError(where, absl::StrCat("key '", name, "': unknown option '", tokens[i],
+                                           "' (expected version=<0..255>)"));
+    }
+    version = static_cast<uint8_t>(n);
+  }
+  absl::Status status = AddKey(std::string(name), *type, std::move(*value), version);
+  if (!status.ok()) return LineError(where, status.message());
+  return absl::OkStatus();
+}
+
+absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens,
+                                    absl::string_view where) {
+  if (tokens.size() < 2) return LineError(where, "expected: tap static|terminal|card ...");
+  TapRule rule;
+  size_t first_option = 2;
+  if (tokens[1] == "static") {
+    rule.kind = TapRule::Kind::kStatic;
+  } else if (tokens[1] == "card") {
+    rule.kind = TapRule::Kind::kCard;
+  } else if (tokens[1] == "terminal") {
+    rule.kind = TapRule::Kind::kTerminal;
+    if (tokens.size() < 3) return LineError(where, "expected: tap terminal <id> key=<name>");
+    absl::StatusOr<uint32_t> id = ParseId(tokens[2], 0xFFFFFF);
+    if (!id.ok()) return LineError(where, absl::StrCat("terminal id ", id.status().message()));
+    rule.terminal_id = *id;
+    first_option = 3;
+  } else {
+    return LineError(where, absl::StrCat("unknown tap rule '", tokens[1],
+                                         "' (expected static, terminal or card)"));
+  }
+  bool has_system = false;
+  for (size_t i = first_option; i < tokens.size(); ++i) {
+    absl::string_view k, v;
+    if (!SplitOption(tokens[i], &k, &v)) {
+      return LineError(where, absl::StrCat("expected name=value, got '", tokens[i], "'"));
+    }
+    if (k == "key") {
+      rule.key = Find(v);
+      if (rule.key == nullptr) {
+        return LineError(where, absl::StrCat("no key named '", v, "' (define it above)"));
+      }
+    } else if (k == "mac") {
+      std::optional<tap::MacAlgorithm> mac = tap::ParseMacAlgorithm(v);
+      if (!mac) {
+        return LineError(where, absl::StrCat("unknown MAC algorithm '", v,
+                                             "' (AES128_CMAC, AES128_CMAC_EV2 or TDES_CMAC)"));
+      }
+      rule.mac = *mac;
+    } else if (k == "system" && rule.kind == TapRule::Kind::kCard) {
+      absl::StatusOr<Bytes> sys = HexDecode(v);
+      if (!sys.ok()) {
+        return LineError(where,
+                         absl::StrCat("system id is not hex (", sys.status().message(), ")"));
+      }
+      if (sys->size() > kMaxSystemIdLength) {
+        return LineError(where, absl::StrCat("system id is ", sys->size(),
+                                             " bytes; at most ", kMaxSystemIdLength));
+      }
+      rule.system_id = std::move(*sys);
+      has_system = true;
+    } else {
+      return LineError(where, absl::StrCat("unknown option '", k, "'"));
+    }
+  }
+  if (rule.key == nullptr) return LineError(where, "missing key=<name>");
+  if (rule.kind == TapRule::Kind::kCard) {
+    if (!has_system) return LineError(where, "missing system=<hex> for a card rule");
+    if (rule.key->type == crypto::KeyType::kDes) {
+      return LineError(where, "AN10922 diversification needs an AES128, 2TDEA or 3TDEA key");
+    }
+  }
+  if (rule.mac == tap::MacAlgorithm::kNone) rule.mac = DefaultMacFor(rule.key->type);
+  if (absl::Status s = CheckMacSuitsKey(rule.mac, rule.key->type); !s.ok()) {
+    return LineError(where, absl::StrCat("key '", rule.key->name, "': ", s.message()));
+  }
+  switch (rule.kind) {
+    case TapRule::Kind::kStatic:
+      if (static_rule_) return LineError(where, "a second 'tap static' rule");
+      static_rule_ = std::move(rule);
+      break;
+    case TapRule::Kind::kCard:
+      if (card_rule_) return LineError(where, "a second 'tap card' rule");
+      card_rule_ = std::move(rule);
+      break;
+    case TapRule::Kind::kTerminal:
+      for (const TapRule& r : terminal_rules_) {
+        if (r.terminal_id == rule.terminal_id) {
+          return LineError(where, absl::StrCat("terminal ", rule.terminal_id,
+                                               " already has a tap rule"));
+        }
+      }
+      terminal_rules_.push_back(std::move(rule));
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes value,
+                              uint8_t version) {
+  SecretBytes secret(std::move(value));  // wiped on every return path
+  if (!ValidName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key name '", name, "' is not valid (1..64 of letters, digits, '_', '-', '.')"));
+  }
+  if (Find(name) != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("key '", name, "' is defined twice"));
+  }
+  if (secret.size() != crypto::KeyLength(type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key '", name, "': a ", crypto::KeyTypeName(type), " key has ",
+                     crypto::KeyLength(type), " bytes, this one has ", secret.size()));
+  }
+  auto key = std::make_unique<Key>();
+  key->name = std::move(name);
+  key->type = type;
+  key->value = std::move(secret);
+  key->version = version;
+  keys_.push_back(std::move(key));
+  return absl::OkStatus();
+}
+
+absl::Status KeyStore::SetStaticTapRule(absl::string_view key_name, tap::MacAlgorithm mac) {
+  const Key* key = Find(key_name);
+  if (key == nullptr) return absl::InvalidArgumentError(absl::StrCat("no key '", key_name, "'"));
+  if (mac == tap::MacAlgorithm::kNone) mac = DefaultMacFor(key->type);
+  DESFIRED_RETURN_IF_ERROR(CheckMacSuitsKey(mac, key->type));
+  TapRule rule;
+  rule.kind = TapRule::Kind::kStatic;
+  rule.key = key;
+  rule.mac = mac;
+  static_rule_ = std::move(rule);
+  return absl::OkStatus();
+}
+
+const Key* KeyStore::Find(absl::string_view name) const {
+  for (const auto& k : keys_) {
+    if (k->name == name) return k.get();
+  }
+  return nullptr;
+}
+
+}  // namespace desfired::keys

@@ -1,0 +1,102 @@
+// KeyStore: named keys and the rules that say which key verifies a tap record.
+//
+// The file format is documented in docs/key-store.md. In short:
+//
+//   # name        type    value (hex)                        options
+//   key transit   AES128  2b7e151628aed2a6abf7158809cf4f3c   version=1
+//   key master    AES128  00112233445566778899aabbccddeeff
+//   tap terminal 0x001234 key=transit mac=AES128_CMAC_EV2
+//   tap card     key=master system=4e585020416275
+//   tap static   key=transit
+//
+// Errors name the source and line, never a key's value.
+//
+// Thread-compatible: a loaded store is read-only and may be shared between threads.
+#ifndef DESFIRED_CORE_KEYS_KEY_STORE_H_
+#define DESFIRED_CORE_KEYS_KEY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/crypto/key_type.h"
+#include "core/keys/secret.h"
+#include "core/tap/mac.h"
+#include "core/util/bytes.h"
+
+namespace desfired::keys {
+
+struct Key {
+  std::string name;
+  crypto::KeyType type = crypto::KeyType::kAes128;
+  SecretBytes value;
+  uint8_t version = 0;
+};
+
+// Which key verifies a tap record.
+struct TapRule {
+  enum class Kind { kTerminal, kCard, kStatic };
+  Kind kind = Kind::kStatic;
+  const Key* key = nullptr;  // points into the owning KeyStore
+  tap::MacAlgorithm mac = tap::MacAlgorithm::kNone;
+  uint32_t terminal_id = 0;  // kTerminal
+  Bytes system_id;           // kCard: appended to the 7 UID bytes as AN10922 input
+};
+
+class KeyStore {
+ public:
+  KeyStore() = default;
+  KeyStore(KeyStore&&) = default;
+  KeyStore& operator=(KeyStore&&) = default;
+
+  // Reads and parses a key file. FAILED_PRECONDITION when the file is readable or writable
+  // by group or others; NOT_FOUND / PERMISSION_DENIED when it cannot be opened;
+  // INVALID_ARGUMENT naming the line for any content error.
+  static absl::StatusOr<KeyStore> LoadFile(const std::string& path);
+
+  // Parses key-file text; `source` names it in errors ("keys.conf:3: ...").
+  static absl::StatusOr<KeyStore> Parse(absl::string_view text, absl::string_view source);
+
+  // Adds a key. INVALID_ARGUMENT for a bad name, a duplicate name or a value of the wrong
+  // length for its type.
+  absl::Status AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version = 0);
+
+  // Sets the static tap rule (replacing any) to the named key. INVALID_ARGUMENT when the
+  // key is missing or `mac` does not suit its type; kNone picks the type's default.
+  absl::Status SetStaticTapRule(absl::string_view key_name, tap::MacAlgorithm mac);
+
+  // nullptr when there is no such key.
+  const Key* Find(absl::string_view name) const;
+  const std::vector<std::unique_ptr<Key>>& keys() const { return keys_; }
+
+  const std::vector<TapRule>& terminal_rules() const { return terminal_rules_; }
+  const std::optional<TapRule>& card_rule() const { return card_rule_; }
+  const std::optional<TapRule>& static_rule() const { return static_rule_; }
+  bool has_tap_rules() const {
+    return !terminal_rules_.empty() || card_rule_.has_value() || static_rule_.has_value();
+  }
+
+ private:
+  absl::Status ParseLine(absl::string_view line, absl::string_view where);
+  absl::Status ParseTapRule(const std::vector<absl::string_view>& tokens, absl::string_view where);
+
+  std::vector<std::unique_ptr<Key>> keys_;  // unique_ptr: rules keep stable pointers
+  std::vector<TapRule> terminal_rules_;
+  std::optional<TapRule> card_rule_;
+  std::optional<TapRule> static_rule_;
+};
+
+// The MAC algorithm a key type gets when a rule names none: AES128_CMAC for AES-128,
+// TDES_CMAC for 2TDEA/3TDEA; kNone for single DES (not allowed for tap MACs).
+tap::MacAlgorithm DefaultMacFor(crypto::KeyType type);
+
+// OK when `mac` can be computed with a key of `type`.
+absl::Status CheckMacSuitsKey(tap::MacAlgorithm mac, crypto::KeyType type);
+
+}  // namespace desfired::keys
+
+#endif  // DESFIRED_CORE_KEYS_KEY_STORE_H_

@@ -1,0 +1,80 @@
+// TapReconciler: the stateful steps after parsing — backend clock check and per-terminal
+// clock-offset estimate, duplicate suppression, terminal registry and tariff look-ups.
+//
+//   TapReconciler rec(ReconcilerOptions{}, &terminals, &tariffs);  // tables may be nullptr
+//   parser.Parse(i, bytes, &result);
+//   rec.Apply(backend_time, &result);
+//
+// Memory is bounded: at most `max_terminals` clock windows and `dedup_capacity` dedup keys.
+//
+// Thread-compatible. The tables must outlive the reconciler.
+#ifndef DESFIRED_CORE_TAP_RECONCILER_H_
+#define DESFIRED_CORE_TAP_RECONCILER_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "core/tap/id_table.h"
+#include "core/tap/result.h"
+
+namespace desfired::tap {
+
+struct ReconcilerOptions {
+  // A tap more than this many seconds from its backend time gets CLOCK_DRIFT_DETECTED.
+  int64_t clock_tolerance_seconds = 5;
+  // How many recent offsets per terminal the median is taken over.
+  size_t offset_window = 15;
+  // Terminals whose clock is tracked at once; further terminals are not estimated.
+  size_t max_terminals = 65536;
+  // A key seen within this many seconds of tap time before the newest tap is a duplicate.
+  int64_t dedup_window_seconds = 86400;
+  // At most this many dedup keys are remembered (oldest dropped first).
+  size_t dedup_capacity = 1'000'000;
+};
+
+class TapReconciler {
+ public:
+  TapReconciler(const ReconcilerOptions& options, const IdTable* terminals,
+                const IdTable* tariffs);
+
+  // Applies the steps to a parsed result; REJECTED results are left alone.
+  void Apply(std::optional<int64_t> backend_time, TapResult* r);
+
+ private:
+  struct DedupKey {
+    uint64_t uid;
+    uint32_t time;
+    uint32_t terminal;
+    bool operator==(const DedupKey& o) const {
+      return uid == o.uid && time == o.time && terminal == o.terminal;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const DedupKey& k) {
+      return H::combine(std::move(h), k.uid, k.time, k.terminal);
+    }
+  };
+  struct OffsetWindow {
+    std::vector<int64_t> offsets;  // ring buffer
+    size_t next = 0;
+  };
+
+  void ApplyClock(std::optional<int64_t> backend_time, TapResult* r);
+  void ApplyDedup(TapResult* r);
+
+  ReconcilerOptions options_;
+  const IdTable* terminals_;
+  const IdTable* tariffs_;
+  absl::flat_hash_map<uint32_t, OffsetWindow> clocks_;
+  absl::flat_hash_set<DedupKey> seen_;
+  std::deque<DedupKey> seen_order_;
+  int64_t newest_time_ = 0;
+  std::vector<int64_t> scratch_;
+};
+
+}  // namespace desfired::tap
+
+#endif  // DESFIRED_CORE_TAP_RECONCILER_H_

@@ -1,0 +1,51 @@
+#include "core/util/bytes.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace desfired {
+
+namespace {
+constexpr char kHexDigits[] = "0123456789abcdef";
+}  // namespace
+
+void HexEncodeTo(ByteSpan data, char* out) {
+  for (uint8_t b : data) {
+    *out++ = kHexDigits[b >> 4];
+    *out++ = kHexDigits[b & 0x0f];
+  }
+}
+
+std::string HexEncode(ByteSpan data) {
+  std::string out(data.size() * 2, '\0');
+  HexEncodeTo(data, out.data());
+  return out;
+}
+
+absl::StatusOr<Bytes> HexDecode(absl::string_view text) {
+  Bytes out;
+  out.reserve(text.size() / 2);
+  int high = -1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (high < 0 && (c == ' ' || c == '\t' || c == ':' || c == '-')) continue;
+    const int v = HexDigitValue(c);
+    if (v < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("non-hex character at offset ", i));
+    }
+    if (high < 0) {
+      high = v;
+    } else {
+      out.push_back(static_cast<uint8_t>(high << 4 | v));
+      high = -1;
+    }
+  }
+  if (high >= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("odd number of hex digits (", out.size() * 2 + 1, ")"));
+  }
+  return out;
+}
+
+}  // namespace desfired

@@ -1,0 +1,137 @@
+#include "core/keys/key_store.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace desfired::keys {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kGood[] =
+    "# test store\n"
+    "key transit AES128 2b7e151628aed2a6abf7158809cf4f3c version=3  # trailing comment\n"
+    "key legacy  2TDEA  0123456789abcdef23456789abcdef01\n"
+    "key three   3K3DES 0123456789abcdef23456789abcdef01456789abcdef0123\n"
+    "key master  AES    00112233445566778899aabbccddeeff\n"
+    "tap terminal 0x001234 key=transit mac=AES128_CMAC_EV2\n"
+    "tap terminal 4661 key=legacy\n"
+    "tap card key=master system=4e585020416275\n"
+    "tap static key=transit\n";
+
+TEST(KeyStoreTest, ParsesKeysAndRules) {
+  absl::StatusOr<KeyStore> s = KeyStore::Parse(kGood, "keys.conf");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->keys().size(), 4u);
+  const Key* transit = s->Find("transit");
+  ASSERT_NE(transit, nullptr);
+  EXPECT_EQ(transit->type, crypto::KeyType::kAes128);
+  EXPECT_EQ(transit->version, 3);
+  EXPECT_EQ(HexEncode(transit->value.view()), "2b7e151628aed2a6abf7158809cf4f3c");
+  EXPECT_EQ(s->Find("three")->type, crypto::KeyType::k3Tdea);
+  ASSERT_EQ(s->terminal_rules().size(), 2u);
+  EXPECT_EQ(s->terminal_rules()[0].terminal_id, 0x1234u);
+  EXPECT_EQ(s->terminal_rules()[0].mac, tap::MacAlgorithm::kAes128CmacEv2);
+  EXPECT_EQ(s->terminal_rules()[1].terminal_id, 4661u);
+  EXPECT_EQ(s->terminal_rules()[1].mac, tap::MacAlgorithm::kTdesCmac);
+  ASSERT_TRUE(s->card_rule().has_value());
+  EXPECT_EQ(HexEncode(s->card_rule()->system_id), "4e585020416275");
+  ASSERT_TRUE(s->static_rule().has_value());
+  EXPECT_EQ(s->static_rule()->key, transit);
+  EXPECT_EQ(s->Find("nope"), nullptr);
+}
+
+TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f\n", "keys.conf:1: key 'a': a AES128 key has 16 bytes, this one has 15"},
+      {"\nkey a AES128 2b7e151628aed2a6abf7158809cf4fzz\n", "keys.conf:2: key 'a': value is not hex"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3\n", "odd number of hex digits"},
+      {"key a BLOWFISH 00\n", "unknown type 'BLOWFISH'"},
+      {"key a AES128\n", "expected: key <name>"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\nkey a AES128 "
+       "2b7e151628aed2a6abf7158809cf4f3c\n",
+       "keys.conf:2: key 'a' is defined twice"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c colour=red\n", "unknown option"},
+      {"key b@d AES128 2b7e151628aed2a6abf7158809cf4f3c\n", "is not valid"},
+      {"tap static key=missing\n", "no key named 'missing'"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap static key=a mac=TDES_CMAC\n",
+       "cannot be used with a AES128 key"},
+      {"key a 2TDEA 0123456789abcdef23456789abcdef01\ntap static key=a mac=AES128_CMAC\n",
+       "cannot be used with a 2TDEA key"},
+      {"key a DES 0123456789abcdef\ntap static key=a\n", "cannot be used with a DES key"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap card key=a\n", "missing system"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap terminal 0x1000000 key=a\n",
+       "terminal id"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap terminal 1 key=a\ntap terminal 1 "
+       "key=a\n",
+       "already has a tap rule"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap static key=a\ntap static key=a\n",
+       "a second 'tap static'"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap sometimes key=a\n",
+       "unknown tap rule"},
+      {"keys a AES128 00\n", "unknown directive 'keys'"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<KeyStore> s = KeyStore::Parse(c.text, "keys.conf");
+    ASSERT_FALSE(s.ok()) << c.text;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    const std::string msg(s.status().message());
+    EXPECT_THAT(msg, HasSubstr(c.expect)) << c.text;
+    EXPECT_THAT(msg, Not(HasSubstr("2b7e1516"))) << "key bytes leaked: " << msg;
+    EXPECT_THAT(msg, Not(HasSubstr("0123456789abcdef"))) << "key bytes leaked: " << msg;
+  }
+}
+
+class KeyFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "/keys_test.conf";
+    std::ofstream(path_) << kGood;
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+  std::string path_;
+};
+
+TEST_F(KeyFileTest, LoadsOwnerOnlyFile) {
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
+  absl::StatusOr<KeyStore> s = KeyStore::LoadFile(path_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->keys().size(), 4u);
+}
+
+TEST_F(KeyFileTest, RefusesFileReadableByOthers) {
+  for (mode_t mode : {0644, 0640, 0604, 0660}) {
+    ASSERT_EQ(::chmod(path_.c_str(), mode), 0);
+    absl::StatusOr<KeyStore> s = KeyStore::LoadFile(path_);
+    ASSERT_FALSE(s.ok()) << mode;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr("chmod 600"));
+  }
+}
+
+TEST_F(KeyFileTest, MissingFile) {
+  absl::StatusOr<KeyStore> s = KeyStore::LoadFile(path_ + ".missing");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(KeyStoreApiTest, AddKeyAndStaticRule) {
+  KeyStore s;
+  EXPECT_TRUE(s.AddKey("k", crypto::KeyType::kAes128, Bytes(16, 1)).ok());
+  EXPECT_FALSE(s.AddKey("k2", crypto::KeyType::kAes128, Bytes(15, 1)).ok());
+  EXPECT_FALSE(s.SetStaticTapRule("missing", tap::MacAlgorithm::kNone).ok());
+  ASSERT_TRUE(s.SetStaticTapRule("k", tap::MacAlgorithm::kNone).ok());
+  EXPECT_EQ(s.static_rule()->mac, tap::MacAlgorithm::kAes128Cmac);
+}
+
+}  // namespace
+}  // namespace desfired::keys
