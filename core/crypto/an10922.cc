@@ -10,12 +10,6 @@
 namespace desfired::crypto {
 namespace {
 
-// abseil 20220623 as packaged by Debian has its own string_view type, not absl::string_view.
-absl::string_view TypeName(KeyType type) {
-  const absl::string_view name = KeyTypeName(type);
-  return absl::string_view(name.data(), name.size());
-}
-
 // The CMAC input 'constant ‖ M' is always padded to this many bytes (two cipher blocks).
 size_t PaddedLength(KeyType type) { return type == KeyType::kAes128 ? 32 : 16; }
 
@@ -26,7 +20,7 @@ absl::Status CheckTypeAndInput(KeyType type, ByteSpan input) {
   const size_t max_input = PaddedLength(type) - 1;
   if (input.empty() || input.size() > max_input) {
     return absl::InvalidArgumentError(absl::StrCat("AN10922 diversification input for ",
-                                                   TypeName(type), " must be 1..", max_input,
+                                                   KeyTypeName(type), " must be 1..", max_input,
                                                    " bytes, got ", input.size()));
   }
   return absl::OkStatus();
@@ -59,8 +53,8 @@ absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, 
   if (absl::Status s = CheckTypeAndInput(type, input); !s.ok()) return s;
   if (master.cipher().type() != type) {
     return absl::InvalidArgumentError(absl::StrCat("AN10922: master key is ",
-                                                   TypeName(master.cipher().type()), ", requested ",
-                                                   TypeName(type)));
+                                                   KeyTypeName(master.cipher().type()),
+                                                   ", requested ", KeyTypeName(type)));
   }
   switch (type) {
     case KeyType::kAes128:

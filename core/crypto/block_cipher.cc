@@ -31,12 +31,6 @@ const EVP_CIPHER* TdesEcb() {
   return cipher;
 }
 
-// abseil 20220623 as packaged by Debian has its own string_view type, not absl::string_view.
-absl::string_view TypeName(KeyType type) {
-  const absl::string_view name = KeyTypeName(type);
-  return absl::string_view(name.data(), name.size());
-}
-
 // Bytes processed per EVP call in CbcDecrypt (a stack buffer; a multiple of 8 and 16).
 constexpr size_t kChunk = 256;
 
@@ -78,7 +72,7 @@ absl::StatusOr<BlockCipher> BlockCipher::Create(KeyType type, ByteSpan key) {
   if (key.size() != want) {
     // Lengths only: the key itself must never reach a message or a log.
     return absl::InvalidArgumentError(
-        absl::StrCat(TypeName(type), " key must be ", want, " bytes, got ", key.size()));
+        absl::StrCat(KeyTypeName(type), " key must be ", want, " bytes, got ", key.size()));
   }
 
   // AES keys go in as is. The DES family becomes a 24-byte DES-EDE3 key: DES = K‖K‖K
@@ -117,7 +111,7 @@ absl::StatusOr<BlockCipher> BlockCipher::Create(KeyType type, ByteSpan key) {
   if (!ok) {
     ERR_clear_error();
     return absl::InternalError(
-        absl::StrCat("OpenSSL could not set up a ", TypeName(type), " cipher"));
+        absl::StrCat("OpenSSL could not set up a ", KeyTypeName(type), " cipher"));
   }
   return BlockCipher(std::move(state));
 }
@@ -150,7 +144,7 @@ absl::Status CheckCbcArgs(size_t block_size, MutableByteSpan iv, MutableByteSpan
 }  // namespace
 
 // CBC is done over the ECB context: re-keying an EVP CBC context with a new IV
-// (EVP_CipherInit_ex(..., iv, -1)) costs ~100 ns on OpenSSL 3.0, more than the blocks of a
+// (EVP_CipherInit_ex(..., iv, -1)) costs ~115 ns on OpenSSL 3.0, more than the blocks of a
 // typical DESFire frame.
 absl::Status BlockCipher::CbcEncrypt(MutableByteSpan iv, MutableByteSpan data) const {
   const size_t bs = state_->block_size;

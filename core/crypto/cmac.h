@@ -48,6 +48,8 @@ class Cmac {
 
  private:
   explicit Cmac(BlockCipher cipher);
+  template <size_t kBs>
+  void ComputeImpl(const uint8_t* iv, ByteSpan message, uint8_t* out) const;
   BlockCipher cipher_;
   uint8_t k1_[16] = {};
   uint8_t k2_[16] = {};

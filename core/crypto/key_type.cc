@@ -1,6 +1,6 @@
 #include "core/crypto/key_type.h"
 
-#include <cctype>
+#include "absl/strings/match.h"
 
 namespace desfired::crypto {
 
@@ -34,19 +34,6 @@ absl::string_view KeyTypeName(KeyType type) {
   return "UNKNOWN";
 }
 
-namespace {
-bool EqualsIgnoreCase(absl::string_view a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-}  // namespace
-
 std::optional<KeyType> ParseKeyType(absl::string_view name) {
   struct Alias {
     absl::string_view name;
@@ -58,7 +45,7 @@ std::optional<KeyType> ParseKeyType(absl::string_view name) {
       {"TDES3", KeyType::k3Tdea}, {"AES128", KeyType::kAes128}, {"AES", KeyType::kAes128},
   };
   for (const Alias& alias : kAliases) {
-    if (EqualsIgnoreCase(name, alias.name)) return alias.type;
+    if (absl::EqualsIgnoreCase(name, alias.name)) return alias.type;
   }
   return std::nullopt;
 }
