@@ -26,7 +26,7 @@ namespace desfired::crypto {
 absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan input);
 
 // The same with a ready CMAC of the master key (no per-call key set-up); for hot paths.
-// `out` must hold KeyLength(master.type) bytes.
+// `out` must hold KeyLength(type) bytes; `type` must match master.cipher().type().
 absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out);
 
 }  // namespace desfired::crypto

@@ -84,9 +84,10 @@ void Cmac::ComputeImpl(const uint8_t* iv, ByteSpan message, uint8_t* out) const 
   if (left == kBs) {
     for (size_t i = 0; i < kBs; ++i) x[i] ^= p[i] ^ k1_[i];
   } else {
-    for (size_t i = 0; i < left; ++i) x[i] ^= p[i];
-    x[left] ^= 0x80;
-    for (size_t i = 0; i < kBs; ++i) x[i] ^= k2_[i];
+    uint8_t last[kBs] = {};
+    if (left > 0) std::memcpy(last, p, left);  // `p` may be null when the message is empty
+    last[left] = 0x80;
+    for (size_t i = 0; i < kBs; ++i) x[i] ^= last[i] ^ k2_[i];
   }
   cipher_.EncryptBlock(x, out);
 }
