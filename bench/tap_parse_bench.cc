@@ -36,9 +36,14 @@ std::vector<uint8_t> MakeRecords(bool diversified, bool distinct_cards) {
     StoreLe16(static_cast<uint32_t>(i % 20), r + kFareOffset);
     r[kZoneOffset] = static_cast<uint8_t>(i % 8);
     const uint32_t card = distinct_cards ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i % 64);
-    const uint8_t uid[8] = {0x04, 0x11, 0x22, static_cast<uint8_t>(card >> 24),
-                            static_cast<uint8_t>(card >> 16), static_cast<uint8_t>(card >> 8),
-                            static_cast<uint8_t>(card), 0x80};
+    const uint8_t uid[8] = {0x04,
+                            0x11,
+                            0x22,
+                            static_cast<uint8_t>(card >> 24),
+                            static_cast<uint8_t>(card >> 16),
+                            static_cast<uint8_t>(card >> 8),
+                            static_cast<uint8_t>(card),
+                            0x80};
     std::memcpy(r + kUidOffset, uid, 8);
     if (diversified) {
       Bytes input(7 + system.size());

@@ -84,8 +84,10 @@ std::string ArgParser::Usage() const {
     const Spec& s = specs_.at(name);
     std::string left = absl::StrCat("  --", name);
     if (s.takes_value) absl::StrAppend(&left, " ", s.value_name);
-    if (left.size() < 28) left.resize(28, ' ');
-    else absl::StrAppend(&left, "\n", std::string(28, ' '));
+    if (left.size() < 28)
+      left.resize(28, ' ');
+    else
+      absl::StrAppend(&left, "\n", std::string(28, ' '));
     absl::StrAppend(&out, left, s.help);
     if (!s.env.empty()) absl::StrAppend(&out, " [env: ", s.env, "]");
     absl::StrAppend(&out, "\n");

@@ -3,8 +3,6 @@
 #include <iostream>
 
 #include "absl/strings/string_view.h"
-#include "absl/strings/string_view.h"
-
 #include "client/cli/commands.h"
 
 namespace {

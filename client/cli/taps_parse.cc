@@ -31,7 +31,8 @@ std::string FormatTime(int64_t unix_seconds) {
 std::string WarningList(const tap::TapResult& r, absl::string_view sep) {
   std::vector<absl::string_view> names;
   for (int w = tap::kFirstWarning; w <= tap::kLastWarning; ++w) {
-    if (r.warnings & (1u << w)) names.push_back(tap::TapWarningName(static_cast<tap::TapWarning>(w)));
+    if (r.warnings & (1u << w))
+      names.push_back(tap::TapWarningName(static_cast<tap::TapWarning>(w)));
   }
   return absl::StrJoin(names, sep);
 }
@@ -59,9 +60,9 @@ class Printer {
                "card_uid,mac,warnings,corrected_tap_time,key_name,error,raw_hex\n";
     } else if (format_ == OutputFormat::kTable) {
       char line[160];
-      std::snprintf(line, sizeof(line), "%-7s %-8s %-8s %-20s %-8s %-5s %-4s %-16s %s\n",
-                    "INDEX", "STATUS", "TYPE", "TAP TIME (UTC)", "TERMINAL", "FARE", "ZONE",
-                    "CARD UID", "WARNINGS / ERROR");
+      std::snprintf(line, sizeof(line), "%-7s %-8s %-8s %-20s %-8s %-5s %-4s %-16s %s\n", "INDEX",
+                    "STATUS", "TYPE", "TAP TIME (UTC)", "TERMINAL", "FARE", "ZONE", "CARD UID",
+                    "WARNINGS / ERROR");
       *out_ << line;
     }
   }
@@ -75,8 +76,12 @@ class Printer {
         *out_ << json_ << '\n';
         break;
       }
-      case OutputFormat::kCsv: PrintCsv(r); break;
-      case OutputFormat::kTable: PrintRow(r); break;
+      case OutputFormat::kCsv:
+        PrintCsv(r);
+        break;
+      case OutputFormat::kTable:
+        PrintRow(r);
+        break;
     }
   }
 
@@ -86,9 +91,9 @@ class Printer {
     const tap::TapFields& f = r.fields;
     *out_ << r.index << ',' << tap::TapStatusName(r.status) << ',';
     if (ok) {
-      *out_ << r.RecordId() << ',' << tap::RecordTypeName(f.type) << ','
-            << FormatTime(f.timestamp) << ',' << f.terminal_id << ',' << f.fare_product << ','
-            << f.zone_route << ',' << HexEncode(ByteSpan(f.uid, tap::kUidLength)) << ','
+      *out_ << r.RecordId() << ',' << tap::RecordTypeName(f.type) << ',' << FormatTime(f.timestamp)
+            << ',' << f.terminal_id << ',' << f.fare_product << ',' << f.zone_route << ','
+            << HexEncode(ByteSpan(f.uid, tap::kUidLength)) << ','
             << HexEncode(ByteSpan(f.mac, tap::kMacLength)) << ',' << WarningList(r, ";") << ','
             << (r.has_clock_offset ? FormatTime(r.corrected_time) : "") << ','
             << (r.key_name ? *r.key_name : "") << ",,";
@@ -109,8 +114,8 @@ class Printer {
                     static_cast<unsigned long long>(r.index),
                     std::string(tap::TapStatusName(r.status)).c_str(),
                     std::string(tap::RecordTypeName(f.type)).c_str(),
-                    FormatTime(f.timestamp).c_str(), f.terminal_id, f.fare_product,
-                    f.zone_route, HexEncode(ByteSpan(f.uid, tap::kUidLength)).c_str(),
+                    FormatTime(f.timestamp).c_str(), f.terminal_id, f.fare_product, f.zone_route,
+                    HexEncode(ByteSpan(f.uid, tap::kUidLength)).c_str(),
                     WarningList(r, ",").c_str());
     }
     *out_ << line;
@@ -132,8 +137,8 @@ class Progress {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;
-    std::fprintf(stderr, "\rparsed %llu records (%.1f MB)", static_cast<unsigned long long>(records),
-                 static_cast<double>(bytes) / 1e6);
+    std::fprintf(stderr, "\rparsed %llu records (%.1f MB)",
+                 static_cast<unsigned long long>(records), static_cast<double>(bytes) / 1e6);
     shown_ = true;
   }
   void Done() {
@@ -235,9 +240,10 @@ int TapsParse(int argc, char** argv) {
       return usage_error(absl::StrCat("--mac-key is not hex (", key.status().message(), ")"));
     }
     if (key->size() != 16) {
-      return usage_error(absl::StrCat("--mac-key must be an AES-128 key of 16 bytes (32 hex "
-                                      "digits), got ",
-                                      key->size(), " bytes"));
+      return usage_error(
+          absl::StrCat("--mac-key must be an AES-128 key of 16 bytes (32 hex "
+                       "digits), got ",
+                       key->size(), " bytes"));
     }
     if (absl::Status s = store.AddKey("mac-key", crypto::KeyType::kAes128, std::move(*key));
         !s.ok()) {

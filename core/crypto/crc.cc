@@ -67,9 +67,8 @@ uint8_t Crc8(ByteSpan data, uint8_t init) {
   size_t n = data.size();
   for (; n >= 8; n -= 8, p += 8) {
     crc = static_cast<uint8_t>(kCrc8Slices[7][crc ^ p[0]] ^ kCrc8Slices[6][p[1]] ^
-                               kCrc8Slices[5][p[2]] ^ kCrc8Slices[4][p[3]] ^
-                               kCrc8Slices[3][p[4]] ^ kCrc8Slices[2][p[5]] ^
-                               kCrc8Slices[1][p[6]] ^ kCrc8Slices[0][p[7]]);
+                               kCrc8Slices[5][p[2]] ^ kCrc8Slices[4][p[3]] ^ kCrc8Slices[3][p[4]] ^
+                               kCrc8Slices[2][p[5]] ^ kCrc8Slices[1][p[6]] ^ kCrc8Slices[0][p[7]]);
   }
   for (; n > 0; --n) crc = kCrc8Table[crc ^ *p++];
   return crc;

@@ -56,8 +56,7 @@ absl::StatusOr<uint32_t> ParseId(absl::string_view text, uint32_t max) {
     ok = absl::SimpleAtoi(text, &value);
   }
   if (!ok || value > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not a number from 0 to ", max));
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a number from 0 to ", max));
   }
   return value;
 }
@@ -66,10 +65,13 @@ absl::StatusOr<uint32_t> ParseId(absl::string_view text, uint32_t max) {
 
 tap::MacAlgorithm DefaultMacFor(crypto::KeyType type) {
   switch (type) {
-    case crypto::KeyType::kAes128: return tap::MacAlgorithm::kAes128Cmac;
+    case crypto::KeyType::kAes128:
+      return tap::MacAlgorithm::kAes128Cmac;
     case crypto::KeyType::k2Tdea:
-    case crypto::KeyType::k3Tdea: return tap::MacAlgorithm::kTdesCmac;
-    case crypto::KeyType::kDes: break;
+    case crypto::KeyType::k3Tdea:
+      return tap::MacAlgorithm::kTdesCmac;
+    case crypto::KeyType::kDes:
+      break;
   }
   return tap::MacAlgorithm::kNone;
 }
@@ -148,12 +150,12 @@ absl::StatusOr<KeyStore> KeyStore::Parse(absl::string_view text, absl::string_vi
 }
 
 absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where) {
-  std::vector<absl::string_view> tokens = absl::StrSplit(line, absl::ByAnyChar(" \t"),
-                                                        absl::SkipEmpty());
+  std::vector<absl::string_view> tokens =
+      absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
   if (tokens[0] == "tap") return ParseTapRule(tokens, where);
   if (tokens[0] != "key") {
-    return LineError(where, absl::StrCat("unknown directive '", tokens[0],
-                                         "' (expected 'key' or 'tap')"));
+    return LineError(where,
+                     absl::StrCat("unknown directive '", tokens[0], "' (expected 'key' or 'tap')"));
   }
   if (tokens.size() < 4) {
     return LineError(where, "expected: key <name> <type> <hex value> [version=<n>]");
@@ -166,15 +168,14 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
   }
   absl::StatusOr<Bytes> value = HexDecode(tokens[3]);
   if (!value.ok()) {
-    return LineError(where, absl::StrCat("key '", name, "': value is not hex (",
-                                         value.status().message(), ")"));
+    return LineError(
+        where, absl::StrCat("key '", name, "': value is not hex (", value.status().message(), ")"));
   }
   uint8_t version = 0;
   for (size_t i = 4; i < tokens.size(); ++i) {
     absl::string_view k, v;
     uint32_t n = 0;
-    if (!SplitOption(tokens[i], &k, &v) || k != "version" || !absl::SimpleAtoi(v, &n) ||
-        n > 255) {
+    if (!SplitOption(tokens[i], &k, &v) || k != "version" || !absl::SimpleAtoi(v, &n) || n > 255) {
       crypto::SecureWipe(MutableByteSpan(*value));
       return LineError(where, absl::StrCat("key '", name, "': unknown option '", tokens[i],
                                            "' (expected version=<0..255>)"));
@@ -231,8 +232,8 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
                          absl::StrCat("system id is not hex (", sys.status().message(), ")"));
       }
       if (sys->size() > kMaxSystemIdLength) {
-        return LineError(where, absl::StrCat("system id is ", sys->size(),
-                                             " bytes; at most ", kMaxSystemIdLength));
+        return LineError(where, absl::StrCat("system id is ", sys->size(), " bytes; at most ",
+                                             kMaxSystemIdLength));
       }
       rule.system_id = std::move(*sys);
       has_system = true;
@@ -263,8 +264,8 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
     case TapRule::Kind::kTerminal:
       for (const TapRule& r : terminal_rules_) {
         if (r.terminal_id == rule.terminal_id) {
-          return LineError(where, absl::StrCat("terminal ", rule.terminal_id,
-                                               " already has a tap rule"));
+          return LineError(where,
+                           absl::StrCat("terminal ", rule.terminal_id, " already has a tap rule"));
         }
       }
       terminal_rules_.push_back(std::move(rule));

@@ -19,10 +19,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/crypto/key_type.h"
 #include "core/keys/secret.h"
 #include "core/tap/mac.h"

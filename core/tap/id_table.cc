@@ -22,8 +22,7 @@ absl::StatusOr<uint32_t> ParseIdNumber(absl::string_view text, uint32_t max) {
     ok = !text.empty() && absl::SimpleAtoi(text, &value);
   }
   if (!ok || value > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not a number from 0 to ", max));
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a number from 0 to ", max));
   }
   return value;
 }
@@ -59,25 +58,25 @@ absl::StatusOr<IdTable> IdTable::LoadCsv(std::istream& in, absl::string_view sou
         if (col == "name") name_index = static_cast<int>(i);
       }
       if (id_index < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(where, "no '", id_column,
-                                                       "' column in the header (columns: ",
-                                                       absl::StrJoin(fields, ", "), ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "no '", id_column,
+                         "' column in the header (columns: ", absl::StrJoin(fields, ", "), ")"));
       }
       columns = fields.size();
       continue;
     }
     if (fields.size() < columns) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "expected ", columns,
-                                                     " columns, found ", fields.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "expected ", columns, " columns, found ", fields.size()));
     }
     absl::StatusOr<uint32_t> id = ParseIdNumber(fields[id_index], max_id);
     if (!id.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, id_column, " ", id.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(where, id_column, " ", id.status().message()));
     }
     std::string name = name_index >= 0 ? fields[name_index] : std::string();
     if (!table.names_.emplace(*id, std::move(name)).second) {
-      return absl::InvalidArgumentError(absl::StrCat(where, id_column, " ", *id, " is listed twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, id_column, " ", *id, " is listed twice"));
     }
   }
   if (id_index < 0) {

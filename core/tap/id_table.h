@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <istream>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace desfired::tap {
 
@@ -26,8 +26,8 @@ class IdTable {
  public:
   // INVALID_ARGUMENT naming the file and line: no header, no id column, a bad or duplicate
   // id, an id above `max_id`. NOT_FOUND when the file cannot be opened.
-  static absl::StatusOr<IdTable> LoadCsvFile(const std::string& path,
-                                             absl::string_view id_column, uint32_t max_id);
+  static absl::StatusOr<IdTable> LoadCsvFile(const std::string& path, absl::string_view id_column,
+                                             uint32_t max_id);
   static absl::StatusOr<IdTable> LoadCsv(std::istream& in, absl::string_view source,
                                          absl::string_view id_column, uint32_t max_id);
 

@@ -170,8 +170,8 @@ class CsvReader final : public TapInputReader {
       }
       HexReader::Decode(fields_[hex_col_], rec);
       if (!rec->error.empty()) {
-        rec->error = absl::StrCat(where, ": column '", header_[hex_col_], "': ",
-                                  rec->error.substr(where.size() + 2));
+        rec->error = absl::StrCat(where, ": column '", header_[hex_col_],
+                                  "': ", rec->error.substr(where.size() + 2));
         return true;
       }
       if (time_col_ >= 0 && static_cast<size_t>(time_col_) < fields_.size() &&
@@ -252,9 +252,12 @@ InputFormat GuessInputFormat(absl::string_view path) {
 
 std::unique_ptr<TapInputReader> NewTapInputReader(InputFormat format, std::istream* in) {
   switch (format) {
-    case InputFormat::kHex: return std::make_unique<HexReader>(in);
-    case InputFormat::kBinary: return std::make_unique<BinaryReader>(in);
-    case InputFormat::kCsv: return std::make_unique<CsvReader>(in);
+    case InputFormat::kHex:
+      return std::make_unique<HexReader>(in);
+    case InputFormat::kBinary:
+      return std::make_unique<BinaryReader>(in);
+    case InputFormat::kCsv:
+      return std::make_unique<CsvReader>(in);
   }
   return nullptr;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+
 #include "absl/strings/string_view.h"
 
 namespace desfired::tap {
@@ -17,10 +18,14 @@ enum class MacAlgorithm : uint8_t {
 
 inline absl::string_view MacAlgorithmName(MacAlgorithm a) {
   switch (a) {
-    case MacAlgorithm::kAes128Cmac: return "AES128_CMAC";
-    case MacAlgorithm::kAes128CmacEv2: return "AES128_CMAC_EV2";
-    case MacAlgorithm::kTdesCmac: return "TDES_CMAC";
-    case MacAlgorithm::kNone: break;
+    case MacAlgorithm::kAes128Cmac:
+      return "AES128_CMAC";
+    case MacAlgorithm::kAes128CmacEv2:
+      return "AES128_CMAC_EV2";
+    case MacAlgorithm::kTdesCmac:
+      return "TDES_CMAC";
+    case MacAlgorithm::kNone:
+      break;
   }
   return "NONE";
 }

@@ -13,8 +13,7 @@ namespace {
 // Distinct cards whose diversified key stays prepared; the cache is cleared when full.
 constexpr size_t kCardCacheSize = 4096;
 
-absl::StatusOr<std::unique_ptr<crypto::Cmac>> PrepareCmac(crypto::KeyType type,
-                                                         ByteSpan key) {
+absl::StatusOr<std::unique_ptr<crypto::Cmac>> PrepareCmac(crypto::KeyType type, ByteSpan key) {
   DESFIRED_ASSIGN_OR_RETURN(crypto::Cmac cmac, crypto::Cmac::Create(type, key));
   return std::make_unique<crypto::Cmac>(std::move(cmac));
 }

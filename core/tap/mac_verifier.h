@@ -39,8 +39,8 @@ class MacVerifier {
   Outcome Verify(const uint8_t* record, uint32_t terminal_id);
 
   // Computes the 8 MAC bytes a record would carry under `algorithm` with `cmac`.
-  static void ComputeTapMac(const crypto::Cmac& cmac, MacAlgorithm algorithm,
-                            const uint8_t* record, uint8_t out[8]);
+  static void ComputeTapMac(const crypto::Cmac& cmac, MacAlgorithm algorithm, const uint8_t* record,
+                            uint8_t out[8]);
 
   bool empty() const { return terminal_.empty() && !card_ && !static_; }
 

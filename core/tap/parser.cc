@@ -10,8 +10,8 @@ namespace desfired::tap {
 int64_t StartOfYearUtc(int year) {
   // Days from 1970-01-01 to year-01-01 (proleptic Gregorian).
   const int64_t y = year - 1;
-  const int64_t days = 365 * (y - 1969) + (y / 4 - 1969 / 4) - (y / 100 - 1969 / 100) +
-                       (y / 400 - 1969 / 400);
+  const int64_t days =
+      365 * (y - 1969) + (y / 4 - 1969 / 4) - (y / 100 - 1969 / 100) + (y / 400 - 1969 / 400);
   return days * 86400;
 }
 
@@ -20,8 +20,7 @@ TapParser::TapParser(const ParserOptions& options, MacVerifier* verifier)
       max_time_(StartOfYearUtc(options.max_year + 1) - 1),
       verifier_(verifier != nullptr && !verifier->empty() ? verifier : nullptr) {}
 
-void TapParser::Unreadable(uint64_t index, ByteSpan raw, absl::string_view error,
-                           TapResult* out) {
+void TapParser::Unreadable(uint64_t index, ByteSpan raw, absl::string_view error, TapResult* out) {
   *out = TapResult{};
   out->index = index;
   out->raw = raw;

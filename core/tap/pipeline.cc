@@ -5,8 +5,7 @@
 
 namespace desfired::tap {
 
-absl::StatusOr<std::unique_ptr<TapPipeline>> TapPipeline::Create(
-    const TapPipelineConfig& config) {
+absl::StatusOr<std::unique_ptr<TapPipeline>> TapPipeline::Create(const TapPipelineConfig& config) {
   if (config.parser.min_year > config.parser.max_year) {
     return absl::InvalidArgumentError(absl::StrCat("clock window is empty: min year ",
                                                    config.parser.min_year, " > max year ",

@@ -39,8 +39,7 @@ class TapPipeline {
   static absl::StatusOr<std::unique_ptr<TapPipeline>> Create(const TapPipelineConfig& config);
 
   // Parses and reconciles one record and counts it in the summary.
-  void Process(uint64_t index, ByteSpan raw, std::optional<int64_t> backend_time,
-               TapResult* out);
+  void Process(uint64_t index, ByteSpan raw, std::optional<int64_t> backend_time, TapResult* out);
   // Records an input that could not be read as bytes (REJECTED), and counts it.
   void ProcessUnreadable(uint64_t index, ByteSpan raw, absl::string_view error, TapResult* out);
 

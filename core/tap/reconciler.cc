@@ -53,8 +53,8 @@ void TapReconciler::ApplyClock(std::optional<int64_t> backend_time, TapResult* r
                    scratch_.end());
   int64_t median = scratch_[mid];
   if (scratch_.size() % 2 == 0) {  // even count: mean of the two middle values
-    const int64_t lower = *std::max_element(scratch_.begin(),
-                                            scratch_.begin() + static_cast<ptrdiff_t>(mid));
+    const int64_t lower =
+        *std::max_element(scratch_.begin(), scratch_.begin() + static_cast<ptrdiff_t>(mid));
     median = lower + (median - lower) / 2;
   }
   r->has_clock_offset = true;
@@ -68,10 +68,9 @@ void TapReconciler::ApplyDedup(TapResult* r) {
   const DedupKey key{uid, r->fields.timestamp, r->fields.terminal_id};
   const int64_t t = r->fields.timestamp;
   if (t > newest_time_) newest_time_ = t;
-  while (!seen_order_.empty() &&
-         (seen_order_.size() >= options_.dedup_capacity ||
-          static_cast<int64_t>(seen_order_.front().time) <
-              newest_time_ - options_.dedup_window_seconds)) {
+  while (!seen_order_.empty() && (seen_order_.size() >= options_.dedup_capacity ||
+                                  static_cast<int64_t>(seen_order_.front().time) <
+                                      newest_time_ - options_.dedup_window_seconds)) {
     seen_.erase(seen_order_.front());
     seen_order_.pop_front();
   }

@@ -38,8 +38,7 @@ struct ReconcilerOptions {
 
 class TapReconciler {
  public:
-  TapReconciler(const ReconcilerOptions& options, const IdTable* terminals,
-                const IdTable* tariffs);
+  TapReconciler(const ReconcilerOptions& options, const IdTable* terminals, const IdTable* tariffs);
 
   // Applies the steps to a parsed result; REJECTED results are left alone.
   void Apply(std::optional<int64_t> backend_time, TapResult* r);

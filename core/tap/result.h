@@ -10,8 +10,8 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "core/tap/format.h"
 #include "core/tap/mac.h"
 #include "core/util/bytes.h"
@@ -49,10 +49,10 @@ absl::string_view RecordTypeName(RecordType t);
 // Why a record was rejected.
 enum class RejectReason : uint8_t {
   kNone = 0,
-  kTooShort,        // detail: length
-  kTooLong,         // detail: length
-  kBadRecordType,   // detail: the type byte
-  kUnreadableInput, // the input line could not be turned into bytes; see input_error
+  kTooShort,         // detail: length
+  kTooLong,          // detail: length
+  kBadRecordType,    // detail: the type byte
+  kUnreadableInput,  // the input line could not be turned into bytes; see input_error
 };
 
 struct TapFields {
@@ -73,17 +73,17 @@ struct TapResult {
   RejectReason reject = RejectReason::kNone;
   uint32_t reject_detail = 0;
   absl::string_view input_error;  // for kUnreadableInput; owned by the input reader
-  ByteSpan raw;                  // the input bytes; owned by the caller
-  TapFields fields;              // valid unless REJECTED
+  ByteSpan raw;                   // the input bytes; owned by the caller
+  TapFields fields;               // valid unless REJECTED
 
   MacAlgorithm mac_algorithm = MacAlgorithm::kNone;
   const std::string* key_name = nullptr;  // the key that applied; owned by the key store
 
   // Set by TapReconciler.
   bool has_clock_offset = false;
-  int64_t clock_offset = 0;     // seconds, terminal minus backend (median estimate)
-  int64_t corrected_time = 0;   // timestamp - clock_offset
-  const std::string* terminal_name = nullptr;      // owned by the registry
+  int64_t clock_offset = 0;                    // seconds, terminal minus backend (median estimate)
+  int64_t corrected_time = 0;                  // timestamp - clock_offset
+  const std::string* terminal_name = nullptr;  // owned by the registry
   const std::string* fare_product_name = nullptr;  // owned by the tariff table
 
   bool has(TapWarning w) const { return warnings & (1u << static_cast<int>(w)); }

@@ -7,9 +7,15 @@ namespace desfired::tap {
 void TapSummary::Add(const TapResult& r) {
   ++total;
   switch (r.status) {
-    case TapStatus::kValid: ++valid; break;
-    case TapStatus::kFlagged: ++flagged; break;
-    case TapStatus::kRejected: ++rejected; break;
+    case TapStatus::kValid:
+      ++valid;
+      break;
+    case TapStatus::kFlagged:
+      ++flagged;
+      break;
+    case TapStatus::kRejected:
+      ++rejected;
+      break;
   }
   if (r.warnings == 0) return;
   for (int w = kFirstWarning; w <= kLastWarning; ++w) {

@@ -31,8 +31,7 @@ absl::StatusOr<Bytes> HexDecode(absl::string_view text) {
     if (high < 0 && (c == ' ' || c == '\t' || c == ':' || c == '-')) continue;
     const int v = HexDigitValue(c);
     if (v < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("non-hex character at offset ", i));
+      return absl::InvalidArgumentError(absl::StrCat("non-hex character at offset ", i));
     }
     if (high < 0) {
       high = v;

@@ -6,10 +6,10 @@
 #define DESFIRED_CORE_UTIL_CSV_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace desfired {
 

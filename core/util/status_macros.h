@@ -9,9 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define DESFIRED_RETURN_IF_ERROR(expr)                \
-  do {                                                \
-    ::absl::Status desfired_status_ = (expr);         \
+#define DESFIRED_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::absl::Status desfired_status_ = (expr);            \
     if (!desfired_status_.ok()) return desfired_status_; \
   } while (0)
 

@@ -48,8 +48,8 @@ CliRun Desfirectl(const std::string& args, const std::string& stdin_text = "") {
   const std::string out_path = dir + "cli_stdout";
   const std::string err_path = dir + "cli_stderr";
   std::ofstream(in_path, std::ios::binary) << stdin_text;
-  const std::string cmd = absl::StrCat(DESFIRECTL, " ", args, " <", in_path, " >", out_path,
-                                       " 2>", err_path);
+  const std::string cmd =
+      absl::StrCat(DESFIRECTL, " ", args, " <", in_path, " >", out_path, " 2>", err_path);
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -123,7 +123,8 @@ TEST(TapsParseCliTest, CsvAndTableOutputs) {
 }
 
 TEST(TapsParseCliTest, StdinDash) {
-  CliRun r = Desfirectl(absl::StrCat("taps parse --mac-key ", kKey, " --json -"), ReadFile(Sample()));
+  CliRun r =
+      Desfirectl(absl::StrCat("taps parse --mac-key ", kKey, " --json -"), ReadFile(Sample()));
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(Lines(r.out).size(), 11u);
 }
@@ -146,13 +147,13 @@ TEST(TapsParseCliTest, BinaryWithTail) {
 
 TEST(TapsParseCliTest, CsvWithBackendTimeAndTables) {
   std::vector<std::string> rec = Lines(ReadFile(Sample()));
-  const std::string csv = WriteTemp(
-      "taps.csv", absl::StrCat("hex,backend_time\n", rec[2], ",1700000000\n", rec[3],
-                               ",1700001700\n"));  // second one is 100 s off
+  const std::string csv =
+      WriteTemp("taps.csv", absl::StrCat("hex,backend_time\n", rec[2], ",1700000000\n", rec[3],
+                                         ",1700001700\n"));  // second one is 100 s off
   const std::string terms = WriteTemp("terms.csv", "terminal_id,name\n0x001234,Central\n");
   const std::string fares = WriteTemp("fares.csv", "fare_product,name\n9,Day pass\n");
   CliRun r = Desfirectl(absl::StrCat("taps parse --mac-key ", kKey, " --json --terminals ", terms,
-                                  " --tariffs ", fares, " ", csv));
+                                     " --tariffs ", fares, " ", csv));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = Lines(r.out);
   ASSERT_EQ(lines.size(), 2u);
@@ -164,13 +165,14 @@ TEST(TapsParseCliTest, CsvWithBackendTimeAndTables) {
 }
 
 TEST(TapsParseCliTest, KeysFile) {
-  const std::string keys = WriteTemp(
-      "keys.conf", absl::StrCat("key transit AES128 ", kKey, "\ntap terminal 0x1234 key=transit\n"));
+  const std::string keys =
+      WriteTemp("keys.conf",
+                absl::StrCat("key transit AES128 ", kKey, "\ntap terminal 0x1234 key=transit\n"));
   CliRun r = Desfirectl(absl::StrCat("taps parse --json --keys ", keys, " ", Sample()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = Lines(r.out);
-  EXPECT_THAT(lines[0], HasSubstr("\"status\":\"VALID\""));    // terminal 0x1234
-  EXPECT_THAT(lines[1], HasSubstr("MAC_NOT_VERIFIED"));         // terminal 0x1235: no rule
+  EXPECT_THAT(lines[0], HasSubstr("\"status\":\"VALID\""));  // terminal 0x1234
+  EXPECT_THAT(lines[1], HasSubstr("MAC_NOT_VERIFIED"));      // terminal 0x1235: no rule
 }
 
 TEST(TapsParseCliTest, ErrorsAndExitCodes) {
@@ -212,8 +214,8 @@ TEST(TapsParseCliTest, ErrorsAndExitCodes) {
 TEST(TapsParseCliTest, MemoryStaysBoundedOnLargeInput) {
   const std::string line = Lines(ReadFile(Sample()))[2];
   const std::string cmd =
-      absl::StrCat("yes ", line, " | head -n 300000 | ", DESFIRECTL, " taps parse --mac-key ",
-                   kKey, " --json - >/dev/null 2>", TempPath("big_err"));
+      absl::StrCat("yes ", line, " | head -n 300000 | ", DESFIRECTL, " taps parse --mac-key ", kKey,
+                   " --json - >/dev/null 2>", TempPath("big_err"));
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_THAT(ReadFile(TempPath("big_err")), HasSubstr("300000 records"));
   struct rusage ru {};

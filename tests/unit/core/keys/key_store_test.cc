@@ -53,8 +53,10 @@ TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
     const char* expect;
   };
   const Case cases[] = {
-      {"key a AES128 2b7e151628aed2a6abf7158809cf4f\n", "keys.conf:1: key 'a': a AES128 key has 16 bytes, this one has 15"},
-      {"\nkey a AES128 2b7e151628aed2a6abf7158809cf4fzz\n", "keys.conf:2: key 'a': value is not hex"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f\n",
+       "keys.conf:1: key 'a': a AES128 key has 16 bytes, this one has 15"},
+      {"\nkey a AES128 2b7e151628aed2a6abf7158809cf4fzz\n",
+       "keys.conf:2: key 'a': value is not hex"},
       {"key a AES128 2b7e151628aed2a6abf7158809cf4f3\n", "odd number of hex digits"},
       {"key a BLOWFISH 00\n", "unknown type 'BLOWFISH'"},
       {"key a AES128\n", "expected: key <name>"},
@@ -77,8 +79,7 @@ TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
        "already has a tap rule"},
       {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap static key=a\ntap static key=a\n",
        "a second 'tap static'"},
-      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap sometimes key=a\n",
-       "unknown tap rule"},
+      {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap sometimes key=a\n", "unknown tap rule"},
       {"keys a AES128 00\n", "unknown directive 'keys'"},
   };
   for (const Case& c : cases) {

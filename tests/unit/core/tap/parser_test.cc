@@ -142,10 +142,10 @@ TEST_F(ParserTest, ClockWindow) {
     uint32_t t;
     bool drift;
   };
-  for (const Case& c : {Case{1577836800 - 1, true},   // 2019-12-31T23:59:59Z
-                        Case{1577836800, false},      // 2020-01-01T00:00:00Z
-                        Case{2082758399, false},      // 2035-12-31T23:59:59Z
-                        Case{2082758400, true},       // 2036-01-01
+  for (const Case& c : {Case{1577836800 - 1, true},  // 2019-12-31T23:59:59Z
+                        Case{1577836800, false},     // 2020-01-01T00:00:00Z
+                        Case{2082758399, false},     // 2035-12-31T23:59:59Z
+                        Case{2082758400, true},      // 2036-01-01
                         Case{0, true}, Case{0xffffffff, true}}) {
     RecordSpec s;
     s.timestamp = c.t;
@@ -232,8 +232,8 @@ TEST(MacPolicyTest, Ev2TruncationIndependentRecord) {
   EXPECT_EQ(r.mac_algorithm, MacAlgorithm::kAes128CmacEv2);
 
   // The same key with the plain truncation must not verify it.
-  keys::KeyStore plain = StoreFrom(absl::StrCat("key e AES128 ", testing::kEv2KeyHex,
-                                                "\ntap static key=e mac=AES128_CMAC\n"));
+  keys::KeyStore plain = StoreFrom(
+      absl::StrCat("key e AES128 ", testing::kEv2KeyHex, "\ntap static key=e mac=AES128_CMAC\n"));
   MacVerifier v2 = *MacVerifier::Create(plain);
   TapParser parser2(ParserOptions{}, &v2);
   parser2.Parse(0, raw, &r);
@@ -293,13 +293,13 @@ TEST(MacPolicyTest, TerminalRuleWinsOverCardAndStatic) {
     return MakeRecord(s, "000102030405060708090a0b0c0d0e0f");
   }();
   const Bytes static_rec = MakeRecord(RecordSpec{});  // terminal 0x1234, static key
-  keys::KeyStore store = StoreFrom(absl::StrCat(
-      "key t AES128 000102030405060708090a0b0c0d0e0f\n"
-      "key s AES128 ",
-      kStaticKeyHex,
-      "\n"
-      "tap terminal 0x10 key=t\n"
-      "tap static key=s\n"));
+  keys::KeyStore store =
+      StoreFrom(absl::StrCat("key t AES128 000102030405060708090a0b0c0d0e0f\n"
+                             "key s AES128 ",
+                             kStaticKeyHex,
+                             "\n"
+                             "tap terminal 0x10 key=t\n"
+                             "tap static key=s\n"));
   MacVerifier v = *MacVerifier::Create(store);
   TapParser parser(ParserOptions{}, &v);
   TapResult r;

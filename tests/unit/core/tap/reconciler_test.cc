@@ -187,8 +187,7 @@ TEST(IdTableTest, Errors) {
     std::istringstream in(c.csv);
     absl::StatusOr<IdTable> t = IdTable::LoadCsv(in, "t.csv", "terminal_id", 0xFFFFFF);
     ASSERT_FALSE(t.ok()) << c.csv;
-    EXPECT_NE(t.status().message().find(c.expect), absl::string_view::npos)
-        << t.status().message();
+    EXPECT_NE(t.status().message().find(c.expect), absl::string_view::npos) << t.status().message();
   }
 }
 
