@@ -223,4 +223,25 @@ TEST(TapsParseCliTest, MemoryStaysBoundedOnLargeInput) {
   EXPECT_LT(ru.ru_maxrss, 64 * 1024) << "peak RSS in KiB";  // 300k results would be far more
 }
 
+// On a terminal, large inputs show a progress line on stderr; piped, they do not.
+TEST(TapsParseCliTest, ProgressLineOnlyOnATerminal) {
+  const std::string line = Lines(ReadFile(Sample()))[2];
+  const std::string input = TempPath("progress_in");
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 40000; ++i) out << line << "\n";
+  }
+  // script(1) runs the command with a pseudo-terminal as stdin/stdout/stderr.
+  const std::string tty_out = TempPath("progress_tty");
+  const std::string cmd =
+      absl::StrCat("script -qec \"", DESFIRECTL, " taps parse --json --no-summary ", input,
+                   " >/dev/null\" /dev/null >", tty_out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_THAT(ReadFile(tty_out), HasSubstr("parsed 16384 records"));
+
+  CliRun piped = Desfirectl(absl::StrCat("taps parse --json --no-summary ", input));
+  ASSERT_EQ(piped.exit_code, 0);
+  EXPECT_THAT(piped.err, ::testing::Not(HasSubstr("parsed")));
+}
+
 }  // namespace
