@@ -8,17 +8,13 @@
 #include "absl/strings/string_view.h"
 #include "core/util/bytes.h"
 #include "gtest/gtest.h"
+#include "tests/unit/hex_testing.h"
 
 namespace desfired::crypto {
 namespace {
 
-Bytes Hex(absl::string_view text) {
-  absl::StatusOr<Bytes> bytes = HexDecode(text);
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.ok() ? *std::move(bytes) : Bytes{};
-}
-
-std::string Norm(absl::string_view text) { return HexEncode(Hex(text)); }
+using ::desfired::test_util::Hex;
+using ::desfired::test_util::Norm;
 
 std::string Diversify(KeyType type, absl::string_view master, absl::string_view input) {
   absl::StatusOr<Bytes> key = DiversifyKey(type, Hex(master), Hex(input));

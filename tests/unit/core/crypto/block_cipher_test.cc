@@ -12,17 +12,13 @@
 #include "core/crypto/crc.h"
 #include "core/util/bytes.h"
 #include "gtest/gtest.h"
+#include "tests/unit/hex_testing.h"
 
 namespace desfired::crypto {
 namespace {
 
-Bytes Hex(absl::string_view text) {
-  absl::StatusOr<Bytes> bytes = HexDecode(text);
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.ok() ? *std::move(bytes) : Bytes{};
-}
-
-std::string Norm(absl::string_view text) { return HexEncode(Hex(text)); }
+using ::desfired::test_util::Hex;
+using ::desfired::test_util::Norm;
 
 BlockCipher MakeCipher(KeyType type, absl::string_view key_hex) {
   absl::StatusOr<BlockCipher> cipher = BlockCipher::Create(type, Hex(key_hex));

@@ -11,18 +11,13 @@
 #include "core/crypto/crc.h"
 #include "core/util/bytes.h"
 #include "gtest/gtest.h"
+#include "tests/unit/hex_testing.h"
 
 namespace desfired::crypto {
 namespace {
 
-Bytes Hex(absl::string_view text) {
-  absl::StatusOr<Bytes> bytes = HexDecode(text);
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.ok() ? *std::move(bytes) : Bytes{};
-}
-
-// Canonical lower-case hex without separators, for readable comparisons.
-std::string Norm(absl::string_view text) { return HexEncode(Hex(text)); }
+using ::desfired::test_util::Hex;
+using ::desfired::test_util::Norm;
 
 Cmac MakeCmac(KeyType type, absl::string_view key_hex) {
   absl::StatusOr<Cmac> cmac = Cmac::Create(type, Hex(key_hex));

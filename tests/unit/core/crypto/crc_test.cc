@@ -7,16 +7,12 @@
 #include "absl/strings/string_view.h"
 #include "core/util/bytes.h"
 #include "gtest/gtest.h"
+#include "tests/unit/hex_testing.h"
 
 namespace desfired::crypto {
 namespace {
 
-Bytes Hex(absl::string_view text) {
-  absl::StatusOr<Bytes> bytes = HexDecode(text);
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.ok() ? *std::move(bytes) : Bytes{};
-}
-
+using ::desfired::test_util::Hex;
 Bytes Ascii(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 const Bytes kCheck = Ascii("123456789");
