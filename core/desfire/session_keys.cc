@@ -1,0 +1,93 @@
+#include "core/desfire/session_keys.h"
+
+#include <array>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "core/crypto/cmac.h"
+#include "core/crypto/random.h"
+#include "core/util/status_macros.h"
+
+namespace desfired::desfire {
+namespace {
+
+void Append(Bytes& out, ByteSpan src, size_t from, size_t count) {
+  out.insert(out.end(), src.begin() + from, src.begin() + from + count);
+}
+
+}  // namespace
+
+size_t RandomLength(crypto::KeyType type) {
+  switch (type) {
+    case crypto::KeyType::kDes:
+    case crypto::KeyType::k2Tdea:
+      return 8;
+    case crypto::KeyType::k3Tdea:
+    case crypto::KeyType::kAes128:
+      return 16;
+  }
+  return 16;
+}
+
+absl::StatusOr<Bytes> DeriveEv1SessionKey(crypto::KeyType type, ByteSpan rnd_a, ByteSpan rnd_b) {
+  const size_t n = RandomLength(type);
+  if (rnd_a.size() != n || rnd_b.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s session key needs %d-byte RndA and RndB, got %d and %d",
+                        crypto::KeyTypeName(type), n, rnd_a.size(), rnd_b.size()));
+  }
+  Bytes key;
+  key.reserve(crypto::KeyLength(type));
+  Append(key, rnd_a, 0, 4);
+  Append(key, rnd_b, 0, 4);
+  switch (type) {
+    case crypto::KeyType::kDes:
+      break;
+    case crypto::KeyType::k2Tdea:
+      Append(key, rnd_a, 4, 4);
+      Append(key, rnd_b, 4, 4);
+      break;
+    case crypto::KeyType::k3Tdea:
+      Append(key, rnd_a, 6, 4);
+      Append(key, rnd_b, 6, 4);
+      Append(key, rnd_a, 12, 4);
+      Append(key, rnd_b, 12, 4);
+      break;
+    case crypto::KeyType::kAes128:
+      Append(key, rnd_a, 12, 4);
+      Append(key, rnd_b, 12, 4);
+      break;
+  }
+  return key;
+}
+
+absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b) {
+  if (rnd_a.size() != 16 || rnd_b.size() != 16) {
+    return absl::InvalidArgumentError("EV2 session keys need 16-byte RndA and RndB");
+  }
+  DESFIRED_ASSIGN_OR_RETURN(crypto::Cmac cmac, crypto::Cmac::Create(crypto::KeyType::kAes128, key));
+  std::array<uint8_t, 32> sv = {0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80, rnd_a[0], rnd_a[1]};
+  for (size_t i = 0; i < 6; ++i) sv[8 + i] = static_cast<uint8_t>(rnd_a[2 + i] ^ rnd_b[i]);
+  for (size_t i = 0; i < 10; ++i) sv[14 + i] = rnd_b[6 + i];
+  for (size_t i = 0; i < 8; ++i) sv[24 + i] = rnd_a[8 + i];
+  Ev2SessionKeys keys;
+  keys.enc.resize(16);
+  cmac.Compute(sv, keys.enc.data());
+  sv[0] = 0x5A;
+  sv[1] = 0xA5;
+  keys.mac.resize(16);
+  cmac.Compute(sv, keys.mac.data());
+  crypto::SecureWipe(absl::MakeSpan(sv));
+  return keys;
+}
+
+Bytes RotateLeft(ByteSpan data) {
+  Bytes out(data.begin(), data.end());
+  if (!out.empty()) {
+    out.erase(out.begin());
+    out.push_back(data[0]);
+  }
+  return out;
+}
+
+}  // namespace desfired::desfire
