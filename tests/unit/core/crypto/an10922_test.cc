@@ -1,5 +1,5 @@
 // NXP AN10922 key diversification.
-// Vectors are copied from /work/shared/vectors/desfire_vectors.md (§5) with their sources.
+// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) (§5) with their sources.
 #include "core/crypto/an10922.h"
 
 #include <string>

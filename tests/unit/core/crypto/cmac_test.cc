@@ -1,5 +1,5 @@
 // CMAC known answers (AES-128 and the DES family) and DESFire EV1 secure-messaging chains.
-// Vectors are copied from /work/shared/vectors/desfire_vectors.md with their sources.
+// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) with their sources.
 #include "core/crypto/cmac.h"
 
 #include <ostream>

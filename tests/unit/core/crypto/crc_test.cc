@@ -1,5 +1,5 @@
 // CRC-8/SMBUS, CRC-A and CRC-32/JAMCRC check values and DESFire examples.
-// Vectors are copied from /work/shared/vectors/desfire_vectors.md with their sources.
+// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) with their sources.
 #include "core/crypto/crc.h"
 
 #include <string_view>

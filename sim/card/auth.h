@@ -1,0 +1,64 @@
+// CardAuthenticator: the card side of the DESFire mutual authentications.
+//
+//   0x0A legacy (DES, 2K3DES): card sends E(RndB); host sends D(RndA) ‖ D(rol(RndB) ^ D(RndA))
+//        ("send mode", IV 0); card answers E(rol(RndA)). Session key RndA[0..3] ‖ RndB[0..3]
+//        (‖ RndA[4..7] ‖ RndB[4..7] for a true 2K3DES key).
+//   0x1A ISO (DES, 2K3DES, 3K3DES) and 0xAA AES: one CBC chain across the exchange: card
+//        sends E_CBC(IV 0)(RndB); host sends E_CBC(IV = last block)(RndA ‖ rol(RndB)); card
+//        answers E_CBC(IV = last token block)(rol(RndA)).
+//   0x71 EV2First / 0x77 EV2NonFirst (AES): every message CBC with IV 0; the card's second
+//        reply is E(TI ‖ rol(RndA) ‖ PDcap2 ‖ PCDcap2) (EV2First) or E(rol(RndA)); session
+//        keys are CMACs of the SV1/SV2 vectors.
+//
+// On success the authenticator opens the SecureChannel it is given.
+//
+//   CardAuthenticator auth;
+//   Bytes reply;
+//   Sw sw = auth.Begin(Ins::kAuthenticateAes, key, /*key_no=*/0, {}, random, reply);  //
+//   kAdditionalFrame sw = auth.Finish(token, channel, random, reply); // kOk
+//
+// Thread-compatible.
+#ifndef DESFIRED_SIM_CARD_AUTH_H_
+#define DESFIRED_SIM_CARD_AUTH_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "core/util/bytes.h"
+#include "sim/card/model.h"
+#include "sim/card/protocol.h"
+#include "sim/card/secure_channel.h"
+
+namespace desfired::sim {
+
+// Fills its argument with random bytes. Tests inject a fixed sequence (RndB, then TI).
+using RandomSource = std::function<void(MutableByteSpan)>;
+
+class CardAuthenticator {
+ public:
+  // First step. `params` are the bytes after the key number (EV2First: LenCap ‖ PCDcap2).
+  // Returns kAdditionalFrame with E(RndB) in `reply`, or kAuthenticationError when the key's
+  // type does not fit the command, kLengthError for malformed EV2 parameters.
+  Sw Begin(Ins ins, const Key& key, uint8_t key_no, ByteSpan params, const RandomSource& random,
+           Bytes& reply);
+
+  // Second step with the host's token. Returns kOk and opens `channel` (its previous session
+  // is replaced; EV2NonFirst keeps the TI and counter), or kAuthenticationError (wrong
+  // RndB', the channel is reset) or kLengthError.
+  Sw Finish(ByteSpan token, SecureChannel& channel, const RandomSource& random, Bytes& reply);
+
+  bool pending() const { return ins_.has_value(); }
+  void Cancel();
+
+ private:
+  std::optional<Ins> ins_;
+  Key key_;
+  uint8_t key_no_ = 0;
+  Bytes rnd_b_;
+  Bytes iv_;       // ISO/AES: the CBC chaining value after E(RndB)
+  Bytes pcd_cap_;  // EV2First: the host's PCDcap2, echoed (6 bytes)
+};
+
+}  // namespace desfired::sim
+
+#endif  // DESFIRED_SIM_CARD_AUTH_H_

@@ -1,0 +1,172 @@
+// Card: an emulated MIFARE DESFire EV1/EV2 card — the command dispatcher over a CardState.
+//
+// Every byte from the reader goes through one path:
+//
+//   Transmit(apdu)
+//     ├─ FF CA 00 00 00 (reader GET DATA)      -> UID ‖ 90 00 (as a PC/SC reader answers)
+//     ├─ 00 A4 04 00 Lc DF-name (ISO SELECT)    -> 90 00 / 6A 82
+//     ├─ 90 INS 00 00 [Lc data] [00] (wrapped)  -> ProcessFrame(INS ‖ data) -> data ‖ 91 status
+//     └─ INS data (native frame)                -> ProcessFrame           -> status ‖ data
+//   ProcessFrame: 0xAF continuation (pending output frames, authentication step 2, chained
+//     input) or Dispatch -> command handler (unwraps secure messaging, checks rights, acts
+//     on the state, returns data and how to protect it) -> Emit (secure messaging, frames).
+//
+// Malformed input never crashes the card and always gets a status word: wrong Lc 67 00,
+// P1/P2 not 00 6A 86, unknown CLA 6E 00, unknown ISO INS 6D 00, unknown native command 1C,
+// wrong data length 7E.
+//
+// Behaviour worth knowing (matches real cards where the vectors tell; see docs/simulator.md):
+//   - any error status drops the authentication;
+//   - selecting an application, a new authentication, PowerOff() and Reset() roll back the
+//     open transaction;
+//   - responses are split into frames of at most 59 data bytes (enciphered: whole cipher
+//     blocks, 48 for AES, 56 for DES).
+//
+//   Card card(CardState::Blank());
+//   Bytes r = card.Transmit(*HexDecode("9060000000"));  // 04 01 01 01 00 1A 05 91 AF
+//
+// Thread-compatible: one thread drives a card (the vpcd loop).
+#ifndef DESFIRED_SIM_CARD_CARD_H_
+#define DESFIRED_SIM_CARD_CARD_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "core/util/bytes.h"
+#include "sim/card/auth.h"
+#include "sim/card/model.h"
+#include "sim/card/protocol.h"
+#include "sim/card/secure_channel.h"
+
+namespace desfired::sim {
+
+class Card {
+ public:
+  // `random` defaults to the OpenSSL CSPRNG; tests pass a fixed source.
+  explicit Card(CardState state, RandomSource random = nullptr);
+
+  // One command APDU in, one response APDU out (see the diagram above).
+  Bytes Transmit(ByteSpan apdu);
+
+  // The card leaves the field / is reset: rolls back the transaction, drops the session,
+  // selects the PICC level, forgets pending frames. Draws a new random UID when enabled.
+  void PowerOff();
+  void Reset() { PowerOff(); }
+
+  // The UID a reader reports (the random one when random UID is on).
+  ByteSpan reader_uid() const { return reader_uid_; }
+  const CardState& state() const { return state_; }
+  CardState& mutable_state() { return state_; }
+  const SecureChannel& channel() const { return channel_; }
+  // The selected application (nullopt at PICC level).
+  std::optional<uint32_t> selected_aid() const { return selected_; }
+
+ private:
+  struct Result {
+    Sw status = Sw::kOk;
+    Bytes data;
+    RespProtection protection = RespProtection::kMacEv2;
+    std::vector<size_t> frames;  // explicit frame sizes of the plain data (GetVersion ...)
+    bool raw = false;            // bypasses secure messaging (authentication, select)
+    size_t need_total = 0;       // > 0: command incomplete, wait for this many bytes
+  };
+  struct Frame {
+    Sw status;
+    Bytes data;
+  };
+
+  Frame ProcessFrame(ByteSpan frame);
+  Result Dispatch(Ins ins, ByteSpan data);
+  Frame Emit(Ins ins, ByteSpan data, Result result);
+  Bytes TransmitIsoSelect(ByteSpan apdu);
+  Bytes TransmitReader(ByteSpan apdu);
+
+  // Helpers.
+  static Result Error(Sw sw) {
+    Result r;
+    r.status = sw;
+    return r;
+  }
+  static Result Raw(Sw sw) {
+    Result r = Error(sw);
+    r.raw = true;
+    return r;
+  }
+  static Result Reply(Bytes data, RespProtection p = RespProtection::kMacEv2) {
+    Result r;
+    r.data = std::move(data);
+    r.protection = p;
+    return r;
+  }
+  static Result NeedMore(size_t total) {
+    Result r;
+    r.need_total = total;
+    return r;
+  }
+  Application* CurrentApp();
+  const Key* FindKey(uint8_t key_no);
+  uint8_t KeyCount();
+  void AbortTransaction();
+  void Select(std::optional<uint32_t> aid);
+  // Unwraps a command whose data is all protected under kMacEv2 (management commands).
+  Sw UnwrapManagement(Ins ins, ByteSpan data, Bytes& body);
+  // Checks that the session allows `rights` (any of them) on a file; sets `comm` to the
+  // communication mode that applies (plain for free access).
+  Sw CheckFileAccess(const File& file, std::initializer_list<uint8_t> rights, uint8_t& comm);
+  // Directory rights: free listing (key settings bit 1) or master key authenticated.
+  Sw CheckDirectoryAccess();
+  // Create/delete rights: key settings bit 2 or master key authenticated.
+  Sw CheckCreateAccess();
+  bool MasterKeyAuthenticated();
+
+  // Command handlers (one per instruction).
+  Result Authenticate(Ins ins, ByteSpan data);
+  Result GetVersion(Ins ins, ByteSpan data);
+  Result SelectApplication(ByteSpan data);
+  Result GetApplicationIds(Ins ins, ByteSpan data);
+  Result GetDfNames(Ins ins, ByteSpan data);
+  Result CreateApplication(Ins ins, ByteSpan data);
+  Result DeleteApplication(Ins ins, ByteSpan data);
+  Result FormatPicc(Ins ins, ByteSpan data);
+  Result FreeMemory(Ins ins, ByteSpan data);
+  Result GetCardUid(Ins ins, ByteSpan data);
+  Result SetConfiguration(Ins ins, ByteSpan data);
+  Result GetKeySettings(Ins ins, ByteSpan data);
+  Result ChangeKeySettings(Ins ins, ByteSpan data);
+  Result GetKeyVersion(Ins ins, ByteSpan data);
+  Result ChangeKey(Ins ins, ByteSpan data);
+  Result GetFileIds(Ins ins, ByteSpan data, bool iso);
+  Result GetFileSettings(Ins ins, ByteSpan data);
+  Result ChangeFileSettings(Ins ins, ByteSpan data);
+  Result CreateFile(Ins ins, ByteSpan data);
+  Result DeleteFile(Ins ins, ByteSpan data);
+  Result ReadData(Ins ins, ByteSpan data);
+  Result WriteData(Ins ins, ByteSpan data);
+  Result GetValue(Ins ins, ByteSpan data);
+  Result ChangeValue(Ins ins, ByteSpan data);  // Credit, Debit, LimitedCredit
+  Result WriteRecord(Ins ins, ByteSpan data);
+  Result ReadRecords(Ins ins, ByteSpan data);
+  Result ClearRecordFile(Ins ins, ByteSpan data);
+  Result CommitTransaction(Ins ins, ByteSpan data);
+  Result AbortTransactionCmd(Ins ins, ByteSpan data);
+
+  CardState state_;
+  RandomSource random_;
+  Bytes reader_uid_;
+  std::optional<uint32_t> selected_;
+  SecureChannel channel_;
+  CardAuthenticator auth_;
+  // Output chaining: frames still to send; the last one carries `pending_status_`.
+  std::deque<Bytes> pending_out_;
+  Sw pending_status_ = Sw::kOk;
+  // Input chaining: the command collected so far.
+  std::optional<Ins> pending_ins_;
+  Bytes pending_in_;
+  size_t pending_total_ = 0;
+};
+
+}  // namespace desfired::sim
+
+#endif  // DESFIRED_SIM_CARD_CARD_H_
