@@ -62,6 +62,11 @@ class PcscSandbox {
                          std::vector<std::string> extra_args = {});
   // Sends one control command to the card on `reader`; returns its reply line.
   absl::StatusOr<std::string> Control(int reader, const std::string& command);
+  // Process id of the card on `reader`, or -1 when none runs (for CPU accounting).
+  pid_t CardPid(int reader) const {
+    auto it = cards_.find(reader);
+    return it == cards_.end() ? -1 : it->second;
+  }
   // Stops the card process on `reader` (SIGTERM; it saves if asked to).
   absl::Status StopCard(int reader);
 
