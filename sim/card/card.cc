@@ -151,6 +151,9 @@ void Card::PowerOff() {
   } else {
     reader_uid_ = state_.uid;
   }
+  ats_ =
+      IsValidAts(state_.ats) ? state_.ats : Bytes(kDefaultAts, kDefaultAts + sizeof(kDefaultAts));
+  atr_ = AtrFromAts(ats_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -194,12 +197,21 @@ Bytes Card::Transmit(ByteSpan apdu) {
 }
 
 Bytes Card::TransmitReader(ByteSpan apdu) {
-  // FF CA 00 00 Le: GET DATA (UID), answered by the reader in PC/SC.
+  // FF CA P1 00 Le: GET DATA, answered by the reader in PC/SC (part 3): P1 00 the UID, P1 01
+  // the historical bytes of the ATS.
   if (apdu.size() < kWrappedHeader) return IsoStatus(IsoSw::kWrongLength);
   if (apdu[1] != kInsReaderGetData) return IsoStatus(IsoSw::kInsNotSupported);
-  if (apdu[2] != 0 || apdu[3] != 0) return IsoStatus(IsoSw::kFunctionNotSupported);
+  if (apdu[2] > kP1GetDataHistorical || apdu[3] != 0) {
+    return IsoStatus(IsoSw::kFunctionNotSupported);
+  }
   if (apdu.size() > kWrappedHeader + 1) return IsoStatus(IsoSw::kWrongLength);
-  Bytes out = reader_uid_;
+  Bytes out;
+  if (apdu[2] == kP1GetDataHistorical) {
+    const ByteSpan hist = AtsHistoricalBytes(ats_);
+    out.assign(hist.begin(), hist.end());
+  } else {
+    out = reader_uid_;
+  }
   AppendSw(out, IsoSw::kOk);
   return out;
 }
@@ -446,6 +458,23 @@ void Card::Select(std::optional<uint32_t> aid) {
 
 bool Card::MasterKeyAuthenticated() { return channel_.authenticated() && channel_.key_no() == 0; }
 
+Key Card::DefaultKey(KeyType family) const {
+  const Bytes& data = state_.default_key;
+  switch (family) {
+    case KeyType::kAes128:
+      return Key{KeyType::kAes128, Bytes(data.begin(), data.begin() + 16),
+                 state_.default_key_version};
+    case KeyType::k3Tdea:
+      return Key{KeyType::k3Tdea, data, DesKeyVersion(data)};
+    default: {
+      Bytes v = NormalizeDesKey(ByteSpan(data).subspan(0, 16));
+      const KeyType t = v.size() == 8 ? KeyType::kDes : KeyType::k2Tdea;
+      const uint8_t version = DesKeyVersion(v);
+      return Key{t, std::move(v), version};
+    }
+  }
+}
+
 Sw Card::UnwrapManagement(Ins ins, ByteSpan data, Bytes& body) {
   body.assign(data.begin(), data.end());
   return channel_.UnwrapCommand(static_cast<uint8_t>(ins), CmdProtection::kMacEv2, {}, body);
@@ -597,21 +626,21 @@ Card::Result Card::CreateApplication(Ins ins, ByteSpan data) {
   if (app.aid == 0 || key_count == 0 || key_count > kMaxKeysPerApplication) {
     return Error(Sw::kParameterError);
   }
-  Key key;
   switch (ks2 & kKs2CryptoMask) {
     case kKs2CryptoDes:
-      key = Key{KeyType::kDes, Bytes(8, 0), 0};
+      app.key_family = KeyType::kDes;
       break;
     case kKs2Crypto3k3des:
-      key = Key{KeyType::k3Tdea, Bytes(24, 0), 0};
+      app.key_family = KeyType::k3Tdea;
       break;
     case kKs2CryptoAes:
-      key = Key{KeyType::kAes128, Bytes(16, 0), 0};
+      app.key_family = KeyType::kAes128;
       break;
     default:
       return Error(Sw::kParameterError);
   }
-  app.key_family = key.type;
+  // Every key starts as the default key (SetConfiguration option 1; 00.. version 0 unset).
+  const Key key = DefaultKey(app.key_family);
   app.keys.assign(key_count, key);
   for (const Application& other : state_.applications) {
     if (other.aid == app.aid) return Error(Sw::kDuplicateError);
@@ -676,22 +705,50 @@ Card::Result Card::SetConfiguration(Ins ins, ByteSpan data) {
   if (data.empty()) return Error(Sw::kLengthError);
   if (selected_) return Error(Sw::kPermissionDenied);
   if (!MasterKeyAuthenticated()) return Error(Sw::kAuthenticationError);
+  if (!(state_.picc_key_settings & kKsConfigurationChangeable)) {
+    return Error(Sw::kPermissionDenied);
+  }
   const uint8_t option = data[0];
   std::optional<size_t> plain_len;
-  if (option == kConfigOptionPicc) plain_len = 1;
+  CmdProtection prot = CmdProtection::kFull;
+  switch (option) {
+    case kConfigOptionPicc:
+      plain_len = 1;
+      break;
+    case kConfigOptionDefaultKey:
+      plain_len = kDefaultKeyDataLength + 1;
+      break;
+    case kConfigOptionAts:
+      prot = CmdProtection::kFullPad80;  // the length is the ATS's own TL
+      break;
+    default:
+      return Error(Sw::kParameterError);
+  }
   Bytes body(data.begin() + 1, data.end());
-  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), CmdProtection::kFull,
-                                     data.subspan(0, 1), body, plain_len);
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot, data.subspan(0, 1), body,
+                                     plain_len);
       sw != Sw::kOk) {
     return Error(sw);
   }
-  if (option == kConfigOptionPicc) {
-    state_.configuration = body[0];
-    state_.random_uid = (body[0] & kConfigRandomUid) != 0;
-  } else if (option > 2) {
-    return Error(Sw::kParameterError);
+  switch (option) {
+    case kConfigOptionPicc:
+      if (body.size() != 1) return Error(Sw::kLengthError);
+      if (body[0] & ~kConfigPiccMask) return Error(Sw::kParameterError);
+      // Format disable and random UID are one-way: a cleared bit leaves a set one set.
+      state_.configuration = static_cast<uint8_t>(state_.configuration | body[0]);
+      state_.random_uid = (state_.configuration & kConfigRandomUid) != 0;
+      break;
+    case kConfigOptionDefaultKey:
+      if (body.size() != kDefaultKeyDataLength + 1) return Error(Sw::kLengthError);
+      state_.default_key.assign(body.begin(), body.begin() + kDefaultKeyDataLength);
+      state_.default_key_version = body[kDefaultKeyDataLength];
+      break;
+    default:
+      if (body.empty() || body[0] != body.size()) return Error(Sw::kLengthError);
+      if (!IsValidAts(body)) return Error(Sw::kParameterError);
+      state_.ats = std::move(body);  // sent from the next activation on
+      break;
   }
-  // Options 1 (default key) and 2 (ATS) are accepted and have no effect here.
   return Result{};
 }
 

@@ -3,7 +3,8 @@
 // Every byte from the reader goes through one path:
 //
 //   Transmit(apdu)
-//     ├─ FF CA 00 00 00 (reader GET DATA)      -> UID ‖ 90 00 (as a PC/SC reader answers)
+//     ├─ FF CA 00 00 00 (reader GET DATA)      -> UID ‖ 90 00 (as a PC/SC reader answers;
+//     │                                            P1 01: the ATS historical bytes)
 //     ├─ 00 A4 04 00 Lc DF-name (ISO SELECT)    -> 90 00 / 6A 82
 //     ├─ 90 INS 00 00 [Lc data] [00] (wrapped)  -> ProcessFrame(INS ‖ data) -> data ‖ 91 status
 //     └─ INS data (native frame)                -> ProcessFrame           -> status ‖ data
@@ -57,6 +58,10 @@ class Card {
 
   // The UID a reader reports (the random one when random UID is on).
   ByteSpan reader_uid() const { return reader_uid_; }
+  // The ATS of the current activation (SetConfiguration option 2 takes effect at the next
+  // PowerOff/Reset) and the ATR a PC/SC reader shows for it.
+  ByteSpan ats() const { return ats_; }
+  ByteSpan atr() const { return atr_; }
   const CardState& state() const { return state_; }
   CardState& mutable_state() { return state_; }
   const SecureChannel& channel() const { return channel_; }
@@ -120,6 +125,8 @@ class Card {
   // Create/delete rights: key settings bit 2 or master key authenticated.
   Sw CheckCreateAccess();
   bool MasterKeyAuthenticated();
+  // The first key of a new application of `family` (SetConfiguration option 1).
+  Key DefaultKey(crypto::KeyType family) const;
 
   // Command handlers (one per instruction).
   Result Authenticate(Ins ins, ByteSpan data);
@@ -155,6 +162,8 @@ class Card {
   CardState state_;
   RandomSource random_;
   Bytes reader_uid_;
+  Bytes ats_;
+  Bytes atr_;
   std::optional<uint32_t> selected_;
   SecureChannel channel_;
   CardAuthenticator auth_;

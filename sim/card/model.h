@@ -126,7 +126,15 @@ struct VersionInfo {
 struct CardState {
   Bytes uid = {0x04, 0x06, 0x3F, 0x72, 0x63, 0x34, 0x80};
   bool random_uid = false;  // GetVersion / anticollision show a random id; GetCardUID the real one
-  uint8_t configuration = 0;
+  uint8_t configuration = 0;  // SetConfiguration option 0 (kConfigFormatDisabled, kConfigRandomUid)
+  // SetConfiguration option 1: key data (24 bytes) and version the keys of new applications
+  // start with (AES: the first 16 bytes and this version; 3K3DES: 24 bytes; DES/2K3DES: the
+  // first 16 bytes, version from their parity bits).
+  Bytes default_key = Bytes(24, 0);
+  uint8_t default_key_version = 0;
+  // SetConfiguration option 2: the ATS sent at activation (TL first). Under PC/SC its
+  // historical bytes make the ATR.
+  Bytes ats = {0x06, 0x75, 0x77, 0x81, 0x02, 0x80};
   VersionInfo version;
   uint32_t capacity = 7936;  // user memory of an EV1 8K card after format
   Key picc_key;              // DES 00×8, version 0

@@ -1,5 +1,7 @@
 #include "sim/card/protocol.h"
 
+#include <algorithm>
+
 namespace desfired::sim {
 namespace {
 
@@ -41,6 +43,50 @@ absl::string_view SwName(Sw sw) {
     if (e.sw == sw) return e.name;
   }
   return "UNKNOWN_STATUS";
+}
+
+namespace {
+
+constexpr size_t kAtsHeader = 2;  // TL, T0
+constexpr uint8_t kT0InterfaceBits = 0x70;
+constexpr size_t kMaxHistoricalBytes = 15;
+
+size_t AtsInterfaceBytes(uint8_t t0) {
+  size_t n = 0;
+  for (uint8_t bit = 0x10; bit & kT0InterfaceBits; bit = static_cast<uint8_t>(bit << 1)) {
+    if (t0 & bit) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+bool IsValidAts(ByteSpan ats) {
+  if (ats.size() < kAtsHeader || ats.size() > kMaxAtsLength || ats[0] != ats.size()) {
+    return false;
+  }
+  return kAtsHeader + AtsInterfaceBytes(ats[1]) <= ats.size();
+}
+
+ByteSpan AtsHistoricalBytes(ByteSpan ats) {
+  if (!IsValidAts(ats)) return {};
+  return ats.subspan(kAtsHeader + AtsInterfaceBytes(ats[1]));
+}
+
+Bytes AtrFromAts(ByteSpan ats) {
+  ByteSpan hist = AtsHistoricalBytes(ats);
+  if (hist.size() > kMaxHistoricalBytes) hist = hist.subspan(0, kMaxHistoricalBytes);
+  constexpr size_t kAtrHeader = 4;  // TS 3B, T0 8n, TD1 80, TD2 01
+  Bytes atr(kAtrHeader + hist.size() + 1);
+  atr[0] = 0x3B;
+  atr[1] = static_cast<uint8_t>(0x80 | hist.size());
+  atr[2] = 0x80;
+  atr[3] = 0x01;
+  std::copy(hist.begin(), hist.end(), atr.begin() + kAtrHeader);
+  uint8_t tck = 0;
+  for (size_t i = 1; i + 1 < atr.size(); ++i) tck ^= atr[i];
+  atr.back() = tck;
+  return atr;
 }
 
 }  // namespace desfired::sim

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
+#include "core/util/bytes.h"
 
 namespace desfired::sim {
 
@@ -103,6 +104,7 @@ inline constexpr uint8_t kInsIsoSelect = 0xA4;
 inline constexpr uint8_t kInsReaderGetData = 0xCA;
 inline constexpr uint8_t kSw1Desfire = 0x91;  // wrapped replies: data ‖ 91 status
 inline constexpr uint8_t kP1SelectByDfName = 0x04;
+inline constexpr uint8_t kP1GetDataHistorical = 0x01;  // FF CA 01 00: ATS historical bytes
 
 // ISO 7816-4 status words the front answers with.
 enum class IsoSw : uint16_t {
@@ -156,10 +158,34 @@ inline constexpr uint8_t kCommPlain = 0x00;
 inline constexpr uint8_t kCommMac = 0x01;
 inline constexpr uint8_t kCommFull = 0x03;
 
-// SetConfiguration option 0: the configuration byte.
+// SetConfiguration (0x5C): option byte in clear, then the enciphered data.
+//   option 0: the PICC configuration byte (bit 0 format disabled, bit 1 random UID; both are
+//             one-way: once set they stay set);
+//   option 1: the default key: 24 bytes of key data (zero padded) ‖ key version; the keys of
+//             every application created later start with it;
+//   option 2: the user-defined ATS, TL first (TL = its length), sent at the next activation;
+//             in EV1/legacy sessions padded 80 00.. after the CRC (as libfreefare sends it).
 inline constexpr uint8_t kConfigOptionPicc = 0x00;
+inline constexpr uint8_t kConfigOptionDefaultKey = 0x01;
+inline constexpr uint8_t kConfigOptionAts = 0x02;
 inline constexpr uint8_t kConfigFormatDisabled = 0x01;
 inline constexpr uint8_t kConfigRandomUid = 0x02;
+inline constexpr uint8_t kConfigPiccMask = kConfigFormatDisabled | kConfigRandomUid;
+inline constexpr size_t kDefaultKeyDataLength = 24;
+inline constexpr size_t kMaxAtsLength = 20;
+
+// The ATS of a native DESFire EV1 (TL 06, T0 75: TA1 TB1 TC1 present, FSCI 5; historical
+// byte 80).
+inline constexpr uint8_t kDefaultAts[] = {0x06, 0x75, 0x77, 0x81, 0x02, 0x80};
+
+// True when `ats` is a well-formed ATS: 2..kMaxAtsLength bytes, TL equal to the length, and
+// the interface bytes T0 announces (bits 4..6: TA1, TB1, TC1) present.
+bool IsValidAts(ByteSpan ats);
+// The historical bytes of a well-formed ATS (after TL, T0 and the interface bytes).
+ByteSpan AtsHistoricalBytes(ByteSpan ats);
+// The ATR a PC/SC reader builds for an ISO 14443-4 type A card (PC/SC part 3):
+// 3B 8n 80 01 ‖ historical bytes (at most 15) ‖ TCK. The default ATS gives 3B 81 80 01 80 80.
+Bytes AtrFromAts(ByteSpan ats);
 
 }  // namespace desfired::sim
 

@@ -38,6 +38,13 @@ bool AllZero(const uint8_t* p, size_t n) {
   return true;
 }
 
+// The bytes after an enciphered command's CRC (and trailer): zero padding shorter than a
+// block, or with `pad80` a marker 80 and zeros, one byte to a whole block.
+bool ValidPadding(const uint8_t* p, size_t n, size_t bs, bool pad80) {
+  if (!pad80) return n < bs && AllZero(p, n);
+  return n >= 1 && n <= bs && p[0] == kPadMarker && AllZero(p + 1, n - 1);
+}
+
 // Strips ISO/IEC 9797-1 method 2 padding; false when there is none.
 bool StripPad80(Bytes& data) {
   while (!data.empty() && data.back() == 0) data.pop_back();
@@ -106,16 +113,20 @@ size_t SecureChannel::WireLength(CmdProtection p, size_t plain_len) const {
     case AuthScheme::kLegacy:
       if (p == CmdProtection::kMac) return plain_len + kLegacyMacLength;
       if (p == CmdProtection::kFull) return RoundUp(plain_len + kCrc16Length, bs);
+      if (p == CmdProtection::kFullPad80) return RoundUp(plain_len + kCrc16Length + 1, bs);
       return plain_len;
     case AuthScheme::kEv1:
       if (p == CmdProtection::kMac) return plain_len + kEv1MacLength;
       if (p == CmdProtection::kFull) return RoundUp(plain_len + kCrc32Length, bs);
+      if (p == CmdProtection::kFullPad80) return RoundUp(plain_len + kCrc32Length + 1, bs);
       return plain_len;
     case AuthScheme::kEv2:
       if (p == CmdProtection::kMac || p == CmdProtection::kMacEv2) {
         return plain_len + kEv2MacLength;
       }
-      if (p == CmdProtection::kFull) return RoundUp(plain_len + 1, bs) + kEv2MacLength;
+      if (p == CmdProtection::kFull || p == CmdProtection::kFullPad80) {
+        return RoundUp(plain_len + 1, bs) + kEv2MacLength;
+      }
       return plain_len;
   }
   return plain_len;
@@ -164,7 +175,9 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
         body.resize(n);
         return Sw::kOk;
       }
-      if (p != CmdProtection::kFull) return Sw::kOk;
+      if (p != CmdProtection::kFull && p != CmdProtection::kFullPad80) return Sw::kOk;
+      const bool pad80 = p == CmdProtection::kFullPad80;
+      const size_t max_pad = pad80 ? bs : bs - 1;
       if (body.empty() || body.size() % bs != 0) return Sw::kLengthError;
       // Host "send mode": y_i = D(x_i ^ y_{i-1}); undo with x_i = E(y_i) ^ y_{i-1}.
       uint8_t prev[16] = {};
@@ -180,14 +193,14 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
         const uint16_t crc = crypto::Crc16A(ByteSpan(body.data(), n));
         if (body[n] != (crc & 0xFF) || body[n + 1] != (crc >> 8)) return false;
         const size_t pad_at = n + kCrc16Length + trailer_len;
-        return AllZero(body.data() + pad_at, body.size() - pad_at) && body.size() - pad_at < bs;
+        return ValidPadding(body.data() + pad_at, body.size() - pad_at, bs, pad80);
       };
       std::optional<size_t> found;
       if (plain_len) {
         if (check(*plain_len)) found = plain_len;
-      } else {
+      } else if (body.size() >= kCrc16Length + trailer_len) {
         for (size_t n = body.size() - kCrc16Length - trailer_len + 1; n-- > 0;) {
-          if (body.size() - n - kCrc16Length - trailer_len >= bs) break;
+          if (body.size() - n - kCrc16Length - trailer_len > max_pad) break;
           if (check(n)) {
             found = n;
             break;
@@ -227,6 +240,8 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
         return Sw::kOk;
       }
       // Enciphered.
+      const bool pad80 = p == CmdProtection::kFullPad80;
+      const size_t max_pad = pad80 ? bs : bs - 1;
       if (body.empty() || body.size() % bs != 0) return Sw::kLengthError;
       if (!cipher_->CbcDecrypt(MutableByteSpan(iv_, bs), MutableByteSpan(body)).ok()) {
         return Sw::kLengthError;
@@ -238,14 +253,14 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
         msg.insert(msg.end(), body.begin(), body.begin() + static_cast<ptrdiff_t>(n));
         if (LoadLe32(body.data() + n) != crypto::Crc32Desfire(msg)) return false;
         const size_t pad_at = n + kCrc32Length + trailer_len;
-        return AllZero(body.data() + pad_at, body.size() - pad_at) && body.size() - pad_at < bs;
+        return ValidPadding(body.data() + pad_at, body.size() - pad_at, bs, pad80);
       };
       std::optional<size_t> found;
       if (plain_len) {
         if (check(*plain_len)) found = plain_len;
       } else if (body.size() >= kCrc32Length + trailer_len) {
         for (size_t n = body.size() - kCrc32Length - trailer_len + 1; n-- > 0;) {
-          if (body.size() - n - kCrc32Length - trailer_len >= bs) break;
+          if (body.size() - n - kCrc32Length - trailer_len > max_pad) break;
           if (check(n)) {
             found = n;
             break;
@@ -279,7 +294,7 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
         return Sw::kIntegrityError;
       }
       body.resize(n);
-      if (p != CmdProtection::kFull) return Sw::kOk;
+      if (p != CmdProtection::kFull && p != CmdProtection::kFullPad80) return Sw::kOk;
       if (body.empty() || body.size() % bs != 0) return Sw::kLengthError;
       uint8_t iv[16];
       Ev2Iv(/*response=*/false, iv);
@@ -287,7 +302,8 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
           !StripPad80(body)) {
         return Sw::kIntegrityError;
       }
-      if (plain_len && body.size() != *plain_len + trailer_len) return Sw::kIntegrityError;
+      // MAC and padding are right: a wrong length is the command's, not the channel's.
+      if (plain_len && body.size() != *plain_len + trailer_len) return Sw::kLengthError;
       return Sw::kOk;
     }
   }

@@ -42,6 +42,9 @@ enum class CmdProtection {
   kMacEv2,  // EV2: MACt appended; EV1: as kPlain; legacy: nothing
   kMac,     // MAC appended in every scheme
   kFull,    // enciphered in every scheme
+  // Enciphered; legacy and EV1 put 80 00.. padding after the CRC instead of 00.. (a data
+  // length only the plain text tells: SetConfiguration's ATS). EV2: as kFull.
+  kFullPad80,
 };
 
 // How the response data leaves the card (only successful responses are protected).
@@ -87,7 +90,8 @@ class SecureChannel {
   // For enciphered bodies `plain_len` is the data length when the command defines it;
   // `trailer_len` bytes after the CRC (ChangeKey's CRC of the new key) are kept and
   // returned after the data. Returns kOk, kIntegrityError (MAC/CRC/padding wrong) or
-  // kLengthError (body too short or not whole blocks).
+  // kLengthError (body too short or not whole blocks; EV2: deciphered data of another length
+  // than `plain_len`).
   Sw UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, Bytes& body,
                    std::optional<size_t> plain_len = std::nullopt, size_t trailer_len = 0);
 

@@ -347,8 +347,25 @@ absl::StatusOr<CardState> CardStateFromJson(const Json& doc) {
   DESFIRED_ASSIGN_OR_RETURN(s.uid, o.Hex("uid", s.uid));
   if (s.uid.size() != kUidLength) return Bad(o.Sub("uid"), "expected 7 bytes");
   DESFIRED_ASSIGN_OR_RETURN(s.random_uid, o.Bool("random_uid", false));
-  DESFIRED_ASSIGN_OR_RETURN(int64_t config, o.Int("configuration", 0, 255, 0));
+  DESFIRED_ASSIGN_OR_RETURN(int64_t config, o.Int("configuration", 0, kConfigPiccMask, 0));
   s.configuration = static_cast<uint8_t>(config);
+  // random_uid and configuration bit 1 are the same setting; either turns it on.
+  if (s.random_uid) s.configuration |= kConfigRandomUid;
+  s.random_uid = (s.configuration & kConfigRandomUid) != 0;
+  if (const Json* dk = o.Get("default_key")) {
+    Obj dko(*dk, o.Sub("default_key"));
+    DESFIRED_RETURN_IF_ERROR(dko.CheckObject());
+    DESFIRED_ASSIGN_OR_RETURN(s.default_key, dko.Hex("value"));
+    if (s.default_key.size() != kDefaultKeyDataLength) {
+      return Bad(dko.Sub("value"), "expected 24 bytes");
+    }
+    DESFIRED_ASSIGN_OR_RETURN(int64_t dkv, dko.Int("version", 0, 255, 0));
+    s.default_key_version = static_cast<uint8_t>(dkv);
+  }
+  DESFIRED_ASSIGN_OR_RETURN(s.ats, o.Hex("ats", s.ats));
+  if (!IsValidAts(s.ats)) {
+    return Bad(o.Sub("ats"), "expected TL T0 [TA1 TB1 TC1] historical bytes, TL = length <= 20");
+  }
   DESFIRED_ASSIGN_OR_RETURN(int64_t capacity, o.Int("capacity", 256, 0xFFFFFF, s.capacity));
   s.capacity = static_cast<uint32_t>(capacity);
   if (const Json* v = o.Get("version")) {
@@ -396,6 +413,11 @@ Json CardStateToJson(const CardState& s) {
   j.Set("uid", Json::String(HexEncode(s.uid)));
   j.Set("random_uid", Json::Bool(s.random_uid));
   j.Set("configuration", Json::Int(s.configuration));
+  Json dk = Json::Object();
+  dk.Set("value", Json::String(HexEncode(s.default_key)));
+  dk.Set("version", Json::Int(s.default_key_version));
+  j.Set("default_key", std::move(dk));
+  j.Set("ats", Json::String(HexEncode(s.ats)));
   j.Set("capacity", Json::Int(s.capacity));
   Json v = Json::Object();
   v.Set("hardware", Json::String(HexEncode(s.version.hardware)));

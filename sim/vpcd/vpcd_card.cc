@@ -137,7 +137,7 @@ bool VpcdCard::ServeOne() {
         card_.Reset();
         return true;
       case VpcdControl::kGetAtr:
-        reply.assign(kDesfireAtr, kDesfireAtr + sizeof(kDesfireAtr));
+        reply.assign(card_.atr().begin(), card_.atr().end());
         break;
       default:
         return true;

@@ -2,7 +2,8 @@
 //
 // The card side of the vpcd protocol: the card connects to the reader's TCP port; every
 // message is a 2-byte big-endian length and a payload. A 1-byte payload is a control
-// message (00 power off, 01 power on, 02 reset, 04 get ATR -> ATR 3B 81 80 01 80 80);
+// message (00 power off, 01 power on, 02 reset, 04 get ATR -> the card's ATR, 3B 81 80 01 80
+// 80 unless SetConfiguration changed the ATS);
 // anything longer is a command APDU, answered with the response APDU. Connected = card in
 // the field; the connection closed = card removed.
 //
@@ -14,12 +15,12 @@
 //     (when a save path is set) and exit;
 //   - an optional unix stream socket taking one-line commands, each answered with one line
 //     ("ok ..." or "error ..."):
-//       insert | remove | save | status | quit | tear N | delay US | hang N | unhang
+//       insert | remove | save | status | quit | tear N | delay US | hang N
 //     `status` answers "ok inserted=<0|1> connected=<0|1> apdus=<n> hung=<0|1>".
 // Faults (for tests): tear after N APDUs (the connection closes after the N-th command is
 // received, without an answer, and the card stays removed until `insert`), a delay before
-// every answer, and a hang after N APDUs (the N-th command is never answered until
-// `unhang`, `remove` or the process ends).
+// every answer, and a hang after N APDUs (the N-th command is never answered, and nothing
+// from the reader is read, until `remove` or the process ends).
 //
 // Thread-compatible: Run() owns the card and blocks; construct and run on one thread.
 #ifndef DESFIRED_SIM_VPCD_VPCD_CARD_H_
@@ -48,7 +49,7 @@ struct VpcdOptions {
   bool verbose = false;        // log every APDU in hex on stderr
 };
 
-// The ATR of a DESFire card under a PC/SC contactless reader.
+// The ATR of a DESFire card (default ATS) under a PC/SC contactless reader.
 inline constexpr uint8_t kDesfireAtr[] = {0x3B, 0x81, 0x80, 0x01, 0x80, 0x80};
 
 class VpcdCard {

@@ -9,6 +9,7 @@
 #include "core/crypto/crc.h"
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
+#include "sim/card/protocol.h"
 #include "sim/image/json.h"
 #include "tests/sim/sim_test_util.h"
 
@@ -233,6 +234,38 @@ TEST(TransitCardTest, ReadsTapLogValueAndSecretWithAesSession) {
   host.Raw(0x0C, H("01 01000000"), st);
   EXPECT_EQ(st, 0x9D);
   EXPECT_FALSE(card.channel().authenticated());
+}
+
+// SetConfiguration's state is part of the image: the configuration byte (random_uid is its
+// bit 1), the default key and the ATS.
+TEST(ImageTest, ConfigurationDefaultKeyAndAtsRoundTrip) {
+  CardState s = CardState::Blank();
+  s.configuration = kConfigFormatDisabled | kConfigRandomUid;
+  s.random_uid = true;
+  s.default_key = H("2b7e151628aed2a6abf7158809cf4f3c0000000000000000");
+  s.default_key_version = 0x21;
+  s.ats = H("0875778102800102");
+  auto again = ParseImage(SerializeImage(s));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->configuration, 3);
+  EXPECT_TRUE(again->random_uid);
+  EXPECT_EQ(HexEncode(again->default_key), HexEncode(s.default_key));
+  EXPECT_EQ(again->default_key_version, 0x21);
+  EXPECT_EQ(HexEncode(again->ats), "0875778102800102");
+  EXPECT_EQ(HexEncode(Card(*again).atr()), "3b83800180010281");
+
+  // "random_uid": true alone turns bit 1 on; a bad ATS or default key names its field.
+  const std::string base = R"({"format": "desfire-sim-image/1", "picc": {"key_settings": 15,
+      "key": {"type": "DES", "value": "0000000000000000"}})";
+  auto r = ParseImage(base + R"(, "random_uid": true})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->configuration, kConfigRandomUid);
+  auto bad_ats = ParseImage(base + R"(, "ats": "0775778102"})");
+  ASSERT_FALSE(bad_ats.ok());
+  EXPECT_NE(bad_ats.status().message().find("$.ats"), absl::string_view::npos);
+  auto bad_key = ParseImage(base + R"(, "default_key": {"value": "00"}})");
+  ASSERT_FALSE(bad_key.ok());
+  EXPECT_NE(bad_key.status().message().find("$.default_key.value"), absl::string_view::npos);
 }
 
 }  // namespace

@@ -4,15 +4,21 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
+#include "sim/image/image.h"
 #include "tests/sim/sim_test_util.h"
 
 namespace desfired::sim {
@@ -59,6 +65,26 @@ class FakeReader {
     Bytes r(size_t{len[0]} << 8 | len[1]);
     if (!Read(r.data(), r.size())) return std::nullopt;
     return r;
+  }
+  // Sends one framed message without waiting for an answer.
+  bool Send(const Bytes& msg) {
+    Bytes out = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
+    out.insert(out.end(), msg.begin(), msg.end());
+    return send(conn_, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
+  }
+  // True when the card has written something (or closed) by now.
+  bool Readable() {
+    pollfd pf{conn_, POLLIN, 0};
+    return poll(&pf, 1, 0) == 1;
+  }
+  // Waits for the card to close the connection, with the time-out: end of stream, or a reset
+  // when the card closed with unread bytes (what vpcd sees too).
+  bool WaitClosed() {
+    uint8_t b;
+    pollfd pf{conn_, POLLIN, 0};
+    if (poll(&pf, 1, kTimeoutMs) != 1) return false;
+    const ssize_t r = recv(conn_, &b, 1, 0);
+    return r == 0 || (r < 0 && errno == ECONNRESET);
   }
   bool Read(uint8_t* p, size_t n) {
     size_t got = 0;
@@ -127,6 +153,161 @@ TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
             "error unknown command (insert, remove, save, status, quit, tear N, hang N, delay US)");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
   loop.join();
+}
+
+// Polls the control socket until `status` answers `want` (the loop thread acts on a
+// message some time after the test sent it); false after the time-out.
+bool WaitForStatus(const std::string& ctl, const std::string& want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Control(ctl, "status") == want) return true;
+  }
+  return false;
+}
+
+// The hang fault at the vpcd level (a hung card must never be used through pcscd in a
+// test: pcscd blocks until the card process dies). The N-th APDU is never answered and
+// nothing more is read, not even vpcd's GET ATR polls; `remove` ends it, `insert` brings a
+// working card back.
+TEST(VpcdCardTest, HangNeverAnswersUntilRemoved) {
+  FakeReader reader;
+  Card card(CardState::Blank());
+  VpcdOptions opt;
+  opt.port = reader.port();
+  opt.control_socket = ::testing::TempDir() + "/vpcd_hang_test.ctl";
+  VpcdCard server(card, opt);
+  std::thread loop([&] { EXPECT_TRUE(server.Run().ok()); });
+
+  ASSERT_TRUE(reader.Accept());
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("906E000000"))), "001f009100");  // FreeMemory
+  EXPECT_EQ(Control(opt.control_socket, "hang 2"), "ok");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("906E000000"))), "001f009100");  // 1st: answered
+  ASSERT_TRUE(reader.Send(H("9060000000")));                              // 2nd: hangs
+  ASSERT_TRUE(WaitForStatus(opt.control_socket, "ok inserted=1 connected=1 apdus=3 hung=1"));
+  EXPECT_FALSE(reader.Readable());
+  ASSERT_TRUE(reader.Send({0x04}));  // vpcd's presence poll
+  EXPECT_EQ(Control(opt.control_socket, "status"), "ok inserted=1 connected=1 apdus=3 hung=1");
+  EXPECT_FALSE(reader.Readable());
+
+  EXPECT_EQ(Control(opt.control_socket, "remove"), "ok");
+  EXPECT_TRUE(reader.WaitClosed());
+  EXPECT_EQ(Control(opt.control_socket, "status"), "ok inserted=0 connected=0 apdus=3 hung=0");
+  EXPECT_EQ(Control(opt.control_socket, "insert"), "ok");
+  ASSERT_TRUE(reader.Accept());
+  EXPECT_EQ(HexEncode(*reader.Exchange({0x04})), "3b8180018080");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("9060000000"))), "04010101001a0591af");
+  EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
+  loop.join();
+}
+
+// `delay US` holds every answer back by at least US microseconds (only a lower bound is
+// asserted, so a slow machine cannot make this fail); `delay 0` turns it off again.
+TEST(VpcdCardTest, DelayHoldsEveryAnswerBack) {
+  FakeReader reader;
+  Card card(CardState::Blank());
+  VpcdOptions opt;
+  opt.port = reader.port();
+  opt.control_socket = ::testing::TempDir() + "/vpcd_delay_test.ctl";
+  VpcdCard server(card, opt);
+  std::thread loop([&] { EXPECT_TRUE(server.Run().ok()); });
+
+  ASSERT_TRUE(reader.Accept());
+  EXPECT_EQ(Control(opt.control_socket, "delay 150000"), "ok");
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("906E000000"))), "001f009100");  // FreeMemory
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+  }
+  EXPECT_EQ(Control(opt.control_socket, "delay 0"), "ok");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("906E000000"))), "001f009100");
+  EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
+  loop.join();
+}
+
+// desfire-sim as a process: `save` writes the committed state, SIGTERM saves and exits 0,
+// an uncommitted change is not saved, and a restarted card has the saved balance.
+class SimProcess {
+ public:
+  SimProcess(const std::string& image, uint16_t port, const std::string& ctl) {
+    const std::string vpcd = "127.0.0.1:" + std::to_string(port);
+    std::vector<std::string> args = {DESFIRE_SIM, "--image", image,       "--save",
+                                     "--vpcd",    vpcd,      "--control", ctl};
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~SimProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // SIGTERM, then the exit code (-1 when it did not exit within the time-out).
+  int Terminate() {
+    kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      pollfd none{-1, 0, 0};
+      poll(&none, 1, 5);  // wait a little between checks; the deadline bounds it
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+int32_t SavedValue(const std::string& image) {
+  auto state = LoadImage(image);
+  EXPECT_TRUE(state.ok()) << state.status();
+  if (!state.ok()) return -1;
+  Application* app = state->FindApplication(0x0000A1);
+  File* f = app ? app->FindFile(1) : nullptr;
+  EXPECT_NE(f, nullptr);
+  return f ? f->value : -1;
+}
+
+TEST(VpcdCardTest, SimSavesOnRequestAndOnSigtermAndRestartKeepsTheValue) {
+  const std::string image = ::testing::TempDir() + "/vpcd_save_test.json";
+  const std::string ctl = ::testing::TempDir() + "/vpcd_save_test.ctl";
+  ASSERT_TRUE(SaveImage(CardState::Blank(), image).ok());
+  FakeReader reader;
+  {
+    SimProcess sim(image, reader.port(), ctl);
+    ASSERT_TRUE(reader.Accept());
+    // Application 0000A1 (free create), value file 1 (free access, 10, limits 0..1000).
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("90CA000005A100000F0100"))), "9100");
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("905A000003A1000000"))), "9100");
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("90CC0000110100EEEE00000000E80300000A0000000000"))),
+              "9100");
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("900C000005010500000000"))), "9100");  // +5
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("90C7000000"))), "9100");
+    EXPECT_EQ(Control(ctl, "save"), "ok");
+    EXPECT_EQ(SavedValue(image), 15);
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("90DC000005010300000000"))), "9100");  // -3
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("90C7000000"))), "9100");
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("900C000005016400000000"))), "9100");  // +100, open
+    EXPECT_EQ(sim.Terminate(), 0);
+  }
+  EXPECT_EQ(SavedValue(image), 12);
+  {
+    SimProcess sim(image, reader.port(), ctl);
+    ASSERT_TRUE(reader.Accept());
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("905A000003A1000000"))), "9100");
+    EXPECT_EQ(HexEncode(*reader.Exchange(H("906C0000010100"))), "0c0000009100");
+    EXPECT_EQ(sim.Terminate(), 0);
+  }
 }
 
 }  // namespace
