@@ -20,16 +20,7 @@ using testing::FixedRandom;
 using testing::H;
 using testing::ReasonOf;
 
-struct Fixture {
-  explicit Fixture(const std::vector<ScriptedTransport::HexExchange>& script,
-                   std::vector<Bytes> rnd_a)
-      : transport(*ScriptedTransport::FromHex(script)),
-        channel(transport),
-        session(channel, FixedRandom(std::move(rnd_a))) {}
-  ScriptedTransport transport;
-  Channel channel;
-  Session session;
-};
+using Fixture = testing::ScriptedSession;
 
 // §1.1 legacy 0A, DES key d10023456789abcd, key no 01 —
 // MichaelsPlayground/TalkToYourDESFireCard docs/auth1d_d40.html.

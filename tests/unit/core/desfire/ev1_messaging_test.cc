@@ -21,15 +21,7 @@ using testing::FixedRandom;
 using testing::H;
 using testing::ReasonOf;
 
-struct Fixture {
-  Fixture(const std::vector<ScriptedTransport::HexExchange>& script, std::vector<Bytes> rnd_a)
-      : transport(*ScriptedTransport::FromHex(script)),
-        channel(transport),
-        session(channel, FixedRandom(std::move(rnd_a))) {}
-  ScriptedTransport transport;
-  Channel channel;
-  Session session;
-};
+using Fixture = testing::ScriptedSession;
 
 // ---------------------------------------------------------------------------------------
 // §1.2 legacy 0A, DES 00×8, then legacy-enciphered ChangeKeySettings and ChangeKey —

@@ -40,15 +40,7 @@ using testing::FixedRandom;
 using testing::H;
 using testing::ReasonOf;
 
-struct Fixture {
-  Fixture(const std::vector<ScriptedTransport::HexExchange>& script, std::vector<Bytes> rnd_a)
-      : transport(*ScriptedTransport::FromHex(script)),
-        channel(transport),
-        session(channel, FixedRandom(std::move(rnd_a))) {}
-  ScriptedTransport transport;
-  Channel channel;
-  Session session;
-};
+using Fixture = testing::ScriptedSession;
 
 // §3.1 AN12196 §6.6 (icedevml/nfc-ev2-crypto test_ev2.py test_auth1), key 00×16.
 TEST(Ev2Test, AuthenticateEv2First_An12196_6_6) {

@@ -1,5 +1,6 @@
 // Session keys from RndA and RndB, against the published vectors
-// (shared/vectors/desfire_vectors.md (beside the repository) §1 and §3, copied here with their sources).
+// (shared/vectors/desfire_vectors.md (beside the repository) §1 and §3, copied here with their
+// sources).
 #include "core/desfire/session_keys.h"
 
 #include <gtest/gtest.h>

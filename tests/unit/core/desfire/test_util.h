@@ -12,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/apdu/status_payload.h"
+#include "core/desfire/channel.h"
+#include "core/desfire/scripted_transport.h"
 #include "core/desfire/session.h"
 #include "core/util/bytes.h"
 
@@ -42,6 +44,19 @@ inline RandomSource FixedRandom(std::vector<Bytes> values) {
     return absl::OkStatus();
   };
 }
+
+// A session over a scripted transport: the card's side of a published transcript, replayed,
+// with the host's RndA values taken from the transcript too.
+struct ScriptedSession {
+  ScriptedSession(const std::vector<ScriptedTransport::HexExchange>& script,
+                  std::vector<Bytes> rnd_a)
+      : transport(*ScriptedTransport::FromHex(script)),
+        channel(transport),
+        session(channel, FixedRandom(std::move(rnd_a))) {}
+  ScriptedTransport transport;
+  Channel channel;
+  Session session;
+};
 
 inline std::string ReasonOf(const absl::Status& s) { return apdu::GetReason(s).value_or("<none>"); }
 
