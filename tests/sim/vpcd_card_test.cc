@@ -127,14 +127,29 @@ std::string Control(const std::string& path, const std::string& cmd) {
   return reply;
 }
 
-TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
+// A blank card served by VpcdCard to a FakeReader on a thread, with a control socket.
+struct ServedCard {
+  explicit ServedCard(const std::string& control_name)
+      : card(CardState::Blank()), opt(Options(reader, control_name)), server(card, opt) {
+    loop = std::thread([this] { EXPECT_TRUE(server.Run().ok()); });
+  }
+  static VpcdOptions Options(const FakeReader& reader, const std::string& control_name) {
+    VpcdOptions o;
+    o.port = reader.port();
+    o.control_socket = ::testing::TempDir() + "/" + control_name;
+    return o;
+  }
   FakeReader reader;
-  Card card(CardState::Blank());
+  Card card;
   VpcdOptions opt;
-  opt.port = reader.port();
-  opt.control_socket = ::testing::TempDir() + "/vpcd_card_test.ctl";
-  VpcdCard server(card, opt);
-  std::thread loop([&] { EXPECT_TRUE(server.Run().ok()); });
+  VpcdCard server;
+  std::thread loop;
+};
+
+TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
+  ServedCard served("vpcd_card_test.ctl");
+  FakeReader& reader = served.reader;
+  const VpcdOptions& opt = served.opt;
 
   ASSERT_TRUE(reader.Accept());
   EXPECT_EQ(HexEncode(*reader.Exchange({0x04})), "3b8180018080");
@@ -152,7 +167,7 @@ TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
   EXPECT_EQ(Control(opt.control_socket, "bogus"),
             "error unknown command (insert, remove, save, status, quit, tear N, hang N, delay US)");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
-  loop.join();
+  served.loop.join();
 }
 
 // Polls the control socket until `status` answers `want` (the loop thread acts on a
@@ -170,13 +185,9 @@ bool WaitForStatus(const std::string& ctl, const std::string& want) {
 // nothing more is read, not even vpcd's GET ATR polls; `remove` ends it, `insert` brings a
 // working card back.
 TEST(VpcdCardTest, HangNeverAnswersUntilRemoved) {
-  FakeReader reader;
-  Card card(CardState::Blank());
-  VpcdOptions opt;
-  opt.port = reader.port();
-  opt.control_socket = ::testing::TempDir() + "/vpcd_hang_test.ctl";
-  VpcdCard server(card, opt);
-  std::thread loop([&] { EXPECT_TRUE(server.Run().ok()); });
+  ServedCard served("vpcd_hang_test.ctl");
+  FakeReader& reader = served.reader;
+  const VpcdOptions& opt = served.opt;
 
   ASSERT_TRUE(reader.Accept());
   EXPECT_EQ(HexEncode(*reader.Exchange(H("906E000000"))), "001f009100");  // FreeMemory
@@ -197,19 +208,15 @@ TEST(VpcdCardTest, HangNeverAnswersUntilRemoved) {
   EXPECT_EQ(HexEncode(*reader.Exchange({0x04})), "3b8180018080");
   EXPECT_EQ(HexEncode(*reader.Exchange(H("9060000000"))), "04010101001a0591af");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
-  loop.join();
+  served.loop.join();
 }
 
 // `delay US` holds every answer back by at least US microseconds (only a lower bound is
 // asserted, so a slow machine cannot make this fail); `delay 0` turns it off again.
 TEST(VpcdCardTest, DelayHoldsEveryAnswerBack) {
-  FakeReader reader;
-  Card card(CardState::Blank());
-  VpcdOptions opt;
-  opt.port = reader.port();
-  opt.control_socket = ::testing::TempDir() + "/vpcd_delay_test.ctl";
-  VpcdCard server(card, opt);
-  std::thread loop([&] { EXPECT_TRUE(server.Run().ok()); });
+  ServedCard served("vpcd_delay_test.ctl");
+  FakeReader& reader = served.reader;
+  const VpcdOptions& opt = served.opt;
 
   ASSERT_TRUE(reader.Accept());
   EXPECT_EQ(Control(opt.control_socket, "delay 150000"), "ok");
@@ -221,7 +228,7 @@ TEST(VpcdCardTest, DelayHoldsEveryAnswerBack) {
   EXPECT_EQ(Control(opt.control_socket, "delay 0"), "ok");
   EXPECT_EQ(HexEncode(*reader.Exchange(H("906E000000"))), "001f009100");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
-  loop.join();
+  served.loop.join();
 }
 
 // desfire-sim as a process: `save` writes the committed state, SIGTERM saves and exits 0,
