@@ -151,15 +151,20 @@ class Progress {
   std::chrono::steady_clock::time_point last_{};
 };
 
-absl::StatusOr<int> ParseIntOption(const ArgParser& args, const std::string& name, int64_t lo,
-                                   int64_t hi, int64_t* out) {
+// Sets *target from option `name` when it is given; INVALID_ARGUMENT naming the option when
+// its value is not a number in [lo, hi].
+template <typename T>
+absl::Status IntOption(const ArgParser& args, const std::string& name, int64_t lo, int64_t hi,
+                       T* target) {
   std::optional<std::string> v = args.Value(name);
-  if (!v) return 0;
-  if (!absl::SimpleAtoi(*v, out) || *out < lo || *out > hi) {
+  if (!v) return absl::OkStatus();
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(*v, &n) || n < lo || n > hi) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", name, " must be a number from ", lo, " to ", hi, ", got '", *v, "'"));
   }
-  return 0;
+  *target = static_cast<T>(n);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -206,26 +211,13 @@ int TapsParse(int argc, char** argv) {
   if (formats > 1) return usage_error("choose one of --json, --csv and --table");
 
   tap::TapPipelineConfig config;
-  int64_t n = 0;
-  if (auto s = ParseIntOption(args, "min-year", 1970, 2106, &n); !s.ok()) {
-    return usage_error(s.status().message());
-  } else if (args.Has("min-year")) {
-    config.parser.min_year = static_cast<int>(n);
-  }
-  if (auto s = ParseIntOption(args, "max-year", 1970, 2106, &n); !s.ok()) {
-    return usage_error(s.status().message());
-  } else if (args.Has("max-year")) {
-    config.parser.max_year = static_cast<int>(n);
-  }
-  if (auto s = ParseIntOption(args, "clock-tolerance", 0, 1LL << 32, &n); !s.ok()) {
-    return usage_error(s.status().message());
-  } else if (args.Has("clock-tolerance")) {
-    config.reconciler.clock_tolerance_seconds = n;
-  }
-  if (auto s = ParseIntOption(args, "dedup-window", 0, 1LL << 32, &n); !s.ok()) {
-    return usage_error(s.status().message());
-  } else if (args.Has("dedup-window")) {
-    config.reconciler.dedup_window_seconds = n;
+  for (absl::Status s : {IntOption(args, "min-year", 1970, 2106, &config.parser.min_year),
+                         IntOption(args, "max-year", 1970, 2106, &config.parser.max_year),
+                         IntOption(args, "clock-tolerance", 0, int64_t{1} << 32,
+                                   &config.reconciler.clock_tolerance_seconds),
+                         IntOption(args, "dedup-window", 0, int64_t{1} << 32,
+                                   &config.reconciler.dedup_window_seconds)}) {
+    if (!s.ok()) return usage_error(s.message());
   }
 
   keys::KeyStore store;

@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "core/crypto/random.h"
 #include "core/tap/format.h"
+#include "core/util/numbers.h"
 #include "core/util/status_macros.h"
 
 namespace desfired::keys {
@@ -45,20 +46,6 @@ bool SplitOption(absl::string_view token, absl::string_view* k, absl::string_vie
   *k = token.substr(0, eq);
   *v = token.substr(eq + 1);
   return true;
-}
-
-absl::StatusOr<uint32_t> ParseId(absl::string_view text, uint32_t max) {
-  uint32_t value = 0;
-  bool ok = false;
-  if (absl::StartsWithIgnoreCase(text, "0x")) {
-    ok = absl::SimpleHexAtoi(text.substr(2), &value);
-  } else {
-    ok = absl::SimpleAtoi(text, &value);
-  }
-  if (!ok || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a number from 0 to ", max));
-  }
-  return value;
 }
 
 }  // namespace
@@ -199,7 +186,7 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
   } else if (tokens[1] == "terminal") {
     rule.kind = TapRule::Kind::kTerminal;
     if (tokens.size() < 3) return LineError(where, "expected: tap terminal <id> key=<name>");
-    absl::StatusOr<uint32_t> id = ParseId(tokens[2], 0xFFFFFF);
+    absl::StatusOr<uint32_t> id = ParseIdNumber(tokens[2], 0xFFFFFF);
     if (!id.ok()) return LineError(where, absl::StrCat("terminal id ", id.status().message()));
     rule.terminal_id = *id;
     first_option = 3;

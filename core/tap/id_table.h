@@ -43,9 +43,6 @@ class IdTable {
   absl::node_hash_map<uint32_t, std::string> names_;  // node map: stable name pointers
 };
 
-// Parses "123" or "0x7b" as a number no larger than `max`.
-absl::StatusOr<uint32_t> ParseIdNumber(absl::string_view text, uint32_t max);
-
 }  // namespace desfired::tap
 
 #endif  // DESFIRED_CORE_TAP_ID_TABLE_H_
