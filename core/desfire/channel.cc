@@ -86,6 +86,7 @@ absl::StatusOr<NativeResponse> Channel::Transceive(Ins ins, ByteSpan payload,
       continue;
     }
     response.data.insert(response.data.end(), reply.data.begin(), reply.data.end());
+    response.frame_sizes.push_back(reply.data.size());
     if (response.data.size() > kMaxResponseBytes) {
       return apdu::ProtocolError("reply exceeds the largest accepted size");
     }

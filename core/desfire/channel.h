@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -65,8 +66,9 @@ struct TransceiveOptions {
 };
 
 struct NativeResponse {
-  uint8_t status = 0;  // 00, 0C or AF (the only statuses returned as success)
-  Bytes data;          // the data of all reply frames, concatenated
+  uint8_t status = 0;               // 00, 0C or AF (the only statuses returned as success)
+  Bytes data;                       // the data of all reply frames, concatenated
+  std::vector<size_t> frame_sizes;  // data bytes of each reply frame (GetDFNames splits by them)
 };
 
 class Channel {

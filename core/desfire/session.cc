@@ -92,6 +92,12 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no, KeyType ty
                                                       crypto::KeyTypeName(type),
                                                       crypto::KeyLength(type), key.size()));
   }
+  // A 2K3DES key with equal halves is a DES key to the card: its session key is DES too
+  // (vectors file §1.3b, a real card).
+  if (type == KeyType::k2Tdea && std::equal(key.begin(), key.begin() + 8, key.begin() + 8)) {
+    type = KeyType::kDes;
+    key = key.subspan(0, 8);
+  }
   switch (scheme) {
     case AuthScheme::kLegacy:
       if (type != KeyType::kDes && type != KeyType::k2Tdea) break;
@@ -272,31 +278,91 @@ absl::Status Session::AuthenticateEv2First(uint8_t key_no, ByteSpan key) {
     }
     Wipe(expected);
   }
+  if (result.ok()) result = StartEv2Keys(key, rnd_a, rnd_b);
   if (result.ok()) {
-    absl::StatusOr<Ev2SessionKeys> keys = DeriveEv2SessionKeys(key, rnd_a, rnd_b);
-    result = keys.status();
-    if (result.ok()) {
-      absl::StatusOr<crypto::BlockCipher> enc =
-          crypto::BlockCipher::Create(KeyType::kAes128, keys->enc);
-      absl::StatusOr<crypto::Cmac> mac = crypto::Cmac::Create(KeyType::kAes128, keys->mac);
-      result = enc.ok() ? mac.status() : enc.status();
-      if (result.ok()) {
-        enc_.emplace(*std::move(enc));
-        cmac_.emplace(*std::move(mac));
-        std::copy_n(reply.begin(), kEv2TiLength, ti_.begin());
-        cmd_ctr_ = 0;
-        session_type_ = KeyType::kAes128;
-        key_no_ = key_no;
-        scheme_ = AuthScheme::kEv2;
-      }
-      Wipe(keys->enc);
-      Wipe(keys->mac);
-    }
+    std::copy_n(reply.begin(), kEv2TiLength, ti_.begin());
+    cmd_ctr_ = 0;
+    key_no_ = key_no;
+    scheme_ = AuthScheme::kEv2;
   }
   Wipe(reply);
   Wipe(rnd_a);
   Wipe(rnd_b);
   return result;
+}
+
+absl::Status Session::StartEv2Keys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b) {
+  DESFIRED_ASSIGN_OR_RETURN(Ev2SessionKeys keys, DeriveEv2SessionKeys(key, rnd_a, rnd_b));
+  absl::StatusOr<crypto::BlockCipher> enc = crypto::BlockCipher::Create(KeyType::kAes128, keys.enc);
+  absl::StatusOr<crypto::Cmac> mac = crypto::Cmac::Create(KeyType::kAes128, keys.mac);
+  Wipe(keys.enc);
+  Wipe(keys.mac);
+  if (!enc.ok()) return enc.status();
+  if (!mac.ok()) return mac.status();
+  enc_.emplace(*std::move(enc));
+  cmac_.emplace(*std::move(mac));
+  session_type_ = KeyType::kAes128;
+  return absl::OkStatus();
+}
+
+absl::Status Session::AuthenticateEv2NonFirst(uint8_t key_no, ByteSpan key) {
+  if (scheme_ != AuthScheme::kEv2) return NotAuthenticated("AuthenticateEV2NonFirst");
+  absl::Status result = [&]() -> absl::Status {
+    DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher,
+                              crypto::BlockCipher::Create(KeyType::kAes128, key));
+    const TransceiveOptions options{.fetch_additional_frames = false, .redact = true};
+    const uint8_t params[1] = {key_no};
+    DESFIRED_ASSIGN_OR_RETURN(NativeResponse first,
+                              channel_.Transceive(Ins::kAuthenticateEv2NonFirst, params, options));
+    if (first.status != ToByte(DesfireStatus::kAdditionalFrame) || first.data.size() != kAesBlock) {
+      return apdu::ProtocolError(absl::StrFormat(
+          "EV2 non-first authentication: expected 16-byte ek(RndB) with 91 AF, got %d bytes, "
+          "status %02X",
+          first.data.size(), first.status));
+    }
+    std::array<uint8_t, 16> iv = {};
+    Bytes rnd_b = std::move(first.data);
+    Bytes rnd_a(kAesBlock);
+    absl::Status s = cipher.CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(rnd_b));
+    if (s.ok()) s = random_(absl::MakeSpan(rnd_a));
+    Bytes token = rnd_a;
+    Bytes rotated_b = RotateLeft(rnd_b);
+    token.insert(token.end(), rotated_b.begin(), rotated_b.end());
+    Wipe(rotated_b);
+    iv.fill(0);
+    if (s.ok()) s = cipher.CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(token));
+    absl::StatusOr<NativeResponse> second;
+    if (s.ok()) {
+      second = channel_.Transceive(Ins::kAdditionalFrame, token, options);
+      s = second.status();
+    }
+    if (s.ok() && second->data.size() != kAesBlock) {
+      s = apdu::ProtocolError(absl::StrFormat(
+          "EV2 non-first authentication: expected a 16-byte reply, got %d", second->data.size()));
+    }
+    if (s.ok()) {
+      Bytes reply = std::move(second->data);
+      iv.fill(0);
+      s = cipher.CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(reply));
+      Bytes expected = RotateLeft(rnd_a);
+      if (s.ok() && !crypto::ConstantTimeEquals(reply, expected)) {
+        s = AuthenticationFailedError("the card's RndA' does not match RndA");
+      }
+      Wipe(reply);
+      Wipe(expected);
+    }
+    if (s.ok()) s = StartEv2Keys(key, rnd_a, rnd_b);
+    Wipe(token);
+    Wipe(rnd_a);
+    Wipe(rnd_b);
+    return s;
+  }();
+  if (!result.ok()) {
+    Invalidate();
+    return result;
+  }
+  key_no_ = key_no;  // TI and the command counter carry on
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -442,12 +508,14 @@ absl::StatusOr<Bytes> Session::Execute(const Command& command) {
       break;
   }
   DESFIRED_ASSIGN_OR_RETURN(Bytes payload, ProtectCommand(command));
-  return SendAndCheck(command, payload, /*ends_session=*/false);
+  return SendAndCheck(command, payload, command.ends_session);
 }
 
 absl::StatusOr<Bytes> Session::SendAndCheck(const Command& command, ByteSpan payload,
                                             bool ends_session) {
   absl::StatusOr<NativeResponse> response = channel_.Transceive(command.ins, payload);
+  last_frame_sizes_.clear();
+  if (response.ok()) last_frame_sizes_ = response->frame_sizes;
   if (!response.ok()) {
     Invalidate();  // the card drops its session on any error; so do we
     return response.status();
@@ -495,7 +563,10 @@ absl::StatusOr<size_t> FindPlainLength(ByteSpan plain, size_t crc_size, size_t b
     }
     return len;
   }
-  for (size_t pad = 0; pad <= block && pad + crc_size <= n; ++pad) {
+  // Largest padding first: with zero padding, data ‖ CRC ‖ 00.. also "verifies" at every
+  // longer length (a CRC without final xor over data ‖ CRC is 0, and stays 0 over zeros), so
+  // the shortest length that verifies is the real one.
+  for (size_t pad = std::min(block, n - crc_size) + 1; pad-- > 0;) {
     const size_t len = n - crc_size - pad;
     ByteSpan padding = plain.subspan(len + crc_size);
     const bool padding_ok =
@@ -601,6 +672,11 @@ absl::StatusOr<Bytes> Session::CheckEv2Response(const Command& command, uint8_t 
   }
   std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/false, next);
   DESFIRED_RETURN_IF_ERROR(enc_->CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(data)));
+  // A reply whose fixed length is a whole number of blocks may come without padding
+  // (CommitReaderID's 16-byte TMRI, AN12343 p. 64).
+  if (command.response_length.has_value() && *command.response_length == data.size()) {
+    return data;
+  }
   size_t len = data.size();
   while (len > 0 && data[len - 1] == 0) --len;
   if (len == 0 || data[len - 1] != kIsoPadMarker || data.size() - len >= kAesBlock) {

@@ -41,20 +41,19 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
 #include "core/crypto/key_type.h"
+#include "core/desfire/card_types.h"
 #include "core/desfire/channel.h"
 #include "core/desfire/ins.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
-
-// Communication mode, encoded as in the file settings byte.
-enum class CommMode : uint8_t { kPlain = 0x00, kMac = 0x01, kFull = 0x03 };
 
 enum class AuthScheme {
   kNone,
@@ -77,6 +76,9 @@ struct Command {
   // length, GetValue). Then EV1 padding must be 00..; without it the length is found from
   // the CRC and the padding (80 00.. as whole-file reads use, or 00..).
   std::optional<size_t> response_length = std::nullopt;
+  // The command ends the session and the card answers without protection (DeleteApplication
+  // of the selected application under its master key).
+  bool ends_session = false;
 };
 
 class Session {
@@ -91,6 +93,11 @@ class Session {
   // k2Tdea / k3Tdea; kAes and kEv2 kAes128. The session counts as authenticated only after
   // the card's RndA' is verified. `key` is not retained.
   absl::Status Authenticate(AuthScheme scheme, uint8_t key_no, crypto::KeyType type, ByteSpan key);
+
+  // AuthenticateEV2NonFirst (0x77): switches an EV2 session to key `key_no` (AES-128),
+  // keeping the transaction identifier and the command counter. FAILED_PRECONDITION /
+  // NOT_AUTHENTICATED without an EV2 session; on any failure the session ends.
+  absl::Status AuthenticateEv2NonFirst(uint8_t key_no, ByteSpan key);
 
   // Sends one command with the session's protection and returns the response data with
   // MACs, CRCs and padding removed. SelectApplication ends the session first (the card
@@ -109,6 +116,9 @@ class Session {
   // Forgets the session (call after SelectApplication; done automatically on card errors).
   void Invalidate();
 
+  // Data bytes per reply frame of the last Execute (before MACs were removed).
+  const std::vector<size_t>& last_frame_sizes() const { return last_frame_sizes_; }
+
   bool authenticated() const { return scheme_ != AuthScheme::kNone; }
   AuthScheme scheme() const { return scheme_; }
   uint8_t authenticated_key_no() const { return key_no_; }
@@ -124,6 +134,8 @@ class Session {
   absl::Status AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no, crypto::KeyType type,
                                     ByteSpan key);
   absl::Status AuthenticateEv2First(uint8_t key_no, ByteSpan key);
+  // Sets the EV2 session keys from RndA / RndB (TI and counter are set by the caller).
+  absl::Status StartEv2Keys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b);
   absl::Status StartEv1Session(AuthScheme scheme, uint8_t key_no, crypto::KeyType type,
                                ByteSpan rnd_a, ByteSpan rnd_b);
 
@@ -153,6 +165,7 @@ class Session {
   std::array<uint8_t, 16> iv_ = {};         // EV1 IV register (block_size bytes used)
   std::array<uint8_t, 4> ti_ = {};
   uint16_t cmd_ctr_ = 0;
+  std::vector<size_t> last_frame_sizes_;
 };
 
 }  // namespace desfired::desfire

@@ -2,6 +2,8 @@
 #ifndef DESFIRED_TESTS_UNIT_CORE_DESFIRE_TEST_UTIL_H_
 #define DESFIRED_TESTS_UNIT_CORE_DESFIRE_TEST_UTIL_H_
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -12,10 +14,35 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/apdu/status_payload.h"
+#include "core/crypto/block_cipher.h"
+#include "core/crypto/cmac.h"
 #include "core/desfire/channel.h"
 #include "core/desfire/scripted_transport.h"
 #include "core/desfire/session.h"
 #include "core/util/bytes.h"
+
+namespace desfired::desfire {
+
+// Starts an EV2 session from published session keys (the app notes print keys, TI and
+// counters without the authentication that produced them).
+class SessionTestPeer {
+ public:
+  static void StartEv2(Session& s, const Bytes& enc, const Bytes& mac, const Bytes& ti,
+                       uint16_t counter) {
+    s.Invalidate();
+    s.enc_.emplace(*crypto::BlockCipher::Create(crypto::KeyType::kAes128, enc));
+    s.cmac_.emplace(*crypto::Cmac::Create(crypto::KeyType::kAes128, mac));
+    std::copy(ti.begin(), ti.end(), s.ti_.begin());
+    s.cmd_ctr_ = counter;
+    s.scheme_ = AuthScheme::kEv2;
+  }
+  static std::string Iv(const Session& s, bool command, uint16_t counter) {
+    std::array<uint8_t, 16> iv = s.Ev2Iv(command, counter);
+    return HexEncode(iv);
+  }
+};
+
+}  // namespace desfired::desfire
 
 namespace desfired::desfire::testing {
 

@@ -1,0 +1,188 @@
+// DesfireCard: the typed DESFire command API over one CardTransport.
+//
+//   transport (PcscCard, ScriptedTransport, an in-process emulator)
+//     └─ Channel (framing, chaining, status table)
+//          └─ Session (authentication, secure messaging)
+//               └─ DesfireCard (one method per command, typed results, file settings
+//                  cache, transactions)
+//
+//   DesfireCard card(pcsc_card);
+//   DESFIRED_ASSIGN_OR_RETURN(CardVersion version, card.GetVersion());
+//   DESFIRED_RETURN_IF_ERROR(card.SelectApplication(0xF51001));
+//   DESFIRED_RETURN_IF_ERROR(card.Authenticate(1, {KeyType::kAes128, key}));
+//   DESFIRED_ASSIGN_OR_RETURN(int32_t value, card.GetValue(1));
+//   DESFIRED_RETURN_IF_ERROR(card.Debit(1, 150));          // commits by default
+//
+// Communication modes. A file operation is protected as the card will protect it: the file's
+// mode from GetFileSettings, or plain when one of the access rights the operation uses is
+// free (0xE). Settings are cached per selected application and session: the cache is dropped
+// on SelectApplication, on every authentication, on errors that end the session and after
+// ChangeFileSettings / DeleteFile / Create*File. Nothing is cached process-wide; one
+// DesfireCard per card handle.
+//
+// Transactions. Credit, Debit, LimitedCredit, WriteRecord, UpdateRecord, ClearRecordFile and
+// WriteData on a backup file are followed by CommitTransaction unless `commit = false`. When
+// the change or the commit fails, the card keeps nothing: AbortTransaction is sent when the
+// card is still there (the card rolls back by itself when it left the field). The error
+// then carries a commit-state payload (GetCommitState): kNotCommitted when the card cannot
+// have committed (the failure came before the commit command, or the card refused the
+// commit), kUnknown when the commit was sent and its answer was lost (only the card's next
+// contact can tell; the server's ledger reconciles this).
+//
+// Errors: those of Session and Channel (status.h, core/apdu/status_payload.h), plus
+//   INVALID_ARGUMENT   an argument out of range (AID > 24 bits, file number > 31, offsets and
+//                      lengths beyond 24 bits, a negative amount, an empty write), checked
+//                      before anything is sent
+//   FAILED_PRECONDITION / NOT_AUTHENTICATED   MAC / full mode needed and no session
+//   FAILED_PRECONDITION / WRONG_FILE_TYPE     e.g. GetValue on a data file
+//   OUT_OF_RANGE / INSUFFICIENT_VALUE         Debit beyond the lower limit (card status BE)
+//
+// Key material is never retained beyond a call, never logged and never put in an error.
+//
+// Thread-compatible: one worker owns a card handle and the DesfireCard over it.
+#ifndef DESFIRED_CORE_DESFIRE_CARD_H_
+#define DESFIRED_CORE_DESFIRE_CARD_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/crypto/key_type.h"
+#include "core/desfire/card_types.h"
+#include "core/desfire/channel.h"
+#include "core/desfire/session.h"
+#include "core/desfire/transport.h"
+#include "core/util/bytes.h"
+
+namespace desfired::desfire {
+
+inline constexpr absl::string_view kReasonWrongFileType = "WRONG_FILE_TYPE";
+inline constexpr absl::string_view kReasonInsufficientValue = "INSUFFICIENT_VALUE";
+
+// What a failed change left on the card (a payload on the error; see the header comment).
+enum class CommitState { kNotCommitted, kUnknown };
+inline constexpr absl::string_view kCommitStateTypeUrl = "type.desfired.dev/commit-state";
+std::optional<CommitState> GetCommitState(const absl::Status& status);
+
+// A key to authenticate or change with. `value` is borrowed for the call only.
+struct CardKey {
+  crypto::KeyType type = crypto::KeyType::kAes128;
+  ByteSpan value;
+  uint8_t version = 0;  // AES key version (ChangeKey); DES versions live in parity bits
+};
+
+// The usual scheme for a key type: ISO 0x1A for the DES family, AES 0xAA for AES.
+AuthScheme DefaultScheme(crypto::KeyType type);
+
+struct TxOptions {
+  bool commit = true;  // send CommitTransaction after the change
+};
+
+class DesfireCard {
+ public:
+  struct Options {
+    RandomSource random = nullptr;  // RndA; default OpenSSL RAND
+    FrameLogger frame_logger = nullptr;
+  };
+
+  explicit DesfireCard(CardTransport& transport) : DesfireCard(transport, Options{}) {}
+  DesfireCard(CardTransport& transport, Options options);
+  DesfireCard(const DesfireCard&) = delete;
+  DesfireCard& operator=(const DesfireCard&) = delete;
+
+  // --- PICC level -----------------------------------------------------------------------
+  absl::StatusOr<CardVersion> GetVersion();
+  absl::StatusOr<Bytes> GetCardUid();  // needs a session (enciphered reply)
+  absl::StatusOr<uint32_t> FreeMemory();
+  absl::StatusOr<std::vector<uint32_t>> GetApplicationIds();
+  absl::StatusOr<std::vector<DfName>> GetDfNames();
+  // Selecting ends the session and rolls back an open transaction on the card.
+  absl::Status SelectApplication(uint32_t aid);
+  absl::Status CreateApplication(const ApplicationSpec& spec);
+  absl::Status DeleteApplication(uint32_t aid);
+  absl::Status FormatPicc();
+  // SetConfiguration (0x5C), option 0x00..0x02, enciphered.
+  absl::Status SetConfiguration(uint8_t option, ByteSpan data);
+
+  // --- Keys -----------------------------------------------------------------------------
+  // Authenticates with key `key_no` of the selected application (or the PICC). kEv2 uses
+  // AuthenticateEV2NonFirst when an EV2 session is already open, EV2First otherwise.
+  absl::Status Authenticate(uint8_t key_no, const CardKey& key,
+                            std::optional<AuthScheme> scheme = std::nullopt);
+  absl::StatusOr<KeySettings> GetKeySettings();
+  absl::Status ChangeKeySettings(uint8_t settings);  // enciphered, needs the master key
+  absl::StatusOr<uint8_t> GetKeyVersion(uint8_t key_no);
+  // `old_key` is needed when changing a key other than the authenticated one.
+  absl::Status ChangeKey(uint8_t key_no, const CardKey& new_key, const CardKey* old_key = nullptr);
+
+  // --- Files ----------------------------------------------------------------------------
+  absl::StatusOr<std::vector<uint8_t>> GetFileIds();
+  absl::StatusOr<std::vector<uint16_t>> GetIsoFileIds();
+  // Cached per session (see the header comment); `refresh` asks the card again.
+  absl::StatusOr<FileSettings> GetFileSettings(uint8_t file_no, bool refresh = false);
+  absl::Status ChangeFileSettings(uint8_t file_no, CommMode comm_mode, const AccessRights& access);
+  absl::Status CreateDataFile(const DataFileSpec& spec);
+  absl::Status CreateValueFile(const ValueFileSpec& spec);
+  absl::Status CreateRecordFile(const RecordFileSpec& spec);
+  absl::Status DeleteFile(uint8_t file_no);
+
+  // --- Data -----------------------------------------------------------------------------
+  // `length` 0 reads to the end of the file.
+  absl::StatusOr<Bytes> ReadData(uint8_t file_no, uint32_t offset, uint32_t length);
+  // Backup data files are committed (TxOptions); standard files take effect at once.
+  absl::Status WriteData(uint8_t file_no, uint32_t offset, ByteSpan data, TxOptions tx = {});
+  absl::StatusOr<int32_t> GetValue(uint8_t file_no);
+  absl::Status Credit(uint8_t file_no, int32_t amount, TxOptions tx = {});
+  absl::Status Debit(uint8_t file_no, int32_t amount, TxOptions tx = {});
+  absl::Status LimitedCredit(uint8_t file_no, int32_t amount, TxOptions tx = {});
+  absl::Status WriteRecord(uint8_t file_no, uint32_t offset, ByteSpan data, TxOptions tx = {});
+  // EV2 UpdateRecord (0xDB): `record_no` 0 is the newest record.
+  absl::Status UpdateRecord(uint8_t file_no, uint32_t record_no, uint32_t offset, ByteSpan data,
+                            TxOptions tx = {});
+  // Records `newest_offset` .. newest_offset + count - 1 counted back from the newest
+  // (count 0: all of them), returned oldest first, one entry per record.
+  absl::StatusOr<std::vector<Bytes>> ReadRecords(uint8_t file_no, uint32_t newest_offset,
+                                                 uint32_t count);
+  absl::Status ClearRecordFile(uint8_t file_no, TxOptions tx = {});
+  absl::Status CommitTransaction();
+  absl::Status AbortTransaction();
+  // EV2 CommitReaderID (0xC8, needs an EV2 session and a transaction MAC file): sends the
+  // 16-byte reader id and returns the previous one (TMRI), deciphered.
+  absl::StatusOr<Bytes> CommitReaderId(ByteSpan reader_id);
+  // EV2/EV3 GetFileCounters (0xF6): the file's SDM read counter (24 bits), enciphered reply.
+  absl::StatusOr<uint32_t> GetFileCounters(uint8_t file_no);
+
+  // --- State ----------------------------------------------------------------------------
+  // Uses `settings` for `file_no` until the session ends, instead of asking the card (for
+  // applications whose key settings forbid GetFileSettings without the master key).
+  void AssumeFileSettings(uint8_t file_no, const FileSettings& settings);
+  std::optional<uint32_t> selected_aid() const { return selected_aid_; }
+  Session& session() { return session_; }
+  Channel& channel() { return channel_; }
+
+ private:
+  // Plain in the legacy and EV1 schemes, MACed in EV2 (management commands, read requests
+  // and write acknowledgements of non-plain files, as the data sheets list them).
+  CommMode MacInEv2() const;
+  absl::StatusOr<Bytes> Run(Command command);
+  // Sends `change`, then CommitTransaction when tx.commit; aborts on failure.
+  absl::Status RunChange(Command change, TxOptions tx);
+  absl::StatusOr<FileSettings> SettingsFor(uint8_t file_no, FileType want, absl::string_view op);
+  absl::Status ChangeValue(Ins ins, uint8_t file_no, int32_t amount, TxOptions tx);
+  absl::Status WriteChange(Ins ins, uint8_t file_no, Bytes header, ByteSpan data, TxOptions tx,
+                           bool commit_needed);
+  void DropSessionState();
+
+  Channel channel_;
+  Session session_;
+  std::optional<uint32_t> selected_aid_;
+  absl::flat_hash_map<uint8_t, FileSettings> settings_cache_;
+};
+
+}  // namespace desfired::desfire
+
+#endif  // DESFIRED_CORE_DESFIRE_CARD_H_
