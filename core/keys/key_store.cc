@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/crypto/an10922.h"
 #include "core/crypto/random.h"
 #include "core/tap/format.h"
 #include "core/util/numbers.h"
@@ -38,6 +39,9 @@ bool ValidName(absl::string_view name) {
 absl::Status LineError(absl::string_view where, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
 }
+
+constexpr size_t kDiversifyUidLength = 7;
+constexpr size_t kDiversifyPrefix = kDiversifyUidLength + 3;  // UID ‖ AID
 
 // Splits "k=v" options; returns false for a token without '='.
 bool SplitOption(absl::string_view token, absl::string_view* k, absl::string_view* v) {
@@ -159,17 +163,44 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
         where, absl::StrCat("key '", name, "': value is not hex (", value.status().message(), ")"));
   }
   uint8_t version = 0;
+  std::optional<Diversification> diversify;
+  std::optional<Bytes> system_id;
   for (size_t i = 4; i < tokens.size(); ++i) {
     absl::string_view k, v;
     uint32_t n = 0;
-    if (!SplitOption(tokens[i], &k, &v) || k != "version" || !absl::SimpleAtoi(v, &n) || n > 255) {
-      crypto::SecureWipe(MutableByteSpan(*value));
-      return LineError(where, absl::StrCat("key '", name, "': unknown option '", tokens[i],
-                                           "' (expected version=<0..255>)"));
+    std::string problem;
+    if (!SplitOption(tokens[i], &k, &v)) {
+      problem = "is not name=value";
+    } else if (k == "version") {
+      if (!absl::SimpleAtoi(v, &n) || n > 255) problem = "must be 0..255";
+      version = static_cast<uint8_t>(n);
+    } else if (k == "diversify") {
+      if (v != "an10922") problem = "must be an10922";
+      diversify.emplace();
+    } else if (k == "system") {
+      absl::StatusOr<Bytes> id = HexDecode(v);
+      if (!id.ok()) {
+        problem = "is not hex";
+      } else {
+        system_id = *std::move(id);
+      }
+    } else {
+      problem = "is an unknown option (expected version=, diversify=an10922, system=)";
     }
-    version = static_cast<uint8_t>(n);
+    if (!problem.empty()) {
+      crypto::SecureWipe(MutableByteSpan(*value));
+      return LineError(where, absl::StrCat("key '", name, "': option '", tokens[i], "' ", problem));
+    }
   }
-  absl::Status status = AddKey(std::string(name), *type, std::move(*value), version);
+  if (system_id.has_value()) {
+    if (!diversify.has_value()) {
+      crypto::SecureWipe(MutableByteSpan(*value));
+      return LineError(where, absl::StrCat("key '", name, "': system= needs diversify=an10922"));
+    }
+    diversify->system_id = *std::move(system_id);
+  }
+  absl::Status status =
+      AddKey(std::string(name), *type, std::move(*value), version, std::move(diversify));
   if (!status.ok()) return LineError(where, status.message());
   return absl::OkStatus();
 }
@@ -261,8 +292,8 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
   return absl::OkStatus();
 }
 
-absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes value,
-                              uint8_t version) {
+absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version,
+                              std::optional<Diversification> diversify) {
   SecretBytes secret(std::move(value));  // wiped on every return path
   if (!ValidName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -281,8 +312,40 @@ absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes valu
   key->type = type;
   key->value = std::move(secret);
   key->version = version;
+  if (diversify.has_value()) {
+    if (type == crypto::KeyType::kDes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key '", key->name, "': AN10922 defines no single-DES diversification"));
+    }
+    const size_t max_system = (type == crypto::KeyType::kAes128 ? 31u : 15u) - kDiversifyPrefix;
+    if (diversify->system_id.size() > max_system) {
+      return absl::InvalidArgumentError(absl::StrCat("key '", key->name, "': system id of ",
+                                                     diversify->system_id.size(),
+                                                     " bytes; at most ", max_system));
+    }
+  }
+  key->diversify = std::move(diversify);
   keys_.push_back(std::move(key));
   return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t aid) {
+  if (!key.diversify.has_value()) return key.value.Clone();
+  if (uid.size() != kDiversifyUidLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key '", key.name, "' is diversified per card and needs the card's 7-byte UID"));
+  }
+  Bytes input(uid.begin(), uid.end());
+  input.push_back(static_cast<uint8_t>(aid));
+  input.push_back(static_cast<uint8_t>(aid >> 8));
+  input.push_back(static_cast<uint8_t>(aid >> 16));
+  input.insert(input.end(), key.diversify->system_id.begin(), key.diversify->system_id.end());
+  absl::StatusOr<Bytes> derived = crypto::DiversifyKey(key.type, key.value.view(), input);
+  if (!derived.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key '", key.name, "': cannot diversify (", derived.status().message(), ")"));
+  }
+  return SecretBytes(*std::move(derived));
 }
 
 absl::Status KeyStore::SetStaticTapRule(absl::string_view key_name, tap::MacAlgorithm mac) {

@@ -5,6 +5,7 @@
 //   # name        type    value (hex)                        options
 //   key transit   AES128  2b7e151628aed2a6abf7158809cf4f3c   version=1
 //   key master    AES128  00112233445566778899aabbccddeeff
+//   key cards     AES128  00112233445566778899aabbccddeeff   diversify=an10922 system=4e5850
 //   tap terminal 0x001234 key=transit mac=AES128_CMAC_EV2
 //   tap card     key=master system=4e585020416275
 //   tap static   key=transit
@@ -30,12 +31,25 @@
 
 namespace desfired::keys {
 
+// How a card key is derived from a stored master key: NXP AN10922, with the input
+// M = UID (7 bytes) ‖ AID (3 bytes, least significant first; 000000 at the PICC level)
+// ‖ system identifier. (AN10922's AES example uses exactly this layout.)
+struct Diversification {
+  Bytes system_id;  // 0..21 bytes (M is at most 31 bytes; 15 for 2TDEA/3TDEA)
+};
+
 struct Key {
   std::string name;
   crypto::KeyType type = crypto::KeyType::kAes128;
   SecretBytes value;
   uint8_t version = 0;
+  std::optional<Diversification> diversify;  // nullopt: the value is the card key itself
 };
+
+// The key to present to a card: `key`'s value, or its AN10922 diversification for the card
+// `uid` (7 bytes) and application `aid`. INVALID_ARGUMENT when a diversified key is used
+// without a 7-byte UID or the input is too long for the key type; never names the value.
+absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t aid);
 
 // Which key verifies a tap record.
 struct TapRule {
@@ -63,7 +77,8 @@ class KeyStore {
 
   // Adds a key. INVALID_ARGUMENT for a bad name, a duplicate name or a value of the wrong
   // length for its type.
-  absl::Status AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version = 0);
+  absl::Status AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version = 0,
+                      std::optional<Diversification> diversify = std::nullopt);
 
   // Sets the static tap rule (replacing any) to the named key. INVALID_ARGUMENT when the
   // key is missing or `mac` does not suit its type; kNone picks the type's default.

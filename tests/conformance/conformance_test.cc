@@ -18,6 +18,7 @@
 #include "core/apdu/status_payload.h"
 #include "core/desfire/card.h"
 #include "core/desfire/status.h"
+#include "core/keys/key_store.h"
 #include "core/pcsc/pcsc.h"
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
@@ -444,6 +445,39 @@ TEST_P(ConformanceTest, PiccCommandsAndKeys) {
   auto aids = card_->GetApplicationIds();
   ASSERT_TRUE(aids.ok()) << aids.status();
   EXPECT_TRUE(aids->empty());
+}
+
+// A key from the key store diversified per card (AN10922): the card's key 1 is set to the
+// diversified key of its UID and AID; authenticating with the store's key then works, and the
+// undiversified master key does not.
+TEST(KeyStoreConformanceTest, DiversifiedKeyAuthenticates) {
+  std::unique_ptr<Bench> bench = MakeBench(Backend::kEmulator);
+  ASSERT_TRUE(bench->error.empty()) << bench->error;
+  DesfireCard card(*bench->transport);
+  auto store = keys::KeyStore::Parse(
+      "key cards AES128 00112233445566778899aabbccddeeff diversify=an10922 system=4e5850\n",
+      "test");
+  ASSERT_TRUE(store.ok()) << store.status();
+  const keys::Key& master = *store->Find("cards");
+  constexpr uint32_t kAid = 0x0A0B0C;
+  const Bytes picc_key = ZeroKey(KeyType::kDes);
+  ASSERT_TRUE(card.Authenticate(0, {KeyType::kDes, picc_key}, AuthScheme::kIso).ok());
+  ASSERT_TRUE(
+      card.CreateApplication(
+              {.aid = kAid, .key_settings = 0x0F, .num_keys = 2, .key_family = KeyFamily::kAes})
+          .ok());
+  auto version = card.GetVersion();
+  ASSERT_TRUE(version.ok()) << version.status();
+  auto diversified = keys::CardKeyFor(master, version->uid, kAid);
+  ASSERT_TRUE(diversified.ok()) << diversified.status();
+  ASSERT_NE(HexEncode(diversified->view()), HexEncode(master.value.view()));
+  const Bytes zero(16, 0);
+  ASSERT_TRUE(card.SelectApplication(kAid).ok());
+  ASSERT_TRUE(card.Authenticate(0, {KeyType::kAes128, zero}).ok());
+  const CardKey old_key{KeyType::kAes128, zero};
+  ASSERT_TRUE(card.ChangeKey(1, {KeyType::kAes128, diversified->view(), 1}, &old_key).ok());
+  EXPECT_FALSE(card.Authenticate(1, {KeyType::kAes128, master.value.view()}).ok());
+  EXPECT_TRUE(card.Authenticate(1, {KeyType::kAes128, diversified->view()}).ok());
 }
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {

@@ -134,5 +134,49 @@ TEST(KeyStoreApiTest, AddKeyAndStaticRule) {
   EXPECT_EQ(s.static_rule()->mac, tap::MacAlgorithm::kAes128Cmac);
 }
 
+// AN10922 §2.2 (vectors file: AN10922 AES-128): master 00112233…EEFF, UID 04782E21801D80,
+// AID 3042F5 (as sent, least significant byte first: AID 0xF54230), system id "NXP Abu"
+// → A8DD63A3B89D54B37CA802473FDA9175.
+TEST(KeyStoreDiversifyTest, CardKeyForFollowsAn10922) {
+  absl::StatusOr<KeyStore> s = KeyStore::Parse(
+      "key cards AES128 00112233445566778899AABBCCDDEEFF diversify=an10922 "
+      "system=4E585020416275 version=3\n"
+      "key plain AES128 000102030405060708090a0b0c0d0e0f\n",
+      "test");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const Key* cards = s->Find("cards");
+  ASSERT_NE(cards, nullptr);
+  ASSERT_TRUE(cards->diversify.has_value());
+  EXPECT_EQ(cards->version, 3);
+  absl::StatusOr<SecretBytes> k = CardKeyFor(*cards, *HexDecode("04782E21801D80"), 0xF54230);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(HexEncode(k->view()), "a8dd63a3b89d54b37ca802473fda9175");
+  // Another card gets another key; a key without diversification is returned as is.
+  absl::StatusOr<SecretBytes> other = CardKeyFor(*cards, *HexDecode("04782E21801D81"), 0xF54230);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(HexEncode(other->view()), HexEncode(k->view()));
+  absl::StatusOr<SecretBytes> plain = CardKeyFor(*s->Find("plain"), {}, 0);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(HexEncode(plain->view()), "000102030405060708090a0b0c0d0e0f");
+  // A diversified key without the card's UID is an error that does not show the key.
+  absl::StatusOr<SecretBytes> no_uid = CardKeyFor(*cards, {}, 0xF54230);
+  EXPECT_EQ(no_uid.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_uid.status().message()), Not(HasSubstr("00112233")));
+}
+
+TEST(KeyStoreDiversifyTest, BadDiversifyOptionsNameTheLine) {
+  for (const char* line : {"key a AES128 00112233445566778899AABBCCDDEEFF diversify=xyz",
+                           "key a AES128 00112233445566778899AABBCCDDEEFF system=00",
+                           "key a DES 0011223344556677 diversify=an10922",
+                           "key a 2TDEA 00112233445566778899AABBCCDDEEFF diversify=an10922 "
+                           "system=0102030405060708"}) {
+    absl::StatusOr<KeyStore> s = KeyStore::Parse(line, "keys.conf");
+    ASSERT_FALSE(s.ok()) << line;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr("keys.conf:1"));
+    EXPECT_THAT(std::string(s.status().message()), Not(HasSubstr("445566")));
+  }
+}
+
 }  // namespace
 }  // namespace desfired::keys
