@@ -3,6 +3,7 @@
 #include <winscard.h>
 
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,12 +16,13 @@ namespace {
 constexpr BYTE kGetDataUid[] = {0xFF, 0xCA, 0x00, 0x00, 0x00};
 constexpr size_t kMaxReply = 258;  // short APDU: 256 data bytes + SW1 SW2
 
-bool IsServiceGone(LONG rv) {
-  return rv == SCARD_F_COMM_ERROR || rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
-         rv == SCARD_E_INVALID_HANDLE;
-}
-
 }  // namespace
+
+bool IsServiceGone(int64_t rv64) {
+  const LONG rv = static_cast<LONG>(rv64);
+  return rv == SCARD_F_COMM_ERROR || rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
+         rv == SCARD_E_INVALID_HANDLE || rv == SCARD_W_SECURITY_VIOLATION;
+}
 
 absl::Status PcscStatus(int64_t rv64, absl::string_view what) {
   const LONG rv = static_cast<LONG>(rv64);
@@ -38,6 +40,7 @@ absl::Status PcscStatus(int64_t rv64, absl::string_view what) {
     case SCARD_E_NO_SERVICE:
     case SCARD_E_SERVICE_STOPPED:
     case SCARD_E_INVALID_HANDLE:
+    case SCARD_W_SECURITY_VIOLATION:
       return apdu::WithReason(absl::UnavailableError(msg), kReasonPcscUnavailable);
     case SCARD_E_UNKNOWN_READER:
     case SCARD_E_NO_READERS_AVAILABLE:
@@ -123,13 +126,14 @@ absl::StatusOr<std::vector<std::string>> PcscContext::ListReaders() {
   return absl::UnavailableError("unreachable");
 }
 
-absl::StatusOr<std::unique_ptr<PcscCard>> PcscContext::Connect(const std::string& reader) {
+absl::StatusOr<std::unique_ptr<PcscCard>> PcscContext::Connect(const std::string& reader,
+                                                               ShareMode mode) {
+  const DWORD share = mode == ShareMode::kShared ? SCARD_SHARE_SHARED : SCARD_SHARE_EXCLUSIVE;
   for (int pass = 0; pass < 2; ++pass) {
     SCARDHANDLE handle = 0;
     DWORD protocol = 0;
-    const LONG rv =
-        SCardConnect(static_cast<SCARDCONTEXT>(context_), reader.c_str(), SCARD_SHARE_EXCLUSIVE,
-                     SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &handle, &protocol);
+    const LONG rv = SCardConnect(static_cast<SCARDCONTEXT>(context_), reader.c_str(), share,
+                                 SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &handle, &protocol);
     if (IsServiceGone(rv) && pass == 0) {
       DESFIRED_RETURN_IF_ERROR(Reestablish());
       continue;
@@ -139,6 +143,33 @@ absl::StatusOr<std::unique_ptr<PcscCard>> PcscContext::Connect(const std::string
         new PcscCard(static_cast<uintptr_t>(handle), protocol, reader));
   }
   return absl::UnavailableError("unreachable");
+}
+
+PcscTransaction::PcscTransaction(PcscTransaction&& other) noexcept
+    : handle_(other.handle_), active_(std::exchange(other.active_, false)) {}
+
+PcscTransaction& PcscTransaction::operator=(PcscTransaction&& other) noexcept {
+  if (this != &other) {
+    End().IgnoreError();
+    handle_ = other.handle_;
+    active_ = std::exchange(other.active_, false);
+  }
+  return *this;
+}
+
+PcscTransaction::~PcscTransaction() { End().IgnoreError(); }
+
+absl::Status PcscTransaction::End() {
+  if (!active_) return absl::OkStatus();
+  active_ = false;
+  return PcscStatus(SCardEndTransaction(static_cast<SCARDHANDLE>(handle_), SCARD_LEAVE_CARD),
+                    "SCardEndTransaction");
+}
+
+absl::StatusOr<PcscTransaction> PcscCard::BeginTransaction() {
+  DESFIRED_RETURN_IF_ERROR(PcscStatus(SCardBeginTransaction(static_cast<SCARDHANDLE>(handle_)),
+                                      "SCardBeginTransaction"));
+  return PcscTransaction(handle_);
 }
 
 PcscCard::~PcscCard() { SCardDisconnect(static_cast<SCARDHANDLE>(handle_), SCARD_LEAVE_CARD); }

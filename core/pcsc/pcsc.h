@@ -6,19 +6,37 @@
 //   DESFIRED_ASSIGN_OR_RETURN(auto card, context->Connect(readers[0]));
 //   desfire::Channel channel(*card);          // card is a desfire::CardTransport
 //
+// A connection shared with other programs protects a multi-frame exchange (0xAF chaining) with
+// a transaction, so no foreign APDU lands inside the chain:
+//
+//   DESFIRED_ASSIGN_OR_RETURN(auto card, context->Connect(reader, ShareMode::kShared));
+//   {
+//     DESFIRED_ASSIGN_OR_RETURN(PcscTransaction transaction, card->BeginTransaction());
+//     ... the chained exchange through *card ...
+//   }                                         // SCardEndTransaction(SCARD_LEAVE_CARD)
+//
 // Error mapping (one table, PcscStatus()):
 //   card gone: a reply of 0 bytes, SCARD_E_NOT_TRANSACTED, SCARD_W_REMOVED_CARD,
 //     SCARD_E_NO_SMARTCARD, SCARD_W_RESET_CARD, SCARD_W_UNPOWERED_CARD
 //     → UNAVAILABLE, reason CARD_REMOVED
-//   service gone: SCARD_F_COMM_ERROR, SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED,
-//     SCARD_E_INVALID_HANDLE → UNAVAILABLE, reason PCSC_UNAVAILABLE (the context re-establishes
-//     itself on the next call)
+//   service gone (IsServiceGone): SCARD_F_COMM_ERROR, SCARD_E_NO_SERVICE,
+//     SCARD_E_SERVICE_STOPPED, SCARD_E_INVALID_HANDLE, SCARD_W_SECURITY_VIOLATION
+//     → UNAVAILABLE, reason PCSC_UNAVAILABLE (the context re-establishes itself on the next
+//     call). libpcsclite 1.9.9 reports SCARD_W_SECURITY_VIOLATION, not SCARD_F_COMM_ERROR, for
+//     a call in progress when pcscd closes the connection cleanly (seen in about half of the
+//     runs for an SCardGetStatusChange blocked while pcscd was killed); a polkit refusal looks
+//     the same.
 //   SCARD_E_UNKNOWN_READER, SCARD_E_NO_READERS_AVAILABLE → NOT_FOUND, reason READER_NOT_FOUND
 //   SCARD_E_SHARING_VIOLATION → UNAVAILABLE, reason READER_BUSY
 //   SCARD_E_TIMEOUT → DEADLINE_EXCEEDED; SCARD_E_CANCELLED → CANCELLED; others → INTERNAL
 //
 // The socket of pcscd comes from PCSCLITE_CSOCK_NAME (libpcsclite reads it once per process):
 // the caller chooses the backend by setting it before the first context is created.
+//
+// pcscd restarts: every call on a context (or a card of it) then fails with PCSC_UNAVAILABLE;
+// ListReaders and Connect release the context and establish a new one (with back-off) and
+// try once more, so the next Connect after pcscd came back works. Cards connected before the
+// restart stay dead: connect again.
 //
 // Thread-compatible: one worker owns a context and the cards connected through it.
 #ifndef DESFIRED_CORE_PCSC_PCSC_H_
@@ -45,7 +63,17 @@ inline constexpr absl::string_view kReasonReaderBusy = "READER_BUSY";
 // Maps a PC/SC return code (LONG) to a status; OK for SCARD_S_SUCCESS. `what` names the call.
 absl::Status PcscStatus(int64_t rv, absl::string_view what);
 
+// True when the PC/SC return code `rv` means pcscd went away: the context must be released
+// and established again (the "service gone" row of the table above).
+bool IsServiceGone(int64_t rv);
+
 class PcscCard;
+
+// How Connect shares the card with other connections (SCARD_SHARE_*).
+enum class ShareMode {
+  kExclusive,  // no other connection to the card while this one is open
+  kShared,     // others may connect too; guard multi-frame exchanges with BeginTransaction
+};
 
 class PcscContext {
  public:
@@ -65,9 +93,15 @@ class PcscContext {
   // (with back-off) when pcscd restarted.
   absl::StatusOr<std::vector<std::string>> ListReaders();
 
-  // Connects exclusively to the card on `reader` (T=1 or T=0). Re-establishes the context
-  // once when pcscd restarted. The card must not outlive the context.
-  absl::StatusOr<std::unique_ptr<PcscCard>> Connect(const std::string& reader);
+  // Connects to the card on `reader` (T=1 or T=0), exclusively unless `mode` says otherwise.
+  // Re-establishes the context once when pcscd restarted. The card must not outlive the
+  // context. Errors: CARD_REMOVED (no card), READER_NOT_FOUND, READER_BUSY (the card is held
+  // exclusively elsewhere, or others are connected and `mode` is exclusive),
+  // PCSC_UNAVAILABLE (pcscd did not come back).
+  absl::StatusOr<std::unique_ptr<PcscCard>> Connect(const std::string& reader) {
+    return Connect(reader, ShareMode::kExclusive);
+  }
+  absl::StatusOr<std::unique_ptr<PcscCard>> Connect(const std::string& reader, ShareMode mode);
 
   // Releases the context and establishes a new one, with back-off; UNAVAILABLE when pcscd
   // does not come back within the attempts.
@@ -82,7 +116,32 @@ class PcscContext {
   uintptr_t context_ = 0;  // SCARDCONTEXT
 };
 
-// A card connected exclusively; implements the CardTransport seam.
+// SCardBeginTransaction .. SCardEndTransaction as a scope. While it is active no other
+// connection to the card gets an APDU through: libpcsclite makes their SCardTransmit and
+// SCardBeginTransaction wait (it retries) until the transaction ends. Move-only; borrows the card's
+// handle, so it must not outlive the PcscCard that made it. Thread-compatible.
+class PcscTransaction {
+ public:
+  PcscTransaction(PcscTransaction&& other) noexcept;
+  PcscTransaction& operator=(PcscTransaction&& other) noexcept;
+  PcscTransaction(const PcscTransaction&) = delete;
+  PcscTransaction& operator=(const PcscTransaction&) = delete;
+  ~PcscTransaction();  // End(), its status dropped
+
+  // Ends the transaction now (SCARD_LEAVE_CARD); OK when it already ended. Errors: CARD_REMOVED
+  // (the card was removed or reset during the transaction), PCSC_UNAVAILABLE; the transaction
+  // counts as ended either way.
+  absl::Status End();
+  bool active() const { return active_; }
+
+ private:
+  friend class PcscCard;
+  explicit PcscTransaction(uintptr_t handle) : handle_(handle), active_(true) {}
+  uintptr_t handle_ = 0;  // SCARDHANDLE
+  bool active_ = false;
+};
+
+// A connected card (exclusive or shared); implements the CardTransport seam.
 class PcscCard final : public desfire::CardTransport {
  public:
   ~PcscCard() override;  // SCardDisconnect(SCARD_LEAVE_CARD)
@@ -96,6 +155,12 @@ class PcscCard final : public desfire::CardTransport {
   absl::StatusOr<Bytes> Uid();
   // The ATR reported by SCardStatus.
   absl::StatusOr<Bytes> Atr();
+
+  // Starts a transaction (SCardBeginTransaction); it ends when the result is destroyed or
+  // End() is called. Waits while another connection holds a transaction on the card. Errors:
+  // CARD_REMOVED (card removed or reset since the connection was made), PCSC_UNAVAILABLE, and
+  // the rest of the table at the top of this file.
+  absl::StatusOr<PcscTransaction> BeginTransaction();
 
   const std::string& reader() const { return reader_; }
 

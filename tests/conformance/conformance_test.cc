@@ -24,6 +24,7 @@
 #include "sim/card/card.h"
 #include "sim/image/image.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/emulator_transport.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired {
@@ -42,15 +43,7 @@ using test_util::Hex;
 // --- Transports -------------------------------------------------------------------------
 
 // The emulated card in this process: every APDU goes straight to sim::Card::Transmit.
-class EmulatorTransport final : public desfire::CardTransport {
- public:
-  explicit EmulatorTransport(sim::CardState state) : card_(std::move(state)) {}
-  absl::StatusOr<Bytes> Transmit(ByteSpan command) override { return card_.Transmit(command); }
-  sim::Card& card() { return card_; }
-
- private:
-  sim::Card card_;
-};
+using testing::EmulatorTransport;
 
 enum class Backend { kEmulator, kPcscd, kReader };
 

@@ -51,10 +51,10 @@ bool Exited(pid_t pid) {
   return r == pid || (r < 0 && errno == ECHILD);
 }
 
-// SIGTERM, wait up to 2 s, then SIGKILL.
-void Stop(pid_t pid) {
+// `sig` (SIGTERM unless said otherwise), wait up to 2 s, then SIGKILL.
+void Stop(pid_t pid, int sig = SIGTERM) {
   if (pid <= 0) return;
-  kill(pid, SIGTERM);
+  kill(pid, sig);
   const absl::Time deadline = absl::Now() + absl::Seconds(2);
   while (absl::Now() < deadline) {
     if (Exited(pid)) return;
@@ -98,40 +98,84 @@ absl::StatusOr<std::unique_ptr<PcscSandbox>> PcscSandbox::Start(SandboxOptions o
          << "LIBPATH      " << lib << "\n\n";
   }
   conf.close();
+  // The namespaces belong to a holder process, so that pcscd can be killed and started again
+  // in the same ones (same /run/pcscd bind mount, same loopback for the cards).
+  const std::string ready = sb->dir_ + "/namespaces.ready";
   const std::string script = absl::StrCat(
       "ip link set lo up && "
       "{ [ -d /run/pcscd ] || { mount -t tmpfs tmpfs /run && mkdir /run/pcscd; }; } && "
       "mount --bind '",
-      run, "' /run/pcscd && exec pcscd --foreground -c '", sb->dir_, "/reader.conf'");
-  auto pid = Spawn({"unshare", "--mount", "--propagation", "private", "--net", "sh", "-c", script},
-                   sb->dir_ + "/pcscd.log");
-  if (!pid.ok()) return pid.status();
-  sb->pcscd_pid_ = *pid;
+      run, "' /run/pcscd && touch '", ready, "' && exec sleep infinity");
+  auto holder =
+      Spawn({"unshare", "--mount", "--propagation", "private", "--net", "sh", "-c", script},
+            sb->dir_ + "/namespaces.log");
+  if (!holder.ok()) return holder.status();
+  sb->holder_pid_ = *holder;
+  const absl::Time deadline = absl::Now() + options.start_timeout;
+  while (!fs::exists(ready)) {
+    if (Exited(sb->holder_pid_)) {
+      sb->holder_pid_ = -1;
+      return absl::InternalError(
+          absl::StrCat("namespace set-up failed: ", ReadFile(sb->dir_ + "/namespaces.log")));
+    }
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("namespaces not ready");
+    absl::SleepFor(kPollStep);
+  }
   // libpcsclite reads this once, at the first SCardEstablishContext of the process.
   setenv("PCSCLITE_CSOCK_NAME", (run + "/pcscd.comm").c_str(), 1);
-  const absl::Time deadline = absl::Now() + options.start_timeout;
+  if (absl::Status s = sb->StartPcscd(); !s.ok()) return s;
+  return sb;
+}
+
+absl::Status PcscSandbox::StartPcscd() {
+  if (pcscd_pid_ > 0) return absl::AlreadyExistsError("pcscd runs");
+  const std::string run = dir_ + "/run";
+  // A killed pcscd leaves its socket and pid file; remove them rather than rely on pcscd's
+  // stale-file check.
+  std::error_code ec;
+  fs::remove(run + "/pcscd.comm", ec);
+  fs::remove(run + "/pcscd.pid", ec);
+  // nsenter without -p execs pcscd itself: the pid we wait for is pcscd's.
+  auto pid = Spawn({"nsenter", "-t", absl::StrCat(holder_pid_), "-m", "-n", "pcscd", "--foreground",
+                    "-c", dir_ + "/reader.conf"},
+                   dir_ + "/pcscd.log");
+  if (!pid.ok()) return pid.status();
+  pcscd_pid_ = *pid;
+  const absl::Time deadline = absl::Now() + options_.start_timeout;
   while (true) {
-    if (Exited(sb->pcscd_pid_)) {
-      sb->pcscd_pid_ = -1;
+    if (Exited(pcscd_pid_)) {
+      pcscd_pid_ = -1;
       return absl::InternalError(
-          absl::StrCat("pcscd exited at start: ", ReadFile(sb->dir_ + "/pcscd.log")));
+          absl::StrCat("pcscd exited at start: ", ReadFile(dir_ + "/pcscd.log")));
     }
     if (fs::exists(run + "/pcscd.comm")) {
       SCARDCONTEXT ctx;
       if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &ctx) == SCARD_S_SUCCESS) {
         SCardReleaseContext(ctx);
-        break;
+        return absl::OkStatus();
       }
     }
     if (absl::Now() > deadline) return absl::DeadlineExceededError("pcscd did not start");
     absl::SleepFor(kPollStep);
   }
-  return sb;
+}
+
+absl::Status PcscSandbox::KillPcscd(int sig) {
+  if (pcscd_pid_ <= 0) return absl::FailedPreconditionError("pcscd does not run");
+  Stop(pcscd_pid_, sig);
+  pcscd_pid_ = -1;
+  return absl::OkStatus();
+}
+
+absl::Status PcscSandbox::RestartPcscd(int sig) {
+  if (absl::Status s = KillPcscd(sig); !s.ok()) return s;
+  return StartPcscd();
 }
 
 PcscSandbox::~PcscSandbox() {
   for (auto& [reader, pid] : cards_) Stop(pid);
   Stop(pcscd_pid_);
+  Stop(holder_pid_);
   if (!dir_.empty() && std::getenv("PCSC_SANDBOX_KEEP") == nullptr) {
     std::error_code ec;
     fs::remove_all(dir_, ec);
@@ -152,7 +196,7 @@ absl::Status PcscSandbox::StartCard(int reader, const std::string& image,
   const std::string control = absl::StrCat(dir_, "/card-", reader, ".ctl");
   std::vector<std::string> argv = {"nsenter",
                                    "-t",
-                                   absl::StrCat(pcscd_pid_),
+                                   absl::StrCat(holder_pid_),
                                    "-n",
                                    options_.sim_binary,
                                    "--image",

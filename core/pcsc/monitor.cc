@@ -1,0 +1,443 @@
+#include "core/pcsc/monitor.h"
+
+#include <winscard.h>
+
+#include <algorithm>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/pcsc/pcsc.h"
+
+namespace desfired::pcsc {
+namespace {
+
+constexpr char kPnpReader[] = "\\\\?PnP?\\Notification";
+constexpr int kListAttempts = 3;  // the list may grow between the size and the data call
+constexpr int kErrorsBeforeReset = 3;
+
+DWORD ToMilliseconds(absl::Duration d) {
+  return static_cast<DWORD>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
+}
+
+// Lists the readers of `context`; SCARD_E_NO_READERS_AVAILABLE is an empty list.
+LONG ListReaderNames(SCARDCONTEXT context, std::vector<std::string>* names) {
+  names->clear();
+  LONG rv = SCARD_S_SUCCESS;
+  for (int attempt = 0; attempt < kListAttempts; ++attempt) {
+    DWORD len = 0;
+    rv = SCardListReaders(context, nullptr, nullptr, &len);
+    std::string buf;
+    if (rv == SCARD_S_SUCCESS) {
+      buf.resize(len);
+      rv = SCardListReaders(context, nullptr, buf.data(), &len);
+    }
+    if (rv == SCARD_E_INSUFFICIENT_BUFFER) continue;
+    if (rv == SCARD_E_NO_READERS_AVAILABLE) return SCARD_S_SUCCESS;
+    if (rv != SCARD_S_SUCCESS) return rv;
+    for (size_t i = 0; i < buf.size() && buf[i] != '\0';) {
+      const size_t end = buf.find('\0', i);
+      names->push_back(buf.substr(i, end - i));
+      i = end + 1;
+    }
+    return rv;
+  }
+  return rv;
+}
+
+// GET DATA (UID) through a shared connection on a context of its own; empty on any error.
+Bytes ReadUidOnce(const std::string& reader) {
+  // No re-establishing here: a pcscd that went away is the monitor's business.
+  auto context = PcscContext::Create({.reconnect_attempts = 0});
+  if (!context.ok()) return {};
+  auto card = (*context)->Connect(reader, ShareMode::kShared);
+  if (!card.ok()) return {};
+  auto uid = (*card)->Uid();
+  return uid.ok() ? *std::move(uid) : Bytes{};
+}
+
+ReaderEvent Event(ReaderEvent::Kind kind, const std::string& reader, bool snapshot) {
+  ReaderEvent event;
+  event.kind = kind;
+  event.reader = reader;
+  event.snapshot = snapshot;
+  return event;
+}
+
+}  // namespace
+
+absl::string_view ReaderEventKindName(ReaderEvent::Kind kind) {
+  switch (kind) {
+    case ReaderEvent::Kind::kReaderAdded:
+      return "READER_ADDED";
+    case ReaderEvent::Kind::kReaderRemoved:
+      return "READER_REMOVED";
+    case ReaderEvent::Kind::kCardInserted:
+      return "CARD_INSERTED";
+    case ReaderEvent::Kind::kCardRemoved:
+      return "CARD_REMOVED";
+  }
+  return "UNKNOWN";
+}
+
+// What the monitor thread knows of one reader.
+struct ReaderMonitor::Tracked {
+  std::string name;
+  DWORD current = SCARD_STATE_UNAWARE;  // dwCurrentState for the next wait
+  bool present = false;                 // a CARD_INSERTED was reported and not yet removed
+  uint16_t counter = 0;                 // pcscd's event counter (high word of the state)
+  Bytes atr;
+};
+
+// A UID read on a helper thread. The helper keeps it alive; the monitor may stop waiting.
+struct ReaderMonitor::UidRead {
+  absl::Mutex mu;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  bool abandoned ABSL_GUARDED_BY(mu) = false;  // Stop() wants the monitor back
+  Bytes uid ABSL_GUARDED_BY(mu);
+
+  bool Finished() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return done || abandoned; }
+};
+
+absl::StatusOr<std::unique_ptr<ReaderMonitor>> ReaderMonitor::Start(Options options,
+                                                                    Callback callback) {
+  SCARDCONTEXT context = 0;
+  if (absl::Status s =
+          PcscStatus(SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context),
+                     "SCardEstablishContext");
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<ReaderMonitor> monitor(
+      new ReaderMonitor(options, std::move(callback), static_cast<uintptr_t>(context)));
+  try {
+    monitor->thread_ = std::thread(&ReaderMonitor::Run, monitor.get());
+  } catch (const std::system_error& e) {
+    return absl::InternalError(absl::StrCat("monitor thread: ", e.what()));
+  }
+  absl::MutexLock lock(&monitor->mu_);
+  monitor->mu_.Await(absl::Condition(&monitor->snapshot_done_));
+  return monitor;
+}
+
+ReaderMonitor::ReaderMonitor(Options options, Callback callback, uintptr_t context)
+    : options_(options), callback_(std::move(callback)), context_(context) {}
+
+ReaderMonitor::~ReaderMonitor() {
+  Stop();
+  absl::MutexLock lock(&mu_);
+  if (context_ != 0) SCardReleaseContext(static_cast<SCARDCONTEXT>(context_));
+  context_ = 0;
+}
+
+void ReaderMonitor::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (uid_read_ != nullptr) {
+      absl::MutexLock read_lock(&uid_read_->mu);
+      uid_read_->abandoned = true;
+    }
+    if (std::this_thread::get_id() == thread_id_) return;  // from the callback: cannot join
+    if (!thread_.joinable()) return;
+    // SCardCancel only interrupts a wait in progress: repeat it until the thread is out.
+    while (!finished_) {
+      if (context_ != 0) SCardCancel(static_cast<SCARDCONTEXT>(context_));
+      mu_.AwaitWithTimeout(absl::Condition(&finished_), absl::Milliseconds(10));
+    }
+  }
+  absl::MutexLock join_lock(&join_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<ReaderState> ReaderMonitor::Readers() const {
+  absl::MutexLock lock(&mu_);
+  return readers_;
+}
+
+bool ReaderMonitor::service_available() const {
+  absl::MutexLock lock(&mu_);
+  return service_available_;
+}
+
+int64_t ReaderMonitor::reestablished() const {
+  absl::MutexLock lock(&mu_);
+  return reestablished_;
+}
+
+bool ReaderMonitor::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+uintptr_t ReaderMonitor::Context() const {
+  absl::MutexLock lock(&mu_);
+  return context_;
+}
+
+void ReaderMonitor::Run() {
+  {
+    absl::MutexLock lock(&mu_);
+    thread_id_ = std::this_thread::get_id();
+  }
+  // The snapshot: the reader list, then one look at every reader without waiting.
+  const LONG listed = static_cast<LONG>(Relist(/*snapshot=*/true));
+  bool relist = false;
+  if (IsServiceGone(listed)) {
+    ServiceLost();
+  } else if (listed == SCARD_S_SUCCESS) {
+    const LONG rv = static_cast<LONG>(WaitOnce(absl::ZeroDuration(), /*snapshot=*/true, &relist));
+    if (IsServiceGone(rv)) ServiceLost();
+  } else {
+    relist = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot_done_ = true;
+  }
+
+  int errors = 0;
+  absl::Duration backoff = options_.first_backoff;
+  while (!Stopping()) {
+    if (Context() == 0) {
+      if (!Reestablish()) break;
+      relist = true;
+    }
+    LONG rv = SCARD_S_SUCCESS;
+    if (relist) {
+      rv = static_cast<LONG>(Relist(/*snapshot=*/false));
+      if (rv == SCARD_S_SUCCESS) relist = false;
+    }
+    if (rv == SCARD_S_SUCCESS) {
+      rv = static_cast<LONG>(WaitOnce(options_.relist_interval, /*snapshot=*/false, &relist));
+    }
+    if (Stopping()) break;
+    switch (rv) {
+      case SCARD_S_SUCCESS:
+      case SCARD_E_CANCELLED:
+        break;
+      case SCARD_E_TIMEOUT:
+        relist = true;  // quiet: re-read the list (drivers without PnP notification)
+        break;
+      case SCARD_E_UNKNOWN_READER:
+      case SCARD_E_READER_UNAVAILABLE:
+        relist = true;  // a reader went away under the wait
+        break;
+      default:
+        if (IsServiceGone(rv)) {
+          ServiceLost();
+          break;
+        }
+        // Anything else: back off, and start from a fresh context if it persists.
+        relist = true;
+        if (++errors >= kErrorsBeforeReset) {
+          ServiceLost();
+          errors = 0;
+          backoff = options_.first_backoff;
+          break;
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+        }
+        backoff = std::min(backoff * 2, options_.max_backoff);
+        continue;
+    }
+    if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT) {
+      errors = 0;
+      backoff = options_.first_backoff;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
+}
+
+int64_t ReaderMonitor::Relist(bool snapshot) {
+  std::vector<std::string> names;
+  const LONG rv = ListReaderNames(static_cast<SCARDCONTEXT>(Context()), &names);
+  if (rv != SCARD_S_SUCCESS) return rv;
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    if (std::find(names.begin(), names.end(), it->name) != names.end()) {
+      ++it;
+      continue;
+    }
+    if (it->present) {
+      Emit(Event(ReaderEvent::Kind::kCardRemoved, it->name, snapshot));
+    }
+    Emit(Event(ReaderEvent::Kind::kReaderRemoved, it->name, snapshot));
+    it = tracked_.erase(it);
+  }
+  for (const std::string& name : names) {
+    const bool known = std::any_of(tracked_.begin(), tracked_.end(),
+                                   [&](const Tracked& t) { return t.name == name; });
+    if (known) continue;
+    tracked_.emplace_back().name = name;
+    Emit(Event(ReaderEvent::Kind::kReaderAdded, name, snapshot));
+  }
+  return rv;
+}
+
+int64_t ReaderMonitor::WaitOnce(absl::Duration timeout, bool snapshot, bool* relist) {
+  std::vector<SCARD_READERSTATE> states(tracked_.size() + 1);
+  for (size_t i = 0; i < tracked_.size(); ++i) {
+    states[i].szReader = tracked_[i].name.c_str();
+    states[i].dwCurrentState = tracked_[i].current;
+    states[i].dwEventState = tracked_[i].current;
+  }
+  SCARD_READERSTATE& pnp = states.back();
+  pnp.szReader = kPnpReader;
+  pnp.dwCurrentState = static_cast<DWORD>(pnp_state_);
+  pnp.dwEventState = static_cast<DWORD>(pnp_state_);
+  const LONG rv =
+      SCardGetStatusChange(static_cast<SCARDCONTEXT>(Context()), ToMilliseconds(timeout),
+                           states.data(), static_cast<DWORD>(states.size()));
+  if (rv != SCARD_S_SUCCESS) return rv;
+  if (pnp.dwEventState & SCARD_STATE_CHANGED) {
+    pnp_state_ = pnp.dwEventState & ~static_cast<DWORD>(SCARD_STATE_CHANGED);
+    *relist = true;
+  }
+  // Apply may emit, and a callback may take a while; the states were read together.
+  for (size_t i = 0; i < tracked_.size(); ++i) {
+    const SCARD_READERSTATE& st = states[i];
+    if (!(st.dwEventState & SCARD_STATE_CHANGED)) continue;
+    if (st.dwEventState & (SCARD_STATE_UNKNOWN | SCARD_STATE_IGNORE)) *relist = true;
+    Apply(tracked_[i], st.dwEventState,
+          ByteSpan(st.rgbAtr, std::min<DWORD>(st.cbAtr, MAX_ATR_SIZE)), snapshot);
+  }
+  return rv;
+}
+
+void ReaderMonitor::Apply(Tracked& tracked, uint64_t event_state, ByteSpan atr, bool snapshot) {
+  const DWORD state = static_cast<DWORD>(event_state);
+  tracked.current = state & ~static_cast<DWORD>(SCARD_STATE_CHANGED);
+  if (state & (SCARD_STATE_UNKNOWN | SCARD_STATE_IGNORE)) return;  // the re-list removes it
+  const uint16_t counter = static_cast<uint16_t>(state >> 16);
+  const bool present = (state & SCARD_STATE_PRESENT) != 0;
+  if (present && tracked.present) {
+    // Still present: replaced when pcscd counted a removal and an insertion in between.
+    const uint16_t moved = static_cast<uint16_t>(counter - tracked.counter);
+    if (moved >= 2 || !std::equal(atr.begin(), atr.end(), tracked.atr.begin(), tracked.atr.end())) {
+      tracked.present = false;
+      Emit(Event(ReaderEvent::Kind::kCardRemoved, tracked.name, snapshot));
+    }
+  }
+  if (present && !tracked.present) {
+    tracked.present = true;
+    tracked.atr.assign(atr.begin(), atr.end());
+    ReaderEvent event = Event(ReaderEvent::Kind::kCardInserted, tracked.name, snapshot);
+    event.atr = tracked.atr;
+    if (options_.read_uid) event.uid = ReadUid(tracked.name);
+    Emit(std::move(event));
+  } else if (!present && tracked.present) {
+    tracked.present = false;
+    tracked.atr.clear();
+    Emit(Event(ReaderEvent::Kind::kCardRemoved, tracked.name, snapshot));
+  }
+  tracked.counter = counter;
+}
+
+void ReaderMonitor::ServiceLost() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (context_ != 0) SCardReleaseContext(static_cast<SCARDCONTEXT>(context_));
+    context_ = 0;
+    service_available_ = false;
+  }
+  // The cards' connections and sessions died with pcscd: report them removed now; they come
+  // back as CARD_INSERTED once the new pcscd sees them.
+  for (Tracked& t : tracked_) {
+    if (t.present) {
+      t.present = false;
+      t.atr.clear();
+      Emit(Event(ReaderEvent::Kind::kCardRemoved, t.name, false));
+    }
+    t.current = SCARD_STATE_UNAWARE;
+  }
+  pnp_state_ = SCARD_STATE_UNAWARE;
+}
+
+bool ReaderMonitor::Reestablish() {
+  absl::Duration backoff = options_.first_backoff;
+  while (true) {
+    if (Stopping()) return false;
+    SCARDCONTEXT context = 0;
+    if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context) == SCARD_S_SUCCESS) {
+      // pcscd may accept a context before it answers: probe it.
+      DWORD len = 0;
+      if (!IsServiceGone(SCardListReaders(context, nullptr, nullptr, &len))) {
+        absl::MutexLock lock(&mu_);
+        context_ = static_cast<uintptr_t>(context);
+        service_available_ = true;
+        ++reestablished_;
+        return true;
+      }
+      SCardReleaseContext(context);
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+Bytes ReaderMonitor::ReadUid(const std::string& reader) {
+  auto read = std::make_shared<UidRead>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return {};
+    uid_read_ = read;
+  }
+  Bytes uid;
+  try {
+    // Detached: a hung card blocks SCardTransmit for good, and must not block the monitor.
+    std::thread([read, reader] {
+      Bytes result = ReadUidOnce(reader);
+      absl::MutexLock lock(&read->mu);
+      read->uid = std::move(result);
+      read->done = true;
+    }).detach();
+    absl::MutexLock lock(&read->mu);
+    read->mu.AwaitWithTimeout(absl::Condition(read.get(), &UidRead::Finished),
+                              options_.uid_timeout);
+    if (read->done) uid = read->uid;
+  } catch (const std::system_error&) {
+    // No thread for the read: report the card without UID.
+  }
+  absl::MutexLock lock(&mu_);
+  uid_read_.reset();
+  return uid;
+}
+
+void ReaderMonitor::Emit(ReaderEvent event) {
+  event.time = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;  // Stop() promises no callback after it returns
+    auto it = std::find_if(readers_.begin(), readers_.end(),
+                           [&](const ReaderState& r) { return r.reader == event.reader; });
+    switch (event.kind) {
+      case ReaderEvent::Kind::kReaderAdded:
+        if (it == readers_.end()) readers_.emplace_back().reader = event.reader;
+        break;
+      case ReaderEvent::Kind::kReaderRemoved:
+        if (it != readers_.end()) readers_.erase(it);
+        break;
+      case ReaderEvent::Kind::kCardInserted:
+        if (it != readers_.end()) {
+          it->card_present = true;
+          it->atr = event.atr;
+          it->uid = event.uid;
+        }
+        break;
+      case ReaderEvent::Kind::kCardRemoved:
+        if (it != readers_.end()) {
+          it->card_present = false;
+          it->atr.clear();
+          it->uid.clear();
+        }
+        break;
+    }
+  }
+  callback_(event);
+}
+
+}  // namespace desfired::pcsc

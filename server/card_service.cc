@@ -1,0 +1,314 @@
+#include "server/card_service.h"
+
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/apdu/status_payload.h"
+#include "core/pcsc/pcsc.h"
+#include "server/status_mapping.h"
+
+namespace desfired::server {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const timespec spec = absl::ToTimespec(t);
+  ts.set_seconds(spec.tv_sec);
+  ts.set_nanos(static_cast<int32_t>(spec.tv_nsec));
+  return ts;
+}
+
+v1::CardEvent::Kind ToProto(CardEventKind kind) {
+  switch (kind) {
+    case CardEventKind::kReaderAdded:
+      return v1::CardEvent::READER_ADDED;
+    case CardEventKind::kReaderRemoved:
+      return v1::CardEvent::READER_REMOVED;
+    case CardEventKind::kCardInserted:
+      return v1::CardEvent::CARD_INSERTED;
+    case CardEventKind::kCardRemoved:
+      return v1::CardEvent::CARD_REMOVED;
+  }
+  return v1::CardEvent::KIND_UNSPECIFIED;
+}
+
+void ToProto(const ReaderState& in, v1::Reader* out) {
+  out->set_name(in.reader);
+  out->set_card_present(in.card.has_value());
+  if (in.card.has_value()) {
+    out->set_uid(std::string(in.card->uid.begin(), in.card->uid.end()));
+    out->set_atr(std::string(in.card->atr.begin(), in.card->atr.end()));
+    *out->mutable_card_inserted_time() = ToTimestamp(in.card->inserted_at);
+  }
+}
+
+// The job deadline: the client's, bounded by the server's default when the client gave none.
+absl::Time JobDeadline(grpc::CallbackServerContext* context, absl::Duration fallback) {
+  const auto deadline = context->deadline();
+  const absl::Time now = absl::Now();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return now + fallback;
+  }
+  return absl::FromChrono(deadline);
+}
+
+std::string Peer(grpc::CallbackServerContext* context) { return context->peer(); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// ReaderRegistry.
+
+absl::StatusOr<ReaderWorker<CardSession>*> ReaderRegistry::Worker(const std::string& reader) {
+  std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
+  bool known = false;
+  for (const ReaderState& r : snapshot->readers) known = known || r.reader == reader;
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) {
+    return apdu::WithReason(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN");
+  }
+  auto it = workers_.find(reader);
+  if (it != workers_.end()) return it->second.get();
+  if (!known) {
+    return apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", reader, "'")),
+                            pcsc::kReasonReaderNotFound);
+  }
+  auto worker = std::make_unique<ReaderWorker<CardSession>>(
+      reader, std::make_unique<CardSession>(reader, options_.session), options_.worker);
+  ReaderWorker<CardSession>* raw = worker.get();
+  workers_.emplace(reader, std::move(worker));
+  return raw;
+}
+
+void ReaderRegistry::Shutdown(absl::Duration grace) {
+  std::map<std::string, std::unique_ptr<ReaderWorker<CardSession>>> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    workers.swap(workers_);
+  }
+  const absl::Time until = absl::Now() + grace;
+  for (auto& [name, worker] : workers)
+    worker->Shutdown(std::max(until - absl::Now(), absl::ZeroDuration()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Unary card calls.
+
+void CardServiceImpl::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+                             grpc::CallbackServerContext* context, absl::Time start,
+                             const absl::Status& status) {
+  const grpc::Status grpc_status = ToGrpcStatus(status);
+  if (hooks_.on_call_done) {
+    const std::string caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
+    hooks_.on_call_done(method, caller, grpc_status.error_code(), absl::Now() - start);
+  }
+  reactor->Finish(grpc_status);
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
+    absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
+    Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&)) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status = Validate(*request);
+  absl::StatusOr<ReaderWorker<CardSession>*> worker =
+      status.ok() ? readers_.Worker(request->target().reader()) : status;
+  if (!worker.ok()) {
+    Finish(reactor, method, context, start, worker.status());
+    return reactor;
+  }
+  status = (*worker)->Submit({
+      .deadline = JobDeadline(context, readers_.options().default_deadline),
+      .is_cancelled = [context] { return context->IsCancelled(); },
+      .body = [request, response, op](JobContext<CardSession>& job) -> absl::Status {
+        absl::StatusOr<CardContext*> card = job.resource().Begin(job);
+        if (!card.ok()) return card.status();
+        absl::StatusOr<Response> result = op(**card, *request);
+        if (!result.ok()) return result.status();
+        *response = *std::move(result);
+        return absl::OkStatus();
+      },
+      .done = [this, reactor, method, context,
+               start](absl::Status s) { Finish(reactor, method, context, start, s); },
+  });
+  if (!status.ok()) Finish(reactor, method, context, start, status);
+  return reactor;
+}
+
+#define DESFIRED_CARD_RPC_IMPL(Name)                                                            \
+  grpc::ServerUnaryReactor* CardServiceImpl::Name(grpc::CallbackServerContext* context,         \
+                                                  const v1::Name##Request* request,             \
+                                                  v1::Name##Response* response) {               \
+    return RunCardJob<v1::Name##Request, v1::Name##Response>(#Name, context, request, response, \
+                                                             &server::Name);                    \
+  }
+DESFIRED_CARD_RPC_IMPL(GetCardInfo)
+DESFIRED_CARD_RPC_IMPL(ListApplications)
+DESFIRED_CARD_RPC_IMPL(ListFiles)
+DESFIRED_CARD_RPC_IMPL(GetFileSettings)
+DESFIRED_CARD_RPC_IMPL(ReadData)
+DESFIRED_CARD_RPC_IMPL(WriteData)
+DESFIRED_CARD_RPC_IMPL(GetValue)
+DESFIRED_CARD_RPC_IMPL(Credit)
+DESFIRED_CARD_RPC_IMPL(Debit)
+DESFIRED_CARD_RPC_IMPL(LimitedCredit)
+DESFIRED_CARD_RPC_IMPL(ReadRecords)
+DESFIRED_CARD_RPC_IMPL(WriteRecord)
+DESFIRED_CARD_RPC_IMPL(ClearRecordFile)
+DESFIRED_CARD_RPC_IMPL(ReadTapLog)
+DESFIRED_CARD_RPC_IMPL(CommitTransaction)
+DESFIRED_CARD_RPC_IMPL(AbortTransaction)
+DESFIRED_CARD_RPC_IMPL(FormatCard)
+DESFIRED_CARD_RPC_IMPL(CreateApplication)
+DESFIRED_CARD_RPC_IMPL(DeleteApplication)
+DESFIRED_CARD_RPC_IMPL(CreateFile)
+DESFIRED_CARD_RPC_IMPL(DeleteFile)
+DESFIRED_CARD_RPC_IMPL(ChangeKey)
+DESFIRED_CARD_RPC_IMPL(ChangeKeySettings)
+#undef DESFIRED_CARD_RPC_IMPL
+
+grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerContext* context,
+                                                       const v1::ListReadersRequest*,
+                                                       v1::ListReadersResponse* response) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
+  for (const ReaderState& r : snapshot->readers) ToProto(r, response->add_readers());
+  Finish(reactor, "ListReaders", context, start, absl::OkStatus());
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------
+// WatchCards: one reactor per stream; the hub notifies, the reactor writes one item at a time.
+
+class CardServiceImpl::WatchReactor final
+    : public grpc::ServerWriteReactor<v1::WatchCardsResponse> {
+ public:
+  WatchReactor(CardServiceImpl& service, grpc::CallbackServerContext* context,
+               const v1::WatchCardsRequest& request)
+      : service_(service), context_(context), start_(absl::Now()) {
+    for (const std::string& r : request.readers()) readers_.insert(r);
+    ++service_.watchers_;
+    std::optional<uint64_t> resume;
+    if (request.has_resume_after_sequence()) resume = request.resume_after_sequence();
+    absl::StatusOr<std::unique_ptr<Subscription>> sub = service_.hub_.Subscribe(resume);
+    if (!sub.ok()) {
+      FinishOnce(sub.status());
+      return;
+    }
+    Subscription* raw = sub->get();
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_ = *std::move(sub);
+    }
+    raw->SetNotify([this] { Pump(); });
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    if (!ok) {
+      FinishOnce(absl::CancelledError("the client went away"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override { FinishOnce(absl::CancelledError("the client cancelled")); }
+
+  void OnDone() override {
+    // The subscription's destructor waits for a running notify; no notify after it.
+    std::unique_ptr<Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = std::move(subscription_);
+    }
+    subscription.reset();
+    --service_.watchers_;
+    delete this;
+  }
+
+ private:
+  // Writes the next item when no write is in flight.
+  void Pump() {
+    absl::MutexLock lock(&mu_);
+    while (!writing_ && !finished_ && subscription_) {
+      absl::StatusOr<std::optional<WatchItem>> item = subscription_->TryPop();
+      if (!item.ok()) {
+        FinishLocked(item.status());
+        return;
+      }
+      if (!item->has_value()) return;         // notify comes when there is more
+      if (!Convert(**item, &out_)) continue;  // an event for a reader not watched
+      writing_ = true;
+      StartWrite(&out_);
+    }
+  }
+
+  bool Convert(const WatchItem& item, v1::WatchCardsResponse* out) {
+    out->Clear();
+    if (item.is_snapshot()) {
+      v1::WatchCardsSnapshot* snapshot = out->mutable_snapshot();
+      snapshot->set_sequence(item.snapshot->sequence);
+      for (const ReaderState& r : item.snapshot->readers) {
+        if (Watched(r.reader)) ToProto(r, snapshot->add_readers());
+      }
+      return true;
+    }
+    const CardEvent& e = *item.event;
+    if (!Watched(e.reader)) return false;
+    v1::CardEvent* event = out->mutable_event();
+    event->set_sequence(e.sequence);
+    event->set_kind(ToProto(e.kind));
+    event->set_reader(e.reader);
+    event->set_uid(std::string(e.uid.begin(), e.uid.end()));
+    event->set_atr(std::string(e.atr.begin(), e.atr.end()));
+    *event->mutable_time() = ToTimestamp(e.time);
+    return true;
+  }
+
+  bool Watched(const std::string& reader) const {
+    return readers_.empty() || readers_.count(reader) > 0;
+  }
+
+  void FinishOnce(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
+  void FinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    const grpc::Status grpc_status = ToGrpcStatus(status);
+    if (service_.hooks_.on_call_done) {
+      const std::string caller =
+          service_.hooks_.caller ? service_.hooks_.caller(context_) : Peer(context_);
+      service_.hooks_.on_call_done("WatchCards", caller, grpc_status.error_code(),
+                                   absl::Now() - start_);
+    }
+    Finish(grpc_status);
+  }
+
+  CardServiceImpl& service_;
+  grpc::CallbackServerContext* const context_;
+  const absl::Time start_;
+  std::set<std::string> readers_;
+  absl::Mutex mu_;
+  std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  v1::WatchCardsResponse out_;
+};
+
+grpc::ServerWriteReactor<v1::WatchCardsResponse>* CardServiceImpl::WatchCards(
+    grpc::CallbackServerContext* context, const v1::WatchCardsRequest* request) {
+  return new WatchReactor(*this, context, *request);
+}
+
+}  // namespace desfired::server

@@ -1,0 +1,131 @@
+// CardService (desfired.v1): thin — validate, queue a job on the reader's worker, map the
+// result. The card work is in card_ops.h; the readers and their workers in ReaderRegistry;
+// reader and card events come from the EventHub (fed by the PC/SC monitor).
+//
+//   RPC ──▶ Validate(request) ── INVALID_ARGUMENT naming the field
+//       ──▶ ReaderRegistry::Worker(reader) ── NOT_FOUND / READER_NOT_FOUND
+//       ──▶ worker.Submit(job: deadline, cancellation, body = CardSession::Begin + card op)
+//              ── RESOURCE_EXHAUSTED / QUEUE_FULL when the reader's queue is full
+//       ──▶ done: ToGrpcStatus(status) (status_mapping.h, the one place)
+//
+// Seams for part 2 (security, ledger, metrics): every call passes through ServerHooks —
+// the caller's identity is taken from the context there, and on_call_done sees every call's
+// method, caller, code and latency.
+//
+// Thread-safe: gRPC calls the methods from its threads.
+#ifndef DESFIRED_SERVER_CARD_SERVICE_H_
+#define DESFIRED_SERVER_CARD_SERVICE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "server/card_session.h"
+#include "server/event_hub.h"
+#include "server/reader_worker.h"
+
+namespace desfired::server {
+
+struct ServerHooks {
+  // Who is calling (part 2: the token's or certificate's identity). Default: the peer.
+  std::function<std::string(grpc::CallbackServerContext*)> caller = nullptr;
+  // After every call (metrics, logs).
+  std::function<void(absl::string_view method, absl::string_view caller, grpc::StatusCode code,
+                     absl::Duration latency)>
+      on_call_done = nullptr;
+};
+
+// The workers, one per reader, created when a reader is first used.
+class ReaderRegistry {
+ public:
+  struct Options {
+    WorkerOptions worker;
+    CardSession::Options session;
+    // A job with no deadline from the client gets this one.
+    absl::Duration default_deadline = absl::Seconds(30);
+  };
+  ReaderRegistry(const EventHub& hub, Options options) : hub_(hub), options_(std::move(options)) {}
+
+  // The worker of `reader`; NOT_FOUND / READER_NOT_FOUND when pcscd does not list it.
+  absl::StatusOr<ReaderWorker<CardSession>*> Worker(const std::string& reader)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops every worker: queued jobs get `grace` to finish.
+  void Shutdown(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
+  const Options& options() const { return options_; }
+
+ private:
+  const EventHub& hub_;
+  const Options options_;
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::unique_ptr<ReaderWorker<CardSession>>> workers_ ABSL_GUARDED_BY(mu_);
+};
+
+class CardServiceImpl final : public v1::CardService::CallbackService {
+ public:
+  CardServiceImpl(ReaderRegistry& readers, EventHub& hub, ServerHooks hooks)
+      : readers_(readers), hub_(hub), hooks_(std::move(hooks)) {}
+
+  grpc::ServerUnaryReactor* ListReaders(grpc::CallbackServerContext* context,
+                                        const v1::ListReadersRequest* request,
+                                        v1::ListReadersResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchCardsResponse>* WatchCards(
+      grpc::CallbackServerContext* context, const v1::WatchCardsRequest* request) override;
+
+#define DESFIRED_CARD_RPC(Name)                                                                  \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,                           \
+                                 const v1::Name##Request* request, v1::Name##Response* response) \
+      override;
+  DESFIRED_CARD_RPC(GetCardInfo)
+  DESFIRED_CARD_RPC(ListApplications)
+  DESFIRED_CARD_RPC(ListFiles)
+  DESFIRED_CARD_RPC(GetFileSettings)
+  DESFIRED_CARD_RPC(ReadData)
+  DESFIRED_CARD_RPC(WriteData)
+  DESFIRED_CARD_RPC(GetValue)
+  DESFIRED_CARD_RPC(Credit)
+  DESFIRED_CARD_RPC(Debit)
+  DESFIRED_CARD_RPC(LimitedCredit)
+  DESFIRED_CARD_RPC(ReadRecords)
+  DESFIRED_CARD_RPC(WriteRecord)
+  DESFIRED_CARD_RPC(ClearRecordFile)
+  DESFIRED_CARD_RPC(ReadTapLog)
+  DESFIRED_CARD_RPC(CommitTransaction)
+  DESFIRED_CARD_RPC(AbortTransaction)
+  DESFIRED_CARD_RPC(FormatCard)
+  DESFIRED_CARD_RPC(CreateApplication)
+  DESFIRED_CARD_RPC(DeleteApplication)
+  DESFIRED_CARD_RPC(CreateFile)
+  DESFIRED_CARD_RPC(DeleteFile)
+  DESFIRED_CARD_RPC(ChangeKey)
+  DESFIRED_CARD_RPC(ChangeKeySettings)
+#undef DESFIRED_CARD_RPC
+
+  // How many WatchCards streams are open.
+  size_t watchers() const { return watchers_.load(); }
+
+ private:
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* RunCardJob(
+      absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
+      Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&));
+  // Finishes `reactor` and reports the call to the hooks.
+  void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+              grpc::CallbackServerContext* context, absl::Time start, const absl::Status& status);
+
+  class WatchReactor;
+
+  ReaderRegistry& readers_;
+  EventHub& hub_;
+  const ServerHooks hooks_;
+  std::atomic<size_t> watchers_{0};
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_CARD_SERVICE_H_

@@ -1,0 +1,83 @@
+#include "server/card_session.h"
+
+#include <utility>
+
+#include "core/apdu/status_payload.h"
+#include "core/util/status_macros.h"
+
+namespace desfired::server {
+namespace {
+
+bool CardOrServiceGone(const absl::Status& status) {
+  const std::optional<std::string> reason = apdu::GetReason(status);
+  return reason == std::string(apdu::kReasonCardRemoved) ||
+         reason == std::string(pcsc::kReasonPcscUnavailable) ||
+         reason == std::string(pcsc::kReasonReaderNotFound);
+}
+
+}  // namespace
+
+absl::StatusOr<Bytes> CheckedTransport::Transmit(ByteSpan command) {
+  if (check_) DESFIRED_RETURN_IF_ERROR(check_());
+  return inner_.Transmit(command);
+}
+
+CardSession::~CardSession() { Disconnect(); }
+
+void CardSession::Disconnect() {
+  card_context_.session.Reset();
+  card_.reset();
+  transport_.reset();
+  pcsc_card_.reset();
+}
+
+absl::Status CardSession::Connect() {
+  if (!context_) {
+    DESFIRED_ASSIGN_OR_RETURN(context_, pcsc::PcscContext::Create());
+  }
+  DESFIRED_ASSIGN_OR_RETURN(pcsc_card_, context_->Connect(reader_));
+  transport_ = std::make_unique<CheckedTransport>(*pcsc_card_);
+  card_ = std::make_unique<desfire::DesfireCard>(*transport_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CardContext*> CardSession::Begin(const JobContext<CardSession>& job) {
+  DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
+  // A connection whose card left (or was reset) is replaced; SCardStatus tells.
+  if (pcsc_card_ && !pcsc_card_->Atr().ok()) Disconnect();
+  if (!pcsc_card_) DESFIRED_RETURN_IF_ERROR(Connect());
+  absl::StatusOr<Bytes> atr = pcsc_card_->Atr();
+  absl::StatusOr<Bytes> uid = atr.ok() ? pcsc_card_->Uid() : atr.status();
+  if (!uid.ok()) {
+    Disconnect();
+    return uid.status();
+  }
+  transport_->set_check([&job] { return job.CheckAlive(); });
+  card_context_.card = card_.get();
+  card_context_.uid = *std::move(uid);
+  card_context_.atr = *std::move(atr);
+  card_context_.reader = reader_;
+  card_context_.keys = options_.keys;
+  card_context_.taps = &options_.taps;
+  card_context_.check_alive = [&job] { return job.CheckAlive(); };
+  return &card_context_;
+}
+
+void CardSession::AfterJob(const absl::Status& status) {
+  card_context_.check_alive = nullptr;
+  if (transport_) transport_->set_check(nullptr);
+  if (!card_) return;
+  if (status.ok()) return;
+  if (CardOrServiceGone(status)) {
+    // The card rolls back by itself when it leaves the field.
+    Disconnect();
+    return;
+  }
+  // The job may have left changes pending (a deadline or a cancellation between the change
+  // and the commit): abort them so that no later job commits them.
+  absl::Status aborted = card_->AbortTransaction();
+  card_context_.session.Reset();
+  if (!aborted.ok() && CardOrServiceGone(aborted)) Disconnect();
+}
+
+}  // namespace desfired::server

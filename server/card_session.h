@@ -1,0 +1,79 @@
+// CardSession: what one reader's worker thread owns — the PC/SC context, the connection to the
+// card on the reader and the DesfireCard over it. Only that thread touches it.
+//
+//   ReaderWorker<CardSession> worker(reader, std::make_unique<CardSession>(reader, options));
+//   worker.Submit({.body = [](JobContext<CardSession>& job) -> absl::Status {
+//     DESFIRED_ASSIGN_OR_RETURN(CardContext * card, job.resource().Begin(job));
+//     ...   // card ops; every APDU first checks the job is still wanted
+//   }, ...});
+//
+// Begin() connects exclusively when there is no live connection (a connection whose card
+// was removed or reset is replaced), reads the UID (FF CA) and ATR, and arms the job check:
+// before every APDU the transport asks the job whether it is still alive (deadline, client
+// gone, shutdown), so a job stops between APDUs. AfterJob() (called by the worker after
+// every job) sends AbortTransaction when a job failed with the card still there, so nothing
+// a failed job changed can be committed by a later one, and drops the connection when the
+// card or pcscd went away.
+//
+// Thread-compatible: confined to the worker thread.
+#ifndef DESFIRED_SERVER_CARD_SESSION_H_
+#define DESFIRED_SERVER_CARD_SESSION_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/desfire/card.h"
+#include "core/desfire/transport.h"
+#include "core/keys/key_store.h"
+#include "core/pcsc/pcsc.h"
+#include "server/card_ops.h"
+#include "server/reader_worker.h"
+
+namespace desfired::server {
+
+// A CardTransport that runs a check before every APDU.
+class CheckedTransport final : public desfire::CardTransport {
+ public:
+  explicit CheckedTransport(desfire::CardTransport& inner) : inner_(inner) {}
+  absl::StatusOr<Bytes> Transmit(ByteSpan command) override;
+  void set_check(std::function<absl::Status()> check) { check_ = std::move(check); }
+
+ private:
+  desfire::CardTransport& inner_;
+  std::function<absl::Status()> check_;
+};
+
+class CardSession {
+ public:
+  struct Options {
+    const keys::KeyStore* keys = nullptr;  // owned by the server; outlives the session
+    tap::TapPipelineConfig taps;           // ReadTapLog parses with this
+  };
+  CardSession(std::string reader, Options options)
+      : reader_(std::move(reader)), options_(std::move(options)) {}
+  ~CardSession();
+
+  // Ready to run card ops for `job`: the connection, the card's UID and ATR, the job check.
+  absl::StatusOr<CardContext*> Begin(const JobContext<CardSession>& job);
+  // Called by ReaderWorker after every job with its status.
+  void AfterJob(const absl::Status& status);
+
+ private:
+  absl::Status Connect();
+  void Disconnect();
+
+  const std::string reader_;
+  const Options options_;
+  std::unique_ptr<pcsc::PcscContext> context_;
+  std::unique_ptr<pcsc::PcscCard> pcsc_card_;
+  std::unique_ptr<CheckedTransport> transport_;
+  std::unique_ptr<desfire::DesfireCard> card_;
+  CardContext card_context_;
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_CARD_SESSION_H_

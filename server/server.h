@@ -1,0 +1,96 @@
+// DesfiredServer: everything desfired runs, assembled — the key store, the PC/SC reader
+// monitor feeding the event hub, one worker per reader, CardService and TapService, the
+// health service (SERVING while pcscd is reachable) and reflection.
+//
+//   ServerConfig config = ...;                       // from flags (server/main.cc)
+//   DESFIRED_ASSIGN_OR_RETURN(auto server, DesfiredServer::Start(config));
+//   ... server->port() ...
+//   server->Shutdown(absl::Seconds(5));              // SIGTERM: drain, then stop
+//
+// Start order: PCSCLITE_CSOCK_NAME (the PC/SC backend is chosen explicitly: the system pcscd,
+// or the socket in the config) → key store → monitor + hub → workers → gRPC server. A bad
+// config fails Start with INVALID_ARGUMENT naming the field.
+//
+// Shutdown(grace): health NOT_SERVING, WatchCards streams end (UNAVAILABLE/SHUTTING_DOWN),
+// queued card jobs get `grace` to finish (an open card transaction is aborted by the worker),
+// then the gRPC server stops (in-flight calls cancelled at the deadline) and the monitor.
+//
+// Thread-safe: Shutdown may be called from any thread (not from a gRPC callback).
+#ifndef DESFIRED_SERVER_SERVER_H_
+#define DESFIRED_SERVER_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "core/keys/key_store.h"
+#include "core/pcsc/monitor.h"
+#include "server/card_service.h"
+#include "server/event_hub.h"
+#include "server/tap_service.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace desfired::server {
+
+struct ServerConfig {
+  // host:port. Port 0 picks a free port (tests). Without TLS only loopback addresses are
+  // accepted unless allow_insecure_remote is set.
+  std::string listen = "127.0.0.1:50051";
+  bool allow_insecure_remote = false;
+  // The pcscd socket; empty: the system pcscd (or PCSCLITE_CSOCK_NAME when already set).
+  std::string pcsc_socket;
+  // The key store file (docs/key-store.md); empty: no keys (card calls without auth only).
+  std::string keys_file;
+  size_t queue_limit = 16;  // jobs waiting per reader
+  absl::Duration default_deadline = absl::Seconds(30);
+  size_t watch_history = 1024;
+  size_t watch_queue = 256;
+  size_t max_tap_batch = 100000;
+  int max_message_bytes = 16 * 1024 * 1024;
+  ServerHooks hooks;
+};
+
+class DesfiredServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<DesfiredServer>> Start(ServerConfig config);
+  ~DesfiredServer();
+  DesfiredServer(const DesfiredServer&) = delete;
+  DesfiredServer& operator=(const DesfiredServer&) = delete;
+
+  int port() const { return port_; }
+  // Drains and stops; idempotent.
+  void Shutdown(absl::Duration grace);
+  // Blocks until Shutdown has finished.
+  void Wait();
+  size_t watchers() const { return card_service_ ? card_service_->watchers() : 0; }
+  EventHub& hub() { return *hub_; }
+
+ private:
+  DesfiredServer() = default;
+  void WatchHealth();
+
+  ServerConfig config_;
+  keys::KeyStore keys_;
+  std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<pcsc::ReaderMonitor> monitor_;
+  std::unique_ptr<ReaderRegistry> readers_;
+  std::unique_ptr<CardServiceImpl> card_service_;
+  std::unique_ptr<TapServiceImpl> tap_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  absl::Notification stopped_;
+  absl::Notification stop_health_;
+  std::thread health_thread_;
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_SERVER_H_
