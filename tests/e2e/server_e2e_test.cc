@@ -746,5 +746,33 @@ TEST_F(ServerE2eTest, WatchResumesFromASequence) {
   EXPECT_EQ(InfoOf(s).reason(), "HISTORY_EXPIRED");
 }
 
+// pcscd killed and restarted under a running desfired: the next call works, and watchers see
+// the card leave and come back.
+TEST_F(ServerE2eTest, PcscdRestartIsSurvived) {
+  EXPECT_EQ(Value(), 2500);
+  auto ctx = Ctx(absl::Seconds(30));
+  v1::WatchCardsRequest req;
+  req.add_readers(transit_);
+  auto stream = cards_->WatchCards(ctx.get(), req);
+  v1::WatchCardsResponse item;
+  ASSERT_TRUE(stream->Read(&item));
+  ASSERT_TRUE(item.has_snapshot());
+  ASSERT_TRUE(sandbox_->RestartPcscd().ok());
+  ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(10)).ok());
+  bool removed = false, inserted = false;
+  while (!inserted && stream->Read(&item)) {
+    if (item.event().kind() == v1::CardEvent::CARD_REMOVED) removed = true;
+    if (item.event().kind() == v1::CardEvent::CARD_INSERTED) inserted = true;
+  }
+  EXPECT_TRUE(removed);
+  EXPECT_TRUE(inserted);
+  EXPECT_EQ(Value(), 2500);
+  v1::DebitResponse debit;
+  grpc::Status s = cards_->Debit(Ctx().get(), DebitReq(1, "r-1"), &debit);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Value(), 2499);
+  ctx->TryCancel();
+}
+
 }  // namespace
 }  // namespace desfired
