@@ -2,12 +2,16 @@
 // vpcd readers and desfire-sim cards (reader 0: the transit card, reader 1: a blank card).
 // One sandbox and one server per test process (libpcsclite reads its socket name once);
 // ctest runs every test in its own process.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -772,6 +776,67 @@ TEST_F(ServerE2eTest, PcscdRestartIsSurvived) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(Value(), 2499);
   ctx->TryCancel();
+}
+
+// The desfired binary: a bad config names the field; SIGTERM stops it cleanly.
+struct ProcessRun {
+  int exit_code = -1;
+  std::string err;
+};
+
+// Starts `argv` with stderr to a file; when `term_after_port` is set, waits for the port file,
+// sends SIGTERM and waits for the exit.
+ProcessRun RunDesfired(std::vector<std::string> args, const std::string& dir,
+                       bool term_after_port) {
+  const std::string err_path = dir + "/desfired.err";
+  const std::string port_path = dir + "/desfired.port";
+  ::unlink(port_path.c_str());
+  args.insert(args.begin(), DESFIRED);
+  args.push_back("--port_file=" + port_path);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+    (void)err;
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ProcessRun run;
+  if (term_after_port) {
+    for (int i = 0; i < 500; ++i) {
+      std::ifstream port(port_path);
+      int p = 0;
+      if (port >> p && p > 0) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ::kill(pid, SIGTERM);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_path);
+  run.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return run;
+}
+
+TEST_F(ServerE2eTest, BinaryRefusesBadConfigAndStopsOnSigterm) {
+  const std::string dir = sandbox_->dir();
+  const std::string socket = absl::StrCat("--pcsc_socket=", dir, "/run/pcscd.comm");
+  ProcessRun remote = RunDesfired({"--listen=0.0.0.0:0", socket}, dir, false);
+  EXPECT_EQ(remote.exit_code, 1);
+  EXPECT_NE(remote.err.find("config listen"), std::string::npos) << remote.err;
+  ASSERT_EQ(::chmod(key_path_.c_str(), 0644), 0);
+  ProcessRun open_keys =
+      RunDesfired({"--listen=127.0.0.1:0", socket, "--keys=" + key_path_}, dir, false);
+  EXPECT_EQ(open_keys.exit_code, 1);
+  EXPECT_NE(open_keys.err.find("config keys_file"), std::string::npos) << open_keys.err;
+  EXPECT_EQ(open_keys.err.find("a0a1a2a3"), std::string::npos) << "key bytes in an error";
+  ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
+  ProcessRun good = RunDesfired({"--listen=127.0.0.1:0", socket, "--keys=" + key_path_}, dir, true);
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.err.find("shutting down"), std::string::npos) << good.err;
 }
 
 }  // namespace
