@@ -23,6 +23,7 @@
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/credentials.h"
@@ -837,6 +838,25 @@ TEST_F(ServerE2eTest, BinaryRefusesBadConfigAndStopsOnSigterm) {
   ProcessRun good = RunDesfired({"--listen=127.0.0.1:0", socket, "--keys=" + key_path_}, dir, true);
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_NE(good.err.find("shutting down"), std::string::npos) << good.err;
+}
+
+// The health service says SERVING while pcscd is reachable, and the probe agrees.
+TEST_F(ServerE2eTest, HealthServingAndProbe) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = health->Check(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  req.set_service("desfired.v1.CardService");
+  s = health->Check(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  const std::string probe =
+      absl::StrCat(HEALTH_PROBE, " --addr 127.0.0.1:", server_->port(), " >/dev/null 2>&1");
+  EXPECT_EQ(std::system(probe.c_str()), 0);
+  server_->Shutdown(absl::Seconds(1));
+  EXPECT_NE(std::system(probe.c_str()), 0);
 }
 
 }  // namespace
