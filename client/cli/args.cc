@@ -78,8 +78,9 @@ absl::Status ArgParser::Parse(int argc, char** argv) {
 }
 
 std::string ArgParser::Usage() const {
-  std::string out = absl::StrCat("usage: ", command_, " [options] ", positional_help_, "\n\n",
-                                 summary_, "\n\noptions:\n");
+  std::string out =
+      absl::StrCat("usage: ", command_, " [options]", positional_help_.empty() ? "" : " ",
+                   positional_help_, "\n\n", summary_, "\n\noptions:\n");
   for (const std::string& name : order_) {
     const Spec& s = specs_.at(name);
     std::string left = absl::StrCat("  --", name);

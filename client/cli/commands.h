@@ -7,11 +7,40 @@
 namespace desfired::cli {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitInput = 1;  // the input could not be read
-inline constexpr int kExitUsage = 2;  // bad arguments, or a key / table file that is invalid
+inline constexpr int kExitFailed = 1;       // the server answered the call with an error
+inline constexpr int kExitInput = 1;        // the input could not be read
+inline constexpr int kExitUsage = 2;        // bad arguments, or a key / table / TLS file invalid
+inline constexpr int kExitUnreachable = 3;  // no answer from desfired (down, address, TLS)
 
-// Each takes the arguments after its subcommand words.
+// Each takes the arguments after its subcommand words and returns the exit code.
 int TapsParse(int argc, char** argv);
+
+// Readers and events (readers.cc).
+int Readers(int argc, char** argv);
+int Watch(int argc, char** argv);
+// Card, applications, files (card_info.cc).
+int Info(int argc, char** argv);
+int Apps(int argc, char** argv);
+int Files(int argc, char** argv);
+// Data and record files (data.cc).
+int Read(int argc, char** argv);
+int Write(int argc, char** argv);
+int Records(int argc, char** argv);
+// Value files (value.cc).
+int Value(int argc, char** argv);
+int Debit(int argc, char** argv);
+int Credit(int argc, char** argv);
+int LimitedCredit(int argc, char** argv);
+// The tap log of a card (taplog.cc).
+int TapLog(int argc, char** argv);
+// Issuing (admin.cc).
+int Format(int argc, char** argv);
+int CreateApp(int argc, char** argv);
+int DeleteApp(int argc, char** argv);
+int CreateFile(int argc, char** argv);
+int DeleteFile(int argc, char** argv);
+int ChangeKey(int argc, char** argv);
+int ChangeKeySettings(int argc, char** argv);
 
 }  // namespace desfired::cli
 

@@ -10,10 +10,67 @@ namespace {
 constexpr char kUsage[] =
     "usage: desfirectl <command> [options]\n"
     "\n"
-    "commands:\n"
-    "  taps parse     parse tap records from a file or stdin (locally)\n"
+    "readers and cards:\n"
+    "  readers              list the readers and the cards on them\n"
+    "  watch                print reader and card events as they happen\n"
+    "  info                 version, UID, memory, key settings and applications of a card\n"
+    "  apps                 list the applications on a card\n"
+    "  files                list the files of an application with their settings\n"
     "\n"
+    "files:\n"
+    "  read                 read a standard or backup data file\n"
+    "  write                write a standard or backup data file\n"
+    "  records              read the records of a record file\n"
+    "  value                print the value of a value file\n"
+    "  debit                subtract from a value file\n"
+    "  credit               add to a value file\n"
+    "  limited-credit       refund up to the last debit (limited credit)\n"
+    "\n"
+    "tap records:\n"
+    "  taplog               read a card's tap log, parsed by the server\n"
+    "  taps parse           parse tap records from a file or stdin (locally, or with --server)\n"
+    "\n"
+    "issuing (admin):\n"
+    "  format               erase all applications of a card\n"
+    "  create-app           create an application\n"
+    "  delete-app           delete an application\n"
+    "  create-file          create a file\n"
+    "  delete-file          delete a file\n"
+    "  change-key           change a key to one of the server's key store\n"
+    "  change-key-settings  change the key settings of an application or the card\n"
+    "\n"
+    "Commands that talk to desfired take --server HOST:PORT (env DESFIRED_SERVER, default\n"
+    "127.0.0.1:50051), --token, --tls-ca/--tls-cert/--tls-key and --json.\n"
+    "Exit codes: 0 ok, 1 the call failed, 2 bad usage, 3 desfired unreachable.\n"
     "Run 'desfirectl <command> --help' for the options of a command.\n";
+
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);
+};
+
+constexpr Command kCommands[] = {
+    {"readers", desfired::cli::Readers},
+    {"watch", desfired::cli::Watch},
+    {"info", desfired::cli::Info},
+    {"apps", desfired::cli::Apps},
+    {"files", desfired::cli::Files},
+    {"read", desfired::cli::Read},
+    {"write", desfired::cli::Write},
+    {"records", desfired::cli::Records},
+    {"value", desfired::cli::Value},
+    {"debit", desfired::cli::Debit},
+    {"credit", desfired::cli::Credit},
+    {"limited-credit", desfired::cli::LimitedCredit},
+    {"taplog", desfired::cli::TapLog},
+    {"format", desfired::cli::Format},
+    {"create-app", desfired::cli::CreateApp},
+    {"delete-app", desfired::cli::DeleteApp},
+    {"create-file", desfired::cli::CreateFile},
+    {"delete-file", desfired::cli::DeleteFile},
+    {"change-key", desfired::cli::ChangeKey},
+    {"change-key-settings", desfired::cli::ChangeKeySettings},
+};
 
 }  // namespace
 
@@ -35,6 +92,9 @@ int main(int argc, char** argv) {
     }
     std::cerr << "desfirectl taps: expected a subcommand: parse\n";
     return kExitUsage;
+  }
+  for (const Command& c : kCommands) {
+    if (cmd == c.name) return c.run(argc - 2, argv + 2);
   }
   std::cerr << "desfirectl: unknown command '" << cmd << "'\n" << kUsage;
   return kExitUsage;

@@ -5,13 +5,18 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
+#include "client/cli/server_command.h"
+#include "client/cli/tap_output.h"
+#include "client/desfired_client.h"
 #include "core/keys/key_store.h"
 #include "core/tap/input.h"
 #include "core/tap/pipeline.h"
@@ -167,14 +172,117 @@ absl::Status IntOption(const ArgParser& args, const std::string& name, int64_t l
   return absl::OkStatus();
 }
 
+// Options of the local parser that have no meaning with --server (the server uses its own
+// key store, tables and clock settings).
+constexpr const char* kLocalOnlyOptions[] = {
+    "keys",     "mac-key",  "terminals",       "tariffs",
+    "min-year", "max-year", "clock-tolerance", "dedup-window"};
+
+// Sends the records of `in` through TapService.ParseTapStream and prints the results as they
+// come back. Unreadable input lines travel as empty records (the server rejects them at the
+// same index) and are printed with the local reason, as the local parser does.
+int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& path,
+                  tap::InputFormat input_format, TapOutput output) {
+  absl::StatusOr<client::ClientOptions> options = ConnectionOptions(args);
+  if (!options.ok()) {
+    std::cerr << "desfirectl taps parse: " << options.status().message() << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::unique_ptr<client::Client>> client =
+      client::Client::Create(*std::move(options));
+  if (!client.ok()) {
+    std::cerr << "desfirectl taps parse: " << client.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
+
+  // `next` runs on the stream's writer thread, `on_results` on this one.
+  absl::Mutex mu;
+  std::map<uint64_t, std::string> unreadable;  // guarded by mu
+  absl::Status input_error;                    // guarded by mu
+  tap::TapInputRecord rec;
+  uint64_t index = 0;
+  auto next = [&](v1::TapInput* input) -> absl::StatusOr<bool> {
+    absl::StatusOr<bool> more = reader->Next(&rec);
+    if (!more.ok()) {
+      absl::MutexLock lock(&mu);
+      input_error = more.status();
+      return more.status();
+    }
+    if (!*more) return false;
+    if (!rec.error.empty()) {
+      absl::MutexLock lock(&mu);
+      unreadable[index] = rec.error;
+    } else {
+      input->set_raw(std::string(rec.bytes.begin(), rec.bytes.end()));
+      if (rec.backend_time) input->mutable_backend_time()->set_seconds(*rec.backend_time);
+    }
+    ++index;
+    return true;
+  };
+  V1TapPrinter printer(output, &std::cout);
+  bool header_printed = false;  // not before the server answers (no header over an error)
+  v1::TapResult patched;
+  auto on_results = [&](const v1::ParseTapStreamResponse& response) {
+    if (!header_printed) {
+      printer.Header();
+      header_printed = true;
+    }
+    for (const v1::TapResult& r : response.results()) {
+      std::string local_error;
+      {
+        absl::MutexLock lock(&mu);
+        if (auto it = unreadable.find(r.index()); it != unreadable.end()) {
+          local_error = std::move(it->second);
+          unreadable.erase(it);
+        }
+      }
+      if (local_error.empty()) {
+        printer.Print(r);
+        continue;
+      }
+      patched = r;
+      patched.set_error(local_error);
+      printer.Print(patched);
+    }
+  };
+  client::TapStreamOptions stream_options;
+  if (args.Has("timeout")) stream_options.timeout = (*client)->options().deadline;
+  absl::StatusOr<v1::TapSummary> summary =
+      (*client)->ParseTapStream(next, on_results, stream_options);
+  std::cout.flush();
+  {
+    absl::MutexLock lock(&mu);
+    if (!input_error.ok()) {
+      std::cerr << "desfirectl taps parse: " << (path == "-" ? "stdin" : path) << ": "
+                << input_error.message() << "\n";
+      return kExitInput;
+    }
+  }
+  if (!summary.ok()) return ReportCallError("taps parse", summary.status());
+  if (!header_printed) printer.Header();  // an empty input
+  int exit_code = kExitOk;
+  if (in->bad()) {
+    std::cerr << "desfirectl taps parse: read error on " << path << "\n";
+    exit_code = kExitInput;
+  }
+  for (const std::string& notice : reader->notices()) {
+    std::cerr << "desfirectl taps parse: note: " << notice << "\n";
+  }
+  if (!args.Has("no-summary")) std::cerr << TapSummaryText(*summary) << "\n";
+  return exit_code;
+}
+
 }  // namespace
 
 int TapsParse(int argc, char** argv) {
-  ArgParser args("desfirectl taps parse",
-                 "Parse DESFire tap records (docs/tap-record-format.md) from FILE, or stdin with "
-                 "'-'.\nEvery record gets a result; flagged and rejected records are data, not "
-                 "failures.\nA summary goes to stderr.",
-                 "FILE|-");
+  ArgParser args(
+      "desfirectl taps parse",
+      "Parse DESFire tap records (docs/tap-record-format.md) from FILE, or stdin with "
+      "'-'.\nEvery record gets a result; flagged and rejected records are data, not "
+      "failures.\nA summary goes to stderr. With --server the records are parsed by desfired\n"
+      "(TapService.ParseTapStream) with the server's keys and tables.",
+      "FILE|-");
   args.Option("format", "auto|hex|bin|csv",
               "input format; auto picks by file name (.csv, .bin/.dat/.raw, else hex)");
   args.Option("keys", "FILE", "key store with tap rules (docs/key-store.md; mode 0600)");
@@ -190,6 +298,7 @@ int TapsParse(int argc, char** argv) {
   args.Option("dedup-window", "SECONDS", "duplicate window in tap time (default 86400)");
   args.Flag("no-summary", "do not print the summary to stderr");
   args.Flag("no-progress", "do not show progress on a terminal");
+  AddConnectionOptions(args, /*server_env=*/false);
   if (absl::Status s = args.Parse(argc, argv); !s.ok()) {
     std::cerr << "desfirectl taps parse: " << s.message() << "\n"
               << "run 'desfirectl taps parse --help' for usage\n";
@@ -209,6 +318,37 @@ int TapsParse(int argc, char** argv) {
   const std::string path = args.positionals()[0];
   const int formats = args.Has("json") + args.Has("csv") + args.Has("table");
   if (formats > 1) return usage_error("choose one of --json, --csv and --table");
+
+  if (args.Has("server")) {
+    for (const char* local : kLocalOnlyOptions) {
+      if (args.Has(local)) {
+        return usage_error(absl::StrCat("--", local,
+                                        " is for the local parser; with --server the server's "
+                                        "keys, tables and clock settings apply"));
+      }
+    }
+    tap::InputFormat input_format = tap::GuessInputFormat(path == "-" ? "" : path);
+    if (std::optional<std::string> f = args.Value("format"); f && *f != "auto") {
+      std::optional<tap::InputFormat> parsed = tap::ParseInputFormat(*f);
+      if (!parsed) return usage_error(absl::StrCat("unknown --format '", *f, "'"));
+      input_format = *parsed;
+    }
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (path != "-") {
+      file.open(path, std::ios::binary);
+      if (!file) {
+        std::cerr << "desfirectl taps parse: cannot open " << path << "\n";
+        return kExitInput;
+      }
+      in = &file;
+    }
+    TapOutput output = isatty(STDOUT_FILENO) ? TapOutput::kTable : TapOutput::kJson;
+    if (args.Has("json")) output = TapOutput::kJson;
+    if (args.Has("csv")) output = TapOutput::kCsv;
+    if (args.Has("table")) output = TapOutput::kTable;
+    return ParseOnServer(args, in, path, input_format, output);
+  }
 
   tap::TapPipelineConfig config;
   for (absl::Status s : {IntOption(args, "min-year", 1970, 2106, &config.parser.min_year),

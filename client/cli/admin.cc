@@ -1,0 +1,402 @@
+// desfirectl format, create-app, delete-app, create-file, delete-file, change-key,
+// change-key-settings: issuing cards. Keys are named (the server's key store holds them).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "client/cli/commands.h"
+#include "client/cli/server_command.h"
+#include "google/protobuf/message.h"
+
+namespace desfired::cli {
+namespace {
+
+// Prints the outcome of an admin change (or its JSON); returns kExitOk.
+int Done(const ServerCommand& cmd, const google::protobuf::Message& response, bool replayed,
+         const std::string& what) {
+  if (cmd.json()) {
+    cmd.PrintJson(response);
+    return kExitOk;
+  }
+  std::cout << what << (replayed ? " (replayed: an earlier call with this request id did it)" : "")
+            << "\nrequest id: " << cmd.request_id() << "\n";
+  return kExitOk;
+}
+
+// Target, optional key, request id: what every admin request has.
+template <typename Request>
+absl::Status FillCommon(const ServerCommand& cmd, Request* req, bool key_required) {
+  if (absl::Status s = cmd.Target(req->mutable_target()); !s.ok()) return s;
+  absl::StatusOr<bool> key = cmd.Key(req->mutable_auth());
+  if (!key.ok()) return key.status();
+  if (!*key) {
+    if (key_required) return absl::InvalidArgumentError("--key NAME is required");
+    req->clear_auth();
+  }
+  req->set_request_id(cmd.request_id());
+  return absl::OkStatus();
+}
+
+// The key settings byte (hex): bits 0..3 the flags, bits 4..7 the change key access.
+absl::StatusOr<v1::KeySettings> KeySettingsOption(const ServerCommand& cmd,
+                                                  std::optional<uint32_t> fallback) {
+  std::optional<std::string> v = cmd.args().Value("key-settings");
+  uint32_t byte = 0;
+  if (!v) {
+    if (!fallback) return absl::InvalidArgumentError("--key-settings HEX is required");
+    byte = *fallback;
+  } else {
+    absl::string_view text = *v;
+    if (!absl::ConsumePrefix(&text, "0x")) absl::ConsumePrefix(&text, "0X");
+    if (text.empty() || text.size() > 2 || !absl::SimpleHexAtoi(text, &byte) ||
+        text.find_first_of("+- ") != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--key-settings must be one byte of hex (e.g. 0F), got '", *v, "'"));
+    }
+  }
+  v1::KeySettings k;
+  k.set_master_key_changeable(byte & 0x01);
+  k.set_free_directory_list(byte & 0x02);
+  k.set_free_create_delete(byte & 0x04);
+  k.set_configuration_changeable(byte & 0x08);
+  k.set_change_key_access(byte >> 4);
+  return k;
+}
+
+absl::StatusOr<std::optional<uint32_t>> IsoFid(const ServerCommand& cmd) {
+  std::optional<std::string> v = cmd.args().Value("iso-fid");
+  if (!v) return std::nullopt;
+  uint32_t fid = 0;
+  if (v->empty() || v->size() > 4 || !absl::SimpleHexAtoi(*v, &fid) ||
+      v->find_first_of("+- x") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--iso-fid must be 1 to 4 hex digits, got '", *v, "'"));
+  }
+  return fid;
+}
+
+void AddKeySettingsOption(ServerCommand& cmd, absl::string_view fallback) {
+  cmd.args().Option(
+      "key-settings", "HEX",
+      absl::StrCat("key settings byte: 01 master key changeable, 02 free listing, 04 free "
+                   "create/delete, 08 settings changeable, high nibble change key access",
+                   fallback));
+}
+
+}  // namespace
+
+int Format(int argc, char** argv) {
+  ServerCommand cmd("format",
+                    "Erase every application and file of a card (the card master key stays).\n"
+                    "--expected-uid is required: it names the card to erase.");
+  cmd.AddTarget();
+  cmd.AddKey("the card master key");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::FormatCardRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, true); !s.ok()) return cmd.UsageError(s);
+  if (req.target().expected_uid().empty()) {
+    return cmd.UsageError("--expected-uid HEX is required (see 'desfirectl info')");
+  }
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::FormatCardResponse> resp = (*client)->FormatCard(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("formatted the card ", HexOrDash(req.target().expected_uid())));
+}
+
+int CreateApp(int argc, char** argv) {
+  ServerCommand cmd("create-app", "Create an application.");
+  cmd.AddTarget();
+  cmd.AddAid("the new application's id, hex (e.g. F51001)");
+  cmd.AddKey("the card master key (omit when creation is free)");
+  cmd.args().Option("key-count", "N", "number of keys (1..14)");
+  cmd.args().Option("key-family", "FAMILY", "des, 3tdea or aes");
+  AddKeySettingsOption(cmd, " (default 0B)");
+  cmd.args().Option("iso-fid", "HEX", "ISO/IEC 7816-4 DF identifier (with --df-name)");
+  cmd.args().Option("df-name", "HEX", "ISO/IEC 7816-4 DF name, 1..16 bytes (with --iso-fid)");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::CreateApplicationRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<int64_t> count = cmd.Int("key-count", 1, 14);
+  if (!count.ok()) return cmd.UsageError(count.status());
+  req.set_key_count(static_cast<uint32_t>(*count));
+  const std::string family = absl::AsciiStrToLower(cmd.args().Value("key-family").value_or(""));
+  if (family == "des" || family == "2tdea") {
+    req.set_key_family(v1::KEY_FAMILY_DES);
+  } else if (family == "3tdea" || family == "3des") {
+    req.set_key_family(v1::KEY_FAMILY_3TDEA);
+  } else if (family == "aes") {
+    req.set_key_family(v1::KEY_FAMILY_AES);
+  } else {
+    return cmd.UsageError("--key-family must be des, 3tdea or aes");
+  }
+  absl::StatusOr<v1::KeySettings> settings = KeySettingsOption(cmd, 0x0B);
+  if (!settings.ok()) return cmd.UsageError(settings.status());
+  *req.mutable_key_settings() = *settings;
+  absl::StatusOr<std::optional<uint32_t>> fid = IsoFid(cmd);
+  if (!fid.ok()) return cmd.UsageError(fid.status());
+  absl::StatusOr<Bytes> df_name = cmd.HexBytes("df-name");
+  if (!df_name.ok()) return cmd.UsageError(df_name.status());
+  if (fid->has_value() != !df_name->empty()) {
+    return cmd.UsageError("--iso-fid and --df-name go together");
+  }
+  if (fid->has_value()) req.set_iso_file_id(**fid);
+  req.set_df_name(ProtoBytes(*df_name));
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::CreateApplicationResponse> resp = (*client)->CreateApplication(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("created application ", AidText(req.aid()), " with ", req.key_count(),
+                           " ", family, " keys"));
+}
+
+int DeleteApp(int argc, char** argv) {
+  ServerCommand cmd("delete-app", "Delete an application and its files.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddKey("the card master key or the application's master key");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::DeleteApplicationRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::DeleteApplicationResponse> resp = (*client)->DeleteApplication(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("deleted application ", AidText(req.aid())));
+}
+
+int CreateFile(int argc, char** argv) {
+  ServerCommand cmd("create-file",
+                    "Create a file in an application. --access gives the key (0..13, free or\n"
+                    "never) for read, write, read+write and change, e.g. 1,2,3,0.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddFile("the new file's number (0..31)");
+  cmd.AddKey("the application master key (omit when creation is free)");
+  cmd.args().Option("type", "TYPE", "standard, backup, value, linear or cyclic");
+  cmd.args().Option("comm", "MODE", "plain, mac or full");
+  cmd.args().Option("access", "R,W,RW,CHANGE", "access rights");
+  cmd.args().Option("size", "N", "data files: size in bytes");
+  cmd.args().Option("lower", "N", "value files: lower limit (default 0)");
+  cmd.args().Option("upper", "N", "value files: upper limit");
+  cmd.args().Option("initial", "N", "value files: initial value (default 0)");
+  cmd.args().Flag("limited-credit", "value files: allow LimitedCredit");
+  cmd.args().Flag("free-get-value", "value files: GetValue without authentication");
+  cmd.args().Option("record-size", "N", "record files: bytes per record");
+  cmd.args().Option("max-records", "N", "record files: most records");
+  cmd.args().Option("iso-fid", "HEX", "ISO/IEC 7816-4 file identifier");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::CreateFileRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<uint32_t> file = cmd.FileNo();
+  if (!file.ok()) return cmd.UsageError(file.status());
+  req.set_file_no(*file);
+  absl::StatusOr<std::optional<uint32_t>> fid = IsoFid(cmd);
+  if (!fid.ok()) return cmd.UsageError(fid.status());
+  if (fid->has_value()) req.set_iso_file_id(**fid);
+
+  v1::FileSettings* s = req.mutable_settings();
+  const std::string type = absl::AsciiStrToLower(cmd.args().Value("type").value_or(""));
+  if (type == "standard") {
+    s->set_file_type(v1::FILE_TYPE_STANDARD);
+  } else if (type == "backup") {
+    s->set_file_type(v1::FILE_TYPE_BACKUP);
+  } else if (type == "value") {
+    s->set_file_type(v1::FILE_TYPE_VALUE);
+  } else if (type == "linear") {
+    s->set_file_type(v1::FILE_TYPE_LINEAR_RECORD);
+  } else if (type == "cyclic") {
+    s->set_file_type(v1::FILE_TYPE_CYCLIC_RECORD);
+  } else {
+    return cmd.UsageError("--type must be standard, backup, value, linear or cyclic");
+  }
+  const std::string comm = absl::AsciiStrToLower(cmd.args().Value("comm").value_or(""));
+  if (comm == "plain") {
+    s->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
+  } else if (comm == "mac") {
+    s->set_communication_mode(v1::COMMUNICATION_MODE_MAC);
+  } else if (comm == "full") {
+    s->set_communication_mode(v1::COMMUNICATION_MODE_FULL);
+  } else {
+    return cmd.UsageError("--comm must be plain, mac or full");
+  }
+  const std::vector<std::string> access =
+      absl::StrSplit(cmd.args().Value("access").value_or(""), ',');
+  if (access.size() != 4) {
+    return cmd.UsageError("--access needs four keys: read,write,read+write,change (e.g. 1,2,3,0)");
+  }
+  uint32_t keys[4];
+  for (int i = 0; i < 4; ++i) {
+    const std::string a = absl::AsciiStrToLower(access[i]);
+    if (a == "free") {
+      keys[i] = 14;
+    } else if (a == "never") {
+      keys[i] = 15;
+    } else if (!absl::SimpleAtoi(a, &keys[i]) || keys[i] > 15) {
+      return cmd.UsageError(
+          absl::StrCat("--access: '", access[i], "' is not a key number (0..13), free or never"));
+    }
+  }
+  v1::AccessRights* ar = s->mutable_access_rights();
+  ar->set_read(keys[0]);
+  ar->set_write(keys[1]);
+  ar->set_read_write(keys[2]);
+  ar->set_change_settings(keys[3]);
+
+  std::string details;
+  switch (s->file_type()) {
+    case v1::FILE_TYPE_STANDARD:
+    case v1::FILE_TYPE_BACKUP: {
+      absl::StatusOr<int64_t> size = cmd.Int("size", 1, 0xFFFFFF);
+      if (!size.ok()) return cmd.UsageError(size.status());
+      s->mutable_data()->set_size(static_cast<uint32_t>(*size));
+      details = absl::StrCat(*size, " bytes");
+      break;
+    }
+    case v1::FILE_TYPE_VALUE: {
+      absl::StatusOr<int64_t> lower = cmd.Int("lower", INT32_MIN, INT32_MAX, 0);
+      if (!lower.ok()) return cmd.UsageError(lower.status());
+      absl::StatusOr<int64_t> upper = cmd.Int("upper", INT32_MIN, INT32_MAX);
+      if (!upper.ok()) return cmd.UsageError(upper.status());
+      absl::StatusOr<int64_t> initial = cmd.Int("initial", INT32_MIN, INT32_MAX, 0);
+      if (!initial.ok()) return cmd.UsageError(initial.status());
+      v1::ValueFileSettings* v = s->mutable_value();
+      v->set_lower_limit(static_cast<int32_t>(*lower));
+      v->set_upper_limit(static_cast<int32_t>(*upper));
+      v->set_limited_credit_enabled(cmd.args().Has("limited-credit"));
+      v->set_free_get_value(cmd.args().Has("free-get-value"));
+      req.set_initial_value(static_cast<int32_t>(*initial));
+      details = absl::StrCat("limits ", *lower, "..", *upper, ", value ", *initial);
+      break;
+    }
+    default: {
+      absl::StatusOr<int64_t> size = cmd.Int("record-size", 1, 0xFFFFFF);
+      if (!size.ok()) return cmd.UsageError(size.status());
+      absl::StatusOr<int64_t> max = cmd.Int("max-records", 1, 0xFFFFFF);
+      if (!max.ok()) return cmd.UsageError(max.status());
+      s->mutable_record()->set_record_size(static_cast<uint32_t>(*size));
+      s->mutable_record()->set_max_records(static_cast<uint32_t>(*max));
+      details = absl::StrCat(*max, " records of ", *size, " bytes");
+      break;
+    }
+  }
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::CreateFileResponse> resp = (*client)->CreateFile(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("created ", type, " file ", req.file_no(), " in ", AidText(req.aid()),
+                           " (", details, ")"));
+}
+
+int DeleteFile(int argc, char** argv) {
+  ServerCommand cmd("delete-file", "Delete a file of an application.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddFile();
+  cmd.AddKey("the application master key (omit when deletion is free)");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::DeleteFileRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<uint32_t> file = cmd.FileNo();
+  if (!file.ok()) return cmd.UsageError(file.status());
+  req.set_file_no(*file);
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::DeleteFileResponse> resp = (*client)->DeleteFile(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("deleted file ", req.file_no(), " of ", AidText(req.aid())));
+}
+
+int ChangeKey(int argc, char** argv) {
+  ServerCommand cmd("change-key",
+                    "Change a key of an application (or the card master key with --aid 0) to a\n"
+                    "key of the server's key store. Authenticates with --key / --key-no.");
+  cmd.AddTarget();
+  cmd.AddAid("application id, hex; 0 or absent: the card master key");
+  cmd.AddKey("the key that may change keys (per the application's change key access)");
+  cmd.args().Option("changed-key-no", "N", "number of the key to change (default: --key-no)");
+  cmd.args().Option("new-key", "NAME", "key store name of the new key");
+  cmd.args().Option("old-key", "NAME",
+                    "key store name of the key's current value (needed when changing another "
+                    "key than the one authenticated with)");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ChangeKeyRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, true); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid(/*allow_card_level=*/true);
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<int64_t> changed = cmd.Int("changed-key-no", 0, 13, req.auth().key_number());
+  if (!changed.ok()) return cmd.UsageError(changed.status());
+  req.set_key_number(static_cast<uint32_t>(*changed));
+  std::optional<std::string> new_key = cmd.args().Value("new-key");
+  if (!new_key || new_key->empty()) return cmd.UsageError("--new-key NAME is required");
+  req.set_new_key_name(*new_key);
+  req.set_old_key_name(cmd.args().Value("old-key").value_or(""));
+  if (req.key_number() != req.auth().key_number() && req.old_key_name().empty()) {
+    return cmd.UsageError("--old-key NAME is required when --changed-key-no differs from --key-no");
+  }
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::ChangeKeyResponse> resp = (*client)->ChangeKey(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("changed key ", req.key_number(), " of ",
+                           req.aid() == 0 ? "the card" : AidText(req.aid()), " to '",
+                           req.new_key_name(), "'"));
+}
+
+int ChangeKeySettings(int argc, char** argv) {
+  ServerCommand cmd("change-key-settings",
+                    "Change the key settings of an application (or of the card with --aid 0).");
+  cmd.AddTarget();
+  cmd.AddAid("application id, hex; 0 or absent: the card");
+  cmd.AddKey("the master key of the application (or of the card)");
+  AddKeySettingsOption(cmd, "");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ChangeKeySettingsRequest req;
+  if (absl::Status s = FillCommon(cmd, &req, true); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid(/*allow_card_level=*/true);
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<v1::KeySettings> settings = KeySettingsOption(cmd, std::nullopt);
+  if (!settings.ok()) return cmd.UsageError(settings.status());
+  *req.mutable_key_settings() = *settings;
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::ChangeKeySettingsResponse> resp = (*client)->ChangeKeySettings(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  return Done(cmd, *resp, resp->replayed(),
+              absl::StrCat("changed the key settings of ",
+                           req.aid() == 0 ? "the card" : AidText(req.aid())));
+}
+
+}  // namespace desfired::cli

@@ -1,0 +1,226 @@
+// desfirectl read, write, records: data files and record files.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/cli/commands.h"
+#include "client/cli/server_command.h"
+
+namespace desfired::cli {
+namespace {
+
+// 16 bytes a line: offset, hex, printable ASCII.
+void HexDump(const std::string& data, uint32_t base) {
+  for (size_t line = 0; line < data.size(); line += 16) {
+    std::string hex, ascii;
+    for (size_t i = line; i < line + 16; ++i) {
+      if (i < data.size()) {
+        const unsigned char c = static_cast<unsigned char>(data[i]);
+        absl::StrAppend(&hex, absl::StrFormat("%02x ", c));
+        ascii.push_back(c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '.');
+      } else {
+        hex.append("   ");
+      }
+      if (i == line + 7) hex.push_back(' ');
+    }
+    std::cout << absl::StrFormat("%06x  %s |%s|\n", base + line, hex, ascii);
+  }
+}
+
+}  // namespace
+
+int Read(int argc, char** argv) {
+  ServerCommand cmd("read",
+                    "Read bytes of a standard or backup data file. Prints a hex dump, or writes\n"
+                    "the raw bytes with --out.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddFile();
+  cmd.AddKey("a key with read access (omit when reading is free)");
+  cmd.args().Option("offset", "N", "first byte (default 0)");
+  cmd.args().Option("length", "N", "bytes to read (default 0: to the end of the file)");
+  cmd.args().Option("out", "FILE|-", "write the raw bytes to FILE, or to stdout with -");
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ReadDataRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<uint32_t> file = cmd.FileNo();
+  if (!file.ok()) return cmd.UsageError(file.status());
+  req.set_file_no(*file);
+  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
+    return cmd.UsageError(k.status());
+  } else if (!*k) {
+    req.clear_auth();
+  }
+  absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
+  if (!offset.ok()) return cmd.UsageError(offset.status());
+  absl::StatusOr<int64_t> length = cmd.Int("length", 0, 0xFFFFFF, 0);
+  if (!length.ok()) return cmd.UsageError(length.status());
+  req.set_offset(static_cast<uint32_t>(*offset));
+  req.set_length(static_cast<uint32_t>(*length));
+  std::optional<std::string> out = cmd.args().Value("out");
+  if (out && cmd.json()) return cmd.UsageError("choose one of --out and --json");
+
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::ReadDataResponse> resp = (*client)->ReadData(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  if (out) {
+    if (*out == "-") {
+      std::cout.write(resp->data().data(), static_cast<std::streamsize>(resp->data().size()));
+      std::cout.flush();
+      return std::cout ? kExitOk : kExitInput;
+    }
+    std::ofstream file_out(*out, std::ios::binary | std::ios::trunc);
+    file_out.write(resp->data().data(), static_cast<std::streamsize>(resp->data().size()));
+    file_out.close();
+    if (!file_out) {
+      std::cerr << "desfirectl read: cannot write " << *out << "\n";
+      return kExitInput;
+    }
+    std::cerr << "desfirectl read: wrote " << resp->data().size() << " bytes to " << *out << "\n";
+    return kExitOk;
+  }
+  if (cmd.json()) {
+    cmd.PrintJson(*resp);
+    return kExitOk;
+  }
+  if (resp->data().empty()) {
+    std::cout << "(no data)\n";
+    return kExitOk;
+  }
+  HexDump(resp->data(), req.offset());
+  return kExitOk;
+}
+
+int Write(int argc, char** argv) {
+  ServerCommand cmd("write",
+                    "Write bytes to a standard or backup data file (a backup file is committed).");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddFile();
+  cmd.AddKey("a key with write access (omit when writing is free)");
+  cmd.args().Option("offset", "N", "first byte to write (default 0)");
+  cmd.args().Option("data", "HEX", "the bytes, hex");
+  cmd.args().Option("in", "FILE|-", "read the bytes from FILE, or from stdin with -");
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::WriteDataRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<uint32_t> file = cmd.FileNo();
+  if (!file.ok()) return cmd.UsageError(file.status());
+  req.set_file_no(*file);
+  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
+    return cmd.UsageError(k.status());
+  } else if (!*k) {
+    req.clear_auth();
+  }
+  absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
+  if (!offset.ok()) return cmd.UsageError(offset.status());
+  req.set_offset(static_cast<uint32_t>(*offset));
+  const bool has_data = cmd.args().Has("data");
+  std::optional<std::string> in = cmd.args().Value("in");
+  if (has_data == in.has_value()) return cmd.UsageError("give exactly one of --data and --in");
+  if (has_data) {
+    absl::StatusOr<Bytes> data = cmd.HexBytes("data");
+    if (!data.ok()) return cmd.UsageError(data.status());
+    req.set_data(ProtoBytes(*data));
+  } else {
+    std::ifstream file_in;
+    std::istream* stream = &std::cin;
+    if (*in != "-") {
+      file_in.open(*in, std::ios::binary);
+      if (!file_in) {
+        std::cerr << "desfirectl write: cannot open " << *in << "\n";
+        return kExitInput;
+      }
+      stream = &file_in;
+    }
+    std::string data((std::istreambuf_iterator<char>(*stream)), std::istreambuf_iterator<char>());
+    if (stream->bad()) {
+      std::cerr << "desfirectl write: read error on " << *in << "\n";
+      return kExitInput;
+    }
+    req.set_data(std::move(data));
+  }
+  if (req.data().empty()) return cmd.UsageError("nothing to write");
+  req.set_request_id(cmd.request_id());
+
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::WriteDataResponse> resp = (*client)->WriteData(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  if (cmd.json()) {
+    cmd.PrintJson(*resp);
+    return kExitOk;
+  }
+  std::cout << "wrote " << req.data().size() << " bytes at offset " << req.offset() << " of file "
+            << req.file_no() << " in " << AidText(req.aid())
+            << (resp->committed() ? " (committed)" : " (not committed)")
+            << (resp->replayed() ? " (replayed: an earlier call with this request id did it)" : "")
+            << "\nrequest id: " << cmd.request_id() << "\n";
+  return kExitOk;
+}
+
+int Records(int argc, char** argv) {
+  ServerCommand cmd("records", "Read the records of a linear or cyclic record file, newest first.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddFile();
+  cmd.AddKey("a key with read access (omit when reading is free)");
+  cmd.args().Option("max", "N", "read at most N records (default: all)");
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ReadRecordsRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<uint32_t> file = cmd.FileNo();
+  if (!file.ok()) return cmd.UsageError(file.status());
+  req.set_file_no(*file);
+  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
+    return cmd.UsageError(k.status());
+  } else if (!*k) {
+    req.clear_auth();
+  }
+  absl::StatusOr<int64_t> max = cmd.Int("max", 1, INT32_MAX, 0);
+  if (!max.ok()) return cmd.UsageError(max.status());
+  if (*max > 0) req.set_page_size(static_cast<int32_t>(*max));
+
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  v1::ReadRecordsResponse all;
+  do {
+    absl::StatusOr<v1::ReadRecordsResponse> page = (*client)->ReadRecords(req);
+    if (!page.ok()) return cmd.Failed(page.status());
+    all.set_total_records(page->total_records());
+    for (const auto& r : page->records()) {
+      if (*max > 0 && all.records_size() >= *max) break;
+      *all.add_records() = r;
+    }
+    req.set_page_token(page->next_page_token());
+  } while (!req.page_token().empty() && (*max == 0 || all.records_size() < *max));
+  if (cmd.json()) {
+    cmd.PrintJson(all);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : all.records()) {
+    rows.push_back({absl::StrCat(r.offset()), HexOrDash(r.data())});
+  }
+  if (!rows.empty()) PrintTable({"OFFSET", "DATA (newest first)"}, rows);
+  std::cout << all.records_size() << " of " << all.total_records() << " records\n";
+  return kExitOk;
+}
+
+}  // namespace desfired::cli

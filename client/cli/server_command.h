@@ -1,0 +1,145 @@
+// ServerCommand: what every desfirectl subcommand that talks to desfired shares — the
+// connection options (--server, --token, --tls-*, --timeout, --retries), --json, the card
+// options (--reader, --expected-uid, --key, --key-no, --scheme, --request-id), parsing of
+// their values, and the reporting of errors with the exit codes of commands.h.
+//
+//   ServerCommand cmd("value", "Print the value of a value file.");
+//   cmd.AddTarget();
+//   cmd.AddKey("a key with read access");
+//   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;   // --help, bad usage
+//   v1::GetValueRequest req;
+//   if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+//   ...
+//   auto client = cmd.Connect();
+//   if (!client.ok()) return cmd.UsageError(client.status());
+//   auto resp = (*client)->GetValue(req);
+//   if (!resp.ok()) return cmd.Failed(resp.status());
+//
+// Option values are checked here and come back as INVALID_ARGUMENT naming the option; a
+// command passes them to UsageError (exit code 2).
+//
+// Thread-compatible.
+#ifndef DESFIRED_CLIENT_CLI_SERVER_COMMAND_H_
+#define DESFIRED_CLIENT_CLI_SERVER_COMMAND_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "client/cli/args.h"
+#include "client/desfired_client.h"
+#include "core/util/bytes.h"
+#include "desfired/v1/card.pb.h"
+
+namespace google::protobuf {
+class Message;
+class Timestamp;
+}  // namespace google::protobuf
+
+namespace desfired::cli {
+
+// Adds --server, --token, --tls-ca, --tls-cert, --tls-key, --tls-server-name, --timeout and
+// --retries to `args`. `server_env`: --server defaults to $DESFIRED_SERVER.
+void AddConnectionOptions(ArgParser& args, bool server_env);
+// ClientOptions from those options; INVALID_ARGUMENT naming a bad value.
+absl::StatusOr<client::ClientOptions> ConnectionOptions(const ArgParser& args);
+
+// Prints a failed call's error to stderr: reason, code and message, its metadata, and what to
+// do; `request_id` (may be empty) is shown for a change. Returns kExitUnreachable for
+// client::IsTransportError, else kExitFailed.
+int ReportCallError(absl::string_view command, const absl::Status& status,
+                    absl::string_view request_id = "");
+
+// What to do about an error with `reason` (empty when there is nothing to add).
+std::string ReasonHint(absl::string_view reason, const absl::Status& status);
+
+class ServerCommand {
+ public:
+  // `name` is the subcommand ("debit"); `summary` the text of --help.
+  ServerCommand(std::string name, std::string summary, std::string positional_help = "");
+
+  ArgParser& args() { return args_; }
+  const ArgParser& args() const { return args_; }
+  const std::string& name() const { return name_; }
+
+  // --reader NAME (required) and --expected-uid HEX.
+  void AddTarget();
+  // --key NAME, --key-no N (default 0) and --scheme; `what` says which key (for --help).
+  void AddKey(absl::string_view what);
+  // --aid HEX; `help` for --help.
+  void AddAid(absl::string_view help = "application id, hex (e.g. F51001)");
+  // --file N (0..31).
+  void AddFile(absl::string_view help = "file number (0..31)");
+  // --request-id ID: the idempotency key of a change (default: a new random one).
+  void AddRequestId();
+
+  // Adds --json and the connection options, then parses `argv` (the arguments after the
+  // subcommand); call once, after adding the command's own options. nullopt: go on.
+  // Otherwise the exit code to return: kExitOk after --help (usage printed), kExitUsage for a
+  // bad option.
+  std::optional<int> Parse(int argc, char** argv);
+
+  // The values, each INVALID_ARGUMENT naming the option when missing or malformed.
+  absl::Status Target(v1::CardTarget* target) const;
+  // Fills *key from --key / --key-no / --scheme; false when --key is absent.
+  absl::StatusOr<bool> Key(v1::KeyRef* key) const;
+  // --aid: hex, 1..FFFFFF (with `allow_card_level`, 0 too, and absent means 0).
+  absl::StatusOr<uint32_t> Aid(bool allow_card_level = false) const;
+  // --file: 0..31, required.
+  absl::StatusOr<uint32_t> FileNo() const;
+  // A decimal option in [lo, hi]; absent: `fallback`, or an error when there is none.
+  absl::StatusOr<int64_t> Int(const std::string& option, int64_t lo, int64_t hi,
+                              std::optional<int64_t> fallback = std::nullopt) const;
+  // A hex option decoded to bytes (spaces and ':' allowed); absent: empty.
+  absl::StatusOr<Bytes> HexBytes(const std::string& option) const;
+  // --request-id, or the random one made at Parse.
+  const std::string& request_id() const { return request_id_; }
+  // --json was given.
+  bool json() const { return args_.Has("json"); }
+  // --timeout, when given (Watch uses none otherwise).
+  std::optional<absl::Duration> explicit_timeout() const { return explicit_timeout_; }
+
+  // The client for the connection options.
+  absl::StatusOr<std::unique_ptr<client::Client>> Connect() const;
+
+  // Prints "desfirectl NAME: message" and a pointer to --help; returns kExitUsage.
+  int UsageError(absl::string_view message) const;
+  int UsageError(const absl::Status& status) const { return UsageError(status.message()); }
+  // ReportCallError for this command (with the request id for a change).
+  int Failed(const absl::Status& status) const;
+
+  // One line of proto3 JSON (lowerCamelCase names, fields with default values included).
+  void PrintJson(const google::protobuf::Message& message) const;
+
+ private:
+  std::string name_;
+  ArgParser args_;
+  bool has_request_id_ = false;
+  std::string request_id_;
+  std::optional<absl::Duration> explicit_timeout_;
+};
+
+// --- Output helpers ------------------------------------------------------------------------
+
+// Prints `rows` under `header`, columns padded to their widest cell, two spaces apart.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// Lower-case hex of proto bytes; "-" for empty.
+std::string HexOrDash(const std::string& bytes);
+// An AID as six upper-case hex digits ("F51001").
+std::string AidText(uint32_t aid);
+// RFC 3339 UTC ("2024-05-01T10:00:00Z"); "-" for an unset timestamp.
+std::string TimeText(const google::protobuf::Timestamp& time, bool has);
+// proto bytes from Bytes.
+inline std::string ProtoBytes(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+}  // namespace desfired::cli
+
+#endif  // DESFIRED_CLIENT_CLI_SERVER_COMMAND_H_

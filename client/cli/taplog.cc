@@ -1,0 +1,53 @@
+// desfirectl taplog: read a card's tap log and show it parsed by the server.
+#include <iostream>
+
+#include "client/cli/commands.h"
+#include "client/cli/server_command.h"
+#include "client/cli/tap_output.h"
+
+namespace desfired::cli {
+
+int TapLog(int argc, char** argv) {
+  ServerCommand cmd("taplog",
+                    "Read the tap log (a record file of tap records, docs/tap-record-format.md)\n"
+                    "of a card; the server parses and checks every record with its key store.\n"
+                    "Prints a table of the records, oldest first, and a summary.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddFile("the tap log's file number (0..31)");
+  cmd.AddKey("a key with read access (omit when reading is free)");
+  cmd.args().Option("max-records", "N", "only the newest N records (default: all)");
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ReadTapLogRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  absl::StatusOr<uint32_t> file = cmd.FileNo();
+  if (!file.ok()) return cmd.UsageError(file.status());
+  req.set_file_no(*file);
+  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
+    return cmd.UsageError(k.status());
+  } else if (!*k) {
+    req.clear_auth();
+  }
+  absl::StatusOr<int64_t> max = cmd.Int("max-records", 1, UINT32_MAX, 0);
+  if (!max.ok()) return cmd.UsageError(max.status());
+  req.set_max_records(static_cast<uint32_t>(*max));
+
+  auto client = cmd.Connect();
+  if (!client.ok()) return cmd.UsageError(client.status());
+  absl::StatusOr<v1::ReadTapLogResponse> resp = (*client)->ReadTapLog(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  if (cmd.json()) {
+    cmd.PrintJson(*resp);
+    return kExitOk;
+  }
+  V1TapPrinter printer(TapOutput::kTable, &std::cout);
+  printer.Header();
+  for (const v1::TapResult& r : resp->results()) printer.Print(r);
+  std::cout << "\n" << TapSummaryText(resp->summary()) << "\n";
+  return kExitOk;
+}
+
+}  // namespace desfired::cli

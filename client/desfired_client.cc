@@ -1,0 +1,403 @@
+#include "client/desfired_client.h"
+
+#include <cstdint>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/apdu/status_payload.h"
+#include "core/crypto/random.h"
+#include "core/desfire/card.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "desfired/v1/taps.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/support/status.h"
+
+namespace desfired::client {
+namespace {
+
+// Largest response accepted (the server's default limit is 16 MiB; a ParseTaps batch of the
+// server's maximum size fits).
+constexpr int kMaxReceiveBytes = 64 * 1024 * 1024;
+
+constexpr absl::string_view kMetadataDesfireStatus = "desfire_status";
+constexpr absl::string_view kMetadataStatusWord = "sw";
+constexpr absl::string_view kMetadataCommitState = "commit_state";
+constexpr absl::string_view kMetadataRequestId = "request_id";
+
+absl::StatusOr<std::string> ReadPemFile(absl::string_view what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " file ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status SetMetadata(absl::Status status, absl::string_view key, absl::string_view value) {
+  status.SetPayload(absl::StrCat(kMetadataTypeUrlPrefix, key), absl::Cord(value));
+  return status;
+}
+
+// Binds a stub method to its stub: (context, request, response) -> grpc::Status.
+template <typename Stub, typename Request, typename Response>
+auto Bind(Stub* stub,
+          grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*)) {
+  return [stub, method](grpc::ClientContext* context, const Request& request, Response* response) {
+    return (stub->*method)(context, request, response);
+  };
+}
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  // absl::StatusCode and grpc::StatusCode share their numbers (the canonical codes).
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  google::rpc::Status details;
+  google::rpc::ErrorInfo info;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details()) ||
+      details.details_size() != 1 || !details.details(0).UnpackTo(&info) || info.reason().empty()) {
+    return out;
+  }
+  out = apdu::WithReason(std::move(out), info.reason());
+  for (const auto& [key, value] : info.metadata()) {
+    out = SetMetadata(std::move(out), key, value);
+    uint32_t number = 0;
+    if (key == kMetadataDesfireStatus && value.size() == 2 && absl::SimpleHexAtoi(value, &number)) {
+      out.SetPayload(apdu::kDesfireStatusTypeUrl,
+                     absl::Cord(std::string(1, static_cast<char>(number))));
+    } else if (key == kMetadataStatusWord && value.size() == 4 &&
+               absl::SimpleHexAtoi(value, &number)) {
+      const char sw[2] = {static_cast<char>(number >> 8), static_cast<char>(number & 0xFF)};
+      out.SetPayload(apdu::kStatusWordTypeUrl, absl::Cord(absl::string_view(sw, 2)));
+    } else if (key == kMetadataCommitState) {
+      out.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord(value));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> GetErrorMetadata(const absl::Status& status, absl::string_view key) {
+  absl::optional<absl::Cord> value = status.GetPayload(absl::StrCat(kMetadataTypeUrlPrefix, key));
+  if (!value.has_value()) return std::nullopt;
+  return std::string(*value);
+}
+
+bool IsTransportError(const absl::Status& status) {
+  return (status.code() == absl::StatusCode::kUnavailable ||
+          status.code() == absl::StatusCode::kDeadlineExceeded) &&
+         !apdu::GetReason(status).has_value();
+}
+
+std::string NewRequestId() {
+  uint8_t b[16];
+  if (!crypto::RandomBytes(MutableByteSpan(b, sizeof(b))).ok()) {
+    std::random_device rd;  // the CSPRNG failed: still unique enough for deduplication
+    for (uint8_t& x : b) x = static_cast<uint8_t>(rd());
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                         b[12], b[13], b[14], b[15]);
+}
+
+// --- CallCancellation ---------------------------------------------------------------------------
+
+void CallCancellation::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+bool CallCancellation::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+bool CallCancellation::Attach(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  context_ = context;
+  return !cancelled_;
+}
+
+// --- Client -------------------------------------------------------------------------------------
+
+struct Client::Stubs {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::CardService::Stub> card;
+  std::unique_ptr<v1::TapService::Stub> taps;
+};
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  if (options.server.empty()) return absl::InvalidArgumentError("no server address");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a TLS client certificate and its key go together: give both or neither");
+  }
+  const bool tls = !options.tls_ca_file.empty() || !options.tls_cert_file.empty();
+  if (!tls && !options.tls_server_name.empty()) {
+    return absl::InvalidArgumentError("a TLS server name needs TLS (a CA or a client cert)");
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options.tls_ca_file.empty()) {
+      absl::StatusOr<std::string> ca = ReadPemFile("TLS CA", options.tls_ca_file);
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *std::move(ca);
+    }
+    if (!options.tls_cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadPemFile("TLS certificate", options.tls_cert_file);
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadPemFile("TLS key", options.tls_key_file);
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
+    credentials = grpc::SslCredentials(ssl);
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  auto stubs = std::make_unique<Stubs>();
+  stubs->channel = grpc::CreateCustomChannel(options.server, credentials, args);
+  stubs->card = v1::CardService::NewStub(stubs->channel);
+  stubs->taps = v1::TapService::NewStub(stubs->channel);
+  return std::unique_ptr<Client>(new Client(std::move(options), std::move(stubs)));
+}
+
+Client::Client(ClientOptions options, std::unique_ptr<Stubs> stubs)
+    : options_(std::move(options)), stubs_(std::move(stubs)) {}
+
+Client::~Client() = default;
+
+void Client::Prepare(grpc::ClientContext* context, absl::Duration timeout) const {
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  if (!options_.token.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  }
+}
+
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Client::Unary(Method method, const Request& request) {
+  grpc::ClientContext context;
+  Prepare(&context, options_.deadline);
+  Response response;
+  grpc::Status status = method(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Client::Mutation(Method method, Request request) {
+  if (request.request_id().empty()) request.set_request_id(NewRequestId());
+  absl::Duration backoff = options_.retry_backoff;
+  // Once an attempt may have applied the change, the outcome stays unknown until an attempt
+  // succeeds (the server then answers with the recorded outcome): a later NO_CARD does not
+  // undo it.
+  bool outcome_unknown = false;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<Response> response = Unary<Response>(method, request);
+    if (response.ok()) return response;
+    absl::Status status = response.status();
+    if (GetErrorMetadata(status, kMetadataCommitState) == "UNKNOWN") outcome_unknown = true;
+    if (status.code() == absl::StatusCode::kUnavailable && attempt < options_.mutation_retries) {
+      absl::SleepFor(backoff);
+      backoff *= 2;
+      continue;
+    }
+    if (attempt > 0) {
+      absl::Status annotated(
+          status.code(),
+          absl::StrCat(status.message(), " (attempt ", attempt + 1, " with the same request_id)"));
+      status.ForEachPayload([&annotated](absl::string_view url, const absl::Cord& value) {
+        annotated.SetPayload(url, value);
+      });
+      status = std::move(annotated);
+    }
+    if (outcome_unknown && GetErrorMetadata(status, kMetadataCommitState) != "UNKNOWN") {
+      status = SetMetadata(std::move(status), kMetadataCommitState, "UNKNOWN");
+      status.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
+    }
+    return SetMetadata(std::move(status), kMetadataRequestId, request.request_id());
+  }
+}
+
+#define DESFIRED_CARD_UNARY(Name)                                                            \
+  absl::StatusOr<v1::Name##Response> Client::Name(const v1::Name##Request& request) {        \
+    return Unary<v1::Name##Response>(Bind(stubs_->card.get(), &v1::CardService::Stub::Name), \
+                                     request);                                               \
+  }
+#define DESFIRED_CARD_MUTATION(Name)                                                            \
+  absl::StatusOr<v1::Name##Response> Client::Name(v1::Name##Request request) {                  \
+    return Mutation<v1::Name##Response>(Bind(stubs_->card.get(), &v1::CardService::Stub::Name), \
+                                        std::move(request));                                    \
+  }
+
+DESFIRED_CARD_UNARY(ListReaders)
+DESFIRED_CARD_UNARY(GetCardInfo)
+DESFIRED_CARD_UNARY(ListApplications)
+DESFIRED_CARD_UNARY(ListFiles)
+DESFIRED_CARD_UNARY(GetFileSettings)
+DESFIRED_CARD_UNARY(ReadData)
+DESFIRED_CARD_UNARY(GetValue)
+DESFIRED_CARD_UNARY(ReadRecords)
+DESFIRED_CARD_UNARY(ReadTapLog)
+
+DESFIRED_CARD_MUTATION(WriteData)
+DESFIRED_CARD_MUTATION(Credit)
+DESFIRED_CARD_MUTATION(Debit)
+DESFIRED_CARD_MUTATION(LimitedCredit)
+DESFIRED_CARD_MUTATION(WriteRecord)
+DESFIRED_CARD_MUTATION(ClearRecordFile)
+DESFIRED_CARD_MUTATION(CommitTransaction)
+DESFIRED_CARD_MUTATION(AbortTransaction)
+DESFIRED_CARD_MUTATION(FormatCard)
+DESFIRED_CARD_MUTATION(CreateApplication)
+DESFIRED_CARD_MUTATION(DeleteApplication)
+DESFIRED_CARD_MUTATION(CreateFile)
+DESFIRED_CARD_MUTATION(DeleteFile)
+DESFIRED_CARD_MUTATION(ChangeKey)
+DESFIRED_CARD_MUTATION(ChangeKeySettings)
+
+#undef DESFIRED_CARD_UNARY
+#undef DESFIRED_CARD_MUTATION
+
+absl::StatusOr<v1::ParseTapsResponse> Client::ParseTaps(const v1::ParseTapsRequest& request) {
+  return Unary<v1::ParseTapsResponse>(Bind(stubs_->taps.get(), &v1::TapService::Stub::ParseTaps),
+                                      request);
+}
+
+absl::Status Client::WatchCards(const v1::WatchCardsRequest& request,
+                                const std::function<bool(const v1::WatchCardsResponse&)>& on_item,
+                                CallCancellation* cancel, absl::Duration timeout) {
+  grpc::ClientContext context;
+  Prepare(&context, timeout);
+  if (cancel != nullptr && !cancel->Attach(&context)) {
+    cancel->Attach(nullptr);
+    return absl::OkStatus();
+  }
+  std::unique_ptr<grpc::ClientReader<v1::WatchCardsResponse>> reader =
+      stubs_->card->WatchCards(&context, request);
+  v1::WatchCardsResponse item;
+  bool stopped = false;
+  while (reader->Read(&item)) {
+    if (!on_item(item)) {
+      stopped = true;
+      context.TryCancel();
+      while (reader->Read(&item)) {
+      }
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (cancel != nullptr) {
+    cancel->Attach(nullptr);
+    stopped = stopped || cancel->cancelled();
+  }
+  if (stopped) return absl::OkStatus();
+  return FromGrpcStatus(status);
+}
+
+absl::StatusOr<v1::TapSummary> Client::ParseTapStream(
+    const std::function<absl::StatusOr<bool>(v1::TapInput* input)>& next,
+    const std::function<void(const v1::ParseTapStreamResponse&)>& on_results,
+    const TapStreamOptions& stream_options, CallCancellation* cancel) {
+  const size_t chunk_records = std::max<size_t>(stream_options.chunk_records, 1);
+  const size_t max_unacked = std::max<size_t>(stream_options.max_unacked_chunks, 1);
+  grpc::ClientContext context;
+  Prepare(&context, stream_options.timeout);
+  if (cancel != nullptr && !cancel->Attach(&context)) {
+    cancel->Attach(nullptr);
+    return absl::CancelledError("cancelled");
+  }
+  std::unique_ptr<grpc::ClientReaderWriter<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>>
+      stream = stubs_->taps->ParseTapStream(&context);
+
+  // The writer thread and this one share the count of unanswered chunks.
+  absl::Mutex mu;
+  absl::CondVar changed;
+  size_t unacked = 0;
+  bool reader_done = false;
+  absl::Status source_error;
+
+  std::thread writer([&] {
+    v1::ParseTapStreamRequest chunk;
+    bool more = true;
+    while (more) {
+      chunk.Clear();
+      while (static_cast<size_t>(chunk.records_size()) < chunk_records) {
+        absl::StatusOr<bool> got = next(chunk.add_records());
+        if (!got.ok() || !*got) chunk.mutable_records()->RemoveLast();
+        if (!got.ok()) {
+          absl::MutexLock lock(&mu);
+          source_error = got.status();
+          context.TryCancel();
+          return;
+        }
+        if (!*got) {
+          more = false;
+          break;
+        }
+      }
+      if (chunk.records_size() == 0) break;
+      {
+        absl::MutexLock lock(&mu);
+        while (unacked >= max_unacked && !reader_done) changed.Wait(&mu);
+        if (reader_done) return;
+        ++unacked;
+      }
+      if (!stream->Write(chunk)) return;  // the call ended; Finish has the status
+    }
+    stream->WritesDone();
+  });
+
+  v1::ParseTapStreamResponse response;
+  std::optional<v1::TapSummary> summary;
+  while (stream->Read(&response)) {
+    if (response.has_summary()) {
+      summary = response.summary();
+      continue;
+    }
+    {
+      absl::MutexLock lock(&mu);
+      if (unacked > 0) --unacked;
+      changed.Signal();
+    }
+    on_results(response);
+  }
+  {
+    absl::MutexLock lock(&mu);
+    reader_done = true;
+    changed.SignalAll();
+  }
+  writer.join();
+  grpc::Status status = stream->Finish();
+  if (cancel != nullptr) cancel->Attach(nullptr);
+  if (!source_error.ok()) return source_error;
+  if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("cancelled");
+  if (!status.ok()) return FromGrpcStatus(status);
+  if (!summary.has_value()) {
+    return absl::InternalError("ParseTapStream ended without a summary");
+  }
+  return *std::move(summary);
+}
+
+}  // namespace desfired::client

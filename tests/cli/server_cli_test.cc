@@ -1,0 +1,357 @@
+// Runs the real desfirectl binary (path in DESFIRECTL) against an in-process desfired on
+// loopback, over a sandboxed pcscd with a desfire-sim transit card on reader 0 (the set-up of
+// tests/e2e/server_e2e_test.cc). One sandbox and one server per test process (libpcsclite
+// reads its socket name once); ctest runs every test in its own process. Skipped when not
+// root (the sandbox needs namespaces).
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "desfired/v1/card.pb.h"
+#include "desfired/v1/taps.pb.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/integration/pcsc_sandbox.h"
+
+namespace desfired {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The transit card's keys (sim/images/make_transit.py) and the demo tap key.
+constexpr char kKeyFile[] =
+    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
+    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
+    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
+    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
+    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
+    "key picc           DES    0000000000000000\n"
+    "tap static key=tap\n";
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A path unique to this test process and call.
+std::string TempPath(const std::string& name) {
+  static int counter = 0;
+  return absl::StrCat(::testing::TempDir(), "/desfirectl_server_test_", getpid(), "_", ++counter,
+                      "_", name);
+}
+
+// Runs desfirectl with `args` (shell words; quote reader names) and no environment
+// defaults for the connection.
+CliRun Desfirectl(const std::string& args) {
+  const std::string out_path = TempPath("stdout");
+  const std::string err_path = TempPath("stderr");
+  const std::string cmd =
+      absl::StrCat("env -u DESFIRED_SERVER -u DESFIRED_TOKEN -u DESFIRED_TLS_CA ", DESFIRECTL, " ",
+                   args, " </dev/null >", out_path, " 2>", err_path);
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(out_path);
+  r.err = ReadFile(err_path);
+  return r;
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  return absl::StrSplit(s, '\n', absl::SkipEmpty());
+}
+
+class ServerCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::SandboxOptions options;
+    options.sim_binary = DESFIRE_SIM;
+    auto sandbox = testing::PcscSandbox::Start(options);
+    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
+      GTEST_SKIP() << "needs root: " << sandbox.status();
+    }
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = std::move(*sandbox);
+    ASSERT_TRUE(sandbox_->StartCard(0, std::string(SOURCE_DIR) + "/sim/images/transit.json").ok());
+    ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
+    reader_ = sandbox_->ReaderName(0);
+
+    const std::string key_path = absl::StrCat(sandbox_->dir(), "/keys.conf");
+    std::ofstream(key_path) << kKeyFile;
+    ASSERT_EQ(::chmod(key_path.c_str(), 0600), 0);
+
+    server::ServerConfig config;
+    config.listen = "127.0.0.1:0";
+    config.keys_file = key_path;
+    auto server = server::DesfiredServer::Start(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    server_flag_ = absl::StrCat("--server 127.0.0.1:", server_->port());
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(1));
+  }
+
+  // desfirectl <command> --server ... --reader '<reader 0>' <args>
+  CliRun OnCard(const std::string& command, const std::string& args) {
+    return Desfirectl(absl::StrCat(command, " ", server_flag_, " --reader '", reader_, "' ", args));
+  }
+
+  int32_t Value() {
+    CliRun r = OnCard("value", "--aid F51001 --file 1 --key transit-read --key-no 1 --json");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    v1::GetValueResponse resp;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &resp).ok()) << r.out;
+    return resp.value();
+  }
+
+  std::unique_ptr<testing::PcscSandbox> sandbox_;
+  std::string reader_;
+  std::unique_ptr<server::DesfiredServer> server_;
+  std::string server_flag_;
+};
+
+TEST_F(ServerCliTest, ReadersTableAndJson) {
+  CliRun table = Desfirectl(absl::StrCat("readers ", server_flag_));
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  std::vector<std::string> lines = Lines(table.out);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("READER"));
+  EXPECT_THAT(lines[1], HasSubstr(reader_));
+  EXPECT_THAT(lines[1], HasSubstr("yes"));
+  EXPECT_THAT(lines[1], HasSubstr("04a1b2c3d4e5f6"));
+  EXPECT_THAT(lines[1], HasSubstr("3b8180018080"));
+
+  CliRun json = Desfirectl(absl::StrCat("readers --json ", server_flag_));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  ASSERT_EQ(Lines(json.out).size(), 1u);
+  v1::ListReadersResponse resp;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &resp).ok()) << json.out;
+  ASSERT_GE(resp.readers_size(), 1);
+  EXPECT_EQ(resp.readers(0).name(), reader_);
+  EXPECT_TRUE(resp.readers(0).card_present());
+  EXPECT_EQ(resp.readers(0).uid(), std::string("\x04\xa1\xb2\xc3\xd4\xe5\xf6", 7));
+}
+
+TEST_F(ServerCliTest, InfoAppsFiles) {
+  CliRun info = OnCard("info", "");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr("04a1b2c3d4e5f6"));
+  EXPECT_THAT(info.out, HasSubstr("DESFire EV1"));
+  EXPECT_THAT(info.out, HasSubstr("F51001"));
+
+  CliRun apps = OnCard("apps", "");
+  ASSERT_EQ(apps.exit_code, 0) << apps.err;
+  std::vector<std::string> lines = Lines(apps.out);
+  ASSERT_EQ(lines.size(), 2u) << apps.out;
+  EXPECT_THAT(lines[0], HasSubstr("AID"));
+  EXPECT_THAT(lines[1], HasSubstr("F51001"));
+
+  CliRun files = OnCard("files", "--aid F51001");
+  ASSERT_EQ(files.exit_code, 0) << files.err;
+  lines = Lines(files.out);
+  ASSERT_EQ(lines.size(), 6u) << files.out;  // header + 5 files
+  EXPECT_THAT(files.out, HasSubstr("VALUE"));
+  EXPECT_THAT(files.out, HasSubstr("CYCLIC_RECORD"));
+  EXPECT_THAT(files.out, HasSubstr("limits 0..100000"));
+
+  CliRun files_json = OnCard("files", "--aid f51001 --json");
+  ASSERT_EQ(files_json.exit_code, 0) << files_json.err;
+  v1::ListFilesResponse resp;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(files_json.out, &resp).ok());
+  EXPECT_EQ(resp.files_size(), 5);
+}
+
+TEST_F(ServerCliTest, ValueAndDebitWithRequestId) {
+  CliRun value = OnCard("value", "--aid F51001 --file 1 --key transit-read --key-no 1");
+  ASSERT_EQ(value.exit_code, 0) << value.err;
+  EXPECT_EQ(value.out, "value: 2500\n");
+
+  const std::string debit_args =
+      "--aid F51001 --file 1 --key transit-debit --key-no 2 --amount 150 --request-id cli-d-1";
+  CliRun debit = OnCard("debit", debit_args);
+  ASSERT_EQ(debit.exit_code, 0) << debit.err;
+  EXPECT_THAT(debit.out, HasSubstr("debit 150: 2500 -> 2350 (committed)"));
+  EXPECT_THAT(debit.out, HasSubstr("request id: cli-d-1"));
+  EXPECT_EQ(Value(), 2350);
+
+  // The same request id again is accepted; a server that deduplicates answers "replayed" and
+  // leaves the value alone.
+  CliRun again = OnCard("debit", debit_args);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  if (again.out.find("replayed") != std::string::npos) {
+    EXPECT_EQ(Value(), 2350);
+  }
+
+  // Without --request-id one is made up and printed.
+  CliRun fresh = OnCard("debit",
+                        "--aid F51001 --file 1 --key transit-debit --key-no 2 "
+                        "--amount 1 --json");
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  v1::DebitResponse resp;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(fresh.out, &resp).ok()) << fresh.out;
+  EXPECT_TRUE(resp.change().committed());
+
+  // Too much: INSUFFICIENT_VALUE with its hint, exit code 1.
+  CliRun too_much =
+      OnCard("debit", "--aid F51001 --file 1 --key transit-debit --key-no 2 --amount 1000000");
+  EXPECT_EQ(too_much.exit_code, 1);
+  EXPECT_THAT(too_much.err, HasSubstr("INSUFFICIENT_VALUE (OUT_OF_RANGE)"));
+  EXPECT_THAT(too_much.err, HasSubstr("desfire_status: BE"));
+  EXPECT_THAT(too_much.err, HasSubstr("what to do:"));
+  EXPECT_THAT(too_much.err, HasSubstr("request id: "));
+}
+
+TEST_F(ServerCliTest, TapLogTableAndSummary) {
+  CliRun log = OnCard("taplog", "--aid F51001 --file 3 --key transit-read --key-no 1");
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::vector<std::string> lines = Lines(log.out);
+  ASSERT_EQ(lines.size(), 8u) << log.out;  // header, 6 records, summary
+  EXPECT_THAT(lines[0], HasSubstr("STATUS"));
+  EXPECT_THAT(lines[1], HasSubstr("VALID"));
+  EXPECT_THAT(lines[1], HasSubstr("04a1b2c3d4e5f680"));
+  EXPECT_THAT(lines[7], HasSubstr("6 records: 6 valid, 0 flagged, 0 rejected"));
+
+  CliRun json = OnCard("taplog",
+                       "--aid F51001 --file 3 --key transit-read --key-no 1 --max-records 2 "
+                       "--json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  v1::ReadTapLogResponse resp;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &resp).ok()) << json.out;
+  EXPECT_EQ(resp.results_size(), 2);
+}
+
+TEST_F(ServerCliTest, ReadAndWrite) {
+  CliRun dump = OnCard("read", "--aid F51001 --file 5 --key transit-read --key-no 1");
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_THAT(dump.out, HasSubstr("000000  53 45 43 52 45 54 00 00"));
+  EXPECT_THAT(dump.out, HasSubstr("|SECRET.."));
+
+  const std::string out_path = TempPath("file5.bin");
+  CliRun to_file = OnCard("read", absl::StrCat("--aid F51001 --file 5 --key transit-read "
+                                               "--key-no 1 --offset 2 --length 4 --out ",
+                                               out_path));
+  ASSERT_EQ(to_file.exit_code, 0) << to_file.err;
+  EXPECT_EQ(ReadFile(out_path), "CRET");
+
+  // Backup file 2: written with key 2, read back with key 1.
+  CliRun write = OnCard("write",
+                        "--aid F51001 --file 2 --key transit-debit --key-no 2 "
+                        "--data 68656c6c6f --request-id cli-w-1");
+  ASSERT_EQ(write.exit_code, 0) << write.err;
+  EXPECT_THAT(write.out, HasSubstr("wrote 5 bytes at offset 0 of file 2 in F51001 (committed)"));
+  CliRun back =
+      OnCard("read", "--aid F51001 --file 2 --key transit-read --key-no 1 --length 5 --out -");
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(back.out, "hello");
+}
+
+TEST_F(ServerCliTest, UsageErrorsExitTwo) {
+  CliRun no_amount = OnCard("debit", "--aid F51001 --file 1 --key transit-debit --key-no 2");
+  EXPECT_EQ(no_amount.exit_code, 2);
+  EXPECT_THAT(no_amount.err, HasSubstr("--amount is required"));
+  CliRun bad_aid = OnCard("value", "--aid XYZ --file 1");
+  EXPECT_EQ(bad_aid.exit_code, 2);
+  EXPECT_THAT(bad_aid.err, HasSubstr("--aid"));
+  CliRun unknown = OnCard("apps", "--frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2);
+  CliRun no_reader = Desfirectl(absl::StrCat("apps ", server_flag_));
+  EXPECT_EQ(no_reader.exit_code, 2);
+  EXPECT_THAT(no_reader.err, HasSubstr("--reader is required"));
+  EXPECT_EQ(Value(), 2500);  // nothing reached the card
+}
+
+TEST_F(ServerCliTest, UnknownReaderExitsOneWithReason) {
+  CliRun r = Desfirectl(absl::StrCat(
+      "value ", server_flag_,
+      " --reader 'No Such Reader 00 00' --aid F51001 --file 1 --key transit-read --key-no 1"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("READER_NOT_FOUND"));
+  EXPECT_THAT(r.err, HasSubstr("No Such Reader 00 00"));
+  EXPECT_THAT(r.err, HasSubstr("desfirectl readers"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(ServerCliTest, TapsParseThroughTheServer) {
+  const std::string sample = absl::StrCat(SOURCE_DIR, "/docs/examples/taps-sample.hex");
+  CliRun r = Desfirectl(absl::StrCat("taps parse ", server_flag_, " --json ", sample));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 11u);
+  std::vector<v1::TapResult> results;
+  for (const std::string& line : lines) {
+    v1::TapResult res;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &res).ok()) << line;
+    results.push_back(res);
+  }
+  EXPECT_EQ(results[0].status(), v1::TapResult::VALID);
+  EXPECT_EQ(results[0].record_id(), "04a1b2c3_1700000000");
+  EXPECT_EQ(results[3].status(), v1::TapResult::FLAGGED);
+  EXPECT_EQ(results[8].status(), v1::TapResult::REJECTED);
+  EXPECT_THAT(results[9].error(), HasSubstr("line 12"));  // the local reason of the bad line
+  EXPECT_THAT(r.err, HasSubstr("11 records: 6 valid, 2 flagged, 3 rejected"));
+
+  // The local parser's options make no sense with --server.
+  CliRun local_opt = Desfirectl(absl::StrCat(
+      "taps parse ", server_flag_, " --mac-key 00112233445566778899aabbccddeeff ", sample));
+  EXPECT_EQ(local_opt.exit_code, 2);
+}
+
+TEST_F(ServerCliTest, WatchPrintsEventsAndStopsAfterCount) {
+  CliRun r;
+  std::thread watcher([&] {
+    r = Desfirectl(absl::StrCat("watch ", server_flag_, " --reader '", reader_, "' --count 2"));
+  });
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (server_->watchers() == 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_EQ(server_->watchers(), 1u);
+  ASSERT_TRUE(sandbox_->Control(0, "remove").ok());
+  ASSERT_TRUE(sandbox_->WaitForCard(0, false, absl::Seconds(3)).ok());
+  ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
+  watcher.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_THAT(lines[0], HasSubstr("SNAPSHOT"));
+  EXPECT_THAT(lines[1], HasSubstr("CARD_REMOVED"));
+  EXPECT_THAT(lines[2], HasSubstr("CARD_INSERTED"));
+  EXPECT_THAT(lines[2], HasSubstr("uid=04a1b2c3d4e5f6"));
+}
+
+// No sandbox needed: nothing listens on the port.
+TEST(ServerCliUnreachableTest, ExitsThree) {
+  CliRun r = Desfirectl("readers --server 127.0.0.1:1 --timeout 2s");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("no answer from desfired"));
+  CliRun change = Desfirectl(
+      "debit --server 127.0.0.1:1 --retries 0 --reader R --aid F51001 --file 1 --key k "
+      "--amount 1 --request-id u-1");
+  EXPECT_EQ(change.exit_code, 3);
+  EXPECT_THAT(change.err, HasSubstr("--request-id u-1"));
+  EXPECT_THAT(change.out, Not(HasSubstr("debit")));
+}
+
+}  // namespace
+}  // namespace desfired
