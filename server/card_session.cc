@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "core/apdu/status_payload.h"
 #include "core/util/status_macros.h"
 
@@ -14,6 +15,13 @@ bool CardOrServiceGone(const absl::Status& status) {
          reason == std::string(pcsc::kReasonPcscUnavailable) ||
          reason == std::string(pcsc::kReasonReaderNotFound);
 }
+
+bool IsReaderBusy(const absl::Status& status) {
+  return apdu::GetReason(status) == std::string(pcsc::kReasonReaderBusy);
+}
+
+constexpr int kBusyRetries = 50;
+constexpr absl::Duration kBusyBackoff = absl::Milliseconds(20);
 
 }  // namespace
 
@@ -45,7 +53,18 @@ absl::StatusOr<CardContext*> CardSession::Begin(const JobContext<CardSession>& j
   DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
   // A connection whose card left (or was reset) is replaced; SCardStatus tells.
   if (pcsc_card_ && !pcsc_card_->Atr().ok()) Disconnect();
-  if (!pcsc_card_) DESFIRED_RETURN_IF_ERROR(Connect());
+  if (!pcsc_card_) {
+    // Another program (the reader monitor reading the UID of a card just inserted, for one)
+    // may hold the card for a moment: retry a busy reader while the job is still wanted.
+    absl::Status connected = Connect();
+    for (int attempt = 0; !connected.ok() && IsReaderBusy(connected) && attempt < kBusyRetries;
+         ++attempt) {
+      absl::SleepFor(kBusyBackoff);
+      DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
+      connected = Connect();
+    }
+    DESFIRED_RETURN_IF_ERROR(connected);
+  }
   absl::StatusOr<Bytes> atr = pcsc_card_->Atr();
   absl::StatusOr<Bytes> uid = atr.ok() ? pcsc_card_->Uid() : atr.status();
   if (!uid.ok()) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "google/protobuf/arena.h"
 #include "proto/convert/tap_convert.h"
 #include "server/status_mapping.h"
 
@@ -39,7 +40,45 @@ void ParseInto(tap::TapPipeline& pipeline, uint64_t first_index,
   }
 }
 
+// Arenas for batches of records: blocks grow to 64 KiB, below glibc's mmap threshold, so they
+// are reused from the heap rather than mapped and unmapped per call.
+google::protobuf::ArenaOptions BatchArenaOptions() {
+  google::protobuf::ArenaOptions options;
+  options.max_block_size = 64 * 1024;
+  return options;
+}
+
+// ParseTaps' request and response on one arena per call: the messages and strings of a batch
+// come from a few large blocks and go with them when the call ends.
+class ArenaAllocator final
+    : public grpc::MessageAllocator<v1::ParseTapsRequest, v1::ParseTapsResponse> {
+ public:
+  grpc::MessageHolder<v1::ParseTapsRequest, v1::ParseTapsResponse>* AllocateMessages() override {
+    return new Holder();
+  }
+
+ private:
+  class Holder final : public grpc::MessageHolder<v1::ParseTapsRequest, v1::ParseTapsResponse> {
+   public:
+    Holder() : arena_(BatchArenaOptions()) {
+      set_request(google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena_));
+      set_response(google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    google::protobuf::Arena arena_;
+  };
+};
+
 }  // namespace
+
+TapServiceImpl::TapServiceImpl(Options options, ServerHooks hooks)
+    : options_(std::move(options)),
+      hooks_(std::move(hooks)),
+      allocator_(std::make_unique<ArenaAllocator>()) {
+  SetMessageAllocatorFor_ParseTaps(allocator_.get());
+}
 
 void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext* context,
                           absl::Time start, grpc::StatusCode code) const {
@@ -70,11 +109,17 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
 }
 
 // One chunk in, its results out, then the next read: the client's pace, bounded memory.
+// The chunk read and the results written live on an arena each, reset for the next chunk
+// (one read or one write is in flight at a time, never both).
 class TapServiceImpl::StreamReactor final
     : public grpc::ServerBidiReactor<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse> {
  public:
   StreamReactor(const TapServiceImpl& service, grpc::CallbackServerContext* context)
-      : service_(service), context_(context), start_(absl::Now()) {
+      : service_(service),
+        context_(context),
+        start_(absl::Now()),
+        in_arena_(BatchArenaOptions()),
+        out_arena_(BatchArenaOptions()) {
     absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline =
         tap::TapPipeline::Create(service_.options_.pipeline);
     if (!pipeline.ok()) {
@@ -82,29 +127,29 @@ class TapServiceImpl::StreamReactor final
       return;
     }
     pipeline_ = *std::move(pipeline);
-    StartRead(&in_);
+    ReadNext();
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       // The client half-closed: the summary goes last.
-      out_.Clear();
-      out_.set_records_processed(processed_);
-      ToProto(pipeline_->summary(), out_.mutable_summary());
+      v1::ParseTapStreamResponse* out = NewResponse();
+      out->set_records_processed(processed_);
+      ToProto(pipeline_->summary(), out->mutable_summary());
       last_ = true;
-      StartWrite(&out_);
+      StartWrite(out);
       return;
     }
-    absl::Status status = CheckBatch(in_.records_size(), service_.options_.max_batch);
+    absl::Status status = CheckBatch(in_->records_size(), service_.options_.max_batch);
     if (!status.ok()) {
       End(status);
       return;
     }
-    out_.Clear();
-    ParseInto(*pipeline_, processed_, in_.records(), out_.mutable_results());
-    processed_ += static_cast<uint64_t>(in_.records_size());
-    out_.set_records_processed(processed_);
-    StartWrite(&out_);
+    v1::ParseTapStreamResponse* out = NewResponse();
+    ParseInto(*pipeline_, processed_, in_->records(), out->mutable_results());
+    processed_ += static_cast<uint64_t>(in_->records_size());
+    out->set_records_processed(processed_);
+    StartWrite(out);
   }
 
   void OnWriteDone(bool ok) override {
@@ -116,12 +161,24 @@ class TapServiceImpl::StreamReactor final
       End(absl::OkStatus());
       return;
     }
-    StartRead(&in_);
+    ReadNext();
   }
 
   void OnDone() override { delete this; }
 
  private:
+  // The previous chunk is done with: its arena is reset for the next one.
+  void ReadNext() {
+    in_arena_.Reset();
+    in_ = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamRequest>(&in_arena_);
+    StartRead(in_);
+  }
+  // A response on a reset arena (the previous write has completed).
+  v1::ParseTapStreamResponse* NewResponse() {
+    out_arena_.Reset();
+    return google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&out_arena_);
+  }
+
   void End(const absl::Status& status) {
     const grpc::Status grpc_status = ToGrpcStatus(status);
     service_.Done("ParseTapStream", context_, start_, grpc_status.error_code());
@@ -132,8 +189,9 @@ class TapServiceImpl::StreamReactor final
   grpc::CallbackServerContext* const context_;
   const absl::Time start_;
   std::unique_ptr<tap::TapPipeline> pipeline_;
-  v1::ParseTapStreamRequest in_;
-  v1::ParseTapStreamResponse out_;
+  google::protobuf::Arena in_arena_;
+  google::protobuf::Arena out_arena_;
+  v1::ParseTapStreamRequest* in_ = nullptr;  // on in_arena_
   uint64_t processed_ = 0;
   bool last_ = false;
 };

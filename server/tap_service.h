@@ -9,11 +9,17 @@
 // Limits: a ParseTaps batch, and a ParseTapStream chunk, hold at most `max_batch` records
 // (INVALID_ARGUMENT naming `records` beyond it); gRPC's message size limit bounds the bytes.
 //
+// Memory: the request and the response of a ParseTaps call live on one protobuf arena, freed
+// when the call ends; a ParseTapStream chunk and its results each on an arena reset for the
+// next chunk. (A batch of 10,000 records is some 100,000 small messages and strings; a malloc
+// and a free for each cost more than the parsing itself: docs/benchmarks.md.)
+//
 // Thread-safe.
 #ifndef DESFIRED_SERVER_TAP_SERVICE_H_
 #define DESFIRED_SERVER_TAP_SERVICE_H_
 
 #include <functional>
+#include <memory>
 
 #include "core/tap/pipeline.h"
 #include "desfired/v1/taps.grpc.pb.h"
@@ -27,8 +33,7 @@ class TapServiceImpl final : public v1::TapService::CallbackService {
     tap::TapPipelineConfig pipeline;  // keys and tables owned by the server
     size_t max_batch = 100000;
   };
-  TapServiceImpl(Options options, ServerHooks hooks)
-      : options_(std::move(options)), hooks_(std::move(hooks)) {}
+  TapServiceImpl(Options options, ServerHooks hooks);
 
   grpc::ServerUnaryReactor* ParseTaps(grpc::CallbackServerContext* context,
                                       const v1::ParseTapsRequest* request,
@@ -43,6 +48,9 @@ class TapServiceImpl final : public v1::TapService::CallbackService {
 
   const Options options_;
   const ServerHooks hooks_;
+  // ParseTaps' messages, one arena per call; set as the method's allocator.
+  const std::unique_ptr<grpc::MessageAllocator<v1::ParseTapsRequest, v1::ParseTapsResponse>>
+      allocator_;
 };
 
 }  // namespace desfired::server

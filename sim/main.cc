@@ -5,10 +5,12 @@
 // See docs/simulator.md. Flags → image → card → vpcd loop; nothing else happens here.
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/util/bytes.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
 #include "sim/vpcd/vpcd_card.h"
@@ -28,6 +30,8 @@ constexpr char kUsage[] =
     "  --hang-after N        never answer the N-th APDU\n"
     "  --delay-us N          wait N microseconds before every answer\n"
     "  --verbose             log every APDU in hex on stderr\n"
+    "  --fixed-random HEX    for benchmarks and tests only: the card's random numbers (RndB,\n"
+    "                        TI, random UID) repeat HEX, so exchanges can be replayed\n"
     "signals: SIGUSR1 remove, SIGUSR2 insert, SIGHUP save, SIGTERM/SIGINT save and exit\n";
 
 [[noreturn]] void Usage(const std::string& error) {
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
   std::string image;
   std::string vpcd;
   bool save = false;
+  std::optional<desfired::Bytes> fixed_random;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -75,6 +80,13 @@ int main(int argc, char** argv) {
       opt.apdu_delay = std::chrono::microseconds(Number(a, value()));
     } else if (a == "--verbose") {
       opt.verbose = true;
+    } else if (a == "--fixed-random") {
+      const std::string hex = value();
+      auto pattern = desfired::HexDecode(hex);
+      if (!pattern.ok() || pattern->empty()) {
+        Usage(absl::StrCat(a, " needs hex bytes, got '", hex, "'"));
+      }
+      fixed_random = *std::move(pattern);
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -96,7 +108,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "desfire-sim: %s\n", std::string(state.status().message()).c_str());
     return 1;
   }
-  desfired::sim::Card card(*std::move(state));
+  desfired::sim::Card card(
+      *std::move(state),
+      fixed_random ? desfired::sim::RepeatingRandom(*std::move(fixed_random)) : nullptr);
   desfired::sim::VpcdCard server(card, opt);
   const absl::Status s = server.Run();
   if (!s.ok()) {

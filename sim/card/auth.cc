@@ -84,6 +84,13 @@ Bytes Ev2Sv(const uint8_t label[2], ByteSpan a, ByteSpan b) {
 
 }  // namespace
 
+RandomSource RepeatingRandom(Bytes pattern) {
+  if (pattern.empty()) pattern.push_back(0);  // never a division by zero below
+  return [pattern = std::move(pattern)](MutableByteSpan out) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = pattern[i % pattern.size()];
+  };
+}
+
 void CardAuthenticator::Cancel() {
   ins_.reset();
   crypto::SecureWipe(MutableByteSpan(rnd_b_));

@@ -34,6 +34,12 @@ namespace desfired::sim {
 // Fills its argument with random bytes. Tests inject a fixed sequence (RndB, then TI).
 using RandomSource = std::function<void(MutableByteSpan)>;
 
+// For benchmarks and tests only (desfire-sim --fixed-random): every draw is `pattern`
+// repeated from its first byte, so RndB (and the EV2 TI, a random UID) is the same at every
+// authentication and a recorded exchange can be replayed byte for byte. A card with this
+// source protects nothing. `pattern` must not be empty.
+RandomSource RepeatingRandom(Bytes pattern);
+
 class CardAuthenticator {
  public:
   // First step. `params` are the bytes after the key number (EV2First: LenCap ‖ PCDcap2).

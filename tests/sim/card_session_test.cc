@@ -506,5 +506,34 @@ TEST(SetConfigurationEv1Test, DefaultKeyAndAtsInAnAesSession) {
   EXPECT_EQ(HexEncode(card.state().ats), HexEncode(ats11));
 }
 
+// desfire-sim --fixed-random: every draw repeats the pattern from its first byte, so an
+// AES authentication with a fixed RndA is the same exchange every time (bench/ replays it).
+TEST(RepeatingRandomTest, EveryDrawRepeatsThePattern) {
+  const RandomSource random = RepeatingRandom(H("01 02 03"));
+  Bytes seven(7, 0);
+  random(MutableByteSpan(seven));
+  EXPECT_EQ(HexEncode(seven), "01020301020301");
+  Bytes two(2, 0);
+  random(MutableByteSpan(two));
+  EXPECT_EQ(HexEncode(two), "0102");
+}
+
+TEST(RepeatingRandomTest, AesAuthenticationRepeatsByteForByte) {
+  const Bytes rnd_b = H("C05DDD714FD788A6B7B754F3C4D066E8");
+  Card card(AesAppCard(), RepeatingRandom(rnd_b));
+  ASSERT_EQ(SelectApp(card, H("010000")), Sw::kOk);
+  Sw sw;
+  const Bytes first = Wrapped(card, 0xAA, {0x01}, sw);
+  ASSERT_EQ(sw, Sw::kAdditionalFrame);
+  EXPECT_EQ(HexEncode(CbcDecrypt(kKey1, Bytes(kAes, 0), first)), HexEncode(rnd_b));
+  const Bytes again = Wrapped(card, 0xAA, {0x01}, sw);
+  ASSERT_EQ(sw, Sw::kAdditionalFrame);
+  EXPECT_EQ(HexEncode(again), HexEncode(first));
+  // Complete authentications succeed, with the same RndB each time.
+  Ev1AesHost host(card);
+  EXPECT_EQ(host.Authenticate(1, kKey1, kRndA1), Sw::kOk);
+  EXPECT_EQ(host.Authenticate(1, kKey1, kRndA1), Sw::kOk);
+}
+
 }  // namespace
 }  // namespace desfired::sim

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/crypto/block_cipher.h"
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
@@ -235,10 +236,12 @@ TEST(VpcdCardTest, DelayHoldsEveryAnswerBack) {
 // an uncommitted change is not saved, and a restarted card has the saved balance.
 class SimProcess {
  public:
-  SimProcess(const std::string& image, uint16_t port, const std::string& ctl) {
+  SimProcess(const std::string& image, uint16_t port, const std::string& ctl,
+             const std::vector<std::string>& extra_args = {}) {
     const std::string vpcd = "127.0.0.1:" + std::to_string(port);
     std::vector<std::string> args = {DESFIRE_SIM, "--image", image,       "--save",
                                      "--vpcd",    vpcd,      "--control", ctl};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     pid_ = fork();
     if (pid_ == 0) {
       std::vector<char*> argv;
@@ -315,6 +318,29 @@ TEST(VpcdCardTest, SimSavesOnRequestAndOnSigtermAndRestartKeepsTheValue) {
     EXPECT_EQ(HexEncode(*reader.Exchange(H("906C0000010100"))), "0c0000009100");
     EXPECT_EQ(sim.Terminate(), 0);
   }
+}
+
+// desfire-sim --fixed-random (for benchmarks): RndB is the given bytes at every
+// authentication, so the card's first answer repeats byte for byte.
+TEST(VpcdCardTest, SimFixedRandomRepeatsRndB) {
+  const std::string image = ::testing::TempDir() + "/vpcd_fixed_random_test.json";
+  const std::string ctl = ::testing::TempDir() + "/vpcd_fixed_random_test.ctl";
+  ASSERT_TRUE(SaveImage(CardState::Blank(), image).ok());
+  FakeReader reader;
+  SimProcess sim(image, reader.port(), ctl, {"--fixed-random", "0102030405060708"});
+  ASSERT_TRUE(reader.Accept());
+  // ISO authentication with the blank card's PICC key (DES 00×8): E_CBC(IV 0)(RndB) ‖ 91 AF.
+  const Bytes first = *reader.Exchange(H("901A0000010000"));
+  ASSERT_EQ(first.size(), 10u);
+  EXPECT_EQ(HexEncode(ByteSpan(first).subspan(8)), "91af");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("901A0000010000"))), HexEncode(first));
+  auto des = crypto::BlockCipher::Create(crypto::KeyType::kDes, Bytes(8, 0));
+  ASSERT_TRUE(des.ok());
+  Bytes rnd_b(first.begin(), first.begin() + 8);
+  Bytes iv(8, 0);
+  ASSERT_TRUE(des->CbcDecrypt(MutableByteSpan(iv), MutableByteSpan(rnd_b)).ok());
+  EXPECT_EQ(HexEncode(rnd_b), "0102030405060708");
+  EXPECT_EQ(sim.Terminate(), 0);
 }
 
 }  // namespace
