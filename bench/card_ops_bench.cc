@@ -339,15 +339,22 @@ struct Bench {
   }
 };
 
-Bench& GetBench() {
-  static Bench* bench = [] {
-    auto* b = new Bench();
-    absl::Status s = b->Start();
-    if (!s.ok()) b->error = std::string(s.message());
-    return b;
-  }();
-  return *bench;
+// The bench, set up on first use; StopBench() tears the sandbox down (pcscd and the card are
+// child processes: they must not outlive the program).
+std::unique_ptr<Bench>& BenchSlot() {
+  static std::unique_ptr<Bench>* slot = new std::unique_ptr<Bench>();
+  return *slot;
 }
+Bench& GetBench() {
+  std::unique_ptr<Bench>& slot = BenchSlot();
+  if (slot == nullptr) {
+    slot = std::make_unique<Bench>();
+    absl::Status s = slot->Start();
+    if (!s.ok()) slot->error = std::string(s.message());
+  }
+  return *slot;
+}
+void StopBench() { BenchSlot().reset(); }  // the context first, then the sandbox
 
 double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
@@ -540,6 +547,7 @@ void PrintOverhead(const std::vector<double>& core, const std::vector<double>& r
 }
 
 void PrintSummary() {
+  if (BenchSlot() == nullptr) return;  // no benchmark ran
   Bench& b = GetBench();
   if (!b.error.empty()) {
     std::printf("card_ops_bench: %s\n", b.error.c_str());
@@ -613,6 +621,7 @@ int main(int argc, char** argv) {
       ->Unit(benchmark::kMicrosecond);
   benchmark::RunSpecifiedBenchmarks();
   PrintSummary();
+  StopBench();
   benchmark::Shutdown();
   return 0;
 }

@@ -68,9 +68,15 @@ struct Setup {
   }
 };
 
+// Set up on first use; deleted at the end of main, which stops pcscd and the card (child
+// processes that must not outlive the program).
+Setup*& SetupSlot() {
+  static Setup* setup = nullptr;
+  return setup;
+}
 Setup& GetSetup() {
-  static Setup* setup = new Setup();
-  return *setup;
+  if (SetupSlot() == nullptr) SetupSlot() = new Setup();
+  return *SetupSlot();
 }
 
 // One APDU round trip: GetApplicationIDs (ISO-wrapped), answered with AIDs ‖ 91 00.
@@ -101,4 +107,12 @@ BENCHMARK(BM_SimApduThroughPcscd)->UseRealTime()->MinTime(3);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  delete SetupSlot();
+  SetupSlot() = nullptr;
+  benchmark::Shutdown();
+  return 0;
+}
