@@ -736,6 +736,26 @@ absl::StatusOr<FileUse> UseFile(CardContext& ctx, const Opened& opened, uint8_t 
   return use;
 }
 
+// BeginFor + UseFile for a request that names aid, file_no and communication_mode: the
+// session and the file's settings, with the job checked after each step.
+struct OpenedFile {
+  Opened opened;
+  FileUse use;
+};
+template <typename Request>
+absl::StatusOr<OpenedFile> OpenFile(CardContext& ctx, const Request& request, const Guess& guess,
+                                    bool refresh = false) {
+  const uint8_t file_no = static_cast<uint8_t>(request.file_no());
+  DESFIRED_ASSIGN_OR_RETURN(
+      Opened opened,
+      BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
+  DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+  DESFIRED_ASSIGN_OR_RETURN(
+      FileUse use, UseFile(ctx, opened, file_no, request.communication_mode(), guess, refresh));
+  DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+  return OpenedFile{opened, std::move(use)};
+}
+
 void Release(CardContext& ctx, uint8_t file_no, const FileUse& use) {
   if (use.restore.has_value()) ctx.card->AssumeFileSettings(file_no, *use.restore);
 }
@@ -760,12 +780,9 @@ template <typename Request>
 absl::Status ChangeValue(CardContext& ctx, const Request& request, ValueChangeFn change,
                          v1::ValueChange* out) {
   const uint8_t file_no = static_cast<uint8_t>(request.file_no());
-  DESFIRED_ASSIGN_OR_RETURN(
-      Opened opened,
-      BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-  DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-  DESFIRED_ASSIGN_OR_RETURN(FileUse use, UseFile(ctx, opened, file_no, request.communication_mode(),
-                                                 {.type = FileType::kValue}));
+  DESFIRED_ASSIGN_OR_RETURN(OpenedFile file, OpenFile(ctx, request, {.type = FileType::kValue}));
+  const Opened& opened = file.opened;
+  const FileUse& use = file.use;
   const bool readable = CanReadValue(use.settings, opened);
   if (readable) {
     DESFIRED_ASSIGN_OR_RETURN(int32_t before, ctx.card->GetValue(file_no));
@@ -1108,13 +1125,8 @@ absl::StatusOr<v1::ReadDataResponse> ReadData(CardContext& ctx,
                                               const v1::ReadDataRequest& request) {
   return RunOp<v1::ReadDataResponse>(ctx, [&](v1::ReadDataResponse& out) -> absl::Status {
     const uint8_t file_no = static_cast<uint8_t>(request.file_no());
-    DESFIRED_ASSIGN_OR_RETURN(
-        Opened opened,
-        BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-    DESFIRED_ASSIGN_OR_RETURN(FileUse use,
-                              UseFile(ctx, opened, file_no, request.communication_mode(), {}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file, OpenFile(ctx, request, {}));
+    const FileUse& use = file.use;
     DESFIRED_ASSIGN_OR_RETURN(Bytes data,
                               ctx.card->ReadData(file_no, request.offset(), request.length()));
     Release(ctx, file_no, use);
@@ -1127,14 +1139,9 @@ absl::StatusOr<v1::WriteDataResponse> WriteData(CardContext& ctx,
                                                 const v1::WriteDataRequest& request) {
   return RunOp<v1::WriteDataResponse>(ctx, [&](v1::WriteDataResponse& out) -> absl::Status {
     const uint8_t file_no = static_cast<uint8_t>(request.file_no());
-    DESFIRED_ASSIGN_OR_RETURN(
-        Opened opened,
-        BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-    DESFIRED_ASSIGN_OR_RETURN(FileUse use,
-                              UseFile(ctx, opened, file_no, request.communication_mode(),
-                                      {.type = FileType::kBackupData}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
+                              OpenFile(ctx, request, {.type = FileType::kBackupData}));
+    const FileUse& use = file.use;
     const bool commit = !request.defer_commit();
     DESFIRED_RETURN_IF_ERROR(ctx.card->WriteData(file_no, request.offset(), AsBytes(request.data()),
                                                  {.commit = commit}));
@@ -1152,14 +1159,8 @@ absl::StatusOr<v1::GetValueResponse> GetValue(CardContext& ctx,
                                               const v1::GetValueRequest& request) {
   return RunOp<v1::GetValueResponse>(ctx, [&](v1::GetValueResponse& out) -> absl::Status {
     const uint8_t file_no = static_cast<uint8_t>(request.file_no());
-    DESFIRED_ASSIGN_OR_RETURN(
-        Opened opened,
-        BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-    DESFIRED_ASSIGN_OR_RETURN(
-        FileUse use,
-        UseFile(ctx, opened, file_no, request.communication_mode(), {.type = FileType::kValue}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file, OpenFile(ctx, request, {.type = FileType::kValue}));
+    const FileUse& use = file.use;
     DESFIRED_ASSIGN_OR_RETURN(int32_t value, ctx.card->GetValue(file_no));
     Release(ctx, file_no, use);
     out.set_value(value);
@@ -1193,14 +1194,10 @@ absl::StatusOr<v1::ReadRecordsResponse> ReadRecords(CardContext& ctx,
   return RunOp<v1::ReadRecordsResponse>(ctx, [&](v1::ReadRecordsResponse& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(Page page, PageOf(request.page_size(), request.page_token()));
     const uint8_t file_no = static_cast<uint8_t>(request.file_no());
-    DESFIRED_ASSIGN_OR_RETURN(
-        Opened opened,
-        BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
     // The count must be the card's: fresh settings, no guessing.
-    DESFIRED_ASSIGN_OR_RETURN(
-        FileUse use, UseFile(ctx, opened, file_no, request.communication_mode(), {.allowed = false},
-                             /*refresh=*/true));
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
+                              OpenFile(ctx, request, {.allowed = false}, /*refresh=*/true));
+    const FileUse& use = file.use;
     if (!desfire::IsRecordFile(use.settings.type)) {
       return WrongFileType(file_no, use.settings.type, "ReadRecords");
     }
@@ -1229,14 +1226,9 @@ absl::StatusOr<v1::WriteRecordResponse> WriteRecord(CardContext& ctx,
                                                     const v1::WriteRecordRequest& request) {
   return RunOp<v1::WriteRecordResponse>(ctx, [&](v1::WriteRecordResponse& out) -> absl::Status {
     const uint8_t file_no = static_cast<uint8_t>(request.file_no());
-    DESFIRED_ASSIGN_OR_RETURN(
-        Opened opened,
-        BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-    DESFIRED_ASSIGN_OR_RETURN(FileUse use,
-                              UseFile(ctx, opened, file_no, request.communication_mode(),
-                                      {.type = FileType::kCyclicRecord}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
+                              OpenFile(ctx, request, {.type = FileType::kCyclicRecord}));
+    const FileUse& use = file.use;
     const bool commit = !request.defer_commit();
     DESFIRED_RETURN_IF_ERROR(ctx.card->WriteRecord(file_no, request.offset(),
                                                    AsBytes(request.data()), {.commit = commit}));
@@ -1269,16 +1261,10 @@ absl::StatusOr<v1::ReadTapLogResponse> ReadTapLog(CardContext& ctx,
     tap::TapPipelineConfig local;
     DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<tap::TapPipeline> pipeline,
                               tap::TapPipeline::Create(TapConfig(ctx, local)));
-    DESFIRED_ASSIGN_OR_RETURN(
-        Opened opened,
-        BeginFor(ctx, request, request.aid(), FileRef{file_no, request.communication_mode()}));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
     const Guess guess{.type = FileType::kCyclicRecord,
                       .record_size = static_cast<uint32_t>(tap::kRecordSize)};
-    DESFIRED_ASSIGN_OR_RETURN(
-        FileUse use,
-        UseFile(ctx, opened, file_no, request.communication_mode(), guess, /*refresh=*/true));
-    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file, OpenFile(ctx, request, guess, /*refresh=*/true));
+    const FileUse& use = file.use;
     DESFIRED_ASSIGN_OR_RETURN(std::vector<Bytes> records,
                               ReadTapRecords(ctx, file_no, use, request.max_records()));
     Release(ctx, file_no, use);
