@@ -72,16 +72,16 @@ class ServerE2eTest : public ::testing::Test {
   void SetUp() override {
     testing::SandboxOptions options;
     options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::Start(options);
+    auto sandbox =
+        testing::PcscSandbox::StartWithCards(options,
+                                             {std::string(SOURCE_DIR) + "/sim/images/transit.json",
+                                              std::string(SOURCE_DIR) + "/sim/images/blank.json"},
+                                             absl::Seconds(3));
     if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
       GTEST_SKIP() << "needs root: " << sandbox.status();
     }
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = std::move(*sandbox);
-    ASSERT_TRUE(sandbox_->StartCard(0, std::string(SOURCE_DIR) + "/sim/images/transit.json").ok());
-    ASSERT_TRUE(sandbox_->StartCard(1, std::string(SOURCE_DIR) + "/sim/images/blank.json").ok());
-    ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
-    ASSERT_TRUE(sandbox_->WaitForCard(1, true, absl::Seconds(3)).ok());
     transit_ = sandbox_->ReaderName(0);
     blank_ = sandbox_->ReaderName(1);
 
@@ -341,7 +341,8 @@ TEST_F(ServerE2eTest, ValueChangesAndData) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
   }
 
-  // A deferred debit, then AbortTransaction: the value stays.
+  // A deferred debit is not committed; the next call, with another key, authenticates anew and
+  // the card rolls the open transaction back: the value stays.
   const int32_t before_abort = Value();
   v1::DebitRequest deferred = DebitReq(5, "d-3");
   deferred.set_defer_commit(true);

@@ -33,14 +33,13 @@ class HostSimTest : public ::testing::Test {
   void SetUp() override {
     testing::SandboxOptions options;
     options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::Start(options);
+    auto sandbox = testing::PcscSandbox::StartWithCards(
+        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
     if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
       GTEST_SKIP() << "needs root: " << sandbox.status();
     }
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = std::move(*sandbox);
-    ASSERT_TRUE(sandbox_->StartCard(0, std::string(SOURCE_DIR) + "/sim/images/transit.json").ok());
-    ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
     auto context = pcsc::PcscContext::Create();
     ASSERT_TRUE(context.ok()) << context.status();
     context_ = std::move(*context);

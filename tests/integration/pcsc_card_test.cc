@@ -42,14 +42,13 @@ class PcscCardTest : public ::testing::Test {
   void SetUp() override {
     testing::SandboxOptions options;
     options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::Start(options);
+    auto sandbox =
+        testing::PcscSandbox::StartWithCards(options, {kImages + "transit.json"}, kEventTimeout);
     if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
       GTEST_SKIP() << "needs root: " << sandbox.status();
     }
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     sandbox_ = std::move(*sandbox);
-    ASSERT_TRUE(sandbox_->StartCard(0, kImages + "transit.json").ok());
-    ASSERT_TRUE(sandbox_->WaitForCard(0, true, kEventTimeout).ok());
   }
 
   std::string Reader() const { return sandbox_->ReaderName(0); }

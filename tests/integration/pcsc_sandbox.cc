@@ -72,6 +72,19 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<PcscSandbox>> PcscSandbox::StartWithCards(
+    SandboxOptions options, const std::vector<std::string>& images, absl::Duration wait) {
+  absl::StatusOr<std::unique_ptr<PcscSandbox>> sandbox = Start(std::move(options));
+  if (!sandbox.ok()) return sandbox.status();
+  for (int i = 0; i < static_cast<int>(images.size()); ++i) {
+    if (absl::Status s = (*sandbox)->StartCard(i, images[i]); !s.ok()) return s;
+  }
+  for (int i = 0; i < static_cast<int>(images.size()); ++i) {
+    if (absl::Status s = (*sandbox)->WaitForCard(i, true, wait); !s.ok()) return s;
+  }
+  return sandbox;
+}
+
 absl::StatusOr<std::unique_ptr<PcscSandbox>> PcscSandbox::Start(SandboxOptions options) {
   if (geteuid() != 0) {
     return absl::PermissionDeniedError("the pcscd sandbox needs root (mount/net namespaces)");

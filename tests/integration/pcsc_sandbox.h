@@ -57,6 +57,11 @@ struct SandboxOptions {
 class PcscSandbox {
  public:
   static absl::StatusOr<std::unique_ptr<PcscSandbox>> Start(SandboxOptions options);
+  // Start, then desfire-sim with `images[i]` on reader i, waiting up to `wait` for each card.
+  // PERMISSION_DENIED (not root) as Start.
+  static absl::StatusOr<std::unique_ptr<PcscSandbox>> StartWithCards(
+      SandboxOptions options, const std::vector<std::string>& images,
+      absl::Duration wait = absl::Seconds(3));
   ~PcscSandbox();
   PcscSandbox(const PcscSandbox&) = delete;
   PcscSandbox& operator=(const PcscSandbox&) = delete;
