@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
+#include "server/reasons.h"
 #include "server/status_mapping.h"
 
 namespace desfired::server {
@@ -62,24 +63,34 @@ std::string Peer(grpc::CallbackServerContext* context) { return context->peer();
 // ReaderRegistry.
 
 absl::StatusOr<ReaderWorker<CardSession>*> ReaderRegistry::Worker(const std::string& reader) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      return apdu::WithReason(absl::UnavailableError("the server is shutting down"),
+                              kReasonShuttingDown);
+    }
+    auto it = workers_.find(reader);
+    if (it != workers_.end()) return it->second.get();
+  }
+  // A reader used for the first time: only one pcscd lists gets a worker.
   std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
   bool known = false;
   for (const ReaderState& r : snapshot->readers) known = known || r.reader == reader;
-  absl::MutexLock lock(&mu_);
-  if (shut_down_) {
-    return apdu::WithReason(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN");
-  }
-  auto it = workers_.find(reader);
-  if (it != workers_.end()) return it->second.get();
   if (!known) {
     return apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", reader, "'")),
                             pcsc::kReasonReaderNotFound);
   }
-  auto worker = std::make_unique<ReaderWorker<CardSession>>(
-      reader, std::make_unique<CardSession>(reader, options_.session), options_.worker);
-  ReaderWorker<CardSession>* raw = worker.get();
-  workers_.emplace(reader, std::move(worker));
-  return raw;
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) {
+    return apdu::WithReason(absl::UnavailableError("the server is shutting down"),
+                            kReasonShuttingDown);
+  }
+  auto [it, inserted] = workers_.try_emplace(reader);
+  if (inserted) {
+    it->second = std::make_unique<ReaderWorker<CardSession>>(
+        reader, std::make_unique<CardSession>(reader, options_.session), options_.worker);
+  }
+  return it->second.get();
 }
 
 void ReaderRegistry::Shutdown(absl::Duration grace) {
