@@ -47,18 +47,7 @@ int Read(int argc, char** argv) {
   cmd.args().Option("out", "FILE|-", "write the raw bytes to FILE, or to stdout with -");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadDataRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
   if (!offset.ok()) return cmd.UsageError(offset.status());
   absl::StatusOr<int64_t> length = cmd.Int("length", 0, 0xFFFFFF, 0);
@@ -113,18 +102,7 @@ int Write(int argc, char** argv) {
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::WriteDataRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
   if (!offset.ok()) return cmd.UsageError(offset.status());
   req.set_offset(static_cast<uint32_t>(*offset));
@@ -181,18 +159,7 @@ int Records(int argc, char** argv) {
   cmd.args().Option("max", "N", "read at most N records (default: all)");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadRecordsRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> max = cmd.Int("max", 1, INT32_MAX, 0);
   if (!max.ok()) return cmd.UsageError(max.status());
   if (*max > 0) req.set_page_size(static_cast<int32_t>(*max));

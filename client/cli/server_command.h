@@ -93,6 +93,24 @@ class ServerCommand {
   absl::StatusOr<uint32_t> Aid(bool allow_card_level = false) const;
   // --file: 0..31, required.
   absl::StatusOr<uint32_t> FileNo() const;
+  // Target, --aid, --file and the key options into a request on one file. Without --key the
+  // auth is cleared, or, with `key_required`, that is an error.
+  template <typename Request>
+  absl::Status FileRequest(Request* req, bool key_required = false) const {
+    if (absl::Status s = Target(req->mutable_target()); !s.ok()) return s;
+    absl::StatusOr<uint32_t> aid = Aid();
+    if (!aid.ok()) return aid.status();
+    req->set_aid(*aid);
+    absl::StatusOr<uint32_t> file = FileNo();
+    if (!file.ok()) return file.status();
+    req->set_file_no(*file);
+    absl::StatusOr<bool> key = Key(req->mutable_auth());
+    if (!key.ok()) return key.status();
+    if (*key) return absl::OkStatus();
+    if (key_required) return absl::InvalidArgumentError("--key NAME is required (with --key-no N)");
+    req->clear_auth();
+    return absl::OkStatus();
+  }
   // A decimal option in [lo, hi]; absent: `fallback`, or an error when there is none.
   absl::StatusOr<int64_t> Int(const std::string& option, int64_t lo, int64_t hi,
                               std::optional<int64_t> fallback = std::nullopt) const;

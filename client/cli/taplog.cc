@@ -19,18 +19,7 @@ int TapLog(int argc, char** argv) {
   cmd.args().Option("max-records", "N", "only the newest N records (default: all)");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadTapLogRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> max = cmd.Int("max-records", 1, UINT32_MAX, 0);
   if (!max.ok()) return cmd.UsageError(max.status());
   req.set_max_records(static_cast<uint32_t>(*max));

@@ -15,16 +15,7 @@ enum class Change { kDebit, kCredit, kLimitedCredit };
 // The fields the three change requests share.
 template <typename Request>
 absl::Status FillChange(const ServerCommand& cmd, Request* req) {
-  if (absl::Status s = cmd.Target(req->mutable_target()); !s.ok()) return s;
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return aid.status();
-  req->set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return file.status();
-  req->set_file_no(*file);
-  absl::StatusOr<bool> key = cmd.Key(req->mutable_auth());
-  if (!key.ok()) return key.status();
-  if (!*key) return absl::InvalidArgumentError("--key NAME is required (with --key-no N)");
+  if (absl::Status s = cmd.FileRequest(req, /*key_required=*/true); !s.ok()) return s;
   absl::StatusOr<int64_t> amount = cmd.Int("amount", 1, INT32_MAX);
   if (!amount.ok()) return amount.status();
   req->set_amount(static_cast<int32_t>(*amount));
@@ -114,18 +105,7 @@ int Value(int argc, char** argv) {
   cmd.AddKey("a key with read, write or read-write access (omit when GetValue is free)");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::GetValueRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());
   absl::StatusOr<v1::GetValueResponse> resp = (*client)->GetValue(req);
