@@ -96,11 +96,7 @@ int Info(int argc, char** argv) {
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::GetCardInfoRequest req;
   if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());
   absl::StatusOr<v1::GetCardInfoResponse> resp = (*client)->GetCardInfo(req);
@@ -152,11 +148,7 @@ int Apps(int argc, char** argv) {
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ListApplicationsRequest req;
   if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());
   v1::ListApplicationsResponse all;
@@ -196,11 +188,7 @@ int Files(int argc, char** argv) {
   absl::StatusOr<uint32_t> aid = cmd.Aid();
   if (!aid.ok()) return cmd.UsageError(aid.status());
   req.set_aid(*aid);
-  if (absl::StatusOr<bool> k = cmd.Key(req.mutable_auth()); !k.ok()) {
-    return cmd.UsageError(k.status());
-  } else if (!*k) {
-    req.clear_auth();
-  }
+  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
   req.set_include_settings(!cmd.args().Has("no-settings"));
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());

@@ -104,10 +104,15 @@ class ServerCommand {
     absl::StatusOr<uint32_t> file = FileNo();
     if (!file.ok()) return file.status();
     req->set_file_no(*file);
+    return KeyInto(req, key_required);
+  }
+  // The key options into req->auth: cleared without --key, or, with `required`, an error.
+  template <typename Request>
+  absl::Status KeyInto(Request* req, bool required = false) const {
     absl::StatusOr<bool> key = Key(req->mutable_auth());
     if (!key.ok()) return key.status();
     if (*key) return absl::OkStatus();
-    if (key_required) return absl::InvalidArgumentError("--key NAME is required (with --key-no N)");
+    if (required) return absl::InvalidArgumentError("--key NAME is required (with --key-no N)");
     req->clear_auth();
     return absl::OkStatus();
   }
