@@ -514,12 +514,12 @@ absl::StatusOr<Bytes> Session::Execute(const Command& command) {
 absl::StatusOr<Bytes> Session::SendAndCheck(const Command& command, ByteSpan payload,
                                             bool ends_session) {
   absl::StatusOr<NativeResponse> response = channel_.Transceive(command.ins, payload);
-  last_frame_sizes_.clear();
-  if (response.ok()) last_frame_sizes_ = response->frame_sizes;
   if (!response.ok()) {
+    last_frame_sizes_.clear();
     Invalidate();  // the card drops its session on any error; so do we
     return response.status();
   }
+  last_frame_sizes_ = std::move(response->frame_sizes);
   if (ends_session) {
     Invalidate();
     if (!response->data.empty()) {
