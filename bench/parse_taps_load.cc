@@ -556,8 +556,7 @@ void ServerParse(const tap::TapPipelineConfig& config, const v1::ParseTapsReques
     const std::string& raw = input.raw();
     std::optional<int64_t> backend;
     if (input.has_backend_time()) backend = input.backend_time().seconds();
-    pipeline->Process(index++, ByteSpan(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()),
-                      backend, &result);
+    pipeline->Process(index++, AsBytes(raw), backend, &result);
     ToProto(result, results->Add());
   }
   ToProto(pipeline->summary(), response->mutable_summary());
@@ -616,22 +615,18 @@ void RunBreakdown(const RecordMaker& maker) {
                                  r.ParseFromString(request_bytes);
                                }),
                    false});
-  steps.push_back(
-      {"server", "pipeline only (parse, MAC, dedup, summary)",
-       NsPerRecord(kReps, n,
-                   [&] {
-                     auto pipeline = *tap::TapPipeline::Create(config);
-                     tap::TapResult result;
-                     uint64_t index = 0;
-                     for (const v1::TapInput& input : request.records()) {
-                       const std::string& raw = input.raw();
-                       pipeline->Process(
-                           index++,
-                           ByteSpan(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()),
-                           std::nullopt, &result);
-                     }
-                   }),
-       false});
+  steps.push_back({"server", "pipeline only (parse, MAC, dedup, summary)",
+                   NsPerRecord(kReps, n,
+                               [&] {
+                                 auto pipeline = *tap::TapPipeline::Create(config);
+                                 tap::TapResult result;
+                                 uint64_t index = 0;
+                                 for (const v1::TapInput& input : request.records()) {
+                                   const std::string& raw = input.raw();
+                                   pipeline->Process(index++, AsBytes(raw), std::nullopt, &result);
+                                 }
+                               }),
+                   false});
   steps.push_back(
       {"server", "pipeline + ToProto into the response, arena",
        NsPerRecord(kReps, n,

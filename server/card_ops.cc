@@ -41,13 +41,6 @@ constexpr size_t kRandomUidLength = 4;
 constexpr uint8_t kKeySettingsLowBits = 0x0F;
 constexpr int kChangeKeyAccessShift = 4;
 
-// --- Bytes and proto strings ---------------------------------------------------------------
-
-ByteSpan AsBytes(const std::string& s) {
-  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-std::string AsString(ByteSpan b) { return std::string(b.begin(), b.end()); }
-
 // --- Conversions core <-> proto --------------------------------------------------------------
 
 CommMode ModeFromProto(v1::CommunicationMode mode) {

@@ -39,8 +39,8 @@ void ToProto(const ReaderState& in, v1::Reader* out) {
   out->set_name(in.reader);
   out->set_card_present(in.card.has_value());
   if (in.card.has_value()) {
-    out->set_uid(std::string(in.card->uid.begin(), in.card->uid.end()));
-    out->set_atr(std::string(in.card->atr.begin(), in.card->atr.end()));
+    out->set_uid(AsString(in.card->uid));
+    out->set_atr(AsString(in.card->atr));
     *out->mutable_card_inserted_time() = ToTimestamp(in.card->inserted_at);
   }
 }
@@ -279,8 +279,8 @@ class CardServiceImpl::WatchReactor final
     event->set_sequence(e.sequence);
     event->set_kind(ToProto(e.kind));
     event->set_reader(e.reader);
-    event->set_uid(std::string(e.uid.begin(), e.uid.end()));
-    event->set_atr(std::string(e.atr.begin(), e.atr.end()));
+    event->set_uid(AsString(e.uid));
+    event->set_atr(AsString(e.atr));
     *event->mutable_time() = ToTimestamp(e.time);
     return true;
   }

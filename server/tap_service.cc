@@ -34,8 +34,7 @@ void ParseInto(tap::TapPipeline& pipeline, uint64_t first_index,
   uint64_t index = first_index;
   for (const v1::TapInput& input : records) {
     const std::string& raw = input.raw();
-    pipeline.Process(index++, ByteSpan(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()),
-                     BackendTime(input), &result);
+    pipeline.Process(index++, AsBytes(raw), BackendTime(input), &result);
     ToProto(result, results->Add());
   }
 }

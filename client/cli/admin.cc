@@ -152,7 +152,7 @@ int CreateApp(int argc, char** argv) {
     return cmd.UsageError("--iso-fid and --df-name go together");
   }
   if (fid->has_value()) req.set_iso_file_id(**fid);
-  req.set_df_name(ProtoBytes(*df_name));
+  req.set_df_name(AsString(*df_name));
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());
   absl::StatusOr<v1::CreateApplicationResponse> resp = (*client)->CreateApplication(req);

@@ -112,7 +112,7 @@ int Write(int argc, char** argv) {
   if (has_data) {
     absl::StatusOr<Bytes> data = cmd.HexBytes("data");
     if (!data.ok()) return cmd.UsageError(data.status());
-    req.set_data(ProtoBytes(*data));
+    req.set_data(AsString(*data));
   } else {
     std::ifstream file_in;
     std::istream* stream = &std::cin;

@@ -258,7 +258,7 @@ absl::Status ServerCommand::Target(v1::CardTarget* target) const {
   if (!uid->empty() && uid->size() != 4 && uid->size() != 7 && uid->size() != 10) {
     return absl::InvalidArgumentError("--expected-uid must be 4, 7 or 10 bytes of hex");
   }
-  target->set_expected_uid(ProtoBytes(*uid));
+  target->set_expected_uid(AsString(*uid));
   return absl::OkStatus();
 }
 
@@ -395,7 +395,7 @@ void PrintTable(const std::vector<std::string>& header,
 
 std::string HexOrDash(const std::string& bytes) {
   if (bytes.empty()) return "-";
-  return HexEncode(ByteSpan(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  return HexEncode(AsBytes(bytes));
 }
 
 std::string AidText(uint32_t aid) { return absl::StrFormat("%06X", aid); }

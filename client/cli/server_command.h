@@ -160,8 +160,6 @@ std::string HexOrDash(const std::string& bytes);
 std::string AidText(uint32_t aid);
 // RFC 3339 UTC ("2024-05-01T10:00:00Z"); "-" for an unset timestamp.
 std::string TimeText(const google::protobuf::Timestamp& time, bool has);
-// proto bytes from Bytes.
-inline std::string ProtoBytes(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
 }  // namespace desfired::cli
 

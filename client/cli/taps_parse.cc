@@ -214,7 +214,7 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
       absl::MutexLock lock(&mu);
       unreadable[index] = rec.error;
     } else {
-      input->set_raw(std::string(rec.bytes.begin(), rec.bytes.end()));
+      input->set_raw(AsString(rec.bytes));
       if (rec.backend_time) input->mutable_backend_time()->set_seconds(*rec.backend_time);
     }
     ++index;

@@ -23,6 +23,12 @@ using Bytes = std::vector<uint8_t>;
 using ByteSpan = absl::Span<const uint8_t>;
 using MutableByteSpan = absl::Span<uint8_t>;
 
+// The bytes of a string (a proto `bytes` field), and back.
+inline ByteSpan AsBytes(absl::string_view s) {
+  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+inline std::string AsString(ByteSpan b) { return std::string(b.begin(), b.end()); }
+
 // Lower-case hex of `data`, no separators.
 std::string HexEncode(ByteSpan data);
 

@@ -52,10 +52,7 @@ constexpr char kKeyFile[] =
     "key app-new        AES128 0f0e0d0c0b0a09080706050403020100\n"
     "tap static key=tap\n";
 
-std::string Str(const Bytes& b) { return std::string(b.begin(), b.end()); }
-std::string HexOf(const std::string& s) {
-  return HexEncode(ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
+std::string HexOf(const std::string& s) { return HexEncode(AsBytes(s)); }
 
 // The ErrorInfo reason and metadata of a failed call.
 google::rpc::ErrorInfo InfoOf(const grpc::Status& status) {
@@ -592,13 +589,13 @@ TEST_F(ServerE2eTest, MalformedRequestsNameTheField) {
 
 TEST_F(ServerE2eTest, WrongCardOnTheReaderIsCardMismatch) {
   v1::DebitRequest req = DebitReq(5, "m");
-  req.mutable_target()->set_expected_uid(Str(Hex("04000000000001")));
+  req.mutable_target()->set_expected_uid(AsString(Hex("04000000000001")));
   v1::DebitResponse resp;
   grpc::Status s = cards_->Debit(Ctx().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(InfoOf(s).reason(), "CARD_MISMATCH");
   EXPECT_EQ(Value(), 2500);
-  req.mutable_target()->set_expected_uid(Str(Hex("04a1b2c3d4e5f6")));
+  req.mutable_target()->set_expected_uid(AsString(Hex("04a1b2c3d4e5f6")));
   s = cards_->Debit(Ctx().get(), req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(Value(), 2495);
