@@ -57,6 +57,11 @@ absl::Time JobDeadline(grpc::CallbackServerContext* context, absl::Duration fall
 
 std::string Peer(grpc::CallbackServerContext* context) { return context->peer(); }
 
+absl::Status Authorize(const ServerHooks& hooks, grpc::CallbackServerContext* context,
+                       absl::string_view method) {
+  return hooks.authorize ? hooks.authorize(context, method) : absl::OkStatus();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -108,14 +113,22 @@ void ReaderRegistry::Shutdown(absl::Duration grace) {
 // ---------------------------------------------------------------------------------------
 // Unary card calls.
 
-void CardServiceImpl::Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+void CardServiceImpl::Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
+                             const grpc::Status& status) const {
+  if (!hooks_.on_call_done) return;
+  info.service = "CardService";
+  info.caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
+  info.code = status.error_code();
+  info.latency = absl::Now() - start;
+  hooks_.on_call_done(info);
+}
+
+void CardServiceImpl::Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,
                              grpc::CallbackServerContext* context, absl::Time start,
                              const absl::Status& status) {
   const grpc::Status grpc_status = ToGrpcStatus(status);
-  if (hooks_.on_call_done) {
-    const std::string caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
-    hooks_.on_call_done(method, caller, grpc_status.error_code(), absl::Now() - start);
-  }
+  if (!status.ok()) info.reason = ReasonOf(status);
+  Report(info, context, start, grpc_status);
   reactor->Finish(grpc_status);
 }
 
@@ -125,11 +138,16 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
     Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&)) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = Validate(*request);
+  CallInfo info;
+  info.method = method;
+  info.reader = request->target().reader();
+  if constexpr (requires { request->request_id(); }) info.request_id = request->request_id();
+  absl::Status status = Authorize(hooks_, context, method);
+  if (status.ok()) status = Validate(*request);
   absl::StatusOr<ReaderWorker<CardSession>*> worker =
       status.ok() ? readers_.Worker(request->target().reader()) : status;
   if (!worker.ok()) {
-    Finish(reactor, method, context, start, worker.status());
+    Finish(reactor, info, context, start, worker.status());
     return reactor;
   }
   status = (*worker)->Submit({
@@ -143,10 +161,10 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
         *response = *std::move(result);
         return absl::OkStatus();
       },
-      .done = [this, reactor, method, context,
-               start](absl::Status s) { Finish(reactor, method, context, start, s); },
+      .done = [this, reactor, info, context,
+               start](absl::Status s) { Finish(reactor, info, context, start, s); },
   });
-  if (!status.ok()) Finish(reactor, method, context, start, status);
+  if (!status.ok()) Finish(reactor, info, context, start, status);
   return reactor;
 }
 
@@ -187,9 +205,14 @@ grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerConte
                                                        v1::ListReadersResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
-  for (const ReaderState& r : snapshot->readers) ToProto(r, response->add_readers());
-  Finish(reactor, "ListReaders", context, start, absl::OkStatus());
+  const absl::Status status = Authorize(hooks_, context, "ListReaders");
+  if (status.ok()) {
+    std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
+    for (const ReaderState& r : snapshot->readers) ToProto(r, response->add_readers());
+  }
+  CallInfo info;
+  info.method = "ListReaders";
+  Finish(reactor, std::move(info), context, start, status);
   return reactor;
 }
 
@@ -204,6 +227,10 @@ class CardServiceImpl::WatchReactor final
       : service_(service), context_(context), start_(absl::Now()) {
     for (const std::string& r : request.readers()) readers_.insert(r);
     ++service_.watchers_;
+    if (absl::Status allowed = Authorize(service_.hooks_, context, "WatchCards"); !allowed.ok()) {
+      FinishOnce(allowed);
+      return;
+    }
     std::optional<uint64_t> resume;
     if (request.has_resume_after_sequence()) resume = request.resume_after_sequence();
     absl::StatusOr<std::unique_ptr<Subscription>> sub = service_.hub_.Subscribe(resume);
@@ -297,12 +324,10 @@ class CardServiceImpl::WatchReactor final
     if (finished_) return;
     finished_ = true;
     const grpc::Status grpc_status = ToGrpcStatus(status);
-    if (service_.hooks_.on_call_done) {
-      const std::string caller =
-          service_.hooks_.caller ? service_.hooks_.caller(context_) : Peer(context_);
-      service_.hooks_.on_call_done("WatchCards", caller, grpc_status.error_code(),
-                                   absl::Now() - start_);
-    }
+    CallInfo info;
+    info.method = "WatchCards";
+    if (!status.ok()) info.reason = ReasonOf(status);
+    service_.Report(info, context_, start_, grpc_status);
     Finish(grpc_status);
   }
 

@@ -8,9 +8,7 @@
 //              ── RESOURCE_EXHAUSTED / QUEUE_FULL when the reader's queue is full
 //       ──▶ done: ToGrpcStatus(status) (status_mapping.h, the one place)
 //
-// Seams for part 2 (security, ledger, metrics): every call passes through ServerHooks —
-// the caller's identity is taken from the context there, and on_call_done sees every call's
-// method, caller, code and latency.
+// Every call passes through ServerHooks (server/hooks.h): authorize first, on_call_done last.
 //
 // Thread-safe: gRPC calls the methods from its threads.
 #ifndef DESFIRED_SERVER_CARD_SERVICE_H_
@@ -27,18 +25,10 @@
 #include "desfired/v1/card.grpc.pb.h"
 #include "server/card_session.h"
 #include "server/event_hub.h"
+#include "server/hooks.h"
 #include "server/reader_worker.h"
 
 namespace desfired::server {
-
-struct ServerHooks {
-  // Who is calling (part 2: the token's or certificate's identity). Default: the peer.
-  std::function<std::string(grpc::CallbackServerContext*)> caller = nullptr;
-  // After every call (metrics, logs).
-  std::function<void(absl::string_view method, absl::string_view caller, grpc::StatusCode code,
-                     absl::Duration latency)>
-      on_call_done = nullptr;
-};
 
 // The workers, one per reader, created when a reader is first used.
 class ReaderRegistry {
@@ -114,9 +104,13 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   grpc::ServerUnaryReactor* RunCardJob(
       absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
       Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&));
-  // Finishes `reactor` and reports the call to the hooks.
-  void Finish(grpc::ServerUnaryReactor* reactor, absl::string_view method,
+  // Finishes `reactor` and reports the call to the hooks (`info` has method, request_id and
+  // reader filled in).
+  void Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,
               grpc::CallbackServerContext* context, absl::Time start, const absl::Status& status);
+  // Reports a finished call (any kind) to on_call_done.
+  void Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
+              const grpc::Status& status) const;
 
   class WatchReactor;
 

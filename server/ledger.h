@@ -55,8 +55,8 @@ enum class LedgerEvent {
 absl::string_view LedgerEventName(LedgerEvent event);
 
 struct LedgerRow {
-  int64_t seq = 0;   // set by Append: 1, 2, 3, ...
-  absl::Time time;   // set by Append (UTC, microseconds)
+  int64_t seq = 0;  // set by Append: 1, 2, 3, ...
+  absl::Time time;  // set by Append (UTC, microseconds)
   LedgerEvent event = LedgerEvent::kPending;
   std::string request_id;    // may be empty (a change without idempotency key)
   std::string request_hash;  // hex SHA-256 of the request's canonical form (server/idempotency)
@@ -64,8 +64,8 @@ struct LedgerRow {
   std::string method;        // "Debit", "WriteData", "FormatCard", ...
   std::string uid;           // hex, the card's UID
   std::string reader;
-  int64_t aid = -1;      // -1: none
-  int64_t file_no = -1;  // -1: none
+  int64_t aid = -1;                     // -1: none
+  int64_t file_no = -1;                 // -1: none
   std::optional<int64_t> amount;        // value changes
   std::optional<int64_t> value_before;  // value changes, when read
   std::optional<int64_t> value_after;   // DONE: as read; PENDING: the value expected
@@ -95,8 +95,7 @@ class Ledger {
   // Opens (creating with mode 0600, and its schema) the ledger at `path`. The directory must
   // exist. FAILED_PRECONDITION when the file is group/other accessible or is not a ledger;
   // errors name the path.
-  static absl::StatusOr<std::unique_ptr<Ledger>> Open(const std::string& path,
-                                                      Options options);
+  static absl::StatusOr<std::unique_ptr<Ledger>> Open(const std::string& path, Options options);
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(const std::string& path) {
     return Open(path, Options{});
   }

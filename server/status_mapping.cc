@@ -75,14 +75,18 @@ absl::Status KeyNotFoundError(absl::string_view key_name) {
   return WithErrorMetadata(std::move(status), kMetadataKeyName, key_name);
 }
 
+std::string ReasonOf(const absl::Status& status) {
+  if (status.ok()) return std::string();
+  std::optional<std::string> reason = apdu::GetReason(status);
+  return reason.has_value() && IsValidReason(*reason) ? *std::move(reason)
+                                                      : absl::StatusCodeToString(status.code());
+}
+
 google::rpc::ErrorInfo ToErrorInfo(const absl::Status& status) {
   google::rpc::ErrorInfo info;
   if (status.ok()) return info;
 
-  std::optional<std::string> reason = apdu::GetReason(status);
-  info.set_reason(reason.has_value() && IsValidReason(*reason)
-                      ? *std::move(reason)
-                      : absl::StatusCodeToString(status.code()));
+  info.set_reason(ReasonOf(status));
   info.set_domain(std::string(kErrorDomain));
 
   auto& metadata = *info.mutable_metadata();

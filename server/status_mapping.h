@@ -84,6 +84,9 @@ absl::Status KeyNotFoundError(absl::string_view key_name);
 // status: an empty ErrorInfo.
 google::rpc::ErrorInfo ToErrorInfo(const absl::Status& status);
 
+// ErrorInfo.reason alone (empty for OK): for logs and metrics.
+std::string ReasonOf(const absl::Status& status);
+
 // The conversion. OK stays OK (payloads are dropped); any other status keeps its code and
 // message, and its error details are a serialized google.rpc.Status with the same code and
 // message and exactly one google.rpc.ErrorInfo (ToErrorInfo).

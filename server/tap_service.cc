@@ -12,6 +12,19 @@
 namespace desfired::server {
 namespace {
 
+// What one chunk added to a stream's summary: the counts and warnings (the unknown terminal
+// and product maps stay out of it).
+tap::TapSummary Delta(const tap::TapSummary& now, const tap::TapSummary& before) {
+  tap::TapSummary d;
+  d.total = now.total - before.total;
+  d.valid = now.valid - before.valid;
+  d.flagged = now.flagged - before.flagged;
+  d.rejected = now.rejected - before.rejected;
+  for (size_t i = 0; i < d.warnings.size(); ++i)
+    d.warnings[i] = now.warnings[i] - before.warnings[i];
+  return d;
+}
+
 std::optional<int64_t> BackendTime(const v1::TapInput& input) {
   if (!input.has_backend_time()) return std::nullopt;
   return input.backend_time().seconds();
@@ -80,10 +93,25 @@ TapServiceImpl::TapServiceImpl(Options options, ServerHooks hooks)
 }
 
 void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext* context,
-                          absl::Time start, grpc::StatusCode code) const {
+                          absl::Time start, const absl::Status& status) const {
   if (!hooks_.on_call_done) return;
-  const std::string caller = hooks_.caller ? hooks_.caller(context) : context->peer();
-  hooks_.on_call_done(method, caller, code, absl::Now() - start);
+  CallInfo info;
+  info.service = "TapService";
+  info.method = method;
+  info.caller = hooks_.caller ? hooks_.caller(context) : context->peer();
+  info.code = static_cast<grpc::StatusCode>(status.code());
+  info.reason = ReasonOf(status);
+  info.latency = absl::Now() - start;
+  hooks_.on_call_done(info);
+}
+
+absl::Status TapServiceImpl::Authorize(grpc::CallbackServerContext* context,
+                                       absl::string_view method) const {
+  return hooks_.authorize ? hooks_.authorize(context, method) : absl::OkStatus();
+}
+
+void TapServiceImpl::Parsed(const tap::TapSummary& summary) const {
+  if (hooks_.on_taps_parsed) hooks_.on_taps_parsed(summary);
 }
 
 grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext* context,
@@ -91,7 +119,8 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
                                                     v1::ParseTapsResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = CheckBatch(request->records_size(), options_.max_batch);
+  absl::Status status = Authorize(context, "ParseTaps");
+  if (status.ok()) status = CheckBatch(request->records_size(), options_.max_batch);
   if (status.ok()) {
     absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline =
         tap::TapPipeline::Create(options_.pipeline);
@@ -99,10 +128,11 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
     if (status.ok()) {
       ParseInto(**pipeline, 0, request->records(), response->mutable_results());
       ToProto((*pipeline)->summary(), response->mutable_summary());
+      Parsed((*pipeline)->summary());
     }
   }
   const grpc::Status grpc_status = ToGrpcStatus(status);
-  Done("ParseTaps", context, start, grpc_status.error_code());
+  Done("ParseTaps", context, start, status);
   reactor->Finish(grpc_status);
   return reactor;
 }
@@ -119,6 +149,10 @@ class TapServiceImpl::StreamReactor final
         start_(absl::Now()),
         in_arena_(BatchArenaOptions()),
         out_arena_(BatchArenaOptions()) {
+    if (absl::Status allowed = service_.Authorize(context, "ParseTapStream"); !allowed.ok()) {
+      End(allowed);
+      return;
+    }
     absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline =
         tap::TapPipeline::Create(service_.options_.pipeline);
     if (!pipeline.ok()) {
@@ -145,7 +179,14 @@ class TapServiceImpl::StreamReactor final
       return;
     }
     v1::ParseTapStreamResponse* out = NewResponse();
+    tap::TapSummary before;
+    before.total = pipeline_->summary().total;
+    before.valid = pipeline_->summary().valid;
+    before.flagged = pipeline_->summary().flagged;
+    before.rejected = pipeline_->summary().rejected;
+    before.warnings = pipeline_->summary().warnings;
     ParseInto(*pipeline_, processed_, in_->records(), out->mutable_results());
+    service_.Parsed(Delta(pipeline_->summary(), before));
     processed_ += static_cast<uint64_t>(in_->records_size());
     out->set_records_processed(processed_);
     StartWrite(out);
@@ -180,7 +221,7 @@ class TapServiceImpl::StreamReactor final
 
   void End(const absl::Status& status) {
     const grpc::Status grpc_status = ToGrpcStatus(status);
-    service_.Done("ParseTapStream", context_, start_, grpc_status.error_code());
+    service_.Done("ParseTapStream", context_, start_, status);
     Finish(grpc_status);
   }
 

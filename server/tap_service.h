@@ -44,7 +44,10 @@ class TapServiceImpl final : public v1::TapService::CallbackService {
  private:
   class StreamReactor;
   void Done(absl::string_view method, grpc::CallbackServerContext* context, absl::Time start,
-            grpc::StatusCode code) const;
+            const absl::Status& status) const;
+  absl::Status Authorize(grpc::CallbackServerContext* context, absl::string_view method) const;
+  // Reports the records one batch or chunk parsed (not the stream's running total).
+  void Parsed(const tap::TapSummary& summary) const;
 
   const Options options_;
   const ServerHooks hooks_;
