@@ -21,7 +21,10 @@
 // previous row's hash), a reordered row (seq out of order / prev_hash mismatch), or a head that
 // does not match the last row.
 //
-// Thread-safe: every method may be called from any thread (one connection, serialized).
+// Thread-safe: every method may be called from any thread. Appends are serialized on one
+// writing connection; Latest, Unresolved and Count share a second, read-only connection; Verify
+// and Export open their own read-only connection for one consistent snapshot, so appends go on
+// while they run (WAL).
 #ifndef DESFIRED_SERVER_LEDGER_H_
 #define DESFIRED_SERVER_LEDGER_H_
 
@@ -88,13 +91,20 @@ struct LedgerRow {
 class Ledger {
  public:
   struct Options {
-    // Refuse to open a file readable or writable by group or others (like the key store).
+    // Refuse to open a file readable or writable by group or others (like the key store); the
+    // -wal and -shm files beside it too, when they exist.
     bool check_permissions = true;
+    // How long an append (or Open) waits for a lock another program holds on the file (e.g.
+    // an sqlite3 shell in a write transaction) before it fails with UNAVAILABLE.
+    absl::Duration busy_timeout = absl::Seconds(5);
   };
 
   // Opens (creating with mode 0600, and its schema) the ledger at `path`. The directory must
-  // exist. FAILED_PRECONDITION when the file is group/other accessible or is not a ledger;
-  // errors name the path.
+  // exist (NOT_FOUND otherwise). FAILED_PRECONDITION when the file is group/other accessible,
+  // is not a ledger (or has a newer format version), is open in another process (an flock on
+  // the file keeps a second desfired out), or its chain head does not match its last row (the
+  // file was changed outside desfired: `desfirectl ledger verify` says how). Errors name the
+  // path.
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(const std::string& path, Options options);
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(const std::string& path) {
     return Open(path, Options{});
@@ -104,10 +114,15 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   // Appends `row` (seq, time, prev_hash and hash are filled in) durably; returns the row as
-  // stored. UNAVAILABLE when the write fails (disk full, I/O error): nothing was appended.
+  // stored. UNAVAILABLE with reason LEDGER_UNAVAILABLE when the write fails (disk full, I/O
+  // error, the file locked by another program past busy_timeout, or its head changed by
+  // another program): nothing was appended and the chain goes on from the last stored row.
+  // INVALID_ARGUMENT when pending_seq does not name an earlier row (or is negative) or aid /
+  // file_no is below -1.
   absl::StatusOr<LedgerRow> Append(LedgerRow row);
 
-  // The newest row with this request_id (nullopt: never seen).
+  // The newest row with this request_id (nullopt: never seen). An empty request_id is never
+  // found (rows without one are not an idempotency record).
   absl::StatusOr<std::optional<LedgerRow>> Latest(absl::string_view request_id);
 
   // PENDING rows that no later row settles (no DONE or RECONCILED row has pending_seq equal to
@@ -119,18 +134,22 @@ class Ledger {
 
   struct VerifyResult {
     bool ok = true;
-    int64_t rows = 0;       // rows checked
+    int64_t rows = 0;       // rows checked (up to and including a bad one)
     int64_t bad_seq = 0;    // the first row at fault (0: the head, or none)
-    std::string problem;    // what is wrong, e.g. "row 7 was edited (hash mismatch)"
-    std::string head_hash;  // hex hash of the last row (anchor it elsewhere)
+    std::string problem;    // what is wrong, e.g. "row 7 was edited (hash mismatch): ..."
+    std::string head_hash;  // hex hash of the last row, 64 zeros when empty (anchor it elsewhere)
   };
+  // Besides the file's own head, checks that the file ends at the head this process wrote
+  // last (catches rows removed from the end together with a rewritten head while it runs).
   VerifyResult Verify();
   // Verify() on a file opened read-only (desfirectl ledger verify); an error when it cannot
   // be opened or is not a ledger.
   static absl::StatusOr<VerifyResult> VerifyFile(const std::string& path);
 
   enum class ExportFormat { kJsonLines, kCsv };
-  // Every row, oldest first (payload as hex; CSV with a header line, RFC 4180 quoting).
+  // Every row, oldest first, every column (payload as hex; absent optional values null in JSON,
+  // empty in CSV; CSV with a header line, RFC 4180 quoting, LF line ends). docs/ledger.md has
+  // the formats. UNAVAILABLE when the file cannot be read or `out` fails.
   absl::Status Export(std::ostream& out, ExportFormat format);
   static absl::Status ExportFile(const std::string& path, std::ostream& out, ExportFormat format);
 
