@@ -14,13 +14,18 @@ ArgParser::ArgParser(std::string command, std::string summary, std::string posit
 
 void ArgParser::Flag(const std::string& name, const std::string& help) {
   order_.push_back(name);
-  specs_[name] = Spec{false, "", help, ""};
+  specs_[name] = Spec{false, "", help, "", 0};
 }
 
 void ArgParser::Option(const std::string& name, const std::string& value_name,
                        const std::string& help, const std::string& env) {
   order_.push_back(name);
-  specs_[name] = Spec{true, value_name, help, env};
+  specs_[name] = Spec{true, value_name, help, env, 0};
+}
+
+void ArgParser::Short(char c, const std::string& name) {
+  specs_.at(name).short_name = c;
+  shorts_[c] = name;
 }
 
 absl::Status ArgParser::Parse(int argc, char** argv) {
@@ -39,6 +44,7 @@ absl::Status ArgParser::Parse(int argc, char** argv) {
       help_ = true;
       continue;
     }
+    if (arg.size() == 2 && shorts_.count(arg[1])) arg = "--" + shorts_.at(arg[1]);
     if (!absl::StartsWith(arg, "--")) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "'"));
     }
@@ -83,7 +89,9 @@ std::string ArgParser::Usage() const {
                    positional_help_, "\n\n", summary_, "\n\noptions:\n");
   for (const std::string& name : order_) {
     const Spec& s = specs_.at(name);
-    std::string left = absl::StrCat("  --", name);
+    std::string left = s.short_name != 0
+                           ? absl::StrCat("  -", std::string(1, s.short_name), ", --", name)
+                           : absl::StrCat("  --", name);
     if (s.takes_value) absl::StrAppend(&left, " ", s.value_name);
     if (left.size() < 28)
       left.resize(28, ' ');

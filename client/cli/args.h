@@ -6,8 +6,8 @@
 //   absl::Status s = p.Parse(argc, argv);   // argv after the subcommand words
 //   if (p.Has("json")) ...; p.Value("keys"); p.positionals();
 //
-// Accepts --name, --name=value and --name value; "-" is a positional (stdin), "--" ends
-// options. Thread-compatible.
+// Accepts --name, --name=value and --name value (and -c value for a short name); "-" is a
+// positional (stdin), "--" ends options. Thread-compatible.
 #ifndef DESFIRED_CLIENT_CLI_ARGS_H_
 #define DESFIRED_CLIENT_CLI_ARGS_H_
 
@@ -29,6 +29,8 @@ class ArgParser {
   // An option with a value; `env` names an environment variable that supplies a default.
   void Option(const std::string& name, const std::string& value_name, const std::string& help,
               const std::string& env = "");
+  // `-c` as a short name of the flag or option `name` (declared before).
+  void Short(char c, const std::string& name);
 
   // INVALID_ARGUMENT naming the unknown option or the missing value.
   absl::Status Parse(int argc, char** argv);
@@ -46,12 +48,14 @@ class ArgParser {
     std::string value_name;
     std::string help;
     std::string env;
+    char short_name = 0;
   };
   std::string command_;
   std::string summary_;
   std::string positional_help_;
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
+  std::map<char, std::string> shorts_;
   std::map<std::string, std::string> values_;
   std::vector<std::string> positionals_;
   bool help_ = false;

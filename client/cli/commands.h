@@ -7,7 +7,8 @@
 namespace desfired::cli {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;       // the server answered the call with an error
+inline constexpr int kExitFailed = 1;       // the server answered the call with an error (or:
+                                            // ledger verify found the chain broken)
 inline constexpr int kExitInput = 1;        // the input could not be read
 inline constexpr int kExitUsage = 2;        // bad arguments, or a key / table / TLS file invalid
 inline constexpr int kExitUnreachable = 3;  // no answer from desfired (down, address, TLS)
@@ -33,6 +34,9 @@ int Credit(int argc, char** argv);
 int LimitedCredit(int argc, char** argv);
 // The tap log of a card (taplog.cc).
 int TapLog(int argc, char** argv);
+// The audit ledger file, read locally (ledger.cc).
+int LedgerVerify(int argc, char** argv);
+int LedgerExport(int argc, char** argv);
 // Issuing (admin.cc).
 int Format(int argc, char** argv);
 int CreateApp(int argc, char** argv);

@@ -39,6 +39,10 @@ constexpr char kUsage[] =
     "  change-key           change a key to one of the server's key store\n"
     "  change-key-settings  change the key settings of an application or the card\n"
     "\n"
+    "audit ledger (local, read-only):\n"
+    "  ledger verify        check the hash chain of desfired's ledger file\n"
+    "  ledger export        write the ledger's rows as JSON lines or CSV\n"
+    "\n"
     "Commands that talk to desfired take --server HOST:PORT (env DESFIRED_SERVER, default\n"
     "127.0.0.1:50051), --token, --tls-ca/--tls-cert/--tls-key and --json.\n"
     "Exit codes: 0 ok, 1 the call failed, 2 bad usage, 3 desfired unreachable.\n"
@@ -91,6 +95,13 @@ int main(int argc, char** argv) {
       return desfired::cli::TapsParse(argc - 3, argv + 3);
     }
     std::cerr << "desfirectl taps: expected a subcommand: parse\n";
+    return kExitUsage;
+  }
+  if (cmd == "ledger") {
+    const absl::string_view sub = argc >= 3 ? absl::string_view(argv[2]) : "";
+    if (sub == "verify") return desfired::cli::LedgerVerify(argc - 3, argv + 3);
+    if (sub == "export") return desfired::cli::LedgerExport(argc - 3, argv + 3);
+    std::cerr << "desfirectl ledger: expected a subcommand: verify or export\n";
     return kExitUsage;
   }
   for (const Command& c : kCommands) {

@@ -1,0 +1,195 @@
+// The audit ledger (server/ledger.h): durable appends per second, Latest() on a 100k-row
+// ledger, Verify() throughput. docs/benchmarks.md has the command and the figures.
+//
+//   build/bench/ledger_bench [--benchmark_filter=...]
+//
+// Appends go to a ledger in $LEDGER_BENCH_DIR (default $TMPDIR, else /tmp) with
+// synchronous=FULL: every append waits for fsync, so the figure is the disk's (the filesystem
+// is printed in the context). The 100k-row ledger for Latest and Verify is filled on tmpfs
+// (/dev/shm: fsync costs nothing there) and then copied to that directory; both only read, and
+// read from the page cache.
+#include <benchmark/benchmark.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/ledger.h"
+
+namespace desfired::server {
+namespace {
+
+constexpr int kRows = 100000;
+
+std::string BenchDir() {
+  for (const char* env : {"LEDGER_BENCH_DIR", "TMPDIR"}) {
+    if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
+  }
+  return "/tmp";
+}
+
+std::string FilesystemOf(const std::string& dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return "unknown";
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0xEF53:
+      return "ext2/3/4";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x794C7630:
+      return "overlayfs";
+    default:
+      return absl::StrCat("f_type 0x", absl::Hex(fs.f_type));
+  }
+}
+
+// A fresh directory for one benchmark's files, removed on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& parent, const std::string& name)
+      : path_(absl::StrCat(parent, "/ledger_bench_", getpid(), "_", name)) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// What the server writes for a debit: a PENDING row with the serialized request.
+LedgerRow TypicalRow(int i) {
+  LedgerRow r;
+  r.event = i % 2 == 0 ? LedgerEvent::kPending : LedgerEvent::kDone;
+  r.request_id = absl::StrCat("order-", i / 2);
+  r.request_hash = std::string(64, 'a');
+  r.caller = "token:terminal-17";
+  r.method = "Debit";
+  r.uid = "04a1b2c3d4e5f6";
+  r.reader = "ACS ACR122U PICC Interface 00 00";
+  r.aid = 0xF51001;
+  r.file_no = 1;
+  r.amount = 150;
+  r.value_before = 2500;
+  r.value_after = 2350;
+  r.payload = std::string(96, '\x11');
+  if (i % 2 == 1) {
+    r.pending_seq = i;  // the PENDING row before it (seq = i)
+    r.outcome = "OK";
+  }
+  return r;
+}
+
+void RunAppends(benchmark::State& state, const std::string& parent) {
+  TempDir dir(parent, "append");
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(dir.path() + "/ledger.sqlite");
+  if (!l.ok()) {
+    state.SkipWithError(std::string(l.status().message()).c_str());
+    return;
+  }
+  int i = 0;
+  for (auto _ : state) {
+    absl::StatusOr<LedgerRow> r = (*l)->Append(TypicalRow(i++));
+    if (!r.ok()) {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(FilesystemOf(dir.path()));
+}
+
+// Durable appends on the bench directory's filesystem.
+void BM_AppendDurable(benchmark::State& state) { RunAppends(state, BenchDir()); }
+BENCHMARK(BM_AppendDurable)->UseRealTime()->MinTime(3);
+
+// The same on tmpfs: the CPU and SQLite cost of an append without the disk.
+void BM_AppendTmpfs(benchmark::State& state) { RunAppends(state, "/dev/shm"); }
+BENCHMARK(BM_AppendTmpfs)->UseRealTime()->MinTime(2);
+
+// The 100k-row ledger, made once per process.
+const std::string& BigLedger() {
+  static const std::string* path = [] {
+    TempDir fill("/dev/shm", "fill");
+    {
+      std::unique_ptr<Ledger> l = *Ledger::Open(fill.path() + "/ledger.sqlite");
+      for (int i = 0; i < kRows; ++i) (void)l->Append(TypicalRow(i));
+    }  // closed: the WAL is checkpointed into the file
+    static TempDir dir(BenchDir(), "big");
+    auto* p = new std::string(dir.path() + "/ledger.sqlite");
+    std::filesystem::copy_file(fill.path() + "/ledger.sqlite", *p);
+    return p;
+  }();
+  return *path;
+}
+
+void BM_Latest100k(benchmark::State& state) {
+  std::unique_ptr<Ledger> l = *Ledger::Open(BigLedger());
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> pick(0, kRows / 2 - 1);
+  int64_t found = 0;
+  for (auto _ : state) {
+    absl::StatusOr<std::optional<LedgerRow>> r = l->Latest(absl::StrCat("order-", pick(rng)));
+    found += r.ok() && r->has_value();
+  }
+  if (found != state.iterations()) state.SkipWithError("a request id was not found");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Latest100k)->MinTime(2);
+
+void BM_LatestMiss100k(benchmark::State& state) {
+  std::unique_ptr<Ledger> l = *Ledger::Open(BigLedger());
+  for (auto _ : state) {
+    absl::StatusOr<std::optional<LedgerRow>> r = l->Latest("never-seen");
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LatestMiss100k)->MinTime(1);
+
+// Every PENDING row has its DONE here: the walk over the PENDING rows finds none unresolved.
+void BM_Unresolved100k(benchmark::State& state) {
+  std::unique_ptr<Ledger> l = *Ledger::Open(BigLedger());
+  for (auto _ : state) {
+    absl::StatusOr<std::vector<LedgerRow>> r = l->Unresolved();
+    if (!r.ok() || !r->empty()) {
+      state.SkipWithError("unexpected unresolved rows");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_Unresolved100k)->Unit(benchmark::kMillisecond)->MinTime(2);
+
+void BM_Verify100k(benchmark::State& state) {
+  for (auto _ : state) {
+    absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(BigLedger());
+    if (!v.ok() || !v->ok || v->rows != kRows) {
+      state.SkipWithError("verify failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+BENCHMARK(BM_Verify100k)->Unit(benchmark::kMillisecond)->MinTime(3);
+
+}  // namespace
+}  // namespace desfired::server
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  const std::string dir = desfired::server::BenchDir();
+  benchmark::AddCustomContext("ledger_dir", dir);
+  benchmark::AddCustomContext("ledger_dir_filesystem", desfired::server::FilesystemOf(dir));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,161 @@
+// desfirectl ledger verify / export: desfired's audit ledger (docs/ledger.md), read locally and
+// read-only, so desfired may keep running and appending meanwhile.
+#include "server/ledger.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/cli/commands.h"
+
+namespace desfired::cli {
+namespace {
+
+using server::Ledger;
+
+constexpr char kLedgerHelp[] = "the ledger file (ledger.sqlite in desfired's --data_dir)";
+constexpr char kLedgerEnv[] = "DESFIRED_LEDGER";
+
+// Parses `args`; prints --help or a usage error. Returns the exit code when the command is done.
+std::optional<int> ParseLedgerArgs(ArgParser& args, const std::string& command, int argc,
+                                   char** argv) {
+  if (absl::Status s = args.Parse(argc, argv); !s.ok()) {
+    std::cerr << command << ": " << s.message() << "\nrun '" << command << " --help' for usage\n";
+    return kExitUsage;
+  }
+  if (args.help_requested()) {
+    std::cout << args.Usage();
+    return kExitOk;
+  }
+  if (!args.positionals().empty()) {
+    std::cerr << command << ": unexpected argument '" << args.positionals()[0]
+              << "' (the file goes with --ledger FILE)\n";
+    return kExitUsage;
+  }
+  if (!args.Has("ledger") || args.Value("ledger")->empty()) {
+    std::cerr << command << ": --ledger FILE is required (or set " << kLedgerEnv << ")\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+// A JSON string of ASCII text (the problem texts quote row values with C escapes).
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace
+
+int LedgerVerify(int argc, char** argv) {
+  const std::string command = "desfirectl ledger verify";
+  ArgParser args(command,
+                 "Check the hash chain of desfired's audit ledger (docs/ledger.md): every row's "
+                 "hash,\nthe order of the rows, and the chain head. Read-only; desfired may be "
+                 "running.\nPrints the rows checked and the hash of the last row: keep that hash "
+                 "elsewhere,\nso that a later verify can show the ledger still ends with it.\n"
+                 "Exit code 0: the chain is intact; 1: it is broken (the first row at fault is "
+                 "named),\nor the file cannot be read or is not a ledger; 2: bad usage.",
+                 "");
+  args.Option("ledger", "FILE", kLedgerHelp, kLedgerEnv);
+  args.Flag("json", "print one JSON object: ok, rows, head_hash, bad_seq, problem");
+  if (std::optional<int> done = ParseLedgerArgs(args, command, argc, argv)) return *done;
+  const std::string path = *args.Value("ledger");
+
+  absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path);
+  if (!v.ok()) {
+    std::cerr << command << ": " << v.status().message() << "\n";
+    return kExitFailed;
+  }
+  if (args.Has("json")) {
+    std::cout << "{\"ok\":" << (v->ok ? "true" : "false") << ",\"rows\":" << v->rows
+              << ",\"head_hash\":" << JsonString(v->head_hash) << ",\"bad_seq\":" << v->bad_seq
+              << ",\"problem\":" << JsonString(v->problem) << "}\n";
+  } else if (v->ok) {
+    std::cout << "ledger OK: " << v->rows << " rows, head " << v->head_hash << "\n";
+  } else {
+    std::cout << "ledger BROKEN at "
+              << (v->bad_seq == 0 ? std::string("the chain head")
+                                  : absl::StrCat("row ", v->bad_seq))
+              << ": " << v->problem << "\n"
+              << "(" << v->rows << " rows read; the last row's hash is " << v->head_hash << ")\n";
+  }
+  return v->ok ? kExitOk : kExitFailed;
+}
+
+int LedgerExport(int argc, char** argv) {
+  const std::string command = "desfirectl ledger export";
+  ArgParser args(command,
+                 "Write every row of desfired's audit ledger (docs/ledger.md), oldest first, with "
+                 "every\ncolumn: JSON lines (one object per row; payload in hex, null for absent "
+                 "values)\nor CSV (a header line, RFC 4180 quoting). Read-only; desfired may be "
+                 "running.\nThe export holds every hash input: a row's hash can be recomputed "
+                 "from it.\nA file written with --output is created with mode 0600.",
+                 "");
+  args.Option("ledger", "FILE", kLedgerHelp, kLedgerEnv);
+  args.Option("format", "jsonl|csv", "output format (default jsonl)");
+  args.Option("output", "FILE|-", "write to FILE (default -, stdout)");
+  args.Short('o', "output");
+  if (std::optional<int> done = ParseLedgerArgs(args, command, argc, argv)) return *done;
+  const std::string path = *args.Value("ledger");
+
+  Ledger::ExportFormat format = Ledger::ExportFormat::kJsonLines;
+  if (std::optional<std::string> f = args.Value("format")) {
+    if (*f == "csv") {
+      format = Ledger::ExportFormat::kCsv;
+    } else if (*f != "jsonl" && *f != "json") {
+      std::cerr << command << ": unknown --format '" << *f << "' (jsonl or csv)\n";
+      return kExitUsage;
+    }
+  }
+  const std::string output = args.Value("output").value_or("-");
+  if (output == "-") {
+    absl::Status s = Ledger::ExportFile(path, std::cout, format);
+    if (!s.ok()) {
+      std::cerr << command << ": " << s.message() << "\n";
+      return kExitFailed;
+    }
+    return kExitOk;
+  }
+
+  // A failed export (a bad --ledger, a full disk) leaves no output file behind.
+  const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::cerr << command << ": cannot create " << output << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  ::close(fd);
+  std::ofstream out(output, std::ios::binary | std::ios::trunc);
+  absl::Status s = out ? Ledger::ExportFile(path, out, format)
+                       : absl::UnavailableError(absl::StrCat("cannot write ", output));
+  out.close();
+  if (s.ok() && !out) s = absl::UnavailableError(absl::StrCat("cannot write ", output));
+  if (!s.ok()) {
+    std::cerr << command << ": " << s.message() << "\n";
+    std::remove(output.c_str());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace desfired::cli

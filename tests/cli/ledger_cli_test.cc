@@ -1,0 +1,248 @@
+// Runs the real desfirectl binary (path in DESFIRECTL) on ledger files made with the Ledger
+// library: `ledger verify` and `ledger export`, their output, exit codes and errors. The JSON
+// export is re-verified by docs/examples/ledger_verify_export.py and the CSV read back by
+// Python's csv module (Debian's /usr/bin/python3): independent readers of the formats.
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/ledger.h"
+
+namespace {
+
+using desfired::server::Ledger;
+using desfired::server::LedgerEvent;
+using desfired::server::LedgerRow;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class LedgerCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = absl::StrCat(::testing::TempDir(), "/ledger_cli_test_", getpid(), "_", info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ + "/ledger.sqlite";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs `command` through the shell (so "VAR=value desfirectl ..." works).
+  CliRun Shell(const std::string& command) {
+    const std::string out_path = dir_ + "/stdout", err_path = dir_ + "/stderr";
+    const int status =
+        std::system(absl::StrCat(command, " </dev/null >", out_path, " 2>", err_path).c_str());
+    CliRun r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(out_path);
+    r.err = ReadFile(err_path);
+    return r;
+  }
+  CliRun Desfirectl(const std::string& args) { return Shell(absl::StrCat(DESFIRECTL, " ", args)); }
+
+  // Five rows; the third with text that needs quoting in both formats.
+  std::vector<LedgerRow> Fill(Ledger& l) {
+    std::vector<LedgerRow> rows;
+    for (int i = 1; i <= 5; ++i) {
+      LedgerRow r;
+      r.event = i % 2 == 1 ? LedgerEvent::kPending : LedgerEvent::kDone;
+      r.request_id = absl::StrCat("order-", (i + 1) / 2);
+      r.method = "Debit";
+      r.uid = "04a1b2c3d4e5f6";
+      r.reader = "Test PCD 00 00";
+      r.aid = 0xF51001;
+      r.file_no = 1;
+      r.amount = 150;
+      if (i % 2 == 0) {
+        r.pending_seq = i - 1;
+        r.outcome = "OK";
+        r.value_before = 2500;
+        r.value_after = 2350;
+      }
+      if (i == 3) {
+        r.detail = "card said \"no\",\nthen yes";
+        r.payload = std::string("\x00\x01\xfe", 3);
+      }
+      absl::StatusOr<LedgerRow> s = l.Append(r);
+      EXPECT_TRUE(s.ok()) << s.status();
+      rows.push_back(*s);
+    }
+    return rows;
+  }
+
+  std::vector<LedgerRow> MakeLedger() {
+    absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
+    EXPECT_TRUE(l.ok()) << l.status();
+    return Fill(**l);
+  }
+
+  void Tamper(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(LedgerCliTest, VerifyOkWhileDesfiredHasTheFileOpen) {
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
+  ASSERT_TRUE(l.ok());
+  std::vector<LedgerRow> rows = Fill(**l);  // stays open, as in a running desfired
+  CliRun r = Desfirectl(absl::StrCat("ledger verify --ledger ", path_));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("ledger OK: 5 rows, head ", rows[4].hash, "\n"));
+  // The writer goes on after (and the reader left nothing in its way).
+  EXPECT_TRUE((*l)->Append(LedgerRow{}).ok());
+
+  CliRun json = Desfirectl(absl::StrCat("ledger verify --json --ledger ", path_));
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, HasSubstr("\"ok\":true,\"rows\":6,"));
+}
+
+TEST_F(LedgerCliTest, VerifyNamesTheEditedRowAndFails) {
+  MakeLedger();
+  Tamper("UPDATE ledger SET value_after = 9999 WHERE seq = 4");
+  // The file from the environment.
+  CliRun r = Shell(absl::StrCat("DESFIRED_LEDGER=", path_, " ", DESFIRECTL, " ledger verify"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("ledger BROKEN at row 4: row 4 was edited (hash mismatch)"));
+
+  CliRun json = Desfirectl(absl::StrCat("ledger verify --json --ledger ", path_));
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_THAT(json.out, HasSubstr("\"ok\":false"));
+  EXPECT_THAT(json.out, HasSubstr("\"bad_seq\":4"));
+  // Valid JSON, as Python reads it.
+  std::ofstream(dir_ + "/v.json") << json.out;
+  CliRun py = Shell(absl::StrCat("/usr/bin/python3 -c 'import json,sys; d=json.load(open(\"", dir_,
+                                 "/v.json\")); print(d[\"bad_seq\"], d[\"ok\"])'"));
+  EXPECT_EQ(py.out, "4 False\n") << py.err;
+}
+
+TEST_F(LedgerCliTest, VerifyNamesADeletedRow) {
+  MakeLedger();
+  Tamper("DELETE FROM ledger WHERE seq = 2");
+  CliRun r = Desfirectl(absl::StrCat("ledger verify --ledger ", path_));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("ledger BROKEN at row 3: row 2 is missing (deleted)"));
+}
+
+TEST_F(LedgerCliTest, ExportJsonLinesReverifiesIndependently) {
+  std::vector<LedgerRow> rows = MakeLedger();
+  CliRun r = Desfirectl(absl::StrCat("ledger export --ledger ", path_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_THAT(lines, SizeIs(5));
+  EXPECT_THAT(lines[2], HasSubstr("\"detail\":\"card said \\\"no\\\",\\nthen yes\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"payload\":\"0001fe\""));
+  EXPECT_THAT(lines[0], HasSubstr("\"value_after\":null"));
+
+  const std::string file = dir_ + "/ledger.jsonl";
+  std::ofstream(file) << r.out;
+  CliRun py = Shell(absl::StrCat("/usr/bin/python3 ", SOURCE_DIR,
+                                 "/docs/examples/ledger_verify_export.py ", file));
+  EXPECT_EQ(py.exit_code, 0) << py.out << py.err;
+  EXPECT_EQ(py.out, absl::StrCat("OK: 5 rows, head ", rows[4].hash, "\n"));
+
+  // The same script catches an edit in the export.
+  std::string edited = r.out;
+  edited.replace(edited.find("\"amount\":150"), 12, "\"amount\":151");
+  std::ofstream(file) << edited;
+  py = Shell(absl::StrCat("/usr/bin/python3 ", SOURCE_DIR,
+                          "/docs/examples/ledger_verify_export.py ", file));
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("row 1: hash mismatch"));
+}
+
+TEST_F(LedgerCliTest, ExportCsvToAFile) {
+  MakeLedger();
+  const std::string out = dir_ + "/ledger.csv";
+  CliRun r = Desfirectl(absl::StrCat("ledger export --format csv -o ", out, " --ledger ", path_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  struct stat st {};
+  ASSERT_EQ(::stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string text = ReadFile(out);
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "seq,time,event,request_id,request_hash,caller,method,uid,reader,aid,file_no,amount,"
+            "value_before,value_after,outcome,reason,commit_state,detail,payload,pending_seq,"
+            "prev_hash,hash");
+  // Python's csv module: a header and 5 records of 22 fields; the quoted newline kept.
+  CliRun py = Shell(absl::StrCat(
+      "/usr/bin/python3 -c 'import csv; rows=list(csv.DictReader(open(\"", out,
+      "\", newline=\"\"))); print(len(rows), len(rows[0]), repr(rows[2][\"detail\"]), "
+      "rows[2][\"payload\"], rows[1][\"value_after\"], repr(rows[0][\"value_after\"]))'"));
+  EXPECT_EQ(py.out, "5 22 'card said \"no\",\\nthen yes' 0001fe 2350 ''\n") << py.err;
+}
+
+TEST_F(LedgerCliTest, BadPathsAndUsage) {
+  CliRun missing = Desfirectl(absl::StrCat("ledger verify --ledger ", dir_, "/nope.sqlite"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr(dir_ + "/nope.sqlite"));
+  EXPECT_THAT(missing.err, HasSubstr("No such file"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/nope.sqlite"));
+
+  std::ofstream(path_) << "not a database at all, just text\n";
+  CliRun text = Desfirectl(absl::StrCat("ledger verify --ledger ", path_));
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_THAT(text.err, HasSubstr("is not a desfired ledger"));
+  const std::string out = dir_ + "/out.jsonl";
+  CliRun exp = Desfirectl(absl::StrCat("ledger export --ledger ", path_, " -o ", out));
+  EXPECT_EQ(exp.exit_code, 1);
+  EXPECT_THAT(exp.err, HasSubstr("is not a desfired ledger"));
+  EXPECT_FALSE(std::filesystem::exists(out));  // no partial output left
+
+  CliRun no_ledger = Shell(absl::StrCat("env -u DESFIRED_LEDGER ", DESFIRECTL, " ledger verify"));
+  EXPECT_EQ(no_ledger.exit_code, 2);
+  EXPECT_THAT(no_ledger.err, HasSubstr("--ledger FILE is required"));
+  CliRun format = Desfirectl(absl::StrCat("ledger export --format xml --ledger ", path_));
+  EXPECT_EQ(format.exit_code, 2);
+  EXPECT_THAT(format.err, HasSubstr("unknown --format 'xml'"));
+  CliRun sub = Desfirectl("ledger check");
+  EXPECT_EQ(sub.exit_code, 2);
+  EXPECT_THAT(sub.err, HasSubstr("verify or export"));
+}
+
+TEST_F(LedgerCliTest, Help) {
+  CliRun v = Desfirectl("ledger verify --help");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_THAT(v.out, HasSubstr("usage: desfirectl ledger verify"));
+  EXPECT_THAT(v.out, HasSubstr("--ledger FILE"));
+  EXPECT_THAT(v.out, HasSubstr("[env: DESFIRED_LEDGER]"));
+  CliRun e = Desfirectl("ledger export --help");
+  EXPECT_EQ(e.exit_code, 0);
+  EXPECT_THAT(e.out, HasSubstr("-o, --output FILE|-"));
+  EXPECT_THAT(e.out, HasSubstr("--format jsonl|csv"));
+  CliRun top = Desfirectl("--help");
+  EXPECT_THAT(top.out, HasSubstr("ledger verify"));
+}
+
+}  // namespace
