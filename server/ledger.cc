@@ -902,17 +902,17 @@ struct Ledger::Impl {
   // The head as the file has it.
   absl::StatusOr<Head> ReadHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     ResetOnExit reset(read_head.get());
-    if (sqlite3_step(read_head.get()) != SQLITE_ROW) {
+    const int rc = sqlite3_step(read_head.get());
+    std::optional<Hash> h;
+    if (rc == SQLITE_ROW) h = ParseHashHex(ColumnText(read_head.get(), 1));
+    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && !h)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ledger ", path, ": the chain head is ", rc == SQLITE_DONE ? "missing" : "malformed",
+          "; run: desfirectl ledger verify --ledger ", path));
+    }
+    if (rc != SQLITE_ROW) {
       return absl::UnavailableError(
           absl::StrCat("ledger ", path, ": cannot read the chain head: ", DbError(db.get())));
-    }
-    std::optional<Hash> h = ParseHashHex(ColumnText(read_head.get(), 1));
-    if (!h) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("ledger ", path,
-                       ": the chain head is malformed; run desfirectl ledger "
-                       "verify --ledger ",
-                       path));
     }
     return Head{sqlite3_column_int64(read_head.get(), 0), *h};
   }

@@ -523,6 +523,9 @@ TEST_F(LedgerTest, VerifyCatchesATamperedHead) {
   Tamper("DELETE FROM chain_head");
   v = VerifyFileOrDie();
   EXPECT_THAT(v.problem, HasSubstr("chain head row is missing"));
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
+  EXPECT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(l.status().message(), HasSubstr("the chain head is missing"));
 }
 
 TEST_F(LedgerTest, VerifyCatchesMalformedValues) {
