@@ -122,7 +122,8 @@ inline double Percentile(std::vector<double>& v, double p) {
 // A desfired (or any server) child process that writes its port to a file.
 class ChildServer {
  public:
-  // Runs `binary` with `args` plus "--listen 127.0.0.1:0 --port_file <dir>/desfired.port",
+  // Runs `binary` with `args` plus "--listen 127.0.0.1:0 --port_file <dir>/desfired.port
+  // --data_dir <dir>" (`dir` must then be mode 700: the ledger lives there),
   // its output appended to <dir>/desfired.log, and waits (up to `timeout`) for the port.
   static absl::StatusOr<std::unique_ptr<ChildServer>> Start(const std::string& binary,
                                                             std::vector<std::string> args,
@@ -131,7 +132,8 @@ class ChildServer {
     const std::string port_file = dir + "/desfired.port";
     const std::string log = dir + "/desfired.log";
     ::unlink(port_file.c_str());
-    std::vector<std::string> argv = {binary, "--listen", "127.0.0.1:0", "--port_file", port_file};
+    std::vector<std::string> argv = {
+        binary, "--listen", "127.0.0.1:0", "--port_file", port_file, "--data_dir", dir};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
     for (std::string& a : argv) cargv.push_back(a.data());

@@ -605,10 +605,40 @@ bool CanContinue(CardContext& ctx, uint32_t aid, const KeyChoice& key,
   return true;
 }
 
+absl::string_view SchemeName(desfire::AuthScheme scheme) {
+  switch (scheme) {
+    case desfire::AuthScheme::kNone:
+      return "no";
+    case desfire::AuthScheme::kLegacy:
+      return "legacy (0A)";
+    case desfire::AuthScheme::kIso:
+      return "ISO (1A)";
+    case desfire::AuthScheme::kAes:
+      return "AES (AA)";
+    case desfire::AuthScheme::kEv2:
+      return "EV2 (71)";
+  }
+  return "unknown";
+}
+
+// The card's refusal, with what was tried: the key's name, type and scheme (never its value),
+// so that a wrong key, a key of the wrong type and a wrong key number can be told apart.
 absl::Status Authenticate(CardContext& ctx, uint32_t aid, const KeyChoice& key) {
   DESFIRED_ASSIGN_OR_RETURN(keys::SecretBytes value, keys::CardKeyFor(*key.key, ctx.uid, aid));
-  return ctx.card->Authenticate(key.number, {key.key->type, value.view(), key.key->version},
-                                key.scheme);
+  absl::Status s = ctx.card->Authenticate(
+      key.number, {key.key->type, value.view(), key.key->version}, key.scheme);
+  if (s.ok() || s.code() == absl::StatusCode::kUnavailable) return s;
+  absl::Status out(
+      s.code(),
+      absl::StrFormat(
+          "authenticating as key %d of %s with key '%s' (%s, %s authentication): "
+          "%s. The key's value, its type (an AES application takes AES keys, a DES "
+          "one DES/3DES keys) or the key number is wrong",
+          key.number, aid == 0 ? std::string("the card") : absl::StrFormat("application %06x", aid),
+          key.key->name, crypto::KeyTypeName(key.key->type), SchemeName(key.scheme), s.message()));
+  s.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 absl::StatusOr<Opened> Begin(CardContext& ctx, const v1::CardTarget& target, uint32_t aid,
@@ -783,7 +813,20 @@ absl::Status ChangeValue(CardContext& ctx, const Request& request, ValueChangeFn
     DESFIRED_RETURN_IF_ERROR(Alive(ctx));
   }
   const bool commit = !request.defer_commit();
-  DESFIRED_RETURN_IF_ERROR((ctx.card->*change)(file_no, request.amount(), {.commit = commit}));
+  PendingValue pending;
+  if (out->has_value_before()) {
+    pending.value_before = out->value_before();
+    const int64_t delta = change == &desfire::DesfireCard::Debit ? -int64_t{request.amount()}
+                                                                 : int64_t{request.amount()};
+    const int64_t after = int64_t{out->value_before()} + delta;
+    if (after >= std::numeric_limits<int32_t>::min() &&
+        after <= std::numeric_limits<int32_t>::max()) {
+      pending.expected_after = static_cast<int32_t>(after);
+    }
+  }
+  desfire::TxOptions tx{.commit = commit};
+  if (ctx.before_commit) tx.before_commit = [&ctx, &pending] { return ctx.before_commit(pending); };
+  DESFIRED_RETURN_IF_ERROR((ctx.card->*change)(file_no, request.amount(), std::move(tx)));
   NoteChange(ctx, commit);
   out->set_committed(commit);
   if (readable && commit && Alive(ctx).ok()) {

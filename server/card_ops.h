@@ -82,6 +82,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -120,6 +121,12 @@ struct SessionMemo {
   void Reset() { *this = SessionMemo(); }
 };
 
+// A value change about to be committed (CardContext::before_commit).
+struct PendingValue {
+  std::optional<int32_t> value_before;    // when the session could read it
+  std::optional<int32_t> expected_after;  // value_before ± amount
+};
+
 // What an operation works with. The worker keeps one per connected card (like the DesfireCard)
 // and refreshes uid, atr and check_alive for every job; `session` must survive between jobs on
 // the same DesfireCard for defer_commit to work (a fresh CardContext is safe: calls then never
@@ -136,6 +143,10 @@ struct CardContext {
   // Called between card steps; a non-OK status (deadline passed, client gone, shutdown) stops
   // the operation and is returned. May be empty.
   std::function<absl::Status()> check_alive;
+  // Credit, Debit and LimitedCredit call this after the card accepted the change and before
+  // CommitTransaction is sent (not with defer_commit). A non-OK status aborts the change: the
+  // call fails with it, commit state NOT_COMMITTED. May be empty. (The ledger's PENDING row.)
+  std::function<absl::Status(const PendingValue&)> before_commit;
   SessionMemo session;
 };
 

@@ -132,6 +132,39 @@ void CardServiceImpl::Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,
   reactor->Finish(grpc_status);
 }
 
+// Requests that change a card carry a request_id (card.proto).
+template <typename Request>
+constexpr bool kChangesCard = requires(const Request& r) {
+  r.request_id();
+};
+
+template <typename Request>
+ChangeRequest MakeChange(absl::string_view method, std::string caller, const Request& r) {
+  ChangeRequest c;
+  c.method = std::string(method);
+  c.request_id = r.request_id();
+  c.caller = std::move(caller);
+  c.reader = r.target().reader();
+  if constexpr (requires { r.aid(); }) c.aid = r.aid();
+  if constexpr (requires { r.file_no(); }) c.file_no = r.file_no();
+  if constexpr (requires { r.amount(); }) {
+    c.amount = r.amount();
+    c.value_change = true;
+  }
+  c.request_hash = RequestHash(method, r);
+  c.payload = r.SerializeAsString();
+  return c;
+}
+
+template <typename Response>
+void MarkReplayed(Response& r) {
+  if constexpr (requires { r.set_replayed(true); }) {
+    r.set_replayed(true);
+  } else if constexpr (requires { r.mutable_change(); }) {
+    r.mutable_change()->set_replayed(true);
+  }
+}
+
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
     absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
@@ -141,30 +174,90 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   CallInfo info;
   info.method = method;
   info.reader = request->target().reader();
-  if constexpr (requires { request->request_id(); }) info.request_id = request->request_id();
   absl::Status status = Authorize(hooks_, context, method);
   if (status.ok()) status = Validate(*request);
+
+  // A change: recorded in the ledger, and a retry answered from it.
+  std::shared_ptr<ChangeAttempt> attempt;
+  if constexpr (kChangesCard<Request>) {
+    info.request_id = request->request_id();
+    if (status.ok() && recorder_ != nullptr) {
+      std::string caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
+      absl::StatusOr<std::unique_ptr<ChangeAttempt>> begun =
+          recorder_->Begin(MakeChange(method, std::move(caller), *request));
+      if (begun.ok()) {
+        attempt = *std::move(begun);
+      } else {
+        status = begun.status();
+      }
+      if (attempt && attempt->replay().has_value()) {
+        if (!response->ParseFromString(*attempt->replay())) {
+          status = absl::DataLossError("the recorded response cannot be read");
+        } else {
+          MarkReplayed(*response);
+          info.replayed = true;
+        }
+        Finish(reactor, info, context, start, status);
+        return reactor;
+      }
+    }
+  }
+
   absl::StatusOr<ReaderWorker<CardSession>*> worker =
       status.ok() ? readers_.Worker(request->target().reader()) : status;
   if (!worker.ok()) {
+    if (attempt) attempt->Done(nullptr, worker.status(), "");
     Finish(reactor, info, context, start, worker.status());
     return reactor;
   }
   status = (*worker)->Submit({
       .deadline = JobDeadline(context, readers_.options().default_deadline),
       .is_cancelled = [context] { return context->IsCancelled(); },
-      .body = [request, response, op](JobContext<CardSession>& job) -> absl::Status {
+      .body = [request, response, op, attempt](JobContext<CardSession>& job) -> absl::Status {
         absl::StatusOr<CardContext*> card = job.resource().Begin(job);
         if (!card.ok()) return card.status();
-        absl::StatusOr<Response> result = op(**card, *request);
+        CardContext& ctx = **card;
+        absl::StatusOr<Response> result;
+        if (attempt) {
+          absl::StatusOr<std::optional<std::string>> earlier = attempt->SettleEarlier(ctx);
+          if (!earlier.ok()) return earlier.status();
+          if (earlier->has_value()) {
+            if (!response->ParseFromString(**earlier)) {
+              return absl::DataLossError("the recorded response cannot be read");
+            }
+            MarkReplayed(*response);
+            return absl::OkStatus();
+          }
+          if constexpr (requires { request->amount(); }) {
+            ctx.before_commit = [&attempt, &ctx](const PendingValue& value) {
+              return attempt->Pending(ctx, &value);
+            };
+          } else {
+            if (absl::Status pending = attempt->Pending(ctx, nullptr); !pending.ok()) {
+              attempt->Done(&ctx, pending, "");
+              return pending;
+            }
+          }
+          result = op(ctx, *request);
+          ctx.before_commit = nullptr;
+          attempt->Done(&ctx, result.status(), result.ok() ? result->SerializeAsString() : "");
+        } else {
+          result = op(ctx, *request);
+        }
         if (!result.ok()) return result.status();
         *response = *std::move(result);
         return absl::OkStatus();
       },
-      .done = [this, reactor, info, context,
-               start](absl::Status s) { Finish(reactor, info, context, start, s); },
+      .done =
+          [this, reactor, info, context, start, attempt](absl::Status s) {
+            if (attempt) attempt->Done(nullptr, s, "");  // a job that never reached the card
+            Finish(reactor, info, context, start, s);
+          },
   });
-  if (!status.ok()) Finish(reactor, info, context, start, status);
+  if (!status.ok()) {
+    if (attempt) attempt->Done(nullptr, status, "");
+    Finish(reactor, info, context, start, status);
+  }
   return reactor;
 }
 

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "server/card_session.h"
+#include "server/change_recorder.h"
 #include "server/event_hub.h"
 #include "server/hooks.h"
 #include "server/reader_worker.h"
@@ -58,8 +59,11 @@ class ReaderRegistry {
 
 class CardServiceImpl final : public v1::CardService::CallbackService {
  public:
-  CardServiceImpl(ReaderRegistry& readers, EventHub& hub, ServerHooks hooks)
-      : readers_(readers), hub_(hub), hooks_(std::move(hooks)) {}
+  // `recorder` (may be null: changes are then neither recorded nor deduplicated) records every
+  // change in the audit ledger and answers retries (server/change_recorder.h).
+  CardServiceImpl(ReaderRegistry& readers, EventHub& hub, ServerHooks hooks,
+                  ChangeRecorder* recorder = nullptr)
+      : readers_(readers), hub_(hub), hooks_(std::move(hooks)), recorder_(recorder) {}
 
   grpc::ServerUnaryReactor* ListReaders(grpc::CallbackServerContext* context,
                                         const v1::ListReadersRequest* request,
@@ -117,6 +121,7 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   ReaderRegistry& readers_;
   EventHub& hub_;
   const ServerHooks hooks_;
+  ChangeRecorder* const recorder_;
   std::atomic<size_t> watchers_{0};
 };
 

@@ -76,14 +76,22 @@ absl::StatusOr<CardContext*> CardSession::Begin(const JobContext<CardSession>& j
   card_context_.uid = *std::move(uid);
   card_context_.atr = *std::move(atr);
   card_context_.reader = reader_;
-  card_context_.keys = options_.keys;
-  card_context_.taps = &options_.taps;
+  job_keys_ = options_.keys != nullptr ? options_.keys->Current() : nullptr;
+  job_taps_ = options_.taps;
+  job_taps_.keys = job_keys_.get();
+  card_context_.keys = job_keys_.get();
+  card_context_.taps = &job_taps_;
   card_context_.check_alive = [&job] { return job.CheckAlive(); };
   return &card_context_;
 }
 
 void CardSession::AfterJob(const absl::Status& status) {
   card_context_.check_alive = nullptr;
+  card_context_.before_commit = nullptr;
+  card_context_.keys = nullptr;
+  card_context_.taps = nullptr;
+  job_taps_.keys = nullptr;
+  job_keys_.reset();
   if (transport_) transport_->set_check(nullptr);
   if (!card_) return;
   if (status.ok()) return;

@@ -30,6 +30,7 @@
 #include "core/keys/key_store.h"
 #include "core/pcsc/pcsc.h"
 #include "server/card_ops.h"
+#include "server/key_ring.h"
 #include "server/reader_worker.h"
 
 namespace desfired::server {
@@ -49,8 +50,9 @@ class CheckedTransport final : public desfire::CardTransport {
 class CardSession {
  public:
   struct Options {
-    const keys::KeyStore* keys = nullptr;  // owned by the server; outlives the session
-    tap::TapPipelineConfig taps;           // ReadTapLog parses with this
+    // The server's keys; each job uses the store current when it begins (nullptr: no keys).
+    const KeyRing* keys = nullptr;  // owned by the server; outlives the session
+    tap::TapPipelineConfig taps;    // ReadTapLog parses with this (its keys: the job's store)
   };
   CardSession(std::string reader, Options options)
       : reader_(std::move(reader)), options_(std::move(options)) {}
@@ -72,6 +74,10 @@ class CardSession {
   std::unique_ptr<CheckedTransport> transport_;
   std::unique_ptr<desfire::DesfireCard> card_;
   CardContext card_context_;
+  // The job's key store and tap configuration (released after the job, so that a store a
+  // reload replaced is wiped as soon as no job uses it).
+  std::shared_ptr<const keys::KeyStore> job_keys_;
+  tap::TapPipelineConfig job_taps_;
 };
 
 }  // namespace desfired::server

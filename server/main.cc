@@ -31,6 +31,15 @@ ABSL_FLAG(int, max_tap_batch, 100000, "records per ParseTaps request or stream m
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "time queued card jobs get to finish on SIGTERM");
 ABSL_FLAG(std::string, port_file, "", "write the port listened on to this file (for scripts)");
+ABSL_FLAG(std::string, data_dir, "/var/lib/desfired",
+          "directory of the audit ledger (ledger.sqlite); must exist, mode 700. Empty: no "
+          "ledger — changes are not recorded and request_ids not deduplicated (warns)");
+ABSL_FLAG(bool, testing_crash_after_commit, false,
+          "tests only: exit right after a card change is committed, before the ledger records "
+          "it (the crash the ledger's reconciliation is for)");
+ABSL_FLAG(bool, testing_crash_before_commit, false,
+          "tests only: exit right after the ledger's PENDING row of a value change, before "
+          "CommitTransaction");
 
 namespace {
 
@@ -57,6 +66,9 @@ int Run() {
   config.watch_history = static_cast<size_t>(watch_history);
   config.watch_queue = static_cast<size_t>(watch_queue);
   config.max_tap_batch = static_cast<size_t>(max_tap_batch);
+  config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.testing_crash_after_commit = absl::GetFlag(FLAGS_testing_crash_after_commit);
+  config.testing_crash_before_commit = absl::GetFlag(FLAGS_testing_crash_before_commit);
 
   // SIGTERM and SIGINT are taken by sigwait below, never by a handler: block them before any
   // thread starts so that every thread inherits the mask.
@@ -64,6 +76,7 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = DesfiredServer::Start(config);
@@ -82,8 +95,29 @@ int Run() {
   if (!port_file.empty()) {
     std::ofstream(port_file) << (*server)->port() << "\n";
   }
+  if (config.data_dir.empty()) {
+    std::fprintf(stderr,
+                 "desfired: WARNING: no --data_dir: card changes are not recorded in an audit "
+                 "ledger and retries with the same request_id are not deduplicated\n");
+  } else if ((*server)->unsettled_at_start() > 0) {
+    std::fprintf(stderr,
+                 "desfired: %zu card change(s) left unsettled by the last run; each is settled "
+                 "when its card is next on a reader\n",
+                 (*server)->unsettled_at_start());
+  }
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (true) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    // SIGHUP: the key file again; the keys in use stay when it is bad.
+    absl::Status reloaded = (*server)->ReloadKeys();
+    if (reloaded.ok()) {
+      std::fprintf(stderr, "desfired: SIGHUP: keys reloaded\n");
+    } else {
+      std::fprintf(stderr, "desfired: SIGHUP: keys not reloaded, the old keys stay: %s\n",
+                   std::string(reloaded.message()).c_str());
+    }
+  }
   std::fprintf(stderr, "desfired: signal %d, shutting down\n", signal);
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   return 0;

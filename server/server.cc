@@ -1,11 +1,17 @@
 #include "server/server.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/apdu/status_payload.h"
 #include "core/util/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -52,6 +58,23 @@ absl::Status CheckConfig(const ServerConfig& c) {
   return absl::OkStatus();
 }
 
+// The data directory exists, is a directory, and only its owner may write to it.
+absl::Status CheckDataDir(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    return ConfigError("data_dir", absl::StrCat("'", dir, "': ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return ConfigError("data_dir", absl::StrCat("'", dir, "' is not a directory"));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return ConfigError("data_dir", absl::StrCat("'", dir,
+                                                "' is writable by group or others; the audit "
+                                                "ledger needs a private directory (chmod 700)"));
+  }
+  return absl::OkStatus();
+}
+
 CardEventKind FromMonitor(pcsc::ReaderEvent::Kind kind) {
   switch (kind) {
     case pcsc::ReaderEvent::Kind::kReaderAdded:
@@ -77,13 +100,28 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   // The PC/SC backend, chosen before libpcsclite reads it.
   if (!c.pcsc_socket.empty()) ::setenv("PCSCLITE_CSOCK_NAME", c.pcsc_socket.c_str(), 1);
 
-  if (!c.keys_file.empty()) {
-    absl::StatusOr<keys::KeyStore> store = keys::KeyStore::LoadFile(c.keys_file);
-    if (!store.ok()) {
-      return absl::Status(store.status().code(),
-                          absl::StrCat("config keys_file: ", store.status().message()));
+  s->keys_ = std::make_unique<KeyRing>(c.keys_file);
+  if (absl::Status loaded = s->keys_->Load(); !loaded.ok()) {
+    return absl::Status(loaded.code(), absl::StrCat("config keys_file: ", loaded.message()));
+  }
+  if (!c.data_dir.empty()) {
+    DESFIRED_RETURN_IF_ERROR(CheckDataDir(c.data_dir));
+    absl::StatusOr<std::unique_ptr<Ledger>> ledger =
+        Ledger::Open(absl::StrCat(c.data_dir, "/ledger.sqlite"));
+    if (!ledger.ok()) {
+      return absl::Status(ledger.status().code(),
+                          absl::StrCat("config data_dir: ", ledger.status().message()));
     }
-    s->keys_ = *std::move(store);
+    s->recorder_ = std::make_unique<ChangeRecorder>(
+        *std::move(ledger),
+        ChangeRecorder::Options{.crash_after_commit = c.testing_crash_after_commit,
+                                .crash_before_commit = c.testing_crash_before_commit});
+    absl::StatusOr<size_t> unsettled = s->recorder_->Recover();
+    if (!unsettled.ok()) {
+      return absl::Status(unsettled.status().code(),
+                          absl::StrCat("config data_dir: ", unsettled.status().message()));
+    }
+    s->unsettled_at_start_ = *unsettled;
   }
 
   s->hub_ = std::make_unique<EventHub>(EventHubOptions{
@@ -93,26 +131,32 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       .first_sequence = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())),
   });
   EventHub* hub = s->hub_.get();
+  DesfiredServer* raw = s.get();
   absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
-      pcsc::ReaderMonitor::Start([hub](const pcsc::ReaderEvent& e) {
+      pcsc::ReaderMonitor::Start([hub, raw](const pcsc::ReaderEvent& e) {
         hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
                                .reader = e.reader,
                                .uid = e.uid,
                                .atr = e.atr,
                                .time = e.time});
+        if (e.kind == pcsc::ReaderEvent::Kind::kCardInserted && raw->ready_.load()) {
+          raw->SettleOnContact(e.reader, e.uid);
+        }
       });
   if (!monitor.ok()) return monitor.status();
   s->monitor_ = *std::move(monitor);
 
   tap::TapPipelineConfig taps;
-  taps.keys = &s->keys_;
   s->readers_ = std::make_unique<ReaderRegistry>(
       *hub, ReaderRegistry::Options{.worker = {.max_queued = c.queue_limit},
-                                    .session = {.keys = &s->keys_, .taps = taps},
+                                    .session = {.keys = s->keys_.get(), .taps = taps},
                                     .default_deadline = c.default_deadline});
-  s->card_service_ = std::make_unique<CardServiceImpl>(*s->readers_, *hub, c.hooks);
+  s->card_service_ =
+      std::make_unique<CardServiceImpl>(*s->readers_, *hub, c.hooks, s->recorder_.get());
   s->tap_service_ = std::make_unique<TapServiceImpl>(
-      TapServiceImpl::Options{.pipeline = taps, .max_batch = c.max_tap_batch}, c.hooks);
+      TapServiceImpl::Options{
+          .pipeline = taps, .keys = s->keys_.get(), .max_batch = c.max_tap_batch},
+      c.hooks);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -127,9 +171,50 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
   }
-  s->health_thread_ = std::thread([raw = s.get()] { raw->WatchHealth(); });
+  s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
+  // Changes left unsettled by an earlier run: settled when their card is seen — now, for the
+  // cards already on a reader, and at every insertion from here on.
+  s->ready_.store(true);
+  std::shared_ptr<const CardSnapshot> present = hub->Snapshot();
+  for (const ReaderState& r : present->readers) {
+    if (r.card.has_value()) s->SettleOnContact(r.reader, r.card->uid);
+  }
   return s;
 }
+
+void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid, int attempt) {
+  if (!recorder_ || stopping_.load() || !recorder_->HasUnsettled(uid)) return;
+  absl::StatusOr<ReaderWorker<CardSession>*> worker = readers_->Worker(reader);
+  if (!worker.ok()) return;
+  ChangeRecorder* recorder = recorder_.get();
+  const std::string hex = HexEncode(uid);
+  (void)(*worker)->Submit({
+      .deadline = absl::Now() + config_.default_deadline,
+      .is_cancelled = nullptr,
+      .body = [recorder, hex, attempt](JobContext<CardSession>& job) -> absl::Status {
+        // Right after an insertion the first exchange may fail (the card is still settling in
+        // the field): later attempts wait a little first.
+        if (attempt > 0) absl::SleepFor(absl::Milliseconds(250) * attempt);
+        DESFIRED_ASSIGN_OR_RETURN(CardContext * card, job.resource().Begin(job));
+        if (HexEncode(card->uid) != hex) return absl::OkStatus();  // another card by now
+        return recorder->SettleCard(*card).status();
+      },
+      .done =
+          [this, reader, uid, hex, attempt](absl::Status s) {
+            if (s.ok()) return;
+            if (attempt < 3 && apdu::GetReason(s) == std::string(apdu::kReasonCardRemoved)) {
+              SettleOnContact(reader, uid, attempt + 1);  // the card may still be there
+              return;
+            }
+            std::fprintf(stderr,
+                         "desfired: could not settle the unfinished changes of card %s on '%s' "
+                         "yet: %s\n",
+                         hex.c_str(), reader.c_str(), std::string(s.message()).c_str());
+          },
+  });
+}
+
+absl::Status DesfiredServer::ReloadKeys() { return keys_->Load(); }
 
 void DesfiredServer::WatchHealth() {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();

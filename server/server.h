@@ -30,7 +30,9 @@
 #include "core/keys/key_store.h"
 #include "core/pcsc/monitor.h"
 #include "server/card_service.h"
+#include "server/change_recorder.h"
 #include "server/event_hub.h"
+#include "server/key_ring.h"
 #include "server/tap_service.h"
 
 namespace grpc {
@@ -47,7 +49,15 @@ struct ServerConfig {
   // The pcscd socket; empty: the system pcscd (or PCSCLITE_CSOCK_NAME when already set).
   std::string pcsc_socket;
   // The key store file (docs/key-store.md); empty: no keys (card calls without auth only).
+  // Reloaded by ReloadKeys() (SIGHUP).
   std::string keys_file;
+  // The data directory: the audit ledger (ledger.sqlite, docs/ledger.md) lives here. Must exist
+  // and not be writable by group or others. Empty: no ledger — changes are neither recorded
+  // nor deduplicated by request_id (tests and tools only; desfired always passes one).
+  std::string data_dir;
+  // Tests only (ChangeRecorder::Options): exit at these points of a change, as if killed.
+  bool testing_crash_after_commit = false;
+  bool testing_crash_before_commit = false;
   size_t queue_limit = 16;  // jobs waiting per reader
   absl::Duration default_deadline = absl::Seconds(30);
   size_t watch_history = 1024;
@@ -71,13 +81,26 @@ class DesfiredServer {
   void Wait();
   size_t watchers() const { return card_service_ ? card_service_->watchers() : 0; }
   EventHub& hub() { return *hub_; }
+  // Reads the key file again (SIGHUP). On error the keys in use stay and the error is returned;
+  // calls already running finish with the keys they started with.
+  absl::Status ReloadKeys();
+  // Changes left unsettled (a crash, a lost commit answer) that wait for their card to be seen.
+  size_t unsettled_at_start() const { return unsettled_at_start_; }
+  // Null without a data directory.
+  ChangeRecorder* recorder() { return recorder_.get(); }
 
  private:
   DesfiredServer() = default;
   void WatchHealth();
+  // Settles the changes of card `uid` left unsettled, when there are any, on `reader`.
+  // `attempt` > 0: a retry after the card's first exchange failed.
+  void SettleOnContact(const std::string& reader, const Bytes& uid, int attempt = 0);
 
   ServerConfig config_;
-  keys::KeyStore keys_;
+  std::unique_ptr<KeyRing> keys_;
+  std::unique_ptr<ChangeRecorder> recorder_;
+  size_t unsettled_at_start_ = 0;
+  std::atomic<bool> ready_{false};  // the monitor may ask for settling
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<pcsc::ReaderMonitor> monitor_;
   std::unique_ptr<ReaderRegistry> readers_;

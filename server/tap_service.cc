@@ -105,6 +105,16 @@ void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext*
   hooks_.on_call_done(info);
 }
 
+absl::StatusOr<std::unique_ptr<tap::TapPipeline>> TapServiceImpl::NewPipeline(
+    std::shared_ptr<const keys::KeyStore>& keys) const {
+  tap::TapPipelineConfig config = options_.pipeline;
+  if (options_.keys != nullptr) {
+    keys = options_.keys->Current();
+    config.keys = keys.get();
+  }
+  return tap::TapPipeline::Create(config);
+}
+
 absl::Status TapServiceImpl::Authorize(grpc::CallbackServerContext* context,
                                        absl::string_view method) const {
   return hooks_.authorize ? hooks_.authorize(context, method) : absl::OkStatus();
@@ -122,8 +132,8 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
   absl::Status status = Authorize(context, "ParseTaps");
   if (status.ok()) status = CheckBatch(request->records_size(), options_.max_batch);
   if (status.ok()) {
-    absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline =
-        tap::TapPipeline::Create(options_.pipeline);
+    std::shared_ptr<const keys::KeyStore> keys;
+    absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = NewPipeline(keys);
     status = pipeline.status();
     if (status.ok()) {
       ParseInto(**pipeline, 0, request->records(), response->mutable_results());
@@ -153,8 +163,7 @@ class TapServiceImpl::StreamReactor final
       End(allowed);
       return;
     }
-    absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline =
-        tap::TapPipeline::Create(service_.options_.pipeline);
+    absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = service_.NewPipeline(keys_);
     if (!pipeline.ok()) {
       End(pipeline.status());
       return;
@@ -228,6 +237,7 @@ class TapServiceImpl::StreamReactor final
   const TapServiceImpl& service_;
   grpc::CallbackServerContext* const context_;
   const absl::Time start_;
+  std::shared_ptr<const keys::KeyStore> keys_;  // the pipeline's keys, for the stream's life
   std::unique_ptr<tap::TapPipeline> pipeline_;
   google::protobuf::Arena in_arena_;
   google::protobuf::Arena out_arena_;

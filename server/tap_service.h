@@ -24,13 +24,15 @@
 #include "core/tap/pipeline.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "server/card_service.h"
+#include "server/key_ring.h"
 
 namespace desfired::server {
 
 class TapServiceImpl final : public v1::TapService::CallbackService {
  public:
   struct Options {
-    tap::TapPipelineConfig pipeline;  // keys and tables owned by the server
+    tap::TapPipelineConfig pipeline;  // tables owned by the server; its keys are replaced by:
+    const KeyRing* keys = nullptr;    // the store current when a call starts (nullptr: none)
     size_t max_batch = 100000;
   };
   TapServiceImpl(Options options, ServerHooks hooks);
@@ -43,6 +45,9 @@ class TapServiceImpl final : public v1::TapService::CallbackService {
 
  private:
   class StreamReactor;
+  // A pipeline over the key store current now; `keys` keeps that store alive while it is used.
+  absl::StatusOr<std::unique_ptr<tap::TapPipeline>> NewPipeline(
+      std::shared_ptr<const keys::KeyStore>& keys) const;
   void Done(absl::string_view method, grpc::CallbackServerContext* context, absl::Time start,
             const absl::Status& status) const;
   absl::Status Authorize(grpc::CallbackServerContext* context, absl::string_view method) const;

@@ -456,6 +456,13 @@ absl::Status DesfireCard::RunChange(Command change, TxOptions tx) {
     return WithCommitState(changed.status(), CommitState::kNotCommitted, "nothing was committed");
   }
   if (!tx.commit) return absl::OkStatus();
+  if (tx.before_commit) {
+    absl::Status ready = tx.before_commit();
+    if (!ready.ok()) {
+      (void)AbortTransaction();
+      return WithCommitState(std::move(ready), CommitState::kNotCommitted, "nothing was committed");
+    }
+  }
   absl::Status committed = CommitTransaction();
   if (committed.ok()) return committed;
   if (apdu::GetDesfireStatus(committed).has_value()) {

@@ -44,6 +44,7 @@
 #define DESFIRED_CORE_DESFIRE_CARD_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -80,6 +81,11 @@ AuthScheme DefaultScheme(crypto::KeyType type);
 
 struct TxOptions {
   bool commit = true;  // send CommitTransaction after the change
+  // Called after the card accepted the change and before CommitTransaction is sent (only
+  // when `commit`). A non-OK status stops there: the transaction is aborted and the call
+  // fails with that status and commit state NOT_COMMITTED. (The audit ledger writes its
+  // PENDING row here: server/ledger.h.)
+  std::function<absl::Status()> before_commit = nullptr;
 };
 
 class DesfireCard {

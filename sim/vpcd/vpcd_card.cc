@@ -158,6 +158,13 @@ bool VpcdCard::ServeOne() {
     }
     if (opt_.apdu_delay.count() > 0) std::this_thread::sleep_for(opt_.apdu_delay);
     reply = card_.Transmit(msg);
+    const uint8_t ins = msg[0] == 0x90 ? msg[1] : msg[0];
+    if (opt_.lose_answer_ins && *opt_.lose_answer_ins == ins) {
+      opt_.lose_answer_ins.reset();
+      inserted_ = false;
+      Disconnect("answer lost");
+      return true;
+    }
     if (opt_.verbose) {
       std::fprintf(stderr, "desfire-sim: > %s\ndesfire-sim: < %s\n", HexEncode(msg).c_str(),
                    HexEncode(reply).c_str());
@@ -217,11 +224,20 @@ std::string VpcdCard::Command(const std::string& line) {
     opt_.hang_after_apdus = apdus_ + n;
     return "ok";
   }
+  if (cmd == "lose") {
+    uint32_t ins = 0;
+    if (arg.size() != 2 || !absl::SimpleHexAtoi(arg, &ins)) {
+      return "error lose takes an instruction byte in hex (e.g. lose C7)";
+    }
+    opt_.lose_answer_ins = static_cast<uint8_t>(ins);
+    return "ok";
+  }
   if (cmd == "delay" && has_n) {
     opt_.apdu_delay = std::chrono::microseconds(n);
     return "ok";
   }
-  return "error unknown command (insert, remove, save, status, quit, tear N, hang N, delay US)";
+  return "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose INS, "
+         "delay US)";
 }
 
 void VpcdCard::HandleControlClient(int fd) {

@@ -43,6 +43,10 @@ struct VpcdOptions {
   std::chrono::milliseconds reconnect_interval{50};
   std::optional<uint64_t> tear_after_apdus;
   std::optional<uint64_t> hang_after_apdus;
+  // The next command with this DESFire instruction (the INS of an ISO-wrapped 90 xx APDU, or
+  // the first byte of a native one) is carried out, but its answer is never sent: the card
+  // leaves the field right after it (a card pulled away just after it committed).
+  std::optional<uint8_t> lose_answer_ins;
   std::chrono::microseconds apdu_delay{0};
   std::string control_socket;  // empty: none
   std::string save_path;       // empty: never save

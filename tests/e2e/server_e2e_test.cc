@@ -792,6 +792,10 @@ ProcessRun RunDesfired(std::vector<std::string> args, const std::string& dir,
   ::unlink(port_path.c_str());
   args.insert(args.begin(), DESFIRED);
   args.push_back("--port_file=" + port_path);
+  if (std::none_of(args.begin(), args.end(),
+                   [](const std::string& a) { return a.rfind("--data_dir", 0) == 0; })) {
+    args.push_back("--data_dir=" + dir);
+  }
   const pid_t pid = ::fork();
   if (pid == 0) {
     FILE* err = std::freopen(err_path.c_str(), "w", stderr);

@@ -165,8 +165,23 @@ TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
   EXPECT_EQ(Control(opt.control_socket, "insert"), "ok");
   ASSERT_TRUE(reader.Accept());
   EXPECT_EQ(HexEncode(*reader.Exchange({0x04})), "3b8180018080");
+  // Lose the answer of CreateApplication: the card makes the application, then leaves the
+  // field without answering; back in, the application is there.
+  EXPECT_EQ(Control(opt.control_socket, "lose CA"), "ok");
+  EXPECT_FALSE(reader
+                   .Exchange(H("90CA000005010203"
+                               "0F0100"))
+                   .has_value());
+  EXPECT_EQ(Control(opt.control_socket, "status"), "ok inserted=0 connected=0 apdus=4 hung=0");
+  EXPECT_EQ(Control(opt.control_socket, "insert"), "ok");
+  ASSERT_TRUE(reader.Accept());
+  EXPECT_EQ(HexEncode(*reader.Exchange({0x04})), "3b8180018080");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("906A000000"))), "0102039100");
+  EXPECT_EQ(Control(opt.control_socket, "lose C"),
+            "error lose takes an instruction byte in hex (e.g. lose C7)");
   EXPECT_EQ(Control(opt.control_socket, "bogus"),
-            "error unknown command (insert, remove, save, status, quit, tear N, hang N, delay US)");
+            "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose "
+            "INS, delay US)");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
   served.loop.join();
 }

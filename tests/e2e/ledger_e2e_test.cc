@@ -1,0 +1,570 @@
+// The audit ledger and idempotent changes end to end: desfired (in process, or the binary when
+// a test kills it) on loopback, a sandboxed pcscd with the transit card from desfire-sim, and
+// the ledger file in a private data directory. docs/ledger.md states the rules tested here.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "server/ledger.h"
+#include "server/server.h"
+#include "tests/integration/pcsc_sandbox.h"
+
+namespace desfired {
+namespace {
+
+constexpr uint32_t kTransitAid = 0xF51001;
+
+// The transit card's keys (sim/images/make_transit.py).
+constexpr char kKeyFile[] =
+    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
+    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
+    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
+    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
+    "key des-key        DES    0011223344556677\n";
+
+google::rpc::ErrorInfo InfoOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  google::rpc::ErrorInfo info;
+  if (details.ParseFromString(status.error_details()) && details.details_size() == 1) {
+    details.details(0).UnpackTo(&info);
+  }
+  return info;
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A desfired child process (the binary), stderr to <dir>/desfired-N.err.
+class Desfired {
+ public:
+  Desfired(const std::string& dir, std::vector<std::string> args) {
+    static int runs = 0;
+    err_path_ = absl::StrCat(dir, "/desfired-", ++runs, ".err");
+    const std::string port_path = absl::StrCat(dir, "/desfired.port");
+    ::unlink(port_path.c_str());
+    args.insert(args.begin(), {DESFIRED, "--listen=127.0.0.1:0", "--port_file=" + port_path});
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      FILE* err = std::freopen(err_path_.c_str(), "w", stderr);
+      (void)err;
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    for (int i = 0; i < 500 && port_ == 0; ++i) {
+      std::ifstream port(port_path);
+      if (!(port >> port_)) port_ = 0;
+      int status = 0;
+      if (port_ == 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        break;
+      }
+      if (port_ == 0) absl::SleepFor(absl::Milliseconds(10));
+    }
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+    cards_ = v1::CardService::NewStub(channel_);
+  }
+  ~Desfired() {
+    if (pid_ > 0 && exit_code_ == kRunning) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  v1::CardService::Stub& cards() { return *cards_; }
+  std::string err() const { return ReadFile(err_path_); }
+  // Waits for the process to exit (up to `timeout`); its exit code, -1 when killed by a signal.
+  int Wait(absl::Duration timeout = absl::Seconds(10)) {
+    const absl::Time until = absl::Now() + timeout;
+    while (exit_code_ == kRunning && absl::Now() < until) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return exit_code_;
+  }
+  int Stop() {
+    ::kill(pid_, SIGTERM);
+    return Wait();
+  }
+
+ private:
+  static constexpr int kRunning = -1000;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int exit_code_ = kRunning;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CardService::Stub> cards_;
+};
+
+class LedgerE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::SandboxOptions options;
+    options.sim_binary = DESFIRE_SIM;
+    auto sandbox = testing::PcscSandbox::StartWithCards(
+        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
+    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
+      GTEST_SKIP() << "needs root: " << sandbox.status();
+    }
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = std::move(*sandbox);
+    reader_ = sandbox_->ReaderName(0);
+    key_path_ = absl::StrCat(sandbox_->dir(), "/keys.conf");
+    std::ofstream(key_path_) << kKeyFile;
+    ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
+    data_dir_ = absl::StrCat(sandbox_->dir(), "/data");
+    ASSERT_EQ(::mkdir(data_dir_.c_str(), 0700), 0);
+    ledger_path_ = data_dir_ + "/ledger.sqlite";
+  }
+
+  std::vector<std::string> Flags() const {
+    return {"--keys=" + key_path_, "--data_dir=" + data_dir_,
+            absl::StrCat("--pcsc_socket=", sandbox_->dir(), "/run/pcscd.comm")};
+  }
+
+  void StartInProcess() {
+    server::ServerConfig config;
+    config.listen = "127.0.0.1:0";
+    config.keys_file = key_path_;
+    config.data_dir = data_dir_;
+    auto server = server::DesfiredServer::Start(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    cards_ = v1::CardService::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(1));
+  }
+
+  v1::DebitRequest DebitReq(int32_t amount, const std::string& request_id) const {
+    v1::DebitRequest req;
+    req.mutable_target()->set_reader(reader_);
+    req.set_aid(kTransitAid);
+    req.set_file_no(1);
+    req.mutable_auth()->set_key_name("transit-debit");
+    req.mutable_auth()->set_key_number(2);
+    req.set_amount(amount);
+    req.set_request_id(request_id);
+    return req;
+  }
+
+  // The value, read with the read key (-1 on error).
+  int32_t Value(v1::CardService::Stub& cards) const {
+    v1::GetValueRequest req;
+    req.mutable_target()->set_reader(reader_);
+    req.set_aid(kTransitAid);
+    req.set_file_no(1);
+    req.mutable_auth()->set_key_name("transit-read");
+    req.mutable_auth()->set_key_number(1);
+    v1::GetValueResponse resp;
+    grpc::Status s = cards.GetValue(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? resp.value() : -1;
+  }
+
+  // The newest ledger row of `request_id`, read from the file with SQLite, read-only (desfired
+  // may hold it open; the columns are docs/ledger.md's).
+  std::optional<server::LedgerRow> Latest(const std::string& request_id) const {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(ledger_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open " << ledger_path_ << ": " << sqlite3_errmsg(db);
+      sqlite3_close(db);
+      return std::nullopt;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db,
+                       "SELECT seq, event, outcome, method, uid, reader, amount, value_before, "
+                       "value_after, pending_seq FROM ledger WHERE request_id = ?1 "
+                       "ORDER BY seq DESC LIMIT 1",
+                       -1, &stmt, nullptr);
+    sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
+    std::optional<server::LedgerRow> out;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      server::LedgerRow row;
+      auto text = [stmt](int i) {
+        const unsigned char* t = sqlite3_column_text(stmt, i);
+        return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
+      };
+      auto number = [stmt](int i) -> std::optional<int64_t> {
+        if (sqlite3_column_type(stmt, i) == SQLITE_NULL) return std::nullopt;
+        return sqlite3_column_int64(stmt, i);
+      };
+      row.seq = sqlite3_column_int64(stmt, 0);
+      const std::string event = text(1);
+      row.event = event == "PENDING"      ? server::LedgerEvent::kPending
+                  : event == "DONE"       ? server::LedgerEvent::kDone
+                  : event == "RECONCILED" ? server::LedgerEvent::kReconciled
+                                          : server::LedgerEvent::kTaps;
+      row.outcome = text(2);
+      row.method = text(3);
+      row.uid = text(4);
+      row.reader = text(5);
+      row.amount = number(6);
+      row.value_before = number(7);
+      row.value_after = number(8);
+      row.pending_seq = sqlite3_column_int64(stmt, 9);
+      out = row;
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+  }
+
+  // Waits until the newest row of `request_id` is a RECONCILED one.
+  std::optional<server::LedgerRow> WaitReconciled(const std::string& request_id) const {
+    for (int i = 0; i < 300; ++i) {
+      std::optional<server::LedgerRow> row = Latest(request_id);
+      if (row.has_value() && row->event == server::LedgerEvent::kReconciled) return row;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return Latest(request_id);
+  }
+
+  std::unique_ptr<testing::PcscSandbox> sandbox_;
+  std::string reader_;
+  std::string key_path_;
+  std::string data_dir_;
+  std::string ledger_path_;
+  std::unique_ptr<server::DesfiredServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CardService::Stub> cards_;
+};
+
+// A retry with the same request_id (the client lost the first reply) is answered from the
+// ledger: replayed, the same values, and the card is debited once.
+TEST_F(LedgerE2eTest, RetriedDebitChangesTheCardOnce) {
+  StartInProcess();
+  const int32_t start = Value(*cards_);
+  ASSERT_GT(start, 10);
+
+  v1::DebitResponse first;
+  grpc::Status s = cards_->Debit(Ctx().get(), DebitReq(7, "debit-once-1"), &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(first.change().replayed());
+  EXPECT_EQ(first.change().value_after(), start - 7);
+
+  v1::DebitResponse retry;
+  s = cards_->Debit(Ctx().get(), DebitReq(7, "debit-once-1"), &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(retry.change().replayed());
+  EXPECT_EQ(retry.change().value_before(), start);
+  EXPECT_EQ(retry.change().value_after(), start - 7);
+  EXPECT_EQ(Value(*cards_), start - 7) << "the retry debited the card again";
+
+  // The same id for another request is refused, and changes nothing.
+  v1::DebitResponse other;
+  s = cards_->Debit(Ctx().get(), DebitReq(8, "debit-once-1"), &other);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(InfoOf(s).reason(), "REQUEST_ID_REUSED") << s.error_message();
+  EXPECT_EQ(Value(*cards_), start - 7);
+
+  // A new id is a new debit; no id is never deduplicated.
+  s = cards_->Debit(Ctx().get(), DebitReq(1, "debit-once-2"), &other);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = cards_->Debit(Ctx().get(), DebitReq(1, ""), &other);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = cards_->Debit(Ctx().get(), DebitReq(1, ""), &other);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Value(*cards_), start - 10);
+
+  // Every change is in the ledger, the chain verifies.
+  auto verified = server::Ledger::VerifyFile(ledger_path_);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->ok) << verified->problem;
+  std::optional<server::LedgerRow> row = Latest("debit-once-1");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->event, server::LedgerEvent::kDone);
+  EXPECT_EQ(row->outcome, "OK");
+  EXPECT_EQ(row->method, "Debit");
+  EXPECT_EQ(row->uid, "04a1b2c3d4e5f6");
+  EXPECT_EQ(row->reader, reader_);
+  EXPECT_EQ(row->amount, 7);
+  EXPECT_EQ(row->value_before, start);
+  EXPECT_EQ(row->value_after, start - 7);
+  EXPECT_GT(row->pending_seq, 0) << "no PENDING row before the commit";
+}
+
+// Two calls with the same id at once: one changes the card, the other is told to retry (or,
+// when it comes after, replays); the card is debited once.
+TEST_F(LedgerE2eTest, ConcurrentCallsWithOneIdDebitOnce) {
+  StartInProcess();
+  const int32_t start = Value(*cards_);
+  std::vector<grpc::Status> results(4);
+  std::vector<v1::DebitResponse> responses(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = cards_->Debit(Ctx().get(), DebitReq(3, "concurrent-1"), &responses[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int fresh = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (results[i].ok()) {
+      fresh += responses[i].change().replayed() ? 0 : 1;
+    } else {
+      EXPECT_EQ(InfoOf(results[i]).reason(), "REQUEST_IN_PROGRESS") << results[i].error_message();
+    }
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(Value(*cards_), start - 3);
+}
+
+// The card commits, its answer is lost (the card leaves the field just after): the call fails
+// with commit state UNKNOWN; the retry with the same id, card back, reads the value, finds the
+// change made and replays it — the card is debited once.
+TEST_F(LedgerE2eTest, LostCommitAnswerIsSettledByTheRetry) {
+  StartInProcess();
+  const int32_t start = Value(*cards_);
+  ASSERT_EQ(*sandbox_->Control(0, "lose C7"), "ok");
+  v1::DebitResponse lost;
+  grpc::Status s = cards_->Debit(Ctx().get(), DebitReq(5, "lost-answer-1"), &lost);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(InfoOf(s).metadata().at("commit_state"), "UNKNOWN") << s.error_message();
+
+  // A retry while the card is away cannot settle it and changes nothing.
+  v1::DebitResponse early;
+  s = cards_->Debit(Ctx().get(), DebitReq(5, "lost-answer-1"), &early);
+  EXPECT_FALSE(s.ok());
+
+  ASSERT_EQ(*sandbox_->Control(0, "insert"), "ok");
+  ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
+  // Like any client: retry (same id) while the card is settling into the field — the first
+  // exchange right after an insertion may fail with CARD_REMOVED. The change is settled by a
+  // retry or, just before it, on the card's insertion.
+  v1::DebitResponse retry;
+  for (int i = 0; i < 30; ++i) {
+    s = cards_->Debit(Ctx().get(), DebitReq(5, "lost-answer-1"), &retry);
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(retry.change().replayed());
+  EXPECT_EQ(retry.change().value_after(), start - 5);
+  EXPECT_EQ(Value(*cards_), start - 5);
+  std::optional<server::LedgerRow> row = Latest("lost-answer-1");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->event, server::LedgerEvent::kReconciled);
+  EXPECT_EQ(row->outcome, "COMMITTED");
+}
+
+// desfired dies between the card's commit and the ledger's DONE row. The next desfired finds
+// the PENDING row at start-up and settles it when it sees the card (here: at once, the card is
+// on the reader) — COMMITTED; the client's retry then replays, and the card is debited once.
+TEST_F(LedgerE2eTest, CrashAfterCommitIsReconciledOnRestart) {
+  std::vector<std::string> crash_flags = Flags();
+  crash_flags.push_back("--testing_crash_after_commit");
+  int32_t start = 0;
+  {
+    Desfired crashing(sandbox_->dir(), crash_flags);
+    ASSERT_GT(crashing.port(), 0) << crashing.err();
+    start = Value(crashing.cards());
+    v1::DebitResponse resp;
+    grpc::Status s = crashing.cards().Debit(Ctx().get(), DebitReq(9, "crash-after-1"), &resp);
+    EXPECT_FALSE(s.ok()) << "the server answered although it crashed";
+    EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
+  }
+  std::optional<server::LedgerRow> pending = Latest("crash-after-1");
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->event, server::LedgerEvent::kPending);
+  EXPECT_EQ(pending->value_before, start);
+  EXPECT_EQ(pending->value_after, start - 9);
+
+  Desfired restarted(sandbox_->dir(), Flags());
+  ASSERT_GT(restarted.port(), 0) << restarted.err();
+  std::optional<server::LedgerRow> settled = WaitReconciled("crash-after-1");
+  ASSERT_TRUE(settled.has_value());
+  EXPECT_EQ(settled->event, server::LedgerEvent::kReconciled) << restarted.err();
+  EXPECT_EQ(settled->outcome, "COMMITTED");
+  EXPECT_EQ(settled->pending_seq, pending->seq);
+  EXPECT_NE(restarted.err().find("unsettled"), std::string::npos) << restarted.err();
+
+  v1::DebitResponse retry;
+  grpc::Status s = restarted.cards().Debit(Ctx().get(), DebitReq(9, "crash-after-1"), &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(retry.change().replayed());
+  EXPECT_EQ(retry.change().value_after(), start - 9);
+  EXPECT_EQ(Value(restarted.cards()), start - 9);
+  EXPECT_EQ(restarted.Stop(), 0);
+  auto verified = server::Ledger::VerifyFile(ledger_path_);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
+// desfired dies after the PENDING row, before CommitTransaction: the card rolled back. The next
+// desfired settles it NOT_COMMITTED; the retry makes the debit, once.
+TEST_F(LedgerE2eTest, CrashBeforeCommitIsSettledNotCommitted) {
+  std::vector<std::string> crash_flags = Flags();
+  crash_flags.push_back("--testing_crash_before_commit");
+  int32_t start = 0;
+  {
+    Desfired crashing(sandbox_->dir(), crash_flags);
+    ASSERT_GT(crashing.port(), 0) << crashing.err();
+    start = Value(crashing.cards());
+    v1::DebitResponse resp;
+    grpc::Status s = crashing.cards().Debit(Ctx().get(), DebitReq(4, "crash-before-1"), &resp);
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
+  }
+  Desfired restarted(sandbox_->dir(), Flags());
+  ASSERT_GT(restarted.port(), 0) << restarted.err();
+  std::optional<server::LedgerRow> settled = WaitReconciled("crash-before-1");
+  ASSERT_TRUE(settled.has_value());
+  EXPECT_EQ(settled->outcome, "NOT_COMMITTED") << restarted.err();
+  EXPECT_EQ(Value(restarted.cards()), start);
+
+  v1::DebitResponse retry;
+  grpc::Status s = restarted.cards().Debit(Ctx().get(), DebitReq(4, "crash-before-1"), &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(retry.change().replayed());
+  EXPECT_EQ(Value(restarted.cards()), start - 4);
+  s = restarted.cards().Debit(Ctx().get(), DebitReq(4, "crash-before-1"), &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(retry.change().replayed());
+  EXPECT_EQ(Value(restarted.cards()), start - 4);
+}
+
+// `ledger verify` (the library and desfirectl) passes on the server's ledger and names the row
+// someone edited.
+TEST_F(LedgerE2eTest, VerifyCatchesATamperedRow) {
+  StartInProcess();
+  v1::DebitResponse resp;
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status s = cards_->Debit(Ctx().get(), DebitReq(1, absl::StrCat("tamper-", i)), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  server_->Shutdown(absl::Seconds(1));
+  server_.reset();
+  auto good = server::Ledger::VerifyFile(ledger_path_);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_TRUE(good->ok) << good->problem;
+  EXPECT_GE(good->rows, 6);
+
+  std::optional<server::LedgerRow> row = Latest("tamper-1");
+  ASSERT_TRUE(row.has_value());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(ledger_path_.c_str(), &db), SQLITE_OK);
+  const std::string edit = absl::StrCat("UPDATE ledger SET amount = 100 WHERE seq = ", row->seq);
+  ASSERT_EQ(sqlite3_exec(db, edit.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  auto bad = server::Ledger::VerifyFile(ledger_path_);
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_FALSE(bad->ok);
+  EXPECT_EQ(bad->bad_seq, row->seq) << bad->problem;
+
+  const std::string out = absl::StrCat(sandbox_->dir(), "/verify.out");
+  const std::string cmd =
+      absl::StrCat(DESFIRECTL, " ledger verify --ledger ", ledger_path_, " >", out, " 2>&1");
+  const int rc = std::system(cmd.c_str());
+  EXPECT_NE(WEXITSTATUS(rc), 0);
+  EXPECT_NE(ReadFile(out).find(absl::StrCat(row->seq)), std::string::npos) << ReadFile(out);
+}
+
+// Keys: a wrong key, a missing key and a key of the wrong type each fail clearly (and never
+// show the key); SIGHUP reloads the key file, a bad file keeps the keys in use.
+TEST_F(LedgerE2eTest, KeyErrorsAndReloadOnSighup) {
+  Desfired server(sandbox_->dir(), Flags());
+  ASSERT_GT(server.port(), 0) << server.err();
+  const int32_t start = Value(server.cards());
+
+  auto debit_with = [&](const std::string& key, const std::string& id) {
+    v1::DebitRequest req = DebitReq(1, id);
+    req.mutable_auth()->set_key_name(key);
+    v1::DebitResponse resp;
+    return server.cards().Debit(Ctx().get(), req, &resp);
+  };
+  grpc::Status missing = debit_with("no-such-key", "keys-1");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(InfoOf(missing).reason(), "KEY_NOT_FOUND") << missing.error_message();
+  EXPECT_EQ(InfoOf(missing).metadata().at("key_name"), "no-such-key");
+  grpc::Status wrong = debit_with("transit-credit", "keys-2");  // a real key, not key 2's
+  EXPECT_EQ(InfoOf(wrong).reason(), "AUTHENTICATION_FAILED") << wrong.error_message();
+  grpc::Status wrong_type = debit_with("des-key", "keys-3");  // DES for an AES application
+  EXPECT_FALSE(wrong_type.ok());
+  EXPECT_NE(InfoOf(wrong_type).reason(), "") << wrong_type.error_message();
+  EXPECT_NE(wrong_type.error_message().find("des-key"), std::string::npos)
+      << "the error should name the key: " << wrong_type.error_message();
+  for (const grpc::Status& s : {missing, wrong, wrong_type}) {
+    EXPECT_EQ(s.error_message().find("c0c1c2c3"), std::string::npos) << s.error_message();
+    EXPECT_EQ(s.error_message().find("0011223344556677"), std::string::npos);
+  }
+  EXPECT_EQ(Value(server.cards()), start);
+
+  // Reload: transit-debit now holds another value, so key 2 no longer authenticates.
+  std::string changed = absl::StrReplaceAll(
+      kKeyFile, {{"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf", "0f0e0d0c0b0a09080706050403020100"}});
+  std::ofstream(key_path_) << changed;
+  ::kill(server.pid(), SIGHUP);
+  grpc::Status after;
+  for (int i = 0; i < 250; ++i) {
+    after = debit_with("transit-debit", absl::StrCat("keys-reload-", i));
+    if (!after.ok()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(InfoOf(after).reason(), "AUTHENTICATION_FAILED") << after.error_message();
+  EXPECT_NE(server.err().find("keys reloaded"), std::string::npos) << server.err();
+
+  // A bad file: refused, the keys in use stay (transit-read still reads).
+  std::ofstream(key_path_) << "key broken AES128 00\n";
+  ::kill(server.pid(), SIGHUP);
+  for (int i = 0; i < 250 && server.err().find("not reloaded") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_NE(server.err().find("keys not reloaded"), std::string::npos) << server.err();
+  EXPECT_GE(Value(server.cards()), 0);
+  EXPECT_EQ(server.Stop(), 0) << server.err();
+  EXPECT_EQ(server.err().find("b0b1b2b3"), std::string::npos) << "a key in the log";
+}
+
+// A data directory others can write to is refused at start-up, naming the field.
+TEST_F(LedgerE2eTest, OpenDataDirIsRefused) {
+  ASSERT_EQ(::chmod(data_dir_.c_str(), 0777), 0);
+  Desfired server(sandbox_->dir(), Flags());
+  EXPECT_EQ(server.Wait(), 1);
+  EXPECT_NE(server.err().find("config data_dir"), std::string::npos) << server.err();
+}
+
+}  // namespace
+}  // namespace desfired
