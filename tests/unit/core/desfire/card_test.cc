@@ -194,6 +194,52 @@ TEST(DesfireCardTest, CardRefusingTheCommitMeansNotCommitted) {
   EXPECT_TRUE(c.transport.Finished()) << c.transport.Remaining();
 }
 
+// TxOptions::before_commit runs after the card accepted the change and before the commit:
+// its refusal aborts the transaction (no C7 is sent) and nothing is committed.
+TEST(DesfireCardTest, BeforeCommitRefusalAbortsInsteadOfCommitting) {
+  ScriptedCard c({{"90 F5 00 00 01 01 00", "02 00 EEEE 00000000 10270000 00000000 00 9100"},
+                  {"90 DC 00 00 05 01 01000000 00", "9100"},
+                  {"90 A7 00 00 00", "9100"}});
+  int calls = 0;
+  absl::Status s = c.card.Debit(1, 1, {.commit = true, .before_commit = [&calls] {
+                                         ++calls;
+                                         return absl::UnavailableError("ledger full");
+                                       }});
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("ledger full"), std::string::npos) << s;
+  EXPECT_EQ(GetCommitState(s), CommitState::kNotCommitted);
+  EXPECT_TRUE(c.transport.Finished()) << c.transport.Remaining();
+}
+
+TEST(DesfireCardTest, BeforeCommitRunsJustBeforeTheCommit) {
+  ScriptedCard c({{"90 F5 00 00 01 01 00", "02 00 EEEE 00000000 10270000 00000000 00 9100"},
+                  {"90 DC 00 00 05 01 01000000 00", "9100"},
+                  {"90 C7 00 00 00", "9100"}});
+  size_t remaining_at_hook = 0;
+  absl::Status s = c.card.Debit(1, 1, {.commit = true, .before_commit = [&] {
+                                         remaining_at_hook = c.transport.Remaining().size();
+                                         return absl::OkStatus();
+                                       }});
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_GT(remaining_at_hook, 0u) << "the hook ran after the commit";
+  EXPECT_TRUE(c.transport.Finished()) << c.transport.Remaining();
+  // Without a commit the hook is not called.
+  ScriptedCard d({{"90 F5 00 00 01 01 00", "02 00 EEEE 00000000 10270000 00000000 00 9100"},
+                  {"90 DC 00 00 05 01 01000000 00", "9100"}});
+  bool called = false;
+  ASSERT_TRUE(d.card
+                  .Debit(1, 1,
+                         {.commit = false,
+                          .before_commit =
+                              [&called] {
+                                called = true;
+                                return absl::OkStatus();
+                              }})
+                  .ok());
+  EXPECT_FALSE(called);
+}
+
 // Vectors file §3.6, AN12196 §7.3: GetCardUID with an enciphered EV2 response.
 TEST(DesfireCardTest, GetCardUidEv2_An12196_7_3) {
   ScriptedCard c({{"90 51 00 00 08 8E2C155ADDA99BE3 00",
