@@ -30,7 +30,12 @@ absl::StatusOr<Bytes> CheckedTransport::Transmit(ByteSpan command) {
   return inner_.Transmit(command);
 }
 
-CardSession::~CardSession() { Disconnect(); }
+CardSession::~CardSession() {
+  // Shutting down: a change left open with defer_commit is aborted, never left for the card's
+  // next user to commit.
+  if (card_ && card_context_.session.pending) (void)card_->AbortTransaction();
+  Disconnect();
+}
 
 void CardSession::Disconnect() {
   card_context_.session.Reset();

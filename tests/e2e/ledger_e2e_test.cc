@@ -21,6 +21,7 @@
 #include "desfired/v1/card.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -556,6 +557,72 @@ TEST_F(LedgerE2eTest, KeyErrorsAndReloadOnSighup) {
   EXPECT_GE(Value(server.cards()), 0);
   EXPECT_EQ(server.Stop(), 0) << server.err();
   EXPECT_EQ(server.err().find("b0b1b2b3"), std::string::npos) << "a key in the log";
+}
+
+// Graceful shutdown: health turns NOT_SERVING, the debit in flight finishes (and is recorded),
+// a WatchCards stream ends with SHUTTING_DOWN, new calls are refused, and a change a client left
+// open with defer_commit is aborted — the next server finds the value unchanged.
+TEST_F(LedgerE2eTest, GracefulShutdownDrainsAndAbortsOpenTransactions) {
+  StartInProcess();
+  const int32_t start = Value(*cards_);
+  v1::DebitRequest deferred = DebitReq(50, "deferred-1");
+  deferred.set_defer_commit(true);
+  v1::DebitResponse open;
+  grpc::Status s = cards_->Debit(Ctx().get(), deferred, &open);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(open.change().committed());
+
+  auto watch_ctx = Ctx(absl::Seconds(30));
+  auto watch = cards_->WatchCards(watch_ctx.get(), v1::WatchCardsRequest());
+  v1::WatchCardsResponse first;
+  ASSERT_TRUE(watch->Read(&first));  // the snapshot
+
+  // A slow card: the next debit takes a while, and shutdown starts while it runs.
+  ASSERT_EQ(*sandbox_->Control(0, "delay 100000"), "ok");
+  grpc::Status in_flight;
+  v1::DebitResponse in_flight_resp;
+  std::thread debit([&] {
+    // Another key session than the deferred change's: that change is abandoned on the card.
+    v1::CreditRequest credit;
+    credit.mutable_target()->set_reader(reader_);
+    credit.set_aid(kTransitAid);
+    credit.set_file_no(1);
+    credit.mutable_auth()->set_key_name("transit-credit");
+    credit.mutable_auth()->set_key_number(3);
+    credit.set_amount(2);
+    credit.set_request_id("in-flight-1");
+    v1::CreditResponse resp;
+    in_flight = cards_->Credit(Ctx(absl::Seconds(20)).get(), credit, &resp);
+    in_flight_resp.mutable_change()->CopyFrom(resp.change());
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // the credit is on the card now
+  std::thread stopper([&] { server_->Shutdown(absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(100));
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest hreq;
+  grpc::health::v1::HealthCheckResponse hresp;
+  grpc::Status hs = health->Check(Ctx().get(), hreq, &hresp);
+  EXPECT_TRUE(!hs.ok() || hresp.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING)
+      << "health still SERVING during shutdown";
+  v1::WatchCardsResponse more;
+  while (watch->Read(&more)) {
+  }
+  grpc::Status ended = watch->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  EXPECT_EQ(InfoOf(ended).reason(), "SHUTTING_DOWN");
+  debit.join();
+  stopper.join();
+  EXPECT_TRUE(in_flight.ok()) << "the call in flight was not drained: "
+                              << in_flight.error_message();
+  EXPECT_EQ(in_flight_resp.change().value_after(), start + 2);
+  server_.reset();
+
+  ASSERT_EQ(*sandbox_->Control(0, "delay 0"), "ok");
+  StartInProcess();
+  EXPECT_EQ(Value(*cards_), start + 2) << "the deferred debit was committed, or the credit lost";
+  std::optional<server::LedgerRow> row = Latest("in-flight-1");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->outcome, "OK");
 }
 
 // A data directory others can write to is refused at start-up, naming the field.
