@@ -109,7 +109,8 @@ class CallerTable {
   // Parses `text`; errors name `source` and the line (INVALID_ARGUMENT).
   static absl::StatusOr<CallerTable> Parse(absl::string_view text, absl::string_view source);
 
-  // No token and no cert line: the server admits everyone as admin.
+  // No token and no cert line: the authorizer admits everyone as admin (LoadSecurity refuses
+  // a tokens file that parses so, and uses an open table only without --tokens).
   bool open() const { return tokens_.empty() && certs_.empty(); }
   size_t token_count() const { return tokens_.size(); }
   size_t cert_count() const { return certs_.size(); }

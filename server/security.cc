@@ -198,6 +198,13 @@ absl::StatusOr<Security> LoadSecurity(const SecurityConfig& config) {
     absl::StatusOr<CallerTable> table = CallerTable::LoadFile(config.tokens_file);
     if (!table.ok())
       return FieldError(kTokensField, table.status().code(), table.status().message());
+    if (table->open()) {
+      // Fail closed: an empty file must not quietly admit everyone as admin.
+      return FieldError(kTokensField,
+                        absl::StrCat(config.tokens_file,
+                                     " has no token or cert line (without --tokens every "
+                                     "caller is admin)"));
+    }
     if (table->cert_count() > 0 && !security.mutual_tls) {
       return FieldError(kTokensField, "has cert lines, which need mutual TLS (--tls_client_ca)");
     }

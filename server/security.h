@@ -40,7 +40,8 @@ struct SecurityConfig {
   // PEM: the CA(s) that client certificates must verify against; turns on mutual TLS. Needs
   // tls_cert_file.
   std::string tls_client_ca_file;
-  // The tokens file (auth.h, docs/security.md); empty: every caller is admin. Mode 600.
+  // The tokens file (auth.h, docs/security.md): mode 600, at least one entry. Empty (no file):
+  // every caller is admin.
   std::string tokens_file;
   // WatchCards + ParseTapStream streams one caller may have open; 0: no limit.
   size_t max_streams_per_caller = 0;
@@ -58,8 +59,8 @@ struct Security {
 // the field and its flag, e.g. "config tls_key_file (--tls_key): ...": a missing or unreadable
 // file, one that holds no PEM certificate or key, a key that does not match the certificate,
 // an expired server certificate, a key or tokens file that group or others may access,
-// tls_client_ca_file without tls_cert_file, a bad tokens file line. Never quotes a key or a
-// token.
+// tls_client_ca_file without tls_cert_file, a bad tokens file line, a tokens file without any
+// entry, cert lines without mutual TLS. Never quotes a key or a token.
 absl::StatusOr<Security> LoadSecurity(const SecurityConfig& config);
 
 }  // namespace desfired::server

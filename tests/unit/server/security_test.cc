@@ -166,6 +166,9 @@ TEST_F(LoadSecurityTest, TokensFileErrorsAreNamed) {
   EXPECT_THAT(Refused(c, "tokens_file (--tokens)"), HasSubstr("chmod 600"));
   c.tokens_file = Write("bad.conf", "token a viewer\n");
   EXPECT_THAT(Refused(c, "tokens_file (--tokens)"), HasSubstr("line 1"));
+  // A file without entries would admit everyone: refused.
+  c.tokens_file = Write("empty.conf", "# nobody yet\n\n");
+  EXPECT_THAT(Refused(c, "tokens_file (--tokens)"), HasSubstr("has no token or cert line"));
   // cert lines need mutual TLS.
   c.tokens_file = Write("certs.conf", "cert station admin\n");
   EXPECT_THAT(Refused(c, "tokens_file (--tokens)"), HasSubstr("--tls_client_ca"));
