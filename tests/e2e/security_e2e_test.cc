@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -746,6 +747,15 @@ TEST_F(SecurityE2eTest, MutualTlsNeedsAValidClientCertificate) {
   }
   // Still serving the good client.
   EXPECT_TRUE(GetValue(*good, "", &value).ok());
+
+  // The container health probe, with a client certificate, and without one.
+  const std::string probe = absl::StrCat(HEALTH_PROBE, " --addr ", address_, " --tls-ca ",
+                                         pki_.ca_cert, " --timeout-ms 5000");
+  EXPECT_EQ(std::system(absl::StrCat(probe, " --tls-cert ", pki_.client_cert, " --tls-key ",
+                                     pki_.client_key, " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  EXPECT_NE(std::system(absl::StrCat(probe, " >/dev/null 2>&1").c_str()), 0);
 }
 
 TEST_F(SecurityE2eTest, CertLinesMapClientCertificatesToRoles) {
