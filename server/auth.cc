@@ -390,17 +390,25 @@ size_t Authorizer::open_streams(const std::string& caller) const {
 
 ServerHooks WithAuthorizer(std::shared_ptr<Authorizer> authorizer, ServerHooks next) {
   ServerHooks hooks = next;
-  hooks.authorize = [authorizer, next_authorize = next.authorize](
+  const bool open = authorizer->options().callers.open();
+  const bool count_streams = authorizer->options().max_streams_per_caller > 0;
+  hooks.authorize = [authorizer, open, count_streams, next_authorize = next.authorize](
                         grpc::CallbackServerContext* context,
                         absl::string_view method) -> absl::Status {
-    const CallCredentials credentials = CredentialsOf(context);
-    absl::StatusOr<Principal> principal = authorizer->Identify(credentials);
-    if (!principal.ok()) return principal.status();
-    if (absl::Status s = Authorizer::CheckRole(*principal, method); !s.ok()) return s;
+    // An open table admits every call as admin: only a counted stream needs the caller.
+    const bool admit_stream = count_streams && IsStreamMethod(method);
+    std::string caller;
+    if (!open || admit_stream) {
+      const CallCredentials credentials = CredentialsOf(context);
+      absl::StatusOr<Principal> principal = authorizer->Identify(credentials);
+      if (!principal.ok()) return principal.status();
+      if (absl::Status s = Authorizer::CheckRole(*principal, method); !s.ok()) return s;
+      caller = std::move(principal->name);
+    }
     if (next_authorize) {
       if (absl::Status s = next_authorize(context, method); !s.ok()) return s;
     }
-    if (IsStreamMethod(method)) return authorizer->AdmitStream(principal->name, context);
+    if (admit_stream) return authorizer->AdmitStream(caller, context);
     return absl::OkStatus();
   };
   if (!next.caller) {
@@ -408,10 +416,14 @@ ServerHooks WithAuthorizer(std::shared_ptr<Authorizer> authorizer, ServerHooks n
       return authorizer->CallerName(CredentialsOf(context));
     };
   }
-  hooks.on_call_done = [authorizer, next_done = next.on_call_done](const CallInfo& info) {
-    if (info.context != nullptr) authorizer->EndCall(info.context);
-    if (next_done) next_done(info);
-  };
+  if (count_streams) {
+    hooks.on_call_done = [authorizer, next_done = next.on_call_done](const CallInfo& info) {
+      if (info.context != nullptr && IsStreamMethod(info.method)) {
+        authorizer->EndCall(info.context);
+      }
+      if (next_done) next_done(info);
+    };
+  }
   return hooks;
 }
 

@@ -186,8 +186,9 @@ class Authorizer {
 //   authorize     Check (identity and role), then next.authorize, then, for a stream, its
 //                 admission (so that a stream refused by anything is never counted);
 //   caller        next.caller when set, else Authorizer::CallerName;
-//   on_call_done  EndCall(info.context), then next.on_call_done.
-// `authorizer` is shared by the returned hooks.
+//   on_call_done  EndCall(info.context) for a stream, then next.on_call_done.
+// Without a tokens file and without a stream limit the hooks add nothing to a call but the
+// caller's name. `authorizer` is shared by the returned hooks.
 ServerHooks WithAuthorizer(std::shared_ptr<Authorizer> authorizer, ServerHooks next);
 
 }  // namespace desfired::server
