@@ -62,6 +62,19 @@ absl::Status Authorize(const ServerHooks& hooks, grpc::CallbackServerContext* co
   return hooks.authorize ? hooks.authorize(context, method) : absl::OkStatus();
 }
 
+// The server's own limit on the data of one write (--max_write_bytes), below card_ops'.
+template <typename Request>
+absl::Status CheckWriteLimit(const Request& request, size_t max_bytes) {
+  if constexpr (requires { request.data(); }) {
+    if (request.data().size() > max_bytes) {
+      return InvalidFieldError(
+          "data", absl::StrCat("at most ", max_bytes, " bytes per write on this server, got ",
+                               request.data().size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -120,6 +133,7 @@ void CardServiceImpl::Report(CallInfo& info, grpc::CallbackServerContext* contex
   info.caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
   info.code = status.error_code();
   info.latency = absl::Now() - start;
+  info.context = context;
   hooks_.on_call_done(info);
 }
 
@@ -175,6 +189,7 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   info.method = method;
   info.reader = request->target().reader();
   absl::Status status = Authorize(hooks_, context, method);
+  if (status.ok()) status = CheckWriteLimit(*request, readers_.options().max_write_bytes);
   if (status.ok()) status = Validate(*request);
 
   // A change: recorded in the ledger, and a retry answered from it.
@@ -360,6 +375,13 @@ class CardServiceImpl::WatchReactor final
     {
       absl::MutexLock lock(&mu_);
       subscription = std::move(subscription_);
+      if (!finished_) {  // ended by gRPC without OnCancel: still reported exactly once
+        finished_ = true;
+        CallInfo info;
+        info.method = "WatchCards";
+        info.reason = "CANCELLED";
+        service_.Report(info, context_, start_, grpc::Status(grpc::StatusCode::CANCELLED, ""));
+      }
     }
     subscription.reset();
     --service_.watchers_;

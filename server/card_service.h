@@ -39,6 +39,9 @@ class ReaderRegistry {
     CardSession::Options session;
     // A job with no deadline from the client gets this one.
     absl::Duration default_deadline = absl::Seconds(30);
+    // WriteData / WriteRecord data beyond this: INVALID_ARGUMENT naming `data` (card_ops'
+    // Validate allows up to kMaxWriteBytes).
+    size_t max_write_bytes = kMaxWriteBytes;
   };
   ReaderRegistry(const EventHub& hub, Options options) : hub_(hub), options_(std::move(options)) {}
 

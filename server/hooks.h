@@ -43,6 +43,9 @@ struct CallInfo {
   std::string reason;  // ErrorInfo.reason of a failed call
   absl::Duration latency;
   bool replayed = false;  // answered from the ledger without touching the card
+  // The call's context, as given to authorize: for matching the end of a call with its
+  // admission (stream counts). Valid during on_call_done only.
+  const grpc::CallbackServerContext* context = nullptr;
 };
 
 struct ServerHooks {

@@ -1,11 +1,15 @@
 // desfired: flags → config → server → wait for SIGTERM/SIGINT → graceful shutdown.
 //
 //   desfired --listen 127.0.0.1:50051 --keys /etc/desfired/keys.conf
-//   desfired --pcsc-socket /run/pcscd-test/pcscd.comm --listen 127.0.0.1:0 --port-file F
+//   desfired --pcsc_socket /run/pcscd-test/pcscd.comm --listen 127.0.0.1:0 --port_file F
+//   desfired --listen 0.0.0.0:50051 --tls_cert C --tls_key K [--tls_client_ca CA] --tokens T
+//   desfired --hash_token < token.txt      # the sha256: line of a token, for the tokens file
 #include <signal.h>
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -16,7 +20,7 @@
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
-          "host:port to listen on (loopback only without TLS, unless --allow-insecure-remote)");
+          "host:port to listen on (loopback only without TLS, unless --allow_insecure_remote)");
 ABSL_FLAG(bool, allow_insecure_remote, false,
           "listen on a non-loopback address without TLS (warns at start-up)");
 ABSL_FLAG(std::string, pcsc_socket, "",
@@ -40,8 +44,36 @@ ABSL_FLAG(bool, testing_crash_after_commit, false,
 ABSL_FLAG(bool, testing_crash_before_commit, false,
           "tests only: exit right after the ledger's PENDING row of a value change, before "
           "CommitTransaction");
+ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate chain; with --tls_key turns on TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert; must be mode 600");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA that client certificates must verify against (mutual TLS; needs --tls_cert)");
+ABSL_FLAG(std::string, tokens, "",
+          "bearer tokens and client certificate names with their roles (docs/security.md); "
+          "must be mode 600; none: every caller is admin");
+ABSL_FLAG(int, max_streams_per_caller, 16,
+          "WatchCards and ParseTapStream streams one caller may have open (0: no limit)");
+ABSL_FLAG(int, max_message_bytes, 16 * 1024 * 1024, "largest gRPC message received or sent");
+ABSL_FLAG(int, max_write_bytes, 8192,
+          "bytes of data in one WriteData or WriteRecord (at most 8192)");
+ABSL_FLAG(bool, hash_token, false,
+          "read a token from stdin (one trailing newline dropped), print its sha256: line for "
+          "the tokens file, and exit");
 
 namespace {
+
+// desfired --hash_token: the token on stdin → "sha256:HEX" on stdout.
+int HashToken() {
+  std::string token((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  if (!token.empty() && token.back() == '\n') token.pop_back();
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  if (token.empty()) {
+    std::fprintf(stderr, "desfired: --hash_token: no token on stdin\n");
+    return 2;
+  }
+  std::printf("%s\n", desfired::server::TokenHash(token).c_str());
+  return 0;
+}
 
 int Run() {
   using desfired::server::DesfiredServer;
@@ -69,6 +101,21 @@ int Run() {
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   config.testing_crash_after_commit = absl::GetFlag(FLAGS_testing_crash_after_commit);
   config.testing_crash_before_commit = absl::GetFlag(FLAGS_testing_crash_before_commit);
+  const int max_streams = absl::GetFlag(FLAGS_max_streams_per_caller);
+  const int max_write = absl::GetFlag(FLAGS_max_write_bytes);
+  if (max_streams < 0 || max_write < 1) {
+    std::fprintf(stderr,
+                 "desfired: --max_streams_per_caller must be 0 or more, --max_write_bytes "
+                 "positive\n");
+    return 2;
+  }
+  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  config.max_write_bytes = static_cast<size_t>(max_write);
+  config.security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  config.security.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  config.security.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  config.security.tokens_file = absl::GetFlag(FLAGS_tokens);
+  config.security.max_streams_per_caller = static_cast<size_t>(max_streams);
 
   // SIGTERM and SIGINT are taken by sigwait below, never by a handler: block them before any
   // thread starts so that every thread inherits the mask.
@@ -84,11 +131,8 @@ int Run() {
     std::fprintf(stderr, "desfired: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  if (config.allow_insecure_remote) {
-    std::fprintf(stderr,
-                 "desfired: WARNING: listening on %s without TLS; anyone who can reach it can "
-                 "use the cards\n",
-                 config.listen.c_str());
+  for (const std::string& warning : (*server)->warnings()) {
+    std::fprintf(stderr, "desfired: WARNING: %s\n", warning.c_str());
   }
   std::fprintf(stderr, "desfired: listening on port %d\n", (*server)->port());
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
@@ -128,7 +172,10 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "desfired: a gRPC service for MIFARE DESFire cards on PC/SC readers.\n"
-      "  desfired [--listen 127.0.0.1:50051] [--keys FILE] [--pcsc-socket PATH]");
+      "  desfired [--listen 127.0.0.1:50051] [--keys FILE] [--pcsc_socket PATH]\n"
+      "           [--tls_cert FILE --tls_key FILE [--tls_client_ca FILE]] [--tokens FILE]\n"
+      "  desfired --hash_token < TOKEN_FILE");
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_hash_token)) return HashToken();
   return Run();
 }

@@ -40,11 +40,11 @@ absl::Status CheckConfig(const ServerConfig& c) {
       port < 0 || port > 65535) {
     return ConfigError("listen", absl::StrCat("'", c.listen, "' is not host:port"));
   }
-  if (!IsLoopback(c.listen) && !c.allow_insecure_remote) {
+  if (!IsLoopback(c.listen) && !c.allow_insecure_remote && c.security.tls_cert_file.empty()) {
     return ConfigError("listen", absl::StrCat("'", c.listen,
-                                              "' is not a loopback address; without TLS the "
-                                              "server listens on loopback only (or pass "
-                                              "--allow-insecure-remote)"));
+                                              "' is not a loopback address; without TLS "
+                                              "(--tls_cert, --tls_key) the server listens on "
+                                              "loopback only (or pass --allow_insecure_remote)"));
   }
   if (c.queue_limit == 0) return ConfigError("queue_limit", "must be at least 1");
   if (c.default_deadline <= absl::ZeroDuration()) {
@@ -55,6 +55,9 @@ absl::Status CheckConfig(const ServerConfig& c) {
   }
   if (c.max_tap_batch == 0) return ConfigError("max_tap_batch", "must be at least 1");
   if (c.max_message_bytes < 1024) return ConfigError("max_message_bytes", "at least 1024");
+  if (c.max_write_bytes == 0 || c.max_write_bytes > kMaxWriteBytes) {
+    return ConfigError("max_write_bytes", absl::StrCat("must be 1..", kMaxWriteBytes));
+  }
   return absl::OkStatus();
 }
 
@@ -124,6 +127,19 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
     s->unsettled_at_start_ = *unsettled;
   }
 
+  // TLS and callers; the authorizer goes in front of the configured hooks.
+  absl::StatusOr<Security> security = LoadSecurity(c.security);
+  if (!security.ok()) return security.status();
+  const ServerHooks hooks = WithAuthorizer(security->authorizer, c.hooks);
+  if (!security->tls && !IsLoopback(c.listen)) {
+    s->warnings_.push_back(absl::StrCat("listening on ", c.listen,
+                                        " without TLS; anyone who can reach it can use the "
+                                        "cards"));
+    if (!security->authorizer->options().callers.open()) {
+      s->warnings_.push_back("bearer tokens travel in plain text without TLS");
+    }
+  }
+
   s->hub_ = std::make_unique<EventHub>(EventHubOptions{
       .history_size = c.watch_history,
       .max_queue = c.watch_queue,
@@ -150,18 +166,19 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   s->readers_ = std::make_unique<ReaderRegistry>(
       *hub, ReaderRegistry::Options{.worker = {.max_queued = c.queue_limit},
                                     .session = {.keys = s->keys_.get(), .taps = taps},
-                                    .default_deadline = c.default_deadline});
+                                    .default_deadline = c.default_deadline,
+                                    .max_write_bytes = c.max_write_bytes});
   s->card_service_ =
-      std::make_unique<CardServiceImpl>(*s->readers_, *hub, c.hooks, s->recorder_.get());
+      std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get());
   s->tap_service_ = std::make_unique<TapServiceImpl>(
       TapServiceImpl::Options{
           .pipeline = taps, .keys = s->keys_.get(), .max_batch = c.max_tap_batch},
-      c.hooks);
+      hooks);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(c.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(c.listen, security->credentials, &s->port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a second server must fail
   builder.SetMaxReceiveMessageSize(c.max_message_bytes);
   builder.SetMaxSendMessageSize(c.max_message_bytes);

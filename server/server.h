@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -33,6 +34,7 @@
 #include "server/change_recorder.h"
 #include "server/event_hub.h"
 #include "server/key_ring.h"
+#include "server/security.h"
 #include "server/tap_service.h"
 
 namespace grpc {
@@ -42,8 +44,8 @@ class Server;
 namespace desfired::server {
 
 struct ServerConfig {
-  // host:port. Port 0 picks a free port (tests). Without TLS only loopback addresses are
-  // accepted unless allow_insecure_remote is set.
+  // host:port. Port 0 picks a free port (tests). Without TLS (security.tls_cert_file) only
+  // loopback addresses are accepted unless allow_insecure_remote is set.
   std::string listen = "127.0.0.1:50051";
   bool allow_insecure_remote = false;
   // The pcscd socket; empty: the system pcscd (or PCSCLITE_CSOCK_NAME when already set).
@@ -64,6 +66,10 @@ struct ServerConfig {
   size_t watch_queue = 256;
   size_t max_tap_batch = 100000;
   int max_message_bytes = 16 * 1024 * 1024;
+  // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of card_ops.h).
+  size_t max_write_bytes = 8 * 1024;
+  // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
+  SecurityConfig security;
   ServerHooks hooks;
 };
 
@@ -88,6 +94,8 @@ class DesfiredServer {
   size_t unsettled_at_start() const { return unsettled_at_start_; }
   // Null without a data directory.
   ChangeRecorder* recorder() { return recorder_.get(); }
+  // What start-up found risky (e.g. a non-loopback address without TLS), for the log.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   DesfiredServer() = default;
@@ -112,6 +120,7 @@ class DesfiredServer {
   absl::Notification stopped_;
   absl::Notification stop_health_;
   std::thread health_thread_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace desfired::server

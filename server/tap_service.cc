@@ -102,6 +102,7 @@ void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext*
   info.code = static_cast<grpc::StatusCode>(status.code());
   info.reason = ReasonOf(status);
   info.latency = absl::Now() - start;
+  info.context = context;
   hooks_.on_call_done(info);
 }
 
@@ -213,7 +214,12 @@ class TapServiceImpl::StreamReactor final
     ReadNext();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    // Ended by gRPC without End (not expected: a read or a write is always in flight, and it
+    // fails on cancellation): still reported exactly once.
+    if (!ended_) service_.Done("ParseTapStream", context_, start_, absl::CancelledError(""));
+    delete this;
+  }
 
  private:
   // The previous chunk is done with: its arena is reset for the next one.
@@ -229,6 +235,8 @@ class TapServiceImpl::StreamReactor final
   }
 
   void End(const absl::Status& status) {
+    if (ended_) return;
+    ended_ = true;
     const grpc::Status grpc_status = ToGrpcStatus(status);
     service_.Done("ParseTapStream", context_, start_, status);
     Finish(grpc_status);
@@ -244,6 +252,7 @@ class TapServiceImpl::StreamReactor final
   v1::ParseTapStreamRequest* in_ = nullptr;  // on in_arena_
   uint64_t processed_ = 0;
   bool last_ = false;
+  bool ended_ = false;  // End ran: the call is reported and finished
 };
 
 grpc::ServerBidiReactor<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>*

@@ -21,7 +21,8 @@ namespace {
 
 // The metadata keys of errors.proto, in the order they are printed.
 constexpr const char* kMetadataKeys[] = {"reader", "expected_uid",   "uid", "key_name",
-                                         "field",  "desfire_status", "sw",  "commit_state"};
+                                         "field",  "desfire_status", "sw",  "commit_state",
+                                         "role",   "required"};
 
 struct Hint {
   absl::string_view reason;
@@ -86,6 +87,18 @@ constexpr Hint kHints[] = {
     {"UNAUTHENTICATED",
      "the server did not accept the credentials: check --token (DESFIRED_TOKEN) and the TLS "
      "client certificate"},
+    {"TOKEN_MISSING",
+     "the server needs a bearer token: give --token (or DESFIRED_TOKEN), or a client "
+     "certificate it knows"},
+    {"TOKEN_INVALID",
+     "the server does not know this token: check --token (or DESFIRED_TOKEN); an --token on "
+     "the command line wins over DESFIRED_TOKEN"},
+    {"ROLE_DENIED",
+     "the token's role may not make this call (viewer < operator < admin): use a token with "
+     "the role shown as 'required'"},
+    {"TOO_MANY_STREAMS",
+     "this caller has as many watch / taps streams open as the server allows: close one, or "
+     "retry later"},
 };
 
 }  // namespace
