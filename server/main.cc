@@ -5,6 +5,8 @@
 //   desfired --listen 0.0.0.0:50051 --tls_cert C --tls_key K [--tls_client_ca CA] --tokens T
 //   desfired --hash_token < token.txt      # the sha256: line of a token, for the tokens file
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
@@ -56,6 +58,8 @@ ABSL_FLAG(int, max_streams_per_caller, 16,
 ABSL_FLAG(int, max_message_bytes, 16 * 1024 * 1024, "largest gRPC message received or sent");
 ABSL_FLAG(int, max_write_bytes, 8192,
           "bytes of data in one WriteData or WriteRecord (at most 8192)");
+ABSL_FLAG(bool, allow_core_dumps, false,
+          "let the process dump core (it holds keys in memory: for debugging only)");
 ABSL_FLAG(bool, hash_token, false,
           "read a token from stdin (one trailing newline dropped), print its sha256: line for "
           "the tokens file, and exit");
@@ -116,6 +120,14 @@ int Run() {
   config.security.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   config.security.tokens_file = absl::GetFlag(FLAGS_tokens);
   config.security.max_streams_per_caller = static_cast<size_t>(max_streams);
+
+  // Keys live in this process's memory: no core dumps of it (and no ptrace by others), unless
+  // asked for while debugging.
+  if (!absl::GetFlag(FLAGS_allow_core_dumps)) {
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  }
 
   // SIGTERM and SIGINT are taken by sigwait below, never by a handler: block them before any
   // thread starts so that every thread inherits the mask.

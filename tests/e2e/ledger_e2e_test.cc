@@ -509,6 +509,9 @@ TEST_F(LedgerE2eTest, KeyErrorsAndReloadOnSighup) {
   Desfired server(sandbox_->dir(), Flags());
   ASSERT_GT(server.port(), 0) << server.err();
   const int32_t start = Value(server.cards());
+  // The process holding the keys never dumps core.
+  const std::string limits = ReadFile(absl::StrCat("/proc/", server.pid(), "/limits"));
+  EXPECT_NE(limits.find("Max core file size        0"), std::string::npos) << limits;
 
   auto debit_with = [&](const std::string& key, const std::string& id) {
     v1::DebitRequest req = DebitReq(1, id);
