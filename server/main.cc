@@ -2,6 +2,10 @@
 //
 //   desfired --listen 127.0.0.1:50051 --keys /etc/desfired/keys.conf
 //   desfired --pcsc-socket /run/pcscd-test/pcscd.comm --listen 127.0.0.1:0 --port-file F
+//   desfired --metrics_listen 127.0.0.1:9464 --log_format text --log_level debug
+//
+// Logs go to stderr (and --log_file / DESFIRED_LOG_FILE), JSON lines by default
+// (docs/observability.md); an error in the log flags themselves is plain text.
 #include <signal.h>
 
 #include <cstdio>
@@ -13,6 +17,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -31,13 +36,43 @@ ABSL_FLAG(int, max_tap_batch, 100000, "records per ParseTaps request or stream m
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "time queued card jobs get to finish on SIGTERM");
 ABSL_FLAG(std::string, port_file, "", "write the port listened on to this file (for scripts)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port serving Prometheus metrics on /metrics (default: not served)");
+ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
+ABSL_FLAG(std::string, log_file, "",
+          "also append the log lines to this file (%p: the pid); so does $DESFIRED_LOG_FILE");
 
 namespace {
+
+namespace log = desfired::log;
+
+// The logger the flags ask for; nullptr (after saying why on stderr) when they are wrong.
+std::shared_ptr<log::Logger> MakeLogger() {
+  absl::StatusOr<log::Format> format = log::ParseFormat(absl::GetFlag(FLAGS_log_format));
+  absl::StatusOr<log::Level> level = log::ParseLevel(absl::GetFlag(FLAGS_log_level));
+  absl::StatusOr<std::shared_ptr<log::Logger>> logger =
+      !format.ok() ? format.status()
+      : !level.ok()
+          ? level.status()
+          : log::Logger::Create(
+                {.format = *format, .level = *level, .file = absl::GetFlag(FLAGS_log_file)});
+  if (!logger.ok()) {
+    std::fprintf(stderr, "desfired: %s\n", std::string(logger.status().message()).c_str());
+    return nullptr;
+  }
+  log::Logger::SetDefault(*logger);
+  return *std::move(logger);
+}
 
 int Run() {
   using desfired::server::DesfiredServer;
   using desfired::server::ServerConfig;
+  std::shared_ptr<log::Logger> logger = MakeLogger();
+  if (!logger) return 2;
   ServerConfig config;
+  config.logger = logger;
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.listen = absl::GetFlag(FLAGS_listen);
   config.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
   config.pcsc_socket = absl::GetFlag(FLAGS_pcsc_socket);
@@ -47,9 +82,8 @@ int Run() {
   const int watch_queue = absl::GetFlag(FLAGS_watch_queue);
   const int max_tap_batch = absl::GetFlag(FLAGS_max_tap_batch);
   if (queue_limit < 1 || watch_history < 1 || watch_queue < 1 || max_tap_batch < 1) {
-    std::fprintf(stderr,
-                 "desfired: --queue_limit, --watch_history, --watch_queue and --max_tap_batch "
-                 "must be positive\n");
+    logger->Error(
+        "--queue_limit, --watch_history, --watch_queue and --max_tap_batch must be positive");
     return 2;
   }
   config.queue_limit = static_cast<size_t>(queue_limit);
@@ -68,23 +102,21 @@ int Run() {
 
   auto server = DesfiredServer::Start(config);
   if (!server.ok()) {
-    std::fprintf(stderr, "desfired: %s\n", std::string(server.status().message()).c_str());
+    logger->Error(server.status().message(),
+                  log::Fields().Str("code", absl::StatusCodeToString(server.status().code())));
     return 1;
   }
   if (config.allow_insecure_remote) {
-    std::fprintf(stderr,
-                 "desfired: WARNING: listening on %s without TLS; anyone who can reach it can "
-                 "use the cards\n",
-                 config.listen.c_str());
+    logger->Warn("listening without TLS: anyone who can reach the address can use the cards",
+                 log::Fields().Str("listen", config.listen));
   }
-  std::fprintf(stderr, "desfired: listening on port %d\n", (*server)->port());
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
     std::ofstream(port_file) << (*server)->port() << "\n";
   }
   int signal = 0;
   sigwait(&signals, &signal);
-  std::fprintf(stderr, "desfired: signal %d, shutting down\n", signal);
+  logger->Info("signal received", log::Fields().Int("signal", signal));
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   return 0;
 }

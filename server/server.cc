@@ -73,6 +73,9 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   std::unique_ptr<DesfiredServer> s(new DesfiredServer());
   s->config_ = std::move(config);
   const ServerConfig& c = s->config_;
+  DESFIRED_ASSIGN_OR_RETURN(
+      s->obs_, Observability::Create({.metrics_listen = c.metrics_listen, .logger = c.logger}));
+  Observability* obs = s->obs_.get();
 
   // The PC/SC backend, chosen before libpcsclite reads it.
   if (!c.pcsc_socket.empty()) ::setenv("PCSCLITE_CSOCK_NAME", c.pcsc_socket.c_str(), 1);
@@ -94,7 +97,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   });
   EventHub* hub = s->hub_.get();
   absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
-      pcsc::ReaderMonitor::Start([hub](const pcsc::ReaderEvent& e) {
+      pcsc::ReaderMonitor::Start([hub, obs](const pcsc::ReaderEvent& e) {
+        obs->OnCardEvent(FromMonitor(e.kind), e.reader);
         hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
                                .reader = e.reader,
                                .uid = e.uid,
@@ -107,12 +111,16 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   tap::TapPipelineConfig taps;
   taps.keys = &s->keys_;
   s->readers_ = std::make_unique<ReaderRegistry>(
-      *hub, ReaderRegistry::Options{.worker = {.max_queued = c.queue_limit},
-                                    .session = {.keys = &s->keys_, .taps = taps},
-                                    .default_deadline = c.default_deadline});
-  s->card_service_ = std::make_unique<CardServiceImpl>(*s->readers_, *hub, c.hooks);
+      *hub, ReaderRegistry::Options{
+                .worker = {.max_queued = c.queue_limit},
+                .session = {.keys = &s->keys_, .taps = taps, .on_apdu = obs->ApduObserver()},
+                .default_deadline = c.default_deadline});
+  const ServerHooks hooks = MakeObservabilityHooks(*obs, c.hooks);
+  s->card_service_ = std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks);
   s->tap_service_ = std::make_unique<TapServiceImpl>(
-      TapServiceImpl::Options{.pipeline = taps, .max_batch = c.max_tap_batch}, c.hooks);
+      TapServiceImpl::Options{.pipeline = taps, .max_batch = c.max_tap_batch}, hooks);
+  obs->metrics().SetWatchersSource([raw = s.get()] { return raw->watchers(); });
+  obs->metrics().SetReadersSource([hub] { return hub->Snapshot()->readers.size(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -128,6 +136,12 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
   }
   s->health_thread_ = std::thread([raw = s.get()] { raw->WatchHealth(); });
+  obs->logger().Info("listening", log::Fields()
+                                      .Str("listen", c.listen)
+                                      .Int("port", s->port_)
+                                      .Int("metrics_port", obs->metrics().port())
+                                      .Str("pcsc_socket", c.pcsc_socket)
+                                      .Str("keys_file", c.keys_file));
   return s;
 }
 
@@ -138,6 +152,7 @@ void DesfiredServer::WatchHealth() {
   do {
     const bool serving = monitor_->service_available();
     if (first || serving != last) {
+      obs_->OnPcscAvailable(serving);
       health->SetServingStatus(serving);
       health->SetServingStatus("desfired.v1.CardService", serving);
       health->SetServingStatus("desfired.v1.TapService", true);
@@ -152,6 +167,8 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
     stopped_.WaitForNotification();
     return;
   }
+  const bool started = health_thread_.joinable();
+  if (started) obs_->logger().Info("shutting down", log::Fields().Int("port", port_));
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
   if (server_) server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING, final
@@ -160,12 +177,14 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   if (readers_) readers_->Shutdown(grace);
   if (server_) server_->Shutdown(absl::ToChronoTime(deadline));
   if (monitor_) monitor_->Stop();
+  if (started) obs_->logger().Info("stopped", log::Fields().Int("port", port_));
   stopped_.Notify();
 }
 
 void DesfiredServer::Wait() { stopped_.WaitForNotification(); }
 
 DesfiredServer::~DesfiredServer() {
+  if (obs_) obs_->metrics().ClearSources();  // they read members about to go
   Shutdown(absl::ZeroDuration());
   if (server_) server_->Wait();
 }

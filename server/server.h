@@ -31,6 +31,9 @@
 #include "core/pcsc/monitor.h"
 #include "server/card_service.h"
 #include "server/event_hub.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/observability.h"
 #include "server/tap_service.h"
 
 namespace grpc {
@@ -54,7 +57,13 @@ struct ServerConfig {
   size_t watch_queue = 256;
   size_t max_tap_batch = 100000;
   int max_message_bytes = 16 * 1024 * 1024;
+  // Composed with metrics and logs (server/observability.h) before the services get them.
   ServerHooks hooks;
+  // host:port serving Prometheus metrics on /metrics (port 0: any; metrics_port()). Empty:
+  // metrics are kept but not served.
+  std::string metrics_listen;
+  // Where the server logs (server/log.h); null: log::Logger::Default().
+  std::shared_ptr<log::Logger> logger;
 };
 
 class DesfiredServer {
@@ -71,12 +80,19 @@ class DesfiredServer {
   void Wait();
   size_t watchers() const { return card_service_ ? card_service_->watchers() : 0; }
   EventHub& hub() { return *hub_; }
+  // The metrics (the ledger reports its writes here) and the port /metrics is served on
+  // (0 without metrics_listen).
+  Metrics& metrics() { return obs_->metrics(); }
+  int metrics_port() const { return obs_->metrics().port(); }
+  log::Logger& logger() { return obs_->logger(); }
 
  private:
   DesfiredServer() = default;
   void WatchHealth();
 
   ServerConfig config_;
+  // First: the hooks, the sessions and the monitor callback use it until they are gone.
+  std::unique_ptr<Observability> obs_;
   keys::KeyStore keys_;
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<pcsc::ReaderMonitor> monitor_;
