@@ -27,7 +27,11 @@ constexpr absl::Duration kBusyBackoff = absl::Milliseconds(20);
 
 absl::StatusOr<Bytes> CheckedTransport::Transmit(ByteSpan command) {
   if (check_) DESFIRED_RETURN_IF_ERROR(check_());
-  return inner_.Transmit(command);
+  if (!observer_) return inner_.Transmit(command);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Bytes> reply = inner_.Transmit(command);
+  observer_(absl::Now() - start, reply.ok());
+  return reply;
 }
 
 CardSession::~CardSession() {
@@ -50,6 +54,10 @@ absl::Status CardSession::Connect() {
   }
   DESFIRED_ASSIGN_OR_RETURN(pcsc_card_, context_->Connect(reader_));
   transport_ = std::make_unique<CheckedTransport>(*pcsc_card_);
+  if (options_.on_apdu) {
+    transport_->set_observer(
+        [this](absl::Duration elapsed, bool ok) { options_.on_apdu(reader_, elapsed, ok); });
+  }
   card_ = std::make_unique<desfire::DesfireCard>(*transport_);
   return absl::OkStatus();
 }

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/desfire/card.h"
 #include "core/desfire/transport.h"
 #include "core/keys/key_store.h"
@@ -35,16 +36,21 @@
 
 namespace desfired::server {
 
-// A CardTransport that runs a check before every APDU.
+// A CardTransport that runs a check before every APDU, and tells an observer how long each
+// APDU that was sent took and whether the exchange succeeded.
 class CheckedTransport final : public desfire::CardTransport {
  public:
   explicit CheckedTransport(desfire::CardTransport& inner) : inner_(inner) {}
   absl::StatusOr<Bytes> Transmit(ByteSpan command) override;
   void set_check(std::function<absl::Status()> check) { check_ = std::move(check); }
+  void set_observer(std::function<void(absl::Duration elapsed, bool ok)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
   desfire::CardTransport& inner_;
   std::function<absl::Status()> check_;
+  std::function<void(absl::Duration, bool)> observer_;
 };
 
 class CardSession {
@@ -53,6 +59,10 @@ class CardSession {
     // The server's keys; each job uses the store current when it begins (nullptr: no keys).
     const KeyRing* keys = nullptr;  // owned by the server; outlives the session
     tap::TapPipelineConfig taps;    // ReadTapLog parses with this (its keys: the job's store)
+    // Called on the worker thread after every APDU exchanged with the card: the reader, the
+    // round trip, whether the exchange succeeded (metrics). Optional; must be quick.
+    std::function<void(const std::string& reader, absl::Duration elapsed, bool ok)> on_apdu =
+        nullptr;
   };
   CardSession(std::string reader, Options options)
       : reader_(std::move(reader)), options_(std::move(options)) {}

@@ -4,6 +4,10 @@
 //   desfired --pcsc_socket /run/pcscd-test/pcscd.comm --listen 127.0.0.1:0 --port_file F
 //   desfired --listen 0.0.0.0:50051 --tls_cert C --tls_key K [--tls_client_ca CA] --tokens T
 //   desfired --hash_token < token.txt      # the sha256: line of a token, for the tokens file
+//   desfired --metrics_listen 127.0.0.1:9464 --log_format text --log_level debug
+//
+// Logs go to stderr (and --log_file / DESFIRED_LOG_FILE), JSON lines by default
+// (docs/observability.md); an error in the log flags themselves is plain text.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -19,6 +23,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -60,11 +65,37 @@ ABSL_FLAG(int, max_write_bytes, 8192,
           "bytes of data in one WriteData or WriteRecord (at most 8192)");
 ABSL_FLAG(bool, allow_core_dumps, false,
           "let the process dump core (it holds keys in memory: for debugging only)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port serving Prometheus metrics on /metrics (default: not served)");
+ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
+ABSL_FLAG(std::string, log_file, "",
+          "also append the log lines to this file (%p: the pid); so does $DESFIRED_LOG_FILE");
 ABSL_FLAG(bool, hash_token, false,
           "read a token from stdin (one trailing newline dropped), print its sha256: line for "
           "the tokens file, and exit");
 
 namespace {
+
+namespace log = desfired::log;
+
+// The logger the flags ask for; nullptr (after saying why on stderr) when they are wrong.
+std::shared_ptr<log::Logger> MakeLogger() {
+  absl::StatusOr<log::Format> format = log::ParseFormat(absl::GetFlag(FLAGS_log_format));
+  absl::StatusOr<log::Level> level = log::ParseLevel(absl::GetFlag(FLAGS_log_level));
+  absl::StatusOr<std::shared_ptr<log::Logger>> logger =
+      !format.ok() ? format.status()
+      : !level.ok()
+          ? level.status()
+          : log::Logger::Create(
+                {.format = *format, .level = *level, .file = absl::GetFlag(FLAGS_log_file)});
+  if (!logger.ok()) {
+    std::fprintf(stderr, "desfired: %s\n", std::string(logger.status().message()).c_str());
+    return nullptr;
+  }
+  log::Logger::SetDefault(*logger);
+  return *std::move(logger);
+}
 
 // desfired --hash_token: the token on stdin → "sha256:HEX" on stdout.
 int HashToken() {
@@ -82,7 +113,11 @@ int HashToken() {
 int Run() {
   using desfired::server::DesfiredServer;
   using desfired::server::ServerConfig;
+  std::shared_ptr<log::Logger> logger = MakeLogger();
+  if (!logger) return 2;
   ServerConfig config;
+  config.logger = logger;
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.listen = absl::GetFlag(FLAGS_listen);
   config.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
   config.pcsc_socket = absl::GetFlag(FLAGS_pcsc_socket);
@@ -92,9 +127,8 @@ int Run() {
   const int watch_queue = absl::GetFlag(FLAGS_watch_queue);
   const int max_tap_batch = absl::GetFlag(FLAGS_max_tap_batch);
   if (queue_limit < 1 || watch_history < 1 || watch_queue < 1 || max_tap_batch < 1) {
-    std::fprintf(stderr,
-                 "desfired: --queue_limit, --watch_history, --watch_queue and --max_tap_batch "
-                 "must be positive\n");
+    logger->Error(
+        "--queue_limit, --watch_history, --watch_queue and --max_tap_batch must be positive");
     return 2;
   }
   config.queue_limit = static_cast<size_t>(queue_limit);
@@ -108,9 +142,7 @@ int Run() {
   const int max_streams = absl::GetFlag(FLAGS_max_streams_per_caller);
   const int max_write = absl::GetFlag(FLAGS_max_write_bytes);
   if (max_streams < 0 || max_write < 1) {
-    std::fprintf(stderr,
-                 "desfired: --max_streams_per_caller must be 0 or more, --max_write_bytes "
-                 "positive\n");
+    logger->Error("--max_streams_per_caller must be 0 or more, --max_write_bytes positive");
     return 2;
   }
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -140,26 +172,24 @@ int Run() {
 
   auto server = DesfiredServer::Start(config);
   if (!server.ok()) {
-    std::fprintf(stderr, "desfired: %s\n", std::string(server.status().message()).c_str());
+    logger->Error(server.status().message(),
+                  log::Fields().Str("code", absl::StatusCodeToString(server.status().code())));
     return 1;
   }
-  for (const std::string& warning : (*server)->warnings()) {
-    std::fprintf(stderr, "desfired: WARNING: %s\n", warning.c_str());
-  }
-  std::fprintf(stderr, "desfired: listening on port %d\n", (*server)->port());
+  for (const std::string& warning : (*server)->warnings()) logger->Warn(warning);
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
     std::ofstream(port_file) << (*server)->port() << "\n";
   }
   if (config.data_dir.empty()) {
-    std::fprintf(stderr,
-                 "desfired: WARNING: no --data_dir: card changes are not recorded in an audit "
-                 "ledger and retries with the same request_id are not deduplicated\n");
+    logger->Warn(
+        "no --data_dir: card changes are not recorded in an audit ledger and retries with the "
+        "same request_id are not deduplicated");
   } else if ((*server)->unsettled_at_start() > 0) {
-    std::fprintf(stderr,
-                 "desfired: %zu card change(s) left unsettled by the last run; each is settled "
-                 "when its card is next on a reader\n",
-                 (*server)->unsettled_at_start());
+    logger->Warn(
+        "card changes left unsettled by the last run; each is settled when its card is next on "
+        "a reader",
+        log::Fields().Int("unsettled", static_cast<int64_t>((*server)->unsettled_at_start())));
   }
   int signal = 0;
   while (true) {
@@ -168,13 +198,13 @@ int Run() {
     // SIGHUP: the key file again; the keys in use stay when it is bad.
     absl::Status reloaded = (*server)->ReloadKeys();
     if (reloaded.ok()) {
-      std::fprintf(stderr, "desfired: SIGHUP: keys reloaded\n");
+      logger->Info("SIGHUP: keys reloaded");
     } else {
-      std::fprintf(stderr, "desfired: SIGHUP: keys not reloaded, the old keys stay: %s\n",
-                   std::string(reloaded.message()).c_str());
+      logger->Error(
+          absl::StrCat("SIGHUP: keys not reloaded, the old keys stay: ", reloaded.message()));
     }
   }
-  std::fprintf(stderr, "desfired: signal %d, shutting down\n", signal);
+  logger->Info("signal received", log::Fields().Int("signal", signal));
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
   return 0;
 }

@@ -99,6 +99,9 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   std::unique_ptr<DesfiredServer> s(new DesfiredServer());
   s->config_ = std::move(config);
   const ServerConfig& c = s->config_;
+  DESFIRED_ASSIGN_OR_RETURN(
+      s->obs_, Observability::Create({.metrics_listen = c.metrics_listen, .logger = c.logger}));
+  Observability* obs = s->obs_.get();
 
   // The PC/SC backend, chosen before libpcsclite reads it.
   if (!c.pcsc_socket.empty()) ::setenv("PCSCLITE_CSOCK_NAME", c.pcsc_socket.c_str(), 1);
@@ -117,7 +120,15 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
     }
     s->recorder_ = std::make_unique<ChangeRecorder>(
         *std::move(ledger),
-        ChangeRecorder::Options{.crash_after_commit = c.testing_crash_after_commit,
+        ChangeRecorder::Options{.on_write =
+                                    [obs](absl::string_view event) {
+                                      if (event == "ERROR") {
+                                        obs->metrics().LedgerError();
+                                      } else {
+                                        obs->metrics().LedgerWrite(event);
+                                      }
+                                    },
+                                .crash_after_commit = c.testing_crash_after_commit,
                                 .crash_before_commit = c.testing_crash_before_commit});
     absl::StatusOr<size_t> unsettled = s->recorder_->Recover();
     if (!unsettled.ok()) {
@@ -130,7 +141,9 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   // TLS and callers; the authorizer goes in front of the configured hooks.
   absl::StatusOr<Security> security = LoadSecurity(c.security);
   if (!security.ok()) return security.status();
-  const ServerHooks hooks = WithAuthorizer(security->authorizer, c.hooks);
+  // Metrics and logs see every call, the refused ones too.
+  const ServerHooks hooks =
+      MakeObservabilityHooks(*obs, WithAuthorizer(security->authorizer, c.hooks));
   if (!security->tls && !IsLoopback(c.listen)) {
     s->warnings_.push_back(absl::StrCat("listening on ", c.listen,
                                         " without TLS; anyone who can reach it can use the "
@@ -149,7 +162,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   EventHub* hub = s->hub_.get();
   DesfiredServer* raw = s.get();
   absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
-      pcsc::ReaderMonitor::Start([hub, raw](const pcsc::ReaderEvent& e) {
+      pcsc::ReaderMonitor::Start([hub, raw, obs](const pcsc::ReaderEvent& e) {
+        obs->OnCardEvent(FromMonitor(e.kind), e.reader);
         hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
                                .reader = e.reader,
                                .uid = e.uid,
@@ -164,16 +178,19 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
 
   tap::TapPipelineConfig taps;
   s->readers_ = std::make_unique<ReaderRegistry>(
-      *hub, ReaderRegistry::Options{.worker = {.max_queued = c.queue_limit},
-                                    .session = {.keys = s->keys_.get(), .taps = taps},
-                                    .default_deadline = c.default_deadline,
-                                    .max_write_bytes = c.max_write_bytes});
+      *hub, ReaderRegistry::Options{
+                .worker = {.max_queued = c.queue_limit},
+                .session = {.keys = s->keys_.get(), .taps = taps, .on_apdu = obs->ApduObserver()},
+                .default_deadline = c.default_deadline,
+                .max_write_bytes = c.max_write_bytes});
   s->card_service_ =
       std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get());
   s->tap_service_ = std::make_unique<TapServiceImpl>(
       TapServiceImpl::Options{
           .pipeline = taps, .keys = s->keys_.get(), .max_batch = c.max_tap_batch},
       hooks);
+  obs->metrics().SetWatchersSource([raw] { return raw->watchers(); });
+  obs->metrics().SetReadersSource([hub] { return hub->Snapshot()->readers.size(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -189,6 +206,13 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
   }
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
+  obs->logger().Info("listening", log::Fields()
+                                      .Str("listen", c.listen)
+                                      .Int("port", s->port_)
+                                      .Int("metrics_port", obs->metrics().port())
+                                      .Str("pcsc_socket", c.pcsc_socket)
+                                      .Str("keys_file", c.keys_file)
+                                      .Str("data_dir", c.data_dir));
   // Changes left unsettled by an earlier run: settled when their card is seen — now, for the
   // cards already on a reader, and at every insertion from here on.
   s->ready_.store(true);
@@ -208,13 +232,18 @@ void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid
   (void)(*worker)->Submit({
       .deadline = absl::Now() + config_.default_deadline,
       .is_cancelled = nullptr,
-      .body = [recorder, hex, attempt](JobContext<CardSession>& job) -> absl::Status {
+      .body = [recorder, hex, attempt, reader,
+               logger = &obs_->logger()](JobContext<CardSession>& job) -> absl::Status {
         // Right after an insertion the first exchange may fail (the card is still settling in
         // the field): later attempts wait a little first.
         if (attempt > 0) absl::SleepFor(absl::Milliseconds(250) * attempt);
         DESFIRED_ASSIGN_OR_RETURN(CardContext * card, job.resource().Begin(job));
         if (HexEncode(card->uid) != hex) return absl::OkStatus();  // another card by now
-        return recorder->SettleCard(*card).status();
+        DESFIRED_ASSIGN_OR_RETURN(size_t settled, recorder->SettleCard(*card));
+        logger->Info(
+            "unsettled card changes settled (docs/ledger.md)",
+            log::Fields().Str("reader", reader).Int("settled", static_cast<int64_t>(settled)));
+        return absl::OkStatus();
       },
       .done =
           [this, reader, uid, hex, attempt](absl::Status s) {
@@ -223,10 +252,9 @@ void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid
               SettleOnContact(reader, uid, attempt + 1);  // the card may still be there
               return;
             }
-            std::fprintf(stderr,
-                         "desfired: could not settle the unfinished changes of card %s on '%s' "
-                         "yet: %s\n",
-                         hex.c_str(), reader.c_str(), std::string(s.message()).c_str());
+            obs_->logger().Warn(
+                "could not settle a card's unfinished changes yet; they wait for its next contact",
+                log::Fields().Str("reader", reader).Str("reason", ReasonOf(s)));
           },
   });
 }
@@ -240,6 +268,7 @@ void DesfiredServer::WatchHealth() {
   do {
     const bool serving = monitor_->service_available();
     if (first || serving != last) {
+      obs_->OnPcscAvailable(serving);
       health->SetServingStatus(serving);
       health->SetServingStatus("desfired.v1.CardService", serving);
       health->SetServingStatus("desfired.v1.TapService", true);
@@ -254,6 +283,8 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
     stopped_.WaitForNotification();
     return;
   }
+  const bool started = health_thread_.joinable();
+  if (started) obs_->logger().Info("shutting down", log::Fields().Int("port", port_));
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
   if (server_) server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING, final
@@ -262,12 +293,14 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   if (readers_) readers_->Shutdown(grace);
   if (server_) server_->Shutdown(absl::ToChronoTime(deadline));
   if (monitor_) monitor_->Stop();
+  if (started) obs_->logger().Info("stopped", log::Fields().Int("port", port_));
   stopped_.Notify();
 }
 
 void DesfiredServer::Wait() { stopped_.WaitForNotification(); }
 
 DesfiredServer::~DesfiredServer() {
+  if (obs_) obs_->metrics().ClearSources();  // they read members about to go
   Shutdown(absl::ZeroDuration());
   if (server_) server_->Wait();
 }

@@ -34,6 +34,9 @@
 #include "server/change_recorder.h"
 #include "server/event_hub.h"
 #include "server/key_ring.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/observability.h"
 #include "server/security.h"
 #include "server/tap_service.h"
 
@@ -70,7 +73,13 @@ struct ServerConfig {
   size_t max_write_bytes = 8 * 1024;
   // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
   SecurityConfig security;
+  // Composed with metrics and logs (server/observability.h) before the services get them.
   ServerHooks hooks;
+  // host:port serving Prometheus metrics on /metrics (port 0: any; metrics_port()). Empty:
+  // metrics are kept but not served.
+  std::string metrics_listen;
+  // Where the server logs (server/log.h); null: log::Logger::Default().
+  std::shared_ptr<log::Logger> logger;
 };
 
 class DesfiredServer {
@@ -96,6 +105,11 @@ class DesfiredServer {
   ChangeRecorder* recorder() { return recorder_.get(); }
   // What start-up found risky (e.g. a non-loopback address without TLS), for the log.
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // The metrics (the ledger reports its writes here) and the port /metrics is served on
+  // (0 without metrics_listen).
+  Metrics& metrics() { return obs_->metrics(); }
+  int metrics_port() const { return obs_->metrics().port(); }
+  log::Logger& logger() { return obs_->logger(); }
 
  private:
   DesfiredServer() = default;
@@ -105,6 +119,8 @@ class DesfiredServer {
   void SettleOnContact(const std::string& reader, const Bytes& uid, int attempt = 0);
 
   ServerConfig config_;
+  // First: the hooks, the sessions and the monitor callback use it until they are gone.
+  std::unique_ptr<Observability> obs_;
   std::unique_ptr<KeyRing> keys_;
   std::unique_ptr<ChangeRecorder> recorder_;
   size_t unsettled_at_start_ = 0;

@@ -1033,22 +1033,24 @@ TEST_F(SecurityE2eTest, BinaryRefusesBadSecurityConfigNamingTheFlag) {
                                  "--tls_client_ca=" + pki_.ca_cert},
                                 dir_, true);
   EXPECT_EQ(good.exit_code, 0) << good.err;
-  EXPECT_THAT(good.err, HasSubstr("listening on port"));
-  EXPECT_THAT(good.err, Not(HasSubstr("WARNING")));
+  EXPECT_THAT(good.err, HasSubstr("\"msg\":\"listening\""));
+  EXPECT_THAT(good.err, Not(HasSubstr("\"level\":\"warn\"")));
   // With TLS any address is allowed.
   ProcessRun remote_tls =
       RunDesfired({"--listen=0.0.0.0:0", socket, "--tokens=" + good_tokens,
                    "--tls_cert=" + pki_.server_cert, "--tls_key=" + pki_.server_key},
                   dir_, true);
   EXPECT_EQ(remote_tls.exit_code, 0) << remote_tls.err;
-  EXPECT_THAT(remote_tls.err, Not(HasSubstr("WARNING")));
+  EXPECT_THAT(remote_tls.err, Not(HasSubstr("\"level\":\"warn\"")));
   // Without TLS only with --allow_insecure_remote, and with warnings (tokens in plain text).
   ProcessRun remote_plain = RunDesfired(
       {"--listen=0.0.0.0:0", socket, "--tokens=" + good_tokens, "--allow_insecure_remote"}, dir_,
       true);
   EXPECT_EQ(remote_plain.exit_code, 0) << remote_plain.err;
-  EXPECT_THAT(remote_plain.err, HasSubstr("WARNING: listening on 0.0.0.0:0 without TLS"));
-  EXPECT_THAT(remote_plain.err, HasSubstr("WARNING: bearer tokens travel in plain text"));
+  EXPECT_THAT(remote_plain.err,
+              HasSubstr("\"level\":\"warn\",\"msg\":\"listening on 0.0.0.0:0 without TLS"));
+  EXPECT_THAT(remote_plain.err,
+              HasSubstr("\"level\":\"warn\",\"msg\":\"bearer tokens travel in plain text"));
 }
 
 // desfired --hash_token (no sandbox needed).

@@ -1,0 +1,361 @@
+// Metrics and logs end to end: the real server on loopback with /metrics on a port of its own,
+// a sandboxed pcscd with desfire-sim cards (reader 0: the transit card, reader 1: a blank
+// card), scraped over HTTP; and the desfired binary with its flags.
+// One sandbox and one server per test process; ctest runs every test in its own process.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "desfired/v1/taps.grpc.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/http_get.h"
+#include "tests/testing/prometheus_text.h"
+#include "tests/unit/hex_testing.h"
+
+namespace desfired {
+namespace {
+
+using test_util::Hex;
+using testing::HttpGet;
+using testing::SampleOr0;
+using testing::SampleValue;
+
+constexpr uint32_t kTransitAid = 0xF51001;
+
+// The transit card's keys (sim/images/make_transit.py) and the demo tap key.
+constexpr char kKeyFile[] =
+    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
+    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
+    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
+    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
+    "tap static key=tap\n";
+
+// A tap record of the transit image (sim/images/transit.json, file 3), valid under the tap key.
+constexpr char kTapRecord[] = "01001c206934120007000304a1b2c3d4e5f680a58563b2d02beb19f5ffffffff";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> Lines(const std::string& path) {
+  return absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
+}
+
+bool ParseJson(const std::string& line, google::protobuf::Struct* out) {
+  return google::protobuf::util::JsonStringToMessage(line, out).ok();
+}
+
+std::string Str(const google::protobuf::Struct& line, const std::string& key) {
+  auto it = line.fields().find(key);
+  return it == line.fields().end() ? "" : it->second.string_value();
+}
+
+// The hex values of the key lines of kKeyFile.
+std::vector<std::string> KeyHexes() {
+  std::vector<std::string> keys;
+  for (absl::string_view line : absl::StrSplit(kKeyFile, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.size() >= 4 && words[0] == "key") keys.emplace_back(words[3]);
+  }
+  return keys;
+}
+
+class ObservabilityE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::SandboxOptions options;
+    options.sim_binary = DESFIRE_SIM;
+    auto sandbox =
+        testing::PcscSandbox::StartWithCards(options,
+                                             {std::string(SOURCE_DIR) + "/sim/images/transit.json",
+                                              std::string(SOURCE_DIR) + "/sim/images/blank.json"},
+                                             absl::Seconds(3));
+    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
+      GTEST_SKIP() << "needs root: " << sandbox.status();
+    }
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
+    sandbox_ = std::move(*sandbox);
+    transit_ = sandbox_->ReaderName(0);
+
+    key_path_ = absl::StrCat(sandbox_->dir(), "/keys.conf");
+    std::ofstream(key_path_) << kKeyFile;
+    ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
+
+    // The test's own log file; DESFIRED_LOG_FILE (the run-wide check) still gets the lines.
+    log_path_ = absl::StrCat(sandbox_->dir(), "/desfired.log");
+    auto logger = log::Logger::Create({.file = log_path_});
+    ASSERT_TRUE(logger.ok()) << logger.status();
+
+    server::ServerConfig config;
+    config.listen = "127.0.0.1:0";
+    config.keys_file = key_path_;
+    config.metrics_listen = "127.0.0.1:0";
+    config.logger = *logger;
+    auto server = server::DesfiredServer::Start(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->metrics_port(), 0);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    cards_ = v1::CardService::NewStub(channel_);
+    taps_ = v1::TapService::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(1));
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return ctx;
+  }
+
+  std::string Scrape() {
+    absl::StatusOr<testing::HttpResponse> r = HttpGet(server_->metrics_port(), "/metrics");
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return "";
+    EXPECT_EQ(r->status, 200) << r->headers;
+    return r->body;
+  }
+
+  static std::string Rpc(absl::string_view service, absl::string_view method,
+                         absl::string_view code) {
+    return absl::StrCat("desfired_rpc_total{code=\"", code, "\",method=\"", method, "\",service=\"",
+                        service, "\"}");
+  }
+
+  grpc::Status GetValue(const std::string& reader, v1::GetValueResponse* resp) {
+    v1::GetValueRequest req;
+    req.mutable_target()->set_reader(reader);
+    req.set_aid(kTransitAid);
+    req.set_file_no(1);
+    req.mutable_auth()->set_key_name("transit-read");
+    req.mutable_auth()->set_key_number(1);
+    return cards_->GetValue(Ctx().get(), req, resp);
+  }
+
+  std::unique_ptr<testing::PcscSandbox> sandbox_;
+  std::string transit_, key_path_, log_path_;
+  std::unique_ptr<server::DesfiredServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CardService::Stub> cards_;
+  std::unique_ptr<v1::TapService::Stub> taps_;
+};
+
+TEST_F(ObservabilityE2eTest, CountersMoveWithCalls) {
+  const std::string before = Scrape();
+  // The monitor's snapshot at start-up: both cards inserted, both readers listed.
+  EXPECT_GE(SampleOr0(before, "desfired_cards_seen_total"), 1);
+  EXPECT_GE(SampleOr0(before, "desfired_readers"), 2);
+  EXPECT_EQ(SampleValue(before, "desfired_watchers"), 0);
+  const std::string apdus = absl::StrCat("desfired_apdu_total{reader=\"", transit_, "\"}");
+
+  v1::ListReadersResponse readers;
+  ASSERT_TRUE(cards_->ListReaders(Ctx().get(), {}, &readers).ok());
+  v1::GetValueResponse value;
+  grpc::Status s = GetValue(transit_, &value);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(value.value(), 2500);
+  s = GetValue("no such reader", &value);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // A batch with a valid record, the same record with a byte changed, and a short one.
+  v1::ParseTapsRequest parse;
+  const Bytes record = Hex(kTapRecord);
+  Bytes corrupted = record;
+  corrupted[6] ^= 0x01;
+  parse.add_records()->set_raw(AsString(record));
+  parse.add_records()->set_raw(AsString(corrupted));
+  parse.add_records()->set_raw("too short");
+  v1::ParseTapsResponse parsed;
+  s = taps_->ParseTaps(Ctx().get(), parse, &parsed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(parsed.summary().valid(), 1u);
+  ASSERT_GE(parsed.summary().rejected(), 1u);
+
+  // A WatchCards stream: the gauge says 1 while it is open.
+  auto watch_ctx = Ctx();
+  auto stream = cards_->WatchCards(watch_ctx.get(), v1::WatchCardsRequest());
+  v1::WatchCardsResponse item;
+  ASSERT_TRUE(stream->Read(&item));
+  ASSERT_TRUE(item.has_snapshot());
+  const std::string during = Scrape();
+  EXPECT_EQ(SampleValue(during, "desfired_watchers"), 1);
+  watch_ctx->TryCancel();
+  while (stream->Read(&item)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  std::string after = Scrape();
+  for (int i = 0; i < 100 && SampleOr0(after, "desfired_watchers") != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));  // the stream's end reaches the server
+    after = Scrape();
+  }
+  EXPECT_EQ(SampleValue(after, "desfired_watchers"), 0);
+
+  const auto moved = [&](const std::string& series) {
+    return SampleOr0(after, series) - SampleOr0(before, series);
+  };
+  EXPECT_EQ(moved(Rpc("CardService", "ListReaders", "OK")), 1);
+  EXPECT_EQ(moved(Rpc("CardService", "GetValue", "OK")), 1);
+  EXPECT_EQ(moved(Rpc("CardService", "GetValue", "NOT_FOUND")), 1);
+  EXPECT_EQ(moved(Rpc("TapService", "ParseTaps", "OK")), 1);
+  EXPECT_EQ(moved(Rpc("CardService", "WatchCards", "CANCELLED")), 1);
+  EXPECT_EQ(moved(R"(desfired_rpc_duration_seconds_count{method="GetValue",)"
+                  R"(service="CardService"})"),
+            2);
+  // GetValue with authentication is several APDUs, all on the transit card's reader.
+  EXPECT_GE(moved(apdus), 3);
+  EXPECT_GE(moved(absl::StrCat("desfired_apdu_duration_seconds_count{reader=\"", transit_, "\"}")),
+            3);
+  EXPECT_EQ(moved(R"(desfired_tap_records_parsed_total{status="valid"})"), 1);
+  EXPECT_EQ(moved(R"(desfired_tap_records_parsed_total{status="flagged"})"),
+            static_cast<double>(parsed.summary().flagged()));
+  EXPECT_EQ(moved(R"(desfired_tap_records_parsed_total{status="rejected"})"),
+            static_cast<double>(parsed.summary().rejected()));
+  for (const auto& w : parsed.summary().warnings()) {
+    const std::string name = v1::TapWarning_Name(w.warning());
+    EXPECT_EQ(moved("desfired_tap_warnings_total{warning=\"" + name + "\"}"),
+              static_cast<double>(w.count()))
+        << name;
+  }
+  EXPECT_GT(parsed.summary().warnings_size(), 0);  // the changed record
+  // No request id, UID or caller is ever a label.
+  EXPECT_EQ(after.find("04a1b2c3d4e5f6"), std::string::npos);
+  EXPECT_EQ(after.find("ipv4:"), std::string::npos);
+}
+
+TEST_F(ObservabilityE2eTest, DebitLogLineIsJsonWithRequestIdMethodAndReader) {
+  v1::DebitRequest req;
+  req.mutable_target()->set_reader(transit_);
+  req.set_aid(kTransitAid);
+  req.set_file_no(1);
+  req.mutable_auth()->set_key_name("transit-debit");
+  req.mutable_auth()->set_key_number(2);
+  req.set_amount(25);
+  req.set_request_id("log-test-1");
+  v1::DebitResponse debit;
+  grpc::Status s = cards_->Debit(Ctx().get(), req, &debit);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  const std::vector<std::string> lines = Lines(log_path_);
+  ASSERT_FALSE(lines.empty());
+  int found = 0;
+  for (const std::string& line : lines) {
+    google::protobuf::Struct json;
+    ASSERT_TRUE(ParseJson(line, &json)) << "not JSON: " << line;
+    ASSERT_EQ(Str(json, "ts").size(), 24u) << line;  // 2025-01-02T03:04:05.678Z
+    EXPECT_TRUE(absl::EndsWith(Str(json, "ts"), "Z")) << line;
+    EXPECT_FALSE(Str(json, "level").empty()) << line;
+    if (Str(json, "request_id") != "log-test-1") continue;
+    ++found;
+    EXPECT_EQ(Str(json, "level"), "info");
+    EXPECT_EQ(Str(json, "msg"), "rpc");
+    EXPECT_EQ(Str(json, "service"), "CardService");
+    EXPECT_EQ(Str(json, "method"), "Debit");
+    EXPECT_EQ(Str(json, "reader"), transit_);
+    EXPECT_EQ(Str(json, "code"), "OK");
+    EXPECT_TRUE(absl::StartsWith(Str(json, "caller"), "ipv4:127.0.0.1:")) << line;
+    ASSERT_TRUE(json.fields().contains("latency_ms"));
+    EXPECT_GT(json.fields().at("latency_ms").number_value(), 0);
+  }
+  EXPECT_EQ(found, 1);
+  // The start-up line names the ports; no key value is anywhere in the log.
+  const std::string text = ReadFile(log_path_);
+  EXPECT_NE(text.find(absl::StrCat("\"metrics_port\":", server_->metrics_port())),
+            std::string::npos);
+  const std::string lower = absl::AsciiStrToLower(text);
+  for (const std::string& key : KeyHexes()) {
+    EXPECT_EQ(lower.find(key), std::string::npos) << "key " << key << " in the log";
+  }
+}
+
+// The binary: --metrics_listen serves /metrics, --log_file gets JSON lines, SIGTERM is logged;
+// a bad --log_format is refused naming the value.
+TEST_F(ObservabilityE2eTest, BinaryFlags) {
+  const std::string dir = sandbox_->dir();
+  const std::string bin_log = dir + "/bin.log";
+  const std::string port_path = dir + "/bin.port";
+  const std::string err_path = dir + "/bin.err";
+  const auto spawn = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), DESFIRED);
+    args.push_back("--data_dir=" + dir);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+      (void)err;
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  };
+  const auto wait_exit = [](pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+
+  EXPECT_EQ(wait_exit(spawn({"--log_format=yaml"})), 2);
+  EXPECT_NE(ReadFile(err_path).find("'yaml'"), std::string::npos) << ReadFile(err_path);
+  EXPECT_EQ(wait_exit(spawn({"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:http"})), 1);
+  EXPECT_NE(ReadFile(err_path).find("metrics_listen"), std::string::npos) << ReadFile(err_path);
+
+  const pid_t pid =
+      spawn({"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+             absl::StrCat("--pcsc_socket=", dir, "/run/pcscd.comm"), "--keys=" + key_path_,
+             "--log_file=" + bin_log, "--port_file=" + port_path});
+  int metrics_port = 0;
+  for (int i = 0; i < 500 && metrics_port == 0; ++i) {
+    for (const std::string& line : Lines(bin_log)) {
+      google::protobuf::Struct json;
+      if (ParseJson(line, &json) && Str(json, "msg") == "listening") {
+        metrics_port = static_cast<int>(json.fields().at("metrics_port").number_value());
+      }
+    }
+    if (metrics_port == 0) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GT(metrics_port, 0) << ReadFile(bin_log);
+  absl::StatusOr<testing::HttpResponse> r = HttpGet(metrics_port, "/metrics");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\ndesfired_build_info{version=\""), std::string::npos) << r->body;
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0);
+
+  std::vector<std::string> messages;
+  for (const std::string& line : Lines(bin_log)) {
+    google::protobuf::Struct json;
+    ASSERT_TRUE(ParseJson(line, &json)) << "not JSON: " << line;
+    messages.push_back(Str(json, "msg"));
+  }
+  // stderr has the lines too.
+  EXPECT_NE(ReadFile(err_path).find(Lines(bin_log).front()), std::string::npos);
+  EXPECT_NE(std::find(messages.begin(), messages.end(), "signal received"), messages.end());
+  EXPECT_NE(std::find(messages.begin(), messages.end(), "shutting down"), messages.end());
+  EXPECT_EQ(messages.back(), "stopped");
+}
+
+}  // namespace
+}  // namespace desfired
