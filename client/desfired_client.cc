@@ -249,15 +249,15 @@ absl::StatusOr<Response> Client::Mutation(Method method, Request request) {
   }
 }
 
-#define DESFIRED_CARD_UNARY(Name)                                                            \
-  absl::StatusOr<v1::Name##Response> Client::Name(const v1::Name##Request& request) {        \
-    return Unary<v1::Name##Response>(Bind(stubs_->card.get(), &v1::CardService::StubInterface::Name), \
-                                     request);                                               \
+#define DESFIRED_CARD_UNARY(Name)                                                     \
+  absl::StatusOr<v1::Name##Response> Client::Name(const v1::Name##Request& request) { \
+    return Unary<v1::Name##Response>(                                                 \
+        Bind(stubs_->card.get(), &v1::CardService::StubInterface::Name), request);    \
   }
-#define DESFIRED_CARD_MUTATION(Name)                                                            \
-  absl::StatusOr<v1::Name##Response> Client::Name(v1::Name##Request request) {                  \
-    return Mutation<v1::Name##Response>(Bind(stubs_->card.get(), &v1::CardService::StubInterface::Name), \
-                                        std::move(request));                                    \
+#define DESFIRED_CARD_MUTATION(Name)                                                          \
+  absl::StatusOr<v1::Name##Response> Client::Name(v1::Name##Request request) {                \
+    return Mutation<v1::Name##Response>(                                                      \
+        Bind(stubs_->card.get(), &v1::CardService::StubInterface::Name), std::move(request)); \
   }
 
 DESFIRED_CARD_UNARY(ListReaders)

@@ -93,23 +93,25 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       .first_sequence = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())),
   });
   EventHub* hub = s->hub_.get();
-  absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
-      pcsc::ReaderMonitor::Start([hub](const pcsc::ReaderEvent& e) {
-        hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
-                               .reader = e.reader,
-                               .uid = e.uid,
-                               .atr = e.atr,
-                               .time = e.time});
-      });
-  if (!monitor.ok()) return monitor.status();
-  s->monitor_ = *std::move(monitor);
-
   tap::TapPipelineConfig taps;
   taps.keys = &s->keys_;
   s->readers_ = std::make_unique<ReaderRegistry>(
       *hub, ReaderRegistry::Options{.worker = {.max_queued = c.queue_limit},
                                     .session = {.keys = &s->keys_, .taps = taps},
                                     .default_deadline = c.default_deadline});
+  ReaderRegistry* readers = s->readers_.get();
+  absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
+      pcsc::ReaderMonitor::Start([hub, readers](const pcsc::ReaderEvent& e) {
+        hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
+                               .reader = e.reader,
+                               .uid = e.uid,
+                               .atr = e.atr,
+                               .time = e.time});
+        // Release the reader for the UID read of the next card.
+        if (e.kind == pcsc::ReaderEvent::Kind::kCardRemoved) readers->CardLeft(e.reader);
+      });
+  if (!monitor.ok()) return monitor.status();
+  s->monitor_ = *std::move(monitor);
   s->card_service_ = std::make_unique<CardServiceImpl>(*s->readers_, *hub, c.hooks);
   s->tap_service_ = std::make_unique<TapServiceImpl>(
       TapServiceImpl::Options{.pipeline = taps, .max_batch = c.max_tap_batch}, c.hooks);

@@ -99,8 +99,8 @@ int Main(int argc, char** argv) {
     if (argc >= 3 && absl::string_view(argv[2]) == "parse") {
       return desfired::cli::TapsParse(argc - 3, argv + 3);
     }
-    const bool help = argc >= 3 && (absl::string_view(argv[2]) == "--help" ||
-                                    absl::string_view(argv[2]) == "-h");
+    const bool help =
+        argc >= 3 && (absl::string_view(argv[2]) == "--help" || absl::string_view(argv[2]) == "-h");
     (help ? std::cout : std::cerr)
         << "usage: desfirectl taps parse [options] FILE|-\n"
         << "  parse tap records (run 'desfirectl taps parse --help' for the options)\n";

@@ -20,11 +20,10 @@ std::string Progress::Line(uint64_t records, uint64_t bytes, uint64_t total_byte
   const double fraction =
       std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes));
   const int filled = static_cast<int>(fraction * kWidth);
-  absl::StrAppend(&line, "  [", std::string(filled, '#'), std::string(kWidth - filled, '-'),
-                  "]",
-                  absl::StrFormat("  %3d%%  %.1f of %.1f MB", static_cast<int>(fraction * 100),
-                                  static_cast<double>(bytes) / 1e6,
-                                  static_cast<double>(total_bytes) / 1e6));
+  absl::StrAppend(
+      &line, "  [", std::string(filled, '#'), std::string(kWidth - filled, '-'), "]",
+      absl::StrFormat("  %3d%%  %.1f of %.1f MB", static_cast<int>(fraction * 100),
+                      static_cast<double>(bytes) / 1e6, static_cast<double>(total_bytes) / 1e6));
   return line;
 }
 

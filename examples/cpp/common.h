@@ -85,8 +85,7 @@ inline absl::StatusOr<std::unique_ptr<desfired::client::Client>> Connect(const A
 }
 
 // --reader (default $DESFIRED_READER), else the first reader with a card, else the first.
-inline absl::StatusOr<std::string> PickReader(desfired::client::Client& client,
-                                              const Args& args) {
+inline absl::StatusOr<std::string> PickReader(desfired::client::Client& client, const Args& args) {
   std::string reader = args.Get("reader", "", "DESFIRED_READER");
   if (!reader.empty()) return reader;
   absl::StatusOr<desfired::v1::ListReadersResponse> readers = client.ListReaders();

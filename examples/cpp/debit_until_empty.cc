@@ -94,14 +94,14 @@ int main(int argc, char** argv) {
     ++debits;
     std::cout << "debit #" << debits << ": value now "
               << (r->change().has_value_after() ? std::to_string(r->change().value_after()) : "?")
-              << (r->change().replayed() ? " (replayed)" : "") << " (request "
-              << debit.request_id() << ")\n";
+              << (r->change().replayed() ? " (replayed)" : "") << " (request " << debit.request_id()
+              << ")\n";
     std::cout.flush();
     absl::SleepFor(interval);
   }
   absl::StatusOr<v1::GetValueResponse> end = (*client)->GetValue(get);
   if (!end.ok()) return examples::Fail("GetValue", end.status());
-  std::cout << "summary: " << debits << " debits from " << start->value() << " to "
-            << end->value() << ", " << retries << " retries\n";
+  std::cout << "summary: " << debits << " debits from " << start->value() << " to " << end->value()
+            << ", " << retries << " retries\n";
   return 0;
 }

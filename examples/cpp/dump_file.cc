@@ -44,8 +44,7 @@ int main(int argc, char** argv) {
         watch,
         [](const v1::WatchCardsResponse& item) {
           if (item.has_snapshot()) {
-            return item.snapshot().readers().empty() ||
-                   !item.snapshot().readers(0).card_present();
+            return item.snapshot().readers().empty() || !item.snapshot().readers(0).card_present();
           }
           return item.event().kind() != v1::CardEvent::CARD_INSERTED;  // false: stop
         },

@@ -22,7 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct Run {
+struct CliRun {
   int exit_code = -1;
   std::string out;
   std::string err;
@@ -35,12 +35,12 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-Run Desfirectl(const std::string& args) {
+CliRun Desfirectl(const std::string& args) {
   const std::string base = absl::StrCat(::testing::TempDir(), "/desfirectl_help_", getpid());
   const std::string cmd = absl::StrCat("env -u DESFIRED_SERVER ", DESFIRECTL, " ", args,
                                        " </dev/null >", base, ".out 2>", base, ".err");
   const int status = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = ReadFile(base + ".out");
   r.err = ReadFile(base + ".err");
@@ -49,7 +49,7 @@ Run Desfirectl(const std::string& args) {
 
 // The commands of `desfirectl --help`: the indented lines "  NAME[ SUB]   description".
 std::vector<std::string> Commands() {
-  Run r = Desfirectl("--help");
+  CliRun r = Desfirectl("--help");
   EXPECT_EQ(r.exit_code, 0);
   std::vector<std::string> commands;
   for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
@@ -71,7 +71,7 @@ TEST(CliHelpTest, EveryCommandHasHelp) {
     SCOPED_TRACE(command);
     for (const std::string& args :
          {absl::StrCat(command, " --help"), absl::StrCat("help ", command)}) {
-      Run r = Desfirectl(args);
+      CliRun r = Desfirectl(args);
       EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
       EXPECT_THAT(r.out, StartsWith(absl::StrCat("usage: desfirectl ", command)));
       EXPECT_THAT(r.out, HasSubstr("--help"));
@@ -82,30 +82,30 @@ TEST(CliHelpTest, EveryCommandHasHelp) {
 }
 
 TEST(CliHelpTest, CardCommandsDocumentTheirOptions) {
-  Run debit = Desfirectl("debit --help");
+  CliRun debit = Desfirectl("debit --help");
   for (const char* option : {"--reader", "--aid", "--file", "--key", "--key-no", "--amount",
                              "--request-id", "--expected-uid", "--json", "--token", "--tls-ca"}) {
     EXPECT_THAT(debit.out, HasSubstr(option)) << option;
   }
-  Run write = Desfirectl("write --help");
+  CliRun write = Desfirectl("write --help");
   EXPECT_THAT(write.out, HasSubstr("--in FILE|-"));
 }
 
 TEST(CliHelpTest, TapsAloneShowsItsSubcommand) {
-  Run help = Desfirectl("taps --help");
+  CliRun help = Desfirectl("taps --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("desfirectl taps parse"));
-  Run bare = Desfirectl("taps");
+  CliRun bare = Desfirectl("taps");
   EXPECT_EQ(bare.exit_code, 2);
   EXPECT_THAT(bare.err, HasSubstr("desfirectl taps parse"));
 }
 
 TEST(CliHelpTest, UsageListsExitCodes) {
-  Run r = Desfirectl("--help");
+  CliRun r = Desfirectl("--help");
   EXPECT_THAT(r.out, HasSubstr("Exit codes: 0 ok, 1 the call failed, 2 bad usage, 3 desfired"));
-  Run none = Desfirectl("");
+  CliRun none = Desfirectl("");
   EXPECT_EQ(none.exit_code, 2);
-  Run unknown = Desfirectl("frobnicate");
+  CliRun unknown = Desfirectl("frobnicate");
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_THAT(unknown.err, HasSubstr("unknown command 'frobnicate'"));
 }

@@ -353,8 +353,8 @@ TEST_F(ServerCliTest, WatchPrintsEachEventLive) {
   if (pid == 0) {
     const int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, STDOUT_FILENO);
-    execl(DESFIRECTL, DESFIRECTL, "watch", "--server", server.c_str(), "--reader",
-          reader_.c_str(), static_cast<char*>(nullptr));
+    execl(DESFIRECTL, DESFIRECTL, "watch", "--server", server.c_str(), "--reader", reader_.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   ASSERT_GT(pid, 0);
@@ -379,8 +379,8 @@ TEST_F(ServerCliTest, WatchPrintsEachEventLive) {
 
 // `write --in -` takes the bytes from stdin.
 TEST_F(ServerCliTest, WriteFromStdin) {
-  CliRun write = OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -",
-                        "from stdin");
+  CliRun write =
+      OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -", "from stdin");
   ASSERT_EQ(write.exit_code, 0) << write.err;
   EXPECT_THAT(write.out, HasSubstr("wrote 10 bytes"));
   CliRun back =
@@ -394,21 +394,23 @@ TEST_F(ServerCliTest, WriteFromStdin) {
 
 // `taps parse --server` on a terminal: the progress bar of a large file, none when piped.
 TEST_F(ServerCliTest, TapsParseProgressThroughTheServer) {
-  const std::string line = Lines(ReadFile(absl::StrCat(SOURCE_DIR, "/docs/examples/taps-sample.hex")))[2];
+  const std::string line =
+      Lines(ReadFile(absl::StrCat(SOURCE_DIR, "/docs/examples/taps-sample.hex")))[2];
   const std::string input = TempPath("progress_in.hex");
   {
     std::ofstream out(input);
     for (int i = 0; i < 40000; ++i) out << line << "\n";
   }
   const std::string tty_out = TempPath("progress_tty");
-  const std::string cmd = absl::StrCat("script -qec \"", DESFIRECTL, " taps parse ", server_flag_,
-                                       " --json --no-summary ", input, " >/dev/null\" /dev/null >",
-                                       tty_out, " 2>&1");
+  const std::string cmd =
+      absl::StrCat("script -qec \"", DESFIRECTL, " taps parse ", server_flag_,
+                   " --json --no-summary ", input, " >/dev/null\" /dev/null >", tty_out, " 2>&1");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadFile(tty_out);
   const std::string shown = ReadFile(tty_out);
   EXPECT_THAT(shown, HasSubstr("parsed 16384 records  ["));
   EXPECT_THAT(shown, HasSubstr("%"));
-  CliRun piped = Desfirectl(absl::StrCat("taps parse ", server_flag_, " --json --no-summary ", input));
+  CliRun piped =
+      Desfirectl(absl::StrCat("taps parse ", server_flag_, " --json --no-summary ", input));
   ASSERT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_EQ(Lines(piped.out).size(), 40000u);
   EXPECT_THAT(piped.err, Not(HasSubstr("parsed")));

@@ -18,8 +18,8 @@
 //      --expect-value N (value file 1 of F51001), --expect-file PATH:HEX (the file holds
 //      these bytes; removed before the command runs; repeatable).
 //
-//   desfired-testbed --set-value 10 --bounce-on-output 'debit #3' --expect-value 0 \
-//       -- python3 examples/python/debit_until_empty.py --interval 0.2
+//   desfired-testbed --set-value 10 --bounce-on-output 'debit #3' --expect-value 0
+//       -- python3 examples/python/debit_until_empty.py --interval 0.2     (one line)
 //
 // Exit code: the command's when it fails; 1 when a check or the set-up fails (the reason on
 // stderr); 2 for bad usage; 77 when not root (ctest: SKIP_RETURN_CODE 77). The command is
@@ -285,8 +285,8 @@ RunResult RunCommand(const Options& o, testing::PcscSandbox* sandbox) {
   Log(absl::StrCat("the command ended ",
                    result.exit_code >= 0 ? absl::StrCat("with exit code ", result.exit_code)
                                          : std::string("abnormally"),
-                   " after ", absl::FormatDuration(absl::Trunc(absl::Now() - start,
-                                                               absl::Milliseconds(10)))));
+                   " after ",
+                   absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(10)))));
   return result;
 }
 

@@ -55,7 +55,8 @@ int main() {
   EXPECT_CALL(*stub, Debit(_, _, _))
       .WillOnce(Return(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no card",
                                     details.SerializeAsString())));
-  std::unique_ptr<client::Client> mocked = client::Client::CreateWithStubs(options, std::move(stub));
+  std::unique_ptr<client::Client> mocked =
+      client::Client::CreateWithStubs(options, std::move(stub));
 
   absl::StatusOr<v1::ListReadersResponse> listed = mocked->ListReaders();
   if (!listed.ok() || listed->readers_size() != 1 ||
