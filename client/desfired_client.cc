@@ -136,9 +136,9 @@ bool CallCancellation::Attach(grpc::ClientContext* context) {
 // --- Client -------------------------------------------------------------------------------------
 
 struct Client::Stubs {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::CardService::Stub> card;
-  std::unique_ptr<v1::TapService::Stub> taps;
+  std::shared_ptr<grpc::Channel> channel;  // null for CreateWithStubs
+  std::unique_ptr<v1::CardService::StubInterface> card;
+  std::unique_ptr<v1::TapService::StubInterface> taps;  // may be null (CreateWithStubs)
 };
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
@@ -178,6 +178,15 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   stubs->channel = grpc::CreateCustomChannel(options.server, credentials, args);
   stubs->card = v1::CardService::NewStub(stubs->channel);
   stubs->taps = v1::TapService::NewStub(stubs->channel);
+  return std::unique_ptr<Client>(new Client(std::move(options), std::move(stubs)));
+}
+
+std::unique_ptr<Client> Client::CreateWithStubs(
+    ClientOptions options, std::unique_ptr<v1::CardService::StubInterface> card,
+    std::unique_ptr<v1::TapService::StubInterface> taps) {
+  auto stubs = std::make_unique<Stubs>();
+  stubs->card = std::move(card);
+  stubs->taps = std::move(taps);
   return std::unique_ptr<Client>(new Client(std::move(options), std::move(stubs)));
 }
 
@@ -240,15 +249,15 @@ absl::StatusOr<Response> Client::Mutation(Method method, Request request) {
   }
 }
 
-#define DESFIRED_CARD_UNARY(Name)                                                            \
-  absl::StatusOr<v1::Name##Response> Client::Name(const v1::Name##Request& request) {        \
-    return Unary<v1::Name##Response>(Bind(stubs_->card.get(), &v1::CardService::Stub::Name), \
-                                     request);                                               \
+#define DESFIRED_CARD_UNARY(Name)                                                     \
+  absl::StatusOr<v1::Name##Response> Client::Name(const v1::Name##Request& request) { \
+    return Unary<v1::Name##Response>(                                                 \
+        Bind(stubs_->card.get(), &v1::CardService::StubInterface::Name), request);    \
   }
-#define DESFIRED_CARD_MUTATION(Name)                                                            \
-  absl::StatusOr<v1::Name##Response> Client::Name(v1::Name##Request request) {                  \
-    return Mutation<v1::Name##Response>(Bind(stubs_->card.get(), &v1::CardService::Stub::Name), \
-                                        std::move(request));                                    \
+#define DESFIRED_CARD_MUTATION(Name)                                                          \
+  absl::StatusOr<v1::Name##Response> Client::Name(v1::Name##Request request) {                \
+    return Mutation<v1::Name##Response>(                                                      \
+        Bind(stubs_->card.get(), &v1::CardService::StubInterface::Name), std::move(request)); \
   }
 
 DESFIRED_CARD_UNARY(ListReaders)
@@ -281,8 +290,9 @@ DESFIRED_CARD_MUTATION(ChangeKeySettings)
 #undef DESFIRED_CARD_MUTATION
 
 absl::StatusOr<v1::ParseTapsResponse> Client::ParseTaps(const v1::ParseTapsRequest& request) {
-  return Unary<v1::ParseTapsResponse>(Bind(stubs_->taps.get(), &v1::TapService::Stub::ParseTaps),
-                                      request);
+  if (stubs_->taps == nullptr) return absl::FailedPreconditionError("no TapService stub");
+  return Unary<v1::ParseTapsResponse>(
+      Bind(stubs_->taps.get(), &v1::TapService::StubInterface::ParseTaps), request);
 }
 
 absl::Status Client::WatchCards(const v1::WatchCardsRequest& request,
@@ -294,7 +304,7 @@ absl::Status Client::WatchCards(const v1::WatchCardsRequest& request,
     cancel->Attach(nullptr);
     return absl::OkStatus();
   }
-  std::unique_ptr<grpc::ClientReader<v1::WatchCardsResponse>> reader =
+  std::unique_ptr<grpc::ClientReaderInterface<v1::WatchCardsResponse>> reader =
       stubs_->card->WatchCards(&context, request);
   v1::WatchCardsResponse item;
   bool stopped = false;
@@ -320,6 +330,7 @@ absl::StatusOr<v1::TapSummary> Client::ParseTapStream(
     const std::function<absl::StatusOr<bool>(v1::TapInput* input)>& next,
     const std::function<void(const v1::ParseTapStreamResponse&)>& on_results,
     const TapStreamOptions& stream_options, CallCancellation* cancel) {
+  if (stubs_->taps == nullptr) return absl::FailedPreconditionError("no TapService stub");
   const size_t chunk_records = std::max<size_t>(stream_options.chunk_records, 1);
   const size_t max_unacked = std::max<size_t>(stream_options.max_unacked_chunks, 1);
   grpc::ClientContext context;
@@ -328,7 +339,8 @@ absl::StatusOr<v1::TapSummary> Client::ParseTapStream(
     cancel->Attach(nullptr);
     return absl::CancelledError("cancelled");
   }
-  std::unique_ptr<grpc::ClientReaderWriter<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>>
+  std::unique_ptr<
+      grpc::ClientReaderWriterInterface<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>>
       stream = stubs_->taps->ParseTapStream(&context);
 
   // The writer thread and this one share the count of unanswered chunks.

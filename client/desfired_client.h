@@ -25,6 +25,13 @@
 // Every unary call has the deadline ClientOptions::deadline. A bearer token, when set, is
 // sent as `authorization: Bearer <token>` metadata on every call.
 //
+// Tests of code that uses a Client can run it over gMock stubs instead of a channel
+// (desfired/v1/card_mock.grpc.pb.h, generated with the library):
+//
+//   auto stub = std::make_unique<desfired::v1::MockCardServiceStub>();
+//   EXPECT_CALL(*stub, Debit(_, _, _)).WillOnce(Return(grpc::Status::OK));
+//   std::unique_ptr<Client> client = Client::CreateWithStubs(options, std::move(stub));
+//
 // Thread-safe: one Client may be shared by any number of threads (gRPC channels and stubs
 // are thread-safe; the Client holds no other mutable state).
 #ifndef DESFIRED_CLIENT_DESFIRED_CLIENT_H_
@@ -42,13 +49,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/card.pb.h"
+#include "desfired/v1/taps.grpc.pb.h"
 #include "desfired/v1/taps.pb.h"
-
-namespace grpc {
-class ClientContext;
-class Status;
-}  // namespace grpc
 
 namespace desfired::client {
 
@@ -140,6 +144,13 @@ class Client {
   // a TLS file that cannot be read, a certificate without its key (or the reverse), or
   // tls_server_name without TLS.
   static absl::StatusOr<std::unique_ptr<Client>> Create(ClientOptions options);
+  // A client over the given stubs instead of a channel (tests: the gMock stubs of
+  // desfired/v1/*_mock.grpc.pb.h). `options` supply the deadline, token and retries; the
+  // server and TLS options are not used. Without `taps`, TapService calls fail with
+  // FAILED_PRECONDITION.
+  static std::unique_ptr<Client> CreateWithStubs(
+      ClientOptions options, std::unique_ptr<v1::CardService::StubInterface> card,
+      std::unique_ptr<v1::TapService::StubInterface> taps = nullptr);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

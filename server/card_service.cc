@@ -95,8 +95,10 @@ absl::StatusOr<ReaderWorker<CardSession>*> ReaderRegistry::Worker(const std::str
   bool known = false;
   for (const ReaderState& r : snapshot->readers) known = known || r.reader == reader;
   if (!known) {
-    return apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", reader, "'")),
-                            pcsc::kReasonReaderNotFound);
+    return WithErrorMetadata(
+        apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", reader, "'")),
+                         pcsc::kReasonReaderNotFound),
+        kMetadataReader, reader);
   }
   absl::MutexLock lock(&mu_);
   if (shut_down_) {
@@ -109,6 +111,21 @@ absl::StatusOr<ReaderWorker<CardSession>*> ReaderRegistry::Worker(const std::str
         reader, std::make_unique<CardSession>(reader, options_.session), options_.worker);
   }
   return it->second.get();
+}
+
+void ReaderRegistry::CardLeft(const std::string& reader) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(reader);
+  if (shut_down_ || it == workers_.end()) return;
+  // A full queue or a stopping worker: the next job's Begin replaces the connection anyway.
+  (void)it->second->Submit({
+      .body =
+          [](JobContext<CardSession>& job) {
+            job.resource().ReleaseIfCardGone();
+            return absl::OkStatus();
+          },
+      .done = [](absl::Status) {},
+  });
 }
 
 void ReaderRegistry::Shutdown(absl::Duration grace) {

@@ -48,6 +48,9 @@ class ReaderRegistry {
   // The worker of `reader`; NOT_FOUND / READER_NOT_FOUND when pcscd does not list it.
   absl::StatusOr<ReaderWorker<CardSession>*> Worker(const std::string& reader)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A card left `reader` (the reader monitor's CARD_REMOVED): its worker, if any, drops the
+  // connection to it (CardSession::ReleaseIfCardGone) in a job of its own. Thread-safe.
+  void CardLeft(const std::string& reader) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops every worker: queued jobs get `grace` to finish.
   void Shutdown(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
   const Options& options() const { return options_; }

@@ -48,6 +48,10 @@ void CardSession::Disconnect() {
   pcsc_card_.reset();
 }
 
+void CardSession::ReleaseIfCardGone() {
+  if (pcsc_card_ && !pcsc_card_->Atr().ok()) Disconnect();
+}
+
 absl::Status CardSession::Connect() {
   if (!context_) {
     DESFIRED_ASSIGN_OR_RETURN(context_, pcsc::PcscContext::Create());

@@ -72,6 +72,10 @@ class CardSession {
   absl::StatusOr<CardContext*> Begin(const JobContext<CardSession>& job);
   // Called by ReaderWorker after every job with its status.
   void AfterJob(const absl::Status& status);
+  // Drops the connection when its card has left (a job of ReaderRegistry::CardLeft): a
+  // connection kept open to a card that left holds the reader exclusively, so the reader
+  // monitor could not read the UID of the next card inserted.
+  void ReleaseIfCardGone();
 
  private:
   absl::Status Connect();

@@ -160,22 +160,6 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       .first_sequence = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())),
   });
   EventHub* hub = s->hub_.get();
-  DesfiredServer* raw = s.get();
-  absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
-      pcsc::ReaderMonitor::Start([hub, raw, obs](const pcsc::ReaderEvent& e) {
-        obs->OnCardEvent(FromMonitor(e.kind), e.reader);
-        hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
-                               .reader = e.reader,
-                               .uid = e.uid,
-                               .atr = e.atr,
-                               .time = e.time});
-        if (e.kind == pcsc::ReaderEvent::Kind::kCardInserted && raw->ready_.load()) {
-          raw->SettleOnContact(e.reader, e.uid);
-        }
-      });
-  if (!monitor.ok()) return monitor.status();
-  s->monitor_ = *std::move(monitor);
-
   tap::TapPipelineConfig taps;
   s->readers_ = std::make_unique<ReaderRegistry>(
       *hub, ReaderRegistry::Options{
@@ -183,6 +167,24 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                 .session = {.keys = s->keys_.get(), .taps = taps, .on_apdu = obs->ApduObserver()},
                 .default_deadline = c.default_deadline,
                 .max_write_bytes = c.max_write_bytes});
+  ReaderRegistry* readers = s->readers_.get();
+  DesfiredServer* raw = s.get();
+  absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
+      pcsc::ReaderMonitor::Start([hub, readers, raw, obs](const pcsc::ReaderEvent& e) {
+        obs->OnCardEvent(FromMonitor(e.kind), e.reader);
+        hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
+                               .reader = e.reader,
+                               .uid = e.uid,
+                               .atr = e.atr,
+                               .time = e.time});
+        // Release the reader for the UID read of the next card.
+        if (e.kind == pcsc::ReaderEvent::Kind::kCardRemoved) readers->CardLeft(e.reader);
+        if (e.kind == pcsc::ReaderEvent::Kind::kCardInserted && raw->ready_.load()) {
+          raw->SettleOnContact(e.reader, e.uid);
+        }
+      });
+  if (!monitor.ok()) return monitor.status();
+  s->monitor_ = *std::move(monitor);
   s->card_service_ =
       std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get());
   s->tap_service_ = std::make_unique<TapServiceImpl>(

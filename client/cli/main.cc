@@ -1,6 +1,7 @@
 // desfirectl: the command-line client of desfired.
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "client/cli/commands.h"
@@ -76,10 +77,18 @@ constexpr Command kCommands[] = {
     {"change-key-settings", desfired::cli::ChangeKeySettings},
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
+  using desfired::cli::kExitOk;
   using desfired::cli::kExitUsage;
+  // "desfirectl help COMMAND" is "desfirectl COMMAND --help".
+  static char help_flag[] = "--help";
+  if (argc >= 3 && absl::string_view(argv[1]) == "help") {
+    std::vector<char*> args(argv + 1, argv + argc);
+    args.erase(args.begin());  // "help"
+    args.insert(args.begin(), argv[0]);
+    args.push_back(help_flag);
+    return Main(static_cast<int>(args.size()), args.data());
+  }
   if (argc < 2 || absl::string_view(argv[1]) == "--help" || absl::string_view(argv[1]) == "-h" ||
       absl::string_view(argv[1]) == "help") {
     std::cout << kUsage;
@@ -94,8 +103,12 @@ int main(int argc, char** argv) {
     if (argc >= 3 && absl::string_view(argv[2]) == "parse") {
       return desfired::cli::TapsParse(argc - 3, argv + 3);
     }
-    std::cerr << "desfirectl taps: expected a subcommand: parse\n";
-    return kExitUsage;
+    const bool help =
+        argc >= 3 && (absl::string_view(argv[2]) == "--help" || absl::string_view(argv[2]) == "-h");
+    (help ? std::cout : std::cerr)
+        << "usage: desfirectl taps parse [options] FILE|-\n"
+        << "  parse tap records (run 'desfirectl taps parse --help' for the options)\n";
+    return help ? kExitOk : kExitUsage;
   }
   if (cmd == "ledger") {
     const absl::string_view sub = argc >= 3 ? absl::string_view(argv[2]) : "";
@@ -110,3 +123,7 @@ int main(int argc, char** argv) {
   std::cerr << "desfirectl: unknown command '" << cmd << "'\n" << kUsage;
   return kExitUsage;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return Main(argc, argv); }

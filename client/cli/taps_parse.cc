@@ -1,7 +1,6 @@
 // desfirectl taps parse: parse tap records from a file or stdin, locally.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
+#include "client/cli/progress.h"
 #include "client/cli/server_command.h"
 #include "client/cli/tap_output.h"
 #include "client/desfired_client.h"
@@ -133,29 +133,6 @@ class Printer {
   google::protobuf::util::JsonPrintOptions json_options_;
 };
 
-// Prints "parsed N records" on a terminal's stderr, at most 5 times a second.
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  void Tick(uint64_t records, uint64_t bytes) {
-    if (!enabled_ || (records & 0x3fff) != 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    std::fprintf(stderr, "\rparsed %llu records (%.1f MB)",
-                 static_cast<unsigned long long>(records), static_cast<double>(bytes) / 1e6);
-    shown_ = true;
-  }
-  void Done() {
-    if (shown_) std::fprintf(stderr, "\r\033[K");
-  }
-
- private:
-  bool enabled_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point last_{};
-};
-
 // Sets *target from option `name` when it is given; INVALID_ARGUMENT naming the option when
 // its value is not a number in [lo, hi].
 template <typename T>
@@ -195,6 +172,8 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
     return kExitUsage;
   }
   std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
+  // Drawn from the writer thread while the stream runs, finished here after it.
+  Progress progress(!args.Has("no-progress") && isatty(STDERR_FILENO), InputSize(path));
 
   // `next` runs on the stream's writer thread, `on_results` on this one.
   absl::Mutex mu;
@@ -218,6 +197,7 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
       if (rec.backend_time) input->mutable_backend_time()->set_seconds(*rec.backend_time);
     }
     ++index;
+    progress.Tick(index, reader->bytes_read());
     return true;
   };
   V1TapPrinter printer(output, &std::cout);
@@ -250,6 +230,7 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   if (args.Has("timeout")) stream_options.timeout = (*client)->options().deadline;
   absl::StatusOr<v1::TapSummary> summary =
       (*client)->ParseTapStream(next, on_results, stream_options);
+  progress.Done();
   std::cout.flush();
   {
     absl::MutexLock lock(&mu);
@@ -429,7 +410,7 @@ int TapsParse(int argc, char** argv) {
   if (args.Has("table")) output = OutputFormat::kTable;
 
   Printer printer(output, &std::cout);
-  Progress progress(!args.Has("no-progress") && isatty(STDERR_FILENO));
+  Progress progress(!args.Has("no-progress") && isatty(STDERR_FILENO), InputSize(path));
   printer.Header();
   std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
   tap::TapInputRecord rec;

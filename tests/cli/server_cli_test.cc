@@ -3,6 +3,8 @@
 // tests/e2e/server_e2e_test.cc). One sandbox and one server per test process (libpcsclite
 // reads its socket name once); ctest runs every test in its own process. Skipped when not
 // root (the sandbox needs namespaces).
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,13 +65,15 @@ std::string TempPath(const std::string& name) {
 }
 
 // Runs desfirectl with `args` (shell words; quote reader names) and no environment
-// defaults for the connection.
-CliRun Desfirectl(const std::string& args) {
+// defaults for the connection; `stdin_text` is its standard input.
+CliRun Desfirectl(const std::string& args, const std::string& stdin_text = "") {
+  const std::string in_path = TempPath("stdin");
   const std::string out_path = TempPath("stdout");
   const std::string err_path = TempPath("stderr");
+  std::ofstream(in_path, std::ios::binary) << stdin_text;
   const std::string cmd =
       absl::StrCat("env -u DESFIRED_SERVER -u DESFIRED_TOKEN -u DESFIRED_TLS_CA ", DESFIRECTL, " ",
-                   args, " </dev/null >", out_path, " 2>", err_path);
+                   args, " <", in_path, " >", out_path, " 2>", err_path);
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -114,8 +118,10 @@ class ServerCliTest : public ::testing::Test {
   }
 
   // desfirectl <command> --server ... --reader '<reader 0>' <args>
-  CliRun OnCard(const std::string& command, const std::string& args) {
-    return Desfirectl(absl::StrCat(command, " ", server_flag_, " --reader '", reader_, "' ", args));
+  CliRun OnCard(const std::string& command, const std::string& args,
+                const std::string& stdin_text = "") {
+    return Desfirectl(absl::StrCat(command, " ", server_flag_, " --reader '", reader_, "' ", args),
+                      stdin_text);
   }
 
   int32_t Value() {
@@ -337,6 +343,77 @@ TEST_F(ServerCliTest, WatchPrintsEventsAndStopsAfterCount) {
   EXPECT_THAT(lines[1], HasSubstr("CARD_REMOVED"));
   EXPECT_THAT(lines[2], HasSubstr("CARD_INSERTED"));
   EXPECT_THAT(lines[2], HasSubstr("uid=04a1b2c3d4e5f6"));
+}
+
+// `watch` without --count: each event line is on stdout while the command still runs.
+TEST_F(ServerCliTest, WatchPrintsEachEventLive) {
+  const std::string out_path = TempPath("watch_live");
+  const std::string server = absl::StrCat("127.0.0.1:", server_->port());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, STDOUT_FILENO);
+    execl(DESFIRECTL, DESFIRECTL, "watch", "--server", server.c_str(), "--reader", reader_.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  auto shows = [&](const std::string& text) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < give_up) {
+      if (ReadFile(out_path).find(text) != std::string::npos) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_TRUE(shows("SNAPSHOT"));
+  ASSERT_TRUE(sandbox_->Control(0, "remove").ok());
+  EXPECT_TRUE(shows("CARD_REMOVED"));
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, WNOHANG), 0);  // still watching: the line came live
+  ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
+  EXPECT_TRUE(shows("CARD_INSERTED"));
+  kill(pid, SIGINT);
+  waitpid(pid, &status, 0);
+}
+
+// `write --in -` takes the bytes from stdin.
+TEST_F(ServerCliTest, WriteFromStdin) {
+  CliRun write =
+      OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -", "from stdin");
+  ASSERT_EQ(write.exit_code, 0) << write.err;
+  EXPECT_THAT(write.out, HasSubstr("wrote 10 bytes"));
+  CliRun back =
+      OnCard("read", "--aid F51001 --file 2 --key transit-read --key-no 1 --length 10 --out -");
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(back.out, "from stdin");
+  CliRun empty = OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -");
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_THAT(empty.err, HasSubstr("nothing to write"));
+}
+
+// `taps parse --server` on a terminal: the progress bar of a large file, none when piped.
+TEST_F(ServerCliTest, TapsParseProgressThroughTheServer) {
+  const std::string line =
+      Lines(ReadFile(absl::StrCat(SOURCE_DIR, "/docs/examples/taps-sample.hex")))[2];
+  const std::string input = TempPath("progress_in.hex");
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 40000; ++i) out << line << "\n";
+  }
+  const std::string tty_out = TempPath("progress_tty");
+  const std::string cmd =
+      absl::StrCat("script -qec \"", DESFIRECTL, " taps parse ", server_flag_,
+                   " --json --no-summary ", input, " >/dev/null\" /dev/null >", tty_out, " 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadFile(tty_out);
+  const std::string shown = ReadFile(tty_out);
+  EXPECT_THAT(shown, HasSubstr("parsed 16384 records  ["));
+  EXPECT_THAT(shown, HasSubstr("%"));
+  CliRun piped =
+      Desfirectl(absl::StrCat("taps parse ", server_flag_, " --json --no-summary ", input));
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(Lines(piped.out).size(), 40000u);
+  EXPECT_THAT(piped.err, Not(HasSubstr("parsed")));
 }
 
 // No sandbox needed: nothing listens on the port.

@@ -206,7 +206,7 @@ absl::Status PcscSandbox::StartCard(int reader, const std::string& image,
   std::error_code ec;
   fs::copy_file(image, copy, fs::copy_options::overwrite_existing, ec);
   if (ec) return absl::NotFoundError(absl::StrCat("image ", image, ": ", ec.message()));
-  const std::string control = absl::StrCat(dir_, "/card-", reader, ".ctl");
+  const std::string control = ControlPath(reader);
   std::vector<std::string> argv = {"nsenter",
                                    "-t",
                                    absl::StrCat(holder_pid_),
@@ -243,8 +243,12 @@ absl::Status PcscSandbox::StopCard(int reader) {
   return absl::OkStatus();
 }
 
+std::string PcscSandbox::ControlPath(int reader) const {
+  return absl::StrCat(dir_, "/card-", reader, ".ctl");
+}
+
 absl::StatusOr<std::string> PcscSandbox::Control(int reader, const std::string& command) {
-  const std::string path = absl::StrCat(dir_, "/card-", reader, ".ctl");
+  const std::string path = ControlPath(reader);
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError("socket");
   sockaddr_un addr{};

@@ -75,6 +75,8 @@ class PcscSandbox {
   // shipped images) and a control socket; `extra_args` go to desfire-sim.
   absl::Status StartCard(int reader, const std::string& image,
                          std::vector<std::string> extra_args = {});
+  // The unix socket of the card's control commands (docs/simulator.md), for other processes.
+  std::string ControlPath(int reader) const;
   // Sends one control command to the card on `reader`; returns its reply line.
   absl::StatusOr<std::string> Control(int reader, const std::string& command);
   // Process id of the card on `reader`, or -1 when none runs (for CPU accounting).

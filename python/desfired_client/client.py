@@ -1,0 +1,379 @@
+"""A small typed client of desfired (CardService, TapService) over the generated stubs.
+
+    import desfired_client
+    client = desfired_client.connect("127.0.0.1:50051", token="...")
+    value = client.get_value(reader, 0xF51001, 1, key_name="transit-read", key_no=1)
+    change = client.debit(reader, 0xF51001, 1, 150, key_name="transit-debit", key_no=2)
+
+Every call has a deadline (connect(deadline=...)). A failed call raises DesfiredError with the
+gRPC code, the desfired reason (proto/desfired/v1/errors.proto), the ErrorInfo metadata and,
+for a change, the request_id. Changes (write_data, debit, credit, limited_credit, change())
+get a fresh request_id when none is given and are retried on UNAVAILABLE with the SAME
+request_id (the server applies a request_id at most once and answers a retry with the first
+outcome, `replayed`), up to `mutation_retries` times with a doubling back-off. Reads are never
+retried.
+
+Not thread-safe for configuration changes; calls may be made from several threads (gRPC
+channels are thread-safe).
+"""
+
+import os
+import time
+import uuid
+
+import grpc
+
+from desfired.v1 import card_pb2, card_pb2_grpc, errors_pb2, taps_pb2, taps_pb2_grpc
+from google.rpc import error_details_pb2, status_pb2
+
+__all__ = ["Client", "DesfiredError", "connect", "new_request_id"]
+
+DEFAULT_SERVER = "127.0.0.1:50051"
+
+# Reasons after which a change is worth retrying with the same request_id once the card is
+# back (the card left, or was not there): see wait_and_retry in examples/.
+CARD_GONE_REASONS = frozenset({"CARD_REMOVED", "NO_CARD"})
+
+
+def new_request_id():
+    """A fresh request_id: a random UUID (version 4) in its text form."""
+    return str(uuid.uuid4())
+
+
+class DesfiredError(Exception):
+    """A failed call.
+
+    Attributes:
+      code:       the grpc.StatusCode.
+      reason:     ErrorInfo.reason ("CARD_REMOVED", ...), or None when the answer did not come
+                  from desfired (server down, wrong address, TLS failure, client deadline).
+      message:    the server's text for people (never parse it).
+      metadata:   dict of ErrorInfo.metadata ("reader", "field", "desfire_status",
+                  "commit_state", ...).
+      request_id: the request_id of a failed change, else None.
+      attempts:   how many times a change was sent.
+    """
+
+    def __init__(self, code, message, reason=None, metadata=None, request_id=None, attempts=1):
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.metadata = dict(metadata or {})
+        self.request_id = request_id
+        self.attempts = attempts
+        text = "%s (%s): %s" % (reason or "no answer from desfired", code.name, message)
+        if request_id:
+            text += " [request_id %s]" % request_id
+        super().__init__(text)
+
+    @property
+    def transport(self):
+        """True when desfired did not answer (UNAVAILABLE or DEADLINE_EXCEEDED, no reason)."""
+        return self.reason is None and self.code in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        )
+
+    @property
+    def commit_state(self):
+        """"NOT_COMMITTED", "UNKNOWN" (a change may have happened), or None."""
+        return self.metadata.get("commit_state")
+
+    @classmethod
+    def from_rpc_error(cls, error, request_id=None, attempts=1):
+        """Converts a grpc.RpcError, decoding the grpc-status-details-bin trailer."""
+        reason = None
+        metadata = {}
+        for key, value in error.trailing_metadata() or ():
+            if key != "grpc-status-details-bin":
+                continue
+            status = status_pb2.Status()
+            try:
+                status.ParseFromString(value)
+            except Exception:  # a malformed trailer: keep the code and message
+                break
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    reason = info.reason or None
+                    metadata = dict(info.metadata)
+                    break
+        return cls(
+            error.code(),
+            error.details() or "",
+            reason=reason,
+            metadata=metadata,
+            request_id=request_id,
+            attempts=attempts,
+        )
+
+
+def _read(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError("cannot read the %s file %s: %s" % (what, path, e.strerror)) from None
+
+
+def connect(
+    server=None,
+    token=None,
+    tls_ca=None,
+    tls_cert=None,
+    tls_key=None,
+    tls_server_name=None,
+    deadline=30.0,
+    mutation_retries=2,
+    retry_backoff=0.2,
+):
+    """Returns a Client of desfired at `server` ("host:port"; default $DESFIRED_SERVER, else
+    127.0.0.1:50051). Connects lazily.
+
+    token:            sent as "authorization: Bearer <token>" on every call.
+    tls_ca:           PEM file of the roots to trust; any tls_* file turns TLS on (without
+                      tls_ca: the system roots).
+    tls_cert/tls_key: client certificate chain and key for mutual TLS (both or neither).
+    tls_server_name:  the name checked in the server certificate (needs TLS).
+    deadline:         seconds each call may take.
+    mutation_retries: retries of a change on UNAVAILABLE, with the same request_id.
+    retry_backoff:    seconds before the first retry; doubles for each next one.
+
+    Raises ValueError for a TLS file that cannot be read or options that do not go together.
+    """
+    server = server or os.environ.get("DESFIRED_SERVER") or DEFAULT_SERVER
+    if bool(tls_cert) != bool(tls_key):
+        raise ValueError("a TLS client certificate and its key go together: give both or neither")
+    tls = bool(tls_ca or tls_cert)
+    if tls_server_name and not tls:
+        raise ValueError("a TLS server name needs TLS (tls_ca or a client certificate)")
+    options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    if tls:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=_read(tls_ca, "TLS CA") if tls_ca else None,
+            private_key=_read(tls_key, "TLS key") if tls_key else None,
+            certificate_chain=_read(tls_cert, "TLS certificate") if tls_cert else None,
+        )
+        if tls_server_name:
+            options.append(("grpc.ssl_target_name_override", tls_server_name))
+        channel = grpc.secure_channel(server, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(server, options=options)
+    return Client(channel, token=token, deadline=deadline, mutation_retries=mutation_retries,
+                  retry_backoff=retry_backoff)
+
+
+def _target(reader, expected_uid):
+    target = card_pb2.CardTarget(reader=reader)
+    if expected_uid:
+        target.expected_uid = (
+            bytes.fromhex(expected_uid) if isinstance(expected_uid, str) else bytes(expected_uid)
+        )
+    return target
+
+
+def _auth(key_name, key_no):
+    return card_pb2.KeyRef(key_name=key_name, key_number=key_no) if key_name else None
+
+
+class Client:
+    """Typed calls of desfired; build one with connect().
+
+    `card` and `taps` are the generated stubs, for calls without a helper here: use
+    call(method, request) for a read and change(method, request) for a change, so that the
+    deadline, token, retries and error mapping apply.
+    """
+
+    def __init__(self, channel, token=None, deadline=30.0, mutation_retries=2,
+                 retry_backoff=0.2):
+        self.channel = channel
+        self.card = card_pb2_grpc.CardServiceStub(channel)
+        self.taps = taps_pb2_grpc.TapServiceStub(channel)
+        self.deadline = deadline
+        self.mutation_retries = mutation_retries
+        self.retry_backoff = retry_backoff
+        self._metadata = (("authorization", "Bearer " + token),) if token else ()
+
+    def close(self):
+        self.channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- generic ---------------------------------------------------------------------------
+
+    def _method(self, name):
+        for stub in (self.card, self.taps):
+            method = getattr(stub, name, None)
+            if method is not None:
+                return method
+        raise ValueError("desfired has no method %r" % name)
+
+    def call(self, method, request):
+        """A unary call that changes nothing (no retry). Raises DesfiredError."""
+        try:
+            return self._method(method)(request, timeout=self.deadline, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise DesfiredError.from_rpc_error(e) from None
+
+    def change(self, method, request):
+        """A unary call that changes a card: fills request.request_id when empty, retries on
+        UNAVAILABLE with the same request_id. Raises DesfiredError (with request_id)."""
+        if not request.request_id:
+            request.request_id = new_request_id()
+        stub_method = self._method(method)
+        backoff = self.retry_backoff
+        outcome_unknown = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return stub_method(request, timeout=self.deadline, metadata=self._metadata)
+            except grpc.RpcError as e:
+                error = DesfiredError.from_rpc_error(e, request.request_id, attempt)
+            if error.commit_state == "UNKNOWN":
+                outcome_unknown = True
+            if error.code == grpc.StatusCode.UNAVAILABLE and attempt <= self.mutation_retries:
+                time.sleep(backoff)
+                backoff *= 2
+                continue
+            if outcome_unknown:
+                # An earlier attempt may have applied the change: a later NO_CARD does not undo
+                # that (the server answers a retry with the recorded outcome).
+                error.metadata["commit_state"] = "UNKNOWN"
+            raise error
+
+    # --- readers and cards -------------------------------------------------------------------
+
+    def list_readers(self):
+        """The readers (desfired.v1.Reader), in pcscd's order."""
+        return list(self.call("ListReaders", card_pb2.ListReadersRequest()).readers)
+
+    def watch_cards(self, readers=None, resume_after=None, timeout=None):
+        """Yields WatchCardsResponse items: a snapshot first (unless resuming), then events.
+        Runs until the caller stops iterating (close() the generator to cancel the stream),
+        `timeout` seconds pass (DesfiredError DEADLINE_EXCEEDED), or the stream ends with an
+        error (DesfiredError, e.g. SHUTTING_DOWN, SLOW_CONSUMER: resume after the last
+        sequence number seen)."""
+        request = card_pb2.WatchCardsRequest(readers=list(readers or []))
+        if resume_after is not None:
+            request.resume_after_sequence = resume_after
+        stream = self.card.WatchCards(request, timeout=timeout, metadata=self._metadata)
+        try:
+            for item in stream:
+                yield item
+        except grpc.RpcError as e:
+            raise DesfiredError.from_rpc_error(e) from None
+        finally:
+            stream.cancel()
+
+    def card_info(self, reader, key_name=None, key_no=0, expected_uid=None):
+        request = card_pb2.GetCardInfoRequest(target=_target(reader, expected_uid),
+                                              auth=_auth(key_name, key_no))
+        return self.call("GetCardInfo", request)
+
+    def list_applications(self, reader, key_name=None, key_no=0, expected_uid=None):
+        """Every application on the card (all pages), as desfired.v1.Application."""
+        request = card_pb2.ListApplicationsRequest(target=_target(reader, expected_uid),
+                                                   auth=_auth(key_name, key_no))
+        apps = []
+        while True:
+            page = self.call("ListApplications", request)
+            apps.extend(page.applications)
+            if not page.next_page_token:
+                return apps
+            request.page_token = page.next_page_token
+
+    def list_files(self, reader, aid, key_name=None, key_no=0, include_settings=False,
+                   expected_uid=None):
+        """Every file of an application (all pages), as desfired.v1.FileEntry."""
+        request = card_pb2.ListFilesRequest(target=_target(reader, expected_uid), aid=aid,
+                                            auth=_auth(key_name, key_no),
+                                            include_settings=include_settings)
+        files = []
+        while True:
+            page = self.call("ListFiles", request)
+            files.extend(page.files)
+            if not page.next_page_token:
+                return files
+            request.page_token = page.next_page_token
+
+    # --- files -----------------------------------------------------------------------------
+
+    def read_data(self, reader, aid, file_no, key_name=None, key_no=0, offset=0, length=0,
+                  expected_uid=None):
+        """Bytes of a standard or backup data file (length 0: to the end of the file)."""
+        request = card_pb2.ReadDataRequest(target=_target(reader, expected_uid), aid=aid,
+                                           file_no=file_no, auth=_auth(key_name, key_no),
+                                           offset=offset, length=length)
+        return self.call("ReadData", request).data
+
+    def write_data(self, reader, aid, file_no, data, key_name=None, key_no=0, offset=0,
+                   request_id=None, expected_uid=None):
+        """Writes bytes of a data file (a backup file is committed); WriteDataResponse."""
+        request = card_pb2.WriteDataRequest(target=_target(reader, expected_uid), aid=aid,
+                                            file_no=file_no, auth=_auth(key_name, key_no),
+                                            offset=offset, data=bytes(data),
+                                            request_id=request_id or "")
+        return self.change("WriteData", request)
+
+    def get_value(self, reader, aid, file_no, key_name=None, key_no=0, expected_uid=None):
+        """The committed value of a value file (an int)."""
+        request = card_pb2.GetValueRequest(target=_target(reader, expected_uid), aid=aid,
+                                           file_no=file_no, auth=_auth(key_name, key_no))
+        return self.call("GetValue", request).value
+
+    def _value_change(self, method, request_type, reader, aid, file_no, amount, key_name,
+                      key_no, request_id, expected_uid):
+        request = request_type(target=_target(reader, expected_uid), aid=aid, file_no=file_no,
+                               auth=_auth(key_name, key_no), amount=amount,
+                               request_id=request_id or "")
+        return self.change(method, request).change
+
+    def debit(self, reader, aid, file_no, amount, key_name, key_no=0, request_id=None,
+              expected_uid=None):
+        """Subtracts `amount`, committed; returns the desfired.v1.ValueChange (committed,
+        replayed, value_before, value_after). Not enough value: DesfiredError OUT_OF_RANGE /
+        INSUFFICIENT_VALUE."""
+        return self._value_change("Debit", card_pb2.DebitRequest, reader, aid, file_no, amount,
+                                  key_name, key_no, request_id, expected_uid)
+
+    def credit(self, reader, aid, file_no, amount, key_name, key_no=0, request_id=None,
+               expected_uid=None):
+        """Adds `amount`, committed; returns the ValueChange."""
+        return self._value_change("Credit", card_pb2.CreditRequest, reader, aid, file_no,
+                                  amount, key_name, key_no, request_id, expected_uid)
+
+    def limited_credit(self, reader, aid, file_no, amount, key_name, key_no=0, request_id=None,
+                       expected_uid=None):
+        """Refunds up to the last transaction's debits, committed; returns the ValueChange."""
+        return self._value_change("LimitedCredit", card_pb2.LimitedCreditRequest, reader, aid,
+                                  file_no, amount, key_name, key_no, request_id, expected_uid)
+
+    def read_records(self, reader, aid, file_no, key_name=None, key_no=0, expected_uid=None):
+        """Every record of a record file, newest first (ReadRecordsResponse.Record list)."""
+        request = card_pb2.ReadRecordsRequest(target=_target(reader, expected_uid), aid=aid,
+                                              file_no=file_no, auth=_auth(key_name, key_no))
+        records = []
+        while True:
+            page = self.call("ReadRecords", request)
+            records.extend(page.records)
+            if not page.next_page_token:
+                return records
+            request.page_token = page.next_page_token
+
+    # --- tap records -------------------------------------------------------------------------
+
+    def parse_taps(self, records):
+        """Parses raw 32-byte tap records on the server; ParseTapsResponse."""
+        request = taps_pb2.ParseTapsRequest(
+            records=[taps_pb2.TapInput(raw=bytes(r)) for r in records])
+        return self.call("ParseTaps", request)
+
+
+def reason_name(value):
+    """The reason string of an errors.proto ErrorReason number (e.g. 3 -> "NO_CARD")."""
+    return errors_pb2.ErrorReason.Name(value)
