@@ -101,9 +101,10 @@ struct ClientOptions {
   std::string tls_server_name;
   // Retries of a change on UNAVAILABLE (so up to 1 + mutation_retries attempts), with the
   // same request_id, waiting retry_backoff, then twice that, and so on.
-  // 0 by default: only a server that records request ids (the audit ledger) makes a retried
-  // change safe; until then a retry after a lost answer may apply the change twice.
-  int mutation_retries = 0;
+  // desfired records request ids in its audit ledger (docs/ledger.md) and answers a retry
+  // from it, so a retried change is applied at most once. Against a server started without a
+  // data directory (no ledger) set 0: a retry after a lost answer could apply it twice there.
+  int mutation_retries = 2;
   absl::Duration retry_backoff = absl::Milliseconds(200);
 };
 
