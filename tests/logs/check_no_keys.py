@@ -33,6 +33,7 @@ KEY_TYPES = ("AES128", "AES", "2TDEA", "2K3DES", "3TDEA", "3K3DES", "DES")
 KEY_LINE = re.compile(
     r"\bkey\s+([A-Za-z0-9_.\-]+)\s+(?:" + "|".join(KEY_TYPES) + r")\s+([0-9A-Fa-f]{16,48})\b")
 MAC_KEY = re.compile(r"--mac[-_]key[= ]+\"?\s*([0-9A-Fa-f]{32})\b")
+TEST_TOKEN = re.compile(r'constexpr char (k\w*Token)\[\] = "([^"]{8,})";')
 TOKEN_LINE = re.compile(r"^\s*token\s+(\S+)\s+(\S{16,})", re.M)
 SOURCE_DIRS = ("tests", "bench", "scripts", "docker", "docs", "sim")
 SOURCE_EXTS = (".cc", ".h", ".py", ".sh", ".md", ".conf", ".yaml", ".txt", "")
@@ -92,6 +93,9 @@ def collect_secrets(root: str, extra: List[str]) -> Dict[str, Secret]:
         if path.endswith(".conf"):
             for name, value in TOKEN_LINE.findall(text):
                 secrets.setdefault(value.lower(), (f"token {name}", rel))
+        # Bearer tokens the tests present (constexpr char kViewerToken[] = "...").
+        for name, value in TEST_TOKEN.findall(text):
+            secrets.setdefault(value.lower(), (f"token {name}", rel))
     images = os.path.join(root, "sim", "images")
     if os.path.isdir(images):
         for f in sorted(os.listdir(images)):
