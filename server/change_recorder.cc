@@ -101,6 +101,24 @@ std::string CommittedResponse(const LedgerRow& pending, int32_t after) {
   return r.SerializeAsString();
 }
 
+// A RECONCILED row settling `pending`: its identity, and the value before it recorded.
+LedgerRow SettlingRow(const LedgerRow& pending) {
+  LedgerRow row;
+  row.event = LedgerEvent::kReconciled;
+  row.request_id = pending.request_id;
+  row.request_hash = pending.request_hash;
+  row.caller = pending.caller;
+  row.method = pending.method;
+  row.uid = pending.uid;
+  row.reader = pending.reader;
+  row.aid = pending.aid;
+  row.file_no = pending.file_no;
+  row.amount = pending.amount;
+  row.value_before = pending.value_before;
+  row.pending_seq = pending.seq;
+  return row;
+}
+
 bool ValueMethod(absl::string_view method) {
   return method == "Debit" || method == "Credit" || method == "LimitedCredit";
 }
@@ -170,18 +188,23 @@ absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardCont
                                      "again with a new request_id if it is still wanted");
 }
 
-absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* value) {
+LedgerRow ChangeAttempt::RowOf(LedgerEvent event, const CardContext* ctx) const {
   LedgerRow row;
-  row.event = LedgerEvent::kPending;
+  row.event = event;
   row.request_id = request_.request_id;
   row.request_hash = request_.request_hash;
   row.caller = request_.caller;
   row.method = request_.method;
-  row.uid = HexEncode(ctx.uid);
-  row.reader = ctx.reader;
+  if (ctx != nullptr) row.uid = HexEncode(ctx->uid);
+  row.reader = ctx != nullptr ? ctx->reader : request_.reader;
   row.aid = request_.aid;
   row.file_no = request_.file_no;
   row.amount = request_.amount;
+  return row;
+}
+
+absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* value) {
+  LedgerRow row = RowOf(LedgerEvent::kPending, &ctx);
   if (value != nullptr) {
     if (value->value_before.has_value()) row.value_before = *value->value_before;
     if (value->expected_after.has_value()) row.value_after = *value->expected_after;
@@ -210,21 +233,7 @@ void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
     recorder_.AddUnsettled(*pending_);
     return;
   }
-  LedgerRow row;
-  row.event = LedgerEvent::kDone;
-  row.request_id = request_.request_id;
-  row.request_hash = request_.request_hash;
-  row.caller = request_.caller;
-  row.method = request_.method;
-  if (ctx != nullptr) {
-    row.uid = HexEncode(ctx->uid);
-    row.reader = ctx->reader;
-  } else {
-    row.reader = request_.reader;
-  }
-  row.aid = request_.aid;
-  row.file_no = request_.file_no;
-  row.amount = request_.amount;
+  LedgerRow row = RowOf(LedgerEvent::kDone, ctx);
   row.pending_seq = pending_.has_value() ? pending_->seq : 0;
   if (status.ok()) {
     row.outcome = "OK";
@@ -371,20 +380,9 @@ absl::StatusOr<LedgerRow> ChangeRecorder::Settle(CardContext& ctx, const LedgerR
   }
   DESFIRED_ASSIGN_OR_RETURN(v1::GetValueRequest get, ReadBackRequest(pending, ctx.reader));
   DESFIRED_ASSIGN_OR_RETURN(v1::GetValueResponse now, GetValue(ctx, get));
-  LedgerRow row;
-  row.event = LedgerEvent::kReconciled;
-  row.request_id = pending.request_id;
-  row.request_hash = pending.request_hash;
-  row.caller = pending.caller;
-  row.method = pending.method;
-  row.uid = pending.uid;
+  LedgerRow row = SettlingRow(pending);
   row.reader = ctx.reader;
-  row.aid = pending.aid;
-  row.file_no = pending.file_no;
-  row.amount = pending.amount;
-  row.value_before = pending.value_before;
   row.value_after = now.value();
-  row.pending_seq = pending.seq;
   if (now.value() == *pending.value_after) {
     row.outcome = std::string(kCommitted);
     row.detail = "the card holds the value expected after the change";
@@ -405,19 +403,7 @@ absl::StatusOr<LedgerRow> ChangeRecorder::Settle(CardContext& ctx, const LedgerR
 
 absl::StatusOr<LedgerRow> ChangeRecorder::SettleUnknown(const LedgerRow& pending,
                                                         absl::string_view why) {
-  LedgerRow row;
-  row.event = LedgerEvent::kReconciled;
-  row.request_id = pending.request_id;
-  row.request_hash = pending.request_hash;
-  row.caller = pending.caller;
-  row.method = pending.method;
-  row.uid = pending.uid;
-  row.reader = pending.reader;
-  row.aid = pending.aid;
-  row.file_no = pending.file_no;
-  row.amount = pending.amount;
-  row.value_before = pending.value_before;
-  row.pending_seq = pending.seq;
+  LedgerRow row = SettlingRow(pending);
   row.outcome = std::string(kUnknown);
   row.commit_state = "UNKNOWN";
   row.detail = std::string(why);

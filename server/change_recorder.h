@@ -103,6 +103,8 @@ class ChangeAttempt {
   ChangeAttempt(ChangeRecorder& recorder, ChangeRequest request)
       : recorder_(recorder), request_(std::move(request)) {}
   void ReleaseClaim();
+  // A row of this change: its identity, the card in `ctx` (when known) and its arguments.
+  LedgerRow RowOf(LedgerEvent event, const CardContext* ctx) const;
 
   ChangeRecorder& recorder_;
   const ChangeRequest request_;
