@@ -4,14 +4,9 @@
 // desfired on loopback over a sandboxed pcscd with the transit card (the set-up of
 // server_cli_test.cc); certificates made at test time. Skipped when not root.
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +15,7 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/test_certs.h"
 
 namespace desfired {
@@ -35,40 +31,11 @@ constexpr char kKeyFile[] =
 constexpr char kViewerToken[] = "cli-viewer-5f0e1d2c3b4a69788796a5b4c3d2e1f0";
 constexpr char kOperatorToken[] = "cli-operator-0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TempPath(const std::string& name) {
-  static int counter = 0;
-  return absl::StrCat(::testing::TempDir(), "/desfirectl_security_test_", getpid(), "_", ++counter,
-                      "_", name);
-}
+using testing::CliRun;
 
 // Runs desfirectl with `args` (shell words) and exactly the connection variables in `env`.
 CliRun Desfirectl(const std::map<std::string, std::string>& env, const std::string& args) {
-  const std::string out_path = TempPath("stdout");
-  const std::string err_path = TempPath("stderr");
-  std::string cmd =
-      "env -u DESFIRED_SERVER -u DESFIRED_TOKEN -u DESFIRED_TLS_CA -u DESFIRED_TLS_CERT "
-      "-u DESFIRED_TLS_KEY -u DESFIRED_TLS_SERVER_NAME -u DESFIRED_TIMEOUT";
-  for (const auto& [name, value] : env) absl::StrAppend(&cmd, " ", name, "='", value, "'");
-  absl::StrAppend(&cmd, " ", DESFIRECTL, " ", args, " </dev/null >", out_path, " 2>", err_path);
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
+  return testing::RunDesfirectl(DESFIRECTL, args, env);
 }
 
 class SecurityCliTest : public ::testing::Test {

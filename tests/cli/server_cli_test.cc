@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
 
 namespace desfired {
 namespace {
@@ -44,42 +44,14 @@ constexpr char kKeyFile[] =
     "key picc           DES    0000000000000000\n"
     "tap static key=tap\n";
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A path unique to this test process and call.
-std::string TempPath(const std::string& name) {
-  static int counter = 0;
-  return absl::StrCat(::testing::TempDir(), "/desfirectl_server_test_", getpid(), "_", ++counter,
-                      "_", name);
-}
+using testing::CliRun;
+using testing::ReadFile;
+using testing::TempPath;
 
 // Runs desfirectl with `args` (shell words; quote reader names) and no environment
 // defaults for the connection; `stdin_text` is its standard input.
 CliRun Desfirectl(const std::string& args, const std::string& stdin_text = "") {
-  const std::string in_path = TempPath("stdin");
-  const std::string out_path = TempPath("stdout");
-  const std::string err_path = TempPath("stderr");
-  std::ofstream(in_path, std::ios::binary) << stdin_text;
-  const std::string cmd =
-      absl::StrCat("env -u DESFIRED_SERVER -u DESFIRED_TOKEN -u DESFIRED_TLS_CA ", DESFIRECTL, " ",
-                   args, " <", in_path, " >", out_path, " 2>", err_path);
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
+  return testing::RunDesfirectl(DESFIRECTL, args, {}, stdin_text);
 }
 
 std::vector<std::string> Lines(const std::string& s) {
