@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 #include "tests/testing/test_certs.h"
 
 namespace desfired {
@@ -23,10 +24,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr char kKeyFile[] =
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n";
 
 constexpr char kViewerToken[] = "cli-viewer-5f0e1d2c3b4a69788796a5b4c3d2e1f0";
 constexpr char kOperatorToken[] = "cli-operator-0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -41,19 +38,11 @@ CliRun Desfirectl(const std::map<std::string, std::string>& env, const std::stri
 class SecurityCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/false)) return;
     reader_ = sandbox_->ReaderName(0);
     const std::string dir = sandbox_->dir();
-    const std::string key_path = dir + "/keys.conf";
-    ASSERT_TRUE(testing::WriteFileWithMode(key_path, kKeyFile).ok());
+    absl::StatusOr<std::string> key_path = testing::WriteKeyFile(dir);
+    ASSERT_TRUE(key_path.ok()) << key_path.status();
     const std::string tokens = dir + "/tokens.conf";
     ASSERT_TRUE(testing::WriteFileWithMode(
                     tokens, absl::StrCat("token ci viewer ", server::TokenHash(kViewerToken),
@@ -67,7 +56,7 @@ class SecurityCliTest : public ::testing::Test {
 
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
-    config.keys_file = key_path;
+    config.keys_file = *key_path;
     config.security.tls_cert_file = pki_.server_cert;
     config.security.tls_key_file = pki_.server_key;
     config.security.tls_client_ca_file = pki_.ca_cert;

@@ -5,7 +5,6 @@
 // root (the sandbox needs namespaces).
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,22 +26,13 @@
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 
 namespace desfired {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// The transit card's keys (sim/images/make_transit.py) and the demo tap key.
-constexpr char kKeyFile[] =
-    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
-    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
-    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
-    "key picc           DES    0000000000000000\n"
-    "tap static key=tap\n";
 
 using testing::CliRun;
 using testing::ReadFile;
@@ -61,24 +51,14 @@ std::vector<std::string> Lines(const std::string& s) {
 class ServerCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/false)) return;
     reader_ = sandbox_->ReaderName(0);
-
-    const std::string key_path = absl::StrCat(sandbox_->dir(), "/keys.conf");
-    std::ofstream(key_path) << kKeyFile;
-    ASSERT_EQ(::chmod(key_path.c_str(), 0600), 0);
+    absl::StatusOr<std::string> key_path = testing::WriteKeyFile(sandbox_->dir());
+    ASSERT_TRUE(key_path.ok()) << key_path.status();
 
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
-    config.keys_file = key_path;
+    config.keys_file = *key_path;
     auto server = server::DesfiredServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
