@@ -1,22 +1,17 @@
 #include "server/auth.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "core/apdu/status_payload.h"
 #include "core/crypto/random.h"
 #include "core/util/bytes.h"
+#include "core/util/private_file.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/server_context.h"
@@ -145,42 +140,10 @@ std::string TokenHash(absl::string_view token) {
 // CallerTable.
 
 absl::StatusOr<CallerTable> CallerTable::LoadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const std::string msg =
-        absl::StrCat("cannot open tokens file ", path, ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(msg);
-    if (err == EACCES) return absl::PermissionDeniedError(msg);
-    return absl::UnavailableError(msg);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("tokens file ", path, " is not a regular file"));
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "tokens file %s is accessible by group or others (mode %04o); run: chmod 600 %s", path,
-        st.st_mode & 07777, path));
-  }
-  if (static_cast<size_t>(st.st_size) > kMaxTokensFileSize) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat("tokens file ", path, " is larger than ", kMaxTokensFileSize, " bytes"));
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(done);
-  return Parse(text, path);
+  absl::StatusOr<std::string> text =
+      ReadSmallFile(path, {.what = "tokens file", .max_bytes = kMaxTokensFileSize});
+  if (!text.ok()) return text.status();
+  return Parse(*text, path);
 }
 
 absl::StatusOr<CallerTable> CallerTable::Parse(absl::string_view text, absl::string_view source) {

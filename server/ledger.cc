@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/apdu/status_payload.h"
 #include "core/util/bytes.h"
+#include "core/util/private_file.h"
 #include "core/util/status_macros.h"
 
 namespace desfired::server {
@@ -942,11 +943,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, Op
       struct stat fst {};
       if (file != path && ::stat(file.c_str(), &fst) != 0) continue;  // no side file yet
       if (file == path) fst = st;
-      if ((fst.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "ledger file %s is accessible by group or others (mode %04o); run: chmod 600 %s", file,
-            fst.st_mode & 07777, file));
-      }
+      DESFIRED_RETURN_IF_ERROR(CheckPrivateMode(fst.st_mode, "ledger file", file));
     }
   }
   if (::flock(impl->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {

@@ -1,22 +1,17 @@
 #include "server/security.h"
 
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "core/crypto/random.h"
+#include "core/util/private_file.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace desfired::server {
@@ -44,40 +39,9 @@ absl::Status FieldError(const Field& field, absl::string_view message) {
 // Reads `path`; with `private_file`, refuses a file that group or others may access.
 absl::StatusOr<std::string> ReadFile(const Field& field, const std::string& path,
                                      bool private_file) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const std::string msg = absl::StrCat("cannot open ", path, ": ", std::strerror(err));
-    if (err == ENOENT) return FieldError(field, absl::StatusCode::kNotFound, msg);
-    if (err == EACCES) return FieldError(field, absl::StatusCode::kPermissionDenied, msg);
-    return FieldError(field, absl::StatusCode::kUnavailable, msg);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return FieldError(field, absl::StrCat(path, " is not a regular file"));
-  }
-  if (private_file && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
-    return FieldError(field, absl::StatusCode::kFailedPrecondition,
-                      absl::StrFormat("%s is accessible by group or others (mode %04o); run: "
-                                      "chmod 600 %s",
-                                      path, st.st_mode & 07777, path));
-  }
-  if (static_cast<size_t>(st.st_size) > kMaxPemFileSize) {
-    ::close(fd);
-    return FieldError(field, absl::StrCat(path, " is larger than ", kMaxPemFileSize, " bytes"));
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(done);
+  absl::StatusOr<std::string> text =
+      ReadSmallFile(path, {.what = "", .max_bytes = kMaxPemFileSize, .private_only = private_file});
+  if (!text.ok()) return FieldError(field, text.status().code(), text.status().message());
   return text;
 }
 

@@ -1,23 +1,16 @@
 #include "core/keys/key_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/crypto/an10922.h"
 #include "core/crypto/random.h"
 #include "core/tap/format.h"
 #include "core/util/numbers.h"
+#include "core/util/private_file.h"
 #include "core/util/status_macros.h"
 
 namespace desfired::keys {
@@ -87,42 +80,11 @@ absl::Status CheckMacSuitsKey(tap::MacAlgorithm mac, crypto::KeyType type) {
 }
 
 absl::StatusOr<KeyStore> KeyStore::LoadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    const std::string msg = absl::StrCat("cannot open key file ", path, ": ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(msg);
-    if (err == EACCES) return absl::PermissionDeniedError(msg);
-    return absl::UnavailableError(msg);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("key file ", path, " is not a regular file"));
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "key file %s is accessible by group or others (mode %04o); run: chmod 600 %s", path,
-        st.st_mode & 07777, path));
-  }
-  if (static_cast<size_t>(st.st_size) > kMaxKeyFileSize) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat("key file ", path, " is larger than ", kMaxKeyFileSize, " bytes"));
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(done);
-  absl::StatusOr<KeyStore> store = Parse(text, path);
-  crypto::SecureWipe(MutableByteSpan(reinterpret_cast<uint8_t*>(text.data()), text.size()));
+  absl::StatusOr<std::string> text =
+      ReadSmallFile(path, {.what = "key file", .max_bytes = kMaxKeyFileSize});
+  if (!text.ok()) return text.status();
+  absl::StatusOr<KeyStore> store = Parse(*text, path);
+  crypto::SecureWipe(MutableByteSpan(reinterpret_cast<uint8_t*>(text->data()), text->size()));
   return store;
 }
 

@@ -2,12 +2,6 @@
 // `desfirectl help COMMAND`) with its usage on stdout and exit code 0, and the usage names
 // the options a user needs. The command list comes from desfirectl's own usage text, so a
 // command added there is covered here too.
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,35 +10,17 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/cli_run.h"
 
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using desfired::testing::CliRun;
 
 CliRun Desfirectl(const std::string& args) {
-  const std::string base = absl::StrCat(::testing::TempDir(), "/desfirectl_help_", getpid());
-  const std::string cmd = absl::StrCat("env -u DESFIRED_SERVER ", DESFIRECTL, " ", args,
-                                       " </dev/null >", base, ".out 2>", base, ".err");
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(base + ".out");
-  r.err = ReadFile(base + ".err");
-  return r;
+  return desfired::testing::RunDesfirectl(DESFIRECTL, args);
 }
 
 // The commands of `desfirectl --help`: the indented lines "  NAME[ SUB]   description".

@@ -4,13 +4,10 @@
 // Python's csv module (Debian's /usr/bin/python3): independent readers of the formats.
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/ledger.h"
+#include "tests/testing/cli_run.h"
 
 namespace {
 
@@ -28,18 +26,8 @@ using desfired::server::LedgerRow;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using desfired::testing::CliRun;
+using desfired::testing::ReadFile;
 
 class LedgerCliTest : public ::testing::Test {
  protected:
@@ -53,17 +41,10 @@ class LedgerCliTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Runs `command` through the shell (so "VAR=value desfirectl ..." works).
-  CliRun Shell(const std::string& command) {
-    const std::string out_path = dir_ + "/stdout", err_path = dir_ + "/stderr";
-    const int status =
-        std::system(absl::StrCat(command, " </dev/null >", out_path, " 2>", err_path).c_str());
-    CliRun r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadFile(out_path);
-    r.err = ReadFile(err_path);
-    return r;
+  CliRun Shell(const std::string& command) { return desfired::testing::RunShell(command); }
+  CliRun Desfirectl(const std::string& args) {
+    return desfired::testing::RunDesfirectl(DESFIRECTL, args);
   }
-  CliRun Desfirectl(const std::string& args) { return Shell(absl::StrCat(DESFIRECTL, " ", args)); }
 
   // Five rows; the third with text that needs quoting in both formats.
   std::vector<LedgerRow> Fill(Ledger& l) {

@@ -4,14 +4,9 @@
 // desfired on loopback over a sandboxed pcscd with the transit card (the set-up of
 // server_cli_test.cc); certificates made at test time. Skipped when not root.
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +15,8 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 #include "tests/testing/test_certs.h"
 
 namespace desfired {
@@ -28,65 +25,24 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kKeyFile[] =
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n";
-
 constexpr char kViewerToken[] = "cli-viewer-5f0e1d2c3b4a69788796a5b4c3d2e1f0";
 constexpr char kOperatorToken[] = "cli-operator-0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TempPath(const std::string& name) {
-  static int counter = 0;
-  return absl::StrCat(::testing::TempDir(), "/desfirectl_security_test_", getpid(), "_", ++counter,
-                      "_", name);
-}
+using testing::CliRun;
 
 // Runs desfirectl with `args` (shell words) and exactly the connection variables in `env`.
 CliRun Desfirectl(const std::map<std::string, std::string>& env, const std::string& args) {
-  const std::string out_path = TempPath("stdout");
-  const std::string err_path = TempPath("stderr");
-  std::string cmd =
-      "env -u DESFIRED_SERVER -u DESFIRED_TOKEN -u DESFIRED_TLS_CA -u DESFIRED_TLS_CERT "
-      "-u DESFIRED_TLS_KEY -u DESFIRED_TLS_SERVER_NAME -u DESFIRED_TIMEOUT";
-  for (const auto& [name, value] : env) absl::StrAppend(&cmd, " ", name, "='", value, "'");
-  absl::StrAppend(&cmd, " ", DESFIRECTL, " ", args, " </dev/null >", out_path, " 2>", err_path);
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
+  return testing::RunDesfirectl(DESFIRECTL, args, env);
 }
 
 class SecurityCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/false)) return;
     reader_ = sandbox_->ReaderName(0);
     const std::string dir = sandbox_->dir();
-    const std::string key_path = dir + "/keys.conf";
-    ASSERT_TRUE(testing::WriteFileWithMode(key_path, kKeyFile).ok());
+    absl::StatusOr<std::string> key_path = testing::WriteKeyFile(dir);
+    ASSERT_TRUE(key_path.ok()) << key_path.status();
     const std::string tokens = dir + "/tokens.conf";
     ASSERT_TRUE(testing::WriteFileWithMode(
                     tokens, absl::StrCat("token ci viewer ", server::TokenHash(kViewerToken),
@@ -100,7 +56,7 @@ class SecurityCliTest : public ::testing::Test {
 
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
-    config.keys_file = key_path;
+    config.keys_file = *key_path;
     config.security.tls_cert_file = pki_.server_cert;
     config.security.tls_key_file = pki_.server_key;
     config.security.tls_client_ca_file = pki_.ca_cert;

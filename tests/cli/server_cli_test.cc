@@ -5,14 +5,12 @@
 // root (the sandbox needs namespaces).
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +25,8 @@
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 
 namespace desfired {
 namespace {
@@ -34,52 +34,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// The transit card's keys (sim/images/make_transit.py) and the demo tap key.
-constexpr char kKeyFile[] =
-    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
-    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
-    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
-    "key picc           DES    0000000000000000\n"
-    "tap static key=tap\n";
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A path unique to this test process and call.
-std::string TempPath(const std::string& name) {
-  static int counter = 0;
-  return absl::StrCat(::testing::TempDir(), "/desfirectl_server_test_", getpid(), "_", ++counter,
-                      "_", name);
-}
+using testing::CliRun;
+using testing::ReadFile;
+using testing::TempPath;
 
 // Runs desfirectl with `args` (shell words; quote reader names) and no environment
 // defaults for the connection; `stdin_text` is its standard input.
 CliRun Desfirectl(const std::string& args, const std::string& stdin_text = "") {
-  const std::string in_path = TempPath("stdin");
-  const std::string out_path = TempPath("stdout");
-  const std::string err_path = TempPath("stderr");
-  std::ofstream(in_path, std::ios::binary) << stdin_text;
-  const std::string cmd =
-      absl::StrCat("env -u DESFIRED_SERVER -u DESFIRED_TOKEN -u DESFIRED_TLS_CA ", DESFIRECTL, " ",
-                   args, " <", in_path, " >", out_path, " 2>", err_path);
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
+  return testing::RunDesfirectl(DESFIRECTL, args, {}, stdin_text);
 }
 
 std::vector<std::string> Lines(const std::string& s) {
@@ -89,24 +51,14 @@ std::vector<std::string> Lines(const std::string& s) {
 class ServerCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/false)) return;
     reader_ = sandbox_->ReaderName(0);
-
-    const std::string key_path = absl::StrCat(sandbox_->dir(), "/keys.conf");
-    std::ofstream(key_path) << kKeyFile;
-    ASSERT_EQ(::chmod(key_path.c_str(), 0600), 0);
+    absl::StatusOr<std::string> key_path = testing::WriteKeyFile(sandbox_->dir());
+    ASSERT_TRUE(key_path.ok()) << key_path.status();
 
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
-    config.keys_file = key_path;
+    config.keys_file = *key_path;
     auto server = server::DesfiredServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);

@@ -2,12 +2,9 @@
 // exit codes.
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/cli_run.h"
 
 namespace {
 
@@ -24,38 +22,12 @@ using ::testing::HasSubstr;
 
 constexpr char kKey[] = "2b7e151628aed2a6abf7158809cf4f3c";
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A path unique to this test process (ctest runs tests of this binary in parallel).
-std::string TempPath(const std::string& name) {
-  return absl::StrCat(::testing::TempDir(), "/desfirectl_test_", getpid(), "_", name);
-}
+using desfired::testing::CliRun;
+using desfired::testing::ReadFile;
+using desfired::testing::TempPath;  // unique to this test process (ctest runs tests in parallel)
 
 CliRun Desfirectl(const std::string& args, const std::string& stdin_text = "") {
-  const std::string dir = TempPath("");
-  const std::string in_path = dir + "cli_stdin";
-  const std::string out_path = dir + "cli_stdout";
-  const std::string err_path = dir + "cli_stderr";
-  std::ofstream(in_path, std::ios::binary) << stdin_text;
-  const std::string cmd =
-      absl::StrCat(DESFIRECTL, " ", args, " <", in_path, " >", out_path, " 2>", err_path);
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  return r;
+  return desfired::testing::RunDesfirectl(DESFIRECTL, args, {}, stdin_text);
 }
 
 std::vector<std::string> Lines(const std::string& s) {

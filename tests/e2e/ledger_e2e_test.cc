@@ -5,13 +5,11 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <memory>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,135 +18,52 @@
 #include "absl/strings/str_replace.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/ledger.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 
 namespace desfired {
 namespace {
 
-constexpr uint32_t kTransitAid = 0xF51001;
+using testing::Ctx;
+using testing::InfoOf;
+using testing::kTransitAid;
+using testing::ReadFile;
 
-// The transit card's keys (sim/images/make_transit.py).
-constexpr char kKeyFile[] =
-    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
-    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
-    "key des-key        DES    0011223344556677\n";
-
-google::rpc::ErrorInfo InfoOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::ErrorInfo info;
-  if (details.ParseFromString(status.error_details()) && details.details_size() == 1) {
-    details.details(0).UnpackTo(&info);
-  }
-  return info;
+// The transit keys (tests/testing/transit_keys.h) and a DES key, of the wrong type for the
+// transit application.
+std::string KeyFile() {
+  return absl::StrCat(testing::kTransitKeyFile, "key des-key        DES    0011223344556677\n");
 }
 
-std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return ctx;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// A desfired child process (the binary), stderr to <dir>/desfired-N.err.
-class Desfired {
+// The desfired binary listening on 127.0.0.1 (a port of its own), and a CardService stub on it.
+class Desfired : public testing::DesfiredProcess {
  public:
-  Desfired(const std::string& dir, std::vector<std::string> args) {
-    static int runs = 0;
-    err_path_ = absl::StrCat(dir, "/desfired-", ++runs, ".err");
-    const std::string port_path = absl::StrCat(dir, "/desfired.port");
-    ::unlink(port_path.c_str());
-    args.insert(args.begin(), {DESFIRED, "--listen=127.0.0.1:0", "--port_file=" + port_path});
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      FILE* err = std::freopen(err_path_.c_str(), "w", stderr);
-      (void)err;
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 500 && port_ == 0; ++i) {
-      std::ifstream port(port_path);
-      if (!(port >> port_)) port_ = 0;
-      int status = 0;
-      if (port_ == 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        break;
-      }
-      if (port_ == 0) absl::SleepFor(absl::Milliseconds(10));
-    }
-    channel_ =
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
-    cards_ = v1::CardService::NewStub(channel_);
-  }
-  ~Desfired() {
-    if (pid_ > 0 && exit_code_ == kRunning) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
+  Desfired(const std::string& dir, std::vector<std::string> args)
+      : DesfiredProcess(dir, WithListen(std::move(args))),
+        cards_(v1::CardService::NewStub(Channel())) {}
   v1::CardService::Stub& cards() { return *cards_; }
-  std::string err() const { return ReadFile(err_path_); }
-  // Waits for the process to exit (up to `timeout`); its exit code, -1 when killed by a signal.
-  int Wait(absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time until = absl::Now() + timeout;
-    while (exit_code_ == kRunning && absl::Now() < until) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return exit_code_;
-  }
-  int Stop() {
-    ::kill(pid_, SIGTERM);
-    return Wait();
-  }
 
  private:
-  static constexpr int kRunning = -1000;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int exit_code_ = kRunning;
-  std::shared_ptr<grpc::Channel> channel_;
+  static std::vector<std::string> WithListen(std::vector<std::string> args) {
+    args.insert(args.begin(), "--listen=127.0.0.1:0");
+    return args;
+  }
   std::unique_ptr<v1::CardService::Stub> cards_;
 };
 
 class LedgerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/false)) return;
     reader_ = sandbox_->ReaderName(0);
-    key_path_ = absl::StrCat(sandbox_->dir(), "/keys.conf");
-    std::ofstream(key_path_) << kKeyFile;
-    ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
+    absl::StatusOr<std::string> keys = testing::WriteKeyFile(sandbox_->dir(), KeyFile());
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    key_path_ = *keys;
     data_dir_ = absl::StrCat(sandbox_->dir(), "/data");
     ASSERT_EQ(::mkdir(data_dir_.c_str(), 0700), 0);
     ledger_path_ = data_dir_ + "/ledger.sqlite";
@@ -169,8 +84,7 @@ class LedgerE2eTest : public ::testing::Test {
     auto server = server::DesfiredServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = testing::LoopbackChannel(server_->port());
     cards_ = v1::CardService::NewStub(channel_);
   }
 
@@ -540,7 +454,7 @@ TEST_F(LedgerE2eTest, KeyErrorsAndReloadOnSighup) {
 
   // Reload: transit-debit now holds another value, so key 2 no longer authenticates.
   std::string changed = absl::StrReplaceAll(
-      kKeyFile, {{"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf", "0f0e0d0c0b0a09080706050403020100"}});
+      KeyFile(), {{"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf", "0f0e0d0c0b0a09080706050403020100"}});
   std::ofstream(key_path_) << changed;
   ::kill(server.pid(), SIGHUP);
   grpc::Status after;

@@ -2,13 +2,7 @@
 // a sandboxed pcscd with desfire-sim cards (reader 0: the transit card, reader 1: a blank
 // card), scraped over HTTP; and the desfired binary with its flags.
 // One sandbox and one server per test process; ctest runs every test in its own process.
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <iterator>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,11 +15,11 @@
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/prometheus_text.h"
 #include "tests/unit/hex_testing.h"
@@ -34,27 +28,15 @@ namespace desfired {
 namespace {
 
 using test_util::Hex;
+using testing::Ctx;
 using testing::HttpGet;
+using testing::kTransitAid;
+using testing::ReadFile;
 using testing::SampleOr0;
 using testing::SampleValue;
 
-constexpr uint32_t kTransitAid = 0xF51001;
-
-// The transit card's keys (sim/images/make_transit.py) and the demo tap key.
-constexpr char kKeyFile[] =
-    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
-    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
-    "tap static key=tap\n";
-
 // A tap record of the transit image (sim/images/transit.json, file 3), valid under the tap key.
 constexpr char kTapRecord[] = "01001c206934120007000304a1b2c3d4e5f680a58563b2d02beb19f5ffffffff";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::vector<std::string> Lines(const std::string& path) {
   return absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
@@ -69,10 +51,10 @@ std::string Str(const google::protobuf::Struct& line, const std::string& key) {
   return it == line.fields().end() ? "" : it->second.string_value();
 }
 
-// The hex values of the key lines of kKeyFile.
+// The hex values of the key lines of the key file (testing::kTransitKeyFile).
 std::vector<std::string> KeyHexes() {
   std::vector<std::string> keys;
-  for (absl::string_view line : absl::StrSplit(kKeyFile, '\n', absl::SkipEmpty())) {
+  for (absl::string_view line : absl::StrSplit(testing::kTransitKeyFile, '\n', absl::SkipEmpty())) {
     std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (words.size() >= 4 && words[0] == "key") keys.emplace_back(words[3]);
   }
@@ -82,23 +64,12 @@ std::vector<std::string> KeyHexes() {
 class ObservabilityE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox =
-        testing::PcscSandbox::StartWithCards(options,
-                                             {std::string(SOURCE_DIR) + "/sim/images/transit.json",
-                                              std::string(SOURCE_DIR) + "/sim/images/blank.json"},
-                                             absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/true)) return;
     transit_ = sandbox_->ReaderName(0);
 
-    key_path_ = absl::StrCat(sandbox_->dir(), "/keys.conf");
-    std::ofstream(key_path_) << kKeyFile;
-    ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
+    absl::StatusOr<std::string> keys = testing::WriteKeyFile(sandbox_->dir());
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    key_path_ = *keys;
 
     // The test's own log file; DESFIRED_LOG_FILE (the run-wide check) still gets the lines.
     log_path_ = absl::StrCat(sandbox_->dir(), "/desfired.log");
@@ -114,20 +85,13 @@ class ObservabilityE2eTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_GT(server_->metrics_port(), 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = testing::LoopbackChannel(server_->port());
     cards_ = v1::CardService::NewStub(channel_);
     taps_ = v1::TapService::NewStub(channel_);
   }
 
   void TearDown() override {
     if (server_) server_->Shutdown(absl::Seconds(1));
-  }
-
-  static std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    return ctx;
   }
 
   std::string Scrape() {
@@ -294,38 +258,18 @@ TEST_F(ObservabilityE2eTest, DebitLogLineIsJsonWithRequestIdMethodAndReader) {
 TEST_F(ObservabilityE2eTest, BinaryFlags) {
   const std::string dir = sandbox_->dir();
   const std::string bin_log = dir + "/bin.log";
-  const std::string port_path = dir + "/bin.port";
-  const std::string err_path = dir + "/bin.err";
-  const auto spawn = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), DESFIRED);
-    args.push_back("--data_dir=" + dir);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      FILE* err = std::freopen(err_path.c_str(), "w", stderr);
-      (void)err;
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  };
-  const auto wait_exit = [](pid_t pid) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  };
 
-  EXPECT_EQ(wait_exit(spawn({"--log_format=yaml"})), 2);
-  EXPECT_NE(ReadFile(err_path).find("'yaml'"), std::string::npos) << ReadFile(err_path);
-  EXPECT_EQ(wait_exit(spawn({"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:http"})), 1);
-  EXPECT_NE(ReadFile(err_path).find("metrics_listen"), std::string::npos) << ReadFile(err_path);
+  testing::DesfiredProcess bad_format(dir, {"--log_format=yaml"});
+  EXPECT_EQ(bad_format.Wait(), 2);
+  EXPECT_NE(bad_format.err().find("'yaml'"), std::string::npos) << bad_format.err();
+  testing::DesfiredProcess bad_metrics(dir,
+                                       {"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:http"});
+  EXPECT_EQ(bad_metrics.Wait(), 1);
+  EXPECT_NE(bad_metrics.err().find("metrics_listen"), std::string::npos) << bad_metrics.err();
 
-  const pid_t pid =
-      spawn({"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-             absl::StrCat("--pcsc_socket=", dir, "/run/pcscd.comm"), "--keys=" + key_path_,
-             "--log_file=" + bin_log, "--port_file=" + port_path});
+  testing::DesfiredProcess server(dir, {"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+                                        absl::StrCat("--pcsc_socket=", dir, "/run/pcscd.comm"),
+                                        "--keys=" + key_path_, "--log_file=" + bin_log});
   int metrics_port = 0;
   for (int i = 0; i < 500 && metrics_port == 0; ++i) {
     for (const std::string& line : Lines(bin_log)) {
@@ -341,8 +285,7 @@ TEST_F(ObservabilityE2eTest, BinaryFlags) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("\ndesfired_build_info{version=\""), std::string::npos) << r->body;
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 0);
+  EXPECT_EQ(server.Stop(), 0);
 
   std::vector<std::string> messages;
   for (const std::string& line : Lines(bin_log)) {
@@ -351,7 +294,7 @@ TEST_F(ObservabilityE2eTest, BinaryFlags) {
     messages.push_back(Str(json, "msg"));
   }
   // stderr has the lines too.
-  EXPECT_NE(ReadFile(err_path).find(Lines(bin_log).front()), std::string::npos);
+  EXPECT_NE(server.err().find(Lines(bin_log).front()), std::string::npos);
   EXPECT_NE(std::find(messages.begin(), messages.end(), "signal received"), messages.end());
   EXPECT_NE(std::find(messages.begin(), messages.end(), "shutting down"), messages.end());
   EXPECT_EQ(messages.back(), "stopped");

@@ -4,15 +4,10 @@
 // test time (tests/testing/test_certs.h), streams per caller, and the desfired binary refusing
 // bad security configs. One sandbox and one server per test process (libpcsclite reads its
 // socket name once); ctest runs every test in its own process. Skipped when not root.
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,7 +22,6 @@
 #include "desfired/v1/taps.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -37,6 +31,8 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
+#include "tests/testing/e2e_support.h"
 #include "tests/testing/test_certs.h"
 
 namespace desfired {
@@ -45,16 +41,13 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr uint32_t kTransitAid = 0xF51001;
-constexpr uint32_t kNewAid = 0x112233;
+using testing::DesfiredRun;
+using testing::InfoOf;
+using testing::kTransitAid;
+using testing::ReadFile;
+using testing::RunDesfired;
 
-constexpr char kKeyFile[] =
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
-    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
-    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
-    "key picc           DES    0000000000000000\n"
-    "tap static key=tap\n";
+constexpr uint32_t kNewAid = 0x112233;
 
 // The callers of the tokens file (made with desfired --hash_token in real life).
 constexpr char kViewerToken[] = "vw-3c1f7e0a9b2d4c68a5e1f0b7d9c2a4e6";
@@ -66,15 +59,6 @@ std::string TokensFile(const std::string& extra = "") {
                       "token ci-view  viewer   ", server::TokenHash(kViewerToken), "\n",  //
                       "token kiosk-7  operator ", server::TokenHash(kOperatorToken), "\n",
                       "token issuer   admin    ", server::TokenHash(kAdminToken), "\n", extra);
-}
-
-google::rpc::ErrorInfo InfoOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::ErrorInfo info;
-  if (details.ParseFromString(status.error_details()) && details.details_size() == 1) {
-    details.details(0).UnpackTo(&info);
-  }
-  return info;
 }
 
 std::string Meta(const google::rpc::ErrorInfo& info, const std::string& key) {
@@ -107,11 +91,6 @@ struct Creds {
   std::string cert, key;  // client certificate (mutual TLS)
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 struct Recorded {
   std::string method;
   std::string caller;
@@ -122,23 +101,13 @@ struct Recorded {
 class SecurityE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox =
-        testing::PcscSandbox::StartWithCards(options,
-                                             {std::string(SOURCE_DIR) + "/sim/images/transit.json",
-                                              std::string(SOURCE_DIR) + "/sim/images/blank.json"},
-                                             absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/true)) return;
     transit_ = sandbox_->ReaderName(0);
     blank_ = sandbox_->ReaderName(1);
     dir_ = sandbox_->dir();
-    key_path_ = dir_ + "/keys.conf";
-    ASSERT_TRUE(testing::WriteFileWithMode(key_path_, kKeyFile).ok());
+    absl::StatusOr<std::string> keys = testing::WriteKeyFile(dir_);
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    key_path_ = *keys;
     const std::string pki_dir = dir_ + "/pki";
     ASSERT_EQ(::mkdir(pki_dir.c_str(), 0700), 0);
     absl::StatusOr<testing::TestPki> pki = testing::TestPki::Create(pki_dir);
@@ -222,8 +191,7 @@ class SecurityE2eTest : public ::testing::Test {
   // A context with a deadline and, when given, the bearer token.
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "",
                                                   absl::Duration timeout = absl::Seconds(10)) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    auto ctx = testing::Ctx(timeout);
     if (!token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
     return ctx;
   }
@@ -931,48 +899,6 @@ TEST_F(SecurityE2eTest, WriteAndMessageSizeLimits) {
 
 // --- The desfired binary --------------------------------------------------------------------
 
-struct ProcessRun {
-  int exit_code = -1;
-  std::string err;
-};
-
-// Runs desfired with `args` and stderr to a file; with `term_after_port`, waits for the port
-// file, sends SIGTERM and waits for the exit.
-ProcessRun RunDesfired(std::vector<std::string> args, const std::string& dir,
-                       bool term_after_port) {
-  const std::string err_path = dir + "/desfired.err";
-  const std::string port_path = dir + "/desfired.port";
-  ::unlink(port_path.c_str());
-  args.insert(args.begin(), DESFIRED);
-  args.push_back("--port_file=" + port_path);
-  args.push_back("--data_dir=" + dir);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
-    (void)err;
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (term_after_port) {
-    for (int i = 0; i < 500; ++i) {
-      std::ifstream port(port_path);
-      int p = 0;
-      if (port >> p && p > 0) break;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    ::kill(pid, SIGTERM);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ProcessRun run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = ReadFile(err_path);
-  return run;
-}
-
 TEST_F(SecurityE2eTest, BinaryRefusesBadSecurityConfigNamingTheFlag) {
   const std::string socket = absl::StrCat("--pcsc_socket=", dir_, "/run/pcscd.comm");
   const std::string loopback = "--listen=127.0.0.1:0";
@@ -1020,7 +946,7 @@ TEST_F(SecurityE2eTest, BinaryRefusesBadSecurityConfigNamingTheFlag) {
        {"config listen", "--tls_cert", "--allow_insecure_remote"}},
   };
   for (const Case& c : cases) {
-    ProcessRun run = RunDesfired(c.args, dir_, false);
+    DesfiredRun run = RunDesfired(c.args, dir_, false);
     EXPECT_EQ(run.exit_code, 1) << c.what << ": " << run.err;
     for (const std::string& e : c.expect) EXPECT_THAT(run.err, HasSubstr(e)) << c.what;
     EXPECT_THAT(run.err, Not(HasSubstr(plain_token))) << c.what;
@@ -1028,22 +954,23 @@ TEST_F(SecurityE2eTest, BinaryRefusesBadSecurityConfigNamingTheFlag) {
   }
 
   // The same files, put right, start (and stop on SIGTERM).
-  ProcessRun good = RunDesfired({loopback, socket, "--keys=" + key_path_, "--tokens=" + good_tokens,
-                                 "--tls_cert=" + pki_.server_cert, "--tls_key=" + pki_.server_key,
-                                 "--tls_client_ca=" + pki_.ca_cert},
-                                dir_, true);
+  DesfiredRun good =
+      RunDesfired({loopback, socket, "--keys=" + key_path_, "--tokens=" + good_tokens,
+                   "--tls_cert=" + pki_.server_cert, "--tls_key=" + pki_.server_key,
+                   "--tls_client_ca=" + pki_.ca_cert},
+                  dir_, true);
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_THAT(good.err, HasSubstr("\"msg\":\"listening\""));
   EXPECT_THAT(good.err, Not(HasSubstr("\"level\":\"warn\"")));
   // With TLS any address is allowed.
-  ProcessRun remote_tls =
+  DesfiredRun remote_tls =
       RunDesfired({"--listen=0.0.0.0:0", socket, "--tokens=" + good_tokens,
                    "--tls_cert=" + pki_.server_cert, "--tls_key=" + pki_.server_key},
                   dir_, true);
   EXPECT_EQ(remote_tls.exit_code, 0) << remote_tls.err;
   EXPECT_THAT(remote_tls.err, Not(HasSubstr("\"level\":\"warn\"")));
   // Without TLS only with --allow_insecure_remote, and with warnings (tokens in plain text).
-  ProcessRun remote_plain = RunDesfired(
+  DesfiredRun remote_plain = RunDesfired(
       {"--listen=0.0.0.0:0", socket, "--tokens=" + good_tokens, "--allow_insecure_remote"}, dir_,
       true);
   EXPECT_EQ(remote_plain.exit_code, 0) << remote_plain.err;

@@ -2,16 +2,11 @@
 // vpcd readers and desfire-sim cards (reader 0: the transit card, reader 1: a blank card).
 // One sandbox and one server per test process (libpcsclite reads its socket name once);
 // ctest runs every test in its own process.
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
-#include <fstream>
-#include <iterator>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,14 +17,12 @@
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpcpp/create_channel.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/e2e_support.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired {
@@ -37,54 +30,31 @@ namespace {
 
 using test_util::Hex;
 
-constexpr uint32_t kTransitAid = 0xF51001;
+using testing::Ctx;
+using testing::DesfiredRun;
+using testing::InfoOf;
+using testing::kTransitAid;
+using testing::RunDesfired;
 
-// The transit card's keys (sim/images/make_transit.py) and the demo tap key, plus the blank
-// card's default PICC key.
-constexpr char kKeyFile[] =
-    "key transit-master AES128 00112233445566778899aabbccddeeff\n"
-    "key transit-read   AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
-    "key transit-debit  AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n"
-    "key transit-credit AES128 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf\n"
-    "key tap            AES128 2b7e151628aed2a6abf7158809cf4f3c\n"
-    "key picc           DES    0000000000000000\n"
+// Besides the transit keys (tests/testing/transit_keys.h): the keys of an application the
+// tests create on the blank card.
+constexpr char kAppKeys[] =
     "key app-zero       AES128 00000000000000000000000000000000\n"
-    "key app-new        AES128 0f0e0d0c0b0a09080706050403020100\n"
-    "tap static key=tap\n";
+    "key app-new        AES128 0f0e0d0c0b0a09080706050403020100\n";
 
 std::string HexOf(const std::string& s) { return HexEncode(AsBytes(s)); }
-
-// The ErrorInfo reason and metadata of a failed call.
-google::rpc::ErrorInfo InfoOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::ErrorInfo info;
-  if (details.ParseFromString(status.error_details()) && details.details_size() == 1) {
-    details.details(0).UnpackTo(&info);
-  }
-  return info;
-}
 
 class ServerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox =
-        testing::PcscSandbox::StartWithCards(options,
-                                             {std::string(SOURCE_DIR) + "/sim/images/transit.json",
-                                              std::string(SOURCE_DIR) + "/sim/images/blank.json"},
-                                             absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
+    if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/true)) return;
     transit_ = sandbox_->ReaderName(0);
     blank_ = sandbox_->ReaderName(1);
 
-    key_path_ = absl::StrCat(sandbox_->dir(), "/keys.conf");
-    std::ofstream(key_path_) << kKeyFile;
-    ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
+    absl::StatusOr<std::string> keys =
+        testing::WriteKeyFile(sandbox_->dir(), absl::StrCat(testing::kTransitKeyFile, kAppKeys));
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    key_path_ = *keys;
 
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
@@ -93,8 +63,7 @@ class ServerE2eTest : public ::testing::Test {
     auto server = server::DesfiredServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = testing::LoopbackChannel(server_->port());
     cards_ = v1::CardService::NewStub(channel_);
     taps_ = v1::TapService::NewStub(channel_);
     // The monitor's snapshot lists both readers before Start returns.
@@ -102,13 +71,6 @@ class ServerE2eTest : public ::testing::Test {
 
   void TearDown() override {
     if (server_) server_->Shutdown(absl::Seconds(1));
-  }
-
-  // A context with a deadline (tests never wait without one).
-  static std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    return ctx;
   }
 
   v1::KeyRef Key(const std::string& name, uint32_t number) {
@@ -778,66 +740,21 @@ TEST_F(ServerE2eTest, PcscdRestartIsSurvived) {
 }
 
 // The desfired binary: a bad config names the field; SIGTERM stops it cleanly.
-struct ProcessRun {
-  int exit_code = -1;
-  std::string err;
-};
-
-// Starts `argv` with stderr to a file; when `term_after_port` is set, waits for the port file,
-// sends SIGTERM and waits for the exit.
-ProcessRun RunDesfired(std::vector<std::string> args, const std::string& dir,
-                       bool term_after_port) {
-  const std::string err_path = dir + "/desfired.err";
-  const std::string port_path = dir + "/desfired.port";
-  ::unlink(port_path.c_str());
-  args.insert(args.begin(), DESFIRED);
-  args.push_back("--port_file=" + port_path);
-  if (std::none_of(args.begin(), args.end(),
-                   [](const std::string& a) { return a.rfind("--data_dir", 0) == 0; })) {
-    args.push_back("--data_dir=" + dir);
-  }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* err = std::freopen(err_path.c_str(), "w", stderr);
-    (void)err;
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ProcessRun run;
-  if (term_after_port) {
-    for (int i = 0; i < 500; ++i) {
-      std::ifstream port(port_path);
-      int p = 0;
-      if (port >> p && p > 0) break;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    ::kill(pid, SIGTERM);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_path);
-  run.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return run;
-}
-
 TEST_F(ServerE2eTest, BinaryRefusesBadConfigAndStopsOnSigterm) {
   const std::string dir = sandbox_->dir();
   const std::string socket = absl::StrCat("--pcsc_socket=", dir, "/run/pcscd.comm");
-  ProcessRun remote = RunDesfired({"--listen=0.0.0.0:0", socket}, dir, false);
+  DesfiredRun remote = RunDesfired({"--listen=0.0.0.0:0", socket}, dir, false);
   EXPECT_EQ(remote.exit_code, 1);
   EXPECT_NE(remote.err.find("config listen"), std::string::npos) << remote.err;
   ASSERT_EQ(::chmod(key_path_.c_str(), 0644), 0);
-  ProcessRun open_keys =
+  DesfiredRun open_keys =
       RunDesfired({"--listen=127.0.0.1:0", socket, "--keys=" + key_path_}, dir, false);
   EXPECT_EQ(open_keys.exit_code, 1);
   EXPECT_NE(open_keys.err.find("config keys_file"), std::string::npos) << open_keys.err;
   EXPECT_EQ(open_keys.err.find("a0a1a2a3"), std::string::npos) << "key bytes in an error";
   ASSERT_EQ(::chmod(key_path_.c_str(), 0600), 0);
-  ProcessRun good = RunDesfired({"--listen=127.0.0.1:0", socket, "--keys=" + key_path_}, dir, true);
+  DesfiredRun good =
+      RunDesfired({"--listen=127.0.0.1:0", socket, "--keys=" + key_path_}, dir, true);
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_NE(good.err.find("shutting down"), std::string::npos) << good.err;
 }
