@@ -178,10 +178,7 @@ ChangeRequest MakeChange(absl::string_view method, std::string caller, const Req
   c.reader = r.target().reader();
   if constexpr (requires { r.aid(); }) c.aid = r.aid();
   if constexpr (requires { r.file_no(); }) c.file_no = r.file_no();
-  if constexpr (requires { r.amount(); }) {
-    c.amount = r.amount();
-    c.value_change = true;
-  }
+  if constexpr (requires { r.amount(); }) c.amount = r.amount();
   c.request_hash = RequestHash(method, r);
   c.payload = r.SerializeAsString();
   return c;
@@ -272,7 +269,12 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
           }
           result = op(ctx, *request);
           ctx.before_commit = nullptr;
-          attempt->Done(&ctx, result.status(), result.ok() ? result->SerializeAsString() : "");
+          const v1::ValueChange* change = nullptr;
+          if constexpr (requires { result->change(); }) {
+            if (result.ok()) change = &result->change();
+          }
+          attempt->Done(&ctx, result.status(), result.ok() ? result->SerializeAsString() : "",
+                        change);
         } else {
           result = op(ctx, *request);
         }

@@ -49,56 +49,49 @@ absl::Status OutcomeUnknown(const LedgerRow& row, absl::string_view why) {
   return WithErrorMetadata(std::move(s), "ledger_seq", absl::StrCat(row.seq));
 }
 
-// The request of a PENDING value change, as the GetValue that reads it back.
-absl::StatusOr<v1::GetValueRequest> ReadBackRequest(const LedgerRow& pending,
-                                                    absl::string_view reader) {
-  v1::GetValueRequest get;
-  auto fill = [&](const auto& change) {
-    get.mutable_target()->set_reader(std::string(reader));
-    get.set_aid(change.aid());
-    get.set_file_no(change.file_no());
-    if (change.has_auth()) *get.mutable_auth() = change.auth();
-    get.set_communication_mode(change.communication_mode());
-  };
-  if (pending.method == "Debit") {
-    v1::DebitRequest r;
-    if (!r.ParseFromString(pending.payload)) return absl::DataLossError("bad request payload");
-    fill(r);
-  } else if (pending.method == "Credit") {
-    v1::CreditRequest r;
-    if (!r.ParseFromString(pending.payload)) return absl::DataLossError("bad request payload");
-    fill(r);
-  } else if (pending.method == "LimitedCredit") {
-    v1::LimitedCreditRequest r;
-    if (!r.ParseFromString(pending.payload)) return absl::DataLossError("bad request payload");
-    fill(r);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(pending.method, " is not a value change"));
+// The GetValue that reads back the value file a PENDING change of type `Request` named.
+template <typename Request>
+absl::StatusOr<v1::GetValueRequest> ReadBackAs(const LedgerRow& pending, absl::string_view reader) {
+  Request change;
+  if (!change.ParseFromString(pending.payload)) {
+    return absl::DataLossError(absl::StrCat("ledger row ", pending.seq, ": bad request payload"));
   }
+  v1::GetValueRequest get;
+  get.mutable_target()->set_reader(std::string(reader));
+  get.set_aid(change.aid());
+  get.set_file_no(change.file_no());
+  if (change.has_auth()) *get.mutable_auth() = change.auth();
+  get.set_communication_mode(change.communication_mode());
   return get;
 }
 
-// The response a committed value change would have had.
-std::string CommittedResponse(const LedgerRow& pending, int32_t after) {
-  v1::ValueChange change;
+absl::StatusOr<v1::GetValueRequest> ReadBackRequest(const LedgerRow& pending,
+                                                    absl::string_view reader) {
+  if (pending.method == "Debit") return ReadBackAs<v1::DebitRequest>(pending, reader);
+  if (pending.method == "Credit") return ReadBackAs<v1::CreditRequest>(pending, reader);
+  if (pending.method == "LimitedCredit") {
+    return ReadBackAs<v1::LimitedCreditRequest>(pending, reader);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(pending.method, " is not a value change"));
+}
+
+// The serialized response a committed value change of type `Response` would have had.
+template <typename Response>
+std::string CommittedAs(const LedgerRow& pending, int32_t after) {
+  Response r;
+  v1::ValueChange& change = *r.mutable_change();
   change.set_committed(true);
   if (pending.value_before.has_value()) {
     change.set_value_before(static_cast<int32_t>(*pending.value_before));
   }
   change.set_value_after(after);
-  if (pending.method == "Debit") {
-    v1::DebitResponse r;
-    *r.mutable_change() = change;
-    return r.SerializeAsString();
-  }
-  if (pending.method == "Credit") {
-    v1::CreditResponse r;
-    *r.mutable_change() = change;
-    return r.SerializeAsString();
-  }
-  v1::LimitedCreditResponse r;
-  *r.mutable_change() = change;
   return r.SerializeAsString();
+}
+
+std::string CommittedResponse(const LedgerRow& pending, int32_t after) {
+  if (pending.method == "Debit") return CommittedAs<v1::DebitResponse>(pending, after);
+  if (pending.method == "Credit") return CommittedAs<v1::CreditResponse>(pending, after);
+  return CommittedAs<v1::LimitedCreditResponse>(pending, after);
 }
 
 // A RECONCILED row settling `pending`: its identity, and the value before it recorded.
@@ -218,7 +211,7 @@ absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* 
 }
 
 void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
-                         const std::string& response) {
+                         const std::string& response, const v1::ValueChange* change) {
   if (done_) return;
   done_ = true;
   // The outcome is recorded (or deliberately not): a retry may come in now — before this call's
@@ -238,13 +231,10 @@ void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
   if (status.ok()) {
     row.outcome = "OK";
     row.payload = response;
-    if (ValueMethod(request_.method)) {
-      v1::DebitResponse parsed;  // Credit/LimitedCredit responses have the same layout
-      if (parsed.ParseFromString(response)) {
-        if (parsed.change().has_value_before()) row.value_before = parsed.change().value_before();
-        if (parsed.change().has_value_after()) row.value_after = parsed.change().value_after();
-        if (!parsed.change().committed()) row.commit_state = "NOT_COMMITTED";
-      }
+    if (change != nullptr) {
+      if (change->has_value_before()) row.value_before = change->value_before();
+      if (change->has_value_after()) row.value_after = change->value_after();
+      if (!change->committed()) row.commit_state = "NOT_COMMITTED";
     }
   } else {
     row.outcome = std::string(absl::StatusCodeToString(status.code()));

@@ -49,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "desfired/v1/card.pb.h"
 #include "google/protobuf/message.h"
 #include "server/card_ops.h"
 #include "server/ledger.h"
@@ -64,9 +65,8 @@ struct ChangeRequest {
   int64_t aid = -1;
   int64_t file_no = -1;
   std::optional<int64_t> amount;
-  bool value_change = false;  // Credit, Debit, LimitedCredit: settled by reading the value
-  std::string request_hash;   // RequestHash()
-  std::string payload;        // the serialized request (what settling needs)
+  std::string request_hash;  // RequestHash()
+  std::string payload;       // the serialized request (what settling needs)
 };
 
 // Hex SHA-256 over the method name and the request's deterministic serialization with
@@ -96,7 +96,9 @@ class ChangeAttempt {
   // Records the outcome (once; later calls do nothing). `response` is the serialized response
   // of a successful call. Nothing is recorded while an earlier attempt is unsettled (its
   // PENDING row must stay the request's newest) or after SettleEarlier returned a replay.
-  void Done(const CardContext* ctx, const absl::Status& status, const std::string& response);
+  // `change`: a value change's outcome (its values go in the row's columns).
+  void Done(const CardContext* ctx, const absl::Status& status, const std::string& response,
+            const v1::ValueChange* change = nullptr);
 
  private:
   friend class ChangeRecorder;

@@ -554,6 +554,25 @@ absl::StatusOr<Db> OpenReadOnly(const std::string& path) {
   return db;
 }
 
+// The newest row of a request_id (Latest, LatestInFile).
+absl::StatusOr<Stmt> PrepareLatest(sqlite3* db) {
+  return Prepare(db, absl::StrCat("SELECT ", kColumns,
+                                  " FROM ledger WHERE request_id = ?1 ORDER BY seq DESC LIMIT 1"));
+}
+
+absl::StatusOr<std::optional<LedgerRow>> StepLatest(sqlite3_stmt* s, sqlite3* db,
+                                                    const std::string& path,
+                                                    absl::string_view request_id) {
+  ResetOnExit reset(s);
+  BindText(s, 1, request_id);
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return std::optional<LedgerRow>();
+  if (rc != SQLITE_ROW) {
+    return absl::UnavailableError(absl::StrCat("ledger ", path, ": cannot read: ", DbError(db)));
+  }
+  return std::optional<LedgerRow>(RowFrom(s));
+}
+
 // ---- Export -------------------------------------------------------------------------------------
 
 // Appends `s` as a JSON string: quotes, backslashes and control characters escaped; bytes
@@ -1024,10 +1043,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, Op
   absl::MutexLock rl(&impl->read_mu);
   DESFIRED_ASSIGN_OR_RETURN(impl->reader, OpenDb(path, SQLITE_OPEN_READONLY));
   sqlite3* rdb = impl->reader.get();
-  DESFIRED_ASSIGN_OR_RETURN(impl->latest,
-                            Prepare(rdb, absl::StrCat("SELECT ", kColumns,
-                                                      " FROM ledger WHERE request_id "
-                                                      "= ?1 ORDER BY seq DESC LIMIT 1")));
+  DESFIRED_ASSIGN_OR_RETURN(impl->latest, PrepareLatest(rdb));
   DESFIRED_ASSIGN_OR_RETURN(
       impl->unresolved,
       Prepare(rdb, absl::StrCat("SELECT ", kColumns,
@@ -1141,16 +1157,15 @@ absl::StatusOr<std::optional<LedgerRow>> Ledger::Latest(absl::string_view reques
   if (request_id.empty()) return std::optional<LedgerRow>();
   Impl& m = *impl_;
   absl::MutexLock l(&m.read_mu);
-  sqlite3_stmt* s = m.latest.get();
-  ResetOnExit reset(s);
-  BindText(s, 1, request_id);
-  const int rc = sqlite3_step(s);
-  if (rc == SQLITE_DONE) return std::optional<LedgerRow>();
-  if (rc != SQLITE_ROW) {
-    return absl::UnavailableError(
-        absl::StrCat("ledger ", m.path, ": cannot read: ", DbError(m.reader.get())));
-  }
-  return std::optional<LedgerRow>(RowFrom(s));
+  return StepLatest(m.latest.get(), m.reader.get(), m.path, request_id);
+}
+
+absl::StatusOr<std::optional<LedgerRow>> Ledger::LatestInFile(const std::string& path,
+                                                              absl::string_view request_id) {
+  if (request_id.empty()) return std::optional<LedgerRow>();
+  DESFIRED_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+  DESFIRED_ASSIGN_OR_RETURN(Stmt latest, PrepareLatest(db.get()));
+  return StepLatest(latest.get(), db.get(), path, request_id);
 }
 
 absl::StatusOr<std::vector<LedgerRow>> Ledger::Unresolved() {

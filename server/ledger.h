@@ -145,6 +145,9 @@ class Ledger {
   // Verify() on a file opened read-only (desfirectl ledger verify); an error when it cannot
   // be opened or is not a ledger.
   static absl::StatusOr<VerifyResult> VerifyFile(const std::string& path);
+  // Latest() on a file opened read-only (while desfired holds it, e.g. for tools and tests).
+  static absl::StatusOr<std::optional<LedgerRow>> LatestInFile(const std::string& path,
+                                                               absl::string_view request_id);
 
   enum class ExportFormat { kJsonLines, kCsv };
   // Every row, oldest first, every column (payload as hex; absent optional values null in JSON,

@@ -189,12 +189,7 @@ class TapServiceImpl::StreamReactor final
       return;
     }
     v1::ParseTapStreamResponse* out = NewResponse();
-    tap::TapSummary before;
-    before.total = pipeline_->summary().total;
-    before.valid = pipeline_->summary().valid;
-    before.flagged = pipeline_->summary().flagged;
-    before.rejected = pipeline_->summary().rejected;
-    before.warnings = pipeline_->summary().warnings;
+    const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
     ParseInto(*pipeline_, processed_, in_->records(), out->mutable_results());
     service_.Parsed(Delta(pipeline_->summary(), before));
     processed_ += static_cast<uint64_t>(in_->records_size());

@@ -118,53 +118,11 @@ class LedgerE2eTest : public ::testing::Test {
     return s.ok() ? resp.value() : -1;
   }
 
-  // The newest ledger row of `request_id`, read from the file with SQLite, read-only (desfired
-  // may hold it open; the columns are docs/ledger.md's).
+  // The newest ledger row of `request_id`, read from the file read-only (desfired may hold it).
   std::optional<server::LedgerRow> Latest(const std::string& request_id) const {
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(ledger_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << "cannot open " << ledger_path_ << ": " << sqlite3_errmsg(db);
-      sqlite3_close(db);
-      return std::nullopt;
-    }
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db,
-                       "SELECT seq, event, outcome, method, uid, reader, amount, value_before, "
-                       "value_after, pending_seq FROM ledger WHERE request_id = ?1 "
-                       "ORDER BY seq DESC LIMIT 1",
-                       -1, &stmt, nullptr);
-    sqlite3_bind_text(stmt, 1, request_id.c_str(), -1, SQLITE_TRANSIENT);
-    std::optional<server::LedgerRow> out;
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-      server::LedgerRow row;
-      auto text = [stmt](int i) {
-        const unsigned char* t = sqlite3_column_text(stmt, i);
-        return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
-      };
-      auto number = [stmt](int i) -> std::optional<int64_t> {
-        if (sqlite3_column_type(stmt, i) == SQLITE_NULL) return std::nullopt;
-        return sqlite3_column_int64(stmt, i);
-      };
-      row.seq = sqlite3_column_int64(stmt, 0);
-      const std::string event = text(1);
-      row.event = event == "PENDING"      ? server::LedgerEvent::kPending
-                  : event == "DONE"       ? server::LedgerEvent::kDone
-                  : event == "RECONCILED" ? server::LedgerEvent::kReconciled
-                                          : server::LedgerEvent::kTaps;
-      row.outcome = text(2);
-      row.method = text(3);
-      row.uid = text(4);
-      row.reader = text(5);
-      row.amount = number(6);
-      row.value_before = number(7);
-      row.value_after = number(8);
-      row.pending_seq = sqlite3_column_int64(stmt, 9);
-      out = row;
-    }
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return out;
+    auto row = server::Ledger::LatestInFile(ledger_path_, request_id);
+    EXPECT_TRUE(row.ok()) << row.status();
+    return row.ok() ? *row : std::nullopt;
   }
 
   // Waits until the newest row of `request_id` is a RECONCILED one.

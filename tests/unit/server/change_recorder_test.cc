@@ -89,7 +89,6 @@ class ChangeRecorderTest : public ::testing::Test {
     c.aid = r.aid();
     c.file_no = r.file_no();
     c.amount = r.amount();
-    c.value_change = true;
     c.request_hash = RequestHash("Debit", r);
     c.payload = r.SerializeAsString();
     return c;
