@@ -2,6 +2,8 @@
 // a sandboxed pcscd with desfire-sim cards (reader 0: the transit card, reader 1: a blank
 // card), scraped over HTTP; and the desfired binary with its flags.
 // One sandbox and one server per test process; ctest runs every test in its own process.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -81,6 +83,8 @@ class ObservabilityE2eTest : public ::testing::Test {
     config.keys_file = key_path_;
     config.metrics_listen = "127.0.0.1:0";
     config.logger = *logger;
+    config.data_dir = absl::StrCat(sandbox_->dir(), "/data");  // the ledger: its writes count
+    ASSERT_EQ(::mkdir(config.data_dir.c_str(), 0700), 0);
     auto server = server::DesfiredServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -206,6 +210,32 @@ TEST_F(ObservabilityE2eTest, CountersMoveWithCalls) {
   // No request id, UID or caller is ever a label.
   EXPECT_EQ(after.find("04a1b2c3d4e5f6"), std::string::npos);
   EXPECT_EQ(after.find("ipv4:"), std::string::npos);
+}
+
+// A debit writes a PENDING and a DONE row to the ledger; its retry is replayed and writes none.
+TEST_F(ObservabilityE2eTest, LedgerWritesAreCounted) {
+  const std::string before = Scrape();
+  v1::DebitRequest req;
+  req.mutable_target()->set_reader(transit_);
+  req.set_aid(kTransitAid);
+  req.set_file_no(1);
+  req.mutable_auth()->set_key_name("transit-debit");
+  req.mutable_auth()->set_key_number(2);
+  req.set_amount(3);
+  req.set_request_id("metrics-ledger-1");
+  v1::DebitResponse debit;
+  for (int i = 0; i < 2; ++i) {
+    grpc::Status s = cards_->Debit(Ctx().get(), req, &debit);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(debit.change().replayed());
+  const std::string after = Scrape();
+  auto moved = [&](absl::string_view sample) {
+    return SampleOr0(after, sample) - SampleOr0(before, sample);
+  };
+  EXPECT_EQ(moved(R"(desfired_ledger_writes_total{event="PENDING"})"), 1);
+  EXPECT_EQ(moved(R"(desfired_ledger_writes_total{event="DONE"})"), 1);
+  EXPECT_EQ(moved("desfired_ledger_errors_total"), 0);
 }
 
 TEST_F(ObservabilityE2eTest, DebitLogLineIsJsonWithRequestIdMethodAndReader) {
