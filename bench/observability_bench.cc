@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "server/observability.h"
+#include "server/observability/observability.h"
 
 namespace desfired::server {
 namespace {

@@ -544,7 +544,7 @@ double NsPerRecord(int reps, size_t records, F step) {
   return best / static_cast<double>(records);
 }
 
-// What TapServiceImpl::ParseTaps does with a request (server/tap_service.cc, ParseInto).
+// What TapServiceImpl::ParseTaps does with a request (server/rpc/tap_service.cc, ParseInto).
 void ServerParse(const tap::TapPipelineConfig& config, const v1::ParseTapsRequest& request,
                  v1::ParseTapsResponse* response) {
   auto pipeline = *tap::TapPipeline::Create(config);

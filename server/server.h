@@ -30,15 +30,15 @@
 #include "absl/time/time.h"
 #include "core/keys/key_store.h"
 #include "core/pcsc/monitor.h"
-#include "server/card_service.h"
-#include "server/change_recorder.h"
-#include "server/event_hub.h"
-#include "server/key_ring.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/observability.h"
-#include "server/security.h"
-#include "server/tap_service.h"
+#include "server/rpc/card_service.h"
+#include "server/audit/change_recorder.h"
+#include "server/readers/event_hub.h"
+#include "server/security/key_ring.h"
+#include "server/observability/log.h"
+#include "server/observability/metrics.h"
+#include "server/observability/observability.h"
+#include "server/security/security.h"
+#include "server/rpc/tap_service.h"
 
 namespace grpc {
 class Server;
@@ -73,12 +73,12 @@ struct ServerConfig {
   size_t max_write_bytes = 8 * 1024;
   // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
   SecurityConfig security;
-  // Composed with metrics and logs (server/observability.h) before the services get them.
+  // Composed with metrics and logs (server/observability/observability.h) before the services get them.
   ServerHooks hooks;
   // host:port serving Prometheus metrics on /metrics (port 0: any; metrics_port()). Empty:
   // metrics are kept but not served.
   std::string metrics_listen;
-  // Where the server logs (server/log.h); null: log::Logger::Default().
+  // Where the server logs (server/observability/log.h); null: log::Logger::Default().
   std::shared_ptr<log::Logger> logger;
 };
 

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth.h"
+#include "server/security/auth.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/cli_run.h"

@@ -28,7 +28,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
-#include "server/auth.h"
+#include "server/security/auth.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/cli_run.h"

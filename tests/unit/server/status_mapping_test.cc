@@ -17,7 +17,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
-#include "server/reasons.h"
+#include "server/readers/reasons.h"
 
 namespace desfired::server {
 namespace {

@@ -1,0 +1,227 @@
+#include "server/observability/metrics.h"
+
+#include <exception>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "core/tap/result.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+#ifndef DESFIRED_VERSION
+#define DESFIRED_VERSION "unknown"
+#endif
+
+namespace desfired::server {
+namespace {
+
+// RPCs: a ListReaders answers in well under a millisecond, a card call takes tens of
+// milliseconds, a deadline may be 30 s.
+const prometheus::Histogram::BucketBoundaries kRpcBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+// One APDU: sub-millisecond on an emulated card, a few ms to a few hundred ms on a reader.
+const prometheus::Histogram::BucketBoundaries kApduBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+absl::Status ListenError(absl::string_view listen, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("config metrics_listen: '", listen, "' ", why));
+}
+
+}  // namespace
+
+// The gauges whose value is read when scraped.
+class Metrics::Sources final : public prometheus::Collectable {
+ public:
+  void Set(bool readers, std::function<double()> source) {
+    absl::MutexLock lock(&mu_);
+    (readers ? readers_ : watchers_) = std::move(source);
+  }
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    readers_ = nullptr;
+    watchers_ = nullptr;
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    absl::MutexLock lock(&mu_);
+    return {Gauge("desfired_readers", "Readers pcscd lists.", readers_),
+            Gauge("desfired_watchers", "Open WatchCards streams.", watchers_)};
+  }
+
+ private:
+  static prometheus::MetricFamily Gauge(std::string name, std::string help,
+                                        const std::function<double()>& source) {
+    prometheus::MetricFamily family;
+    family.name = std::move(name);
+    family.help = std::move(help);
+    family.type = prometheus::MetricType::Gauge;
+    family.metric.emplace_back();
+    family.metric.back().gauge.value = source ? source() : 0;
+    return family;
+  }
+
+  mutable absl::Mutex mu_;
+  std::function<double()> readers_ ABSL_GUARDED_BY(mu_);
+  std::function<double()> watchers_ ABSL_GUARDED_BY(mu_);
+};
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()), sources_(std::make_shared<Sources>()) {
+  prometheus::Registry& r = *registry_;
+  rpc_total_ = &prometheus::BuildCounter()
+                    .Name("desfired_rpc_total")
+                    .Help("Finished RPCs by service, method and gRPC code.")
+                    .Register(r);
+  rpc_duration_ = &prometheus::BuildHistogram()
+                       .Name("desfired_rpc_duration_seconds")
+                       .Help("RPC latency, from arrival to the status, by service and method.")
+                       .Register(r);
+  apdu_total_ = &prometheus::BuildCounter()
+                     .Name("desfired_apdu_total")
+                     .Help("APDUs sent to the card, by reader.")
+                     .Register(r);
+  apdu_errors_ = &prometheus::BuildCounter()
+                      .Name("desfired_apdu_errors_total")
+                      .Help("APDU exchanges that failed (card removed, reader or pcscd gone).")
+                      .Register(r);
+  apdu_duration_ = &prometheus::BuildHistogram()
+                        .Name("desfired_apdu_duration_seconds")
+                        .Help("APDU round trip through PC/SC, by reader.")
+                        .Register(r);
+  cards_seen_ = &prometheus::BuildCounter()
+                     .Name("desfired_cards_seen_total")
+                     .Help("Card insertions observed on any reader.")
+                     .Register(r)
+                     .Add({});
+  ledger_writes_ = &prometheus::BuildCounter()
+                        .Name("desfired_ledger_writes_total")
+                        .Help("Audit ledger entries written, by event kind.")
+                        .Register(r);
+  ledger_errors_ = &prometheus::BuildCounter()
+                        .Name("desfired_ledger_errors_total")
+                        .Help("Audit ledger writes that failed.")
+                        .Register(r)
+                        .Add({});
+  auto& parsed = prometheus::BuildCounter()
+                     .Name("desfired_tap_records_parsed_total")
+                     .Help("Tap records parsed (ParseTaps, ParseTapStream), by status.")
+                     .Register(r);
+  taps_valid_ = &parsed.Add({{"status", "valid"}});
+  taps_flagged_ = &parsed.Add({{"status", "flagged"}});
+  taps_rejected_ = &parsed.Add({{"status", "rejected"}});
+  auto& warnings = prometheus::BuildCounter()
+                       .Name("desfired_tap_warnings_total")
+                       .Help("Warnings on parsed tap records, by warning.")
+                       .Register(r);
+  tap_warnings_.assign(tap::kLastWarning + 1, nullptr);
+  for (int w = tap::kFirstWarning; w <= tap::kLastWarning; ++w) {
+    tap_warnings_[w] = &warnings.Add(
+        {{"warning", std::string(tap::TapWarningName(static_cast<tap::TapWarning>(w)))}});
+  }
+  prometheus::BuildGauge()
+      .Name("desfired_build_info")
+      .Help("Always 1; the version of desfired in a label.")
+      .Register(r)
+      .Add({{"version", DESFIRED_VERSION}})
+      .Set(1);
+}
+
+Metrics::~Metrics() {
+  ClearSources();
+  exposer_.reset();  // the HTTP threads stop before the registry goes
+}
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(Options options) {
+  std::unique_ptr<Metrics> m(new Metrics());
+  if (options.listen.empty()) return m;
+  const std::string& listen = options.listen;
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return ListenError(listen, "is not host:port");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host == "localhost") host = "127.0.0.1";  // civetweb binds addresses, not names
+  const std::string bind = absl::StrCat(host, ":", port);
+  try {
+    m->exposer_ = std::make_unique<prometheus::Exposer>(bind, /*num_threads=*/2);
+  } catch (const std::exception&) {
+    return absl::UnavailableError(absl::StrCat("config metrics_listen: cannot listen on '", listen,
+                                               "' (in use, or not an address of this host)"));
+  }
+  m->exposer_->RegisterCollectable(m->registry_);
+  m->exposer_->RegisterCollectable(m->sources_);
+  const std::vector<int> ports = m->exposer_->GetListeningPorts();
+  if (ports.empty() || ports.front() <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("config metrics_listen: no port bound for '", listen, "'"));
+  }
+  m->port_ = ports.front();
+  return m;
+}
+
+void Metrics::CallDone(absl::string_view service, absl::string_view method, absl::string_view code,
+                       absl::Duration latency) {
+  const std::string s(service), m(method);
+  rpc_total_->Add({{"service", s}, {"method", m}, {"code", std::string(code)}}).Increment();
+  rpc_duration_->Add({{"service", s}, {"method", m}}, kRpcBuckets)
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok) {
+  const prometheus::Labels labels = {{"reader", std::string(reader)}};
+  apdu_total_->Add(labels).Increment();
+  if (!ok) apdu_errors_->Add(labels).Increment();
+  apdu_duration_->Add(labels, kApduBuckets).Observe(absl::ToDoubleSeconds(elapsed));
+}
+
+void Metrics::CardSeen() { cards_seen_->Increment(); }
+
+void Metrics::LedgerWrite(absl::string_view event) {
+  ledger_writes_->Add({{"event", std::string(event)}}).Increment();
+}
+
+void Metrics::LedgerError() { ledger_errors_->Increment(); }
+
+void Metrics::TapsParsed(const tap::TapSummary& summary) {
+  if (summary.valid > 0) taps_valid_->Increment(static_cast<double>(summary.valid));
+  if (summary.flagged > 0) taps_flagged_->Increment(static_cast<double>(summary.flagged));
+  if (summary.rejected > 0) taps_rejected_->Increment(static_cast<double>(summary.rejected));
+  for (int w = tap::kFirstWarning; w <= tap::kLastWarning; ++w) {
+    if (summary.warnings[w] > 0) {
+      tap_warnings_[w]->Increment(static_cast<double>(summary.warnings[w]));
+    }
+  }
+}
+
+void Metrics::SetReadersSource(std::function<double()> source) {
+  sources_->Set(true, std::move(source));
+}
+
+void Metrics::SetWatchersSource(std::function<double()> source) {
+  sources_->Set(false, std::move(source));
+}
+
+void Metrics::ClearSources() { sources_->Clear(); }
+
+std::string Metrics::Serialize() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& f : sources_->Collect()) families.push_back(std::move(f));
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace desfired::server

@@ -1,0 +1,119 @@
+// Metrics: desfired's Prometheus metrics, kept in one prometheus::Registry and, when a listen
+// address is given, served over HTTP on /metrics (prometheus-cpp's Exposer, civetweb).
+//
+//   DESFIRED_ASSIGN_OR_RETURN(auto metrics, Metrics::Create({.listen = "127.0.0.1:9464"}));
+//   metrics->CallDone("CardService", "Debit", "OK", latency);
+//   metrics->ApduDone("ACS ACR122U 00 00", elapsed, /*ok=*/true);
+//   ... metrics->port() ...   // the port bound (listen may say port 0)
+//
+// The metrics (docs/observability.md lists them with their meaning):
+//   desfired_rpc_total{service,method,code}          counter
+//   desfired_rpc_duration_seconds{service,method}    histogram, 1 ms .. 30 s
+//   desfired_apdu_total{reader}                      counter, APDUs sent to the card
+//   desfired_apdu_errors_total{reader}               counter, APDUs whose exchange failed
+//   desfired_apdu_duration_seconds{reader}           histogram, 0.5 ms .. 2.5 s
+//   desfired_cards_seen_total                        counter, card insertions observed
+//   desfired_ledger_writes_total{event}              counter
+//   desfired_ledger_errors_total                     counter
+//   desfired_tap_records_parsed_total{status}        counter, status = valid|flagged|rejected
+//   desfired_tap_warnings_total{warning}             counter, warning = CRC8_MISMATCH, ...
+//   desfired_readers                                 gauge, read when scraped
+//   desfired_watchers                                gauge, read when scraped
+//   desfired_build_info{version}                     gauge, always 1
+//
+// Label values are bounded: service and method come from the fixed set of RPCs, code from the
+// gRPC codes, reader from the readers attached, event from the ledger's event kinds, status
+// and warning from core/tap. Request ids, UIDs and callers are never labels.
+//
+// Thread-safe: every method may be called from any thread. Gauge sources are called from the
+// HTTP server's threads while holding a lock; ClearSources() waits for a running one, and
+// after it returns no source is called again (call it before what the sources read goes).
+#ifndef DESFIRED_SERVER_OBSERVABILITY_METRICS_H_
+#define DESFIRED_SERVER_OBSERVABILITY_METRICS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/tap/summary.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace desfired::server {
+
+class Metrics {
+ public:
+  struct Options {
+    // host:port for the HTTP endpoint (port 0: any free port; see port()). Empty: no
+    // endpoint; the metrics are still kept (Serialize()).
+    std::string listen = {};
+  };
+
+  // INVALID_ARGUMENT naming metrics_listen when it is not host:port, UNAVAILABLE when it
+  // cannot be bound (in use, address not local).
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(Options options);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // The port /metrics is served on; 0 without an endpoint.
+  int port() const { return port_; }
+
+  // One finished RPC: `code` is the gRPC code name ("OK", "NOT_FOUND", ...).
+  void CallDone(absl::string_view service, absl::string_view method, absl::string_view code,
+                absl::Duration latency);
+  // One APDU exchanged with the card on `reader` (ok: the exchange itself succeeded).
+  void ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok);
+  // A card was inserted (or came back after pcscd restarted).
+  void CardSeen();
+  // The audit ledger wrote an event of kind `event` (a bounded set), or failed to write.
+  void LedgerWrite(absl::string_view event);
+  void LedgerError();
+  // A parsed batch (ParseTaps) or chunk (ParseTapStream): counts by status and by warning.
+  void TapsParsed(const tap::TapSummary& summary);
+
+  // Gauges read when scraped; unset (or cleared): 0.
+  void SetReadersSource(std::function<double()> source);
+  void SetWatchersSource(std::function<double()> source);
+  void ClearSources();
+
+  // Every metric in Prometheus' text format (what /metrics serves).
+  std::string Serialize() const;
+
+ private:
+  class Sources;
+  Metrics();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Sources> sources_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+
+  prometheus::Family<prometheus::Counter>* rpc_total_;
+  prometheus::Family<prometheus::Histogram>* rpc_duration_;
+  prometheus::Family<prometheus::Counter>* apdu_total_;
+  prometheus::Family<prometheus::Counter>* apdu_errors_;
+  prometheus::Family<prometheus::Histogram>* apdu_duration_;
+  prometheus::Counter* cards_seen_;
+  prometheus::Family<prometheus::Counter>* ledger_writes_;
+  prometheus::Counter* ledger_errors_;
+  prometheus::Counter* taps_valid_;
+  prometheus::Counter* taps_flagged_;
+  prometheus::Counter* taps_rejected_;
+  std::vector<prometheus::Counter*> tap_warnings_;  // indexed by tap::TapWarning
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_OBSERVABILITY_METRICS_H_

@@ -1,0 +1,58 @@
+// CardEvent: one change seen on the readers — a reader appeared or went away, a card was put
+// on a reader or taken off. The reader monitor produces them; EventHub (event_hub.h) numbers
+// them and fans them out to WatchCards subscribers.
+//
+//   hub.Publish({.kind = CardEventKind::kCardInserted, .reader = "ACS ACR122U 00 00",
+//                .uid = uid, .atr = atr, .time = absl::Now()});
+//
+// Thread-compatible: a plain value.
+#ifndef DESFIRED_SERVER_READERS_CARD_EVENT_H_
+#define DESFIRED_SERVER_READERS_CARD_EVENT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/util/bytes.h"
+
+namespace desfired::server {
+
+enum class CardEventKind : uint8_t {
+  kReaderAdded,
+  kReaderRemoved,  // the reader's card, if any, is gone with it
+  kCardInserted,
+  kCardRemoved,
+};
+
+// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED".
+constexpr absl::string_view CardEventKindName(CardEventKind kind) {
+  switch (kind) {
+    case CardEventKind::kReaderAdded:
+      return "READER_ADDED";
+    case CardEventKind::kReaderRemoved:
+      return "READER_REMOVED";
+    case CardEventKind::kCardInserted:
+      return "CARD_INSERTED";
+    case CardEventKind::kCardRemoved:
+      return "CARD_REMOVED";
+  }
+  return "UNKNOWN";
+}
+
+struct CardEvent {
+  // Assigned by EventHub::Publish (strictly increasing, no gaps); 0 before that.
+  uint64_t sequence = 0;
+  CardEventKind kind = CardEventKind::kReaderAdded;
+  std::string reader = {};
+  // CARD_INSERTED: the card's UID and ATR. CARD_REMOVED: the card that left (EventHub fills
+  // them in from its state when the publisher leaves them empty). Otherwise empty.
+  Bytes uid = {};
+  Bytes atr = {};
+  // When the monitor saw the change.
+  absl::Time time = absl::UnixEpoch();
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_READERS_CARD_EVENT_H_

@@ -1,0 +1,421 @@
+#include "server/rpc/card_service.h"
+
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/apdu/status_payload.h"
+#include "core/pcsc/pcsc.h"
+#include "server/readers/reasons.h"
+#include "server/status_mapping.h"
+
+namespace desfired::server {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const timespec spec = absl::ToTimespec(t);
+  ts.set_seconds(spec.tv_sec);
+  ts.set_nanos(static_cast<int32_t>(spec.tv_nsec));
+  return ts;
+}
+
+v1::CardEvent::Kind ToProto(CardEventKind kind) {
+  switch (kind) {
+    case CardEventKind::kReaderAdded:
+      return v1::CardEvent::READER_ADDED;
+    case CardEventKind::kReaderRemoved:
+      return v1::CardEvent::READER_REMOVED;
+    case CardEventKind::kCardInserted:
+      return v1::CardEvent::CARD_INSERTED;
+    case CardEventKind::kCardRemoved:
+      return v1::CardEvent::CARD_REMOVED;
+  }
+  return v1::CardEvent::KIND_UNSPECIFIED;
+}
+
+void ToProto(const ReaderState& in, v1::Reader* out) {
+  out->set_name(in.reader);
+  out->set_card_present(in.card.has_value());
+  if (in.card.has_value()) {
+    out->set_uid(AsString(in.card->uid));
+    out->set_atr(AsString(in.card->atr));
+    *out->mutable_card_inserted_time() = ToTimestamp(in.card->inserted_at);
+  }
+}
+
+// The job deadline: the client's, bounded by the server's default when the client gave none.
+absl::Time JobDeadline(grpc::CallbackServerContext* context, absl::Duration fallback) {
+  const auto deadline = context->deadline();
+  const absl::Time now = absl::Now();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return now + fallback;
+  }
+  return absl::FromChrono(deadline);
+}
+
+std::string Peer(grpc::CallbackServerContext* context) { return context->peer(); }
+
+absl::Status Authorize(const ServerHooks& hooks, grpc::CallbackServerContext* context,
+                       absl::string_view method) {
+  return hooks.authorize ? hooks.authorize(context, method) : absl::OkStatus();
+}
+
+// The server's own limit on the data of one write (--max_write_bytes), below card_ops'.
+template <typename Request>
+absl::Status CheckWriteLimit(const Request& request, size_t max_bytes) {
+  if constexpr (requires { request.data(); }) {
+    if (request.data().size() > max_bytes) {
+      return InvalidFieldError(
+          "data", absl::StrCat("at most ", max_bytes, " bytes per write on this server, got ",
+                               request.data().size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Unary card calls.
+
+void CardServiceImpl::Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
+                             const grpc::Status& status) const {
+  if (!hooks_.on_call_done) return;
+  info.service = "CardService";
+  info.caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
+  info.code = status.error_code();
+  info.latency = absl::Now() - start;
+  info.context = context;
+  hooks_.on_call_done(info);
+}
+
+void CardServiceImpl::Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,
+                             grpc::CallbackServerContext* context, absl::Time start,
+                             const absl::Status& status) {
+  const grpc::Status grpc_status = ToGrpcStatus(status);
+  if (!status.ok()) info.reason = ReasonOf(status);
+  Report(info, context, start, grpc_status);
+  reactor->Finish(grpc_status);
+}
+
+// Requests that change a card carry a request_id (card.proto).
+template <typename Request>
+constexpr bool kChangesCard = requires(const Request& r) {
+  r.request_id();
+};
+
+template <typename Request>
+ChangeRequest MakeChange(absl::string_view method, std::string caller, const Request& r) {
+  ChangeRequest c;
+  c.method = std::string(method);
+  c.request_id = r.request_id();
+  c.caller = std::move(caller);
+  c.reader = r.target().reader();
+  if constexpr (requires { r.aid(); }) c.aid = r.aid();
+  if constexpr (requires { r.file_no(); }) c.file_no = r.file_no();
+  if constexpr (requires { r.amount(); }) c.amount = r.amount();
+  c.request_hash = RequestHash(method, r);
+  c.payload = r.SerializeAsString();
+  return c;
+}
+
+template <typename Response>
+void MarkReplayed(Response& r) {
+  if constexpr (requires { r.set_replayed(true); }) {
+    r.set_replayed(true);
+  } else if constexpr (requires { r.mutable_change(); }) {
+    r.mutable_change()->set_replayed(true);
+  }
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
+    absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
+    Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&)) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  CallInfo info;
+  info.method = method;
+  info.reader = request->target().reader();
+  absl::Status status = Authorize(hooks_, context, method);
+  if (status.ok()) status = CheckWriteLimit(*request, readers_.options().max_write_bytes);
+  if (status.ok()) status = Validate(*request);
+
+  // A change: recorded in the ledger, and a retry answered from it.
+  std::shared_ptr<ChangeAttempt> attempt;
+  if constexpr (kChangesCard<Request>) {
+    info.request_id = request->request_id();
+    if (status.ok() && recorder_ != nullptr) {
+      std::string caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
+      absl::StatusOr<std::unique_ptr<ChangeAttempt>> begun =
+          recorder_->Begin(MakeChange(method, std::move(caller), *request));
+      if (begun.ok()) {
+        attempt = *std::move(begun);
+      } else {
+        status = begun.status();
+      }
+      if (attempt && attempt->replay().has_value()) {
+        if (!response->ParseFromString(*attempt->replay())) {
+          status = absl::DataLossError("the recorded response cannot be read");
+        } else {
+          MarkReplayed(*response);
+          info.replayed = true;
+        }
+        Finish(reactor, info, context, start, status);
+        return reactor;
+      }
+    }
+  }
+
+  absl::StatusOr<ReaderWorker<CardSession>*> worker =
+      status.ok() ? readers_.Worker(request->target().reader()) : status;
+  if (!worker.ok()) {
+    if (attempt) attempt->Done(nullptr, worker.status(), "");
+    Finish(reactor, info, context, start, worker.status());
+    return reactor;
+  }
+  status = (*worker)->Submit({
+      .deadline = JobDeadline(context, readers_.options().default_deadline),
+      .is_cancelled = [context] { return context->IsCancelled(); },
+      .body = [request, response, op, attempt](JobContext<CardSession>& job) -> absl::Status {
+        absl::StatusOr<CardContext*> card = job.resource().Begin(job);
+        if (!card.ok()) return card.status();
+        CardContext& ctx = **card;
+        absl::StatusOr<Response> result;
+        if (attempt) {
+          absl::StatusOr<std::optional<std::string>> earlier = attempt->SettleEarlier(ctx);
+          if (!earlier.ok()) return earlier.status();
+          if (earlier->has_value()) {
+            if (!response->ParseFromString(**earlier)) {
+              return absl::DataLossError("the recorded response cannot be read");
+            }
+            MarkReplayed(*response);
+            return absl::OkStatus();
+          }
+          if constexpr (requires { request->amount(); }) {
+            ctx.before_commit = [&attempt, &ctx](const PendingValue& value) {
+              return attempt->Pending(ctx, &value);
+            };
+          } else {
+            if (absl::Status pending = attempt->Pending(ctx, nullptr); !pending.ok()) {
+              attempt->Done(&ctx, pending, "");
+              return pending;
+            }
+          }
+          result = op(ctx, *request);
+          ctx.before_commit = nullptr;
+          const v1::ValueChange* change = nullptr;
+          if constexpr (requires { result->change(); }) {
+            if (result.ok()) change = &result->change();
+          }
+          attempt->Done(&ctx, result.status(), result.ok() ? result->SerializeAsString() : "",
+                        change);
+        } else {
+          result = op(ctx, *request);
+        }
+        if (!result.ok()) return result.status();
+        *response = *std::move(result);
+        return absl::OkStatus();
+      },
+      .done =
+          [this, reactor, info, context, start, attempt](absl::Status s) {
+            if (attempt) attempt->Done(nullptr, s, "");  // a job that never reached the card
+            Finish(reactor, info, context, start, s);
+          },
+  });
+  if (!status.ok()) {
+    if (attempt) attempt->Done(nullptr, status, "");
+    Finish(reactor, info, context, start, status);
+  }
+  return reactor;
+}
+
+#define DESFIRED_CARD_RPC_IMPL(Name)                                                            \
+  grpc::ServerUnaryReactor* CardServiceImpl::Name(grpc::CallbackServerContext* context,         \
+                                                  const v1::Name##Request* request,             \
+                                                  v1::Name##Response* response) {               \
+    return RunCardJob<v1::Name##Request, v1::Name##Response>(#Name, context, request, response, \
+                                                             &server::Name);                    \
+  }
+DESFIRED_CARD_RPC_IMPL(GetCardInfo)
+DESFIRED_CARD_RPC_IMPL(ListApplications)
+DESFIRED_CARD_RPC_IMPL(ListFiles)
+DESFIRED_CARD_RPC_IMPL(GetFileSettings)
+DESFIRED_CARD_RPC_IMPL(ReadData)
+DESFIRED_CARD_RPC_IMPL(WriteData)
+DESFIRED_CARD_RPC_IMPL(GetValue)
+DESFIRED_CARD_RPC_IMPL(Credit)
+DESFIRED_CARD_RPC_IMPL(Debit)
+DESFIRED_CARD_RPC_IMPL(LimitedCredit)
+DESFIRED_CARD_RPC_IMPL(ReadRecords)
+DESFIRED_CARD_RPC_IMPL(WriteRecord)
+DESFIRED_CARD_RPC_IMPL(ClearRecordFile)
+DESFIRED_CARD_RPC_IMPL(ReadTapLog)
+DESFIRED_CARD_RPC_IMPL(CommitTransaction)
+DESFIRED_CARD_RPC_IMPL(AbortTransaction)
+DESFIRED_CARD_RPC_IMPL(FormatCard)
+DESFIRED_CARD_RPC_IMPL(CreateApplication)
+DESFIRED_CARD_RPC_IMPL(DeleteApplication)
+DESFIRED_CARD_RPC_IMPL(CreateFile)
+DESFIRED_CARD_RPC_IMPL(DeleteFile)
+DESFIRED_CARD_RPC_IMPL(ChangeKey)
+DESFIRED_CARD_RPC_IMPL(ChangeKeySettings)
+#undef DESFIRED_CARD_RPC_IMPL
+
+grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerContext* context,
+                                                       const v1::ListReadersRequest*,
+                                                       v1::ListReadersResponse* response) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Status status = Authorize(hooks_, context, "ListReaders");
+  if (status.ok()) {
+    std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
+    for (const ReaderState& r : snapshot->readers) ToProto(r, response->add_readers());
+  }
+  CallInfo info;
+  info.method = "ListReaders";
+  Finish(reactor, std::move(info), context, start, status);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------
+// WatchCards: one reactor per stream; the hub notifies, the reactor writes one item at a time.
+
+class CardServiceImpl::WatchReactor final
+    : public grpc::ServerWriteReactor<v1::WatchCardsResponse> {
+ public:
+  WatchReactor(CardServiceImpl& service, grpc::CallbackServerContext* context,
+               const v1::WatchCardsRequest& request)
+      : service_(service), context_(context), start_(absl::Now()) {
+    for (const std::string& r : request.readers()) readers_.insert(r);
+    ++service_.watchers_;
+    if (absl::Status allowed = Authorize(service_.hooks_, context, "WatchCards"); !allowed.ok()) {
+      FinishOnce(allowed);
+      return;
+    }
+    std::optional<uint64_t> resume;
+    if (request.has_resume_after_sequence()) resume = request.resume_after_sequence();
+    absl::StatusOr<std::unique_ptr<Subscription>> sub = service_.hub_.Subscribe(resume);
+    if (!sub.ok()) {
+      FinishOnce(sub.status());
+      return;
+    }
+    Subscription* raw = sub->get();
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_ = *std::move(sub);
+    }
+    raw->SetNotify([this] { Pump(); });
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    if (!ok) {
+      FinishOnce(absl::CancelledError("the client went away"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override { FinishOnce(absl::CancelledError("the client cancelled")); }
+
+  void OnDone() override {
+    // The subscription's destructor waits for a running notify; no notify after it.
+    std::unique_ptr<Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = std::move(subscription_);
+      if (!finished_) {  // ended by gRPC without OnCancel: still reported exactly once
+        finished_ = true;
+        CallInfo info;
+        info.method = "WatchCards";
+        info.reason = "CANCELLED";
+        service_.Report(info, context_, start_, grpc::Status(grpc::StatusCode::CANCELLED, ""));
+      }
+    }
+    subscription.reset();
+    --service_.watchers_;
+    delete this;
+  }
+
+ private:
+  // Writes the next item when no write is in flight.
+  void Pump() {
+    absl::MutexLock lock(&mu_);
+    while (!writing_ && !finished_ && subscription_) {
+      absl::StatusOr<std::optional<WatchItem>> item = subscription_->TryPop();
+      if (!item.ok()) {
+        FinishLocked(item.status());
+        return;
+      }
+      if (!item->has_value()) return;         // notify comes when there is more
+      if (!Convert(**item, &out_)) continue;  // an event for a reader not watched
+      writing_ = true;
+      StartWrite(&out_);
+    }
+  }
+
+  bool Convert(const WatchItem& item, v1::WatchCardsResponse* out) {
+    out->Clear();
+    if (item.is_snapshot()) {
+      v1::WatchCardsSnapshot* snapshot = out->mutable_snapshot();
+      snapshot->set_sequence(item.snapshot->sequence);
+      for (const ReaderState& r : item.snapshot->readers) {
+        if (Watched(r.reader)) ToProto(r, snapshot->add_readers());
+      }
+      return true;
+    }
+    const CardEvent& e = *item.event;
+    if (!Watched(e.reader)) return false;
+    v1::CardEvent* event = out->mutable_event();
+    event->set_sequence(e.sequence);
+    event->set_kind(ToProto(e.kind));
+    event->set_reader(e.reader);
+    event->set_uid(AsString(e.uid));
+    event->set_atr(AsString(e.atr));
+    *event->mutable_time() = ToTimestamp(e.time);
+    return true;
+  }
+
+  bool Watched(const std::string& reader) const {
+    return readers_.empty() || readers_.count(reader) > 0;
+  }
+
+  void FinishOnce(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
+  void FinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    const grpc::Status grpc_status = ToGrpcStatus(status);
+    CallInfo info;
+    info.method = "WatchCards";
+    if (!status.ok()) info.reason = ReasonOf(status);
+    service_.Report(info, context_, start_, grpc_status);
+    Finish(grpc_status);
+  }
+
+  CardServiceImpl& service_;
+  grpc::CallbackServerContext* const context_;
+  const absl::Time start_;
+  std::set<std::string> readers_;
+  absl::Mutex mu_;
+  std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  v1::WatchCardsResponse out_;
+};
+
+grpc::ServerWriteReactor<v1::WatchCardsResponse>* CardServiceImpl::WatchCards(
+    grpc::CallbackServerContext* context, const v1::WatchCardsRequest* request) {
+  return new WatchReactor(*this, context, *request);
+}
+
+}  // namespace desfired::server

@@ -1,0 +1,105 @@
+// CardService (desfired.v1): thin — validate, queue a job on the reader's worker, map the
+// result. The card work is in card_ops.h; the readers and their workers in ReaderRegistry;
+// reader and card events come from the EventHub (fed by the PC/SC monitor).
+//
+//   RPC ──▶ Validate(request) ── INVALID_ARGUMENT naming the field
+//       ──▶ ReaderRegistry::Worker(reader) ── NOT_FOUND / READER_NOT_FOUND
+//       ──▶ worker.Submit(job: deadline, cancellation, body = CardSession::Begin + card op)
+//              ── RESOURCE_EXHAUSTED / QUEUE_FULL when the reader's queue is full
+//       ──▶ done: ToGrpcStatus(status) (status_mapping.h, the one place)
+//
+// Every call passes through ServerHooks (server/rpc/hooks.h): authorize first, on_call_done last.
+//
+// Thread-safe: gRPC calls the methods from its threads.
+#ifndef DESFIRED_SERVER_RPC_CARD_SERVICE_H_
+#define DESFIRED_SERVER_RPC_CARD_SERVICE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "server/readers/card_session.h"
+#include "server/readers/reader_registry.h"
+#include "server/audit/change_recorder.h"
+#include "server/readers/event_hub.h"
+#include "server/rpc/hooks.h"
+#include "server/readers/reader_worker.h"
+
+namespace desfired::server {
+
+class CardServiceImpl final : public v1::CardService::CallbackService {
+ public:
+  // `recorder` (may be null: changes are then neither recorded nor deduplicated) records every
+  // change in the audit ledger and answers retries (server/audit/change_recorder.h).
+  CardServiceImpl(ReaderRegistry& readers, EventHub& hub, ServerHooks hooks,
+                  ChangeRecorder* recorder = nullptr)
+      : readers_(readers), hub_(hub), hooks_(std::move(hooks)), recorder_(recorder) {}
+
+  grpc::ServerUnaryReactor* ListReaders(grpc::CallbackServerContext* context,
+                                        const v1::ListReadersRequest* request,
+                                        v1::ListReadersResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchCardsResponse>* WatchCards(
+      grpc::CallbackServerContext* context, const v1::WatchCardsRequest* request) override;
+
+#define DESFIRED_CARD_RPC(Name)                                                                  \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,                           \
+                                 const v1::Name##Request* request, v1::Name##Response* response) \
+      override;
+  DESFIRED_CARD_RPC(GetCardInfo)
+  DESFIRED_CARD_RPC(ListApplications)
+  DESFIRED_CARD_RPC(ListFiles)
+  DESFIRED_CARD_RPC(GetFileSettings)
+  DESFIRED_CARD_RPC(ReadData)
+  DESFIRED_CARD_RPC(WriteData)
+  DESFIRED_CARD_RPC(GetValue)
+  DESFIRED_CARD_RPC(Credit)
+  DESFIRED_CARD_RPC(Debit)
+  DESFIRED_CARD_RPC(LimitedCredit)
+  DESFIRED_CARD_RPC(ReadRecords)
+  DESFIRED_CARD_RPC(WriteRecord)
+  DESFIRED_CARD_RPC(ClearRecordFile)
+  DESFIRED_CARD_RPC(ReadTapLog)
+  DESFIRED_CARD_RPC(CommitTransaction)
+  DESFIRED_CARD_RPC(AbortTransaction)
+  DESFIRED_CARD_RPC(FormatCard)
+  DESFIRED_CARD_RPC(CreateApplication)
+  DESFIRED_CARD_RPC(DeleteApplication)
+  DESFIRED_CARD_RPC(CreateFile)
+  DESFIRED_CARD_RPC(DeleteFile)
+  DESFIRED_CARD_RPC(ChangeKey)
+  DESFIRED_CARD_RPC(ChangeKeySettings)
+#undef DESFIRED_CARD_RPC
+
+  // How many WatchCards streams are open.
+  size_t watchers() const { return watchers_.load(); }
+
+ private:
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* RunCardJob(
+      absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
+      Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&));
+  // Finishes `reactor` and reports the call to the hooks (`info` has method, request_id and
+  // reader filled in).
+  void Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,
+              grpc::CallbackServerContext* context, absl::Time start, const absl::Status& status);
+  // Reports a finished call (any kind) to on_call_done.
+  void Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
+              const grpc::Status& status) const;
+
+  class WatchReactor;
+
+  ReaderRegistry& readers_;
+  EventHub& hub_;
+  const ServerHooks hooks_;
+  ChangeRecorder* const recorder_;
+  std::atomic<size_t> watchers_{0};
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_RPC_CARD_SERVICE_H_

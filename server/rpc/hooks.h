@@ -1,0 +1,62 @@
+// ServerHooks: the seams through which security, the audit ledger, metrics and logs see every
+// CardService and TapService call. DesfiredServer fills them in (server.cc); a service calls
+// them, in this order:
+//
+//   authorize(context, method)   before anything else; a non-OK status fails the call with it
+//                                 (UNAUTHENTICATED / TOKEN_MISSING, PERMISSION_DENIED /
+//                                 ROLE_DENIED, RESOURCE_EXHAUSTED / TOO_MANY_STREAMS).
+//                                 For a stream it is the stream's admission: a stream that is
+//                                 admitted gets exactly one on_call_done when it ends.
+//   caller(context)              who is calling, for the ledger and the logs.
+//   on_taps_parsed(summary)      after each ParseTaps batch / ParseTapStream chunk.
+//   on_call_done(info)           once per call, when it finishes (also for refused calls).
+//
+// Health checks and reflection do not pass through the hooks (they stay open to everyone).
+//
+// Thread-safe: the hooks are called from gRPC's and the workers' threads, concurrently.
+#ifndef DESFIRED_SERVER_RPC_HOOKS_H_
+#define DESFIRED_SERVER_RPC_HOOKS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/tap/summary.h"
+#include "grpcpp/support/status.h"
+
+namespace grpc {
+class CallbackServerContext;
+}
+
+namespace desfired::server {
+
+// One finished call, as the hooks see it.
+struct CallInfo {
+  absl::string_view service;  // "CardService" or "TapService"
+  absl::string_view method;   // "Debit", "WatchCards", "ParseTaps", ...
+  std::string caller;
+  std::string request_id;  // empty when the request has none
+  std::string reader;      // empty when the request names none
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string reason;  // ErrorInfo.reason of a failed call
+  absl::Duration latency;
+  bool replayed = false;  // answered from the ledger without touching the card
+  // The call's context, as given to authorize: for matching the end of a call with its
+  // admission (stream counts). Valid during on_call_done only.
+  const grpc::CallbackServerContext* context = nullptr;
+};
+
+struct ServerHooks {
+  std::function<absl::Status(grpc::CallbackServerContext*, absl::string_view method)> authorize =
+      nullptr;
+  // Default (unset): the peer address.
+  std::function<std::string(grpc::CallbackServerContext*)> caller = nullptr;
+  std::function<void(const tap::TapSummary&)> on_taps_parsed = nullptr;
+  std::function<void(const CallInfo&)> on_call_done = nullptr;
+};
+
+}  // namespace desfired::server
+
+#endif  // DESFIRED_SERVER_RPC_HOOKS_H_
