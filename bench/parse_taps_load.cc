@@ -157,7 +157,7 @@ class RecordMaker {
           0x04, 0x11, 0x22, 0x33, 0x44, static_cast<uint8_t>(card >> 8), static_cast<uint8_t>(card),
           0x80};
       std::memcpy(r + tap::kUidOffset, uid, tap::kUidLength);
-      tap::MacVerifier::ComputeTapMac(cmac_, tap::MacAlgorithm::kAes128Cmac, r,
+      tap::MacVerifier::ComputeTapMac(cmac_, crypto::MacAlgorithm::kAes128Cmac, r,
                                       r + tap::kMacOffset);
       // Which records are broken: a multiplicative hash of the serial, so that they spread.
       const uint32_t h = static_cast<uint32_t>(s * 2654435761u);
