@@ -50,9 +50,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/apdu/transport.h"
 #include "core/desfire/channel.h"
 #include "core/desfire/session.h"
-#include "core/desfire/transport.h"
 #include "core/pcsc/pcsc.h"
 #include "core/util/bytes.h"
 #include "core/util/status_macros.h"
@@ -102,9 +102,9 @@ struct Exchange {
 using Transcript = std::vector<Exchange>;
 
 // A CardTransport that records every exchange of the transport it wraps.
-class RecordingTransport final : public desfire::CardTransport {
+class RecordingTransport final : public apdu::CardTransport {
  public:
-  RecordingTransport(desfire::CardTransport& inner, Transcript& out) : inner_(inner), out_(out) {}
+  RecordingTransport(apdu::CardTransport& inner, Transcript& out) : inner_(inner), out_(out) {}
   absl::StatusOr<Bytes> Transmit(ByteSpan command) override {
     absl::StatusOr<Bytes> reply = inner_.Transmit(command);
     if (reply.ok()) out_.push_back({Bytes(command.begin(), command.end()), *reply});
@@ -112,7 +112,7 @@ class RecordingTransport final : public desfire::CardTransport {
   }
 
  private:
-  desfire::CardTransport& inner_;
+  apdu::CardTransport& inner_;
   Transcript& out_;
 };
 
@@ -141,7 +141,7 @@ absl::StatusOr<uint32_t> GetValue(Session& session) {
 }
 
 // The full sequence, as a terminal would run it through core.
-absl::Status FullSequence(desfire::CardTransport& transport, ByteSpan debit_key) {
+absl::Status FullSequence(apdu::CardTransport& transport, ByteSpan debit_key) {
   desfire::Channel channel(transport);
   Session session(channel, FixedRndA);
   DESFIRED_RETURN_IF_ERROR(Select(session, kTransitAid));
@@ -159,7 +159,7 @@ absl::Status FullSequence(desfire::CardTransport& transport, ByteSpan debit_key)
 }
 
 // The plain sequence through core (no session: every command as is).
-absl::Status PlainSequence(desfire::CardTransport& transport) {
+absl::Status PlainSequence(apdu::CardTransport& transport) {
   desfire::Channel channel(transport);
   Session session(channel, FixedRndA);
   DESFIRED_RETURN_IF_ERROR(Select(session, kPiccAid));
@@ -171,7 +171,7 @@ absl::Status PlainSequence(desfire::CardTransport& transport) {
 }
 
 // Untimed: reads the value with the credit key (3), optionally credits `amount` and commits.
-absl::StatusOr<uint32_t> CreditValue(desfire::CardTransport& transport, ByteSpan credit_key,
+absl::StatusOr<uint32_t> CreditValue(apdu::CardTransport& transport, ByteSpan credit_key,
                                      uint32_t amount) {
   desfire::Channel channel(transport);
   Session session(channel);
@@ -192,7 +192,7 @@ absl::StatusOr<uint32_t> CreditValue(desfire::CardTransport& transport, ByteSpan
 
 // A CardTransport that answers from a recording, with no card and no pcscd: core's own cost.
 // Fails when a command differs from the recorded one.
-class ReplayTransport final : public desfire::CardTransport {
+class ReplayTransport final : public apdu::CardTransport {
  public:
   void Start(const Transcript& transcript) {
     transcript_ = &transcript;
@@ -321,7 +321,7 @@ struct Bench {
   }
 
   // Untimed: the value must be `debits` below the start; credits them back.
-  absl::Status Restore(desfire::CardTransport& card) {
+  absl::Status Restore(apdu::CardTransport& card) {
     const uint32_t n = static_cast<uint32_t>(debits);
     DESFIRED_ASSIGN_OR_RETURN(uint32_t value, CreditValue(card, credit_key, n));
     if (value + n != start_value) {

@@ -3,13 +3,12 @@
 // to end, batch latency (p50/p99/max) and how the CPU was shared between client and server.
 // Target (DESIGN.md): ParseTaps, batches of 10,000, 1 M records/s end to end on 2 cores.
 //
-//   parse_taps_load                  # sandboxed pcscd (root) + DesfiredServer in this process
-//   parse_taps_load --spawn          # the same, the server a child `desfired` (exact server CPU)
+//   parse_taps_load                  # sandboxed pcscd (root) + a child `desfired` (the binary)
 //   parse_taps_load --server 127.0.0.1:50051 [--server_pid PID]
 //                                    # a desfired already running, whose key store has the
 //                                    # entries of kKeyFile below (else: --nocheck_counts)
 //   parse_taps_load --mode breakdown # no gRPC: the steps of one batch timed one by one
-//   parse_taps_load --spawn --desfired OTHER/desfired   # A/B against another server build
+//   parse_taps_load --desfired OTHER/desfired   # A/B against another server build
 //
 // Records: 32-byte records (core/tap/format.h) whose AES-CMAC (AES128_CMAC) is computed under
 // the `tap static` key of kKeyFile. A share --bad of them is broken, a third each: wrong MAC
@@ -26,9 +25,8 @@
 // (--noclient_arena: the heap). Latency is from just before the call (chunk: its Write) until
 // the response has been parsed.
 //
-// CPU: the client threads time themselves (CLOCK_THREAD_CPUTIME_ID). The server: a child or
-// --server_pid from /proc/<pid>/stat; in-process, the process minus the client threads — then
-// the figure also holds gRPC's own threads, which do I/O for both ends. The machine's busy time
+// CPU: the client threads time themselves (CLOCK_THREAD_CPUTIME_ID). The server, a child or
+// --server_pid, from /proc/<pid>/stat, so the two are apart. The machine's busy time
 // (/proc/stat) shows what else ran during the phase.
 //
 // Bounded: --batches and --chunks in all, each phase stops issuing after --max_time.
@@ -66,14 +64,12 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/convert/tap_convert.h"
-#include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 
 ABSL_FLAG(std::string, mode, "all", "unary | stream | breakdown | all (unary, stream, breakdown)");
 ABSL_FLAG(std::string, server, "", "host:port of a running desfired (no sandbox, no server)");
 ABSL_FLAG(int, server_pid, 0, "with --server: its process id, for the server's CPU");
 ABSL_FLAG(std::string, desfired, DESFIRED_BINARY, "the desfired binary to run as the server");
-ABSL_FLAG(bool, spawn, false, "run the server as a child desfired instead of in this process");
 ABSL_FLAG(int, clients, 2, "concurrent client threads, each with its own connection");
 ABSL_FLAG(int, batch, 10000, "records per ParseTaps batch and per ParseTapStream chunk");
 ABSL_FLAG(int, batches, 200, "ParseTaps calls in all (over all clients)");
@@ -157,7 +153,7 @@ class RecordMaker {
           0x04, 0x11, 0x22, 0x33, 0x44, static_cast<uint8_t>(card >> 8), static_cast<uint8_t>(card),
           0x80};
       std::memcpy(r + tap::kUidOffset, uid, tap::kUidLength);
-      tap::MacVerifier::ComputeTapMac(cmac_, tap::MacAlgorithm::kAes128Cmac, r,
+      tap::MacVerifier::ComputeTapMac(cmac_, crypto::MacAlgorithm::kAes128Cmac, r,
                                       r + tap::kMacOffset);
       // Which records are broken: a multiplicative hash of the serial, so that they spread.
       const uint32_t h = static_cast<uint32_t>(s * 2654435761u);
@@ -214,8 +210,7 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& target, int client)
 // Where the server runs, for its CPU figure.
 struct ServerHandle {
   std::string target;
-  pid_t pid = -1;  // a separate process; -1: in this process (or unknown with --server)
-  bool in_process = false;
+  pid_t pid = -1;     // -1: unknown (--server without --server_pid)
   std::string where;  // for the report
 };
 
@@ -276,14 +271,7 @@ class PhaseMeter {
     std::printf("  CPU over the run, in cores busy (machine: %.0f cores):\n", cores);
     std::printf("    client threads   %.2f  (%.0f ns per record)\n", client_cpu / wall,
                 client_cpu / static_cast<double>(std::max<uint64_t>(records, 1)) * 1e9);
-    if (server_.in_process) {
-      const double rest = process - client_cpu;
-      std::printf(
-          "    server           %.2f  (%.0f ns per record; in-process: the process minus the "
-          "client threads, i.e. server work plus gRPC's threads, which also do I/O of the "
-          "clients)\n",
-          rest / wall, rest / static_cast<double>(std::max<uint64_t>(records, 1)) * 1e9);
-    } else if (server_.pid > 0) {
+    if (server_.pid > 0) {
       std::printf("    server           %.2f  (%.0f ns per record; process %d)\n", server / wall,
                   server / static_cast<double>(std::max<uint64_t>(records, 1)) * 1e9,
                   static_cast<int>(server_.pid));
@@ -713,7 +701,6 @@ int Run() {
   ServerHandle handle;
   std::unique_ptr<testing::PcscSandbox> sandbox;
   std::unique_ptr<bench::ChildServer> child;
-  std::unique_ptr<server::DesfiredServer> in_process;
   if (!absl::GetFlag(FLAGS_server).empty()) {
     handle.target = absl::GetFlag(FLAGS_server);
     handle.pid = absl::GetFlag(FLAGS_server_pid) > 0 ? absl::GetFlag(FLAGS_server_pid) : -1;
@@ -729,33 +716,18 @@ int Run() {
     const std::string keys = sandbox->dir() + "/keys.conf";
     std::ofstream(keys) << kKeyFile;
     ::chmod(keys.c_str(), 0600);
-    if (absl::GetFlag(FLAGS_spawn)) {
-      auto c = bench::ChildServer::Start(
-          absl::GetFlag(FLAGS_desfired),
-          {"--pcsc_socket", sandbox->dir() + "/run/pcscd.comm", "--keys", keys}, sandbox->dir(),
-          absl::Seconds(10));
-      if (!c.ok()) {
-        std::fprintf(stderr, "desfired: %s\n", c.status().ToString().c_str());
-        return 1;
-      }
-      child = *std::move(c);
-      handle.pid = child->pid();
-      handle.where = absl::StrCat("child desfired (pid ", child->pid(), ")");
-      handle.target = absl::StrCat("127.0.0.1:", child->port());
-    } else {
-      server::ServerConfig config;
-      config.listen = "127.0.0.1:0";
-      config.keys_file = keys;
-      auto s = server::DesfiredServer::Start(config);
-      if (!s.ok()) {
-        std::fprintf(stderr, "DesfiredServer: %s\n", s.status().ToString().c_str());
-        return 1;
-      }
-      in_process = *std::move(s);
-      handle.in_process = true;
-      handle.where = "DesfiredServer in this process";
-      handle.target = absl::StrCat("127.0.0.1:", in_process->port());
+    auto c = bench::ChildServer::Start(
+        absl::GetFlag(FLAGS_desfired),
+        {"--pcsc_socket", sandbox->dir() + "/run/pcscd.comm", "--keys", keys}, sandbox->dir(),
+        absl::Seconds(10));
+    if (!c.ok()) {
+      std::fprintf(stderr, "desfired: %s\n", c.status().ToString().c_str());
+      return 1;
     }
+    child = *std::move(c);
+    handle.pid = child->pid();
+    handle.where = absl::StrCat("child desfired (pid ", child->pid(), ")");
+    handle.target = absl::StrCat("127.0.0.1:", child->port());
   }
 
   if (all || mode == "unary") {
@@ -769,7 +741,6 @@ int Run() {
                 static_cast<long long>(bench::ProcessStatusKb(child->pid(), "VmHWM")));
     child->Stop();
   }
-  if (in_process) in_process->Shutdown(absl::Seconds(1));
   if (all) RunBreakdown(maker);
   return 0;
 }

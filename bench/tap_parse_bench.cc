@@ -52,9 +52,9 @@ std::vector<uint8_t> MakeRecords(bool diversified, bool distinct_cards) {
       uint8_t key[16];
       (void)crypto::DiversifyKeyWith(master, crypto::KeyType::kAes128, input, key);
       auto c = *crypto::Cmac::Create(crypto::KeyType::kAes128, ByteSpan(key, 16));
-      MacVerifier::ComputeTapMac(c, MacAlgorithm::kAes128Cmac, r, r + kMacOffset);
+      MacVerifier::ComputeTapMac(c, crypto::MacAlgorithm::kAes128Cmac, r, r + kMacOffset);
     } else {
-      MacVerifier::ComputeTapMac(static_cmac, MacAlgorithm::kAes128Cmac, r, r + kMacOffset);
+      MacVerifier::ComputeTapMac(static_cmac, crypto::MacAlgorithm::kAes128Cmac, r, r + kMacOffset);
     }
     r[kCrcOffset] = crypto::Crc8(ByteSpan(r, kCrcCoveredLength));
   }

@@ -8,16 +8,13 @@
 #include <utility>
 
 #include "absl/strings/cord.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/crypto/random.h"
-#include "core/desfire/card.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -30,11 +27,6 @@ namespace {
 // server's maximum size fits).
 constexpr int kMaxReceiveBytes = 64 * 1024 * 1024;
 
-constexpr absl::string_view kMetadataDesfireStatus = "desfire_status";
-constexpr absl::string_view kMetadataStatusWord = "sw";
-constexpr absl::string_view kMetadataCommitState = "commit_state";
-constexpr absl::string_view kMetadataRequestId = "request_id";
-
 absl::StatusOr<std::string> ReadPemFile(absl::string_view what, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -43,11 +35,6 @@ absl::StatusOr<std::string> ReadPemFile(absl::string_view what, const std::strin
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-absl::Status SetMetadata(absl::Status status, absl::string_view key, absl::string_view value) {
-  status.SetPayload(absl::StrCat(kMetadataTypeUrlPrefix, key), absl::Cord(value));
-  return status;
 }
 
 // Binds a stub method to its stub: (context, request, response) -> grpc::Status.
@@ -60,40 +47,6 @@ auto Bind(Stub* stub,
 }
 
 }  // namespace
-
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  // absl::StatusCode and grpc::StatusCode share their numbers (the canonical codes).
-  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  google::rpc::Status details;
-  google::rpc::ErrorInfo info;
-  if (status.error_details().empty() || !details.ParseFromString(status.error_details()) ||
-      details.details_size() != 1 || !details.details(0).UnpackTo(&info) || info.reason().empty()) {
-    return out;
-  }
-  out = apdu::WithReason(std::move(out), info.reason());
-  for (const auto& [key, value] : info.metadata()) {
-    out = SetMetadata(std::move(out), key, value);
-    uint32_t number = 0;
-    if (key == kMetadataDesfireStatus && value.size() == 2 && absl::SimpleHexAtoi(value, &number)) {
-      out.SetPayload(apdu::kDesfireStatusTypeUrl,
-                     absl::Cord(std::string(1, static_cast<char>(number))));
-    } else if (key == kMetadataStatusWord && value.size() == 4 &&
-               absl::SimpleHexAtoi(value, &number)) {
-      const char sw[2] = {static_cast<char>(number >> 8), static_cast<char>(number & 0xFF)};
-      out.SetPayload(apdu::kStatusWordTypeUrl, absl::Cord(absl::string_view(sw, 2)));
-    } else if (key == kMetadataCommitState) {
-      out.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord(value));
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> GetErrorMetadata(const absl::Status& status, absl::string_view key) {
-  absl::optional<absl::Cord> value = status.GetPayload(absl::StrCat(kMetadataTypeUrlPrefix, key));
-  if (!value.has_value()) return std::nullopt;
-  return std::string(*value);
-}
 
 bool IsTransportError(const absl::Status& status) {
   return (status.code() == absl::StatusCode::kUnavailable ||
@@ -226,7 +179,7 @@ absl::StatusOr<Response> Client::Mutation(Method method, Request request) {
     absl::StatusOr<Response> response = Unary<Response>(method, request);
     if (response.ok()) return response;
     absl::Status status = response.status();
-    if (GetErrorMetadata(status, kMetadataCommitState) == "UNKNOWN") outcome_unknown = true;
+    if (GetErrorMetadata(status, apdu::kMetadataCommitState) == "UNKNOWN") outcome_unknown = true;
     if (status.code() == absl::StatusCode::kUnavailable && attempt < options_.mutation_retries) {
       absl::SleepFor(backoff);
       backoff *= 2;
@@ -241,11 +194,12 @@ absl::StatusOr<Response> Client::Mutation(Method method, Request request) {
       });
       status = std::move(annotated);
     }
-    if (outcome_unknown && GetErrorMetadata(status, kMetadataCommitState) != "UNKNOWN") {
-      status = SetMetadata(std::move(status), kMetadataCommitState, "UNKNOWN");
-      status.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
+    if (outcome_unknown && GetErrorMetadata(status, apdu::kMetadataCommitState) != "UNKNOWN") {
+      status = apdu::WithErrorMetadata(std::move(status), apdu::kMetadataCommitState, "UNKNOWN");
+      status = apdu::WithCommitState(std::move(status), apdu::CommitState::kUnknown);
     }
-    return SetMetadata(std::move(status), kMetadataRequestId, request.request_id());
+    return apdu::WithErrorMetadata(std::move(status), apdu::kMetadataRequestId,
+                                   request.request_id());
   }
 }
 

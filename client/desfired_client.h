@@ -2,7 +2,7 @@
 //
 // Every unary RPC has a typed method returning absl::StatusOr<Response>. A failed call comes
 // back as an absl::Status with the gRPC code and message, and with the google.rpc.ErrorInfo
-// of the error (proto/desfired/v1/errors.proto) as payloads (see FromGrpcStatus below), so
+// of the error (proto/desfired/v1/errors.proto) as payloads (see "Errors" below), so
 // callers switch on the reason exactly as core code does:
 //
 //   ClientOptions options;
@@ -49,30 +49,30 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/apdu/status_payload.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/card.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "desfired/v1/taps.pb.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::client {
 
-// Payloads "type.desfired.dev/metadata/<key>" hold ErrorInfo.metadata[<key>] (the same
-// convention as the server's status mapping).
-inline constexpr absl::string_view kMetadataTypeUrlPrefix = "type.desfired.dev/metadata/";
-
-// The inverse of the server's ToGrpcStatus. OK stays OK. Otherwise: the same code and
-// message, and when the details hold a google.rpc.ErrorInfo:
+// Errors. A failed call comes back through FromGrpcStatus (proto/convert/status_convert.h, the
+// inverse of the server's ToGrpcStatus): the same code and message, and when the details hold
+// a google.rpc.ErrorInfo:
 //   ErrorInfo.reason            → the reason payload (apdu::GetReason);
 //   ErrorInfo.metadata[k]       → payload kMetadataTypeUrlPrefix + k (GetErrorMetadata);
 //   metadata "desfire_status"   → also the DESFire status payload (apdu::GetDesfireStatus);
 //   metadata "sw"               → also the status word payload (apdu::GetStatusWord);
-//   metadata "commit_state"     → also core's commit-state payload (desfire::GetCommitState).
+//   metadata "commit_state"     → also the commit-state payload (apdu::GetCommitState).
 // A status without ErrorInfo (the server was not reached, a proxy answered, the client's own
-// deadline passed) has no reason payload: see IsTransportError.
-absl::Status FromGrpcStatus(const grpc::Status& status);
-
+// deadline passed) has no reason payload: see IsTransportError. The names below are the
+// converter's and core's (core/apdu/status_payload.h), under the client's namespace.
+using ::desfired::FromGrpcStatus;
 // ErrorInfo.metadata[key] of an error converted by FromGrpcStatus, or nullopt.
-std::optional<std::string> GetErrorMetadata(const absl::Status& status, absl::string_view key);
+using apdu::GetErrorMetadata;
+using apdu::kMetadataTypeUrlPrefix;
 
 // True for an UNAVAILABLE or DEADLINE_EXCEEDED error that carries no desfired reason: the
 // call did not get an answer from desfired (server down, wrong address, TLS handshake failed,

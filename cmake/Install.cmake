@@ -11,7 +11,8 @@
 # Layout under the prefix:
 #   include/desfired/   the include root of the package: "client/desfired_client.h",
 #                       "desfired/v1/card.grpc.pb.h", "desfired/v1/card_mock.grpc.pb.h",
-#                       "core/apdu/status_payload.h" (GetReason), "google/rpc/status.pb.h"
+#                       "core/apdu/status_payload.h" (GetReason), "proto/convert/
+#                       status_convert.h" (FromGrpcStatus), "google/rpc/status.pb.h"
 #                       (kept under include/desfired/ so that they never clash with another
 #                       copy of the google.rpc protos)
 #   lib/                libdesfired_client.a and the libraries it needs
@@ -24,15 +25,18 @@ include(CMakePackageConfigHelpers)
 set(DESFIRED_INCLUDE_ROOT ${CMAKE_INSTALL_INCLUDEDIR}/desfired)
 set(DESFIRED_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/desfired)
 
-# Exported names: desfired::client, desfired::proto; the core libraries the client links
-# statically come along as desfired::desfire, desfired::crypto and desfired::util.
+# Exported names: desfired::client, desfired::proto; the libraries the client links
+# statically come along as desfired::status_convert, desfired::apdu, desfired::crypto and
+# desfired::util.
 set_target_properties(desfired_client PROPERTIES EXPORT_NAME client)
 set_target_properties(desfired_proto PROPERTIES EXPORT_NAME proto)
-set_target_properties(desfired_desfire PROPERTIES EXPORT_NAME desfire)
+set_target_properties(desfired_status_convert PROPERTIES EXPORT_NAME status_convert)
+set_target_properties(desfired_apdu PROPERTIES EXPORT_NAME apdu)
 set_target_properties(desfired_crypto PROPERTIES EXPORT_NAME crypto)
 set_target_properties(desfired_util PROPERTIES EXPORT_NAME util)
 
-install(TARGETS desfired_client desfired_proto desfired_desfire desfired_crypto desfired_util
+install(TARGETS desfired_client desfired_proto desfired_status_convert desfired_apdu
+                desfired_crypto desfired_util
         EXPORT desfiredTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT client
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT client
@@ -42,6 +46,8 @@ install(FILES client/desfired_client.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/clie
         COMPONENT client)
 install(FILES core/apdu/status_payload.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/core/apdu
         COMPONENT client)
+install(FILES proto/convert/status_convert.h
+        DESTINATION ${DESFIRED_INCLUDE_ROOT}/proto/convert COMPONENT client)
 # Every generated header of proto/ (messages, stubs, mocks); not the scratch mock/ folder.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/ DESTINATION ${DESFIRED_INCLUDE_ROOT}
         COMPONENT client

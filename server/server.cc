@@ -18,7 +18,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::server {
 namespace {

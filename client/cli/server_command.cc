@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "client/cli/commands.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -19,10 +20,13 @@
 namespace desfired::cli {
 namespace {
 
-// The metadata keys of errors.proto, in the order they are printed.
-constexpr const char* kMetadataKeys[] = {"reader", "expected_uid",   "uid", "key_name",
-                                         "field",  "desfire_status", "sw",  "commit_state",
-                                         "role",   "required"};
+// The metadata keys of errors.proto (core/apdu/error_metadata.h), in the order they are
+// printed.
+constexpr absl::string_view kMetadataKeys[] = {
+    apdu::kMetadataReader,     apdu::kMetadataExpectedUid, apdu::kMetadataUid,
+    apdu::kMetadataKeyName,    apdu::kMetadataField,       apdu::kMetadataDesfireStatus,
+    apdu::kMetadataStatusWord, apdu::kMetadataCommitState, apdu::kMetadataRole,
+    apdu::kMetadataRequired};
 
 struct Hint {
   absl::string_view reason;
@@ -109,12 +113,12 @@ std::string ReasonHint(absl::string_view reason, const absl::Status& status) {
     if (h.reason == reason) hint = std::string(h.text);
   }
   if (reason == "INVALID_ARGUMENT") {
-    if (auto field = client::GetErrorMetadata(status, "field")) {
+    if (auto field = client::GetErrorMetadata(status, apdu::kMetadataField)) {
       hint = absl::StrCat("the server rejected the request field '", *field,
                           "': check the option that sets it");
     }
   }
-  std::optional<std::string> commit = client::GetErrorMetadata(status, "commit_state");
+  std::optional<std::string> commit = client::GetErrorMetadata(status, apdu::kMetadataCommitState);
   if (commit == "NOT_COMMITTED") {
     absl::StrAppend(&hint, hint.empty() ? "" : "\n  ",
                     "nothing was committed on the card: the change did not happen");
@@ -145,7 +149,7 @@ int ReportCallError(absl::string_view command, const absl::Status& status,
       apdu::GetReason(status).value_or(absl::StatusCodeToString(status.code()));
   absl::StrAppend(&out, reason, " (", absl::StatusCodeToString(status.code()),
                   "): ", status.message(), "\n");
-  for (const char* key : kMetadataKeys) {
+  for (absl::string_view key : kMetadataKeys) {
     if (std::optional<std::string> v = client::GetErrorMetadata(status, key)) {
       absl::StrAppend(&out, "  ", key, ": ", *v, "\n");
     }

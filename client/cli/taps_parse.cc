@@ -362,7 +362,7 @@ int TapsParse(int argc, char** argv) {
         !s.ok()) {
       return usage_error(s.message());
     }
-    if (absl::Status s = store.SetStaticTapRule("mac-key", tap::MacAlgorithm::kAes128Cmac);
+    if (absl::Status s = store.SetStaticTapRule("mac-key", crypto::MacAlgorithm::kAes128Cmac);
         !s.ok()) {
       return usage_error(s.message());
     }

@@ -36,6 +36,34 @@ std::optional<uint8_t> GetDesfireStatus(const absl::Status& status) {
   return static_cast<uint8_t>(bytes[0]);
 }
 
+absl::string_view CommitStateName(CommitState state) {
+  return state == CommitState::kNotCommitted ? "NOT_COMMITTED" : "UNKNOWN";
+}
+
+absl::Status WithCommitState(absl::Status status, CommitState state) {
+  if (!status.ok()) status.SetPayload(kCommitStateTypeUrl, absl::Cord(CommitStateName(state)));
+  return status;
+}
+
+std::optional<CommitState> GetCommitState(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kCommitStateTypeUrl);
+  if (!payload.has_value()) return std::nullopt;
+  return *payload == CommitStateName(CommitState::kNotCommitted) ? CommitState::kNotCommitted
+                                                                 : CommitState::kUnknown;
+}
+
+absl::Status WithErrorMetadata(absl::Status status, absl::string_view key,
+                               absl::string_view value) {
+  if (!status.ok()) status.SetPayload(absl::StrCat(kMetadataTypeUrlPrefix, key), absl::Cord(value));
+  return status;
+}
+
+std::optional<std::string> GetErrorMetadata(const absl::Status& status, absl::string_view key) {
+  absl::optional<absl::Cord> payload = status.GetPayload(absl::StrCat(kMetadataTypeUrlPrefix, key));
+  if (!payload.has_value()) return std::nullopt;
+  return std::string(*payload);
+}
+
 absl::Status CardRemovedError(absl::string_view message) {
   return WithReason(absl::UnavailableError(message), kReasonCardRemoved);
 }

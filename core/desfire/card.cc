@@ -60,14 +60,12 @@ bool CardGone(const absl::Status& status) {
 }
 
 // The same status with `note` appended to the message and a commit-state payload.
-absl::Status WithCommitState(const absl::Status& status, CommitState state,
-                             absl::string_view note) {
+absl::Status FailedChange(const absl::Status& status, apdu::CommitState state,
+                          absl::string_view note) {
   absl::Status out(status.code(), absl::StrCat(status.message(), "; ", note));
   status.ForEachPayload(
       [&out](absl::string_view url, const absl::Cord& value) { out.SetPayload(url, value); });
-  out.SetPayload(kCommitStateTypeUrl,
-                 absl::Cord(state == CommitState::kNotCommitted ? "NOT_COMMITTED" : "UNKNOWN"));
-  return out;
+  return apdu::WithCommitState(std::move(out), state);
 }
 
 absl::Status WrongType(uint8_t file_no, FileType type, absl::string_view op) {
@@ -78,17 +76,11 @@ absl::Status WrongType(uint8_t file_no, FileType type, absl::string_view op) {
 
 }  // namespace
 
-std::optional<CommitState> GetCommitState(const absl::Status& status) {
-  absl::optional<absl::Cord> v = status.GetPayload(kCommitStateTypeUrl);
-  if (!v.has_value()) return std::nullopt;
-  return *v == "NOT_COMMITTED" ? CommitState::kNotCommitted : CommitState::kUnknown;
-}
-
 AuthScheme DefaultScheme(crypto::KeyType type) {
   return type == crypto::KeyType::kAes128 ? AuthScheme::kAes : AuthScheme::kIso;
 }
 
-DesfireCard::DesfireCard(CardTransport& transport, Options options)
+DesfireCard::DesfireCard(apdu::CardTransport& transport, Options options)
     : channel_(transport), session_(channel_, std::move(options.random)) {
   if (options.frame_logger) channel_.set_frame_logger(std::move(options.frame_logger));
 }
@@ -453,14 +445,16 @@ absl::Status DesfireCard::RunChange(Command change, TxOptions tx) {
   absl::StatusOr<Bytes> changed = Run(std::move(change));
   if (!changed.ok()) {
     if (!CardGone(changed.status())) (void)AbortTransaction();
-    return WithCommitState(changed.status(), CommitState::kNotCommitted, "nothing was committed");
+    return FailedChange(changed.status(), apdu::CommitState::kNotCommitted,
+                        "nothing was committed");
   }
   if (!tx.commit) return absl::OkStatus();
   if (tx.before_commit) {
     absl::Status ready = tx.before_commit();
     if (!ready.ok()) {
       (void)AbortTransaction();
-      return WithCommitState(std::move(ready), CommitState::kNotCommitted, "nothing was committed");
+      return FailedChange(std::move(ready), apdu::CommitState::kNotCommitted,
+                          "nothing was committed");
     }
   }
   absl::Status committed = CommitTransaction();
@@ -468,12 +462,12 @@ absl::Status DesfireCard::RunChange(Command change, TxOptions tx) {
   if (apdu::GetDesfireStatus(committed).has_value()) {
     // The card answered the commit with an error: it kept nothing.
     (void)AbortTransaction();
-    return WithCommitState(committed, CommitState::kNotCommitted, "nothing was committed");
+    return FailedChange(committed, apdu::CommitState::kNotCommitted, "nothing was committed");
   }
   if (!CardGone(committed)) (void)AbortTransaction();
-  return WithCommitState(committed, CommitState::kUnknown,
-                         "the commit was sent but its answer was lost: read the file to know "
-                         "whether it took effect");
+  return FailedChange(committed, apdu::CommitState::kUnknown,
+                      "the commit was sent but its answer was lost: read the file to know "
+                      "whether it took effect");
 }
 
 absl::StatusOr<Bytes> DesfireCard::ReadData(uint8_t file_no, uint32_t offset, uint32_t length) {

@@ -24,7 +24,7 @@
 // WriteData on a backup file are followed by CommitTransaction unless `commit = false`. When
 // the change or the commit fails, the card keeps nothing: AbortTransaction is sent when the
 // card is still there (the card rolls back by itself when it left the field). The error
-// then carries a commit-state payload (GetCommitState): kNotCommitted when the card cannot
+// then carries a commit-state payload (apdu::GetCommitState): kNotCommitted when the card cannot
 // have committed (the failure came before the commit command, or the card refused the
 // commit), kUnknown when the commit was sent and its answer was lost (only the card's next
 // contact can tell; the server's ledger reconciles this).
@@ -52,22 +52,17 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/apdu/transport.h"
 #include "core/crypto/key_type.h"
 #include "core/desfire/card_types.h"
 #include "core/desfire/channel.h"
 #include "core/desfire/session.h"
-#include "core/desfire/transport.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
 
 inline constexpr absl::string_view kReasonWrongFileType = "WRONG_FILE_TYPE";
 inline constexpr absl::string_view kReasonInsufficientValue = "INSUFFICIENT_VALUE";
-
-// What a failed change left on the card (a payload on the error; see the header comment).
-enum class CommitState { kNotCommitted, kUnknown };
-inline constexpr absl::string_view kCommitStateTypeUrl = "type.desfired.dev/commit-state";
-std::optional<CommitState> GetCommitState(const absl::Status& status);
 
 // A key to authenticate or change with. `value` is borrowed for the call only.
 struct CardKey {
@@ -95,8 +90,8 @@ class DesfireCard {
     FrameLogger frame_logger = nullptr;
   };
 
-  explicit DesfireCard(CardTransport& transport) : DesfireCard(transport, Options{}) {}
-  DesfireCard(CardTransport& transport, Options options);
+  explicit DesfireCard(apdu::CardTransport& transport) : DesfireCard(transport, Options{}) {}
+  DesfireCard(apdu::CardTransport& transport, Options options);
   DesfireCard(const DesfireCard&) = delete;
   DesfireCard& operator=(const DesfireCard&) = delete;
 

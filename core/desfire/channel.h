@@ -41,8 +41,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/apdu/transport.h"
 #include "core/desfire/ins.h"
-#include "core/desfire/transport.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
@@ -73,7 +73,7 @@ struct NativeResponse {
 
 class Channel {
  public:
-  explicit Channel(CardTransport& transport) : transport_(transport) {}
+  explicit Channel(apdu::CardTransport& transport) : transport_(transport) {}
 
   void set_frame_logger(FrameLogger logger) { logger_ = std::move(logger); }
 
@@ -85,7 +85,7 @@ class Channel {
   absl::StatusOr<Bytes> Exchange(ByteSpan frame, bool redact);
   void Log(FrameDirection direction, ByteSpan frame, bool redact, size_t keep) const;
 
-  CardTransport& transport_;
+  apdu::CardTransport& transport_;
   FrameLogger logger_;
 };
 

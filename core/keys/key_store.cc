@@ -8,7 +8,6 @@
 #include "absl/strings/strip.h"
 #include "core/crypto/an10922.h"
 #include "core/crypto/random.h"
-#include "core/tap/format.h"
 #include "core/util/numbers.h"
 #include "core/util/private_file.h"
 #include "core/util/status_macros.h"
@@ -17,7 +16,13 @@ namespace desfired::keys {
 namespace {
 
 constexpr size_t kMaxKeyFileSize = 1 << 20;
-constexpr size_t kMaxSystemIdLength = 31 - tap::kUidDiversifyLength;
+
+// A DESFire UID (7 bytes) starts every diversification input: UID ‖ AID ‖ system id for card
+// keys, UID ‖ system id for a tap card rule (as core/tap's MacVerifier builds it). AN10922
+// takes at most 31 input bytes.
+constexpr size_t kDiversifyUidLength = 7;
+constexpr size_t kDiversifyPrefix = kDiversifyUidLength + 3;  // UID ‖ AID
+constexpr size_t kMaxSystemIdLength = 31 - kDiversifyUidLength;
 
 bool ValidName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -33,9 +38,6 @@ absl::Status LineError(absl::string_view where, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
 }
 
-constexpr size_t kDiversifyUidLength = 7;
-constexpr size_t kDiversifyPrefix = kDiversifyUidLength + 3;  // UID ‖ AID
-
 // Splits "k=v" options; returns false for a token without '='.
 bool SplitOption(absl::string_view token, absl::string_view* k, absl::string_view* v) {
   const size_t eq = token.find('=');
@@ -47,34 +49,34 @@ bool SplitOption(absl::string_view token, absl::string_view* k, absl::string_vie
 
 }  // namespace
 
-tap::MacAlgorithm DefaultMacFor(crypto::KeyType type) {
+crypto::MacAlgorithm DefaultMacFor(crypto::KeyType type) {
   switch (type) {
     case crypto::KeyType::kAes128:
-      return tap::MacAlgorithm::kAes128Cmac;
+      return crypto::MacAlgorithm::kAes128Cmac;
     case crypto::KeyType::k2Tdea:
     case crypto::KeyType::k3Tdea:
-      return tap::MacAlgorithm::kTdesCmac;
+      return crypto::MacAlgorithm::kTdesCmac;
     case crypto::KeyType::kDes:
       break;
   }
-  return tap::MacAlgorithm::kNone;
+  return crypto::MacAlgorithm::kNone;
 }
 
-absl::Status CheckMacSuitsKey(tap::MacAlgorithm mac, crypto::KeyType type) {
+absl::Status CheckMacSuitsKey(crypto::MacAlgorithm mac, crypto::KeyType type) {
   const bool aes = type == crypto::KeyType::kAes128;
   const bool tdea = type == crypto::KeyType::k2Tdea || type == crypto::KeyType::k3Tdea;
   switch (mac) {
-    case tap::MacAlgorithm::kAes128Cmac:
-    case tap::MacAlgorithm::kAes128CmacEv2:
+    case crypto::MacAlgorithm::kAes128Cmac:
+    case crypto::MacAlgorithm::kAes128CmacEv2:
       if (aes) return absl::OkStatus();
       break;
-    case tap::MacAlgorithm::kTdesCmac:
+    case crypto::MacAlgorithm::kTdesCmac:
       if (tdea) return absl::OkStatus();
       break;
-    case tap::MacAlgorithm::kNone:
+    case crypto::MacAlgorithm::kNone:
       break;
   }
-  return absl::InvalidArgumentError(absl::StrCat("MAC algorithm ", tap::MacAlgorithmName(mac),
+  return absl::InvalidArgumentError(absl::StrCat("MAC algorithm ", crypto::MacAlgorithmName(mac),
                                                  " cannot be used with a ",
                                                  crypto::KeyTypeName(type), " key"));
 }
@@ -199,7 +201,7 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
         return LineError(where, absl::StrCat("no key named '", v, "' (define it above)"));
       }
     } else if (k == "mac") {
-      std::optional<tap::MacAlgorithm> mac = tap::ParseMacAlgorithm(v);
+      std::optional<crypto::MacAlgorithm> mac = crypto::ParseMacAlgorithm(v);
       if (!mac) {
         return LineError(where, absl::StrCat("unknown MAC algorithm '", v,
                                              "' (AES128_CMAC, AES128_CMAC_EV2 or TDES_CMAC)"));
@@ -228,7 +230,7 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
       return LineError(where, "AN10922 diversification needs an AES128, 2TDEA or 3TDEA key");
     }
   }
-  if (rule.mac == tap::MacAlgorithm::kNone) rule.mac = DefaultMacFor(rule.key->type);
+  if (rule.mac == crypto::MacAlgorithm::kNone) rule.mac = DefaultMacFor(rule.key->type);
   if (absl::Status s = CheckMacSuitsKey(rule.mac, rule.key->type); !s.ok()) {
     return LineError(where, absl::StrCat("key '", rule.key->name, "': ", s.message()));
   }
@@ -310,10 +312,10 @@ absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t ai
   return SecretBytes(*std::move(derived));
 }
 
-absl::Status KeyStore::SetStaticTapRule(absl::string_view key_name, tap::MacAlgorithm mac) {
+absl::Status KeyStore::SetStaticTapRule(absl::string_view key_name, crypto::MacAlgorithm mac) {
   const Key* key = Find(key_name);
   if (key == nullptr) return absl::InvalidArgumentError(absl::StrCat("no key '", key_name, "'"));
-  if (mac == tap::MacAlgorithm::kNone) mac = DefaultMacFor(key->type);
+  if (mac == crypto::MacAlgorithm::kNone) mac = DefaultMacFor(key->type);
   DESFIRED_RETURN_IF_ERROR(CheckMacSuitsKey(mac, key->type));
   TapRule rule;
   rule.kind = TapRule::Kind::kStatic;

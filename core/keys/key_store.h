@@ -25,8 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/crypto/key_type.h"
+#include "core/crypto/mac_algorithm.h"
 #include "core/keys/secret.h"
-#include "core/tap/mac.h"
 #include "core/util/bytes.h"
 
 namespace desfired::keys {
@@ -56,7 +56,7 @@ struct TapRule {
   enum class Kind { kTerminal, kCard, kStatic };
   Kind kind = Kind::kStatic;
   const Key* key = nullptr;  // points into the owning KeyStore
-  tap::MacAlgorithm mac = tap::MacAlgorithm::kNone;
+  crypto::MacAlgorithm mac = crypto::MacAlgorithm::kNone;
   uint32_t terminal_id = 0;  // kTerminal
   Bytes system_id;           // kCard: appended to the 7 UID bytes as AN10922 input
 };
@@ -82,7 +82,7 @@ class KeyStore {
 
   // Sets the static tap rule (replacing any) to the named key. INVALID_ARGUMENT when the
   // key is missing or `mac` does not suit its type; kNone picks the type's default.
-  absl::Status SetStaticTapRule(absl::string_view key_name, tap::MacAlgorithm mac);
+  absl::Status SetStaticTapRule(absl::string_view key_name, crypto::MacAlgorithm mac);
 
   // nullptr when there is no such key.
   const Key* Find(absl::string_view name) const;
@@ -107,10 +107,10 @@ class KeyStore {
 
 // The MAC algorithm a key type gets when a rule names none: AES128_CMAC for AES-128,
 // TDES_CMAC for 2TDEA/3TDEA; kNone for single DES (not allowed for tap MACs).
-tap::MacAlgorithm DefaultMacFor(crypto::KeyType type);
+crypto::MacAlgorithm DefaultMacFor(crypto::KeyType type);
 
 // OK when `mac` can be computed with a key of `type`.
-absl::Status CheckMacSuitsKey(tap::MacAlgorithm mac, crypto::KeyType type);
+absl::Status CheckMacSuitsKey(crypto::MacAlgorithm mac, crypto::KeyType type);
 
 }  // namespace desfired::keys
 

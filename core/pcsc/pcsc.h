@@ -4,7 +4,7 @@
 //   DESFIRED_ASSIGN_OR_RETURN(auto context, PcscContext::Create());
 //   DESFIRED_ASSIGN_OR_RETURN(std::vector<std::string> readers, context->ListReaders());
 //   DESFIRED_ASSIGN_OR_RETURN(auto card, context->Connect(readers[0]));
-//   desfire::Channel channel(*card);          // card is a desfire::CardTransport
+//   desfire::Channel channel(*card);          // card is a apdu::CardTransport
 //
 // A connection shared with other programs protects a multi-frame exchange (0xAF chaining) with
 // a transaction, so no foreign APDU lands inside the chain:
@@ -51,7 +51,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "core/desfire/transport.h"
+#include "core/apdu/transport.h"
 #include "core/util/bytes.h"
 
 namespace desfired::pcsc {
@@ -142,7 +142,7 @@ class PcscTransaction {
 };
 
 // A connected card (exclusive or shared); implements the CardTransport seam.
-class PcscCard final : public desfire::CardTransport {
+class PcscCard final : public apdu::CardTransport {
  public:
   ~PcscCard() override;  // SCardDisconnect(SCARD_LEAVE_CARD)
   PcscCard(const PcscCard&) = delete;

@@ -53,11 +53,11 @@ absl::StatusOr<MacVerifier> MacVerifier::Create(const keys::KeyStore& store) {
   return v;
 }
 
-void MacVerifier::ComputeTapMac(const crypto::Cmac& cmac, MacAlgorithm algorithm,
+void MacVerifier::ComputeTapMac(const crypto::Cmac& cmac, crypto::MacAlgorithm algorithm,
                                 const uint8_t* record, uint8_t out[8]) {
   uint8_t full[16];
   cmac.Compute(ByteSpan(record, kMacCoveredLength), full);
-  if (algorithm == MacAlgorithm::kAes128CmacEv2) {
+  if (algorithm == crypto::MacAlgorithm::kAes128CmacEv2) {
     for (int i = 0; i < 8; ++i) out[i] = full[2 * i + 1];
   } else {
     std::memcpy(out, full, 8);

@@ -19,8 +19,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/crypto/cmac.h"
+#include "core/crypto/mac_algorithm.h"
 #include "core/keys/key_store.h"
-#include "core/tap/mac.h"
 
 namespace desfired::tap {
 
@@ -31,7 +31,7 @@ class MacVerifier {
 
   struct Outcome {
     const std::string* key_name = nullptr;  // nullptr: no rule applied
-    MacAlgorithm algorithm = MacAlgorithm::kNone;
+    crypto::MacAlgorithm algorithm = crypto::MacAlgorithm::kNone;
     bool verified = false;
   };
 
@@ -39,8 +39,8 @@ class MacVerifier {
   Outcome Verify(const uint8_t* record, uint32_t terminal_id);
 
   // Computes the 8 MAC bytes a record would carry under `algorithm` with `cmac`.
-  static void ComputeTapMac(const crypto::Cmac& cmac, MacAlgorithm algorithm, const uint8_t* record,
-                            uint8_t out[8]);
+  static void ComputeTapMac(const crypto::Cmac& cmac, crypto::MacAlgorithm algorithm,
+                            const uint8_t* record, uint8_t out[8]);
 
   bool empty() const { return terminal_.empty() && !card_ && !static_; }
 
@@ -51,7 +51,7 @@ class MacVerifier {
  private:
   struct Prepared {
     std::unique_ptr<crypto::Cmac> cmac;
-    MacAlgorithm algorithm = MacAlgorithm::kNone;
+    crypto::MacAlgorithm algorithm = crypto::MacAlgorithm::kNone;
     const std::string* name = nullptr;
   };
   struct CardRule {

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "core/crypto/mac_algorithm.h"
 #include "core/tap/format.h"
-#include "core/tap/mac.h"
 #include "core/util/bytes.h"
 
 namespace desfired::tap {
@@ -76,7 +76,7 @@ struct TapResult {
   ByteSpan raw;                   // the input bytes; owned by the caller
   TapFields fields;               // valid unless REJECTED
 
-  MacAlgorithm mac_algorithm = MacAlgorithm::kNone;
+  crypto::MacAlgorithm mac_algorithm = crypto::MacAlgorithm::kNone;
   const std::string* key_name = nullptr;  // the key that applied; owned by the key store
 
   // Set by TapReconciler.

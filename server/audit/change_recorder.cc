@@ -8,13 +8,14 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/card.h"
 #include "core/util/status_macros.h"
 #include "desfired/v1/card.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::server {
 namespace {
@@ -44,9 +45,9 @@ absl::Status OutcomeUnknown(const LedgerRow& row, absl::string_view why) {
       absl::FailedPreconditionError(absl::StrFormat(
           "request_id '%s': an earlier attempt (ledger row %d) %s", row.request_id, row.seq, why)),
       kReasonOutcomeUnknown);
-  s.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
-  s = WithErrorMetadata(std::move(s), kMetadataUid, row.uid);
-  return WithErrorMetadata(std::move(s), "ledger_seq", absl::StrCat(row.seq));
+  s = apdu::WithCommitState(std::move(s), apdu::CommitState::kUnknown);
+  s = apdu::WithErrorMetadata(std::move(s), apdu::kMetadataUid, row.uid);
+  return apdu::WithErrorMetadata(std::move(s), apdu::kMetadataLedgerSeq, absl::StrCat(row.seq));
 }
 
 // The GetValue that reads back the value file a PENDING change of type `Request` named.
@@ -221,7 +222,7 @@ void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
   if (earlier_.has_value()) return;  // the earlier attempt's PENDING row stays the newest
   if (status.ok() && recorder_.options_.crash_after_commit) ::_exit(86);
   if (!status.ok() && pending_.has_value() &&
-      desfire::GetCommitState(status) == desfire::CommitState::kUnknown) {
+      apdu::GetCommitState(status) == apdu::CommitState::kUnknown) {
     // The commit went out and its answer was lost: settled when the card is seen again.
     recorder_.AddUnsettled(*pending_);
     return;
@@ -239,8 +240,8 @@ void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
   } else {
     row.outcome = std::string(absl::StatusCodeToString(status.code()));
     row.reason = ReasonOf(status);
-    if (std::optional<desfire::CommitState> state = desfire::GetCommitState(status)) {
-      row.commit_state = *state == desfire::CommitState::kUnknown ? "UNKNOWN" : "NOT_COMMITTED";
+    if (std::optional<apdu::CommitState> state = apdu::GetCommitState(status)) {
+      row.commit_state = std::string(apdu::CommitStateName(*state));
     }
     row.detail = std::string(status.message());
   }

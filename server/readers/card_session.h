@@ -26,8 +26,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/apdu/transport.h"
 #include "core/desfire/card.h"
-#include "core/desfire/transport.h"
 #include "core/keys/key_store.h"
 #include "core/pcsc/pcsc.h"
 #include "server/rpc/card_ops.h"
@@ -38,9 +38,9 @@ namespace desfired::server {
 
 // A CardTransport that runs a check before every APDU, and tells an observer how long each
 // APDU that was sent took and whether the exchange succeeded.
-class CheckedTransport final : public desfire::CardTransport {
+class CheckedTransport final : public apdu::CardTransport {
  public:
-  explicit CheckedTransport(desfire::CardTransport& inner) : inner_(inner) {}
+  explicit CheckedTransport(apdu::CardTransport& inner) : inner_(inner) {}
   absl::StatusOr<Bytes> Transmit(ByteSpan command) override;
   void set_check(std::function<absl::Status()> check) { check_ = std::move(check); }
   void set_observer(std::function<void(absl::Duration elapsed, bool ok)> observer) {
@@ -48,7 +48,7 @@ class CheckedTransport final : public desfire::CardTransport {
   }
 
  private:
-  desfire::CardTransport& inner_;
+  apdu::CardTransport& inner_;
   std::function<absl::Status()> check_;
   std::function<void(absl::Duration, bool)> observer_;
 };

@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
 #include "server/readers/reasons.h"
-#include "server/status_mapping.h"
 
 namespace desfired::server {
 
@@ -26,10 +26,10 @@ absl::StatusOr<ReaderWorker<CardSession>*> ReaderRegistry::Worker(const std::str
   bool known = false;
   for (const ReaderState& r : snapshot->readers) known = known || r.reader == reader;
   if (!known) {
-    return WithErrorMetadata(
+    return apdu::WithErrorMetadata(
         apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", reader, "'")),
                          pcsc::kReasonReaderNotFound),
-        kMetadataReader, reader);
+        apdu::kMetadataReader, reader);
   }
   absl::MutexLock lock(&mu_);
   if (shut_down_) {

@@ -12,16 +12,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/status.h"
 #include "core/tap/format.h"
 #include "core/util/status_macros.h"
 #include "proto/convert/tap_convert.h"
-#include "server/status_mapping.h"
 
 namespace desfired::server {
 namespace {
 
+using apdu::CardMismatchError;
+using apdu::InvalidFieldError;
+using apdu::KeyNotFoundError;
 using desfire::CommMode;
 using desfire::FileType;
 

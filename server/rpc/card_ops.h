@@ -67,9 +67,9 @@
 // (opaque to clients; it is what next_page_token held), empty on the first page.
 //
 // Errors: core's statuses are returned unchanged (the service maps them with ToGrpcStatus in one
-// place); the server's own checks use the helpers of status_mapping.h. Besides those of the
-// prologue, an operation returns what the DesfireCard methods it calls return (core/desfire/
-// card.h), and:
+// place); the server's own checks use the helpers of core/apdu/error_metadata.h. Besides those
+// of the prologue, an operation returns what the DesfireCard methods it calls return
+// (core/desfire/card.h), and:
 //   FAILED_PRECONDITION / WRONG_FILE_TYPE  ReadRecords / ReadTapLog on a file that is not a
 //                                          record file (as DesfireCard does for the others)
 //   INVALID_ARGUMENT (field new_key_name / old_key_name)  ChangeKey with a key whose type does

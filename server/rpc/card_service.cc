@@ -5,10 +5,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
+#include "proto/convert/status_convert.h"
 #include "server/readers/reasons.h"
-#include "server/status_mapping.h"
 
 namespace desfired::server {
 namespace {
@@ -67,7 +68,7 @@ template <typename Request>
 absl::Status CheckWriteLimit(const Request& request, size_t max_bytes) {
   if constexpr (requires { request.data(); }) {
     if (request.data().size() > max_bytes) {
-      return InvalidFieldError(
+      return apdu::InvalidFieldError(
           "data", absl::StrCat("at most ", max_bytes, " bytes per write on this server, got ",
                                request.data().size()));
     }

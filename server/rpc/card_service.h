@@ -6,7 +6,7 @@
 //       ──▶ ReaderRegistry::Worker(reader) ── NOT_FOUND / READER_NOT_FOUND
 //       ──▶ worker.Submit(job: deadline, cancellation, body = CardSession::Begin + card op)
 //              ── RESOURCE_EXHAUSTED / QUEUE_FULL when the reader's queue is full
-//       ──▶ done: ToGrpcStatus(status) (status_mapping.h, the one place)
+//       ──▶ done: ToGrpcStatus(status) (proto/convert/status_convert.h, the one place)
 //
 // Every call passes through ServerHooks (server/rpc/hooks.h): authorize first, on_call_done last.
 //

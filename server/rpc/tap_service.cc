@@ -5,9 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "core/apdu/error_metadata.h"
 #include "google/protobuf/arena.h"
+#include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
-#include "server/status_mapping.h"
 
 namespace desfired::server {
 namespace {
@@ -32,7 +33,7 @@ std::optional<int64_t> BackendTime(const v1::TapInput& input) {
 
 absl::Status CheckBatch(int size, size_t max_batch) {
   if (static_cast<size_t>(size) > max_batch) {
-    return InvalidFieldError(
+    return apdu::InvalidFieldError(
         "records", absl::StrFormat("%d records in one message; at most %d", size, max_batch));
   }
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/crypto/random.h"
 #include "core/util/bytes.h"
@@ -15,7 +16,7 @@
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/server_context.h"
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::server {
 namespace {
@@ -303,8 +304,9 @@ absl::Status Authorizer::CheckRole(const Principal& principal, absl::string_view
                            "caller '", principal.name, "' has the role ", RoleName(principal.role),
                            "; ", method, " needs ", RoleName(required))),
                        kReasonRoleDenied);
-  denied = WithErrorMetadata(std::move(denied), kMetadataRole, RoleName(principal.role));
-  return WithErrorMetadata(std::move(denied), kMetadataRequired, RoleName(required));
+  denied =
+      apdu::WithErrorMetadata(std::move(denied), apdu::kMetadataRole, RoleName(principal.role));
+  return apdu::WithErrorMetadata(std::move(denied), apdu::kMetadataRequired, RoleName(required));
 }
 
 std::string Authorizer::CallerName(const CallCredentials& credentials) const {

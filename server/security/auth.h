@@ -65,9 +65,6 @@ inline constexpr absl::string_view kReasonTokenMissing = "TOKEN_MISSING";
 inline constexpr absl::string_view kReasonTokenInvalid = "TOKEN_INVALID";
 inline constexpr absl::string_view kReasonRoleDenied = "ROLE_DENIED";
 inline constexpr absl::string_view kReasonTooManyStreams = "TOO_MANY_STREAMS";
-// ErrorInfo metadata of ROLE_DENIED.
-inline constexpr absl::string_view kMetadataRole = "role";
-inline constexpr absl::string_view kMetadataRequired = "required";
 
 // The role each method needs.
 struct MethodRole {

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
-#include "core/desfire/card.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -24,7 +24,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::client {
 namespace {
@@ -34,8 +34,8 @@ using ::testing::HasSubstr;
 // A CARD_REMOVED error as the server sends it after a lost commit.
 grpc::Status CardRemovedUnknown() {
   absl::Status s = apdu::CardRemovedError("card gone during the commit");
-  s.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
-  return server::ToGrpcStatus(s);
+  s.SetPayload(apdu::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
+  return ToGrpcStatus(s);
 }
 
 class FakeCards final : public v1::CardService::Service {
@@ -61,7 +61,7 @@ class FakeCards final : public v1::CardService::Service {
                         v1::GetValueResponse*) override {
     absl::MutexLock lock(&mu_);
     ++get_value_calls_;
-    return server::ToGrpcStatus(
+    return ToGrpcStatus(
         apdu::WithReason(absl::UnavailableError("pcscd is down"), "PCSC_UNAVAILABLE"));
   }
 
@@ -162,27 +162,27 @@ class DesfiredClientTest : public ::testing::Test {
 };
 
 TEST(FromGrpcStatusTest, ErrorInfoBecomesPayloads) {
-  absl::Status in = server::WithErrorMetadata(
+  absl::Status in = apdu::WithErrorMetadata(
       apdu::WithReason(absl::OutOfRangeError("value 120 is less than the debit 500"),
                        "INSUFFICIENT_VALUE"),
       "reader", "Test PCD 00 00");
   in.SetPayload(apdu::kDesfireStatusTypeUrl, absl::Cord(std::string(1, '\xBE')));
   in.SetPayload(apdu::kStatusWordTypeUrl, absl::Cord(std::string("\x91\xBE", 2)));
-  in.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("NOT_COMMITTED"));
-  absl::Status out = FromGrpcStatus(server::ToGrpcStatus(in));
+  in.SetPayload(apdu::kCommitStateTypeUrl, absl::Cord("NOT_COMMITTED"));
+  absl::Status out = FromGrpcStatus(ToGrpcStatus(in));
   EXPECT_EQ(out.code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(out.message(), "value 120 is less than the debit 500");
   EXPECT_EQ(apdu::GetReason(out), "INSUFFICIENT_VALUE");
   EXPECT_EQ(apdu::GetDesfireStatus(out), 0xBE);
   EXPECT_EQ(apdu::GetStatusWord(out), 0x91BE);
-  EXPECT_EQ(desfire::GetCommitState(out), desfire::CommitState::kNotCommitted);
+  EXPECT_EQ(apdu::GetCommitState(out), apdu::CommitState::kNotCommitted);
   EXPECT_EQ(GetErrorMetadata(out, "reader"), "Test PCD 00 00");
   EXPECT_EQ(GetErrorMetadata(out, "desfire_status"), "BE");
   EXPECT_EQ(GetErrorMetadata(out, "commit_state"), "NOT_COMMITTED");
   EXPECT_FALSE(IsTransportError(out));
   // Through the server's mapping again: the same ErrorInfo.
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(server::ToErrorInfo(out),
-                                                                 server::ToErrorInfo(in)));
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(ToErrorInfo(out), ToErrorInfo(in)));
 }
 
 TEST(FromGrpcStatusTest, WithoutDetailsIsATransportError) {
@@ -240,7 +240,7 @@ TEST_F(DesfiredClientTest, RetriesExhaustedKeepTheUnknownOutcome) {
   // The first attempt's commit answer was lost; the retry finds no card (NO_CARD is not
   // retried). The outcome stays unknown, and the error names the request id to retry with.
   const grpc::Status no_card =
-      server::ToGrpcStatus(apdu::WithReason(absl::FailedPreconditionError("no card"), "NO_CARD"));
+      ToGrpcStatus(apdu::WithReason(absl::FailedPreconditionError("no card"), "NO_CARD"));
   cards_.FailDebits({CardRemovedUnknown(), no_card});
   ClientOptions options;
   options.mutation_retries = 1;
@@ -251,14 +251,14 @@ TEST_F(DesfiredClientTest, RetriesExhaustedKeepTheUnknownOutcome) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(apdu::GetReason(r.status()), "NO_CARD");
   EXPECT_EQ(GetErrorMetadata(r.status(), "commit_state"), "UNKNOWN");
-  EXPECT_EQ(desfire::GetCommitState(r.status()), desfire::CommitState::kUnknown);
+  EXPECT_EQ(apdu::GetCommitState(r.status()), apdu::CommitState::kUnknown);
   EXPECT_EQ(GetErrorMetadata(r.status(), "request_id"), "mine-1");
   EXPECT_THAT(r.status().message(), HasSubstr("attempt 2"));
   EXPECT_EQ(cards_.request_ids(), (std::vector<std::string>{"mine-1", "mine-1"}));
 }
 
 TEST_F(DesfiredClientTest, OtherErrorsAndReadsAreNotRetried) {
-  cards_.FailDebits({server::ToGrpcStatus(server::InvalidFieldError("amount", "negative"))});
+  cards_.FailDebits({ToGrpcStatus(apdu::InvalidFieldError("amount", "negative"))});
   std::unique_ptr<Client> client = NewClient();
   absl::StatusOr<v1::DebitResponse> r = client->Debit(v1::DebitRequest());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);

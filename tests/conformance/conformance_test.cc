@@ -54,7 +54,7 @@ struct Bench {
   std::unique_ptr<pcsc::PcscContext> context;
   std::unique_ptr<pcsc::PcscCard> pcsc_card;
   std::unique_ptr<EmulatorTransport> emulator;
-  desfire::CardTransport* transport = nullptr;
+  apdu::CardTransport* transport = nullptr;
   std::string skip;   // non-empty: why the backend is not available here (not a failure)
   std::string error;  // non-empty: the backend should work here and does not
 };
@@ -339,7 +339,7 @@ TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
     absl::Status too_much = card_->Debit(value_no, 100000);
     EXPECT_EQ(apdu::GetReason(too_much), std::string(desfire::kReasonInsufficientValue))
         << too_much;
-    EXPECT_EQ(desfire::GetCommitState(too_much), desfire::CommitState::kNotCommitted);
+    EXPECT_EQ(apdu::GetCommitState(too_much), apdu::CommitState::kNotCommitted);
     ASSERT_TRUE(card_->Authenticate(1, {c.type, key1}, c.scheme).ok());  // errors end it
     value = card_->GetValue(value_no);
     ASSERT_TRUE(value.ok()) << value.status();

@@ -16,8 +16,8 @@
 namespace desfired {
 namespace {
 
+using apdu::CommitState;
 using desfire::CardKey;
-using desfire::CommitState;
 using desfire::DesfireCard;
 using test_util::Hex;
 
@@ -32,9 +32,9 @@ constexpr char kDebitKey[] = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
 
 // Damages the reply to the `target`-th APDU (1-based) with `damage`; the fault a real card
 // cannot be made to produce on demand.
-class DamagingTransport final : public desfire::CardTransport {
+class DamagingTransport final : public apdu::CardTransport {
  public:
-  DamagingTransport(desfire::CardTransport& inner, int target, std::function<void(Bytes&)> damage)
+  DamagingTransport(apdu::CardTransport& inner, int target, std::function<void(Bytes&)> damage)
       : inner_(inner), target_(target), damage_(std::move(damage)) {}
   absl::StatusOr<Bytes> Transmit(ByteSpan command) override {
     absl::StatusOr<Bytes> reply = inner_.Transmit(command);
@@ -44,7 +44,7 @@ class DamagingTransport final : public desfire::CardTransport {
   void Arm(int target_from_now) { target_ = count_ + target_from_now; }
 
  private:
-  desfire::CardTransport& inner_;
+  apdu::CardTransport& inner_;
   int target_;
   int count_ = 0;
   std::function<void(Bytes&)> damage_;
@@ -127,7 +127,7 @@ TEST_F(CardFaultTest, TornDuringDebitLeavesTheValueUnchanged) {
   absl::Status s = card.Debit(kValueFile, 100);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(apdu::GetReason(s), std::string(apdu::kReasonCardRemoved)) << s;
-  EXPECT_EQ(desfire::GetCommitState(s), CommitState::kNotCommitted) << s;
+  EXPECT_EQ(apdu::GetCommitState(s), CommitState::kNotCommitted) << s;
   pcsc_card.reset();
   ASSERT_NO_FATAL_FAILURE(ReinsertCard());
   EXPECT_EQ(ValueOnCard(), kInitialValue);
@@ -143,7 +143,7 @@ TEST_F(CardFaultTest, TornDuringCommitLeavesTheValueUnchanged) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(apdu::GetReason(s), std::string(apdu::kReasonCardRemoved)) << s;
   // The host cannot know whether the commit reached the card: it says so.
-  EXPECT_EQ(desfire::GetCommitState(s), CommitState::kUnknown) << s;
+  EXPECT_EQ(apdu::GetCommitState(s), CommitState::kUnknown) << s;
   pcsc_card.reset();
   ASSERT_NO_FATAL_FAILURE(ReinsertCard());
   EXPECT_EQ(ValueOnCard(), kInitialValue);
@@ -161,7 +161,7 @@ TEST_F(CardFaultTest, DebitReplyWithoutMacIsRefusedAndAborted) {
   absl::Status s = card.Debit(kValueFile, 100);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_EQ(apdu::GetReason(s), std::string(desfire::kReasonIntegrityError)) << s;
-  EXPECT_EQ(desfire::GetCommitState(s), CommitState::kNotCommitted) << s;
+  EXPECT_EQ(apdu::GetCommitState(s), CommitState::kNotCommitted) << s;
   EXPECT_FALSE(card.session().authenticated());
   pcsc_card.reset();
   EXPECT_EQ(ValueOnCard(), kInitialValue);

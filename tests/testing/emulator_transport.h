@@ -15,13 +15,13 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "core/desfire/transport.h"
+#include "core/apdu/transport.h"
 #include "core/util/bytes.h"
 #include "sim/card/card.h"
 
 namespace desfired::testing {
 
-class EmulatorTransport final : public desfire::CardTransport {
+class EmulatorTransport final : public apdu::CardTransport {
  public:
   explicit EmulatorTransport(sim::CardState state) : card_(std::move(state)) {}
   absl::StatusOr<Bytes> Transmit(ByteSpan command) override {

@@ -6,15 +6,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/apdu/scripted_transport.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/channel.h"
-#include "core/desfire/scripted_transport.h"
 #include "core/desfire/session.h"
 #include "test_util.h"
 
 namespace desfired::desfire {
 namespace {
 
+using apdu::ScriptedTransport;
 using crypto::KeyType;
 using testing::FixedRandom;
 using testing::H;

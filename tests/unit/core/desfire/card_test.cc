@@ -8,15 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "core/apdu/scripted_transport.h"
 #include "core/apdu/status_payload.h"
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
-#include "core/desfire/scripted_transport.h"
 #include "test_util.h"
 
 namespace desfired::desfire {
 namespace {
 
+using apdu::CommitState;
+using apdu::GetCommitState;
+using apdu::ScriptedTransport;
 using crypto::KeyType;
 using testing::H;
 using testing::ReasonOf;

@@ -6,13 +6,14 @@
 #include <utility>
 #include <vector>
 
+#include "core/apdu/scripted_transport.h"
 #include "core/apdu/status_payload.h"
-#include "core/desfire/scripted_transport.h"
 #include "test_util.h"
 
 namespace desfired::desfire {
 namespace {
 
+using apdu::ScriptedTransport;
 using testing::H;
 using testing::ReasonOf;
 

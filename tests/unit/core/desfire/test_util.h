@@ -13,11 +13,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/apdu/scripted_transport.h"
 #include "core/apdu/status_payload.h"
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
 #include "core/desfire/channel.h"
-#include "core/desfire/scripted_transport.h"
 #include "core/desfire/session.h"
 #include "core/util/bytes.h"
 
@@ -75,12 +75,12 @@ inline RandomSource FixedRandom(std::vector<Bytes> values) {
 // A session over a scripted transport: the card's side of a published transcript, replayed,
 // with the host's RndA values taken from the transcript too.
 struct ScriptedSession {
-  ScriptedSession(const std::vector<ScriptedTransport::HexExchange>& script,
+  ScriptedSession(const std::vector<apdu::ScriptedTransport::HexExchange>& script,
                   std::vector<Bytes> rnd_a)
-      : transport(*ScriptedTransport::FromHex(script)),
+      : transport(*apdu::ScriptedTransport::FromHex(script)),
         channel(transport),
         session(channel, FixedRandom(std::move(rnd_a))) {}
-  ScriptedTransport transport;
+  apdu::ScriptedTransport transport;
   Channel channel;
   Session session;
 };

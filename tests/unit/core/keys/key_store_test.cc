@@ -37,9 +37,9 @@ TEST(KeyStoreTest, ParsesKeysAndRules) {
   EXPECT_EQ(s->Find("three")->type, crypto::KeyType::k3Tdea);
   ASSERT_EQ(s->terminal_rules().size(), 2u);
   EXPECT_EQ(s->terminal_rules()[0].terminal_id, 0x1234u);
-  EXPECT_EQ(s->terminal_rules()[0].mac, tap::MacAlgorithm::kAes128CmacEv2);
+  EXPECT_EQ(s->terminal_rules()[0].mac, crypto::MacAlgorithm::kAes128CmacEv2);
   EXPECT_EQ(s->terminal_rules()[1].terminal_id, 4661u);
-  EXPECT_EQ(s->terminal_rules()[1].mac, tap::MacAlgorithm::kTdesCmac);
+  EXPECT_EQ(s->terminal_rules()[1].mac, crypto::MacAlgorithm::kTdesCmac);
   ASSERT_TRUE(s->card_rule().has_value());
   EXPECT_EQ(HexEncode(s->card_rule()->system_id), "4e585020416275");
   ASSERT_TRUE(s->static_rule().has_value());
@@ -129,9 +129,9 @@ TEST(KeyStoreApiTest, AddKeyAndStaticRule) {
   KeyStore s;
   EXPECT_TRUE(s.AddKey("k", crypto::KeyType::kAes128, Bytes(16, 1)).ok());
   EXPECT_FALSE(s.AddKey("k2", crypto::KeyType::kAes128, Bytes(15, 1)).ok());
-  EXPECT_FALSE(s.SetStaticTapRule("missing", tap::MacAlgorithm::kNone).ok());
-  ASSERT_TRUE(s.SetStaticTapRule("k", tap::MacAlgorithm::kNone).ok());
-  EXPECT_EQ(s.static_rule()->mac, tap::MacAlgorithm::kAes128Cmac);
+  EXPECT_FALSE(s.SetStaticTapRule("missing", crypto::MacAlgorithm::kNone).ok());
+  ASSERT_TRUE(s.SetStaticTapRule("k", crypto::MacAlgorithm::kNone).ok());
+  EXPECT_EQ(s.static_rule()->mac, crypto::MacAlgorithm::kAes128Cmac);
 }
 
 // AN10922 §2.2 (vectors file: AN10922 AES-128): master 00112233…EEFF, UID 04782E21801D80,

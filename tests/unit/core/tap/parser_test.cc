@@ -60,7 +60,7 @@ TEST_F(ParserTest, ValidRecordDecodesEveryField) {
   EXPECT_EQ(r.DedupKey(), "04a1b2c3d4e5f680:1712345678:11259375");
   ASSERT_NE(r.key_name, nullptr);
   EXPECT_EQ(*r.key_name, "k");
-  EXPECT_EQ(r.mac_algorithm, MacAlgorithm::kAes128Cmac);
+  EXPECT_EQ(r.mac_algorithm, crypto::MacAlgorithm::kAes128Cmac);
   EXPECT_EQ(r.raw.data(), raw.data());  // a view, not a copy
 }
 
@@ -229,7 +229,7 @@ TEST(MacPolicyTest, Ev2TruncationIndependentRecord) {
   const Bytes raw = *HexDecode(testing::kEv2RecordHex);
   parser.Parse(0, raw, &r);
   EXPECT_EQ(r.status, TapStatus::kValid);
-  EXPECT_EQ(r.mac_algorithm, MacAlgorithm::kAes128CmacEv2);
+  EXPECT_EQ(r.mac_algorithm, crypto::MacAlgorithm::kAes128CmacEv2);
 
   // The same key with the plain truncation must not verify it.
   keys::KeyStore plain = StoreFrom(
@@ -246,7 +246,7 @@ TEST(MacPolicyTest, TdesCmacTwoAndThreeKeyIndependentRecords) {
         std::tuple{"3TDEA", testing::kTdes3KeyHex, testing::kTdes3RecordHex}}) {
     keys::KeyStore store =
         StoreFrom(absl::StrCat("key t ", type, " ", key, "\ntap static key=t\n"));
-    ASSERT_EQ(store.static_rule()->mac, MacAlgorithm::kTdesCmac);  // the default for TDEA
+    ASSERT_EQ(store.static_rule()->mac, crypto::MacAlgorithm::kTdesCmac);  // the default for TDEA
     MacVerifier v = *MacVerifier::Create(store);
     TapParser parser(ParserOptions{}, &v);
     TapResult r;

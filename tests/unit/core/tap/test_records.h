@@ -27,7 +27,7 @@ struct RecordSpec {
 
 // A 32-byte record with a correct CRC and an AES128_CMAC MAC under `key_hex`.
 inline Bytes MakeRecord(const RecordSpec& s, const char* key_hex = kStaticKeyHex,
-                        MacAlgorithm alg = MacAlgorithm::kAes128Cmac) {
+                        crypto::MacAlgorithm alg = crypto::MacAlgorithm::kAes128Cmac) {
   Bytes r(kRecordSize, kPaddingByte);
   r[kTypeOffset] = s.type;
   StoreLe32(s.timestamp, &r[kTimestampOffset]);

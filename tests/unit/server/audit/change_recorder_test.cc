@@ -237,7 +237,7 @@ TEST_F(ChangeRecorderTest, ConflictWhenTheValueMovedElsewhereNeedsAPerson) {
   EXPECT_EQ(row->outcome, "CONFLICT");
   auto retry = recorder_->Begin(Change(r));
   EXPECT_EQ(Reason(retry.status()), "OUTCOME_UNKNOWN") << retry.status();
-  EXPECT_EQ(desfire::GetCommitState(retry.status()), desfire::CommitState::kUnknown);
+  EXPECT_EQ(apdu::GetCommitState(retry.status()), apdu::CommitState::kUnknown);
   EXPECT_EQ(CardValue(), before + 100) << "settling never changes the card";
 }
 

@@ -15,12 +15,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/card.h"
 #include "core/desfire/status.h"
 #include "core/keys/key_store.h"
 #include "gtest/gtest.h"
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
 #include "tests/testing/emulator_transport.h"
@@ -64,7 +65,7 @@ std::string Reason(const absl::Status& status) { return apdu::GetReason(status).
 std::string Field(const absl::Status& status) {
   if (status.code() != absl::StatusCode::kInvalidArgument) return "";
   const google::rpc::ErrorInfo info = ToErrorInfo(status);
-  auto it = info.metadata().find(std::string(kMetadataField));
+  auto it = info.metadata().find(std::string(apdu::kMetadataField));
   return it == info.metadata().end() ? "" : it->second;
 }
 
@@ -453,7 +454,7 @@ TEST_F(CardOpsTest, DebitBeyondValueIsInsufficientValue) {
   ASSERT_FALSE(debited.ok());
   EXPECT_EQ(debited.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(Reason(debited.status()), desfire::kReasonInsufficientValue);
-  EXPECT_EQ(desfire::GetCommitState(debited.status()), desfire::CommitState::kNotCommitted);
+  EXPECT_EQ(apdu::GetCommitState(debited.status()), apdu::CommitState::kNotCommitted);
   EXPECT_EQ(ToErrorInfo(debited.status()).reason(), "INSUFFICIENT_VALUE");
   EXPECT_EQ(SimValue(), 2500);
   EXPECT_FALSE(ctx_.session.open);
@@ -895,7 +896,7 @@ TEST_F(CardOpsTest, ExpectedUidMismatchSendsNothing) {
   auto debited = Debit(ctx_, debit);
   ASSERT_FALSE(debited.ok());
   EXPECT_EQ(debited.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Reason(debited.status()), kReasonCardMismatch);
+  EXPECT_EQ(Reason(debited.status()), apdu::kReasonCardMismatch);
   const google::rpc::ErrorInfo info = ToErrorInfo(debited.status());
   EXPECT_EQ(info.metadata().at("expected_uid"), "04ffffffffffff");
   EXPECT_EQ(info.metadata().at("uid"), "04a1b2c3d4e5f6");
@@ -915,13 +916,13 @@ TEST_F(CardOpsTest, UnknownKeyNameIsKeyNotFoundBeforeAnyApdu) {
   SetAuth(read.mutable_auth(), "no_such_key", 1);
   auto refused = ReadData(ctx_, read);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Reason(refused.status()), kReasonKeyNotFound);
+  EXPECT_EQ(Reason(refused.status()), apdu::kReasonKeyNotFound);
   EXPECT_EQ(ToErrorInfo(refused.status()).metadata().at("key_name"), "no_such_key");
   EXPECT_EQ(transport_->transmitted(), 0u);
 
   ctx_.keys = nullptr;  // no key store at all
   SetAuth(read.mutable_auth(), "app_read", 1);
-  EXPECT_EQ(Reason(ReadData(ctx_, read).status()), kReasonKeyNotFound);
+  EXPECT_EQ(Reason(ReadData(ctx_, read).status()), apdu::kReasonKeyNotFound);
 }
 
 TEST_F(CardOpsTest, KeyTypeThatDoesNotSuitTheSchemeNamesAuthScheme) {

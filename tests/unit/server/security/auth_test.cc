@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::server {
 namespace {

@@ -1,17 +1,18 @@
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
-#include "core/desfire/card.h"
 #include "google/rpc/status.pb.h"
 
-namespace desfired::server {
+namespace desfired {
 namespace {
 
 // ErrorInfo.reason: [A-Z0-9_]{1,63} (google/rpc/error_details.proto).
@@ -35,45 +36,7 @@ bool IsValidMetadataKey(absl::string_view key) {
   return true;
 }
 
-std::string MetadataTypeUrl(absl::string_view key) {
-  return absl::StrCat(kMetadataTypeUrlPrefix, key);
-}
-
 }  // namespace
-
-absl::Status WithErrorMetadata(absl::Status status, absl::string_view key,
-                               absl::string_view value) {
-  if (!status.ok()) status.SetPayload(MetadataTypeUrl(key), absl::Cord(value));
-  return status;
-}
-
-absl::Status InvalidFieldError(absl::string_view field, absl::string_view message) {
-  absl::Status status =
-      apdu::WithReason(absl::InvalidArgumentError(message), kReasonInvalidArgument);
-  return WithErrorMetadata(std::move(status), kMetadataField, field);
-}
-
-absl::Status CardMismatchError(absl::string_view reader, ByteSpan expected_uid,
-                               ByteSpan actual_uid) {
-  const std::string expected = HexEncode(expected_uid);
-  const std::string actual = HexEncode(actual_uid);
-  absl::Status status =
-      apdu::WithReason(absl::FailedPreconditionError(absl::StrFormat(
-                           "the card on reader \"%s\" has UID %s, not the expected %s", reader,
-                           actual.empty() ? "(none)" : actual, expected)),
-                       kReasonCardMismatch);
-  status = WithErrorMetadata(std::move(status), kMetadataReader, reader);
-  status = WithErrorMetadata(std::move(status), kMetadataExpectedUid, expected);
-  return WithErrorMetadata(std::move(status), kMetadataUid, actual);
-}
-
-absl::Status KeyNotFoundError(absl::string_view key_name) {
-  absl::Status status =
-      apdu::WithReason(absl::FailedPreconditionError(absl::StrFormat(
-                           "key \"%s\" is not in the server's key store", key_name)),
-                       kReasonKeyNotFound);
-  return WithErrorMetadata(std::move(status), kMetadataKeyName, key_name);
-}
 
 std::string ReasonOf(const absl::Status& status) {
   if (status.ok()) return std::string();
@@ -91,21 +54,20 @@ google::rpc::ErrorInfo ToErrorInfo(const absl::Status& status) {
 
   auto& metadata = *info.mutable_metadata();
   status.ForEachPayload([&metadata](absl::string_view url, const absl::Cord& value) {
-    if (!absl::StartsWith(url, kMetadataTypeUrlPrefix)) return;
-    absl::string_view key = url.substr(kMetadataTypeUrlPrefix.size());
+    if (!absl::StartsWith(url, apdu::kMetadataTypeUrlPrefix)) return;
+    absl::string_view key = url.substr(apdu::kMetadataTypeUrlPrefix.size());
     if (IsValidMetadataKey(key)) metadata[std::string(key)] = std::string(value);
   });
   // The card's own bytes and the commit state come last: they win over a metadata payload
   // that happens to use the same key.
   if (std::optional<uint8_t> ds = apdu::GetDesfireStatus(status); ds.has_value()) {
-    metadata[std::string(kMetadataDesfireStatus)] = absl::StrFormat("%02X", *ds);
+    metadata[std::string(apdu::kMetadataDesfireStatus)] = absl::StrFormat("%02X", *ds);
   }
   if (std::optional<uint16_t> sw = apdu::GetStatusWord(status); sw.has_value()) {
-    metadata[std::string(kMetadataStatusWord)] = absl::StrFormat("%04X", *sw);
+    metadata[std::string(apdu::kMetadataStatusWord)] = absl::StrFormat("%04X", *sw);
   }
-  if (std::optional<desfire::CommitState> cs = desfire::GetCommitState(status); cs.has_value()) {
-    metadata[std::string(kMetadataCommitState)] =
-        *cs == desfire::CommitState::kNotCommitted ? "NOT_COMMITTED" : "UNKNOWN";
+  if (std::optional<apdu::CommitState> cs = apdu::GetCommitState(status); cs.has_value()) {
+    metadata[std::string(apdu::kMetadataCommitState)] = std::string(apdu::CommitStateName(*cs));
   }
   return info;
 }
@@ -132,4 +94,32 @@ std::optional<google::rpc::ErrorInfo> GetErrorInfo(const grpc::Status& status) {
   return info;
 }
 
-}  // namespace desfired::server
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  // absl::StatusCode and grpc::StatusCode share their numbers (the canonical codes).
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
+  if (!info.has_value() || info->reason().empty()) return out;
+  out = apdu::WithReason(std::move(out), info->reason());
+  for (const auto& [key, value] : info->metadata()) {
+    out = apdu::WithErrorMetadata(std::move(out), key, value);
+    uint32_t number = 0;
+    if (key == apdu::kMetadataDesfireStatus && value.size() == 2 &&
+        absl::SimpleHexAtoi(value, &number)) {
+      out.SetPayload(apdu::kDesfireStatusTypeUrl,
+                     absl::Cord(std::string(1, static_cast<char>(number))));
+    } else if (key == apdu::kMetadataStatusWord && value.size() == 4 &&
+               absl::SimpleHexAtoi(value, &number)) {
+      const char sw[2] = {static_cast<char>(number >> 8), static_cast<char>(number & 0xFF)};
+      out.SetPayload(apdu::kStatusWordTypeUrl, absl::Cord(absl::string_view(sw, 2)));
+    } else if (key == apdu::kMetadataCommitState) {
+      out = apdu::WithCommitState(std::move(out),
+                                  value == apdu::CommitStateName(apdu::CommitState::kNotCommitted)
+                                      ? apdu::CommitState::kNotCommitted
+                                      : apdu::CommitState::kUnknown);
+    }
+  }
+  return out;
+}
+
+}  // namespace desfired

@@ -15,8 +15,8 @@
 // FromHex returns INVALID_ARGUMENT for malformed hex.
 //
 // Thread-compatible.
-#ifndef DESFIRED_CORE_DESFIRE_SCRIPTED_TRANSPORT_H_
-#define DESFIRED_CORE_DESFIRE_SCRIPTED_TRANSPORT_H_
+#ifndef DESFIRED_CORE_APDU_SCRIPTED_TRANSPORT_H_
+#define DESFIRED_CORE_APDU_SCRIPTED_TRANSPORT_H_
 
 #include <cstddef>
 #include <string>
@@ -25,10 +25,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "core/desfire/transport.h"
+#include "core/apdu/transport.h"
 #include "core/util/bytes.h"
 
-namespace desfired::desfire {
+namespace desfired::apdu {
 
 class ScriptedTransport final : public CardTransport {
  public:
@@ -58,6 +58,6 @@ class ScriptedTransport final : public CardTransport {
   size_t next_ = 0;
 };
 
-}  // namespace desfired::desfire
+}  // namespace desfired::apdu
 
-#endif  // DESFIRED_CORE_DESFIRE_SCRIPTED_TRANSPORT_H_
+#endif  // DESFIRED_CORE_APDU_SCRIPTED_TRANSPORT_H_

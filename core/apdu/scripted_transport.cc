@@ -1,11 +1,11 @@
-#include "core/desfire/scripted_transport.h"
+#include "core/apdu/scripted_transport.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/util/status_macros.h"
 
-namespace desfired::desfire {
+namespace desfired::apdu {
 
 absl::StatusOr<ScriptedTransport> ScriptedTransport::FromHex(
     const std::vector<HexExchange>& script) {
@@ -45,4 +45,4 @@ std::string ScriptedTransport::Remaining() const {
   return out;
 }
 
-}  // namespace desfired::desfire
+}  // namespace desfired::apdu

@@ -1,25 +1,29 @@
-#include "server/status_mapping.h"
+#include "proto/convert/status_convert.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/apdu/apdu.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/card.h"
 #include "core/desfire/status.h"
 #include "core/pcsc/pcsc.h"
 #include "desfired/v1/errors.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "server/readers/reasons.h"
 
-namespace desfired::server {
+namespace desfired {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
@@ -62,7 +66,7 @@ bool IsErrorReason(absl::string_view name) {
   return v1::ErrorReason_Parse(std::string(name), &value) && value != v1::ERROR_REASON_UNSPECIFIED;
 }
 
-TEST(StatusMappingTest, OkStaysOkWithoutDetails) {
+TEST(StatusConvertTest, OkStaysOkWithoutDetails) {
   const grpc::Status out = ToGrpcStatus(absl::OkStatus());
   EXPECT_TRUE(out.ok());
   EXPECT_TRUE(out.error_details().empty());
@@ -70,7 +74,7 @@ TEST(StatusMappingTest, OkStaysOkWithoutDetails) {
   EXPECT_TRUE(ToErrorInfo(absl::OkStatus()).reason().empty());
 }
 
-TEST(StatusMappingTest, DesfireStatusByteGoesToMetadata) {
+TEST(StatusConvertTest, DesfireStatusByteGoesToMetadata) {
   const absl::Status status = desfire::DesfireStatusToStatus(0x9D);
   const google::rpc::ErrorInfo info = ConvertAndCheck(status);
   EXPECT_EQ(ToGrpcStatus(status).error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -79,7 +83,7 @@ TEST(StatusMappingTest, DesfireStatusByteGoesToMetadata) {
   EXPECT_THAT(ToGrpcStatus(status).error_message(), ::testing::HasSubstr("9D"));
 }
 
-TEST(StatusMappingTest, EveryDesfireStatusOfTheTable) {
+TEST(StatusConvertTest, EveryDesfireStatusOfTheTable) {
   for (const desfire::DesfireStatusInfo& entry : desfire::DesfireStatusTable()) {
     if (entry.code == absl::StatusCode::kOk) continue;
     SCOPED_TRACE(absl::StrFormat("status %02X %s", entry.status, entry.name));
@@ -93,7 +97,7 @@ TEST(StatusMappingTest, EveryDesfireStatusOfTheTable) {
   }
 }
 
-TEST(StatusMappingTest, UnknownDesfireStatus) {
+TEST(StatusConvertTest, UnknownDesfireStatus) {
   const google::rpc::ErrorInfo info = ConvertAndCheck(desfire::DesfireStatusToStatus(0x42));
   EXPECT_EQ(ToGrpcStatus(desfire::DesfireStatusToStatus(0x42)).error_code(),
             grpc::StatusCode::UNKNOWN);
@@ -101,7 +105,7 @@ TEST(StatusMappingTest, UnknownDesfireStatus) {
   EXPECT_THAT(info.metadata(), ElementsAre(Pair("desfire_status", "42")));
 }
 
-TEST(StatusMappingTest, IsoStatusWordGoesToMetadata) {
+TEST(StatusConvertTest, IsoStatusWordGoesToMetadata) {
   const absl::Status denied = apdu::StatusWordToStatus(apdu::kSwSecurityNotSatisfied);
   google::rpc::ErrorInfo info = ConvertAndCheck(denied);
   EXPECT_EQ(ToGrpcStatus(denied).error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -115,7 +119,7 @@ TEST(StatusMappingTest, IsoStatusWordGoesToMetadata) {
   EXPECT_THAT(info.metadata(), ElementsAre(Pair("sw", "6A84")));
 }
 
-TEST(StatusMappingTest, CoreReasonsWithoutStatusBytes) {
+TEST(StatusConvertTest, CoreReasonsWithoutStatusBytes) {
   struct Case {
     absl::Status status;
     grpc::StatusCode code;
@@ -141,7 +145,7 @@ TEST(StatusMappingTest, CoreReasonsWithoutStatusBytes) {
   }
 }
 
-TEST(StatusMappingTest, WithoutReasonTheCodeNameIsTheReason) {
+TEST(StatusConvertTest, WithoutReasonTheCodeNameIsTheReason) {
   const std::vector<absl::Status> statuses = {
       absl::DeadlineExceededError("reader timed out"), absl::CancelledError("client left"),
       absl::InternalError("RNG failed"), absl::InvalidArgumentError("key of 15 bytes")};
@@ -154,7 +158,7 @@ TEST(StatusMappingTest, WithoutReasonTheCodeNameIsTheReason) {
   }
 }
 
-TEST(StatusMappingTest, MalformedReasonFallsBackToTheCodeName) {
+TEST(StatusConvertTest, MalformedReasonFallsBackToTheCodeName) {
   EXPECT_EQ(ConvertAndCheck(apdu::WithReason(absl::UnavailableError("x"), "card removed")).reason(),
             "UNAVAILABLE");
   EXPECT_EQ(
@@ -167,8 +171,8 @@ TEST(StatusMappingTest, MalformedReasonFallsBackToTheCodeName) {
       std::string(63, 'A'));
 }
 
-TEST(StatusMappingTest, InvalidFieldNamesTheField) {
-  const absl::Status status = InvalidFieldError("target.reader", "a reader name is required");
+TEST(StatusConvertTest, InvalidFieldNamesTheField) {
+  const absl::Status status = apdu::InvalidFieldError("target.reader", "a reader name is required");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   const google::rpc::ErrorInfo info = ConvertAndCheck(status);
   EXPECT_EQ(ToGrpcStatus(status).error_message(), "a reader name is required");
@@ -177,10 +181,10 @@ TEST(StatusMappingTest, InvalidFieldNamesTheField) {
   EXPECT_THAT(info.metadata(), ElementsAre(Pair("field", "target.reader")));
 }
 
-TEST(StatusMappingTest, CardMismatch) {
+TEST(StatusConvertTest, CardMismatch) {
   const Bytes expected = {0x04, 0x06, 0x3F, 0x72, 0x63, 0x34, 0x80};
   const Bytes actual = {0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6};
-  const absl::Status status = CardMismatchError("ACS ACR122U 00 00", expected, actual);
+  const absl::Status status = apdu::CardMismatchError("ACS ACR122U 00 00", expected, actual);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   const google::rpc::ErrorInfo info = ConvertAndCheck(status);
   EXPECT_EQ(ToGrpcStatus(status).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -192,8 +196,8 @@ TEST(StatusMappingTest, CardMismatch) {
   EXPECT_THAT(status.message(), ::testing::HasSubstr("04a1b2c3d4e5f6"));
 }
 
-TEST(StatusMappingTest, KeyNotFoundNamesTheKeyNeverItsValue) {
-  const absl::Status status = KeyNotFoundError("transit");
+TEST(StatusConvertTest, KeyNotFoundNamesTheKeyNeverItsValue) {
+  const absl::Status status = apdu::KeyNotFoundError("transit");
   const google::rpc::ErrorInfo info = ConvertAndCheck(status);
   EXPECT_EQ(ToGrpcStatus(status).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(info.reason(), "KEY_NOT_FOUND");
@@ -201,39 +205,39 @@ TEST(StatusMappingTest, KeyNotFoundNamesTheKeyNeverItsValue) {
   EXPECT_THAT(info.metadata(), ElementsAre(Pair("key_name", "transit")));
 }
 
-TEST(StatusMappingTest, CommitStateKeepsTheCause) {
+TEST(StatusConvertTest, CommitStateKeepsTheCause) {
   absl::Status status = apdu::CardRemovedError("no answer to CommitTransaction");
-  status.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
+  status.SetPayload(apdu::kCommitStateTypeUrl, absl::Cord("UNKNOWN"));
   google::rpc::ErrorInfo info = ConvertAndCheck(status);
   EXPECT_EQ(ToGrpcStatus(status).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(info.reason(), "CARD_REMOVED");
   EXPECT_THAT(info.metadata(), ElementsAre(Pair("commit_state", "UNKNOWN")));
 
   absl::Status refused = desfire::DesfireStatusToStatus(0xBE);
-  refused.SetPayload(desfire::kCommitStateTypeUrl, absl::Cord("NOT_COMMITTED"));
+  refused.SetPayload(apdu::kCommitStateTypeUrl, absl::Cord("NOT_COMMITTED"));
   info = ConvertAndCheck(refused);
   EXPECT_EQ(info.reason(), "BOUNDARY_ERROR");
   EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair("commit_state", "NOT_COMMITTED"),
                                                     Pair("desfire_status", "BE")));
 }
 
-TEST(StatusMappingTest, MetadataPayloads) {
+TEST(StatusConvertTest, MetadataPayloads) {
   absl::Status status = desfire::DesfireStatusToStatus(0xF0);
-  status = WithErrorMetadata(std::move(status), kMetadataReader, "reader 1");
+  status = apdu::WithErrorMetadata(std::move(status), apdu::kMetadataReader, "reader 1");
   // Keys outside [a-zA-Z0-9_-]{1,64} are dropped; the card's own byte wins over a payload
   // that uses its key.
-  status = WithErrorMetadata(std::move(status), "bad key", "x");
-  status = WithErrorMetadata(std::move(status), std::string(65, 'k'), "x");
-  status = WithErrorMetadata(std::move(status), "desfire_status", "00");
+  status = apdu::WithErrorMetadata(std::move(status), "bad key", "x");
+  status = apdu::WithErrorMetadata(std::move(status), std::string(65, 'k'), "x");
+  status = apdu::WithErrorMetadata(std::move(status), "desfire_status", "00");
   const google::rpc::ErrorInfo info = ConvertAndCheck(status);
   EXPECT_EQ(info.reason(), "FILE_NOT_FOUND");
   EXPECT_THAT(info.metadata(),
               UnorderedElementsAre(Pair("reader", "reader 1"), Pair("desfire_status", "F0")));
   // A no-op on OK.
-  EXPECT_TRUE(WithErrorMetadata(absl::OkStatus(), "field", "x").ok());
+  EXPECT_TRUE(apdu::WithErrorMetadata(absl::OkStatus(), "field", "x").ok());
 }
 
-TEST(StatusMappingTest, GetErrorInfoRejectsOtherDetails) {
+TEST(StatusConvertTest, GetErrorInfoRejectsOtherDetails) {
   EXPECT_FALSE(GetErrorInfo(grpc::Status(grpc::StatusCode::INTERNAL, "no details")).has_value());
   EXPECT_FALSE(
       GetErrorInfo(grpc::Status(grpc::StatusCode::INTERNAL, "junk", "\xff\xff")).has_value());
@@ -258,7 +262,7 @@ TEST(StatusMappingTest, GetErrorInfoRejectsOtherDetails) {
 
 // The reasons core and the server produce are all documented in desfired.v1.ErrorReason, as
 // are the code names used when a status has no reason.
-TEST(StatusMappingTest, EveryProducedReasonIsAnErrorReason) {
+TEST(StatusConvertTest, EveryProducedReasonIsAnErrorReason) {
   std::vector<std::string> reasons = {
       std::string(apdu::kReasonCardRemoved),
       std::string(apdu::kReasonProtocolError),
@@ -271,13 +275,13 @@ TEST(StatusMappingTest, EveryProducedReasonIsAnErrorReason) {
       std::string(pcsc::kReasonPcscUnavailable),
       std::string(pcsc::kReasonReaderNotFound),
       std::string(pcsc::kReasonReaderBusy),
-      std::string(kReasonQueueFull),
-      std::string(kReasonShuttingDown),
-      std::string(kReasonSlowConsumer),
-      std::string(kReasonHistoryExpired),
-      std::string(kReasonInvalidArgument),
-      std::string(kReasonCardMismatch),
-      std::string(kReasonKeyNotFound),
+      std::string(server::kReasonQueueFull),
+      std::string(server::kReasonShuttingDown),
+      std::string(server::kReasonSlowConsumer),
+      std::string(server::kReasonHistoryExpired),
+      std::string(apdu::kReasonInvalidArgument),
+      std::string(apdu::kReasonCardMismatch),
+      std::string(apdu::kReasonKeyNotFound),
       "DESFIRE_STATUS",
   };
   for (const desfire::DesfireStatusInfo& entry : desfire::DesfireStatusTable()) {
@@ -299,5 +303,95 @@ TEST(StatusMappingTest, EveryProducedReasonIsAnErrorReason) {
   }
 }
 
+// What FromGrpcStatus must give back for `in`: every payload of `in` byte for byte, plus the
+// metadata payloads of the card's bytes and the commit state (ErrorInfo metadata, as the
+// client reads it with GetErrorMetadata), and ErrorInfo again the same.
+void ExpectRoundTrip(const absl::Status& in, const absl::Status& out) {
+  EXPECT_EQ(out.code(), in.code());
+  EXPECT_EQ(out.message(), in.message());
+  std::map<std::string, std::string> in_payloads, out_payloads;
+  in.ForEachPayload([&in_payloads](absl::string_view url, const absl::Cord& value) {
+    in_payloads[std::string(url)] = std::string(value);
+  });
+  out.ForEachPayload([&out_payloads](absl::string_view url, const absl::Cord& value) {
+    out_payloads[std::string(url)] = std::string(value);
+  });
+  std::map<std::string, std::string> expected = in_payloads;
+  const google::rpc::ErrorInfo info = ToErrorInfo(in);
+  for (const auto& [key, value] : info.metadata()) {
+    expected[absl::StrCat(apdu::kMetadataTypeUrlPrefix, key)] = value;
+  }
+  expected[std::string(apdu::kReasonTypeUrl)] = info.reason();
+  EXPECT_EQ(out_payloads, expected);
+  EXPECT_TRUE(MessageDifferencer::Equals(ToErrorInfo(out), info)) << ToErrorInfo(out).DebugString();
+}
+
+// Every value of desfired.v1.ErrorReason (from the enum's descriptor, so a new reason is
+// covered without touching this test), with the DESFire status byte and the status word as
+// core attaches them, each commit state, and a metadata payload: what FromGrpcStatus gives
+// back reads exactly as what the server converted.
+TEST(StatusConvertTest, EveryErrorReasonRoundTrips) {
+  const google::protobuf::EnumDescriptor* reasons = v1::ErrorReason_descriptor();
+  ASSERT_GT(reasons->value_count(), 50);
+  for (int i = 0; i < reasons->value_count(); ++i) {
+    const std::string reason = reasons->value(i)->name();
+    for (apdu::CommitState state :
+         {apdu::CommitState::kNotCommitted, apdu::CommitState::kUnknown}) {
+      SCOPED_TRACE(absl::StrCat(reason, " ", apdu::CommitStateName(state)));
+      // Every code but OK in turn.
+      const auto code = static_cast<absl::StatusCode>(1 + i % 16);
+      absl::Status in =
+          apdu::WithReason(absl::Status(code, absl::StrCat("failed: ", reason)), reason);
+      const char desfire_status = '\xBE';
+      in.SetPayload(apdu::kDesfireStatusTypeUrl, absl::Cord(absl::string_view(&desfire_status, 1)));
+      in.SetPayload(apdu::kStatusWordTypeUrl, absl::Cord(absl::string_view("\x91\xBE", 2)));
+      in = apdu::WithCommitState(std::move(in), state);
+      in = apdu::WithErrorMetadata(std::move(in), apdu::kMetadataReader, "ACS ACR122U 00 00");
+
+      const absl::Status out = FromGrpcStatus(ToGrpcStatus(in));
+      EXPECT_EQ(apdu::GetReason(out), reason);
+      EXPECT_EQ(apdu::GetDesfireStatus(out), 0xBE);
+      EXPECT_EQ(apdu::GetStatusWord(out), 0x91BE);
+      EXPECT_EQ(apdu::GetCommitState(out), state);
+      EXPECT_EQ(apdu::GetErrorMetadata(out, apdu::kMetadataReader), "ACS ACR122U 00 00");
+      EXPECT_EQ(apdu::GetErrorMetadata(out, apdu::kMetadataDesfireStatus), "BE");
+      EXPECT_EQ(apdu::GetErrorMetadata(out, apdu::kMetadataStatusWord), "91BE");
+      EXPECT_EQ(apdu::GetErrorMetadata(out, apdu::kMetadataCommitState),
+                apdu::CommitStateName(state));
+      ExpectRoundTrip(in, out);
+    }
+  }
+}
+
+TEST(StatusConvertTest, OkRoundTrips) {
+  EXPECT_TRUE(FromGrpcStatus(ToGrpcStatus(absl::OkStatus())).ok());
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+}
+
+// A status without a reason travels with the name of its code as the reason (ToErrorInfo),
+// and comes back with that reason and nothing else.
+TEST(StatusConvertTest, StatusWithoutReasonRoundTrips) {
+  const absl::Status in = absl::DeadlineExceededError("reader timed out");
+  const absl::Status out = FromGrpcStatus(ToGrpcStatus(in));
+  EXPECT_EQ(apdu::GetReason(out), "DEADLINE_EXCEEDED");
+  EXPECT_FALSE(apdu::GetDesfireStatus(out).has_value());
+  EXPECT_FALSE(apdu::GetStatusWord(out).has_value());
+  EXPECT_FALSE(apdu::GetCommitState(out).has_value());
+  ExpectRoundTrip(in, out);
+}
+
+// Without ErrorInfo (not desfired's answer) only the code and the message come back.
+TEST(StatusConvertTest, WithoutErrorInfoOnlyCodeAndMessage) {
+  for (const grpc::Status& in : {grpc::Status(grpc::StatusCode::UNAVAILABLE, "connect failed"),
+                                 grpc::Status(grpc::StatusCode::INTERNAL, "junk", "\xff\xff")}) {
+    const absl::Status out = FromGrpcStatus(in);
+    EXPECT_EQ(static_cast<int>(out.code()), static_cast<int>(in.error_code()));
+    EXPECT_EQ(out.message(), in.error_message());
+    int payloads = 0;
+    out.ForEachPayload([&payloads](absl::string_view, const absl::Cord&) { ++payloads; });
+    EXPECT_EQ(payloads, 0);
+  }
+}
+
 }  // namespace
-}  // namespace desfired::server
+}  // namespace desfired

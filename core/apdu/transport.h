@@ -1,6 +1,6 @@
-// CardTransport: the seam between card protocol (core/desfire) and reader (PC/SC,
-// emulator, scripted replay). It moves one raw APDU to the card and one raw response back;
-// it knows nothing about DESFire.
+// CardTransport: the seam between card protocol (core/desfire) and reader (PC/SC in
+// core/pcsc, emulator, scripted replay). It moves one raw APDU to the card and one raw
+// response back; it knows nothing about DESFire, so readers depend on core/apdu only.
 //
 //   class PcscTransport final : public CardTransport { ... };
 //   DESFIRED_ASSIGN_OR_RETURN(Bytes reply, transport.Transmit(apdu_bytes));
@@ -13,13 +13,13 @@
 // CARD_REMOVED.
 //
 // Thread-compatible: one worker owns a transport and the card behind it.
-#ifndef DESFIRED_CORE_DESFIRE_TRANSPORT_H_
-#define DESFIRED_CORE_DESFIRE_TRANSPORT_H_
+#ifndef DESFIRED_CORE_APDU_TRANSPORT_H_
+#define DESFIRED_CORE_APDU_TRANSPORT_H_
 
 #include "absl/status/statusor.h"
 #include "core/util/bytes.h"
 
-namespace desfired::desfire {
+namespace desfired::apdu {
 
 class CardTransport {
  public:
@@ -29,6 +29,6 @@ class CardTransport {
   virtual absl::StatusOr<Bytes> Transmit(ByteSpan command) = 0;
 };
 
-}  // namespace desfired::desfire
+}  // namespace desfired::apdu
 
-#endif  // DESFIRED_CORE_DESFIRE_TRANSPORT_H_
+#endif  // DESFIRED_CORE_APDU_TRANSPORT_H_

@@ -1,13 +1,20 @@
-// Tap-record MAC algorithms (numbered as desfired.v1.TapMacAlgorithm).
-#ifndef DESFIRED_CORE_TAP_MAC_H_
-#define DESFIRED_CORE_TAP_MAC_H_
+// MacAlgorithm: the MAC algorithms a tap record can carry (numbered as
+// desfired.v1.TapMacAlgorithm), with their names as the key file and the API write them. The
+// key store (core/keys) names one per tap rule; the tap parser (core/tap) verifies with it.
+//
+//   std::optional<MacAlgorithm> mac = ParseMacAlgorithm("AES128_CMAC_EV2");
+//   MacAlgorithmName(MacAlgorithm::kTdesCmac)   // "TDES_CMAC"
+//
+// Thread-safe: an enum and pure functions.
+#ifndef DESFIRED_CORE_CRYPTO_MAC_ALGORITHM_H_
+#define DESFIRED_CORE_CRYPTO_MAC_ALGORITHM_H_
 
 #include <cstdint>
 #include <optional>
 
 #include "absl/strings/string_view.h"
 
-namespace desfired::tap {
+namespace desfired::crypto {
 
 enum class MacAlgorithm : uint8_t {
   kNone = 0,
@@ -37,6 +44,6 @@ inline std::optional<MacAlgorithm> ParseMacAlgorithm(absl::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace desfired::tap
+}  // namespace desfired::crypto
 
-#endif  // DESFIRED_CORE_TAP_MAC_H_
+#endif  // DESFIRED_CORE_CRYPTO_MAC_ALGORITHM_H_
