@@ -4,6 +4,7 @@
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
 #include "client/cli/tap_output.h"
+#include "proto/convert/tap_convert.h"
 
 namespace desfired::cli {
 
@@ -32,10 +33,23 @@ int TapLog(int argc, char** argv) {
     cmd.PrintJson(*resp);
     return kExitOk;
   }
-  V1TapPrinter printer(TapOutput::kTable, &std::cout);
+  TapPrinter printer(TapOutput::kTable, &std::cout);
   printer.Header();
-  for (const v1::TapResult& r : resp->results()) printer.Print(r);
-  std::cout << "\n" << TapSummaryText(resp->summary()) << "\n";
+  tap::TapResult result;
+  Bytes raw;
+  tap::TapSummary summary;
+  absl::Status answer = absl::OkStatus();
+  for (const v1::TapResult& r : resp->results()) {
+    answer = FromProto(r, &raw, &result);
+    if (!answer.ok()) break;
+    printer.Print(result);
+  }
+  if (answer.ok()) answer = FromProto(resp->summary(), &summary);
+  if (!answer.ok()) {
+    std::cerr << "desfirectl taplog: desfired's answer is malformed: " << answer.message() << "\n";
+    return kExitFailed;
+  }
+  std::cout << "\n" << summary.ToText() << "\n";
   return kExitOk;
 }
 
