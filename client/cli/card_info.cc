@@ -86,6 +86,43 @@ std::string FileDetails(const v1::FileSettings& s) {
   }
 }
 
+// The card as a list of labelled lines.
+int PrintCardInfo(const v1::GetCardInfoResponse& resp) {
+  const v1::CardVersion& v = resp.version();
+  std::vector<std::string> aids;
+  for (uint32_t aid : resp.aids()) aids.push_back(AidText(aid));
+  std::string storage =
+      absl::StrCat(v.storage_size_exceeds() ? "more than " : "", v.storage_size_bytes(), " bytes");
+  const std::vector<std::vector<std::string>> rows = {
+      {"reader", resp.reader()},
+      {"uid", absl::StrCat(HexOrDash(resp.uid()), resp.random_uid() ? " (random UID)" : "")},
+      {"atr", HexOrDash(resp.atr())},
+      {"card", absl::StrCat(GenerationText(v.generation()),
+                            v.vendor().empty() ? "" : absl::StrCat(" by ", v.vendor()))},
+      {"hardware",
+       absl::StrFormat("type %02x/%02x, version %d.%d", v.hardware().type(), v.hardware().subtype(),
+                       v.hardware().major_version(), v.hardware().minor_version())},
+      {"software",
+       absl::StrFormat("type %02x/%02x, version %d.%d", v.software().type(), v.software().subtype(),
+                       v.software().major_version(), v.software().minor_version())},
+      {"storage", storage},
+      {"free memory", absl::StrCat(resp.free_memory(), " bytes")},
+      {"production", absl::StrFormat("week %d of %d, batch %s", v.production_week(),
+                                     v.production_year(), HexOrDash(v.batch_number()))},
+      {"key settings", KeySettingsText(resp.key_settings(), false)},
+      {"master key", absl::StrCat(KeyFamilyText(resp.master_key_family()), ", version ",
+                                  resp.master_key_version())},
+      {"applications", resp.aids_listed() ? (aids.empty() ? "none" : absl::StrJoin(aids, " "))
+                                          : "not listed (listing needs the master key: add --key)"},
+  };
+  for (const auto& row : rows) {
+    std::string label = row[0];
+    label.resize(14, ' ');
+    std::cout << label << row[1] << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int Info(int argc, char** argv) {
@@ -97,48 +134,7 @@ int Info(int argc, char** argv) {
   v1::GetCardInfoRequest req;
   if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
   if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::GetCardInfoResponse> resp = (*client)->GetCardInfo(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  if (cmd.json()) {
-    cmd.PrintJson(*resp);
-    return kExitOk;
-  }
-  const v1::CardVersion& v = resp->version();
-  std::vector<std::string> aids;
-  for (uint32_t aid : resp->aids()) aids.push_back(AidText(aid));
-  std::string storage =
-      absl::StrCat(v.storage_size_exceeds() ? "more than " : "", v.storage_size_bytes(), " bytes");
-  const std::vector<std::vector<std::string>> rows = {
-      {"reader", resp->reader()},
-      {"uid", absl::StrCat(HexOrDash(resp->uid()), resp->random_uid() ? " (random UID)" : "")},
-      {"atr", HexOrDash(resp->atr())},
-      {"card", absl::StrCat(GenerationText(v.generation()),
-                            v.vendor().empty() ? "" : absl::StrCat(" by ", v.vendor()))},
-      {"hardware",
-       absl::StrFormat("type %02x/%02x, version %d.%d", v.hardware().type(), v.hardware().subtype(),
-                       v.hardware().major_version(), v.hardware().minor_version())},
-      {"software",
-       absl::StrFormat("type %02x/%02x, version %d.%d", v.software().type(), v.software().subtype(),
-                       v.software().major_version(), v.software().minor_version())},
-      {"storage", storage},
-      {"free memory", absl::StrCat(resp->free_memory(), " bytes")},
-      {"production", absl::StrFormat("week %d of %d, batch %s", v.production_week(),
-                                     v.production_year(), HexOrDash(v.batch_number()))},
-      {"key settings", KeySettingsText(resp->key_settings(), false)},
-      {"master key", absl::StrCat(KeyFamilyText(resp->master_key_family()), ", version ",
-                                  resp->master_key_version())},
-      {"applications",
-       resp->aids_listed() ? (aids.empty() ? "none" : absl::StrJoin(aids, " "))
-                           : "not listed (listing needs the master key: add --key)"},
-  };
-  for (const auto& row : rows) {
-    std::string label = row[0];
-    label.resize(14, ' ');
-    std::cout << label << row[1] << "\n";
-  }
-  return kExitOk;
+  return cmd.Call(req, &client::Client::GetCardInfo, PrintCardInfo);
 }
 
 int Apps(int argc, char** argv) {

@@ -18,6 +18,7 @@
 #include "core/keys/key_store.h"
 #include "core/tap/input.h"
 #include "core/tap/pipeline.h"
+#include "core/util/status_macros.h"
 #include "proto/convert/tap_convert.h"
 
 namespace desfired::cli {
@@ -289,39 +290,38 @@ int TapsParseOnServer(const ArgParser& args, const std::string& path) {
   return ParseOnServer(args, in, path, *input_format, OutputOption(args));
 }
 
-// Without --server: the pipeline from the options (keys, tables, clock settings), then the
-// records of the input.
+// The local parser's options into `config`: the clock window and tolerance, the duplicate
+// window, and the key store and tables, loaded into *store, *terminals and *tariffs (which
+// `config` points at). INVALID_ARGUMENT (or the file's error) for the first bad one.
+absl::Status PipelineOptions(const ArgParser& args, keys::KeyStore* store,
+                             std::optional<tap::IdTable>* terminals,
+                             std::optional<tap::IdTable>* tariffs, tap::TapPipelineConfig* config) {
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "min-year", 1970, 2106, &config->parser.min_year));
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "max-year", 1970, 2106, &config->parser.max_year));
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "clock-tolerance", 0, int64_t{1} << 32,
+                                     &config->reconciler.clock_tolerance_seconds));
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "dedup-window", 0, int64_t{1} << 32,
+                                     &config->reconciler.dedup_window_seconds));
+  if (std::optional<std::string> path = args.Value("keys")) {
+    DESFIRED_ASSIGN_OR_RETURN(*store, keys::KeyStore::LoadFile(*path));
+  }
+  DESFIRED_RETURN_IF_ERROR(MacKeyOption(args, store));
+  DESFIRED_RETURN_IF_ERROR(
+      TableOption(args, "terminals", "terminal_id", 0xFFFFFF, terminals, &config->terminals));
+  DESFIRED_RETURN_IF_ERROR(
+      TableOption(args, "tariffs", "fare_product", 0xFFFF, tariffs, &config->tariffs));
+  config->keys = store;
+  return absl::OkStatus();
+}
+
+// Without --server: the pipeline from the options, then the records of the input.
 int TapsParseLocally(const ArgParser& args, const std::string& path) {
   tap::TapPipelineConfig config;
-  for (absl::Status s : {IntOption(args, "min-year", 1970, 2106, &config.parser.min_year),
-                         IntOption(args, "max-year", 1970, 2106, &config.parser.max_year),
-                         IntOption(args, "clock-tolerance", 0, int64_t{1} << 32,
-                                   &config.reconciler.clock_tolerance_seconds),
-                         IntOption(args, "dedup-window", 0, int64_t{1} << 32,
-                                   &config.reconciler.dedup_window_seconds)}) {
-    if (!s.ok()) return UsageError(s.message());
-  }
-
   keys::KeyStore store;
-  if (std::optional<std::string> keys_path = args.Value("keys")) {
-    absl::StatusOr<keys::KeyStore> loaded = keys::KeyStore::LoadFile(*keys_path);
-    if (!loaded.ok()) return UsageError(loaded.status().message());
-    store = std::move(*loaded);
-  }
-  if (absl::Status s = MacKeyOption(args, &store); !s.ok()) return UsageError(s.message());
   std::optional<tap::IdTable> terminals, tariffs;
-  if (absl::Status s =
-          TableOption(args, "terminals", "terminal_id", 0xFFFFFF, &terminals, &config.terminals);
-      !s.ok()) {
+  if (absl::Status s = PipelineOptions(args, &store, &terminals, &tariffs, &config); !s.ok()) {
     return UsageError(s.message());
   }
-  if (absl::Status s =
-          TableOption(args, "tariffs", "fare_product", 0xFFFF, &tariffs, &config.tariffs);
-      !s.ok()) {
-    return UsageError(s.message());
-  }
-  config.keys = &store;
-
   absl::StatusOr<tap::InputFormat> input_format = InputFormatOption(args, path);
   if (!input_format.ok()) return UsageError(input_format.status().message());
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = tap::TapPipeline::Create(config);
