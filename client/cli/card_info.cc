@@ -123,6 +123,54 @@ int PrintCardInfo(const v1::GetCardInfoResponse& resp) {
   return kExitOk;
 }
 
+// The applications as a table.
+int PrintApplications(const v1::ListApplicationsResponse& all) {
+  if (all.applications().empty()) {
+    std::cout << "no applications\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Application& a : all.applications()) {
+    rows.push_back({AidText(a.aid()),
+                    a.has_iso_file_id() ? absl::StrFormat("%04X", a.iso_file_id()) : "-",
+                    HexOrDash(a.df_name())});
+  }
+  PrintTable({"AID", "ISO FID", "DF NAME"}, rows);
+  return kExitOk;
+}
+
+// The files as a table, with their settings when they were asked for.
+int PrintFiles(const v1::ListFilesResponse& all, bool include_settings) {
+  if (all.files().empty()) {
+    std::cout << "no files\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::FileEntry& f : all.files()) {
+    std::vector<std::string> row = {
+        absl::StrCat(f.file_no()),
+        f.has_iso_file_id() ? absl::StrFormat("%04X", f.iso_file_id()) : "-"};
+    if (f.has_settings()) {
+      const v1::FileSettings& s = f.settings();
+      const v1::AccessRights& ar = s.access_rights();
+      row.insert(row.end(),
+                 {Enum(v1::FileType_Name(s.file_type()), "FILE_TYPE_"),
+                  Enum(v1::CommunicationMode_Name(s.communication_mode()), "COMMUNICATION_MODE_"),
+                  Access(ar.read()), Access(ar.write()), Access(ar.read_write()),
+                  Access(ar.change_settings()), FileDetails(s)});
+    }
+    rows.push_back(std::move(row));
+  }
+  if (include_settings) {
+    PrintTable(
+        {"FILE", "ISO FID", "TYPE", "COMM", "READ", "WRITE", "READ+WRITE", "CHANGE", "DETAILS"},
+        rows);
+  } else {
+    PrintTable({"FILE", "ISO FID"}, rows);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int Info(int argc, char** argv) {
@@ -145,31 +193,13 @@ int Apps(int argc, char** argv) {
   v1::ListApplicationsRequest req;
   if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
   if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  v1::ListApplicationsResponse all;
-  do {
-    absl::StatusOr<v1::ListApplicationsResponse> page = (*client)->ListApplications(req);
-    if (!page.ok()) return cmd.Failed(page.status());
-    for (const v1::Application& a : page->applications()) *all.add_applications() = a;
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty());
-  if (cmd.json()) {
-    cmd.PrintJson(all);
-    return kExitOk;
-  }
-  if (all.applications().empty()) {
-    std::cout << "no applications\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::Application& a : all.applications()) {
-    rows.push_back({AidText(a.aid()),
-                    a.has_iso_file_id() ? absl::StrFormat("%04X", a.iso_file_id()) : "-",
-                    HexOrDash(a.df_name())});
-  }
-  PrintTable({"AID", "ISO FID", "DF NAME"}, rows);
-  return kExitOk;
+  return cmd.CallPages(
+      req, &client::Client::ListApplications,
+      [](const v1::ListApplicationsResponse& page, v1::ListApplicationsResponse& all) {
+        for (const v1::Application& a : page.applications()) *all.add_applications() = a;
+        return true;
+      },
+      PrintApplications);
 }
 
 int Files(int argc, char** argv) {
@@ -186,47 +216,13 @@ int Files(int argc, char** argv) {
   req.set_aid(*aid);
   if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
   req.set_include_settings(!cmd.args().Has("no-settings"));
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  v1::ListFilesResponse all;
-  do {
-    absl::StatusOr<v1::ListFilesResponse> page = (*client)->ListFiles(req);
-    if (!page.ok()) return cmd.Failed(page.status());
-    for (const v1::FileEntry& f : page->files()) *all.add_files() = f;
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty());
-  if (cmd.json()) {
-    cmd.PrintJson(all);
-    return kExitOk;
-  }
-  if (all.files().empty()) {
-    std::cout << "no files\n";
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const v1::FileEntry& f : all.files()) {
-    std::vector<std::string> row = {
-        absl::StrCat(f.file_no()),
-        f.has_iso_file_id() ? absl::StrFormat("%04X", f.iso_file_id()) : "-"};
-    if (f.has_settings()) {
-      const v1::FileSettings& s = f.settings();
-      const v1::AccessRights& ar = s.access_rights();
-      row.insert(row.end(),
-                 {Enum(v1::FileType_Name(s.file_type()), "FILE_TYPE_"),
-                  Enum(v1::CommunicationMode_Name(s.communication_mode()), "COMMUNICATION_MODE_"),
-                  Access(ar.read()), Access(ar.write()), Access(ar.read_write()),
-                  Access(ar.change_settings()), FileDetails(s)});
-    }
-    rows.push_back(std::move(row));
-  }
-  if (req.include_settings()) {
-    PrintTable(
-        {"FILE", "ISO FID", "TYPE", "COMM", "READ", "WRITE", "READ+WRITE", "CHANGE", "DETAILS"},
-        rows);
-  } else {
-    PrintTable({"FILE", "ISO FID"}, rows);
-  }
-  return kExitOk;
+  return cmd.CallPages(
+      req, &client::Client::ListFiles,
+      [](const v1::ListFilesResponse& page, v1::ListFilesResponse& all) {
+        for (const v1::FileEntry& f : page.files()) *all.add_files() = f;
+        return true;
+      },
+      [&](const v1::ListFilesResponse& all) { return PrintFiles(all, req.include_settings()); });
 }
 
 }  // namespace desfired::cli

@@ -51,6 +51,17 @@ int WriteOut(const std::string& data, const std::string& out) {
   return kExitOk;
 }
 
+// The records as a table (newest first) and their count.
+int PrintRecords(const v1::ReadRecordsResponse& all) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : all.records()) {
+    rows.push_back({absl::StrCat(r.offset()), HexOrDash(r.data())});
+  }
+  if (!rows.empty()) PrintTable({"OFFSET", "DATA (newest first)"}, rows);
+  std::cout << all.records_size() << " of " << all.total_records() << " records\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int Read(int argc, char** argv) {
@@ -157,30 +168,17 @@ int Records(int argc, char** argv) {
   if (!max.ok()) return cmd.UsageError(max.status());
   if (*max > 0) req.set_page_size(static_cast<int32_t>(*max));
 
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  v1::ReadRecordsResponse all;
-  do {
-    absl::StatusOr<v1::ReadRecordsResponse> page = (*client)->ReadRecords(req);
-    if (!page.ok()) return cmd.Failed(page.status());
-    all.set_total_records(page->total_records());
-    for (const auto& r : page->records()) {
-      if (*max > 0 && all.records_size() >= *max) break;
-      *all.add_records() = r;
-    }
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty() && (*max == 0 || all.records_size() < *max));
-  if (cmd.json()) {
-    cmd.PrintJson(all);
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& r : all.records()) {
-    rows.push_back({absl::StrCat(r.offset()), HexOrDash(r.data())});
-  }
-  if (!rows.empty()) PrintTable({"OFFSET", "DATA (newest first)"}, rows);
-  std::cout << all.records_size() << " of " << all.total_records() << " records\n";
-  return kExitOk;
+  return cmd.CallPages(
+      req, &client::Client::ReadRecords,
+      [&](const v1::ReadRecordsResponse& page, v1::ReadRecordsResponse& all) {
+        all.set_total_records(page.total_records());
+        for (const auto& r : page.records()) {
+          if (*max > 0 && all.records_size() >= *max) break;
+          *all.add_records() = r;
+        }
+        return *max == 0 || all.records_size() < *max;
+      },
+      PrintRecords);
 }
 
 }  // namespace desfired::cli

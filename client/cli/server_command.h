@@ -150,6 +150,29 @@ class ServerCommand {
     return print(*response);
   }
 
+  // Like Call, for a listing that comes in pages: `call` is made again, with the request's
+  // page_token set to the last response's next_page_token, until that is empty or until
+  // `add(page, all)` returns false (it collects a page into `all`, a response of its own, and
+  // says whether to read on). Then `all` is printed: as JSON with --json, else by `print`.
+  template <typename Request, typename Response, typename Param, typename Add, typename Print>
+  int CallPages(Request request, absl::StatusOr<Response> (client::Client::*call)(Param), Add add,
+                Print print) const {
+    absl::StatusOr<std::unique_ptr<client::Client>> client = Connect();
+    if (!client.ok()) return UsageError(client.status());
+    Response all;
+    do {
+      absl::StatusOr<Response> page = ((**client).*call)(request);
+      if (!page.ok()) return Failed(page.status());
+      if (!add(*page, all)) break;
+      request.set_page_token(page->next_page_token());
+    } while (!request.page_token().empty());
+    if (json()) {
+      PrintJson(all);
+      return kExitOk;
+    }
+    return print(all);
+  }
+
   // Prints "desfirectl NAME: message" and a pointer to --help; returns kExitUsage.
   int UsageError(absl::string_view message) const;
   int UsageError(const absl::Status& status) const { return UsageError(status.message()); }
