@@ -1,5 +1,7 @@
 // desfirectl format, create-app, delete-app, create-file, delete-file, change-key,
 // change-key-settings: issuing cards. Keys are named (the server's key store holds them).
+// Each command adds its options, parses them and hands RunChange its request's own fields,
+// its call and the sentence that says what was done.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,22 +13,13 @@
 #include "absl/strings/strip.h"
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
-#include "google/protobuf/message.h"
+#include "core/util/status_macros.h"
 
 namespace desfired::cli {
 namespace {
 
-// Prints the outcome of an admin change (or its JSON); returns kExitOk.
-int Done(const ServerCommand& cmd, const google::protobuf::Message& response, bool replayed,
-         const std::string& what) {
-  if (cmd.json()) {
-    cmd.PrintJson(response);
-    return kExitOk;
-  }
-  std::cout << what << (replayed ? " (replayed: an earlier call with this request id did it)" : "")
-            << "\nrequest id: " << cmd.request_id() << "\n";
-  return kExitOk;
-}
+constexpr bool kKeyRequired = true;
+constexpr bool kKeyOptional = false;
 
 // Target, optional key, request id: what every admin request has.
 template <typename Request>
@@ -40,6 +33,22 @@ absl::Status FillCommon(const ServerCommand& cmd, Request* req, bool key_require
   }
   req->set_request_id(cmd.request_id());
   return absl::OkStatus();
+}
+
+// An admin change once its options are parsed: the request's common fields (FillCommon), then
+// its own (`fill(request)`, an absl::Status) — an error in either is a usage error — the call,
+// and its outcome: the response as JSON, or `describe(request)` (what was done) with the
+// request id.
+template <typename Request, typename Response, typename Fill, typename Describe>
+int RunChange(const ServerCommand& cmd, absl::StatusOr<Response> (client::Client::*call)(Request),
+              bool key_required, Fill fill, Describe describe) {
+  Request req;
+  if (absl::Status s = FillCommon(cmd, &req, key_required); !s.ok()) return cmd.UsageError(s);
+  if (absl::Status s = fill(req); !s.ok()) return cmd.UsageError(s);
+  return cmd.Call(req, call, [&](const Response& response) {
+    cmd.PrintChangeOutcome(describe(req), response.replayed());
+    return kExitOk;
+  });
 }
 
 // The key settings byte (hex): bits 0..3 the flags, bits 4..7 the change key access.
@@ -88,6 +97,150 @@ void AddKeySettingsOption(ServerCommand& cmd, absl::string_view fallback) {
                    fallback));
 }
 
+// create-app's own fields; *family: the --key-family given (lower case).
+absl::Status FillCreateApp(const ServerCommand& cmd, v1::CreateApplicationRequest& req,
+                           std::string* family) {
+  DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid());
+  req.set_aid(aid);
+  DESFIRED_ASSIGN_OR_RETURN(const int64_t count, cmd.Int("key-count", 1, 14));
+  req.set_key_count(static_cast<uint32_t>(count));
+  *family = absl::AsciiStrToLower(cmd.args().Value("key-family").value_or(""));
+  if (*family == "des" || *family == "2tdea") {
+    req.set_key_family(v1::KEY_FAMILY_DES);
+  } else if (*family == "3tdea" || *family == "3des") {
+    req.set_key_family(v1::KEY_FAMILY_3TDEA);
+  } else if (*family == "aes") {
+    req.set_key_family(v1::KEY_FAMILY_AES);
+  } else {
+    return absl::InvalidArgumentError("--key-family must be des, 3tdea or aes");
+  }
+  DESFIRED_ASSIGN_OR_RETURN(*req.mutable_key_settings(), KeySettingsOption(cmd, 0x0B));
+  DESFIRED_ASSIGN_OR_RETURN(const std::optional<uint32_t> fid, IsoFid(cmd));
+  DESFIRED_ASSIGN_OR_RETURN(const Bytes df_name, cmd.HexBytes("df-name"));
+  if (fid.has_value() != !df_name.empty()) {
+    return absl::InvalidArgumentError("--iso-fid and --df-name go together");
+  }
+  if (fid.has_value()) req.set_iso_file_id(*fid);
+  req.set_df_name(AsString(df_name));
+  return absl::OkStatus();
+}
+
+// create-file's own fields; *type: the --type given (lower case), *details: the size or the
+// limits and value, or the records, as said after "created".
+absl::Status FillCreateFile(const ServerCommand& cmd, v1::CreateFileRequest& req, std::string* type,
+                            std::string* details) {
+  DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid());
+  req.set_aid(aid);
+  DESFIRED_ASSIGN_OR_RETURN(const uint32_t file, cmd.FileNo());
+  req.set_file_no(file);
+  DESFIRED_ASSIGN_OR_RETURN(const std::optional<uint32_t> fid, IsoFid(cmd));
+  if (fid.has_value()) req.set_iso_file_id(*fid);
+
+  v1::FileSettings* s = req.mutable_settings();
+  *type = absl::AsciiStrToLower(cmd.args().Value("type").value_or(""));
+  if (*type == "standard") {
+    s->set_file_type(v1::FILE_TYPE_STANDARD);
+  } else if (*type == "backup") {
+    s->set_file_type(v1::FILE_TYPE_BACKUP);
+  } else if (*type == "value") {
+    s->set_file_type(v1::FILE_TYPE_VALUE);
+  } else if (*type == "linear") {
+    s->set_file_type(v1::FILE_TYPE_LINEAR_RECORD);
+  } else if (*type == "cyclic") {
+    s->set_file_type(v1::FILE_TYPE_CYCLIC_RECORD);
+  } else {
+    return absl::InvalidArgumentError("--type must be standard, backup, value, linear or cyclic");
+  }
+  const std::string comm = absl::AsciiStrToLower(cmd.args().Value("comm").value_or(""));
+  if (comm == "plain") {
+    s->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
+  } else if (comm == "mac") {
+    s->set_communication_mode(v1::COMMUNICATION_MODE_MAC);
+  } else if (comm == "full") {
+    s->set_communication_mode(v1::COMMUNICATION_MODE_FULL);
+  } else {
+    return absl::InvalidArgumentError("--comm must be plain, mac or full");
+  }
+  const std::vector<std::string> access =
+      absl::StrSplit(cmd.args().Value("access").value_or(""), ',');
+  if (access.size() != 4) {
+    return absl::InvalidArgumentError(
+        "--access needs four keys: read,write,read+write,change (e.g. 1,2,3,0)");
+  }
+  uint32_t keys[4];
+  for (int i = 0; i < 4; ++i) {
+    const std::string a = absl::AsciiStrToLower(access[i]);
+    if (a == "free") {
+      keys[i] = 14;
+    } else if (a == "never") {
+      keys[i] = 15;
+    } else if (!absl::SimpleAtoi(a, &keys[i]) || keys[i] > 15) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--access: '", access[i], "' is not a key number (0..13), free or never"));
+    }
+  }
+  v1::AccessRights* ar = s->mutable_access_rights();
+  ar->set_read(keys[0]);
+  ar->set_write(keys[1]);
+  ar->set_read_write(keys[2]);
+  ar->set_change_settings(keys[3]);
+
+  switch (s->file_type()) {
+    case v1::FILE_TYPE_STANDARD:
+    case v1::FILE_TYPE_BACKUP: {
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t size, cmd.Int("size", 1, 0xFFFFFF));
+      s->mutable_data()->set_size(static_cast<uint32_t>(size));
+      *details = absl::StrCat(size, " bytes");
+      break;
+    }
+    case v1::FILE_TYPE_VALUE: {
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t lower, cmd.Int("lower", INT32_MIN, INT32_MAX, 0));
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t upper, cmd.Int("upper", INT32_MIN, INT32_MAX));
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t initial, cmd.Int("initial", INT32_MIN, INT32_MAX, 0));
+      v1::ValueFileSettings* v = s->mutable_value();
+      v->set_lower_limit(static_cast<int32_t>(lower));
+      v->set_upper_limit(static_cast<int32_t>(upper));
+      v->set_limited_credit_enabled(cmd.args().Has("limited-credit"));
+      v->set_free_get_value(cmd.args().Has("free-get-value"));
+      req.set_initial_value(static_cast<int32_t>(initial));
+      *details = absl::StrCat("limits ", lower, "..", upper, ", value ", initial);
+      break;
+    }
+    default: {
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t size, cmd.Int("record-size", 1, 0xFFFFFF));
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t max, cmd.Int("max-records", 1, 0xFFFFFF));
+      s->mutable_record()->set_record_size(static_cast<uint32_t>(size));
+      s->mutable_record()->set_max_records(static_cast<uint32_t>(max));
+      *details = absl::StrCat(max, " records of ", size, " bytes");
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// change-key's own fields.
+absl::Status FillChangeKey(const ServerCommand& cmd, v1::ChangeKeyRequest& req) {
+  DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid(/*allow_card_level=*/true));
+  req.set_aid(aid);
+  DESFIRED_ASSIGN_OR_RETURN(const int64_t changed,
+                            cmd.Int("changed-key-no", 0, 13, req.auth().key_number()));
+  req.set_key_number(static_cast<uint32_t>(changed));
+  std::optional<std::string> new_key = cmd.args().Value("new-key");
+  if (!new_key || new_key->empty()) {
+    return absl::InvalidArgumentError("--new-key NAME is required");
+  }
+  req.set_new_key_name(*new_key);
+  req.set_old_key_name(cmd.args().Value("old-key").value_or(""));
+  if (req.key_number() != req.auth().key_number() && req.old_key_name().empty()) {
+    return absl::InvalidArgumentError(
+        "--old-key NAME is required when --changed-key-no differs from --key-no");
+  }
+  return absl::OkStatus();
+}
+
+// "the card" for AID 0, else the AID.
+std::string AidOrCard(uint32_t aid) { return aid == 0 ? "the card" : AidText(aid); }
+
 }  // namespace
 
 int Format(int argc, char** argv) {
@@ -98,17 +251,18 @@ int Format(int argc, char** argv) {
   cmd.AddKey("the card master key");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::FormatCardRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, true); !s.ok()) return cmd.UsageError(s);
-  if (req.target().expected_uid().empty()) {
-    return cmd.UsageError("--expected-uid HEX is required (see 'desfirectl info')");
-  }
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::FormatCardResponse> resp = (*client)->FormatCard(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("formatted the card ", HexOrDash(req.target().expected_uid())));
+  return RunChange(
+      cmd, &client::Client::FormatCard, kKeyRequired,
+      [](v1::FormatCardRequest& req) {
+        if (req.target().expected_uid().empty()) {
+          return absl::InvalidArgumentError(
+              "--expected-uid HEX is required (see 'desfirectl info')");
+        }
+        return absl::OkStatus();
+      },
+      [](const v1::FormatCardRequest& req) {
+        return absl::StrCat("formatted the card ", HexOrDash(req.target().expected_uid()));
+      });
 }
 
 int CreateApp(int argc, char** argv) {
@@ -123,43 +277,14 @@ int CreateApp(int argc, char** argv) {
   cmd.args().Option("df-name", "HEX", "ISO/IEC 7816-4 DF name, 1..16 bytes (with --iso-fid)");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::CreateApplicationRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<int64_t> count = cmd.Int("key-count", 1, 14);
-  if (!count.ok()) return cmd.UsageError(count.status());
-  req.set_key_count(static_cast<uint32_t>(*count));
-  const std::string family = absl::AsciiStrToLower(cmd.args().Value("key-family").value_or(""));
-  if (family == "des" || family == "2tdea") {
-    req.set_key_family(v1::KEY_FAMILY_DES);
-  } else if (family == "3tdea" || family == "3des") {
-    req.set_key_family(v1::KEY_FAMILY_3TDEA);
-  } else if (family == "aes") {
-    req.set_key_family(v1::KEY_FAMILY_AES);
-  } else {
-    return cmd.UsageError("--key-family must be des, 3tdea or aes");
-  }
-  absl::StatusOr<v1::KeySettings> settings = KeySettingsOption(cmd, 0x0B);
-  if (!settings.ok()) return cmd.UsageError(settings.status());
-  *req.mutable_key_settings() = *settings;
-  absl::StatusOr<std::optional<uint32_t>> fid = IsoFid(cmd);
-  if (!fid.ok()) return cmd.UsageError(fid.status());
-  absl::StatusOr<Bytes> df_name = cmd.HexBytes("df-name");
-  if (!df_name.ok()) return cmd.UsageError(df_name.status());
-  if (fid->has_value() != !df_name->empty()) {
-    return cmd.UsageError("--iso-fid and --df-name go together");
-  }
-  if (fid->has_value()) req.set_iso_file_id(**fid);
-  req.set_df_name(AsString(*df_name));
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::CreateApplicationResponse> resp = (*client)->CreateApplication(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("created application ", AidText(req.aid()), " with ", req.key_count(),
-                           " ", family, " keys"));
+  std::string family;
+  return RunChange(
+      cmd, &client::Client::CreateApplication, kKeyOptional,
+      [&](v1::CreateApplicationRequest& req) { return FillCreateApp(cmd, req, &family); },
+      [&](const v1::CreateApplicationRequest& req) {
+        return absl::StrCat("created application ", AidText(req.aid()), " with ", req.key_count(),
+                            " ", family, " keys");
+      });
 }
 
 int DeleteApp(int argc, char** argv) {
@@ -169,17 +294,16 @@ int DeleteApp(int argc, char** argv) {
   cmd.AddKey("the card master key or the application's master key");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::DeleteApplicationRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::DeleteApplicationResponse> resp = (*client)->DeleteApplication(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("deleted application ", AidText(req.aid())));
+  return RunChange(
+      cmd, &client::Client::DeleteApplication, kKeyOptional,
+      [&](v1::DeleteApplicationRequest& req) -> absl::Status {
+        DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid());
+        req.set_aid(aid);
+        return absl::OkStatus();
+      },
+      [](const v1::DeleteApplicationRequest& req) {
+        return absl::StrCat("deleted application ", AidText(req.aid()));
+      });
 }
 
 int CreateFile(int argc, char** argv) {
@@ -204,110 +328,14 @@ int CreateFile(int argc, char** argv) {
   cmd.args().Option("iso-fid", "HEX", "ISO/IEC 7816-4 file identifier");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::CreateFileRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  absl::StatusOr<std::optional<uint32_t>> fid = IsoFid(cmd);
-  if (!fid.ok()) return cmd.UsageError(fid.status());
-  if (fid->has_value()) req.set_iso_file_id(**fid);
-
-  v1::FileSettings* s = req.mutable_settings();
-  const std::string type = absl::AsciiStrToLower(cmd.args().Value("type").value_or(""));
-  if (type == "standard") {
-    s->set_file_type(v1::FILE_TYPE_STANDARD);
-  } else if (type == "backup") {
-    s->set_file_type(v1::FILE_TYPE_BACKUP);
-  } else if (type == "value") {
-    s->set_file_type(v1::FILE_TYPE_VALUE);
-  } else if (type == "linear") {
-    s->set_file_type(v1::FILE_TYPE_LINEAR_RECORD);
-  } else if (type == "cyclic") {
-    s->set_file_type(v1::FILE_TYPE_CYCLIC_RECORD);
-  } else {
-    return cmd.UsageError("--type must be standard, backup, value, linear or cyclic");
-  }
-  const std::string comm = absl::AsciiStrToLower(cmd.args().Value("comm").value_or(""));
-  if (comm == "plain") {
-    s->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
-  } else if (comm == "mac") {
-    s->set_communication_mode(v1::COMMUNICATION_MODE_MAC);
-  } else if (comm == "full") {
-    s->set_communication_mode(v1::COMMUNICATION_MODE_FULL);
-  } else {
-    return cmd.UsageError("--comm must be plain, mac or full");
-  }
-  const std::vector<std::string> access =
-      absl::StrSplit(cmd.args().Value("access").value_or(""), ',');
-  if (access.size() != 4) {
-    return cmd.UsageError("--access needs four keys: read,write,read+write,change (e.g. 1,2,3,0)");
-  }
-  uint32_t keys[4];
-  for (int i = 0; i < 4; ++i) {
-    const std::string a = absl::AsciiStrToLower(access[i]);
-    if (a == "free") {
-      keys[i] = 14;
-    } else if (a == "never") {
-      keys[i] = 15;
-    } else if (!absl::SimpleAtoi(a, &keys[i]) || keys[i] > 15) {
-      return cmd.UsageError(
-          absl::StrCat("--access: '", access[i], "' is not a key number (0..13), free or never"));
-    }
-  }
-  v1::AccessRights* ar = s->mutable_access_rights();
-  ar->set_read(keys[0]);
-  ar->set_write(keys[1]);
-  ar->set_read_write(keys[2]);
-  ar->set_change_settings(keys[3]);
-
-  std::string details;
-  switch (s->file_type()) {
-    case v1::FILE_TYPE_STANDARD:
-    case v1::FILE_TYPE_BACKUP: {
-      absl::StatusOr<int64_t> size = cmd.Int("size", 1, 0xFFFFFF);
-      if (!size.ok()) return cmd.UsageError(size.status());
-      s->mutable_data()->set_size(static_cast<uint32_t>(*size));
-      details = absl::StrCat(*size, " bytes");
-      break;
-    }
-    case v1::FILE_TYPE_VALUE: {
-      absl::StatusOr<int64_t> lower = cmd.Int("lower", INT32_MIN, INT32_MAX, 0);
-      if (!lower.ok()) return cmd.UsageError(lower.status());
-      absl::StatusOr<int64_t> upper = cmd.Int("upper", INT32_MIN, INT32_MAX);
-      if (!upper.ok()) return cmd.UsageError(upper.status());
-      absl::StatusOr<int64_t> initial = cmd.Int("initial", INT32_MIN, INT32_MAX, 0);
-      if (!initial.ok()) return cmd.UsageError(initial.status());
-      v1::ValueFileSettings* v = s->mutable_value();
-      v->set_lower_limit(static_cast<int32_t>(*lower));
-      v->set_upper_limit(static_cast<int32_t>(*upper));
-      v->set_limited_credit_enabled(cmd.args().Has("limited-credit"));
-      v->set_free_get_value(cmd.args().Has("free-get-value"));
-      req.set_initial_value(static_cast<int32_t>(*initial));
-      details = absl::StrCat("limits ", *lower, "..", *upper, ", value ", *initial);
-      break;
-    }
-    default: {
-      absl::StatusOr<int64_t> size = cmd.Int("record-size", 1, 0xFFFFFF);
-      if (!size.ok()) return cmd.UsageError(size.status());
-      absl::StatusOr<int64_t> max = cmd.Int("max-records", 1, 0xFFFFFF);
-      if (!max.ok()) return cmd.UsageError(max.status());
-      s->mutable_record()->set_record_size(static_cast<uint32_t>(*size));
-      s->mutable_record()->set_max_records(static_cast<uint32_t>(*max));
-      details = absl::StrCat(*max, " records of ", *size, " bytes");
-      break;
-    }
-  }
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::CreateFileResponse> resp = (*client)->CreateFile(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("created ", type, " file ", req.file_no(), " in ", AidText(req.aid()),
-                           " (", details, ")"));
+  std::string type, details;
+  return RunChange(
+      cmd, &client::Client::CreateFile, kKeyOptional,
+      [&](v1::CreateFileRequest& req) { return FillCreateFile(cmd, req, &type, &details); },
+      [&](const v1::CreateFileRequest& req) {
+        return absl::StrCat("created ", type, " file ", req.file_no(), " in ", AidText(req.aid()),
+                            " (", details, ")");
+      });
 }
 
 int DeleteFile(int argc, char** argv) {
@@ -318,20 +346,18 @@ int DeleteFile(int argc, char** argv) {
   cmd.AddKey("the application master key (omit when deletion is free)");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::DeleteFileRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, false); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<uint32_t> file = cmd.FileNo();
-  if (!file.ok()) return cmd.UsageError(file.status());
-  req.set_file_no(*file);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::DeleteFileResponse> resp = (*client)->DeleteFile(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("deleted file ", req.file_no(), " of ", AidText(req.aid())));
+  return RunChange(
+      cmd, &client::Client::DeleteFile, kKeyOptional,
+      [&](v1::DeleteFileRequest& req) -> absl::Status {
+        DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid());
+        req.set_aid(aid);
+        DESFIRED_ASSIGN_OR_RETURN(const uint32_t file, cmd.FileNo());
+        req.set_file_no(file);
+        return absl::OkStatus();
+      },
+      [](const v1::DeleteFileRequest& req) {
+        return absl::StrCat("deleted file ", req.file_no(), " of ", AidText(req.aid()));
+      });
 }
 
 int ChangeKey(int argc, char** argv) {
@@ -348,29 +374,13 @@ int ChangeKey(int argc, char** argv) {
                     "key than the one authenticated with)");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::ChangeKeyRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, true); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid(/*allow_card_level=*/true);
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<int64_t> changed = cmd.Int("changed-key-no", 0, 13, req.auth().key_number());
-  if (!changed.ok()) return cmd.UsageError(changed.status());
-  req.set_key_number(static_cast<uint32_t>(*changed));
-  std::optional<std::string> new_key = cmd.args().Value("new-key");
-  if (!new_key || new_key->empty()) return cmd.UsageError("--new-key NAME is required");
-  req.set_new_key_name(*new_key);
-  req.set_old_key_name(cmd.args().Value("old-key").value_or(""));
-  if (req.key_number() != req.auth().key_number() && req.old_key_name().empty()) {
-    return cmd.UsageError("--old-key NAME is required when --changed-key-no differs from --key-no");
-  }
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::ChangeKeyResponse> resp = (*client)->ChangeKey(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("changed key ", req.key_number(), " of ",
-                           req.aid() == 0 ? "the card" : AidText(req.aid()), " to '",
-                           req.new_key_name(), "'"));
+  return RunChange(
+      cmd, &client::Client::ChangeKey, kKeyRequired,
+      [&](v1::ChangeKeyRequest& req) { return FillChangeKey(cmd, req); },
+      [](const v1::ChangeKeyRequest& req) {
+        return absl::StrCat("changed key ", req.key_number(), " of ", AidOrCard(req.aid()), " to '",
+                            req.new_key_name(), "'");
+      });
 }
 
 int ChangeKeySettings(int argc, char** argv) {
@@ -382,21 +392,18 @@ int ChangeKeySettings(int argc, char** argv) {
   AddKeySettingsOption(cmd, "");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::ChangeKeySettingsRequest req;
-  if (absl::Status s = FillCommon(cmd, &req, true); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid(/*allow_card_level=*/true);
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  absl::StatusOr<v1::KeySettings> settings = KeySettingsOption(cmd, std::nullopt);
-  if (!settings.ok()) return cmd.UsageError(settings.status());
-  *req.mutable_key_settings() = *settings;
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::ChangeKeySettingsResponse> resp = (*client)->ChangeKeySettings(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  return Done(cmd, *resp, resp->replayed(),
-              absl::StrCat("changed the key settings of ",
-                           req.aid() == 0 ? "the card" : AidText(req.aid())));
+  return RunChange(
+      cmd, &client::Client::ChangeKeySettings, kKeyRequired,
+      [&](v1::ChangeKeySettingsRequest& req) -> absl::Status {
+        DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid(/*allow_card_level=*/true));
+        req.set_aid(aid);
+        DESFIRED_ASSIGN_OR_RETURN(*req.mutable_key_settings(),
+                                  KeySettingsOption(cmd, std::nullopt));
+        return absl::OkStatus();
+      },
+      [](const v1::ChangeKeySettingsRequest& req) {
+        return absl::StrCat("changed the key settings of ", AidOrCard(req.aid()));
+      });
 }
 
 }  // namespace desfired::cli

@@ -86,34 +86,17 @@ std::string FileDetails(const v1::FileSettings& s) {
   }
 }
 
-}  // namespace
-
-int Info(int argc, char** argv) {
-  ServerCommand cmd("info",
-                    "Show the version, UID, memory, key settings and applications of a card.");
-  cmd.AddTarget();
-  cmd.AddKey("the card master key (optional; gives the real UID of a random-UID card)");
-  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::GetCardInfoRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::GetCardInfoResponse> resp = (*client)->GetCardInfo(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  if (cmd.json()) {
-    cmd.PrintJson(*resp);
-    return kExitOk;
-  }
-  const v1::CardVersion& v = resp->version();
+// The card as a list of labelled lines.
+int PrintCardInfo(const v1::GetCardInfoResponse& resp) {
+  const v1::CardVersion& v = resp.version();
   std::vector<std::string> aids;
-  for (uint32_t aid : resp->aids()) aids.push_back(AidText(aid));
+  for (uint32_t aid : resp.aids()) aids.push_back(AidText(aid));
   std::string storage =
       absl::StrCat(v.storage_size_exceeds() ? "more than " : "", v.storage_size_bytes(), " bytes");
   const std::vector<std::vector<std::string>> rows = {
-      {"reader", resp->reader()},
-      {"uid", absl::StrCat(HexOrDash(resp->uid()), resp->random_uid() ? " (random UID)" : "")},
-      {"atr", HexOrDash(resp->atr())},
+      {"reader", resp.reader()},
+      {"uid", absl::StrCat(HexOrDash(resp.uid()), resp.random_uid() ? " (random UID)" : "")},
+      {"atr", HexOrDash(resp.atr())},
       {"card", absl::StrCat(GenerationText(v.generation()),
                             v.vendor().empty() ? "" : absl::StrCat(" by ", v.vendor()))},
       {"hardware",
@@ -123,15 +106,14 @@ int Info(int argc, char** argv) {
        absl::StrFormat("type %02x/%02x, version %d.%d", v.software().type(), v.software().subtype(),
                        v.software().major_version(), v.software().minor_version())},
       {"storage", storage},
-      {"free memory", absl::StrCat(resp->free_memory(), " bytes")},
+      {"free memory", absl::StrCat(resp.free_memory(), " bytes")},
       {"production", absl::StrFormat("week %d of %d, batch %s", v.production_week(),
                                      v.production_year(), HexOrDash(v.batch_number()))},
-      {"key settings", KeySettingsText(resp->key_settings(), false)},
-      {"master key", absl::StrCat(KeyFamilyText(resp->master_key_family()), ", version ",
-                                  resp->master_key_version())},
-      {"applications",
-       resp->aids_listed() ? (aids.empty() ? "none" : absl::StrJoin(aids, " "))
-                           : "not listed (listing needs the master key: add --key)"},
+      {"key settings", KeySettingsText(resp.key_settings(), false)},
+      {"master key", absl::StrCat(KeyFamilyText(resp.master_key_family()), ", version ",
+                                  resp.master_key_version())},
+      {"applications", resp.aids_listed() ? (aids.empty() ? "none" : absl::StrJoin(aids, " "))
+                                          : "not listed (listing needs the master key: add --key)"},
   };
   for (const auto& row : rows) {
     std::string label = row[0];
@@ -141,27 +123,8 @@ int Info(int argc, char** argv) {
   return kExitOk;
 }
 
-int Apps(int argc, char** argv) {
-  ServerCommand cmd("apps", "List the applications on a card.");
-  cmd.AddTarget();
-  cmd.AddKey("the card master key, when listing is not free");
-  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::ListApplicationsRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  v1::ListApplicationsResponse all;
-  do {
-    absl::StatusOr<v1::ListApplicationsResponse> page = (*client)->ListApplications(req);
-    if (!page.ok()) return cmd.Failed(page.status());
-    for (const v1::Application& a : page->applications()) *all.add_applications() = a;
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty());
-  if (cmd.json()) {
-    cmd.PrintJson(all);
-    return kExitOk;
-  }
+// The applications as a table.
+int PrintApplications(const v1::ListApplicationsResponse& all) {
   if (all.applications().empty()) {
     std::cout << "no applications\n";
     return kExitOk;
@@ -176,33 +139,8 @@ int Apps(int argc, char** argv) {
   return kExitOk;
 }
 
-int Files(int argc, char** argv) {
-  ServerCommand cmd("files", "List the files of an application with their settings.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddKey("a key of the application, when listing is not free");
-  cmd.args().Flag("no-settings", "list the file numbers only (one card exchange less per file)");
-  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::ListFilesRequest req;
-  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<uint32_t> aid = cmd.Aid();
-  if (!aid.ok()) return cmd.UsageError(aid.status());
-  req.set_aid(*aid);
-  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
-  req.set_include_settings(!cmd.args().Has("no-settings"));
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  v1::ListFilesResponse all;
-  do {
-    absl::StatusOr<v1::ListFilesResponse> page = (*client)->ListFiles(req);
-    if (!page.ok()) return cmd.Failed(page.status());
-    for (const v1::FileEntry& f : page->files()) *all.add_files() = f;
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty());
-  if (cmd.json()) {
-    cmd.PrintJson(all);
-    return kExitOk;
-  }
+// The files as a table, with their settings when they were asked for.
+int PrintFiles(const v1::ListFilesResponse& all, bool include_settings) {
   if (all.files().empty()) {
     std::cout << "no files\n";
     return kExitOk;
@@ -223,7 +161,7 @@ int Files(int argc, char** argv) {
     }
     rows.push_back(std::move(row));
   }
-  if (req.include_settings()) {
+  if (include_settings) {
     PrintTable(
         {"FILE", "ISO FID", "TYPE", "COMM", "READ", "WRITE", "READ+WRITE", "CHANGE", "DETAILS"},
         rows);
@@ -231,6 +169,60 @@ int Files(int argc, char** argv) {
     PrintTable({"FILE", "ISO FID"}, rows);
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int Info(int argc, char** argv) {
+  ServerCommand cmd("info",
+                    "Show the version, UID, memory, key settings and applications of a card.");
+  cmd.AddTarget();
+  cmd.AddKey("the card master key (optional; gives the real UID of a random-UID card)");
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::GetCardInfoRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
+  return cmd.Call(req, &client::Client::GetCardInfo, PrintCardInfo);
+}
+
+int Apps(int argc, char** argv) {
+  ServerCommand cmd("apps", "List the applications on a card.");
+  cmd.AddTarget();
+  cmd.AddKey("the card master key, when listing is not free");
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ListApplicationsRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
+  return cmd.CallPages(
+      req, &client::Client::ListApplications,
+      [](const v1::ListApplicationsResponse& page, v1::ListApplicationsResponse& all) {
+        for (const v1::Application& a : page.applications()) *all.add_applications() = a;
+        return true;
+      },
+      PrintApplications);
+}
+
+int Files(int argc, char** argv) {
+  ServerCommand cmd("files", "List the files of an application with their settings.");
+  cmd.AddTarget();
+  cmd.AddAid();
+  cmd.AddKey("a key of the application, when listing is not free");
+  cmd.args().Flag("no-settings", "list the file numbers only (one card exchange less per file)");
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ListFilesRequest req;
+  if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<uint32_t> aid = cmd.Aid();
+  if (!aid.ok()) return cmd.UsageError(aid.status());
+  req.set_aid(*aid);
+  if (absl::Status s = cmd.KeyInto(&req); !s.ok()) return cmd.UsageError(s);
+  req.set_include_settings(!cmd.args().Has("no-settings"));
+  return cmd.CallPages(
+      req, &client::Client::ListFiles,
+      [](const v1::ListFilesResponse& page, v1::ListFilesResponse& all) {
+        for (const v1::FileEntry& f : page.files()) *all.add_files() = f;
+        return true;
+      },
+      [&](const v1::ListFilesResponse& all) { return PrintFiles(all, req.include_settings()); });
 }
 
 }  // namespace desfired::cli

@@ -32,6 +32,36 @@ void HexDump(const std::string& data, uint32_t base) {
   }
 }
 
+// Writes `data` to the file `out` (created or truncated), or to stdout for "-"; returns the
+// exit code (kExitInput when it cannot be written).
+int WriteOut(const std::string& data, const std::string& out) {
+  if (out == "-") {
+    std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
+    std::cout.flush();
+    return std::cout ? kExitOk : kExitInput;
+  }
+  std::ofstream file_out(out, std::ios::binary | std::ios::trunc);
+  file_out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  file_out.close();
+  if (!file_out) {
+    std::cerr << "desfirectl read: cannot write " << out << "\n";
+    return kExitInput;
+  }
+  std::cerr << "desfirectl read: wrote " << data.size() << " bytes to " << out << "\n";
+  return kExitOk;
+}
+
+// The records as a table (newest first) and their count.
+int PrintRecords(const v1::ReadRecordsResponse& all) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : all.records()) {
+    rows.push_back({absl::StrCat(r.offset()), HexOrDash(r.data())});
+  }
+  if (!rows.empty()) PrintTable({"OFFSET", "DATA (newest first)"}, rows);
+  std::cout << all.records_size() << " of " << all.total_records() << " records\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int Read(int argc, char** argv) {
@@ -57,36 +87,16 @@ int Read(int argc, char** argv) {
   std::optional<std::string> out = cmd.args().Value("out");
   if (out && cmd.json()) return cmd.UsageError("choose one of --out and --json");
 
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::ReadDataResponse> resp = (*client)->ReadData(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  if (out) {
-    if (*out == "-") {
-      std::cout.write(resp->data().data(), static_cast<std::streamsize>(resp->data().size()));
-      std::cout.flush();
-      return std::cout ? kExitOk : kExitInput;
+  // With --out there is no --json: the bytes go to the file, or to stdout as they are.
+  return cmd.Call(req, &client::Client::ReadData, [&](const v1::ReadDataResponse& resp) {
+    if (out) return WriteOut(resp.data(), *out);
+    if (resp.data().empty()) {
+      std::cout << "(no data)\n";
+      return kExitOk;
     }
-    std::ofstream file_out(*out, std::ios::binary | std::ios::trunc);
-    file_out.write(resp->data().data(), static_cast<std::streamsize>(resp->data().size()));
-    file_out.close();
-    if (!file_out) {
-      std::cerr << "desfirectl read: cannot write " << *out << "\n";
-      return kExitInput;
-    }
-    std::cerr << "desfirectl read: wrote " << resp->data().size() << " bytes to " << *out << "\n";
+    HexDump(resp.data(), req.offset());
     return kExitOk;
-  }
-  if (cmd.json()) {
-    cmd.PrintJson(*resp);
-    return kExitOk;
-  }
-  if (resp->data().empty()) {
-    std::cout << "(no data)\n";
-    return kExitOk;
-  }
-  HexDump(resp->data(), req.offset());
-  return kExitOk;
+  });
 }
 
 int Write(int argc, char** argv) {
@@ -134,20 +144,14 @@ int Write(int argc, char** argv) {
   if (req.data().empty()) return cmd.UsageError("nothing to write");
   req.set_request_id(cmd.request_id());
 
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::WriteDataResponse> resp = (*client)->WriteData(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  if (cmd.json()) {
-    cmd.PrintJson(*resp);
+  return cmd.Call(req, &client::Client::WriteData, [&](const v1::WriteDataResponse& resp) {
+    cmd.PrintChangeOutcome(
+        absl::StrCat("wrote ", req.data().size(), " bytes at offset ", req.offset(), " of file ",
+                     req.file_no(), " in ", AidText(req.aid()),
+                     resp.committed() ? " (committed)" : " (not committed)"),
+        resp.replayed());
     return kExitOk;
-  }
-  std::cout << "wrote " << req.data().size() << " bytes at offset " << req.offset() << " of file "
-            << req.file_no() << " in " << AidText(req.aid())
-            << (resp->committed() ? " (committed)" : " (not committed)")
-            << (resp->replayed() ? " (replayed: an earlier call with this request id did it)" : "")
-            << "\nrequest id: " << cmd.request_id() << "\n";
-  return kExitOk;
+  });
 }
 
 int Records(int argc, char** argv) {
@@ -164,30 +168,17 @@ int Records(int argc, char** argv) {
   if (!max.ok()) return cmd.UsageError(max.status());
   if (*max > 0) req.set_page_size(static_cast<int32_t>(*max));
 
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  v1::ReadRecordsResponse all;
-  do {
-    absl::StatusOr<v1::ReadRecordsResponse> page = (*client)->ReadRecords(req);
-    if (!page.ok()) return cmd.Failed(page.status());
-    all.set_total_records(page->total_records());
-    for (const auto& r : page->records()) {
-      if (*max > 0 && all.records_size() >= *max) break;
-      *all.add_records() = r;
-    }
-    req.set_page_token(page->next_page_token());
-  } while (!req.page_token().empty() && (*max == 0 || all.records_size() < *max));
-  if (cmd.json()) {
-    cmd.PrintJson(all);
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& r : all.records()) {
-    rows.push_back({absl::StrCat(r.offset()), HexOrDash(r.data())});
-  }
-  if (!rows.empty()) PrintTable({"OFFSET", "DATA (newest first)"}, rows);
-  std::cout << all.records_size() << " of " << all.total_records() << " records\n";
-  return kExitOk;
+  return cmd.CallPages(
+      req, &client::Client::ReadRecords,
+      [&](const v1::ReadRecordsResponse& page, v1::ReadRecordsResponse& all) {
+        all.set_total_records(page.total_records());
+        for (const auto& r : page.records()) {
+          if (*max > 0 && all.records_size() >= *max) break;
+          *all.add_records() = r;
+        }
+        return *max == 0 || all.records_size() < *max;
+      },
+      PrintRecords);
 }
 
 }  // namespace desfired::cli

@@ -14,8 +14,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "client/cli/commands.h"
+#include "core/util/json_escape.h"
 
 namespace desfired::cli {
 namespace {
@@ -48,21 +48,14 @@ std::optional<int> ParseLedgerArgs(ArgParser& args, const std::string& command, 
   return std::nullopt;
 }
 
-// A JSON string of ASCII text (the problem texts quote row values with C escapes).
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
+// How `ledger verify --json` writes its strings (the problem texts quote row values with C
+// escapes): `"` and `\` escaped, control characters as \u00xx, every other byte as it is.
+constexpr JsonEscapeOptions kVerifyJson{.short_escapes = "", .replace_invalid_utf8 = false};
+
+// Prints "COMMAND: message" for a ledger that cannot be read or written; returns kExitFailed.
+int Failed(const std::string& command, absl::string_view message) {
+  std::cerr << command << ": " << message << "\n";
+  return kExitFailed;
 }
 
 }  // namespace
@@ -83,14 +76,12 @@ int LedgerVerify(int argc, char** argv) {
   const std::string path = *args.Value("ledger");
 
   absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path);
-  if (!v.ok()) {
-    std::cerr << command << ": " << v.status().message() << "\n";
-    return kExitFailed;
-  }
+  if (!v.ok()) return Failed(command, v.status().message());
   if (args.Has("json")) {
     std::cout << "{\"ok\":" << (v->ok ? "true" : "false") << ",\"rows\":" << v->rows
-              << ",\"head_hash\":" << JsonString(v->head_hash) << ",\"bad_seq\":" << v->bad_seq
-              << ",\"problem\":" << JsonString(v->problem) << "}\n";
+              << ",\"head_hash\":" << JsonQuote(v->head_hash, kVerifyJson)
+              << ",\"bad_seq\":" << v->bad_seq
+              << ",\"problem\":" << JsonQuote(v->problem, kVerifyJson) << "}\n";
   } else if (v->ok) {
     std::cout << "ledger OK: " << v->rows << " rows, head " << v->head_hash << "\n";
   } else {
@@ -131,18 +122,13 @@ int LedgerExport(int argc, char** argv) {
   const std::string output = args.Value("output").value_or("-");
   if (output == "-") {
     absl::Status s = Ledger::ExportFile(path, std::cout, format);
-    if (!s.ok()) {
-      std::cerr << command << ": " << s.message() << "\n";
-      return kExitFailed;
-    }
-    return kExitOk;
+    return s.ok() ? kExitOk : Failed(command, s.message());
   }
 
   // A failed export (a bad --ledger, a full disk) leaves no output file behind.
   const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    std::cerr << command << ": cannot create " << output << ": " << std::strerror(errno) << "\n";
-    return kExitFailed;
+    return Failed(command, absl::StrCat("cannot create ", output, ": ", std::strerror(errno)));
   }
   ::close(fd);
   std::ofstream out(output, std::ios::binary | std::ios::trunc);
@@ -151,9 +137,8 @@ int LedgerExport(int argc, char** argv) {
   out.close();
   if (s.ok() && !out) s = absl::UnavailableError(absl::StrCat("cannot write ", output));
   if (!s.ok()) {
-    std::cerr << command << ": " << s.message() << "\n";
     std::remove(output.c_str());
-    return kExitFailed;
+    return Failed(command, s.message());
   }
   return kExitOk;
 }

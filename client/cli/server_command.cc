@@ -386,6 +386,11 @@ void ServerCommand::PrintJson(const google::protobuf::Message& message) const {
   std::cout << json << "\n";
 }
 
+void ServerCommand::PrintChangeOutcome(absl::string_view what, bool replayed) const {
+  std::cout << what << (replayed ? " (replayed: an earlier call with this request id did it)" : "")
+            << "\nrequest id: " << request_id_ << "\n";
+}
+
 // --- Output helpers ---------------------------------------------------------------------------
 
 void PrintTable(const std::vector<std::string>& header,

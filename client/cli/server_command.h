@@ -10,10 +10,10 @@
 //   v1::GetValueRequest req;
 //   if (absl::Status s = cmd.Target(req.mutable_target()); !s.ok()) return cmd.UsageError(s);
 //   ...
-//   auto client = cmd.Connect();
-//   if (!client.ok()) return cmd.UsageError(client.status());
-//   auto resp = (*client)->GetValue(req);
-//   if (!resp.ok()) return cmd.Failed(resp.status());
+//   return cmd.Call(req, &client::Client::GetValue, [](const v1::GetValueResponse& resp) {
+//     std::cout << "value: " << resp.value() << "\n";
+//     return kExitOk;
+//   });
 //
 // Option values are checked here and come back as INVALID_ARGUMENT naming the option; a
 // command passes them to UsageError (exit code 2).
@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/cli/args.h"
+#include "client/cli/commands.h"
 #include "client/desfired_client.h"
 #include "core/util/bytes.h"
 #include "desfired/v1/card.pb.h"
@@ -131,6 +132,47 @@ class ServerCommand {
   // The client for the connection options.
   absl::StatusOr<std::unique_ptr<client::Client>> Connect() const;
 
+  // One call with `request`, made with a client for the connection options, and its outcome;
+  // returns the exit code. A bad connection option is a usage error (UsageError) and a failed
+  // call is reported (Failed); a response is printed as JSON with --json, else by `print`
+  // (a callable taking the response and returning the exit code).
+  template <typename Request, typename Response, typename Param, typename Print>
+  int Call(const Request& request, absl::StatusOr<Response> (client::Client::*call)(Param),
+           Print print) const {
+    absl::StatusOr<std::unique_ptr<client::Client>> client = Connect();
+    if (!client.ok()) return UsageError(client.status());
+    absl::StatusOr<Response> response = ((**client).*call)(request);
+    if (!response.ok()) return Failed(response.status());
+    if (json()) {
+      PrintJson(*response);
+      return kExitOk;
+    }
+    return print(*response);
+  }
+
+  // Like Call, for a listing that comes in pages: `call` is made again, with the request's
+  // page_token set to the last response's next_page_token, until that is empty or until
+  // `add(page, all)` returns false (it collects a page into `all`, a response of its own, and
+  // says whether to read on). Then `all` is printed: as JSON with --json, else by `print`.
+  template <typename Request, typename Response, typename Param, typename Add, typename Print>
+  int CallPages(Request request, absl::StatusOr<Response> (client::Client::*call)(Param), Add add,
+                Print print) const {
+    absl::StatusOr<std::unique_ptr<client::Client>> client = Connect();
+    if (!client.ok()) return UsageError(client.status());
+    Response all;
+    do {
+      absl::StatusOr<Response> page = ((**client).*call)(request);
+      if (!page.ok()) return Failed(page.status());
+      if (!add(*page, all)) break;
+      request.set_page_token(page->next_page_token());
+    } while (!request.page_token().empty());
+    if (json()) {
+      PrintJson(all);
+      return kExitOk;
+    }
+    return print(all);
+  }
+
   // Prints "desfirectl NAME: message" and a pointer to --help; returns kExitUsage.
   int UsageError(absl::string_view message) const;
   int UsageError(const absl::Status& status) const { return UsageError(status.message()); }
@@ -139,6 +181,9 @@ class ServerCommand {
 
   // One line of proto3 JSON (lowerCamelCase names, fields with default values included).
   void PrintJson(const google::protobuf::Message& message) const;
+  // The outcome of a change: `what` was done, the note that the server replayed it (an
+  // earlier call with this request id made the change), and the request id.
+  void PrintChangeOutcome(absl::string_view what, bool replayed) const;
 
  private:
   std::string name_;

@@ -2,26 +2,31 @@
 
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/json_util.h"
+#include "proto/convert/tap_convert.h"
 
 namespace desfired::cli {
 namespace {
 
-std::string Time(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
+std::string FormatTime(int64_t unix_seconds) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(unix_seconds),
                           absl::UTCTimeZone());
 }
 
-std::string Warnings(const v1::TapResult& r, absl::string_view sep) {
-  std::vector<std::string> names;
-  for (int w : r.warnings()) names.push_back(v1::TapWarning_Name(static_cast<v1::TapWarning>(w)));
+std::string WarningList(const tap::TapResult& r, absl::string_view sep) {
+  std::vector<absl::string_view> names;
+  for (int w = tap::kFirstWarning; w <= tap::kLastWarning; ++w) {
+    if (r.has(static_cast<tap::TapWarning>(w))) {
+      names.push_back(tap::TapWarningName(static_cast<tap::TapWarning>(w)));
+    }
+  }
   return absl::StrJoin(names, sep);
 }
 
+// A CSV field (RFC 4180): in quotes, with "" for a quote, when it holds a comma, a quote or a
+// newline.
 std::string CsvQuote(absl::string_view s) {
   if (s.find_first_of(",\"\n") == absl::string_view::npos) return std::string(s);
   std::string out = "\"";
@@ -35,7 +40,11 @@ std::string CsvQuote(absl::string_view s) {
 
 }  // namespace
 
-void V1TapPrinter::Header() {
+TapPrinter::TapPrinter(TapOutput format, std::ostream* out) : format_(format), out_(out) {
+  json_options_.add_whitespace = false;
+}
+
+void TapPrinter::Header() {
   if (format_ == TapOutput::kCsv) {
     *out_ << "index,status,record_id,record_type,tap_time,terminal_id,fare_product,zone_route,"
              "card_uid,mac,warnings,corrected_tap_time,key_name,error,raw_hex\n";
@@ -46,60 +55,49 @@ void V1TapPrinter::Header() {
   }
 }
 
-void V1TapPrinter::Print(const v1::TapResult& r) {
-  const bool rejected = r.status() == v1::TapResult::REJECTED;
-  const v1::TapRecord& f = r.record();
+void TapPrinter::Print(const tap::TapResult& r) {
   switch (format_) {
-    case TapOutput::kJson: {
-      google::protobuf::util::JsonPrintOptions options;
-      options.add_whitespace = false;
+    case TapOutput::kJson:
+      ToProto(r, &proto_);
       json_.clear();
-      (void)google::protobuf::util::MessageToJsonString(r, &json_, options);
+      (void)google::protobuf::util::MessageToJsonString(proto_, &json_, json_options_);
       *out_ << json_ << '\n';
       break;
-    }
     case TapOutput::kCsv:
-      *out_ << r.index() << ',' << v1::TapResult::Status_Name(r.status()) << ',';
-      if (!rejected) {
-        *out_ << r.record_id() << ',' << v1::TapRecord::Type_Name(f.record_type()) << ','
-              << Time(f.tap_time()) << ',' << f.terminal_id() << ',' << f.fare_product() << ','
-              << f.zone_route() << ',' << f.card_uid() << ',' << f.mac() << ',' << Warnings(r, ";")
-              << ',' << (r.has_corrected_tap_time() ? Time(r.corrected_tap_time()) : "") << ','
-              << r.key_name() << ",,";
-      } else {
-        *out_ << ",,,,,,,,,,,," << CsvQuote(r.error()) << ',';
-      }
-      *out_ << r.raw_hex() << '\n';
+      PrintCsv(r);
       break;
     case TapOutput::kTable:
-      if (rejected) {
-        *out_ << absl::StrFormat("%-7d %-8s %s\n", r.index(), "REJECTED", r.error());
-      } else {
-        *out_ << absl::StrFormat("%-7d %-8s %-8s %-20s %06x   %-5d %-4d %-16s %s\n", r.index(),
-                                 v1::TapResult::Status_Name(r.status()),
-                                 v1::TapRecord::Type_Name(f.record_type()), Time(f.tap_time()),
-                                 f.terminal_id(), f.fare_product(), f.zone_route(), f.card_uid(),
-                                 Warnings(r, ","));
-      }
+      PrintRow(r);
       break;
   }
 }
 
-std::string TapSummaryText(const v1::TapSummary& s) {
-  std::string out = absl::StrCat(s.total(), " records: ", s.valid(), " valid, ", s.flagged(),
-                                 " flagged, ", s.rejected(), " rejected");
-  const char* sep = "; warnings: ";
-  for (const v1::TapSummary::WarningCount& w : s.warnings()) {
-    absl::StrAppend(&out, sep, v1::TapWarning_Name(w.warning()), " ", w.count());
-    sep = ", ";
+void TapPrinter::PrintCsv(const tap::TapResult& r) {
+  const tap::TapFields& f = r.fields;
+  *out_ << r.index << ',' << tap::TapStatusName(r.status) << ',';
+  if (r.status != tap::TapStatus::kRejected) {
+    *out_ << r.RecordId() << ',' << tap::RecordTypeName(f.type) << ',' << FormatTime(f.timestamp)
+          << ',' << f.terminal_id << ',' << f.fare_product << ',' << f.zone_route << ','
+          << HexEncode(ByteSpan(f.uid, tap::kUidLength)) << ','
+          << HexEncode(ByteSpan(f.mac, tap::kMacLength)) << ',' << WarningList(r, ";") << ','
+          << (r.has_clock_offset ? FormatTime(r.corrected_time) : "") << ','
+          << (r.key_name != nullptr ? *r.key_name : "") << ",,";
+  } else {
+    *out_ << ",,,,,,,,,,,," << CsvQuote(r.ErrorText()) << ',';
   }
-  if (!s.unknown_terminals().empty()) {
-    absl::StrAppend(&out, "; unknown terminals: ", s.unknown_terminals_size());
+  *out_ << HexEncode(r.raw) << '\n';
+}
+
+void TapPrinter::PrintRow(const tap::TapResult& r) {
+  if (r.status == tap::TapStatus::kRejected) {
+    *out_ << absl::StrFormat("%-7d %-8s %s\n", r.index, "REJECTED", r.ErrorText());
+    return;
   }
-  if (!s.unknown_fare_products().empty()) {
-    absl::StrAppend(&out, "; unknown fare products: ", s.unknown_fare_products_size());
-  }
-  return out;
+  const tap::TapFields& f = r.fields;
+  *out_ << absl::StrFormat("%-7d %-8s %-8s %-20s %06x   %-5d %-4d %-16s %s\n", r.index,
+                           tap::TapStatusName(r.status), tap::RecordTypeName(f.type),
+                           FormatTime(f.timestamp), f.terminal_id, f.fare_product, f.zone_route,
+                           HexEncode(ByteSpan(f.uid, tap::kUidLength)), WarningList(r, ","));
 }
 
 }  // namespace desfired::cli

@@ -1,11 +1,13 @@
-// Printing of desfired.v1.TapResult (the server's tap results) in the formats of
-// `desfirectl taps parse`: a table, proto3 JSON lines, or CSV — the same columns as the local
-// parser prints, so `taps parse` looks the same with and without --server.
+// Printing of tap results (core/tap/result.h) in the formats of `desfirectl taps parse`: a
+// table, CSV, or one line of proto3 JSON (desfired.v1.TapResult) per result. The one printer
+// for the local parser's results and for the server's (taps parse --server, taplog), which
+// come back to core results through FromProto (proto/convert/tap_convert.h), so that the
+// output is the same wherever the records were parsed.
 //
-//   V1TapPrinter printer(TapOutput::kTable, &std::cout);
+//   TapPrinter printer(TapOutput::kTable, &std::cout);
 //   printer.Header();
-//   for (const v1::TapResult& r : response.results()) printer.Print(r);
-//   std::cerr << TapSummaryText(response.summary()) << "\n";
+//   for (...) printer.Print(result);
+//   std::cerr << summary.ToText() << "\n";
 //
 // Thread-compatible. `out` is borrowed and must outlive the printer.
 #ifndef DESFIRED_CLIENT_CLI_TAP_OUTPUT_H_
@@ -14,28 +16,34 @@
 #include <ostream>
 #include <string>
 
+#include "core/tap/result.h"
 #include "desfired/v1/taps.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace desfired::cli {
 
 enum class TapOutput { kTable, kJson, kCsv };
 
-class V1TapPrinter {
+class TapPrinter {
  public:
-  V1TapPrinter(TapOutput format, std::ostream* out) : format_(format), out_(out) {}
+  TapPrinter(TapOutput format, std::ostream* out);
+
   // The table's or the CSV's header line (nothing for JSON).
   void Header();
-  void Print(const v1::TapResult& result);
+  // One line: the table row, the CSV record or the JSON object of `result`.
+  void Print(const tap::TapResult& result);
 
  private:
+  void PrintCsv(const tap::TapResult& r);
+  void PrintRow(const tap::TapResult& r);
+
   TapOutput format_;
   std::ostream* out_;
+  // Reused from one JSON line to the next.
+  v1::TapResult proto_;
   std::string json_;
+  google::protobuf::util::JsonPrintOptions json_options_;
 };
-
-// "11 records: 6 valid, 2 flagged, 3 rejected; warnings: CRC8_MISMATCH 2, ...", the text of
-// the local parser's summary.
-std::string TapSummaryText(const v1::TapSummary& summary);
 
 }  // namespace desfired::cli
 

@@ -4,8 +4,35 @@
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
 #include "client/cli/tap_output.h"
+#include "proto/convert/tap_convert.h"
 
 namespace desfired::cli {
+namespace {
+
+// The records as a table (oldest first), then a blank line and the summary. The server's
+// results come back to core results and go through the printer of `taps parse`.
+int PrintTapLog(const v1::ReadTapLogResponse& resp) {
+  TapPrinter printer(TapOutput::kTable, &std::cout);
+  printer.Header();
+  tap::TapResult result;
+  Bytes raw;
+  tap::TapSummary summary;
+  absl::Status answer = absl::OkStatus();
+  for (const v1::TapResult& r : resp.results()) {
+    answer = FromProto(r, &raw, &result);
+    if (!answer.ok()) break;
+    printer.Print(result);
+  }
+  if (answer.ok()) answer = FromProto(resp.summary(), &summary);
+  if (!answer.ok()) {
+    std::cerr << "desfirectl taplog: desfired's answer is malformed: " << answer.message() << "\n";
+    return kExitFailed;
+  }
+  std::cout << "\n" << summary.ToText() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
 
 int TapLog(int argc, char** argv) {
   ServerCommand cmd("taplog",
@@ -24,19 +51,7 @@ int TapLog(int argc, char** argv) {
   if (!max.ok()) return cmd.UsageError(max.status());
   req.set_max_records(static_cast<uint32_t>(*max));
 
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::ReadTapLogResponse> resp = (*client)->ReadTapLog(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  if (cmd.json()) {
-    cmd.PrintJson(*resp);
-    return kExitOk;
-  }
-  V1TapPrinter printer(TapOutput::kTable, &std::cout);
-  printer.Header();
-  for (const v1::TapResult& r : resp->results()) printer.Print(r);
-  std::cout << "\n" << TapSummaryText(resp->summary()) << "\n";
-  return kExitOk;
+  return cmd.Call(req, &client::Client::ReadTapLog, PrintTapLog);
 }
 
 }  // namespace desfired::cli

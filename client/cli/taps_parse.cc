@@ -1,7 +1,7 @@
-// desfirectl taps parse: parse tap records from a file or stdin, locally.
+// desfirectl taps parse: parse tap records from a file or stdin, locally or (--server) by
+// desfired; either way the results are core results, printed by one TapPrinter.
 #include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -9,9 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "client/cli/commands.h"
 #include "client/cli/progress.h"
 #include "client/cli/server_command.h"
@@ -20,118 +18,19 @@
 #include "core/keys/key_store.h"
 #include "core/tap/input.h"
 #include "core/tap/pipeline.h"
-#include "google/protobuf/util/json_util.h"
+#include "core/util/status_macros.h"
 #include "proto/convert/tap_convert.h"
 
 namespace desfired::cli {
 namespace {
 
-enum class OutputFormat { kTable, kJson, kCsv };
+constexpr char kCommand[] = "desfirectl taps parse";
 
-std::string FormatTime(int64_t unix_seconds) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(unix_seconds),
-                          absl::UTCTimeZone());
+// Prints "desfirectl taps parse: message"; returns kExitUsage.
+int UsageError(absl::string_view message) {
+  std::cerr << kCommand << ": " << message << "\n";
+  return kExitUsage;
 }
-
-std::string WarningList(const tap::TapResult& r, absl::string_view sep) {
-  std::vector<absl::string_view> names;
-  for (int w = tap::kFirstWarning; w <= tap::kLastWarning; ++w) {
-    if (r.warnings & (1u << w))
-      names.push_back(tap::TapWarningName(static_cast<tap::TapWarning>(w)));
-  }
-  return absl::StrJoin(names, sep);
-}
-
-std::string CsvQuote(absl::string_view s) {
-  if (s.find_first_of(",\"\n") == absl::string_view::npos) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-class Printer {
- public:
-  Printer(OutputFormat format, std::ostream* out) : format_(format), out_(out) {
-    json_options_.add_whitespace = false;
-  }
-
-  void Header() {
-    if (format_ == OutputFormat::kCsv) {
-      *out_ << "index,status,record_id,record_type,tap_time,terminal_id,fare_product,zone_route,"
-               "card_uid,mac,warnings,corrected_tap_time,key_name,error,raw_hex\n";
-    } else if (format_ == OutputFormat::kTable) {
-      char line[160];
-      std::snprintf(line, sizeof(line), "%-7s %-8s %-8s %-20s %-8s %-5s %-4s %-16s %s\n", "INDEX",
-                    "STATUS", "TYPE", "TAP TIME (UTC)", "TERMINAL", "FARE", "ZONE", "CARD UID",
-                    "WARNINGS / ERROR");
-      *out_ << line;
-    }
-  }
-
-  void Print(const tap::TapResult& r) {
-    switch (format_) {
-      case OutputFormat::kJson: {
-        ToProto(r, &proto_);
-        json_.clear();
-        (void)google::protobuf::util::MessageToJsonString(proto_, &json_, json_options_);
-        *out_ << json_ << '\n';
-        break;
-      }
-      case OutputFormat::kCsv:
-        PrintCsv(r);
-        break;
-      case OutputFormat::kTable:
-        PrintRow(r);
-        break;
-    }
-  }
-
- private:
-  void PrintCsv(const tap::TapResult& r) {
-    const bool ok = r.status != tap::TapStatus::kRejected;
-    const tap::TapFields& f = r.fields;
-    *out_ << r.index << ',' << tap::TapStatusName(r.status) << ',';
-    if (ok) {
-      *out_ << r.RecordId() << ',' << tap::RecordTypeName(f.type) << ',' << FormatTime(f.timestamp)
-            << ',' << f.terminal_id << ',' << f.fare_product << ',' << f.zone_route << ','
-            << HexEncode(ByteSpan(f.uid, tap::kUidLength)) << ','
-            << HexEncode(ByteSpan(f.mac, tap::kMacLength)) << ',' << WarningList(r, ";") << ','
-            << (r.has_clock_offset ? FormatTime(r.corrected_time) : "") << ','
-            << (r.key_name ? *r.key_name : "") << ",,";
-    } else {
-      *out_ << ",,,,,,,,,,,," << CsvQuote(r.ErrorText()) << ',';
-    }
-    *out_ << HexEncode(r.raw) << '\n';
-  }
-
-  void PrintRow(const tap::TapResult& r) {
-    char line[512];
-    if (r.status == tap::TapStatus::kRejected) {
-      std::snprintf(line, sizeof(line), "%-7llu %-8s %s\n",
-                    static_cast<unsigned long long>(r.index), "REJECTED", r.ErrorText().c_str());
-    } else {
-      const tap::TapFields& f = r.fields;
-      std::snprintf(line, sizeof(line), "%-7llu %-8s %-8s %-20s %06x   %-5u %-4u %-16s %s\n",
-                    static_cast<unsigned long long>(r.index),
-                    std::string(tap::TapStatusName(r.status)).c_str(),
-                    std::string(tap::RecordTypeName(f.type)).c_str(),
-                    FormatTime(f.timestamp).c_str(), f.terminal_id, f.fare_product, f.zone_route,
-                    HexEncode(ByteSpan(f.uid, tap::kUidLength)).c_str(),
-                    WarningList(r, ",").c_str());
-    }
-    *out_ << line;
-  }
-
-  OutputFormat format_;
-  std::ostream* out_;
-  v1::TapResult proto_;
-  std::string json_;
-  google::protobuf::util::JsonPrintOptions json_options_;
-};
 
 // Sets *target from option `name` when it is given; INVALID_ARGUMENT naming the option when
 // its value is not a number in [lo, hi].
@@ -149,11 +48,105 @@ absl::Status IntOption(const ArgParser& args, const std::string& name, int64_t l
   return absl::OkStatus();
 }
 
+// --mac-key: one static AES-128 key (AES128_CMAC) added to `store` for every record.
+// INVALID_ARGUMENT for a value that is not such a key.
+absl::Status MacKeyOption(const ArgParser& args, keys::KeyStore* store) {
+  std::optional<std::string> hex = args.Value("mac-key");
+  if (!hex) return absl::OkStatus();
+  absl::StatusOr<Bytes> key = HexDecode(*hex);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mac-key is not hex (", key.status().message(), ")"));
+  }
+  if (key->size() != 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mac-key must be an AES-128 key of 16 bytes (32 hex digits), got ",
+                     key->size(), " bytes"));
+  }
+  if (absl::Status s = store->AddKey("mac-key", crypto::KeyType::kAes128, std::move(*key));
+      !s.ok()) {
+    return s;
+  }
+  return store->SetStaticTapRule("mac-key", crypto::MacAlgorithm::kAes128Cmac);
+}
+
+// The table of option `name` (a CSV file with an `id_column`), loaded into *table with
+// *target pointing at it; nothing when the option is absent. The file's error otherwise.
+absl::Status TableOption(const ArgParser& args, const std::string& name,
+                         absl::string_view id_column, uint32_t max_id,
+                         std::optional<tap::IdTable>* table, const tap::IdTable** target) {
+  std::optional<std::string> path = args.Value(name);
+  if (!path) return absl::OkStatus();
+  absl::StatusOr<tap::IdTable> loaded = tap::IdTable::LoadCsvFile(*path, id_column, max_id);
+  if (!loaded.ok()) return loaded.status();
+  *table = std::move(*loaded);
+  *target = &**table;
+  return absl::OkStatus();
+}
+
 // Options of the local parser that have no meaning with --server (the server uses its own
 // key store, tables and clock settings).
 constexpr const char* kLocalOnlyOptions[] = {
     "keys",     "mac-key",  "terminals",       "tariffs",
     "min-year", "max-year", "clock-tolerance", "dedup-window"};
+
+// --format, or (absent or auto) the format the file name suggests; INVALID_ARGUMENT for an
+// unknown one.
+absl::StatusOr<tap::InputFormat> InputFormatOption(const ArgParser& args, const std::string& path) {
+  std::optional<std::string> f = args.Value("format");
+  if (!f || *f == "auto") return tap::GuessInputFormat(path == "-" ? "" : path);
+  std::optional<tap::InputFormat> parsed = tap::ParseInputFormat(*f);
+  if (!parsed) return absl::InvalidArgumentError(absl::StrCat("unknown --format '", *f, "'"));
+  return *parsed;
+}
+
+// --json, --csv or --table; without them a table on a terminal, JSON otherwise.
+TapOutput OutputOption(const ArgParser& args) {
+  if (args.Has("json")) return TapOutput::kJson;
+  if (args.Has("csv")) return TapOutput::kCsv;
+  if (args.Has("table")) return TapOutput::kTable;
+  return isatty(STDOUT_FILENO) ? TapOutput::kTable : TapOutput::kJson;
+}
+
+// The input: stdin for "-", else `path` opened into `file`. nullptr, after saying so, when the
+// file cannot be opened.
+std::istream* OpenInput(const std::string& path, std::ifstream& file) {
+  if (path == "-") return &std::cin;
+  file.open(path, std::ios::binary);
+  if (!file) {
+    std::cerr << kCommand << ": cannot open " << path << "\n";
+    return nullptr;
+  }
+  return &file;
+}
+
+// The progress line of an input (drawn only on a terminal, and not with --no-progress).
+Progress ProgressOf(const ArgParser& args, const std::string& path) {
+  return Progress(!args.Has("no-progress") && isatty(STDERR_FILENO), InputSize(path));
+}
+
+// Reports an input that cannot be read on (not a bad record: those are results); returns
+// kExitInput.
+int InputError(const std::string& path, const absl::Status& status) {
+  std::cerr << kCommand << ": " << (path == "-" ? "stdin" : path) << ": " << status.message()
+            << "\n";
+  return kExitInput;
+}
+
+// The end of a parse, on stderr: a read error of the input, the reader's notices and, unless
+// --no-summary, the summary. Returns kExitInput after a read error, else `exit_code`.
+int Finish(const ArgParser& args, const std::istream& in, const std::string& path,
+           const tap::TapInputReader& reader, const tap::TapSummary& summary, int exit_code) {
+  if (in.bad()) {
+    std::cerr << kCommand << ": read error on " << path << "\n";
+    exit_code = kExitInput;
+  }
+  for (const std::string& notice : reader.notices()) {
+    std::cerr << kCommand << ": note: " << notice << "\n";
+  }
+  if (!args.Has("no-summary")) std::cerr << summary.ToText() << "\n";
+  return exit_code;
+}
 
 // Sends the records of `in` through TapService.ParseTapStream and prints the results as they
 // come back. Unreadable input lines travel as empty records (the server rejects them at the
@@ -161,19 +154,13 @@ constexpr const char* kLocalOnlyOptions[] = {
 int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& path,
                   tap::InputFormat input_format, TapOutput output) {
   absl::StatusOr<client::ClientOptions> options = ConnectionOptions(args);
-  if (!options.ok()) {
-    std::cerr << "desfirectl taps parse: " << options.status().message() << "\n";
-    return kExitUsage;
-  }
+  if (!options.ok()) return UsageError(options.status().message());
   absl::StatusOr<std::unique_ptr<client::Client>> client =
       client::Client::Create(*std::move(options));
-  if (!client.ok()) {
-    std::cerr << "desfirectl taps parse: " << client.status().message() << "\n";
-    return kExitUsage;
-  }
+  if (!client.ok()) return UsageError(client.status().message());
   std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
   // Drawn from the writer thread while the stream runs, finished here after it.
-  Progress progress(!args.Has("no-progress") && isatty(STDERR_FILENO), InputSize(path));
+  Progress progress = ProgressOf(args, path);
 
   // `next` runs on the stream's writer thread, `on_results` on this one.
   absl::Mutex mu;
@@ -200,16 +187,22 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
     progress.Tick(index, reader->bytes_read());
     return true;
   };
-  V1TapPrinter printer(output, &std::cout);
+  TapPrinter printer(output, &std::cout);
   bool header_printed = false;  // not before the server answers (no header over an error)
-  v1::TapResult patched;
+  absl::Status answer_error;    // the first result that is not a core result; none printed after
+  tap::TapResult result;
+  Bytes raw;
+  std::string local_error;
   auto on_results = [&](const v1::ParseTapStreamResponse& response) {
     if (!header_printed) {
       printer.Header();
       header_printed = true;
     }
+    if (!answer_error.ok()) return;
     for (const v1::TapResult& r : response.results()) {
-      std::string local_error;
+      answer_error = FromProto(r, &raw, &result);
+      if (!answer_error.ok()) return;
+      local_error.clear();
       {
         absl::MutexLock lock(&mu);
         if (auto it = unreadable.find(r.index()); it != unreadable.end()) {
@@ -217,13 +210,12 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
           unreadable.erase(it);
         }
       }
-      if (local_error.empty()) {
-        printer.Print(r);
-        continue;
+      if (!local_error.empty()) {
+        result.reject = tap::RejectReason::kUnreadableInput;
+        result.reject_detail = 0;
+        result.input_error = local_error;
       }
-      patched = r;
-      patched.set_error(local_error);
-      printer.Print(patched);
+      printer.Print(result);
     }
   };
   client::TapStreamOptions stream_options;
@@ -234,31 +226,117 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   std::cout.flush();
   {
     absl::MutexLock lock(&mu);
-    if (!input_error.ok()) {
-      std::cerr << "desfirectl taps parse: " << (path == "-" ? "stdin" : path) << ": "
-                << input_error.message() << "\n";
-      return kExitInput;
-    }
+    if (!input_error.ok()) return InputError(path, input_error);
   }
   if (!summary.ok()) return ReportCallError("taps parse", summary.status());
+  tap::TapSummary core_summary;
+  if (answer_error.ok()) answer_error = FromProto(*summary, &core_summary);
+  if (!answer_error.ok()) {
+    std::cerr << kCommand << ": desfired's answer is malformed: " << answer_error.message() << "\n";
+    return kExitFailed;
+  }
   if (!header_printed) printer.Header();  // an empty input
+  return Finish(args, *in, path, *reader, core_summary, kExitOk);
+}
+
+// Parses the records of `in` through `pipeline`, printing each result as it comes.
+int ParseLocally(const ArgParser& args, std::istream* in, const std::string& path,
+                 tap::InputFormat input_format, tap::TapPipeline& pipeline) {
+  std::ios::sync_with_stdio(false);
+  TapPrinter printer(OutputOption(args), &std::cout);
+  Progress progress = ProgressOf(args, path);
+  printer.Header();
+  std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
+  tap::TapInputRecord rec;
+  tap::TapResult result;
+  uint64_t index = 0;
   int exit_code = kExitOk;
-  if (in->bad()) {
-    std::cerr << "desfirectl taps parse: read error on " << path << "\n";
-    exit_code = kExitInput;
+  while (true) {
+    absl::StatusOr<bool> more = reader->Next(&rec);
+    if (!more.ok()) {
+      progress.Done();
+      exit_code = InputError(path, more.status());
+      break;
+    }
+    if (!*more) break;
+    if (!rec.error.empty()) {
+      pipeline.ProcessUnreadable(index, {}, rec.error, &result);
+    } else {
+      pipeline.Process(index, rec.bytes, rec.backend_time, &result);
+    }
+    printer.Print(result);
+    ++index;
+    progress.Tick(index, reader->bytes_read());
   }
-  for (const std::string& notice : reader->notices()) {
-    std::cerr << "desfirectl taps parse: note: " << notice << "\n";
+  progress.Done();
+  std::cout.flush();
+  return Finish(args, *in, path, *reader, pipeline.summary(), exit_code);
+}
+
+// --server: the options of the local parser are refused; the records go to desfired.
+int TapsParseOnServer(const ArgParser& args, const std::string& path) {
+  for (const char* local : kLocalOnlyOptions) {
+    if (args.Has(local)) {
+      return UsageError(absl::StrCat("--", local,
+                                     " is for the local parser; with --server the server's "
+                                     "keys, tables and clock settings apply"));
+    }
   }
-  if (!args.Has("no-summary")) std::cerr << TapSummaryText(*summary) << "\n";
-  return exit_code;
+  absl::StatusOr<tap::InputFormat> input_format = InputFormatOption(args, path);
+  if (!input_format.ok()) return UsageError(input_format.status().message());
+  std::ifstream file;
+  std::istream* in = OpenInput(path, file);
+  if (in == nullptr) return kExitInput;
+  return ParseOnServer(args, in, path, *input_format, OutputOption(args));
+}
+
+// The local parser's options into `config`: the clock window and tolerance, the duplicate
+// window, and the key store and tables, loaded into *store, *terminals and *tariffs (which
+// `config` points at). INVALID_ARGUMENT (or the file's error) for the first bad one.
+absl::Status PipelineOptions(const ArgParser& args, keys::KeyStore* store,
+                             std::optional<tap::IdTable>* terminals,
+                             std::optional<tap::IdTable>* tariffs, tap::TapPipelineConfig* config) {
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "min-year", 1970, 2106, &config->parser.min_year));
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "max-year", 1970, 2106, &config->parser.max_year));
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "clock-tolerance", 0, int64_t{1} << 32,
+                                     &config->reconciler.clock_tolerance_seconds));
+  DESFIRED_RETURN_IF_ERROR(IntOption(args, "dedup-window", 0, int64_t{1} << 32,
+                                     &config->reconciler.dedup_window_seconds));
+  if (std::optional<std::string> path = args.Value("keys")) {
+    DESFIRED_ASSIGN_OR_RETURN(*store, keys::KeyStore::LoadFile(*path));
+  }
+  DESFIRED_RETURN_IF_ERROR(MacKeyOption(args, store));
+  DESFIRED_RETURN_IF_ERROR(
+      TableOption(args, "terminals", "terminal_id", 0xFFFFFF, terminals, &config->terminals));
+  DESFIRED_RETURN_IF_ERROR(
+      TableOption(args, "tariffs", "fare_product", 0xFFFF, tariffs, &config->tariffs));
+  config->keys = store;
+  return absl::OkStatus();
+}
+
+// Without --server: the pipeline from the options, then the records of the input.
+int TapsParseLocally(const ArgParser& args, const std::string& path) {
+  tap::TapPipelineConfig config;
+  keys::KeyStore store;
+  std::optional<tap::IdTable> terminals, tariffs;
+  if (absl::Status s = PipelineOptions(args, &store, &terminals, &tariffs, &config); !s.ok()) {
+    return UsageError(s.message());
+  }
+  absl::StatusOr<tap::InputFormat> input_format = InputFormatOption(args, path);
+  if (!input_format.ok()) return UsageError(input_format.status().message());
+  absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = tap::TapPipeline::Create(config);
+  if (!pipeline.ok()) return UsageError(pipeline.status().message());
+  std::ifstream file;
+  std::istream* in = OpenInput(path, file);
+  if (in == nullptr) return kExitInput;
+  return ParseLocally(args, in, path, *input_format, **pipeline);
 }
 
 }  // namespace
 
 int TapsParse(int argc, char** argv) {
   ArgParser args(
-      "desfirectl taps parse",
+      kCommand,
       "Parse DESFire tap records (docs/tap-record-format.md) from FILE, or stdin with "
       "'-'.\nEvery record gets a result; flagged and rejected records are data, not "
       "failures.\nA summary goes to stderr. With --server the records are parsed by desfired\n"
@@ -281,174 +359,21 @@ int TapsParse(int argc, char** argv) {
   args.Flag("no-progress", "do not show progress on a terminal");
   AddConnectionOptions(args, /*server_env=*/false);
   if (absl::Status s = args.Parse(argc, argv); !s.ok()) {
-    std::cerr << "desfirectl taps parse: " << s.message() << "\n"
-              << "run 'desfirectl taps parse --help' for usage\n";
+    std::cerr << kCommand << ": " << s.message() << "\n"
+              << "run '" << kCommand << " --help' for usage\n";
     return kExitUsage;
   }
   if (args.help_requested()) {
     std::cout << args.Usage();
     return kExitOk;
   }
-  auto usage_error = [](absl::string_view message) {
-    std::cerr << "desfirectl taps parse: " << message << "\n";
-    return kExitUsage;
-  };
   if (args.positionals().size() != 1) {
-    return usage_error("expected exactly one input (a file name, or - for stdin)");
+    return UsageError("expected exactly one input (a file name, or - for stdin)");
   }
   const std::string path = args.positionals()[0];
   const int formats = args.Has("json") + args.Has("csv") + args.Has("table");
-  if (formats > 1) return usage_error("choose one of --json, --csv and --table");
-
-  if (args.Has("server")) {
-    for (const char* local : kLocalOnlyOptions) {
-      if (args.Has(local)) {
-        return usage_error(absl::StrCat("--", local,
-                                        " is for the local parser; with --server the server's "
-                                        "keys, tables and clock settings apply"));
-      }
-    }
-    tap::InputFormat input_format = tap::GuessInputFormat(path == "-" ? "" : path);
-    if (std::optional<std::string> f = args.Value("format"); f && *f != "auto") {
-      std::optional<tap::InputFormat> parsed = tap::ParseInputFormat(*f);
-      if (!parsed) return usage_error(absl::StrCat("unknown --format '", *f, "'"));
-      input_format = *parsed;
-    }
-    std::ifstream file;
-    std::istream* in = &std::cin;
-    if (path != "-") {
-      file.open(path, std::ios::binary);
-      if (!file) {
-        std::cerr << "desfirectl taps parse: cannot open " << path << "\n";
-        return kExitInput;
-      }
-      in = &file;
-    }
-    TapOutput output = isatty(STDOUT_FILENO) ? TapOutput::kTable : TapOutput::kJson;
-    if (args.Has("json")) output = TapOutput::kJson;
-    if (args.Has("csv")) output = TapOutput::kCsv;
-    if (args.Has("table")) output = TapOutput::kTable;
-    return ParseOnServer(args, in, path, input_format, output);
-  }
-
-  tap::TapPipelineConfig config;
-  for (absl::Status s : {IntOption(args, "min-year", 1970, 2106, &config.parser.min_year),
-                         IntOption(args, "max-year", 1970, 2106, &config.parser.max_year),
-                         IntOption(args, "clock-tolerance", 0, int64_t{1} << 32,
-                                   &config.reconciler.clock_tolerance_seconds),
-                         IntOption(args, "dedup-window", 0, int64_t{1} << 32,
-                                   &config.reconciler.dedup_window_seconds)}) {
-    if (!s.ok()) return usage_error(s.message());
-  }
-
-  keys::KeyStore store;
-  if (std::optional<std::string> keys_path = args.Value("keys")) {
-    absl::StatusOr<keys::KeyStore> loaded = keys::KeyStore::LoadFile(*keys_path);
-    if (!loaded.ok()) return usage_error(loaded.status().message());
-    store = std::move(*loaded);
-  }
-  if (std::optional<std::string> hex = args.Value("mac-key")) {
-    absl::StatusOr<Bytes> key = HexDecode(*hex);
-    if (!key.ok()) {
-      return usage_error(absl::StrCat("--mac-key is not hex (", key.status().message(), ")"));
-    }
-    if (key->size() != 16) {
-      return usage_error(
-          absl::StrCat("--mac-key must be an AES-128 key of 16 bytes (32 hex "
-                       "digits), got ",
-                       key->size(), " bytes"));
-    }
-    if (absl::Status s = store.AddKey("mac-key", crypto::KeyType::kAes128, std::move(*key));
-        !s.ok()) {
-      return usage_error(s.message());
-    }
-    if (absl::Status s = store.SetStaticTapRule("mac-key", crypto::MacAlgorithm::kAes128Cmac);
-        !s.ok()) {
-      return usage_error(s.message());
-    }
-  }
-  std::optional<tap::IdTable> terminals, tariffs;
-  if (std::optional<std::string> p = args.Value("terminals")) {
-    absl::StatusOr<tap::IdTable> t = tap::IdTable::LoadCsvFile(*p, "terminal_id", 0xFFFFFF);
-    if (!t.ok()) return usage_error(t.status().message());
-    terminals = std::move(*t);
-    config.terminals = &*terminals;
-  }
-  if (std::optional<std::string> p = args.Value("tariffs")) {
-    absl::StatusOr<tap::IdTable> t = tap::IdTable::LoadCsvFile(*p, "fare_product", 0xFFFF);
-    if (!t.ok()) return usage_error(t.status().message());
-    tariffs = std::move(*t);
-    config.tariffs = &*tariffs;
-  }
-  config.keys = &store;
-
-  tap::InputFormat input_format = tap::GuessInputFormat(path == "-" ? "" : path);
-  if (std::optional<std::string> f = args.Value("format"); f && *f != "auto") {
-    std::optional<tap::InputFormat> parsed = tap::ParseInputFormat(*f);
-    if (!parsed) return usage_error(absl::StrCat("unknown --format '", *f, "'"));
-    input_format = *parsed;
-  }
-
-  absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = tap::TapPipeline::Create(config);
-  if (!pipeline.ok()) return usage_error(pipeline.status().message());
-
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file) {
-      std::cerr << "desfirectl taps parse: cannot open " << path << "\n";
-      return kExitInput;
-    }
-    in = &file;
-  }
-  std::ios::sync_with_stdio(false);
-
-  OutputFormat output = isatty(STDOUT_FILENO) ? OutputFormat::kTable : OutputFormat::kJson;
-  if (args.Has("json")) output = OutputFormat::kJson;
-  if (args.Has("csv")) output = OutputFormat::kCsv;
-  if (args.Has("table")) output = OutputFormat::kTable;
-
-  Printer printer(output, &std::cout);
-  Progress progress(!args.Has("no-progress") && isatty(STDERR_FILENO), InputSize(path));
-  printer.Header();
-  std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
-  tap::TapInputRecord rec;
-  tap::TapResult result;
-  uint64_t index = 0;
-  int exit_code = kExitOk;
-  while (true) {
-    absl::StatusOr<bool> more = reader->Next(&rec);
-    if (!more.ok()) {
-      progress.Done();
-      std::cerr << "desfirectl taps parse: " << (path == "-" ? "stdin" : path) << ": "
-                << more.status().message() << "\n";
-      exit_code = kExitInput;
-      break;
-    }
-    if (!*more) break;
-    if (!rec.error.empty()) {
-      (*pipeline)->ProcessUnreadable(index, {}, rec.error, &result);
-    } else {
-      (*pipeline)->Process(index, rec.bytes, rec.backend_time, &result);
-    }
-    printer.Print(result);
-    ++index;
-    progress.Tick(index, reader->bytes_read());
-  }
-  progress.Done();
-  std::cout.flush();
-  if (in->bad()) {
-    std::cerr << "desfirectl taps parse: read error on " << path << "\n";
-    exit_code = kExitInput;
-  }
-  for (const std::string& notice : reader->notices()) {
-    std::cerr << "desfirectl taps parse: note: " << notice << "\n";
-  }
-  if (!args.Has("no-summary")) {
-    std::cerr << (*pipeline)->summary().ToText() << "\n";
-  }
-  return exit_code;
+  if (formats > 1) return UsageError("choose one of --json, --csv and --table");
+  return args.Has("server") ? TapsParseOnServer(args, path) : TapsParseLocally(args, path);
 }
 
 }  // namespace desfired::cli

@@ -10,8 +10,6 @@
 namespace desfired::cli {
 namespace {
 
-enum class Change { kDebit, kCredit, kLimitedCredit };
-
 // The fields the three change requests share.
 template <typename Request>
 absl::Status FillChange(const ServerCommand& cmd, Request* req) {
@@ -23,77 +21,46 @@ absl::Status FillChange(const ServerCommand& cmd, Request* req) {
   return absl::OkStatus();
 }
 
-void PrintChange(const ServerCommand& cmd, absl::string_view verb, int32_t amount,
-                 const v1::ValueChange& change) {
+// "debit 10: 2500 -> 2490 (committed)": what a change did.
+std::string ChangeText(absl::string_view verb, int32_t amount, const v1::ValueChange& change) {
   std::string line = absl::StrCat(verb, " ", amount);
   if (change.has_value_before() && change.has_value_after()) {
     absl::StrAppend(&line, ": ", change.value_before(), " -> ", change.value_after());
   }
   absl::StrAppend(&line, change.committed() ? " (committed)" : " (not committed)");
-  if (change.replayed()) {
-    absl::StrAppend(&line, " (replayed: an earlier call with this request id did it)");
-  }
-  std::cout << line << "\nrequest id: " << cmd.request_id() << "\n";
+  return line;
 }
 
-int RunChange(Change kind, int argc, char** argv) {
-  static constexpr const char* kNames[] = {"debit", "credit", "limited-credit"};
-  static constexpr const char* kSummaries[] = {
-      "Subtract --amount from a value file (committed before the call returns).",
-      "Add --amount to a value file (committed before the call returns).",
-      "Add at most the limited credit value (refund of the last debit) to a value file."};
-  const int k = static_cast<int>(kind);
+// debit, credit or limited-credit: `name`, the first line of its help (`summary`), which key
+// it needs, and its call.
+template <typename Request, typename Response>
+int RunChange(const char* name, const char* summary, const char* key_help,
+              absl::StatusOr<Response> (client::Client::*call)(Request), int argc, char** argv) {
   ServerCommand cmd(
-      kNames[k],
-      absl::StrCat(kSummaries[k], "\nRetrying with the same --request-id never applies it twice."));
+      name, absl::StrCat(summary, "\nRetrying with the same --request-id never applies it twice."));
   cmd.AddTarget();
   cmd.AddAid();
   cmd.AddFile();
-  cmd.AddKey(kind == Change::kCredit ? "a key with read-write access"
-                                     : "a key with write or read-write access");
+  cmd.AddKey(key_help);
   cmd.args().Option("amount", "N", "the amount (1..2147483647)");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());
-
-  absl::StatusOr<v1::ValueChange> change;
-  int32_t amount = 0;
-  switch (kind) {
-    case Change::kDebit: {
-      v1::DebitRequest req;
-      if (absl::Status s = FillChange(cmd, &req); !s.ok()) return cmd.UsageError(s);
-      amount = req.amount();
-      absl::StatusOr<v1::DebitResponse> r = (*client)->Debit(req);
-      if (!r.ok()) return cmd.Failed(r.status());
-      if (cmd.json()) cmd.PrintJson(*r);
-      change = r->change();
-      break;
-    }
-    case Change::kCredit: {
-      v1::CreditRequest req;
-      if (absl::Status s = FillChange(cmd, &req); !s.ok()) return cmd.UsageError(s);
-      amount = req.amount();
-      absl::StatusOr<v1::CreditResponse> r = (*client)->Credit(req);
-      if (!r.ok()) return cmd.Failed(r.status());
-      if (cmd.json()) cmd.PrintJson(*r);
-      change = r->change();
-      break;
-    }
-    case Change::kLimitedCredit: {
-      v1::LimitedCreditRequest req;
-      if (absl::Status s = FillChange(cmd, &req); !s.ok()) return cmd.UsageError(s);
-      amount = req.amount();
-      absl::StatusOr<v1::LimitedCreditResponse> r = (*client)->LimitedCredit(req);
-      if (!r.ok()) return cmd.Failed(r.status());
-      if (cmd.json()) cmd.PrintJson(*r);
-      change = r->change();
-      break;
-    }
+  Request req;
+  if (absl::Status s = FillChange(cmd, &req); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<Response> resp = ((**client).*call)(req);
+  if (!resp.ok()) return cmd.Failed(resp.status());
+  if (cmd.json()) {
+    cmd.PrintJson(*resp);
+  } else {
+    cmd.PrintChangeOutcome(ChangeText(name, req.amount(), resp->change()),
+                           resp->change().replayed());
   }
-  if (!cmd.json()) PrintChange(cmd, kNames[k], amount, *change);
   return kExitOk;
 }
+
+constexpr char kDebitKey[] = "a key with write or read-write access";
 
 }  // namespace
 
@@ -106,20 +73,28 @@ int Value(int argc, char** argv) {
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::GetValueRequest req;
   if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
-  auto client = cmd.Connect();
-  if (!client.ok()) return cmd.UsageError(client.status());
-  absl::StatusOr<v1::GetValueResponse> resp = (*client)->GetValue(req);
-  if (!resp.ok()) return cmd.Failed(resp.status());
-  if (cmd.json()) {
-    cmd.PrintJson(*resp);
-  } else {
-    std::cout << "value: " << resp->value() << "\n";
-  }
-  return kExitOk;
+  return cmd.Call(req, &client::Client::GetValue, [](const v1::GetValueResponse& resp) {
+    std::cout << "value: " << resp.value() << "\n";
+    return kExitOk;
+  });
 }
 
-int Debit(int argc, char** argv) { return RunChange(Change::kDebit, argc, argv); }
-int Credit(int argc, char** argv) { return RunChange(Change::kCredit, argc, argv); }
-int LimitedCredit(int argc, char** argv) { return RunChange(Change::kLimitedCredit, argc, argv); }
+int Debit(int argc, char** argv) {
+  return RunChange("debit",
+                   "Subtract --amount from a value file (committed before the call returns).",
+                   kDebitKey, &client::Client::Debit, argc, argv);
+}
+
+int Credit(int argc, char** argv) {
+  return RunChange("credit", "Add --amount to a value file (committed before the call returns).",
+                   "a key with read-write access", &client::Client::Credit, argc, argv);
+}
+
+int LimitedCredit(int argc, char** argv) {
+  return RunChange("limited-credit",
+                   "Add at most the limited credit value (refund of the last debit) to a value "
+                   "file.",
+                   kDebitKey, &client::Client::LimitedCredit, argc, argv);
+}
 
 }  // namespace desfired::cli

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "core/util/json_escape.h"
 #include "spdlog/logger.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -20,28 +21,9 @@ namespace desfired::log {
 namespace {
 
 constexpr char kEnvFile[] = "DESFIRED_LOG_FILE";
-constexpr char kReplacement[] = "\\ufffd";
 
-// The length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 when the byte there starts none.
-size_t Utf8SequenceLength(absl::string_view s, size_t i) {
-  const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = at(i);
-  const auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return k < s.size() && at(k) >= lo && at(k) <= hi;
-  };
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(i + 1) ? 2 : 0;
-  if (b0 == 0xE0) return cont(i + 1, 0xA0, 0xBF) && cont(i + 2) ? 3 : 0;
-  if ((b0 >= 0xE1 && b0 <= 0xEC) || b0 == 0xEE || b0 == 0xEF) {
-    return cont(i + 1) && cont(i + 2) ? 3 : 0;
-  }
-  if (b0 == 0xED) return cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;  // no surrogates
-  if (b0 == 0xF0) return cont(i + 1, 0x90, 0xBF) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (b0 >= 0xF1 && b0 <= 0xF3) return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  if (b0 == 0xF4) return cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  return 0;
-}
+// JSON's escapes, DEL escaped too (a terminal would act on it), malformed UTF-8 as U+FFFD.
+constexpr JsonEscapeOptions kLogEscapes{.escape_del = true};
 
 // A text-format value needs quotes when a reader could not tell where it ends.
 bool NeedsQuotes(absl::string_view s) {
@@ -140,51 +122,7 @@ Fields& Fields::Bool(absl::string_view key, bool value) {
 
 std::string JsonEscape(absl::string_view s) {
   std::string out;
-  out.reserve(s.size() + 8);
-  for (size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b >= 0x80) {
-      const size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) {
-        out += kReplacement;
-        ++i;
-      } else {
-        out.append(s.data() + i, n);
-        i += n;
-      }
-      continue;
-    }
-    switch (b) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (b < 0x20 || b == 0x7F) {
-          absl::StrAppendFormat(&out, "\\u%04x", b);
-        } else {
-          out += static_cast<char>(b);
-        }
-    }
-    ++i;
-  }
+  AppendJsonEscaped(out, s, kLogEscapes);
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/json_escape.h"
 
 namespace desfired::sim {
 namespace {
@@ -235,35 +236,10 @@ class Parser {
   std::string error_;
 };
 
-void WriteString(const std::string& s, std::string& out) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xF]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
+// How card images write strings: \n and \t short, the other control characters as \u00xx,
+// every other byte (DEL, UTF-8) as it is — never \ufffd, which the reader above (\u escapes
+// below 0x80 only) could not read back.
+constexpr JsonEscapeOptions kImageEscapes{.short_escapes = "\n\t", .replace_invalid_utf8 = false};
 
 // Arrays of scalars stay on one line; everything else is indented.
 bool AllScalars(const std::vector<Json>& items) {
@@ -287,7 +263,7 @@ void Write(const Json& v, int indent, std::string& out) {
       out += absl::StrCat(v.int_value());
       return;
     case Json::Kind::kString:
-      WriteString(v.string_value(), out);
+      AppendJsonString(out, v.string_value(), kImageEscapes);
       return;
     case Json::Kind::kArray: {
       if (v.array().empty()) {
@@ -314,7 +290,7 @@ void Write(const Json& v, int indent, std::string& out) {
       out += "{\n";
       for (size_t i = 0; i < v.members().size(); ++i) {
         out += inner;
-        WriteString(v.members()[i].first, out);
+        AppendJsonString(out, v.members()[i].first, kImageEscapes);
         out += ": ";
         Write(v.members()[i].second, indent + 1, out);
         if (i + 1 < v.members().size()) out += ",";
