@@ -189,11 +189,11 @@ absl::Status FromProto(const v1::TapResult& in, Bytes* raw, tap::TapResult* out)
   }
   if (absl::Status s = FieldsFromProto(in, &out->fields); !s.ok()) return s;
   out->key_name = Name(in.key_name());
-  if (in.mac_algorithm() < static_cast<int>(tap::MacAlgorithm::kNone) ||
-      in.mac_algorithm() > static_cast<int>(tap::MacAlgorithm::kTdesCmac)) {
+  if (in.mac_algorithm() < static_cast<int>(crypto::MacAlgorithm::kNone) ||
+      in.mac_algorithm() > static_cast<int>(crypto::MacAlgorithm::kTdesCmac)) {
     return Invalid(in, absl::StrCat("unknown mac_algorithm ", in.mac_algorithm()));
   }
-  out->mac_algorithm = static_cast<tap::MacAlgorithm>(in.mac_algorithm());
+  out->mac_algorithm = static_cast<crypto::MacAlgorithm>(in.mac_algorithm());
   if (in.has_corrected_tap_time()) {
     out->has_clock_offset = true;
     out->corrected_time = in.corrected_tap_time().seconds();
