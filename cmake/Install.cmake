@@ -11,7 +11,8 @@
 # Layout under the prefix:
 #   include/desfired/   the include root of the package: "client/desfired_client.h",
 #                       "desfired/v1/card.grpc.pb.h", "desfired/v1/card_mock.grpc.pb.h",
-#                       "core/apdu/status_payload.h" (GetReason), "google/rpc/status.pb.h"
+#                       "core/apdu/status_payload.h" (GetReason, with
+#                       "core/util/status_reason.h"), "google/rpc/status.pb.h"
 #                       (kept under include/desfired/ so that they never clash with another
 #                       copy of the google.rpc protos)
 #   lib/                libdesfired_client.a and the libraries it needs
@@ -41,6 +42,8 @@ install(TARGETS desfired_client desfired_proto desfired_desfire desfired_crypto 
 install(FILES client/desfired_client.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/client
         COMPONENT client)
 install(FILES core/apdu/status_payload.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/core/apdu
+        COMPONENT client)
+install(FILES core/util/status_reason.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/core/util
         COMPONENT client)
 # Every generated header of proto/ (messages, stubs, mocks); not the scratch mock/ folder.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/ DESTINATION ${DESFIRED_INCLUDE_ROOT}
