@@ -1,4 +1,4 @@
-// The audit ledger (server/ledger.h): durable appends per second, Latest() on a 100k-row
+// The audit ledger (core/ledger/ledger.h): durable appends per second, Latest() on a 100k-row
 // ledger, Verify() throughput. docs/benchmarks.md has the command and the figures.
 //
 //   build/bench/ledger_bench [--benchmark_filter=...]
@@ -18,9 +18,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "server/ledger.h"
+#include "core/ledger/ledger.h"
 
-namespace desfired::server {
+namespace desfired::ledger {
 namespace {
 
 constexpr int kRows = 100000;
@@ -67,9 +67,9 @@ class TempDir {
 };
 
 // What the server writes for a debit: a PENDING row with the serialized request.
-LedgerRow TypicalRow(int i) {
-  LedgerRow r;
-  r.event = i % 2 == 0 ? LedgerEvent::kPending : LedgerEvent::kDone;
+Row TypicalRow(int i) {
+  Row r;
+  r.event = i % 2 == 0 ? Event::kPending : Event::kDone;
   r.request_id = absl::StrCat("order-", i / 2);
   r.request_hash = std::string(64, 'a');
   r.caller = "token:terminal-17";
@@ -98,7 +98,7 @@ void RunAppends(benchmark::State& state, const std::string& parent) {
   }
   int i = 0;
   for (auto _ : state) {
-    absl::StatusOr<LedgerRow> r = (*l)->Append(TypicalRow(i++));
+    absl::StatusOr<Row> r = (*l)->Append(TypicalRow(i++));
     if (!r.ok()) {
       state.SkipWithError(std::string(r.status().message()).c_str());
       break;
@@ -138,7 +138,7 @@ void BM_Latest100k(benchmark::State& state) {
   std::uniform_int_distribution<int> pick(0, kRows / 2 - 1);
   int64_t found = 0;
   for (auto _ : state) {
-    absl::StatusOr<std::optional<LedgerRow>> r = l->Latest(absl::StrCat("order-", pick(rng)));
+    absl::StatusOr<std::optional<Row>> r = l->Latest(absl::StrCat("order-", pick(rng)));
     found += r.ok() && r->has_value();
   }
   if (found != state.iterations()) state.SkipWithError("a request id was not found");
@@ -149,7 +149,7 @@ BENCHMARK(BM_Latest100k)->MinTime(2);
 void BM_LatestMiss100k(benchmark::State& state) {
   std::unique_ptr<Ledger> l = *Ledger::Open(BigLedger());
   for (auto _ : state) {
-    absl::StatusOr<std::optional<LedgerRow>> r = l->Latest("never-seen");
+    absl::StatusOr<std::optional<Row>> r = l->Latest("never-seen");
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
@@ -160,7 +160,7 @@ BENCHMARK(BM_LatestMiss100k)->MinTime(1);
 void BM_Unresolved100k(benchmark::State& state) {
   std::unique_ptr<Ledger> l = *Ledger::Open(BigLedger());
   for (auto _ : state) {
-    absl::StatusOr<std::vector<LedgerRow>> r = l->Unresolved();
+    absl::StatusOr<std::vector<Row>> r = l->Unresolved();
     if (!r.ok() || !r->empty()) {
       state.SkipWithError("unexpected unresolved rows");
       break;
@@ -182,13 +182,13 @@ void BM_Verify100k(benchmark::State& state) {
 BENCHMARK(BM_Verify100k)->Unit(benchmark::kMillisecond)->MinTime(3);
 
 }  // namespace
-}  // namespace desfired::server
+}  // namespace desfired::ledger
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  const std::string dir = desfired::server::BenchDir();
+  const std::string dir = desfired::ledger::BenchDir();
   benchmark::AddCustomContext("ledger_dir", dir);
-  benchmark::AddCustomContext("ledger_dir_filesystem", desfired::server::FilesystemOf(dir));
+  benchmark::AddCustomContext("ledger_dir_filesystem", desfired::ledger::FilesystemOf(dir));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -11,8 +11,9 @@
 # Layout under the prefix:
 #   include/desfired/   the include root of the package: "client/desfired_client.h",
 #                       "desfired/v1/card.grpc.pb.h", "desfired/v1/card_mock.grpc.pb.h",
-#                       "core/apdu/status_payload.h" (GetReason), "proto/convert/
-#                       status_convert.h" (FromGrpcStatus), "google/rpc/status.pb.h"
+#                       "core/apdu/status_payload.h" (GetReason, with
+#                       "core/util/status_reason.h"), "proto/convert/status_convert.h"
+#                       (FromGrpcStatus), "google/rpc/status.pb.h"
 #                       (kept under include/desfired/ so that they never clash with another
 #                       copy of the google.rpc protos)
 #   lib/                libdesfired_client.a and the libraries it needs
@@ -48,6 +49,8 @@ install(FILES core/apdu/status_payload.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/co
         COMPONENT client)
 install(FILES proto/convert/status_convert.h
         DESTINATION ${DESFIRED_INCLUDE_ROOT}/proto/convert COMPONENT client)
+install(FILES core/util/status_reason.h DESTINATION ${DESFIRED_INCLUDE_ROOT}/core/util
+        COMPONENT client)
 # Every generated header of proto/ (messages, stubs, mocks); not the scratch mock/ folder.
 install(DIRECTORY ${PROJECT_BINARY_DIR}/proto/ DESTINATION ${DESFIRED_INCLUDE_ROOT}
         COMPONENT client

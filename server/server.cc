@@ -112,8 +112,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   }
   if (!c.data_dir.empty()) {
     DESFIRED_RETURN_IF_ERROR(CheckDataDir(c.data_dir));
-    absl::StatusOr<std::unique_ptr<Ledger>> ledger =
-        Ledger::Open(absl::StrCat(c.data_dir, "/ledger.sqlite"));
+    absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
+        ledger::Ledger::Open(absl::StrCat(c.data_dir, "/ledger.sqlite"));
     if (!ledger.ok()) {
       return absl::Status(ledger.status().code(),
                           absl::StrCat("config data_dir: ", ledger.status().message()));

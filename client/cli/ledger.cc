@@ -1,6 +1,6 @@
 // desfirectl ledger verify / export: desfired's audit ledger (docs/ledger.md), read locally and
 // read-only, so desfired may keep running and appending meanwhile.
-#include "server/ledger.h"
+#include "core/ledger/ledger.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,7 +20,7 @@
 namespace desfired::cli {
 namespace {
 
-using server::Ledger;
+using ledger::Ledger;
 
 constexpr char kLedgerHelp[] = "the ledger file (ledger.sqlite in desfired's --data_dir)";
 constexpr char kLedgerEnv[] = "DESFIRED_LEDGER";

@@ -8,17 +8,6 @@
 
 namespace desfired::apdu {
 
-absl::Status WithReason(absl::Status status, absl::string_view reason) {
-  if (!status.ok()) status.SetPayload(kReasonTypeUrl, absl::Cord(reason));
-  return status;
-}
-
-std::optional<std::string> GetReason(const absl::Status& status) {
-  auto payload = status.GetPayload(kReasonTypeUrl);
-  if (!payload.has_value()) return std::nullopt;
-  return std::string(*payload);
-}
-
 std::optional<uint16_t> GetStatusWord(const absl::Status& status) {
   auto payload = status.GetPayload(kStatusWordTypeUrl);
   if (!payload.has_value()) return std::nullopt;

@@ -7,6 +7,7 @@
 //
 // Payload type URLs (the payload value is the raw bytes shown):
 //   kReasonTypeUrl         "type.desfired.dev/reason"          ASCII reason, e.g. "CARD_REMOVED"
+//                          (core/util/status_reason.h: not only card errors carry a reason)
 //   kStatusWordTypeUrl     "type.desfired.dev/iso7816-sw"      2 bytes, SW1 SW2
 //   kDesfireStatusTypeUrl  "type.desfired.dev/desfire-status"  1 byte, the DESFire status
 //   kCommitStateTypeUrl    "type.desfired.dev/commit-state"    "NOT_COMMITTED" or "UNKNOWN"
@@ -26,10 +27,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "core/util/status_reason.h"
 
 namespace desfired::apdu {
 
-inline constexpr absl::string_view kReasonTypeUrl = "type.desfired.dev/reason";
+using ::desfired::kReasonTypeUrl;
 inline constexpr absl::string_view kStatusWordTypeUrl = "type.desfired.dev/iso7816-sw";
 inline constexpr absl::string_view kDesfireStatusTypeUrl = "type.desfired.dev/desfire-status";
 inline constexpr absl::string_view kCommitStateTypeUrl = "type.desfired.dev/commit-state";
@@ -40,10 +42,9 @@ inline constexpr absl::string_view kReasonCardRemoved = "CARD_REMOVED";
 inline constexpr absl::string_view kReasonProtocolError = "PROTOCOL_ERROR";
 inline constexpr absl::string_view kReasonIsoStatus = "ISO_STATUS";
 
-// Returns `status` with the reason payload set (a no-op for an OK status).
-absl::Status WithReason(absl::Status status, absl::string_view reason);
-// The reason payload, or nullopt.
-std::optional<std::string> GetReason(const absl::Status& status);
+// WithReason(status, reason) and GetReason(status), from core/util/status_reason.h.
+using ::desfired::GetReason;
+using ::desfired::WithReason;
 
 // The SW1SW2 payload, or nullopt.
 std::optional<uint16_t> GetStatusWord(const absl::Status& status);

@@ -40,7 +40,7 @@ absl::Status LedgerUnavailable(const absl::Status& cause) {
       kReasonLedgerUnavailable);
 }
 
-absl::Status OutcomeUnknown(const LedgerRow& row, absl::string_view why) {
+absl::Status OutcomeUnknown(const ledger::Row& row, absl::string_view why) {
   absl::Status s = apdu::WithReason(
       absl::FailedPreconditionError(absl::StrFormat(
           "request_id '%s': an earlier attempt (ledger row %d) %s", row.request_id, row.seq, why)),
@@ -52,7 +52,8 @@ absl::Status OutcomeUnknown(const LedgerRow& row, absl::string_view why) {
 
 // The GetValue that reads back the value file a PENDING change of type `Request` named.
 template <typename Request>
-absl::StatusOr<v1::GetValueRequest> ReadBackAs(const LedgerRow& pending, absl::string_view reader) {
+absl::StatusOr<v1::GetValueRequest> ReadBackAs(const ledger::Row& pending,
+                                               absl::string_view reader) {
   Request change;
   if (!change.ParseFromString(pending.payload)) {
     return absl::DataLossError(absl::StrCat("ledger row ", pending.seq, ": bad request payload"));
@@ -66,7 +67,7 @@ absl::StatusOr<v1::GetValueRequest> ReadBackAs(const LedgerRow& pending, absl::s
   return get;
 }
 
-absl::StatusOr<v1::GetValueRequest> ReadBackRequest(const LedgerRow& pending,
+absl::StatusOr<v1::GetValueRequest> ReadBackRequest(const ledger::Row& pending,
                                                     absl::string_view reader) {
   if (pending.method == "Debit") return ReadBackAs<v1::DebitRequest>(pending, reader);
   if (pending.method == "Credit") return ReadBackAs<v1::CreditRequest>(pending, reader);
@@ -78,7 +79,7 @@ absl::StatusOr<v1::GetValueRequest> ReadBackRequest(const LedgerRow& pending,
 
 // The serialized response a committed value change of type `Response` would have had.
 template <typename Response>
-std::string CommittedAs(const LedgerRow& pending, int32_t after) {
+std::string CommittedAs(const ledger::Row& pending, int32_t after) {
   Response r;
   v1::ValueChange& change = *r.mutable_change();
   change.set_committed(true);
@@ -89,16 +90,16 @@ std::string CommittedAs(const LedgerRow& pending, int32_t after) {
   return r.SerializeAsString();
 }
 
-std::string CommittedResponse(const LedgerRow& pending, int32_t after) {
+std::string CommittedResponse(const ledger::Row& pending, int32_t after) {
   if (pending.method == "Debit") return CommittedAs<v1::DebitResponse>(pending, after);
   if (pending.method == "Credit") return CommittedAs<v1::CreditResponse>(pending, after);
   return CommittedAs<v1::LimitedCreditResponse>(pending, after);
 }
 
 // A RECONCILED row settling `pending`: its identity, and the value before it recorded.
-LedgerRow SettlingRow(const LedgerRow& pending) {
-  LedgerRow row;
-  row.event = LedgerEvent::kReconciled;
+ledger::Row SettlingRow(const ledger::Row& pending) {
+  ledger::Row row;
+  row.event = ledger::Event::kReconciled;
   row.request_id = pending.request_id;
   row.request_hash = pending.request_hash;
   row.caller = pending.caller;
@@ -153,9 +154,9 @@ void ChangeAttempt::ReleaseClaim() {
 
 absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardContext& ctx) {
   if (!earlier_.has_value()) return std::optional<std::string>();
-  LedgerRow settled;
+  ledger::Row settled;
   if (recorder_.TakeUnsettled(earlier_->seq)) {
-    absl::StatusOr<LedgerRow> result = recorder_.Settle(ctx, *earlier_);
+    absl::StatusOr<ledger::Row> result = recorder_.Settle(ctx, *earlier_);
     if (!result.ok()) {
       recorder_.AddUnsettled(*earlier_);
       return result.status();
@@ -163,9 +164,9 @@ absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardCont
     settled = *std::move(result);
   } else {
     // Settled meanwhile (the card was seen on a reader): its newest row says how.
-    DESFIRED_ASSIGN_OR_RETURN(std::optional<LedgerRow> latest,
+    DESFIRED_ASSIGN_OR_RETURN(std::optional<ledger::Row> latest,
                               recorder_.ledger_->Latest(request_.request_id));
-    if (!latest.has_value() || latest->event != LedgerEvent::kReconciled) {
+    if (!latest.has_value() || latest->event != ledger::Event::kReconciled) {
       return OutcomeUnknown(*earlier_, "is still being settled; retry");
     }
     settled = *std::move(latest);
@@ -182,8 +183,8 @@ absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardCont
                                      "again with a new request_id if it is still wanted");
 }
 
-LedgerRow ChangeAttempt::RowOf(LedgerEvent event, const CardContext* ctx) const {
-  LedgerRow row;
+ledger::Row ChangeAttempt::RowOf(ledger::Event event, const CardContext* ctx) const {
+  ledger::Row row;
   row.event = event;
   row.request_id = request_.request_id;
   row.request_hash = request_.request_hash;
@@ -198,13 +199,13 @@ LedgerRow ChangeAttempt::RowOf(LedgerEvent event, const CardContext* ctx) const 
 }
 
 absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* value) {
-  LedgerRow row = RowOf(LedgerEvent::kPending, &ctx);
+  ledger::Row row = RowOf(ledger::Event::kPending, &ctx);
   if (value != nullptr) {
     if (value->value_before.has_value()) row.value_before = *value->value_before;
     if (value->expected_after.has_value()) row.value_after = *value->expected_after;
   }
   row.payload = request_.payload;
-  absl::StatusOr<LedgerRow> stored = recorder_.Append(std::move(row));
+  absl::StatusOr<ledger::Row> stored = recorder_.Append(std::move(row));
   if (!stored.ok()) return LedgerUnavailable(stored.status());
   pending_ = *std::move(stored);
   if (value != nullptr && recorder_.options_.crash_before_commit) ::_exit(86);
@@ -227,7 +228,7 @@ void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
     recorder_.AddUnsettled(*pending_);
     return;
   }
-  LedgerRow row = RowOf(LedgerEvent::kDone, ctx);
+  ledger::Row row = RowOf(ledger::Event::kDone, ctx);
   row.pending_seq = pending_.has_value() ? pending_->seq : 0;
   if (status.ok()) {
     row.outcome = "OK";
@@ -253,20 +254,20 @@ void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
 
 // --- ChangeRecorder -----------------------------------------------------------------------------
 
-ChangeRecorder::ChangeRecorder(std::unique_ptr<Ledger> ledger, Options options)
+ChangeRecorder::ChangeRecorder(std::unique_ptr<ledger::Ledger> ledger, Options options)
     : ledger_(std::move(ledger)), options_(std::move(options)) {}
 
-absl::StatusOr<LedgerRow> ChangeRecorder::Append(LedgerRow row) {
-  const std::string event(LedgerEventName(row.event));
-  absl::StatusOr<LedgerRow> stored = ledger_->Append(std::move(row));
+absl::StatusOr<ledger::Row> ChangeRecorder::Append(ledger::Row row) {
+  const std::string event(ledger::EventName(row.event));
+  absl::StatusOr<ledger::Row> stored = ledger_->Append(std::move(row));
   if (options_.on_write) options_.on_write(stored.ok() ? absl::string_view(event) : "ERROR");
   return stored;
 }
 
 absl::StatusOr<size_t> ChangeRecorder::Recover() {
-  DESFIRED_ASSIGN_OR_RETURN(std::vector<LedgerRow> rows, ledger_->Unresolved());
+  DESFIRED_ASSIGN_OR_RETURN(std::vector<ledger::Row> rows, ledger_->Unresolved());
   size_t waiting = 0;
-  for (const LedgerRow& row : rows) {
+  for (const ledger::Row& row : rows) {
     if (!ValueMethod(row.method) || !row.value_before.has_value() || !row.value_after.has_value()) {
       DESFIRED_RETURN_IF_ERROR(
           SettleUnknown(row,
@@ -295,10 +296,10 @@ absl::StatusOr<std::unique_ptr<ChangeAttempt>> ChangeRecorder::Begin(ChangeReque
     }
   }
   attempt->claimed_ = true;
-  absl::StatusOr<std::optional<LedgerRow>> latest = ledger_->Latest(r.request_id);
+  absl::StatusOr<std::optional<ledger::Row>> latest = ledger_->Latest(r.request_id);
   if (!latest.ok()) return LedgerUnavailable(latest.status());
   if (!latest->has_value()) return attempt;
-  const LedgerRow& row = **latest;
+  const ledger::Row& row = **latest;
   if (row.request_hash != r.request_hash) {
     return apdu::WithReason(
         absl::FailedPreconditionError(absl::StrFormat(
@@ -308,10 +309,10 @@ absl::StatusOr<std::unique_ptr<ChangeAttempt>> ChangeRecorder::Begin(ChangeReque
         kReasonRequestIdReused);
   }
   switch (row.event) {
-    case LedgerEvent::kDone:
+    case ledger::Event::kDone:
       if (row.outcome == "OK") attempt->replay_ = row.payload;
       break;  // an error: a new attempt
-    case LedgerEvent::kReconciled:
+    case ledger::Event::kReconciled:
       if (row.outcome == kCommitted) {
         attempt->replay_ = row.payload;
       } else if (row.outcome != kNotCommitted) {
@@ -320,10 +321,10 @@ absl::StatusOr<std::unique_ptr<ChangeAttempt>> ChangeRecorder::Begin(ChangeReque
                                        "again with a new request_id if it is still wanted");
       }
       break;
-    case LedgerEvent::kPending:
+    case ledger::Event::kPending:
       attempt->earlier_ = row;
       break;
-    case LedgerEvent::kTaps:
+    case ledger::Event::kTaps:
       break;
   }
   return attempt;
@@ -340,7 +341,7 @@ bool ChangeRecorder::HasUnsettled(ByteSpan uid) const {
 
 absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
   const std::string hex = HexEncode(ctx.uid);
-  std::vector<LedgerRow> rows;
+  std::vector<ledger::Row> rows;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [seq, row] : unsettled_) {
@@ -348,9 +349,9 @@ absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
     }
   }
   size_t settled = 0;
-  for (const LedgerRow& row : rows) {
+  for (const ledger::Row& row : rows) {
     if (!TakeUnsettled(row.seq)) continue;
-    absl::StatusOr<LedgerRow> result = Settle(ctx, row);
+    absl::StatusOr<ledger::Row> result = Settle(ctx, row);
     if (!result.ok()) {
       AddUnsettled(row);
       return result.status();
@@ -360,7 +361,7 @@ absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
   return settled;
 }
 
-absl::StatusOr<LedgerRow> ChangeRecorder::Settle(CardContext& ctx, const LedgerRow& pending) {
+absl::StatusOr<ledger::Row> ChangeRecorder::Settle(CardContext& ctx, const ledger::Row& pending) {
   if (HexEncode(ctx.uid) != pending.uid) {
     return OutcomeUnknown(pending, absl::StrCat("was made on card ", pending.uid,
                                                 ", which must be on the reader to settle it"));
@@ -371,7 +372,7 @@ absl::StatusOr<LedgerRow> ChangeRecorder::Settle(CardContext& ctx, const LedgerR
   }
   DESFIRED_ASSIGN_OR_RETURN(v1::GetValueRequest get, ReadBackRequest(pending, ctx.reader));
   DESFIRED_ASSIGN_OR_RETURN(v1::GetValueResponse now, GetValue(ctx, get));
-  LedgerRow row = SettlingRow(pending);
+  ledger::Row row = SettlingRow(pending);
   row.reader = ctx.reader;
   row.value_after = now.value();
   if (now.value() == *pending.value_after) {
@@ -392,16 +393,16 @@ absl::StatusOr<LedgerRow> ChangeRecorder::Settle(CardContext& ctx, const LedgerR
   return Append(std::move(row));
 }
 
-absl::StatusOr<LedgerRow> ChangeRecorder::SettleUnknown(const LedgerRow& pending,
-                                                        absl::string_view why) {
-  LedgerRow row = SettlingRow(pending);
+absl::StatusOr<ledger::Row> ChangeRecorder::SettleUnknown(const ledger::Row& pending,
+                                                          absl::string_view why) {
+  ledger::Row row = SettlingRow(pending);
   row.outcome = std::string(kUnknown);
   row.commit_state = "UNKNOWN";
   row.detail = std::string(why);
   return Append(std::move(row));
 }
 
-void ChangeRecorder::AddUnsettled(const LedgerRow& row) {
+void ChangeRecorder::AddUnsettled(const ledger::Row& row) {
   absl::MutexLock lock(&mu_);
   unsettled_[row.seq] = row;
 }

@@ -1,5 +1,5 @@
 // ChangeRecorder: every change desfired makes to a card goes through here — it is written to
-// the audit ledger (server/ledger.h), and a retry with the same request_id gets the first
+// the audit ledger (core/ledger/ledger.h), and a retry with the same request_id gets the first
 // outcome instead of a second change. docs/ledger.md states the rules; in short:
 //
 //   RPC thread                 Begin(change)   claim the request_id (REQUEST_IN_PROGRESS when a
@@ -49,10 +49,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/ledger/ledger.h"
 #include "desfired/v1/card.pb.h"
 #include "google/protobuf/message.h"
 #include "server/rpc/card_ops.h"
-#include "server/ledger.h"
 
 namespace desfired::server {
 
@@ -106,14 +106,14 @@ class ChangeAttempt {
       : recorder_(recorder), request_(std::move(request)) {}
   void ReleaseClaim();
   // A row of this change: its identity, the card in `ctx` (when known) and its arguments.
-  LedgerRow RowOf(LedgerEvent event, const CardContext* ctx) const;
+  ledger::Row RowOf(ledger::Event event, const CardContext* ctx) const;
 
   ChangeRecorder& recorder_;
   const ChangeRequest request_;
   bool claimed_ = false;
   std::optional<std::string> replay_;
-  std::optional<LedgerRow> earlier_;  // an unsettled PENDING row of this request
-  std::optional<LedgerRow> pending_;  // this attempt's PENDING row
+  std::optional<ledger::Row> earlier_;  // an unsettled PENDING row of this request
+  std::optional<ledger::Row> pending_;  // this attempt's PENDING row
   bool done_ = false;
 };
 
@@ -129,7 +129,7 @@ class ChangeRecorder {
     bool crash_before_commit = false;
   };
 
-  ChangeRecorder(std::unique_ptr<Ledger> ledger, Options options);
+  ChangeRecorder(std::unique_ptr<ledger::Ledger> ledger, Options options);
 
   // Start-up: loads the unsettled PENDING rows; those that can never be read back are settled
   // UNKNOWN at once. Returns how many wait for their card.
@@ -144,26 +144,26 @@ class ChangeRecorder {
   // settled; the first error stops (the rest wait for the next contact).
   absl::StatusOr<size_t> SettleCard(CardContext& ctx);
 
-  Ledger& ledger() { return *ledger_; }
+  ledger::Ledger& ledger() { return *ledger_; }
 
  private:
   friend class ChangeAttempt;
 
-  absl::StatusOr<LedgerRow> Append(LedgerRow row);
+  absl::StatusOr<ledger::Row> Append(ledger::Row row);
   // Settles one PENDING row on the card in `ctx` (which must be its card).
-  absl::StatusOr<LedgerRow> Settle(CardContext& ctx, const LedgerRow& pending);
+  absl::StatusOr<ledger::Row> Settle(CardContext& ctx, const ledger::Row& pending);
   // Settles UNKNOWN without the card.
-  absl::StatusOr<LedgerRow> SettleUnknown(const LedgerRow& pending, absl::string_view why);
-  void AddUnsettled(const LedgerRow& row) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<ledger::Row> SettleUnknown(const ledger::Row& pending, absl::string_view why);
+  void AddUnsettled(const ledger::Row& row) ABSL_LOCKS_EXCLUDED(mu_);
   // Takes the row out of the unsettled set; false when another thread settled it already.
   bool TakeUnsettled(int64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
   void Release(const std::string& request_id) ABSL_LOCKS_EXCLUDED(mu_);
 
-  const std::unique_ptr<Ledger> ledger_;
+  const std::unique_ptr<ledger::Ledger> ledger_;
   const Options options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, LedgerRow> unsettled_ ABSL_GUARDED_BY(mu_);  // by seq
+  std::map<int64_t, ledger::Row> unsettled_ ABSL_GUARDED_BY(mu_);  // by seq
 };
 
 }  // namespace desfired::server

@@ -13,16 +13,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/ledger/ledger.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/ledger.h"
 #include "tests/testing/cli_run.h"
 
 namespace {
 
-using desfired::server::Ledger;
-using desfired::server::LedgerEvent;
-using desfired::server::LedgerRow;
+using desfired::ledger::Event;
+using desfired::ledger::Ledger;
+using desfired::ledger::Row;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -47,11 +47,11 @@ class LedgerCliTest : public ::testing::Test {
   }
 
   // Five rows; the third with text that needs quoting in both formats.
-  std::vector<LedgerRow> Fill(Ledger& l) {
-    std::vector<LedgerRow> rows;
+  std::vector<Row> Fill(Ledger& l) {
+    std::vector<Row> rows;
     for (int i = 1; i <= 5; ++i) {
-      LedgerRow r;
-      r.event = i % 2 == 1 ? LedgerEvent::kPending : LedgerEvent::kDone;
+      Row r;
+      r.event = i % 2 == 1 ? Event::kPending : Event::kDone;
       r.request_id = absl::StrCat("order-", (i + 1) / 2);
       r.method = "Debit";
       r.uid = "04a1b2c3d4e5f6";
@@ -69,14 +69,14 @@ class LedgerCliTest : public ::testing::Test {
         r.detail = "card said \"no\",\nthen yes";
         r.payload = std::string("\x00\x01\xfe", 3);
       }
-      absl::StatusOr<LedgerRow> s = l.Append(r);
+      absl::StatusOr<Row> s = l.Append(r);
       EXPECT_TRUE(s.ok()) << s.status();
       rows.push_back(*s);
     }
     return rows;
   }
 
-  std::vector<LedgerRow> MakeLedger() {
+  std::vector<Row> MakeLedger() {
     absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
     EXPECT_TRUE(l.ok()) << l.status();
     return Fill(**l);
@@ -96,12 +96,12 @@ class LedgerCliTest : public ::testing::Test {
 TEST_F(LedgerCliTest, VerifyOkWhileDesfiredHasTheFileOpen) {
   absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
   ASSERT_TRUE(l.ok());
-  std::vector<LedgerRow> rows = Fill(**l);  // stays open, as in a running desfired
+  std::vector<Row> rows = Fill(**l);  // stays open, as in a running desfired
   CliRun r = Desfirectl(absl::StrCat("ledger verify --ledger ", path_));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, absl::StrCat("ledger OK: 5 rows, head ", rows[4].hash, "\n"));
   // The writer goes on after (and the reader left nothing in its way).
-  EXPECT_TRUE((*l)->Append(LedgerRow{}).ok());
+  EXPECT_TRUE((*l)->Append(Row{}).ok());
 
   CliRun json = Desfirectl(absl::StrCat("ledger verify --json --ledger ", path_));
   EXPECT_EQ(json.exit_code, 0);
@@ -136,7 +136,7 @@ TEST_F(LedgerCliTest, VerifyNamesADeletedRow) {
 }
 
 TEST_F(LedgerCliTest, ExportJsonLinesReverifiesIndependently) {
-  std::vector<LedgerRow> rows = MakeLedger();
+  std::vector<Row> rows = MakeLedger();
   CliRun r = Desfirectl(absl::StrCat("ledger export --ledger ", path_));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());

@@ -16,11 +16,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "core/ledger/ledger.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "server/ledger.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/cli_run.h"
@@ -119,17 +119,17 @@ class LedgerE2eTest : public ::testing::Test {
   }
 
   // The newest ledger row of `request_id`, read from the file read-only (desfired may hold it).
-  std::optional<server::LedgerRow> Latest(const std::string& request_id) const {
-    auto row = server::Ledger::LatestInFile(ledger_path_, request_id);
+  std::optional<ledger::Row> Latest(const std::string& request_id) const {
+    auto row = ledger::Ledger::LatestInFile(ledger_path_, request_id);
     EXPECT_TRUE(row.ok()) << row.status();
     return row.ok() ? *row : std::nullopt;
   }
 
   // Waits until the newest row of `request_id` is a RECONCILED one.
-  std::optional<server::LedgerRow> WaitReconciled(const std::string& request_id) const {
+  std::optional<ledger::Row> WaitReconciled(const std::string& request_id) const {
     for (int i = 0; i < 300; ++i) {
-      std::optional<server::LedgerRow> row = Latest(request_id);
-      if (row.has_value() && row->event == server::LedgerEvent::kReconciled) return row;
+      std::optional<ledger::Row> row = Latest(request_id);
+      if (row.has_value() && row->event == ledger::Event::kReconciled) return row;
       absl::SleepFor(absl::Milliseconds(20));
     }
     return Latest(request_id);
@@ -183,12 +183,12 @@ TEST_F(LedgerE2eTest, RetriedDebitChangesTheCardOnce) {
   EXPECT_EQ(Value(*cards_), start - 10);
 
   // Every change is in the ledger, the chain verifies.
-  auto verified = server::Ledger::VerifyFile(ledger_path_);
+  auto verified = ledger::Ledger::VerifyFile(ledger_path_);
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->ok) << verified->problem;
-  std::optional<server::LedgerRow> row = Latest("debit-once-1");
+  std::optional<ledger::Row> row = Latest("debit-once-1");
   ASSERT_TRUE(row.has_value());
-  EXPECT_EQ(row->event, server::LedgerEvent::kDone);
+  EXPECT_EQ(row->event, ledger::Event::kDone);
   EXPECT_EQ(row->outcome, "OK");
   EXPECT_EQ(row->method, "Debit");
   EXPECT_EQ(row->uid, "04a1b2c3d4e5f6");
@@ -257,9 +257,9 @@ TEST_F(LedgerE2eTest, LostCommitAnswerIsSettledByTheRetry) {
   EXPECT_TRUE(retry.change().replayed());
   EXPECT_EQ(retry.change().value_after(), start - 5);
   EXPECT_EQ(Value(*cards_), start - 5);
-  std::optional<server::LedgerRow> row = Latest("lost-answer-1");
+  std::optional<ledger::Row> row = Latest("lost-answer-1");
   ASSERT_TRUE(row.has_value());
-  EXPECT_EQ(row->event, server::LedgerEvent::kReconciled);
+  EXPECT_EQ(row->event, ledger::Event::kReconciled);
   EXPECT_EQ(row->outcome, "COMMITTED");
 }
 
@@ -279,17 +279,17 @@ TEST_F(LedgerE2eTest, CrashAfterCommitIsReconciledOnRestart) {
     EXPECT_FALSE(s.ok()) << "the server answered although it crashed";
     EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
   }
-  std::optional<server::LedgerRow> pending = Latest("crash-after-1");
+  std::optional<ledger::Row> pending = Latest("crash-after-1");
   ASSERT_TRUE(pending.has_value());
-  EXPECT_EQ(pending->event, server::LedgerEvent::kPending);
+  EXPECT_EQ(pending->event, ledger::Event::kPending);
   EXPECT_EQ(pending->value_before, start);
   EXPECT_EQ(pending->value_after, start - 9);
 
   Desfired restarted(sandbox_->dir(), Flags());
   ASSERT_GT(restarted.port(), 0) << restarted.err();
-  std::optional<server::LedgerRow> settled = WaitReconciled("crash-after-1");
+  std::optional<ledger::Row> settled = WaitReconciled("crash-after-1");
   ASSERT_TRUE(settled.has_value());
-  EXPECT_EQ(settled->event, server::LedgerEvent::kReconciled) << restarted.err();
+  EXPECT_EQ(settled->event, ledger::Event::kReconciled) << restarted.err();
   EXPECT_EQ(settled->outcome, "COMMITTED");
   EXPECT_EQ(settled->pending_seq, pending->seq);
   EXPECT_NE(restarted.err().find("unsettled"), std::string::npos) << restarted.err();
@@ -301,7 +301,7 @@ TEST_F(LedgerE2eTest, CrashAfterCommitIsReconciledOnRestart) {
   EXPECT_EQ(retry.change().value_after(), start - 9);
   EXPECT_EQ(Value(restarted.cards()), start - 9);
   EXPECT_EQ(restarted.Stop(), 0);
-  auto verified = server::Ledger::VerifyFile(ledger_path_);
+  auto verified = ledger::Ledger::VerifyFile(ledger_path_);
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->ok) << verified->problem;
 }
@@ -323,7 +323,7 @@ TEST_F(LedgerE2eTest, CrashBeforeCommitIsSettledNotCommitted) {
   }
   Desfired restarted(sandbox_->dir(), Flags());
   ASSERT_GT(restarted.port(), 0) << restarted.err();
-  std::optional<server::LedgerRow> settled = WaitReconciled("crash-before-1");
+  std::optional<ledger::Row> settled = WaitReconciled("crash-before-1");
   ASSERT_TRUE(settled.has_value());
   EXPECT_EQ(settled->outcome, "NOT_COMMITTED") << restarted.err();
   EXPECT_EQ(Value(restarted.cards()), start);
@@ -350,12 +350,12 @@ TEST_F(LedgerE2eTest, VerifyCatchesATamperedRow) {
   }
   server_->Shutdown(absl::Seconds(1));
   server_.reset();
-  auto good = server::Ledger::VerifyFile(ledger_path_);
+  auto good = ledger::Ledger::VerifyFile(ledger_path_);
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_TRUE(good->ok) << good->problem;
   EXPECT_GE(good->rows, 6);
 
-  std::optional<server::LedgerRow> row = Latest("tamper-1");
+  std::optional<ledger::Row> row = Latest("tamper-1");
   ASSERT_TRUE(row.has_value());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(ledger_path_.c_str(), &db), SQLITE_OK);
@@ -364,7 +364,7 @@ TEST_F(LedgerE2eTest, VerifyCatchesATamperedRow) {
       << sqlite3_errmsg(db);
   sqlite3_close(db);
 
-  auto bad = server::Ledger::VerifyFile(ledger_path_);
+  auto bad = ledger::Ledger::VerifyFile(ledger_path_);
   ASSERT_TRUE(bad.ok()) << bad.status();
   EXPECT_FALSE(bad->ok);
   EXPECT_EQ(bad->bad_seq, row->seq) << bad->problem;
@@ -497,7 +497,7 @@ TEST_F(LedgerE2eTest, GracefulShutdownDrainsAndAbortsOpenTransactions) {
   ASSERT_EQ(*sandbox_->Control(0, "delay 0"), "ok");
   StartInProcess();
   EXPECT_EQ(Value(*cards_), start + 2) << "the deferred debit was committed, or the credit lost";
-  std::optional<server::LedgerRow> row = Latest("in-flight-1");
+  std::optional<ledger::Row> row = Latest("in-flight-1");
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->outcome, "OK");
 }

@@ -64,7 +64,7 @@ class ChangeRecorderTest : public ::testing::Test {
   // A new recorder on the same file (as after a restart).
   void Reopen() {
     recorder_.reset();
-    auto ledger = Ledger::Open(path_);
+    auto ledger = ledger::Ledger::Open(path_);
     ASSERT_TRUE(ledger.ok()) << ledger.status();
     recorder_ = std::make_unique<ChangeRecorder>(*std::move(ledger), ChangeRecorder::Options{});
   }
@@ -119,7 +119,7 @@ class ChangeRecorderTest : public ::testing::Test {
     return waiting.ok() ? *waiting : 0;
   }
 
-  std::optional<LedgerRow> Latest(const std::string& id) {
+  std::optional<ledger::Row> Latest(const std::string& id) {
     auto row = recorder_->ledger().Latest(id);
     EXPECT_TRUE(row.ok()) << row.status();
     return row.ok() ? *row : std::nullopt;
@@ -176,7 +176,7 @@ TEST_F(ChangeRecorderTest, AdmissionOfARequestId) {
   ASSERT_TRUE(failing.ok());
   (*failing)->Done(&ctx_, apdu::WithReason(absl::OutOfRangeError("no"), "INSUFFICIENT_VALUE"), "");
   failing->reset();
-  std::optional<LedgerRow> row = Latest("id-2");
+  std::optional<ledger::Row> row = Latest("id-2");
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->outcome, "OUT_OF_RANGE");
   EXPECT_EQ(row->reason, "INSUFFICIENT_VALUE");
@@ -195,9 +195,9 @@ TEST_F(ChangeRecorderTest, SettledCommittedWhenTheCardHoldsTheExpectedValue) {
   ASSERT_TRUE(settled.ok()) << settled.status();
   EXPECT_EQ(*settled, 1u);
   EXPECT_FALSE(recorder_->HasUnsettled(ctx_.uid));
-  std::optional<LedgerRow> row = Latest("settle-committed");
+  std::optional<ledger::Row> row = Latest("settle-committed");
   ASSERT_TRUE(row.has_value());
-  EXPECT_EQ(row->event, LedgerEvent::kReconciled);
+  EXPECT_EQ(row->event, ledger::Event::kReconciled);
   EXPECT_EQ(row->outcome, "COMMITTED");
   EXPECT_EQ(row->value_after, before - 5);
 
@@ -221,7 +221,7 @@ TEST_F(ChangeRecorderTest, SettledNotCommittedWhenTheCardHoldsTheValueBefore) {
   auto earlier = (*retry)->SettleEarlier(ctx_);
   ASSERT_TRUE(earlier.ok()) << earlier.status();
   EXPECT_FALSE(earlier->has_value()) << "nothing to replay: the change must be made";
-  std::optional<LedgerRow> row = Latest("settle-rolled-back");
+  std::optional<ledger::Row> row = Latest("settle-rolled-back");
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->outcome, "NOT_COMMITTED");
 }
@@ -232,7 +232,7 @@ TEST_F(ChangeRecorderTest, ConflictWhenTheValueMovedElsewhereNeedsAPerson) {
   ASSERT_EQ(PendingThenCrash(r), 1u);
   CardValue() = before + 100;  // changed by someone else meanwhile
   ASSERT_TRUE(recorder_->SettleCard(ctx_).ok());
-  std::optional<LedgerRow> row = Latest("settle-conflict");
+  std::optional<ledger::Row> row = Latest("settle-conflict");
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->outcome, "CONFLICT");
   auto retry = recorder_->Begin(Change(r));
@@ -270,9 +270,9 @@ TEST_F(ChangeRecorderTest, ChangesThatCannotBeReadBackAreSettledUnknownAtStart) 
   auto waiting = recorder_->Recover();
   ASSERT_TRUE(waiting.ok()) << waiting.status();
   EXPECT_EQ(*waiting, 0u);
-  std::optional<LedgerRow> row = Latest("write-1");
+  std::optional<ledger::Row> row = Latest("write-1");
   ASSERT_TRUE(row.has_value());
-  EXPECT_EQ(row->event, LedgerEvent::kReconciled);
+  EXPECT_EQ(row->event, ledger::Event::kReconciled);
   EXPECT_EQ(row->outcome, "UNKNOWN");
   auto retry = recorder_->Begin(write);
   EXPECT_EQ(Reason(retry.status()), "OUTCOME_UNKNOWN") << retry.status();

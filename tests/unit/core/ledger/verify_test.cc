@@ -1,0 +1,151 @@
+// Verify on ledger files tampered with through the SQLite API: every row at fault named, the
+// head checked, and the running process's own head.
+#include "core/ledger/verify.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/status_reason.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/core/ledger/ledger_test_fixture.h"
+
+namespace desfired::ledger {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST_F(LedgerTest, VerifyPassesAGoodLedgerAlsoWhileItIsOpen) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  Ledger::VerifyResult empty = l->Verify();
+  EXPECT_TRUE(empty.ok) << empty.problem;
+  EXPECT_EQ(empty.rows, 0);
+  EXPECT_EQ(empty.head_hash, kZeroHash);
+  Row last;
+  for (int i = 1; i <= 6; ++i) last = *l->Append(SampleRow(i));
+  Ledger::VerifyResult v = l->Verify();
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 6);
+  EXPECT_EQ(v.head_hash, last.hash);
+  // Read-only, beside the open writer (WAL).
+  Ledger::VerifyResult f = VerifyFileOrDie();
+  EXPECT_TRUE(f.ok) << f.problem;
+  EXPECT_EQ(f.rows, 6);
+  EXPECT_EQ(f.head_hash, last.hash);
+  EXPECT_TRUE(l->Append(SampleRow(7)).ok());
+}
+
+TEST_F(LedgerTest, VerifyCatchesAnEditedField) {
+  MakeLedger(5);
+  Tamper("UPDATE ledger SET amount = 999 WHERE seq = 3");
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 3);
+  EXPECT_THAT(v.problem, HasSubstr("row 3 was edited (hash mismatch)"));
+  EXPECT_EQ(v.rows, 3);
+}
+
+TEST_F(LedgerTest, VerifyCatchesAnEditedPayloadWhileOpen) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(l->Append(SampleRow(i)).ok());
+  Tamper("UPDATE ledger SET payload = x'00' WHERE seq = 2");
+  Ledger::VerifyResult v = l->Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 2);
+  EXPECT_THAT(v.problem, HasSubstr("edited"));
+}
+
+TEST_F(LedgerTest, VerifyCatchesADeletedMiddleRow) {
+  MakeLedger(5);
+  Tamper("DELETE FROM ledger WHERE seq = 3");
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 4);
+  EXPECT_THAT(v.problem, HasSubstr("row 3 is missing (deleted): row 4 follows row 2"));
+}
+
+TEST_F(LedgerTest, VerifyCatchesDeletedLastRowsAndOpenRefusesToContinue) {
+  MakeLedger(5);
+  Tamper("DELETE FROM ledger WHERE seq >= 4");
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 0);  // the head
+  EXPECT_THAT(v.problem, HasSubstr("rows 4 to 5 are missing (deleted from the end)"));
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
+  EXPECT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(l.status().message(), HasSubstr("ledger verify"));
+}
+
+TEST_F(LedgerTest, VerifyCatchesSwappedRows) {
+  MakeLedger(5);
+  Tamper(
+      "UPDATE ledger SET seq = -2 WHERE seq = 2; UPDATE ledger SET seq = 2 WHERE seq = 3; "
+      "UPDATE ledger SET seq = 3 WHERE seq = -2;");
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 2);
+  EXPECT_THAT(v.problem, HasSubstr("row 2 is out of order (rows reordered)"));
+  EXPECT_THAT(v.problem, HasSubstr("hash of row 3"));
+}
+
+TEST_F(LedgerTest, VerifyCatchesATamperedHead) {
+  MakeLedger(3);
+  Tamper(absl::StrCat("UPDATE chain_head SET hash = '", std::string(63, '0'), "1'"));
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 0);
+  EXPECT_THAT(v.problem, HasSubstr("the head's hash is not row 3's hash"));
+  Tamper("UPDATE chain_head SET seq = 2");
+  v = VerifyFileOrDie();
+  EXPECT_THAT(v.problem, HasSubstr("the head names row 2 but rows go on to 3"));
+  Tamper("DELETE FROM chain_head");
+  v = VerifyFileOrDie();
+  EXPECT_THAT(v.problem, HasSubstr("chain head row is missing"));
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
+  EXPECT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(l.status().message(), HasSubstr("the chain head is missing"));
+}
+
+TEST_F(LedgerTest, VerifyCatchesMalformedValues) {
+  MakeLedger(4);
+  Tamper("UPDATE ledger SET time = 'yesterday' WHERE seq = 2");
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_EQ(v.bad_seq, 2);
+  EXPECT_THAT(v.problem, HasSubstr("row 2 is malformed: time 'yesterday'"));
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  MakeLedger(4);
+  Tamper("UPDATE ledger SET amount = 'ten' WHERE seq = 3");  // text in an integer column
+  v = VerifyFileOrDie();
+  EXPECT_EQ(v.bad_seq, 3);
+  EXPECT_THAT(v.problem, HasSubstr("row 3 is malformed: column amount holds text"));
+}
+
+// Someone who removes the newest row and rewrites the head to match leaves a chain that checks
+// out on its own: only the head anchored elsewhere (or the running process) shows it.
+TEST_F(LedgerTest, ARewrittenEndIsCaughtByTheRunningProcessOnly) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  std::vector<Row> rows;
+  for (int i = 1; i <= 4; ++i) rows.push_back(*l->Append(SampleRow(i)));
+  Tamper(absl::StrCat("DELETE FROM ledger WHERE seq = 4; UPDATE chain_head SET seq = 3, hash = '",
+                      rows[2].hash, "'"));
+  Ledger::VerifyResult f = VerifyFileOrDie();
+  EXPECT_TRUE(f.ok) << f.problem;
+  EXPECT_NE(f.head_hash, rows[3].hash);  // differs from an anchored copy of the head
+  Ledger::VerifyResult v = l->Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 0);
+  EXPECT_THAT(v.problem, HasSubstr("not the head this process wrote last"));
+  // And the process refuses to write past the rewritten end.
+  absl::StatusOr<Row> next = l->Append(SampleRow(5));
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(next.status().message(), HasSubstr("changed by another program"));
+  EXPECT_EQ(GetReason(next.status()), "LEDGER_UNAVAILABLE");
+  EXPECT_EQ(*l->Count(), 3);
+}
+
+}  // namespace
+}  // namespace desfired::ledger
