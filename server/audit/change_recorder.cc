@@ -14,6 +14,7 @@
 #include "desfired/v1/card.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "server/rpc/card_ops.h"
 #include "server/status_mapping.h"
 
 namespace desfired::server {
@@ -150,7 +151,7 @@ void ChangeAttempt::ReleaseClaim() {
   recorder_.Release(request_.request_id);
 }
 
-absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardContext& ctx) {
+absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(cardops::CardContext& ctx) {
   if (!earlier_.has_value()) return std::optional<std::string>();
   LedgerRow settled;
   if (recorder_.TakeUnsettled(earlier_->seq)) {
@@ -181,7 +182,7 @@ absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardCont
                                      "again with a new request_id if it is still wanted");
 }
 
-LedgerRow ChangeAttempt::RowOf(LedgerEvent event, const CardContext* ctx) const {
+LedgerRow ChangeAttempt::RowOf(LedgerEvent event, const cardops::CardContext* ctx) const {
   LedgerRow row;
   row.event = event;
   row.request_id = request_.request_id;
@@ -196,7 +197,8 @@ LedgerRow ChangeAttempt::RowOf(LedgerEvent event, const CardContext* ctx) const 
   return row;
 }
 
-absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* value) {
+absl::Status ChangeAttempt::Pending(const cardops::CardContext& ctx,
+                                    const cardops::PendingValue* value) {
   LedgerRow row = RowOf(LedgerEvent::kPending, &ctx);
   if (value != nullptr) {
     if (value->value_before.has_value()) row.value_before = *value->value_before;
@@ -210,7 +212,7 @@ absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* 
   return absl::OkStatus();
 }
 
-void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
+void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& status,
                          const std::string& response, const v1::ValueChange* change) {
   if (done_) return;
   done_ = true;
@@ -337,7 +339,7 @@ bool ChangeRecorder::HasUnsettled(ByteSpan uid) const {
   return false;
 }
 
-absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
+absl::StatusOr<size_t> ChangeRecorder::SettleCard(cardops::CardContext& ctx) {
   const std::string hex = HexEncode(ctx.uid);
   std::vector<LedgerRow> rows;
   {
@@ -359,7 +361,8 @@ absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
   return settled;
 }
 
-absl::StatusOr<LedgerRow> ChangeRecorder::Settle(CardContext& ctx, const LedgerRow& pending) {
+absl::StatusOr<LedgerRow> ChangeRecorder::Settle(cardops::CardContext& ctx,
+                                                 const LedgerRow& pending) {
   if (HexEncode(ctx.uid) != pending.uid) {
     return OutcomeUnknown(pending, absl::StrCat("was made on card ", pending.uid,
                                                 ", which must be on the reader to settle it"));
