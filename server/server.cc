@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/apdu/status_payload.h"
+#include "core/cardops/data.h"
 #include "core/util/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -55,8 +56,8 @@ absl::Status CheckConfig(const ServerConfig& c) {
   }
   if (c.max_tap_batch == 0) return ConfigError("max_tap_batch", "must be at least 1");
   if (c.max_message_bytes < 1024) return ConfigError("max_message_bytes", "at least 1024");
-  if (c.max_write_bytes == 0 || c.max_write_bytes > kMaxWriteBytes) {
-    return ConfigError("max_write_bytes", absl::StrCat("must be 1..", kMaxWriteBytes));
+  if (c.max_write_bytes == 0 || c.max_write_bytes > cardops::kMaxWriteBytes) {
+    return ConfigError("max_write_bytes", absl::StrCat("must be 1..", cardops::kMaxWriteBytes));
   }
   return absl::OkStatus();
 }
@@ -239,7 +240,7 @@ void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid
         // Right after an insertion the first exchange may fail (the card is still settling in
         // the field): later attempts wait a little first.
         if (attempt > 0) absl::SleepFor(absl::Milliseconds(250) * attempt);
-        DESFIRED_ASSIGN_OR_RETURN(CardContext * card, job.resource().Begin(job));
+        DESFIRED_ASSIGN_OR_RETURN(cardops::CardContext * card, job.resource().Begin(job));
         if (HexEncode(card->uid) != hex) return absl::OkStatus();  // another card by now
         DESFIRED_ASSIGN_OR_RETURN(size_t settled, recorder->SettleCard(*card));
         logger->Info(

@@ -30,15 +30,15 @@
 #include "absl/time/time.h"
 #include "core/keys/key_store.h"
 #include "core/pcsc/monitor.h"
-#include "server/rpc/card_service.h"
 #include "server/audit/change_recorder.h"
-#include "server/readers/event_hub.h"
-#include "server/security/key_ring.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics.h"
 #include "server/observability/observability.h"
-#include "server/security/security.h"
+#include "server/readers/event_hub.h"
+#include "server/rpc/card_service.h"
 #include "server/rpc/tap_service.h"
+#include "server/security/key_ring.h"
+#include "server/security/security.h"
 
 namespace grpc {
 class Server;
@@ -69,11 +69,12 @@ struct ServerConfig {
   size_t watch_queue = 256;
   size_t max_tap_batch = 100000;
   int max_message_bytes = 16 * 1024 * 1024;
-  // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of card_ops.h).
+  // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of core/cardops/data.h).
   size_t max_write_bytes = 8 * 1024;
   // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
   SecurityConfig security;
-  // Composed with metrics and logs (server/observability/observability.h) before the services get them.
+  // Composed with metrics and logs (server/observability/observability.h) before the services get
+  // them.
   ServerHooks hooks;
   // host:port serving Prometheus metrics on /metrics (port 0: any; metrics_port()). Empty:
   // metrics are kept but not served.

@@ -8,79 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/util/bytes.h"
+#include "core/util/json_escape.h"
 #include "core/util/status_macros.h"
 
 namespace desfired::ledger {
 namespace {
-
-// Appends `s` as a JSON string: quotes, backslashes and control characters escaped; bytes
-// that are not valid UTF-8 become U+FFFD. The export's own escaper, kept apart so that a
-// shared one (core/util) can take its place; the exported bytes must stay the same.
-void AppendJsonString(std::string* out, absl::string_view s) {
-  out->push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        case '\b':
-          out->append("\\b");
-          break;
-        case '\f':
-          out->append("\\f");
-          break;
-        default:
-          if (c < 0x20) {
-            absl::StrAppendFormat(out, "\\u%04x", c);
-          } else {
-            out->push_back(static_cast<char>(c));
-          }
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte UTF-8 sequence: its length and the smallest code point it may encode.
-    size_t len = 0;
-    uint32_t cp = 0, min = 0;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    }
-    bool valid = len != 0 && i + len <= s.size();
-    for (size_t k = 1; valid && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) valid = false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    valid = valid && cp >= min && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    if (valid) {
-      out->append(s.data() + i, len);
-      i += len;
-    } else {
-      out->append("\\ufffd");
-      ++i;
-    }
-  }
-  out->push_back('"');
-}
 
 // Appends `s` as a CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF.
 void AppendCsvField(std::string* out, absl::string_view s) {
@@ -128,7 +60,7 @@ void AppendLine(const StoredRow& row, ExportFormat format, std::string* line) {
       }
       case ColumnKind::kText:
         if (json) {
-          AppendJsonString(line, v.bytes);
+          AppendJsonString(*line, v.bytes);
         } else {
           AppendCsvField(line, v.bytes);
         }

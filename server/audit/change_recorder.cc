@@ -16,6 +16,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "proto/convert/status_convert.h"
+#include "server/rpc/card_ops.h"
 
 namespace desfired::server {
 namespace {
@@ -152,7 +153,7 @@ void ChangeAttempt::ReleaseClaim() {
   recorder_.Release(request_.request_id);
 }
 
-absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardContext& ctx) {
+absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(cardops::CardContext& ctx) {
   if (!earlier_.has_value()) return std::optional<std::string>();
   ledger::Row settled;
   if (recorder_.TakeUnsettled(earlier_->seq)) {
@@ -183,7 +184,7 @@ absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(CardCont
                                      "again with a new request_id if it is still wanted");
 }
 
-ledger::Row ChangeAttempt::RowOf(ledger::Event event, const CardContext* ctx) const {
+ledger::Row ChangeAttempt::RowOf(ledger::Event event, const cardops::CardContext* ctx) const {
   ledger::Row row;
   row.event = event;
   row.request_id = request_.request_id;
@@ -198,7 +199,8 @@ ledger::Row ChangeAttempt::RowOf(ledger::Event event, const CardContext* ctx) co
   return row;
 }
 
-absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* value) {
+absl::Status ChangeAttempt::Pending(const cardops::CardContext& ctx,
+                                    const cardops::PendingValue* value) {
   ledger::Row row = RowOf(ledger::Event::kPending, &ctx);
   if (value != nullptr) {
     if (value->value_before.has_value()) row.value_before = *value->value_before;
@@ -212,7 +214,7 @@ absl::Status ChangeAttempt::Pending(const CardContext& ctx, const PendingValue* 
   return absl::OkStatus();
 }
 
-void ChangeAttempt::Done(const CardContext* ctx, const absl::Status& status,
+void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& status,
                          const std::string& response, const v1::ValueChange* change) {
   if (done_) return;
   done_ = true;
@@ -339,7 +341,7 @@ bool ChangeRecorder::HasUnsettled(ByteSpan uid) const {
   return false;
 }
 
-absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
+absl::StatusOr<size_t> ChangeRecorder::SettleCard(cardops::CardContext& ctx) {
   const std::string hex = HexEncode(ctx.uid);
   std::vector<ledger::Row> rows;
   {
@@ -361,7 +363,8 @@ absl::StatusOr<size_t> ChangeRecorder::SettleCard(CardContext& ctx) {
   return settled;
 }
 
-absl::StatusOr<ledger::Row> ChangeRecorder::Settle(CardContext& ctx, const ledger::Row& pending) {
+absl::StatusOr<ledger::Row> ChangeRecorder::Settle(cardops::CardContext& ctx,
+                                                   const ledger::Row& pending) {
   if (HexEncode(ctx.uid) != pending.uid) {
     return OutcomeUnknown(pending, absl::StrCat("was made on card ", pending.uid,
                                                 ", which must be on the reader to settle it"));

@@ -13,10 +13,10 @@
 //   worker, card connected     SettleEarlier   read the card: the earlier attempt committed →
 //                                              answer from it; it did not → go on
 //                              Pending(...)    PENDING row, durable: for value changes from
-//                                              CardContext::before_commit (just before
-//                                              CommitTransaction, with the value before and the
-//                                              value expected after); for the others before
-//                                              the operation starts
+//                                              cardops::CardContext::before_commit (just
+//                                              before CommitTransaction, with the value before
+//                                              and the value expected after); for the others
+//                                              before the operation starts
 //                              Done(status)    DONE row with the outcome and the response —
 //                                              except when the commit went out and its answer
 //                                              was lost (commit state UNKNOWN): the PENDING row
@@ -49,10 +49,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/cardops/context.h"
 #include "core/ledger/ledger.h"
 #include "desfired/v1/card.pb.h"
 #include "google/protobuf/message.h"
-#include "server/rpc/card_ops.h"
 
 namespace desfired::server {
 
@@ -89,16 +89,16 @@ class ChangeAttempt {
   // Worker thread, before the operation. When an earlier attempt of this request is
   // unsettled: settles it on the card in `ctx` (OUTCOME_UNKNOWN when it is another card or the
   // outcome cannot be known) and returns the response to replay when it had committed.
-  absl::StatusOr<std::optional<std::string>> SettleEarlier(CardContext& ctx);
+  absl::StatusOr<std::optional<std::string>> SettleEarlier(cardops::CardContext& ctx);
   // Writes the PENDING row (durably). LEDGER_UNAVAILABLE when it cannot: the change must not
   // be made.
-  absl::Status Pending(const CardContext& ctx, const PendingValue* value);
+  absl::Status Pending(const cardops::CardContext& ctx, const cardops::PendingValue* value);
   // Records the outcome (once; later calls do nothing). `response` is the serialized response
   // of a successful call. Nothing is recorded while an earlier attempt is unsettled (its
   // PENDING row must stay the request's newest) or after SettleEarlier returned a replay.
   // `change`: a value change's outcome (its values go in the row's columns).
-  void Done(const CardContext* ctx, const absl::Status& status, const std::string& response,
-            const v1::ValueChange* change = nullptr);
+  void Done(const cardops::CardContext* ctx, const absl::Status& status,
+            const std::string& response, const v1::ValueChange* change = nullptr);
 
  private:
   friend class ChangeRecorder;
@@ -106,7 +106,7 @@ class ChangeAttempt {
       : recorder_(recorder), request_(std::move(request)) {}
   void ReleaseClaim();
   // A row of this change: its identity, the card in `ctx` (when known) and its arguments.
-  ledger::Row RowOf(ledger::Event event, const CardContext* ctx) const;
+  ledger::Row RowOf(ledger::Event event, const cardops::CardContext* ctx) const;
 
   ChangeRecorder& recorder_;
   const ChangeRequest request_;
@@ -142,7 +142,7 @@ class ChangeRecorder {
   bool HasUnsettled(ByteSpan uid) const;
   // Worker thread: settles every unsettled change of the card in `ctx`. Returns how many were
   // settled; the first error stops (the rest wait for the next contact).
-  absl::StatusOr<size_t> SettleCard(CardContext& ctx);
+  absl::StatusOr<size_t> SettleCard(cardops::CardContext& ctx);
 
   ledger::Ledger& ledger() { return *ledger_; }
 
@@ -151,7 +151,7 @@ class ChangeRecorder {
 
   absl::StatusOr<ledger::Row> Append(ledger::Row row);
   // Settles one PENDING row on the card in `ctx` (which must be its card).
-  absl::StatusOr<ledger::Row> Settle(CardContext& ctx, const ledger::Row& pending);
+  absl::StatusOr<ledger::Row> Settle(cardops::CardContext& ctx, const ledger::Row& pending);
   // Settles UNKNOWN without the card.
   absl::StatusOr<ledger::Row> SettleUnknown(const ledger::Row& pending, absl::string_view why);
   void AddUnsettled(const ledger::Row& row) ABSL_LOCKS_EXCLUDED(mu_);

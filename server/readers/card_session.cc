@@ -66,7 +66,7 @@ absl::Status CardSession::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CardContext*> CardSession::Begin(const JobContext<CardSession>& job) {
+absl::StatusOr<cardops::CardContext*> CardSession::Begin(const JobContext<CardSession>& job) {
   DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
   // A connection whose card left (or was reset) is replaced; SCardStatus tells.
   if (pcsc_card_ && !pcsc_card_->Atr().ok()) Disconnect();

@@ -3,8 +3,8 @@
 //
 //   ReaderWorker<CardSession> worker(reader, std::make_unique<CardSession>(reader, options));
 //   worker.Submit({.body = [](JobContext<CardSession>& job) -> absl::Status {
-//     DESFIRED_ASSIGN_OR_RETURN(CardContext * card, job.resource().Begin(job));
-//     ...   // card ops; every APDU first checks the job is still wanted
+//     DESFIRED_ASSIGN_OR_RETURN(cardops::CardContext * card, job.resource().Begin(job));
+//     ...   // card ops (core/cardops); every APDU first checks the job is still wanted
 //   }, ...});
 //
 // Begin() connects exclusively when there is no live connection (a connection whose card
@@ -27,12 +27,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/apdu/transport.h"
+#include "core/cardops/context.h"
 #include "core/desfire/card.h"
 #include "core/keys/key_store.h"
 #include "core/pcsc/pcsc.h"
-#include "server/rpc/card_ops.h"
-#include "server/security/key_ring.h"
 #include "server/readers/reader_worker.h"
+#include "server/security/key_ring.h"
 
 namespace desfired::server {
 
@@ -69,7 +69,7 @@ class CardSession {
   ~CardSession();
 
   // Ready to run card ops for `job`: the connection, the card's UID and ATR, the job check.
-  absl::StatusOr<CardContext*> Begin(const JobContext<CardSession>& job);
+  absl::StatusOr<cardops::CardContext*> Begin(const JobContext<CardSession>& job);
   // Called by ReaderWorker after every job with its status.
   void AfterJob(const absl::Status& status);
   // Drops the connection when its card has left (a job of ReaderRegistry::CardLeft): a
@@ -87,7 +87,7 @@ class CardSession {
   std::unique_ptr<pcsc::PcscCard> pcsc_card_;
   std::unique_ptr<CheckedTransport> transport_;
   std::unique_ptr<desfire::DesfireCard> card_;
-  CardContext card_context_;
+  cardops::CardContext card_context_;
   // The job's key store and tap configuration (released after the job, so that a store a
   // reload replaced is wiped as soon as no job uses it).
   std::shared_ptr<const keys::KeyStore> job_keys_;

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/cardops/data.h"
 #include "server/readers/card_session.h"
 #include "server/readers/event_hub.h"
 #include "server/readers/reader_worker.h"
@@ -32,9 +33,9 @@ class ReaderRegistry {
     CardSession::Options session;
     // A job with no deadline from the client gets this one.
     absl::Duration default_deadline = absl::Seconds(30);
-    // WriteData / WriteRecord data beyond this: INVALID_ARGUMENT naming `data` (card_ops'
-    // Validate allows up to kMaxWriteBytes).
-    size_t max_write_bytes = kMaxWriteBytes;
+    // WriteData / WriteRecord data beyond this: INVALID_ARGUMENT naming `data` (the request
+    // validation, server/rpc/card_validation.h, allows up to cardops::kMaxWriteBytes).
+    size_t max_write_bytes = cardops::kMaxWriteBytes;
   };
   ReaderRegistry(const EventHub& hub, Options options) : hub_(hub), options_(std::move(options)) {}
 

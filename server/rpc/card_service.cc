@@ -10,6 +10,8 @@
 #include "core/pcsc/pcsc.h"
 #include "proto/convert/status_convert.h"
 #include "server/readers/reasons.h"
+#include "server/rpc/card_ops.h"
+#include "server/rpc/card_validation.h"
 
 namespace desfired::server {
 namespace {
@@ -63,7 +65,7 @@ absl::Status Authorize(const ServerHooks& hooks, grpc::CallbackServerContext* co
   return hooks.authorize ? hooks.authorize(context, method) : absl::OkStatus();
 }
 
-// The server's own limit on the data of one write (--max_write_bytes), below card_ops'.
+// The server's own limit on the data of one write (--max_write_bytes), below the validation's.
 template <typename Request>
 absl::Status CheckWriteLimit(const Request& request, size_t max_bytes) {
   if constexpr (requires { request.data(); }) {
@@ -134,7 +136,7 @@ void MarkReplayed(Response& r) {
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
     absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
-    Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&)) {
+    Response* response, absl::StatusOr<Response> (*op)(cardops::CardContext&, const Request&)) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   CallInfo info;
@@ -181,9 +183,9 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
       .deadline = JobDeadline(context, readers_.options().default_deadline),
       .is_cancelled = [context] { return context->IsCancelled(); },
       .body = [request, response, op, attempt](JobContext<CardSession>& job) -> absl::Status {
-        absl::StatusOr<CardContext*> card = job.resource().Begin(job);
+        absl::StatusOr<cardops::CardContext*> card = job.resource().Begin(job);
         if (!card.ok()) return card.status();
-        CardContext& ctx = **card;
+        cardops::CardContext& ctx = **card;
         absl::StatusOr<Response> result;
         if (attempt) {
           absl::StatusOr<std::optional<std::string>> earlier = attempt->SettleEarlier(ctx);
@@ -196,7 +198,7 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
             return absl::OkStatus();
           }
           if constexpr (requires { request->amount(); }) {
-            ctx.before_commit = [&attempt, &ctx](const PendingValue& value) {
+            ctx.before_commit = [&attempt, &ctx](const cardops::PendingValue& value) {
               return attempt->Pending(ctx, &value);
             };
           } else {

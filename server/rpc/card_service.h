@@ -1,6 +1,7 @@
 // CardService (desfired.v1): thin — validate, queue a job on the reader's worker, map the
-// result. The card work is in card_ops.h; the readers and their workers in ReaderRegistry;
-// reader and card events come from the EventHub (fed by the PC/SC monitor).
+// result. The card work is in card_ops.h (over core/cardops), the checks in card_validation.h; the
+// readers and their workers in ReaderRegistry; reader and card events come from the EventHub (fed
+// by the PC/SC monitor).
 //
 //   RPC ──▶ Validate(request) ── INVALID_ARGUMENT naming the field
 //       ──▶ ReaderRegistry::Worker(reader) ── NOT_FOUND / READER_NOT_FOUND
@@ -23,12 +24,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "desfired/v1/card.grpc.pb.h"
-#include "server/readers/card_session.h"
-#include "server/readers/reader_registry.h"
 #include "server/audit/change_recorder.h"
+#include "server/readers/card_session.h"
 #include "server/readers/event_hub.h"
-#include "server/rpc/hooks.h"
+#include "server/readers/reader_registry.h"
 #include "server/readers/reader_worker.h"
+#include "server/rpc/hooks.h"
 
 namespace desfired::server {
 
@@ -82,7 +83,7 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* RunCardJob(
       absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
-      Response* response, absl::StatusOr<Response> (*op)(CardContext&, const Request&));
+      Response* response, absl::StatusOr<Response> (*op)(cardops::CardContext&, const Request&));
   // Finishes `reactor` and reports the call to the hooks (`info` has method, request_id and
   // reader filled in).
   void Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,

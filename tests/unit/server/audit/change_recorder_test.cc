@@ -13,10 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/apdu/status_payload.h"
+#include "core/cardops/context.h"
 #include "core/desfire/card.h"
 #include "core/keys/key_store.h"
 #include "gtest/gtest.h"
-#include "server/rpc/card_ops.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
 #include "tests/testing/emulator_transport.h"
@@ -110,7 +110,7 @@ class ChangeRecorderTest : public ::testing::Test {
     {
       auto attempt = recorder_->Begin(Change(r));
       EXPECT_TRUE(attempt.ok()) << attempt.status();
-      PendingValue value{.value_before = before, .expected_after = before - r.amount()};
+      cardops::PendingValue value{.value_before = before, .expected_after = before - r.amount()};
       EXPECT_TRUE((*attempt)->Pending(ctx_, &value).ok());
     }
     Reopen();
@@ -130,7 +130,7 @@ class ChangeRecorderTest : public ::testing::Test {
   std::unique_ptr<EmulatorTransport> transport_;
   std::unique_ptr<desfire::DesfireCard> card_;
   keys::KeyStore keys_;
-  CardContext ctx_;
+  cardops::CardContext ctx_;
   std::unique_ptr<ChangeRecorder> recorder_;
 };
 
@@ -244,7 +244,7 @@ TEST_F(ChangeRecorderTest, ConflictWhenTheValueMovedElsewhereNeedsAPerson) {
 TEST_F(ChangeRecorderTest, AnotherCardCannotSettleIt) {
   const v1::DebitRequest r = DebitReq(5, "settle-other-card");
   ASSERT_EQ(PendingThenCrash(r), 1u);
-  CardContext other = ctx_;
+  cardops::CardContext other = ctx_;
   other.uid = Bytes{0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
   EXPECT_FALSE(recorder_->HasUnsettled(other.uid));
   auto retry = recorder_->Begin(Change(r));

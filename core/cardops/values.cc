@@ -1,0 +1,95 @@
+#include "core/cardops/values.h"
+
+#include <limits>
+#include <utility>
+
+#include "core/cardops/file_access.h"
+#include "core/cardops/session.h"
+#include "core/util/status_macros.h"
+
+namespace desfired::cardops {
+namespace {
+
+using desfire::FileType;
+
+// The session may read the value: GetValue is allowed by a free right, by a right naming the
+// authenticated key, or by the free GetValue option.
+bool CanReadValue(const desfire::FileSettings& s, const Opened& opened) {
+  if (s.type != FileType::kValue) return false;
+  if (s.free_get_value) return true;
+  for (uint8_t right : {s.access.read, s.access.write, s.access.read_write}) {
+    if (right == desfire::kAccessFree) return true;
+    if (opened.key.key != nullptr && right == opened.key.number) return true;
+  }
+  return false;
+}
+
+using ValueChangeFn = absl::Status (desfire::DesfireCard::*)(uint8_t, int32_t, desfire::TxOptions);
+
+absl::StatusOr<ValueChange> ChangeValue(CardContext& ctx, const ValueChangeRequest& request,
+                                        ValueChangeFn change) {
+  return RunOp<ValueChange>(ctx, [&](ValueChange& out) -> absl::Status {
+    const uint8_t file_no = request.file_no;
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
+                              OpenFileOf(ctx, request, {.type = FileType::kValue}));
+    const Opened& opened = file.opened;
+    const FileUse& use = file.use;
+    const bool readable = CanReadValue(use.settings, opened);
+    if (readable) {
+      DESFIRED_ASSIGN_OR_RETURN(out.value_before, ctx.card->GetValue(file_no));
+      DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    }
+    const bool commit = !request.defer_commit;
+    PendingValue pending;
+    if (out.value_before.has_value()) {
+      pending.value_before = out.value_before;
+      const int64_t delta = change == &desfire::DesfireCard::Debit ? -int64_t{request.amount}
+                                                                   : int64_t{request.amount};
+      const int64_t after = int64_t{*out.value_before} + delta;
+      if (after >= std::numeric_limits<int32_t>::min() &&
+          after <= std::numeric_limits<int32_t>::max()) {
+        pending.expected_after = static_cast<int32_t>(after);
+      }
+    }
+    desfire::TxOptions tx{.commit = commit};
+    if (ctx.before_commit) {
+      tx.before_commit = [&ctx, &pending] { return ctx.before_commit(pending); };
+    }
+    DESFIRED_RETURN_IF_ERROR((ctx.card->*change)(file_no, request.amount, std::move(tx)));
+    NoteChange(ctx, commit);
+    out.committed = commit;
+    if (readable && commit && Alive(ctx).ok()) {
+      // The change is committed: a failed read-back leaves value_after unset, no more.
+      absl::StatusOr<int32_t> after = ctx.card->GetValue(file_no);
+      if (after.ok()) out.value_after = *after;
+    }
+    Release(ctx, file_no, use);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<int32_t> GetValue(CardContext& ctx, const GetValueRequest& request) {
+  return RunOp<int32_t>(ctx, [&](int32_t& out) -> absl::Status {
+    DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
+                              OpenFileOf(ctx, request, {.type = FileType::kValue}));
+    DESFIRED_ASSIGN_OR_RETURN(out, ctx.card->GetValue(request.file_no));
+    Release(ctx, request.file_no, file.use);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<ValueChange> Credit(CardContext& ctx, const ValueChangeRequest& request) {
+  return ChangeValue(ctx, request, &desfire::DesfireCard::Credit);
+}
+
+absl::StatusOr<ValueChange> Debit(CardContext& ctx, const ValueChangeRequest& request) {
+  return ChangeValue(ctx, request, &desfire::DesfireCard::Debit);
+}
+
+absl::StatusOr<ValueChange> LimitedCredit(CardContext& ctx, const ValueChangeRequest& request) {
+  return ChangeValue(ctx, request, &desfire::DesfireCard::LimitedCredit);
+}
+
+}  // namespace desfired::cardops

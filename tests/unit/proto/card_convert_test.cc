@@ -1,0 +1,208 @@
+// The card conversions of proto/convert/card_convert.h: every enum value both ways, settings
+// and key settings round trips, the version's BCD dates and vendor name.
+#include "proto/convert/card_convert.h"
+
+#include <cstdint>
+#include <optional>
+
+#include "gtest/gtest.h"
+
+namespace desfired {
+namespace {
+
+using desfire::CommMode;
+using desfire::FileType;
+
+TEST(CardConvertTest, CommunicationModes) {
+  EXPECT_EQ(ModeFromProto(v1::COMMUNICATION_MODE_UNSPECIFIED), std::nullopt);
+  EXPECT_EQ(ModeFromProto(v1::COMMUNICATION_MODE_PLAIN), CommMode::kPlain);
+  EXPECT_EQ(ModeFromProto(v1::COMMUNICATION_MODE_MAC), CommMode::kMac);
+  EXPECT_EQ(ModeFromProto(v1::COMMUNICATION_MODE_FULL), CommMode::kFull);
+  for (CommMode mode : {CommMode::kPlain, CommMode::kMac, CommMode::kFull}) {
+    EXPECT_EQ(ModeFromProto(ModeToProto(mode)), mode);
+  }
+}
+
+TEST(CardConvertTest, AuthSchemes) {
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_UNSPECIFIED), desfire::AuthScheme::kNone);
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_LEGACY), desfire::AuthScheme::kLegacy);
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_ISO), desfire::AuthScheme::kIso);
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_AES), desfire::AuthScheme::kAes);
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_EV2), desfire::AuthScheme::kEv2);
+  EXPECT_EQ(AuthSchemeFromProto(static_cast<v1::AuthScheme>(7)), desfire::AuthScheme::kNone);
+}
+
+TEST(CardConvertTest, FileTypesBothWays) {
+  const std::pair<FileType, v1::FileType> all[] = {
+      {FileType::kStandardData, v1::FILE_TYPE_STANDARD},
+      {FileType::kBackupData, v1::FILE_TYPE_BACKUP},
+      {FileType::kValue, v1::FILE_TYPE_VALUE},
+      {FileType::kLinearRecord, v1::FILE_TYPE_LINEAR_RECORD},
+      {FileType::kCyclicRecord, v1::FILE_TYPE_CYCLIC_RECORD},
+      {FileType::kTransactionMac, v1::FILE_TYPE_TRANSACTION_MAC}};
+  for (const auto& [core, proto] : all) {
+    EXPECT_EQ(FileTypeToProto(core), proto);
+    EXPECT_EQ(FileTypeFromProto(proto), core);
+  }
+  EXPECT_EQ(FileTypeFromProto(v1::FILE_TYPE_UNSPECIFIED), std::nullopt);
+}
+
+TEST(CardConvertTest, FileSettingsByType) {
+  desfire::FileSettings value;
+  value.type = FileType::kValue;
+  value.comm_mode = CommMode::kFull;
+  value.access = {.read = 1, .write = 2, .read_write = 3, .change = 0};
+  value.lower_limit = -5;
+  value.upper_limit = 100000;
+  value.limited_credit_value = 40;
+  value.limited_credit_enabled = true;
+  value.free_get_value = true;
+  v1::FileSettings out;
+  FileSettingsToProto(value, &out);
+  EXPECT_EQ(out.file_type(), v1::FILE_TYPE_VALUE);
+  EXPECT_EQ(out.communication_mode(), v1::COMMUNICATION_MODE_FULL);
+  EXPECT_EQ(out.access_rights().read(), 1u);
+  EXPECT_EQ(out.access_rights().write(), 2u);
+  EXPECT_EQ(out.access_rights().read_write(), 3u);
+  EXPECT_EQ(out.access_rights().change_settings(), 0u);
+  ASSERT_EQ(out.type_settings_case(), v1::FileSettings::kValue);
+  EXPECT_EQ(out.value().lower_limit(), -5);
+  EXPECT_EQ(out.value().upper_limit(), 100000);
+  EXPECT_EQ(out.value().limited_credit_value(), 40);
+  EXPECT_TRUE(out.value().limited_credit_enabled());
+  EXPECT_TRUE(out.value().free_get_value());
+  std::optional<desfire::FileSettings> back = FileSettingsFromProto(out);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->type, FileType::kValue);
+  EXPECT_EQ(back->comm_mode, CommMode::kFull);
+  EXPECT_EQ(back->access, value.access);
+  EXPECT_EQ(back->lower_limit, -5);
+  EXPECT_EQ(back->upper_limit, 100000);
+  EXPECT_TRUE(back->limited_credit_enabled);
+  EXPECT_TRUE(back->free_get_value);
+
+  desfire::FileSettings backup;
+  backup.type = FileType::kBackupData;
+  backup.comm_mode = CommMode::kMac;
+  backup.file_size = 32;
+  out.Clear();
+  FileSettingsToProto(backup, &out);
+  ASSERT_EQ(out.type_settings_case(), v1::FileSettings::kData);
+  EXPECT_EQ(out.data().size(), 32u);
+  back = FileSettingsFromProto(out);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->type, FileType::kBackupData);
+  EXPECT_EQ(back->file_size, 32u);
+
+  desfire::FileSettings records;
+  records.type = FileType::kCyclicRecord;
+  records.record_size = 32;
+  records.max_records = 11;
+  records.current_records = 6;
+  out.Clear();
+  FileSettingsToProto(records, &out);
+  ASSERT_EQ(out.type_settings_case(), v1::FileSettings::kRecord);
+  EXPECT_EQ(out.communication_mode(), v1::COMMUNICATION_MODE_PLAIN);
+  EXPECT_EQ(out.record().record_size(), 32u);
+  EXPECT_EQ(out.record().max_records(), 11u);
+  EXPECT_EQ(out.record().current_records(), 6u);
+  back = FileSettingsFromProto(out);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->record_size, 32u);
+  EXPECT_EQ(back->max_records, 11u);
+
+  desfire::FileSettings tmac;
+  tmac.type = FileType::kTransactionMac;
+  out.Clear();
+  FileSettingsToProto(tmac, &out);
+  EXPECT_EQ(out.type_settings_case(), v1::FileSettings::TYPE_SETTINGS_NOT_SET);
+
+  // A file to create needs a type; a mode left unspecified reads as plain.
+  v1::FileSettings no_type;
+  EXPECT_FALSE(FileSettingsFromProto(no_type).has_value());
+  no_type.set_file_type(v1::FILE_TYPE_STANDARD);
+  back = FileSettingsFromProto(no_type);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->comm_mode, CommMode::kPlain);
+  EXPECT_EQ(back->file_size, 0u);
+}
+
+TEST(CardConvertTest, KeySettingsByteBothWays) {
+  v1::KeySettings settings;
+  settings.set_master_key_changeable(true);
+  settings.set_configuration_changeable(true);
+  settings.set_change_key_access(1);
+  EXPECT_EQ(KeySettingsFromProto(settings), 0x19);
+  for (int byte = 0; byte < 256; ++byte) {
+    v1::KeySettings out;
+    KeySettingsToProto(static_cast<uint8_t>(byte), &out);
+    EXPECT_EQ(KeySettingsFromProto(out), byte);
+  }
+  v1::KeySettings transit;
+  KeySettingsToProto(0x0B, &transit);
+  EXPECT_TRUE(transit.master_key_changeable());
+  EXPECT_TRUE(transit.free_directory_list());
+  EXPECT_FALSE(transit.free_create_delete());
+  EXPECT_TRUE(transit.configuration_changeable());
+  EXPECT_EQ(transit.change_key_access(), 0u);
+}
+
+TEST(CardConvertTest, KeyFamiliesAndGenerations) {
+  const std::pair<desfire::KeyFamily, v1::KeyFamily> families[] = {
+      {desfire::KeyFamily::kDes, v1::KEY_FAMILY_DES},
+      {desfire::KeyFamily::k3k3Des, v1::KEY_FAMILY_3TDEA},
+      {desfire::KeyFamily::kAes, v1::KEY_FAMILY_AES}};
+  for (const auto& [core, proto] : families) {
+    EXPECT_EQ(KeyFamilyToProto(core), proto);
+    EXPECT_EQ(KeyFamilyFromProto(proto), core);
+  }
+  EXPECT_EQ(KeyFamilyFromProto(v1::KEY_FAMILY_UNSPECIFIED), desfire::KeyFamily::kDes);
+
+  EXPECT_EQ(CardGenerationToProto(desfire::CardGeneration::kEv0), v1::CARD_GENERATION_EV0);
+  EXPECT_EQ(CardGenerationToProto(desfire::CardGeneration::kEv1), v1::CARD_GENERATION_EV1);
+  EXPECT_EQ(CardGenerationToProto(desfire::CardGeneration::kEv2), v1::CARD_GENERATION_EV2);
+  EXPECT_EQ(CardGenerationToProto(desfire::CardGeneration::kEv3), v1::CARD_GENERATION_EV3);
+  EXPECT_EQ(CardGenerationToProto(desfire::CardGeneration::kLight), v1::CARD_GENERATION_LIGHT);
+  EXPECT_EQ(CardGenerationToProto(desfire::CardGeneration::kUnknown),
+            v1::CARD_GENERATION_UNSPECIFIED);
+}
+
+TEST(CardConvertTest, CardVersionDecodesBcdDatesAndNamesNxp) {
+  desfire::CardVersion version;
+  version.hardware = {.vendor_id = 0x04,
+                      .type = 0x01,
+                      .subtype = 0x01,
+                      .major_version = 0x01,
+                      .minor_version = 0x00,
+                      .storage_size = 0x1A,
+                      .protocol = 0x05};
+  version.software = version.hardware;
+  version.software.major_version = 0x01;
+  version.uid = {0x04, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6};
+  version.batch_number = {1, 2, 3, 4, 5};
+  version.production_week = 0x49;
+  version.production_year = 0x13;
+  version.generation = desfire::CardGeneration::kEv1;
+  version.storage_bytes = 8192;
+  version.storage_larger = false;
+  v1::CardVersion out;
+  CardVersionToProto(version, &out);
+  EXPECT_EQ(out.production_week(), 49u);
+  EXPECT_EQ(out.production_year(), 2013u);
+  EXPECT_EQ(out.vendor(), "NXP");
+  EXPECT_EQ(out.hardware().vendor_id(), 0x04u);
+  EXPECT_EQ(out.hardware().storage_size_code(), 0x1Au);
+  EXPECT_EQ(out.hardware().protocol(), 0x05u);
+  EXPECT_EQ(out.uid(), std::string("\x04\xa1\xb2\xc3\xd4\xe5\xf6", 7));
+  EXPECT_EQ(out.batch_number(), std::string("\x01\x02\x03\x04\x05", 5));
+  EXPECT_EQ(out.generation(), v1::CARD_GENERATION_EV1);
+  EXPECT_EQ(out.storage_size_bytes(), 8192u);
+  EXPECT_FALSE(out.storage_size_exceeds());
+
+  version.hardware.vendor_id = 0x05;
+  CardVersionToProto(version, &out);
+  EXPECT_EQ(out.vendor(), "");
+}
+
+}  // namespace
+}  // namespace desfired
