@@ -79,7 +79,7 @@ struct TxOptions {
   // Called after the card accepted the change and before CommitTransaction is sent (only
   // when `commit`). A non-OK status stops there: the transaction is aborted and the call
   // fails with that status and commit state NOT_COMMITTED. (The audit ledger writes its
-  // PENDING row here: server/change_recorder.h, core/ledger/ledger.h.)
+  // PENDING row here: server/audit/change_recorder.h, core/ledger/ledger.h.)
   std::function<absl::Status()> before_commit = nullptr;
 };
 
