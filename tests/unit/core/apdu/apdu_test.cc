@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "core/apdu/status_payload.h"
-#include "test_util.h"
+#include "tests/unit/hex_testing.h"
 
 namespace desfired::apdu {
 namespace {
 
-using desfire::testing::H;
+Bytes H(absl::string_view hex) { return test_util::Hex(hex); }
 
 TEST(CommandApduTest, EncodesCaseFourWithLeZero) {
   // SELECT of the DESFire ISO DF name (vectors §7.3).
