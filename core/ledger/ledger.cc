@@ -1,5 +1,6 @@
 #include "core/ledger/ledger.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,15 +69,19 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, Op
   if (options.head_file.empty()) options.head_file = HeadFilePathFor(path);
   const SqliteBackend::Options sqlite{.check_permissions = options.check_permissions,
                                       .busy_timeout = options.busy_timeout};
-  // A missing file is not created when its head file says there was a ledger.
-  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT && options.recover_reason.empty()) {
+  // A missing or empty file is left as it is (not created, no schema written) when its head
+  // file says there was a ledger.
+  struct stat st {};
+  const bool missing = ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
+  if ((missing || (S_ISREG(st.st_mode) && st.st_size == 0)) && options.recover_reason.empty()) {
     absl::StatusOr<std::optional<Head>> recorded =
         HeadFile::Read(options.head_file, options.check_permissions);
     if (recorded.ok() && recorded->has_value() && (*recorded)->seq > 0) {
       return Refused(
           path, options.head_file,
-          absl::StrCat("the ledger file is missing but its head file ", options.head_file,
-                       " says it had ", (*recorded)->seq, " rows: it was deleted or moved"));
+          absl::StrCat("the ledger file is ", missing ? "missing" : "empty (0 bytes)",
+                       " but its head file ", options.head_file, " says it had ", (*recorded)->seq,
+                       " rows: it was ", missing ? "deleted or moved" : "emptied"));
     }
   }
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<SqliteBackend> backend,

@@ -131,8 +131,15 @@ TEST_F(HeadFileTest, AnEmptiedLedgerIsRefused) {
   std::ofstream(path_, std::ios::trunc);  // : > ledger.sqlite
   absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
   ASSERT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition) << l.status();
-  EXPECT_THAT(l.status().message(), HasSubstr("the ledger is empty but its head file"));
+  EXPECT_THAT(l.status().message(), HasSubstr("the ledger file is empty (0 bytes)"));
   EXPECT_THAT(l.status().message(), HasSubstr("4 rows"));
+  EXPECT_EQ(std::filesystem::file_size(path_), 0u);  // left as it was
+  // An empty store of another kind: the same check, by its rows.
+  absl::StatusOr<std::unique_ptr<SqliteBackend>> store = SqliteBackend::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  l = Ledger::Open(*std::move(store), Ledger::Options{.head_file = head_path()});
+  ASSERT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition) << l.status();
+  EXPECT_THAT(l.status().message(), HasSubstr("the ledger is empty but its head file"));
   EXPECT_THAT(l.status().message(), HasSubstr("--ledger_recover"));
 }
 
