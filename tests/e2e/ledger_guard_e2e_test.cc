@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/ledger/head_file.h"
 #include "core/ledger/ledger.h"
 #include "desfired/v1/card.grpc.pb.h"
@@ -265,6 +266,29 @@ TEST_F(LedgerGuardE2eTest, ARewrittenHeadIsRefused) {
                    "' WHERE seq = 4; UPDATE chain_head SET hash = '", hash, "'"));
   ASSERT_TRUE(ledger::Ledger::VerifyFile(ledger_path_)->ok);
   ExpectRefused("last row (row 4) is not the one desfired wrote");
+}
+
+// A row edited while desfired runs: the background verification finds it, logs it, and card
+// changes are refused from then on (the card is not changed); reads go on.
+TEST_F(LedgerGuardE2eTest, ARowEditedWhileRunningStopsCardChanges) {
+  Desfired server(sandbox_->dir(), Flags({"--ledger_verify_interval=200ms"}));
+  ASSERT_GT(server.port(), 0) << server.err();
+  v1::DebitResponse resp;
+  grpc::Status s = server.cards().Debit(Ctx().get(), DebitReq(1, "running-1"), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const int32_t value = Value(server.cards());
+  Sql("UPDATE ledger SET amount = 100 WHERE seq = 1");
+  for (int i = 0; i < 250 && server.err().find("failed verification") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_NE(server.err().find("the audit ledger failed verification"), std::string::npos)
+      << server.err();
+  s = server.cards().Debit(Ctx().get(), DebitReq(1, "running-2"), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(testing::InfoOf(s).reason(), "LEDGER_UNAVAILABLE") << s.error_message();
+  EXPECT_EQ(Value(server.cards()), value) << "a change was made on a broken ledger";
+  EXPECT_EQ(server.Stop(), 0) << server.err();
+  ExpectRefused("row 1 was edited");
 }
 
 }  // namespace
