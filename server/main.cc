@@ -45,6 +45,13 @@ ABSL_FLAG(std::string, port_file, "", "write the port listened on to this file (
 ABSL_FLAG(std::string, data_dir, "/var/lib/desfired",
           "directory of the audit ledger (ledger.sqlite); must exist, mode 700. Empty: no "
           "ledger — changes are not recorded and request_ids not deduplicated (warns)");
+ABSL_FLAG(std::string, ledger_recover, "",
+          "REASON: start although the ledger fails the start-up checks (emptied, deleted, cut "
+          "short, replaced or edited); records REASON and what was found as a RECOVERED row "
+          "(docs/ledger.md). Refused when there is nothing to recover: remove it afterwards");
+ABSL_FLAG(absl::Duration, ledger_verify_interval, absl::Minutes(5),
+          "how often the newest ledger rows and the head file are verified while running (0: "
+          "never); a break found stops card changes");
 ABSL_FLAG(bool, testing_crash_after_commit, false,
           "tests only: exit right after a card change is committed, before the ledger records "
           "it (the crash the ledger's reconciliation is for)");
@@ -137,6 +144,8 @@ int Run() {
   config.watch_queue = static_cast<size_t>(watch_queue);
   config.max_tap_batch = static_cast<size_t>(max_tap_batch);
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.ledger_recover = absl::GetFlag(FLAGS_ledger_recover);
+  config.ledger_verify_interval = absl::GetFlag(FLAGS_ledger_verify_interval);
   config.testing_crash_after_commit = absl::GetFlag(FLAGS_testing_crash_after_commit);
   config.testing_crash_before_commit = absl::GetFlag(FLAGS_testing_crash_before_commit);
   const int max_streams = absl::GetFlag(FLAGS_max_streams_per_caller);

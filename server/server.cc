@@ -114,7 +114,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   if (!c.data_dir.empty()) {
     DESFIRED_RETURN_IF_ERROR(CheckDataDir(c.data_dir));
     absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
-        ledger::Ledger::Open(absl::StrCat(c.data_dir, "/ledger.sqlite"));
+        ledger::Ledger::Open(absl::StrCat(c.data_dir, "/ledger.sqlite"),
+                             ledger::Ledger::Options{.recover_reason = c.ledger_recover});
     if (!ledger.ok()) {
       return absl::Status(ledger.status().code(),
                           absl::StrCat("config data_dir: ", ledger.status().message()));
@@ -137,6 +138,13 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                           absl::StrCat("config data_dir: ", unsettled.status().message()));
     }
     s->unsettled_at_start_ = *unsettled;
+    if (!c.ledger_recover.empty()) {
+      s->warnings_.push_back(
+          "the audit ledger was recovered (--ledger_recover): a RECOVERED row records the reason "
+          "and what was found; start without --ledger_recover from now on");
+    }
+  } else if (!c.ledger_recover.empty()) {
+    return ConfigError("ledger_recover", "there is no ledger without a data_dir");
   }
 
   // TLS and callers; the authorizer goes in front of the configured hooks.
@@ -209,6 +217,9 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
   }
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
+  if (s->recorder_ && c.ledger_verify_interval > absl::ZeroDuration()) {
+    s->ledger_verify_thread_ = std::thread([raw] { raw->VerifyLedgerPeriodically(); });
+  }
   obs->logger().Info("listening", log::Fields()
                                       .Str("listen", c.listen)
                                       .Int("port", s->port_)
@@ -281,6 +292,27 @@ void DesfiredServer::WatchHealth() {
   } while (!stop_health_.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
 }
 
+void DesfiredServer::VerifyLedgerPeriodically() {
+  bool reported = false;
+  while (!stop_health_.WaitForNotificationWithTimeout(config_.ledger_verify_interval)) {
+    ledger::VerifyResult v = recorder_->ledger().Verify(ledger::kDefaultVerifyRows);
+    if (v.ok) continue;
+    if (v.read_error) {
+      obs_->logger().Warn("could not verify the audit ledger; tried again later",
+                          log::Fields().Str("problem", v.problem));
+      continue;
+    }
+    obs_->metrics().LedgerVerifyFailed();
+    if (!reported) {
+      obs_->logger().Error(
+          "the audit ledger failed verification: card changes are refused until desfired is "
+          "restarted (docs/ledger.md, \"Start-up checks and recovery\")",
+          log::Fields().Int("bad_seq", v.bad_seq).Str("problem", v.problem));
+      reported = true;
+    }
+  }
+}
+
 void DesfiredServer::Shutdown(absl::Duration grace) {
   if (stopping_.exchange(true)) {
     stopped_.WaitForNotification();
@@ -290,6 +322,7 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   if (started) obs_->logger().Info("shutting down", log::Fields().Int("port", port_));
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
+  if (ledger_verify_thread_.joinable()) ledger_verify_thread_.join();
   if (server_) server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING, final
   if (hub_) hub_->Close();                                    // WatchCards streams end
   const absl::Time deadline = absl::Now() + grace;

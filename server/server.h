@@ -60,6 +60,14 @@ struct ServerConfig {
   // and not be writable by group or others. Empty: no ledger — changes are neither recorded
   // nor deduplicated by request_id (tests and tools only; desfired always passes one).
   std::string data_dir;
+  // Non-empty: the operator's reason to go on with a ledger that fails the start-up checks
+  // (--ledger_recover; ledger.h, Options::recover_reason). Start fails when there is nothing
+  // to recover.
+  std::string ledger_recover;
+  // How often the newest ledger rows (ledger::kDefaultVerifyRows) and the head file are
+  // verified while running; zero: never. A break found: logged as an error, counted
+  // (desfired_ledger_verify_failures_total), and card changes are refused from then on.
+  absl::Duration ledger_verify_interval = absl::Minutes(5);
   // Tests only (ChangeRecorder::Options): exit at these points of a change, as if killed.
   bool testing_crash_after_commit = false;
   bool testing_crash_before_commit = false;
@@ -115,6 +123,8 @@ class DesfiredServer {
  private:
   DesfiredServer() = default;
   void WatchHealth();
+  // Verifies the ledger every config_.ledger_verify_interval until Shutdown.
+  void VerifyLedgerPeriodically();
   // Settles the changes of card `uid` left unsettled, when there are any, on `reader`.
   // `attempt` > 0: a retry after the card's first exchange failed.
   void SettleOnContact(const std::string& reader, const Bytes& uid, int attempt = 0);
@@ -137,6 +147,7 @@ class DesfiredServer {
   absl::Notification stopped_;
   absl::Notification stop_health_;
   std::thread health_thread_;
+  std::thread ledger_verify_thread_;
   std::vector<std::string> warnings_;
 };
 

@@ -62,20 +62,25 @@ int Failed(const std::string& command, absl::string_view message) {
 
 int LedgerVerify(int argc, char** argv) {
   const std::string command = "desfirectl ledger verify";
-  ArgParser args(command,
-                 "Check the hash chain of desfired's audit ledger (docs/ledger.md): every row's "
-                 "hash,\nthe order of the rows, and the chain head. Read-only; desfired may be "
-                 "running.\nPrints the rows checked and the hash of the last row: keep that hash "
-                 "elsewhere,\nso that a later verify can show the ledger still ends with it.\n"
-                 "Exit code 0: the chain is intact; 1: it is broken (the first row at fault is "
-                 "named),\nor the file cannot be read or is not a ledger; 2: bad usage.",
-                 "");
+  ArgParser args(
+      command,
+      "Check the hash chain of desfired's audit ledger (docs/ledger.md): every row's "
+      "hash,\nthe order of the rows, the chain head and the head file. Read-only; desfired may be "
+      "running.\nPrints the rows checked and the hash of the last row: keep that hash "
+      "elsewhere,\nso that a later verify can show the ledger still ends with it.\n"
+      "Exit code 0: the chain is intact; 1: it is broken (the first row at fault is "
+      "named),\nor the file cannot be read or is not a ledger; 2: bad usage.",
+      "");
   args.Option("ledger", "FILE", kLedgerHelp, kLedgerEnv);
+  args.Option("head_file", "FILE",
+              "the ledger's head file (default: ledger.head beside a ledger.sqlite; skipped "
+              "when missing): the ledger must end at the head it holds");
   args.Flag("json", "print one JSON object: ok, rows, head_hash, bad_seq, problem");
   if (std::optional<int> done = ParseLedgerArgs(args, command, argc, argv)) return *done;
   const std::string path = *args.Value("ledger");
+  const std::string head_file = args.Value("head_file").value_or(ledger::HeadFilePathFor(path));
 
-  absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path);
+  absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path, head_file);
   if (!v.ok()) return Failed(command, v.status().message());
   if (args.Has("json")) {
     std::cout << "{\"ok\":" << (v->ok ? "true" : "false") << ",\"rows\":" << v->rows

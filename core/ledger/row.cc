@@ -5,7 +5,8 @@ namespace {
 
 constexpr char kTimeFormat[] = "%Y-%m-%dT%H:%M:%E6SZ";
 
-constexpr Event kEvents[] = {Event::kPending, Event::kDone, Event::kReconciled, Event::kTaps};
+constexpr Event kEvents[] = {Event::kPending, Event::kDone, Event::kReconciled, Event::kTaps,
+                             Event::kRecovered};
 
 constexpr absl::string_view kColumnNames[kColumnCount] = {
     "seq",          "time",        "event",     "request_id", "request_hash", "caller",
@@ -25,6 +26,8 @@ absl::string_view EventName(Event event) {
       return "RECONCILED";
     case Event::kTaps:
       return "TAPS";
+    case Event::kRecovered:
+      return "RECOVERED";
   }
   return "UNKNOWN";
 }

@@ -31,11 +31,15 @@ enum class Event {
   // An attempt left pending (crash, lost commit answer) was settled by reading the card, or
   // marked UNKNOWN when it cannot be (docs/ledger.md).
   kReconciled,
-  // ParseTaps results kept for forensic replay (optional, --ledger_taps).
+  // Reserved for ParseTaps results kept for forensic replay: no desfired writes it yet (verify
+  // and export accept it).
   kTaps,
+  // The operator restarted a ledger that desfired refused at start-up (--ledger_recover): the
+  // row records the reason and the head the ledger had (docs/ledger.md, "Recovery").
+  kRecovered,
 };
 
-// "PENDING", "DONE", "RECONCILED", "TAPS": the `event` column.
+// "PENDING", "DONE", "RECONCILED", "TAPS", "RECOVERED": the `event` column.
 absl::string_view EventName(Event event);
 // The event a name stands for; nullopt for any other text (names are case-sensitive).
 std::optional<Event> ParseEvent(absl::string_view name);
@@ -62,8 +66,7 @@ struct Row {
   std::string commit_state;  // "NOT_COMMITTED", "UNKNOWN" or empty
   std::string detail;        // free text (an error message, a reconciliation note)
   // DONE (OK): the serialized response, replayed for a retry. PENDING: the serialized request
-  // (what reconciliation needs: aid, file, key name, mode). TAPS: the serialized ParseTaps
-  // request and response.
+  // (what reconciliation needs: aid, file, key name, mode).
   std::string payload;
   // DONE and RECONCILED rows that settle a PENDING row carry its seq here; 0 otherwise.
   int64_t pending_seq = 0;

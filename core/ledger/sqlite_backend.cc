@@ -92,6 +92,15 @@ class SqliteSnapshot final : public Snapshot {
     return std::unique_ptr<RowCursor>(new SqliteCursor(db_.get(), std::move(stmt)));
   }
 
+  absl::StatusOr<std::unique_ptr<RowCursor>> RowsFrom(int64_t first_seq) override {
+    if (!Begin()) return absl::UnavailableError(DbError(db_.get()));
+    DESFIRED_ASSIGN_OR_RETURN(
+        Stmt stmt, Prepare(db_.get(), absl::StrCat("SELECT ", sqlite::kColumns,
+                                                   " FROM ledger WHERE seq >= ?1 ORDER BY seq")));
+    sqlite3_bind_int64(stmt.get(), 1, first_seq);
+    return std::unique_ptr<RowCursor>(new SqliteCursor(db_.get(), std::move(stmt)));
+  }
+
   absl::StatusOr<std::optional<std::string>> LastHash() override {
     if (!Begin()) return absl::UnavailableError(DbError(db_.get()));
     DESFIRED_ASSIGN_OR_RETURN(

@@ -61,7 +61,7 @@ std::string Malformed(const StoredRow& s) {
   return "";
 }
 
-VerifyResult Verify(Snapshot& snapshot, const std::optional<Head>& expected) {
+VerifyResult Verify(Snapshot& snapshot, const std::optional<Head>& expected, int64_t from_seq) {
   VerifyResult r;
   auto fail = [&r](int64_t seq, std::string problem) {
     r.ok = false;
@@ -70,6 +70,7 @@ VerifyResult Verify(Snapshot& snapshot, const std::optional<Head>& expected) {
     return r;
   };
   auto read_error = [&](int64_t seq, const absl::Status& status) {
+    r.read_error = true;
     return fail(seq, absl::StrCat("cannot read the ledger: ", status.message()));
   };
 
@@ -80,16 +81,33 @@ VerifyResult Verify(Snapshot& snapshot, const std::optional<Head>& expected) {
     r.head_hash = last->has_value() ? **last : HashHex(kGenesisHash);
   }
 
-  absl::StatusOr<std::unique_ptr<RowCursor>> rows = snapshot.Rows();
+  const bool tail = from_seq > 1;
+  absl::StatusOr<std::unique_ptr<RowCursor>> rows =
+      tail ? snapshot.RowsFrom(from_seq - 1) : snapshot.Rows();
   if (!rows.ok()) return read_error(0, rows.status());
 
   Hash prev = kGenesisHash;
   int64_t prev_seq = 0;
+  bool anchor = tail;  // the next row is the tail's anchor
   while (true) {
     absl::StatusOr<bool> more = (*rows)->Next();
     if (!more.ok()) return read_error(prev_seq + 1, more.status());
     if (!*more) break;
     const StoredRow& s = (*rows)->row();
+    if (anchor) {
+      anchor = false;
+      const Value& seq = s[Column::kSeq];
+      std::optional<Hash> h;
+      if (s[Column::kHash].type == Value::Type::kText) h = ParseHashHex(s[Column::kHash].bytes);
+      if (seq.type != Value::Type::kInteger || seq.integer != from_seq - 1 || !h) {
+        return fail(from_seq - 1, absl::StrCat("row ", from_seq - 1,
+                                               " (where the checked tail starts) is missing or "
+                                               "malformed"));
+      }
+      prev = *h;
+      prev_seq = seq.integer;
+      continue;
+    }
     ++r.rows;
     const int64_t seq = s[Column::kSeq].integer;
     if (std::string why = Malformed(s); !why.empty()) {
@@ -132,6 +150,10 @@ VerifyResult Verify(Snapshot& snapshot, const std::optional<Head>& expected) {
     }
     prev = stored;
     prev_seq = seq;
+  }
+  if (anchor) {
+    return fail(from_seq - 1,
+                absl::StrCat("row ", from_seq - 1, " (where the checked tail starts) is missing"));
   }
 
   // The head.

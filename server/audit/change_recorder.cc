@@ -327,6 +327,7 @@ absl::StatusOr<std::unique_ptr<ChangeAttempt>> ChangeRecorder::Begin(ChangeReque
       attempt->earlier_ = row;
       break;
     case ledger::Event::kTaps:
+    case ledger::Event::kRecovered:
       break;
   }
   return attempt;

@@ -113,6 +113,13 @@ Metrics::Metrics()
                         .Help("Audit ledger writes that failed.")
                         .Register(r)
                         .Add({});
+  ledger_verify_failures_ = &prometheus::BuildCounter()
+                                 .Name("desfired_ledger_verify_failures_total")
+                                 .Help(
+                                     "Background ledger verifications that found the chain "
+                                     "broken (changes are refused from then on).")
+                                 .Register(r)
+                                 .Add({});
   auto& parsed = prometheus::BuildCounter()
                      .Name("desfired_tap_records_parsed_total")
                      .Help("Tap records parsed (ParseTaps, ParseTapStream), by status.")
@@ -194,6 +201,7 @@ void Metrics::LedgerWrite(absl::string_view event) {
 }
 
 void Metrics::LedgerError() { ledger_errors_->Increment(); }
+void Metrics::LedgerVerifyFailed() { ledger_verify_failures_->Increment(); }
 
 void Metrics::TapsParsed(const tap::TapSummary& summary) {
   if (summary.valid > 0) taps_valid_->Increment(static_cast<double>(summary.valid));

@@ -125,8 +125,9 @@ TEST_F(LedgerTest, VerifyCatchesMalformedValues) {
 }
 
 // Someone who removes the newest row and rewrites the head to match leaves a chain that checks
-// out on its own: only the head anchored elsewhere (or the running process) shows it.
-TEST_F(LedgerTest, ARewrittenEndIsCaughtByTheRunningProcessOnly) {
+// out on its own: only the head anchored elsewhere (the head file, or the running process)
+// shows it.
+TEST_F(LedgerTest, ARewrittenEndIsCaughtByTheRunningProcessAndTheHeadFile) {
   std::unique_ptr<Ledger> l = OpenOrDie();
   std::vector<Row> rows;
   for (int i = 1; i <= 4; ++i) rows.push_back(*l->Append(SampleRow(i)));
@@ -135,14 +136,20 @@ TEST_F(LedgerTest, ARewrittenEndIsCaughtByTheRunningProcessOnly) {
   Ledger::VerifyResult f = VerifyFileOrDie();
   EXPECT_TRUE(f.ok) << f.problem;
   EXPECT_NE(f.head_hash, rows[3].hash);  // differs from an anchored copy of the head
+  absl::StatusOr<Ledger::VerifyResult> with_head =
+      Ledger::VerifyFile(path_, HeadFilePathFor(path_));
+  ASSERT_TRUE(with_head.ok()) << with_head.status();
+  EXPECT_FALSE(with_head->ok);
+  EXPECT_THAT(with_head->problem, HasSubstr("its head file"));
   Ledger::VerifyResult v = l->Verify();
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.bad_seq, 0);
   EXPECT_THAT(v.problem, HasSubstr("not the head this process wrote last"));
-  // And the process refuses to write past the rewritten end.
+  // And the process refuses to write past the rewritten end: no more appends once Verify
+  // found the break.
   absl::StatusOr<Row> next = l->Append(SampleRow(5));
   EXPECT_EQ(next.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(next.status().message(), HasSubstr("changed by another program"));
+  EXPECT_THAT(next.status().message(), HasSubstr("failed verification while running"));
   EXPECT_EQ(GetReason(next.status()), "LEDGER_UNAVAILABLE");
   EXPECT_EQ(*l->Count(), 3);
 }
