@@ -16,24 +16,14 @@ constexpr std::array<uint8_t, 256> MakeCrc8Table() {
   return table;
 }
 
-// CRC-A: LSB-first (reflected), polynomial 0x1021 reflected = 0x8408.
-constexpr std::array<uint16_t, 256> MakeCrc16ATable() {
-  std::array<uint16_t, 256> table{};
-  for (unsigned i = 0; i < 256; ++i) {
-    unsigned crc = i;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ 0x8408 : crc >> 1;
-    table[i] = static_cast<uint16_t>(crc);
-  }
-  return table;
-}
-
-// CRC-32: LSB-first (reflected), polynomial 0x04C11DB7 reflected = 0xEDB88320.
-constexpr std::array<uint32_t, 256> MakeCrc32Table() {
-  std::array<uint32_t, 256> table{};
+// The table of an LSB-first (reflected) CRC whose reflected polynomial is `poly`.
+template <typename T>
+constexpr std::array<T, 256> MakeReflectedTable(T poly) {
+  std::array<T, 256> table{};
   for (uint32_t i = 0; i < 256; ++i) {
     uint32_t crc = i;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-    table[i] = crc;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ poly : crc >> 1;
+    table[i] = static_cast<T>(crc);
   }
   return table;
 }
@@ -52,8 +42,10 @@ constexpr std::array<std::array<uint8_t, 256>, 8> MakeCrc8Slices() {
   return slices;
 }
 constexpr std::array<std::array<uint8_t, 256>, 8> kCrc8Slices = MakeCrc8Slices();
-constexpr std::array<uint16_t, 256> kCrc16ATable = MakeCrc16ATable();
-constexpr std::array<uint32_t, 256> kCrc32Table = MakeCrc32Table();
+constexpr std::array<uint16_t, 256> kCrc16ATable =
+    MakeReflectedTable<uint16_t>(0x8408);  // CRC-A: polynomial 0x1021 reflected
+constexpr std::array<uint32_t, 256> kCrc32Table =
+    MakeReflectedTable<uint32_t>(0xEDB88320u);  // CRC-32: 0x04C11DB7 reflected
 
 static_assert(kCrc8Table[1] == 0x07);
 static_assert(kCrc16ATable[128] == 0x8408);

@@ -11,8 +11,10 @@
 namespace desfired::desfire {
 namespace {
 
-void Append(Bytes& out, ByteSpan src, size_t from, size_t count) {
-  out.insert(out.end(), src.begin() + from, src.begin() + from + count);
+// Appends bytes from..from+3 of RndA, then the same of RndB.
+void AppendFourEach(Bytes& out, ByteSpan rnd_a, ByteSpan rnd_b, size_t from) {
+  out.insert(out.end(), rnd_a.begin() + from, rnd_a.begin() + from + 4);
+  out.insert(out.end(), rnd_b.begin() + from, rnd_b.begin() + from + 4);
 }
 
 }  // namespace
@@ -38,24 +40,19 @@ absl::StatusOr<Bytes> DeriveEv1SessionKey(crypto::KeyType type, ByteSpan rnd_a, 
   }
   Bytes key;
   key.reserve(crypto::KeyLength(type));
-  Append(key, rnd_a, 0, 4);
-  Append(key, rnd_b, 0, 4);
+  AppendFourEach(key, rnd_a, rnd_b, 0);
   switch (type) {
     case crypto::KeyType::kDes:
       break;
     case crypto::KeyType::k2Tdea:
-      Append(key, rnd_a, 4, 4);
-      Append(key, rnd_b, 4, 4);
+      AppendFourEach(key, rnd_a, rnd_b, 4);
       break;
     case crypto::KeyType::k3Tdea:
-      Append(key, rnd_a, 6, 4);
-      Append(key, rnd_b, 6, 4);
-      Append(key, rnd_a, 12, 4);
-      Append(key, rnd_b, 12, 4);
+      AppendFourEach(key, rnd_a, rnd_b, 6);
+      AppendFourEach(key, rnd_a, rnd_b, 12);
       break;
     case crypto::KeyType::kAes128:
-      Append(key, rnd_a, 12, 4);
-      Append(key, rnd_b, 12, 4);
+      AppendFourEach(key, rnd_a, rnd_b, 12);
       break;
   }
   return key;

@@ -9,28 +9,28 @@ namespace {
 
 static_assert(kHashSize == SHA256_DIGEST_LENGTH);
 
+// Appends `n` to `out` as 8 bytes, big-endian.
+void AppendBigEndian64(uint64_t n, std::string& out) {
+  char be[8];
+  for (int i = 7; i >= 0; --i) {
+    be[i] = static_cast<char>(n & 0xff);
+    n >>= 8;
+  }
+  out.append(be, 8);
+}
+
 // The canonical encoding's writer: length-prefixed fields appended to one buffer.
 class Canonical {
  public:
   explicit Canonical(std::string* buf) : buf_(*buf) {}
   void Bytes(absl::string_view b) {
-    uint64_t n = b.size();
-    char len[8];
-    for (int i = 7; i >= 0; --i) {
-      len[i] = static_cast<char>(n & 0xff);
-      n >>= 8;
-    }
-    buf_.append(len, 8);
+    AppendBigEndian64(b.size(), buf_);
     buf_.append(b.data(), b.size());
   }
   void Int(int64_t v) {
-    char be[8];
-    uint64_t u = static_cast<uint64_t>(v);
-    for (int i = 7; i >= 0; --i) {
-      be[i] = static_cast<char>(u & 0xff);
-      u >>= 8;
-    }
-    Bytes(absl::string_view(be, 8));
+    std::string be;
+    AppendBigEndian64(static_cast<uint64_t>(v), be);
+    Bytes(be);
   }
   void Optional(const Value& v) {
     if (v.type != Value::Type::kNull) {
@@ -51,26 +51,21 @@ absl::string_view AsChars(const Hash& h) {
 // Appends canonical(row) to `buf`.
 void AppendCanonical(const Hash& prev, const StoredRow& r, std::string* buf) {
   Canonical c(buf);
-  c.Int(r[Column::kSeq].integer);
-  c.Bytes(r[Column::kTime].bytes);
-  c.Bytes(r[Column::kEvent].bytes);
-  c.Bytes(r[Column::kRequestId].bytes);
-  c.Bytes(r[Column::kRequestHash].bytes);
-  c.Bytes(r[Column::kCaller].bytes);
-  c.Bytes(r[Column::kMethod].bytes);
-  c.Bytes(r[Column::kUid].bytes);
-  c.Bytes(r[Column::kReader].bytes);
-  c.Int(r[Column::kAid].integer);
-  c.Int(r[Column::kFileNo].integer);
-  c.Optional(r[Column::kAmount]);
-  c.Optional(r[Column::kValueBefore]);
-  c.Optional(r[Column::kValueAfter]);
-  c.Bytes(r[Column::kOutcome].bytes);
-  c.Bytes(r[Column::kReason].bytes);
-  c.Bytes(r[Column::kCommitState].bytes);
-  c.Bytes(r[Column::kDetail].bytes);
-  c.Bytes(r[Column::kPayload].bytes);
-  c.Int(r[Column::kPendingSeq].integer);
+  // The columns in their order, up to pending_seq, each written as its kind.
+  for (int i = 0; i <= static_cast<int>(Column::kPendingSeq); ++i) {
+    const Column column = static_cast<Column>(i);
+    switch (KindOf(column)) {
+      case ColumnKind::kInteger:
+        c.Int(r[column].integer);
+        break;
+      case ColumnKind::kOptionalInteger:
+        c.Optional(r[column]);
+        break;
+      default:
+        c.Bytes(r[column].bytes);
+        break;
+    }
+  }
   c.Bytes(AsChars(prev));
 }
 

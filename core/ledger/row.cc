@@ -14,6 +14,41 @@ constexpr absl::string_view kColumnNames[kColumnCount] = {
     "value_before", "value_after", "outcome",   "reason",     "commit_state", "detail",
     "payload",      "pending_seq", "prev_hash", "hash"};
 
+// The columns that hold a Row field as it is (time, event and payload are converted apart).
+template <typename T>
+struct FieldColumn {
+  Column column;
+  T Row::*field;
+};
+
+constexpr FieldColumn<std::string> kTextFields[] = {
+    {Column::kRequestId, &Row::request_id},
+    {Column::kRequestHash, &Row::request_hash},
+    {Column::kCaller, &Row::caller},
+    {Column::kMethod, &Row::method},
+    {Column::kUid, &Row::uid},
+    {Column::kReader, &Row::reader},
+    {Column::kOutcome, &Row::outcome},
+    {Column::kReason, &Row::reason},
+    {Column::kCommitState, &Row::commit_state},
+    {Column::kDetail, &Row::detail},
+    {Column::kPrevHash, &Row::prev_hash},
+    {Column::kHash, &Row::hash},
+};
+
+constexpr FieldColumn<int64_t> kIntegerFields[] = {
+    {Column::kSeq, &Row::seq},
+    {Column::kAid, &Row::aid},
+    {Column::kFileNo, &Row::file_no},
+    {Column::kPendingSeq, &Row::pending_seq},
+};
+
+constexpr FieldColumn<std::optional<int64_t>> kOptionalFields[] = {
+    {Column::kAmount, &Row::amount},
+    {Column::kValueBefore, &Row::value_before},
+    {Column::kValueAfter, &Row::value_after},
+};
+
 }  // namespace
 
 absl::string_view EventName(Event event) {
@@ -103,59 +138,29 @@ bool operator==(const StoredRow& a, const StoredRow& b) { return a.values == b.v
 
 StoredRow ToStored(const Row& row) {
   StoredRow s;
-  s[Column::kSeq] = Value::Integer(row.seq);
   s[Column::kTime] = Value::Text(FormatLedgerTime(row.time));
   s[Column::kEvent] = Value::Text(EventName(row.event));
-  s[Column::kRequestId] = Value::Text(row.request_id);
-  s[Column::kRequestHash] = Value::Text(row.request_hash);
-  s[Column::kCaller] = Value::Text(row.caller);
-  s[Column::kMethod] = Value::Text(row.method);
-  s[Column::kUid] = Value::Text(row.uid);
-  s[Column::kReader] = Value::Text(row.reader);
-  s[Column::kAid] = Value::Integer(row.aid);
-  s[Column::kFileNo] = Value::Integer(row.file_no);
-  s[Column::kAmount] = Value::OptionalInteger(row.amount);
-  s[Column::kValueBefore] = Value::OptionalInteger(row.value_before);
-  s[Column::kValueAfter] = Value::OptionalInteger(row.value_after);
-  s[Column::kOutcome] = Value::Text(row.outcome);
-  s[Column::kReason] = Value::Text(row.reason);
-  s[Column::kCommitState] = Value::Text(row.commit_state);
-  s[Column::kDetail] = Value::Text(row.detail);
   s[Column::kPayload] = Value::Blob(row.payload);
-  s[Column::kPendingSeq] = Value::Integer(row.pending_seq);
-  s[Column::kPrevHash] = Value::Text(row.prev_hash);
-  s[Column::kHash] = Value::Text(row.hash);
+  for (const auto& [c, field] : kTextFields) s[c] = Value::Text(row.*field);
+  for (const auto& [c, field] : kIntegerFields) s[c] = Value::Integer(row.*field);
+  for (const auto& [c, field] : kOptionalFields) s[c] = Value::OptionalInteger(row.*field);
   return s;
 }
 
 Row FromStored(const StoredRow& s) {
-  auto optional = [&s](Column c) -> std::optional<int64_t> {
-    if (s[c].type == Value::Type::kNull) return std::nullopt;
-    return s[c].integer;
-  };
   Row r;
-  r.seq = s[Column::kSeq].integer;
   r.time = ParseLedgerTime(s[Column::kTime].bytes).value_or(absl::InfinitePast());
   r.event = ParseEvent(s[Column::kEvent].bytes).value_or(Event::kPending);
-  r.request_id = s[Column::kRequestId].bytes;
-  r.request_hash = s[Column::kRequestHash].bytes;
-  r.caller = s[Column::kCaller].bytes;
-  r.method = s[Column::kMethod].bytes;
-  r.uid = s[Column::kUid].bytes;
-  r.reader = s[Column::kReader].bytes;
-  r.aid = s[Column::kAid].integer;
-  r.file_no = s[Column::kFileNo].integer;
-  r.amount = optional(Column::kAmount);
-  r.value_before = optional(Column::kValueBefore);
-  r.value_after = optional(Column::kValueAfter);
-  r.outcome = s[Column::kOutcome].bytes;
-  r.reason = s[Column::kReason].bytes;
-  r.commit_state = s[Column::kCommitState].bytes;
-  r.detail = s[Column::kDetail].bytes;
   r.payload = s[Column::kPayload].bytes;
-  r.pending_seq = s[Column::kPendingSeq].integer;
-  r.prev_hash = s[Column::kPrevHash].bytes;
-  r.hash = s[Column::kHash].bytes;
+  for (const auto& [c, field] : kTextFields) r.*field = s[c].bytes;
+  for (const auto& [c, field] : kIntegerFields) r.*field = s[c].integer;
+  for (const auto& [c, field] : kOptionalFields) {
+    if (s[c].type == Value::Type::kNull) {
+      r.*field = std::nullopt;
+    } else {
+      r.*field = s[c].integer;
+    }
+  }
   return r;
 }
 

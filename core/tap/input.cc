@@ -78,25 +78,17 @@ class HexReader final : public TapInputReader {
   // Decodes into rec->bytes, reusing its capacity; sets rec->error on failure.
   static void Decode(absl::string_view text, TapInputRecord* rec) {
     if (absl::StartsWithIgnoreCase(text, "0x")) text.remove_prefix(2);
-    int high = -1;
-    for (size_t i = 0; i < text.size(); ++i) {
-      const char c = text[i];
-      if (high < 0 && (c == ' ' || c == '\t' || c == ':' || c == '-')) continue;
-      const int v = HexDigitValue(c);
-      if (v < 0) {
-        SetError(rec, absl::StrCat("non-hex character '", absl::string_view(&text[i], 1),
-                                   "' at column ", i + 1));
-        return;
-      }
-      if (high < 0) {
-        high = v;
-      } else {
-        rec->bytes.push_back(static_cast<uint8_t>(high << 4 | v));
-        high = -1;
-      }
-    }
-    if (high >= 0) {
-      SetError(rec, absl::StrCat("odd number of hex digits (", rec->bytes.size() * 2 + 1, ")"));
+    size_t offset = 0;
+    switch (HexDecodeAppend(text, rec->bytes, &offset)) {
+      case HexStop::kDone:
+        break;
+      case HexStop::kNonHex:
+        SetError(rec, absl::StrCat("non-hex character '", absl::string_view(&text[offset], 1),
+                                   "' at column ", offset + 1));
+        break;
+      case HexStop::kOddDigits:
+        SetError(rec, absl::StrCat("odd number of hex digits (", rec->bytes.size() * 2 + 1, ")"));
+        break;
     }
   }
 

@@ -22,16 +22,15 @@ std::string HexEncode(ByteSpan data) {
   return out;
 }
 
-absl::StatusOr<Bytes> HexDecode(absl::string_view text) {
-  Bytes out;
-  out.reserve(text.size() / 2);
+HexStop HexDecodeAppend(absl::string_view text, Bytes& out, size_t* offset) {
   int high = -1;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (high < 0 && (c == ' ' || c == '\t' || c == ':' || c == '-')) continue;
     const int v = HexDigitValue(c);
     if (v < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("non-hex character at offset ", i));
+      *offset = i;
+      return HexStop::kNonHex;
     }
     if (high < 0) {
       high = v;
@@ -40,11 +39,23 @@ absl::StatusOr<Bytes> HexDecode(absl::string_view text) {
       high = -1;
     }
   }
-  if (high >= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("odd number of hex digits (", out.size() * 2 + 1, ")"));
+  return high >= 0 ? HexStop::kOddDigits : HexStop::kDone;
+}
+
+absl::StatusOr<Bytes> HexDecode(absl::string_view text) {
+  Bytes out;
+  out.reserve(text.size() / 2);
+  size_t offset = 0;
+  switch (HexDecodeAppend(text, out, &offset)) {
+    case HexStop::kDone:
+      return out;
+    case HexStop::kNonHex:
+      return absl::InvalidArgumentError(absl::StrCat("non-hex character at offset ", offset));
+    case HexStop::kOddDigits:
+      break;
   }
-  return out;
+  return absl::InvalidArgumentError(
+      absl::StrCat("odd number of hex digits (", out.size() * 2 + 1, ")"));
 }
 
 }  // namespace desfired

@@ -41,6 +41,17 @@ void HexEncodeTo(ByteSpan data, char* out);
 // the number of digits is odd.
 absl::StatusOr<Bytes> HexDecode(absl::string_view text);
 
+// Why HexDecodeAppend stopped.
+enum class HexStop {
+  kDone,       // every digit decoded
+  kNonHex,     // at a non-hex character (its offset in *offset)
+  kOddDigits,  // after the last pair: one digit was left over
+};
+
+// Decodes `text` as HexDecode does, appending each byte to `out` as it is read (so `out` keeps
+// the bytes before a fault).
+HexStop HexDecodeAppend(absl::string_view text, Bytes& out, size_t* offset);
+
 // Value of one hex digit, or -1.
 inline int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -14,10 +14,7 @@
 
 namespace desfired::server {
 
-using apdu::CardMismatchError;
 using apdu::InvalidFieldError;
-using apdu::KeyNotFoundError;
-using apdu::WithErrorMetadata;
 namespace {
 
 using cardops::CardContext;
@@ -41,16 +38,29 @@ Bytes BytesOf(const std::string& data) {
   return Bytes(span.begin(), span.end());
 }
 
+// The core request `Core` with the fields card requests share copied from the proto request:
+// target and auth always; aid, file_no, comm_mode, defer_commit, page_size and page_token where
+// `Core` has them. The caller sets the fields of its own operation.
+template <typename Core, typename Request>
+Core CoreRequest(const Request& r) {
+  Core out;
+  out.target = TargetOf(r.target());
+  out.auth = KeyOf(r.auth());
+  if constexpr (requires { out.aid; }) out.aid = r.aid();
+  if constexpr (requires { out.file_no; }) out.file_no = FileNo(r.file_no());
+  if constexpr (requires { out.comm_mode; }) out.comm_mode = ModeFromProto(r.communication_mode());
+  if constexpr (requires { out.defer_commit; }) out.defer_commit = r.defer_commit();
+  if constexpr (requires { out.page_size; }) out.page_size = r.page_size();
+  if constexpr (requires { out.page_token; }) out.page_token = r.page_token();
+  return out;
+}
+
 // The core request of a value change (Credit, Debit, LimitedCredit).
 template <typename Request>
 cardops::ValueChangeRequest ValueChangeOf(const Request& r) {
-  return {.target = TargetOf(r.target()),
-          .aid = r.aid(),
-          .auth = KeyOf(r.auth()),
-          .file_no = FileNo(r.file_no()),
-          .amount = r.amount(),
-          .comm_mode = ModeFromProto(r.communication_mode()),
-          .defer_commit = r.defer_commit()};
+  auto out = CoreRequest<cardops::ValueChangeRequest>(r);
+  out.amount = r.amount();
+  return out;
 }
 
 void ValueChangeToProto(const cardops::ValueChange& in, v1::ValueChange* out) {
@@ -90,9 +100,9 @@ absl::StatusOr<Response> EmptyResponse(const absl::Status& status) {
 
 absl::StatusOr<v1::GetCardInfoResponse> GetCardInfo(CardContext& ctx,
                                                     const v1::GetCardInfoRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(cardops::CardInfo info,
-                            cardops::GetCardInfo(ctx, {.target = TargetOf(request.target()),
-                                                       .auth = KeyOf(request.auth())}));
+  DESFIRED_ASSIGN_OR_RETURN(
+      cardops::CardInfo info,
+      cardops::GetCardInfo(ctx, CoreRequest<cardops::GetCardInfoRequest>(request)));
   v1::GetCardInfoResponse out;
   out.set_reader(info.reader);
   out.set_atr(AsString(info.atr));
@@ -112,11 +122,9 @@ absl::StatusOr<v1::GetCardInfoResponse> GetCardInfo(CardContext& ctx,
 
 absl::StatusOr<v1::ListApplicationsResponse> ListApplications(
     CardContext& ctx, const v1::ListApplicationsRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(cardops::ApplicationPage page,
-                            cardops::ListApplications(ctx, {.target = TargetOf(request.target()),
-                                                            .auth = KeyOf(request.auth()),
-                                                            .page_size = request.page_size(),
-                                                            .page_token = request.page_token()}));
+  DESFIRED_ASSIGN_OR_RETURN(
+      cardops::ApplicationPage page,
+      cardops::ListApplications(ctx, CoreRequest<cardops::ListApplicationsRequest>(request)));
   v1::ListApplicationsResponse out;
   for (const cardops::Application& in : page.applications) {
     v1::Application* app = out.add_applications();
@@ -132,14 +140,9 @@ absl::StatusOr<v1::ListApplicationsResponse> ListApplications(
 
 absl::StatusOr<v1::ListFilesResponse> ListFiles(CardContext& ctx,
                                                 const v1::ListFilesRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(
-      cardops::FilePage page,
-      cardops::ListFiles(ctx, {.target = TargetOf(request.target()),
-                               .aid = request.aid(),
-                               .auth = KeyOf(request.auth()),
-                               .page_size = request.page_size(),
-                               .page_token = request.page_token(),
-                               .include_settings = request.include_settings()}));
+  auto list = CoreRequest<cardops::ListFilesRequest>(request);
+  list.include_settings = request.include_settings();
+  DESFIRED_ASSIGN_OR_RETURN(cardops::FilePage page, cardops::ListFiles(ctx, list));
   v1::ListFilesResponse out;
   for (const cardops::FileEntry& in : page.files) {
     v1::FileEntry* entry = out.add_files();
@@ -152,11 +155,9 @@ absl::StatusOr<v1::ListFilesResponse> ListFiles(CardContext& ctx,
 
 absl::StatusOr<v1::GetFileSettingsResponse> GetFileSettings(
     CardContext& ctx, const v1::GetFileSettingsRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(desfire::FileSettings settings,
-                            cardops::GetFileSettings(ctx, {.target = TargetOf(request.target()),
-                                                           .aid = request.aid(),
-                                                           .auth = KeyOf(request.auth()),
-                                                           .file_no = FileNo(request.file_no())}));
+  DESFIRED_ASSIGN_OR_RETURN(
+      desfire::FileSettings settings,
+      cardops::GetFileSettings(ctx, CoreRequest<cardops::GetFileSettingsRequest>(request)));
   v1::GetFileSettingsResponse out;
   FileSettingsToProto(settings, out.mutable_settings());
   return out;
@@ -166,15 +167,10 @@ absl::StatusOr<v1::GetFileSettingsResponse> GetFileSettings(
 
 absl::StatusOr<v1::ReadDataResponse> ReadData(CardContext& ctx,
                                               const v1::ReadDataRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(
-      Bytes data,
-      cardops::ReadData(ctx, {.target = TargetOf(request.target()),
-                              .aid = request.aid(),
-                              .auth = KeyOf(request.auth()),
-                              .file_no = FileNo(request.file_no()),
-                              .offset = request.offset(),
-                              .length = request.length(),
-                              .comm_mode = ModeFromProto(request.communication_mode())}));
+  auto read = CoreRequest<cardops::ReadDataRequest>(request);
+  read.offset = request.offset();
+  read.length = request.length();
+  DESFIRED_ASSIGN_OR_RETURN(Bytes data, cardops::ReadData(ctx, read));
   v1::ReadDataResponse out;
   out.set_data(AsString(data));
   return out;
@@ -182,28 +178,18 @@ absl::StatusOr<v1::ReadDataResponse> ReadData(CardContext& ctx,
 
 absl::StatusOr<v1::WriteDataResponse> WriteData(CardContext& ctx,
                                                 const v1::WriteDataRequest& request) {
-  return CommittedResponse<v1::WriteDataResponse>(
-      cardops::WriteData(ctx, {.target = TargetOf(request.target()),
-                               .aid = request.aid(),
-                               .auth = KeyOf(request.auth()),
-                               .file_no = FileNo(request.file_no()),
-                               .offset = request.offset(),
-                               .data = BytesOf(request.data()),
-                               .comm_mode = ModeFromProto(request.communication_mode()),
-                               .defer_commit = request.defer_commit()}));
+  auto write = CoreRequest<cardops::WriteDataRequest>(request);
+  write.offset = request.offset();
+  write.data = BytesOf(request.data());
+  return CommittedResponse<v1::WriteDataResponse>(cardops::WriteData(ctx, write));
 }
 
 // --- Value files ------------------------------------------------------------------------------
 
 absl::StatusOr<v1::GetValueResponse> GetValue(CardContext& ctx,
                                               const v1::GetValueRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(
-      int32_t value,
-      cardops::GetValue(ctx, {.target = TargetOf(request.target()),
-                              .aid = request.aid(),
-                              .auth = KeyOf(request.auth()),
-                              .file_no = FileNo(request.file_no()),
-                              .comm_mode = ModeFromProto(request.communication_mode())}));
+  DESFIRED_ASSIGN_OR_RETURN(int32_t value,
+                            cardops::GetValue(ctx, CoreRequest<cardops::GetValueRequest>(request)));
   v1::GetValueResponse out;
   out.set_value(value);
   return out;
@@ -229,13 +215,7 @@ absl::StatusOr<v1::ReadRecordsResponse> ReadRecords(CardContext& ctx,
                                                     const v1::ReadRecordsRequest& request) {
   DESFIRED_ASSIGN_OR_RETURN(
       cardops::RecordPage page,
-      cardops::ReadRecords(ctx, {.target = TargetOf(request.target()),
-                                 .aid = request.aid(),
-                                 .auth = KeyOf(request.auth()),
-                                 .file_no = FileNo(request.file_no()),
-                                 .comm_mode = ModeFromProto(request.communication_mode()),
-                                 .page_size = request.page_size(),
-                                 .page_token = request.page_token()}));
+      cardops::ReadRecords(ctx, CoreRequest<cardops::ReadRecordsRequest>(request)));
   v1::ReadRecordsResponse out;
   out.set_total_records(page.total_records);
   for (const cardops::Record& in : page.records) {
@@ -249,37 +229,23 @@ absl::StatusOr<v1::ReadRecordsResponse> ReadRecords(CardContext& ctx,
 
 absl::StatusOr<v1::WriteRecordResponse> WriteRecord(CardContext& ctx,
                                                     const v1::WriteRecordRequest& request) {
-  return CommittedResponse<v1::WriteRecordResponse>(
-      cardops::WriteRecord(ctx, {.target = TargetOf(request.target()),
-                                 .aid = request.aid(),
-                                 .auth = KeyOf(request.auth()),
-                                 .file_no = FileNo(request.file_no()),
-                                 .offset = request.offset(),
-                                 .data = BytesOf(request.data()),
-                                 .comm_mode = ModeFromProto(request.communication_mode()),
-                                 .defer_commit = request.defer_commit()}));
+  auto write = CoreRequest<cardops::WriteRecordRequest>(request);
+  write.offset = request.offset();
+  write.data = BytesOf(request.data());
+  return CommittedResponse<v1::WriteRecordResponse>(cardops::WriteRecord(ctx, write));
 }
 
 absl::StatusOr<v1::ClearRecordFileResponse> ClearRecordFile(
     CardContext& ctx, const v1::ClearRecordFileRequest& request) {
   return CommittedResponse<v1::ClearRecordFileResponse>(
-      cardops::ClearRecordFile(ctx, {.target = TargetOf(request.target()),
-                                     .aid = request.aid(),
-                                     .auth = KeyOf(request.auth()),
-                                     .file_no = FileNo(request.file_no()),
-                                     .defer_commit = request.defer_commit()}));
+      cardops::ClearRecordFile(ctx, CoreRequest<cardops::ClearRecordFileRequest>(request)));
 }
 
 absl::StatusOr<v1::ReadTapLogResponse> ReadTapLog(CardContext& ctx,
                                                   const v1::ReadTapLogRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(
-      cardops::TapLog log,
-      cardops::ReadTapLog(ctx, {.target = TargetOf(request.target()),
-                                .aid = request.aid(),
-                                .auth = KeyOf(request.auth()),
-                                .file_no = FileNo(request.file_no()),
-                                .comm_mode = ModeFromProto(request.communication_mode()),
-                                .max_records = request.max_records()}));
+  auto read = CoreRequest<cardops::ReadTapLogRequest>(request);
+  read.max_records = request.max_records();
+  DESFIRED_ASSIGN_OR_RETURN(cardops::TapLog log, cardops::ReadTapLog(ctx, read));
   v1::ReadTapLogResponse out;
   for (const tap::TapResult& result : log.results) desfired::ToProto(result, out.add_results());
   desfired::ToProto(log.summary, out.mutable_summary());
@@ -290,10 +256,9 @@ absl::StatusOr<v1::ReadTapLogResponse> ReadTapLog(CardContext& ctx,
 
 absl::StatusOr<v1::CommitTransactionResponse> CommitTransaction(
     CardContext& ctx, const v1::CommitTransactionRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(bool committed,
-                            cardops::CommitTransaction(ctx, {.target = TargetOf(request.target()),
-                                                             .aid = request.aid(),
-                                                             .auth = KeyOf(request.auth())}));
+  DESFIRED_ASSIGN_OR_RETURN(
+      bool committed,
+      cardops::CommitTransaction(ctx, CoreRequest<cardops::TransactionRequest>(request)));
   v1::CommitTransactionResponse out;
   out.set_committed(committed);
   return out;
@@ -301,17 +266,16 @@ absl::StatusOr<v1::CommitTransactionResponse> CommitTransaction(
 
 absl::StatusOr<v1::AbortTransactionResponse> AbortTransaction(
     CardContext& ctx, const v1::AbortTransactionRequest& request) {
-  return EmptyResponse<v1::AbortTransactionResponse>(cardops::AbortTransaction(
-      ctx,
-      {.target = TargetOf(request.target()), .aid = request.aid(), .auth = KeyOf(request.auth())}));
+  return EmptyResponse<v1::AbortTransactionResponse>(
+      cardops::AbortTransaction(ctx, CoreRequest<cardops::TransactionRequest>(request)));
 }
 
 // --- Issuing cards ----------------------------------------------------------------------------
 
 absl::StatusOr<v1::FormatCardResponse> FormatCard(CardContext& ctx,
                                                   const v1::FormatCardRequest& request) {
-  return EmptyResponse<v1::FormatCardResponse>(cardops::FormatCard(
-      ctx, {.target = TargetOf(request.target()), .auth = KeyOf(request.auth())}));
+  return EmptyResponse<v1::FormatCardResponse>(
+      cardops::FormatCard(ctx, CoreRequest<cardops::FormatCardRequest>(request)));
 }
 
 absl::StatusOr<v1::CreateApplicationResponse> CreateApplication(
@@ -324,17 +288,15 @@ absl::StatusOr<v1::CreateApplicationResponse> CreateApplication(
     spec.iso_file_id = static_cast<uint16_t>(request.iso_file_id());
     spec.df_name = BytesOf(request.df_name());
   }
-  return EmptyResponse<v1::CreateApplicationResponse>(
-      cardops::CreateApplication(ctx, {.target = TargetOf(request.target()),
-                                       .auth = KeyOf(request.auth()),
-                                       .application = std::move(spec)}));
+  auto create = CoreRequest<cardops::CreateApplicationRequest>(request);
+  create.application = std::move(spec);
+  return EmptyResponse<v1::CreateApplicationResponse>(cardops::CreateApplication(ctx, create));
 }
 
 absl::StatusOr<v1::DeleteApplicationResponse> DeleteApplication(
     CardContext& ctx, const v1::DeleteApplicationRequest& request) {
-  return EmptyResponse<v1::DeleteApplicationResponse>(cardops::DeleteApplication(
-      ctx,
-      {.target = TargetOf(request.target()), .auth = KeyOf(request.auth()), .aid = request.aid()}));
+  return EmptyResponse<v1::DeleteApplicationResponse>(
+      cardops::DeleteApplication(ctx, CoreRequest<cardops::DeleteApplicationRequest>(request)));
 }
 
 absl::StatusOr<v1::CreateFileResponse> CreateFile(CardContext& ctx,
@@ -345,43 +307,33 @@ absl::StatusOr<v1::CreateFileResponse> CreateFile(CardContext& ctx,
   }
   std::optional<uint16_t> iso;
   if (request.has_iso_file_id()) iso = static_cast<uint16_t>(request.iso_file_id());
-  return EmptyResponse<v1::CreateFileResponse>(
-      cardops::CreateFile(ctx, {.target = TargetOf(request.target()),
-                                .aid = request.aid(),
-                                .auth = KeyOf(request.auth()),
-                                .file_no = FileNo(request.file_no()),
-                                .settings = *std::move(settings),
-                                .iso_file_id = iso,
-                                .initial_value = request.initial_value()}));
+  auto create = CoreRequest<cardops::CreateFileRequest>(request);
+  create.settings = *std::move(settings);
+  create.iso_file_id = iso;
+  create.initial_value = request.initial_value();
+  return EmptyResponse<v1::CreateFileResponse>(cardops::CreateFile(ctx, create));
 }
 
 absl::StatusOr<v1::DeleteFileResponse> DeleteFile(CardContext& ctx,
                                                   const v1::DeleteFileRequest& request) {
   return EmptyResponse<v1::DeleteFileResponse>(
-      cardops::DeleteFile(ctx, {.target = TargetOf(request.target()),
-                                .aid = request.aid(),
-                                .auth = KeyOf(request.auth()),
-                                .file_no = FileNo(request.file_no())}));
+      cardops::DeleteFile(ctx, CoreRequest<cardops::DeleteFileRequest>(request)));
 }
 
 absl::StatusOr<v1::ChangeKeyResponse> ChangeKey(CardContext& ctx,
                                                 const v1::ChangeKeyRequest& request) {
-  return EmptyResponse<v1::ChangeKeyResponse>(
-      cardops::ChangeKey(ctx, {.target = TargetOf(request.target()),
-                               .aid = request.aid(),
-                               .auth = KeyOf(request.auth()),
-                               .key_no = static_cast<uint8_t>(request.key_number()),
-                               .new_key_name = request.new_key_name(),
-                               .old_key_name = request.old_key_name()}));
+  auto change = CoreRequest<cardops::ChangeKeyRequest>(request);
+  change.key_no = static_cast<uint8_t>(request.key_number());
+  change.new_key_name = request.new_key_name();
+  change.old_key_name = request.old_key_name();
+  return EmptyResponse<v1::ChangeKeyResponse>(cardops::ChangeKey(ctx, change));
 }
 
 absl::StatusOr<v1::ChangeKeySettingsResponse> ChangeKeySettings(
     CardContext& ctx, const v1::ChangeKeySettingsRequest& request) {
-  return EmptyResponse<v1::ChangeKeySettingsResponse>(cardops::ChangeKeySettings(
-      ctx, {.target = TargetOf(request.target()),
-            .aid = request.aid(),
-            .auth = KeyOf(request.auth()),
-            .key_settings = KeySettingsFromProto(request.key_settings())}));
+  auto change = CoreRequest<cardops::ChangeKeySettingsRequest>(request);
+  change.key_settings = KeySettingsFromProto(request.key_settings());
+  return EmptyResponse<v1::ChangeKeySettingsResponse>(cardops::ChangeKeySettings(ctx, change));
 }
 
 }  // namespace desfired::server
