@@ -10,7 +10,7 @@
 #include "core/desfire/status.h"
 #include "core/pcsc/pcsc.h"
 #include "gtest/gtest.h"
-#include "tests/integration/pcsc_sandbox.h"
+#include "tests/integration/transit_sandbox_test.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired {
@@ -50,23 +50,8 @@ class DamagingTransport final : public apdu::CardTransport {
   std::function<void(Bytes&)> damage_;
 };
 
-class CardFaultTest : public ::testing::Test {
+class CardFaultTest : public testing::TransitSandboxTest {
  protected:
-  void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
-    auto context = pcsc::PcscContext::Create();
-    ASSERT_TRUE(context.ok()) << context.status();
-    context_ = std::move(*context);
-  }
-
   std::unique_ptr<pcsc::PcscCard> Connect() {
     auto card = context_->Connect(sandbox_->ReaderName(0));
     EXPECT_TRUE(card.ok()) << card.status();
@@ -102,9 +87,6 @@ class CardFaultTest : public ::testing::Test {
     ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
     ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
   }
-
-  std::unique_ptr<testing::PcscSandbox> sandbox_;
-  std::unique_ptr<pcsc::PcscContext> context_;
 };
 
 // The control: without a fault the debit lands, so the tests below can tell.

@@ -10,7 +10,7 @@
 #include "core/pcsc/pcsc.h"
 #include "core/tap/pipeline.h"
 #include "gtest/gtest.h"
-#include "tests/integration/pcsc_sandbox.h"
+#include "tests/integration/transit_sandbox_test.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired {
@@ -28,25 +28,7 @@ using test_util::Hex;
 constexpr uint8_t kTransitAid[] = {0x01, 0x10, 0xF5};
 constexpr char kReadKeyHex[] = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
 
-class HostSimTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    testing::SandboxOptions options;
-    options.sim_binary = DESFIRE_SIM;
-    auto sandbox = testing::PcscSandbox::StartWithCards(
-        options, {std::string(SOURCE_DIR) + "/sim/images/transit.json"}, absl::Seconds(3));
-    if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-      GTEST_SKIP() << "needs root: " << sandbox.status();
-    }
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    sandbox_ = std::move(*sandbox);
-    auto context = pcsc::PcscContext::Create();
-    ASSERT_TRUE(context.ok()) << context.status();
-    context_ = std::move(*context);
-  }
-  std::unique_ptr<testing::PcscSandbox> sandbox_;
-  std::unique_ptr<pcsc::PcscContext> context_;
-};
+class HostSimTest : public testing::TransitSandboxTest {};
 
 TEST_F(HostSimTest, ListConnectAtrUidAndGetVersion) {
   auto readers = context_->ListReaders();

@@ -3,8 +3,11 @@
 // through an injected random source and must produce the published replies byte for byte.
 // Section numbers refer to shared/vectors/desfire_vectors.md, which gives the primary
 // source of each vector.
+#include <initializer_list>
 #include <string>
+#include <utility>
 
+#include "absl/strings/string_view.h"
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
 #include "gtest/gtest.h"
@@ -30,6 +33,20 @@ Application MakeApp(uint32_t aid, KeyType family, std::vector<Key> keys,
   return app;
 }
 
+// The card's random source: the published RndB (and TI) of a vector, in the order drawn.
+RandomSource RandomOf(std::initializer_list<absl::string_view> hex) {
+  ScriptedRandom rnd;
+  for (absl::string_view h : hex) rnd.Push(H(h));
+  return rnd.Source();
+}
+
+// A blank card whose PICC key is `key`.
+CardState WithPiccKey(Key key) {
+  CardState state;
+  state.picc_key = std::move(key);
+  return state;
+}
+
 // RndB from the published E_K(RndB) (AES, IV 0): a derived value, as in the vectors file.
 Bytes AesDecryptBlock(const Bytes& key, const Bytes& block) {
   auto c = crypto::BlockCipher::Create(KeyType::kAes128, key);
@@ -43,13 +60,11 @@ Bytes AesDecryptBlock(const Bytes& key, const Bytes& block) {
 // (patsys/desfire-python:test.py File(), responses recorded from a real card): AES key
 // 10 18 20 .. 88, then CMAC chaining over plain commands and responses with one IV.
 TEST(CardVectorsTest, AesNonZeroKeyAuthThenCmacChaining) {
-  ScriptedRandom rnd;
-  rnd.Push(H("626FFBD45CAF334ACCA45599304F5B17"));
   CardState state;
   state.applications.push_back(
       MakeApp(0x000001, KeyType::kAes128,
               {Key{KeyType::kAes128, H("10182028303840485058606870788088"), 0}}));
-  Card card(std::move(state), rnd.Source());
+  Card card(std::move(state), RandomOf({"626FFBD45CAF334ACCA45599304F5B17"}));
   RunTranscript(card, {
                           {"905a00000301000000", "9100"},
                           {"90aa0000010000", "b351cb2465d4f33ac627fd6e87a168f291af"},
@@ -87,11 +102,8 @@ TEST(CardVectorsTest, AesNonZeroKeyAuthThenCmacChaining) {
 
 // §1.8 (skelsec/pydesfire:tests.py AuthTest_AES): AES key 00×16.
 TEST(CardVectorsTest, AesZeroKeyAuth) {
-  ScriptedRandom rnd;
-  rnd.Push(H("C05DDD714FD788A6B7B754F3C4D066E8"));
-  CardState state;
-  state.picc_key = Key{KeyType::kAes128, Bytes(16, 0), 0};
-  Card card(std::move(state), rnd.Source());
+  Card card(WithPiccKey(Key{KeyType::kAes128, Bytes(16, 0), 0}),
+            RandomOf({"C05DDD714FD788A6B7B754F3C4D066E8"}));
   RunTranscript(card,
                 {
                     {"90aa0000010000", "b969fdfe56fd91fc9de6f6f213b8fd1e91af"},
@@ -179,9 +191,7 @@ TEST(CardVectorsTest, AesFullSessionSkjolber) {
 // §1.4 (patsys/desfire-python:test.py Test_DES, Elmü's PN532 trace) + §2.2: ISO 1A with a
 // DES key 00×8, then GetVersion with the 3DES-CMAC over all three frames.
 TEST(CardVectorsTest, IsoDesAuthThenGetVersionCmac) {
-  ScriptedRandom rnd;
-  rnd.Push(H("4FD1B75942A8B8E1"));
-  Card card(CardState::Blank(), rnd.Source());
+  Card card(CardState::Blank(), RandomOf({"4FD1B75942A8B8E1"}));
   RunTranscript(card, {
                           {"901a0000010000", "5d994ce085f2408991af"},
                           {"90af00001021d0ad5f2fd97454a746cc80567f1b1c00", "913c6ded84221c419100"},
@@ -193,11 +203,8 @@ TEST(CardVectorsTest, IsoDesAuthThenGetVersionCmac) {
 
 // §1.6 (skelsec/pydesfire:tests.py AuthTest_2DES): ISO 1A with a true 2K3DES key.
 TEST(CardVectorsTest, Iso2k3desAuth) {
-  ScriptedRandom rnd;
-  rnd.Push(H("BCD8299747332DAF"));
-  CardState state;
-  state.picc_key = Key{KeyType::k2Tdea, H("00102031405060708090A0B0B0A09080"), 0};
-  Card card(std::move(state), rnd.Source());
+  Card card(WithPiccKey(Key{KeyType::k2Tdea, H("00102031405060708090A0B0B0A09080"), 0}),
+            RandomOf({"BCD8299747332DAF"}));
   RunTranscript(card, {
                           {"901a0000010000", "b295579926155ae391af"},
                           {"90af00001070f349740c945dae159ba9fedbcc461a00", "b8fd7fe56b241fc49100"},
@@ -206,11 +213,8 @@ TEST(CardVectorsTest, Iso2k3desAuth) {
 
 // §1.7 (skelsec/pydesfire:tests.py AuthTest_3DES): ISO 1A with a 3K3DES key 00×24.
 TEST(CardVectorsTest, Iso3k3desAuth) {
-  ScriptedRandom rnd;
-  rnd.Push(H("316E6D76A449F925BA304FB2653656A2"));
-  CardState state;
-  state.picc_key = Key{KeyType::k3Tdea, Bytes(24, 0), 0};
-  Card card(std::move(state), rnd.Source());
+  Card card(WithPiccKey(Key{KeyType::k3Tdea, Bytes(24, 0), 0}),
+            RandomOf({"316E6D76A449F925BA304FB2653656A2"}));
   RunTranscript(card,
                 {
                     {"901a0000010000", "bc1c570bc9481561871323 64e4dce17691af"},
@@ -222,13 +226,11 @@ TEST(CardVectorsTest, Iso3k3desAuth) {
 // §1.1 (MichaelsPlayground/TalkToYourDESFireCard docs/auth1d_d40.html): legacy 0A with
 // the non-zero DES key d10023456789abcd as key 1 of an application.
 TEST(CardVectorsTest, LegacyDesNonZeroKeyAuth) {
-  ScriptedRandom rnd;
-  rnd.Push(H("c4a3468fb0d87e74"));
   CardState state;
   state.applications.push_back(
       MakeApp(0x000001, KeyType::kDes,
               {Key{KeyType::kDes, Bytes(8, 0), 0}, Key{KeyType::kDes, H("d10023456789abcd"), 0}}));
-  Card card(std::move(state), rnd.Source());
+  Card card(std::move(state), RandomOf({"c4a3468fb0d87e74"}));
   RunTranscript(card, {
                           {"905a00000301000000", "9100"},
                           {"900a0000010100", "eb0533b4bc89afcf91af"},
@@ -242,9 +244,7 @@ TEST(CardVectorsTest, LegacyDesNonZeroKeyAuth) {
 // 00×8, then legacy secure messaging: ChangeKeySettings and ChangeKey (PICC key to AES,
 // version 0x42) enciphered in send mode with CRC16.
 TEST(CardVectorsTest, LegacyDesSessionChangeKeyToAes) {
-  ScriptedRandom rnd;
-  rnd.Push(H("afa2c147cfae67a4"));
-  Card card(CardState::Blank(), rnd.Source());
+  Card card(CardState::Blank(), RandomOf({"afa2c147cfae67a4"}));
   RunTranscript(card,
                 {
                     {"900a0000010000", "c93693a0cd32ac3991af"},
@@ -262,12 +262,8 @@ TEST(CardVectorsTest, LegacyDesSessionChangeKeyToAes) {
 // The session keys are checked through a MACed GetKeyVersion built in the test with the
 // published SesAuthMACKey and TI.
 TEST(CardVectorsTest, Ev2FirstAn12196Section66) {
-  ScriptedRandom rnd;
-  rnd.Push(H("B9E2FC789B64BF237CCCAA20EC7E6E48"));
-  rnd.Push(H("9D00C4DF"));
-  CardState state;
-  state.picc_key = Key{KeyType::kAes128, Bytes(16, 0), 0};
-  Card card(std::move(state), rnd.Source());
+  Card card(WithPiccKey(Key{KeyType::kAes128, Bytes(16, 0), 0}),
+            RandomOf({"B9E2FC789B64BF237CCCAA20EC7E6E48", "9D00C4DF"}));
   RunTranscript(card,
                 {
                     {"9071000002000000", "a04c124213c186f22399d33ac2a3021591af"},
@@ -303,9 +299,6 @@ TEST(CardVectorsTest, Ev2FirstAn12196Section66) {
 // §3.2 (AN12196 §6.10 via icedevml test_auth2) then §3.6 WriteData (AN12196 §6.12,
 // icedevml test_full2): EV2 enciphered WriteData with CmdCtr 0 and the MACt answer.
 TEST(CardVectorsTest, Ev2FirstThenFullWriteDataAn12196) {
-  ScriptedRandom rnd;
-  rnd.Push(H("91517975190DCEA6104948EFA3085C1B"));
-  rnd.Push(H("7614281A"));
   CardState state;
   Application app = MakeApp(0x000001, KeyType::kAes128, {Key{KeyType::kAes128, Bytes(16, 0), 0}});
   File f;
@@ -316,7 +309,7 @@ TEST(CardVectorsTest, Ev2FirstThenFullWriteDataAn12196) {
   f.data.assign(128, 0);
   app.files.push_back(f);
   state.applications.push_back(app);
-  Card card(std::move(state), rnd.Source());
+  Card card(std::move(state), RandomOf({"91517975190DCEA6104948EFA3085C1B", "7614281A"}));
   RunTranscript(card,
                 {
                     {"905a00000301000000", "9100"},
@@ -389,9 +382,7 @@ using testing::ScriptedRandom;
 // §1.5 (RfidResearchGroup/proxmark3 issue #2961, a real card): ISO 1A with DES 00×8 and the
 // constant RndA 01..08, then FormatPICC answered with the 3DES-CMAC over 00.
 TEST(CardVectorsTest, IsoDesAuthThenFormatPiccProxmark) {
-  ScriptedRandom rnd;
-  rnd.Push(H("99d2f4ff53ef2d54"));
-  Card card(CardState::Blank(), rnd.Source());
+  Card card(CardState::Blank(), RandomOf({"99d2f4ff53ef2d54"}));
   RunTranscript(card, {
                           {"901a0000010000", "83b8794092327259 91af"},
                           {"90af000010cc4506665c229b49bbd7b67113a942f300", "03fb11800b820495 9100"},
@@ -402,9 +393,7 @@ TEST(CardVectorsTest, IsoDesAuthThenFormatPiccProxmark) {
 // §1.3 (pokusew/nfc-pcsc issue #17, a real card through an ACR122): legacy 0A with DES
 // 00×8, then a ReadData the key may not do: 91 9D.
 TEST(CardVectorsTest, LegacyDesAuthThenPermissionDeniedNfcPcsc) {
-  ScriptedRandom rnd;
-  rnd.Push(H("0ee3a52720e81364"));
-  Card card(CardState::Blank(), rnd.Source());
+  Card card(CardState::Blank(), RandomOf({"0ee3a52720e81364"}));
   RunTranscript(card, {
                           {"900a0000010000", "6b584385e0ad5d80 91af"},
                           {"90af000010d5f558dd1823284750c0b9ec75ea8d6c00", "bd52c83cf359aceb 9100"},

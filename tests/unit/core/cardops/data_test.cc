@@ -18,9 +18,7 @@ TEST_F(CardOpsTest, ReadDataPlainWithoutKeyAndFullAndMacWithKey) {
   ASSERT_TRUE(issuer.ok()) << issuer.status();
   EXPECT_EQ(Str(*issuer), std::string("desfired demo issuer, not valid\0", 32));
 
-  auto full = On<ReadDataRequest>();
-  full.file_no = 5;
-  full.auth = Key("app_read", 1);
+  auto full = OnFile<ReadDataRequest>(5, Key("app_read", 1));
   auto secret = ReadData(ctx_, full);
   ASSERT_TRUE(secret.ok()) << secret.status();
   EXPECT_EQ(*secret, Hex("5345435245540000000102030405060708090a0b0c0d0e0f1011121314151617"));
@@ -30,9 +28,7 @@ TEST_F(CardOpsTest, ReadDataPlainWithoutKeyAndFullAndMacWithKey) {
   ASSERT_TRUE(part.ok()) << part.status();
   EXPECT_EQ(*part, Hex("00010203"));
 
-  auto mac = On<ReadDataRequest>();
-  mac.file_no = 2;
-  mac.auth = Key("app_read", 1);
+  auto mac = OnFile<ReadDataRequest>(2, Key("app_read", 1));
   auto profile = ReadData(ctx_, mac);
   ASSERT_TRUE(profile.ok()) << profile.status();
   EXPECT_EQ(Str(*profile), "DESFIRED DEMO TRANSIT PROFILE 01");
@@ -46,9 +42,7 @@ TEST_F(CardOpsTest, ReadDataPlainWithoutKeyAndFullAndMacWithKey) {
 }
 
 TEST_F(CardOpsTest, WriteDataToFullStandardFile) {
-  auto write = On<WriteDataRequest>();
-  write.file_no = 5;
-  write.auth = Key("app_master", 0);
+  auto write = OnFile<WriteDataRequest>(5, Key("app_master", 0));
   write.offset = 3;
   write.data = Pattern(20, 0x40);
   write.defer_commit = true;  // ignored by standard files
@@ -57,9 +51,7 @@ TEST_F(CardOpsTest, WriteDataToFullStandardFile) {
   EXPECT_TRUE(written->committed);
   EXPECT_FALSE(ctx_.session.pending);
 
-  auto read = On<ReadDataRequest>();
-  read.file_no = 5;
-  read.auth = Key("app_read", 1);
+  auto read = OnFile<ReadDataRequest>(5, Key("app_read", 1));
   read.offset = 3;
   read.length = 20;
   auto back = ReadData(ctx_, read);
@@ -70,9 +62,7 @@ TEST_F(CardOpsTest, WriteDataToFullStandardFile) {
 }
 
 TEST_F(CardOpsTest, WriteDataToBackupFileCommitsUnlessDeferred) {
-  auto write = On<WriteDataRequest>();
-  write.file_no = 2;
-  write.auth = Key("app_debit", 2);
+  auto write = OnFile<WriteDataRequest>(2, Key("app_debit", 2));
   write.data = BytesOf("NEW");
   auto written = WriteData(ctx_, write);
   ASSERT_TRUE(written.ok()) << written.status();

@@ -1,8 +1,6 @@
-// The card operations' test fixture: the in-process emulator (desfire-sim's card model) with the
-// demo transit card (sim/images/transit.json: application F51001, AES keys 0 master, 1 read,
-// 2 debit, 3 credit; value file 1 full, backup 2 MAC, cyclic tap records 3 MAC, standard 4
-// plain with free read, standard 5 full) or a blank card for the issuing calls, a key store that
-// holds the card's keys, and a CardContext over them. No protos: core requests only.
+// The card operations' test fixture: the emulated card of tests/testing/emulated_card_test.h
+// with the demo transit card, or a blank card for the issuing calls, and the core requests the
+// tests make. No protos: core requests only.
 #ifndef DESFIRED_TESTS_UNIT_CORE_CARDOPS_FIXTURE_H_
 #define DESFIRED_TESTS_UNIT_CORE_CARDOPS_FIXTURE_H_
 
@@ -20,27 +18,13 @@
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
-#include "tests/testing/emulator_transport.h"
+#include "tests/testing/emulated_card_test.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired::cardops {
 
-inline constexpr uint32_t kTransitAid = 0xF51001;
-inline constexpr char kReader[] = "Emulated Reader 00 00";
-
-// The transit card's keys (make_transit.py), the blank card's PICC key, and keys to issue with.
-inline constexpr char kKeyFile[] = R"(
-key picc        DES     0000000000000000
-key app_master  AES128  00112233445566778899aabbccddeeff  version=1
-key app_read    AES128  a0a1a2a3a4a5a6a7a8a9aaabacadaeaf  version=1
-key app_debit   AES128  b0b1b2b3b4b5b6b7b8b9babbbcbdbebf  version=1
-key app_credit  AES128  c0c1c2c3c4c5c6c7c8c9cacbcccdcecf  version=1
-key zero_aes    AES128  00000000000000000000000000000000
-key new_key1    AES128  f0e1d2c3b4a5968778695a4b3c2d1e0f  version=7
-key cards       AES128  00112233445566778899aabbccddeeff  diversify=an10922 system=4e5850
-key tap         AES128  2b7e151628aed2a6abf7158809cf4f3c
-tap static key=tap
-)";
+inline constexpr uint32_t kTransitAid = desfired::testing::kEmulatedTransitAid;
+inline constexpr char const* kReader = desfired::testing::kEmulatedReader;
 
 inline Bytes Hex(absl::string_view hex) { return test_util::Hex(hex); }
 inline Bytes BytesOf(absl::string_view s) { return Bytes(s.begin(), s.end()); }
@@ -67,28 +51,9 @@ inline KeyRef Key(const std::string& name, uint8_t number,
   return {.name = name, .key_no = number, .scheme = scheme};
 }
 
-class CardOpsTest : public ::testing::Test {
+class CardOpsTest : public desfired::testing::EmulatedCardTest {
  protected:
   void SetUp() override { Load("transit.json"); }
-
-  void Load(const std::string& image) {
-    auto state = sim::LoadImage(std::string(SOURCE_DIR) + "/sim/images/" + image);
-    ASSERT_TRUE(state.ok()) << state.status();
-    const Bytes uid = state->uid;
-    transport_ = std::make_unique<desfired::testing::EmulatorTransport>(*std::move(state));
-    card_ = std::make_unique<desfire::DesfireCard>(*transport_);
-    auto keys = keys::KeyStore::Parse(kKeyFile, "test-keys");
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = *std::move(keys);
-    taps_.keys = &keys_;
-    ctx_ = CardContext();
-    ctx_.card = card_.get();
-    ctx_.uid = uid;
-    ctx_.atr = Hex("3b8180018080");
-    ctx_.reader = kReader;
-    ctx_.keys = &keys_;
-    ctx_.taps = &taps_;
-  }
 
   // A request on the transit application (or `aid`) with the reader named.
   template <typename Request>
@@ -99,23 +64,18 @@ class CardOpsTest : public ::testing::Test {
     return r;
   }
 
-  sim::CardState& state() { return transport_->card().mutable_state(); }
-  sim::File& SimFile(uint32_t aid, uint8_t file_no) {
-    for (sim::Application& app : state().applications) {
-      if (app.aid != aid) continue;
-      if (sim::File* f = app.FindFile(file_no)) return *f;
-    }
-    ADD_FAILURE() << "no file " << int{file_no};
-    static sim::File none;
-    return none;
+  // A request on file `file_no` of the transit application (or `aid`) with the key `auth`.
+  template <typename Request>
+  Request OnFile(decltype(Request{}.file_no) file_no, KeyRef auth, uint32_t aid = kTransitAid) {
+    Request r = On<Request>(aid);
+    r.file_no = file_no;
+    r.auth = std::move(auth);
+    return r;
   }
-  int32_t SimValue() { return SimFile(kTransitAid, 1).value; }
 
   // Debit on the transit value file with the debit key.
   absl::StatusOr<ValueChange> DebitBy(int32_t amount, bool defer = false) {
-    auto r = On<ValueChangeRequest>();
-    r.file_no = 1;
-    r.auth = Key("app_debit", 2);
+    auto r = OnFile<ValueChangeRequest>(1, Key("app_debit", 2));
     r.amount = amount;
     r.defer_commit = defer;
     return Debit(ctx_, r);
@@ -123,19 +83,11 @@ class CardOpsTest : public ::testing::Test {
 
   // The tap records (file 3) with the read key, newest first.
   absl::StatusOr<RecordPage> ReadTaps(int32_t page_size, std::string token) {
-    auto r = On<ReadRecordsRequest>();
-    r.file_no = 3;
-    r.auth = Key("app_read", 1);
+    auto r = OnFile<ReadRecordsRequest>(3, Key("app_read", 1));
     r.page_size = page_size;
     r.page_token = std::move(token);
     return ReadRecords(ctx_, r);
   }
-
-  std::unique_ptr<desfired::testing::EmulatorTransport> transport_;
-  std::unique_ptr<desfire::DesfireCard> card_;
-  keys::KeyStore keys_;
-  tap::TapPipelineConfig taps_;
-  CardContext ctx_;
 };
 
 // The issuing calls on a blank card.
@@ -160,9 +112,7 @@ class AdminTest : public CardOpsTest {
   // change key 0; 48 bytes, values 0..1000 (100 at first, limited credit), or 4 records of 16.
   absl::Status MakeFile(uint8_t file_no, desfire::FileType type, desfire::CommMode mode,
                         const std::string& key = "zero_aes", uint32_t aid = kAid) {
-    auto create = On<CreateFileRequest>(aid);
-    create.auth = Key(key, 0);
-    create.file_no = file_no;
+    auto create = OnFile<CreateFileRequest>(file_no, Key(key, 0), aid);
     desfire::FileSettings& s = create.settings;
     s.type = type;
     s.comm_mode = mode;

@@ -70,9 +70,7 @@ TEST_F(AdminTest, FormatCreateListChangeAndDelete) {
   ASSERT_TRUE(changed.ok()) << changed;
   EXPECT_EQ(SimApp(kAid)->keys[1].value, Hex("f0e1d2c3b4a5968778695a4b3c2d1e0f"));
   EXPECT_EQ(SimApp(kAid)->keys[1].version, 7);
-  auto get = On<GetValueRequest>(kAid);
-  get.file_no = 3;
-  get.auth = Key("new_key1", 1);
+  auto get = OnFile<GetValueRequest>(3, Key("new_key1", 1), kAid);
   auto value = GetValue(ctx_, get);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_EQ(*value, 100);
@@ -140,9 +138,7 @@ TEST_F(AdminTest, ChangeKeyToDiversifiedKeyAuthenticatesWithTheStoreKey) {
   const Bytes expected(diversified->view().begin(), diversified->view().end());
   EXPECT_EQ(SimApp(kAid)->keys[1].value, expected);
   EXPECT_NE(expected, Hex("00112233445566778899aabbccddeeff"));
-  auto get = On<GetValueRequest>(kAid);
-  get.file_no = 1;
-  get.auth = Key("cards", 1);
+  auto get = OnFile<GetValueRequest>(1, Key("cards", 1), kAid);
   auto value = GetValue(ctx_, get);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_EQ(*value, 100);
@@ -154,9 +150,7 @@ TEST_F(AdminTest, CommunicationModeOverrideWhenSettingsCannotBeListed) {
   ASSERT_TRUE(MakeFile(1, FileType::kStandardData, CommMode::kFull).ok());
   ASSERT_TRUE(MakeFile(2, FileType::kValue, CommMode::kFull).ok());
   // Key 1 may write and read the file but not list its settings.
-  auto write = On<WriteDataRequest>(kAid);
-  write.file_no = 1;
-  write.auth = Key("zero_aes", 1);
+  auto write = OnFile<WriteDataRequest>(1, Key("zero_aes", 1), kAid);
   write.data = Pattern(48, 3);
   auto refused_write = WriteData(ctx_, write);
   EXPECT_FALSE(refused_write.ok());
@@ -166,9 +160,7 @@ TEST_F(AdminTest, CommunicationModeOverrideWhenSettingsCannotBeListed) {
   EXPECT_TRUE(written->committed);
   EXPECT_EQ(SimFile(kAid, 1).data, Pattern(48, 3));
 
-  auto read = On<ReadDataRequest>(kAid);
-  read.file_no = 1;
-  read.auth = Key("zero_aes", 1);
+  auto read = OnFile<ReadDataRequest>(1, Key("zero_aes", 1), kAid);
   auto refused = ReadData(ctx_, read);
   EXPECT_FALSE(refused.ok());
   read.comm_mode = CommMode::kFull;
@@ -183,9 +175,7 @@ TEST_F(AdminTest, CommunicationModeOverrideWhenSettingsCannotBeListed) {
   EXPECT_LE(transport_->transmitted() - before, 2u);  // the read alone (one or two frames)
 
   // Value changes too; the values are read around the debit.
-  auto debit = On<ValueChangeRequest>(kAid);
-  debit.file_no = 2;
-  debit.auth = Key("zero_aes", 1);
+  auto debit = OnFile<ValueChangeRequest>(2, Key("zero_aes", 1), kAid);
   debit.amount = 30;
   debit.comm_mode = CommMode::kFull;
   auto debited = Debit(ctx_, debit);

@@ -41,9 +41,7 @@ TEST_F(CardOpsTest, ReadRecordsNewestFirstWithPaging) {
 }
 
 TEST_F(CardOpsTest, WriteRecordThenClearRecordFile) {
-  auto write = On<WriteRecordRequest>();
-  write.file_no = 3;
-  write.auth = Key("app_debit", 2);
+  auto write = OnFile<WriteRecordRequest>(3, Key("app_debit", 2));
   write.data = Pattern(32, 7);
   auto written = WriteRecord(ctx_, write);
   ASSERT_TRUE(written.ok()) << written.status();
@@ -55,9 +53,7 @@ TEST_F(CardOpsTest, WriteRecordThenClearRecordFile) {
   EXPECT_EQ(newest->records[0].data, Pattern(32, 7));
   EXPECT_EQ(newest->next_page_token, "1");
 
-  auto clear = On<ClearRecordFileRequest>();
-  clear.file_no = 3;
-  clear.auth = Key("app_credit", 3);
+  auto clear = OnFile<ClearRecordFileRequest>(3, Key("app_credit", 3));
   auto cleared = ClearRecordFile(ctx_, clear);
   ASSERT_TRUE(cleared.ok()) << cleared.status();
   EXPECT_TRUE(cleared->committed);
@@ -70,9 +66,7 @@ TEST_F(CardOpsTest, WriteRecordThenClearRecordFile) {
 
 TEST_F(CardOpsTest, ReadTapLogParsesTransitTapsAsValid) {
   const std::deque<Bytes> records = SimFile(kTransitAid, 3).records;
-  auto request = On<ReadTapLogRequest>();
-  request.file_no = 3;
-  request.auth = Key("app_read", 1);
+  auto request = OnFile<ReadTapLogRequest>(3, Key("app_read", 1));
   auto log = ReadTapLog(ctx_, request);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_EQ(log->results.size(), 6u);
@@ -100,9 +94,7 @@ TEST_F(CardOpsTest, ReadTapLogParsesTransitTapsAsValid) {
 TEST_F(CardOpsTest, ReadTapLogWithoutTapKeyFlagsRecords) {
   tap::TapPipelineConfig no_keys;
   ctx_.taps = &no_keys;
-  auto request = On<ReadTapLogRequest>();
-  request.file_no = 3;
-  request.auth = Key("app_read", 1);
+  auto request = OnFile<ReadTapLogRequest>(3, Key("app_read", 1));
   auto log = ReadTapLog(ctx_, request);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_EQ(log->results.size(), 6u);
@@ -111,16 +103,12 @@ TEST_F(CardOpsTest, ReadTapLogWithoutTapKeyFlagsRecords) {
 }
 
 TEST_F(CardOpsTest, ReadTapLogAndReadRecordsOnValueFileAreWrongFileType) {
-  auto request = On<ReadTapLogRequest>();
-  request.file_no = 1;
-  request.auth = Key("app_read", 1);
+  auto request = OnFile<ReadTapLogRequest>(1, Key("app_read", 1));
   auto log = ReadTapLog(ctx_, request);
   EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(log.status()), desfire::kReasonWrongFileType);
 
-  auto records = On<ReadRecordsRequest>();
-  records.file_no = 1;
-  records.auth = Key("app_read", 1);
+  auto records = OnFile<ReadRecordsRequest>(1, Key("app_read", 1));
   auto read = ReadRecords(ctx_, records);
   EXPECT_EQ(Reason(read.status()), desfire::kReasonWrongFileType);
 }

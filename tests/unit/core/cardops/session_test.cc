@@ -37,9 +37,7 @@ TEST_F(CardOpsTest, ExpectedUidMismatchSendsNothing) {
 }
 
 TEST_F(CardOpsTest, UnknownKeyNameIsKeyNotFoundBeforeAnyApdu) {
-  auto read = On<ReadDataRequest>();
-  read.file_no = 5;
-  read.auth = Key("no_such_key", 1);
+  auto read = OnFile<ReadDataRequest>(5, Key("no_such_key", 1));
   auto refused = ReadData(ctx_, read);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(refused.status()), kReasonKeyNotFound);
@@ -52,9 +50,7 @@ TEST_F(CardOpsTest, UnknownKeyNameIsKeyNotFoundBeforeAnyApdu) {
 }
 
 TEST_F(CardOpsTest, KeyTypeThatDoesNotSuitTheSchemeNamesAuthScheme) {
-  auto read = On<ReadDataRequest>();
-  read.file_no = 5;
-  read.auth = Key("app_read", 1, desfire::AuthScheme::kLegacy);
+  auto read = OnFile<ReadDataRequest>(5, Key("app_read", 1, desfire::AuthScheme::kLegacy));
   auto refused = ReadData(ctx_, read);
   EXPECT_EQ(Field(refused.status()), "auth.scheme") << refused.status();
   EXPECT_EQ(refused.status().message().find("a0a1a2"), std::string::npos);

@@ -12,9 +12,7 @@ namespace desfired::cardops {
 namespace {
 
 TEST_F(CardOpsTest, ValueOperationsReportValueBeforeAndAfter) {
-  auto get = On<GetValueRequest>();
-  get.file_no = 1;
-  get.auth = Key("app_read", 1);
+  auto get = OnFile<GetValueRequest>(1, Key("app_read", 1));
   auto value = GetValue(ctx_, get);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_EQ(*value, 2500);
@@ -26,18 +24,14 @@ TEST_F(CardOpsTest, ValueOperationsReportValueBeforeAndAfter) {
   EXPECT_EQ(debited->value_after, 2400);
 
   // A refund of part of the last debit, with the debit key.
-  auto limited = On<ValueChangeRequest>();
-  limited.file_no = 1;
-  limited.auth = Key("app_debit", 2);
+  auto limited = OnFile<ValueChangeRequest>(1, Key("app_debit", 2));
   limited.amount = 40;
   auto refunded = LimitedCredit(ctx_, limited);
   ASSERT_TRUE(refunded.ok()) << refunded.status();
   EXPECT_EQ(refunded->value_before, 2400);
   EXPECT_EQ(refunded->value_after, 2440);
 
-  auto credit = On<ValueChangeRequest>();
-  credit.file_no = 1;
-  credit.auth = Key("app_credit", 3);
+  auto credit = OnFile<ValueChangeRequest>(1, Key("app_credit", 3));
   credit.amount = 500;
   auto credited = Credit(ctx_, credit);
   ASSERT_TRUE(credited.ok()) << credited.status();

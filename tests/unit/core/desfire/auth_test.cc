@@ -3,7 +3,6 @@
 // the test if the host sends a single different byte (so the tokens are checked exactly).
 #include <gtest/gtest.h>
 
-#include <utility>
 #include <vector>
 
 #include "core/apdu/scripted_transport.h"
@@ -17,7 +16,6 @@ namespace {
 
 using apdu::ScriptedTransport;
 using crypto::KeyType;
-using testing::FixedRandom;
 using testing::H;
 using testing::ReasonOf;
 

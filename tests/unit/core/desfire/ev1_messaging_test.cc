@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "core/apdu/scripted_transport.h"
@@ -18,7 +17,6 @@ namespace {
 using apdu::ScriptedTransport;
 using crypto::KeyType;
 using testing::Ascii;
-using testing::FixedRandom;
 using testing::H;
 using testing::ReasonOf;
 

@@ -1,9 +1,7 @@
 // EV2 authentication (0x71) and secure messaging against the published vectors (§3).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "core/apdu/scripted_transport.h"
@@ -18,7 +16,6 @@ namespace {
 
 using apdu::ScriptedTransport;
 using crypto::KeyType;
-using testing::FixedRandom;
 using testing::H;
 using testing::ReasonOf;
 
@@ -77,14 +74,19 @@ std::vector<ScriptedTransport::HexExchange> GetFileSettings_5_3(absl::string_vie
                " 9100"}};
 }
 
-TEST(Ev2Test, MacedCommandAndResponse_An12196_5_3) {
-  Fixture f(GetFileSettings_5_3("2A474282E7A47986"), {});
+// GetFileSettings(02) MACed both ways in the EV2 session of §5.3 (key 00×16, CmdCtr 0).
+absl::StatusOr<Bytes> MacedGetFileSettings_5_3(Fixture& f) {
   SessionTestPeer::StartEv2(f.session, Bytes(16), H("8248134A386E86EB7FAF54A52E536CB6"),
                             H("7A21085E"), 0);
-  absl::StatusOr<Bytes> r = f.session.Execute({.ins = Ins::kGetFileSettings,
-                                               .header = {0x02},
-                                               .command_mode = CommMode::kMac,
-                                               .response_mode = CommMode::kMac});
+  return f.session.Execute({.ins = Ins::kGetFileSettings,
+                            .header = {0x02},
+                            .command_mode = CommMode::kMac,
+                            .response_mode = CommMode::kMac});
+}
+
+TEST(Ev2Test, MacedCommandAndResponse_An12196_5_3) {
+  Fixture f(GetFileSettings_5_3("2A474282E7A47986"), {});
+  absl::StatusOr<Bytes> r = MacedGetFileSettings_5_3(f);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(HexEncode(*r), "0040eeee000100d1fe001f00004400004400002000006a0000");
   EXPECT_EQ(f.session.command_counter(), 1);
@@ -93,12 +95,7 @@ TEST(Ev2Test, MacedCommandAndResponse_An12196_5_3) {
 
 TEST(Ev2Test, ForgedResponseMacIsRefused) {
   Fixture f(GetFileSettings_5_3("2A474282E7A47987"), {});
-  SessionTestPeer::StartEv2(f.session, Bytes(16), H("8248134A386E86EB7FAF54A52E536CB6"),
-                            H("7A21085E"), 0);
-  absl::StatusOr<Bytes> r = f.session.Execute({.ins = Ins::kGetFileSettings,
-                                               .header = {0x02},
-                                               .command_mode = CommMode::kMac,
-                                               .response_mode = CommMode::kMac});
+  absl::StatusOr<Bytes> r = MacedGetFileSettings_5_3(f);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(ReasonOf(r.status()), "INTEGRITY_ERROR");
   EXPECT_FALSE(f.session.authenticated());
@@ -106,12 +103,7 @@ TEST(Ev2Test, ForgedResponseMacIsRefused) {
 
 TEST(Ev2Test, MissingResponseMacIsRefused) {
   Fixture f({{"90 F5 00 00 09 02 6597A457C8CD442C 00", "91 00"}}, {});
-  SessionTestPeer::StartEv2(f.session, Bytes(16), H("8248134A386E86EB7FAF54A52E536CB6"),
-                            H("7A21085E"), 0);
-  absl::StatusOr<Bytes> r = f.session.Execute({.ins = Ins::kGetFileSettings,
-                                               .header = {0x02},
-                                               .command_mode = CommMode::kMac,
-                                               .response_mode = CommMode::kMac});
+  absl::StatusOr<Bytes> r = MacedGetFileSettings_5_3(f);
   EXPECT_EQ(ReasonOf(r.status()), "INTEGRITY_ERROR");
 }
 

@@ -19,40 +19,28 @@
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
-#include "tests/testing/emulator_transport.h"
+#include "tests/testing/emulated_card_test.h"
 
 namespace desfired::server {
 namespace {
 
-using desfired::testing::EmulatorTransport;
-
-constexpr uint32_t kTransitAid = 0xF51001;
-constexpr char kReader[] = "Emulated Reader 00 00";
+constexpr uint32_t kTransitAid = desfired::testing::kEmulatedTransitAid;
+constexpr const char* kReader = desfired::testing::kEmulatedReader;
 constexpr char kKeys[] =
     "key transit-read  AES128 a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\n"
     "key transit-debit AES128 b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\n";
 
 std::string Reason(const absl::Status& s) { return apdu::GetReason(s).value_or(""); }
 
-class ChangeRecorderTest : public ::testing::Test {
+class ChangeRecorderTest : public desfired::testing::EmulatedCardTest {
  protected:
   void SetUp() override {
     char dir[] = "/tmp/change-recorder-test-XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
     dir_ = dir;
     path_ = dir_ + "/ledger.sqlite";
-    auto state = sim::LoadImage(std::string(SOURCE_DIR) + "/sim/images/transit.json");
-    ASSERT_TRUE(state.ok()) << state.status();
-    const Bytes uid = state->uid;
-    transport_ = std::make_unique<EmulatorTransport>(*std::move(state));
-    card_ = std::make_unique<desfire::DesfireCard>(*transport_);
-    auto keys = keys::KeyStore::Parse(kKeys, "test-keys");
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = *std::move(keys);
-    ctx_.card = card_.get();
-    ctx_.uid = uid;
-    ctx_.reader = kReader;
-    ctx_.keys = &keys_;
+    Load("transit.json", kKeys);
+    if (HasFatalFailure()) return;
     Reopen();
   }
   void TearDown() override {
@@ -94,14 +82,7 @@ class ChangeRecorderTest : public ::testing::Test {
     return c;
   }
 
-  int32_t& CardValue() {
-    for (sim::Application& app : transport_->card().mutable_state().applications) {
-      if (app.aid == kTransitAid) return app.FindFile(1)->value;
-    }
-    static int32_t none = 0;
-    ADD_FAILURE() << "no value file";
-    return none;
-  }
+  int32_t& CardValue() { return SimFile(kTransitAid, 1).value; }
 
   // A debit that wrote its PENDING row (value before, expected after) and then "crashed": no
   // outcome row, then a restart. Returns the unsettled count Recover reports.
@@ -127,10 +108,6 @@ class ChangeRecorderTest : public ::testing::Test {
 
   std::string dir_;
   std::string path_;
-  std::unique_ptr<EmulatorTransport> transport_;
-  std::unique_ptr<desfire::DesfireCard> card_;
-  keys::KeyStore keys_;
-  cardops::CardContext ctx_;
   std::unique_ptr<ChangeRecorder> recorder_;
 };
 

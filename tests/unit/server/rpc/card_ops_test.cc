@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/cardops/context.h"
 #include "core/desfire/card.h"
@@ -22,48 +23,32 @@
 #include "core/keys/key_store.h"
 #include "core/tap/pipeline.h"
 #include "gtest/gtest.h"
-#include "server/rpc/card_validation.h"
-#include "core/apdu/error_metadata.h"
 #include "proto/convert/status_convert.h"
+#include "server/rpc/card_validation.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
-#include "tests/testing/emulator_transport.h"
+#include "tests/testing/emulated_card_test.h"
 #include "tests/unit/hex_testing.h"
 #include "tests/unit/server/rpc/card_requests.h"
 
 namespace desfired::server {
 namespace {
 
-using apdu::kMetadataField;
 using apdu::kReasonCardMismatch;
-using apdu::kReasonInvalidArgument;
 using apdu::kReasonKeyNotFound;
 
-using desfired::testing::EmulatorTransport;
 using test_util::Hex;
 using testing::CreateAppOf;
 using testing::DebitOf;
+using testing::Field;
 using testing::kAdminAid;
 using testing::kReader;
 using testing::kTransitAid;
 using testing::MakeFileOf;
 using testing::On;
+using testing::OnFile;
 using testing::ReadTapsOf;
 using testing::SetAuth;
-
-// The transit card's keys (make_transit.py), the blank card's PICC key, and keys to issue with.
-constexpr char kKeyFile[] = R"(
-key picc        DES     0000000000000000
-key app_master  AES128  00112233445566778899aabbccddeeff  version=1
-key app_read    AES128  a0a1a2a3a4a5a6a7a8a9aaabacadaeaf  version=1
-key app_debit   AES128  b0b1b2b3b4b5b6b7b8b9babbbcbdbebf  version=1
-key app_credit  AES128  c0c1c2c3c4c5c6c7c8c9cacbcccdcecf  version=1
-key zero_aes    AES128  00000000000000000000000000000000
-key new_key1    AES128  f0e1d2c3b4a5968778695a4b3c2d1e0f  version=7
-key cards       AES128  00112233445566778899aabbccddeeff  diversify=an10922 system=4e5850
-key tap         AES128  2b7e151628aed2a6abf7158809cf4f3c
-tap static key=tap
-)";
 
 std::string Str(const Bytes& b) { return std::string(b.begin(), b.end()); }
 std::string Str(absl::string_view hex) { return Str(Hex(hex)); }
@@ -76,48 +61,9 @@ Bytes Pattern(size_t n, uint8_t seed) {
 
 std::string Reason(const absl::Status& status) { return apdu::GetReason(status).value_or(""); }
 
-// The "field" of an INVALID_ARGUMENT from the server's checks; "" otherwise.
-std::string Field(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kInvalidArgument) return "";
-  const google::rpc::ErrorInfo info = ToErrorInfo(status);
-  auto it = info.metadata().find(std::string(kMetadataField));
-  return it == info.metadata().end() ? "" : it->second;
-}
-
-class CardOpsTranslationTest : public ::testing::Test {
+class CardOpsTranslationTest : public desfired::testing::EmulatedCardTest {
  protected:
   void SetUp() override { Load("transit.json"); }
-
-  void Load(const std::string& image) {
-    auto state = sim::LoadImage(std::string(SOURCE_DIR) + "/sim/images/" + image);
-    ASSERT_TRUE(state.ok()) << state.status();
-    const Bytes uid = state->uid;
-    transport_ = std::make_unique<EmulatorTransport>(*std::move(state));
-    card_ = std::make_unique<desfire::DesfireCard>(*transport_);
-    auto keys = keys::KeyStore::Parse(kKeyFile, "test-keys");
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = *std::move(keys);
-    taps_.keys = &keys_;
-    ctx_ = cardops::CardContext();
-    ctx_.card = card_.get();
-    ctx_.uid = uid;
-    ctx_.atr = Hex("3b8180018080");
-    ctx_.reader = kReader;
-    ctx_.keys = &keys_;
-    ctx_.taps = &taps_;
-  }
-
-  sim::CardState& state() { return transport_->card().mutable_state(); }
-  sim::File& SimFile(uint32_t aid, uint8_t file_no) {
-    for (sim::Application& app : state().applications) {
-      if (app.aid != aid) continue;
-      if (sim::File* f = app.FindFile(file_no)) return *f;
-    }
-    ADD_FAILURE() << "no file " << int{file_no};
-    static sim::File none;
-    return none;
-  }
-  int32_t SimValue() { return SimFile(kTransitAid, 1).value; }
 
   // Debit on the transit value file with the debit key.
   absl::StatusOr<v1::DebitResponse> DebitBy(int32_t amount, bool defer = false) {
@@ -131,12 +77,6 @@ class CardOpsTranslationTest : public ::testing::Test {
     EXPECT_TRUE(Validate(r).ok());
     return ReadRecords(ctx_, r);
   }
-
-  std::unique_ptr<EmulatorTransport> transport_;
-  std::unique_ptr<desfire::DesfireCard> card_;
-  keys::KeyStore keys_;
-  tap::TapPipelineConfig taps_;
-  cardops::CardContext ctx_;
 };
 
 // --- Card and applications --------------------------------------------------------------------
@@ -326,9 +266,7 @@ TEST_F(CardOpsTranslationTest, ReadRecordsNewestFirstWithPaging) {
 
 TEST_F(CardOpsTranslationTest, ReadTapLogParsesTransitTapsAsValid) {
   const std::deque<Bytes> records = SimFile(kTransitAid, 3).records;
-  auto request = On<v1::ReadTapLogRequest>();
-  request.set_file_no(3);
-  SetAuth(request.mutable_auth(), "app_read", 1);
+  auto request = OnFile<v1::ReadTapLogRequest>(3, "app_read", 1);
   ASSERT_TRUE(Validate(request).ok());
   auto log = ReadTapLog(ctx_, request);
   ASSERT_TRUE(log.ok()) << log.status();
@@ -445,9 +383,7 @@ TEST_F(AdminTranslationTest, FormatCreateListChangeAndDelete) {
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_EQ(SimApp(kAid)->keys[1].value, Hex("f0e1d2c3b4a5968778695a4b3c2d1e0f"));
   EXPECT_EQ(SimApp(kAid)->keys[1].version, 7);
-  auto get = On<v1::GetValueRequest>(kAid);
-  get.set_file_no(3);
-  SetAuth(get.mutable_auth(), "new_key1", 1);
+  auto get = OnFile<v1::GetValueRequest>(3, "new_key1", 1, kAid);
   auto value = GetValue(ctx_, get);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_EQ(value->value(), 100);
@@ -498,9 +434,7 @@ TEST_F(AdminTranslationTest, CommunicationModeOverrideWhenSettingsCannotBeListed
   ASSERT_TRUE(MakeFile(1, v1::FILE_TYPE_STANDARD, v1::COMMUNICATION_MODE_FULL).ok());
   ASSERT_TRUE(MakeFile(2, v1::FILE_TYPE_VALUE, v1::COMMUNICATION_MODE_FULL).ok());
   // Key 1 may write and read the file but not list its settings.
-  auto write = On<v1::WriteDataRequest>(kAid);
-  write.set_file_no(1);
-  SetAuth(write.mutable_auth(), "zero_aes", 1);
+  auto write = OnFile<v1::WriteDataRequest>(1, "zero_aes", 1, kAid);
   write.set_data(Str(Pattern(48, 3)));
   auto refused_write = WriteData(ctx_, write);
   EXPECT_FALSE(refused_write.ok());
@@ -510,9 +444,7 @@ TEST_F(AdminTranslationTest, CommunicationModeOverrideWhenSettingsCannotBeListed
   EXPECT_TRUE(written->committed());
   EXPECT_EQ(SimFile(kAid, 1).data, Pattern(48, 3));
 
-  auto read = On<v1::ReadDataRequest>(kAid);
-  read.set_file_no(1);
-  SetAuth(read.mutable_auth(), "zero_aes", 1);
+  auto read = OnFile<v1::ReadDataRequest>(1, "zero_aes", 1, kAid);
   auto refused = ReadData(ctx_, read);
   EXPECT_FALSE(refused.ok());
   read.set_communication_mode(v1::COMMUNICATION_MODE_FULL);
@@ -527,9 +459,7 @@ TEST_F(AdminTranslationTest, CommunicationModeOverrideWhenSettingsCannotBeListed
   EXPECT_LE(transport_->transmitted() - before, 2u);  // the read alone (one or two frames)
 
   // Value changes too; the values are read around the debit.
-  auto debit = On<v1::DebitRequest>(kAid);
-  debit.set_file_no(2);
-  SetAuth(debit.mutable_auth(), "zero_aes", 1);
+  auto debit = OnFile<v1::DebitRequest>(2, "zero_aes", 1, kAid);
   debit.set_amount(30);
   debit.set_communication_mode(v1::COMMUNICATION_MODE_FULL);
   auto debited = Debit(ctx_, debit);
@@ -566,9 +496,7 @@ TEST_F(CardOpsTranslationTest, ExpectedUidMismatchSendsNothing) {
 }
 
 TEST_F(CardOpsTranslationTest, UnknownKeyNameIsKeyNotFoundBeforeAnyApdu) {
-  auto read = On<v1::ReadDataRequest>();
-  read.set_file_no(5);
-  SetAuth(read.mutable_auth(), "no_such_key", 1);
+  auto read = OnFile<v1::ReadDataRequest>(5, "no_such_key", 1);
   auto refused = ReadData(ctx_, read);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Reason(refused.status()), kReasonKeyNotFound);

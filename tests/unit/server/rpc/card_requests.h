@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
+#include "core/apdu/error_metadata.h"
 #include "desfired/v1/card.pb.h"
+#include "proto/convert/status_convert.h"
 
 namespace desfired::server::testing {
 
@@ -30,11 +33,28 @@ Request On(uint32_t aid = kTransitAid) {
   return r;
 }
 
+// A request on file `file_no` of the transit application (or `aid`) with the key `key_name`
+// as key `key_number`.
+template <typename Request>
+Request OnFile(uint32_t file_no, const std::string& key_name, uint32_t key_number,
+               uint32_t aid = kTransitAid) {
+  Request r = On<Request>(aid);
+  r.set_file_no(file_no);
+  SetAuth(r.mutable_auth(), key_name, key_number);
+  return r;
+}
+
+// The "field" of an INVALID_ARGUMENT as the client sees it (ToErrorInfo); "" otherwise.
+inline std::string Field(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return "";
+  const google::rpc::ErrorInfo info = ToErrorInfo(status);
+  auto it = info.metadata().find(std::string(apdu::kMetadataField));
+  return it == info.metadata().end() ? "" : it->second;
+}
+
 // Debit of `amount` on the transit value file with the debit key.
 inline v1::DebitRequest DebitOf(int32_t amount, bool defer = false) {
-  auto r = On<v1::DebitRequest>();
-  r.set_file_no(1);
-  SetAuth(r.mutable_auth(), "app_debit", 2);
+  auto r = OnFile<v1::DebitRequest>(1, "app_debit", 2);
   r.set_amount(amount);
   r.set_defer_commit(defer);
   return r;
@@ -42,9 +62,7 @@ inline v1::DebitRequest DebitOf(int32_t amount, bool defer = false) {
 
 // The tap records (file 3) with the read key.
 inline v1::ReadRecordsRequest ReadTapsOf(int32_t page_size, std::string token) {
-  auto r = On<v1::ReadRecordsRequest>();
-  r.set_file_no(3);
-  SetAuth(r.mutable_auth(), "app_read", 1);
+  auto r = OnFile<v1::ReadRecordsRequest>(3, "app_read", 1);
   r.set_page_size(page_size);
   r.set_page_token(std::move(token));
   return r;
@@ -71,9 +89,7 @@ inline v1::CreateFileRequest MakeFileOf(uint32_t file_no, v1::FileType type,
                                         v1::CommunicationMode mode,
                                         const std::string& key = "zero_aes",
                                         uint32_t aid = kAdminAid) {
-  auto create = On<v1::CreateFileRequest>(aid);
-  SetAuth(create.mutable_auth(), key, 0);
-  create.set_file_no(file_no);
+  auto create = OnFile<v1::CreateFileRequest>(file_no, key, 0, aid);
   v1::FileSettings* s = create.mutable_settings();
   s->set_file_type(type);
   s->set_communication_mode(mode);

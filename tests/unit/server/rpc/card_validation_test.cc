@@ -11,37 +11,26 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/apdu/error_metadata.h"
 #include "core/cardops/data.h"
 #include "gtest/gtest.h"
-#include "core/apdu/error_metadata.h"
 #include "proto/convert/status_convert.h"
 #include "tests/unit/server/rpc/card_requests.h"
 
 namespace desfired::server {
 namespace {
 
-using apdu::kMetadataField;
-using apdu::kReasonCardMismatch;
-using apdu::kReasonInvalidArgument;
-using apdu::kReasonKeyNotFound;
-
 using testing::CreateAppOf;
 using testing::DebitOf;
+using testing::Field;
 using testing::kAdminAid;
 using testing::kReader;
 using testing::kTransitAid;
 using testing::MakeFileOf;
 using testing::On;
+using testing::OnFile;
 using testing::ReadTapsOf;
 using testing::SetAuth;
-
-// The "field" of an INVALID_ARGUMENT; "" otherwise.
-std::string Field(const absl::Status& status) {
-  if (status.code() != absl::StatusCode::kInvalidArgument) return "";
-  const google::rpc::ErrorInfo info = ToErrorInfo(status);
-  auto it = info.metadata().find(std::string(kMetadataField));
-  return it == info.metadata().end() ? "" : it->second;
-}
 
 struct InvalidCase {
   const char* name;
@@ -345,9 +334,7 @@ TEST(CardValidationTest, ReadDataPlainWithoutKeyAndFullAndMacWithKey) {
 }
 
 TEST(CardValidationTest, WriteDataToFullStandardFile) {
-  auto write = On<v1::WriteDataRequest>();
-  write.set_file_no(5);
-  SetAuth(write.mutable_auth(), "app_master", 0);
+  auto write = OnFile<v1::WriteDataRequest>(5, "app_master", 0);
   write.set_offset(3);
   write.set_data(std::string(20, '@'));
   write.set_defer_commit(true);
@@ -361,19 +348,13 @@ TEST(CardValidationTest, WriteDataToBackupFileCommitsUnlessDeferred) {
 }
 
 TEST(CardValidationTest, ValueOperationsReportValueBeforeAndAfter) {
-  auto get = On<v1::GetValueRequest>();
-  get.set_file_no(1);
-  SetAuth(get.mutable_auth(), "app_read", 1);
+  auto get = OnFile<v1::GetValueRequest>(1, "app_read", 1);
   EXPECT_TRUE(Validate(get).ok()) << Validate(get);
   EXPECT_TRUE(Validate(DebitOf(100)).ok());
-  auto limited = On<v1::LimitedCreditRequest>();
-  limited.set_file_no(1);
-  SetAuth(limited.mutable_auth(), "app_debit", 2);
+  auto limited = OnFile<v1::LimitedCreditRequest>(1, "app_debit", 2);
   limited.set_amount(40);
   EXPECT_TRUE(Validate(limited).ok()) << Validate(limited);
-  auto credit = On<v1::CreditRequest>();
-  credit.set_file_no(1);
-  SetAuth(credit.mutable_auth(), "app_credit", 3);
+  auto credit = OnFile<v1::CreditRequest>(1, "app_credit", 3);
   credit.set_amount(500);
   EXPECT_TRUE(Validate(credit).ok()) << Validate(credit);
 }
@@ -390,14 +371,10 @@ TEST(CardValidationTest, CallWithAnotherKeyLosesDeferredDebit) {
 }
 
 TEST(CardValidationTest, WriteRecordThenClearRecordFile) {
-  auto write = On<v1::WriteRecordRequest>();
-  write.set_file_no(3);
-  SetAuth(write.mutable_auth(), "app_debit", 2);
+  auto write = OnFile<v1::WriteRecordRequest>(3, "app_debit", 2);
   write.set_data(std::string(32, '\x07'));
   EXPECT_TRUE(Validate(write).ok()) << Validate(write);
-  auto clear = On<v1::ClearRecordFileRequest>();
-  clear.set_file_no(3);
-  SetAuth(clear.mutable_auth(), "app_credit", 3);
+  auto clear = OnFile<v1::ClearRecordFileRequest>(3, "app_credit", 3);
   EXPECT_TRUE(Validate(clear).ok()) << Validate(clear);
   EXPECT_TRUE(Validate(ReadTapsOf(1, "")).ok());
   EXPECT_TRUE(Validate(ReadTapsOf(10, "")).ok());
