@@ -68,28 +68,11 @@ class LedgerGuardE2eTest : public ::testing::Test {
   }
 
   v1::DebitRequest DebitReq(int32_t amount, const std::string& request_id) const {
-    v1::DebitRequest req;
-    req.mutable_target()->set_reader(reader_);
-    req.set_aid(kTransitAid);
-    req.set_file_no(1);
-    req.mutable_auth()->set_key_name("transit-debit");
-    req.mutable_auth()->set_key_number(2);
-    req.set_amount(amount);
-    req.set_request_id(request_id);
-    return req;
+    return testing::TransitDebit(reader_, amount, request_id);
   }
 
   int32_t Value(v1::CardService::Stub& cards) const {
-    v1::GetValueRequest req;
-    req.mutable_target()->set_reader(reader_);
-    req.set_aid(kTransitAid);
-    req.set_file_no(1);
-    req.mutable_auth()->set_key_name("transit-read");
-    req.mutable_auth()->set_key_number(1);
-    v1::GetValueResponse resp;
-    grpc::Status s = cards.GetValue(Ctx().get(), req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return s.ok() ? resp.value() : -1;
+    return testing::TransitValue(cards, reader_);
   }
 
   // desfired debits 1 twice (request ids guard-1 and guard-2: rows 1 to 4) and stops cleanly.

@@ -146,4 +146,30 @@ DesfiredRun RunDesfired(std::vector<std::string> args, const std::string& dir,
   return run;
 }
 
+v1::DebitRequest TransitDebit(const std::string& reader, int32_t amount,
+                              const std::string& request_id) {
+  v1::DebitRequest req;
+  req.mutable_target()->set_reader(reader);
+  req.set_aid(kTransitAid);
+  req.set_file_no(1);
+  req.mutable_auth()->set_key_name("transit-debit");
+  req.mutable_auth()->set_key_number(2);
+  req.set_amount(amount);
+  req.set_request_id(request_id);
+  return req;
+}
+
+int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader) {
+  v1::GetValueRequest req;
+  req.mutable_target()->set_reader(reader);
+  req.set_aid(kTransitAid);
+  req.set_file_no(1);
+  req.mutable_auth()->set_key_name("transit-read");
+  req.mutable_auth()->set_key_number(1);
+  v1::GetValueResponse resp;
+  grpc::Status s = cards.GetValue(Ctx().get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return s.ok() ? resp.value() : -1;
+}
+
 }  // namespace desfired::testing

@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "desfired/v1/card.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -102,6 +103,13 @@ struct DesfiredRun {
 // SIGTERM once it listens (or after 5 s).
 DesfiredRun RunDesfired(std::vector<std::string> args, const std::string& dir,
                         bool stop_when_listening);
+
+// The transit image's value file (kTransitAid, file 1) on `reader`: a Debit of `amount` with the
+// debit key (transit-debit, key 2) under `request_id`, and the value read with the read key
+// (transit-read, key 1; -1 after a failed call, which is also a test failure).
+v1::DebitRequest TransitDebit(const std::string& reader, int32_t amount,
+                              const std::string& request_id);
+int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader);
 
 }  // namespace desfired::testing
 
