@@ -204,50 +204,34 @@ class SecurityE2eTest : public ::testing::Test {
   }
 
   // --- Requests, valid for the cards: an allowed call succeeds. ------------------------------
-  v1::GetValueRequest ValueReq() const {
-    v1::GetValueRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(1);
-    *r.mutable_auth() = Key("transit-read", 1);
-    return r;
+  v1::GetValueRequest ValueReq() const { return testing::TransitGetValue(transit_); }
+  v1::DebitRequest DebitReq(int32_t amount, const std::string& id) const {
+    return testing::TransitDebit(transit_, amount, id);
   }
-  v1::ReadDataRequest ReadReq(uint32_t file, uint32_t length = 0) const {
-    v1::ReadDataRequest r;
+  // A request on the transit application's file `file` with the key `key_name` / `key_number`.
+  template <typename Request>
+  Request OnTransit(uint32_t file, const std::string& key_name, uint32_t key_number) const {
+    Request r;
     r.mutable_target()->set_reader(transit_);
     r.set_aid(kTransitAid);
     r.set_file_no(file);
-    r.set_length(length);
-    *r.mutable_auth() = Key("transit-read", 1);
+    *r.mutable_auth() = Key(key_name, key_number);
     return r;
   }
-  v1::DebitRequest DebitReq(int32_t amount, const std::string& id) const {
-    v1::DebitRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(1);
-    *r.mutable_auth() = Key("transit-debit", 2);
-    r.set_amount(amount);
-    r.set_request_id(id);
+  v1::ReadDataRequest ReadReq(uint32_t file, uint32_t length = 0) const {
+    auto r = OnTransit<v1::ReadDataRequest>(file, "transit-read", 1);
+    r.set_length(length);
     return r;
   }
   v1::CreditRequest CreditReq(int32_t amount, const std::string& id) const {
-    v1::CreditRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(1);
-    *r.mutable_auth() = Key("transit-credit", 3);
+    auto r = OnTransit<v1::CreditRequest>(1, "transit-credit", 3);
     r.set_amount(amount);
     r.set_request_id(id);
     return r;
   }
   // Backup file 2 (MAC mode), written with key 2.
   v1::WriteDataRequest WriteReq(const std::string& data, const std::string& id) const {
-    v1::WriteDataRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(2);
-    *r.mutable_auth() = Key("transit-debit", 2);
+    auto r = OnTransit<v1::WriteDataRequest>(2, "transit-debit", 2);
     r.set_data(data);
     r.set_request_id(id);
     return r;
@@ -624,16 +608,7 @@ absl::StatusOr<std::string> ReflectionListServices(const std::shared_ptr<grpc::C
 
 TEST_F(SecurityE2eTest, HealthAndReflectionNeedNoToken) {
   StartWithTokens();
-  auto health = grpc::health::v1::Health::NewStub(Channel());
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = health->Check(Ctx().get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  req.set_service("desfired.v1.CardService");
-  s = health->Check(Ctx().get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectServing(Channel()));
   absl::StatusOr<std::string> services = ReflectionListServices(Channel());
   ASSERT_TRUE(services.ok()) << services.status();
   EXPECT_THAT(*services, HasSubstr("desfired.v1.CardService"));
