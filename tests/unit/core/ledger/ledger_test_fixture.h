@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "core/ledger/ledger.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace desfired::ledger {
@@ -55,6 +56,21 @@ class LedgerTest : public ::testing::Test {
     absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path_);
     EXPECT_TRUE(v.ok()) << v.status();
     return v.ok() ? *v : Ledger::VerifyResult{};
+  }
+
+  // Verify (of the file) after `sql` on a closed ledger of `rows` rows (MakeLedger).
+  Ledger::VerifyResult TamperAndVerify(int rows, const std::string& sql) {
+    MakeLedger(rows);
+    Tamper(sql);
+    return VerifyFileOrDie();
+  }
+
+  // `v` failed at `bad_seq` (0: the head) with `problem` in its text.
+  static void ExpectBroken(const Ledger::VerifyResult& v, int64_t bad_seq,
+                           absl::string_view problem) {
+    EXPECT_FALSE(v.ok);
+    EXPECT_EQ(v.bad_seq, bad_seq);
+    EXPECT_THAT(v.problem, ::testing::HasSubstr(problem));
   }
 
   // A ledger of `n` rows (a PENDING / DONE pair per change), closed.
