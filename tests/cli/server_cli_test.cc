@@ -48,6 +48,13 @@ std::vector<std::string> Lines(const std::string& s) {
   return absl::StrSplit(s, '\n', absl::SkipEmpty());
 }
 
+// `run` exited 0 and printed `*out` as JSON.
+template <typename Message>
+void ParseJsonOut(const CliRun& run, Message* out) {
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, out).ok()) << run.out;
+}
+
 class ServerCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -166,9 +173,8 @@ TEST_F(ServerCliTest, ValueAndDebitWithRequestId) {
   CliRun fresh = OnCard("debit",
                         "--aid F51001 --file 1 --key transit-debit --key-no 2 "
                         "--amount 1 --json");
-  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
   v1::DebitResponse resp;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(fresh.out, &resp).ok()) << fresh.out;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(fresh, &resp));
   EXPECT_TRUE(resp.change().committed());
 
   // Too much: INSUFFICIENT_VALUE with its hint, exit code 1.
@@ -194,9 +200,8 @@ TEST_F(ServerCliTest, TapLogTableAndSummary) {
   CliRun json = OnCard("taplog",
                        "--aid F51001 --file 3 --key transit-read --key-no 1 --max-records 2 "
                        "--json");
-  ASSERT_EQ(json.exit_code, 0) << json.err;
   v1::ReadTapLogResponse resp;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &resp).ok()) << json.out;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(json, &resp));
   EXPECT_EQ(resp.results_size(), 2);
 }
 
