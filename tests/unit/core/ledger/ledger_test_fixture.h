@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -71,6 +73,19 @@ class LedgerTest : public ::testing::Test {
     EXPECT_FALSE(v.ok);
     EXPECT_EQ(v.bad_seq, bad_seq);
     EXPECT_THAT(v.problem, ::testing::HasSubstr(problem));
+  }
+
+  // The rows of a new ledger of `n` rows (SampleRow 1..n) as appended; the ledger is closed.
+  std::vector<Row> AppendRows(int n) {
+    std::vector<Row> rows;
+    std::unique_ptr<Ledger> l = OpenOrDie();
+    if (l == nullptr) return rows;
+    for (int i = 1; i <= n; ++i) {
+      absl::StatusOr<Row> row = l->Append(SampleRow(i));
+      EXPECT_TRUE(row.ok()) << row.status();
+      if (row.ok()) rows.push_back(*std::move(row));
+    }
+    return rows;
   }
 
   // A ledger of `n` rows (a PENDING / DONE pair per change), closed.
