@@ -83,6 +83,15 @@ class ServerCliTest : public ::testing::Test {
                       stdin_text);
   }
 
+  // File 2 (the backup file) starts with `want`: read with --length of `want` to stdout.
+  void ExpectFile2(const std::string& want) {
+    CliRun back = OnCard("read", absl::StrCat("--aid F51001 --file 2 --key transit-read --key-no 1 "
+                                              "--length ",
+                                              want.size(), " --out -"));
+    ASSERT_EQ(back.exit_code, 0) << back.err;
+    EXPECT_EQ(back.out, want);
+  }
+
   int32_t Value() {
     CliRun r = OnCard("value", "--aid F51001 --file 1 --key transit-read --key-no 1 --json");
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -224,10 +233,7 @@ TEST_F(ServerCliTest, ReadAndWrite) {
                         "--data 68656c6c6f --request-id cli-w-1");
   ASSERT_EQ(write.exit_code, 0) << write.err;
   EXPECT_THAT(write.out, HasSubstr("wrote 5 bytes at offset 0 of file 2 in F51001 (committed)"));
-  CliRun back =
-      OnCard("read", "--aid F51001 --file 2 --key transit-read --key-no 1 --length 5 --out -");
-  ASSERT_EQ(back.exit_code, 0) << back.err;
-  EXPECT_EQ(back.out, "hello");
+  ASSERT_NO_FATAL_FAILURE(ExpectFile2("hello"));
 }
 
 TEST_F(ServerCliTest, UsageErrorsExitTwo) {
@@ -340,10 +346,7 @@ TEST_F(ServerCliTest, WriteFromStdin) {
       OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -", "from stdin");
   ASSERT_EQ(write.exit_code, 0) << write.err;
   EXPECT_THAT(write.out, HasSubstr("wrote 10 bytes"));
-  CliRun back =
-      OnCard("read", "--aid F51001 --file 2 --key transit-read --key-no 1 --length 10 --out -");
-  ASSERT_EQ(back.exit_code, 0) << back.err;
-  EXPECT_EQ(back.out, "from stdin");
+  ASSERT_NO_FATAL_FAILURE(ExpectFile2("from stdin"));
   CliRun empty = OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -");
   EXPECT_EQ(empty.exit_code, 2);
   EXPECT_THAT(empty.err, HasSubstr("nothing to write"));
