@@ -53,6 +53,17 @@ class PcscCardTest : public ::testing::Test {
 
   std::string Reader() const { return sandbox_->ReaderName(0); }
 
+  // Once the card is on reader 0 again, a new connection through `context` answers the first
+  // frame of GetVersion with 91 AF.
+  void ExpectCardAnswers(PcscContext& context) {
+    ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
+    auto card = context.Connect(Reader());
+    ASSERT_TRUE(card.ok()) << card.status();
+    auto version = (*card)->Transmit(kGetVersion);
+    ASSERT_TRUE(version.ok()) << version.status();
+    EXPECT_EQ(Sw(*version), "91af");
+  }
+
   // Two programs sharing the card: each a context of its own and a shared connection in it.
   struct TwoPrograms {
     std::unique_ptr<PcscContext> mine_context;
@@ -113,12 +124,7 @@ TEST_F(PcscCardTest, FirstCallAfterRestartIsConnect) {
   auto context = PcscContext::Create();
   ASSERT_TRUE(context.ok()) << context.status();
   ASSERT_TRUE(sandbox_->RestartPcscd(SIGKILL).ok());
-  ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
-  auto card = (*context)->Connect(Reader());
-  ASSERT_TRUE(card.ok()) << card.status();
-  auto version = (*card)->Transmit(kGetVersion);
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(Sw(*version), "91af");
+  ASSERT_NO_FATAL_FAILURE(ExpectCardAnswers(**context));
 }
 
 // While pcscd is away Connect gives up with PCSC_UNAVAILABLE after its back-off; once pcscd is
@@ -133,12 +139,7 @@ TEST_F(PcscCardTest, ConnectWhilePcscdIsAwayIsUnavailable) {
   EXPECT_EQ(apdu::GetReason(card.status()), std::string(pcsc::kReasonPcscUnavailable));
 
   ASSERT_TRUE(sandbox_->StartPcscd().ok());
-  ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
-  card = (*context)->Connect(Reader());
-  ASSERT_TRUE(card.ok()) << card.status();
-  auto version = (*card)->Transmit(kGetVersion);
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(Sw(*version), "91af");
+  ASSERT_NO_FATAL_FAILURE(ExpectCardAnswers(**context));
 }
 
 // A card that never answers blocks SCardTransmit (no time-out, SCardCancel does not help);
@@ -179,12 +180,7 @@ TEST_F(PcscCardTest, TransmitBlockedWhenPcscdDiesIsUnavailable) {
   ASSERT_TRUE(sandbox_->Control(0, "remove").ok());  // ends the hang
   ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
   ASSERT_TRUE(sandbox_->StartPcscd().ok());
-  ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
-  auto again = (*context)->Connect(Reader());
-  ASSERT_TRUE(again.ok()) << again.status();
-  auto version = (*again)->Transmit(kGetVersion);
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(Sw(*version), "91af");
+  ASSERT_NO_FATAL_FAILURE(ExpectCardAnswers(**context));
 }
 
 // Transmit on a thread of its own: pcsc-lite makes a Transmit from another connection wait
