@@ -236,18 +236,22 @@ class SecurityE2eTest : public ::testing::Test {
     r.set_request_id(id);
     return r;
   }
-  v1::FormatCardRequest FormatReq(const std::string& id) const {
-    v1::FormatCardRequest r;
+  // A change on the blank card with the PICC master key, under request id `id`.
+  template <typename Request>
+  Request OnBlank(const std::string& id) const {
+    Request r;
     r.mutable_target()->set_reader(blank_);
-    r.mutable_target()->set_expected_uid(blank_uid_);
     *r.mutable_auth() = Key("picc", 0);
     r.set_request_id(id);
     return r;
   }
+  v1::FormatCardRequest FormatReq(const std::string& id) const {
+    auto r = OnBlank<v1::FormatCardRequest>(id);
+    r.mutable_target()->set_expected_uid(blank_uid_);
+    return r;
+  }
   v1::CreateApplicationRequest CreateAppReq(const std::string& id) const {
-    v1::CreateApplicationRequest r;
-    r.mutable_target()->set_reader(blank_);
-    *r.mutable_auth() = Key("picc", 0);
+    auto r = OnBlank<v1::CreateApplicationRequest>(id);
     r.set_aid(kNewAid);
     r.mutable_key_settings()->set_master_key_changeable(true);
     r.mutable_key_settings()->set_free_directory_list(true);
@@ -255,16 +259,27 @@ class SecurityE2eTest : public ::testing::Test {
     r.mutable_key_settings()->set_configuration_changeable(true);
     r.set_key_count(1);
     r.set_key_family(v1::KEY_FAMILY_AES);
-    r.set_request_id(id);
     return r;
   }
   v1::DeleteApplicationRequest DeleteAppReq(const std::string& id) const {
-    v1::DeleteApplicationRequest r;
-    r.mutable_target()->set_reader(blank_);
-    *r.mutable_auth() = Key("picc", 0);
+    auto r = OnBlank<v1::DeleteApplicationRequest>(id);
     r.set_aid(kNewAid);
-    r.set_request_id(id);
     return r;
+  }
+
+  // FormatCard, CreateApplication and DeleteApplication (request ids `id_prefix`-f, -a, -x)
+  // refused to `role` (the token `tok`): they need admin.
+  void ExpectCardStructureDenied(v1::CardService::Stub& cards, const std::string& tok,
+                                 const std::string& role, const std::string& id_prefix) {
+    v1::FormatCardResponse format;
+    ExpectRoleDenied(cards.FormatCard(Ctx(tok).get(), FormatReq(id_prefix + "-f"), &format), role,
+                     "admin", "FormatCard");
+    v1::CreateApplicationResponse app;
+    ExpectRoleDenied(cards.CreateApplication(Ctx(tok).get(), CreateAppReq(id_prefix + "-a"), &app),
+                     role, "admin", "CreateApplication");
+    v1::DeleteApplicationResponse del;
+    ExpectRoleDenied(cards.DeleteApplication(Ctx(tok).get(), DeleteAppReq(id_prefix + "-x"), &del),
+                     role, "admin", "DeleteApplication");
   }
 
   // --- Calls as a caller: (status, result). -----------------------------------------------------
@@ -452,15 +467,7 @@ TEST_F(SecurityE2eTest, ViewerReadsAndChangesNothing) {
   v1::WriteDataResponse write;
   ExpectRoleDenied(cards->WriteData(Ctx(tok).get(), WriteReq("viewer was here", "v-w"), &write),
                    "viewer", "operator", "WriteData");
-  v1::FormatCardResponse format;
-  ExpectRoleDenied(cards->FormatCard(Ctx(tok).get(), FormatReq("v-f"), &format), "viewer", "admin",
-                   "FormatCard");
-  v1::CreateApplicationResponse app;
-  ExpectRoleDenied(cards->CreateApplication(Ctx(tok).get(), CreateAppReq("v-a"), &app), "viewer",
-                   "admin", "CreateApplication");
-  v1::DeleteApplicationResponse del;
-  ExpectRoleDenied(cards->DeleteApplication(Ctx(tok).get(), DeleteAppReq("v-x"), &del), "viewer",
-                   "admin", "DeleteApplication");
+  ExpectCardStructureDenied(*cards, tok, "viewer", "v");
 
   // Nothing reached the cards.
   EXPECT_EQ(ValueAsAdmin(*cards), 2500);
@@ -496,15 +503,7 @@ TEST_F(SecurityE2eTest, OperatorChangesFilesButNotTheCardsStructure) {
   ASSERT_TRUE(cards->ReadData(Ctx(tok).get(), ReadReq(2, 14), &back).ok());
   EXPECT_EQ(back.data(), "operator wrote");
 
-  v1::FormatCardResponse format;
-  ExpectRoleDenied(cards->FormatCard(Ctx(tok).get(), FormatReq("o-f"), &format), "operator",
-                   "admin", "FormatCard");
-  v1::CreateApplicationResponse app;
-  ExpectRoleDenied(cards->CreateApplication(Ctx(tok).get(), CreateAppReq("o-a"), &app), "operator",
-                   "admin", "CreateApplication");
-  v1::DeleteApplicationResponse del;
-  ExpectRoleDenied(cards->DeleteApplication(Ctx(tok).get(), DeleteAppReq("o-x"), &del), "operator",
-                   "admin", "DeleteApplication");
+  ExpectCardStructureDenied(*cards, tok, "operator", "o");
   EXPECT_EQ(BlankApplications(*cards), 0);
 }
 
