@@ -440,32 +440,30 @@ void BM_RawSequence(benchmark::State& state) {
   });
 }
 
-// Core alone: the full sequences against their recordings (no pcscd, no card). Its time is
-// core's CPU cost per sequence, the floor of its overhead through pcscd.
-void BM_CoreOnlySequence(benchmark::State& state) {
+// Replays the recorded full sequences on `path`; with `cold_cache`, the caches are evicted
+// before each.
+void CoreOnlySequence(benchmark::State& state, Path path, bool cold_cache) {
   Bench& b = GetBench();
   if (!b.error.empty()) return state.SkipWithError(b.error.c_str());
   ReplayTransport replay;
   size_t i = 0;
   TimedLoop(
-      state, Path::kCoreOnlyFull,
-      [&]() { return FullSequence(replay, b.debit_key).ok() && replay.done(); },
-      [&]() { replay.Start(b.full[i++ % b.full.size()]); });
+      state, path, [&]() { return FullSequence(replay, b.debit_key).ok() && replay.done(); },
+      [&]() {
+        if (cold_cache) EvictCaches();
+        replay.Start(b.full[i++ % b.full.size()]);
+      });
+}
+
+// Core alone: the full sequences against their recordings (no pcscd, no card). Its time is
+// core's CPU cost per sequence, the floor of its overhead through pcscd.
+void BM_CoreOnlySequence(benchmark::State& state) {
+  CoreOnlySequence(state, Path::kCoreOnlyFull, /*cold_cache=*/false);
 }
 
 // The same with the caches evicted before every sequence.
 void BM_CoreOnlySequenceColdCache(benchmark::State& state) {
-  Bench& b = GetBench();
-  if (!b.error.empty()) return state.SkipWithError(b.error.c_str());
-  ReplayTransport replay;
-  size_t i = 0;
-  TimedLoop(
-      state, Path::kCoreOnlyFullCold,
-      [&]() { return FullSequence(replay, b.debit_key).ok() && replay.done(); },
-      [&]() {
-        EvictCaches();
-        replay.Start(b.full[i++ % b.full.size()]);
-      });
+  CoreOnlySequence(state, Path::kCoreOnlyFullCold, /*cold_cache=*/true);
 }
 
 void BM_CoreOnlyPlain(benchmark::State& state) {

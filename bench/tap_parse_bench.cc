@@ -83,35 +83,37 @@ void BM_ParseCrcOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseCrcOnly);
 
-void BM_ParseAesCmacStaticKey(benchmark::State& state) {
-  static const std::vector<uint8_t> recs = MakeRecords(false, false);
-  keys::KeyStore store =
-      *keys::KeyStore::Parse(std::string("key k AES128 ") + kKeyHex + "\ntap static key=k\n", "b");
+// Parses `recs` with the keys and tap rules of `key_file` (a key store); every record is valid.
+void RunWithKeys(benchmark::State& state, const std::string& key_file,
+                 const std::vector<uint8_t>& recs) {
+  keys::KeyStore store = *keys::KeyStore::Parse(key_file, "b");
   MacVerifier verifier = *MacVerifier::Create(store);
   TapParser parser(ParserOptions{}, &verifier);
   RunParser(state, parser, recs, TapStatus::kValid);
+}
+
+// Per-card keys (AN10922) diversified from the master key.
+std::string An10922Keys() {
+  return std::string("key m AES128 ") + kMasterHex + "\ntap card key=m system=4e585020416275\n";
+}
+
+void BM_ParseAesCmacStaticKey(benchmark::State& state) {
+  static const std::vector<uint8_t> recs = MakeRecords(false, false);
+  RunWithKeys(state, std::string("key k AES128 ") + kKeyHex + "\ntap static key=k\n", recs);
 }
 BENCHMARK(BM_ParseAesCmacStaticKey);
 
 // Per-card keys (AN10922): 64 cards that recur, so their keys stay prepared.
 void BM_ParseAn10922RecurringCards(benchmark::State& state) {
   static const std::vector<uint8_t> recs = MakeRecords(true, false);
-  keys::KeyStore store = *keys::KeyStore::Parse(
-      std::string("key m AES128 ") + kMasterHex + "\ntap card key=m system=4e585020416275\n", "b");
-  MacVerifier verifier = *MacVerifier::Create(store);
-  TapParser parser(ParserOptions{}, &verifier);
-  RunParser(state, parser, recs, TapStatus::kValid);
+  RunWithKeys(state, An10922Keys(), recs);
 }
 BENCHMARK(BM_ParseAn10922RecurringCards);
 
 // Per-card keys (AN10922), worst case: every record from a card not seen before.
 void BM_ParseAn10922EveryCardNew(benchmark::State& state) {
   static const std::vector<uint8_t> recs = MakeRecords(true, true);
-  keys::KeyStore store = *keys::KeyStore::Parse(
-      std::string("key m AES128 ") + kMasterHex + "\ntap card key=m system=4e585020416275\n", "b");
-  MacVerifier verifier = *MacVerifier::Create(store);
-  TapParser parser(ParserOptions{}, &verifier);
-  RunParser(state, parser, recs, TapStatus::kValid);
+  RunWithKeys(state, An10922Keys(), recs);
 }
 BENCHMARK(BM_ParseAn10922EveryCardNew);
 

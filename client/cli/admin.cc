@@ -310,10 +310,8 @@ int CreateFile(int argc, char** argv) {
   ServerCommand cmd("create-file",
                     "Create a file in an application. --access gives the key (0..13, free or\n"
                     "never) for read, write, read+write and change, e.g. 1,2,3,0.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile("the new file's number (0..31)");
-  cmd.AddKey("the application master key (omit when creation is free)");
+  cmd.AddFileOptions("the application master key (omit when creation is free)",
+                     "the new file's number (0..31)");
   cmd.args().Option("type", "TYPE", "standard, backup, value, linear or cyclic");
   cmd.args().Option("comm", "MODE", "plain, mac or full");
   cmd.args().Option("access", "R,W,RW,CHANGE", "access rights");
@@ -340,10 +338,7 @@ int CreateFile(int argc, char** argv) {
 
 int DeleteFile(int argc, char** argv) {
   ServerCommand cmd("delete-file", "Delete a file of an application.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile();
-  cmd.AddKey("the application master key (omit when deletion is free)");
+  cmd.AddFileOptions("the application master key (omit when deletion is free)");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   return RunChange(

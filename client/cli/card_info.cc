@@ -9,38 +9,31 @@
 #include "absl/strings/strip.h"
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
+#include "core/util/enum_table.h"
 
 namespace desfired::cli {
 namespace {
 
+constexpr EnumRow<v1::CardGeneration, absl::string_view> kGenerationTexts[] = {
+    {v1::CARD_GENERATION_EV0, "DESFire EV0 (MF3ICD40)"},
+    {v1::CARD_GENERATION_EV1, "DESFire EV1"},
+    {v1::CARD_GENERATION_EV2, "DESFire EV2"},
+    {v1::CARD_GENERATION_EV3, "DESFire EV3"},
+    {v1::CARD_GENERATION_LIGHT, "DESFire Light"},
+};
+
+constexpr EnumRow<v1::KeyFamily, absl::string_view> kKeyFamilyTexts[] = {
+    {v1::KEY_FAMILY_DES, "DES/2K3DES"},
+    {v1::KEY_FAMILY_3TDEA, "3K3DES"},
+    {v1::KEY_FAMILY_AES, "AES-128"},
+};
+
 std::string GenerationText(v1::CardGeneration g) {
-  switch (g) {
-    case v1::CARD_GENERATION_EV0:
-      return "DESFire EV0 (MF3ICD40)";
-    case v1::CARD_GENERATION_EV1:
-      return "DESFire EV1";
-    case v1::CARD_GENERATION_EV2:
-      return "DESFire EV2";
-    case v1::CARD_GENERATION_EV3:
-      return "DESFire EV3";
-    case v1::CARD_GENERATION_LIGHT:
-      return "DESFire Light";
-    default:
-      return "unrecognised card";
-  }
+  return std::string(ValueOf(kGenerationTexts, g).value_or("unrecognised card"));
 }
 
 std::string KeyFamilyText(v1::KeyFamily f) {
-  switch (f) {
-    case v1::KEY_FAMILY_DES:
-      return "DES/2K3DES";
-    case v1::KEY_FAMILY_3TDEA:
-      return "3K3DES";
-    case v1::KEY_FAMILY_AES:
-      return "AES-128";
-    default:
-      return "unknown";
-  }
+  return std::string(ValueOf(kKeyFamilyTexts, f).value_or("unknown"));
 }
 
 std::string KeySettingsText(const v1::KeySettings& k, bool application) {

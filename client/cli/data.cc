@@ -68,10 +68,7 @@ int Read(int argc, char** argv) {
   ServerCommand cmd("read",
                     "Read bytes of a standard or backup data file. Prints a hex dump, or writes\n"
                     "the raw bytes with --out.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile();
-  cmd.AddKey("a key with read access (omit when reading is free)");
+  cmd.AddFileOptions("a key with read access (omit when reading is free)");
   cmd.args().Option("offset", "N", "first byte (default 0)");
   cmd.args().Option("length", "N", "bytes to read (default 0: to the end of the file)");
   cmd.args().Option("out", "FILE|-", "write the raw bytes to FILE, or to stdout with -");
@@ -102,10 +99,7 @@ int Read(int argc, char** argv) {
 int Write(int argc, char** argv) {
   ServerCommand cmd("write",
                     "Write bytes to a standard or backup data file (a backup file is committed).");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile();
-  cmd.AddKey("a key with write access (omit when writing is free)");
+  cmd.AddFileOptions("a key with write access (omit when writing is free)");
   cmd.args().Option("offset", "N", "first byte to write (default 0)");
   cmd.args().Option("data", "HEX", "the bytes, hex");
   cmd.args().Option("in", "FILE|-", "read the bytes from FILE, or from stdin with -");
@@ -156,10 +150,7 @@ int Write(int argc, char** argv) {
 
 int Records(int argc, char** argv) {
   ServerCommand cmd("records", "Read the records of a linear or cyclic record file, newest first.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile();
-  cmd.AddKey("a key with read access (omit when reading is free)");
+  cmd.AddFileOptions("a key with read access (omit when reading is free)");
   cmd.args().Option("max", "N", "read at most N records (default: all)");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadRecordsRequest req;

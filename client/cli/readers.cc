@@ -8,23 +8,20 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
+#include "core/util/enum_table.h"
 
 namespace desfired::cli {
 namespace {
 
+constexpr EnumRow<v1::CardEvent::Kind, absl::string_view> kKindNames[] = {
+    {v1::CardEvent::READER_ADDED, "READER_ADDED"},
+    {v1::CardEvent::READER_REMOVED, "READER_REMOVED"},
+    {v1::CardEvent::CARD_INSERTED, "CARD_INSERTED"},
+    {v1::CardEvent::CARD_REMOVED, "CARD_REMOVED"},
+};
+
 std::string KindName(v1::CardEvent::Kind kind) {
-  switch (kind) {
-    case v1::CardEvent::READER_ADDED:
-      return "READER_ADDED";
-    case v1::CardEvent::READER_REMOVED:
-      return "READER_REMOVED";
-    case v1::CardEvent::CARD_INSERTED:
-      return "CARD_INSERTED";
-    case v1::CardEvent::CARD_REMOVED:
-      return "CARD_REMOVED";
-    default:
-      return "UNKNOWN";
-  }
+  return std::string(ValueOf(kKindNames, kind).value_or("UNKNOWN"));
 }
 
 // One line per reader of a snapshot, then one per event:

@@ -233,6 +233,13 @@ void ServerCommand::AddFile(absl::string_view help) {
   args_.Option("file", "N", std::string(help));
 }
 
+void ServerCommand::AddFileOptions(absl::string_view key_help, absl::string_view file_help) {
+  AddTarget();
+  AddAid();
+  AddFile(file_help);
+  AddKey(key_help);
+}
+
 void ServerCommand::AddRequestId() {
   has_request_id_ = true;
   args_.Option("request-id", "ID",

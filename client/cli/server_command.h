@@ -79,6 +79,10 @@ class ServerCommand {
   void AddFile(absl::string_view help = "file number (0..31)");
   // --request-id ID: the idempotency key of a change (default: a new random one).
   void AddRequestId();
+  // The options FileRequest reads: the target, --aid, --file (`file_help`) and the key
+  // options (`key_help`), in that order.
+  void AddFileOptions(absl::string_view key_help,
+                      absl::string_view file_help = "file number (0..31)");
 
   // Adds --json and the connection options, then parses `argv` (the arguments after the
   // subcommand); call once, after adding the command's own options. nullopt: go on.

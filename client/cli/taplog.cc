@@ -39,10 +39,8 @@ int TapLog(int argc, char** argv) {
                     "Read the tap log (a record file of tap records, docs/tap-record-format.md)\n"
                     "of a card; the server parses and checks every record with its key store.\n"
                     "Prints a table of the records, oldest first, and a summary.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile("the tap log's file number (0..31)");
-  cmd.AddKey("a key with read access (omit when reading is free)");
+  cmd.AddFileOptions("a key with read access (omit when reading is free)",
+                     "the tap log's file number (0..31)");
   cmd.args().Option("max-records", "N", "only the newest N records (default: all)");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadTapLogRequest req;

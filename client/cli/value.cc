@@ -38,10 +38,7 @@ int RunChange(const char* name, const char* summary, const char* key_help,
               absl::StatusOr<Response> (client::Client::*call)(Request), int argc, char** argv) {
   ServerCommand cmd(
       name, absl::StrCat(summary, "\nRetrying with the same --request-id never applies it twice."));
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile();
-  cmd.AddKey(key_help);
+  cmd.AddFileOptions(key_help);
   cmd.args().Option("amount", "N", "the amount (1..2147483647)");
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
@@ -66,10 +63,7 @@ constexpr char kDebitKey[] = "a key with write or read-write access";
 
 int Value(int argc, char** argv) {
   ServerCommand cmd("value", "Print the committed value of a value file.");
-  cmd.AddTarget();
-  cmd.AddAid();
-  cmd.AddFile();
-  cmd.AddKey("a key with read, write or read-write access (omit when GetValue is free)");
+  cmd.AddFileOptions("a key with read, write or read-write access (omit when GetValue is free)");
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::GetValueRequest req;
   if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);

@@ -7,26 +7,35 @@
 #include "absl/strings/str_format.h"
 #include "core/apdu/status_payload.h"
 #include "core/cardops/errors.h"
+#include "core/util/enum_table.h"
 #include "core/util/status_macros.h"
 
 namespace desfired::cardops {
 namespace {
 
+// Each scheme as a request names it (the API's name, in errors) and as messages tell it.
+struct SchemeNames {
+  desfire::AuthScheme scheme;
+  absl::string_view requested;
+  absl::string_view text;
+};
+
+constexpr SchemeNames kSchemeNames[] = {
+    {desfire::AuthScheme::kNone, "AUTH_SCHEME_UNSPECIFIED", "no"},
+    {desfire::AuthScheme::kLegacy, "AUTH_SCHEME_LEGACY", "legacy (0A)"},
+    {desfire::AuthScheme::kIso, "AUTH_SCHEME_ISO", "ISO (1A)"},
+    {desfire::AuthScheme::kAes, "AUTH_SCHEME_AES", "AES (AA)"},
+    {desfire::AuthScheme::kEv2, "AUTH_SCHEME_EV2", "EV2 (71)"},
+};
+
+const SchemeNames* NamesOf(desfire::AuthScheme scheme) {
+  return FirstRow(kSchemeNames, [&](const SchemeNames& n) { return n.scheme == scheme; });
+}
+
 // The scheme a request asked for, as the API names it (in errors).
 absl::string_view RequestedSchemeName(desfire::AuthScheme scheme) {
-  switch (scheme) {
-    case desfire::AuthScheme::kLegacy:
-      return "AUTH_SCHEME_LEGACY";
-    case desfire::AuthScheme::kIso:
-      return "AUTH_SCHEME_ISO";
-    case desfire::AuthScheme::kAes:
-      return "AUTH_SCHEME_AES";
-    case desfire::AuthScheme::kEv2:
-      return "AUTH_SCHEME_EV2";
-    case desfire::AuthScheme::kNone:
-      break;
-  }
-  return "AUTH_SCHEME_UNSPECIFIED";
+  const SchemeNames* names = NamesOf(scheme);
+  return names == nullptr ? "AUTH_SCHEME_UNSPECIFIED" : names->requested;
 }
 
 // The scheme of the card's session for `scheme` (kNone: the key type's default).
@@ -56,19 +65,8 @@ absl::StatusOr<desfire::AuthScheme> SchemeFor(desfire::AuthScheme scheme, crypto
 }
 
 absl::string_view SchemeName(desfire::AuthScheme scheme) {
-  switch (scheme) {
-    case desfire::AuthScheme::kNone:
-      return "no";
-    case desfire::AuthScheme::kLegacy:
-      return "legacy (0A)";
-    case desfire::AuthScheme::kIso:
-      return "ISO (1A)";
-    case desfire::AuthScheme::kAes:
-      return "AES (AA)";
-    case desfire::AuthScheme::kEv2:
-      return "EV2 (71)";
-  }
-  return "unknown";
+  const SchemeNames* names = NamesOf(scheme);
+  return names == nullptr ? "unknown" : names->text;
 }
 
 }  // namespace

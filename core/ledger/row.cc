@@ -1,12 +1,24 @@
 #include "core/ledger/row.h"
 
+#include "core/util/enum_table.h"
+
 namespace desfired::ledger {
 namespace {
 
 constexpr char kTimeFormat[] = "%Y-%m-%dT%H:%M:%E6SZ";
 
-constexpr Event kEvents[] = {Event::kPending, Event::kDone, Event::kReconciled, Event::kTaps,
-                             Event::kRecovered};
+constexpr EnumRow<Event, absl::string_view> kEventNames[] = {
+    {Event::kPending, "PENDING"},       {Event::kDone, "DONE"},
+    {Event::kReconciled, "RECONCILED"}, {Event::kTaps, "TAPS"},
+    {Event::kRecovered, "RECOVERED"},
+};
+
+// How errors name a stored value's type.
+constexpr EnumRow<Value::Type, absl::string_view> kTypeNames[] = {
+    {Value::Type::kNull, "NULL"},   {Value::Type::kInteger, "an integer"},
+    {Value::Type::kReal, "a real"}, {Value::Type::kText, "text"},
+    {Value::Type::kBlob, "a blob"},
+};
 
 constexpr absl::string_view kColumnNames[kColumnCount] = {
     "seq",          "time",        "event",     "request_id", "request_hash", "caller",
@@ -51,28 +63,9 @@ constexpr FieldColumn<std::optional<int64_t>> kOptionalFields[] = {
 
 }  // namespace
 
-absl::string_view EventName(Event event) {
-  switch (event) {
-    case Event::kPending:
-      return "PENDING";
-    case Event::kDone:
-      return "DONE";
-    case Event::kReconciled:
-      return "RECONCILED";
-    case Event::kTaps:
-      return "TAPS";
-    case Event::kRecovered:
-      return "RECOVERED";
-  }
-  return "UNKNOWN";
-}
+absl::string_view EventName(Event event) { return ValueOf(kEventNames, event).value_or("UNKNOWN"); }
 
-std::optional<Event> ParseEvent(absl::string_view name) {
-  for (Event e : kEvents) {
-    if (EventName(e) == name) return e;
-  }
-  return std::nullopt;
-}
+std::optional<Event> ParseEvent(absl::string_view name) { return KeyOf(kEventNames, name); }
 
 std::string FormatLedgerTime(absl::Time t) {
   return absl::FormatTime(kTimeFormat, t, absl::UTCTimeZone());
@@ -119,19 +112,7 @@ bool operator==(const Value& a, const Value& b) {
 }
 
 absl::string_view TypeName(Value::Type type) {
-  switch (type) {
-    case Value::Type::kNull:
-      return "NULL";
-    case Value::Type::kInteger:
-      return "an integer";
-    case Value::Type::kReal:
-      return "a real";
-    case Value::Type::kText:
-      return "text";
-    case Value::Type::kBlob:
-      return "a blob";
-  }
-  return "an unknown type";
+  return ValueOf(kTypeNames, type).value_or("an unknown type");
 }
 
 bool operator==(const StoredRow& a, const StoredRow& b) { return a.values == b.values; }

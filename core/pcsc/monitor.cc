@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/pcsc/pcsc.h"
+#include "core/util/enum_table.h"
 
 namespace desfired::pcsc {
 namespace {
@@ -64,20 +65,17 @@ ReaderEvent Event(ReaderEvent::Kind kind, const std::string& reader, bool snapsh
   return event;
 }
 
+constexpr EnumRow<ReaderEvent::Kind, absl::string_view> kKindNames[] = {
+    {ReaderEvent::Kind::kReaderAdded, "READER_ADDED"},
+    {ReaderEvent::Kind::kReaderRemoved, "READER_REMOVED"},
+    {ReaderEvent::Kind::kCardInserted, "CARD_INSERTED"},
+    {ReaderEvent::Kind::kCardRemoved, "CARD_REMOVED"},
+};
+
 }  // namespace
 
 absl::string_view ReaderEventKindName(ReaderEvent::Kind kind) {
-  switch (kind) {
-    case ReaderEvent::Kind::kReaderAdded:
-      return "READER_ADDED";
-    case ReaderEvent::Kind::kReaderRemoved:
-      return "READER_REMOVED";
-    case ReaderEvent::Kind::kCardInserted:
-      return "CARD_INSERTED";
-    case ReaderEvent::Kind::kCardRemoved:
-      return "CARD_REMOVED";
-  }
-  return "UNKNOWN";
+  return ValueOf(kKindNames, kind).value_or("UNKNOWN");
 }
 
 // What the monitor thread knows of one reader.

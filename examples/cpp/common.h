@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "client/desfired_client.h"
 #include "core/apdu/status_payload.h"
 
@@ -50,26 +51,29 @@ class Args {
   }
   // A number option; exits with code 2 when it is not one.
   double Number(const std::string& name, double fallback) const {
-    if (!Has(name)) return fallback;
-    double v = 0;
-    if (!absl::SimpleAtod(values_.at(name), &v)) {
-      std::cerr << "--" << name << " takes a number, got '" << values_.at(name) << "'\n";
-      std::exit(2);
-    }
-    return v;
+    return Parsed(name, fallback, "a number",
+                  [](absl::string_view text, double* v) { return absl::SimpleAtod(text, v); });
   }
   // A hex option (an AID); exits with code 2 when it is not hex.
   uint32_t Hex(const std::string& name, uint32_t fallback) const {
+    return Parsed(name, fallback, "hex",
+                  [](absl::string_view text, uint32_t* v) { return absl::SimpleHexAtoi(text, v); });
+  }
+
+ private:
+  // The option read by `parse`, `fallback` when absent; exits with code 2 when `parse` fails
+  // (the message says the option takes `what`).
+  template <typename T, typename Parse>
+  T Parsed(const std::string& name, T fallback, const char* what, Parse parse) const {
     if (!Has(name)) return fallback;
-    uint32_t v = 0;
-    if (!absl::SimpleHexAtoi(values_.at(name), &v)) {
-      std::cerr << "--" << name << " takes hex, got '" << values_.at(name) << "'\n";
+    T v{};
+    if (!parse(values_.at(name), &v)) {
+      std::cerr << "--" << name << " takes " << what << ", got '" << values_.at(name) << "'\n";
       std::exit(2);
     }
     return v;
   }
 
- private:
   std::map<std::string, std::string> values_;
 };
 

@@ -50,22 +50,22 @@ int main(int argc, char** argv) {
   const absl::Duration interval = absl::Seconds(args->Number("interval", 1));
   const absl::Duration card_wait = absl::Seconds(args->Number("card-wait", 60));
 
+  // The value file, read with the read key and debited with the debit key.
+  auto on_file = [&](auto* req, const std::string& key_name, double key_no) {
+    req->mutable_target()->set_reader(*reader);
+    req->set_aid(aid);
+    req->set_file_no(file);
+    req->mutable_auth()->set_key_name(key_name);
+    req->mutable_auth()->set_key_number(static_cast<uint32_t>(key_no));
+  };
   v1::GetValueRequest get;
-  get.mutable_target()->set_reader(*reader);
-  get.set_aid(aid);
-  get.set_file_no(file);
-  get.mutable_auth()->set_key_name(args->Get("read-key", "transit-read"));
-  get.mutable_auth()->set_key_number(static_cast<uint32_t>(args->Number("read-key-no", 1)));
+  on_file(&get, args->Get("read-key", "transit-read"), args->Number("read-key-no", 1));
   absl::StatusOr<v1::GetValueResponse> start = (*client)->GetValue(get);
   if (!start.ok()) return examples::Fail("GetValue", start.status());
   std::cout << "value at start: " << start->value() << "\n";
 
   v1::DebitRequest debit;
-  debit.mutable_target()->set_reader(*reader);
-  debit.set_aid(aid);
-  debit.set_file_no(file);
-  debit.mutable_auth()->set_key_name(args->Get("key", "transit-debit"));
-  debit.mutable_auth()->set_key_number(static_cast<uint32_t>(args->Number("key-no", 2)));
+  on_file(&debit, args->Get("key", "transit-debit"), args->Number("key-no", 2));
   debit.set_amount(1);
 
   int debits = 0;

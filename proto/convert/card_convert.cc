@@ -1,6 +1,7 @@
 #include "proto/convert/card_convert.h"
 
 #include "core/util/bytes.h"
+#include "core/util/enum_table.h"
 
 namespace desfired {
 namespace {
@@ -11,6 +12,54 @@ using desfire::FileType;
 constexpr uint8_t kVendorNxp = 0x04;
 constexpr uint8_t kKeySettingsLowBits = 0x0F;
 constexpr int kChangeKeyAccessShift = 4;
+
+// Each core enum beside its proto spelling (core/util/enum_table.h): the key is the core value.
+constexpr EnumRow<CommMode, v1::CommunicationMode> kModes[] = {
+    {CommMode::kPlain, v1::COMMUNICATION_MODE_PLAIN},
+    {CommMode::kMac, v1::COMMUNICATION_MODE_MAC},
+    {CommMode::kFull, v1::COMMUNICATION_MODE_FULL},
+};
+
+constexpr EnumRow<desfire::AuthScheme, v1::AuthScheme> kAuthSchemes[] = {
+    {desfire::AuthScheme::kLegacy, v1::AUTH_SCHEME_LEGACY},
+    {desfire::AuthScheme::kIso, v1::AUTH_SCHEME_ISO},
+    {desfire::AuthScheme::kAes, v1::AUTH_SCHEME_AES},
+    {desfire::AuthScheme::kEv2, v1::AUTH_SCHEME_EV2},
+};
+
+constexpr EnumRow<FileType, v1::FileType> kFileTypes[] = {
+    {FileType::kStandardData, v1::FILE_TYPE_STANDARD},
+    {FileType::kBackupData, v1::FILE_TYPE_BACKUP},
+    {FileType::kValue, v1::FILE_TYPE_VALUE},
+    {FileType::kLinearRecord, v1::FILE_TYPE_LINEAR_RECORD},
+    {FileType::kCyclicRecord, v1::FILE_TYPE_CYCLIC_RECORD},
+    {FileType::kTransactionMac, v1::FILE_TYPE_TRANSACTION_MAC},
+};
+
+constexpr EnumRow<desfire::KeyFamily, v1::KeyFamily> kKeyFamilies[] = {
+    {desfire::KeyFamily::kDes, v1::KEY_FAMILY_DES},
+    {desfire::KeyFamily::k3k3Des, v1::KEY_FAMILY_3TDEA},
+    {desfire::KeyFamily::kAes, v1::KEY_FAMILY_AES},
+};
+
+// kUnknown has no proto spelling (CARD_GENERATION_UNSPECIFIED).
+constexpr EnumRow<desfire::CardGeneration, v1::CardGeneration> kGenerations[] = {
+    {desfire::CardGeneration::kEv0, v1::CARD_GENERATION_EV0},
+    {desfire::CardGeneration::kEv1, v1::CARD_GENERATION_EV1},
+    {desfire::CardGeneration::kEv2, v1::CARD_GENERATION_EV2},
+    {desfire::CardGeneration::kEv3, v1::CARD_GENERATION_EV3},
+    {desfire::CardGeneration::kLight, v1::CARD_GENERATION_LIGHT},
+};
+
+template <typename Core, typename Proto, size_t N>
+std::optional<Proto> ProtoOf(const EnumRow<Core, Proto> (&table)[N], Core core) {
+  return ValueOf(table, core);
+}
+
+template <typename Core, typename Proto, size_t N>
+std::optional<Core> CoreOf(const EnumRow<Core, Proto> (&table)[N], Proto proto) {
+  return KeyOf(table, proto);
+}
 
 uint32_t FromBcd(uint8_t bcd) { return (bcd >> 4) * 10u + (bcd & 0x0Fu); }
 
@@ -27,81 +76,23 @@ void VersionPartToProto(const desfire::VersionPart& in, v1::VersionPart* out) {
 }  // namespace
 
 std::optional<CommMode> ModeFromProto(v1::CommunicationMode mode) {
-  switch (mode) {
-    case v1::COMMUNICATION_MODE_UNSPECIFIED:
-      return std::nullopt;
-    case v1::COMMUNICATION_MODE_MAC:
-      return CommMode::kMac;
-    case v1::COMMUNICATION_MODE_FULL:
-      return CommMode::kFull;
-    default:
-      return CommMode::kPlain;
-  }
+  if (mode == v1::COMMUNICATION_MODE_UNSPECIFIED) return std::nullopt;
+  return CoreOf(kModes, mode).value_or(CommMode::kPlain);
 }
 
 v1::CommunicationMode ModeToProto(CommMode mode) {
-  switch (mode) {
-    case CommMode::kPlain:
-      return v1::COMMUNICATION_MODE_PLAIN;
-    case CommMode::kMac:
-      return v1::COMMUNICATION_MODE_MAC;
-    case CommMode::kFull:
-      return v1::COMMUNICATION_MODE_FULL;
-  }
-  return v1::COMMUNICATION_MODE_UNSPECIFIED;
+  return ProtoOf(kModes, mode).value_or(v1::COMMUNICATION_MODE_UNSPECIFIED);
 }
 
 desfire::AuthScheme AuthSchemeFromProto(v1::AuthScheme scheme) {
-  switch (scheme) {
-    case v1::AUTH_SCHEME_LEGACY:
-      return desfire::AuthScheme::kLegacy;
-    case v1::AUTH_SCHEME_ISO:
-      return desfire::AuthScheme::kIso;
-    case v1::AUTH_SCHEME_AES:
-      return desfire::AuthScheme::kAes;
-    case v1::AUTH_SCHEME_EV2:
-      return desfire::AuthScheme::kEv2;
-    default:
-      return desfire::AuthScheme::kNone;
-  }
+  return CoreOf(kAuthSchemes, scheme).value_or(desfire::AuthScheme::kNone);
 }
 
 v1::FileType FileTypeToProto(FileType type) {
-  switch (type) {
-    case FileType::kStandardData:
-      return v1::FILE_TYPE_STANDARD;
-    case FileType::kBackupData:
-      return v1::FILE_TYPE_BACKUP;
-    case FileType::kValue:
-      return v1::FILE_TYPE_VALUE;
-    case FileType::kLinearRecord:
-      return v1::FILE_TYPE_LINEAR_RECORD;
-    case FileType::kCyclicRecord:
-      return v1::FILE_TYPE_CYCLIC_RECORD;
-    case FileType::kTransactionMac:
-      return v1::FILE_TYPE_TRANSACTION_MAC;
-  }
-  return v1::FILE_TYPE_UNSPECIFIED;
+  return ProtoOf(kFileTypes, type).value_or(v1::FILE_TYPE_UNSPECIFIED);
 }
 
-std::optional<FileType> FileTypeFromProto(v1::FileType type) {
-  switch (type) {
-    case v1::FILE_TYPE_STANDARD:
-      return FileType::kStandardData;
-    case v1::FILE_TYPE_BACKUP:
-      return FileType::kBackupData;
-    case v1::FILE_TYPE_VALUE:
-      return FileType::kValue;
-    case v1::FILE_TYPE_LINEAR_RECORD:
-      return FileType::kLinearRecord;
-    case v1::FILE_TYPE_CYCLIC_RECORD:
-      return FileType::kCyclicRecord;
-    case v1::FILE_TYPE_TRANSACTION_MAC:
-      return FileType::kTransactionMac;
-    default:
-      return std::nullopt;
-  }
-}
+std::optional<FileType> FileTypeFromProto(v1::FileType type) { return CoreOf(kFileTypes, type); }
 
 void AccessRightsToProto(const desfire::AccessRights& in, v1::AccessRights* out) {
   out->set_read(in.read);
@@ -176,44 +167,15 @@ uint8_t KeySettingsFromProto(const v1::KeySettings& in) {
 }
 
 v1::KeyFamily KeyFamilyToProto(desfire::KeyFamily family) {
-  switch (family) {
-    case desfire::KeyFamily::kDes:
-      return v1::KEY_FAMILY_DES;
-    case desfire::KeyFamily::k3k3Des:
-      return v1::KEY_FAMILY_3TDEA;
-    case desfire::KeyFamily::kAes:
-      return v1::KEY_FAMILY_AES;
-  }
-  return v1::KEY_FAMILY_UNSPECIFIED;
+  return ProtoOf(kKeyFamilies, family).value_or(v1::KEY_FAMILY_UNSPECIFIED);
 }
 
 desfire::KeyFamily KeyFamilyFromProto(v1::KeyFamily family) {
-  switch (family) {
-    case v1::KEY_FAMILY_3TDEA:
-      return desfire::KeyFamily::k3k3Des;
-    case v1::KEY_FAMILY_AES:
-      return desfire::KeyFamily::kAes;
-    default:
-      return desfire::KeyFamily::kDes;
-  }
+  return CoreOf(kKeyFamilies, family).value_or(desfire::KeyFamily::kDes);
 }
 
 v1::CardGeneration CardGenerationToProto(desfire::CardGeneration generation) {
-  switch (generation) {
-    case desfire::CardGeneration::kEv0:
-      return v1::CARD_GENERATION_EV0;
-    case desfire::CardGeneration::kEv1:
-      return v1::CARD_GENERATION_EV1;
-    case desfire::CardGeneration::kEv2:
-      return v1::CARD_GENERATION_EV2;
-    case desfire::CardGeneration::kEv3:
-      return v1::CARD_GENERATION_EV3;
-    case desfire::CardGeneration::kLight:
-      return v1::CARD_GENERATION_LIGHT;
-    case desfire::CardGeneration::kUnknown:
-      break;
-  }
-  return v1::CARD_GENERATION_UNSPECIFIED;
+  return ProtoOf(kGenerations, generation).value_or(v1::CARD_GENERATION_UNSPECIFIED);
 }
 
 void CardVersionToProto(const desfire::CardVersion& in, v1::CardVersion* out) {

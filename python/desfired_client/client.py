@@ -219,6 +219,17 @@ class Client:
         except grpc.RpcError as e:
             raise DesfiredError.from_rpc_error(e) from None
 
+    def call_all_pages(self, method, request, field):
+        """A paged call (call) repeated with each next_page_token until the last page; the
+        items of the repeated `field` of every page, in order."""
+        items = []
+        while True:
+            page = self.call(method, request)
+            items.extend(getattr(page, field))
+            if not page.next_page_token:
+                return items
+            request.page_token = page.next_page_token
+
     def change(self, method, request):
         """A unary call that changes a card: fills request.request_id when empty, retries on
         UNAVAILABLE with the same request_id. Raises DesfiredError (with request_id)."""
@@ -279,13 +290,7 @@ class Client:
         """Every application on the card (all pages), as desfired.v1.Application."""
         request = card_pb2.ListApplicationsRequest(target=_target(reader, expected_uid),
                                                    auth=_auth(key_name, key_no))
-        apps = []
-        while True:
-            page = self.call("ListApplications", request)
-            apps.extend(page.applications)
-            if not page.next_page_token:
-                return apps
-            request.page_token = page.next_page_token
+        return self.call_all_pages("ListApplications", request, "applications")
 
     def list_files(self, reader, aid, key_name=None, key_no=0, include_settings=False,
                    expected_uid=None):
@@ -293,13 +298,7 @@ class Client:
         request = card_pb2.ListFilesRequest(target=_target(reader, expected_uid), aid=aid,
                                             auth=_auth(key_name, key_no),
                                             include_settings=include_settings)
-        files = []
-        while True:
-            page = self.call("ListFiles", request)
-            files.extend(page.files)
-            if not page.next_page_token:
-                return files
-            request.page_token = page.next_page_token
+        return self.call_all_pages("ListFiles", request, "files")
 
     # --- files -----------------------------------------------------------------------------
 
@@ -357,13 +356,7 @@ class Client:
         """Every record of a record file, newest first (ReadRecordsResponse.Record list)."""
         request = card_pb2.ReadRecordsRequest(target=_target(reader, expected_uid), aid=aid,
                                               file_no=file_no, auth=_auth(key_name, key_no))
-        records = []
-        while True:
-            page = self.call("ReadRecords", request)
-            records.extend(page.records)
-            if not page.next_page_token:
-                return records
-            request.page_token = page.next_page_token
+        return self.call_all_pages("ReadRecords", request, "records")
 
     # --- tap records -------------------------------------------------------------------------
 

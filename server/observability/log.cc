@@ -39,23 +39,30 @@ std::string Timestamp(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
 }
 
-spdlog::level::level_enum ToSpd(Level level) {
-  switch (level) {
-    case Level::kTrace:
-      return spdlog::level::trace;
-    case Level::kDebug:
-      return spdlog::level::debug;
-    case Level::kInfo:
-      return spdlog::level::info;
-    case Level::kWarn:
-      return spdlog::level::warn;
-    case Level::kError:
-      return spdlog::level::err;
-    case Level::kOff:
-      return spdlog::level::off;
+// Each level with its name (LevelName, ParseLevel) and spdlog's level, in rising order.
+struct LevelSpelling {
+  Level level;
+  absl::string_view name;
+  spdlog::level::level_enum spd;
+};
+
+constexpr LevelSpelling kLevels[] = {
+    {Level::kTrace, "trace", spdlog::level::trace}, {Level::kDebug, "debug", spdlog::level::debug},
+    {Level::kInfo, "info", spdlog::level::info},    {Level::kWarn, "warn", spdlog::level::warn},
+    {Level::kError, "error", spdlog::level::err},   {Level::kOff, "off", spdlog::level::off},
+};
+constexpr const LevelSpelling& kInfoLevel = kLevels[2];
+static_assert(kInfoLevel.level == Level::kInfo);
+
+// The row of `level`; info's for a value outside the enum.
+const LevelSpelling& SpellingOf(Level level) {
+  for (const LevelSpelling& l : kLevels) {
+    if (l.level == level) return l;
   }
-  return spdlog::level::info;
+  return kInfoLevel;
 }
+
+spdlog::level::level_enum ToSpd(Level level) { return SpellingOf(level).spd; }
 
 std::string ExpandPid(absl::string_view path) {
   return absl::StrReplaceAll(path, {{"%p", absl::StrCat(::getpid())}});
@@ -74,31 +81,14 @@ absl::StatusOr<Format> ParseFormat(absl::string_view name) {
 }
 
 absl::StatusOr<Level> ParseLevel(absl::string_view name) {
-  for (Level l :
-       {Level::kTrace, Level::kDebug, Level::kInfo, Level::kWarn, Level::kError, Level::kOff}) {
-    if (name == LevelName(l)) return l;
+  for (const LevelSpelling& l : kLevels) {
+    if (name == l.name) return l.level;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("log level '", name, "' is not one of trace, debug, info, warn, error, off"));
 }
 
-absl::string_view LevelName(Level level) {
-  switch (level) {
-    case Level::kTrace:
-      return "trace";
-    case Level::kDebug:
-      return "debug";
-    case Level::kInfo:
-      return "info";
-    case Level::kWarn:
-      return "warn";
-    case Level::kError:
-      return "error";
-    case Level::kOff:
-      return "off";
-  }
-  return "info";
-}
+absl::string_view LevelName(Level level) { return SpellingOf(level).name; }
 
 Fields& Fields::Str(absl::string_view key, absl::string_view value) {
   if (!value.empty()) fields_.push_back({std::string(key), std::string(value), true});

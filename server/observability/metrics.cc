@@ -27,6 +27,19 @@
 namespace desfired::server {
 namespace {
 
+// A family registered in `registry` under `name` with `help`.
+prometheus::Family<prometheus::Counter>& Counters(prometheus::Registry& registry,
+                                                  const std::string& name,
+                                                  const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Histogram>& Histograms(prometheus::Registry& registry,
+                                                      const std::string& name,
+                                                      const std::string& help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
 // RPCs: a ListReaders answers in well under a millisecond, a card call takes tens of
 // milliseconds, a deadline may be 30 s.
 const prometheus::Histogram::BucketBoundaries kRpcBuckets = {
@@ -79,58 +92,32 @@ class Metrics::Sources final : public prometheus::Collectable {
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()), sources_(std::make_shared<Sources>()) {
   prometheus::Registry& r = *registry_;
-  rpc_total_ = &prometheus::BuildCounter()
-                    .Name("desfired_rpc_total")
-                    .Help("Finished RPCs by service, method and gRPC code.")
-                    .Register(r);
-  rpc_duration_ = &prometheus::BuildHistogram()
-                       .Name("desfired_rpc_duration_seconds")
-                       .Help("RPC latency, from arrival to the status, by service and method.")
-                       .Register(r);
-  apdu_total_ = &prometheus::BuildCounter()
-                     .Name("desfired_apdu_total")
-                     .Help("APDUs sent to the card, by reader.")
-                     .Register(r);
-  apdu_errors_ = &prometheus::BuildCounter()
-                      .Name("desfired_apdu_errors_total")
-                      .Help("APDU exchanges that failed (card removed, reader or pcscd gone).")
-                      .Register(r);
-  apdu_duration_ = &prometheus::BuildHistogram()
-                        .Name("desfired_apdu_duration_seconds")
-                        .Help("APDU round trip through PC/SC, by reader.")
-                        .Register(r);
-  cards_seen_ = &prometheus::BuildCounter()
-                     .Name("desfired_cards_seen_total")
-                     .Help("Card insertions observed on any reader.")
-                     .Register(r)
-                     .Add({});
-  ledger_writes_ = &prometheus::BuildCounter()
-                        .Name("desfired_ledger_writes_total")
-                        .Help("Audit ledger entries written, by event kind.")
-                        .Register(r);
-  ledger_errors_ = &prometheus::BuildCounter()
-                        .Name("desfired_ledger_errors_total")
-                        .Help("Audit ledger writes that failed.")
-                        .Register(r)
-                        .Add({});
-  ledger_verify_failures_ = &prometheus::BuildCounter()
-                                 .Name("desfired_ledger_verify_failures_total")
-                                 .Help(
-                                     "Background ledger verifications that found the chain "
-                                     "broken (changes are refused from then on).")
-                                 .Register(r)
+  rpc_total_ =
+      &Counters(r, "desfired_rpc_total", "Finished RPCs by service, method and gRPC code.");
+  rpc_duration_ = &Histograms(r, "desfired_rpc_duration_seconds",
+                              "RPC latency, from arrival to the status, by service and method.");
+  apdu_total_ = &Counters(r, "desfired_apdu_total", "APDUs sent to the card, by reader.");
+  apdu_errors_ = &Counters(r, "desfired_apdu_errors_total",
+                           "APDU exchanges that failed (card removed, reader or pcscd gone).");
+  apdu_duration_ =
+      &Histograms(r, "desfired_apdu_duration_seconds", "APDU round trip through PC/SC, by reader.");
+  cards_seen_ =
+      &Counters(r, "desfired_cards_seen_total", "Card insertions observed on any reader.").Add({});
+  ledger_writes_ =
+      &Counters(r, "desfired_ledger_writes_total", "Audit ledger entries written, by event kind.");
+  ledger_errors_ =
+      &Counters(r, "desfired_ledger_errors_total", "Audit ledger writes that failed.").Add({});
+  ledger_verify_failures_ = &Counters(r, "desfired_ledger_verify_failures_total",
+                                      "Background ledger verifications that found the chain "
+                                      "broken (changes are refused from then on).")
                                  .Add({});
-  auto& parsed = prometheus::BuildCounter()
-                     .Name("desfired_tap_records_parsed_total")
-                     .Help("Tap records parsed (ParseTaps, ParseTapStream), by status.")
-                     .Register(r);
+  auto& parsed = Counters(r, "desfired_tap_records_parsed_total",
+                          "Tap records parsed (ParseTaps, ParseTapStream), by status.");
   taps_valid_ = &parsed.Add({{"status", "valid"}});
   taps_flagged_ = &parsed.Add({{"status", "flagged"}});
   taps_rejected_ = &parsed.Add({{"status", "rejected"}});
-  auto& warnings = prometheus::BuildCounter()
-                       .Name("desfired_tap_warnings_total")
-                       .Help("Warnings on parsed tap records, by warning.")
-                       .Register(r);
+  auto& warnings =
+      Counters(r, "desfired_tap_warnings_total", "Warnings on parsed tap records, by warning.");
   tap_warnings_.assign(tap::kLastWarning + 1, nullptr);
   for (int w = tap::kFirstWarning; w <= tap::kLastWarning; ++w) {
     tap_warnings_[w] = &warnings.Add(

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
@@ -94,6 +95,30 @@ absl::StatusOr<Response> EmptyResponse(const absl::Status& status) {
   return Response();
 }
 
+// Each of `items`, converted by `to_proto` into a new element of `out` (a repeated field).
+template <typename Item, typename Repeated, typename ToProto>
+void AddAll(const std::vector<Item>& items, Repeated* out, ToProto to_proto) {
+  for (const Item& item : items) to_proto(item, out->Add());
+}
+
+void ApplicationToProto(const cardops::Application& in, v1::Application* out) {
+  out->set_aid(in.aid);
+  if (in.iso_file_id.has_value()) {
+    out->set_iso_file_id(*in.iso_file_id);
+    out->set_df_name(AsString(in.df_name));
+  }
+}
+
+void FileEntryToProto(const cardops::FileEntry& in, v1::FileEntry* out) {
+  out->set_file_no(in.file_no);
+  if (in.settings.has_value()) FileSettingsToProto(*in.settings, out->mutable_settings());
+}
+
+void RecordToProto(const cardops::Record& in, v1::ReadRecordsResponse::Record* out) {
+  out->set_offset(in.offset);
+  out->set_data(AsString(in.data));
+}
+
 }  // namespace
 
 // --- Card and applications ------------------------------------------------------------------
@@ -126,14 +151,7 @@ absl::StatusOr<v1::ListApplicationsResponse> ListApplications(
       cardops::ApplicationPage page,
       cardops::ListApplications(ctx, CoreRequest<cardops::ListApplicationsRequest>(request)));
   v1::ListApplicationsResponse out;
-  for (const cardops::Application& in : page.applications) {
-    v1::Application* app = out.add_applications();
-    app->set_aid(in.aid);
-    if (in.iso_file_id.has_value()) {
-      app->set_iso_file_id(*in.iso_file_id);
-      app->set_df_name(AsString(in.df_name));
-    }
-  }
+  AddAll(page.applications, out.mutable_applications(), ApplicationToProto);
   out.set_next_page_token(page.next_page_token);
   return out;
 }
@@ -144,11 +162,7 @@ absl::StatusOr<v1::ListFilesResponse> ListFiles(CardContext& ctx,
   list.include_settings = request.include_settings();
   DESFIRED_ASSIGN_OR_RETURN(cardops::FilePage page, cardops::ListFiles(ctx, list));
   v1::ListFilesResponse out;
-  for (const cardops::FileEntry& in : page.files) {
-    v1::FileEntry* entry = out.add_files();
-    entry->set_file_no(in.file_no);
-    if (in.settings.has_value()) FileSettingsToProto(*in.settings, entry->mutable_settings());
-  }
+  AddAll(page.files, out.mutable_files(), FileEntryToProto);
   out.set_next_page_token(page.next_page_token);
   return out;
 }
@@ -218,11 +232,7 @@ absl::StatusOr<v1::ReadRecordsResponse> ReadRecords(CardContext& ctx,
       cardops::ReadRecords(ctx, CoreRequest<cardops::ReadRecordsRequest>(request)));
   v1::ReadRecordsResponse out;
   out.set_total_records(page.total_records);
-  for (const cardops::Record& in : page.records) {
-    v1::ReadRecordsResponse::Record* record = out.add_records();
-    record->set_offset(in.offset);
-    record->set_data(AsString(in.data));
-  }
+  AddAll(page.records, out.mutable_records(), RecordToProto);
   out.set_next_page_token(page.next_page_token);
   return out;
 }

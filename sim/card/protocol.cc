@@ -2,16 +2,13 @@
 
 #include <algorithm>
 
+#include "core/util/enum_table.h"
+
 namespace desfired::sim {
 namespace {
 
-struct SwEntry {
-  Sw sw;
-  absl::string_view name;
-};
-
 // The one status table of the card.
-constexpr SwEntry kSwTable[] = {
+constexpr EnumRow<Sw, absl::string_view> kSwTable[] = {
     {Sw::kOk, "OPERATION_OK"},
     {Sw::kNoChanges, "NO_CHANGES"},
     {Sw::kOutOfEeprom, "OUT_OF_EEPROM_ERROR"},
@@ -38,12 +35,7 @@ constexpr SwEntry kSwTable[] = {
 
 }  // namespace
 
-absl::string_view SwName(Sw sw) {
-  for (const SwEntry& e : kSwTable) {
-    if (e.sw == sw) return e.name;
-  }
-  return "UNKNOWN_STATUS";
-}
+absl::string_view SwName(Sw sw) { return ValueOf(kSwTable, sw).value_or("UNKNOWN_STATUS"); }
 
 namespace {
 

@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/enum_table.h"
 #include "core/util/status_macros.h"
 #include "sim/card/protocol.h"
 
@@ -13,22 +15,15 @@ namespace {
 
 using crypto::KeyType;
 
-struct FileTypeName {
-  FileType type;
-  absl::string_view name;
-};
-constexpr FileTypeName kFileTypes[] = {
+constexpr EnumRow<FileType, absl::string_view> kFileTypes[] = {
     {FileType::kStandard, "standard"},
     {FileType::kBackup, "backup"},
     {FileType::kValue, "value"},
     {FileType::kLinearRecord, "linear_record"},
     {FileType::kCyclicRecord, "cyclic_record"},
 };
-struct CommName {
-  uint8_t comm;
-  absl::string_view name;
-};
-constexpr CommName kComms[] = {{kCommPlain, "plain"}, {kCommMac, "mac"}, {kCommFull, "full"}};
+constexpr EnumRow<uint8_t, absl::string_view> kComms[] = {
+    {kCommPlain, "plain"}, {kCommMac, "mac"}, {kCommFull, "full"}};
 
 absl::Status Bad(const std::string& path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
@@ -45,14 +40,17 @@ class Obj {
     return j_.kind() == Json::Kind::kObject ? absl::OkStatus() : Bad(path_, "expected an object");
   }
   const Json* Get(absl::string_view name) const { return j_.Find(name); }
+  // What an absent member `name` reads as: `dflt` when there is one, else a "missing" error.
+  template <typename T>
+  absl::StatusOr<T> Absent(absl::string_view name, const std::optional<T>& dflt) const {
+    if (dflt) return *dflt;
+    return Bad(Sub(name), "missing");
+  }
 
   absl::StatusOr<int64_t> Int(absl::string_view name, int64_t lo, int64_t hi,
                               std::optional<int64_t> dflt = std::nullopt) const {
     const Json* v = j_.Find(name);
-    if (!v) {
-      if (dflt) return *dflt;
-      return Bad(Sub(name), "missing");
-    }
+    if (!v) return Absent(name, dflt);
     if (v->kind() != Json::Kind::kInt) return Bad(Sub(name), "expected an integer");
     if (v->int_value() < lo || v->int_value() > hi) {
       return Bad(Sub(name), absl::StrCat("out of range [", lo, ", ", hi, "]"));
@@ -68,20 +66,14 @@ class Obj {
   absl::StatusOr<std::string> String(absl::string_view name,
                                      std::optional<std::string> dflt = std::nullopt) const {
     const Json* v = j_.Find(name);
-    if (!v) {
-      if (dflt) return *dflt;
-      return Bad(Sub(name), "missing");
-    }
+    if (!v) return Absent(name, dflt);
     if (v->kind() != Json::Kind::kString) return Bad(Sub(name), "expected a string");
     return v->string_value();
   }
   absl::StatusOr<Bytes> Hex(absl::string_view name,
                             std::optional<Bytes> dflt = std::nullopt) const {
     const Json* v = j_.Find(name);
-    if (!v) {
-      if (dflt) return *dflt;
-      return Bad(Sub(name), "missing");
-    }
+    if (!v) return Absent(name, dflt);
     if (v->kind() != Json::Kind::kString) return Bad(Sub(name), "expected a hex string");
     auto b = HexDecode(v->string_value());
     if (!b.ok()) return Bad(Sub(name), b.status().message());
@@ -141,24 +133,14 @@ absl::StatusOr<File> FileFromJson(const Json& j, const std::string& path, bool i
   DESFIRED_ASSIGN_OR_RETURN(int64_t id, o.Int("id", 0, kMaxFileId));
   f.id = static_cast<uint8_t>(id);
   DESFIRED_ASSIGN_OR_RETURN(std::string type, o.String("type"));
-  bool found = false;
-  for (const FileTypeName& t : kFileTypes) {
-    if (t.name == type) {
-      f.type = t.type;
-      found = true;
-    }
-  }
-  if (!found)
+  const std::optional<FileType> file_type = KeyOf(kFileTypes, type);
+  if (!file_type)
     return Bad(o.Sub("type"), "expected standard, backup, value, linear_record or cyclic_record");
+  f.type = *file_type;
   DESFIRED_ASSIGN_OR_RETURN(std::string comm, o.String("comm", std::string("plain")));
-  found = false;
-  for (const CommName& c : kComms) {
-    if (c.name == comm) {
-      f.comm = c.comm;
-      found = true;
-    }
-  }
-  if (!found) return Bad(o.Sub("comm"), "expected plain, mac or full");
+  const std::optional<uint8_t> comm_byte = KeyOf(kComms, comm);
+  if (!comm_byte) return Bad(o.Sub("comm"), "expected plain, mac or full");
+  f.comm = *comm_byte;
   if (o.Get("iso_fid")) {
     if (!iso_app) return Bad(o.Sub("iso_fid"), "the application has no ISO file ids");
     DESFIRED_ASSIGN_OR_RETURN(int64_t fid, o.Int("iso_fid", 0, 0xFFFF));
@@ -230,12 +212,8 @@ absl::StatusOr<File> FileFromJson(const Json& j, const std::string& path, bool i
 Json FileToJson(const File& f) {
   Json j = Json::Object();
   j.Set("id", Json::Int(f.id));
-  for (const FileTypeName& t : kFileTypes) {
-    if (t.type == f.type) j.Set("type", Json::String(std::string(t.name)));
-  }
-  for (const CommName& c : kComms) {
-    if (c.comm == f.comm) j.Set("comm", Json::String(std::string(c.name)));
-  }
+  if (auto name = ValueOf(kFileTypes, f.type)) j.Set("type", Json::String(std::string(*name)));
+  if (auto name = ValueOf(kComms, f.comm)) j.Set("comm", Json::String(std::string(*name)));
   if (f.iso_fid) j.Set("iso_fid", Json::Int(*f.iso_fid));
   Json a = Json::Object();
   a.Set("read", Json::Int(f.access.read));

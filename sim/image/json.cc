@@ -65,75 +65,68 @@ class Parser {
       return true;
     }
     if (c == '-' || (c >= '0' && c <= '9')) return ParseInt(out);
-    if (c == '[') {
-      ++pos_;
-      out = Json::Array();
-      SkipSpace();
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
-        return true;
-      }
-      while (true) {
-        Json item;
-        if (!ParseValue(item, depth + 1)) return false;
-        out.Push(std::move(item));
-        SkipSpace();
-        if (pos_ < s_.size() && s_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < s_.size() && s_[pos_] == ']') {
-          ++pos_;
-          return true;
-        }
-        error_ = "expected ',' or ']'";
-        return false;
-      }
-    }
-    if (c == '{') {
-      ++pos_;
-      out = Json::Object();
-      SkipSpace();
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
-        return true;
-      }
-      while (true) {
-        SkipSpace();
-        std::string name;
-        if (pos_ >= s_.size() || s_[pos_] != '"') {
-          error_ = "expected member name";
-          return false;
-        }
-        if (!ParseString(name)) return false;
-        if (out.Find(name)) {
-          error_ = "duplicate member \"" + name + "\"";
-          return false;
-        }
-        SkipSpace();
-        if (pos_ >= s_.size() || s_[pos_] != ':') {
-          error_ = "expected ':'";
-          return false;
-        }
-        ++pos_;
-        Json item;
-        if (!ParseValue(item, depth + 1)) return false;
-        out.Set(std::move(name), std::move(item));
-        SkipSpace();
-        if (pos_ < s_.size() && s_[pos_] == ',') {
-          ++pos_;
-          continue;
-        }
-        if (pos_ < s_.size() && s_[pos_] == '}') {
-          ++pos_;
-          return true;
-        }
-        error_ = "expected ',' or '}'";
-        return false;
-      }
-    }
+    if (c == '[') return ParseArray(out, depth);
+    if (c == '{') return ParseObject(out, depth);
     error_ = "unexpected character";
     return false;
+  }
+
+  // Skips `c` when it is the next character.
+  bool Consume(char c) {
+    if (pos_ >= s_.size() || s_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+
+  // The end of an array or object after its last item: `close`, else an error.
+  bool Close(char close) {
+    if (Consume(close)) return true;
+    error_ = absl::StrCat("expected ',' or '", absl::string_view(&close, 1), "'");
+    return false;
+  }
+
+  bool ParseArray(Json& out, int depth) {
+    ++pos_;  // [
+    out = Json::Array();
+    SkipSpace();
+    if (Consume(']')) return true;
+    do {
+      Json item;
+      if (!ParseValue(item, depth + 1)) return false;
+      out.Push(std::move(item));
+      SkipSpace();
+    } while (Consume(','));
+    return Close(']');
+  }
+
+  bool ParseObject(Json& out, int depth) {
+    ++pos_;  // {
+    out = Json::Object();
+    SkipSpace();
+    if (Consume('}')) return true;
+    do {
+      SkipSpace();
+      std::string name;
+      if (pos_ >= s_.size() || s_[pos_] != '"') {
+        error_ = "expected member name";
+        return false;
+      }
+      if (!ParseString(name)) return false;
+      if (out.Find(name)) {
+        error_ = "duplicate member \"" + name + "\"";
+        return false;
+      }
+      SkipSpace();
+      if (!Consume(':')) {
+        error_ = "expected ':'";
+        return false;
+      }
+      Json item;
+      if (!ParseValue(item, depth + 1)) return false;
+      out.Set(std::move(name), std::move(item));
+      SkipSpace();
+    } while (Consume(','));
+    return Close('}');
   }
 
   bool ParseInt(Json& out) {

@@ -2,9 +2,7 @@
 // library: `ledger verify` and `ledger export`, their output, exit codes and errors. The JSON
 // export is re-verified by docs/examples/ledger_verify_export.py and the CSV read back by
 // Python's csv module (Debian's /usr/bin/python3): independent readers of the formats.
-#include <sqlite3.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,10 +15,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/cli_run.h"
+#include "tests/unit/core/ledger/ledger_test_fixture.h"
 
 namespace {
 
-using desfired::ledger::Event;
 using desfired::ledger::Ledger;
 using desfired::ledger::Row;
 using ::testing::HasSubstr;
@@ -29,17 +27,9 @@ using ::testing::SizeIs;
 using desfired::testing::CliRun;
 using desfired::testing::ReadFile;
 
-class LedgerCliTest : public ::testing::Test {
+// The ledger unit tests' fixture: a ledger file (path_) in a directory of its own (dir_), Tamper.
+class LedgerCliTest : public desfired::ledger::LedgerTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = absl::StrCat(::testing::TempDir(), "/ledger_cli_test_", getpid(), "_", info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    path_ = dir_ + "/ledger.sqlite";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Runs `command` through the shell (so "VAR=value desfirectl ..." works).
   CliRun Shell(const std::string& command) { return desfired::testing::RunShell(command); }
   CliRun Desfirectl(const std::string& args) {
@@ -50,18 +40,10 @@ class LedgerCliTest : public ::testing::Test {
   std::vector<Row> Fill(Ledger& l) {
     std::vector<Row> rows;
     for (int i = 1; i <= 5; ++i) {
-      Row r;
-      r.event = i % 2 == 1 ? Event::kPending : Event::kDone;
+      Row r = SampleRow(i);  // the unit tests' row, with this test's request ids and values
       r.request_id = absl::StrCat("order-", (i + 1) / 2);
-      r.method = "Debit";
-      r.uid = "04a1b2c3d4e5f6";
-      r.reader = "Test PCD 00 00";
-      r.aid = 0xF51001;
-      r.file_no = 1;
       r.amount = 150;
       if (i % 2 == 0) {
-        r.pending_seq = i - 1;
-        r.outcome = "OK";
         r.value_before = 2500;
         r.value_after = 2350;
       }
@@ -81,16 +63,6 @@ class LedgerCliTest : public ::testing::Test {
     EXPECT_TRUE(l.ok()) << l.status();
     return Fill(**l);
   }
-
-  void Tamper(const std::string& sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
-
-  std::string dir_;
-  std::string path_;
 };
 
 TEST_F(LedgerCliTest, VerifyOkWhileDesfiredHasTheFileOpen) {

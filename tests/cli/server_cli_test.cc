@@ -48,6 +48,13 @@ std::vector<std::string> Lines(const std::string& s) {
   return absl::StrSplit(s, '\n', absl::SkipEmpty());
 }
 
+// `run` exited 0 and printed `*out` as JSON.
+template <typename Message>
+void ParseJsonOut(const CliRun& run, Message* out) {
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, out).ok()) << run.out;
+}
+
 class ServerCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -74,6 +81,15 @@ class ServerCliTest : public ::testing::Test {
                 const std::string& stdin_text = "") {
     return Desfirectl(absl::StrCat(command, " ", server_flag_, " --reader '", reader_, "' ", args),
                       stdin_text);
+  }
+
+  // File 2 (the backup file) starts with `want`: read with --length of `want` to stdout.
+  void ExpectFile2(const std::string& want) {
+    CliRun back = OnCard("read", absl::StrCat("--aid F51001 --file 2 --key transit-read --key-no 1 "
+                                              "--length ",
+                                              want.size(), " --out -"));
+    ASSERT_EQ(back.exit_code, 0) << back.err;
+    EXPECT_EQ(back.out, want);
   }
 
   int32_t Value() {
@@ -166,9 +182,8 @@ TEST_F(ServerCliTest, ValueAndDebitWithRequestId) {
   CliRun fresh = OnCard("debit",
                         "--aid F51001 --file 1 --key transit-debit --key-no 2 "
                         "--amount 1 --json");
-  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
   v1::DebitResponse resp;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(fresh.out, &resp).ok()) << fresh.out;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(fresh, &resp));
   EXPECT_TRUE(resp.change().committed());
 
   // Too much: INSUFFICIENT_VALUE with its hint, exit code 1.
@@ -194,9 +209,8 @@ TEST_F(ServerCliTest, TapLogTableAndSummary) {
   CliRun json = OnCard("taplog",
                        "--aid F51001 --file 3 --key transit-read --key-no 1 --max-records 2 "
                        "--json");
-  ASSERT_EQ(json.exit_code, 0) << json.err;
   v1::ReadTapLogResponse resp;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &resp).ok()) << json.out;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(json, &resp));
   EXPECT_EQ(resp.results_size(), 2);
 }
 
@@ -219,10 +233,7 @@ TEST_F(ServerCliTest, ReadAndWrite) {
                         "--data 68656c6c6f --request-id cli-w-1");
   ASSERT_EQ(write.exit_code, 0) << write.err;
   EXPECT_THAT(write.out, HasSubstr("wrote 5 bytes at offset 0 of file 2 in F51001 (committed)"));
-  CliRun back =
-      OnCard("read", "--aid F51001 --file 2 --key transit-read --key-no 1 --length 5 --out -");
-  ASSERT_EQ(back.exit_code, 0) << back.err;
-  EXPECT_EQ(back.out, "hello");
+  ASSERT_NO_FATAL_FAILURE(ExpectFile2("hello"));
 }
 
 TEST_F(ServerCliTest, UsageErrorsExitTwo) {
@@ -335,10 +346,7 @@ TEST_F(ServerCliTest, WriteFromStdin) {
       OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -", "from stdin");
   ASSERT_EQ(write.exit_code, 0) << write.err;
   EXPECT_THAT(write.out, HasSubstr("wrote 10 bytes"));
-  CliRun back =
-      OnCard("read", "--aid F51001 --file 2 --key transit-read --key-no 1 --length 10 --out -");
-  ASSERT_EQ(back.exit_code, 0) << back.err;
-  EXPECT_EQ(back.out, "from stdin");
+  ASSERT_NO_FATAL_FAILURE(ExpectFile2("from stdin"));
   CliRun empty = OnCard("write", "--aid F51001 --file 2 --key transit-debit --key-no 2 --in -");
   EXPECT_EQ(empty.exit_code, 2);
   EXPECT_THAT(empty.err, HasSubstr("nothing to write"));

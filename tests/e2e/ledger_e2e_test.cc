@@ -41,21 +41,6 @@ std::string KeyFile() {
 }
 
 // The desfired binary listening on 127.0.0.1 (a port of its own), and a CardService stub on it.
-class Desfired : public testing::DesfiredProcess {
- public:
-  Desfired(const std::string& dir, std::vector<std::string> args)
-      : DesfiredProcess(dir, WithListen(std::move(args))),
-        cards_(v1::CardService::NewStub(Channel())) {}
-  v1::CardService::Stub& cards() { return *cards_; }
-
- private:
-  static std::vector<std::string> WithListen(std::vector<std::string> args) {
-    args.insert(args.begin(), "--listen=127.0.0.1:0");
-    return args;
-  }
-  std::unique_ptr<v1::CardService::Stub> cards_;
-};
-
 class LedgerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -116,6 +101,22 @@ class LedgerE2eTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(20));
     }
     return Latest(request_id);
+  }
+
+  // Runs a desfired with `crash_flag` (--testing_crash_after_commit or _before_commit) and
+  // sends it a Debit of `amount` under `request_id`: the call fails and desfired exits with 86.
+  // `*start` is the value read before the debit.
+  void CrashDuringDebit(const std::string& crash_flag, int32_t amount,
+                        const std::string& request_id, int32_t* start) {
+    std::vector<std::string> crash_flags = Flags();
+    crash_flags.push_back(crash_flag);
+    testing::LoopbackDesfired crashing(sandbox_->dir(), crash_flags);
+    ASSERT_GT(crashing.port(), 0) << crashing.err();
+    *start = Value(crashing.cards());
+    v1::DebitResponse resp;
+    grpc::Status s = crashing.cards().Debit(Ctx().get(), DebitReq(amount, request_id), &resp);
+    EXPECT_FALSE(s.ok()) << "the server answered although it crashed";
+    EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
   }
 
   std::unique_ptr<testing::PcscSandbox> sandbox_;
@@ -250,25 +251,16 @@ TEST_F(LedgerE2eTest, LostCommitAnswerIsSettledByTheRetry) {
 // the PENDING row at start-up and settles it when it sees the card (here: at once, the card is
 // on the reader) — COMMITTED; the client's retry then replays, and the card is debited once.
 TEST_F(LedgerE2eTest, CrashAfterCommitIsReconciledOnRestart) {
-  std::vector<std::string> crash_flags = Flags();
-  crash_flags.push_back("--testing_crash_after_commit");
   int32_t start = 0;
-  {
-    Desfired crashing(sandbox_->dir(), crash_flags);
-    ASSERT_GT(crashing.port(), 0) << crashing.err();
-    start = Value(crashing.cards());
-    v1::DebitResponse resp;
-    grpc::Status s = crashing.cards().Debit(Ctx().get(), DebitReq(9, "crash-after-1"), &resp);
-    EXPECT_FALSE(s.ok()) << "the server answered although it crashed";
-    EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      CrashDuringDebit("--testing_crash_after_commit", 9, "crash-after-1", &start));
   std::optional<ledger::Row> pending = Latest("crash-after-1");
   ASSERT_TRUE(pending.has_value());
   EXPECT_EQ(pending->event, ledger::Event::kPending);
   EXPECT_EQ(pending->value_before, start);
   EXPECT_EQ(pending->value_after, start - 9);
 
-  Desfired restarted(sandbox_->dir(), Flags());
+  testing::LoopbackDesfired restarted(sandbox_->dir(), Flags());
   ASSERT_GT(restarted.port(), 0) << restarted.err();
   std::optional<ledger::Row> settled = WaitReconciled("crash-after-1");
   ASSERT_TRUE(settled.has_value());
@@ -292,19 +284,10 @@ TEST_F(LedgerE2eTest, CrashAfterCommitIsReconciledOnRestart) {
 // desfired dies after the PENDING row, before CommitTransaction: the card rolled back. The next
 // desfired settles it NOT_COMMITTED; the retry makes the debit, once.
 TEST_F(LedgerE2eTest, CrashBeforeCommitIsSettledNotCommitted) {
-  std::vector<std::string> crash_flags = Flags();
-  crash_flags.push_back("--testing_crash_before_commit");
   int32_t start = 0;
-  {
-    Desfired crashing(sandbox_->dir(), crash_flags);
-    ASSERT_GT(crashing.port(), 0) << crashing.err();
-    start = Value(crashing.cards());
-    v1::DebitResponse resp;
-    grpc::Status s = crashing.cards().Debit(Ctx().get(), DebitReq(4, "crash-before-1"), &resp);
-    EXPECT_FALSE(s.ok());
-    EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
-  }
-  Desfired restarted(sandbox_->dir(), Flags());
+  ASSERT_NO_FATAL_FAILURE(
+      CrashDuringDebit("--testing_crash_before_commit", 4, "crash-before-1", &start));
+  testing::LoopbackDesfired restarted(sandbox_->dir(), Flags());
   ASSERT_GT(restarted.port(), 0) << restarted.err();
   std::optional<ledger::Row> settled = WaitReconciled("crash-before-1");
   ASSERT_TRUE(settled.has_value());
@@ -363,7 +346,7 @@ TEST_F(LedgerE2eTest, VerifyCatchesATamperedRow) {
 // Keys: a wrong key, a missing key and a key of the wrong type each fail clearly (and never
 // show the key); SIGHUP reloads the key file, a bad file keeps the keys in use.
 TEST_F(LedgerE2eTest, KeyErrorsAndReloadOnSighup) {
-  Desfired server(sandbox_->dir(), Flags());
+  testing::LoopbackDesfired server(sandbox_->dir(), Flags());
   ASSERT_GT(server.port(), 0) << server.err();
   const int32_t start = Value(server.cards());
   // The process holding the keys never dumps core.
@@ -488,7 +471,7 @@ TEST_F(LedgerE2eTest, GracefulShutdownDrainsAndAbortsOpenTransactions) {
 // A data directory others can write to is refused at start-up, naming the field.
 TEST_F(LedgerE2eTest, OpenDataDirIsRefused) {
   ASSERT_EQ(::chmod(data_dir_.c_str(), 0777), 0);
-  Desfired server(sandbox_->dir(), Flags());
+  testing::LoopbackDesfired server(sandbox_->dir(), Flags());
   EXPECT_EQ(server.Wait(), 1);
   EXPECT_NE(server.err().find("config data_dir"), std::string::npos) << server.err();
 }

@@ -30,21 +30,6 @@ namespace {
 using testing::Ctx;
 using testing::kTransitAid;
 
-class Desfired : public testing::DesfiredProcess {
- public:
-  Desfired(const std::string& dir, std::vector<std::string> args)
-      : DesfiredProcess(dir, WithListen(std::move(args))),
-        cards_(v1::CardService::NewStub(Channel())) {}
-  v1::CardService::Stub& cards() { return *cards_; }
-
- private:
-  static std::vector<std::string> WithListen(std::vector<std::string> args) {
-    args.insert(args.begin(), "--listen=127.0.0.1:0");
-    return args;
-  }
-  std::unique_ptr<v1::CardService::Stub> cards_;
-};
-
 class LedgerGuardE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -78,7 +63,7 @@ class LedgerGuardE2eTest : public ::testing::Test {
   // desfired debits 1 twice (request ids guard-1 and guard-2: rows 1 to 4) and stops cleanly.
   // The value after.
   int32_t MakeHistory() {
-    Desfired server(sandbox_->dir(), Flags());
+    testing::LoopbackDesfired server(sandbox_->dir(), Flags());
     EXPECT_GT(server.port(), 0) << server.err();
     for (const char* id : {"guard-1", "guard-2"}) {
       v1::DebitResponse resp;
@@ -93,7 +78,7 @@ class LedgerGuardE2eTest : public ::testing::Test {
   // desfired refuses to start: exit code 1, the cause and the remedy named; nothing appended.
   void ExpectRefused(const std::string& cause) {
     const std::string before = Fingerprint();
-    Desfired server(sandbox_->dir(), Flags());
+    testing::LoopbackDesfired server(sandbox_->dir(), Flags());
     EXPECT_EQ(server.port(), 0) << "desfired started on a broken ledger: " << server.err();
     EXPECT_EQ(server.Wait(), 1) << server.err();
     EXPECT_NE(server.err().find(cause), std::string::npos) << server.err();
@@ -149,7 +134,8 @@ TEST_F(LedgerGuardE2eTest, AnEmptiedLedgerIsRefusedThenRecovered) {
   ExpectRefused("the ledger file is empty (0 bytes)");
 
   {
-    Desfired server(sandbox_->dir(), Flags({"--ledger_recover=disk swapped, INC-42"}));
+    testing::LoopbackDesfired server(sandbox_->dir(),
+                                     Flags({"--ledger_recover=disk swapped, INC-42"}));
     ASSERT_GT(server.port(), 0) << server.err();
     EXPECT_NE(server.err().find("recovered"), std::string::npos) << server.err();
     EXPECT_EQ(server.Stop(), 0) << server.err();
@@ -164,10 +150,10 @@ TEST_F(LedgerGuardE2eTest, AnEmptiedLedgerIsRefusedThenRecovered) {
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_TRUE(verified->ok) << verified->problem;
 
-  Desfired again(sandbox_->dir(), Flags({"--ledger_recover=again"}));
+  testing::LoopbackDesfired again(sandbox_->dir(), Flags({"--ledger_recover=again"}));
   EXPECT_EQ(again.Wait(), 1) << again.err();
   EXPECT_NE(again.err().find("nothing to recover"), std::string::npos) << again.err();
-  Desfired normal(sandbox_->dir(), Flags());
+  testing::LoopbackDesfired normal(sandbox_->dir(), Flags());
   ASSERT_GT(normal.port(), 0) << normal.err();
   EXPECT_EQ(normal.Stop(), 0) << normal.err();
 }
@@ -191,7 +177,8 @@ TEST_F(LedgerGuardE2eTest, ALedgerCutShortIsRefusedThenRecoveredKeepingItsRows) 
   ASSERT_TRUE(ledger::Ledger::VerifyFile(ledger_path_)->ok);
   ExpectRefused("rows 3 to 4 are missing");
 
-  Desfired server(sandbox_->dir(), Flags({"--ledger_recover=restored the backup of 09:00"}));
+  testing::LoopbackDesfired server(sandbox_->dir(),
+                                   Flags({"--ledger_recover=restored the backup of 09:00"}));
   ASSERT_GT(server.port(), 0) << server.err();
   v1::DebitResponse retry;
   grpc::Status s = server.cards().Debit(Ctx().get(), DebitReq(1, "guard-1"), &retry);
@@ -254,7 +241,7 @@ TEST_F(LedgerGuardE2eTest, ARewrittenHeadIsRefused) {
 // A row edited while desfired runs: the background verification finds it, logs it, and card
 // changes are refused from then on (the card is not changed); reads go on.
 TEST_F(LedgerGuardE2eTest, ARowEditedWhileRunningStopsCardChanges) {
-  Desfired server(sandbox_->dir(), Flags({"--ledger_verify_interval=200ms"}));
+  testing::LoopbackDesfired server(sandbox_->dir(), Flags({"--ledger_verify_interval=200ms"}));
   ASSERT_GT(server.port(), 0) << server.err();
   v1::DebitResponse resp;
   grpc::Status s = server.cards().Debit(Ctx().get(), DebitReq(1, "running-1"), &resp);

@@ -32,7 +32,6 @@ namespace {
 using test_util::Hex;
 using testing::Ctx;
 using testing::HttpGet;
-using testing::kTransitAid;
 using testing::ReadFile;
 using testing::SampleOr0;
 using testing::SampleValue;
@@ -113,13 +112,7 @@ class ObservabilityE2eTest : public ::testing::Test {
   }
 
   grpc::Status GetValue(const std::string& reader, v1::GetValueResponse* resp) {
-    v1::GetValueRequest req;
-    req.mutable_target()->set_reader(reader);
-    req.set_aid(kTransitAid);
-    req.set_file_no(1);
-    req.mutable_auth()->set_key_name("transit-read");
-    req.mutable_auth()->set_key_number(1);
-    return cards_->GetValue(Ctx().get(), req, resp);
+    return cards_->GetValue(Ctx().get(), testing::TransitGetValue(reader), resp);
   }
 
   std::unique_ptr<testing::PcscSandbox> sandbox_;
@@ -215,14 +208,7 @@ TEST_F(ObservabilityE2eTest, CountersMoveWithCalls) {
 // A debit writes a PENDING and a DONE row to the ledger; its retry is replayed and writes none.
 TEST_F(ObservabilityE2eTest, LedgerWritesAreCounted) {
   const std::string before = Scrape();
-  v1::DebitRequest req;
-  req.mutable_target()->set_reader(transit_);
-  req.set_aid(kTransitAid);
-  req.set_file_no(1);
-  req.mutable_auth()->set_key_name("transit-debit");
-  req.mutable_auth()->set_key_number(2);
-  req.set_amount(3);
-  req.set_request_id("metrics-ledger-1");
+  const v1::DebitRequest req = testing::TransitDebit(transit_, 3, "metrics-ledger-1");
   v1::DebitResponse debit;
   for (int i = 0; i < 2; ++i) {
     grpc::Status s = cards_->Debit(Ctx().get(), req, &debit);
@@ -239,14 +225,7 @@ TEST_F(ObservabilityE2eTest, LedgerWritesAreCounted) {
 }
 
 TEST_F(ObservabilityE2eTest, DebitLogLineIsJsonWithRequestIdMethodAndReader) {
-  v1::DebitRequest req;
-  req.mutable_target()->set_reader(transit_);
-  req.set_aid(kTransitAid);
-  req.set_file_no(1);
-  req.mutable_auth()->set_key_name("transit-debit");
-  req.mutable_auth()->set_key_number(2);
-  req.set_amount(25);
-  req.set_request_id("log-test-1");
+  const v1::DebitRequest req = testing::TransitDebit(transit_, 25, "log-test-1");
   v1::DebitResponse debit;
   grpc::Status s = cards_->Debit(Ctx().get(), req, &debit);
   ASSERT_TRUE(s.ok()) << s.error_message();

@@ -204,66 +204,54 @@ class SecurityE2eTest : public ::testing::Test {
   }
 
   // --- Requests, valid for the cards: an allowed call succeeds. ------------------------------
-  v1::GetValueRequest ValueReq() const {
-    v1::GetValueRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(1);
-    *r.mutable_auth() = Key("transit-read", 1);
-    return r;
+  v1::GetValueRequest ValueReq() const { return testing::TransitGetValue(transit_); }
+  v1::DebitRequest DebitReq(int32_t amount, const std::string& id) const {
+    return testing::TransitDebit(transit_, amount, id);
   }
-  v1::ReadDataRequest ReadReq(uint32_t file, uint32_t length = 0) const {
-    v1::ReadDataRequest r;
+  // A request on the transit application's file `file` with the key `key_name` / `key_number`.
+  template <typename Request>
+  Request OnTransit(uint32_t file, const std::string& key_name, uint32_t key_number) const {
+    Request r;
     r.mutable_target()->set_reader(transit_);
     r.set_aid(kTransitAid);
     r.set_file_no(file);
-    r.set_length(length);
-    *r.mutable_auth() = Key("transit-read", 1);
+    *r.mutable_auth() = Key(key_name, key_number);
     return r;
   }
-  v1::DebitRequest DebitReq(int32_t amount, const std::string& id) const {
-    v1::DebitRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(1);
-    *r.mutable_auth() = Key("transit-debit", 2);
-    r.set_amount(amount);
-    r.set_request_id(id);
+  v1::ReadDataRequest ReadReq(uint32_t file, uint32_t length = 0) const {
+    auto r = OnTransit<v1::ReadDataRequest>(file, "transit-read", 1);
+    r.set_length(length);
     return r;
   }
   v1::CreditRequest CreditReq(int32_t amount, const std::string& id) const {
-    v1::CreditRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(1);
-    *r.mutable_auth() = Key("transit-credit", 3);
+    auto r = OnTransit<v1::CreditRequest>(1, "transit-credit", 3);
     r.set_amount(amount);
     r.set_request_id(id);
     return r;
   }
   // Backup file 2 (MAC mode), written with key 2.
   v1::WriteDataRequest WriteReq(const std::string& data, const std::string& id) const {
-    v1::WriteDataRequest r;
-    r.mutable_target()->set_reader(transit_);
-    r.set_aid(kTransitAid);
-    r.set_file_no(2);
-    *r.mutable_auth() = Key("transit-debit", 2);
+    auto r = OnTransit<v1::WriteDataRequest>(2, "transit-debit", 2);
     r.set_data(data);
     r.set_request_id(id);
     return r;
   }
-  v1::FormatCardRequest FormatReq(const std::string& id) const {
-    v1::FormatCardRequest r;
+  // A change on the blank card with the PICC master key, under request id `id`.
+  template <typename Request>
+  Request OnBlank(const std::string& id) const {
+    Request r;
     r.mutable_target()->set_reader(blank_);
-    r.mutable_target()->set_expected_uid(blank_uid_);
     *r.mutable_auth() = Key("picc", 0);
     r.set_request_id(id);
     return r;
   }
+  v1::FormatCardRequest FormatReq(const std::string& id) const {
+    auto r = OnBlank<v1::FormatCardRequest>(id);
+    r.mutable_target()->set_expected_uid(blank_uid_);
+    return r;
+  }
   v1::CreateApplicationRequest CreateAppReq(const std::string& id) const {
-    v1::CreateApplicationRequest r;
-    r.mutable_target()->set_reader(blank_);
-    *r.mutable_auth() = Key("picc", 0);
+    auto r = OnBlank<v1::CreateApplicationRequest>(id);
     r.set_aid(kNewAid);
     r.mutable_key_settings()->set_master_key_changeable(true);
     r.mutable_key_settings()->set_free_directory_list(true);
@@ -271,16 +259,27 @@ class SecurityE2eTest : public ::testing::Test {
     r.mutable_key_settings()->set_configuration_changeable(true);
     r.set_key_count(1);
     r.set_key_family(v1::KEY_FAMILY_AES);
-    r.set_request_id(id);
     return r;
   }
   v1::DeleteApplicationRequest DeleteAppReq(const std::string& id) const {
-    v1::DeleteApplicationRequest r;
-    r.mutable_target()->set_reader(blank_);
-    *r.mutable_auth() = Key("picc", 0);
+    auto r = OnBlank<v1::DeleteApplicationRequest>(id);
     r.set_aid(kNewAid);
-    r.set_request_id(id);
     return r;
+  }
+
+  // FormatCard, CreateApplication and DeleteApplication (request ids `id_prefix`-f, -a, -x)
+  // refused to `role` (the token `tok`): they need admin.
+  void ExpectCardStructureDenied(v1::CardService::Stub& cards, const std::string& tok,
+                                 const std::string& role, const std::string& id_prefix) {
+    v1::FormatCardResponse format;
+    ExpectRoleDenied(cards.FormatCard(Ctx(tok).get(), FormatReq(id_prefix + "-f"), &format), role,
+                     "admin", "FormatCard");
+    v1::CreateApplicationResponse app;
+    ExpectRoleDenied(cards.CreateApplication(Ctx(tok).get(), CreateAppReq(id_prefix + "-a"), &app),
+                     role, "admin", "CreateApplication");
+    v1::DeleteApplicationResponse del;
+    ExpectRoleDenied(cards.DeleteApplication(Ctx(tok).get(), DeleteAppReq(id_prefix + "-x"), &del),
+                     role, "admin", "DeleteApplication");
   }
 
   // --- Calls as a caller: (status, result). -----------------------------------------------------
@@ -468,15 +467,7 @@ TEST_F(SecurityE2eTest, ViewerReadsAndChangesNothing) {
   v1::WriteDataResponse write;
   ExpectRoleDenied(cards->WriteData(Ctx(tok).get(), WriteReq("viewer was here", "v-w"), &write),
                    "viewer", "operator", "WriteData");
-  v1::FormatCardResponse format;
-  ExpectRoleDenied(cards->FormatCard(Ctx(tok).get(), FormatReq("v-f"), &format), "viewer", "admin",
-                   "FormatCard");
-  v1::CreateApplicationResponse app;
-  ExpectRoleDenied(cards->CreateApplication(Ctx(tok).get(), CreateAppReq("v-a"), &app), "viewer",
-                   "admin", "CreateApplication");
-  v1::DeleteApplicationResponse del;
-  ExpectRoleDenied(cards->DeleteApplication(Ctx(tok).get(), DeleteAppReq("v-x"), &del), "viewer",
-                   "admin", "DeleteApplication");
+  ExpectCardStructureDenied(*cards, tok, "viewer", "v");
 
   // Nothing reached the cards.
   EXPECT_EQ(ValueAsAdmin(*cards), 2500);
@@ -512,15 +503,7 @@ TEST_F(SecurityE2eTest, OperatorChangesFilesButNotTheCardsStructure) {
   ASSERT_TRUE(cards->ReadData(Ctx(tok).get(), ReadReq(2, 14), &back).ok());
   EXPECT_EQ(back.data(), "operator wrote");
 
-  v1::FormatCardResponse format;
-  ExpectRoleDenied(cards->FormatCard(Ctx(tok).get(), FormatReq("o-f"), &format), "operator",
-                   "admin", "FormatCard");
-  v1::CreateApplicationResponse app;
-  ExpectRoleDenied(cards->CreateApplication(Ctx(tok).get(), CreateAppReq("o-a"), &app), "operator",
-                   "admin", "CreateApplication");
-  v1::DeleteApplicationResponse del;
-  ExpectRoleDenied(cards->DeleteApplication(Ctx(tok).get(), DeleteAppReq("o-x"), &del), "operator",
-                   "admin", "DeleteApplication");
+  ExpectCardStructureDenied(*cards, tok, "operator", "o");
   EXPECT_EQ(BlankApplications(*cards), 0);
 }
 
@@ -624,16 +607,7 @@ absl::StatusOr<std::string> ReflectionListServices(const std::shared_ptr<grpc::C
 
 TEST_F(SecurityE2eTest, HealthAndReflectionNeedNoToken) {
   StartWithTokens();
-  auto health = grpc::health::v1::Health::NewStub(Channel());
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = health->Check(Ctx().get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  req.set_service("desfired.v1.CardService");
-  s = health->Check(Ctx().get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectServing(Channel()));
   absl::StatusOr<std::string> services = ReflectionListServices(Channel());
   ASSERT_TRUE(services.ok()) << services.status();
   EXPECT_THAT(*services, HasSubstr("desfired.v1.CardService"));

@@ -17,7 +17,6 @@
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
@@ -761,16 +760,7 @@ TEST_F(ServerE2eTest, BinaryRefusesBadConfigAndStopsOnSigterm) {
 
 // The health service says SERVING while pcscd is reachable, and the probe agrees.
 TEST_F(ServerE2eTest, HealthServingAndProbe) {
-  auto health = grpc::health::v1::Health::NewStub(channel_);
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  grpc::Status s = health->Check(Ctx().get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  req.set_service("desfired.v1.CardService");
-  s = health->Check(Ctx().get(), req, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectServing(channel_));
   const std::string probe =
       absl::StrCat(HEALTH_PROBE, " --addr 127.0.0.1:", server_->port(), " >/dev/null 2>&1");
   EXPECT_EQ(std::system(probe.c_str()), 0);

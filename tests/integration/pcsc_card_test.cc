@@ -53,6 +53,38 @@ class PcscCardTest : public ::testing::Test {
 
   std::string Reader() const { return sandbox_->ReaderName(0); }
 
+  // Once the card is on reader 0 again, a new connection through `context` answers the first
+  // frame of GetVersion with 91 AF.
+  void ExpectCardAnswers(PcscContext& context) {
+    ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
+    auto card = context.Connect(Reader());
+    ASSERT_TRUE(card.ok()) << card.status();
+    auto version = (*card)->Transmit(kGetVersion);
+    ASSERT_TRUE(version.ok()) << version.status();
+    EXPECT_EQ(Sw(*version), "91af");
+  }
+
+  // Two programs sharing the card: each a context of its own and a shared connection in it.
+  struct TwoPrograms {
+    std::unique_ptr<PcscContext> mine_context;
+    std::unique_ptr<PcscContext> other_context;
+    std::unique_ptr<PcscCard> mine;
+    std::unique_ptr<PcscCard> other;
+  };
+  void ConnectTwoPrograms(TwoPrograms* p) {
+    auto mine_context = PcscContext::Create();
+    auto other_context = PcscContext::Create();
+    ASSERT_TRUE(mine_context.ok() && other_context.ok());
+    p->mine_context = *std::move(mine_context);
+    p->other_context = *std::move(other_context);
+    auto mine = p->mine_context->Connect(Reader(), ShareMode::kShared);
+    ASSERT_TRUE(mine.ok()) << mine.status();
+    p->mine = *std::move(mine);
+    auto other = p->other_context->Connect(Reader(), ShareMode::kShared);
+    ASSERT_TRUE(other.ok()) << other.status();
+    p->other = *std::move(other);
+  }
+
   std::unique_ptr<testing::PcscSandbox> sandbox_;
 };
 
@@ -92,12 +124,7 @@ TEST_F(PcscCardTest, FirstCallAfterRestartIsConnect) {
   auto context = PcscContext::Create();
   ASSERT_TRUE(context.ok()) << context.status();
   ASSERT_TRUE(sandbox_->RestartPcscd(SIGKILL).ok());
-  ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
-  auto card = (*context)->Connect(Reader());
-  ASSERT_TRUE(card.ok()) << card.status();
-  auto version = (*card)->Transmit(kGetVersion);
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(Sw(*version), "91af");
+  ASSERT_NO_FATAL_FAILURE(ExpectCardAnswers(**context));
 }
 
 // While pcscd is away Connect gives up with PCSC_UNAVAILABLE after its back-off; once pcscd is
@@ -112,12 +139,7 @@ TEST_F(PcscCardTest, ConnectWhilePcscdIsAwayIsUnavailable) {
   EXPECT_EQ(apdu::GetReason(card.status()), std::string(pcsc::kReasonPcscUnavailable));
 
   ASSERT_TRUE(sandbox_->StartPcscd().ok());
-  ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
-  card = (*context)->Connect(Reader());
-  ASSERT_TRUE(card.ok()) << card.status();
-  auto version = (*card)->Transmit(kGetVersion);
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(Sw(*version), "91af");
+  ASSERT_NO_FATAL_FAILURE(ExpectCardAnswers(**context));
 }
 
 // A card that never answers blocks SCardTransmit (no time-out, SCardCancel does not help);
@@ -158,12 +180,7 @@ TEST_F(PcscCardTest, TransmitBlockedWhenPcscdDiesIsUnavailable) {
   ASSERT_TRUE(sandbox_->Control(0, "remove").ok());  // ends the hang
   ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
   ASSERT_TRUE(sandbox_->StartPcscd().ok());
-  ASSERT_TRUE(sandbox_->WaitForCard(0, true, kRestartTimeout).ok());
-  auto again = (*context)->Connect(Reader());
-  ASSERT_TRUE(again.ok()) << again.status();
-  auto version = (*again)->Transmit(kGetVersion);
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(Sw(*version), "91af");
+  ASSERT_NO_FATAL_FAILURE(ExpectCardAnswers(**context));
 }
 
 // Transmit on a thread of its own: pcsc-lite makes a Transmit from another connection wait
@@ -202,30 +219,25 @@ class BackgroundTransmit {
 // the other's APDU waits instead of landing inside the chain (which the card would answer
 // with 91 1C); after End it goes through.
 TEST_F(PcscCardTest, TransactionKeepsOthersOut) {
-  auto mine_context = PcscContext::Create();
-  auto other_context = PcscContext::Create();
-  ASSERT_TRUE(mine_context.ok() && other_context.ok());
-  auto mine = (*mine_context)->Connect(Reader(), ShareMode::kShared);
-  ASSERT_TRUE(mine.ok()) << mine.status();
-  auto other = (*other_context)->Connect(Reader(), ShareMode::kShared);
-  ASSERT_TRUE(other.ok()) << other.status();
+  TwoPrograms p;
+  ASSERT_NO_FATAL_FAILURE(ConnectTwoPrograms(&p));
   // An exclusive connection is refused while shared ones are open.
-  auto exclusive = (*other_context)->Connect(Reader());
+  auto exclusive = p.other_context->Connect(Reader());
   ASSERT_FALSE(exclusive.ok());
   EXPECT_EQ(apdu::GetReason(exclusive.status()), std::string(pcsc::kReasonReaderBusy));
 
-  auto transaction = (*mine)->BeginTransaction();
+  auto transaction = p.mine->BeginTransaction();
   ASSERT_TRUE(transaction.ok()) << transaction.status();
   EXPECT_TRUE(transaction->active());
 
-  auto first = (*mine)->Transmit(kGetVersion);
+  auto first = p.mine->Transmit(kGetVersion);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(Sw(*first), "91af");
-  BackgroundTransmit intruder(**other, kGetVersion);
-  auto second = (*mine)->Transmit(kAdditionalFrame);
+  BackgroundTransmit intruder(*p.other, kGetVersion);
+  auto second = p.mine->Transmit(kAdditionalFrame);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(Sw(*second), "91af");
-  auto third = (*mine)->Transmit(kAdditionalFrame);
+  auto third = p.mine->Transmit(kAdditionalFrame);
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(Sw(*third), "9100");  // the chain was not broken
 
@@ -241,25 +253,21 @@ TEST_F(PcscCardTest, TransactionKeepsOthersOut) {
 
 // The other side's BeginTransaction waits until ours ends.
 TEST_F(PcscCardTest, BeginTransactionWaitsForTheHolder) {
-  auto mine_context = PcscContext::Create();
-  auto other_context = PcscContext::Create();
-  ASSERT_TRUE(mine_context.ok() && other_context.ok());
-  auto mine = (*mine_context)->Connect(Reader(), ShareMode::kShared);
-  auto other = (*other_context)->Connect(Reader(), ShareMode::kShared);
-  ASSERT_TRUE(mine.ok() && other.ok());
-  auto transaction = (*mine)->BeginTransaction();
+  TwoPrograms p;
+  ASSERT_NO_FATAL_FAILURE(ConnectTwoPrograms(&p));
+  auto transaction = p.mine->BeginTransaction();
   ASSERT_TRUE(transaction.ok()) << transaction.status();
 
   absl::Mutex mu;
   absl::Time acquired = absl::InfiniteFuture();               // guarded by mu
   absl::Status other_status = absl::UnknownError("not run");  // guarded by mu
   std::thread waiter([&] {
-    auto t = (*other)->BeginTransaction();
+    auto t = p.other->BeginTransaction();
     absl::MutexLock lock(&mu);
     acquired = absl::Now();
     other_status = t.status();
   });
-  auto version = (*mine)->Transmit(kGetVersion);
+  auto version = p.mine->Transmit(kGetVersion);
   ASSERT_TRUE(version.ok()) << version.status();
   EXPECT_EQ(Sw(*version), "91af");
   const absl::Time ended = absl::Now();
@@ -272,22 +280,18 @@ TEST_F(PcscCardTest, BeginTransactionWaitsForTheHolder) {
 
 // The guard ends the transaction at the end of its scope, and a moved guard ends it once.
 TEST_F(PcscCardTest, TransactionEndsWithItsScope) {
-  auto mine_context = PcscContext::Create();
-  auto other_context = PcscContext::Create();
-  ASSERT_TRUE(mine_context.ok() && other_context.ok());
-  auto mine = (*mine_context)->Connect(Reader(), ShareMode::kShared);
-  auto other = (*other_context)->Connect(Reader(), ShareMode::kShared);
-  ASSERT_TRUE(mine.ok() && other.ok());
+  TwoPrograms p;
+  ASSERT_NO_FATAL_FAILURE(ConnectTwoPrograms(&p));
   std::unique_ptr<BackgroundTransmit> intruder;
   absl::Time ended;
   {
-    auto transaction = (*mine)->BeginTransaction();
+    auto transaction = p.mine->BeginTransaction();
     ASSERT_TRUE(transaction.ok()) << transaction.status();
     PcscTransaction moved = *std::move(transaction);
     EXPECT_TRUE(moved.active());
     EXPECT_FALSE(transaction->active());  // NOLINT(bugprone-use-after-move): moved-from state
-    intruder = std::make_unique<BackgroundTransmit>(**other, kGetVersion);
-    auto version = (*mine)->Transmit(kGetVersion);
+    intruder = std::make_unique<BackgroundTransmit>(*p.other, kGetVersion);
+    auto version = p.mine->Transmit(kGetVersion);
     ASSERT_TRUE(version.ok()) << version.status();
     ended = absl::Now();
   }
@@ -296,9 +300,9 @@ TEST_F(PcscCardTest, TransactionEndsWithItsScope) {
   EXPECT_GE(intruder->returned(), ended);
 
   // On an exclusive connection a transaction is allowed too.
-  other->reset();
-  mine->reset();
-  auto exclusive = (*mine_context)->Connect(Reader());
+  p.other.reset();
+  p.mine.reset();
+  auto exclusive = p.mine_context->Connect(Reader());
   ASSERT_TRUE(exclusive.ok()) << exclusive.status();
   auto transaction = (*exclusive)->BeginTransaction();
   ASSERT_TRUE(transaction.ok()) << transaction.status();

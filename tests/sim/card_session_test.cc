@@ -64,18 +64,7 @@ Bytes Pad80(Bytes data, size_t bs) {
 
 // Sends 90 INS 00 00 [Lc data] 00; returns the data, `sw` the status byte.
 Bytes Wrapped(Card& card, uint8_t ins, const Bytes& data, Sw& sw) {
-  Bytes apdu = {kClaNativeWrapped, ins, 0, 0};
-  if (!data.empty()) {
-    apdu.push_back(static_cast<uint8_t>(data.size()));
-    apdu.insert(apdu.end(), data.begin(), data.end());
-  }
-  apdu.push_back(0);
-  Bytes r = card.Transmit(apdu);
-  EXPECT_GE(r.size(), 2u);
-  EXPECT_EQ(r[r.size() - 2], kSw1Desfire);
-  sw = static_cast<Sw>(r.back());
-  r.resize(r.size() - 2);
-  return r;
+  return testing::SendWrapped(card, ins, data, &sw);
 }
 
 // The host half of EV2 (AN12196 / AN12343 formulas, shared/vectors §3).

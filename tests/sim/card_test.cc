@@ -21,18 +21,8 @@ class Host {
   explicit Host(Card& card) : card_(card) {}
 
   Bytes Send(Ins ins, const Bytes& data, Sw* sw = nullptr) {
-    Bytes apdu = {kClaNativeWrapped, static_cast<uint8_t>(ins), 0, 0};
-    if (!data.empty()) {
-      apdu.push_back(static_cast<uint8_t>(data.size()));
-      apdu.insert(apdu.end(), data.begin(), data.end());
-    }
-    apdu.push_back(0);
-    Bytes r = card_.Transmit(apdu);
-    EXPECT_GE(r.size(), 2u);
-    EXPECT_EQ(r[r.size() - 2], kSw1Desfire);
-    last_ = static_cast<Sw>(r.back());
+    Bytes r = testing::SendWrapped(card_, static_cast<uint8_t>(ins), data, &last_);
     if (sw) *sw = last_;
-    r.resize(r.size() - 2);
     return r;
   }
   // Sends and follows 0xAF frames, concatenating the data.

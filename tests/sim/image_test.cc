@@ -155,18 +155,25 @@ class AesTestHost {
     return true;
   }
 
-  // Plain command, CMAC'd response (plain or MAC files): returns the data after checking
-  // the MAC, or sets `ok` false.
-  Bytes CmacCommand(uint8_t ins, const Bytes& data, bool& ok) {
+  // A plain command in the session: the command CMAC'd into the IV, then sent, and the reply's
+  // additional frames (AF) fetched; the whole reply, `st` its last status.
+  Bytes Exchange(uint8_t ins, const Bytes& data, uint8_t& st) {
     Bytes msg = {ins};
     msg.insert(msg.end(), data.begin(), data.end());
     session_->ComputeWithIv(iv_, msg, iv_);
-    uint8_t st;
     Bytes r = Raw(ins, data, st);
     while (st == 0xAF) {
       Bytes more = Raw(0xAF, {}, st);
       r.insert(r.end(), more.begin(), more.end());
     }
+    return r;
+  }
+
+  // Plain command, CMAC'd response (plain or MAC files): returns the data after checking
+  // the MAC, or sets `ok` false.
+  Bytes CmacCommand(uint8_t ins, const Bytes& data, bool& ok) {
+    uint8_t st;
+    Bytes r = Exchange(ins, data, st);
     ok = st == 0x00 && r.size() >= 8;
     if (!ok) return {};
     Bytes covered(r.begin(), r.end() - 8);
@@ -178,15 +185,8 @@ class AesTestHost {
 
   // Plain command, enciphered response of `len` data bytes.
   Bytes FullRead(uint8_t ins, const Bytes& data, size_t len, bool& ok) {
-    Bytes msg = {ins};
-    msg.insert(msg.end(), data.begin(), data.end());
-    session_->ComputeWithIv(iv_, msg, iv_);
     uint8_t st;
-    Bytes r = Raw(ins, data, st);
-    while (st == 0xAF) {
-      Bytes more = Raw(0xAF, {}, st);
-      r.insert(r.end(), more.begin(), more.end());
-    }
+    Bytes r = Exchange(ins, data, st);
     ok = st == 0x00 && r.size() % 16 == 0 && r.size() >= len + 4;
     if (!ok) return {};
     (void)session_->cipher().CbcDecrypt(MutableByteSpan(iv_, 16), MutableByteSpan(r));

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "sim/card/auth.h"
 #include "sim/card/card.h"
+#include "sim/card/protocol.h"
 
 namespace desfired::sim::testing {
 
@@ -49,6 +50,23 @@ class ScriptedRandom {
  private:
   std::shared_ptr<std::deque<Bytes>> queue_ = std::make_shared<std::deque<Bytes>>();
 };
+
+// Sends the wrapped native command 90 INS 00 00 [Lc data] 00 and returns the reply's data;
+// `*sw` gets its status byte. The reply must end in 91 xx.
+inline Bytes SendWrapped(Card& card, uint8_t ins, const Bytes& data, Sw* sw) {
+  Bytes apdu = {kClaNativeWrapped, ins, 0, 0};
+  if (!data.empty()) {
+    apdu.push_back(static_cast<uint8_t>(data.size()));
+    apdu.insert(apdu.end(), data.begin(), data.end());
+  }
+  apdu.push_back(0);
+  Bytes r = card.Transmit(apdu);
+  EXPECT_GE(r.size(), 2u);
+  EXPECT_EQ(r[r.size() - 2], kSw1Desfire);
+  *sw = static_cast<Sw>(r.back());
+  r.resize(r.size() - 2);
+  return r;
+}
 
 struct Exchange {
   const char* command;   // C-APDU hex

@@ -163,15 +163,24 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   return o;
 }
 
-// Value file 1 of the transit application.
-absl::StatusOr<int32_t> TransitValue(client::Client& c, const std::string& reader) {
-  v1::GetValueRequest req;
+// A request on value file 1 of the transit application on `reader`, with key `key_name` /
+// `key_no`.
+template <typename Request>
+Request OnTransitValueFile(const std::string& reader, const std::string& key_name,
+                           uint32_t key_no) {
+  Request req;
   req.mutable_target()->set_reader(reader);
   req.set_aid(testing::kTransitAid);
   req.set_file_no(testing::kTransitValueFile);
-  req.mutable_auth()->set_key_name("transit-read");
-  req.mutable_auth()->set_key_number(testing::kTransitReadKeyNo);
-  absl::StatusOr<v1::GetValueResponse> r = c.GetValue(req);
+  req.mutable_auth()->set_key_name(key_name);
+  req.mutable_auth()->set_key_number(key_no);
+  return req;
+}
+
+// Value file 1 of the transit application.
+absl::StatusOr<int32_t> TransitValue(client::Client& c, const std::string& reader) {
+  absl::StatusOr<v1::GetValueResponse> r = c.GetValue(
+      OnTransitValueFile<v1::GetValueRequest>(reader, "transit-read", testing::kTransitReadKeyNo));
   if (!r.ok()) return r.status();
   return r->value();
 }
@@ -180,21 +189,13 @@ absl::Status SetTransitValue(client::Client& c, const std::string& reader, int32
   absl::StatusOr<int32_t> now = TransitValue(c, reader);
   if (!now.ok()) return now.status();
   if (*now > target) {
-    v1::DebitRequest req;
-    req.mutable_target()->set_reader(reader);
-    req.set_aid(testing::kTransitAid);
-    req.set_file_no(testing::kTransitValueFile);
-    req.mutable_auth()->set_key_name("transit-debit");
-    req.mutable_auth()->set_key_number(testing::kTransitDebitKeyNo);
+    auto req =
+        OnTransitValueFile<v1::DebitRequest>(reader, "transit-debit", testing::kTransitDebitKeyNo);
     req.set_amount(*now - target);
     if (absl::StatusOr<v1::DebitResponse> r = c.Debit(req); !r.ok()) return r.status();
   } else if (*now < target) {
-    v1::CreditRequest req;
-    req.mutable_target()->set_reader(reader);
-    req.set_aid(testing::kTransitAid);
-    req.set_file_no(testing::kTransitValueFile);
-    req.mutable_auth()->set_key_name("transit-credit");
-    req.mutable_auth()->set_key_number(testing::kTransitCreditKeyNo);
+    auto req = OnTransitValueFile<v1::CreditRequest>(reader, "transit-credit",
+                                                     testing::kTransitCreditKeyNo);
     req.set_amount(target - *now);
     if (absl::StatusOr<v1::CreditResponse> r = c.Credit(req); !r.ok()) return r.status();
   }

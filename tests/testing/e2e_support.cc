@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -27,6 +28,11 @@ bool HasFlag(const std::vector<std::string>& args, absl::string_view name) {
   const std::string prefix = absl::StrCat(name, "=");
   return std::any_of(args.begin(), args.end(),
                      [&](const std::string& a) { return absl::StartsWith(a, prefix); });
+}
+
+std::vector<std::string> WithLoopbackListen(std::vector<std::string> args) {
+  args.insert(args.begin(), "--listen=127.0.0.1:0");
+  return args;
 }
 
 // The exit code of a waitpid status: -1 when a signal ended the process.
@@ -135,6 +141,10 @@ int DesfiredProcess::Stop(absl::Duration timeout) {
   return Wait(timeout);
 }
 
+LoopbackDesfired::LoopbackDesfired(const std::string& dir, std::vector<std::string> args)
+    : DesfiredProcess(dir, WithLoopbackListen(std::move(args))),
+      cards_(v1::CardService::NewStub(Channel())) {}
+
 DesfiredRun RunDesfired(std::vector<std::string> args, const std::string& dir,
                         bool stop_when_listening) {
   DesfiredProcess process(dir, std::move(args));
@@ -144,6 +154,19 @@ DesfiredRun RunDesfired(std::vector<std::string> args, const std::string& dir,
   if (run.exit_code == DesfiredProcess::kRunning) run.exit_code = -1;  // the destructor kills it
   run.err = process.err();
   return run;
+}
+
+void ExpectServing(const std::shared_ptr<grpc::Channel>& channel) {
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = health->Check(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  req.set_service("desfired.v1.CardService");
+  s = health->Check(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 v1::DebitRequest TransitDebit(const std::string& reader, int32_t amount,
@@ -159,15 +182,19 @@ v1::DebitRequest TransitDebit(const std::string& reader, int32_t amount,
   return req;
 }
 
-int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader) {
+v1::GetValueRequest TransitGetValue(const std::string& reader) {
   v1::GetValueRequest req;
   req.mutable_target()->set_reader(reader);
   req.set_aid(kTransitAid);
   req.set_file_no(1);
   req.mutable_auth()->set_key_name("transit-read");
   req.mutable_auth()->set_key_number(1);
+  return req;
+}
+
+int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader) {
   v1::GetValueResponse resp;
-  grpc::Status s = cards.GetValue(Ctx().get(), req, &resp);
+  grpc::Status s = cards.GetValue(Ctx().get(), TransitGetValue(reader), &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return s.ok() ? resp.value() : -1;
 }

@@ -58,6 +58,10 @@ std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(
 // The ErrorInfo (reason, metadata) of a failed call; empty when the call carried none.
 google::rpc::ErrorInfo InfoOf(const grpc::Status& status);
 
+// Expects the health service on `channel` to answer SERVING, for the server as a whole and for
+// desfired.v1.CardService; a failed call is a fatal failure (ASSERT_NO_FATAL_FAILURE).
+void ExpectServing(const std::shared_ptr<grpc::Channel>& channel);
+
 // The desfired binary as a child process. Its stderr goes to a file of its own in `dir`
 // (err()); it is killed (SIGKILL) and reaped by the destructor if it still runs.
 class DesfiredProcess {
@@ -93,6 +97,17 @@ class DesfiredProcess {
   int exit_code_ = kRunning;
 };
 
+// A DesfiredProcess listening on 127.0.0.1 (a port of its own) with a CardService stub on it.
+class LoopbackDesfired : public DesfiredProcess {
+ public:
+  // `args` as DesfiredProcess takes them, without --listen.
+  LoopbackDesfired(const std::string& dir, std::vector<std::string> args);
+  v1::CardService::Stub& cards() { return *cards_; }
+
+ private:
+  std::unique_ptr<v1::CardService::Stub> cards_;
+};
+
 // How a desfired run ended.
 struct DesfiredRun {
   int exit_code = -1;  // -1: killed by a signal, or still running after 30 s (then killed)
@@ -105,10 +120,12 @@ DesfiredRun RunDesfired(std::vector<std::string> args, const std::string& dir,
                         bool stop_when_listening);
 
 // The transit image's value file (kTransitAid, file 1) on `reader`: a Debit of `amount` with the
-// debit key (transit-debit, key 2) under `request_id`, and the value read with the read key
-// (transit-read, key 1; -1 after a failed call, which is also a test failure).
+// debit key (transit-debit, key 2) under `request_id`, the GetValue request with the read key
+// (transit-read, key 1), and the value it reads (-1 after a failed call, which is also a test
+// failure).
 v1::DebitRequest TransitDebit(const std::string& reader, int32_t amount,
                               const std::string& request_id);
+v1::GetValueRequest TransitGetValue(const std::string& reader);
 int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader);
 
 }  // namespace desfired::testing

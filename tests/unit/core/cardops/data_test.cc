@@ -77,8 +77,7 @@ TEST_F(CardOpsTest, WriteDataToBackupFileCommitsUnlessDeferred) {
   EXPECT_TRUE(ctx_.session.pending);
   EXPECT_EQ(Str(SimFile(kTransitAid, 2).data).substr(0, 3), "NEW");  // not yet
 
-  auto commit = On<TransactionRequest>();
-  commit.auth = Key("app_debit", 2);
+  const TransactionRequest commit = DebitTransaction();
   auto committed = CommitTransaction(ctx_, commit);
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_TRUE(*committed);

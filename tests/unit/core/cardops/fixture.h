@@ -81,6 +81,13 @@ class CardOpsTest : public desfired::testing::EmulatedCardTest {
     return Debit(ctx_, r);
   }
 
+  // CommitTransaction / AbortTransaction of DebitBy's session (the debit key).
+  TransactionRequest DebitTransaction() {
+    auto r = On<TransactionRequest>();
+    r.auth = Key("app_debit", 2);
+    return r;
+  }
+
   // The tap records (file 3) with the read key, newest first.
   absl::StatusOr<RecordPage> ReadTaps(int32_t page_size, std::string token) {
     auto r = OnFile<ReadRecordsRequest>(3, Key("app_read", 1));
@@ -95,6 +102,17 @@ class AdminTest : public CardOpsTest {
  protected:
   static constexpr uint32_t kAid = 0xA1A2A3;
   void SetUp() override { Load("blank.json"); }
+
+  // A ChangeKey of key 1 of kAid (the zero key of CreateApp, zero_aes) to the store's key
+  // `new_key_name`, authenticated with key 0 (zero_aes).
+  ChangeKeyRequest ChangeKey1To(const std::string& new_key_name) {
+    auto change = On<ChangeKeyRequest>(kAid);
+    change.auth = Key("zero_aes", 0);
+    change.key_no = 1;
+    change.new_key_name = new_key_name;
+    change.old_key_name = "zero_aes";
+    return change;
+  }
 
   // Creates `aid` (AES, 3 keys, all zero) with the key settings byte `settings`.
   void CreateApp(uint32_t aid, uint8_t settings) {

@@ -61,11 +61,7 @@ TEST_F(AdminTest, FormatCreateListChangeAndDelete) {
   EXPECT_EQ(listed->files.size(), 4u);
 
   // Key 1 from the store (needs the old value), then key 0 (the authenticated key).
-  auto change = On<ChangeKeyRequest>(kAid);
-  change.auth = Key("zero_aes", 0);
-  change.key_no = 1;
-  change.new_key_name = "new_key1";
-  change.old_key_name = "zero_aes";
+  ChangeKeyRequest change = ChangeKey1To("new_key1");
   absl::Status changed = ChangeKey(ctx_, change);
   ASSERT_TRUE(changed.ok()) << changed;
   EXPECT_EQ(SimApp(kAid)->keys[1].value, Hex("f0e1d2c3b4a5968778695a4b3c2d1e0f"));
@@ -124,11 +120,7 @@ TEST_F(AdminTest, DeleteApplicationWithItsOwnMasterKey) {
 TEST_F(AdminTest, ChangeKeyToDiversifiedKeyAuthenticatesWithTheStoreKey) {
   CreateApp(kAid, 0x0B);
   ASSERT_TRUE(MakeFile(1, FileType::kValue, CommMode::kFull).ok());
-  auto change = On<ChangeKeyRequest>(kAid);
-  change.auth = Key("zero_aes", 0);
-  change.key_no = 1;
-  change.new_key_name = "cards";
-  change.old_key_name = "zero_aes";
+  ChangeKeyRequest change = ChangeKey1To("cards");
   absl::Status changed = ChangeKey(ctx_, change);
   ASSERT_TRUE(changed.ok()) << changed;
   // The card holds the diversified key, not the master.

@@ -73,8 +73,7 @@ TEST_F(CardOpsTest, DeferredDebitsCommitTogether) {
   EXPECT_LE(transport_->transmitted() - before_second, 2u);  // GetValue and Debit only
   EXPECT_EQ(SimValue(), 2500);
 
-  auto commit = On<TransactionRequest>();
-  commit.auth = Key("app_debit", 2);
+  const TransactionRequest commit = DebitTransaction();
   auto committed = CommitTransaction(ctx_, commit);
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_TRUE(*committed);
@@ -84,12 +83,10 @@ TEST_F(CardOpsTest, DeferredDebitsCommitTogether) {
 TEST_F(CardOpsTest, AbortTransactionDiscardsDeferredDebit) {
   auto debited = DebitBy(100, /*defer=*/true);
   ASSERT_TRUE(debited.ok()) << debited.status();
-  auto abort = On<TransactionRequest>();
-  abort.auth = Key("app_debit", 2);
+  const TransactionRequest abort = DebitTransaction();
   ASSERT_TRUE(AbortTransaction(ctx_, abort).ok());
   EXPECT_FALSE(SimFile(kTransitAid, 1).pending_value.has_value());
-  auto commit = On<TransactionRequest>();
-  commit.auth = Key("app_debit", 2);
+  const TransactionRequest commit = DebitTransaction();
   auto committed = CommitTransaction(ctx_, commit);
   ASSERT_TRUE(committed.ok()) << committed.status();
   EXPECT_FALSE(*committed);
@@ -101,8 +98,7 @@ TEST_F(CardOpsTest, CallWithAnotherKeyLosesDeferredDebit) {
   auto read = On<ReadDataRequest>();
   read.file_no = 4;  // no key: another session
   ASSERT_TRUE(ReadData(ctx_, read).ok());
-  auto commit = On<TransactionRequest>();
-  commit.auth = Key("app_debit", 2);
+  const TransactionRequest commit = DebitTransaction();
   const size_t before = transport_->transmitted();
   auto committed = CommitTransaction(ctx_, commit);
   ASSERT_TRUE(committed.ok()) << committed.status();

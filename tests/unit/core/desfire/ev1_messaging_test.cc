@@ -2,6 +2,7 @@
 // against the published transcripts of vectors §1.2, §2.1 and §2.3.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,32 +120,36 @@ Fixture AfterAes19(absl::string_view reply) {
 
 const Command kCreateFile5{.ins = Ins::kCreateStdDataFile, .header = H("05 00 11 00 50 00 00")};
 
-TEST(Ev1MessagingTest, ForgedResponseMacIsRefused) {
-  Fixture f = AfterAes19("A7 53 16 AD 15 96 B9 54 91 00");
+// A tampered reply to CreateStdDataFile: the call fails (with `code` when given) for `reason`
+// and the session is void.
+struct TamperedReply {
+  const char* name;
+  const char* reply;
+  std::optional<absl::StatusCode> code;
+  const char* reason;
+};
+
+class Ev1TamperedReplyTest : public ::testing::TestWithParam<TamperedReply> {};
+
+TEST_P(Ev1TamperedReplyTest, FailsAndVoidsTheSession) {
+  Fixture f = AfterAes19(GetParam().reply);
   ASSERT_TRUE(f.session.Authenticate(AuthScheme::kAes, 0, KeyType::kAes128, H(kAes19Key)).ok());
   absl::StatusOr<Bytes> r = f.session.Execute(kCreateFile5);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ReasonOf(r.status()), "INTEGRITY_ERROR");
+  if (GetParam().code.has_value()) EXPECT_EQ(r.status().code(), *GetParam().code);
+  EXPECT_EQ(ReasonOf(r.status()), GetParam().reason);
   EXPECT_FALSE(f.session.authenticated());
 }
 
-TEST(Ev1MessagingTest, MissingResponseMacIsRefused) {
-  // A forged "success" without a MAC (a public library accepted these).
-  Fixture f = AfterAes19("91 00");
-  ASSERT_TRUE(f.session.Authenticate(AuthScheme::kAes, 0, KeyType::kAes128, H(kAes19Key)).ok());
-  absl::StatusOr<Bytes> r = f.session.Execute(kCreateFile5);
-  EXPECT_EQ(ReasonOf(r.status()), "INTEGRITY_ERROR");
-  EXPECT_FALSE(f.session.authenticated());
-}
-
-TEST(Ev1MessagingTest, TruncatedResponseIsCardRemoved) {
-  Fixture f = AfterAes19("91");
-  ASSERT_TRUE(f.session.Authenticate(AuthScheme::kAes, 0, KeyType::kAes128, H(kAes19Key)).ok());
-  absl::StatusOr<Bytes> r = f.session.Execute(kCreateFile5);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ReasonOf(r.status()), "CARD_REMOVED");
-  EXPECT_FALSE(f.session.authenticated());
-}
+INSTANTIATE_TEST_SUITE_P(
+    Ev1MessagingTest, Ev1TamperedReplyTest,
+    ::testing::Values(TamperedReply{"ForgedResponseMacIsRefused", "A7 53 16 AD 15 96 B9 54 91 00",
+                                    absl::StatusCode::kDataLoss, "INTEGRITY_ERROR"},
+                      // A forged "success" without a MAC (a public library accepted these).
+                      TamperedReply{"MissingResponseMacIsRefused", "91 00", std::nullopt,
+                                    "INTEGRITY_ERROR"},
+                      TamperedReply{"TruncatedResponseIsCardRemoved", "91",
+                                    absl::StatusCode::kUnavailable, "CARD_REMOVED"}),
+    [](const ::testing::TestParamInfo<TamperedReply>& info) { return info.param.name; });
 
 TEST(Ev1MessagingTest, MacOrFullModeNeedsASession) {
   ScriptedTransport t({});

@@ -52,6 +52,15 @@ TEST(HeadFileFormatTest, PathsSlotsAndTornWrites) {
 class HeadFileTest : public LedgerTest {
  protected:
   std::string head_path() const { return dir_ + "/ledger.head"; }
+
+  // A closed ledger of five rows, then the newest two deleted and the head rewritten to row 3:
+  // the file verifies on its own, only the head file knows.
+  void CutShortToThreeRows() {
+    const std::vector<Row> rows = AppendRows(5);
+    ASSERT_EQ(rows.size(), 5u);
+    Tamper(absl::StrCat("DELETE FROM ledger WHERE seq > 3; UPDATE chain_head SET seq = 3, hash = '",
+                        rows[2].hash, "'"));
+  }
 };
 
 TEST_F(HeadFileTest, WriteAlternatesSlotsAndReadTakesTheNewestValidOne) {
@@ -108,11 +117,7 @@ TEST_F(HeadFileTest, TheHeadFileFollowsEveryAppend) {
 }
 
 TEST_F(HeadFileTest, AHeadFileOneRowBehindIsAcceptedAndCaughtUp) {
-  std::vector<Row> rows;
-  {
-    std::unique_ptr<Ledger> l = OpenOrDie();
-    for (int i = 1; i <= 3; ++i) rows.push_back(*l->Append(SampleRow(i)));
-  }
+  const std::vector<Row> rows = AppendRows(3);
   // A crash between the row and its head-file write: the file holds row 2.
   ASSERT_TRUE((*HeadFile::OpenForWrite(head_path()))->Write(HeadOf(rows[1])).ok());
   ASSERT_TRUE((*HeadFile::OpenForWrite(head_path()))->Write(HeadOf(rows[0])).ok());
@@ -153,14 +158,7 @@ TEST_F(HeadFileTest, ADeletedLedgerIsRefusedAndNotCreated) {
 }
 
 TEST_F(HeadFileTest, ALedgerCutShortIsRefused) {
-  std::vector<Row> rows;
-  {
-    std::unique_ptr<Ledger> l = OpenOrDie();
-    for (int i = 1; i <= 5; ++i) rows.push_back(*l->Append(SampleRow(i)));
-  }
-  // The newest rows deleted and the head rewritten: the file verifies on its own.
-  Tamper(absl::StrCat("DELETE FROM ledger WHERE seq > 3; UPDATE chain_head SET seq = 3, hash = '",
-                      rows[2].hash, "'"));
+  CutShortToThreeRows();
   EXPECT_TRUE(VerifyFileOrDie().ok);
   absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
   ASSERT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition) << l.status();
@@ -195,11 +193,7 @@ TEST_F(HeadFileTest, AnEditedRowIsRefused) {
 // The last row edited, its hash recomputed and the head moved to it: the file verifies on its
 // own, only the head file shows it.
 TEST_F(HeadFileTest, ARewrittenLastRowIsRefused) {
-  std::vector<Row> rows;
-  {
-    std::unique_ptr<Ledger> l = OpenOrDie();
-    for (int i = 1; i <= 3; ++i) rows.push_back(*l->Append(SampleRow(i)));
-  }
+  const std::vector<Row> rows = AppendRows(3);
   Row forged = rows[2];
   forged.amount = 1;
   const std::string hash = HashHex(ChainHash(*ParseHashHex(forged.prev_hash), ToStored(forged)));
@@ -225,11 +219,7 @@ TEST_F(HeadFileTest, ALedgerWithoutItsHeadFileIsRefused) {
 // ---- Recovery ----------------------------------------------------------------------------------
 
 TEST_F(HeadFileTest, RecoveringAnEmptiedLedgerStartsAChainWithTheEvent) {
-  std::vector<Row> rows;
-  {
-    std::unique_ptr<Ledger> l = OpenOrDie();
-    for (int i = 1; i <= 4; ++i) rows.push_back(*l->Append(SampleRow(i)));
-  }
+  const std::vector<Row> rows = AppendRows(4);
   std::ofstream(path_, std::ios::trunc);
   absl::StatusOr<std::unique_ptr<Ledger>> l =
       Ledger::Open(path_, Ledger::Options{.recover_reason = "disk replaced, ticket 7"});
@@ -276,13 +266,7 @@ TEST_F(HeadFileTest, RecoveringAnEditedLedgerKeepsTheOldFileAside) {
 }
 
 TEST_F(HeadFileTest, RecoveringALedgerCutShortGoesOnWithItsChain) {
-  std::vector<Row> rows;
-  {
-    std::unique_ptr<Ledger> l = OpenOrDie();
-    for (int i = 1; i <= 5; ++i) rows.push_back(*l->Append(SampleRow(i)));
-  }
-  Tamper(absl::StrCat("DELETE FROM ledger WHERE seq > 3; UPDATE chain_head SET seq = 3, hash = '",
-                      rows[2].hash, "'"));
+  CutShortToThreeRows();
   absl::StatusOr<std::unique_ptr<Ledger>> l =
       Ledger::Open(path_, Ledger::Options{.recover_reason = "restored from backup"});
   ASSERT_TRUE(l.ok()) << l.status();

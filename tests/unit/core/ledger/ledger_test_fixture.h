@@ -10,10 +10,13 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "core/ledger/ledger.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace desfired::ledger {
@@ -55,6 +58,34 @@ class LedgerTest : public ::testing::Test {
     absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path_);
     EXPECT_TRUE(v.ok()) << v.status();
     return v.ok() ? *v : Ledger::VerifyResult{};
+  }
+
+  // Verify (of the file) after `sql` on a closed ledger of `rows` rows (MakeLedger).
+  Ledger::VerifyResult TamperAndVerify(int rows, const std::string& sql) {
+    MakeLedger(rows);
+    Tamper(sql);
+    return VerifyFileOrDie();
+  }
+
+  // `v` failed at `bad_seq` (0: the head) with `problem` in its text.
+  static void ExpectBroken(const Ledger::VerifyResult& v, int64_t bad_seq,
+                           absl::string_view problem) {
+    EXPECT_FALSE(v.ok);
+    EXPECT_EQ(v.bad_seq, bad_seq);
+    EXPECT_THAT(v.problem, ::testing::HasSubstr(problem));
+  }
+
+  // The rows of a new ledger of `n` rows (SampleRow 1..n) as appended; the ledger is closed.
+  std::vector<Row> AppendRows(int n) {
+    std::vector<Row> rows;
+    std::unique_ptr<Ledger> l = OpenOrDie();
+    if (l == nullptr) return rows;
+    for (int i = 1; i <= n; ++i) {
+      absl::StatusOr<Row> row = l->Append(SampleRow(i));
+      EXPECT_TRUE(row.ok()) << row.status();
+      if (row.ok()) rows.push_back(*std::move(row));
+    }
+    return rows;
   }
 
   // A ledger of `n` rows (a PENDING / DONE pair per change), closed.

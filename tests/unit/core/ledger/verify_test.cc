@@ -39,12 +39,8 @@ TEST_F(LedgerTest, VerifyPassesAGoodLedgerAlsoWhileItIsOpen) {
 }
 
 TEST_F(LedgerTest, VerifyCatchesAnEditedField) {
-  MakeLedger(5);
-  Tamper("UPDATE ledger SET amount = 999 WHERE seq = 3");
-  Ledger::VerifyResult v = VerifyFileOrDie();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 3);
-  EXPECT_THAT(v.problem, HasSubstr("row 3 was edited (hash mismatch)"));
+  Ledger::VerifyResult v = TamperAndVerify(5, "UPDATE ledger SET amount = 999 WHERE seq = 3");
+  ExpectBroken(v, 3, "row 3 was edited (hash mismatch)");
   EXPECT_EQ(v.rows, 3);
 }
 
@@ -53,51 +49,35 @@ TEST_F(LedgerTest, VerifyCatchesAnEditedPayloadWhileOpen) {
   for (int i = 1; i <= 4; ++i) ASSERT_TRUE(l->Append(SampleRow(i)).ok());
   Tamper("UPDATE ledger SET payload = x'00' WHERE seq = 2");
   Ledger::VerifyResult v = l->Verify();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 2);
-  EXPECT_THAT(v.problem, HasSubstr("edited"));
+  ExpectBroken(v, 2, "edited");
 }
 
 TEST_F(LedgerTest, VerifyCatchesADeletedMiddleRow) {
-  MakeLedger(5);
-  Tamper("DELETE FROM ledger WHERE seq = 3");
-  Ledger::VerifyResult v = VerifyFileOrDie();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 4);
-  EXPECT_THAT(v.problem, HasSubstr("row 3 is missing (deleted): row 4 follows row 2"));
+  Ledger::VerifyResult v = TamperAndVerify(5, "DELETE FROM ledger WHERE seq = 3");
+  ExpectBroken(v, 4, "row 3 is missing (deleted): row 4 follows row 2");
 }
 
 TEST_F(LedgerTest, VerifyCatchesDeletedLastRowsAndOpenRefusesToContinue) {
-  MakeLedger(5);
-  Tamper("DELETE FROM ledger WHERE seq >= 4");
-  Ledger::VerifyResult v = VerifyFileOrDie();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 0);  // the head
-  EXPECT_THAT(v.problem, HasSubstr("rows 4 to 5 are missing (deleted from the end)"));
+  Ledger::VerifyResult v = TamperAndVerify(5, "DELETE FROM ledger WHERE seq >= 4");
+  ExpectBroken(v, /*bad_seq=*/0, "rows 4 to 5 are missing (deleted from the end)");  // the head
   absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
   EXPECT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(l.status().message(), HasSubstr("ledger verify"));
 }
 
 TEST_F(LedgerTest, VerifyCatchesSwappedRows) {
-  MakeLedger(5);
-  Tamper(
+  Ledger::VerifyResult v = TamperAndVerify(
+      5,
       "UPDATE ledger SET seq = -2 WHERE seq = 2; UPDATE ledger SET seq = 2 WHERE seq = 3; "
       "UPDATE ledger SET seq = 3 WHERE seq = -2;");
-  Ledger::VerifyResult v = VerifyFileOrDie();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 2);
-  EXPECT_THAT(v.problem, HasSubstr("row 2 is out of order (rows reordered)"));
+  ExpectBroken(v, 2, "row 2 is out of order (rows reordered)");
   EXPECT_THAT(v.problem, HasSubstr("hash of row 3"));
 }
 
 TEST_F(LedgerTest, VerifyCatchesATamperedHead) {
-  MakeLedger(3);
-  Tamper(absl::StrCat("UPDATE chain_head SET hash = '", std::string(63, '0'), "1'"));
-  Ledger::VerifyResult v = VerifyFileOrDie();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 0);
-  EXPECT_THAT(v.problem, HasSubstr("the head's hash is not row 3's hash"));
+  Ledger::VerifyResult v = TamperAndVerify(
+      3, absl::StrCat("UPDATE chain_head SET hash = '", std::string(63, '0'), "1'"));
+  ExpectBroken(v, 0, "the head's hash is not row 3's hash");
   Tamper("UPDATE chain_head SET seq = 2");
   v = VerifyFileOrDie();
   EXPECT_THAT(v.problem, HasSubstr("the head names row 2 but rows go on to 3"));
@@ -110,9 +90,7 @@ TEST_F(LedgerTest, VerifyCatchesATamperedHead) {
 }
 
 TEST_F(LedgerTest, VerifyCatchesMalformedValues) {
-  MakeLedger(4);
-  Tamper("UPDATE ledger SET time = 'yesterday' WHERE seq = 2");
-  Ledger::VerifyResult v = VerifyFileOrDie();
+  Ledger::VerifyResult v = TamperAndVerify(4, "UPDATE ledger SET time = 'yesterday' WHERE seq = 2");
   EXPECT_EQ(v.bad_seq, 2);
   EXPECT_THAT(v.problem, HasSubstr("row 2 is malformed: time 'yesterday'"));
   std::filesystem::remove_all(dir_);
@@ -142,9 +120,7 @@ TEST_F(LedgerTest, ARewrittenEndIsCaughtByTheRunningProcessAndTheHeadFile) {
   EXPECT_FALSE(with_head->ok);
   EXPECT_THAT(with_head->problem, HasSubstr("its head file"));
   Ledger::VerifyResult v = l->Verify();
-  EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.bad_seq, 0);
-  EXPECT_THAT(v.problem, HasSubstr("not the head this process wrote last"));
+  ExpectBroken(v, 0, "not the head this process wrote last");
   // And the process refuses to write past the rewritten end: no more appends once Verify
   // found the break.
   absl::StatusOr<Row> next = l->Append(SampleRow(5));
