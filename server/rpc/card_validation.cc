@@ -252,6 +252,11 @@ absl::Status CheckTypeSettings(const v1::CreateFileRequest& request) {
           request.initial_value() > s.value().upper_limit()) {
         return InvalidFieldError("initial_value", "the initial value lies outside the limits");
       }
+      if (s.value().limited_credit_value() < 0) {
+        // Output only (the card sets it), but a negative one is never meaningful.
+        return InvalidFieldError("settings.value.limited_credit_value",
+                                 "limited_credit_value is output only and must not be negative");
+      }
       return absl::OkStatus();
     case v1::FileSettings::kRecord: {
       if (s.record().record_size() == 0 || s.record().record_size() > kMax24) {
@@ -262,6 +267,13 @@ absl::Status CheckTypeSettings(const v1::CreateFileRequest& request) {
       if (s.record().max_records() < min || s.record().max_records() > kMax24) {
         return InvalidFieldError("settings.record.max_records",
                                  absl::StrFormat("max_records must be %d..16777215", min));
+      }
+      // The card keeps the file's size (record_size × max_records) in 3 bytes.
+      if (uint64_t{s.record().record_size()} * s.record().max_records() > kMax24) {
+        return InvalidFieldError(
+            "settings.record.max_records",
+            absl::StrFormat("record_size × max_records (%d) does not fit in 24 bits (16777215)",
+                            uint64_t{s.record().record_size()} * s.record().max_records()));
       }
       return absl::OkStatus();
     }

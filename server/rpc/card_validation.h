@@ -16,7 +16,8 @@
 // where an application is needed), file numbers (0..31), offsets and lengths (24 bits), write
 // data (1..cardops::kMaxWriteBytes bytes), amounts (1..INT32_MAX), communication modes, paging
 // (core/cardops/paging.h), request ids (kMaxRequestIdLength printable ASCII characters), key
-// settings, and the settings of a file or application to create.
+// settings, and the settings of a file or application to create (a record file's record_size ×
+// max_records within 24 bits, the card's file size field; no negative limited_credit_value).
 //
 // Thread-safe: pure functions.
 #ifndef DESFIRED_SERVER_RPC_CARD_VALIDATION_H_
