@@ -30,8 +30,6 @@ constexpr uint32_t kMaxAccessRight = 15;
 constexpr uint32_t kMaxChangeKeyAccess = 15;
 constexpr uint32_t kMaxKeyCount = 14;
 constexpr uint32_t kMaxIsoId = 0xFFFF;
-constexpr size_t kMaxKeyNameLength = 64;
-constexpr size_t kMaxDfName = 16;
 constexpr uint32_t kMinCyclicRecords = 2;
 
 // --- Validation helpers -----------------------------------------------------------------------
@@ -56,7 +54,7 @@ bool IsKeyNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '
 
 absl::Status CheckKeyName(absl::string_view field, absl::string_view name) {
   if (name.empty()) return InvalidFieldError(field, "a key name is required");
-  if (name.size() > kMaxKeyNameLength || !std::all_of(name.begin(), name.end(), IsKeyNameChar)) {
+  if (name.size() > kMaxKeyNameBytes || !std::all_of(name.begin(), name.end(), IsKeyNameChar)) {
     return InvalidFieldError(field, "a key name has 1..64 letters, digits, '_', '-' and '.'");
   }
   return absl::OkStatus();
@@ -130,7 +128,7 @@ absl::Status CheckCommMode(v1::CommunicationMode mode) {
 }
 
 absl::Status CheckRequestId(absl::string_view id) {
-  if (id.size() > kMaxRequestIdLength) {
+  if (id.size() > kMaxRequestIdBytes) {
     return InvalidFieldError("request_id",
                              absl::StrFormat("at most 128 characters, got %d", id.size()));
   }
@@ -413,7 +411,7 @@ absl::Status Validate(const v1::CreateApplicationRequest& request) {
     if (request.iso_file_id() > kMaxIsoId) {
       return InvalidFieldError("iso_file_id", "an ISO DF identifier has 16 bits");
     }
-    if (request.df_name().empty() || request.df_name().size() > kMaxDfName) {
+    if (request.df_name().empty() || request.df_name().size() > kMaxDfNameBytes) {
       return InvalidFieldError("df_name", "a DF name of 1..16 bytes goes with iso_file_id");
     }
   } else if (!request.df_name().empty()) {
