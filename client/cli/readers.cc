@@ -22,6 +22,8 @@ std::string KindName(v1::CardEvent::Kind kind) {
       return "CARD_INSERTED";
     case v1::CardEvent::CARD_REMOVED:
       return "CARD_REMOVED";
+    case v1::CardEvent::CARD_UPDATED:
+      return "CARD_UPDATED";
     default:
       return "UNKNOWN";
   }

@@ -36,6 +36,8 @@ v1::CardEvent::Kind ToProto(CardEventKind kind) {
       return v1::CardEvent::CARD_INSERTED;
     case CardEventKind::kCardRemoved:
       return v1::CardEvent::CARD_REMOVED;
+    case CardEventKind::kCardUpdated:
+      return v1::CardEvent::CARD_UPDATED;
   }
   return v1::CardEvent::KIND_UNSPECIFIED;
 }
@@ -47,6 +49,7 @@ void ToProto(const ReaderState& in, v1::Reader* out) {
     out->set_uid(AsString(in.card->uid));
     out->set_atr(AsString(in.card->atr));
     *out->mutable_card_inserted_time() = ToTimestamp(in.card->inserted_at);
+    out->set_uid_unknown_reason(in.card->uid_unknown_reason);
   }
 }
 
@@ -388,6 +391,7 @@ class CardServiceImpl::WatchReactor final
     event->set_uid(AsString(e.uid));
     event->set_atr(AsString(e.atr));
     *event->mutable_time() = ToTimestamp(e.time);
+    event->set_uid_unknown_reason(e.uid_unknown_reason);
     return true;
   }
 
