@@ -89,6 +89,8 @@ CardEventKind FromMonitor(pcsc::ReaderEvent::Kind kind) {
       return CardEventKind::kCardInserted;
     case pcsc::ReaderEvent::Kind::kCardRemoved:
       return CardEventKind::kCardRemoved;
+    case pcsc::ReaderEvent::Kind::kCardUpdated:
+      return CardEventKind::kCardUpdated;
   }
   return CardEventKind::kReaderAdded;
 }
@@ -185,10 +187,13 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                                .reader = e.reader,
                                .uid = e.uid,
                                .atr = e.atr,
-                               .time = e.time});
+                               .time = e.time,
+                               .uid_unknown_reason = e.uid_unknown_reason});
         // Release the reader for the UID read of the next card.
         if (e.kind == pcsc::ReaderEvent::Kind::kCardRemoved) readers->CardLeft(e.reader);
-        if (e.kind == pcsc::ReaderEvent::Kind::kCardInserted && raw->ready_.load()) {
+        const bool uid_seen = e.kind == pcsc::ReaderEvent::Kind::kCardInserted ||
+                              e.kind == pcsc::ReaderEvent::Kind::kCardUpdated;
+        if (uid_seen && raw->ready_.load()) {
           raw->SettleOnContact(e.reader, e.uid);
         }
       });

@@ -24,7 +24,7 @@ constexpr char kUsage[] =
     "  --save                save the card back to --image on exit, SIGHUP or `save`\n"
     "  --save-to FILE        save to FILE instead\n"
     "  --control PATH        unix socket for commands (insert, remove, save, status, quit,\n"
-    "                        tear N, hang N, delay US)\n"
+    "                        tear N, hang N, lose INS, delay US, failuid N)\n"
     "  --removed             start with the card out of the field (insert later)\n"
     "  --tear-after N        close the connection when the N-th APDU arrives\n"
     "  --hang-after N        never answer the N-th APDU\n"

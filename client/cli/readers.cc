@@ -18,6 +18,7 @@ constexpr EnumRow<v1::CardEvent::Kind, absl::string_view> kKindNames[] = {
     {v1::CardEvent::READER_REMOVED, "READER_REMOVED"},
     {v1::CardEvent::CARD_INSERTED, "CARD_INSERTED"},
     {v1::CardEvent::CARD_REMOVED, "CARD_REMOVED"},
+    {v1::CardEvent::CARD_UPDATED, "CARD_UPDATED"},
 };
 
 std::string KindName(v1::CardEvent::Kind kind) {

@@ -11,12 +11,11 @@ namespace desfired::cardops {
 namespace {
 
 constexpr uint32_t kMaxPosition = 0xFFFFFF;  // positions are 24-bit, as on the card
-constexpr size_t kMaxPageTokenDigits = 8;
 
 // The decimal position a page token holds; empty: 0.
 absl::StatusOr<uint32_t> ParsePageToken(absl::string_view token) {
   if (token.empty()) return 0u;
-  if (token.size() > kMaxPageTokenDigits ||
+  if (token.size() > kMaxPageTokenLength ||
       !std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return InvalidFieldError("page_token", "not a page token this server gave out");
   }

@@ -25,6 +25,8 @@ namespace desfired::cardops {
 // Page size when a request gives 0, and the largest page a request gets.
 inline constexpr int32_t kDefaultPageSize = 100;
 inline constexpr int32_t kMaxPageSize = 1000;
+// The longest page token this module gives out: a decimal position below 2^24.
+inline constexpr size_t kMaxPageTokenLength = 8;
 
 struct Page {
   size_t start = 0;  // position of the first item

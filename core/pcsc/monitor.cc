@@ -3,10 +3,13 @@
 #include <winscard.h>
 
 #include <algorithm>
+#include <functional>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
 #include "core/util/enum_table.h"
 
@@ -46,15 +49,36 @@ LONG ListReaderNames(SCARDCONTEXT context, std::vector<std::string>* names) {
   return rv;
 }
 
-// GET DATA (UID) through a shared connection on a context of its own; empty on any error.
-Bytes ReadUidOnce(const std::string& reader) {
+// GET DATA (UID) through a shared connection on a context of its own.
+absl::StatusOr<Bytes> ReadUidOnce(const std::string& reader) {
   // No re-establishing here: a pcscd that went away is the monitor's business.
   auto context = PcscContext::Create({.reconnect_attempts = 0});
-  if (!context.ok()) return {};
+  if (!context.ok()) return context.status();
   auto card = (*context)->Connect(reader, ShareMode::kShared);
-  if (!card.ok()) return {};
-  auto uid = (*card)->Uid();
-  return uid.ok() ? *std::move(uid) : Bytes{};
+  if (!card.ok()) return card.status();
+  absl::StatusOr<Bytes> uid = (*card)->Uid();
+  if (!uid.ok() && apdu::GetReason(uid.status()) == apdu::kReasonIsoStatus) {
+    // Its message holds the whole answer, which may hold the UID: never passed on.
+    return absl::UnavailableError("the reader refused GET DATA (UID)");
+  }
+  if (uid.ok() && uid->empty()) {
+    return absl::UnavailableError("the reader answered GET DATA without a UID");
+  }
+  return uid;
+}
+
+// A UID read on a helper thread: `attempts` tries, `backoff` then twice that ... apart, until
+// one succeeds or `stop` says the waiter is gone.
+absl::StatusOr<Bytes> ReadUidWithRetries(const std::string& reader, int attempts,
+                                         absl::Duration backoff,
+                                         const std::function<bool()>& stop) {
+  absl::StatusOr<Bytes> uid = ReadUidOnce(reader);
+  for (int i = 1; i < attempts && !uid.ok() && !stop(); ++i) {
+    absl::SleepFor(backoff);
+    backoff *= 2;
+    uid = ReadUidOnce(reader);
+  }
+  return uid;
 }
 
 ReaderEvent Event(ReaderEvent::Kind kind, const std::string& reader, bool snapshot) {
@@ -70,6 +94,7 @@ constexpr EnumRow<ReaderEvent::Kind, absl::string_view> kKindNames[] = {
     {ReaderEvent::Kind::kReaderRemoved, "READER_REMOVED"},
     {ReaderEvent::Kind::kCardInserted, "CARD_INSERTED"},
     {ReaderEvent::Kind::kCardRemoved, "CARD_REMOVED"},
+    {ReaderEvent::Kind::kCardUpdated, "CARD_UPDATED"},
 };
 
 }  // namespace
@@ -85,6 +110,10 @@ struct ReaderMonitor::Tracked {
   bool present = false;                 // a CARD_INSERTED was reported and not yet removed
   uint16_t counter = 0;                 // pcscd's event counter (high word of the state)
   Bytes atr;
+  bool uid_known = false;             // present, and its UID was reported
+  std::shared_ptr<UidRead> uid_read;  // a read of its UID that still runs (hangs)
+  absl::Time next_uid_read;           // when to read the unknown UID again
+  absl::Duration uid_backoff;         // and the wait after that
 };
 
 // A UID read on a helper thread. The helper keeps it alive; the monitor may stop waiting.
@@ -93,6 +122,7 @@ struct ReaderMonitor::UidRead {
   bool done ABSL_GUARDED_BY(mu) = false;
   bool abandoned ABSL_GUARDED_BY(mu) = false;  // Stop() wants the monitor back
   Bytes uid ABSL_GUARDED_BY(mu);
+  std::string error ABSL_GUARDED_BY(mu);  // done without a UID: why
 
   bool Finished() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return done || abandoned; }
 };
@@ -241,6 +271,7 @@ void ReaderMonitor::Run() {
         backoff = std::min(backoff * 2, options_.max_backoff);
         continue;
     }
+    if (Context() != 0) RereadUids();
     if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT) {
       errors = 0;
       backoff = options_.first_backoff;
@@ -324,7 +355,11 @@ void ReaderMonitor::Apply(Tracked& tracked, uint64_t event_state, ByteSpan atr, 
     tracked.atr.assign(atr.begin(), atr.end());
     ReaderEvent event = Event(ReaderEvent::Kind::kCardInserted, tracked.name, snapshot);
     event.atr = tracked.atr;
-    if (options_.read_uid) event.uid = ReadUid(tracked.name);
+    tracked.uid_known = false;
+    tracked.uid_read.reset();
+    tracked.uid_backoff = options_.uid_reread_first;
+    tracked.next_uid_read = absl::Now() + tracked.uid_backoff;
+    if (options_.read_uid) TakeUid(tracked, ReadUid(tracked.name), event);
     Emit(std::move(event));
   } else if (!present && tracked.present) {
     tracked.present = false;
@@ -377,32 +412,84 @@ bool ReaderMonitor::Reestablish() {
   }
 }
 
-Bytes ReaderMonitor::ReadUid(const std::string& reader) {
+std::shared_ptr<ReaderMonitor::UidRead> ReaderMonitor::ReadUid(const std::string& reader) {
   auto read = std::make_shared<UidRead>();
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) return {};
+    if (stopping_) {
+      absl::MutexLock read_lock(&read->mu);
+      read->error = "the monitor is stopping";
+      read->done = true;
+      return read;
+    }
     uid_read_ = read;
   }
-  Bytes uid;
   try {
     // Detached: a hung card blocks SCardTransmit for good, and must not block the monitor.
-    std::thread([read, reader] {
-      Bytes result = ReadUidOnce(reader);
+    std::thread([read, reader, attempts = std::max(1, options_.uid_attempts),
+                 backoff = options_.uid_retry_backoff] {
+      absl::StatusOr<Bytes> result = ReadUidWithRetries(reader, attempts, backoff, [&read] {
+        absl::MutexLock lock(&read->mu);
+        return read->abandoned;
+      });
       absl::MutexLock lock(&read->mu);
-      read->uid = std::move(result);
+      if (result.ok()) {
+        read->uid = *std::move(result);
+      } else {
+        read->error = std::string(result.status().message());
+      }
       read->done = true;
     }).detach();
     absl::MutexLock lock(&read->mu);
     read->mu.AwaitWithTimeout(absl::Condition(read.get(), &UidRead::Finished),
                               options_.uid_timeout);
-    if (read->done) uid = read->uid;
   } catch (const std::system_error&) {
-    // No thread for the read: report the card without UID.
+    absl::MutexLock lock(&read->mu);
+    read->error = "no thread for the read";
+    read->done = true;
   }
   absl::MutexLock lock(&mu_);
   uid_read_.reset();
-  return uid;
+  return read;
+}
+
+bool ReaderMonitor::TakeUid(Tracked& tracked, std::shared_ptr<UidRead> read, ReaderEvent& event) {
+  absl::MutexLock lock(&read->mu);
+  if (read->done && read->error.empty()) {
+    event.uid = read->uid;
+    event.uid_unknown_reason.clear();
+    tracked.uid_known = true;
+    tracked.uid_read.reset();
+    return true;
+  }
+  // A read that still hangs is kept: no other starts until it ends, and its answer counts.
+  tracked.uid_read = read->done ? nullptr : read;
+  event.uid_unknown_reason = absl::StrCat(
+      "UID unknown: ", read->done ? read->error
+                                  : absl::StrCat("the reader did not answer GET DATA within ",
+                                                 absl::FormatDuration(options_.uid_timeout)));
+  return false;
+}
+
+void ReaderMonitor::RereadUids() {
+  if (!options_.read_uid) return;
+  const absl::Time now = absl::Now();
+  for (Tracked& t : tracked_) {
+    if (!t.present || t.uid_known) continue;
+    std::shared_ptr<UidRead> read = t.uid_read;
+    if (read == nullptr) {
+      if (now < t.next_uid_read) continue;
+      t.next_uid_read = now + t.uid_backoff;
+      t.uid_backoff = std::min(t.uid_backoff * 2, options_.uid_reread_max);
+      read = ReadUid(t.name);
+    } else {
+      absl::MutexLock lock(&read->mu);
+      if (!read->done) continue;  // still hangs
+    }
+    ReaderEvent event = Event(ReaderEvent::Kind::kCardUpdated, t.name, /*snapshot=*/false);
+    event.atr = t.atr;
+    if (TakeUid(t, std::move(read), event)) Emit(std::move(event));
+  }
 }
 
 void ReaderMonitor::Emit(ReaderEvent event) {
@@ -424,6 +511,13 @@ void ReaderMonitor::Emit(ReaderEvent event) {
           it->card_present = true;
           it->atr = event.atr;
           it->uid = event.uid;
+          it->uid_unknown_reason = event.uid_unknown_reason;
+        }
+        break;
+      case ReaderEvent::Kind::kCardUpdated:
+        if (it != readers_.end()) {
+          it->uid = event.uid;
+          it->uid_unknown_reason.clear();
         }
         break;
       case ReaderEvent::Kind::kCardRemoved:
@@ -431,6 +525,7 @@ void ReaderMonitor::Emit(ReaderEvent event) {
           it->card_present = false;
           it->atr.clear();
           it->uid.clear();
+          it->uid_unknown_reason.clear();
         }
         break;
     }

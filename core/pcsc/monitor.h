@@ -31,9 +31,18 @@
 //                                  gives CARD_REMOVED first.
 //   CARD_INSERTED                  the reader reports PRESENT: `atr` from the reader state,
 //                                  `uid` from GET DATA (FF CA 00 00 00) through a short
-//                                  shared connection (empty when the reader did not answer
-//                                  within `uid_timeout`, for example because another program
-//                                  holds the card exclusively).
+//                                  shared connection, tried `uid_attempts` times with a short
+//                                  back-off (a pcscd that is restarting, a reader not ready).
+//                                  When every attempt failed, or the reader did not answer
+//                                  within `uid_timeout` (a hung card; another program holding
+//                                  the card exclusively), `uid` is empty and
+//                                  `uid_unknown_reason` says why ("UID unknown: ...").
+//   CARD_UPDATED                   the UID of a card reported without one has been read: the
+//                                  monitor reads it again while the card stays (first after
+//                                  `uid_reread_first`, the wait doubling up to
+//                                  `uid_reread_max`; never while an earlier read still hangs,
+//                                  whose late answer counts too) and reports it here (`uid`
+//                                  set, `atr` as at the insertion).
 //   CARD_REMOVED                   the reader reports EMPTY. A card replaced between two
 //                                  observations (event counter moved by two or more, or a
 //                                  different ATR) gives CARD_REMOVED then CARD_INSERTED.
@@ -71,25 +80,28 @@
 namespace desfired::pcsc {
 
 struct ReaderEvent {
-  enum class Kind { kReaderAdded, kReaderRemoved, kCardInserted, kCardRemoved };
+  enum class Kind { kReaderAdded, kReaderRemoved, kCardInserted, kCardRemoved, kCardUpdated };
 
   Kind kind = Kind::kReaderAdded;
   std::string reader;
-  Bytes atr;              // kCardInserted: as the reader state reports it; empty otherwise
-  Bytes uid;              // kCardInserted: the GET DATA answer without SW1 SW2; may be empty
+  Bytes atr;  // kCardInserted, kCardUpdated: as the reader state reported it; else empty
+  Bytes uid;  // kCardInserted, kCardUpdated: the GET DATA answer without SW1 SW2; may be empty
+  // kCardInserted with an empty uid: why ("UID unknown: ..."); empty otherwise.
+  std::string uid_unknown_reason;
   absl::Time time;        // when the monitor saw the change
   bool snapshot = false;  // one of the events describing the state at Start
 };
 
-// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED".
+// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED".
 absl::string_view ReaderEventKindName(ReaderEvent::Kind kind);
 
 // A reader as the events delivered so far describe it.
 struct ReaderState {
   std::string reader;
   bool card_present = false;
-  Bytes atr;  // of the card present
-  Bytes uid;  // of the card present; may be empty
+  Bytes atr;                       // of the card present
+  Bytes uid;                       // of the card present; may be empty
+  std::string uid_unknown_reason;  // why uid is empty while a card is present
 };
 
 class ReaderMonitor {
@@ -106,6 +118,14 @@ class ReaderMonitor {
     // without UID (a hung card never stalls the monitor: SCardTransmit has no time-out).
     bool read_uid = true;
     absl::Duration uid_timeout = absl::Milliseconds(500);
+    // Attempts of one read (GET DATA on a fresh connection), `uid_retry_backoff` apart (then
+    // twice that, ...), all within uid_timeout.
+    int uid_attempts = 3;
+    absl::Duration uid_retry_backoff = absl::Milliseconds(20);
+    // A card reported without UID: when to read it again (doubling up to uid_reread_max). The
+    // monitor looks every relist_interval at most.
+    absl::Duration uid_reread_first = absl::Seconds(1);
+    absl::Duration uid_reread_max = absl::Minutes(1);
   };
   using Callback = std::function<void(const ReaderEvent&)>;
 
@@ -150,7 +170,14 @@ class ReaderMonitor {
   void Apply(Tracked& tracked, uint64_t event_state, ByteSpan atr, bool snapshot);
   void ServiceLost();
   bool Reestablish();  // false when stopping
-  Bytes ReadUid(const std::string& reader);
+  // Starts a UID read on a helper thread and waits up to uid_timeout; the read (done or still
+  // running) is returned.
+  std::shared_ptr<UidRead> ReadUid(const std::string& reader);
+  // Reads the UID of the cards reported without one, as the schedule of each says.
+  void RereadUids();
+  // Takes the outcome of `read` into `tracked` and `event` (uid, or the reason it is
+  // unknown); true when the UID is known.
+  bool TakeUid(Tracked& tracked, std::shared_ptr<UidRead> read, ReaderEvent& event);
   void Emit(ReaderEvent event);
 
   const Options options_;

@@ -11,6 +11,7 @@
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/card.h"
+#include "core/util/echo.h"
 #include "core/util/status_macros.h"
 #include "desfired/v1/card.pb.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -292,7 +293,7 @@ absl::StatusOr<std::unique_ptr<ChangeAttempt>> ChangeRecorder::Begin(ChangeReque
     absl::MutexLock lock(&mu_);
     if (!in_flight_.insert(r.request_id).second) {
       return apdu::WithReason(
-          absl::AbortedError(absl::StrCat("request_id '", r.request_id,
+          absl::AbortedError(absl::StrCat("request_id '", Echo(r.request_id),
                                           "': a call with it is running; retry when it is done")),
           kReasonRequestInProgress);
     }

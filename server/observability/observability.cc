@@ -80,6 +80,9 @@ void Observability::OnCardEvent(CardEventKind kind, absl::string_view reader) {
     case CardEventKind::kCardRemoved:
       logger_->Debug("card removed", log::Fields().Str("reader", reader));
       break;
+    case CardEventKind::kCardUpdated:
+      logger_->Debug("card uid read", log::Fields().Str("reader", reader));
+      break;
     case CardEventKind::kReaderAdded:
       logger_->Info("reader added", log::Fields().Str("reader", reader));
       break;

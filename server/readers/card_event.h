@@ -23,9 +23,10 @@ enum class CardEventKind : uint8_t {
   kReaderRemoved,  // the reader's card, if any, is gone with it
   kCardInserted,
   kCardRemoved,
+  kCardUpdated,  // the UID of a card inserted without one was read
 };
 
-// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED".
+// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED".
 constexpr absl::string_view CardEventKindName(CardEventKind kind) {
   switch (kind) {
     case CardEventKind::kReaderAdded:
@@ -36,6 +37,8 @@ constexpr absl::string_view CardEventKindName(CardEventKind kind) {
       return "CARD_INSERTED";
     case CardEventKind::kCardRemoved:
       return "CARD_REMOVED";
+    case CardEventKind::kCardUpdated:
+      return "CARD_UPDATED";
   }
   return "UNKNOWN";
 }
@@ -46,11 +49,14 @@ struct CardEvent {
   CardEventKind kind = CardEventKind::kReaderAdded;
   std::string reader = {};
   // CARD_INSERTED: the card's UID and ATR. CARD_REMOVED: the card that left (EventHub fills
-  // them in from its state when the publisher leaves them empty). Otherwise empty.
+  // them in from its state when the publisher leaves them empty). CARD_UPDATED: the UID now
+  // read (the ATR from the state when empty). Otherwise empty.
   Bytes uid = {};
   Bytes atr = {};
   // When the monitor saw the change.
   absl::Time time = absl::UnixEpoch();
+  // CARD_INSERTED with an empty uid: why it is unknown ("UID unknown: ...").
+  std::string uid_unknown_reason = {};
 };
 
 }  // namespace desfired::server

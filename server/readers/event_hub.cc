@@ -117,7 +117,10 @@ uint64_t EventHub::Publish(CardEvent event) {
     if (closed_) return 0;
     sequence = next_sequence_++;
     stored->sequence = sequence;
-    ApplyLocked(*stored);
+    if (!ApplyLocked(*stored)) {
+      --next_sequence_;  // dropped: no gap in the numbers
+      return 0;
+    }
     history_.push_back(std::move(stored));
     if (history_.size() > options_.history_size) history_.pop_front();
     snapshot_cache_.reset();
@@ -136,7 +139,7 @@ uint64_t EventHub::Publish(CardEvent event) {
   return sequence;
 }
 
-void EventHub::ApplyLocked(CardEvent& event) {
+bool EventHub::ApplyLocked(CardEvent& event) {
   switch (event.kind) {
     case CardEventKind::kReaderAdded:
       readers_[event.reader] = ReaderState{.reader = event.reader, .card = std::nullopt};
@@ -150,7 +153,17 @@ void EventHub::ApplyLocked(CardEvent& event) {
       reader.card = CardState{.uid = event.uid,
                               .atr = event.atr,
                               .inserted_at = event.time,
-                              .inserted_sequence = event.sequence};
+                              .inserted_sequence = event.sequence,
+                              .uid_unknown_reason = event.uid_unknown_reason};
+      break;
+    }
+    case CardEventKind::kCardUpdated: {
+      auto it = readers_.find(event.reader);
+      if (it == readers_.end() || !it->second.card.has_value()) return false;  // gone since
+      CardState& card = *it->second.card;
+      card.uid = event.uid;
+      card.uid_unknown_reason.clear();
+      if (event.atr.empty()) event.atr = card.atr;
       break;
     }
     case CardEventKind::kCardRemoved: {
@@ -165,6 +178,7 @@ void EventHub::ApplyLocked(CardEvent& event) {
       break;
     }
   }
+  return true;
 }
 
 uint64_t EventHub::FirstRetainedLocked() const {

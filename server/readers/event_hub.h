@@ -72,7 +72,8 @@ struct CardState {
   Bytes uid = {};
   Bytes atr = {};
   absl::Time inserted_at = absl::UnixEpoch();
-  uint64_t inserted_sequence = 0;  // the CARD_INSERTED event
+  uint64_t inserted_sequence = 0;       // the CARD_INSERTED event
+  std::string uid_unknown_reason = {};  // uid is empty: why (until a CARD_UPDATED)
 };
 
 struct ReaderState {
@@ -148,10 +149,12 @@ class EventHub {
   EventHub& operator=(const EventHub&) = delete;
 
   // Assigns the next sequence number, updates the state, appends to the history and wakes the
-  // waiting subscribers. Returns the sequence (0 when the hub is closed: the event is dropped).
+  // waiting subscribers. Returns the sequence (0 when the hub is closed or the event is
+  // dropped).
   // Never blocks on subscribers; the lock is held for O(1) work plus O(subscribers waiting).
   // CARD_INSERTED on an unknown reader adds the reader to the state; CARD_REMOVED without
-  // uid/atr gets them from the state.
+  // uid/atr gets them from the state; CARD_UPDATED sets the UID of the card present (and gets
+  // the ATR from the state), and is dropped (returns 0) when no card is present.
   uint64_t Publish(CardEvent event) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A new subscription (see the top of this file). Errors:
@@ -185,7 +188,8 @@ class EventHub {
   // The sequence of the oldest event in the history (next_sequence_ when it is empty).
   uint64_t FirstRetainedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<const CardSnapshot> SnapshotLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyLocked(CardEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Updates the state; false when the event is to be dropped (see Publish).
+  bool ApplyLocked(CardEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const EventHubOptions options_;
 

@@ -7,6 +7,7 @@
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
+#include "core/util/echo.h"
 #include "server/readers/reasons.h"
 
 namespace desfired::server {
@@ -27,9 +28,9 @@ absl::StatusOr<ReaderWorker<CardSession>*> ReaderRegistry::Worker(const std::str
   for (const ReaderState& r : snapshot->readers) known = known || r.reader == reader;
   if (!known) {
     return apdu::WithErrorMetadata(
-        apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", reader, "'")),
+        apdu::WithReason(absl::NotFoundError(absl::StrCat("no reader named '", Echo(reader), "'")),
                          pcsc::kReasonReaderNotFound),
-        apdu::kMetadataReader, reader);
+        apdu::kMetadataReader, Echo(reader));
   }
   absl::MutexLock lock(&mu_);
   if (shut_down_) {

@@ -8,10 +8,12 @@
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
+#include "core/util/echo.h"
 #include "proto/convert/status_convert.h"
 #include "server/readers/reasons.h"
 #include "server/rpc/card_ops.h"
 #include "server/rpc/card_validation.h"
+#include "server/rpc/request_limits.h"
 
 namespace desfired::server {
 namespace {
@@ -34,6 +36,8 @@ v1::CardEvent::Kind ToProto(CardEventKind kind) {
       return v1::CardEvent::CARD_INSERTED;
     case CardEventKind::kCardRemoved:
       return v1::CardEvent::CARD_REMOVED;
+    case CardEventKind::kCardUpdated:
+      return v1::CardEvent::CARD_UPDATED;
   }
   return v1::CardEvent::KIND_UNSPECIFIED;
 }
@@ -45,6 +49,7 @@ void ToProto(const ReaderState& in, v1::Reader* out) {
     out->set_uid(AsString(in.card->uid));
     out->set_atr(AsString(in.card->atr));
     *out->mutable_card_inserted_time() = ToTimestamp(in.card->inserted_at);
+    out->set_uid_unknown_reason(in.card->uid_unknown_reason);
   }
 }
 
@@ -141,15 +146,16 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   CallInfo info;
   info.method = method;
-  info.reader = request->target().reader();
+  info.reader = Echo(request->target().reader());  // bounded even before CheckLimits
   absl::Status status = Authorize(hooks_, context, method);
+  if (status.ok()) status = CheckLimits(*request);
   if (status.ok()) status = CheckWriteLimit(*request, readers_.options().max_write_bytes);
   if (status.ok()) status = Validate(*request);
 
   // A change: recorded in the ledger, and a retry answered from it.
   std::shared_ptr<ChangeAttempt> attempt;
   if constexpr (kChangesCard<Request>) {
-    info.request_id = request->request_id();
+    info.request_id = Echo(request->request_id());
     if (status.ok() && recorder_ != nullptr) {
       std::string caller = hooks_.caller ? hooks_.caller(context) : Peer(context);
       absl::StatusOr<std::unique_ptr<ChangeAttempt>> begun =
@@ -292,12 +298,14 @@ class CardServiceImpl::WatchReactor final
   WatchReactor(CardServiceImpl& service, grpc::CallbackServerContext* context,
                const v1::WatchCardsRequest& request)
       : service_(service), context_(context), start_(absl::Now()) {
-    for (const std::string& r : request.readers()) readers_.insert(r);
     ++service_.watchers_;
-    if (absl::Status allowed = Authorize(service_.hooks_, context, "WatchCards"); !allowed.ok()) {
+    absl::Status allowed = Authorize(service_.hooks_, context, "WatchCards");
+    if (allowed.ok()) allowed = CheckLimits(request);
+    if (!allowed.ok()) {
       FinishOnce(allowed);
       return;
     }
+    for (const std::string& r : request.readers()) readers_.insert(r);
     std::optional<uint64_t> resume;
     if (request.has_resume_after_sequence()) resume = request.resume_after_sequence();
     absl::StatusOr<std::unique_ptr<Subscription>> sub = service_.hub_.Subscribe(resume);
@@ -383,6 +391,7 @@ class CardServiceImpl::WatchReactor final
     event->set_uid(AsString(e.uid));
     event->set_atr(AsString(e.atr));
     *event->mutable_time() = ToTimestamp(e.time);
+    event->set_uid_unknown_reason(e.uid_unknown_reason);
     return true;
   }
 

@@ -30,8 +30,6 @@ constexpr uint32_t kMaxAccessRight = 15;
 constexpr uint32_t kMaxChangeKeyAccess = 15;
 constexpr uint32_t kMaxKeyCount = 14;
 constexpr uint32_t kMaxIsoId = 0xFFFF;
-constexpr size_t kMaxKeyNameLength = 64;
-constexpr size_t kMaxDfName = 16;
 constexpr uint32_t kMinCyclicRecords = 2;
 
 // --- Validation helpers -----------------------------------------------------------------------
@@ -56,7 +54,7 @@ bool IsKeyNameChar(char c) { return absl::ascii_isalnum(c) || c == '_' || c == '
 
 absl::Status CheckKeyName(absl::string_view field, absl::string_view name) {
   if (name.empty()) return InvalidFieldError(field, "a key name is required");
-  if (name.size() > kMaxKeyNameLength || !std::all_of(name.begin(), name.end(), IsKeyNameChar)) {
+  if (name.size() > kMaxKeyNameBytes || !std::all_of(name.begin(), name.end(), IsKeyNameChar)) {
     return InvalidFieldError(field, "a key name has 1..64 letters, digits, '_', '-' and '.'");
   }
   return absl::OkStatus();
@@ -130,7 +128,7 @@ absl::Status CheckCommMode(v1::CommunicationMode mode) {
 }
 
 absl::Status CheckRequestId(absl::string_view id) {
-  if (id.size() > kMaxRequestIdLength) {
+  if (id.size() > kMaxRequestIdBytes) {
     return InvalidFieldError("request_id",
                              absl::StrFormat("at most 128 characters, got %d", id.size()));
   }
@@ -252,6 +250,11 @@ absl::Status CheckTypeSettings(const v1::CreateFileRequest& request) {
           request.initial_value() > s.value().upper_limit()) {
         return InvalidFieldError("initial_value", "the initial value lies outside the limits");
       }
+      if (s.value().limited_credit_value() < 0) {
+        // Output only (the card sets it), but a negative one is never meaningful.
+        return InvalidFieldError("settings.value.limited_credit_value",
+                                 "limited_credit_value is output only and must not be negative");
+      }
       return absl::OkStatus();
     case v1::FileSettings::kRecord: {
       if (s.record().record_size() == 0 || s.record().record_size() > kMax24) {
@@ -262,6 +265,13 @@ absl::Status CheckTypeSettings(const v1::CreateFileRequest& request) {
       if (s.record().max_records() < min || s.record().max_records() > kMax24) {
         return InvalidFieldError("settings.record.max_records",
                                  absl::StrFormat("max_records must be %d..16777215", min));
+      }
+      // The card keeps the file's size (record_size × max_records) in 3 bytes.
+      if (uint64_t{s.record().record_size()} * s.record().max_records() > kMax24) {
+        return InvalidFieldError(
+            "settings.record.max_records",
+            absl::StrFormat("record_size × max_records (%d) does not fit in 24 bits (16777215)",
+                            uint64_t{s.record().record_size()} * s.record().max_records()));
       }
       return absl::OkStatus();
     }
@@ -401,7 +411,7 @@ absl::Status Validate(const v1::CreateApplicationRequest& request) {
     if (request.iso_file_id() > kMaxIsoId) {
       return InvalidFieldError("iso_file_id", "an ISO DF identifier has 16 bits");
     }
-    if (request.df_name().empty() || request.df_name().size() > kMaxDfName) {
+    if (request.df_name().empty() || request.df_name().size() > kMaxDfNameBytes) {
       return InvalidFieldError("df_name", "a DF name of 1..16 bytes goes with iso_file_id");
     }
   } else if (!request.df_name().empty()) {

@@ -15,8 +15,9 @@
 // at the card level; a known scheme; required where the call needs a key), aids (24 bits; not 0
 // where an application is needed), file numbers (0..31), offsets and lengths (24 bits), write
 // data (1..cardops::kMaxWriteBytes bytes), amounts (1..INT32_MAX), communication modes, paging
-// (core/cardops/paging.h), request ids (kMaxRequestIdLength printable ASCII characters), key
-// settings, and the settings of a file or application to create.
+// (core/cardops/paging.h), request ids (kMaxRequestIdBytes printable ASCII characters), key
+// settings, and the settings of a file or application to create (a record file's record_size ×
+// max_records within 24 bits, the card's file size field; no negative limited_credit_value).
 //
 // Thread-safe: pure functions.
 #ifndef DESFIRED_SERVER_RPC_CARD_VALIDATION_H_
@@ -26,11 +27,9 @@
 
 #include "absl/status/status.h"
 #include "desfired/v1/card.pb.h"
+#include "server/rpc/request_limits.h"
 
 namespace desfired::server {
-
-// Longest request_id (card.proto: up to 128 printable ASCII characters).
-inline constexpr size_t kMaxRequestIdLength = 128;
 
 absl::Status Validate(const v1::GetCardInfoRequest& request);
 absl::Status Validate(const v1::ListApplicationsRequest& request);

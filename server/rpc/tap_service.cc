@@ -9,6 +9,7 @@
 #include "google/protobuf/arena.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
+#include "server/rpc/request_limits.h"
 
 namespace desfired::server {
 namespace {
@@ -133,6 +134,7 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = Authorize(context, "ParseTaps");
   if (status.ok()) status = CheckBatch(request->records_size(), options_.max_batch);
+  if (status.ok()) status = CheckLimits(*request);
   if (status.ok()) {
     std::shared_ptr<const keys::KeyStore> keys;
     absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = NewPipeline(keys);
@@ -185,6 +187,7 @@ class TapServiceImpl::StreamReactor final
       return;
     }
     absl::Status status = CheckBatch(in_->records_size(), service_.options_.max_batch);
+    if (status.ok()) status = CheckLimits(*in_);
     if (!status.ok()) {
       End(status);
       return;

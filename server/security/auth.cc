@@ -12,6 +12,7 @@
 #include "core/apdu/status_payload.h"
 #include "core/crypto/random.h"
 #include "core/util/bytes.h"
+#include "core/util/echo.h"
 #include "core/util/private_file.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
@@ -284,8 +285,8 @@ absl::StatusOr<Principal> Authorizer::Identify(const CallCredentials& credential
   }
   std::string message = "this server needs a bearer token (metadata 'authorization: Bearer TOKEN')";
   if (!credentials.cert_common_names.empty()) {
-    absl::StrAppend(&message, "; the client certificate (CN '", credentials.cert_common_names[0],
-                    "') is not in its tokens file");
+    absl::StrAppend(&message, "; the client certificate (CN '",
+                    Echo(credentials.cert_common_names[0]), "') is not in its tokens file");
   }
   return Unauthenticated(kReasonTokenMissing, message);
 }

@@ -157,7 +157,12 @@ bool VpcdCard::ServeOne() {
       return true;
     }
     if (opt_.apdu_delay.count() > 0) std::this_thread::sleep_for(opt_.apdu_delay);
-    reply = card_.Transmit(msg);
+    if (opt_.fail_uid_reads > 0 && msg[0] == 0xFF && msg[1] == 0xCA) {
+      --opt_.fail_uid_reads;
+      reply = {0x6F, 0x00};
+    } else {
+      reply = card_.Transmit(msg);
+    }
     const uint8_t ins = msg[0] == 0x90 ? msg[1] : msg[0];
     if (opt_.lose_answer_ins && *opt_.lose_answer_ins == ins) {
       opt_.lose_answer_ins.reset();
@@ -232,12 +237,16 @@ std::string VpcdCard::Command(const std::string& line) {
     opt_.lose_answer_ins = static_cast<uint8_t>(ins);
     return "ok";
   }
+  if (cmd == "failuid" && has_n) {
+    opt_.fail_uid_reads = n;
+    return "ok";
+  }
   if (cmd == "delay" && has_n) {
     opt_.apdu_delay = std::chrono::microseconds(n);
     return "ok";
   }
   return "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose INS, "
-         "delay US)";
+         "delay US, failuid N)";
 }
 
 void VpcdCard::HandleControlClient(int fd) {

@@ -15,12 +15,15 @@
 //     (when a save path is set) and exit;
 //   - an optional unix stream socket taking one-line commands, each answered with one line
 //     ("ok ..." or "error ..."):
-//       insert | remove | save | status | quit | tear N | delay US | hang N
+//       insert | remove | save | status | quit | tear N | delay US | hang N | lose INS |
+//       failuid N
 //     `status` answers "ok inserted=<0|1> connected=<0|1> apdus=<n> hung=<0|1>".
 // Faults (for tests): tear after N APDUs (the connection closes after the N-th command is
 // received, without an answer, and the card stays removed until `insert`), a delay before
 // every answer, and a hang after N APDUs (the N-th command is never answered, and nothing
-// from the reader is read, until `remove` or the process ends).
+// from the reader is read, until `remove` or the process ends), and N failed UID reads (the
+// next N GET DATA (FF CA) commands are answered 6F 00, as a reader that cannot read the UID
+// just then, e.g. while pcscd restarts).
 //
 // Thread-compatible: Run() owns the card and blocks; construct and run on one thread.
 #ifndef DESFIRED_SIM_VPCD_VPCD_CARD_H_
@@ -47,6 +50,8 @@ struct VpcdOptions {
   // the first byte of a native one) is carried out, but its answer is never sent: the card
   // leaves the field right after it (a card pulled away just after it committed).
   std::optional<uint8_t> lose_answer_ins;
+  // The next N GET DATA (FF CA) commands are answered 6F 00 (no precise diagnosis).
+  uint64_t fail_uid_reads = 0;
   std::chrono::microseconds apdu_delay{0};
   std::string control_socket;  // empty: none
   std::string save_path;       // empty: never save

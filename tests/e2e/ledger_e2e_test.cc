@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "core/ledger/ledger.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -474,6 +476,50 @@ TEST_F(LedgerE2eTest, OpenDataDirIsRefused) {
   testing::LoopbackDesfired server(sandbox_->dir(), Flags());
   EXPECT_EQ(server.Wait(), 1);
   EXPECT_NE(server.err().find("config data_dir"), std::string::npos) << server.err();
+}
+
+// Client strings are bounded before anything is logged or recorded (server/rpc/request_limits.h):
+// a Debit naming a reader of 1 MiB — or carrying a key name or request id of 1 MiB — fails with
+// INVALID_ARGUMENT naming the field, the ledger does not grow, the card is not debited, and no
+// log line of desfired comes near the size of the input.
+TEST_F(LedgerE2eTest, OverlongClientStringsAreRefusedBeforeTheLedgerAndTheLog) {
+  Desfired server(sandbox_->dir(), Flags());
+  ASSERT_GT(server.port(), 0) << server.err();
+  v1::DebitResponse resp;
+  grpc::Status s = server.cards().Debit(Ctx().get(), DebitReq(1, "bounded-1"), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const int32_t start = Value(server.cards());
+  auto before = ledger::Ledger::VerifyFile(ledger_path_);
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  const std::string mib(1 << 20, 'r');
+  struct Case {
+    const char* field;
+    v1::DebitRequest request;
+  };
+  std::vector<Case> cases = {{"target.reader", DebitReq(1, "bounded-2")},
+                             {"auth.key_name", DebitReq(1, "bounded-3")},
+                             {"request_id", DebitReq(1, mib)}};
+  cases[0].request.mutable_target()->set_reader(mib);
+  cases[1].request.mutable_auth()->set_key_name(mib);
+  for (const Case& c : cases) {
+    s = server.cards().Debit(Ctx().get(), c.request, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_EQ(InfoOf(s).metadata().at("field"), c.field) << s.error_message().substr(0, 300);
+    EXPECT_LT(s.error_message().size(), 512u) << c.field;
+  }
+
+  EXPECT_EQ(Value(server.cards()), start);
+  auto after = ledger::Ledger::VerifyFile(ledger_path_);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->ok) << after->problem;
+  EXPECT_EQ(after->rows, before->rows) << "the ledger grew";
+  EXPECT_EQ(server.Stop(), 0);
+  const std::string log = server.err();
+  size_t longest = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) longest = std::max(longest, line.size());
+  EXPECT_LE(longest, 4096u) << "a log line of " << longest << " bytes";
+  EXPECT_NE(log.find("\"code\":\"INVALID_ARGUMENT\""), std::string::npos) << log.substr(0, 2000);
 }
 
 }  // namespace

@@ -102,6 +102,18 @@ class ServerE2eTest : public ::testing::Test {
     return req;
   }
 
+  // A WatchCards stream of `reader` on `ctx`, its snapshot read.
+  std::unique_ptr<grpc::ClientReader<v1::WatchCardsResponse>> WatchOne(grpc::ClientContext* ctx,
+                                                                       const std::string& reader) {
+    v1::WatchCardsRequest req;
+    req.add_readers(reader);
+    auto stream = cards_->WatchCards(ctx, req);
+    v1::WatchCardsResponse snapshot;
+    EXPECT_TRUE(stream->Read(&snapshot));
+    EXPECT_TRUE(snapshot.has_snapshot());
+    return stream;
+  }
+
   std::unique_ptr<testing::PcscSandbox> sandbox_;
   std::string transit_, blank_, key_path_;
   std::unique_ptr<server::DesfiredServer> server_;
@@ -715,12 +727,8 @@ TEST_F(ServerE2eTest, WatchResumesFromASequence) {
 TEST_F(ServerE2eTest, PcscdRestartIsSurvived) {
   EXPECT_EQ(Value(), 2500);
   auto ctx = Ctx(absl::Seconds(30));
-  v1::WatchCardsRequest req;
-  req.add_readers(transit_);
-  auto stream = cards_->WatchCards(ctx.get(), req);
+  auto stream = WatchOne(ctx.get(), transit_);
   v1::WatchCardsResponse item;
-  ASSERT_TRUE(stream->Read(&item));
-  ASSERT_TRUE(item.has_snapshot());
   ASSERT_TRUE(sandbox_->RestartPcscd().ok());
   ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(10)).ok());
   bool removed = false, inserted = false;
@@ -735,6 +743,46 @@ TEST_F(ServerE2eTest, PcscdRestartIsSurvived) {
   grpc::Status s = cards_->Debit(Ctx().get(), DebitReq(1, "r-1"), &debit);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(Value(), 2499);
+  ctx->TryCancel();
+}
+
+// A card whose UID cannot be read when it arrives (the reader fails GET DATA, as while pcscd
+// restarts) is listed with the reason, and desfired reads the UID again while the card stays:
+// watchers get CARD_UPDATED and ListReaders the UID, without the card leaving.
+TEST_F(ServerE2eTest, UnreadableUidIsReadAgainWhileTheCardStays) {
+  auto ctx = Ctx(absl::Seconds(30));
+  auto stream = WatchOne(ctx.get(), blank_);
+  v1::WatchCardsResponse item;
+  ASSERT_TRUE(sandbox_->Control(1, "remove").ok());
+  ASSERT_TRUE(stream->Read(&item));
+  ASSERT_EQ(item.event().kind(), v1::CardEvent::CARD_REMOVED);
+  ASSERT_TRUE(sandbox_->Control(1, "failuid 1000000").ok());
+  ASSERT_TRUE(sandbox_->Control(1, "insert").ok());
+  ASSERT_TRUE(stream->Read(&item));
+  ASSERT_EQ(item.event().kind(), v1::CardEvent::CARD_INSERTED);
+  EXPECT_EQ(item.event().uid(), "");
+  EXPECT_EQ(item.event().uid_unknown_reason().rfind("UID unknown: ", 0), 0u)
+      << item.event().uid_unknown_reason();
+  auto listed = [&]() -> v1::Reader {
+    v1::ListReadersResponse readers;
+    EXPECT_TRUE(cards_->ListReaders(Ctx().get(), {}, &readers).ok());
+    for (const v1::Reader& r : readers.readers()) {
+      if (r.name() == blank_) return r;
+    }
+    return {};
+  };
+  v1::Reader reader = listed();
+  EXPECT_TRUE(reader.card_present());
+  EXPECT_EQ(reader.uid(), "");
+  EXPECT_FALSE(reader.uid_unknown_reason().empty());
+
+  ASSERT_TRUE(sandbox_->Control(1, "failuid 0").ok());
+  ASSERT_TRUE(stream->Read(&item));
+  EXPECT_EQ(item.event().kind(), v1::CardEvent::CARD_UPDATED);
+  EXPECT_EQ(HexOf(item.event().uid()), "04063f72633480");  // sim/images/blank.json
+  reader = listed();
+  EXPECT_EQ(HexOf(reader.uid()), "04063f72633480");
+  EXPECT_EQ(reader.uid_unknown_reason(), "");
   ctx->TryCancel();
 }
 

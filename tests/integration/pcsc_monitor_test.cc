@@ -253,6 +253,56 @@ TEST_F(PcscMonitorTest, UidIsEmptyWhileTheCardIsHeldExclusively) {
   EXPECT_TRUE(inserted->uid.empty()) << HexEncode(inserted->uid);
 }
 
+// A UID read that fails (the reader answers GET DATA with an error, as while pcscd restarts) is
+// tried again at once: the insertion carries the UID.
+TEST_F(PcscMonitorTest, FailedUidReadIsRetried) {
+  ASSERT_TRUE(sandbox_->StartCard(0, kImages + "transit.json", {"--removed"}).ok());
+  StartMonitor();
+  size_t cursor = log_.Events().size();
+  ASSERT_TRUE(sandbox_->Control(0, "failuid 2").ok());
+  ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
+  auto inserted = log_.Next(Kind::kCardInserted, Reader(0), &cursor);
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  EXPECT_EQ(HexEncode(inserted->uid), kTransitUid);
+  EXPECT_EQ(inserted->uid_unknown_reason, "");
+}
+
+// A UID that cannot be read at the insertion is reported as unknown, with the reason, and read
+// again while the card stays: CARD_UPDATED carries it, and Readers() has it.
+TEST_F(PcscMonitorTest, UnknownUidIsReadAgainWhileTheCardStays) {
+  ASSERT_TRUE(sandbox_->StartCard(0, kImages + "transit.json", {"--removed"}).ok());
+  ReaderMonitor::Options options;
+  options.uid_reread_first = absl::Milliseconds(200);
+  StartMonitor(options);
+  size_t cursor = log_.Events().size();
+  ASSERT_TRUE(sandbox_->Control(0, "failuid 1000000").ok());
+  ASSERT_TRUE(sandbox_->Control(0, "insert").ok());
+  auto inserted = log_.Next(Kind::kCardInserted, Reader(0), &cursor);
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  EXPECT_TRUE(inserted->uid.empty()) << HexEncode(inserted->uid);
+  EXPECT_EQ(inserted->uid_unknown_reason.rfind("UID unknown: ", 0), 0u)
+      << inserted->uid_unknown_reason;
+  std::vector<pcsc::ReaderState> readers = monitor_->Readers();
+  ASSERT_FALSE(readers.empty());
+  EXPECT_TRUE(readers[0].card_present);
+  EXPECT_FALSE(readers[0].uid_unknown_reason.empty());
+
+  ASSERT_TRUE(sandbox_->Control(0, "failuid 0").ok());  // the reader reads UIDs again
+  auto updated = log_.Next(Kind::kCardUpdated, Reader(0), &cursor);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(HexEncode(updated->uid), kTransitUid);
+  EXPECT_EQ(HexEncode(updated->atr), kDesfireAtr);
+  readers = monitor_->Readers();
+  EXPECT_EQ(HexEncode(readers[0].uid), kTransitUid);
+  EXPECT_EQ(readers[0].uid_unknown_reason, "");
+  // Nothing else happened to the card.
+  for (const ReaderEvent& e : log_.Events()) {
+    if (e.reader == Reader(0) && !e.snapshot) {
+      EXPECT_NE(e.kind, Kind::kCardRemoved) << log_.Dump();
+    }
+  }
+}
+
 // A card that never answers GET DATA: SCardTransmit has no time-out, so the read runs on a
 // helper thread; the monitor reports the card without UID and carries on.
 TEST_F(PcscMonitorTest, HungCardDoesNotStallTheMonitor) {

@@ -68,6 +68,7 @@ TEST(CardEventTest, KindNames) {
   EXPECT_EQ(CardEventKindName(CardEventKind::kReaderRemoved), "READER_REMOVED");
   EXPECT_EQ(CardEventKindName(CardEventKind::kCardInserted), "CARD_INSERTED");
   EXPECT_EQ(CardEventKindName(CardEventKind::kCardRemoved), "CARD_REMOVED");
+  EXPECT_EQ(CardEventKindName(CardEventKind::kCardUpdated), "CARD_UPDATED");
 }
 
 TEST(EventHubTest, AssignsIncreasingSequenceNumbers) {
@@ -151,6 +152,42 @@ TEST(EventHubTest, SnapshotFollowsTheEvents) {
   ASSERT_EQ(s->readers.size(), 2u);
   EXPECT_EQ(s->readers[0].reader, "r1");
   EXPECT_FALSE(s->readers[0].card.has_value());
+}
+
+// A card inserted without UID keeps the reason in the state until CARD_UPDATED brings the UID;
+// an update for a card that has left is dropped (no event, no sequence number).
+TEST(EventHubTest, CardUpdatedSetsTheUnknownUid) {
+  EventHub hub;
+  CardEvent inserted = CardInserted("r1", 1);
+  inserted.uid.clear();
+  inserted.uid_unknown_reason = "UID unknown: the reader refused GET DATA (UID)";
+  EXPECT_EQ(hub.Publish(inserted), 1u);
+  std::shared_ptr<const CardSnapshot> s = hub.Snapshot();
+  ASSERT_TRUE(s->readers[0].card.has_value());
+  EXPECT_TRUE(s->readers[0].card->uid.empty());
+  EXPECT_EQ(s->readers[0].card->uid_unknown_reason, inserted.uid_unknown_reason);
+
+  std::unique_ptr<Subscription> sub = MustSubscribe(hub);
+  ASSERT_TRUE(PopNow(*sub)->is_snapshot());
+  EXPECT_EQ(hub.Publish({.kind = CardEventKind::kCardUpdated,
+                         .reader = "r1",
+                         .uid = CardInserted("r", 1).uid,
+                         .time = kT0}),
+            2u);
+  s = hub.Snapshot();
+  EXPECT_EQ(s->readers[0].card->uid, CardInserted("r", 1).uid);
+  EXPECT_EQ(s->readers[0].card->uid_unknown_reason, "");
+  EXPECT_EQ(s->readers[0].card->inserted_sequence, 1u);  // the same card
+  std::optional<WatchItem> updated = PopNow(*sub);
+  ASSERT_TRUE(updated.has_value() && updated->event != nullptr);
+  EXPECT_EQ(updated->event->kind, CardEventKind::kCardUpdated);
+  EXPECT_EQ(updated->event->atr, CardInserted("r", 1).atr);  // from the state
+
+  hub.Publish(CardRemoved("r1"));
+  EXPECT_EQ(hub.Publish({.kind = CardEventKind::kCardUpdated, .reader = "r1", .uid = {1, 2, 3, 4}}),
+            0u);
+  EXPECT_EQ(hub.last_sequence(), 3u);
+  EXPECT_FALSE(hub.Snapshot()->readers[0].card.has_value());
 }
 
 TEST(EventHubTest, ResumeReplaysTheHistoryWithoutSnapshot) {

@@ -238,6 +238,19 @@ std::vector<InvalidCase> InvalidCases() {
     r.set_initial_value(11);
     return Validate(r);
   });
+  add("negative limited credit value", "settings.value.limited_credit_value", [] {
+    v1::CreateFileRequest r = MakeFileOf(4, v1::FILE_TYPE_VALUE, v1::COMMUNICATION_MODE_PLAIN);
+    r.mutable_settings()->mutable_value()->set_limited_credit_value(-1);
+    return Validate(r);
+  });
+  add("record file above 24 bits", "settings.record.max_records", [] {
+    // 4096 records of 4097 bytes: each number fits in 24 bits, the file (16,781,312) does not.
+    v1::CreateFileRequest r =
+        MakeFileOf(4, v1::FILE_TYPE_LINEAR_RECORD, v1::COMMUNICATION_MODE_PLAIN);
+    r.mutable_settings()->mutable_record()->set_record_size(4097);
+    r.mutable_settings()->mutable_record()->set_max_records(4096);
+    return Validate(r);
+  });
   add("change key without auth", "auth.key_name", [] {
     v1::ChangeKeyRequest r = Valid<v1::ChangeKeyRequest>();
     r.set_new_key_name("k");
@@ -310,6 +323,15 @@ TEST(CardOpsValidateTest, AcceptsWellFormedRequests) {
   file.mutable_settings()->mutable_record()->set_record_size(32);
   file.mutable_settings()->mutable_record()->set_max_records(1);
   EXPECT_TRUE(Validate(file).ok()) << Validate(file);
+
+  // The largest record file of 4096-byte records: 4096 × 4095 = 16,773,120 bytes.
+  file.mutable_settings()->mutable_record()->set_record_size(4096);
+  file.mutable_settings()->mutable_record()->set_max_records(4095);
+  EXPECT_TRUE(Validate(file).ok()) << Validate(file);
+
+  v1::CreateFileRequest value = MakeFileOf(4, v1::FILE_TYPE_VALUE, v1::COMMUNICATION_MODE_PLAIN);
+  value.mutable_settings()->mutable_value()->set_limited_credit_value(40);  // ignored, not < 0
+  EXPECT_TRUE(Validate(value).ok()) << Validate(value);
 }
 
 // --- The validation asserts of the card tests (their card part: tests/unit/core/cardops) --------
