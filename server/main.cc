@@ -38,7 +38,21 @@ ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
           "deadline of a card call whose client gave none");
 ABSL_FLAG(int, watch_history, 1024, "card events kept for WatchCards resume");
 ABSL_FLAG(int, watch_queue, 256, "unread events before a WatchCards stream is cut off");
-ABSL_FLAG(int, max_tap_batch, 100000, "records per ParseTaps request or stream message");
+ABSL_FLAG(int, max_tap_batch, 50000,
+          "records per ParseTaps request or stream message; the largest answer of that many "
+          "must fit --max_message_bytes (checked at start-up)");
+ABSL_FLAG(int, max_tap_calls, 16, "TapService calls at once, all callers (0: no limit)");
+ABSL_FLAG(int, max_tap_calls_per_caller, 4,
+          "TapService calls at once per caller; callers without a token or certificate share "
+          "one caller's share (0: no limit)");
+ABSL_FLAG(int64_t, max_tap_inflight_bytes, int64_t{256} << 20,
+          "bytes TapService calls work on at once, all callers: requests, their parsed records "
+          "and answers (docs/server.md; 0: no limit)");
+ABSL_FLAG(int64_t, max_tap_inflight_bytes_per_caller, int64_t{128} << 20,
+          "bytes TapService calls work on at once per caller (0: no limit)");
+ABSL_FLAG(int, max_stream_dedup_entries, 100000,
+          "duplicate keys one ParseTapStream remembers (at least --max_tap_batch); a stream "
+          "needing more ends with RESOURCE_EXHAUSTED / DEDUP_CAPACITY");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "time queued card jobs get to finish on SIGTERM");
 ABSL_FLAG(std::string, port_file, "", "write the port listened on to this file (for scripts)");
@@ -154,6 +168,24 @@ int Run() {
     logger->Error("--max_streams_per_caller must be 0 or more, --max_write_bytes positive");
     return 2;
   }
+  const int tap_calls = absl::GetFlag(FLAGS_max_tap_calls);
+  const int tap_calls_per_caller = absl::GetFlag(FLAGS_max_tap_calls_per_caller);
+  const int64_t tap_bytes = absl::GetFlag(FLAGS_max_tap_inflight_bytes);
+  const int64_t tap_bytes_per_caller = absl::GetFlag(FLAGS_max_tap_inflight_bytes_per_caller);
+  const int dedup_entries = absl::GetFlag(FLAGS_max_stream_dedup_entries);
+  if (tap_calls < 0 || tap_calls_per_caller < 0 || tap_bytes < 0 || tap_bytes_per_caller < 0 ||
+      dedup_entries < 1) {
+    logger->Error(
+        "--max_tap_calls, --max_tap_calls_per_caller, --max_tap_inflight_bytes and "
+        "--max_tap_inflight_bytes_per_caller must be 0 or more, --max_stream_dedup_entries "
+        "positive");
+    return 2;
+  }
+  config.max_tap_calls = static_cast<size_t>(tap_calls);
+  config.max_tap_calls_per_caller = static_cast<size_t>(tap_calls_per_caller);
+  config.max_tap_inflight_bytes = static_cast<size_t>(tap_bytes);
+  config.max_tap_inflight_bytes_per_caller = static_cast<size_t>(tap_bytes_per_caller);
+  config.max_stream_dedup_entries = static_cast<size_t>(dedup_entries);
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.max_write_bytes = static_cast<size_t>(max_write);
   config.security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);

@@ -20,6 +20,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "proto/convert/status_convert.h"
+#include "server/rpc/tap_limits.h"
 
 namespace desfired::server {
 namespace {
@@ -32,6 +33,41 @@ absl::Status ConfigError(absl::string_view field, absl::string_view message) {
 bool IsLoopback(absl::string_view listen) {
   return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "[::1]") ||
          absl::StartsWith(listen, "localhost:");
+}
+
+// The tap limits agree: a batch's answer fits a message, a caller may send one batch, the
+// duplicate detection holds one batch (docs/server.md, "Limits and memory").
+absl::Status CheckTapLimits(const ServerConfig& c) {
+  if (c.max_tap_batch == 0) return ConfigError("max_tap_batch", "must be at least 1");
+  const size_t worst = WorstTapResultBytes(tap::TapPipelineConfig{});
+  const size_t message = static_cast<size_t>(c.max_message_bytes);
+  const size_t fit = MaxTapBatchFor(message, worst);
+  if (c.max_tap_batch > fit) {
+    return ConfigError(
+        "max_tap_batch",
+        absl::StrCat(c.max_tap_batch, " records can need ", c.max_tap_batch * worst,
+                     " bytes of answer (", worst, " per record), above max_message_bytes ", message,
+                     ": at most ", fit, " with this max_message_bytes"));
+  }
+  if (c.max_stream_dedup_entries < c.max_tap_batch) {
+    return ConfigError("max_stream_dedup_entries",
+                       absl::StrCat(c.max_stream_dedup_entries, " is below max_tap_batch ",
+                                    c.max_tap_batch, "; one batch must fit"));
+  }
+  const size_t one_batch = TapWorkBytes(message, c.max_tap_batch, worst);
+  if (c.max_tap_inflight_bytes_per_caller != 0 && c.max_tap_inflight_bytes_per_caller < one_batch) {
+    return ConfigError(
+        "max_tap_inflight_bytes_per_caller",
+        absl::StrCat(c.max_tap_inflight_bytes_per_caller, " is below what one full batch takes (",
+                     one_batch, " bytes with max_tap_batch ", c.max_tap_batch,
+                     " and max_message_bytes ", message, ")"));
+  }
+  if (c.max_tap_inflight_bytes != 0 && c.max_tap_inflight_bytes < one_batch) {
+    return ConfigError("max_tap_inflight_bytes",
+                       absl::StrCat(c.max_tap_inflight_bytes,
+                                    " is below what one full batch takes (", one_batch, " bytes)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckConfig(const ServerConfig& c) {
@@ -54,8 +90,8 @@ absl::Status CheckConfig(const ServerConfig& c) {
   if (c.watch_queue == 0 || c.watch_history < c.watch_queue) {
     return ConfigError("watch_history", "must be at least watch_queue, which must be positive");
   }
-  if (c.max_tap_batch == 0) return ConfigError("max_tap_batch", "must be at least 1");
   if (c.max_message_bytes < 1024) return ConfigError("max_message_bytes", "at least 1024");
+  DESFIRED_RETURN_IF_ERROR(CheckTapLimits(c));
   if (c.max_write_bytes == 0 || c.max_write_bytes > cardops::kMaxWriteBytes) {
     return ConfigError("max_write_bytes", absl::StrCat("must be 1..", cardops::kMaxWriteBytes));
   }
@@ -201,10 +237,19 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   s->monitor_ = *std::move(monitor);
   s->card_service_ =
       std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get());
-  s->tap_service_ = std::make_unique<TapServiceImpl>(
-      TapServiceImpl::Options{
-          .pipeline = taps, .keys = s->keys_.get(), .max_batch = c.max_tap_batch},
-      hooks);
+  s->tap_budget_ = std::make_unique<CallBudget>(
+      CallBudget::Options{.max_calls = c.max_tap_calls,
+                          .max_calls_per_caller = c.max_tap_calls_per_caller,
+                          .max_bytes = c.max_tap_inflight_bytes,
+                          .max_bytes_per_caller = c.max_tap_inflight_bytes_per_caller});
+  tap::TapPipelineConfig tap_service_pipeline = taps;
+  tap_service_pipeline.reconciler.dedup_capacity = c.max_stream_dedup_entries;
+  s->tap_service_ =
+      std::make_unique<TapServiceImpl>(TapServiceImpl::Options{.pipeline = tap_service_pipeline,
+                                                               .keys = s->keys_.get(),
+                                                               .max_batch = c.max_tap_batch,
+                                                               .budget = s->tap_budget_.get()},
+                                       hooks);
   obs->metrics().SetWatchersSource([raw] { return raw->watchers(); });
   obs->metrics().SetReadersSource([hub] { return hub->Snapshot()->readers.size(); });
 

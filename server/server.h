@@ -75,8 +75,20 @@ struct ServerConfig {
   absl::Duration default_deadline = absl::Seconds(30);
   size_t watch_history = 1024;
   size_t watch_queue = 256;
-  size_t max_tap_batch = 100000;
+  // Records per ParseTaps batch / ParseTapStream chunk. Start fails unless a batch's largest
+  // possible answer fits max_message_bytes (server/rpc/tap_limits.h): 16 MiB holds 50,000.
+  size_t max_tap_batch = 50000;
   int max_message_bytes = 16 * 1024 * 1024;
+  // TapService calls and the bytes they work on at once, overall and per caller (anonymous
+  // callers share one caller's share); 0: no limit (server/rpc/call_budget.h, docs/server.md).
+  // A caller's byte limit must admit one batch of max_tap_batch records in max_message_bytes.
+  size_t max_tap_calls = 16;
+  size_t max_tap_calls_per_caller = 4;
+  size_t max_tap_inflight_bytes = size_t{256} << 20;
+  size_t max_tap_inflight_bytes_per_caller = size_t{128} << 20;
+  // Duplicate keys one ParseTapStream (or ParseTaps) remembers; at least max_tap_batch. A
+  // stream that would need more ends with RESOURCE_EXHAUSTED / DEDUP_CAPACITY.
+  size_t max_stream_dedup_entries = 100000;
   // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of core/cardops/data.h).
   size_t max_write_bytes = 8 * 1024;
   // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
@@ -140,6 +152,7 @@ class DesfiredServer {
   std::unique_ptr<pcsc::ReaderMonitor> monitor_;
   std::unique_ptr<ReaderRegistry> readers_;
   std::unique_ptr<CardServiceImpl> card_service_;
+  std::unique_ptr<CallBudget> tap_budget_;  // before tap_service_, which uses it
   std::unique_ptr<TapServiceImpl> tap_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -21,6 +21,9 @@
 //   kMetadataRequired       "required"        ROLE_DENIED: the role the method needs
 //   kMetadataLedgerSeq      "ledger_seq"      the ledger row of a recorded change
 //   kMetadataRequestId      "request_id"      (client side) the request_id of a failed change
+//   kMetadataLimit          "limit"           RESOURCE_EXHAUSTED: the server limit (its flag)
+//   kMetadataMax            "max"             RESOURCE_EXHAUSTED: that limit's value
+//   kMetadataChunk          "chunk"           a stream's request message at fault (0-based)
 //
 // Thread-safe: constants and pure functions.
 #ifndef DESFIRED_CORE_APDU_ERROR_METADATA_H_
@@ -44,6 +47,9 @@ inline constexpr absl::string_view kMetadataRole = "role";
 inline constexpr absl::string_view kMetadataRequired = "required";
 inline constexpr absl::string_view kMetadataLedgerSeq = "ledger_seq";
 inline constexpr absl::string_view kMetadataRequestId = "request_id";
+inline constexpr absl::string_view kMetadataLimit = "limit";
+inline constexpr absl::string_view kMetadataMax = "max";
+inline constexpr absl::string_view kMetadataChunk = "chunk";
 
 // Reasons of the errors below (the names of desfired.v1.ErrorReason values).
 inline constexpr absl::string_view kReasonInvalidArgument = "INVALID_ARGUMENT";

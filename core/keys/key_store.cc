@@ -25,7 +25,7 @@ constexpr size_t kDiversifyPrefix = kDiversifyUidLength + 3;  // UID ‖ AID
 constexpr size_t kMaxSystemIdLength = 31 - kDiversifyUidLength;
 
 bool ValidName(absl::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
+  if (name.empty() || name.size() > kMaxKeyNameLength) return false;
   for (char c : name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
       return false;

@@ -61,6 +61,9 @@ struct TapRule {
   Bytes system_id;           // kCard: appended to the 7 UID bytes as AN10922 input
 };
 
+// The longest key name (1..64 of letters, digits, '_', '-', '.').
+inline constexpr size_t kMaxKeyNameLength = 64;
+
 class KeyStore {
  public:
   KeyStore() = default;

@@ -71,4 +71,10 @@ absl::StatusOr<IdTable> IdTable::LoadCsv(std::istream& in, absl::string_view sou
   return table;
 }
 
+size_t IdTable::longest_name() const {
+  size_t longest = 0;
+  for (const auto& [id, name] : names_) longest = name.size() > longest ? name.size() : longest;
+  return longest;
+}
+
 }  // namespace desfired::tap

@@ -38,6 +38,8 @@ class IdTable {
     return it == names_.end() ? nullptr : &it->second;
   }
   size_t size() const { return names_.size(); }
+  // The length of the longest name (0 for an empty table).
+  size_t longest_name() const;
 
  private:
   absl::node_hash_map<uint32_t, std::string> names_;  // node map: stable name pointers

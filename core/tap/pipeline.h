@@ -44,6 +44,8 @@ class TapPipeline {
   void ProcessUnreadable(uint64_t index, ByteSpan raw, absl::string_view error, TapResult* out);
 
   const TapSummary& summary() const { return summary_; }
+  // TapReconciler::dedup_evictions(): non-zero once duplicate detection has lost a key.
+  uint64_t dedup_evictions() const { return reconciler_.dedup_evictions(); }
 
  private:
   TapPipeline(MacVerifier verifier, const TapPipelineConfig& config);

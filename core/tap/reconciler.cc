@@ -68,9 +68,8 @@ void TapReconciler::ApplyDedup(TapResult* r) {
   const DedupKey key{uid, r->fields.timestamp, r->fields.terminal_id};
   const int64_t t = r->fields.timestamp;
   if (t > newest_time_) newest_time_ = t;
-  while (!seen_order_.empty() && (seen_order_.size() >= options_.dedup_capacity ||
-                                  static_cast<int64_t>(seen_order_.front().time) <
-                                      newest_time_ - options_.dedup_window_seconds)) {
+  while (!seen_order_.empty() && static_cast<int64_t>(seen_order_.front().time) <
+                                     newest_time_ - options_.dedup_window_seconds) {
     seen_.erase(seen_order_.front());
     seen_order_.pop_front();
   }
@@ -80,6 +79,11 @@ void TapReconciler::ApplyDedup(TapResult* r) {
     return;
   }
   seen_order_.push_back(key);
+  if (seen_order_.size() > options_.dedup_capacity) {
+    ++dedup_evictions_;  // still inside the window: its duplicates go unnoticed
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
 }
 
 }  // namespace desfired::tap

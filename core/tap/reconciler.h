@@ -6,6 +6,9 @@
 //   rec.Apply(backend_time, &result);
 //
 // Memory is bounded: at most `max_terminals` clock windows and `dedup_capacity` dedup keys.
+// At the capacity the oldest key still inside the window is dropped, so a later duplicate of
+// it is no longer detected: dedup_evictions() counts such drops, and a caller for which that
+// matters (the server's ParseTapStream) stops when it becomes non-zero.
 //
 // Thread-compatible. The tables must outlive the reconciler.
 #ifndef DESFIRED_CORE_TAP_RECONCILER_H_
@@ -32,7 +35,7 @@ struct ReconcilerOptions {
   size_t max_terminals = 65536;
   // A key seen within this many seconds of tap time before the newest tap is a duplicate.
   int64_t dedup_window_seconds = 86400;
-  // At most this many dedup keys are remembered (oldest dropped first).
+  // At most this many dedup keys are remembered (oldest dropped first; dedup_evictions()).
   size_t dedup_capacity = 1'000'000;
 };
 
@@ -42,6 +45,10 @@ class TapReconciler {
 
   // Applies the steps to a parsed result; REJECTED results are left alone.
   void Apply(std::optional<int64_t> backend_time, TapResult* r);
+
+  // Dedup keys dropped at `dedup_capacity` before their window expired: from the first one on,
+  // a duplicate of a dropped key is no longer flagged.
+  uint64_t dedup_evictions() const { return dedup_evictions_; }
 
  private:
   struct DedupKey {
@@ -71,6 +78,7 @@ class TapReconciler {
   absl::flat_hash_set<DedupKey> seen_;
   std::deque<DedupKey> seen_order_;
   int64_t newest_time_ = 0;
+  uint64_t dedup_evictions_ = 0;
   std::vector<int64_t> scratch_;
 };
 

@@ -8,6 +8,8 @@
 //                                 For a stream it is the stream's admission: a stream that is
 //                                 admitted gets exactly one on_call_done when it ends.
 //   caller(context)              who is calling, for the ledger and the logs.
+//   principal(context)           who is calling, for the limits per caller: a token's NAME or
+//                                "cert:CN"; empty for a caller the server cannot identify.
 //   on_taps_parsed(summary)      after each ParseTaps batch / ParseTapStream chunk.
 //   on_call_done(info)           once per call, when it finishes (also for refused calls).
 //
@@ -53,6 +55,8 @@ struct ServerHooks {
       nullptr;
   // Default (unset): the peer address.
   std::function<std::string(grpc::CallbackServerContext*)> caller = nullptr;
+  // Default (unset): every caller is anonymous ("").
+  std::function<std::string(grpc::CallbackServerContext*)> principal = nullptr;
   std::function<void(const tap::TapSummary&)> on_taps_parsed = nullptr;
   std::function<void(const CallInfo&)> on_call_done = nullptr;
 };

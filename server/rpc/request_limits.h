@@ -1,8 +1,10 @@
 // The limits on what a client sends: every string and bytes field of every CardService and
 // TapService request has a documented maximum (docs/api.md, "Limits"), in this one place.
-// CheckLimits enforces them first thing in every call, right after the caller is authorized and
-// before anything is logged, recorded in the ledger, queued or sent to a card, so that a client
-// cannot grow the permanent ledger, the logs or the errors with its input.
+// CheckLimits enforces them first thing in every CardService call, right after the caller is
+// authorized and before anything is logged, recorded in the ledger, queued or sent to a card, so
+// that a client cannot grow the permanent ledger, the logs or the errors with its input.
+// TapService requests are checked in their wire form instead, before they are parsed
+// (tap_request_scan.h: every record at most kMaxTapInputBytes encoded, so `raw` is bounded too).
 //
 //   absl::Status status = Authorize(...);
 //   if (status.ok()) status = CheckLimits(*request);   // INVALID_ARGUMENT naming the field

@@ -4,12 +4,16 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "core/apdu/error_metadata.h"
+#include "core/apdu/status_payload.h"
+#include "core/util/status_reason.h"
 #include "google/protobuf/arena.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
-#include "server/rpc/request_limits.h"
+#include "server/rpc/tap_limits.h"
+#include "server/rpc/tap_request_scan.h"
 
 namespace desfired::server {
 namespace {
@@ -32,12 +36,51 @@ std::optional<int64_t> BackendTime(const v1::TapInput& input) {
   return input.backend_time().seconds();
 }
 
-absl::Status CheckBatch(int size, size_t max_batch) {
-  if (static_cast<size_t>(size) > max_batch) {
-    return apdu::InvalidFieldError(
-        "records", absl::StrFormat("%d records in one message; at most %d", size, max_batch));
+// ScanTapRequest into `*records`.
+absl::Status Scan(grpc::ByteBuffer* buffer, size_t max_records, size_t* records) {
+  absl::StatusOr<size_t> n = ScanTapRequest(buffer, max_records);
+  if (!n.ok()) return n.status();
+  *records = *n;
+  return absl::OkStatus();
+}
+
+// Parses `buffer` (already scanned) into `message`.
+absl::Status Decode(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {
+  grpc::ProtoBufferReader reader(buffer);
+  if (!message->ParseFromZeroCopyStream(&reader)) {
+    return absl::InvalidArgumentError("the message is not a valid encoding of its type");
   }
   return absl::OkStatus();
+}
+
+// Encodes `message` into `buffer`.
+absl::Status Encode(const google::protobuf::Message& message, grpc::ByteBuffer* buffer) {
+  bool own_buffer = false;
+  grpc::Status s =
+      grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, buffer, &own_buffer);
+  if (!s.ok()) return absl::InternalError(absl::StrCat("encoding the answer: ", s.error_message()));
+  return absl::OkStatus();
+}
+
+// `status` about chunk `chunk` of a stream: the message says so and metadata "chunk" names it.
+absl::Status InChunk(const absl::Status& status, uint64_t chunk) {
+  absl::Status out(status.code(), absl::StrCat("chunk ", chunk, ": ", status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& value) { out.SetPayload(url, value); });
+  if (!GetReason(out).has_value()) out = WithReason(std::move(out), ReasonOf(status));
+  return apdu::WithErrorMetadata(std::move(out), apdu::kMetadataChunk, absl::StrCat(chunk));
+}
+
+// The stream's duplicate detection had to drop a key inside its window: RESOURCE_EXHAUSTED.
+absl::Status DedupCapacityError(size_t capacity) {
+  absl::Status s = WithReason(
+      absl::ResourceExhaustedError(absl::StrCat(
+          "the stream's duplicate detection is full (--max_stream_dedup_entries=", capacity,
+          " taps within the duplicate window); the results of the chunks acknowledged so far "
+          "are complete: continue in a new stream from this chunk")),
+      "DEDUP_CAPACITY");
+  s = apdu::WithErrorMetadata(std::move(s), apdu::kMetadataLimit, "max_stream_dedup_entries");
+  return apdu::WithErrorMetadata(std::move(s), apdu::kMetadataMax, absl::StrCat(capacity));
 }
 
 // Parses `records` (numbered from `first_index`) into `results`.
@@ -62,37 +105,12 @@ google::protobuf::ArenaOptions BatchArenaOptions() {
   return options;
 }
 
-// ParseTaps' request and response on one arena per call: the messages and strings of a batch
-// come from a few large blocks and go with them when the call ends.
-class ArenaAllocator final
-    : public grpc::MessageAllocator<v1::ParseTapsRequest, v1::ParseTapsResponse> {
- public:
-  grpc::MessageHolder<v1::ParseTapsRequest, v1::ParseTapsResponse>* AllocateMessages() override {
-    return new Holder();
-  }
-
- private:
-  class Holder final : public grpc::MessageHolder<v1::ParseTapsRequest, v1::ParseTapsResponse> {
-   public:
-    Holder() : arena_(BatchArenaOptions()) {
-      set_request(google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena_));
-      set_response(google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena_));
-    }
-    void Release() override { delete this; }
-
-   private:
-    google::protobuf::Arena arena_;
-  };
-};
-
 }  // namespace
 
 TapServiceImpl::TapServiceImpl(Options options, ServerHooks hooks)
     : options_(std::move(options)),
       hooks_(std::move(hooks)),
-      allocator_(std::make_unique<ArenaAllocator>()) {
-  SetMessageAllocatorFor_ParseTaps(allocator_.get());
-}
+      worst_result_bytes_(WorstTapResultBytes(options_.pipeline)) {}
 
 void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext* context,
                           absl::Time start, const absl::Status& status) const {
@@ -123,28 +141,75 @@ absl::Status TapServiceImpl::Authorize(grpc::CallbackServerContext* context,
   return hooks_.authorize ? hooks_.authorize(context, method) : absl::OkStatus();
 }
 
+std::string TapServiceImpl::Principal(grpc::CallbackServerContext* context) const {
+  return hooks_.principal ? hooks_.principal(context) : std::string();
+}
+
 void TapServiceImpl::Parsed(const tap::TapSummary& summary) const {
   if (hooks_.on_taps_parsed) hooks_.on_taps_parsed(summary);
 }
 
-grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext* context,
-                                                    const v1::ParseTapsRequest* request,
-                                                    v1::ParseTapsResponse* response) {
-  const absl::Time start = absl::Now();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = Authorize(context, "ParseTaps");
-  if (status.ok()) status = CheckBatch(request->records_size(), options_.max_batch);
-  if (status.ok()) status = CheckLimits(*request);
-  if (status.ok()) {
-    std::shared_ptr<const keys::KeyStore> keys;
-    absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = NewPipeline(keys);
-    status = pipeline.status();
-    if (status.ok()) {
-      ParseInto(**pipeline, 0, request->records(), response->mutable_results());
-      ToProto((*pipeline)->summary(), response->mutable_summary());
-      Parsed((*pipeline)->summary());
-    }
+// Holds what a ParseTaps call took from the budget until gRPC is done with the call (its
+// answer sent or abandoned).
+class TapServiceImpl::UnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit UnaryReactor(CallBudget* budget) : budget_(budget) {}
+  absl::Status AddCall(const std::string& caller) {
+    caller_ = caller;
+    absl::Status s = budget_ ? budget_->AddCall(caller) : absl::OkStatus();
+    has_call_ = s.ok();
+    return s;
   }
+  absl::Status AddBytes(size_t bytes) {
+    absl::Status s = budget_ ? budget_->AddBytes(caller_, bytes) : absl::OkStatus();
+    if (s.ok()) bytes_ = bytes;
+    return s;
+  }
+  void OnDone() override {
+    if (budget_ != nullptr) {
+      if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
+      if (has_call_) budget_->EndCall(caller_);
+    }
+    delete this;
+  }
+
+ private:
+  CallBudget* const budget_;
+  std::string caller_;
+  bool has_call_ = false;
+  size_t bytes_ = 0;
+};
+
+absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) const {
+  std::shared_ptr<const keys::KeyStore> keys;
+  absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = NewPipeline(keys);
+  if (!pipeline.ok()) return pipeline.status();
+  google::protobuf::Arena arena(BatchArenaOptions());
+  auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena);
+  if (absl::Status s = Decode(request, in); !s.ok()) return s;
+  auto* out = google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena);
+  ParseInto(**pipeline, 0, in->records(), out->mutable_results());
+  ToProto((*pipeline)->summary(), out->mutable_summary());
+  Parsed((*pipeline)->summary());
+  return Encode(*out, response);
+}
+
+grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* request,
+                                                    grpc::ByteBuffer* response) {
+  const absl::Time start = absl::Now();
+  auto* reactor = new UnaryReactor(options_.budget);
+  // The reader only reads; gRPC's own deserializer takes the buffer the same way.
+  grpc::ByteBuffer* bytes = const_cast<grpc::ByteBuffer*>(request);
+  absl::Status status = Authorize(context, "ParseTaps");
+  if (status.ok()) status = reactor->AddCall(Principal(context));
+  size_t records = 0;
+  if (status.ok()) status = Scan(bytes, options_.max_batch, &records);
+  if (status.ok()) {
+    status = reactor->AddBytes(TapWorkBytes(bytes->Length(), records, worst_result_bytes_));
+  }
+  if (status.ok()) status = ParseBatch(bytes, response);
   const grpc::Status grpc_status = ToGrpcStatus(status);
   Done("ParseTaps", context, start, status);
   reactor->Finish(grpc_status);
@@ -152,20 +217,29 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
 }
 
 // One chunk in, its results out, then the next read: the client's pace, bounded memory.
-// The chunk read and the results written live on an arena each, reset for the next chunk
-// (one read or one write is in flight at a time, never both).
+// The chunk read and the results written are bytes (raw method); while a chunk is worked on
+// its request and results live on an arena each, reset for the next chunk.
 class TapServiceImpl::StreamReactor final
-    : public grpc::ServerBidiReactor<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(const TapServiceImpl& service, grpc::CallbackServerContext* context)
       : service_(service),
         context_(context),
         start_(absl::Now()),
+        budget_(service.options_.budget),
         in_arena_(BatchArenaOptions()),
         out_arena_(BatchArenaOptions()) {
     if (absl::Status allowed = service_.Authorize(context, "ParseTapStream"); !allowed.ok()) {
       End(allowed);
       return;
+    }
+    caller_ = service_.Principal(context);
+    if (budget_ != nullptr) {
+      if (absl::Status admitted = budget_->AddCall(caller_); !admitted.ok()) {
+        End(admitted);
+        return;
+      }
+      has_call_ = true;
     }
     absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = service_.NewPipeline(keys_);
     if (!pipeline.ok()) {
@@ -173,7 +247,7 @@ class TapServiceImpl::StreamReactor final
       return;
     }
     pipeline_ = *std::move(pipeline);
-    ReadNext();
+    StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
@@ -183,25 +257,19 @@ class TapServiceImpl::StreamReactor final
       out->set_records_processed(processed_);
       ToProto(pipeline_->summary(), out->mutable_summary());
       last_ = true;
-      StartWrite(out);
+      if (absl::Status s = Write(*out); !s.ok()) End(s);
       return;
     }
-    absl::Status status = CheckBatch(in_->records_size(), service_.options_.max_batch);
-    if (status.ok()) status = CheckLimits(*in_);
-    if (!status.ok()) {
-      End(status);
+    if (absl::Status s = ParseChunk(); !s.ok()) {
+      End(InChunk(s, chunk_));
       return;
     }
-    v1::ParseTapStreamResponse* out = NewResponse();
-    const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
-    ParseInto(*pipeline_, processed_, in_->records(), out->mutable_results());
-    service_.Parsed(Delta(pipeline_->summary(), before));
-    processed_ += static_cast<uint64_t>(in_->records_size());
-    out->set_records_processed(processed_);
-    StartWrite(out);
+    ++chunk_;
   }
 
   void OnWriteDone(bool ok) override {
+    out_.Clear();
+    ReleaseBytes();
     if (!ok) {
       End(absl::CancelledError("the client went away"));
       return;
@@ -210,27 +278,62 @@ class TapServiceImpl::StreamReactor final
       End(absl::OkStatus());
       return;
     }
-    ReadNext();
+    StartRead(&in_);
   }
 
   void OnDone() override {
     // Ended by gRPC without End (not expected: a read or a write is always in flight, and it
     // fails on cancellation): still reported exactly once.
     if (!ended_) service_.Done("ParseTapStream", context_, start_, absl::CancelledError(""));
+    ReleaseBytes();
+    if (has_call_) budget_->EndCall(caller_);
     delete this;
   }
 
  private:
-  // The previous chunk is done with: its arena is reset for the next one.
-  void ReadNext() {
+  // The chunk in in_: counted, charged, parsed, and its results written.
+  absl::Status ParseChunk() {
+    size_t records = 0;
+    if (absl::Status s = Scan(&in_, service_.options_.max_batch, &records); !s.ok()) return s;
+    if (budget_ != nullptr) {
+      const size_t cost = TapWorkBytes(in_.Length(), records, service_.worst_result_bytes_);
+      if (absl::Status s = budget_->AddBytes(caller_, cost); !s.ok()) return s;
+      bytes_ = cost;
+    }
     in_arena_.Reset();
-    in_ = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamRequest>(&in_arena_);
-    StartRead(in_);
+    auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamRequest>(&in_arena_);
+    if (absl::Status s = Decode(&in_, in); !s.ok()) return s;
+    in_.Clear();
+    v1::ParseTapStreamResponse* out = NewResponse();
+    const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
+    ParseInto(*pipeline_, processed_, in->records(), out->mutable_results());
+    if (pipeline_->dedup_evictions() > 0) {
+      return DedupCapacityError(service_.options_.pipeline.reconciler.dedup_capacity);
+    }
+    service_.Parsed(Delta(pipeline_->summary(), before));
+    processed_ += static_cast<uint64_t>(in->records_size());
+    out->set_records_processed(processed_);
+    in_arena_.Reset();
+    return Write(*out);
   }
-  // A response on a reset arena (the previous write has completed).
+
+  // Encodes `out` and starts writing it (the previous write has completed).
+  absl::Status Write(const v1::ParseTapStreamResponse& out) {
+    out_.Clear();  // the previous answer is written: the encoder needs an empty buffer
+    absl::Status s = Encode(out, &out_);
+    out_arena_.Reset();
+    if (!s.ok()) return s;
+    StartWrite(&out_);
+    return absl::OkStatus();
+  }
+  // A response on a reset arena.
   v1::ParseTapStreamResponse* NewResponse() {
     out_arena_.Reset();
     return google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&out_arena_);
+  }
+  void ReleaseBytes() {
+    if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
+    bytes_ = 0;
   }
 
   void End(const absl::Status& status) {
@@ -244,18 +347,24 @@ class TapServiceImpl::StreamReactor final
   const TapServiceImpl& service_;
   grpc::CallbackServerContext* const context_;
   const absl::Time start_;
+  CallBudget* const budget_;
+  std::string caller_;
+  bool has_call_ = false;  // counted by budget_->AddCall
+  size_t bytes_ = 0;       // charged by budget_->AddBytes for the chunk in progress
   std::shared_ptr<const keys::KeyStore> keys_;  // the pipeline's keys, for the stream's life
   std::unique_ptr<tap::TapPipeline> pipeline_;
   google::protobuf::Arena in_arena_;
   google::protobuf::Arena out_arena_;
-  v1::ParseTapStreamRequest* in_ = nullptr;  // on in_arena_
+  grpc::ByteBuffer in_;   // the chunk being read or worked on
+  grpc::ByteBuffer out_;  // the answer being written
+  uint64_t chunk_ = 0;    // index of the chunk being worked on
   uint64_t processed_ = 0;
   bool last_ = false;
   bool ended_ = false;  // End ran: the call is reported and finished
 };
 
-grpc::ServerBidiReactor<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>*
-TapServiceImpl::ParseTapStream(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* TapServiceImpl::ParseTapStream(
+    grpc::CallbackServerContext* context) {
   return new StreamReactor(*this, context);
 }
 

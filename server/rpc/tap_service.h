@@ -6,13 +6,30 @@
 // the previous one are written, so a client that does not read results is not buffered
 // without bound. After the client half-closes, a last message carries the summary.
 //
-// Limits: a ParseTaps batch, and a ParseTapStream chunk, hold at most `max_batch` records
-// (INVALID_ARGUMENT naming `records` beyond it); gRPC's message size limit bounds the bytes.
+// Limits (docs/server.md, "Limits and memory"), checked in this order, each before the work
+// it guards:
+//   authorize            the hooks (identity, role, streams per caller);
+//   calls                CallBudget::AddCall: TOO_MANY_CALLS, for the call's life;
+//   records              counted in the encoded message (tap_request_scan.h) before it is
+//                        parsed: at most `max_batch` per batch or chunk, each at most
+//                        kMaxTapInputBytes (INVALID_ARGUMENT naming the field);
+//   bytes                CallBudget::AddBytes of TapWorkBytes: IN_FLIGHT_BYTES, while the
+//                        batch or chunk is worked on and its answer written;
+//   duplicate keys       ParseTapStream: a chunk that made the stream's duplicate detection
+//                        drop a key inside its window (ReconcilerOptions::dedup_capacity)
+//                        ends the stream with RESOURCE_EXHAUSTED / DEDUP_CAPACITY (metadata
+//                        limit, max, chunk) instead of its results.
+// A chunk that is not a valid ParseTapStreamRequest ends the stream with INVALID_ARGUMENT and
+// metadata "chunk" (its 0-based index): the stream never ends OK with a chunk left out.
+// The server's start-up check keeps max_batch × WorstTapResultBytes within the gRPC message
+// limit (tap_limits.h), so an admitted batch can always be answered.
 //
-// Memory: the request and the response of a ParseTaps call live on one protobuf arena, freed
-// when the call ends; a ParseTapStream chunk and its results each on an arena reset for the
-// next chunk. (A batch of 10,000 records is some 100,000 small messages and strings; a malloc
-// and a free for each cost more than the parsing itself: docs/benchmarks.md.)
+// Memory: the methods take their messages as bytes (raw gRPC methods) so that the records are
+// counted before they are parsed. A ParseTaps batch is parsed and answered on one protobuf
+// arena, freed once the answer is encoded; a ParseTapStream chunk and its results each on an
+// arena reset for the next chunk. (A batch of 10,000 records is some 100,000 small messages
+// and strings; a malloc and a free for each cost more than the parsing itself:
+// docs/benchmarks.md.)
 //
 // Thread-safe.
 #ifndef DESFIRED_SERVER_RPC_TAP_SERVICE_H_
@@ -20,30 +37,38 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "core/tap/pipeline.h"
 #include "desfired/v1/taps.grpc.pb.h"
+#include "server/rpc/call_budget.h"
 #include "server/rpc/hooks.h"
 #include "server/security/key_ring.h"
 
 namespace desfired::server {
 
-class TapServiceImpl final : public v1::TapService::CallbackService {
+class TapServiceImpl final
+    : public v1::TapService::WithRawCallbackMethod_ParseTaps<
+          v1::TapService::WithRawCallbackMethod_ParseTapStream<v1::TapService::Service>> {
  public:
   struct Options {
     tap::TapPipelineConfig pipeline;  // tables owned by the server; its keys are replaced by:
     const KeyRing* keys = nullptr;    // the store current when a call starts (nullptr: none)
-    size_t max_batch = 100000;
+    size_t max_batch = 50000;
+    // Calls and bytes in flight per caller and overall; nullptr: no limits. Must outlive the
+    // service.
+    CallBudget* budget = nullptr;
   };
   TapServiceImpl(Options options, ServerHooks hooks);
 
   grpc::ServerUnaryReactor* ParseTaps(grpc::CallbackServerContext* context,
-                                      const v1::ParseTapsRequest* request,
-                                      v1::ParseTapsResponse* response) override;
-  grpc::ServerBidiReactor<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>* ParseTapStream(
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ParseTapStream(
       grpc::CallbackServerContext* context) override;
 
  private:
+  class UnaryReactor;
   class StreamReactor;
   // A pipeline over the key store current now; `keys` keeps that store alive while it is used.
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> NewPipeline(
@@ -51,14 +76,16 @@ class TapServiceImpl final : public v1::TapService::CallbackService {
   void Done(absl::string_view method, grpc::CallbackServerContext* context, absl::Time start,
             const absl::Status& status) const;
   absl::Status Authorize(grpc::CallbackServerContext* context, absl::string_view method) const;
+  // The caller's name for the budget: "" for a caller the server cannot identify.
+  std::string Principal(grpc::CallbackServerContext* context) const;
   // Reports the records one batch or chunk parsed (not the stream's running total).
   void Parsed(const tap::TapSummary& summary) const;
+  // Parses and answers one ParseTaps batch of `records` records.
+  absl::Status ParseBatch(grpc::ByteBuffer* request, grpc::ByteBuffer* response) const;
 
   const Options options_;
   const ServerHooks hooks_;
-  // ParseTaps' messages, one arena per call; set as the method's allocator.
-  const std::unique_ptr<grpc::MessageAllocator<v1::ParseTapsRequest, v1::ParseTapsResponse>>
-      allocator_;
+  const size_t worst_result_bytes_;  // WorstTapResultBytes(options_.pipeline)
 };
 
 }  // namespace desfired::server

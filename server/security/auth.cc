@@ -310,7 +310,7 @@ absl::Status Authorizer::CheckRole(const Principal& principal, absl::string_view
   return apdu::WithErrorMetadata(std::move(denied), apdu::kMetadataRequired, RoleName(required));
 }
 
-std::string Authorizer::CallerName(const CallCredentials& credentials) const {
+std::string Authorizer::PrincipalName(const CallCredentials& credentials) const {
   if (credentials.authorization.has_value() && !options_.callers.open()) {
     if (std::optional<absl::string_view> token = BearerToken(*credentials.authorization)) {
       if (const Principal* p = options_.callers.FindToken(*token)) return p->name;
@@ -319,7 +319,12 @@ std::string Authorizer::CallerName(const CallCredentials& credentials) const {
   if (!credentials.cert_common_names.empty()) {
     return absl::StrCat(kCertPrefix, credentials.cert_common_names[0]);
   }
-  return credentials.peer;
+  return "";
+}
+
+std::string Authorizer::CallerName(const CallCredentials& credentials) const {
+  std::string name = PrincipalName(credentials);
+  return name.empty() ? credentials.peer : name;
 }
 
 absl::Status Authorizer::AdmitStream(const std::string& caller, const void* call) {
@@ -380,6 +385,11 @@ ServerHooks WithAuthorizer(std::shared_ptr<Authorizer> authorizer, ServerHooks n
   if (!next.caller) {
     hooks.caller = [authorizer](grpc::CallbackServerContext* context) {
       return authorizer->CallerName(CredentialsOf(context));
+    };
+  }
+  if (!next.principal) {
+    hooks.principal = [authorizer](grpc::CallbackServerContext* context) {
+      return authorizer->PrincipalName(CredentialsOf(context));
     };
   }
   if (count_streams) {

@@ -161,6 +161,9 @@ class Authorizer {
   // The caller's name for logs and the ledger: a known token's NAME, else "cert:CN" for a
   // verified client certificate, else the peer address.
   std::string CallerName(const CallCredentials& credentials) const;
+  // The caller's principal for limits per caller: a known token's NAME, else "cert:CN" for a
+  // verified client certificate; empty when neither identifies the caller.
+  std::string PrincipalName(const CallCredentials& credentials) const;
 
   // Stream admission: counts `call` (any unique pointer, e.g. the call's context) against
   // `caller`; RESOURCE_EXHAUSTED / TOO_MANY_STREAMS when the caller has the maximum open.
@@ -183,6 +186,7 @@ class Authorizer {
 //   authorize     Check (identity and role), then next.authorize, then, for a stream, its
 //                 admission (so that a stream refused by anything is never counted);
 //   caller        next.caller when set, else Authorizer::CallerName;
+//   principal     next.principal when set, else Authorizer::PrincipalName;
 //   on_call_done  EndCall(info.context) for a stream, then next.on_call_done.
 // Without a tokens file and without a stream limit the hooks add nothing to a call but the
 // caller's name. `authorizer` is shared by the returned hooks.

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <set>
@@ -28,6 +29,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "server/rpc/tap_limits.h"
 #include "server/security/auth.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
@@ -135,6 +137,11 @@ class SecurityE2eTest : public ::testing::Test {
     config.security = std::move(security);
     config.max_write_bytes = max_write_bytes;
     config.max_message_bytes = max_message_bytes;
+    // A batch's answer must fit the message (server/rpc/tap_limits.h).
+    config.max_tap_batch =
+        std::min(config.max_tap_batch,
+                 server::MaxTapBatchFor(static_cast<size_t>(max_message_bytes),
+                                        server::WorstTapResultBytes(tap::TapPipelineConfig{})));
     config.hooks.on_call_done = [this](const server::CallInfo& info) {
       absl::MutexLock lock(&mu_);
       recorded_.push_back({std::string(info.method), info.caller, info.code, info.reason});

@@ -113,6 +113,7 @@ TEST_F(ReconcilerTest, DuplicateWindowForgetsOldKeys) {
   newer.timestamp = old.timestamp + 3601;  // pushes `old` out of the window
   Run(rec, newer, std::nullopt);
   EXPECT_FALSE(Run(rec, old, std::nullopt).has(TapWarning::kDuplicateTap));
+  EXPECT_EQ(rec.dedup_evictions(), 0u);  // leaving the window is no eviction
 
   // Within the window it is remembered.
   TapReconciler rec2(o, nullptr, nullptr);
@@ -130,6 +131,7 @@ TEST_F(ReconcilerTest, DuplicateCapacityBoundsMemory) {
   for (int i = 0; i < 4; ++i) {
     s.terminal = static_cast<uint32_t>(i);
     Run(rec, s, std::nullopt);
+    EXPECT_EQ(rec.dedup_evictions(), i < 3 ? 0u : 1u) << i;  // not silent: counted
   }
   s.terminal = 0;  // the oldest was dropped
   EXPECT_FALSE(Run(rec, s, std::nullopt).has(TapWarning::kDuplicateTap));

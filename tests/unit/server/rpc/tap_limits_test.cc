@@ -1,0 +1,164 @@
+#include "server/rpc/tap_limits.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "core/apdu/status_payload.h"
+#include "core/keys/key_store.h"
+#include "core/util/status_reason.h"
+#include "desfired/v1/taps.pb.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/arena.h"
+#include "gtest/gtest.h"
+#include "proto/convert/tap_convert.h"
+#include "server/rpc/call_budget.h"
+#include "server/rpc/tap_request_scan.h"
+#include "tests/unit/core/tap/test_records.h"
+
+namespace desfired::server {
+namespace {
+
+grpc::ByteBuffer Buffer(const std::string& s) {
+  grpc::Slice slice(s);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string Field(const absl::Status& s) { return apdu::GetErrorMetadata(s, "field").value_or(""); }
+
+// A full record with a backend time (the widest input that decodes).
+v1::ParseTapsRequest Batch(int n) {
+  Bytes r = tap::testing::MakeRecord(tap::testing::RecordSpec{});
+  v1::ParseTapsRequest req;
+  for (int i = 0; i < n; ++i) {
+    v1::TapInput* in = req.add_records();
+    in->set_raw(std::string(r.begin(), r.end()));
+    in->mutable_backend_time()->set_seconds(std::numeric_limits<int64_t>::min());
+    in->mutable_backend_time()->set_nanos(999999999);
+  }
+  return req;
+}
+
+TEST(ScanTapRequestTest, CountsRecordsWithoutParsing) {
+  v1::ParseTapsRequest req = Batch(3);
+  grpc::ByteBuffer b = Buffer(req.SerializeAsString());
+  absl::StatusOr<size_t> n = ScanTapRequest(&b, 3);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3u);
+  grpc::ByteBuffer empty = Buffer("");
+  EXPECT_EQ(*ScanTapRequest(&empty, 3), 0u);
+  // The widest decodable input fits the per-record maximum.
+  EXPECT_LE(req.records(0).ByteSizeLong(), kMaxTapInputBytes);
+}
+
+TEST(ScanTapRequestTest, RefusesTooManyRecordsBeforeParsing) {
+  grpc::ByteBuffer b = Buffer(Batch(4).SerializeAsString());
+  absl::StatusOr<size_t> n = ScanTapRequest(&b, 3);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Field(n.status()), "records");
+  // 16 MB of 8 M empty records: refused as soon as the limit is passed.
+  std::string empty;
+  for (int i = 0; i < 8'000'000; ++i) empty.append("\x0a\x00", 2);
+  grpc::ByteBuffer big = Buffer(empty);
+  EXPECT_EQ(Field(ScanTapRequest(&big, 50000).status()), "records");
+}
+
+TEST(ScanTapRequestTest, RefusesALongRecordByIndexAndBadBytes) {
+  v1::ParseTapsRequest req = Batch(2);
+  req.mutable_records(1)->set_raw(std::string(kMaxTapInputBytes, 'x'));
+  grpc::ByteBuffer b = Buffer(req.SerializeAsString());
+  EXPECT_EQ(Field(ScanTapRequest(&b, 10).status()), "records[1]");
+  grpc::ByteBuffer bad = Buffer(std::string("\x0a\x7f\x01", 3));
+  EXPECT_EQ(ScanTapRequest(&bad, 10).status().code(), absl::StatusCode::kInvalidArgument);
+  grpc::ByteBuffer zero_tag = Buffer(std::string("\x00\x01", 2));
+  EXPECT_FALSE(ScanTapRequest(&zero_tag, 10).ok());
+}
+
+// Every result ToProto can make stays within WorstTapResultBytes.
+TEST(TapLimitsTest, WorstResultBoundsRealResults) {
+  const size_t worst = WorstTapResultBytes(tap::TapPipelineConfig{});
+  EXPECT_GT(worst, 150u);
+  EXPECT_LT(worst, 400u);
+  keys::KeyStore store;
+  ASSERT_TRUE(store
+                  .AddKey(std::string(keys::kMaxKeyNameLength, 'k'), crypto::KeyType::kAes128,
+                          *HexDecode(tap::testing::kStaticKeyHex))
+                  .ok());
+  ASSERT_TRUE(store
+                  .SetStaticTapRule(std::string(keys::kMaxKeyNameLength, 'k'),
+                                    crypto::MacAlgorithm::kAes128Cmac)
+                  .ok());
+  tap::TapPipelineConfig config;
+  config.keys = &store;
+  auto pipeline = *tap::TapPipeline::Create(config);
+  v1::ParseTapsResponse resp;
+  const v1::ParseTapsRequest req = Batch(2);
+  tap::TapResult r;
+  for (const v1::TapInput& in : req.records()) {
+    pipeline->Process(std::numeric_limits<uint64_t>::max(), AsBytes(in.raw()),
+                      in.backend_time().seconds(), &r);
+    ToProto(r, resp.add_results());
+  }
+  pipeline->Process(1, AsBytes(std::string(kMaxTapInputBytes - 2, 'x')), std::nullopt, &r);
+  ToProto(r, resp.add_results());
+  for (const v1::TapResult& result : resp.results()) {
+    EXPECT_LE(result.ByteSizeLong() + 3, worst) << result.ShortDebugString();
+  }
+  // The default batch limit fits the default message limit.
+  EXPECT_GE(MaxTapBatchFor(16 << 20, worst), 50000u);
+  std::printf("largest answer per record: %zu bytes\n", worst);
+  EXPECT_EQ(MaxTapBatchFor(1000, worst), 0u);
+}
+
+// What parsing a batch holds on its arena stays within kTapWorkBytesPerRecord a record.
+TEST(TapLimitsTest, WorkingMemoryPerRecordIsBounded) {
+  constexpr int kRecords = 10000;
+  const std::string bytes = Batch(kRecords).SerializeAsString();
+  google::protobuf::Arena arena;
+  auto* req = google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena);
+  ASSERT_TRUE(req->ParseFromString(bytes));
+  auto* resp = google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena);
+  auto pipeline = *tap::TapPipeline::Create(tap::TapPipelineConfig{});
+  tap::TapResult r;
+  uint64_t i = 0;
+  for (const v1::TapInput& in : req->records()) {
+    pipeline->Process(i++, AsBytes(in.raw()), in.backend_time().seconds(), &r);
+    ToProto(r, resp->add_results());
+  }
+  const size_t per_record = arena.SpaceAllocated() / kRecords;
+  EXPECT_LE(per_record, kTapWorkBytesPerRecord);
+  std::printf("arena bytes per record: %zu\n", per_record);
+}
+
+TEST(CallBudgetTest, CallsAndBytesPerCallerAndOverall) {
+  CallBudget budget(
+      {.max_calls = 3, .max_calls_per_caller = 2, .max_bytes = 100, .max_bytes_per_caller = 60});
+  EXPECT_TRUE(budget.AddCall("a").ok());
+  EXPECT_TRUE(budget.AddCall("a").ok());
+  absl::Status s = budget.AddCall("a");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetReason(s), "TOO_MANY_CALLS");
+  EXPECT_EQ(apdu::GetErrorMetadata(s, "limit"), "max_tap_calls_per_caller");
+  EXPECT_EQ(apdu::GetErrorMetadata(s, "max"), "2");
+  EXPECT_TRUE(budget.AddCall("").ok());  // anonymous: a caller of its own
+  s = budget.AddCall("b");
+  EXPECT_EQ(apdu::GetErrorMetadata(s, "limit"), "max_tap_calls");
+  budget.EndCall("a");
+  EXPECT_TRUE(budget.AddCall("b").ok());
+  EXPECT_EQ(budget.calls(), 3u);
+
+  EXPECT_TRUE(budget.AddBytes("a", 60).ok());
+  s = budget.AddBytes("a", 1);
+  EXPECT_EQ(GetReason(s), "IN_FLIGHT_BYTES");
+  EXPECT_EQ(apdu::GetErrorMetadata(s, "limit"), "max_tap_inflight_bytes_per_caller");
+  EXPECT_TRUE(budget.AddBytes("b", 40).ok());
+  s = budget.AddBytes("", 1);
+  EXPECT_EQ(apdu::GetErrorMetadata(s, "limit"), "max_tap_inflight_bytes");
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("retry"));
+  budget.ReleaseBytes("a", 60);
+  EXPECT_TRUE(budget.AddBytes("", 50).ok());
+  EXPECT_EQ(budget.bytes(), 90u);
+}
+
+}  // namespace
+}  // namespace desfired::server
