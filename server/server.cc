@@ -21,6 +21,7 @@
 #include "grpcpp/server_builder.h"
 #include "proto/convert/status_convert.h"
 #include "server/rpc/tap_limits.h"
+#include "server/security/key_policy.h"
 
 namespace desfired::server {
 namespace {
@@ -148,6 +149,9 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   s->keys_ = std::make_unique<KeyRing>(c.keys_file);
   if (absl::Status loaded = s->keys_->Load(); !loaded.ok()) {
     return absl::Status(loaded.code(), absl::StrCat("config keys_file: ", loaded.message()));
+  }
+  for (std::string& warning : UnscopedKeyWarnings(*s->keys_->Current())) {
+    s->warnings_.push_back(std::move(warning));
   }
   if (!c.data_dir.empty()) {
     DESFIRED_RETURN_IF_ERROR(CheckDataDir(c.data_dir));
@@ -323,7 +327,13 @@ void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid
   });
 }
 
-absl::Status DesfiredServer::ReloadKeys() { return keys_->Load(); }
+absl::Status DesfiredServer::ReloadKeys() {
+  DESFIRED_RETURN_IF_ERROR(keys_->Load());
+  for (const std::string& warning : UnscopedKeyWarnings(*keys_->Current())) {
+    obs_->logger().Warn(warning);
+  }
+  return absl::OkStatus();
+}
 
 void DesfiredServer::WatchHealth() {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();

@@ -23,10 +23,10 @@ namespace {
 // The metadata keys of errors.proto (core/apdu/error_metadata.h), in the order they are
 // printed.
 constexpr absl::string_view kMetadataKeys[] = {
-    apdu::kMetadataReader,     apdu::kMetadataExpectedUid, apdu::kMetadataUid,
-    apdu::kMetadataKeyName,    apdu::kMetadataField,       apdu::kMetadataDesfireStatus,
-    apdu::kMetadataStatusWord, apdu::kMetadataCommitState, apdu::kMetadataRole,
-    apdu::kMetadataRequired};
+    apdu::kMetadataReader,        apdu::kMetadataExpectedUid, apdu::kMetadataUid,
+    apdu::kMetadataKeyName,       apdu::kMetadataKeyUse,      apdu::kMetadataField,
+    apdu::kMetadataDesfireStatus, apdu::kMetadataStatusWord,  apdu::kMetadataCommitState,
+    apdu::kMetadataRole,          apdu::kMetadataRequired};
 
 struct Hint {
   absl::string_view reason;
@@ -100,6 +100,9 @@ constexpr Hint kHints[] = {
     {"ROLE_DENIED",
      "the token's role may not make this call (viewer < operator < admin): use a token with "
      "the role shown as 'required'"},
+    {"KEY_ROLE_DENIED",
+     "the server's key store does not let this token's role use the key this way (roles=, "
+     "use= in docs/key-store.md): use another key, or a token the key store grants it to"},
     {"TOO_MANY_STREAMS",
      "this caller has as many watch / taps streams open as the server allows: close one, or "
      "retry later"},

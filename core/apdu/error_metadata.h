@@ -16,8 +16,10 @@
 //   kMetadataReader         "reader"          the reader the error is about
 //   kMetadataExpectedUid    "expected_uid"    CARD_MISMATCH: the UID the request expected
 //   kMetadataUid            "uid"             the UID of the card in the field
-//   kMetadataKeyName        "key_name"        KEY_NOT_FOUND: the key name (never key bytes)
-//   kMetadataRole           "role"            ROLE_DENIED: the caller's role
+//   kMetadataKeyName        "key_name"        KEY_NOT_FOUND, KEY_ROLE_DENIED: the key name (never
+//                                             key bytes)
+//   kMetadataKeyUse         "key_use"         KEY_ROLE_DENIED: how the request would use the key
+//   kMetadataRole           "role"            ROLE_DENIED, KEY_ROLE_DENIED: the caller's role
 //   kMetadataRequired       "required"        ROLE_DENIED: the role the method needs
 //   kMetadataLedgerSeq      "ledger_seq"      the ledger row of a recorded change
 //   kMetadataRequestId      "request_id"      (client side) the request_id of a failed change
@@ -43,6 +45,7 @@ inline constexpr absl::string_view kMetadataReader = "reader";
 inline constexpr absl::string_view kMetadataExpectedUid = "expected_uid";
 inline constexpr absl::string_view kMetadataUid = "uid";
 inline constexpr absl::string_view kMetadataKeyName = "key_name";
+inline constexpr absl::string_view kMetadataKeyUse = "key_use";
 inline constexpr absl::string_view kMetadataRole = "role";
 inline constexpr absl::string_view kMetadataRequired = "required";
 inline constexpr absl::string_view kMetadataLedgerSeq = "ledger_seq";

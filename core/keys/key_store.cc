@@ -129,12 +129,15 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
   uint8_t version = 0;
   std::optional<Diversification> diversify;
   std::optional<Bytes> system_id;
+  KeyGrant grant;
   for (size_t i = 4; i < tokens.size(); ++i) {
     absl::string_view k, v;
     uint32_t n = 0;
     std::string problem;
     if (!SplitOption(tokens[i], &k, &v)) {
       problem = "is not name=value";
+    } else if (ParseGrantOption(k, v, &grant, &problem)) {
+      // roles=, use=, methods= (key_grant.h)
     } else if (k == "version") {
       if (!absl::SimpleAtoi(v, &n) || n > 255) problem = "must be 0..255";
       version = static_cast<uint8_t>(n);
@@ -149,7 +152,9 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
         system_id = *std::move(id);
       }
     } else {
-      problem = "is an unknown option (expected version=, diversify=an10922, system=)";
+      problem =
+          "is an unknown option (expected version=, diversify=an10922, system=, roles=, use=, "
+          "methods=)";
     }
     if (!problem.empty()) {
       crypto::SecureWipe(MutableByteSpan(*value));
@@ -163,8 +168,8 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
     }
     diversify->system_id = *std::move(system_id);
   }
-  absl::Status status =
-      AddKey(std::string(name), *type, std::move(*value), version, std::move(diversify));
+  absl::Status status = AddKey(std::string(name), *type, std::move(*value), version,
+                               std::move(diversify), std::move(grant));
   if (!status.ok()) return LineError(where, status.message());
   return absl::OkStatus();
 }
@@ -257,7 +262,7 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
 }
 
 absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version,
-                              std::optional<Diversification> diversify) {
+                              std::optional<Diversification> diversify, KeyGrant grant) {
   SecretBytes secret(std::move(value));  // wiped on every return path
   if (!ValidName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -289,6 +294,7 @@ absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes valu
     }
   }
   key->diversify = std::move(diversify);
+  key->grant = std::move(grant);
   keys_.push_back(std::move(key));
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 //   key transit   AES128  2b7e151628aed2a6abf7158809cf4f3c   version=1
 //   key master    AES128  00112233445566778899aabbccddeeff
 //   key cards     AES128  00112233445566778899aabbccddeeff   diversify=an10922 system=4e5850
+//   key reader    AES128  a0a1a2a3a4a5a6a7a8a9aaabacadaeaf   roles=viewer,operator use=read
 //   tap terminal 0x001234 key=transit mac=AES128_CMAC_EV2
 //   tap card     key=master system=4e585020416275
 //   tap static   key=transit
@@ -26,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "core/crypto/key_type.h"
 #include "core/crypto/mac_algorithm.h"
+#include "core/keys/key_grant.h"
 #include "core/keys/secret.h"
 #include "core/util/bytes.h"
 
@@ -44,6 +46,7 @@ struct Key {
   SecretBytes value;
   uint8_t version = 0;
   std::optional<Diversification> diversify;  // nullopt: the value is the card key itself
+  KeyGrant grant;  // who may have it presented to a card, and as what (key_grant.h)
 };
 
 // The key to present to a card: `key`'s value, or its AN10922 diversification for the card
@@ -81,7 +84,7 @@ class KeyStore {
   // Adds a key. INVALID_ARGUMENT for a bad name, a duplicate name or a value of the wrong
   // length for its type.
   absl::Status AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version = 0,
-                      std::optional<Diversification> diversify = std::nullopt);
+                      std::optional<Diversification> diversify = std::nullopt, KeyGrant grant = {});
 
   // Sets the static tap rule (replacing any) to the named key. INVALID_ARGUMENT when the
   // key is missing or `mac` does not suit its type; kNone picks the type's default.

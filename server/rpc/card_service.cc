@@ -9,11 +9,13 @@
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
 #include "core/util/echo.h"
+#include "core/util/status_macros.h"
 #include "proto/convert/status_convert.h"
 #include "server/readers/reasons.h"
 #include "server/rpc/card_ops.h"
 #include "server/rpc/card_validation.h"
 #include "server/rpc/request_limits.h"
+#include "server/rpc/presented_keys.h"
 
 namespace desfired::server {
 namespace {
@@ -88,6 +90,11 @@ absl::Status CheckWriteLimit(const Request& request, size_t max_bytes) {
 // ---------------------------------------------------------------------------------------
 // Unary card calls.
 
+std::shared_ptr<const keys::KeyStore> CardServiceImpl::CurrentKeys() const {
+  const KeyRing* ring = readers_.options().session.keys;
+  return ring != nullptr ? ring->Current() : nullptr;
+}
+
 void CardServiceImpl::Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
                              const grpc::Status& status) const {
   if (!hooks_.on_call_done) return;
@@ -151,6 +158,15 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   if (status.ok()) status = CheckLimits(*request);
   if (status.ok()) status = CheckWriteLimit(*request, readers_.options().max_write_bytes);
   if (status.ok()) status = Validate(*request);
+  // The key policy: before anything is recorded or queued, and again on the worker with the
+  // job's key store.
+  KeyCheck key_check;
+  std::vector<KeyPresentation> presented;
+  if (status.ok() && hooks_.key_check) {
+    key_check = hooks_.key_check(context);
+    presented = PresentedKeys(*request);
+  }
+  if (status.ok() && key_check) status = key_check(CurrentKeys().get(), method, presented);
 
   // A change: recorded in the ledger, and a retry answered from it.
   std::shared_ptr<ChangeAttempt> attempt;
@@ -188,10 +204,12 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   status = (*worker)->Submit({
       .deadline = JobDeadline(context, readers_.options().default_deadline),
       .is_cancelled = [context] { return context->IsCancelled(); },
-      .body = [request, response, op, attempt](JobContext<CardSession>& job) -> absl::Status {
+      .body = [request, response, op, attempt, method, key_check,
+               presented](JobContext<CardSession>& job) -> absl::Status {
         absl::StatusOr<cardops::CardContext*> card = job.resource().Begin(job);
         if (!card.ok()) return card.status();
         cardops::CardContext& ctx = **card;
+        if (key_check) DESFIRED_RETURN_IF_ERROR(key_check(ctx.keys, method, presented));
         absl::StatusOr<Response> result;
         if (attempt) {
           absl::StatusOr<std::optional<std::string>> earlier = attempt->SettleEarlier(ctx);

@@ -4,6 +4,8 @@
 // by the PC/SC monitor).
 //
 //   RPC ──▶ Validate(request) ── INVALID_ARGUMENT naming the field
+//       ──▶ hooks.key_check(PresentedKeys(request)) ── PERMISSION_DENIED / KEY_ROLE_DENIED
+//           (again on the worker, with the job's key store, before the first APDU)
 //       ──▶ ReaderRegistry::Worker(reader) ── NOT_FOUND / READER_NOT_FOUND
 //       ──▶ worker.Submit(job: deadline, cancellation, body = CardSession::Begin + card op)
 //              ── RESOURCE_EXHAUSTED / QUEUE_FULL when the reader's queue is full
@@ -88,6 +90,8 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   // reader filled in).
   void Finish(grpc::ServerUnaryReactor* reactor, CallInfo info,
               grpc::CallbackServerContext* context, absl::Time start, const absl::Status& status);
+  // The key store current now (nullptr without a key ring).
+  std::shared_ptr<const keys::KeyStore> CurrentKeys() const;
   // Reports a finished call (any kind) to on_call_done.
   void Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
               const grpc::Status& status) const;

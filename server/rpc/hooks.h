@@ -10,6 +10,10 @@
 //   caller(context)              who is calling, for the ledger and the logs.
 //   principal(context)           who is calling, for the limits per caller: a token's NAME or
 //                                "cert:CN"; empty for a caller the server cannot identify.
+//   key_check(context)           card calls: the caller's key policy; its check runs before
+//                                 anything is recorded or queued and again on the reader's
+//                                 worker before the first APDU (PERMISSION_DENIED /
+//                                 KEY_ROLE_DENIED).
 //   on_taps_parsed(summary)      after each ParseTaps batch / ParseTapStream chunk.
 //   on_call_done(info)           once per call, when it finishes (also for refused calls).
 //
@@ -19,8 +23,10 @@
 #ifndef DESFIRED_SERVER_RPC_HOOKS_H_
 #define DESFIRED_SERVER_RPC_HOOKS_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -32,7 +38,23 @@ namespace grpc {
 class CallbackServerContext;
 }
 
+namespace desfired::keys {
+class KeyStore;
+}
+
 namespace desfired::server {
+
+// A key a card request names, and where the request would present it to the card.
+struct KeyPresentation {
+  std::string key_name;  // a key store name (never key bytes)
+  uint32_t aid = 0;      // 0: the card (PICC) level
+  uint8_t key_no = 0;
+};
+
+// Whether the call's caller may have desfired present `keys`, looked up in `store` (nullptr:
+// no store), in a call of `method` (server/security/key_policy.h). Thread-safe.
+using KeyCheck = std::function<absl::Status(const keys::KeyStore* store, absl::string_view method,
+                                            const std::vector<KeyPresentation>& keys)>;
 
 // One finished call, as the hooks see it.
 struct CallInfo {
@@ -57,6 +79,11 @@ struct ServerHooks {
   std::function<std::string(grpc::CallbackServerContext*)> caller = nullptr;
   // Default (unset): every caller is anonymous ("").
   std::function<std::string(grpc::CallbackServerContext*)> principal = nullptr;
+  // The key policy of a card call's caller, taken once on the RPC thread after authorize. The
+  // check it returns runs there against the current key store, before anything is recorded or
+  // queued, and again on the reader's worker against the job's own store (a SIGHUP reload may
+  // come between) before the first APDU. Unset, or an empty check: every key may be presented.
+  std::function<KeyCheck(grpc::CallbackServerContext*)> key_check = nullptr;
   std::function<void(const tap::TapSummary&)> on_taps_parsed = nullptr;
   std::function<void(const CallInfo&)> on_call_done = nullptr;
 };

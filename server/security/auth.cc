@@ -18,6 +18,7 @@
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/server_context.h"
 #include "proto/convert/status_convert.h"
+#include "server/security/key_policy.h"
 
 namespace desfired::server {
 namespace {
@@ -381,6 +382,17 @@ ServerHooks WithAuthorizer(std::shared_ptr<Authorizer> authorizer, ServerHooks n
     }
     if (admit_stream) return authorizer->AdmitStream(caller, context);
     return absl::OkStatus();
+  };
+  hooks.key_check = [authorizer](grpc::CallbackServerContext* context) -> KeyCheck {
+    absl::StatusOr<Principal> principal = authorizer->Identify(CredentialsOf(context));
+    if (!principal.ok()) {
+      return [status = principal.status()](const keys::KeyStore*, absl::string_view,
+                                           const std::vector<KeyPresentation>&) { return status; };
+    }
+    return [role = principal->role](const keys::KeyStore* store, absl::string_view method,
+                                    const std::vector<KeyPresentation>& presented) {
+      return CheckKeyUse(store, role, method, presented);
+    };
   };
   if (!next.caller) {
     hooks.caller = [authorizer](grpc::CallbackServerContext* context) {

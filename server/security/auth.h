@@ -187,6 +187,8 @@ class Authorizer {
 //                 admission (so that a stream refused by anything is never counted);
 //   caller        next.caller when set, else Authorizer::CallerName;
 //   principal     next.principal when set, else Authorizer::PrincipalName;
+//   key_check     the caller's role (Identify) bound to CheckKeyUse (key_policy.h): which keys
+//                 of the key store the call may have presented, and as what;
 //   on_call_done  EndCall(info.context) for a stream, then next.on_call_done.
 // Without a tokens file and without a stream limit the hooks add nothing to a call but the
 // caller's name. `authorizer` is shared by the returned hooks.

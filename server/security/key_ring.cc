@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "server/security/key_policy.h"
+
 namespace desfired::server {
 
 KeyRing::KeyRing(std::string path)
@@ -11,6 +14,9 @@ absl::Status KeyRing::Load() {
   if (path_.empty()) return absl::OkStatus();
   absl::StatusOr<keys::KeyStore> store = keys::KeyStore::LoadFile(path_);
   if (!store.ok()) return store.status();
+  if (absl::Status grants = CheckKeyGrants(*store); !grants.ok()) {
+    return absl::Status(grants.code(), absl::StrCat(path_, ": ", grants.message()));
+  }
   Replace(*std::move(store));
   return absl::OkStatus();
 }

@@ -29,7 +29,8 @@ class KeyRing {
   explicit KeyRing(std::string path = "");
 
   // Reads and parses the file (keys::KeyStore::LoadFile: mode 600, errors name the line, never
-  // a key value) and makes it current. On error the current store is kept.
+  // a key value), checks its methods= names (key_policy.h, CheckKeyGrants) and makes it
+  // current. On error the current store is kept.
   absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
   // Makes `store` current (tests, and stores built in code).
   void Replace(keys::KeyStore store) ABSL_LOCKS_EXCLUDED(mu_);
