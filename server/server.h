@@ -36,9 +36,11 @@
 #include "server/observability/observability.h"
 #include "server/readers/event_hub.h"
 #include "server/rpc/card_service.h"
+#include "server/rpc/health_service.h"
 #include "server/rpc/tap_service.h"
 #include "server/security/key_ring.h"
 #include "server/security/security.h"
+#include "server/transport_limits.h"
 
 namespace grpc {
 class Server;
@@ -75,6 +77,12 @@ struct ServerConfig {
   absl::Duration default_deadline = absl::Seconds(30);
   size_t watch_history = 1024;
   size_t watch_queue = 256;
+  // A WatchCards write the client has not taken by then cuts the stream off (SLOW_CONSUMER).
+  absl::Duration watch_write_timeout = kDefaultWatchWriteTimeout;
+  // Connections: handshake and idle timeouts, keepalive, streams per connection.
+  TransportLimits transport;
+  // grpc.health.v1 Watch streams open at once, all callers together (they need no token).
+  size_t max_health_watchers = 100;
   size_t max_tap_batch = 100000;
   int max_message_bytes = 16 * 1024 * 1024;
   // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of core/cardops/data.h).
@@ -123,6 +131,8 @@ class DesfiredServer {
  private:
   DesfiredServer() = default;
   void WatchHealth();
+  // The health service's statuses: the server and CardService follow pcscd.
+  void SetHealth(bool pcsc_available);
   // Verifies the ledger every config_.ledger_verify_interval until Shutdown.
   void VerifyLedgerPeriodically();
   // Settles the changes of card `uid` left unsettled, when there are any, on `reader`.
@@ -141,6 +151,7 @@ class DesfiredServer {
   std::unique_ptr<ReaderRegistry> readers_;
   std::unique_ptr<CardServiceImpl> card_service_;
   std::unique_ptr<TapServiceImpl> tap_service_;
+  std::unique_ptr<HealthServiceImpl> health_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -87,6 +87,12 @@ Metrics::Metrics()
                        .Name("desfired_rpc_duration_seconds")
                        .Help("RPC latency, from arrival to the status, by service and method.")
                        .Register(r);
+  malformed_requests_ = &prometheus::BuildCounter()
+                             .Name("desfired_malformed_requests_total")
+                             .Help(
+                                 "Requests whose body is not a valid protobuf message of their "
+                                 "method, answered INVALID_ARGUMENT; by service and method.")
+                             .Register(r);
   apdu_total_ = &prometheus::BuildCounter()
                      .Name("desfired_apdu_total")
                      .Help("APDUs sent to the card, by reader.")
@@ -185,6 +191,11 @@ void Metrics::CallDone(absl::string_view service, absl::string_view method, absl
   rpc_total_->Add({{"service", s}, {"method", m}, {"code", std::string(code)}}).Increment();
   rpc_duration_->Add({{"service", s}, {"method", m}}, kRpcBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::MalformedRequest(absl::string_view service, absl::string_view method) {
+  malformed_requests_->Add({{"service", std::string(service)}, {"method", std::string(method)}})
+      .Increment();
 }
 
 void Metrics::ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok) {
