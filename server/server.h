@@ -1,6 +1,7 @@
 // DesfiredServer: everything desfired runs, assembled — the key store, the PC/SC reader
 // monitor feeding the event hub, one worker per reader, CardService and TapService, the
-// health service (SERVING while pcscd is reachable) and reflection.
+// health service (SERVING while pcscd is reachable; server/rpc/health_service.h) and reflection,
+// behind the transport limits of transport_limits.h and the malformed-request interceptor.
 //
 //   ServerConfig config = ...;                       // from flags (server/main.cc)
 //   DESFIRED_ASSIGN_OR_RETURN(auto server, DesfiredServer::Start(config));
