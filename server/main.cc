@@ -53,6 +53,22 @@ ABSL_FLAG(int64_t, max_tap_inflight_bytes_per_caller, int64_t{128} << 20,
 ABSL_FLAG(int, max_stream_dedup_entries, 100000,
           "duplicate keys one ParseTapStream remembers (at least --max_tap_batch); a stream "
           "needing more ends with RESOURCE_EXHAUSTED / DEDUP_CAPACITY");
+ABSL_FLAG(absl::Duration, watch_write_timeout, absl::Seconds(5),
+          "a WatchCards stream whose client takes no event for this long is cut off "
+          "(SLOW_CONSUMER)");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(20),
+          "a connection that has not completed its TLS / HTTP/2 handshake by then is closed");
+ABSL_FLAG(absl::Duration, connection_idle_timeout, absl::Minutes(5),
+          "a connection without any call for this long is closed (GOAWAY; clients reconnect)");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
+          "ping a connection quiet for this long (also with silent streams open)");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
+          "close a connection whose client does not answer a ping in this time");
+ABSL_FLAG(int, max_streams_per_connection, 100,
+          "calls open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS)");
+ABSL_FLAG(int, max_health_watchers, 100,
+          "grpc.health.v1 Watch streams open at once, all callers together (RESOURCE_EXHAUSTED "
+          "beyond)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "time queued card jobs get to finish on SIGTERM");
 ABSL_FLAG(std::string, port_file, "", "write the port listened on to this file (for scripts)");
@@ -157,6 +173,18 @@ int Run() {
   config.watch_history = static_cast<size_t>(watch_history);
   config.watch_queue = static_cast<size_t>(watch_queue);
   config.max_tap_batch = static_cast<size_t>(max_tap_batch);
+  config.watch_write_timeout = absl::GetFlag(FLAGS_watch_write_timeout);
+  config.transport.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  config.transport.connection_idle_timeout = absl::GetFlag(FLAGS_connection_idle_timeout);
+  config.transport.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  config.transport.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  config.transport.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
+  const int max_health_watchers = absl::GetFlag(FLAGS_max_health_watchers);
+  if (max_health_watchers < 1) {
+    logger->Error("--max_health_watchers must be positive");
+    return 2;
+  }
+  config.max_health_watchers = static_cast<size_t>(max_health_watchers);
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   config.ledger_recover = absl::GetFlag(FLAGS_ledger_recover);
   config.ledger_verify_interval = absl::GetFlag(FLAGS_ledger_verify_interval);

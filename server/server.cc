@@ -15,13 +15,13 @@
 #include "core/cardops/data.h"
 #include "core/util/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "proto/convert/status_convert.h"
 #include "server/rpc/tap_limits.h"
 #include "server/security/key_policy.h"
+#include "server/observability/malformed_requests.h"
 
 namespace desfired::server {
 namespace {
@@ -91,6 +91,11 @@ absl::Status CheckConfig(const ServerConfig& c) {
   if (c.watch_queue == 0 || c.watch_history < c.watch_queue) {
     return ConfigError("watch_history", "must be at least watch_queue, which must be positive");
   }
+  if (c.watch_write_timeout <= absl::ZeroDuration()) {
+    return ConfigError("watch_write_timeout", "must be positive");
+  }
+  if (c.max_health_watchers == 0) return ConfigError("max_health_watchers", "at least 1");
+  DESFIRED_RETURN_IF_ERROR(CheckTransportLimits(c.transport));
   if (c.max_message_bytes < 1024) return ConfigError("max_message_bytes", "at least 1024");
   DESFIRED_RETURN_IF_ERROR(CheckTapLimits(c));
   if (c.max_write_bytes == 0 || c.max_write_bytes > cardops::kMaxWriteBytes) {
@@ -240,7 +245,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   if (!monitor.ok()) return monitor.status();
   s->monitor_ = *std::move(monitor);
   s->card_service_ =
-      std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get());
+      std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get(),
+                                        c.watch_write_timeout);
   s->tap_budget_ = std::make_unique<CallBudget>(
       CallBudget::Options{.max_calls = c.max_tap_calls,
                           .max_calls_per_caller = c.max_tap_calls_per_caller,
@@ -257,15 +263,22 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   obs->metrics().SetWatchersSource([raw] { return raw->watchers(); });
   obs->metrics().SetReadersSource([hub] { return hub->Snapshot()->readers.size(); });
 
-  grpc::EnableDefaultHealthCheckService(true);
+  s->health_service_ = std::make_unique<HealthServiceImpl>(
+      HealthServiceImpl::Options{.max_watchers = c.max_health_watchers});
+  s->SetHealth(s->monitor_->service_available());  // answered from the first call on
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen, security->credentials, &s->port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a second server must fail
+  ApplyTransportLimits(c.transport, builder);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> intercept;
+  intercept.push_back(std::make_unique<MalformedRequestInterceptors>(*obs));
+  builder.experimental().SetInterceptorCreators(std::move(intercept));
   builder.SetMaxReceiveMessageSize(c.max_message_bytes);
   builder.SetMaxSendMessageSize(c.max_message_bytes);
   builder.RegisterService(s->card_service_.get());
   builder.RegisterService(s->tap_service_.get());
+  builder.RegisterService(s->health_service_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
@@ -335,17 +348,20 @@ absl::Status DesfiredServer::ReloadKeys() {
   return absl::OkStatus();
 }
 
+void DesfiredServer::SetHealth(bool pcsc_available) {
+  health_service_->SetServingStatus("", pcsc_available);
+  health_service_->SetServingStatus("desfired.v1.CardService", pcsc_available);
+  health_service_->SetServingStatus("desfired.v1.TapService", true);
+}
+
 void DesfiredServer::WatchHealth() {
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   bool last = false;
   bool first = true;
   do {
     const bool serving = monitor_->service_available();
     if (first || serving != last) {
       obs_->OnPcscAvailable(serving);
-      health->SetServingStatus(serving);
-      health->SetServingStatus("desfired.v1.CardService", serving);
-      health->SetServingStatus("desfired.v1.TapService", true);
+      SetHealth(serving);
       last = serving;
       first = false;
     }
@@ -383,8 +399,8 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   stop_health_.Notify();
   if (health_thread_.joinable()) health_thread_.join();
   if (ledger_verify_thread_.joinable()) ledger_verify_thread_.join();
-  if (server_) server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING, final
-  if (hub_) hub_->Close();                                    // WatchCards streams end
+  if (health_service_) health_service_->Shutdown();  // NOT_SERVING, final
+  if (hub_) hub_->Close();                           // WatchCards streams end
   const absl::Time deadline = absl::Now() + grace;
   if (readers_) readers_->Shutdown(grace);
   if (server_) server_->Shutdown(absl::ToChronoTime(deadline));

@@ -1,6 +1,7 @@
 // DesfiredServer: everything desfired runs, assembled — the key store, the PC/SC reader
 // monitor feeding the event hub, one worker per reader, CardService and TapService, the
-// health service (SERVING while pcscd is reachable) and reflection.
+// health service (SERVING while pcscd is reachable; server/rpc/health_service.h) and reflection,
+// behind the transport limits of transport_limits.h and the malformed-request interceptor.
 //
 //   ServerConfig config = ...;                       // from flags (server/main.cc)
 //   DESFIRED_ASSIGN_OR_RETURN(auto server, DesfiredServer::Start(config));
@@ -36,9 +37,11 @@
 #include "server/observability/observability.h"
 #include "server/readers/event_hub.h"
 #include "server/rpc/card_service.h"
+#include "server/rpc/health_service.h"
 #include "server/rpc/tap_service.h"
 #include "server/security/key_ring.h"
 #include "server/security/security.h"
+#include "server/transport_limits.h"
 
 namespace grpc {
 class Server;
@@ -78,6 +81,12 @@ struct ServerConfig {
   // Records per ParseTaps batch / ParseTapStream chunk. Start fails unless a batch's largest
   // possible answer fits max_message_bytes (server/rpc/tap_limits.h): 16 MiB holds 50,000.
   size_t max_tap_batch = 50000;
+  // A WatchCards write the client has not taken by then cuts the stream off (SLOW_CONSUMER).
+  absl::Duration watch_write_timeout = kDefaultWatchWriteTimeout;
+  // Connections: handshake and idle timeouts, keepalive, streams per connection.
+  TransportLimits transport;
+  // grpc.health.v1 Watch streams open at once, all callers together (they need no token).
+  size_t max_health_watchers = 100;
   int max_message_bytes = 16 * 1024 * 1024;
   // TapService calls and the bytes they work on at once, overall and per caller (anonymous
   // callers share one caller's share); 0: no limit (server/rpc/call_budget.h, docs/server.md).
@@ -135,6 +144,8 @@ class DesfiredServer {
  private:
   DesfiredServer() = default;
   void WatchHealth();
+  // The health service's statuses: the server and CardService follow pcscd.
+  void SetHealth(bool pcsc_available);
   // Verifies the ledger every config_.ledger_verify_interval until Shutdown.
   void VerifyLedgerPeriodically();
   // Settles the changes of card `uid` left unsettled, when there are any, on `reader`.
@@ -154,6 +165,7 @@ class DesfiredServer {
   std::unique_ptr<CardServiceImpl> card_service_;
   std::unique_ptr<CallBudget> tap_budget_;  // before tap_service_, which uses it
   std::unique_ptr<TapServiceImpl> tap_service_;
+  std::unique_ptr<HealthServiceImpl> health_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

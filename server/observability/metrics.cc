@@ -96,6 +96,9 @@ Metrics::Metrics()
       &Counters(r, "desfired_rpc_total", "Finished RPCs by service, method and gRPC code.");
   rpc_duration_ = &Histograms(r, "desfired_rpc_duration_seconds",
                               "RPC latency, from arrival to the status, by service and method.");
+  malformed_requests_ = &Counters(r, "desfired_malformed_requests_total",
+                                  "Requests whose body is not a valid protobuf message of their "
+                                  "method, answered INVALID_ARGUMENT; by service and method.");
   apdu_total_ = &Counters(r, "desfired_apdu_total", "APDUs sent to the card, by reader.");
   apdu_errors_ = &Counters(r, "desfired_apdu_errors_total",
                            "APDU exchanges that failed (card removed, reader or pcscd gone).");
@@ -172,6 +175,11 @@ void Metrics::CallDone(absl::string_view service, absl::string_view method, absl
   rpc_total_->Add({{"service", s}, {"method", m}, {"code", std::string(code)}}).Increment();
   rpc_duration_->Add({{"service", s}, {"method", m}}, kRpcBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::MalformedRequest(absl::string_view service, absl::string_view method) {
+  malformed_requests_->Add({{"service", std::string(service)}, {"method", std::string(method)}})
+      .Increment();
 }
 
 void Metrics::ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok) {

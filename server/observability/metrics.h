@@ -9,6 +9,7 @@
 // The metrics (docs/observability.md lists them with their meaning):
 //   desfired_rpc_total{service,method,code}          counter
 //   desfired_rpc_duration_seconds{service,method}    histogram, 1 ms .. 30 s
+//   desfired_malformed_requests_total{service,method} counter, bodies that are not protobuf
 //   desfired_apdu_total{reader}                      counter, APDUs sent to the card
 //   desfired_apdu_errors_total{reader}               counter, APDUs whose exchange failed
 //   desfired_apdu_duration_seconds{reader}           histogram, 0.5 ms .. 2.5 s
@@ -74,6 +75,8 @@ class Metrics {
   // One finished RPC: `code` is the gRPC code name ("OK", "NOT_FOUND", ...).
   void CallDone(absl::string_view service, absl::string_view method, absl::string_view code,
                 absl::Duration latency);
+  // A request body that did not parse as its method's message (malformed_requests.h).
+  void MalformedRequest(absl::string_view service, absl::string_view method);
   // One APDU exchanged with the card on `reader` (ok: the exchange itself succeeded).
   void ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok);
   // A card was inserted (or came back after pcscd restarted).
@@ -105,6 +108,7 @@ class Metrics {
 
   prometheus::Family<prometheus::Counter>* rpc_total_;
   prometheus::Family<prometheus::Histogram>* rpc_duration_;
+  prometheus::Family<prometheus::Counter>* malformed_requests_;
   prometheus::Family<prometheus::Counter>* apdu_total_;
   prometheus::Family<prometheus::Counter>* apdu_errors_;
   prometheus::Family<prometheus::Histogram>* apdu_duration_;

@@ -310,8 +310,8 @@ grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerConte
 // ---------------------------------------------------------------------------------------
 // WatchCards: one reactor per stream; the hub notifies, the reactor writes one item at a time.
 
-class CardServiceImpl::WatchReactor final
-    : public grpc::ServerWriteReactor<v1::WatchCardsResponse> {
+class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::WatchCardsResponse>,
+                                            public WriteWatchdog::Stream {
  public:
   WatchReactor(CardServiceImpl& service, grpc::CallbackServerContext* context,
                const v1::WatchCardsRequest& request)
@@ -341,6 +341,7 @@ class CardServiceImpl::WatchReactor final
   }
 
   void OnWriteDone(bool ok) override {
+    service_.watchdog_.Finished(this);
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
@@ -355,6 +356,7 @@ class CardServiceImpl::WatchReactor final
   void OnCancel() override { FinishOnce(absl::CancelledError("the client cancelled")); }
 
   void OnDone() override {
+    service_.watchdog_.Finished(this);  // no OnWriteStalled after this
     // The subscription's destructor waits for a running notify; no notify after it.
     std::unique_ptr<Subscription> subscription;
     {
@@ -373,6 +375,27 @@ class CardServiceImpl::WatchReactor final
     delete this;
   }
 
+  // The client has not taken the write in flight within the timeout: it is a slow consumer
+  // whatever its queue says. Its status is reported, its subscription released, and the call
+  // cancelled: a status alone would wait behind the unread data forever.
+  void OnWriteStalled() override {
+    grpc::CallbackServerContext* context = context_;
+    std::unique_ptr<Subscription> subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || !writing_) return;
+      FinishLocked(WithReason(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "the client took no event for ", absl::FormatDuration(service_.watchdog_.timeout()),
+              "; it was cut off so that it holds nothing up. Subscribe again with "
+              "resume_after set to the last sequence received")),
+          kReasonSlowConsumer));
+      subscription = std::move(subscription_);
+    }
+    subscription.reset();  // outside mu_: it waits for a running notify, which takes mu_
+    context->TryCancel();  // may end the call at once: `this` is not touched after it
+  }
+
  private:
   // Writes the next item when no write is in flight.
   void Pump() {
@@ -386,6 +409,7 @@ class CardServiceImpl::WatchReactor final
       if (!item->has_value()) return;         // notify comes when there is more
       if (!Convert(**item, &out_)) continue;  // an event for a reader not watched
       writing_ = true;
+      service_.watchdog_.Started(this);
       StartWrite(&out_);
     }
   }

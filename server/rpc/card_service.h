@@ -13,6 +13,13 @@
 //
 // Every call passes through ServerHooks (server/rpc/hooks.h): authorize first, on_call_done last.
 //
+// WatchCards and slow consumers: a stream is cut off with RESOURCE_EXHAUSTED / SLOW_CONSUMER
+// when its client falls more than the hub's max_queue events behind (event_hub.h), and also
+// when one write is not taken by the client within `watch_write_timeout` (a client that stops
+// reading, or grants no flow-control window, never completes a write, so it never reads the
+// hub's verdict). Then the status is reported to on_call_done, the subscription is released and
+// the call is cancelled (RST_STREAM: the client sees CANCELLED, its unread data is dropped).
+//
 // Thread-safe: gRPC calls the methods from its threads.
 #ifndef DESFIRED_SERVER_RPC_CARD_SERVICE_H_
 #define DESFIRED_SERVER_RPC_CARD_SERVICE_H_
@@ -32,16 +39,26 @@
 #include "server/readers/reader_registry.h"
 #include "server/readers/reader_worker.h"
 #include "server/rpc/hooks.h"
+#include "server/rpc/write_watchdog.h"
 
 namespace desfired::server {
+
+// How long one WatchCards write may wait for the client to take it (--watch_write_timeout).
+inline constexpr absl::Duration kDefaultWatchWriteTimeout = absl::Seconds(5);
 
 class CardServiceImpl final : public v1::CardService::CallbackService {
  public:
   // `recorder` (may be null: changes are then neither recorded nor deduplicated) records every
   // change in the audit ledger and answers retries (server/audit/change_recorder.h).
+  // `watch_write_timeout` > 0: see WatchCards above.
   CardServiceImpl(ReaderRegistry& readers, EventHub& hub, ServerHooks hooks,
-                  ChangeRecorder* recorder = nullptr)
-      : readers_(readers), hub_(hub), hooks_(std::move(hooks)), recorder_(recorder) {}
+                  ChangeRecorder* recorder = nullptr,
+                  absl::Duration watch_write_timeout = kDefaultWatchWriteTimeout)
+      : readers_(readers),
+        hub_(hub),
+        hooks_(std::move(hooks)),
+        recorder_(recorder),
+        watchdog_(watch_write_timeout) {}
 
   grpc::ServerUnaryReactor* ListReaders(grpc::CallbackServerContext* context,
                                         const v1::ListReadersRequest* request,
@@ -103,6 +120,7 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   const ServerHooks hooks_;
   ChangeRecorder* const recorder_;
   std::atomic<size_t> watchers_{0};
+  WriteWatchdog watchdog_;  // WatchCards writes
 };
 
 }  // namespace desfired::server

@@ -13,10 +13,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
@@ -260,6 +263,73 @@ TEST_F(ObservabilityE2eTest, DebitLogLineIsJsonWithRequestIdMethodAndReader) {
   for (const std::string& key : KeyHexes()) {
     EXPECT_EQ(lower.find(key), std::string::npos) << "key " << key << " in the log";
   }
+}
+
+// A body that is not a protobuf message of its method: INVALID_ARGUMENT naming the method (gRPC
+// alone answers UNIMPLEMENTED with an empty message and runs none of our code), one warn line
+// naming the method, and desfired_malformed_requests_total.
+TEST_F(ObservabilityE2eTest, MalformedRequestIsInvalidArgumentLoggedAndCounted) {
+  grpc::GenericStub generic(channel_);
+  // Field 1, length-delimited, announcing 200 bytes of which two come: no message parses it.
+  const std::string garbage("\x0a\xc8\x01\xff\xff", 5);
+  const std::vector<std::string> methods = {
+      "/desfired.v1.CardService/GetCardInfo", "/desfired.v1.CardService/Debit",
+      "/desfired.v1.CardService/WatchCards",  // server streaming
+      "/desfired.v1.TapService/ParseTaps", "/grpc.health.v1.Health/Check"};
+  for (const std::string& method : methods) {
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    std::unique_ptr<grpc::ClientContext> ctx = Ctx();
+    absl::Notification done;
+    grpc::Status status;
+    generic.UnaryCall(ctx.get(), method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        status = std::move(s);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << status.error_code() << " " << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), method)) << status.error_message();
+    EXPECT_EQ(testing::InfoOf(status).reason(), "INVALID_ARGUMENT");
+  }
+  const std::string metrics = Scrape();
+  EXPECT_EQ(
+      SampleOr0(metrics,
+                R"(desfired_malformed_requests_total{method="GetCardInfo",service="CardService"})"),
+      1);
+  EXPECT_EQ(
+      SampleOr0(metrics,
+                R"(desfired_malformed_requests_total{method="WatchCards",service="CardService"})"),
+      1);
+  EXPECT_EQ(
+      SampleOr0(metrics,
+                R"(desfired_malformed_requests_total{method="ParseTaps",service="TapService"})"),
+      1);
+  EXPECT_EQ(
+      SampleOr0(metrics, R"(desfired_malformed_requests_total{method="Check",service="Health"})"),
+      1);
+  // One line per request, naming the method and nothing of the body.
+  std::vector<std::string> seen;
+  for (const std::string& line : Lines(log_path_)) {
+    google::protobuf::Struct json;
+    ASSERT_TRUE(ParseJson(line, &json)) << "not JSON: " << line;
+    if (Str(json, "msg") != "malformed request") continue;
+    EXPECT_EQ(Str(json, "level"), "warn");
+    EXPECT_TRUE(absl::StartsWith(Str(json, "peer"), "ipv4:127.0.0.1:")) << line;
+    seen.push_back(absl::StrCat("/",
+                                Str(json, "service") == "Health" ? "grpc.health.v1" : "desfired.v1",
+                                ".", Str(json, "service"), "/", Str(json, "method")));
+  }
+  EXPECT_EQ(seen, methods);
+  // A well-formed call is not counted.
+  v1::GetValueResponse value;
+  ASSERT_TRUE(GetValue(transit_, &value).ok());
+  EXPECT_EQ(
+      SampleOr0(Scrape(),
+                R"(desfired_malformed_requests_total{method="GetValue",service="CardService"})"),
+      0);
 }
 
 // The binary: --metrics_listen serves /metrics, --log_file gets JSON lines, SIGTERM is logged;
