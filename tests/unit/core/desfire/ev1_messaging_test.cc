@@ -135,7 +135,9 @@ TEST_P(Ev1TamperedReplyTest, FailsAndVoidsTheSession) {
   Fixture f = AfterAes19(GetParam().reply);
   ASSERT_TRUE(f.session.Authenticate(AuthScheme::kAes, 0, KeyType::kAes128, H(kAes19Key)).ok());
   absl::StatusOr<Bytes> r = f.session.Execute(kCreateFile5);
-  if (GetParam().code.has_value()) EXPECT_EQ(r.status().code(), *GetParam().code);
+  if (GetParam().code.has_value()) {
+    EXPECT_EQ(r.status().code(), *GetParam().code);
+  }
   EXPECT_EQ(ReasonOf(r.status()), GetParam().reason);
   EXPECT_FALSE(f.session.authenticated());
 }
@@ -149,7 +151,7 @@ INSTANTIATE_TEST_SUITE_P(
                                     "INTEGRITY_ERROR"},
                       TamperedReply{"TruncatedResponseIsCardRemoved", "91",
                                     absl::StatusCode::kUnavailable, "CARD_REMOVED"}),
-    [](const ::testing::TestParamInfo<TamperedReply>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<TamperedReply>& p) { return p.param.name; });
 
 TEST(Ev1MessagingTest, MacOrFullModeNeedsASession) {
   ScriptedTransport t({});
