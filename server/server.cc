@@ -19,9 +19,9 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "proto/convert/status_convert.h"
+#include "server/observability/malformed_requests.h"
 #include "server/rpc/tap_limits.h"
 #include "server/security/key_policy.h"
-#include "server/observability/malformed_requests.h"
 
 namespace desfired::server {
 namespace {
@@ -244,9 +244,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       });
   if (!monitor.ok()) return monitor.status();
   s->monitor_ = *std::move(monitor);
-  s->card_service_ =
-      std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks, s->recorder_.get(),
-                                        c.watch_write_timeout);
+  s->card_service_ = std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks,
+                                                       s->recorder_.get(), c.watch_write_timeout);
   s->tap_budget_ = std::make_unique<CallBudget>(
       CallBudget::Options{.max_calls = c.max_tap_calls,
                           .max_calls_per_caller = c.max_tap_calls_per_caller,

@@ -3,7 +3,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
@@ -35,23 +34,9 @@ class MalformedRequestInterceptor final : public grpc::experimental::Interceptor
 
  private:
   void Report(grpc::experimental::InterceptorBatchMethods* methods) {
-    // "/desfired.v1.CardService/Debit": service "CardService", method "Debit".
-    const absl::string_view path = info_->method();
-    absl::string_view service = path;
-    absl::string_view method;
-    if (const size_t slash = path.rfind('/'); slash != path.npos) {
-      service = path.substr(0, slash);
-      method = path.substr(slash + 1);
-    }
-    const size_t dot = service.rfind('.');
-    service.remove_prefix(dot != service.npos ? dot + 1 : absl::StartsWith(service, "/") ? 1 : 0);
     methods->ModifySendStatus(ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("the request is not a valid protobuf message of ", path))));
-    obs_.metrics().MalformedRequest(service, method);
-    obs_.logger().Warn("malformed request", log::Fields()
-                                                .Str("service", service)
-                                                .Str("method", method)
-                                                .Str("peer", info_->server_context()->peer()));
+        absl::StrCat("the request is not a valid protobuf message of ", info_->method()))));
+    obs_.MalformedRequest(info_->method(), info_->server_context()->peer());
   }
 
   Observability& obs_;

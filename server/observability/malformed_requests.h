@@ -15,10 +15,12 @@
 //   warn "malformed request"  service method peer          (never a byte of the body)
 //   desfired_malformed_requests_total{service,method} + 1
 //
-// Every unary and server-streaming method of the server is covered (CardService, TapService,
-// grpc.health.v1.Health). Client- and bidi-streaming methods are not: there gRPC hands a
-// message that fails to parse to the reader as the end of the stream (OnReadDone(false)), the
-// same as a half-close, and nothing outside the reader can tell the two apart.
+// Every unary and server-streaming method that gRPC parses is covered (CardService,
+// grpc.health.v1.Health). TapService reads its requests as bytes (ParseTaps, and each chunk of
+// the bidi-streaming ParseTapStream) and reports one that does not parse itself, through
+// ServerHooks::on_malformed into the same Observability::MalformedRequest. For a bidi stream
+// parsed by gRPC a message that fails to parse looks like a half-close (OnReadDone(false)),
+// which is why ParseTapStream reads bytes.
 //
 // Thread-safe: the factory is called from gRPC's threads; one interceptor serves one call. The
 // Observability must outlive the server.

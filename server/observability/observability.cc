@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "grpcpp/server_context.h"
 #include "core/util/enum_table.h"
 
 namespace desfired::server {
@@ -102,11 +104,29 @@ void Observability::OnPcscAvailable(bool available) {
   }
 }
 
+void Observability::MalformedRequest(absl::string_view path, absl::string_view peer) {
+  // "/desfired.v1.CardService/Debit": service "CardService", method "Debit".
+  absl::string_view service = path;
+  absl::string_view method;
+  if (const size_t slash = path.rfind('/'); slash != path.npos) {
+    service = path.substr(0, slash);
+    method = path.substr(slash + 1);
+  }
+  const size_t dot = service.rfind('.');
+  service.remove_prefix(dot != service.npos ? dot + 1 : absl::StartsWith(service, "/") ? 1 : 0);
+  metrics_->MalformedRequest(service, method);
+  logger_->Warn("malformed request",
+                log::Fields().Str("service", service).Str("method", method).Str("peer", peer));
+}
+
 ServerHooks MakeObservabilityHooks(Observability& obs, ServerHooks inner) {
   ServerHooks hooks = inner;
   hooks.on_call_done = [&obs, inner_done = std::move(inner.on_call_done)](const CallInfo& info) {
     if (inner_done) inner_done(info);
     obs.CallDone(info);
+  };
+  hooks.on_malformed = [&obs](grpc::CallbackServerContext* context, absl::string_view path) {
+    obs.MalformedRequest(path, context->peer());
   };
   hooks.on_taps_parsed =
       [&obs, inner_parsed = std::move(inner.on_taps_parsed)](const tap::TapSummary& summary) {

@@ -1,5 +1,6 @@
-// Observability: what DesfiredServer gives the metrics (server/observability/metrics.h) and the logs
-// (server/observability/log.h) to see, gathered in one place so the server assembly only has to call it:
+// Observability: what DesfiredServer gives the metrics (server/observability/metrics.h) and the
+// logs (server/observability/log.h) to see, gathered in one place so the server assembly only has
+// to call it:
 //
 //   obs = Observability::Create({.metrics_listen = ..., .logger = ...});
 //   ServerHooks hooks = MakeObservabilityHooks(*obs, config.hooks);   // services get these
@@ -27,10 +28,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "server/readers/card_event.h"
-#include "server/rpc/hooks.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics.h"
+#include "server/readers/card_event.h"
+#include "server/rpc/hooks.h"
 
 namespace desfired::server {
 
@@ -53,6 +54,10 @@ class Observability {
   std::function<void(const std::string& reader, absl::Duration elapsed, bool ok)> ApduObserver();
   // A reader monitor event: CARD_INSERTED counts a card seen; reader changes are logged.
   void OnCardEvent(CardEventKind kind, absl::string_view reader);
+  // A request body that is not a valid protobuf message of the method at `path`
+  // ("/desfired.v1.CardService/Debit"): counted (desfired_malformed_requests_total) and logged
+  // (warn "malformed request" with service, method and peer; never the body).
+  void MalformedRequest(absl::string_view path, absl::string_view peer);
   // pcscd reachable or not, called when it changes (and once at start-up).
   void OnPcscAvailable(bool available);
 
@@ -64,7 +69,8 @@ class Observability {
   bool pcsc_seen_ = false;  // OnPcscAvailable was called before (the health thread only)
 };
 
-// `inner` with on_call_done and on_taps_parsed extended as described above.
+// `inner` with on_call_done and on_taps_parsed extended as described above, and on_malformed
+// set to MalformedRequest.
 ServerHooks MakeObservabilityHooks(Observability& obs, ServerHooks inner);
 
 // "OK", "CANCELLED", ... "UNAUTHENTICATED": the name of a gRPC code.

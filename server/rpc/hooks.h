@@ -15,6 +15,10 @@
 //                                 worker before the first APDU (PERMISSION_DENIED /
 //                                 KEY_ROLE_DENIED).
 //   on_taps_parsed(summary)      after each ParseTaps batch / ParseTapStream chunk.
+//   on_malformed(context, path)  TapService, whose methods read their requests as bytes: a
+//                                request or chunk that is not a valid protobuf message of the
+//                                method at `path` ("/desfired.v1.TapService/ParseTaps"). The
+//                                other methods' are reported by MalformedRequestInterceptors.
 //   on_call_done(info)           once per call, when it finishes (also for refused calls).
 //
 // Health checks and reflection do not pass through the hooks (they stay open to everyone).
@@ -85,6 +89,7 @@ struct ServerHooks {
   // come between) before the first APDU. Unset, or an empty check: every key may be presented.
   std::function<KeyCheck(grpc::CallbackServerContext*)> key_check = nullptr;
   std::function<void(const tap::TapSummary&)> on_taps_parsed = nullptr;
+  std::function<void(grpc::CallbackServerContext*, absl::string_view path)> on_malformed = nullptr;
   std::function<void(const CallInfo&)> on_call_done = nullptr;
 };
 

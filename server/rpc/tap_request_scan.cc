@@ -27,6 +27,9 @@ absl::StatusOr<size_t> ScanTapRequest(grpc::ByteBuffer* buffer, size_t max_recor
     }
     uint32_t length = 0;
     if (!in.ReadVarint32(&length)) break;
+    // A length beyond the end of the message: not an encoding at all (checked first, so that
+    // random bytes are told as such, not as an overlong record).
+    if (length > buffer->Length() - static_cast<size_t>(in.CurrentPosition())) break;
     if (length > kMaxTapInputBytes) {
       return apdu::InvalidFieldError(
           absl::StrCat("records[", records, "]"),
@@ -41,10 +44,18 @@ absl::StatusOr<size_t> ScanTapRequest(grpc::ByteBuffer* buffer, size_t max_recor
     }
     if (!in.Skip(static_cast<int>(length))) break;
   }
-  if (!in.ConsumedEntireMessage()) {
-    return absl::InvalidArgumentError("the message is not a valid encoding of its type");
-  }
+  if (!in.ConsumedEntireMessage()) return MalformedTapRequestError();
   return records;
+}
+
+namespace {
+constexpr absl::string_view kNotAMessage = "the message is not a valid encoding of its type";
+}  // namespace
+
+absl::Status MalformedTapRequestError() { return absl::InvalidArgumentError(kNotAMessage); }
+
+bool IsMalformedTapRequest(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument && status.message() == kNotAMessage;
 }
 
 }  // namespace desfired::server

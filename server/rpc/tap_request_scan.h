@@ -26,6 +26,11 @@ namespace desfired::server {
 //   no field            the bytes are not a valid encoding of the message.
 absl::StatusOr<size_t> ScanTapRequest(grpc::ByteBuffer* buffer, size_t max_records);
 
+// The error of bytes that are not a valid encoding of a tap request (ScanTapRequest's, and the
+// full parse's), and the test that tells it from the other errors.
+absl::Status MalformedTapRequestError();
+bool IsMalformedTapRequest(const absl::Status& status);
+
 }  // namespace desfired::server
 
 #endif  // DESFIRED_SERVER_RPC_TAP_REQUEST_SCAN_H_

@@ -47,9 +47,7 @@ absl::Status Scan(grpc::ByteBuffer* buffer, size_t max_records, size_t* records)
 // Parses `buffer` (already scanned) into `message`.
 absl::Status Decode(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {
   grpc::ProtoBufferReader reader(buffer);
-  if (!message->ParseFromZeroCopyStream(&reader)) {
-    return absl::InvalidArgumentError("the message is not a valid encoding of its type");
-  }
+  if (!message->ParseFromZeroCopyStream(&reader)) return MalformedTapRequestError();
   return absl::OkStatus();
 }
 
@@ -180,6 +178,14 @@ class TapServiceImpl::UnaryReactor final : public grpc::ServerUnaryReactor {
   size_t bytes_ = 0;
 };
 
+absl::Status TapServiceImpl::Malformed(absl::Status status, grpc::CallbackServerContext* context,
+                                       absl::string_view path) const {
+  if (!IsMalformedTapRequest(status)) return status;
+  if (hooks_.on_malformed) hooks_.on_malformed(context, path);
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request is not a valid protobuf message of ", path));
+}
+
 absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) const {
   std::shared_ptr<const keys::KeyStore> keys;
@@ -210,6 +216,7 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
     status = reactor->AddBytes(TapWorkBytes(bytes->Length(), records, worst_result_bytes_));
   }
   if (status.ok()) status = ParseBatch(bytes, response);
+  status = Malformed(std::move(status), context, "/desfired.v1.TapService/ParseTaps");
   const grpc::Status grpc_status = ToGrpcStatus(status);
   Done("ParseTaps", context, start, status);
   reactor->Finish(grpc_status);
@@ -261,7 +268,9 @@ class TapServiceImpl::StreamReactor final
       return;
     }
     if (absl::Status s = ParseChunk(); !s.ok()) {
-      End(InChunk(s, chunk_));
+      End(InChunk(
+          service_.Malformed(std::move(s), context_, "/desfired.v1.TapService/ParseTapStream"),
+          chunk_));
       return;
     }
     ++chunk_;

@@ -80,6 +80,11 @@ class TapServiceImpl final
   std::string Principal(grpc::CallbackServerContext* context) const;
   // Reports the records one batch or chunk parsed (not the stream's running total).
   void Parsed(const tap::TapSummary& summary) const;
+  // `status` as the caller gets it: bytes that are not a valid message of the method at `path`
+  // (IsMalformedTapRequest) become INVALID_ARGUMENT in the words of the other methods' and are
+  // reported through hooks_.on_malformed; any other status is returned as it is.
+  absl::Status Malformed(absl::Status status, grpc::CallbackServerContext* context,
+                         absl::string_view path) const;
   // Parses and answers one ParseTaps batch of `records` records.
   absl::Status ParseBatch(grpc::ByteBuffer* request, grpc::ByteBuffer* response) const;
 

@@ -483,7 +483,7 @@ TEST_F(LedgerE2eTest, OpenDataDirIsRefused) {
 // INVALID_ARGUMENT naming the field, the ledger does not grow, the card is not debited, and no
 // log line of desfired comes near the size of the input.
 TEST_F(LedgerE2eTest, OverlongClientStringsAreRefusedBeforeTheLedgerAndTheLog) {
-  Desfired server(sandbox_->dir(), Flags());
+  testing::LoopbackDesfired server(sandbox_->dir(), Flags());
   ASSERT_GT(server.port(), 0) << server.err();
   v1::DebitResponse resp;
   grpc::Status s = server.cards().Debit(Ctx().get(), DebitReq(1, "bounded-1"), &resp);

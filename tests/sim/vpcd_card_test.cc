@@ -181,7 +181,7 @@ TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
             "error lose takes an instruction byte in hex (e.g. lose C7)");
   EXPECT_EQ(Control(opt.control_socket, "bogus"),
             "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose "
-            "INS, delay US)");
+            "INS, delay US, failuid N)");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
   served.loop.join();
 }
