@@ -64,7 +64,7 @@ ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
           "ping a connection quiet for this long (also with silent streams open)");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
           "close a connection whose client does not answer a ping in this time");
-ABSL_FLAG(int, max_streams_per_connection, 100,
+ABSL_FLAG(int, max_streams_per_connection, 2000,
           "calls open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS)");
 ABSL_FLAG(int, max_health_watchers, 100,
           "grpc.health.v1 Watch streams open at once, all callers together (RESOURCE_EXHAUSTED "

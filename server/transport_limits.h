@@ -33,7 +33,7 @@ struct TransportLimits {
   absl::Duration connection_idle_timeout = absl::Minutes(5);
   absl::Duration keepalive_time = absl::Minutes(1);
   absl::Duration keepalive_timeout = absl::Seconds(20);
-  int max_streams_per_connection = 100;
+  int max_streams_per_connection = 2000;  // 1,000 WatchCards on one channel fit
 };
 
 // INVALID_ARGUMENT naming the field: a duration below 1 ms or above 24 days (gRPC takes
