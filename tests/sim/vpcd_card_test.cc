@@ -179,6 +179,12 @@ TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
   EXPECT_EQ(HexEncode(*reader.Exchange(H("906A000000"))), "0102039100");
   EXPECT_EQ(Control(opt.control_socket, "lose C"),
             "error lose takes an instruction byte in hex (e.g. lose C7)");
+  // Fail the next two UID reads (GET DATA); other commands are answered as ever.
+  EXPECT_EQ(Control(opt.control_socket, "failuid 2"), "ok");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("FFCA000000"))), "6f00");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("906A000000"))), "0102039100");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("FFCA000000"))), "6f00");
+  EXPECT_EQ(HexEncode(*reader.Exchange(H("FFCA000000"))), "04063f726334809000");
   EXPECT_EQ(Control(opt.control_socket, "bogus"),
             "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose "
             "INS, delay US, failuid N)");
