@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/crypto/block_cipher.h"
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
@@ -137,7 +138,8 @@ struct ServedCard {
   static VpcdOptions Options(const FakeReader& reader, const std::string& control_name) {
     VpcdOptions o;
     o.port = reader.port();
-    o.control_socket = ::testing::TempDir() + "/" + control_name;
+    // Per process: ctest runs of two checkouts on one machine must not share a socket.
+    o.control_socket = absl::StrCat(::testing::TempDir(), "/", ::getpid(), "-", control_name);
     return o;
   }
   FakeReader reader;
