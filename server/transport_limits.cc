@@ -35,6 +35,9 @@ absl::Status CheckTransportLimits(const TransportLimits& l) {
   if (l.max_streams_per_connection < 1) {
     return absl::InvalidArgumentError("config max_streams_per_connection: must be at least 1");
   }
+  if (l.max_connections < 1) {
+    return absl::InvalidArgumentError("config max_connections: must be at least 1");
+  }
   return absl::OkStatus();
 }
 

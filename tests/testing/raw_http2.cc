@@ -65,9 +65,16 @@ int64_t RawHttp2::Frame::setting(uint16_t id) const {
   return -1;
 }
 
-absl::StatusOr<std::unique_ptr<RawHttp2>> RawHttp2::Connect(int port) {
+absl::StatusOr<std::unique_ptr<RawHttp2>> RawHttp2::Connect(int port, absl::string_view from) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, std::string(from).c_str(), &source.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof(source)) != 0) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat("cannot connect from ", from));
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));

@@ -43,8 +43,10 @@ class RawHttp2 {
     int64_t setting(uint16_t id) const;
   };
 
-  // A TCP connection to 127.0.0.1:`port` (nothing sent yet).
-  static absl::StatusOr<std::unique_ptr<RawHttp2>> Connect(int port);
+  // A TCP connection to 127.0.0.1:`port` from the IPv4 address `from` (a loopback address:
+  // 127.0.0.2 is another client to the server), nothing sent yet.
+  static absl::StatusOr<std::unique_ptr<RawHttp2>> Connect(int port,
+                                                           absl::string_view from = "127.0.0.1");
   ~RawHttp2();
   RawHttp2(const RawHttp2&) = delete;
   RawHttp2& operator=(const RawHttp2&) = delete;
