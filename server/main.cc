@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -69,6 +70,9 @@ ABSL_FLAG(int, max_streams_per_connection, 2000,
 ABSL_FLAG(int, max_connections, 1000,
           "TCP connections open at once, all clients together (one beyond is closed at accept; "
           "each takes two file descriptors)");
+ABSL_FLAG(int64_t, grpc_memory_quota, int64_t{256} << 20,
+          "bytes gRPC may hold for all connections (requests not yet complete); beyond it gRPC "
+          "cancels streams (RESOURCE_EXHAUSTED)");
 ABSL_FLAG(int, max_connections_per_address, 0,
           "TCP connections open at once from one client IP address (0: no such limit)");
 ABSL_FLAG(int, max_health_watchers, 100,
@@ -191,6 +195,8 @@ int Run() {
     return 2;
   }
   config.transport.max_connections = static_cast<size_t>(max_connections);
+  config.transport.memory_quota =
+      static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_quota)));
   config.transport.max_connections_per_address = static_cast<size_t>(max_connections_per_address);
   const int max_health_watchers = absl::GetFlag(FLAGS_max_health_watchers);
   if (max_health_watchers < 1) {
