@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -66,6 +67,14 @@ ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
           "close a connection whose client does not answer a ping in this time");
 ABSL_FLAG(int, max_streams_per_connection, 2000,
           "calls open at once on one connection (HTTP/2 MAX_CONCURRENT_STREAMS)");
+ABSL_FLAG(int, max_connections, 1000,
+          "TCP connections open at once, all clients together (one beyond is closed at accept; "
+          "each takes two file descriptors)");
+ABSL_FLAG(int64_t, grpc_memory_quota, int64_t{256} << 20,
+          "bytes gRPC may hold for all connections (requests not yet complete); beyond it gRPC "
+          "cancels streams (RESOURCE_EXHAUSTED)");
+ABSL_FLAG(int, max_connections_per_address, 0,
+          "TCP connections open at once from one client IP address (0: no such limit)");
 ABSL_FLAG(int, max_health_watchers, 100,
           "grpc.health.v1 Watch streams open at once, all callers together (RESOURCE_EXHAUSTED "
           "beyond)");
@@ -179,6 +188,16 @@ int Run() {
   config.transport.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
   config.transport.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   config.transport.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
+  const int max_connections = absl::GetFlag(FLAGS_max_connections);
+  const int max_connections_per_address = absl::GetFlag(FLAGS_max_connections_per_address);
+  if (max_connections < 1 || max_connections_per_address < 0) {
+    logger->Error("--max_connections must be positive, --max_connections_per_address 0 or more");
+    return 2;
+  }
+  config.transport.max_connections = static_cast<size_t>(max_connections);
+  config.transport.memory_quota =
+      static_cast<size_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_quota)));
+  config.transport.max_connections_per_address = static_cast<size_t>(max_connections_per_address);
   const int max_health_watchers = absl::GetFlag(FLAGS_max_health_watchers);
   if (max_health_watchers < 1) {
     logger->Error("--max_health_watchers must be positive");

@@ -19,6 +19,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "proto/convert/status_convert.h"
+#include "server/listener.h"
 #include "server/observability/malformed_requests.h"
 #include "server/rpc/tap_limits.h"
 #include "server/security/key_policy.h"
@@ -135,6 +136,28 @@ CardEventKind FromMonitor(pcsc::ReaderEvent::Kind kind) {
       return CardEventKind::kCardUpdated;
   }
   return CardEventKind::kReaderAdded;
+}
+
+// The listener of config `c`: its gauge and refusals go to the metrics, refusals to the log
+// too (the first, then at most one a minute).
+Listener::Options ListenerOptions(const ServerConfig& c, Observability& obs) {
+  return Listener::Options{
+      .listen = c.listen,
+      .max_connections = c.transport.max_connections,
+      .max_connections_per_address = c.transport.max_connections_per_address,
+      .on_open = [&obs](size_t open) { obs.metrics().ConnectionsOpen(open); },
+      .on_refused =
+          [&obs, last = absl::InfinitePast(),
+           since = uint64_t{0}](absl::string_view limit) mutable {
+            obs.metrics().ConnectionRefused(limit);
+            ++since;
+            if (absl::Now() - last < absl::Minutes(1)) return;
+            obs.logger().Warn(
+                "connections refused: too many open (docs/server.md, \"Connections and streams\")",
+                log::Fields().Str("limit", limit).Int("refused", static_cast<int64_t>(since)));
+            last = absl::Now();
+            since = 0;
+          }};
 }
 
 }  // namespace
@@ -266,9 +289,14 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       HealthServiceImpl::Options{.max_watchers = c.max_health_watchers});
   s->SetHealth(s->monitor_->service_available());  // answered from the first call on
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // desfired accepts the connections itself, to bound how many are open (listener.h).
+  DESFIRED_ASSIGN_OR_RETURN(s->listener_, Listener::Bind(ListenerOptions(c, *obs)));
+  s->port_ = s->listener_->port();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(c.listen, security->credentials, &s->port_);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a second server must fail
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+          security->credentials);
   ApplyTransportLimits(c.transport, builder);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> intercept;
   intercept.push_back(std::make_unique<MalformedRequestInterceptors>(*obs));
@@ -279,9 +307,11 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   builder.RegisterService(s->tap_service_.get());
   builder.RegisterService(s->health_service_.get());
   s->server_ = builder.BuildAndStart();
-  if (!s->server_ || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
+  if (!s->server_) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", c.listen, ": the gRPC server did not start"));
   }
+  s->listener_->Start(std::move(acceptor));
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
   if (s->recorder_ && c.ledger_verify_interval > absl::ZeroDuration()) {
     s->ledger_verify_thread_ = std::thread([raw] { raw->VerifyLedgerPeriodically(); });
@@ -402,6 +432,7 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   if (hub_) hub_->Close();                           // WatchCards streams end
   const absl::Time deadline = absl::Now() + grace;
   if (readers_) readers_->Shutdown(grace);
+  if (listener_) listener_->Stop();  // no new connections; the server still owns its own
   if (server_) server_->Shutdown(absl::ToChronoTime(deadline));
   if (monitor_) monitor_->Stop();
   if (started) obs_->logger().Info("stopped", log::Fields().Int("port", port_));

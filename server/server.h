@@ -32,6 +32,7 @@
 #include "core/keys/key_store.h"
 #include "core/pcsc/monitor.h"
 #include "server/audit/change_recorder.h"
+#include "server/listener.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics.h"
 #include "server/observability/observability.h"
@@ -166,6 +167,7 @@ class DesfiredServer {
   std::unique_ptr<CallBudget> tap_budget_;  // before tap_service_, which uses it
   std::unique_ptr<TapServiceImpl> tap_service_;
   std::unique_ptr<HealthServiceImpl> health_service_;
+  std::unique_ptr<Listener> listener_;  // accepts for server_; stopped before it
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server_builder.h"
 
 namespace desfired::server {
@@ -35,6 +36,12 @@ absl::Status CheckTransportLimits(const TransportLimits& l) {
   if (l.max_streams_per_connection < 1) {
     return absl::InvalidArgumentError("config max_streams_per_connection: must be at least 1");
   }
+  if (l.memory_quota < (size_t{1} << 20)) {
+    return absl::InvalidArgumentError("config grpc_memory_quota: must be at least 1 MiB");
+  }
+  if (l.max_connections < 1) {
+    return absl::InvalidArgumentError("config max_connections: must be at least 1");
+  }
   return absl::OkStatus();
 }
 
@@ -46,6 +53,9 @@ void ApplyTransportLimits(const TransportLimits& l, grpc::ServerBuilder& builder
   // Keep pinging a connection whose streams are open but quiet (a WatchCards without events).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, l.max_streams_per_connection);
+  grpc::ResourceQuota quota("desfired");
+  quota.Resize(l.memory_quota);
+  builder.SetResourceQuota(quota);
 }
 
 }  // namespace desfired::server

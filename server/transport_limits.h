@@ -11,6 +11,14 @@
 //                             while streams are open but silent, and closes it when no answer
 //                             comes within keepalive_timeout (GRPC_ARG_KEEPALIVE_TIME_MS,
 //                             _TIMEOUT_MS, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA = 0)
+//   max_connections           TCP connections open at once, handshaking ones too, all
+//                             clients together; the one beyond is closed at accept
+//                             (server/listener.h, not a channel argument)
+//   max_connections_per_address  the same per client IP address; 0: no such limit
+//   memory_quota              bytes gRPC may hold for all connections (read buffers, requests
+//                             received but not yet handed to desfired): beyond it gRPC
+//                             cancels streams ("Buffers full", RESOURCE_EXHAUSTED) and
+//                             closes idle connections (a grpc::ResourceQuota)
 //   max_streams_per_connection  HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: gRPC clients queue
 //                             calls beyond it; a client that opens more anyway loses the
 //                             connection (gRPC 1.51 treats it as a protocol error)
@@ -34,10 +42,14 @@ struct TransportLimits {
   absl::Duration keepalive_time = absl::Minutes(1);
   absl::Duration keepalive_timeout = absl::Seconds(20);
   int max_streams_per_connection = 2000;  // 1,000 WatchCards on one channel fit
+  size_t max_connections = 1000;
+  size_t memory_quota = size_t{256} << 20;
+  size_t max_connections_per_address = 0;
 };
 
 // INVALID_ARGUMENT naming the field: a duration below 1 ms or above 24 days (gRPC takes
-// milliseconds as an int), or max_streams_per_connection below 1.
+// milliseconds as an int), max_streams_per_connection or max_connections below 1, memory_quota
+// below 1 MiB.
 absl::Status CheckTransportLimits(const TransportLimits& limits);
 
 // Adds the channel arguments above to `builder`.

@@ -126,6 +126,16 @@ Metrics::Metrics()
     tap_warnings_[w] = &warnings.Add(
         {{"warning", std::string(tap::TapWarningName(static_cast<tap::TapWarning>(w)))}});
   }
+  connections_ = &prometheus::BuildGauge()
+                      .Name("desfired_connections")
+                      .Help("TCP connections open to the gRPC port (handshaking ones too).")
+                      .Register(r)
+                      .Add({});
+  auto& refused = Counters(r, "desfired_connections_refused_total",
+                           "TCP connections closed at accept because a limit was reached, by "
+                           "limit (max_connections, max_connections_per_address).");
+  refused_max_connections_ = &refused.Add({{"limit", "max_connections"}});
+  refused_max_connections_per_address_ = &refused.Add({{"limit", "max_connections_per_address"}});
   prometheus::BuildGauge()
       .Name("desfired_build_info")
       .Help("Always 1; the version of desfired in a label.")
@@ -207,6 +217,13 @@ void Metrics::TapsParsed(const tap::TapSummary& summary) {
       tap_warnings_[w]->Increment(static_cast<double>(summary.warnings[w]));
     }
   }
+}
+
+void Metrics::ConnectionsOpen(size_t open) { connections_->Set(static_cast<double>(open)); }
+
+void Metrics::ConnectionRefused(absl::string_view limit) {
+  (limit == "max_connections" ? refused_max_connections_ : refused_max_connections_per_address_)
+      ->Increment();
 }
 
 void Metrics::SetReadersSource(std::function<double()> source) {

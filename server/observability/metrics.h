@@ -21,6 +21,9 @@
 //   desfired_tap_warnings_total{warning}             counter, warning = CRC8_MISMATCH, ...
 //   desfired_readers                                 gauge, read when scraped
 //   desfired_watchers                                gauge, read when scraped
+//   desfired_connections                             gauge, TCP connections open (listener.h)
+//   desfired_connections_refused_total{limit}        counter, limit = max_connections|
+//                                                    max_connections_per_address
 //   desfired_build_info{version}                     gauge, always 1
 //
 // Label values are bounded: service and method come from the fixed set of RPCs, code from the
@@ -46,6 +49,7 @@
 namespace prometheus {
 class Counter;
 class Exposer;
+class Gauge;
 class Histogram;
 class Registry;
 template <typename T>
@@ -89,6 +93,10 @@ class Metrics {
   // A parsed batch (ParseTaps) or chunk (ParseTapStream): counts by status and by warning.
   void TapsParsed(const tap::TapSummary& summary);
 
+  // The TCP connections open now; one refused at `limit` (server/listener.h).
+  void ConnectionsOpen(size_t open);
+  void ConnectionRefused(absl::string_view limit);
+
   // Gauges read when scraped; unset (or cleared): 0.
   void SetReadersSource(std::function<double()> source);
   void SetWatchersSource(std::function<double()> source);
@@ -107,6 +115,9 @@ class Metrics {
   int port_ = 0;
 
   prometheus::Family<prometheus::Counter>* rpc_total_;
+  prometheus::Gauge* connections_;
+  prometheus::Counter* refused_max_connections_;
+  prometheus::Counter* refused_max_connections_per_address_;
   prometheus::Family<prometheus::Histogram>* rpc_duration_;
   prometheus::Family<prometheus::Counter>* malformed_requests_;
   prometheus::Family<prometheus::Counter>* apdu_total_;

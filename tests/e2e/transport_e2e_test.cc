@@ -4,12 +4,15 @@
 // (docs/server.md, "Connections and streams"). Hostile clients speak raw HTTP/2
 // (tests/testing/raw_http2.h); the others are gRPC clients. One sandbox and one desfired per
 // test process; ctest runs every test in its own process.
+#include <sys/stat.h>
+
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -17,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/e2e_support.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/raw_http2.h"
 
 namespace desfired {
@@ -46,10 +50,68 @@ class TransportE2eTest : public ::testing::Test {
     ASSERT_GT(server_->port(), 0) << server_->err();
   }
 
-  std::unique_ptr<RawHttp2> Raw() {
-    absl::StatusOr<std::unique_ptr<RawHttp2>> c = RawHttp2::Connect(server_->port());
+  std::unique_ptr<RawHttp2> Raw(absl::string_view from = "127.0.0.1") {
+    absl::StatusOr<std::unique_ptr<RawHttp2>> c = RawHttp2::Connect(server_->port(), from);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? *std::move(c) : nullptr;
+  }
+
+  // A connection from `from` that the server admitted: it answers the client's preface with
+  // its SETTINGS. Null (and a test failure) otherwise.
+  std::unique_ptr<RawHttp2> Admitted(absl::string_view from = "127.0.0.1") {
+    std::unique_ptr<RawHttp2> c = Raw(from);
+    if (c == nullptr || !c->Handshake().ok()) return nullptr;
+    absl::StatusOr<RawHttp2::Frame> settings = c->WaitFor(
+        [](const RawHttp2::Frame& f) { return f.type == RawHttp2::kSettings && f.flags == 0; },
+        kSlack);
+    EXPECT_TRUE(settings.ok()) << "not admitted: " << settings.status();
+    return settings.ok() ? std::move(c) : nullptr;
+  }
+
+  // A connection from `from` that the server closes without a byte: refused at accept.
+  void ExpectRefused(absl::string_view from = "127.0.0.1") {
+    std::unique_ptr<RawHttp2> c = Raw(from);
+    ASSERT_NE(c, nullptr);
+    absl::StatusOr<RawHttp2::Frame> first = c->Next(kSlack);
+    EXPECT_TRUE(absl::IsUnavailable(first.status()))
+        << "the connection was not closed at once: "
+        << (first.ok() ? absl::StrCat("frame type ", first->type) : first.status().ToString());
+  }
+
+  // The value of the sample `series` (e.g. `desfired_connections`) on desfired's /metrics;
+  // -1 when absent.
+  double Metric(const std::string& series) {
+    const std::string port_key = "\"metrics_port\":";
+    const std::string err = server_->err();
+    const size_t at = err.find(port_key);
+    int port = 0;
+    if (at == std::string::npos ||
+        !absl::SimpleAtoi(
+            err.substr(at + port_key.size(), err.find_first_of(",}", at) - at - port_key.size()),
+            &port)) {
+      ADD_FAILURE() << "no metrics_port in the log: " << err;
+      return -1;
+    }
+    absl::StatusOr<testing::HttpResponse> r = testing::HttpGet(port, "/metrics");
+    if (!r.ok()) return -1;
+    for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+      double value = 0;
+      if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ") &&
+          absl::SimpleAtod(line, &value)) {
+        return value;
+      }
+    }
+    return -1;
+  }
+
+  // Waits (up to kSlack) for `series` to read `value`; its last reading.
+  double WaitMetric(const std::string& series, double value) {
+    double seen = Metric(series);
+    for (absl::Time end = absl::Now() + kSlack; seen != value && absl::Now() < end;) {
+      absl::SleepFor(absl::Milliseconds(50));
+      seen = Metric(series);
+    }
+    return seen;
   }
 
   // The log lines of desfired that hold every one of `parts`.
@@ -183,6 +245,87 @@ TEST_F(TransportE2eTest, StreamsPerConnectionAreBounded) {
   // gRPC 1.51 ends the whole connection, failing its calls (UNAVAILABLE).
   ASSERT_TRUE(client->StartCall(9, kHealthWatch, "").ok());
   EXPECT_TRUE(client->WaitClosed(kSlack));
+}
+
+// --max_connections bounds the TCP connections open at once, handshaking ones too: the one
+// beyond is closed before a byte is read, counted and logged; one closing makes room.
+TEST_F(TransportE2eTest, ConnectionsBeyondTheLimitAreClosedAtAccept) {
+  Start({"--max_connections=3", "--metrics_listen=127.0.0.1:0"});
+  std::vector<std::unique_ptr<RawHttp2>> held;
+  held.push_back(Raw());  // silent: still handshaking, and counted
+  held.push_back(Admitted());
+  held.push_back(Admitted());
+  for (const auto& c : held) ASSERT_NE(c, nullptr);
+  EXPECT_EQ(WaitMetric("desfired_connections", 3), 3);
+  ExpectRefused();
+  ExpectRefused();
+  EXPECT_EQ(WaitMetric("desfired_connections_refused_total{limit=\"max_connections\"}", 2), 2);
+  EXPECT_EQ(LogLines({"connections refused", "\"limit\":\"max_connections\""}).size(), 1u)
+      << "the first refusal is logged, the next within a minute only counted";
+  // One goes: a new one is admitted, once the server has seen it go.
+  held.front().reset();
+  EXPECT_EQ(WaitMetric("desfired_connections", 2), 2);
+  std::unique_ptr<RawHttp2> next = Admitted();
+  EXPECT_NE(next, nullptr);
+  ExpectRefused();
+}
+
+// The connections the server closes itself (handshake timeout, idle timeout) give their slot
+// back: with all slots taken by them, a client gets in once they are gone.
+TEST_F(TransportE2eTest, ConnectionsTheServerClosesFreeTheirSlots) {
+  Start({"--max_connections=2", "--handshake_timeout=1s", "--connection_idle_timeout=1s"});
+  std::unique_ptr<RawHttp2> silent = Raw();
+  std::unique_ptr<RawHttp2> idle = Admitted();
+  ASSERT_NE(silent, nullptr);
+  ASSERT_NE(idle, nullptr);
+  ExpectRefused();
+  EXPECT_TRUE(silent->WaitClosed(absl::Seconds(1) + kSlack));
+  EXPECT_TRUE(idle->WaitClosed(absl::Seconds(1) + kSlack));
+  // Both client sockets are still open here: only the server's closing freed the slots.
+  std::unique_ptr<RawHttp2> first = Admitted();
+  std::unique_ptr<RawHttp2> second = Admitted();
+  EXPECT_NE(first, nullptr);
+  EXPECT_NE(second, nullptr);
+  // A gRPC client is served on a connection of its own once one of them has gone.
+  first.reset();
+  bool served = false;
+  for (absl::Time end = absl::Now() + kSlack; !served && absl::Now() < end;) {
+    HealthCheckResponse status;
+    served = Health::NewStub(server_->Channel())
+                 ->Check(testing::Ctx(absl::Seconds(2)).get(), HealthCheckRequest(), &status)
+                 .ok();
+  }
+  EXPECT_TRUE(served);
+}
+
+// --max_connections_per_address bounds one client address without refusing the others.
+TEST_F(TransportE2eTest, ConnectionsPerAddressAreBounded) {
+  Start({"--max_connections_per_address=2", "--metrics_listen=127.0.0.1:0"});
+  std::unique_ptr<RawHttp2> a = Admitted("127.0.0.1");
+  std::unique_ptr<RawHttp2> b = Admitted("127.0.0.1");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ExpectRefused("127.0.0.1");
+  EXPECT_NE(Admitted("127.0.0.2"), nullptr);
+  EXPECT_EQ(
+      WaitMetric("desfired_connections_refused_total{limit=\"max_connections_per_address\"}", 1),
+      1);
+}
+
+// A port another server holds: desfired exits at start-up naming the address and the cause.
+TEST_F(TransportE2eTest, BusyPortIsNamedAtStartUp) {
+  Start({});
+  const std::string listen = absl::StrCat("127.0.0.1:", server_->port());
+  const std::string dir = absl::StrCat(sandbox_->dir(), "/second");  // a ledger of its own
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  testing::DesfiredRun second =
+      testing::RunDesfired({absl::StrCat("--listen=", listen),
+                            absl::StrCat("--pcsc_socket=", sandbox_->dir(), "/run/pcscd.comm")},
+                           dir, /*stop_when_listening=*/true);
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(
+      second.err, absl::StrCat("cannot listen on ", listen, ": Address already in use")))
+      << second.err;
 }
 
 }  // namespace

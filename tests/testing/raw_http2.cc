@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -65,9 +66,16 @@ int64_t RawHttp2::Frame::setting(uint16_t id) const {
   return -1;
 }
 
-absl::StatusOr<std::unique_ptr<RawHttp2>> RawHttp2::Connect(int port) {
+absl::StatusOr<std::unique_ptr<RawHttp2>> RawHttp2::Connect(int port, absl::string_view from) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, std::string(from).c_str(), &source.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof(source)) != 0) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat("cannot connect from ", from));
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -113,6 +121,67 @@ absl::Status RawHttp2::Handshake(uint32_t initial_window) {
 
 absl::Status RawHttp2::StartCall(uint32_t stream, absl::string_view path,
                                  absl::string_view message) {
+  if (absl::Status s = OpenCall(stream, path); !s.ok()) return s;
+  std::string data = MessagePrefix(static_cast<uint32_t>(message.size()));
+  data.append(message.data(), message.size());
+  return SendFrame(kData, kFlagEndStream, stream, data);
+}
+
+std::string RawHttp2::MessagePrefix(uint32_t length) {
+  std::string prefix(1, '\0');  // not compressed
+  PutBE(prefix, length, 4);
+  return prefix;
+}
+
+absl::Status RawHttp2::SendData(uint32_t stream, absl::string_view bytes, bool end_stream,
+                                absl::Duration timeout) {
+  constexpr size_t kMaxFrame = 16384;  // SETTINGS_MAX_FRAME_SIZE's initial value
+  const absl::Time until = absl::Now() + timeout;
+  stream_windows_.try_emplace(stream, initial_stream_window_);
+  do {
+    if (reset_streams_.count(stream) != 0) return absl::UnavailableError("stream reset");
+    const int64_t window = std::min(connection_window_, stream_windows_[stream]);
+    if (window <= 0 && !(bytes.empty() && end_stream)) {
+      absl::StatusOr<Frame> f = Next(until - absl::Now());  // Next tracks the windows
+      if (!f.ok()) return f.status();
+      continue;
+    }
+    const size_t n =
+        std::min({bytes.size(), kMaxFrame, static_cast<size_t>(std::max<int64_t>(window, 0))});
+    const bool last = end_stream && n == bytes.size();
+    if (absl::Status s = SendFrame(kData, last ? kFlagEndStream : 0, stream, bytes.substr(0, n));
+        !s.ok()) {
+      return s;
+    }
+    connection_window_ -= static_cast<int64_t>(n);
+    stream_windows_[stream] -= static_cast<int64_t>(n);
+    bytes.remove_prefix(n);
+    if (last) return absl::OkStatus();
+  } while (!bytes.empty());
+  return absl::OkStatus();
+}
+
+void RawHttp2::Track(const Frame& f) {
+  if (f.type == kWindowUpdate && f.payload.size() == 4) {
+    const int64_t increment = static_cast<int64_t>(GetBE(f.payload, 0, 4) & 0x7fffffffu);
+    if (f.stream == 0) {
+      connection_window_ += increment;
+    } else {
+      stream_windows_.try_emplace(f.stream, initial_stream_window_);
+      stream_windows_[f.stream] += increment;
+    }
+  } else if (f.type == kSettings && !(f.flags & kFlagAck)) {
+    const int64_t initial = f.setting(kSettingsInitialWindowSize);
+    if (initial >= 0) {
+      for (auto& [stream, window] : stream_windows_) window += initial - initial_stream_window_;
+      initial_stream_window_ = initial;
+    }
+  } else if (f.type == kRstStream) {
+    reset_streams_.insert(f.stream);
+  }
+}
+
+absl::Status RawHttp2::OpenCall(uint32_t stream, absl::string_view path) {
   std::string headers;
   PutHeader(headers, ":method", "POST");
   PutHeader(headers, ":scheme", "http");
@@ -120,11 +189,8 @@ absl::Status RawHttp2::StartCall(uint32_t stream, absl::string_view path,
   PutHeader(headers, ":authority", "127.0.0.1");
   PutHeader(headers, "content-type", "application/grpc");
   PutHeader(headers, "te", "trailers");
-  if (absl::Status s = SendFrame(kHeaders, kFlagEndHeaders, stream, headers); !s.ok()) return s;
-  std::string data(1, '\0');  // not compressed
-  PutBE(data, message.size(), 4);
-  data.append(message.data(), message.size());
-  return SendFrame(kData, kFlagEndStream, stream, data);
+  stream_windows_.try_emplace(stream, initial_stream_window_);
+  return SendFrame(kHeaders, kFlagEndHeaders, stream, headers);
 }
 
 absl::StatusOr<RawHttp2::Frame> RawHttp2::Next(absl::Duration timeout) {
@@ -139,6 +205,7 @@ absl::StatusOr<RawHttp2::Frame> RawHttp2::Next(absl::Duration timeout) {
         f.stream = static_cast<uint32_t>(GetBE(in_, 5, 4) & 0x7fffffffu);
         f.payload = in_.substr(9, length);
         in_.erase(0, 9 + length);
+        Track(f);
         absl::Status answered = absl::OkStatus();
         if (f.type == kSettings && !(f.flags & kFlagAck)) {
           answered = SendFrame(kSettings, kFlagAck, 0, "");

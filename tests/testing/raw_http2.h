@@ -19,7 +19,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -32,7 +34,15 @@ namespace desfired::testing {
 class RawHttp2 {
  public:
   // Frame types (RFC 9113, 6).
-  enum FrameType : uint8_t { kData, kHeaders, kRstStream = 3, kSettings, kPing = 6, kGoaway };
+  enum FrameType : uint8_t {
+    kData,
+    kHeaders,
+    kRstStream = 3,
+    kSettings,
+    kPing = 6,
+    kGoaway,
+    kWindowUpdate
+  };
 
   struct Frame {
     uint8_t type = 0;
@@ -43,8 +53,10 @@ class RawHttp2 {
     int64_t setting(uint16_t id) const;
   };
 
-  // A TCP connection to 127.0.0.1:`port` (nothing sent yet).
-  static absl::StatusOr<std::unique_ptr<RawHttp2>> Connect(int port);
+  // A TCP connection to 127.0.0.1:`port` from the IPv4 address `from` (a loopback address:
+  // 127.0.0.2 is another client to the server), nothing sent yet.
+  static absl::StatusOr<std::unique_ptr<RawHttp2>> Connect(int port,
+                                                           absl::string_view from = "127.0.0.1");
   ~RawHttp2();
   RawHttp2(const RawHttp2&) = delete;
   RawHttp2& operator=(const RawHttp2&) = delete;
@@ -54,6 +66,15 @@ class RawHttp2 {
   // A gRPC call on `stream` (odd, increasing): HEADERS for POST `path`, then one DATA frame
   // with `message` in gRPC's length-prefixed framing, ending the client's side.
   absl::Status StartCall(uint32_t stream, absl::string_view path, absl::string_view message);
+  // HEADERS for POST `path` on `stream`, the message to follow by SendData.
+  absl::Status OpenCall(uint32_t stream, absl::string_view path);
+  // `bytes` on `stream` as DATA frames of at most 16 KiB, within the flow-control windows the
+  // server granted (reading its frames meanwhile): UNAVAILABLE when the server reset the
+  // stream or closed the connection, DEADLINE_EXCEEDED when it granted no window in `timeout`.
+  absl::Status SendData(uint32_t stream, absl::string_view bytes, bool end_stream,
+                        absl::Duration timeout);
+  // The first 5 bytes of a gRPC message of `length` bytes (uncompressed).
+  static std::string MessagePrefix(uint32_t length);
 
   // The next frame within `timeout`: DEADLINE_EXCEEDED when none came, UNAVAILABLE once the
   // server has closed the connection.
@@ -72,8 +93,16 @@ class RawHttp2 {
   absl::Status Send(absl::string_view bytes);
   absl::Status SendFrame(uint8_t type, uint8_t flags, uint32_t stream, absl::string_view payload);
 
+  // Window bookkeeping from a frame the server sent.
+  void Track(const Frame& f);
+
   int fd_;
   std::string in_;  // bytes read, not yet a whole frame
+  // Flow control (RFC 9113, 6.9): what the server lets this client send.
+  int64_t connection_window_ = 65535;
+  int64_t initial_stream_window_ = 65535;
+  std::map<uint32_t, int64_t> stream_windows_;
+  std::set<uint32_t> reset_streams_;
   bool closed_ = false;
   bool answer_pings_ = true;
 };
