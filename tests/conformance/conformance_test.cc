@@ -532,9 +532,9 @@ TEST_P(LegacyPaddingTest, WholeFileReadsAcceptZeroAndIsoPadding) {
 
 INSTANTIATE_TEST_SUITE_P(All, LegacyPaddingTest,
                          ::testing::Values(Backend::kEmulator, Backend::kPcscd),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return std::string(info.param == Backend::kEmulator ? "emulator"
-                                                                               : "pcscd");
+                         [](const ::testing::TestParamInfo<Backend>& backend) {
+                           return std::string(backend.param == Backend::kEmulator ? "emulator"
+                                                                                  : "pcscd");
                          });
 
 }  // namespace
