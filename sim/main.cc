@@ -30,6 +30,8 @@ constexpr char kUsage[] =
     "  --hang-after N        never answer the N-th APDU\n"
     "  --delay-us N          wait N microseconds before every answer\n"
     "  --verbose             log every APDU in hex on stderr\n"
+    "  --legacy-pad80        legacy (0A) sessions pad whole-file enciphered reads with\n"
+    "                        80 00.. after the CRC16 (as some cards do) instead of 00..\n"
     "  --fixed-random HEX    for benchmarks and tests only: the card's random numbers (RndB,\n"
     "                        TI, random UID) repeat HEX, so exchanges can be replayed\n"
     "signals: SIGUSR1 remove, SIGUSR2 insert, SIGHUP save, SIGTERM/SIGINT save and exit\n";
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
   std::string image;
   std::string vpcd;
   bool save = false;
+  bool legacy_pad80 = false;
   std::optional<desfired::Bytes> fixed_random;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -80,6 +83,8 @@ int main(int argc, char** argv) {
       opt.apdu_delay = std::chrono::microseconds(Number(a, value()));
     } else if (a == "--verbose") {
       opt.verbose = true;
+    } else if (a == "--legacy-pad80") {
+      legacy_pad80 = true;
     } else if (a == "--fixed-random") {
       const std::string hex = value();
       auto pattern = desfired::HexDecode(hex);
@@ -111,6 +116,7 @@ int main(int argc, char** argv) {
   desfired::sim::Card card(
       *std::move(state),
       fixed_random ? desfired::sim::RepeatingRandom(*std::move(fixed_random)) : nullptr);
+  card.set_legacy_pad80(legacy_pad80);
   desfired::sim::VpcdCard server(card, opt);
   const absl::Status s = server.Run();
   if (!s.ok()) {

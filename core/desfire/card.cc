@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/apdu/status_payload.h"
+#include "core/crypto/random.h"
+#include "core/desfire/key_version.h"
 #include "core/desfire/status.h"
 #include "core/util/status_macros.h"
 
@@ -295,9 +297,15 @@ absl::Status DesfireCard::ChangeKey(uint8_t key_no, const CardKey& new_key,
   if (!same && old_key == nullptr && session_.authenticated()) {
     return Invalid("changing another key than the authenticated one needs the old key");
   }
-  ByteSpan old_value = old_key ? old_key->value : ByteSpan();
+  // The card reads a DES-family key's version from its parity bits: the new key is sent with
+  // its version there, and the old key as the card holds it (with its version there too).
+  Bytes new_value = WithKeyVersion(new_key.type, new_key.value, new_key.version);
+  Bytes old_value =
+      old_key ? WithKeyVersion(old_key->type, old_key->value, old_key->version) : Bytes();
   absl::Status s =
-      session_.ChangeKey(key_byte, new_key.type, new_key.value, new_key.version, old_value);
+      session_.ChangeKey(key_byte, new_key.type, new_value, new_key.version, old_value);
+  crypto::SecureWipe(absl::MakeSpan(new_value));
+  crypto::SecureWipe(absl::MakeSpan(old_value));
   DropSessionState();
   return s;
 }

@@ -68,7 +68,9 @@ inline constexpr absl::string_view kReasonInsufficientValue = "INSUFFICIENT_VALU
 struct CardKey {
   crypto::KeyType type = crypto::KeyType::kAes128;
   ByteSpan value;
-  uint8_t version = 0;  // AES key version (ChangeKey); DES versions live in parity bits
+  // The key version ChangeKey writes: beside an AES key; into the parity bits of a DES, 2TDEA
+  // or 3TDEA key (key_version.h), whatever parity bits `value` has. Authenticate ignores it.
+  uint8_t version = 0;
 };
 
 // The usual scheme for a key type: ISO 0x1A for the DES family, AES 0xAA for AES.
@@ -117,7 +119,9 @@ class DesfireCard {
   absl::StatusOr<KeySettings> GetKeySettings();
   absl::Status ChangeKeySettings(uint8_t settings);  // enciphered, needs the master key
   absl::StatusOr<uint8_t> GetKeyVersion(uint8_t key_no);
-  // `old_key` is needed when changing a key other than the authenticated one.
+  // `old_key` is needed when changing a key other than the authenticated one; its `version`
+  // must be the one the card holds (for the DES family, XOR with the card's key includes the
+  // parity bits: another version makes the card refuse with INTEGRITY_ERROR, changing nothing).
   absl::Status ChangeKey(uint8_t key_no, const CardKey& new_key, const CardKey* old_key = nullptr);
 
   // --- Files ----------------------------------------------------------------------------

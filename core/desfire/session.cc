@@ -637,9 +637,11 @@ absl::StatusOr<Bytes> Session::CheckLegacyResponse(const Command& command, Bytes
       std::array<uint8_t, 8> iv = {};
       DESFIRED_RETURN_IF_ERROR(
           enc_->CbcDecrypt(MutableByteSpan(iv.data(), bs), absl::MakeSpan(data)));
+      // Whole-file reads: some cards pad data ‖ CRC16 with 00.., others with 80 00.. (as EV1
+      // sessions do); both are accepted, as libfreefare's legacy decoder does.
       DESFIRED_ASSIGN_OR_RETURN(
           size_t len, FindPlainLength(data, 2, bs, command.response_length,
-                                      /*allow_iso_padding=*/false, [&](size_t l) {
+                                      /*allow_iso_padding=*/true, [&](size_t l) {
                                         return LoadLe16(data.data() + l) ==
                                                crypto::Crc16A(ByteSpan(data).subspan(0, l));
                                       }));

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/util/status_macros.h"
 
@@ -14,6 +15,12 @@ bool CardOrServiceGone(const absl::Status& status) {
   return reason == std::string(apdu::kReasonCardRemoved) ||
          reason == std::string(pcsc::kReasonPcscUnavailable) ||
          reason == std::string(pcsc::kReasonReaderNotFound);
+}
+
+// A job refused by the expected-UID guard: the card on the reader is another one, and nothing
+// beyond identification (FF CA) may be sent to it — not even AbortTransaction.
+bool IsCardMismatch(const absl::Status& status) {
+  return apdu::GetReason(status) == std::string(apdu::kReasonCardMismatch);
 }
 
 bool IsReaderBusy(const absl::Status& status) {
@@ -111,7 +118,7 @@ void CardSession::AfterJob(const absl::Status& status) {
   job_keys_.reset();
   if (transport_) transport_->set_check(nullptr);
   if (!card_) return;
-  if (status.ok()) return;
+  if (status.ok() || IsCardMismatch(status)) return;
   if (CardOrServiceGone(status)) {
     // The card rolls back by itself when it leaves the field.
     Disconnect();

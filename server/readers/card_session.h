@@ -13,7 +13,9 @@
 // gone, shutdown), so a job stops between APDUs. AfterJob() (called by the worker after
 // every job) sends AbortTransaction when a job failed with the card still there, so nothing
 // a failed job changed can be committed by a later one, and drops the connection when the
-// card or pcscd went away.
+// card or pcscd went away. A job refused with CARD_MISMATCH (another card than the request's
+// expected_uid) sends nothing after the UID read: the card's state, including a transaction
+// left open with defer_commit, is untouched.
 //
 // Thread-compatible: confined to the worker thread.
 #ifndef DESFIRED_SERVER_READERS_CARD_SESSION_H_

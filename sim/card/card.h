@@ -65,6 +65,9 @@ class Card {
   const CardState& state() const { return state_; }
   CardState& mutable_state() { return state_; }
   const SecureChannel& channel() const { return channel_; }
+  // Legacy (0x0A) sessions pad whole-file enciphered reads with 80 00.. instead of 00.., as
+  // some cards do (desfire-sim --legacy-pad80).
+  void set_legacy_pad80(bool on) { channel_.set_legacy_pad80(on); }
   // The selected application (nullopt at PICC level).
   std::optional<uint32_t> selected_aid() const { return selected_; }
 

@@ -327,6 +327,9 @@ Bytes SecureChannel::WrapResponse(RespProtection p, Sw status, Bytes data) {
         const uint16_t crc = crypto::Crc16A(data);
         data.push_back(static_cast<uint8_t>(crc));
         data.push_back(static_cast<uint8_t>(crc >> 8));
+        if (p == RespProtection::kFullPad80 && legacy_pad80_ && data.size() % bs != 0) {
+          data.push_back(kPadMarker);
+        }
         data.resize(RoundUp(data.size(), bs), 0);
         uint8_t iv[16] = {};
         (void)cipher_->CbcEncrypt(MutableByteSpan(iv, bs), MutableByteSpan(data));

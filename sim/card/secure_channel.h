@@ -53,7 +53,8 @@ enum class RespProtection {
   kMacEv2,     // EV1 and EV2: MAC appended; legacy: nothing
   kMac,        // MAC appended in every scheme
   kFull,       // enciphered, zero padding in EV1 and legacy
-  kFullPad80,  // enciphered, 80 00.. padding in EV1 (whole-file ReadData)
+  kFullPad80,  // enciphered, 80 00.. padding in EV1 (whole-file ReadData); legacy: 00..
+               // unless set_legacy_pad80
 };
 
 class SecureChannel {
@@ -99,6 +100,10 @@ class SecureChannel {
   // framing. In EV2 sessions it advances the command counter (call once per command).
   Bytes WrapResponse(RespProtection p, Sw status, Bytes data);
 
+  // Legacy sessions: pad whole-file reads (RespProtection::kFullPad80) with 80 00.. after the
+  // CRC16, as some cards do, instead of 00.. (the default). Survives Reset().
+  void set_legacy_pad80(bool on) { legacy_pad80_ = on; }
+
   // The checksum ChangeKey appends for the new key when another key is changed: CRC16 in
   // legacy sessions, CRC32 otherwise.
   Bytes CrcOfKey(ByteSpan key) const;
@@ -115,6 +120,7 @@ class SecureChannel {
   uint8_t iv_[16] = {};
   uint8_t ti_[4] = {};
   uint16_t cmd_ctr_ = 0;
+  bool legacy_pad80_ = false;
 };
 
 }  // namespace desfired::sim

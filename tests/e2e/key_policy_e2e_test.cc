@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -82,18 +81,7 @@ class KeyPolicyE2eTest : public ::testing::Test {
   }
 
   // The APDUs the card has answered so far (desfire-sim's `status`).
-  int64_t Apdus() {
-    absl::StatusOr<std::string> status = sandbox_->Control(0, "status");
-    EXPECT_TRUE(status.ok()) << status.status();
-    if (!status.ok()) return -1;
-    const size_t at = status->find("apdus=");
-    EXPECT_NE(at, std::string::npos) << *status;
-    if (at == std::string::npos) return -1;
-    const std::string rest = status->substr(at + 6);
-    int64_t n = -1;
-    EXPECT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n)) << *status;
-    return n;
-  }
+  int64_t Apdus() { return testing::CardApdus(*sandbox_, 0); }
 
   grpc::Status CardInfo(const char* token) {
     v1::GetCardInfoRequest req;

@@ -564,9 +564,13 @@ TEST_F(ServerE2eTest, WrongCardOnTheReaderIsCardMismatch) {
   v1::DebitRequest req = DebitReq(5, "m");
   req.mutable_target()->set_expected_uid(AsString(Hex("04000000000001")));
   v1::DebitResponse resp;
+  EXPECT_EQ(Value(), 2500);  // the connection is open: the refused call only reads the UID
+  const int64_t before = testing::CardApdus(*sandbox_, 0);
   grpc::Status s = cards_->Debit(Ctx().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(InfoOf(s).reason(), "CARD_MISMATCH");
+  // Nothing beyond identification reached the other card: FF CA, no AbortTransaction.
+  EXPECT_EQ(testing::CardApdus(*sandbox_, 0), before + 1);
   EXPECT_EQ(Value(), 2500);
   req.mutable_target()->set_expected_uid(AsString(Hex("04a1b2c3d4e5f6")));
   s = cards_->Debit(Ctx().get(), req, &resp);

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/rpc/status.pb.h"
@@ -197,6 +198,19 @@ int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader) {
   grpc::Status s = cards.GetValue(Ctx().get(), TransitGetValue(reader), &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return s.ok() ? resp.value() : -1;
+}
+
+int64_t CardApdus(PcscSandbox& sandbox, int reader) {
+  absl::StatusOr<std::string> status = sandbox.Control(reader, "status");
+  EXPECT_TRUE(status.ok()) << status.status();
+  if (!status.ok()) return -1;
+  const size_t at = status->find("apdus=");
+  EXPECT_NE(at, std::string::npos) << *status;
+  if (at == std::string::npos) return -1;
+  const std::string rest = status->substr(at + 6);
+  int64_t n = -1;
+  EXPECT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n)) << *status;
+  return n;
 }
 
 }  // namespace desfired::testing

@@ -128,6 +128,10 @@ v1::DebitRequest TransitDebit(const std::string& reader, int32_t amount,
 v1::GetValueRequest TransitGetValue(const std::string& reader);
 int32_t TransitValue(v1::CardService::Stub& cards, const std::string& reader);
 
+// The APDUs the card on `reader` has answered so far (desfire-sim's control `status`); -1
+// (and a test failure) when it cannot be read.
+int64_t CardApdus(PcscSandbox& sandbox, int reader);
+
 }  // namespace desfired::testing
 
 #endif  // DESFIRED_TESTS_TESTING_E2E_SUPPORT_H_

@@ -3,6 +3,7 @@
 // when an application will not list its file settings (file_access.h).
 #include "core/cardops/issuing.h"
 
+#include "core/cardops/card_info.h"
 #include "core/cardops/data.h"
 #include "core/cardops/file_info.h"
 #include "core/cardops/values.h"
@@ -175,6 +176,70 @@ TEST_F(AdminTest, CommunicationModeOverrideWhenSettingsCannotBeListed) {
   EXPECT_EQ(debited->value_before, 100);
   EXPECT_EQ(debited->value_after, 70);
   EXPECT_EQ(SimFile(kAid, 2).value, 70);
+}
+
+// DES-family key versions live in the key's parity bits: ChangeKey writes the store's version
+// there (not the parity bits the store's value happens to have: 0x55 for 0011223344556677), so
+// the card's GetKeyVersion (GetCardInfo's master key version) reads back the store's version,
+// and authenticating with the store's key (other parity bits) still works.
+TEST_F(AdminTest, ChangeKeyWritesTheStoreVersionOfDesFamilyKeys) {
+  constexpr char kDesKeys[] = R"(
+key picc   DES    0000000000000000
+key m2     2TDEA  00112233445566778899aabbccddeeff  version=9
+key m3     3TDEA  00112233445566778899aabbccddeeff0123456789abcdef  version=33
+key mdes   DES    0011223344556677  version=5
+key z2     2TDEA  00000000000000000000000000000000
+key m2same 2TDEA  0123456789abcdef0123456789abcdef  version=5
+)";
+  ASSERT_NO_FATAL_FAILURE(Load("blank.json", kDesKeys));
+  struct Step {
+    const char* from;
+    const char* to;
+    uint8_t version;
+  };
+  for (const Step& step : {Step{"picc", "m2", 9}, Step{"m2", "m3", 33}, Step{"m3", "mdes", 5}}) {
+    ChangeKeyRequest change{.target = {.reader = kReader},
+                            .aid = 0,
+                            .auth = Key(step.from, 0),
+                            .key_no = 0,
+                            .new_key_name = step.to};
+    absl::Status changed = ChangeKey(ctx_, change);
+    ASSERT_TRUE(changed.ok()) << step.to << ": " << changed;
+    auto info = GetCardInfo(ctx_, {.target = {.reader = kReader}, .auth = Key(step.to, 0)});
+    ASSERT_TRUE(info.ok()) << step.to << ": " << info.status();
+    EXPECT_EQ(info->master_key_version, step.version) << step.to;
+    EXPECT_EQ(state().picc_key.version, step.version) << step.to;
+  }
+
+  // An application key other than the authenticated one: the old key's version is part of what
+  // the card XORs with, so the second change needs the first one's version right.
+  absl::Status created =
+      CreateApplication(ctx_, {.target = {.reader = kReader},
+                               .auth = Key("mdes", 0),
+                               .application = {.aid = kAid,
+                                               .key_settings = 0x0B,
+                                               .num_keys = 2,
+                                               .key_family = desfire::KeyFamily::kDes}});
+  ASSERT_TRUE(created.ok()) << created;
+  for (const Step& step : {Step{"z2", "m2", 9}, Step{"m2", "m2same", 5}}) {
+    ChangeKeyRequest change{.target = {.reader = kReader},
+                            .aid = kAid,
+                            .auth = Key("picc", 0),
+                            .key_no = 1,
+                            .new_key_name = step.to,
+                            .old_key_name = step.from};
+    absl::Status changed = ChangeKey(ctx_, change);
+    ASSERT_TRUE(changed.ok()) << step.to << ": " << changed;
+    EXPECT_EQ(SimApp(kAid)->keys[1].version, step.version) << step.to;
+  }
+  ASSERT_TRUE(card_->SelectApplication(kAid).ok());
+  auto version = card_->GetKeyVersion(1);
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 5);
+  // m2same has equal halves: a single DES key, on the card too (its version in both halves).
+  EXPECT_EQ(SimApp(kAid)->keys[1].value, Hex("0022446688abccef"));
+  const Bytes m2same = Hex("0123456789abcdef0123456789abcdef");
+  EXPECT_TRUE(card_->Authenticate(1, {crypto::KeyType::k2Tdea, m2same}).ok());
 }
 
 }  // namespace

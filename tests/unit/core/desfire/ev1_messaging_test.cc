@@ -8,6 +8,8 @@
 
 #include "core/apdu/scripted_transport.h"
 #include "core/apdu/status_payload.h"
+#include "core/crypto/block_cipher.h"
+#include "core/crypto/crc.h"
 #include "core/desfire/channel.h"
 #include "core/desfire/session.h"
 #include "test_util.h"
@@ -42,6 +44,63 @@ TEST(LegacyMessagingTest, ChangeKeySettingsAndChangeKey_1_2) {
   ASSERT_TRUE(f.session.ChangeKey(0x80, KeyType::kAes128, Bytes(16), 0x42, {}).ok());
   EXPECT_FALSE(f.session.authenticated());  // the authenticated key was changed
   EXPECT_TRUE(f.transport.Finished()) << f.transport.Remaining();
+}
+
+// A whole-file ReadData (length 0) of file 1 in §1.2's legacy session (session key
+// 71cb903aafa2c147): the card enciphers data ‖ CRC16 ‖ `padding` with the session key (CBC,
+// IV 0). Returns what the host makes of it.
+absl::StatusOr<Bytes> LegacyWholeFileRead(const Bytes& data, const Bytes& padding,
+                                          bool corrupt_crc = false) {
+  Bytes plain = data;
+  const uint16_t crc = crypto::Crc16A(data) ^ (corrupt_crc ? 1 : 0);
+  plain.push_back(static_cast<uint8_t>(crc));
+  plain.push_back(static_cast<uint8_t>(crc >> 8));
+  plain.insert(plain.end(), padding.begin(), padding.end());
+  auto cipher = crypto::BlockCipher::Create(KeyType::kDes, H("71cb903aafa2c147"));
+  EXPECT_TRUE(cipher.ok()) << cipher.status();
+  if (!cipher.ok()) return cipher.status();
+  uint8_t iv[8] = {};
+  EXPECT_TRUE(cipher->CbcEncrypt(MutableByteSpan(iv, 8), absl::MakeSpan(plain)).ok());
+  Fixture f({{"90 0a 00 00 01 00 00", "c9 36 93 a0 cd 32 ac 39 91 af"},
+             {"90 af 00 00 10 e9 6a 7e 6d 79 03 10 e8 c0 b3 6e d9 70 78 24 06 00",
+              "89 b5 d3 8c 76 03 da b2 91 00"},
+             {"90 bd 00 00 07 01 00 00 00 00 00 00 00", HexEncode(plain) + "9100"}},
+            {H("71 cb 90 3a 2c ae 7c 9c")});
+  EXPECT_TRUE(f.session.Authenticate(AuthScheme::kLegacy, 0, KeyType::kDes, Bytes(8)).ok());
+  return f.session.Execute(
+      {.ins = Ins::kReadData, .header = {1, 0, 0, 0, 0, 0, 0}, .response_mode = CommMode::kFull});
+}
+
+// Cards pad a legacy whole-file read with 00.. or with 80 00.. (libfreefare accepts both).
+TEST(LegacyMessagingTest, WholeFileReadAcceptsZeroAndIsoPadding) {
+  const Bytes ten = H("00112233445566778899");             // + CRC16: 12 bytes, 4 of padding
+  const Bytes thirteen = H("00112233445566778899aabbcc");  // 15: 1 byte of padding
+  const Bytes six = H("a1a2a3a4a5a6");                     // 8: no padding at all
+  struct Case {
+    const char* name;
+    Bytes data;
+    Bytes padding;
+  };
+  const Case cases[] = {
+      {"zero", ten, H("00000000")},
+      {"iso", ten, H("80000000")},
+      {"zero_one", thirteen, H("00")},
+      {"iso_one", thirteen, H("80")},
+      {"none", six, {}},
+      {"data_ends_80_00", H("0011228000"), H("00")},
+      {"data_ends_80_00_iso", H("0011228000"), H("80")},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Bytes> read = LegacyWholeFileRead(c.data, c.padding);
+    ASSERT_TRUE(read.ok()) << c.name << ": " << read.status();
+    EXPECT_EQ(HexEncode(*read), HexEncode(c.data)) << c.name;
+  }
+  // A wrong CRC is refused in either form; so is padding that is neither.
+  for (const char* padding : {"00000000", "80000000"}) {
+    absl::StatusOr<Bytes> read = LegacyWholeFileRead(ten, H(padding), /*corrupt_crc=*/true);
+    EXPECT_EQ(ReasonOf(read.status()), "INTEGRITY_ERROR") << padding;
+  }
+  EXPECT_EQ(ReasonOf(LegacyWholeFileRead(ten, H("80000001")).status()), "INTEGRITY_ERROR");
 }
 
 // ---------------------------------------------------------------------------------------

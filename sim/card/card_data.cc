@@ -1,0 +1,296 @@
+// Card: the data, value and record file commands and the transaction (commit, abort).
+#include <algorithm>
+
+#include "sim/card/card.h"
+#include "sim/card/card_internal.h"
+
+namespace desfired::sim {
+namespace {
+
+// Command protection of data sent to a file with communication mode `comm`.
+CmdProtection WriteProtection(uint8_t comm) {
+  if (comm == kCommFull) return CmdProtection::kFull;
+  if (comm == kCommMac) return CmdProtection::kMac;
+  return CmdProtection::kPlain;
+}
+// Command protection of a read request (EV2 MACs it unless the file is plain).
+CmdProtection ReadRequestProtection(uint8_t comm) {
+  return comm == kCommPlain ? CmdProtection::kPlain : CmdProtection::kMacEv2;
+}
+RespProtection ReadProtection(uint8_t comm, bool whole) {
+  if (comm == kCommFull) return whole ? RespProtection::kFullPad80 : RespProtection::kFull;
+  if (comm == kCommMac) return RespProtection::kMac;
+  return RespProtection::kPlain;
+}
+RespProtection WriteAckProtection(uint8_t comm) {
+  return comm == kCommPlain ? RespProtection::kPlain : RespProtection::kMacEv2;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Data, value and record files.
+
+Card::Result Card::ReadData(Ins ins, ByteSpan data) {
+  if (data.empty()) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (f->type != FileType::kStandard && f->type != FileType::kBackup) {
+    return Error(Sw::kParameterError);
+  }
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.read, f->access.read_write}, comm); sw != Sw::kOk) {
+    return Error(sw);
+  }
+  Bytes body(data.begin(), data.end());
+  if (Sw sw =
+          channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {}, body);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != kIoHeaderLength) return Error(Sw::kLengthError);
+  const uint32_t offset = LoadLe24(body.data() + 1);
+  uint32_t length = LoadLe24(body.data() + 4);
+  const uint32_t size = static_cast<uint32_t>(f->data.size());
+  if (offset >= size || length > size - offset) return Error(Sw::kBoundaryError);
+  const bool whole = length == 0;
+  if (whole) length = size - offset;
+  Result r;
+  r.data.assign(f->data.begin() + offset, f->data.begin() + offset + length);
+  r.protection = ReadProtection(comm, whole);
+  return r;
+}
+
+Card::Result Card::WriteData(Ins ins, ByteSpan data) {
+  if (data.size() < kIoHeaderLength) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (f->type != FileType::kStandard && f->type != FileType::kBackup) {
+    return Error(Sw::kParameterError);
+  }
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.write, f->access.read_write}, comm); sw != Sw::kOk) {
+    return Error(sw);
+  }
+  const uint32_t offset = LoadLe24(data.data() + 1);
+  const uint32_t length = LoadLe24(data.data() + 4);
+  const uint32_t size = static_cast<uint32_t>(f->data.size());
+  if (length == 0) return Error(Sw::kLengthError);
+  if (offset >= size || length > size - offset) return Error(Sw::kBoundaryError);
+  const CmdProtection prot = WriteProtection(comm);
+  const size_t total = kIoHeaderLength + channel_.WireLength(prot, length);
+  if (data.size() < total) return NeedMore(total);
+  if (data.size() > total) return Error(Sw::kLengthError);
+  Bytes body(data.begin() + kIoHeaderLength, data.end());
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot,
+                                     data.subspan(0, kIoHeaderLength), body, length);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != length) return Error(Sw::kLengthError);
+  Bytes& target = f->type == FileType::kBackup
+                      ? (f->pending_data ? *f->pending_data : f->pending_data.emplace(f->data))
+                      : f->data;
+  std::copy(body.begin(), body.end(), target.begin() + offset);
+  return Reply({}, WriteAckProtection(comm));
+}
+
+Card::Result Card::GetValue(Ins ins, ByteSpan data) {
+  if (data.empty()) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (f->type != FileType::kValue) return Error(Sw::kParameterError);
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.read, f->access.write, f->access.read_write}, comm);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  Bytes body(data.begin(), data.end());
+  if (Sw sw =
+          channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {}, body);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != 1) return Error(Sw::kLengthError);
+  Result r;
+  AppendLe32(static_cast<uint32_t>(f->value), r.data);
+  r.protection = ReadProtection(comm, false);
+  return r;
+}
+
+Card::Result Card::ChangeValue(Ins ins, ByteSpan data) {
+  if (data.empty()) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (f->type != FileType::kValue) return Error(Sw::kParameterError);
+  uint8_t comm = kCommPlain;
+  Sw access;
+  if (ins == Ins::kCredit) {
+    access = CheckFileAccess(*f, {f->access.read_write}, comm);
+  } else if (ins == Ins::kDebit) {
+    access = CheckFileAccess(*f, {f->access.read, f->access.write, f->access.read_write}, comm);
+  } else {
+    access = CheckFileAccess(*f, {f->access.write, f->access.read_write}, comm);
+  }
+  if (access != Sw::kOk) return Error(access);
+  Bytes body(data.begin() + 1, data.end());
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), WriteProtection(comm),
+                                     data.subspan(0, 1), body, kValueLength);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != kValueLength) return Error(Sw::kLengthError);
+  const int64_t amount = static_cast<int32_t>(LoadLe32(body.data()));
+  if (amount < 0) return Error(Sw::kParameterError);
+  const int64_t current = f->pending_value.value_or(f->value);
+  int64_t next = current;
+  if (ins == Ins::kDebit) {
+    next = current - amount;
+    if (next < f->lower_limit) return Error(Sw::kBoundaryError);
+    f->pending_debits += static_cast<int32_t>(amount);
+  } else {
+    if (ins == Ins::kLimitedCredit) {
+      if (!f->limited_credit_enabled) return Error(Sw::kPermissionDenied);
+      if (amount > f->limited_credit_value) return Error(Sw::kBoundaryError);
+    }
+    next = current + amount;
+    if (next > f->upper_limit) return Error(Sw::kBoundaryError);
+    f->pending_credited = true;
+  }
+  f->pending_value = static_cast<int32_t>(next);
+  return Reply({}, WriteAckProtection(comm));
+}
+
+Card::Result Card::WriteRecord(Ins ins, ByteSpan data) {
+  if (data.size() < kIoHeaderLength) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (!f->IsRecordFile()) return Error(Sw::kParameterError);
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.write, f->access.read_write}, comm); sw != Sw::kOk) {
+    return Error(sw);
+  }
+  const uint32_t offset = LoadLe24(data.data() + 1);
+  const uint32_t length = LoadLe24(data.data() + 4);
+  if (length == 0) return Error(Sw::kLengthError);
+  if (offset >= f->record_size || length > f->record_size - offset) {
+    return Error(Sw::kBoundaryError);
+  }
+  const size_t committed = f->pending_clear ? 0 : f->records.size();
+  if (f->type == FileType::kLinearRecord && !f->pending_record && committed >= f->max_records) {
+    return Error(Sw::kBoundaryError);
+  }
+  const CmdProtection prot = WriteProtection(comm);
+  const size_t total = kIoHeaderLength + channel_.WireLength(prot, length);
+  if (data.size() < total) return NeedMore(total);
+  if (data.size() > total) return Error(Sw::kLengthError);
+  Bytes body(data.begin() + kIoHeaderLength, data.end());
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot,
+                                     data.subspan(0, kIoHeaderLength), body, length);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != length) return Error(Sw::kLengthError);
+  Bytes& rec =
+      f->pending_record ? *f->pending_record : f->pending_record.emplace(Bytes(f->record_size, 0));
+  std::copy(body.begin(), body.end(), rec.begin() + offset);
+  return Reply({}, WriteAckProtection(comm));
+}
+
+Card::Result Card::ReadRecords(Ins ins, ByteSpan data) {
+  if (data.empty()) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (!f->IsRecordFile()) return Error(Sw::kParameterError);
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.read, f->access.read_write}, comm); sw != Sw::kOk) {
+    return Error(sw);
+  }
+  Bytes body(data.begin(), data.end());
+  if (Sw sw =
+          channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {}, body);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != kIoHeaderLength) return Error(Sw::kLengthError);
+  const size_t offset = LoadLe24(body.data() + 1);  // 0 = newest record
+  size_t count = LoadLe24(body.data() + 4);         // 0 = all from offset back
+  const size_t n = f->records.size();
+  if (offset >= n || count > n - offset) return Error(Sw::kBoundaryError);
+  const bool whole = count == 0;
+  if (whole) count = n - offset;
+  Result r;
+  for (size_t i = n - offset - count; i < n - offset; ++i) {
+    r.data.insert(r.data.end(), f->records[i].begin(), f->records[i].end());
+  }
+  r.protection = ReadProtection(comm, whole);
+  return r;
+}
+
+Card::Result Card::ClearRecordFile(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  if (body.size() != 1) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(body[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (!f->IsRecordFile()) return Error(Sw::kParameterError);
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.read_write}, comm); sw != Sw::kOk) {
+    return Error(sw);
+  }
+  f->pending_clear = true;
+  f->pending_record.reset();
+  return Result{};
+}
+
+Card::Result Card::CommitTransaction(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  if (body.size() > 1) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Result{};
+  for (File& f : app->files) {
+    if (f.pending_data) {
+      f.data = std::move(*f.pending_data);
+    }
+    if (f.pending_value) {
+      f.value = *f.pending_value;
+      if (f.pending_debits > 0) {
+        f.limited_credit_value = f.pending_debits;
+      } else if (f.pending_credited) {
+        f.limited_credit_value = 0;
+      }
+    }
+    if (f.pending_clear) f.records.clear();
+    if (f.pending_record) {
+      const size_t keep = f.type == FileType::kCyclicRecord ? f.max_records - 1 : f.max_records;
+      while (!f.records.empty() && f.records.size() >= keep) f.records.pop_front();
+      f.records.push_back(std::move(*f.pending_record));
+    }
+  }
+  AbortTransaction();  // clears the pending parts
+  return Result{};
+}
+
+Card::Result Card::AbortTransactionCmd(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  if (!body.empty()) return Error(Sw::kLengthError);
+  AbortTransaction();
+  return Result{};
+}
+}  // namespace desfired::sim

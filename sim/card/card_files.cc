@@ -1,0 +1,186 @@
+// Card: file management (file ids, file settings, create and delete files).
+#include <algorithm>
+
+#include "sim/card/card.h"
+#include "sim/card/card_internal.h"
+
+namespace desfired::sim {
+
+// ---------------------------------------------------------------------------------------
+// File management.
+
+Card::Result Card::GetFileIds(Ins ins, ByteSpan data, bool iso) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  if (!body.empty()) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  if (Sw sw = CheckDirectoryAccess(); sw != Sw::kOk) return Error(sw);
+  Result r;
+  for (const File& f : app->files) {
+    if (!iso) {
+      r.data.push_back(f.id);
+    } else if (f.iso_fid) {
+      r.data.push_back(static_cast<uint8_t>(*f.iso_fid));
+      r.data.push_back(static_cast<uint8_t>(*f.iso_fid >> 8));
+    }
+  }
+  return r;
+}
+
+Card::Result Card::GetFileSettings(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  if (body.size() != 1) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  const File* f = app->FindFile(body[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  if (Sw sw = CheckDirectoryAccess(); sw != Sw::kOk) return Error(sw);
+  Result r;
+  r.data.push_back(static_cast<uint8_t>(f->type));
+  r.data.push_back(f->comm);
+  const uint16_t ar = f->access.Encode();
+  r.data.push_back(static_cast<uint8_t>(ar));
+  r.data.push_back(static_cast<uint8_t>(ar >> 8));
+  switch (f->type) {
+    case FileType::kStandard:
+    case FileType::kBackup:
+      AppendLe24(static_cast<uint32_t>(f->data.size()), r.data);
+      break;
+    case FileType::kValue:
+      AppendLe32(static_cast<uint32_t>(f->lower_limit), r.data);
+      AppendLe32(static_cast<uint32_t>(f->upper_limit), r.data);
+      AppendLe32(static_cast<uint32_t>(f->limited_credit_value), r.data);
+      r.data.push_back(f->limited_credit_enabled ? 1 : 0);
+      break;
+    case FileType::kLinearRecord:
+    case FileType::kCyclicRecord:
+      AppendLe24(f->record_size, r.data);
+      AppendLe24(f->max_records, r.data);
+      AppendLe24(static_cast<uint32_t>(f->records.size()), r.data);
+      break;
+  }
+  return r;
+}
+
+Card::Result Card::ChangeFileSettings(Ins ins, ByteSpan data) {
+  if (data.empty()) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  File* f = app->FindFile(data[0]);
+  if (!f) return Error(Sw::kFileNotFound);
+  uint8_t comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(*f, {f->access.change}, comm); sw != Sw::kOk) return Error(sw);
+  const CmdProtection prot =
+      f->access.change == kAccessFree ? CmdProtection::kPlain : CmdProtection::kFull;
+  Bytes body(data.begin() + 1, data.end());
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot, data.subspan(0, 1), body, 3);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != 3) return Error(Sw::kLengthError);
+  f->comm = (body[0] & kCommModeMask) == kCommFull ? kCommFull : (body[0] & kCommMac);
+  f->access = AccessRights::Decode(static_cast<uint16_t>(LoadLe16(body.data() + 1)));
+  return Result{};
+}
+
+Card::Result Card::CreateFile(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  if (Sw sw = CheckCreateAccess(); sw != Sw::kOk) return Error(sw);
+  File f;
+  size_t base_len = 0;
+  switch (ins) {
+    case Ins::kCreateStdDataFile:
+      f.type = FileType::kStandard;
+      base_len = 7;
+      break;
+    case Ins::kCreateBackupDataFile:
+      f.type = FileType::kBackup;
+      base_len = 7;
+      break;
+    case Ins::kCreateValueFile:
+      f.type = FileType::kValue;
+      base_len = 17;
+      break;
+    case Ins::kCreateLinearRecordFile:
+      f.type = FileType::kLinearRecord;
+      base_len = 10;
+      break;
+    default:
+      f.type = FileType::kCyclicRecord;
+      base_len = 10;
+      break;
+  }
+  const bool with_iso =
+      f.type != FileType::kValue && app->iso_file_ids && body.size() == base_len + 2;
+  if (body.size() != base_len && !with_iso) return Error(Sw::kLengthError);
+  size_t p = 0;
+  f.id = body[p++];
+  if (with_iso) {
+    f.iso_fid = static_cast<uint16_t>(LoadLe16(body.data() + p));
+    p += 2;
+  }
+  const uint8_t comm = body[p++];
+  f.comm = (comm & kCommModeMask) == kCommFull ? kCommFull : (comm & kCommMac);
+  f.access = AccessRights::Decode(static_cast<uint16_t>(LoadLe16(body.data() + p)));
+  p += 2;
+  if (f.id > kMaxFileId) return Error(Sw::kParameterError);
+  switch (f.type) {
+    case FileType::kStandard:
+    case FileType::kBackup: {
+      const uint32_t size = LoadLe24(body.data() + p);
+      if (size == 0) return Error(Sw::kParameterError);
+      f.data.assign(size, 0);
+      break;
+    }
+    case FileType::kValue:
+      f.lower_limit = static_cast<int32_t>(LoadLe32(body.data() + p));
+      f.upper_limit = static_cast<int32_t>(LoadLe32(body.data() + p + 4));
+      f.value = static_cast<int32_t>(LoadLe32(body.data() + p + 8));
+      f.limited_credit_enabled = (body[p + 12] & 1) != 0;
+      if (f.lower_limit > f.upper_limit || f.value < f.lower_limit || f.value > f.upper_limit) {
+        return Error(Sw::kBoundaryError);
+      }
+      break;
+    case FileType::kLinearRecord:
+    case FileType::kCyclicRecord:
+      f.record_size = LoadLe24(body.data() + p);
+      f.max_records = LoadLe24(body.data() + p + 3);
+      if (f.record_size == 0 || f.max_records == 0 ||
+          (f.type == FileType::kCyclicRecord && f.max_records < 2)) {
+        return Error(Sw::kParameterError);
+      }
+      break;
+  }
+  if (app->FindFile(f.id)) return Error(Sw::kDuplicateError);
+  if (f.iso_fid) {
+    for (const File& other : app->files) {
+      if (other.iso_fid == f.iso_fid) return Error(Sw::kDuplicateError);
+    }
+  }
+  if (app->files.size() >= kMaxFilesPerApplication) return Error(Sw::kCountError);
+  const uint32_t need = (f.StorageSize() + kMemoryBlock - 1) / kMemoryBlock * kMemoryBlock;
+  if (need > state_.FreeMemory()) return Error(Sw::kOutOfEeprom);
+  auto pos = std::lower_bound(app->files.begin(), app->files.end(), f.id,
+                              [](const File& a, uint8_t id) { return a.id < id; });
+  app->files.insert(pos, std::move(f));
+  return Result{};
+}
+
+Card::Result Card::DeleteFile(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
+  if (body.size() != 1) return Error(Sw::kLengthError);
+  Application* app = CurrentApp();
+  if (!app) return Error(Sw::kPermissionDenied);
+  if (!app->FindFile(body[0])) return Error(Sw::kFileNotFound);
+  if (Sw sw = CheckCreateAccess(); sw != Sw::kOk) return Error(sw);
+  const uint8_t id = body[0];
+  std::erase_if(app->files, [id](const File& f) { return f.id == id; });
+  return Result{};
+}
+}  // namespace desfired::sim

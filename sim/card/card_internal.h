@@ -1,0 +1,46 @@
+// Constants and helpers shared by the Card command files (card.cc, card_apps.cc, card_files.cc,
+// card_data.cc). Internal to sim/card: not for use outside the Card implementation.
+//
+// Thread-safe: pure functions.
+#ifndef DESFIRED_SIM_CARD_CARD_INTERNAL_H_
+#define DESFIRED_SIM_CARD_CARD_INTERNAL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/util/bytes.h"
+
+namespace desfired::sim {
+
+inline constexpr size_t kAidLength = 3;
+inline constexpr size_t kIoHeaderLength = 7;  // file no ‖ offset(3) ‖ length(3)
+inline constexpr size_t kValueLength = 4;
+inline constexpr uint8_t kPiccKeyNoTypeMask = 0xC0;
+inline constexpr uint8_t kAppKeyNoMask = 0x0F;
+inline constexpr uint8_t kCommModeMask = 0x03;
+
+// Appends `v` as 3 / 4 little-endian bytes.
+inline void AppendLe24(uint32_t v, Bytes& out) {
+  uint8_t b[3];
+  StoreLe24(v, b);
+  out.insert(out.end(), b, b + 3);
+}
+inline void AppendLe32(uint32_t v, Bytes& out) {
+  uint8_t b[4];
+  StoreLe32(v, b);
+  out.insert(out.end(), b, b + 4);
+}
+
+// A 16-byte DES-family key whose halves are equal is a single DES key: its 8 bytes. Any
+// other key is returned as is.
+inline Bytes NormalizeDesKey(ByteSpan key) {
+  if (key.size() == 16 && std::equal(key.begin(), key.begin() + 8, key.begin() + 8)) {
+    return Bytes(key.begin(), key.begin() + 8);
+  }
+  return Bytes(key.begin(), key.end());
+}
+
+}  // namespace desfired::sim
+
+#endif  // DESFIRED_SIM_CARD_CARD_INTERNAL_H_
