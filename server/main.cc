@@ -70,11 +70,11 @@ ABSL_FLAG(int, max_streams_per_connection, 2000,
 ABSL_FLAG(int, max_connections, 1000,
           "TCP connections open at once, all clients together (one beyond is closed at accept; "
           "each takes two file descriptors)");
+ABSL_FLAG(int, max_connections_per_address, 0,
+          "TCP connections open at once from one client IP address (0: no such limit)");
 ABSL_FLAG(int64_t, grpc_memory_quota, int64_t{256} << 20,
           "bytes gRPC may hold for all connections (requests not yet complete); beyond it gRPC "
           "cancels streams (RESOURCE_EXHAUSTED)");
-ABSL_FLAG(int, max_connections_per_address, 0,
-          "TCP connections open at once from one client IP address (0: no such limit)");
 ABSL_FLAG(int, max_health_watchers, 100,
           "grpc.health.v1 Watch streams open at once, all callers together (RESOURCE_EXHAUSTED "
           "beyond)");

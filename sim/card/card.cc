@@ -435,6 +435,62 @@ Sw Card::CheckDirectoryAccess() {
   return Sw::kAuthenticationError;
 }
 
+Sw Card::CheckPiccListing(Ins ins, ByteSpan data) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return sw;
+  if (!body.empty()) return Sw::kLengthError;
+  if (selected_) return Sw::kPermissionDenied;
+  return CheckDirectoryAccess();
+}
+
+Sw Card::ManagedFile(Ins ins, ByteSpan data, Application*& app, File*& f) {
+  Bytes body;
+  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return sw;
+  if (body.size() != 1) return Sw::kLengthError;
+  app = CurrentApp();
+  if (!app) return Sw::kPermissionDenied;
+  f = app->FindFile(body[0]);
+  return f ? Sw::kOk : Sw::kFileNotFound;
+}
+
+std::optional<Card::Result> Card::UnwrapWrite(Ins ins, ByteSpan data, uint8_t comm, uint32_t length,
+                                              Bytes& body) {
+  const CmdProtection prot = WriteProtection(comm);
+  const size_t total = kIoHeaderLength + channel_.WireLength(prot, length);
+  if (data.size() < total) return NeedMore(total);
+  if (data.size() > total) return Error(Sw::kLengthError);
+  body.assign(data.begin() + kIoHeaderLength, data.end());
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot,
+                                     data.subspan(0, kIoHeaderLength), body, length);
+      sw != Sw::kOk) {
+    return Error(sw);
+  }
+  if (body.size() != length) return Error(Sw::kLengthError);
+  return std::nullopt;
+}
+
+Sw Card::FileOfCommand(ByteSpan data, File*& f) {
+  if (data.empty()) return Sw::kLengthError;
+  Application* app = CurrentApp();
+  if (!app) return Sw::kPermissionDenied;
+  f = app->FindFile(data[0]);
+  return f ? Sw::kOk : Sw::kFileNotFound;
+}
+
+Sw Card::UnwrapRead(Ins ins, ByteSpan data, const File& f, uint8_t& comm, Bytes& header) {
+  comm = kCommPlain;
+  if (Sw sw = CheckFileAccess(f, {f.access.read, f.access.read_write}, comm); sw != Sw::kOk) {
+    return sw;
+  }
+  header.assign(data.begin(), data.end());
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {},
+                                     header);
+      sw != Sw::kOk) {
+    return sw;
+  }
+  return header.size() == kIoHeaderLength ? Sw::kOk : Sw::kLengthError;
+}
+
 Sw Card::CheckCreateAccess() {
   Application* app = CurrentApp();
   const uint8_t ks = app ? app->key_settings : state_.picc_key_settings;

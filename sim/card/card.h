@@ -125,6 +125,23 @@ class Card {
   Sw CheckFileAccess(const File& file, std::initializer_list<uint8_t> rights, uint8_t& comm);
   // Directory rights: free listing (key settings bit 1) or master key authenticated.
   Sw CheckDirectoryAccess();
+  // A PICC-level listing (GetApplicationIDs, GetDFNames): no data, no application selected,
+  // directory rights.
+  Sw CheckPiccListing(Ins ins, ByteSpan data);
+  // A management command on one file (its number the only data, under kMacEv2): the
+  // selected application and the file, or LENGTH_ERROR, PERMISSION_DENIED, FILE_NOT_FOUND.
+  Sw ManagedFile(Ins ins, ByteSpan data, Application*& app, File*& f);
+  // The data of a write (WriteData, WriteRecord): `length` bytes after the 7-byte header,
+  // unwrapped under the protection of `comm` into `body`. A Result to answer with instead:
+  // NeedMore until all of it has come, or an error.
+  std::optional<Result> UnwrapWrite(Ins ins, ByteSpan data, uint8_t comm, uint32_t length,
+                                    Bytes& body);
+  // The file data[0] names in the selected application: LENGTH_ERROR without data,
+  // PERMISSION_DENIED at PICC level, FILE_NOT_FOUND.
+  Sw FileOfCommand(ByteSpan data, File*& f);
+  // A read (ReadData, ReadRecords) of `f`: the read rights, then the 7-byte header (file,
+  // offset, count) unwrapped into `header`; `comm` is the mode the access gave.
+  Sw UnwrapRead(Ins ins, ByteSpan data, const File& f, uint8_t& comm, Bytes& header);
   // Create/delete rights: key settings bit 2 or master key authenticated.
   Sw CheckCreateAccess();
   bool MasterKeyAuthenticated();

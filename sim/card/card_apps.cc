@@ -83,22 +83,14 @@ Card::Result Card::SelectApplication(ByteSpan data) {
 }
 
 Card::Result Card::GetApplicationIds(Ins ins, ByteSpan data) {
-  Bytes body;
-  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
-  if (!body.empty()) return Error(Sw::kLengthError);
-  if (selected_) return Error(Sw::kPermissionDenied);
-  if (Sw sw = CheckDirectoryAccess(); sw != Sw::kOk) return Error(sw);
+  if (Sw sw = CheckPiccListing(ins, data); sw != Sw::kOk) return Error(sw);
   Result r;
   for (const Application& app : state_.applications) AppendLe24(app.aid, r.data);
   return r;
 }
 
 Card::Result Card::GetDfNames(Ins ins, ByteSpan data) {
-  Bytes body;
-  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
-  if (!body.empty()) return Error(Sw::kLengthError);
-  if (selected_) return Error(Sw::kPermissionDenied);
-  if (Sw sw = CheckDirectoryAccess(); sw != Sw::kOk) return Error(sw);
+  if (Sw sw = CheckPiccListing(ins, data); sw != Sw::kOk) return Error(sw);
   Result r;
   for (const Application& app : state_.applications) {
     if (app.df_name.empty()) continue;

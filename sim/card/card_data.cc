@@ -7,16 +7,6 @@
 namespace desfired::sim {
 namespace {
 
-// Command protection of data sent to a file with communication mode `comm`.
-CmdProtection WriteProtection(uint8_t comm) {
-  if (comm == kCommFull) return CmdProtection::kFull;
-  if (comm == kCommMac) return CmdProtection::kMac;
-  return CmdProtection::kPlain;
-}
-// Command protection of a read request (EV2 MACs it unless the file is plain).
-CmdProtection ReadRequestProtection(uint8_t comm) {
-  return comm == kCommPlain ? CmdProtection::kPlain : CmdProtection::kMacEv2;
-}
 RespProtection ReadProtection(uint8_t comm, bool whole) {
   if (comm == kCommFull) return whole ? RespProtection::kFullPad80 : RespProtection::kFull;
   if (comm == kCommMac) return RespProtection::kMac;
@@ -32,25 +22,14 @@ RespProtection WriteAckProtection(uint8_t comm) {
 // Data, value and record files.
 
 Card::Result Card::ReadData(Ins ins, ByteSpan data) {
-  if (data.empty()) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   if (f->type != FileType::kStandard && f->type != FileType::kBackup) {
     return Error(Sw::kParameterError);
   }
   uint8_t comm = kCommPlain;
-  if (Sw sw = CheckFileAccess(*f, {f->access.read, f->access.read_write}, comm); sw != Sw::kOk) {
-    return Error(sw);
-  }
-  Bytes body(data.begin(), data.end());
-  if (Sw sw =
-          channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {}, body);
-      sw != Sw::kOk) {
-    return Error(sw);
-  }
-  if (body.size() != kIoHeaderLength) return Error(Sw::kLengthError);
+  Bytes body;
+  if (Sw sw = UnwrapRead(ins, data, *f, comm, body); sw != Sw::kOk) return Error(sw);
   const uint32_t offset = LoadLe24(body.data() + 1);
   uint32_t length = LoadLe24(body.data() + 4);
   const uint32_t size = static_cast<uint32_t>(f->data.size());
@@ -65,10 +44,8 @@ Card::Result Card::ReadData(Ins ins, ByteSpan data) {
 
 Card::Result Card::WriteData(Ins ins, ByteSpan data) {
   if (data.size() < kIoHeaderLength) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   if (f->type != FileType::kStandard && f->type != FileType::kBackup) {
     return Error(Sw::kParameterError);
   }
@@ -81,17 +58,8 @@ Card::Result Card::WriteData(Ins ins, ByteSpan data) {
   const uint32_t size = static_cast<uint32_t>(f->data.size());
   if (length == 0) return Error(Sw::kLengthError);
   if (offset >= size || length > size - offset) return Error(Sw::kBoundaryError);
-  const CmdProtection prot = WriteProtection(comm);
-  const size_t total = kIoHeaderLength + channel_.WireLength(prot, length);
-  if (data.size() < total) return NeedMore(total);
-  if (data.size() > total) return Error(Sw::kLengthError);
-  Bytes body(data.begin() + kIoHeaderLength, data.end());
-  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot,
-                                     data.subspan(0, kIoHeaderLength), body, length);
-      sw != Sw::kOk) {
-    return Error(sw);
-  }
-  if (body.size() != length) return Error(Sw::kLengthError);
+  Bytes body;
+  if (std::optional<Result> answer = UnwrapWrite(ins, data, comm, length, body)) return *answer;
   Bytes& target = f->type == FileType::kBackup
                       ? (f->pending_data ? *f->pending_data : f->pending_data.emplace(f->data))
                       : f->data;
@@ -100,11 +68,8 @@ Card::Result Card::WriteData(Ins ins, ByteSpan data) {
 }
 
 Card::Result Card::GetValue(Ins ins, ByteSpan data) {
-  if (data.empty()) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   if (f->type != FileType::kValue) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
   if (Sw sw = CheckFileAccess(*f, {f->access.read, f->access.write, f->access.read_write}, comm);
@@ -125,11 +90,8 @@ Card::Result Card::GetValue(Ins ins, ByteSpan data) {
 }
 
 Card::Result Card::ChangeValue(Ins ins, ByteSpan data) {
-  if (data.empty()) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   if (f->type != FileType::kValue) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
   Sw access;
@@ -171,10 +133,8 @@ Card::Result Card::ChangeValue(Ins ins, ByteSpan data) {
 
 Card::Result Card::WriteRecord(Ins ins, ByteSpan data) {
   if (data.size() < kIoHeaderLength) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   if (!f->IsRecordFile()) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
   if (Sw sw = CheckFileAccess(*f, {f->access.write, f->access.read_write}, comm); sw != Sw::kOk) {
@@ -190,17 +150,8 @@ Card::Result Card::WriteRecord(Ins ins, ByteSpan data) {
   if (f->type == FileType::kLinearRecord && !f->pending_record && committed >= f->max_records) {
     return Error(Sw::kBoundaryError);
   }
-  const CmdProtection prot = WriteProtection(comm);
-  const size_t total = kIoHeaderLength + channel_.WireLength(prot, length);
-  if (data.size() < total) return NeedMore(total);
-  if (data.size() > total) return Error(Sw::kLengthError);
-  Bytes body(data.begin() + kIoHeaderLength, data.end());
-  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot,
-                                     data.subspan(0, kIoHeaderLength), body, length);
-      sw != Sw::kOk) {
-    return Error(sw);
-  }
-  if (body.size() != length) return Error(Sw::kLengthError);
+  Bytes body;
+  if (std::optional<Result> answer = UnwrapWrite(ins, data, comm, length, body)) return *answer;
   Bytes& rec =
       f->pending_record ? *f->pending_record : f->pending_record.emplace(Bytes(f->record_size, 0));
   std::copy(body.begin(), body.end(), rec.begin() + offset);
@@ -208,23 +159,12 @@ Card::Result Card::WriteRecord(Ins ins, ByteSpan data) {
 }
 
 Card::Result Card::ReadRecords(Ins ins, ByteSpan data) {
-  if (data.empty()) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   if (!f->IsRecordFile()) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
-  if (Sw sw = CheckFileAccess(*f, {f->access.read, f->access.read_write}, comm); sw != Sw::kOk) {
-    return Error(sw);
-  }
-  Bytes body(data.begin(), data.end());
-  if (Sw sw =
-          channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {}, body);
-      sw != Sw::kOk) {
-    return Error(sw);
-  }
-  if (body.size() != kIoHeaderLength) return Error(Sw::kLengthError);
+  Bytes body;
+  if (Sw sw = UnwrapRead(ins, data, *f, comm, body); sw != Sw::kOk) return Error(sw);
   const size_t offset = LoadLe24(body.data() + 1);  // 0 = newest record
   size_t count = LoadLe24(body.data() + 4);         // 0 = all from offset back
   const size_t n = f->records.size();
@@ -240,13 +180,9 @@ Card::Result Card::ReadRecords(Ins ins, ByteSpan data) {
 }
 
 Card::Result Card::ClearRecordFile(Ins ins, ByteSpan data) {
-  Bytes body;
-  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
-  if (body.size() != 1) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(body[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  Application* app = nullptr;
+  File* f = nullptr;
+  if (Sw sw = ManagedFile(ins, data, app, f); sw != Sw::kOk) return Error(sw);
   if (!f->IsRecordFile()) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
   if (Sw sw = CheckFileAccess(*f, {f->access.read_write}, comm); sw != Sw::kOk) {

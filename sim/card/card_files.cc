@@ -29,13 +29,9 @@ Card::Result Card::GetFileIds(Ins ins, ByteSpan data, bool iso) {
 }
 
 Card::Result Card::GetFileSettings(Ins ins, ByteSpan data) {
-  Bytes body;
-  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
-  if (body.size() != 1) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  const File* f = app->FindFile(body[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  Application* app = nullptr;
+  File* f = nullptr;
+  if (Sw sw = ManagedFile(ins, data, app, f); sw != Sw::kOk) return Error(sw);
   if (Sw sw = CheckDirectoryAccess(); sw != Sw::kOk) return Error(sw);
   Result r;
   r.data.push_back(static_cast<uint8_t>(f->type));
@@ -65,11 +61,8 @@ Card::Result Card::GetFileSettings(Ins ins, ByteSpan data) {
 }
 
 Card::Result Card::ChangeFileSettings(Ins ins, ByteSpan data) {
-  if (data.empty()) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  File* f = app->FindFile(data[0]);
-  if (!f) return Error(Sw::kFileNotFound);
+  File* f = nullptr;
+  if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
   uint8_t comm = kCommPlain;
   if (Sw sw = CheckFileAccess(*f, {f->access.change}, comm); sw != Sw::kOk) return Error(sw);
   const CmdProtection prot =
@@ -91,30 +84,19 @@ Card::Result Card::CreateFile(Ins ins, ByteSpan data) {
   Application* app = CurrentApp();
   if (!app) return Error(Sw::kPermissionDenied);
   if (Sw sw = CheckCreateAccess(); sw != Sw::kOk) return Error(sw);
+  // Each create command: the file type and its data length without an ISO file ID.
+  struct Kind {
+    FileType type;
+    size_t base_len;
+  };
+  const Kind kind = ins == Ins::kCreateStdDataFile        ? Kind{FileType::kStandard, 7}
+                    : ins == Ins::kCreateBackupDataFile   ? Kind{FileType::kBackup, 7}
+                    : ins == Ins::kCreateValueFile        ? Kind{FileType::kValue, 17}
+                    : ins == Ins::kCreateLinearRecordFile ? Kind{FileType::kLinearRecord, 10}
+                                                          : Kind{FileType::kCyclicRecord, 10};
   File f;
-  size_t base_len = 0;
-  switch (ins) {
-    case Ins::kCreateStdDataFile:
-      f.type = FileType::kStandard;
-      base_len = 7;
-      break;
-    case Ins::kCreateBackupDataFile:
-      f.type = FileType::kBackup;
-      base_len = 7;
-      break;
-    case Ins::kCreateValueFile:
-      f.type = FileType::kValue;
-      base_len = 17;
-      break;
-    case Ins::kCreateLinearRecordFile:
-      f.type = FileType::kLinearRecord;
-      base_len = 10;
-      break;
-    default:
-      f.type = FileType::kCyclicRecord;
-      base_len = 10;
-      break;
-  }
+  f.type = kind.type;
+  const size_t base_len = kind.base_len;
   const bool with_iso =
       f.type != FileType::kValue && app->iso_file_ids && body.size() == base_len + 2;
   if (body.size() != base_len && !with_iso) return Error(Sw::kLengthError);
@@ -172,15 +154,13 @@ Card::Result Card::CreateFile(Ins ins, ByteSpan data) {
 }
 
 Card::Result Card::DeleteFile(Ins ins, ByteSpan data) {
-  Bytes body;
-  if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
-  if (body.size() != 1) return Error(Sw::kLengthError);
-  Application* app = CurrentApp();
-  if (!app) return Error(Sw::kPermissionDenied);
-  if (!app->FindFile(body[0])) return Error(Sw::kFileNotFound);
+  Application* app = nullptr;
+  File* f = nullptr;
+  if (Sw sw = ManagedFile(ins, data, app, f); sw != Sw::kOk) return Error(sw);
   if (Sw sw = CheckCreateAccess(); sw != Sw::kOk) return Error(sw);
-  const uint8_t id = body[0];
-  std::erase_if(app->files, [id](const File& f) { return f.id == id; });
+  const uint8_t id = f->id;
+  std::erase_if(app->files, [id](const File& file) { return file.id == id; });
   return Result{};
 }
+
 }  // namespace desfired::sim

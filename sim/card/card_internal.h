@@ -10,6 +10,8 @@
 #include <cstdint>
 
 #include "core/util/bytes.h"
+#include "sim/card/protocol.h"
+#include "sim/card/secure_channel.h"
 
 namespace desfired::sim {
 
@@ -39,6 +41,17 @@ inline Bytes NormalizeDesKey(ByteSpan key) {
     return Bytes(key.begin(), key.begin() + 8);
   }
   return Bytes(key.begin(), key.end());
+}
+
+// Command protection of data sent to a file with communication mode `comm`.
+inline CmdProtection WriteProtection(uint8_t comm) {
+  if (comm == kCommFull) return CmdProtection::kFull;
+  if (comm == kCommMac) return CmdProtection::kMac;
+  return CmdProtection::kPlain;
+}
+// Command protection of a read request (EV2 MACs it unless the file is plain).
+inline CmdProtection ReadRequestProtection(uint8_t comm) {
+  return comm == kCommPlain ? CmdProtection::kPlain : CmdProtection::kMacEv2;
 }
 
 }  // namespace desfired::sim
