@@ -83,6 +83,11 @@ bool IsTransportError(const absl::Status& status);
 // ("1b4e28ba-2fa1-4d2b-883f-0016d3cca427"). Thread-safe.
 std::string NewRequestId();
 
+// The default of ClientOptions::mutation_retries, and of every client's retries of a change:
+// desfirectl's --retries, the C++ examples' --retries and the Python client's
+// mutation_retries (python/tests checks that it is the same number).
+inline constexpr int kDefaultMutationRetries = 2;
+
 struct ClientOptions {
   // host:port of desfired (any gRPC target string).
   std::string server = "127.0.0.1:50051";
@@ -104,7 +109,7 @@ struct ClientOptions {
   // desfired records request ids in its audit ledger (docs/ledger.md) and answers a retry
   // from it, so a retried change is applied at most once. Against a server started without a
   // data directory (no ledger) set 0: a retry after a lost answer could apply it twice there.
-  int mutation_retries = 2;
+  int mutation_retries = kDefaultMutationRetries;
   absl::Duration retry_backoff = absl::Milliseconds(200);
 };
 

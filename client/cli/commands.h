@@ -27,11 +27,16 @@ int Files(int argc, char** argv);
 int Read(int argc, char** argv);
 int Write(int argc, char** argv);
 int Records(int argc, char** argv);
+int WriteRecord(int argc, char** argv);
+int ClearRecords(int argc, char** argv);
 // Value files (value.cc).
 int Value(int argc, char** argv);
 int Debit(int argc, char** argv);
 int Credit(int argc, char** argv);
 int LimitedCredit(int argc, char** argv);
+// The transaction left open by --defer-commit (transaction.cc).
+int Commit(int argc, char** argv);
+int Abort(int argc, char** argv);
 // The tap log of a card (taplog.cc).
 int TapLog(int argc, char** argv);
 // The audit ledger file, read locally (ledger.cc).

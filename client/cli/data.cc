@@ -1,7 +1,8 @@
-// desfirectl read, write, records: data files and record files.
+// desfirectl read, write, records, write-record, clear-records: data files and record files.
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -62,6 +63,81 @@ int PrintRecords(const v1::ReadRecordsResponse& all) {
   return kExitOk;
 }
 
+// The bytes of --data HEX or --in FILE|- (exactly one of them) into *data. The exit code
+// when they cannot be had: kExitUsage (said by cmd), or kExitInput for a file that cannot be
+// read.
+std::optional<int> DataOption(const ServerCommand& cmd, std::string* data) {
+  const bool has_data = cmd.args().Has("data");
+  std::optional<std::string> in = cmd.args().Value("in");
+  if (has_data == in.has_value()) return cmd.UsageError("give exactly one of --data and --in");
+  if (has_data) {
+    absl::StatusOr<Bytes> bytes = cmd.HexBytes("data");
+    if (!bytes.ok()) return cmd.UsageError(bytes.status());
+    *data = AsString(*bytes);
+  } else {
+    std::ifstream file_in;
+    std::istream* stream = &std::cin;
+    if (*in != "-") {
+      file_in.open(*in, std::ios::binary);
+      if (!file_in) {
+        std::cerr << "desfirectl " << cmd.name() << ": cannot open " << *in << "\n";
+        return kExitInput;
+      }
+      stream = &file_in;
+    }
+    data->assign(std::istreambuf_iterator<char>(*stream), std::istreambuf_iterator<char>());
+    if (stream->bad()) {
+      std::cerr << "desfirectl " << cmd.name() << ": read error on " << *in << "\n";
+      return kExitInput;
+    }
+  }
+  if (data->empty()) return cmd.UsageError("nothing to write");
+  return std::nullopt;
+}
+
+// The options of write and write-record after the file options: --offset (`offset_help`),
+// --data, --in, --request-id and --defer-commit.
+void AddWriteOptions(ServerCommand& cmd, const std::string& offset_help) {
+  cmd.args().Option("offset", "N", offset_help);
+  cmd.args().Option("data", "HEX", "the bytes, hex");
+  cmd.args().Option("in", "FILE|-", "read the bytes from FILE, or from stdin with -");
+  cmd.AddRequestId();
+  cmd.AddDeferCommit();
+}
+
+// Fills a write request (WriteData, WriteRecord) from the options of AddWriteOptions; the
+// exit code when that fails.
+template <typename Request>
+std::optional<int> FillWrite(const ServerCommand& cmd, Request* req) {
+  if (absl::Status s = cmd.FileRequest(req); !s.ok()) return cmd.UsageError(s);
+  absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
+  if (!offset.ok()) return cmd.UsageError(offset.status());
+  req->set_offset(static_cast<uint32_t>(*offset));
+  if (std::optional<int> failed = DataOption(cmd, req->mutable_data())) return failed;
+  req->set_request_id(cmd.request_id());
+  req->set_defer_commit(cmd.defer_commit());
+  return std::nullopt;
+}
+
+// write or write-record: `name`, its --help `summary`, the help of --offset, its call, and
+// `what` was done (from the request) for the outcome line.
+template <typename Request, typename Response, typename What>
+int RunWrite(const char* name, const char* summary, const char* offset_help,
+             absl::StatusOr<Response> (client::Client::*call)(Request), What what, int argc,
+             char** argv) {
+  ServerCommand cmd(name, summary);
+  cmd.AddFileOptions("a key with write access (omit when writing is free)");
+  AddWriteOptions(cmd, offset_help);
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  Request req;
+  if (std::optional<int> failed = FillWrite(cmd, &req)) return *failed;
+  return cmd.Call(req, call, [&](const Response& resp) {
+    cmd.PrintChangeOutcome(absl::StrCat(what(req), ServerCommand::CommittedText(resp.committed())),
+                           resp.replayed());
+    return kExitOk;
+  });
+}
+
 }  // namespace
 
 int Read(int argc, char** argv) {
@@ -97,55 +173,53 @@ int Read(int argc, char** argv) {
 }
 
 int Write(int argc, char** argv) {
-  ServerCommand cmd("write",
-                    "Write bytes to a standard or backup data file (a backup file is committed).");
-  cmd.AddFileOptions("a key with write access (omit when writing is free)");
-  cmd.args().Option("offset", "N", "first byte to write (default 0)");
-  cmd.args().Option("data", "HEX", "the bytes, hex");
-  cmd.args().Option("in", "FILE|-", "read the bytes from FILE, or from stdin with -");
-  cmd.AddRequestId();
-  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
-  v1::WriteDataRequest req;
-  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
-  absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
-  if (!offset.ok()) return cmd.UsageError(offset.status());
-  req.set_offset(static_cast<uint32_t>(*offset));
-  const bool has_data = cmd.args().Has("data");
-  std::optional<std::string> in = cmd.args().Value("in");
-  if (has_data == in.has_value()) return cmd.UsageError("give exactly one of --data and --in");
-  if (has_data) {
-    absl::StatusOr<Bytes> data = cmd.HexBytes("data");
-    if (!data.ok()) return cmd.UsageError(data.status());
-    req.set_data(AsString(*data));
-  } else {
-    std::ifstream file_in;
-    std::istream* stream = &std::cin;
-    if (*in != "-") {
-      file_in.open(*in, std::ios::binary);
-      if (!file_in) {
-        std::cerr << "desfirectl write: cannot open " << *in << "\n";
-        return kExitInput;
-      }
-      stream = &file_in;
-    }
-    std::string data((std::istreambuf_iterator<char>(*stream)), std::istreambuf_iterator<char>());
-    if (stream->bad()) {
-      std::cerr << "desfirectl write: read error on " << *in << "\n";
-      return kExitInput;
-    }
-    req.set_data(std::move(data));
-  }
-  if (req.data().empty()) return cmd.UsageError("nothing to write");
-  req.set_request_id(cmd.request_id());
+  return RunWrite<v1::WriteDataRequest, v1::WriteDataResponse>(
+      "write",
+      "Write bytes to a standard or backup data file (a backup file is committed\n"
+      "unless --defer-commit).",
+      "first byte to write (default 0)", &client::Client::WriteData,
+      [](const v1::WriteDataRequest& req) {
+        return absl::StrCat("wrote ", req.data().size(), " bytes at offset ", req.offset(),
+                            " of file ", req.file_no(), " in ", AidText(req.aid()));
+      },
+      argc, argv);
+}
 
-  return cmd.Call(req, &client::Client::WriteData, [&](const v1::WriteDataResponse& resp) {
-    cmd.PrintChangeOutcome(
-        absl::StrCat("wrote ", req.data().size(), " bytes at offset ", req.offset(), " of file ",
-                     req.file_no(), " in ", AidText(req.aid()),
-                     resp.committed() ? " (committed)" : " (not committed)"),
-        resp.replayed());
-    return kExitOk;
-  });
+int WriteRecord(int argc, char** argv) {
+  return RunWrite<v1::WriteRecordRequest, v1::WriteRecordResponse>(
+      "write-record",
+      "Append a record to a linear or cyclic record file (committed unless\n"
+      "--defer-commit; the rest of the new record is zero). Retrying with the same\n"
+      "--request-id never appends it twice.",
+      "first byte to write within the new record (default 0)", &client::Client::WriteRecord,
+      [](const v1::WriteRecordRequest& req) {
+        return absl::StrCat("wrote a record of ", req.data().size(), " bytes at offset ",
+                            req.offset(), " to file ", req.file_no(), " in ", AidText(req.aid()));
+      },
+      argc, argv);
+}
+
+int ClearRecords(int argc, char** argv) {
+  ServerCommand cmd("clear-records",
+                    "Empty a linear or cyclic record file (committed unless --defer-commit).\n"
+                    "Retrying with the same --request-id never applies it twice.");
+  cmd.AddFileOptions("a key with read-write access (omit when that is free)");
+  cmd.AddRequestId();
+  cmd.AddDeferCommit();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  v1::ClearRecordFileRequest req;
+  if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
+  req.set_request_id(cmd.request_id());
+  req.set_defer_commit(cmd.defer_commit());
+
+  return cmd.Call(
+      req, &client::Client::ClearRecordFile, [&](const v1::ClearRecordFileResponse& resp) {
+        cmd.PrintChangeOutcome(
+            absl::StrCat("cleared record file ", req.file_no(), " in ", AidText(req.aid()),
+                         ServerCommand::CommittedText(resp.committed())),
+            resp.replayed());
+        return kExitOk;
+      });
 }
 
 int Records(int argc, char** argv) {

@@ -22,10 +22,14 @@ constexpr char kUsage[] =
     "  read                 read a standard or backup data file\n"
     "  write                write a standard or backup data file\n"
     "  records              read the records of a record file\n"
+    "  write-record         append a record to a record file\n"
+    "  clear-records        empty a record file\n"
     "  value                print the value of a value file\n"
     "  debit                subtract from a value file\n"
     "  credit               add to a value file\n"
     "  limited-credit       refund up to the last debit (limited credit)\n"
+    "  commit               commit the changes made with --defer-commit\n"
+    "  abort                discard the changes made with --defer-commit\n"
     "\n"
     "tap records:\n"
     "  taplog               read a card's tap log, parsed by the server\n"
@@ -63,10 +67,14 @@ constexpr Command kCommands[] = {
     {"read", desfired::cli::Read},
     {"write", desfired::cli::Write},
     {"records", desfired::cli::Records},
+    {"write-record", desfired::cli::WriteRecord},
+    {"clear-records", desfired::cli::ClearRecords},
     {"value", desfired::cli::Value},
     {"debit", desfired::cli::Debit},
     {"credit", desfired::cli::Credit},
     {"limited-credit", desfired::cli::LimitedCredit},
+    {"commit", desfired::cli::Commit},
+    {"abort", desfired::cli::Abort},
     {"taplog", desfired::cli::TapLog},
     {"format", desfired::cli::Format},
     {"create-app", desfired::cli::CreateApp},
@@ -114,8 +122,15 @@ int Main(int argc, char** argv) {
     const absl::string_view sub = argc >= 3 ? absl::string_view(argv[2]) : "";
     if (sub == "verify") return desfired::cli::LedgerVerify(argc - 3, argv + 3);
     if (sub == "export") return desfired::cli::LedgerExport(argc - 3, argv + 3);
-    std::cerr << "desfirectl ledger: expected a subcommand: verify or export\n";
-    return kExitUsage;
+    const bool help = sub == "--help" || sub == "-h";
+    (help ? std::cout : std::cerr)
+        << (help ? "" : "desfirectl ledger: expected a subcommand: verify or export\n")
+        << "usage: desfirectl ledger verify|export [options]\n"
+        << "  verify  check the hash chain of desfired's ledger file\n"
+        << "  export  write the ledger's rows as JSON lines or CSV\n"
+        << "run 'desfirectl ledger verify --help' or 'desfirectl ledger export --help' for the "
+           "options\n";
+    return help ? kExitOk : kExitUsage;
   }
   for (const Command& c : kCommands) {
     if (cmd == c.name) return c.run(argc - 2, argv + 2);

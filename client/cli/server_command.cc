@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -12,10 +13,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "client/cli/commands.h"
+#include "client/cli/json_output.h"
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
+#include "core/util/json_escape.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace desfired::cli {
 namespace {
@@ -133,23 +135,73 @@ std::string ReasonHint(absl::string_view reason, const absl::Status& status) {
   return hint;
 }
 
+namespace {
+
+constexpr absl::string_view kUnreachableHint =
+    "check that desfired runs and --server (DESFIRED_SERVER) points at it; with TLS check "
+    "--tls-ca / --tls-cert / --tls-key";
+
+// `value` as a JSON string, or null when absent.
+std::string JsonOrNull(const std::optional<std::string>& value) {
+  return value ? JsonQuote(*value) : "null";
+}
+
+// The error ErrorInfo.metadata of `status`, as a JSON object sorted by key.
+std::string MetadataJson(const absl::Status& status) {
+  std::map<std::string, std::string> metadata;
+  status.ForEachPayload([&metadata](absl::string_view url, const absl::Cord& value) {
+    if (absl::ConsumePrefix(&url, apdu::kMetadataTypeUrlPrefix)) {
+      metadata[std::string(url)] = std::string(value);
+    }
+  });
+  std::string out = "{";
+  for (const auto& [key, value] : metadata) {
+    if (out.size() > 1) out += ",";
+    absl::StrAppend(&out, JsonQuote(key), ":", JsonQuote(value));
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::string ErrorJson(absl::string_view command, int exit_code, const absl::Status& status,
+                      absl::string_view request_id, absl::string_view hint) {
+  return absl::StrCat(
+      "{\"command\":", JsonQuote(command), ",\"exitCode\":", exit_code,
+      ",\"code\":", JsonQuote(absl::StatusCodeToString(status.code())),
+      ",\"reason\":", JsonOrNull(apdu::GetReason(status)),
+      ",\"message\":", JsonQuote(status.message()), ",\"metadata\":", MetadataJson(status),
+      ",\"requestId\":",
+      JsonOrNull(request_id.empty() ? std::nullopt : std::optional<std::string>(request_id)),
+      ",\"commitState\":", JsonOrNull(client::GetErrorMetadata(status, apdu::kMetadataCommitState)),
+      ",\"hint\":", JsonOrNull(hint.empty() ? std::nullopt : std::optional<std::string>(hint)),
+      "}");
+}
+
 int ReportCallError(absl::string_view command, const absl::Status& status,
-                    absl::string_view request_id) {
+                    absl::string_view request_id, bool json) {
+  const bool unreachable = client::IsTransportError(status);
+  const int exit_code = unreachable ? kExitUnreachable : kExitFailed;
+  const std::string reason =
+      apdu::GetReason(status).value_or(absl::StatusCodeToString(status.code()));
+  const std::string hint = unreachable ? std::string(kUnreachableHint) : ReasonHint(reason, status);
+  if (json) {
+    std::cerr << ErrorJson(absl::StrCat("desfirectl ", command), exit_code, status, request_id,
+                           hint)
+              << "\n";
+    return exit_code;
+  }
   std::string out = absl::StrCat("desfirectl ", command, ": ");
-  if (client::IsTransportError(status)) {
+  if (unreachable) {
     absl::StrAppend(&out, "no answer from desfired (", absl::StatusCodeToString(status.code()),
-                    "): ", status.message(), "\n",
-                    "  what to do: check that desfired runs and --server (DESFIRED_SERVER) "
-                    "points at it; with TLS check --tls-ca / --tls-cert / --tls-key\n");
+                    "): ", status.message(), "\n", "  what to do: ", hint, "\n");
     if (!request_id.empty()) {
       absl::StrAppend(&out, "  request id: ", request_id, " (retry with --request-id ", request_id,
                       ")\n");
     }
     std::cerr << out;
-    return kExitUnreachable;
+    return exit_code;
   }
-  const std::string reason =
-      apdu::GetReason(status).value_or(absl::StatusCodeToString(status.code()));
   absl::StrAppend(&out, reason, " (", absl::StatusCodeToString(status.code()),
                   "): ", status.message(), "\n");
   for (absl::string_view key : kMetadataKeys) {
@@ -160,11 +212,11 @@ int ReportCallError(absl::string_view command, const absl::Status& status,
   if (!request_id.empty()) {
     absl::StrAppend(&out, "  request id: ", request_id, "\n");
   }
-  if (std::string hint = ReasonHint(reason, status); !hint.empty()) {
+  if (!hint.empty()) {
     absl::StrAppend(&out, "  what to do: ", hint, "\n");
   }
   std::cerr << out;
-  return kExitFailed;
+  return exit_code;
 }
 
 void AddConnectionOptions(ArgParser& args, bool server_env) {
@@ -180,7 +232,9 @@ void AddConnectionOptions(ArgParser& args, bool server_env) {
               "DESFIRED_TLS_SERVER_NAME");
   args.Option("timeout", "DURATION", "deadline of each call, e.g. 10s or 500ms (default 30s)",
               "DESFIRED_TIMEOUT");
-  args.Option("retries", "N", "retries of a change on UNAVAILABLE, same request id (default 0)");
+  args.Option("retries", "N",
+              absl::StrCat("retries of a change on UNAVAILABLE, same request id (default ",
+                           client::kDefaultMutationRetries, ")"));
 }
 
 absl::StatusOr<client::ClientOptions> ConnectionOptions(const ArgParser& args) {
@@ -250,9 +304,17 @@ void ServerCommand::AddRequestId() {
                "(default: a new random id, printed)");
 }
 
+void ServerCommand::AddDeferCommit() {
+  args_.Flag("defer-commit",
+             "leave the card's transaction open: the change takes effect with 'desfirectl "
+             "commit' (same reader, --aid and --key), 'desfirectl abort' discards it");
+}
+
 std::optional<int> ServerCommand::Parse(int argc, char** argv) {
   // Added last so that --help lists the command's own options first.
-  args_.Flag("json", "print proto3 JSON (one object per line) instead of a table");
+  args_.Flag("json",
+             "print JSON (one object per line; bytes and AIDs in hex) instead of a table, and "
+             "a failure as one JSON object on stderr");
   AddConnectionOptions(args_, /*server_env=*/true);
   if (absl::Status s = args_.Parse(argc, argv); !s.ok()) return UsageError(s.message());
   if (args_.help_requested()) {
@@ -378,22 +440,30 @@ absl::StatusOr<std::unique_ptr<client::Client>> ServerCommand::Connect() const {
 }
 
 int ServerCommand::UsageError(absl::string_view message) const {
+  if (json()) {
+    std::cerr << ErrorJson(absl::StrCat("desfirectl ", name_), kExitUsage,
+                           absl::InvalidArgumentError(message), "",
+                           absl::StrCat("run 'desfirectl ", name_, " --help' for usage"))
+              << "\n";
+    return kExitUsage;
+  }
   std::cerr << "desfirectl " << name_ << ": " << message << "\n"
             << "run 'desfirectl " << name_ << " --help' for usage\n";
   return kExitUsage;
 }
 
 int ServerCommand::Failed(const absl::Status& status) const {
-  return ReportCallError(name_, status, request_id_);
+  return ReportCallError(name_, status, request_id_, json());
 }
 
 void ServerCommand::PrintJson(const google::protobuf::Message& message) const {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = false;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  std::cout << json << "\n";
+  std::cout << CliJson(message) << "\n";
+}
+
+std::string ServerCommand::CommittedText(bool committed) {
+  return committed ? " (committed)"
+                   : " (not committed: 'desfirectl commit' commits it, 'desfirectl abort' "
+                     "discards it)";
 }
 
 void ServerCommand::PrintChangeOutcome(absl::string_view what, bool replayed) const {

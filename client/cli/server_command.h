@@ -52,10 +52,18 @@ void AddConnectionOptions(ArgParser& args, bool server_env);
 absl::StatusOr<client::ClientOptions> ConnectionOptions(const ArgParser& args);
 
 // Prints a failed call's error to stderr: reason, code and message, its metadata, and what to
-// do; `request_id` (may be empty) is shown for a change. Returns kExitUnreachable for
-// client::IsTransportError, else kExitFailed.
+// do; `request_id` (may be empty) is shown for a change. With `json`, the error is one line
+// of ErrorJson instead. Returns kExitUnreachable for client::IsTransportError, else
+// kExitFailed.
 int ReportCallError(absl::string_view command, const absl::Status& status,
-                    absl::string_view request_id = "");
+                    absl::string_view request_id = "", bool json = false);
+
+// A failure as one JSON object (docs/cli.md, "Errors"): "command" ("desfirectl debit"),
+// "exitCode", "code" (the gRPC code name), "reason" (ErrorInfo.reason, null when the server
+// gave none), "message", "metadata" (every ErrorInfo.metadata entry), "requestId",
+// "commitState" (metadata commit_state) and "hint" (what to do); absent values are null.
+std::string ErrorJson(absl::string_view command, int exit_code, const absl::Status& status,
+                      absl::string_view request_id, absl::string_view hint);
 
 // What to do about an error with `reason` (empty when there is nothing to add).
 std::string ReasonHint(absl::string_view reason, const absl::Status& status);
@@ -79,6 +87,8 @@ class ServerCommand {
   void AddFile(absl::string_view help = "file number (0..31)");
   // --request-id ID: the idempotency key of a change (default: a new random one).
   void AddRequestId();
+  // --defer-commit: leave the transaction open for 'desfirectl commit' / 'desfirectl abort'.
+  void AddDeferCommit();
   // The options FileRequest reads: the target, --aid, --file (`file_help`) and the key
   // options (`key_help`), in that order.
   void AddFileOptions(absl::string_view key_help,
@@ -128,6 +138,8 @@ class ServerCommand {
   absl::StatusOr<Bytes> HexBytes(const std::string& option) const;
   // --request-id, or the random one made at Parse.
   const std::string& request_id() const { return request_id_; }
+  // --defer-commit was given.
+  bool defer_commit() const { return args_.Has("defer-commit"); }
   // --json was given.
   bool json() const { return args_.Has("json"); }
   // --timeout, when given (Watch uses none otherwise).
@@ -177,14 +189,17 @@ class ServerCommand {
     return print(all);
   }
 
-  // Prints "desfirectl NAME: message" and a pointer to --help; returns kExitUsage.
+  // Prints "desfirectl NAME: message" and a pointer to --help (with --json: ErrorJson, code
+  // INVALID_ARGUMENT); returns kExitUsage.
   int UsageError(absl::string_view message) const;
   int UsageError(const absl::Status& status) const { return UsageError(status.message()); }
-  // ReportCallError for this command (with the request id for a change).
+  // ReportCallError for this command (with the request id for a change, and --json).
   int Failed(const absl::Status& status) const;
 
-  // One line of proto3 JSON (lowerCamelCase names, fields with default values included).
+  // One line of desfirectl JSON (CliJson: proto3 JSON with bytes and AIDs in hex).
   void PrintJson(const google::protobuf::Message& message) const;
+  // " (committed)", or for a change left open by --defer-commit, what ends its transaction.
+  static std::string CommittedText(bool committed);
   // The outcome of a change: `what` was done, the note that the server replayed it (an
   // earlier call with this request id made the change), and the request id.
   void PrintChangeOutcome(absl::string_view what, bool replayed) const;

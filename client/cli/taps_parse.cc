@@ -228,7 +228,9 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
     absl::MutexLock lock(&mu);
     if (!input_error.ok()) return InputError(path, input_error);
   }
-  if (!summary.ok()) return ReportCallError("taps parse", summary.status());
+  if (!summary.ok()) {
+    return ReportCallError("taps parse", summary.status(), "", args.Has("json"));
+  }
   tap::TapSummary core_summary;
   if (answer_error.ok()) answer_error = FromProto(*summary, &core_summary);
   if (!answer_error.ok()) {

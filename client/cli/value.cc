@@ -18,6 +18,7 @@ absl::Status FillChange(const ServerCommand& cmd, Request* req) {
   if (!amount.ok()) return amount.status();
   req->set_amount(static_cast<int32_t>(*amount));
   req->set_request_id(cmd.request_id());
+  req->set_defer_commit(cmd.defer_commit());
   return absl::OkStatus();
 }
 
@@ -27,7 +28,7 @@ std::string ChangeText(absl::string_view verb, int32_t amount, const v1::ValueCh
   if (change.has_value_before() && change.has_value_after()) {
     absl::StrAppend(&line, ": ", change.value_before(), " -> ", change.value_after());
   }
-  absl::StrAppend(&line, change.committed() ? " (committed)" : " (not committed)");
+  absl::StrAppend(&line, ServerCommand::CommittedText(change.committed()));
   return line;
 }
 
@@ -41,6 +42,7 @@ int RunChange(const char* name, const char* summary, const char* key_help,
   cmd.AddFileOptions(key_help);
   cmd.args().Option("amount", "N", "the amount (1..2147483647)");
   cmd.AddRequestId();
+  cmd.AddDeferCommit();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   auto client = cmd.Connect();
   if (!client.ok()) return cmd.UsageError(client.status());
@@ -75,12 +77,15 @@ int Value(int argc, char** argv) {
 
 int Debit(int argc, char** argv) {
   return RunChange("debit",
-                   "Subtract --amount from a value file (committed before the call returns).",
+                   "Subtract --amount from a value file (committed before the call returns,\n"
+                   "unless --defer-commit).",
                    kDebitKey, &client::Client::Debit, argc, argv);
 }
 
 int Credit(int argc, char** argv) {
-  return RunChange("credit", "Add --amount to a value file (committed before the call returns).",
+  return RunChange("credit",
+                   "Add --amount to a value file (committed before the call returns,\n"
+                   "unless --defer-commit).",
                    "a key with read-write access", &client::Client::Credit, argc, argv);
 }
 

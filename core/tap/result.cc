@@ -1,9 +1,35 @@
 #include "core/tap/result.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace desfired::tap {
+namespace {
+
+// The number of hex digits whose base64 decoding `raw` is, when that many digits would make a
+// record of a decodable length (28..32 bytes); else 0. That is what a record given as hex where
+// base64 is expected becomes: in the proto3 JSON of TapInput.raw (buf curl, grpc-gateway) hex
+// digits are valid base64, so 64 hex digits arrive as 48 bytes.
+size_t HexDigitsGivenAsBase64(ByteSpan raw) {
+  if (raw.size() > 2 * kRecordSize) return 0;
+  std::string text =
+      absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+  while (!text.empty() && text.back() == '=') text.pop_back();
+  if (text.size() % 2 != 0 || text.size() < 2 * kMinRecordSize || text.size() > 2 * kRecordSize) {
+    return 0;
+  }
+  // Of a group of fewer than 4 characters at the end, the last one lost bits in the decoding:
+  // it need not come back as it was.
+  const size_t exact = text.size() % 4 == 0 ? text.size() : text.size() - 1;
+  for (size_t i = 0; i < exact; ++i) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(text[i]))) return 0;
+  }
+  return text.size();
+}
+
+}  // namespace
 
 absl::string_view TapWarningName(TapWarning w) {
   switch (w) {
@@ -61,6 +87,13 @@ std::string TapResult::ErrorText() const {
       return absl::StrCat("record too short: ", reject_detail, " bytes (minimum ", kMinRecordSize,
                           ")");
     case RejectReason::kTooLong:
+      if (const size_t digits = HexDigitsGivenAsBase64(raw); digits > 0) {
+        return absl::StrCat("record too long: ", reject_detail, " bytes (maximum ", kRecordSize,
+                            "); these bytes are the base64 decoding of ", digits,
+                            " hex digits: the record was given as hex where base64 is expected "
+                            "(the JSON form of bytes fields); send it in base64, or parse hex "
+                            "with 'desfirectl taps parse'");
+      }
       return absl::StrCat("record too long: ", reject_detail, " bytes (maximum ", kRecordSize, ")");
     case RejectReason::kBadRecordType:
       return absl::StrFormat("unknown record type 0x%02x (expected 0x01..0x03)", reject_detail);

@@ -90,6 +90,8 @@ struct TapResult {
   void add(TapWarning w) { warnings = static_cast<uint16_t>(warnings | 1u << static_cast<int>(w)); }
 
   // Human-readable reason for a REJECTED result ("record too short: 12 bytes (minimum 28)").
+  // Too long bytes that are the base64 decoding of 56..64 hex digits say so: the record was
+  // sent as hex where base64 was expected.
   std::string ErrorText() const;
   // "<first 8 hex of UID>_<unix time>".
   std::string RecordId() const;

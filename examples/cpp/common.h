@@ -77,13 +77,26 @@ class Args {
   std::map<std::string, std::string> values_;
 };
 
+// The options Connect reads, for the usage lines of --help.
+inline std::string ConnectionUsage() {
+  return absl::StrCat(
+      "  --server HOST:PORT  desfired (default $DESFIRED_SERVER, else 127.0.0.1:50051)\n"
+      "  --token TOKEN       bearer token (default $DESFIRED_TOKEN)\n"
+      "  --tls-ca FILE       PEM roots to trust; turns TLS on (default $DESFIRED_TLS_CA)\n"
+      "  --retries N         retries of a change on UNAVAILABLE, same request id (default ",
+      desfired::client::kDefaultMutationRetries, ")\n");
+}
+
 // A client of --server (default $DESFIRED_SERVER, else 127.0.0.1:50051) with --token
-// (default $DESFIRED_TOKEN) and --tls-ca (default $DESFIRED_TLS_CA).
+// (default $DESFIRED_TOKEN), --tls-ca (default $DESFIRED_TLS_CA) and --retries (default
+// client::kDefaultMutationRetries).
 inline absl::StatusOr<std::unique_ptr<desfired::client::Client>> Connect(const Args& args) {
   desfired::client::ClientOptions options;
   options.server = args.Get("server", "127.0.0.1:50051", "DESFIRED_SERVER");
   options.token = args.Get("token", "", "DESFIRED_TOKEN");
   options.tls_ca_file = args.Get("tls-ca", "", "DESFIRED_TLS_CA");
+  options.mutation_retries =
+      static_cast<int>(args.Number("retries", desfired::client::kDefaultMutationRetries));
   options.deadline = absl::Seconds(10);
   return desfired::client::Client::Create(options);
 }

@@ -36,9 +36,10 @@ int main(int argc, char** argv) {
   std::optional<examples::Args> args = examples::Args::Parse(argc, argv);
   if (!args) return 2;
   if (args->Has("help")) {
-    std::cout << "usage: debit_until_empty [--server HOST:PORT] [--reader NAME] [--aid HEX]"
-                 " [--file N] [--key NAME --key-no N] [--read-key NAME --read-key-no N]"
-                 " [--interval SECONDS] [--card-wait SECONDS]\n";
+    std::cout << "usage: debit_until_empty [--reader NAME] [--aid HEX] [--file N]"
+                 " [--key NAME --key-no N] [--read-key NAME --read-key-no N]"
+                 " [--interval SECONDS] [--card-wait SECONDS] [connection options]\n"
+              << examples::ConnectionUsage();
     return 0;
   }
   auto client = examples::Connect(*args);

@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   std::optional<examples::Args> args = examples::Args::Parse(argc, argv);
   if (!args) return 2;
   if (args->Has("help") || !args->Has("out")) {
-    std::cout << "usage: dump_file --out PATH [--server HOST:PORT] [--reader NAME] [--aid HEX]"
-                 " [--file N] [--key NAME --key-no N] [--card-wait SECONDS]\n";
+    std::cout << "usage: dump_file --out PATH [--reader NAME] [--aid HEX] [--file N]"
+                 " [--key NAME --key-no N] [--card-wait SECONDS] [connection options]\n"
+              << examples::ConnectionUsage();
     return args->Has("help") ? 0 : 2;
   }
   auto client = examples::Connect(*args);

@@ -31,8 +31,9 @@ int main(int argc, char** argv) {
   std::optional<examples::Args> args = examples::Args::Parse(argc, argv);
   if (!args) return 2;
   if (args->Has("help")) {
-    std::cout << "usage: watch_apps [--server HOST:PORT] [--reader NAME] [--key NAME --key-no N]"
-                 " [--max-cards N] [--timeout SECONDS]\n";
+    std::cout << "usage: watch_apps [--reader NAME] [--key NAME --key-no N] [--max-cards N]"
+                 " [--timeout SECONDS] [connection options]\n"
+              << examples::ConnectionUsage();
     return 0;
   }
   auto client = examples::Connect(*args);

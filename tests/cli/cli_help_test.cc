@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/desfired_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/cli_run.h"
@@ -74,6 +75,52 @@ TEST(CliHelpTest, TapsAloneShowsItsSubcommand) {
   CliRun bare = Desfirectl("taps");
   EXPECT_EQ(bare.exit_code, 2);
   EXPECT_THAT(bare.err, HasSubstr("desfirectl taps parse"));
+}
+
+TEST(CliHelpTest, LedgerAloneShowsItsSubcommands) {
+  for (const char* args : {"ledger --help", "help ledger", "ledger -h"}) {
+    CliRun help = Desfirectl(args);
+    EXPECT_EQ(help.exit_code, 0) << args << ": " << help.err;
+    EXPECT_THAT(help.out, HasSubstr("desfirectl ledger verify|export")) << args;
+    EXPECT_THAT(help.out, HasSubstr("ledger export --help")) << args;
+    EXPECT_EQ(help.err, "") << args;
+  }
+  CliRun bare = Desfirectl("ledger");
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_THAT(bare.err, HasSubstr("expected a subcommand: verify or export"));
+}
+
+// --retries states the client's default, the one constant every client uses.
+TEST(CliHelpTest, RetriesDefaultIsTheClients) {
+  const std::string want =
+      absl::StrCat("(default ", desfired::client::kDefaultMutationRetries, ")");
+  for (const char* command : {"debit", "write", "write-record", "commit", "readers"}) {
+    CliRun help = Desfirectl(absl::StrCat(command, " --help"));
+    std::string retries_line;
+    for (absl::string_view line : absl::StrSplit(help.out, '\n')) {
+      if (absl::StrContains(line, "--retries")) retries_line = std::string(line);
+    }
+    EXPECT_THAT(retries_line, HasSubstr(want)) << command;
+  }
+}
+
+// The changes of the record files and the transaction commands, with --defer-commit.
+TEST(CliHelpTest, TransactionOptions) {
+  for (const char* command :
+       {"write", "write-record", "clear-records", "debit", "credit", "limited-credit"}) {
+    CliRun help = Desfirectl(absl::StrCat(command, " --help"));
+    EXPECT_THAT(help.out, HasSubstr("--defer-commit")) << command;
+    EXPECT_THAT(help.out, HasSubstr("--request-id ID")) << command;
+  }
+  for (const char* command : {"commit", "abort"}) {
+    CliRun help = Desfirectl(absl::StrCat(command, " --help"));
+    for (const char* option : {"--reader", "--aid", "--key", "--key-no", "--request-id"}) {
+      EXPECT_THAT(help.out, HasSubstr(option)) << command << " " << option;
+    }
+  }
+  CliRun record = Desfirectl("write-record --help");
+  EXPECT_THAT(record.out, HasSubstr("--data HEX"));
+  EXPECT_THAT(record.out, HasSubstr("--in FILE|-"));
 }
 
 TEST(CliHelpTest, UsageListsExitCodes) {

@@ -21,6 +21,7 @@
 #include "desfired/v1/card.pb.h"
 #include "desfired/v1/taps.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
@@ -83,6 +84,14 @@ class ServerCliTest : public ::testing::Test {
                       stdin_text);
   }
 
+  // OnCard, expected to succeed: its stdout (a failure names the command and its stderr).
+  std::string OkOnCard(const std::string& command, const std::string& args,
+                       const std::string& stdin_text = "") {
+    CliRun r = OnCard(command, args, stdin_text);
+    EXPECT_EQ(r.exit_code, 0) << command << " " << args << ": " << r.err;
+    return r.out;
+  }
+
   // File 2 (the backup file) starts with `want`: read with --length of `want` to stdout.
   void ExpectFile2(const std::string& want) {
     CliRun back = OnCard("read", absl::StrCat("--aid F51001 --file 2 --key transit-read --key-no 1 "
@@ -120,12 +129,54 @@ TEST_F(ServerCliTest, ReadersTableAndJson) {
   CliRun json = Desfirectl(absl::StrCat("readers --json ", server_flag_));
   ASSERT_EQ(json.exit_code, 0) << json.err;
   ASSERT_EQ(Lines(json.out).size(), 1u);
-  v1::ListReadersResponse resp;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &resp).ok()) << json.out;
-  ASSERT_GE(resp.readers_size(), 1);
-  EXPECT_EQ(resp.readers(0).name(), reader_);
-  EXPECT_TRUE(resp.readers(0).card_present());
-  EXPECT_EQ(resp.readers(0).uid(), std::string("\x04\xa1\xb2\xc3\xd4\xe5\xf6", 7));
+  google::protobuf::Struct resp;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(json, &resp));
+  const auto& readers = resp.fields().at("readers").list_value().values();
+  ASSERT_GE(readers.size(), 1);
+  const auto& reader = readers[0].struct_value().fields();
+  EXPECT_EQ(reader.at("name").string_value(), reader_);
+  EXPECT_TRUE(reader.at("cardPresent").bool_value());
+  // Bytes in hex, as the flags take them (not base64).
+  EXPECT_EQ(reader.at("uid").string_value(), "04a1b2c3d4e5f6");
+  EXPECT_EQ(reader.at("atr").string_value(), "3b8180018080");
+}
+
+// --json renders bytes as hex and AIDs as six hex digits, so what one command prints is what
+// the next one's flags take.
+TEST_F(ServerCliTest, JsonOutputFeedsBackIntoFlags) {
+  google::protobuf::Struct readers;
+  ASSERT_NO_FATAL_FAILURE(
+      ParseJsonOut(Desfirectl(absl::StrCat("readers --json ", server_flag_)), &readers));
+  const std::string uid = readers.fields()
+                              .at("readers")
+                              .list_value()
+                              .values(0)
+                              .struct_value()
+                              .fields()
+                              .at("uid")
+                              .string_value();
+  google::protobuf::Struct apps;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(OnCard("apps", "--json"), &apps));
+  const std::string aid = apps.fields()
+                              .at("applications")
+                              .list_value()
+                              .values(0)
+                              .struct_value()
+                              .fields()
+                              .at("aid")
+                              .string_value();
+  EXPECT_EQ(aid, "F51001");
+  google::protobuf::Struct info;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(OnCard("info", "--json"), &info));
+  ASSERT_EQ(info.fields().at("aids").list_value().values_size(), 1);
+  EXPECT_EQ(info.fields().at("aids").list_value().values(0).string_value(), "F51001");
+
+  google::protobuf::Struct data;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(
+      OnCard("read", absl::StrCat("--expected-uid ", uid, " --aid ", aid,
+                                  " --file 5 --key transit-read --key-no 1 --length 6 --json")),
+      &data));
+  EXPECT_EQ(data.fields().at("data").string_value(), "534543524554");  // "SECRET"
 }
 
 TEST_F(ServerCliTest, InfoAppsFiles) {
@@ -374,6 +425,119 @@ TEST_F(ServerCliTest, TapsParseProgressThroughTheServer) {
   ASSERT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_EQ(Lines(piped.out).size(), 40000u);
   EXPECT_THAT(piped.err, Not(HasSubstr("parsed")));
+}
+
+// write-record appends a record, clear-records empties the file; both are changes with a
+// request id.
+TEST_F(ServerCliTest, WriteRecordAndClearRecords) {
+  const std::string read = "--aid F51001 --file 3 --key transit-read --key-no 1";
+  const std::string write = "--aid F51001 --file 3 --key transit-debit --key-no 2";
+  std::string out =
+      OkOnCard("write-record", absl::StrCat(write, " --data 0102030405 --request-id cli-wr-1"));
+  EXPECT_THAT(out, HasSubstr("wrote a record of 5 bytes at offset 0 to file 3 in F51001 "
+                             "(committed)\nrequest id: cli-wr-1"));
+  out = OkOnCard("records", absl::StrCat(read, " --max 1"));
+  EXPECT_THAT(out, HasSubstr(" 0102030405000000"));
+  EXPECT_THAT(out, HasSubstr("1 of 7 records"));
+  EXPECT_THAT(OkOnCard("write-record", absl::StrCat(write, " --offset 1 --in -"), "AB"),
+              HasSubstr("wrote a record of 2 bytes at offset 1"));
+  CliRun no_data = OnCard("write-record", write);
+  EXPECT_EQ(no_data.exit_code, 2);
+  EXPECT_THAT(no_data.err, HasSubstr("give exactly one of --data and --in"));
+
+  EXPECT_THAT(OkOnCard("clear-records",
+                       "--aid F51001 --file 3 --key transit-credit --key-no 3 "
+                       "--request-id cli-cr-1"),
+              HasSubstr("cleared record file 3 in F51001 (committed)\nrequest id: cli-cr-1"));
+  EXPECT_THAT(OkOnCard("records", read), HasSubstr("0 of 0 records"));
+}
+
+// --defer-commit leaves the change in the card's open transaction: commit makes it take effect,
+// abort discards it.
+TEST_F(ServerCliTest, DeferCommitThenCommitOrAbort) {
+  const std::string key = "--aid F51001 --key transit-debit --key-no 2";
+  EXPECT_THAT(OkOnCard("debit", absl::StrCat(key, " --file 1 --amount 100 --defer-commit")),
+              HasSubstr("debit 100 (not committed: 'desfirectl commit' commits it"));
+  EXPECT_THAT(OkOnCard("commit", absl::StrCat(key, " --request-id cli-cm-1")),
+              HasSubstr("committed the transaction in F51001\nrequest id: cli-cm-1"));
+  EXPECT_EQ(Value(), 2400);
+
+  v1::DebitResponse resp;
+  ASSERT_NO_FATAL_FAILURE(ParseJsonOut(
+      OnCard("debit", absl::StrCat(key, " --file 1 --amount 50 --defer-commit --json")), &resp));
+  EXPECT_FALSE(resp.change().committed());
+  EXPECT_THAT(OkOnCard("abort", key), HasSubstr("aborted the transaction in F51001"));
+  EXPECT_EQ(Value(), 2400);
+
+  // A backup file and a record file, committed together.
+  EXPECT_THAT(OkOnCard("write", absl::StrCat(key, " --file 2 --data 6f6b --defer-commit")),
+              HasSubstr("(not committed"));
+  EXPECT_THAT(OkOnCard("write-record", absl::StrCat(key, " --file 3 --data 0a0b --defer-commit")),
+              HasSubstr("(not committed"));
+  OkOnCard("commit", key);
+  ASSERT_NO_FATAL_FAILURE(ExpectFile2("ok"));
+
+  CliRun no_aid = OnCard("commit", "--key transit-debit --key-no 2");
+  EXPECT_EQ(no_aid.exit_code, 2);
+  EXPECT_THAT(no_aid.err, HasSubstr("--aid is required"));
+}
+
+// With --json a failure is one JSON object on stderr, and the exit codes stay.
+TEST_F(ServerCliTest, JsonErrorsOnStderr) {
+  auto parse = [](const CliRun& run, google::protobuf::Struct* out) {
+    ASSERT_EQ(Lines(run.err).size(), 1u) << run.err;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.err, out).ok()) << run.err;
+    EXPECT_EQ(run.out, "");
+  };
+  CliRun too_much = OnCard("debit",
+                           "--aid F51001 --file 1 --key transit-debit --key-no 2 "
+                           "--amount 1000000 --request-id cli-j-1 --json");
+  EXPECT_EQ(too_much.exit_code, 1);
+  google::protobuf::Struct e;
+  ASSERT_NO_FATAL_FAILURE(parse(too_much, &e));
+  const auto& f = e.fields();
+  EXPECT_EQ(f.at("command").string_value(), "desfirectl debit");
+  EXPECT_EQ(f.at("exitCode").number_value(), 1);
+  EXPECT_EQ(f.at("code").string_value(), "OUT_OF_RANGE");
+  EXPECT_EQ(f.at("reason").string_value(), "INSUFFICIENT_VALUE");
+  EXPECT_FALSE(f.at("message").string_value().empty());
+  EXPECT_EQ(f.at("metadata").struct_value().fields().at("desfire_status").string_value(), "BE");
+  EXPECT_EQ(f.at("requestId").string_value(), "cli-j-1");
+  ASSERT_TRUE(f.count("commitState"));
+  EXPECT_THAT(f.at("hint").string_value(), HasSubstr("credit first"));
+  EXPECT_EQ(Value(), 2500);
+
+  CliRun no_reader = Desfirectl(absl::StrCat(
+      "value --json ", server_flag_,
+      " --reader 'No Such Reader 00 00' --aid F51001 --file 1 --key transit-read --key-no 1"));
+  EXPECT_EQ(no_reader.exit_code, 1);
+  ASSERT_NO_FATAL_FAILURE(parse(no_reader, &e));
+  EXPECT_EQ(e.fields().at("reason").string_value(), "READER_NOT_FOUND");
+  EXPECT_EQ(e.fields().at("metadata").struct_value().fields().at("reader").string_value(),
+            "No Such Reader 00 00");
+  EXPECT_EQ(e.fields().at("requestId").kind_case(), google::protobuf::Value::kNullValue);
+
+  CliRun usage = OnCard("debit", "--aid F51001 --file 1 --key transit-debit --json");
+  EXPECT_EQ(usage.exit_code, 2);
+  ASSERT_NO_FATAL_FAILURE(parse(usage, &e));
+  EXPECT_EQ(e.fields().at("code").string_value(), "INVALID_ARGUMENT");
+  EXPECT_THAT(e.fields().at("message").string_value(), HasSubstr("--amount is required"));
+}
+
+// No sandbox needed: nothing listens on the port.
+TEST(ServerCliUnreachableTest, JsonErrorExitsThree) {
+  CliRun r = Desfirectl(
+      "debit --json --server 127.0.0.1:1 --retries 0 --reader R --aid F51001 --file 1 --key k "
+      "--amount 1 --request-id u-2");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.out, "");
+  google::protobuf::Struct e;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.err, &e).ok()) << r.err;
+  EXPECT_EQ(e.fields().at("exitCode").number_value(), 3);
+  EXPECT_EQ(e.fields().at("code").string_value(), "UNAVAILABLE");
+  EXPECT_EQ(e.fields().at("reason").kind_case(), google::protobuf::Value::kNullValue);
+  EXPECT_EQ(e.fields().at("requestId").string_value(), "u-2");
+  EXPECT_THAT(e.fields().at("hint").string_value(), HasSubstr("check that desfired runs"));
 }
 
 // No sandbox needed: nothing listens on the port.

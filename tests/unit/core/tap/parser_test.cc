@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/keys/key_store.h"
 #include "core/tap/pipeline.h"
@@ -125,6 +126,28 @@ TEST_F(ParserTest, MacVerificationFailed) {
   EXPECT_TRUE(r.has(TapWarning::kMacVerificationFailed));
   EXPECT_FALSE(r.has(TapWarning::kMacNotVerified));
   EXPECT_FALSE(r.has(TapWarning::kCrc8Mismatch));
+}
+
+// A record sent as hex in the JSON of TapInput.raw arrives as the base64 decoding of its hex
+// digits (64 digits: 48 bytes): the rejection says so, for every decodable length.
+TEST_F(ParserTest, HexGivenAsBase64IsNamedInTheError) {
+  const std::string hex = HexEncode(MakeRecord(RecordSpec{}));
+  for (size_t digits : {56u, 60u, 64u}) {
+    std::string bytes;
+    ASSERT_TRUE(absl::Base64Unescape(hex.substr(0, digits), &bytes)) << digits;
+    const Bytes raw(bytes.begin(), bytes.end());  // outlives r, whose raw points into it
+    TapResult r = Parse(raw);
+    EXPECT_EQ(r.reject, RejectReason::kTooLong) << digits;
+    EXPECT_THAT(r.ErrorText(),
+                ::testing::HasSubstr(absl::StrCat("base64 decoding of ", digits,
+                                                  " hex digits: the record was "
+                                                  "given as hex where base64 is expected")));
+  }
+  // Other too long records do not get the remark.
+  const Bytes ff(48, 0xff);
+  TapResult other = Parse(ff);
+  EXPECT_EQ(other.reject, RejectReason::kTooLong);
+  EXPECT_EQ(other.ErrorText(), "record too long: 48 bytes (maximum 32)");
 }
 
 TEST(ParserNoKeyTest, MacNotVerifiedWithoutKey) {
