@@ -134,6 +134,10 @@ CardEventKind FromMonitor(pcsc::ReaderEvent::Kind kind) {
       return CardEventKind::kCardRemoved;
     case pcsc::ReaderEvent::Kind::kCardUpdated:
       return CardEventKind::kCardUpdated;
+    case pcsc::ReaderEvent::Kind::kServiceLost:
+      return CardEventKind::kPcscUnavailable;
+    case pcsc::ReaderEvent::Kind::kServiceRestored:
+      return CardEventKind::kPcscAvailable;
   }
   return CardEventKind::kReaderAdded;
 }
@@ -283,7 +287,10 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                                                                .budget = s->tap_budget_.get()},
                                        hooks);
   obs->metrics().SetWatchersSource([raw] { return raw->watchers(); });
-  obs->metrics().SetReadersSource([hub] { return hub->Snapshot()->readers.size(); });
+  obs->metrics().SetReadersSource([hub] {
+    std::shared_ptr<const CardSnapshot> now = hub->Snapshot();
+    return now->pcsc_available ? now->readers.size() : 0;  // no reader without pcscd
+  });
 
   s->health_service_ = std::make_unique<HealthServiceImpl>(
       HealthServiceImpl::Options{.max_watchers = c.max_health_watchers});
@@ -358,7 +365,9 @@ void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid
       .done =
           [this, reader, uid, hex, attempt](absl::Status s) {
             if (s.ok()) return;
-            if (attempt < 3 && apdu::GetReason(s) == std::string(apdu::kReasonCardRemoved)) {
+            const std::optional<std::string> reason = apdu::GetReason(s);
+            if (attempt < 3 && (reason == std::string(apdu::kReasonCardRemoved) ||
+                                reason == std::string(pcsc::kReasonNoCard))) {
               SettleOnContact(reader, uid, attempt + 1);  // the card may still be there
               return;
             }

@@ -19,6 +19,8 @@ constexpr EnumRow<v1::CardEvent::Kind, absl::string_view> kKindNames[] = {
     {v1::CardEvent::CARD_INSERTED, "CARD_INSERTED"},
     {v1::CardEvent::CARD_REMOVED, "CARD_REMOVED"},
     {v1::CardEvent::CARD_UPDATED, "CARD_UPDATED"},
+    {v1::CardEvent::PCSC_UNAVAILABLE, "PCSC_UNAVAILABLE"},
+    {v1::CardEvent::PCSC_AVAILABLE, "PCSC_AVAILABLE"},
 };
 
 std::string KindName(v1::CardEvent::Kind kind) {

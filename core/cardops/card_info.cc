@@ -63,9 +63,11 @@ absl::StatusOr<ApplicationPage> ListApplications(CardContext& ctx,
                                                  const ListApplicationsRequest& request) {
   return RunOp<ApplicationPage>(ctx, [&](ApplicationPage& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(Page page, PageOf(request.page_size, request.page_token));
-    DESFIRED_RETURN_IF_ERROR(Begin(ctx, request.target, 0, request.auth).status());
+    DESFIRED_ASSIGN_OR_RETURN(Opened opened, Begin(ctx, request.target, 0, request.auth));
     DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-    DESFIRED_ASSIGN_OR_RETURN(std::vector<uint32_t> aids, ctx.card->GetApplicationIds());
+    absl::StatusOr<std::vector<uint32_t>> listed = ctx.card->GetApplicationIds();
+    if (!listed.ok()) return ListingNeedsKey(listed.status(), opened, "listing the applications");
+    std::vector<uint32_t> aids = *std::move(listed);
     std::sort(aids.begin(), aids.end());
     if (page.start >= aids.size()) return absl::OkStatus();
     const size_t end = std::min(aids.size(), page.start + page.size);

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "core/apdu/status_payload.h"
 #include "core/desfire/status.h"
 #include "core/util/status_macros.h"
@@ -28,8 +29,23 @@ desfire::FileSettings GuessSettings(const Guess& guess, desfire::CommMode mode,
 
 bool RefusedListing(const absl::Status& status) {
   return status.code() == absl::StatusCode::kPermissionDenied ||
-         status.code() == absl::StatusCode::kUnauthenticated ||
+         apdu::GetReason(status) == std::string(desfire::kReasonAuthenticationFailed) ||
          apdu::GetReason(status) == std::string(desfire::kReasonNotAuthenticated);
+}
+
+absl::Status ListingNeedsKey(absl::Status status, const Opened& opened, absl::string_view what) {
+  if (opened.key.key != nullptr ||
+      apdu::GetReason(status) != std::string(desfire::kReasonAuthenticationFailed)) {
+    return status;
+  }
+  absl::Status out = absl::FailedPreconditionError(
+      absl::StrCat(what,
+                   " needs a key here and the request named none: name the key in `auth` "
+                   "(desfirectl: --key NAME --key-no N; the card master key, key 0, for the "
+                   "applications)"));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return apdu::WithReason(std::move(out), desfire::kReasonNotAuthenticated);
 }
 
 absl::StatusOr<FileUse> UseFile(CardContext& ctx, const Opened& opened, uint8_t file_no,

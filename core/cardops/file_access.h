@@ -13,7 +13,8 @@
 //   - when the card answers GetFileSettings, its settings are used with the mode replaced by
 //     the override for this call (afterwards the file's real settings are put back in the
 //     DesfireCard's cache: Release);
-//   - when it refuses (PERMISSION_DENIED, UNAUTHENTICATED or NOT_AUTHENTICATED: an application
+//   - when it refuses (PERMISSION_DENIED, AUTHENTICATION_FAILED or NOT_AUTHENTICATED: an
+//   application
 //     whose key settings forbid listing without the master key), the session is authenticated
 //     again (the card ends it on any error; a transaction left open by earlier calls is lost)
 //     and the operation assumes settings built from the request (DesfireCard::AssumeFileSettings):
@@ -66,6 +67,13 @@ struct OpenedFile {
 
 // True for the refusals of GetFileSettings that a guess may stand in for.
 bool RefusedListing(const absl::Status& status);
+
+// A listing (`what`: "listing the applications", GetApplicationIDs; "listing the files",
+// GetFileIDs) that the card refused with AE (AUTHENTICATION_FAILED) while the session `opened`
+// has no key: the request named none, so FAILED_PRECONDITION / NOT_AUTHENTICATED with a hint
+// to name one (the desfire_status payload AE is kept). Any other status comes back unchanged,
+// so a key the card refused stays PERMISSION_DENIED / AUTHENTICATION_FAILED.
+absl::Status ListingNeedsKey(absl::Status status, const Opened& opened, absl::string_view what);
 
 // The settings of `file_no` in the session `opened` for an operation with override `mode`.
 // `refresh`: ask the card even when the DesfireCard has the settings cached (a guess this

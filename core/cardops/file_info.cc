@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/cardops/file_access.h"
 #include "core/cardops/paging.h"
 #include "core/cardops/session.h"
 #include "core/util/status_macros.h"
@@ -11,9 +12,11 @@ namespace desfired::cardops {
 absl::StatusOr<FilePage> ListFiles(CardContext& ctx, const ListFilesRequest& request) {
   return RunOp<FilePage>(ctx, [&](FilePage& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(Page page, PageOf(request.page_size, request.page_token));
-    DESFIRED_RETURN_IF_ERROR(Begin(ctx, request.target, request.aid, request.auth).status());
+    DESFIRED_ASSIGN_OR_RETURN(Opened opened, Begin(ctx, request.target, request.aid, request.auth));
     DESFIRED_RETURN_IF_ERROR(Alive(ctx));
-    DESFIRED_ASSIGN_OR_RETURN(std::vector<uint8_t> ids, ctx.card->GetFileIds());
+    absl::StatusOr<std::vector<uint8_t>> listed = ctx.card->GetFileIds();
+    if (!listed.ok()) return ListingNeedsKey(listed.status(), opened, "listing the files");
+    std::vector<uint8_t> ids = *std::move(listed);
     std::sort(ids.begin(), ids.end());
     const size_t end = std::min(ids.size(), page.start + page.size);
     for (size_t i = page.start; i < end; ++i) {

@@ -58,10 +58,17 @@ absl::StatusOr<ValueChange> ChangeValue(CardContext& ctx, const ValueChangeReque
     DESFIRED_RETURN_IF_ERROR((ctx.card->*change)(file_no, request.amount, std::move(tx)));
     NoteChange(ctx, commit);
     out.committed = commit;
-    if (readable && commit && Alive(ctx).ok()) {
-      // The change is committed: a failed read-back leaves value_after unset, no more.
-      absl::StatusOr<int32_t> after = ctx.card->GetValue(file_no);
-      if (after.ok()) out.value_after = *after;
+    if (readable && commit) {
+      // The change is committed: a failed read-back is no error of the call. The value after
+      // is then the one the transaction committed: the value before with the change applied.
+      absl::StatusOr<int32_t> after = absl::CancelledError("not read");
+      if (Alive(ctx).ok()) after = ctx.card->GetValue(file_no);
+      if (after.ok()) {
+        out.value_after = *after;
+      } else if (pending.expected_after.has_value()) {
+        out.value_after = pending.expected_after;
+        out.value_after_derived = true;
+      }
     }
     Release(ctx, file_no, use);
     return absl::OkStatus();

@@ -11,9 +11,11 @@
 // access rights let the session read the value (a right that is free or names the
 // authenticated key, or free GetValue); value_after likewise after a committed change. A failed
 // read after the change is not an error of the call (the change is committed): value_after is
-// then left unset. Between the change and CommitTransaction, ctx.before_commit is called with
-// the value before and the value expected after (PendingValue, context.h); its error aborts the
-// change (commit state NOT_COMMITTED).
+// then derived from value_before and the amount (value_after_derived; the card committed exactly
+// that change to the value it answered before, within one transaction) when value_before was
+// read, and left unset otherwise. Between the change and CommitTransaction, ctx.before_commit is
+// called with the value before and the value expected after (PendingValue, context.h); its error
+// aborts the change (commit state NOT_COMMITTED).
 //
 // All four run the prologue on request.aid (session.h) and open the file (file_access.h), and
 // fail with their errors and those of the DesfireCard calls (core/desfire/card.h; Debit beyond
@@ -59,6 +61,8 @@ struct ValueChange {
   bool committed = false;
   std::optional<int32_t> value_before;  // when the session may read the value
   std::optional<int32_t> value_after;   // likewise, after a committed change
+  // value_after is value_before ∓ amount because the read after the commit failed.
+  bool value_after_derived = false;
 };
 
 absl::StatusOr<ValueChange> Credit(CardContext& ctx, const ValueChangeRequest& request);

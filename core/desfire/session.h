@@ -22,7 +22,7 @@
 //
 // Errors (besides the Channel's, which include the DESFire status table's codes):
 //   Authenticate: INVALID_ARGUMENT (key length / key type not allowed for the scheme),
-//     UNAUTHENTICATED / AUTHENTICATION_FAILED (the card's RndA' does not match, or the card
+//     PERMISSION_DENIED / AUTHENTICATION_FAILED (the card's RndA' does not match, or the card
 //     answered 91 AE), INTERNAL / PROTOCOL_ERROR (wrong cryptogram lengths), INTERNAL (RNG).
 //   Execute / ChangeKey: DATA_LOSS / INTEGRITY_ERROR when a response MAC is missing or wrong,
 //     or a deciphered response has a bad CRC or padding (the session is dropped: never a

@@ -31,7 +31,7 @@ constexpr std::array<DesfireStatusInfo, 22> kTable = {{
      "requested AID not present on the card"},
     {0xA1, StatusCode::kDataLoss, "APPL_INTEGRITY_ERROR", "CARD_INTEGRITY_ERROR",
      "unrecoverable error within the application; it will be disabled"},
-    {0xAE, StatusCode::kUnauthenticated, "AUTHENTICATION_ERROR", "AUTHENTICATION_FAILED",
+    {0xAE, StatusCode::kPermissionDenied, "AUTHENTICATION_ERROR", "AUTHENTICATION_FAILED",
      "authentication failed or not authenticated for this command"},
     {0xAF, StatusCode::kOk, "ADDITIONAL_FRAME", "OK", "additional data frame expected"},
     {0xBE, StatusCode::kOutOfRange, "BOUNDARY_ERROR", "BOUNDARY_ERROR",
@@ -83,7 +83,7 @@ absl::Status IntegrityError(absl::string_view message) {
 }
 
 absl::Status AuthenticationFailedError(absl::string_view message) {
-  return apdu::WithReason(absl::UnauthenticatedError(message), kReasonAuthenticationFailed);
+  return apdu::WithReason(absl::PermissionDeniedError(message), kReasonAuthenticationFailed);
 }
 
 }  // namespace desfired::desfire

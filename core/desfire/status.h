@@ -1,8 +1,10 @@
 // DESFire status bytes (the SW2 of a `91 xx` reply): one table, mapped to absl::Status.
 //
 // The absl::StatusCode of each entry is chosen by what the caller should do next:
-//   UNAUTHENTICATED     authenticate (again) with the right key, then retry
-//   PERMISSION_DENIED   the access rights forbid it with the current authentication
+//   PERMISSION_DENIED   the access rights forbid it with the current authentication (9D), or
+//                       the card refused the key (AE, reason AUTHENTICATION_FAILED): use the
+//                       right key. UNAUTHENTICATED is never a card's answer: the server keeps
+//                       it for its own callers (a missing or unknown bearer token)
 //   NOT_FOUND           the application / file / key does not exist
 //   ALREADY_EXISTS      it exists already (duplicate application or file)
 //   OUT_OF_RANGE        offset, length or value beyond the file's limits (also "not enough
@@ -90,7 +92,7 @@ absl::Status DesfireStatusToStatus(uint8_t status);
 // DATA_LOSS with reason INTEGRITY_ERROR and no status-byte payload.
 absl::Status IntegrityError(absl::string_view message);
 
-// UNAUTHENTICATED with reason AUTHENTICATION_FAILED, for host-side authentication checks
+// PERMISSION_DENIED with reason AUTHENTICATION_FAILED, for host-side authentication checks
 // (the card's RndA' did not match).
 absl::Status AuthenticationFailedError(absl::string_view message);
 

@@ -95,6 +95,8 @@ constexpr EnumRow<ReaderEvent::Kind, absl::string_view> kKindNames[] = {
     {ReaderEvent::Kind::kCardInserted, "CARD_INSERTED"},
     {ReaderEvent::Kind::kCardRemoved, "CARD_REMOVED"},
     {ReaderEvent::Kind::kCardUpdated, "CARD_UPDATED"},
+    {ReaderEvent::Kind::kServiceLost, "PCSC_UNAVAILABLE"},
+    {ReaderEvent::Kind::kServiceRestored, "PCSC_AVAILABLE"},
 };
 
 }  // namespace
@@ -130,10 +132,10 @@ struct ReaderMonitor::UidRead {
 absl::StatusOr<std::unique_ptr<ReaderMonitor>> ReaderMonitor::Start(Options options,
                                                                     Callback callback) {
   SCARDCONTEXT context = 0;
-  if (absl::Status s =
-          PcscStatus(SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context),
-                     "SCardEstablishContext");
-      !s.ok()) {
+  const LONG established = SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context);
+  if (IsServiceGone(established)) {
+    context = 0;  // pcscd is not there (yet): Run waits for it
+  } else if (absl::Status s = PcscStatus(established, "SCardEstablishContext"); !s.ok()) {
     return s;
   }
   std::unique_ptr<ReaderMonitor> monitor(
@@ -209,13 +211,14 @@ void ReaderMonitor::Run() {
     thread_id_ = std::this_thread::get_id();
   }
   // The snapshot: the reader list, then one look at every reader without waiting.
-  const LONG listed = static_cast<LONG>(Relist(/*snapshot=*/true));
+  const LONG listed =
+      Context() == 0 ? SCARD_E_NO_SERVICE : static_cast<LONG>(Relist(/*snapshot=*/true));
   bool relist = false;
   if (IsServiceGone(listed)) {
-    ServiceLost();
+    ServiceLost(/*snapshot=*/true);
   } else if (listed == SCARD_S_SUCCESS) {
     const LONG rv = static_cast<LONG>(WaitOnce(absl::ZeroDuration(), /*snapshot=*/true, &relist));
-    if (IsServiceGone(rv)) ServiceLost();
+    if (IsServiceGone(rv)) ServiceLost(/*snapshot=*/true);
   } else {
     relist = true;
   }
@@ -229,6 +232,7 @@ void ReaderMonitor::Run() {
   while (!Stopping()) {
     if (Context() == 0) {
       if (!Reestablish()) break;
+      Emit(Event(ReaderEvent::Kind::kServiceRestored, "", /*snapshot=*/false));
       relist = true;
     }
     LONG rv = SCARD_S_SUCCESS;
@@ -253,13 +257,13 @@ void ReaderMonitor::Run() {
         break;
       default:
         if (IsServiceGone(rv)) {
-          ServiceLost();
+          ServiceLost(/*snapshot=*/false);
           break;
         }
         // Anything else: back off, and start from a fresh context if it persists.
         relist = true;
         if (++errors >= kErrorsBeforeReset) {
-          ServiceLost();
+          ServiceLost(/*snapshot=*/false);
           errors = 0;
           backoff = options_.first_backoff;
           break;
@@ -369,20 +373,21 @@ void ReaderMonitor::Apply(Tracked& tracked, uint64_t event_state, ByteSpan atr, 
   tracked.counter = counter;
 }
 
-void ReaderMonitor::ServiceLost() {
+void ReaderMonitor::ServiceLost(bool snapshot) {
   {
     absl::MutexLock lock(&mu_);
     if (context_ != 0) SCardReleaseContext(static_cast<SCARDCONTEXT>(context_));
     context_ = 0;
     service_available_ = false;
   }
+  Emit(Event(ReaderEvent::Kind::kServiceLost, "", snapshot));
   // The cards' connections and sessions died with pcscd: report them removed now; they come
   // back as CARD_INSERTED once the new pcscd sees them.
   for (Tracked& t : tracked_) {
     if (t.present) {
       t.present = false;
       t.atr.clear();
-      Emit(Event(ReaderEvent::Kind::kCardRemoved, t.name, false));
+      Emit(Event(ReaderEvent::Kind::kCardRemoved, t.name, snapshot));
     }
     t.current = SCARD_STATE_UNAWARE;
   }
@@ -527,6 +532,9 @@ void ReaderMonitor::Emit(ReaderEvent event) {
           it->uid.clear();
           it->uid_unknown_reason.clear();
         }
+        break;
+      case ReaderEvent::Kind::kServiceLost:
+      case ReaderEvent::Kind::kServiceRestored:
         break;
     }
   }

@@ -49,11 +49,17 @@
 //
 // pcscd restarts: the codes IsServiceGone() names (SCARD_F_COMM_ERROR, SCARD_E_NO_SERVICE,
 // SCARD_W_SECURITY_VIOLATION ...; see core/pcsc/pcsc.h) make the monitor report
-// CARD_REMOVED for every card it knew (their connections and sessions are gone with pcscd),
-// release the context and establish a new one with back-off (first_backoff doubling up to
-// max_backoff, for as long as it takes), list the readers again (READER_ADDED/REMOVED for
-// the difference; readers that come back under the same name give no event) and re-arm
-// every reader from SCARD_STATE_UNAWARE, so the cards come back as CARD_INSERTED.
+// PCSC_UNAVAILABLE (kServiceLost, no reader), then CARD_REMOVED for every card it knew (their
+// connections and sessions are gone with pcscd), release the context and establish a new one
+// with back-off (first_backoff doubling up to max_backoff, for as long as it takes), list the
+// readers again (READER_ADDED/REMOVED for the difference; readers that come back under the
+// same name give no event) and re-arm every reader from SCARD_STATE_UNAWARE, so the cards
+// come back as CARD_INSERTED. A new context reports PCSC_AVAILABLE (kServiceRestored, no
+// reader) before the re-list.
+//
+// pcscd not running at Start: the monitor starts anyway, with service_available() false and
+// a PCSC_UNAVAILABLE event (snapshot) as its whole snapshot, and waits for pcscd as after a
+// restart (PCSC_AVAILABLE, then READER_ADDED for its readers).
 //
 // Thread-safe: Readers(), service_available(), reestablished() and Stop() may be called from
 // any thread. The destructor calls Stop(). Stop() cancels the wait (SCardCancel from the
@@ -80,7 +86,15 @@
 namespace desfired::pcsc {
 
 struct ReaderEvent {
-  enum class Kind { kReaderAdded, kReaderRemoved, kCardInserted, kCardRemoved, kCardUpdated };
+  enum class Kind {
+    kReaderAdded,
+    kReaderRemoved,
+    kCardInserted,
+    kCardRemoved,
+    kCardUpdated,
+    kServiceLost,      // pcscd cannot be reached (reader empty)
+    kServiceRestored,  // pcscd answers again (reader empty)
+  };
 
   Kind kind = Kind::kReaderAdded;
   std::string reader;
@@ -92,7 +106,8 @@ struct ReaderEvent {
   bool snapshot = false;  // one of the events describing the state at Start
 };
 
-// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED".
+// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED",
+// "PCSC_UNAVAILABLE", "PCSC_AVAILABLE".
 absl::string_view ReaderEventKindName(ReaderEvent::Kind kind);
 
 // A reader as the events delivered so far describe it.
@@ -130,8 +145,9 @@ class ReaderMonitor {
   using Callback = std::function<void(const ReaderEvent&)>;
 
   // Establishes a context, starts the monitor thread and returns once the snapshot has been
-  // delivered to `callback`. Errors: UNAVAILABLE (reason PCSC_UNAVAILABLE) when pcscd cannot
-  // be reached; INTERNAL when the thread cannot start. Do not hold a lock that the callback
+  // delivered to `callback`. When pcscd cannot be reached it still starts (see "pcscd not
+  // running at Start" above). Errors: another SCardEstablishContext failure (e.g. INTERNAL),
+  // INTERNAL when the thread cannot start. Do not hold a lock that the callback
   // takes while calling Start.
   static absl::StatusOr<std::unique_ptr<ReaderMonitor>> Start(Options options, Callback callback);
   static absl::StatusOr<std::unique_ptr<ReaderMonitor>> Start(Callback callback) {
@@ -168,7 +184,8 @@ class ReaderMonitor {
   // One SCardGetStatusChange over the tracked readers and \\?PnP?\Notification.
   int64_t WaitOnce(absl::Duration timeout, bool snapshot, bool* relist);
   void Apply(Tracked& tracked, uint64_t event_state, ByteSpan atr, bool snapshot);
-  void ServiceLost();
+  // Releases the context and reports PCSC_UNAVAILABLE, then every card known as removed.
+  void ServiceLost(bool snapshot);
   bool Reestablish();  // false when stopping
   // Starts a UID read on a helper thread and waits up to uid_timeout; the read (done or still
   // running) is returned.

@@ -18,6 +18,16 @@ constexpr size_t kMaxReply = 258;  // short APDU: 256 data bytes + SW1 SW2
 
 }  // namespace
 
+absl::Status CardStatus(int64_t rv, absl::string_view what) {
+  if (static_cast<LONG>(rv) == SCARD_E_NO_SMARTCARD) {
+    return apdu::WithReason(
+        absl::UnavailableError(absl::StrFormat("%s: the card left (0x%08X)", what,
+                                               static_cast<uint32_t>(SCARD_E_NO_SMARTCARD))),
+        apdu::kReasonCardRemoved);
+  }
+  return PcscStatus(rv, what);
+}
+
 bool IsServiceGone(int64_t rv64) {
   const LONG rv = static_cast<LONG>(rv64);
   return rv == SCARD_F_COMM_ERROR || rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
@@ -30,9 +40,10 @@ absl::Status PcscStatus(int64_t rv64, absl::string_view what) {
   const std::string msg =
       absl::StrFormat("%s: %s (0x%08X)", what, pcsc_stringify_error(rv), static_cast<uint32_t>(rv));
   switch (rv) {
+    case SCARD_E_NO_SMARTCARD:
+      return apdu::WithReason(absl::FailedPreconditionError(msg), kReasonNoCard);
     case SCARD_E_NOT_TRANSACTED:
     case SCARD_W_REMOVED_CARD:
-    case SCARD_E_NO_SMARTCARD:
     case SCARD_W_RESET_CARD:
     case SCARD_W_UNPOWERED_CARD:
       return apdu::WithReason(absl::UnavailableError(msg), apdu::kReasonCardRemoved);
@@ -162,12 +173,12 @@ PcscTransaction::~PcscTransaction() { End().IgnoreError(); }
 absl::Status PcscTransaction::End() {
   if (!active_) return absl::OkStatus();
   active_ = false;
-  return PcscStatus(SCardEndTransaction(static_cast<SCARDHANDLE>(handle_), SCARD_LEAVE_CARD),
+  return CardStatus(SCardEndTransaction(static_cast<SCARDHANDLE>(handle_), SCARD_LEAVE_CARD),
                     "SCardEndTransaction");
 }
 
 absl::StatusOr<PcscTransaction> PcscCard::BeginTransaction() {
-  DESFIRED_RETURN_IF_ERROR(PcscStatus(SCardBeginTransaction(static_cast<SCARDHANDLE>(handle_)),
+  DESFIRED_RETURN_IF_ERROR(CardStatus(SCardBeginTransaction(static_cast<SCARDHANDLE>(handle_)),
                                       "SCardBeginTransaction"));
   return PcscTransaction(handle_);
 }
@@ -179,7 +190,7 @@ absl::StatusOr<Bytes> PcscCard::Transmit(ByteSpan command) {
   Bytes reply(kMaxReply);
   DWORD len = static_cast<DWORD>(reply.size());
   DESFIRED_RETURN_IF_ERROR(
-      PcscStatus(SCardTransmit(static_cast<SCARDHANDLE>(handle_), pci, command.data(),
+      CardStatus(SCardTransmit(static_cast<SCARDHANDLE>(handle_), pci, command.data(),
                                static_cast<DWORD>(command.size()), nullptr, reply.data(), &len),
                  "SCardTransmit"));
   if (len == 0) {
@@ -206,7 +217,7 @@ absl::StatusOr<Bytes> PcscCard::Atr() {
   BYTE atr[MAX_ATR_SIZE];
   DWORD atr_len = sizeof(atr);
   DWORD state = 0, protocol = 0, name_len = 0;
-  DESFIRED_RETURN_IF_ERROR(PcscStatus(SCardStatus(static_cast<SCARDHANDLE>(handle_), nullptr,
+  DESFIRED_RETURN_IF_ERROR(CardStatus(SCardStatus(static_cast<SCARDHANDLE>(handle_), nullptr,
                                                   &name_len, &state, &protocol, atr, &atr_len),
                                       "SCardStatus"));
   return Bytes(atr, atr + atr_len);

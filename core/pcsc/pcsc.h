@@ -16,8 +16,11 @@
 //   }                                         // SCardEndTransaction(SCARD_LEAVE_CARD)
 //
 // Error mapping (one table, PcscStatus()):
+//   no card: SCARD_E_NO_SMARTCARD → FAILED_PRECONDITION, reason NO_CARD (the reader is empty:
+//     SCardConnect found no card). On a card already connected (PcscCard, PcscTransaction:
+//     CardStatus()) the same code means the card left during the call → CARD_REMOVED.
 //   card gone: a reply of 0 bytes, SCARD_E_NOT_TRANSACTED, SCARD_W_REMOVED_CARD,
-//     SCARD_E_NO_SMARTCARD, SCARD_W_RESET_CARD, SCARD_W_UNPOWERED_CARD
+//     SCARD_W_RESET_CARD, SCARD_W_UNPOWERED_CARD
 //     → UNAVAILABLE, reason CARD_REMOVED
 //   service gone (IsServiceGone): SCARD_F_COMM_ERROR, SCARD_E_NO_SERVICE,
 //     SCARD_E_SERVICE_STOPPED, SCARD_E_INVALID_HANDLE, SCARD_W_SECURITY_VIOLATION
@@ -57,11 +60,15 @@
 namespace desfired::pcsc {
 
 inline constexpr absl::string_view kReasonPcscUnavailable = "PCSC_UNAVAILABLE";
+inline constexpr absl::string_view kReasonNoCard = "NO_CARD";
 inline constexpr absl::string_view kReasonReaderNotFound = "READER_NOT_FOUND";
 inline constexpr absl::string_view kReasonReaderBusy = "READER_BUSY";
 
 // Maps a PC/SC return code (LONG) to a status; OK for SCARD_S_SUCCESS. `what` names the call.
 absl::Status PcscStatus(int64_t rv, absl::string_view what);
+// PcscStatus for a call on a connected card: SCARD_E_NO_SMARTCARD is CARD_REMOVED there (the
+// card was connected, so it left), not NO_CARD.
+absl::Status CardStatus(int64_t rv, absl::string_view what);
 
 // True when the PC/SC return code `rv` means pcscd went away: the context must be released
 // and established again (the "service gone" row of the table above).
@@ -95,7 +102,8 @@ class PcscContext {
 
   // Connects to the card on `reader` (T=1 or T=0), exclusively unless `mode` says otherwise.
   // Re-establishes the context once when pcscd restarted. The card must not outlive the
-  // context. Errors: CARD_REMOVED (no card), READER_NOT_FOUND, READER_BUSY (the card is held
+  // context. Errors: NO_CARD (the reader is empty), CARD_REMOVED (the card left while
+  // connecting), READER_NOT_FOUND, READER_BUSY (the card is held
   // exclusively elsewhere, or others are connected and `mode` is exclusive),
   // PCSC_UNAVAILABLE (pcscd did not come back).
   absl::StatusOr<std::unique_ptr<PcscCard>> Connect(const std::string& reader) {

@@ -255,6 +255,17 @@ void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& st
   }
 }
 
+absl::Status ChangeAttempt::Refused(absl::Status status) {
+  if (done_ || status.ok()) return status;
+  if (!apdu::GetCommitState(status).has_value()) {
+    status = apdu::WithCommitState(std::move(status), earlier_.has_value()
+                                                          ? apdu::CommitState::kUnknown
+                                                          : apdu::CommitState::kNotCommitted);
+  }
+  Done(nullptr, status, "");
+  return status;
+}
+
 // --- ChangeRecorder -----------------------------------------------------------------------------
 
 ChangeRecorder::ChangeRecorder(std::unique_ptr<ledger::Ledger> ledger, Options options)

@@ -99,6 +99,12 @@ class ChangeAttempt {
   // `change`: a value change's outcome (its values go in the row's columns).
   void Done(const cardops::CardContext* ctx, const absl::Status& status,
             const std::string& response, const v1::ValueChange* change = nullptr);
+  // The call ended with `status` and this attempt did not get to the change (no card on the
+  // reader, the job never ran, a check before the first APDU of the change): when nothing was
+  // recorded yet and `status` has no commit state, it gets NOT_COMMITTED — UNKNOWN while an
+  // earlier attempt of the request is unsettled — and the outcome is recorded (Done). Returns
+  // `status` with that commit state; unchanged once the outcome was recorded.
+  absl::Status Refused(absl::Status status);
 
  private:
   friend class ChangeRecorder;

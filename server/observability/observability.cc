@@ -91,6 +91,9 @@ void Observability::OnCardEvent(CardEventKind kind, absl::string_view reader) {
     case CardEventKind::kReaderRemoved:
       logger_->Info("reader removed", log::Fields().Str("reader", reader));
       break;
+    case CardEventKind::kPcscUnavailable:
+    case CardEventKind::kPcscAvailable:
+      break;  // logged by OnPcscAvailable
   }
 }
 

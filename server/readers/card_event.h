@@ -24,9 +24,15 @@ enum class CardEventKind : uint8_t {
   kCardInserted,
   kCardRemoved,
   kCardUpdated,  // the UID of a card inserted without one was read
+  // pcscd cannot be reached (no reader; the readers' cards are reported removed after it),
+  // and pcscd answers again (no reader; its readers follow as READER_ADDED, their cards as
+  // CARD_INSERTED).
+  kPcscUnavailable,
+  kPcscAvailable,
 };
 
-// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED".
+// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED",
+// "PCSC_UNAVAILABLE", "PCSC_AVAILABLE".
 constexpr absl::string_view CardEventKindName(CardEventKind kind) {
   switch (kind) {
     case CardEventKind::kReaderAdded:
@@ -39,6 +45,10 @@ constexpr absl::string_view CardEventKindName(CardEventKind kind) {
       return "CARD_REMOVED";
     case CardEventKind::kCardUpdated:
       return "CARD_UPDATED";
+    case CardEventKind::kPcscUnavailable:
+      return "PCSC_UNAVAILABLE";
+    case CardEventKind::kPcscAvailable:
+      return "PCSC_AVAILABLE";
   }
   return "UNKNOWN";
 }

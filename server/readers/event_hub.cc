@@ -177,6 +177,12 @@ bool EventHub::ApplyLocked(CardEvent& event) {
       it->second.card.reset();
       break;
     }
+    case CardEventKind::kPcscUnavailable:
+      pcsc_available_ = false;
+      break;
+    case CardEventKind::kPcscAvailable:
+      pcsc_available_ = true;
+      break;
   }
   return true;
 }
@@ -189,6 +195,7 @@ std::shared_ptr<const CardSnapshot> EventHub::SnapshotLocked() const {
   if (snapshot_cache_ == nullptr) {
     auto snapshot = std::make_shared<CardSnapshot>();
     snapshot->sequence = next_sequence_ - 1;
+    snapshot->pcsc_available = pcsc_available_;
     snapshot->readers.reserve(readers_.size());
     for (const auto& [name, state] : readers_) snapshot->readers.push_back(state);
     snapshot_cache_ = std::move(snapshot);

@@ -85,6 +85,8 @@ struct ReaderState {
 struct CardSnapshot {
   uint64_t sequence = 0;
   std::vector<ReaderState> readers = {};
+  // False after PCSC_UNAVAILABLE until PCSC_AVAILABLE: `readers` are the last known.
+  bool pcsc_available = true;
 };
 
 // One item of a subscription: a snapshot or an event. Shared and immutable: the hub stores an
@@ -155,6 +157,7 @@ class EventHub {
   // CARD_INSERTED on an unknown reader adds the reader to the state; CARD_REMOVED without
   // uid/atr gets them from the state; CARD_UPDATED sets the UID of the card present (and gets
   // the ATR from the state), and is dropped (returns 0) when no card is present.
+  // PCSC_UNAVAILABLE / PCSC_AVAILABLE set the snapshot's pcsc_available.
   uint64_t Publish(CardEvent event) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A new subscription (see the top of this file). Errors:
@@ -200,6 +203,7 @@ class EventHub {
   std::deque<std::shared_ptr<const CardEvent>> history_ ABSL_GUARDED_BY(mu_);
   // Reader name -> state, kept from the events.
   std::map<std::string, ReaderState, std::less<>> readers_ ABSL_GUARDED_BY(mu_);
+  bool pcsc_available_ ABSL_GUARDED_BY(mu_) = true;
   // The snapshot of readers_ at next_sequence_ - 1, built on demand; reset by Publish.
   mutable std::shared_ptr<const CardSnapshot> snapshot_cache_ ABSL_GUARDED_BY(mu_);
   uint64_t next_subscriber_id_ ABSL_GUARDED_BY(mu_) = 1;

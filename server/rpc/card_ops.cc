@@ -68,6 +68,7 @@ void ValueChangeToProto(const cardops::ValueChange& in, v1::ValueChange* out) {
   out->set_committed(in.committed);
   if (in.value_before.has_value()) out->set_value_before(*in.value_before);
   if (in.value_after.has_value()) out->set_value_after(*in.value_after);
+  out->set_value_after_derived(in.value_after_derived);
 }
 
 // A value change in the response type `Response` (which has a `change`).

@@ -40,6 +40,10 @@ v1::CardEvent::Kind ToProto(CardEventKind kind) {
       return v1::CardEvent::CARD_REMOVED;
     case CardEventKind::kCardUpdated:
       return v1::CardEvent::CARD_UPDATED;
+    case CardEventKind::kPcscUnavailable:
+      return v1::CardEvent::PCSC_UNAVAILABLE;
+    case CardEventKind::kPcscAvailable:
+      return v1::CardEvent::PCSC_AVAILABLE;
   }
   return v1::CardEvent::KIND_UNSPECIFIED;
 }
@@ -197,8 +201,8 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   absl::StatusOr<ReaderWorker<CardSession>*> worker =
       status.ok() ? readers_.Worker(request->target().reader()) : status;
   if (!worker.ok()) {
-    if (attempt) attempt->Done(nullptr, worker.status(), "");
-    Finish(reactor, info, context, start, worker.status());
+    Finish(reactor, info, context, start,
+           attempt ? attempt->Refused(worker.status()) : worker.status());
     return reactor;
   }
   status = (*worker)->Submit({
@@ -248,12 +252,13 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
       },
       .done =
           [this, reactor, info, context, start, attempt](absl::Status s) {
-            if (attempt) attempt->Done(nullptr, s, "");  // a job that never reached the card
+            // A job that never reached the change (no card, never ran): NOT_COMMITTED.
+            if (attempt) s = attempt->Refused(std::move(s));
             Finish(reactor, info, context, start, s);
           },
   });
   if (!status.ok()) {
-    if (attempt) attempt->Done(nullptr, status, "");
+    if (attempt) status = attempt->Refused(std::move(status));
     Finish(reactor, info, context, start, status);
   }
   return reactor;
@@ -296,10 +301,17 @@ grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerConte
                                                        v1::ListReadersResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Status status = Authorize(hooks_, context, "ListReaders");
+  absl::Status status = Authorize(hooks_, context, "ListReaders");
   if (status.ok()) {
     std::shared_ptr<const CardSnapshot> snapshot = hub_.Snapshot();
-    for (const ReaderState& r : snapshot->readers) ToProto(r, response->add_readers());
+    if (!snapshot->pcsc_available) {
+      status = apdu::WithReason(
+          absl::UnavailableError("pcscd cannot be reached; the server reconnects by itself: "
+                                 "retry with back-off (WatchCards reports PCSC_AVAILABLE)"),
+          pcsc::kReasonPcscUnavailable);
+    } else {
+      for (const ReaderState& r : snapshot->readers) ToProto(r, response->add_readers());
+    }
   }
   CallInfo info;
   info.method = "ListReaders";
@@ -419,13 +431,16 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
     if (item.is_snapshot()) {
       v1::WatchCardsSnapshot* snapshot = out->mutable_snapshot();
       snapshot->set_sequence(item.snapshot->sequence);
+      snapshot->set_pcsc_unavailable(!item.snapshot->pcsc_available);
       for (const ReaderState& r : item.snapshot->readers) {
         if (Watched(r.reader)) ToProto(r, snapshot->add_readers());
       }
       return true;
     }
     const CardEvent& e = *item.event;
-    if (!Watched(e.reader)) return false;
+    const bool service_event =
+        e.kind == CardEventKind::kPcscUnavailable || e.kind == CardEventKind::kPcscAvailable;
+    if (!service_event && !Watched(e.reader)) return false;
     v1::CardEvent* event = out->mutable_event();
     event->set_sequence(e.sequence);
     event->set_kind(ToProto(e.kind));

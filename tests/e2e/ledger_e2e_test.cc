@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -86,6 +87,34 @@ class LedgerE2eTest : public ::testing::Test {
   // The value, read with the read key (-1 on error).
   int32_t Value(v1::CardService::Stub& cards) const {
     return testing::TransitValue(cards, reader_);
+  }
+
+  // The value, retried while the card settles into the field (the first exchange right after an
+  // insertion may fail); -1 (and a test failure) when it never answers.
+  int32_t SettledValue(v1::CardService::Stub& cards) const {
+    v1::GetValueResponse value;
+    grpc::Status s;
+    for (int i = 0; i < 30; ++i) {
+      s = cards.GetValue(Ctx().get(), testing::TransitGetValue(reader_), &value);
+      if (s.ok()) return value.value();
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ADD_FAILURE() << s.error_message();
+    return -1;
+  }
+
+  // The APDUs the card on reader 0 has received so far (desfire-sim's `status`).
+  int64_t Apdus() {
+    absl::StatusOr<std::string> status = sandbox_->Control(0, "status");
+    EXPECT_TRUE(status.ok()) << status.status();
+    if (!status.ok()) return -1;
+    const size_t at = status->find("apdus=");
+    int64_t n = -1;
+    if (at != std::string::npos) {
+      const std::string rest = status->substr(at + 6);
+      EXPECT_TRUE(absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &n)) << *status;
+    }
+    return n;
   }
 
   // The newest ledger row of `request_id`, read from the file read-only (desfired may hold it).
@@ -247,6 +276,87 @@ TEST_F(LedgerE2eTest, LostCommitAnswerIsSettledByTheRetry) {
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->event, ledger::Event::kReconciled);
   EXPECT_EQ(row->outcome, "COMMITTED");
+}
+
+// An empty reader is NO_CARD (FAILED_PRECONDITION: present a card), and a change refused for
+// it says NOT_COMMITTED, in the answer and in its ledger row. A card that leaves during the
+// call is CARD_REMOVED.
+TEST_F(LedgerE2eTest, EmptyReaderIsNoCardAndTheChangeIsNotCommitted) {
+  StartInProcess();
+  const int32_t start = Value(*cards_);
+  ASSERT_EQ(*sandbox_->Control(0, "remove"), "ok");
+  ASSERT_TRUE(sandbox_->WaitForCard(0, false, absl::Seconds(3)).ok());
+
+  v1::GetValueResponse value;
+  grpc::Status s = cards_->GetValue(Ctx().get(), testing::TransitGetValue(reader_), &value);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "NO_CARD");
+
+  v1::DebitResponse debit;
+  s = cards_->Debit(Ctx().get(), DebitReq(5, "no-card-1"), &debit);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "NO_CARD");
+  ASSERT_EQ(InfoOf(s).metadata().count("commit_state"), 1u) << s.error_message();
+  EXPECT_EQ(InfoOf(s).metadata().at("commit_state"), "NOT_COMMITTED");
+  std::optional<ledger::Row> row = Latest("no-card-1");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->event, ledger::Event::kDone);
+  EXPECT_EQ(row->reason, "NO_CARD");
+  EXPECT_EQ(row->commit_state, "NOT_COMMITTED");
+
+  // The card comes back; torn away during the next call: CARD_REMOVED.
+  ASSERT_EQ(*sandbox_->Control(0, "insert"), "ok");
+  ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
+  EXPECT_EQ(SettledValue(*cards_), start);
+  ASSERT_EQ(*sandbox_->Control(0, "tear 2"), "ok");
+  s = cards_->GetValue(Ctx().get(), testing::TransitGetValue(reader_), &value);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "CARD_REMOVED");
+}
+
+// The card leaves after it confirmed the debit's commit and before the read of the value
+// after: the answer is committed with the value after derived from the value before and the
+// amount, and the replay (same request_id, card gone) says the same.
+TEST_F(LedgerE2eTest, LostReadAfterTheCommitIsDerived) {
+  StartInProcess();
+  const int32_t start = Value(*cards_);
+  v1::DebitResponse debit;
+  ASSERT_TRUE(cards_->Debit(Ctx().get(), DebitReq(1, "warm-1"), &debit).ok());
+  // A debit in the same session as the one before it: its APDUs, the last one the read after.
+  const int64_t before = Apdus();
+  ASSERT_TRUE(cards_->Debit(Ctx().get(), DebitReq(1, "warm-2"), &debit).ok());
+  const int64_t per_debit = Apdus() - before;
+  ASSERT_GT(per_debit, 3);
+  ASSERT_TRUE(debit.change().has_value_after());
+  EXPECT_FALSE(debit.change().value_after_derived());
+  EXPECT_EQ(debit.change().value_after(), start - 2);
+
+  ASSERT_EQ(*sandbox_->Control(0, absl::StrCat("tear ", per_debit)), "ok");
+  grpc::Status s = cards_->Debit(Ctx().get(), DebitReq(5, "lost-read-1"), &debit);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(debit.change().committed());
+  EXPECT_EQ(debit.change().value_before(), start - 2);
+  ASSERT_TRUE(debit.change().has_value_after()) << "the read after the commit was lost";
+  EXPECT_EQ(debit.change().value_after(), start - 7);
+  EXPECT_TRUE(debit.change().value_after_derived());
+  std::optional<ledger::Row> row = Latest("lost-read-1");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->event, ledger::Event::kDone);
+  EXPECT_EQ(row->value_after, start - 7);
+
+  ASSERT_TRUE(sandbox_->WaitForCard(0, false, absl::Seconds(3)).ok());
+  v1::DebitResponse replay;
+  s = cards_->Debit(Ctx().get(), DebitReq(5, "lost-read-1"), &replay);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(replay.change().replayed());
+  ASSERT_TRUE(replay.change().has_value_after());
+  EXPECT_EQ(replay.change().value_after(), start - 7);
+  EXPECT_TRUE(replay.change().value_after_derived());
+
+  // And the card holds it.
+  ASSERT_EQ(*sandbox_->Control(0, "insert"), "ok");
+  ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
+  EXPECT_EQ(SettledValue(*cards_), start - 7);
 }
 
 // desfired dies between the card's commit and the ledger's DONE row. The next desfired finds

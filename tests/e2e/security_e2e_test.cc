@@ -428,6 +428,14 @@ TEST_F(SecurityE2eTest, MissingTokenIsTokenMissingAndWrongTokenIsTokenInvalid) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(value, 2500);
 
+  // A card key the card refuses is told apart by its code, not only its reason: the caller's
+  // token is UNAUTHENTICATED, the card's refusal of a key PERMISSION_DENIED.
+  v1::GetValueRequest wrong_key = ValueReq();
+  wrong_key.mutable_auth()->set_key_name("transit-debit");  // not key 1 of the card
+  s = cards->GetValue(Ctx(kAdminToken).get(), wrong_key, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "AUTHENTICATION_FAILED");
+
   // The hooks saw the refused calls, with their reasons, and the caller's name.
   bool saw_missing = false, saw_invalid = false, saw_viewer = false;
   for (const Recorded& r : recorded()) {

@@ -12,16 +12,20 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/e2e_support.h"
+#include "tests/testing/http_get.h"
+#include "tests/testing/prometheus_text.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired {
@@ -401,7 +405,9 @@ TEST_F(ServerE2eTest, AdminCallsOnTheBlankCard) {
   r.set_length(6);
   v1::ReadDataResponse rr;
   s = cards_->ReadData(Ctx().get(), r, &rr);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  // The card refused the key: PERMISSION_DENIED (UNAUTHENTICATED is the caller's token only).
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "AUTHENTICATION_FAILED");
   *r.mutable_auth() = Key("app-new", 1);
   s = cards_->ReadData(Ctx().get(), r, &rr);
   ASSERT_TRUE(s.ok()) << s.error_message();
@@ -441,6 +447,62 @@ TEST_F(ServerE2eTest, AdminCallsOnTheBlankCard) {
   v1::ListApplicationsResponse apps;
   ASSERT_TRUE(cards_->ListApplications(Ctx().get(), apps_req, &apps).ok());
   EXPECT_EQ(apps.applications_size(), 0);
+}
+
+// Listing needs a key the request did not name: FAILED_PRECONDITION / NOT_AUTHENTICATED, with a
+// hint to name one. A key the card refuses is PERMISSION_DENIED / AUTHENTICATION_FAILED
+// (UNAUTHENTICATED is kept for the caller's token).
+TEST_F(ServerE2eTest, ListingWithoutTheKeyIsNotAuthenticated) {
+  constexpr uint32_t kHiddenAid = 0x445566;
+  // Key settings that list the applications (files) only after authentication.
+  auto hidden = [](v1::KeySettings* k) {
+    k->set_master_key_changeable(true);
+    k->set_configuration_changeable(true);
+  };
+  auto expect = [](const grpc::Status& s, grpc::StatusCode code, const std::string& reason) {
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_EQ(InfoOf(s).reason(), reason) << s.error_message();
+  };
+  v1::CreateApplicationRequest app;
+  app.mutable_target()->set_reader(blank_);
+  *app.mutable_auth() = Key("picc", 0);
+  app.set_aid(kHiddenAid);
+  hidden(app.mutable_key_settings());
+  app.set_key_count(2);
+  app.set_key_family(v1::KEY_FAMILY_AES);
+  app.set_request_id("hidden-app");
+  v1::CreateApplicationResponse app_resp;
+  ASSERT_TRUE(cards_->CreateApplication(Ctx().get(), app, &app_resp).ok());
+
+  v1::ListFilesRequest files;
+  files.mutable_target()->set_reader(blank_);
+  files.set_aid(kHiddenAid);
+  v1::ListFilesResponse files_resp;
+  grpc::Status s = cards_->ListFiles(Ctx().get(), files, &files_resp);
+  expect(s, grpc::StatusCode::FAILED_PRECONDITION, "NOT_AUTHENTICATED");
+  EXPECT_NE(s.error_message().find("auth"), std::string::npos) << s.error_message();
+  *files.mutable_auth() = Key("app-new", 0);  // key 0 is still the zero key
+  expect(cards_->ListFiles(Ctx().get(), files, &files_resp), grpc::StatusCode::PERMISSION_DENIED,
+         "AUTHENTICATION_FAILED");
+  *files.mutable_auth() = Key("app-zero", 0);
+  EXPECT_TRUE(cards_->ListFiles(Ctx().get(), files, &files_resp).ok());
+
+  // The card's own listing, once it needs the card master key.
+  v1::ChangeKeySettingsRequest picc;
+  picc.mutable_target()->set_reader(blank_);
+  *picc.mutable_auth() = Key("picc", 0);
+  hidden(picc.mutable_key_settings());
+  picc.set_request_id("picc-settings");
+  v1::ChangeKeySettingsResponse picc_resp;
+  ASSERT_TRUE(cards_->ChangeKeySettings(Ctx().get(), picc, &picc_resp).ok());
+  v1::ListApplicationsRequest apps;
+  apps.mutable_target()->set_reader(blank_);
+  v1::ListApplicationsResponse apps_resp;
+  expect(cards_->ListApplications(Ctx().get(), apps, &apps_resp),
+         grpc::StatusCode::FAILED_PRECONDITION, "NOT_AUTHENTICATED");
+  *apps.mutable_auth() = Key("picc", 0);
+  ASSERT_TRUE(cards_->ListApplications(Ctx().get(), apps, &apps_resp).ok());
+  EXPECT_EQ(apps_resp.applications_size(), 1);
 }
 
 TEST_F(ServerE2eTest, TransactionCallsAndTaps) {
@@ -748,6 +810,111 @@ TEST_F(ServerE2eTest, PcscdRestartIsSurvived) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(Value(), 2499);
   ctx->TryCancel();
+}
+
+// --- pcscd outages, through the desfired binary -------------------------------------------
+
+using grpc::health::v1::HealthCheckResponse;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+HealthCheckResponse::ServingStatus Health(const std::shared_ptr<grpc::Channel>& channel) {
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest req;
+  HealthCheckResponse resp;
+  grpc::Status s = health->Check(Ctx().get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.status();
+}
+
+// Waits until the health service answers `want`; true when it did within kWait.
+bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel,
+                   HealthCheckResponse::ServingStatus want) {
+  for (absl::Time end = absl::Now() + kWait; absl::Now() < end;) {
+    if (Health(channel) == want) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+// Reads the stream until an event of `kind`; false when the stream ends first.
+bool ReadUntil(grpc::ClientReader<v1::WatchCardsResponse>& stream, v1::CardEvent::Kind kind) {
+  v1::WatchCardsResponse item;
+  while (stream.Read(&item)) {
+    if (item.has_event() && item.event().kind() == kind) return true;
+  }
+  return false;
+}
+
+// The metrics port, from the "listening" log line.
+int MetricsPort(const std::string& log) {
+  const std::string key = "\"metrics_port\":";
+  const size_t at = log.find(key);
+  if (at == std::string::npos) return 0;
+  int port = 0;
+  const std::string rest = log.substr(at + key.size());
+  return absl::SimpleAtoi(rest.substr(0, rest.find_first_of(",}")), &port) ? port : 0;
+}
+
+double Readers(int metrics_port) {
+  absl::StatusOr<testing::HttpResponse> r = testing::HttpGet(metrics_port, "/metrics");
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? testing::SampleOr0(r->body, "desfired_readers") : -1;
+}
+
+// Without pcscd desfired starts and says NOT_SERVING; ListReaders is UNAVAILABLE /
+// PCSC_UNAVAILABLE and the readers gauge 0. When pcscd comes, it serves the readers; when
+// pcscd goes, back to the outage — and WatchCards reports both.
+TEST_F(ServerE2eTest, PcscdMissingAtStartAndGoingAway) {
+  const std::string dir = sandbox_->dir();
+  ASSERT_TRUE(sandbox_->KillPcscd().ok());
+  testing::DesfiredProcess server(
+      dir, {"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", "--keys=" + key_path_,
+            absl::StrCat("--pcsc_socket=", dir, "/run/pcscd.comm")});
+  ASSERT_GT(server.port(), 0) << server.err();
+  std::shared_ptr<grpc::Channel> channel = server.Channel();
+  auto cards = v1::CardService::NewStub(channel);
+  const int metrics_port = MetricsPort(server.err());
+  ASSERT_GT(metrics_port, 0) << server.err();
+
+  EXPECT_EQ(Health(channel), HealthCheckResponse::NOT_SERVING);
+  v1::ListReadersResponse readers;
+  grpc::Status s = cards->ListReaders(Ctx().get(), {}, &readers);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "PCSC_UNAVAILABLE");
+  EXPECT_EQ(Readers(metrics_port), 0);
+  auto watch_ctx = Ctx(absl::Seconds(60));
+  auto watch = cards->WatchCards(watch_ctx.get(), {});
+  v1::WatchCardsResponse first;
+  ASSERT_TRUE(watch->Read(&first));
+  ASSERT_TRUE(first.has_snapshot());
+  EXPECT_TRUE(first.snapshot().pcsc_unavailable());
+
+  // pcscd comes: SERVING, the readers listed (with the transit card), an event.
+  ASSERT_TRUE(sandbox_->StartPcscd().ok());
+  EXPECT_TRUE(ReadUntil(*watch, v1::CardEvent::PCSC_AVAILABLE));
+  EXPECT_TRUE(WaitForHealth(channel, HealthCheckResponse::SERVING)) << server.err();
+  bool listed = false;
+  for (absl::Time end = absl::Now() + kWait; !listed && absl::Now() < end;) {
+    s = cards->ListReaders(Ctx().get(), {}, &readers);
+    listed = s.ok() && readers.readers_size() >= 2 && readers.readers(0).card_present();
+    if (!listed) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(listed) << s.error_message();
+  EXPECT_EQ(readers.readers(0).name(), transit_);
+  EXPECT_EQ(Readers(metrics_port), readers.readers_size());
+
+  // pcscd goes: the outage is an event, ListReaders UNAVAILABLE, the gauge 0.
+  ASSERT_TRUE(sandbox_->KillPcscd().ok());
+  EXPECT_TRUE(ReadUntil(*watch, v1::CardEvent::PCSC_UNAVAILABLE));
+  s = cards->ListReaders(Ctx().get(), {}, &readers);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(InfoOf(s).reason(), "PCSC_UNAVAILABLE");
+  EXPECT_EQ(Readers(metrics_port), 0);
+  EXPECT_TRUE(WaitForHealth(channel, HealthCheckResponse::NOT_SERVING));
+  watch_ctx->TryCancel();
+  (void)watch->Finish();
+  EXPECT_EQ(server.Stop(), 0) << server.err();
 }
 
 // A card whose UID cannot be read when it arrives (the reader fails GET DATA, as while pcscd

@@ -47,10 +47,12 @@ TEST_F(HostSimTest, ListConnectAtrUidAndGetVersion) {
   EXPECT_EQ(HexEncode(ByteSpan(version->data).subspan(14, 7)), "04a1b2c3d4e5f6");
 }
 
-TEST_F(HostSimTest, EmptyReaderIsNoSmartcard) {
+// An empty reader is NO_CARD (present one), not CARD_REMOVED (no card left during a call).
+TEST_F(HostSimTest, EmptyReaderIsNoCard) {
   auto card = context_->Connect(sandbox_->ReaderName(1));
   ASSERT_FALSE(card.ok());
-  EXPECT_EQ(apdu::GetReason(card.status()), std::string(apdu::kReasonCardRemoved));
+  EXPECT_EQ(card.status().code(), absl::StatusCode::kFailedPrecondition) << card.status();
+  EXPECT_EQ(apdu::GetReason(card.status()), std::string(pcsc::kReasonNoCard));
 }
 
 // AES authentication, an enciphered GetValue and MACed ReadRecords, then the records parsed
@@ -102,7 +104,7 @@ TEST_F(HostSimTest, AesSessionReadsValueAndTapLog) {
           .ok());
   absl::Status wrong = other.Authenticate(AuthScheme::kAes, 1, crypto::KeyType::kAes128,
                                           Hex("000102030405060708090a0b0c0d0e0f"));
-  EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated) << wrong;
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kPermissionDenied) << wrong;
 }
 
 // The card torn away in the middle of an exchange: CARD_REMOVED, never a success.

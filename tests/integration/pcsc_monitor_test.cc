@@ -401,6 +401,32 @@ TEST_F(PcscMonitorTest, StopWhilePcscdIsAway) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
 }
 
+// pcscd not running at Start: the monitor starts anyway (its snapshot is the outage), and
+// reports pcscd, its readers and cards when pcscd comes; an outage later is reported too.
+TEST_F(PcscMonitorTest, StartsWithoutPcscdAndReportsTheService) {
+  StartCard(0, "transit.json");
+  ASSERT_TRUE(sandbox_->KillPcscd().ok());
+  StartMonitor();
+  std::vector<ReaderEvent> events = log_.Events();
+  ASSERT_EQ(events.size(), 1u) << log_.Dump();
+  EXPECT_EQ(events[0].kind, Kind::kServiceLost);
+  EXPECT_TRUE(events[0].snapshot);
+  EXPECT_FALSE(monitor_->service_available());
+
+  size_t cursor = 1;
+  ASSERT_TRUE(sandbox_->StartPcscd().ok());
+  ASSERT_TRUE(log_.Next(Kind::kServiceRestored, "", &cursor, kRestartTimeout).ok()) << log_.Dump();
+  auto back = log_.Next(Kind::kCardInserted, Reader(0), &cursor, kRestartTimeout);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(HexEncode(back->uid), kTransitUid);
+  EXPECT_TRUE(monitor_->service_available());
+
+  ASSERT_TRUE(sandbox_->KillPcscd().ok());
+  ASSERT_TRUE(log_.Next(Kind::kServiceLost, "", &cursor).ok()) << log_.Dump();
+  ASSERT_TRUE(log_.Next(Kind::kCardRemoved, Reader(0), &cursor).ok()) << log_.Dump();
+  EXPECT_FALSE(monitor_->service_available());
+}
+
 TEST_F(PcscMonitorTest, EventsContinueAfterPcscdRestart) {
   StartCard(0, "transit.json");
   StartMonitor();

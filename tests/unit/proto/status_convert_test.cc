@@ -129,7 +129,7 @@ TEST(StatusConvertTest, CoreReasonsWithoutStatusBytes) {
       {apdu::CardRemovedError("gone"), grpc::StatusCode::UNAVAILABLE, "CARD_REMOVED"},
       {apdu::ProtocolError("odd frame"), grpc::StatusCode::INTERNAL, "PROTOCOL_ERROR"},
       {desfire::IntegrityError("bad CMAC"), grpc::StatusCode::DATA_LOSS, "INTEGRITY_ERROR"},
-      {desfire::AuthenticationFailedError("RndA'"), grpc::StatusCode::UNAUTHENTICATED,
+      {desfire::AuthenticationFailedError("RndA'"), grpc::StatusCode::PERMISSION_DENIED,
        "AUTHENTICATION_FAILED"},
       {apdu::WithReason(absl::UnavailableError("pcscd"), pcsc::kReasonPcscUnavailable),
        grpc::StatusCode::UNAVAILABLE, "PCSC_UNAVAILABLE"},

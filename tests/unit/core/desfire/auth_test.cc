@@ -138,7 +138,7 @@ TEST(AuthenticateTest, WrongRndAPrimeFailsAuthentication) {
   Fixture f(Aes_1_8("800DB680BC146BD121D6578F2D2E205A 9100"),
             {H("F44B26F5686F3A391CD38EBD10772281")});
   absl::Status s = f.session.Authenticate(AuthScheme::kAes, 0, KeyType::kAes128, Bytes(16));
-  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(ReasonOf(s), "AUTHENTICATION_FAILED");
   EXPECT_FALSE(f.session.authenticated());
 }
@@ -146,7 +146,7 @@ TEST(AuthenticateTest, WrongRndAPrimeFailsAuthentication) {
 TEST(AuthenticateTest, CardRejectingTheTokenFailsAuthentication) {
   Fixture f(Aes_1_8("91 AE"), {H("F44B26F5686F3A391CD38EBD10772281")});
   absl::Status s = f.session.Authenticate(AuthScheme::kAes, 0, KeyType::kAes128, Bytes(16));
-  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(apdu::GetDesfireStatus(s), 0xAE);
   EXPECT_FALSE(f.session.authenticated());
 }

@@ -40,7 +40,7 @@ struct Expected {
 
 TEST(DesfireStatusTest, CodesAndReasonsFollowWhatTheCallerDoesNext) {
   const Expected cases[] = {
-      {0xAE, absl::StatusCode::kUnauthenticated, "AUTHENTICATION_FAILED"},
+      {0xAE, absl::StatusCode::kPermissionDenied, "AUTHENTICATION_FAILED"},
       {0x1E, absl::StatusCode::kDataLoss, "INTEGRITY_ERROR"},
       {0x9D, absl::StatusCode::kPermissionDenied, "PERMISSION_DENIED"},
       {0xBE, absl::StatusCode::kOutOfRange, "BOUNDARY_ERROR"},
@@ -74,7 +74,7 @@ TEST(DesfireStatusTest, HostSideErrorsCarryReasonsButNoStatusByte) {
   EXPECT_EQ(apdu::GetReason(s), "INTEGRITY_ERROR");
   EXPECT_FALSE(apdu::GetDesfireStatus(s).has_value());
   s = AuthenticationFailedError("RndA'");
-  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(apdu::GetReason(s), "AUTHENTICATION_FAILED");
 }
 

@@ -162,6 +162,34 @@ TEST_F(ChangeRecorderTest, AdmissionOfARequestId) {
   EXPECT_FALSE((*again)->replay().has_value()) << "a failed change must run again";
 }
 
+// A change refused before it reached the card (no card on the reader) is NOT_COMMITTED, in the
+// status and in its DONE row; UNKNOWN while an earlier attempt of the request is unsettled.
+TEST_F(ChangeRecorderTest, RefusedBeforeTheCardIsNotCommitted) {
+  auto attempt = recorder_->Begin(Change(DebitReq(5, "no-card")));
+  ASSERT_TRUE(attempt.ok()) << attempt.status();
+  absl::Status s = (*attempt)->Refused(
+      apdu::WithReason(absl::FailedPreconditionError("no card on the reader"), "NO_CARD"));
+  EXPECT_EQ(apdu::GetCommitState(s), apdu::CommitState::kNotCommitted) << s;
+  EXPECT_EQ(Reason(s), "NO_CARD");
+  // Recorded once: a second call changes nothing.
+  EXPECT_EQ((*attempt)->Refused(absl::UnavailableError("later")).code(),
+            absl::StatusCode::kUnavailable);
+  attempt->reset();
+  std::optional<ledger::Row> row = Latest("no-card");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->event, ledger::Event::kDone);
+  EXPECT_EQ(row->reason, "NO_CARD");
+  EXPECT_EQ(row->commit_state, "NOT_COMMITTED");
+
+  const v1::DebitRequest r = DebitReq(7, "pending-then-no-card");
+  ASSERT_EQ(PendingThenCrash(r), 1u);
+  auto retry = recorder_->Begin(Change(r));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  s = (*retry)->Refused(
+      apdu::WithReason(absl::FailedPreconditionError("no card on the reader"), "NO_CARD"));
+  EXPECT_EQ(apdu::GetCommitState(s), apdu::CommitState::kUnknown) << s;
+}
+
 TEST_F(ChangeRecorderTest, SettledCommittedWhenTheCardHoldsTheExpectedValue) {
   const v1::DebitRequest r = DebitReq(5, "settle-committed");
   const int32_t before = CardValue();

@@ -71,6 +71,29 @@ TEST(CardEventTest, KindNames) {
   EXPECT_EQ(CardEventKindName(CardEventKind::kCardUpdated), "CARD_UPDATED");
 }
 
+// pcscd's outage and return are events of the hub; the snapshot in between says so, and keeps
+// the readers as last known.
+TEST(EventHubTest, PcscOutageIsInTheSnapshot) {
+  EventHub hub;
+  hub.Publish(ReaderAdded("r0"));
+  EXPECT_TRUE(hub.Snapshot()->pcsc_available);
+  EXPECT_GT(hub.Publish({.kind = CardEventKind::kPcscUnavailable, .time = kT0}), 0u);
+  EXPECT_FALSE(hub.Snapshot()->pcsc_available);
+  EXPECT_EQ(hub.Snapshot()->readers.size(), 1u);
+  std::unique_ptr<Subscription> sub = MustSubscribe(hub);
+  absl::StatusOr<WatchItem> first = sub->Next(kWait);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->is_snapshot());
+  EXPECT_FALSE(first->snapshot->pcsc_available);
+  hub.Publish({.kind = CardEventKind::kPcscAvailable, .time = kT0});
+  absl::StatusOr<WatchItem> back = sub->Next(kWait);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_FALSE(back->is_snapshot());
+  EXPECT_EQ(back->event->kind, CardEventKind::kPcscAvailable);
+  EXPECT_TRUE(hub.Snapshot()->pcsc_available);
+  EXPECT_EQ(CardEventKindName(CardEventKind::kPcscUnavailable), "PCSC_UNAVAILABLE");
+}
+
 TEST(EventHubTest, AssignsIncreasingSequenceNumbers) {
   EventHub hub;
   EXPECT_EQ(hub.last_sequence(), 0u);
