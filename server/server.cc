@@ -19,6 +19,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "proto/convert/status_convert.h"
+#include "server/listen_cause.h"
 #include "server/observability/malformed_requests.h"
 #include "server/rpc/tap_limits.h"
 #include "server/security/key_policy.h"
@@ -278,10 +279,15 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   builder.RegisterService(s->card_service_.get());
   builder.RegisterService(s->tap_service_.get());
   builder.RegisterService(s->health_service_.get());
+  s->reflection_v1_ = std::make_unique<ReflectionV1Service>();
+  builder.RegisterService(s->reflection_v1_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
+    const std::string cause = ListenFailureCause(c.listen);
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen, ": ",
+                                               cause.empty() ? "see gRPC's log line" : cause));
   }
+  s->reflection_v1_->SetChannel(s->server_->InProcessChannel(grpc::ChannelArguments()));
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
   if (s->recorder_ && c.ledger_verify_interval > absl::ZeroDuration()) {
     s->ledger_verify_thread_ = std::thread([raw] { raw->VerifyLedgerPeriodically(); });
