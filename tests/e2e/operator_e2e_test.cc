@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "desfired/v1/card.grpc.pb.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -209,6 +210,42 @@ TEST_F(OperatorE2eTest, ReflectionV1AndV1AlphaKnowTheHealthService) {
     }
     EXPECT_TRUE(found);
   }
+  (*server)->Shutdown(absl::Seconds(1));
+}
+
+// The key file of docs/getting-started.md, as a reader copies it, verifies the card's tap log
+// (every record VALID, as scripts/demo shows it); the guide names its port once (PORT=).
+TEST_F(OperatorE2eTest, GettingStartedKeyFileVerifiesTheTapLog) {
+  const std::string guide =
+      testing::ReadFile(absl::StrCat(DESFIRED_TEST_SOURCE_DIR, "/docs/getting-started.md"));
+  const std::string open = "cat > /tmp/dsf/keys.conf <<'EOF'\n";
+  const size_t begin = guide.find(open);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = guide.find("\nEOF\n", begin);
+  ASSERT_NE(end, std::string::npos);
+  const std::string keys_text = guide.substr(begin + open.size(), end - begin - open.size() + 1);
+  absl::StatusOr<std::string> keys = testing::WriteKeyFile(sandbox_->dir(), keys_text);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(guide.find("127.0.0.1:50051"), std::string::npos) << "use $PORT";
+
+  server::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.keys_file = *keys;
+  auto server = server::DesfiredServer::Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto cards = v1::CardService::NewStub(testing::LoopbackChannel((*server)->port()));
+  v1::ReadTapLogRequest request;
+  request.mutable_target()->set_reader(sandbox_->ReaderName(0));
+  request.set_aid(0xF51001);
+  request.set_file_no(3);
+  request.mutable_auth()->set_key_name("transit-read");
+  request.mutable_auth()->set_key_number(1);
+  v1::ReadTapLogResponse log;
+  const grpc::Status s = cards->ReadTapLog(testing::Ctx().get(), request, &log);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GT(log.results_size(), 0);
+  EXPECT_EQ(log.summary().valid(), static_cast<uint64_t>(log.results_size()))
+      << log.DebugString();
   (*server)->Shutdown(absl::Seconds(1));
 }
 
