@@ -244,8 +244,7 @@ TEST_F(OperatorE2eTest, GettingStartedKeyFileVerifiesTheTapLog) {
   const grpc::Status s = cards->ReadTapLog(testing::Ctx().get(), request, &log);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_GT(log.results_size(), 0);
-  EXPECT_EQ(log.summary().valid(), static_cast<uint64_t>(log.results_size()))
-      << log.DebugString();
+  EXPECT_EQ(log.summary().valid(), static_cast<uint64_t>(log.results_size())) << log.DebugString();
   (*server)->Shutdown(absl::Seconds(1));
 }
 
