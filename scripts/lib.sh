@@ -10,12 +10,17 @@ ensure_setup() {
 }
 
 # configure_and_build [cmake --build arguments, e.g. --target desfirectl]
+# An existing build directory is not configured again (unless CMAKE_ARGS are given): Ninja
+# re-runs CMake by itself when a CMakeLists.txt changed, so an up-to-date build costs only
+# Ninja's check.
 configure_and_build() {
   local launcher=()
   if command -v ccache >/dev/null 2>&1; then
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   fi
-  cmake -S "$top" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
-    ${CMAKE_ARGS:-} >/dev/null
+  if [ ! -f "$BUILD_DIR/build.ninja" ] || [ -n "${CMAKE_ARGS:-}" ]; then
+    cmake -S "$top" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
+      ${CMAKE_ARGS:-} >/dev/null
+  fi
   cmake --build "$BUILD_DIR" -j"$JOBS" "$@"
 }

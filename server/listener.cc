@@ -45,9 +45,22 @@ absl::StatusOr<HostPort> SplitListen(const std::string& listen) {
   return HostPort{std::move(host), std::to_string(port)};
 }
 
+// The cause of a failed bind or listen, as the operator reads it.
+std::string ErrnoCause(int error) {
+  switch (error) {
+    case EADDRINUSE:
+      return "address in use";
+    case EADDRNOTAVAIL:
+      return "address not available on this host";
+    case EACCES:
+      return "permission denied (ports below 1024 need privileges)";
+    default:
+      return std::strerror(error);
+  }
+}
+
 absl::Status ListenError(const std::string& listen, int error) {
-  return absl::UnavailableError(
-      absl::StrCat("cannot listen on ", listen, ": ", std::strerror(error)));
+  return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", ErrnoCause(error)));
 }
 
 // Room for two descriptors per connection, raising the soft limit up to the hard one.
@@ -143,8 +156,9 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Bind(Options options) {
   const int resolved = ::getaddrinfo(split->host.empty() ? nullptr : split->host.c_str(),
                                      split->port.c_str(), &hints, &found);
   if (resolved != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen, ": ", ::gai_strerror(resolved)));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               ": cannot resolve '", split->host,
+                                               "': ", ::gai_strerror(resolved)));
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, ::freeaddrinfo);
   bool any_v4 = false;

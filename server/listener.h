@@ -68,7 +68,7 @@ class Listener {
   };
 
   // Binds and listens. UNAVAILABLE naming the address and the cause ("cannot listen on
-  // 127.0.0.1:50051: Address already in use"); INVALID_ARGUMENT naming max_connections when it
+  // 127.0.0.1:50051: address in use"); INVALID_ARGUMENT naming max_connections when it
   // is 0 or the descriptor limit cannot hold it.
   static absl::StatusOr<std::unique_ptr<Listener>> Bind(Options options);
   ~Listener();  // Stop()

@@ -18,12 +18,16 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/flag_help.h"
+#include "server/flag_spelling.h"
+#include "server/observability/library_logs.h"
 #include "server/observability/log.h"
 #include "server/server.h"
 
@@ -161,6 +165,7 @@ int Run() {
   using desfired::server::ServerConfig;
   std::shared_ptr<log::Logger> logger = MakeLogger();
   if (!logger) return 2;
+  log::RouteLibraryLogs();  // gRPC's and protobuf's lines as ours: stderr stays JSON
   ServerConfig config;
   config.logger = logger;
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
@@ -302,10 +307,19 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "desfired: a gRPC service for MIFARE DESFire cards on PC/SC readers.\n"
-      "  desfired [--listen 127.0.0.1:50051] [--keys FILE] [--pcsc_socket PATH]\n"
-      "           [--tls_cert FILE --tls_key FILE [--tls_client_ca FILE]] [--tokens FILE]\n"
-      "  desfired --hash_token < TOKEN_FILE");
-  absl::ParseCommandLine(argc, argv);
+      "  desfired [--listen 127.0.0.1:50051] [--keys FILE] [--pcsc-socket PATH]\n"
+      "           [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--tokens FILE]\n"
+      "           [--flagfile FILE]\n"
+      "  desfired --hash-token < TOKEN_FILE\n"
+      "  desfired --version");
+  desfired::server::ConfigureFlagUsage();
+  std::vector<std::string> args = desfired::server::DashesToUnderscores(argc, argv);
+  if (desfired::server::WantsHelp(args)) {
+    std::fputs(desfired::server::FlagHelp().c_str(), stdout);
+    return 0;
+  }
+  std::vector<char*> parse_argv = desfired::server::ArgvOf(args);
+  absl::ParseCommandLine(static_cast<int>(args.size()), parse_argv.data());
   if (absl::GetFlag(FLAGS_hash_token)) return HashToken();
   return Run();
 }

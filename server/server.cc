@@ -313,11 +313,14 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   builder.RegisterService(s->card_service_.get());
   builder.RegisterService(s->tap_service_.get());
   builder.RegisterService(s->health_service_.get());
+  s->reflection_v1_ = std::make_unique<ReflectionV1Service>();
+  builder.RegisterService(s->reflection_v1_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", c.listen, ": the gRPC server did not start"));
   }
+  s->reflection_v1_->SetChannel(s->server_->InProcessChannel(grpc::ChannelArguments()));
   s->listener_->Start(std::move(acceptor));
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
   if (s->recorder_ && c.ledger_verify_interval > absl::ZeroDuration()) {

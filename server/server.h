@@ -39,6 +39,7 @@
 #include "server/readers/event_hub.h"
 #include "server/rpc/card_service.h"
 #include "server/rpc/health_service.h"
+#include "server/rpc/reflection_v1.h"
 #include "server/rpc/tap_service.h"
 #include "server/security/key_ring.h"
 #include "server/security/security.h"
@@ -167,7 +168,8 @@ class DesfiredServer {
   std::unique_ptr<CallBudget> tap_budget_;  // before tap_service_, which uses it
   std::unique_ptr<TapServiceImpl> tap_service_;
   std::unique_ptr<HealthServiceImpl> health_service_;
-  std::unique_ptr<Listener> listener_;  // accepts for server_; stopped before it
+  std::unique_ptr<ReflectionV1Service> reflection_v1_;  // answered by v1alpha
+  std::unique_ptr<Listener> listener_;                  // accepts for server_; stopped before it
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -1,5 +1,6 @@
 #include "client/cli/args.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -54,6 +55,8 @@ absl::Status ArgParser::Parse(int argc, char** argv) {
       inline_value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
+    // The underscore spelling of a dashed option (--head_file): the old one, still accepted.
+    if (!specs_.count(name)) std::replace(name.begin(), name.end(), '_', '-');
     auto it = specs_.find(name);
     if (it == specs_.end()) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option '--", name, "'"));

@@ -7,7 +7,8 @@
 //   if (p.Has("json")) ...; p.Value("keys"); p.positionals();
 //
 // Accepts --name, --name=value and --name value (and -c value for a short name); "-" is a
-// positional (stdin), "--" ends options. Thread-compatible.
+// positional (stdin), "--" ends options. Names are spelled with dashes (--head-file); the
+// underscore spelling (--head_file) is accepted as the old one. Thread-compatible.
 #ifndef DESFIRED_CLIENT_CLI_ARGS_H_
 #define DESFIRED_CLIENT_CLI_ARGS_H_
 

@@ -72,13 +72,13 @@ int LedgerVerify(int argc, char** argv) {
       "named),\nor the file cannot be read or is not a ledger; 2: bad usage.",
       "");
   args.Option("ledger", "FILE", kLedgerHelp, kLedgerEnv);
-  args.Option("head_file", "FILE",
+  args.Option("head-file", "FILE",
               "the ledger's head file (default: ledger.head beside a ledger.sqlite; skipped "
               "when missing): the ledger must end at the head it holds");
   args.Flag("json", "print one JSON object: ok, rows, head_hash, bad_seq, problem");
   if (std::optional<int> done = ParseLedgerArgs(args, command, argc, argv)) return *done;
   const std::string path = *args.Value("ledger");
-  const std::string head_file = args.Value("head_file").value_or(ledger::HeadFilePathFor(path));
+  const std::string head_file = args.Value("head-file").value_or(ledger::HeadFilePathFor(path));
 
   absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path, head_file);
   if (!v.ok()) return Failed(command, v.status().message());

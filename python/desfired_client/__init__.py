@@ -13,6 +13,7 @@ from desfired_client.client import (  # noqa: F401
     CARD_GONE_REASONS,
     Client,
     DesfiredError,
+    Watch,
     connect,
     new_request_id,
     reason_name,

@@ -18,6 +18,7 @@ channels are thread-safe).
 """
 
 import os
+import threading
 import time
 import uuid
 
@@ -26,7 +27,7 @@ import grpc
 from desfired.v1 import card_pb2, card_pb2_grpc, errors_pb2, taps_pb2, taps_pb2_grpc
 from google.rpc import error_details_pb2, status_pb2
 
-__all__ = ["Client", "DesfiredError", "connect", "new_request_id"]
+__all__ = ["Client", "DesfiredError", "Watch", "connect", "new_request_id"]
 
 DEFAULT_SERVER = "127.0.0.1:50051"
 
@@ -264,22 +265,15 @@ class Client:
         return list(self.call("ListReaders", card_pb2.ListReadersRequest()).readers)
 
     def watch_cards(self, readers=None, resume_after=None, timeout=None):
-        """Yields WatchCardsResponse items: a snapshot first (unless resuming), then events.
-        Runs until the caller stops iterating (close() the generator to cancel the stream),
-        `timeout` seconds pass (DesfiredError DEADLINE_EXCEEDED), or the stream ends with an
-        error (DesfiredError, e.g. SHUTTING_DOWN, SLOW_CONSUMER: resume after the last
-        sequence number seen)."""
+        """A Watch: iterate it for WatchCardsResponse items, a snapshot first (unless
+        resuming), then events. It runs until close() (from any thread, also while another
+        thread waits in the iteration, which then ends), `timeout` seconds pass (DesfiredError
+        DEADLINE_EXCEEDED), or the stream ends with an error (DesfiredError, e.g.
+        SHUTTING_DOWN, SLOW_CONSUMER: resume after the last sequence number seen)."""
         request = card_pb2.WatchCardsRequest(readers=list(readers or []))
         if resume_after is not None:
             request.resume_after_sequence = resume_after
-        stream = self.card.WatchCards(request, timeout=timeout, metadata=self._metadata)
-        try:
-            for item in stream:
-                yield item
-        except grpc.RpcError as e:
-            raise DesfiredError.from_rpc_error(e) from None
-        finally:
-            stream.cancel()
+        return Watch(self.card.WatchCards(request, timeout=timeout, metadata=self._metadata))
 
     def card_info(self, reader, key_name=None, key_no=0, expected_uid=None):
         request = card_pb2.GetCardInfoRequest(target=_target(reader, expected_uid),
@@ -365,6 +359,57 @@ class Client:
         request = taps_pb2.ParseTapsRequest(
             records=[taps_pb2.TapInput(raw=bytes(r)) for r in records])
         return self.call("ParseTaps", request)
+
+
+class Watch:
+    """An open WatchCards stream (Client.watch_cards).
+
+        watch = client.watch_cards(readers=[reader])
+        threading.Timer(60, watch.close).start()    # close() is safe from any thread
+        for item in watch:                          # ends quietly after close()
+            print(item)
+
+    Iterate it from one thread at a time; close() may be called from any thread, any number
+    of times, and cancels the stream: a thread waiting for the next item gets the end of the
+    iteration, not an error. Also a context manager (close() on exit).
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._closed = threading.Event()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._closed.is_set():
+            raise StopIteration
+        try:
+            return next(self._stream)
+        except grpc.RpcError as e:
+            if self._closed.is_set() and e.code() == grpc.StatusCode.CANCELLED:
+                raise StopIteration from None
+            raise DesfiredError.from_rpc_error(e) from None
+
+    def close(self):
+        """Cancels the stream; idempotent and thread-safe."""
+        self._closed.set()
+        self._stream.cancel()
+
+    @property
+    def closed(self):
+        return self._closed.is_set()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        stream = getattr(self, "_stream", None)
+        if stream is not None:
+            stream.cancel()
 
 
 def reason_name(value):

@@ -138,6 +138,31 @@ class LiveServerTest(unittest.TestCase):
         self.assertGreater(inserted.event.sequence, removed.event.sequence)
         self.wait_for_card()
 
+    def test_watch_closed_from_another_thread_ends_the_iteration(self):
+        watch = self.client.watch_cards(readers=[self.reader], timeout=15)
+        self.assertTrue(next(watch).HasField("snapshot"))
+        items, errors = [], []
+
+        def iterate():
+            try:
+                for item in watch:  # waits: no event comes
+                    items.append(item)
+            except Exception as e:  # noqa: BLE001 - the test reports it
+                errors.append(e)
+
+        reader = threading.Thread(target=iterate)
+        reader.start()
+        time.sleep(0.2)  # let it wait inside the stream (the close must work either way)
+        watch.close()
+        reader.join(timeout=10)
+        self.assertFalse(reader.is_alive(), "close() did not end the iteration")
+        self.assertEqual(errors, [])
+        self.assertEqual(items, [])
+        self.assertTrue(watch.closed)
+        watch.close()  # idempotent
+        with self.assertRaises(StopIteration):
+            next(watch)
+
     def test_no_card_then_the_same_request_id_after_reinsertion(self):
         before = self.value()
         sim_control("remove")

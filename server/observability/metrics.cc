@@ -44,6 +44,11 @@ prometheus::Family<prometheus::Histogram>& Histograms(prometheus::Registry& regi
 // milliseconds, a deadline may be 30 s.
 const prometheus::Histogram::BucketBoundaries kRpcBuckets = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+// Streams live from a fraction of a second (a tap file) to days (a watcher).
+// clang-format off
+const prometheus::Histogram::BucketBoundaries kStreamBuckets = {
+    0.1, 1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600};
+// clang-format on
 // One APDU: sub-millisecond on an emulated card, a few ms to a few hundred ms on a reader.
 const prometheus::Histogram::BucketBoundaries kApduBuckets = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
@@ -95,7 +100,11 @@ Metrics::Metrics()
   rpc_total_ =
       &Counters(r, "desfired_rpc_total", "Finished RPCs by service, method and gRPC code.");
   rpc_duration_ = &Histograms(r, "desfired_rpc_duration_seconds",
-                              "RPC latency, from arrival to the status, by service and method.");
+                              "Unary RPC latency, from arrival to the status, by service and "
+                              "method (streams: desfired_stream_duration_seconds).");
+  stream_duration_ = &Histograms(r, "desfired_stream_duration_seconds",
+                                 "Lifetime of streams (WatchCards, ParseTapStream), from arrival "
+                                 "to the status, by service and method.");
   malformed_requests_ = &Counters(r, "desfired_malformed_requests_total",
                                   "Requests whose body is not a valid protobuf message of their "
                                   "method, answered INVALID_ARGUMENT; by service and method.");
@@ -180,10 +189,11 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(Options options) {
 }
 
 void Metrics::CallDone(absl::string_view service, absl::string_view method, absl::string_view code,
-                       absl::Duration latency) {
+                       absl::Duration latency, bool stream) {
   const std::string s(service), m(method);
   rpc_total_->Add({{"service", s}, {"method", m}, {"code", std::string(code)}}).Increment();
-  rpc_duration_->Add({{"service", s}, {"method", m}}, kRpcBuckets)
+  (stream ? stream_duration_ : rpc_duration_)
+      ->Add({{"service", s}, {"method", m}}, stream ? kStreamBuckets : kRpcBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
 }
 
@@ -197,6 +207,13 @@ void Metrics::ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok
   apdu_total_->Add(labels).Increment();
   if (!ok) apdu_errors_->Add(labels).Increment();
   apdu_duration_->Add(labels, kApduBuckets).Observe(absl::ToDoubleSeconds(elapsed));
+}
+
+void Metrics::ReaderSeen(absl::string_view reader) {
+  const prometheus::Labels labels = {{"reader", std::string(reader)}};
+  apdu_total_->Add(labels);
+  apdu_errors_->Add(labels);
+  apdu_duration_->Add(labels, kApduBuckets);
 }
 
 void Metrics::CardSeen() { cards_seen_->Increment(); }

@@ -8,10 +8,12 @@
 //
 // The metrics (docs/observability.md lists them with their meaning):
 //   desfired_rpc_total{service,method,code}          counter
-//   desfired_rpc_duration_seconds{service,method}    histogram, 1 ms .. 30 s
+//   desfired_rpc_duration_seconds{service,method}    histogram, 1 ms .. 30 s, unary calls only
+//   desfired_stream_duration_seconds{service,method} histogram, 0.1 s .. 24 h, stream lifetimes
 //   desfired_malformed_requests_total{service,method} counter, bodies that are not protobuf
 //   desfired_apdu_total{reader}                      counter, APDUs sent to the card
 //   desfired_apdu_errors_total{reader}               counter, APDUs whose exchange failed
+//                                                    (0 from the reader's arrival: ReaderSeen)
 //   desfired_apdu_duration_seconds{reader}           histogram, 0.5 ms .. 2.5 s
 //   desfired_cards_seen_total                        counter, card insertions observed
 //   desfired_ledger_writes_total{event}              counter
@@ -76,13 +78,18 @@ class Metrics {
   // The port /metrics is served on; 0 without an endpoint.
   int port() const { return port_; }
 
-  // One finished RPC: `code` is the gRPC code name ("OK", "NOT_FOUND", ...).
+  // One finished RPC: `code` is the gRPC code name ("OK", "NOT_FOUND", ...). The latency of
+  // a unary call goes to desfired_rpc_duration_seconds, the lifetime of a stream to
+  // desfired_stream_duration_seconds.
   void CallDone(absl::string_view service, absl::string_view method, absl::string_view code,
-                absl::Duration latency);
+                absl::Duration latency, bool stream = false);
   // A request body that did not parse as its method's message (malformed_requests.h).
   void MalformedRequest(absl::string_view service, absl::string_view method);
   // One APDU exchanged with the card on `reader` (ok: the exchange itself succeeded).
   void ApduDone(absl::string_view reader, absl::Duration elapsed, bool ok);
+  // A reader is there: its APDU series start at 0, so that rate() and increase() over them
+  // work before its first APDU or error.
+  void ReaderSeen(absl::string_view reader);
   // A card was inserted (or came back after pcscd restarted).
   void CardSeen();
   // The audit ledger wrote an event of kind `event` (a bounded set), or failed to write.
@@ -119,6 +126,7 @@ class Metrics {
   prometheus::Counter* refused_max_connections_;
   prometheus::Counter* refused_max_connections_per_address_;
   prometheus::Family<prometheus::Histogram>* rpc_duration_;
+  prometheus::Family<prometheus::Histogram>* stream_duration_;
   prometheus::Family<prometheus::Counter>* malformed_requests_;
   prometheus::Family<prometheus::Counter>* apdu_total_;
   prometheus::Family<prometheus::Counter>* apdu_errors_;

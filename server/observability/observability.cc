@@ -48,7 +48,10 @@ absl::StatusOr<std::unique_ptr<Observability>> Observability::Create(Observabili
 
 void Observability::CallDone(const CallInfo& info) {
   const absl::string_view code = GrpcCodeName(info.code);
-  metrics_->CallDone(info.service, info.method, code, info.latency);
+  // A stream's client ending it (CANCELLED) is how a stream normally ends, not an error.
+  const bool client_ended = info.stream && info.code == grpc::StatusCode::CANCELLED;
+  metrics_->CallDone(info.service, info.method, client_ended ? "OK" : code, info.latency,
+                     info.stream);
   const bool server_fault = info.code == grpc::StatusCode::INTERNAL ||
                             info.code == grpc::StatusCode::UNKNOWN ||
                             info.code == grpc::StatusCode::DATA_LOSS;
@@ -86,6 +89,7 @@ void Observability::OnCardEvent(CardEventKind kind, absl::string_view reader) {
       logger_->Debug("card uid read", log::Fields().Str("reader", reader));
       break;
     case CardEventKind::kReaderAdded:
+      metrics_->ReaderSeen(reader);
       logger_->Info("reader added", log::Fields().Str("reader", reader));
       break;
     case CardEventKind::kReaderRemoved:

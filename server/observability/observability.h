@@ -14,8 +14,10 @@
 //
 //   info  "rpc"  service method request_id reader caller code reason latency_ms [replayed]
 //
-// (warn instead of info for INTERNAL, UNKNOWN and DATA_LOSS). Nothing of the request body is
-// logged: see log.h for what never is.
+// (warn instead of info for INTERNAL, UNKNOWN and DATA_LOSS). A stream (CallInfo::stream) its
+// client ended — CANCELLED — is counted with code OK: that is how a stream normally ends.
+// READER_ADDED starts the reader's APDU series at 0 (Metrics::ReaderSeen). Nothing of the request
+// body is logged: see log.h for what never is.
 //
 // Thread-safe. The Observability must outlive the hooks and observers it hands out.
 #ifndef DESFIRED_SERVER_OBSERVABILITY_OBSERVABILITY_H_

@@ -378,6 +378,7 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
         finished_ = true;
         CallInfo info;
         info.method = "WatchCards";
+        info.stream = true;
         info.reason = "CANCELLED";
         service_.Report(info, context_, start_, grpc::Status(grpc::StatusCode::CANCELLED, ""));
       }
@@ -466,6 +467,7 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
     const grpc::Status grpc_status = ToGrpcStatus(status);
     CallInfo info;
     info.method = "WatchCards";
+    info.stream = true;
     if (!status.ok()) info.reason = ReasonOf(status);
     service_.Report(info, context_, start_, grpc_status);
     Finish(grpc_status);

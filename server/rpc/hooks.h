@@ -71,6 +71,9 @@ struct CallInfo {
   std::string reason;  // ErrorInfo.reason of a failed call
   absl::Duration latency;
   bool replayed = false;  // answered from the ledger without touching the card
+  // A stream (WatchCards, ParseTapStream): latency is its lifetime, and CANCELLED is its
+  // client ending it.
+  bool stream = false;
   // The call's context, as given to authorize: for matching the end of a call with its
   // admission (stream counts). Valid during on_call_done only.
   const grpc::CallbackServerContext* context = nullptr;

@@ -116,6 +116,7 @@ void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext*
   CallInfo info;
   info.service = "TapService";
   info.method = method;
+  info.stream = method == "ParseTapStream";
   info.caller = hooks_.caller ? hooks_.caller(context) : context->peer();
   info.code = static_cast<grpc::StatusCode>(status.code());
   info.reason = ReasonOf(status);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/ledger/head_file.h"
 #include "core/ledger/ledger.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -182,6 +183,22 @@ TEST_F(LedgerCliTest, BadPathsAndUsage) {
   CliRun sub = Desfirectl("ledger check");
   EXPECT_EQ(sub.exit_code, 2);
   EXPECT_THAT(sub.err, HasSubstr("verify or export"));
+}
+
+// One flag spelling across desfired, desfirectl and the probe: dashes; the old underscore
+// spelling of --head-file still works.
+TEST_F(LedgerCliTest, HeadFileTakesDashesAndTheOldUnderscore) {
+  MakeLedger();
+  const std::string head = dir_ + "/copy.head";
+  std::filesystem::copy_file(desfired::ledger::HeadFilePathFor(path_), head);
+  for (const char* flag : {"--head-file", "--head_file"}) {
+    CliRun r = Desfirectl(absl::StrCat("ledger verify --ledger ", path_, " ", flag, " ", head));
+    EXPECT_EQ(r.exit_code, 0) << flag << ": " << r.err;
+  }
+  std::ofstream(head, std::ios::trunc) << "not a head\n";
+  CliRun bad = Desfirectl(absl::StrCat("ledger verify --ledger ", path_, " --head-file ", head));
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_THAT(Desfirectl("ledger verify --help").out, HasSubstr("--head-file FILE"));
 }
 
 TEST_F(LedgerCliTest, Help) {

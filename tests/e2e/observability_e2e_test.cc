@@ -133,6 +133,13 @@ TEST_F(ObservabilityE2eTest, CountersMoveWithCalls) {
   EXPECT_GE(SampleOr0(before, "desfired_readers"), 2);
   EXPECT_EQ(SampleValue(before, "desfired_watchers"), 0);
   const std::string apdus = absl::StrCat("desfired_apdu_total{reader=\"", transit_, "\"}");
+  // Each reader's error series is there at 0 before any error, for rate() alerts.
+  for (const std::string& reader : {transit_, sandbox_->ReaderName(1)}) {
+    EXPECT_EQ(
+        SampleValue(before, absl::StrCat("desfired_apdu_errors_total{reader=\"", reader, "\"}")), 0)
+        << reader << "\n"
+        << before;
+  }
 
   v1::ListReadersResponse readers;
   ASSERT_TRUE(cards_->ListReaders(Ctx().get(), {}, &readers).ok());
@@ -183,10 +190,19 @@ TEST_F(ObservabilityE2eTest, CountersMoveWithCalls) {
   EXPECT_EQ(moved(Rpc("CardService", "GetValue", "OK")), 1);
   EXPECT_EQ(moved(Rpc("CardService", "GetValue", "NOT_FOUND")), 1);
   EXPECT_EQ(moved(Rpc("TapService", "ParseTaps", "OK")), 1);
-  EXPECT_EQ(moved(Rpc("CardService", "WatchCards", "CANCELLED")), 1);
+  // The client ending its stream is how a stream ends: not an error.
+  EXPECT_EQ(moved(Rpc("CardService", "WatchCards", "OK")), 1);
+  EXPECT_EQ(SampleValue(after, Rpc("CardService", "WatchCards", "CANCELLED")), std::nullopt);
   EXPECT_EQ(moved(R"(desfired_rpc_duration_seconds_count{method="GetValue",)"
                   R"(service="CardService"})"),
             2);
+  // A stream's lifetime has a histogram of its own, apart from the unary latencies.
+  EXPECT_EQ(moved(R"(desfired_stream_duration_seconds_count{method="WatchCards",)"
+                  R"(service="CardService"})"),
+            1);
+  EXPECT_EQ(SampleValue(after, R"(desfired_rpc_duration_seconds_count{method="WatchCards",)"
+                               R"(service="CardService"})"),
+            std::nullopt);
   // GetValue with authentication is several APDUs, all on the transit card's reader.
   EXPECT_GE(moved(apdus), 3);
   EXPECT_GE(moved(absl::StrCat("desfired_apdu_duration_seconds_count{reader=\"", transit_, "\"}")),
@@ -206,6 +222,34 @@ TEST_F(ObservabilityE2eTest, CountersMoveWithCalls) {
   // No request id, UID or caller is ever a label.
   EXPECT_EQ(after.find("04a1b2c3d4e5f6"), std::string::npos);
   EXPECT_EQ(after.find("ipv4:"), std::string::npos);
+}
+
+// A ParseTapStream its client cancels counts as OK, in the stream histogram only.
+TEST_F(ObservabilityE2eTest, CancelledTapStreamIsNotAnError) {
+  auto context = Ctx();
+  auto stream = taps_->ParseTapStream(context.get());
+  v1::ParseTapStreamRequest chunk;
+  chunk.add_records()->set_raw(AsString(Hex(kTapRecord)));
+  ASSERT_TRUE(stream->Write(chunk));
+  v1::ParseTapStreamResponse answer;
+  ASSERT_TRUE(stream->Read(&answer));
+  context->TryCancel();
+  while (stream->Read(&answer)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const std::string series = R"(desfired_stream_duration_seconds_count{method="ParseTapStream",)"
+                             R"(service="TapService"})";
+  std::string after = Scrape();
+  for (int i = 0; i < 100 && SampleOr0(after, series) == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));  // the stream's end reaches the server
+    after = Scrape();
+  }
+  EXPECT_EQ(SampleValue(after, series), 1) << after;
+  EXPECT_EQ(SampleValue(after, Rpc("TapService", "ParseTapStream", "OK")), 1) << after;
+  EXPECT_EQ(SampleValue(after, Rpc("TapService", "ParseTapStream", "CANCELLED")), std::nullopt);
+  EXPECT_EQ(SampleValue(after, R"(desfired_rpc_duration_seconds_count{method="ParseTapStream",)"
+                               R"(service="TapService"})"),
+            std::nullopt);
 }
 
 // A debit writes a PENDING and a DONE row to the ledger; its retry is replayed and writes none.

@@ -4,8 +4,6 @@
 // (docs/server.md, "Connections and streams"). Hostile clients speak raw HTTP/2
 // (tests/testing/raw_http2.h); the others are gRPC clients. One sandbox and one desfired per
 // test process; ctest runs every test in its own process.
-#include <sys/stat.h>
-
 #include <memory>
 #include <set>
 #include <string>
@@ -310,22 +308,6 @@ TEST_F(TransportE2eTest, ConnectionsPerAddressAreBounded) {
   EXPECT_EQ(
       WaitMetric("desfired_connections_refused_total{limit=\"max_connections_per_address\"}", 1),
       1);
-}
-
-// A port another server holds: desfired exits at start-up naming the address and the cause.
-TEST_F(TransportE2eTest, BusyPortIsNamedAtStartUp) {
-  Start({});
-  const std::string listen = absl::StrCat("127.0.0.1:", server_->port());
-  const std::string dir = absl::StrCat(sandbox_->dir(), "/second");  // a ledger of its own
-  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
-  testing::DesfiredRun second =
-      testing::RunDesfired({absl::StrCat("--listen=", listen),
-                            absl::StrCat("--pcsc_socket=", sandbox_->dir(), "/run/pcscd.comm")},
-                           dir, /*stop_when_listening=*/true);
-  EXPECT_NE(second.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(
-      second.err, absl::StrCat("cannot listen on ", listen, ": Address already in use")))
-      << second.err;
 }
 
 }  // namespace

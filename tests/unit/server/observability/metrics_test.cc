@@ -84,6 +84,24 @@ TEST(MetricsTest, RpcCountsByCodeAndLatencyBuckets) {
   EXPECT_EQ(SampleOr0(text, "desfired_rpc_duration_seconds_bucket{" + debit + ",le=\"+Inf\"}"), 3);
 }
 
+// A stream's lifetime goes to its own histogram; a reader seen has its APDU series at 0.
+TEST(MetricsTest, StreamsApartAndReaderSeriesFromZero) {
+  auto m = NewMetrics();
+  m->CallDone("CardService", "WatchCards", "OK", absl::Seconds(90), /*stream=*/true);
+  m->ReaderSeen("Reader C 02 00");
+  const std::string text = m->Serialize();
+  const std::string watch = R"(method="WatchCards",service="CardService")";
+  EXPECT_EQ(SampleValue(text, "desfired_stream_duration_seconds_count{" + watch + "}"), 1);
+  EXPECT_EQ(SampleValue(text, "desfired_stream_duration_seconds_bucket{" + watch + ",le=\"60\"}"),
+            0);
+  EXPECT_EQ(SampleValue(text, "desfired_rpc_duration_seconds_count{" + watch + "}"), std::nullopt);
+  EXPECT_EQ(SampleValue(text, R"(desfired_rpc_total{code="OK",)" + watch + "}"), 1);
+  for (const char* series : {"desfired_apdu_total", "desfired_apdu_errors_total",
+                             "desfired_apdu_duration_seconds_count"}) {
+    EXPECT_EQ(SampleValue(text, std::string(series) + R"({reader="Reader C 02 00"})"), 0) << series;
+  }
+}
+
 TEST(MetricsTest, ApdusPerReaderCardsLedgerAndTaps) {
   auto m = NewMetrics();
   m->ApduDone("Reader A 00 00", absl::Milliseconds(2), true);
