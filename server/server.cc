@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/apdu/status_payload.h"
 #include "core/cardops/data.h"
+#include "core/util/enum_table.h"
 #include "core/util/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
@@ -122,24 +123,19 @@ absl::Status CheckDataDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-CardEventKind FromMonitor(pcsc::ReaderEvent::Kind kind) {
-  switch (kind) {
-    case pcsc::ReaderEvent::Kind::kReaderAdded:
-      return CardEventKind::kReaderAdded;
-    case pcsc::ReaderEvent::Kind::kReaderRemoved:
-      return CardEventKind::kReaderRemoved;
-    case pcsc::ReaderEvent::Kind::kCardInserted:
-      return CardEventKind::kCardInserted;
-    case pcsc::ReaderEvent::Kind::kCardRemoved:
-      return CardEventKind::kCardRemoved;
-    case pcsc::ReaderEvent::Kind::kCardUpdated:
-      return CardEventKind::kCardUpdated;
-    case pcsc::ReaderEvent::Kind::kServiceLost:
-      return CardEventKind::kPcscUnavailable;
-    case pcsc::ReaderEvent::Kind::kServiceRestored:
-      return CardEventKind::kPcscAvailable;
-  }
-  return CardEventKind::kReaderAdded;
+using MonitorKind = pcsc::ReaderEvent::Kind;
+constexpr EnumRow<MonitorKind, CardEventKind> kMonitorKinds[] = {
+    {MonitorKind::kReaderAdded, CardEventKind::kReaderAdded},
+    {MonitorKind::kReaderRemoved, CardEventKind::kReaderRemoved},
+    {MonitorKind::kCardInserted, CardEventKind::kCardInserted},
+    {MonitorKind::kCardRemoved, CardEventKind::kCardRemoved},
+    {MonitorKind::kCardUpdated, CardEventKind::kCardUpdated},
+    {MonitorKind::kServiceLost, CardEventKind::kPcscUnavailable},
+    {MonitorKind::kServiceRestored, CardEventKind::kPcscAvailable},
+};
+
+CardEventKind FromMonitor(MonitorKind kind) {
+  return ValueOf(kMonitorKinds, kind).value_or(CardEventKind::kReaderAdded);
 }
 
 // The listener of config `c`: its gauge and refusals go to the metrics, refusals to the log

@@ -9,13 +9,14 @@
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
 #include "core/util/echo.h"
+#include "core/util/enum_table.h"
 #include "core/util/status_macros.h"
 #include "proto/convert/status_convert.h"
 #include "server/readers/reasons.h"
 #include "server/rpc/card_ops.h"
 #include "server/rpc/card_validation.h"
-#include "server/rpc/request_limits.h"
 #include "server/rpc/presented_keys.h"
+#include "server/rpc/request_limits.h"
 
 namespace desfired::server {
 namespace {
@@ -28,24 +29,18 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return ts;
 }
 
+constexpr EnumRow<CardEventKind, v1::CardEvent::Kind> kEventKinds[] = {
+    {CardEventKind::kReaderAdded, v1::CardEvent::READER_ADDED},
+    {CardEventKind::kReaderRemoved, v1::CardEvent::READER_REMOVED},
+    {CardEventKind::kCardInserted, v1::CardEvent::CARD_INSERTED},
+    {CardEventKind::kCardRemoved, v1::CardEvent::CARD_REMOVED},
+    {CardEventKind::kCardUpdated, v1::CardEvent::CARD_UPDATED},
+    {CardEventKind::kPcscUnavailable, v1::CardEvent::PCSC_UNAVAILABLE},
+    {CardEventKind::kPcscAvailable, v1::CardEvent::PCSC_AVAILABLE},
+};
+
 v1::CardEvent::Kind ToProto(CardEventKind kind) {
-  switch (kind) {
-    case CardEventKind::kReaderAdded:
-      return v1::CardEvent::READER_ADDED;
-    case CardEventKind::kReaderRemoved:
-      return v1::CardEvent::READER_REMOVED;
-    case CardEventKind::kCardInserted:
-      return v1::CardEvent::CARD_INSERTED;
-    case CardEventKind::kCardRemoved:
-      return v1::CardEvent::CARD_REMOVED;
-    case CardEventKind::kCardUpdated:
-      return v1::CardEvent::CARD_UPDATED;
-    case CardEventKind::kPcscUnavailable:
-      return v1::CardEvent::PCSC_UNAVAILABLE;
-    case CardEventKind::kPcscAvailable:
-      return v1::CardEvent::PCSC_AVAILABLE;
-  }
-  return v1::CardEvent::KIND_UNSPECIFIED;
+  return ValueOf(kEventKinds, kind).value_or(v1::CardEvent::KIND_UNSPECIFIED);
 }
 
 void ToProto(const ReaderState& in, v1::Reader* out) {

@@ -13,6 +13,7 @@
 #include "core/crypto/random.h"
 #include "core/util/bytes.h"
 #include "core/util/echo.h"
+#include "core/util/enum_table.h"
 #include "core/util/private_file.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
@@ -102,24 +103,12 @@ std::optional<absl::string_view> BearerToken(absl::string_view value) {
 
 }  // namespace
 
-absl::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kViewer:
-      return "viewer";
-    case Role::kOperator:
-      return "operator";
-    case Role::kAdmin:
-      return "admin";
-  }
-  return "admin";
-}
+constexpr EnumRow<Role, absl::string_view> kRoleNames[] = {
+    {Role::kViewer, "viewer"}, {Role::kOperator, "operator"}, {Role::kAdmin, "admin"}};
 
-std::optional<Role> ParseRole(absl::string_view name) {
-  for (Role r : {Role::kViewer, Role::kOperator, Role::kAdmin}) {
-    if (name == RoleName(r)) return r;
-  }
-  return std::nullopt;
-}
+absl::string_view RoleName(Role role) { return ValueOf(kRoleNames, role).value_or("admin"); }
+
+std::optional<Role> ParseRole(absl::string_view name) { return KeyOf(kRoleNames, name); }
 
 absl::Span<const MethodRole> MethodRoles() { return kMethodRoles; }
 
