@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/util/bytes.h"
+#include "core/util/enum_table.h"
 
 namespace desfired::server {
 
@@ -31,26 +32,19 @@ enum class CardEventKind : uint8_t {
   kPcscAvailable,
 };
 
-// "READER_ADDED", "READER_REMOVED", "CARD_INSERTED", "CARD_REMOVED", "CARD_UPDATED",
-// "PCSC_UNAVAILABLE", "PCSC_AVAILABLE".
+inline constexpr EnumRow<CardEventKind, absl::string_view> kCardEventKindNames[] = {
+    {CardEventKind::kReaderAdded, "READER_ADDED"},
+    {CardEventKind::kReaderRemoved, "READER_REMOVED"},
+    {CardEventKind::kCardInserted, "CARD_INSERTED"},
+    {CardEventKind::kCardRemoved, "CARD_REMOVED"},
+    {CardEventKind::kCardUpdated, "CARD_UPDATED"},
+    {CardEventKind::kPcscUnavailable, "PCSC_UNAVAILABLE"},
+    {CardEventKind::kPcscAvailable, "PCSC_AVAILABLE"},
+};
+
+// The names above (the proto's), "UNKNOWN" for any other value.
 constexpr absl::string_view CardEventKindName(CardEventKind kind) {
-  switch (kind) {
-    case CardEventKind::kReaderAdded:
-      return "READER_ADDED";
-    case CardEventKind::kReaderRemoved:
-      return "READER_REMOVED";
-    case CardEventKind::kCardInserted:
-      return "CARD_INSERTED";
-    case CardEventKind::kCardRemoved:
-      return "CARD_REMOVED";
-    case CardEventKind::kCardUpdated:
-      return "CARD_UPDATED";
-    case CardEventKind::kPcscUnavailable:
-      return "PCSC_UNAVAILABLE";
-    case CardEventKind::kPcscAvailable:
-      return "PCSC_AVAILABLE";
-  }
-  return "UNKNOWN";
+  return ValueOf(kCardEventKindNames, kind).value_or("UNKNOWN");
 }
 
 struct CardEvent {
