@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/cli/commands.h"
+#include "client/cli/server_command.h"
 #include "core/util/json_escape.h"
 
 namespace desfired::cli {
@@ -25,25 +26,29 @@ using ledger::Ledger;
 constexpr char kLedgerHelp[] = "the ledger file (ledger.sqlite in desfired's --data_dir)";
 constexpr char kLedgerEnv[] = "DESFIRED_LEDGER";
 
+// A usage error, as Failed says it; returns kExitUsage.
+int UsageError(const ArgParser& args, const std::string& command, absl::string_view message) {
+  return ReportLocalError(command, kExitUsage, absl::InvalidArgumentError(message),
+                          args.Has("json"));
+}
+
 // Parses `args`; prints --help or a usage error. Returns the exit code when the command is done.
 std::optional<int> ParseLedgerArgs(ArgParser& args, const std::string& command, int argc,
                                    char** argv) {
-  if (absl::Status s = args.Parse(argc, argv); !s.ok()) {
-    std::cerr << command << ": " << s.message() << "\nrun '" << command << " --help' for usage\n";
-    return kExitUsage;
-  }
+  if (absl::Status s = args.Parse(argc, argv); !s.ok())
+    return UsageError(args, command, s.message());
   if (args.help_requested()) {
     std::cout << args.Usage();
     return kExitOk;
   }
   if (!args.positionals().empty()) {
-    std::cerr << command << ": unexpected argument '" << args.positionals()[0]
-              << "' (the file goes with --ledger FILE)\n";
-    return kExitUsage;
+    return UsageError(args, command,
+                      absl::StrCat("unexpected argument '", args.positionals()[0],
+                                   "' (the file goes with --ledger FILE)"));
   }
   if (!args.Has("ledger") || args.Value("ledger")->empty()) {
-    std::cerr << command << ": --ledger FILE is required (or set " << kLedgerEnv << ")\n";
-    return kExitUsage;
+    return UsageError(args, command,
+                      absl::StrCat("--ledger FILE is required (or set ", kLedgerEnv, ")"));
   }
   return std::nullopt;
 }
@@ -52,18 +57,18 @@ std::optional<int> ParseLedgerArgs(ArgParser& args, const std::string& command, 
 // escapes): `"` and `\` escaped, control characters as \u00xx, every other byte as it is.
 constexpr JsonEscapeOptions kVerifyJson{.short_escapes = "", .replace_invalid_utf8 = false};
 
-// Prints "COMMAND: message" for a ledger that cannot be read or written; returns kExitFailed.
-int Failed(const std::string& command, absl::string_view message) {
-  std::cerr << command << ": " << message << "\n";
-  return kExitFailed;
+// A ledger that cannot be read or written: "COMMAND: message", or with --json an error object
+// (docs/cli.md, "Errors"). Returns kExitFailed.
+int Failed(const ArgParser& args, const std::string& command, const absl::Status& status) {
+  return ReportLocalError(command, kExitFailed, status, args.Has("json"));
 }
 
 }  // namespace
 
 int LedgerVerify(int argc, char** argv) {
-  const std::string command = "desfirectl ledger verify";
+  const std::string command = "ledger verify";
   ArgParser args(
-      command,
+      absl::StrCat("desfirectl ", command),
       "Check the hash chain of desfired's audit ledger (docs/ledger.md): every row's "
       "hash,\nthe order of the rows, the chain head and the head file. Read-only; desfired may be "
       "running.\nPrints the rows checked and the hash of the last row: keep that hash "
@@ -81,7 +86,7 @@ int LedgerVerify(int argc, char** argv) {
   const std::string head_file = args.Value("head-file").value_or(ledger::HeadFilePathFor(path));
 
   absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path, head_file);
-  if (!v.ok()) return Failed(command, v.status().message());
+  if (!v.ok()) return Failed(args, command, v.status());
   if (args.Has("json")) {
     std::cout << "{\"ok\":" << (v->ok ? "true" : "false") << ",\"rows\":" << v->rows
               << ",\"head_hash\":" << JsonQuote(v->head_hash, kVerifyJson)
@@ -100,8 +105,8 @@ int LedgerVerify(int argc, char** argv) {
 }
 
 int LedgerExport(int argc, char** argv) {
-  const std::string command = "desfirectl ledger export";
-  ArgParser args(command,
+  const std::string command = "ledger export";
+  ArgParser args(absl::StrCat("desfirectl ", command),
                  "Write every row of desfired's audit ledger (docs/ledger.md), oldest first, with "
                  "every\ncolumn: JSON lines (one object per row; payload in hex, null for absent "
                  "values)\nor CSV (a header line, RFC 4180 quoting). Read-only; desfired may be "
@@ -120,20 +125,21 @@ int LedgerExport(int argc, char** argv) {
     if (*f == "csv") {
       format = Ledger::ExportFormat::kCsv;
     } else if (*f != "jsonl" && *f != "json") {
-      std::cerr << command << ": unknown --format '" << *f << "' (jsonl or csv)\n";
-      return kExitUsage;
+      return UsageError(args, command, absl::StrCat("unknown --format '", *f, "' (jsonl or csv)"));
     }
   }
   const std::string output = args.Value("output").value_or("-");
   if (output == "-") {
     absl::Status s = Ledger::ExportFile(path, std::cout, format);
-    return s.ok() ? kExitOk : Failed(command, s.message());
+    return s.ok() ? kExitOk : Failed(args, command, s);
   }
 
   // A failed export (a bad --ledger, a full disk) leaves no output file behind.
   const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Failed(command, absl::StrCat("cannot create ", output, ": ", std::strerror(errno)));
+    return Failed(
+        args, command,
+        absl::UnavailableError(absl::StrCat("cannot create ", output, ": ", std::strerror(errno))));
   }
   ::close(fd);
   std::ofstream out(output, std::ios::binary | std::ios::trunc);
@@ -143,7 +149,7 @@ int LedgerExport(int argc, char** argv) {
   if (s.ok() && !out) s = absl::UnavailableError(absl::StrCat("cannot write ", output));
   if (!s.ok()) {
     std::remove(output.c_str());
-    return Failed(command, s.message());
+    return Failed(args, command, s);
   }
   return kExitOk;
 }

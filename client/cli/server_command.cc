@@ -178,6 +178,20 @@ std::string ErrorJson(absl::string_view command, int exit_code, const absl::Stat
       "}");
 }
 
+int ReportLocalError(absl::string_view command, int exit_code, const absl::Status& status,
+                     bool json) {
+  const std::string name = absl::StrCat("desfirectl ", command);
+  const std::string hint =
+      exit_code == kExitUsage ? absl::StrCat("run '", name, " --help' for usage") : "";
+  if (json) {
+    std::cerr << ErrorJson(name, exit_code, status, "", hint) << "\n";
+  } else {
+    std::cerr << name << ": " << status.message() << "\n";
+    if (!hint.empty()) std::cerr << hint << "\n";
+  }
+  return exit_code;
+}
+
 int ReportCallError(absl::string_view command, const absl::Status& status,
                     absl::string_view request_id, bool json) {
   const bool unreachable = client::IsTransportError(status);
@@ -440,16 +454,7 @@ absl::StatusOr<std::unique_ptr<client::Client>> ServerCommand::Connect() const {
 }
 
 int ServerCommand::UsageError(absl::string_view message) const {
-  if (json()) {
-    std::cerr << ErrorJson(absl::StrCat("desfirectl ", name_), kExitUsage,
-                           absl::InvalidArgumentError(message), "",
-                           absl::StrCat("run 'desfirectl ", name_, " --help' for usage"))
-              << "\n";
-    return kExitUsage;
-  }
-  std::cerr << "desfirectl " << name_ << ": " << message << "\n"
-            << "run 'desfirectl " << name_ << " --help' for usage\n";
-  return kExitUsage;
+  return ReportLocalError(name_, kExitUsage, absl::InvalidArgumentError(message), json());
 }
 
 int ServerCommand::Failed(const absl::Status& status) const {

@@ -58,6 +58,13 @@ absl::StatusOr<client::ClientOptions> ConnectionOptions(const ArgParser& args);
 int ReportCallError(absl::string_view command, const absl::Status& status,
                     absl::string_view request_id = "", bool json = false);
 
+// A failure of a command that calls no server (`taps parse` without --server, `ledger
+// verify`): "desfirectl COMMAND: message" on stderr, followed for kExitUsage by a pointer to
+// --help; with `json`, one line of ErrorJson instead (no reason, no request id). Returns
+// `exit_code`.
+int ReportLocalError(absl::string_view command, int exit_code, const absl::Status& status,
+                     bool json);
+
 // A failure as one JSON object (docs/cli.md, "Errors"): "command" ("desfirectl debit"),
 // "exitCode", "code" (the gRPC code name), "reason" (ErrorInfo.reason, null when the server
 // gave none), "message", "metadata" (every ErrorInfo.metadata entry), "requestId",

@@ -91,8 +91,8 @@ std::string TapResult::ErrorText() const {
         return absl::StrCat("record too long: ", reject_detail, " bytes (maximum ", kRecordSize,
                             "); these bytes are the base64 decoding of ", digits,
                             " hex digits: the record was given as hex where base64 is expected "
-                            "(the JSON form of bytes fields); send it in base64, or parse hex "
-                            "with 'desfirectl taps parse'");
+                            "(the JSON form of bytes fields); send hex in raw_hex instead, or "
+                            "base64 in raw, or parse hex with 'desfirectl taps parse'");
       }
       return absl::StrCat("record too long: ", reject_detail, " bytes (maximum ", kRecordSize, ")");
     case RejectReason::kBadRecordType:

@@ -30,6 +30,7 @@ constexpr FieldLimit kLimits[] = {
     {.field = "data", .max_bytes = kMaxWriteDataBytes},
     {.field = "df_name", .max_bytes = kMaxDfNameBytes},
     {.field = "raw", .max_bytes = kMaxTapRecordBytes},
+    {.field = "raw_hex", .max_bytes = kMaxTapRecordHexChars},
 };
 
 // One field from the request down to the one at fault, and the element of a repeated one.

@@ -60,6 +60,8 @@ inline constexpr size_t kMaxWatchedReaders = 64;
 // TapInput.raw: a tap record has 32 bytes; 33..64 still get a REJECTED result (TOO_LONG),
 // longer ones fail the call.
 inline constexpr size_t kMaxTapRecordBytes = 64;
+// TapInput.raw_hex: the hex of kMaxTapRecordBytes bytes, one separator between pairs.
+inline constexpr size_t kMaxTapRecordHexChars = 3 * kMaxTapRecordBytes;
 // A string field without an entry of its own (none today; the unit test sees to it).
 inline constexpr size_t kDefaultMaxStringBytes = 256;
 // Unknown fields of one message, in encoded bytes.

@@ -9,6 +9,7 @@
 #include "desfired/v1/taps.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "proto/convert/tap_convert.h"
+#include "server/rpc/request_limits.h"
 
 namespace desfired::server {
 namespace {
@@ -27,7 +28,7 @@ size_t EncodedResult(const tap::TapResult& result) {
 }  // namespace
 
 size_t WorstTapResultBytes(const tap::TapPipelineConfig& config) {
-  const Bytes raw(kMaxTapInputBytes, 0xFF);
+  const Bytes raw(kMaxTapRecordBytes, 0xFF);
   const std::string key_name(keys::kMaxKeyNameLength, 'k');
   const std::string terminal_name(config.terminals ? config.terminals->longest_name() : 0, 't');
   const std::string fare_name(config.tariffs ? config.tariffs->longest_name() : 0, 'f');

@@ -20,16 +20,18 @@ namespace desfired::server {
 
 // The most bytes one result adds to a response (with its tag and length): the larger of a
 // decoded record with every field at its widest (64-character key name, the longest names of
-// the configured tables, every warning) and a REJECTED one echoing kMaxTapInputBytes raw
+// the configured tables, every warning) and a REJECTED one echoing kMaxTapRecordBytes raw
 // bytes; plus, with a terminal registry or tariff table, the per-id counts of the summary
 // one record can add.
 size_t WorstTapResultBytes(const tap::TapPipelineConfig& config);
 
-// The most bytes one encoded TapInput (one element of `records`) may have: a full 32-byte
-// record with any backend_time takes at most 53. A longer one is refused with the message
-// (INVALID_ARGUMENT naming "records[i]") before anything is parsed, so that a result echoes at
-// most this many raw bytes (as raw_hex).
-inline constexpr size_t kMaxTapInputBytes = 64;
+// The most bytes one encoded TapInput (one element of `records`) may have: a record given as
+// `raw_hex` of kMaxTapRecordHexChars characters (request_limits.h) with any backend_time takes
+// at most 219, a full 32-byte `raw` record at most 53. A longer one is refused with the message
+// (INVALID_ARGUMENT naming "records[i]") before anything is parsed; CheckTapInputs
+// (tap_input.h) then bounds a record to kMaxTapRecordBytes, so that a result echoes at most
+// that many raw bytes (as raw_hex).
+inline constexpr size_t kMaxTapInputBytes = 256;
 
 // Bytes of a response besides its results: the summary (without per-id lists),
 // records_processed, tags and lengths.

@@ -12,6 +12,7 @@
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
+#include "server/rpc/tap_input.h"
 #include "server/rpc/tap_limits.h"
 #include "server/rpc/tap_request_scan.h"
 
@@ -86,11 +87,11 @@ void ParseInto(tap::TapPipeline& pipeline, uint64_t first_index,
                const google::protobuf::RepeatedPtrField<v1::TapInput>& records,
                google::protobuf::RepeatedPtrField<v1::TapResult>* results) {
   tap::TapResult result;
+  TapInputDecoder decoder;
   results->Reserve(records.size());
   uint64_t index = first_index;
   for (const v1::TapInput& input : records) {
-    const std::string& raw = input.raw();
-    pipeline.Process(index++, AsBytes(raw), BackendTime(input), &result);
+    pipeline.Process(index++, decoder.Bytes(input), BackendTime(input), &result);
     ToProto(result, results->Add());
   }
 }
@@ -195,6 +196,7 @@ absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request,
   google::protobuf::Arena arena(BatchArenaOptions());
   auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena);
   if (absl::Status s = Decode(request, in); !s.ok()) return s;
+  if (absl::Status s = CheckTapInputs(in->records()); !s.ok()) return s;
   auto* out = google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena);
   ParseInto(**pipeline, 0, in->records(), out->mutable_results());
   ToProto((*pipeline)->summary(), out->mutable_summary());
@@ -313,6 +315,7 @@ class TapServiceImpl::StreamReactor final
     in_arena_.Reset();
     auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamRequest>(&in_arena_);
     if (absl::Status s = Decode(&in_, in); !s.ok()) return s;
+    if (absl::Status s = CheckTapInputs(in->records()); !s.ok()) return s;
     in_.Clear();
     v1::ParseTapStreamResponse* out = NewResponse();
     const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts

@@ -185,6 +185,37 @@ TEST_F(LedgerCliTest, BadPathsAndUsage) {
   EXPECT_THAT(sub.err, HasSubstr("verify or export"));
 }
 
+// With --json a failure is one JSON object on stderr (docs/cli.md, "Errors"), with the same exit
+// codes as the text (before, the text went to stderr whatever --json said).
+TEST_F(LedgerCliTest, VerifyJsonFailuresAreOneJsonObjectOnStderr) {
+  const std::string err_file = dir_ + "/err.json";
+  auto fields = [&](const CliRun& run) {
+    std::ofstream(err_file, std::ios::trunc) << run.err;
+    return Shell(
+               absl::StrCat(
+                   "/usr/bin/python3 -c 'import json,sys; lines=open(\"", err_file,
+                   "\").read().splitlines(); assert len(lines)==1, lines; d=json.loads(lines[0]); "
+                   "print(d[\"command\"], d[\"exitCode\"], d[\"code\"], d[\"hint\"] is not None, "
+                   "d[\"message\"])'"))
+        .out;
+  };
+  CliRun missing = Desfirectl(absl::StrCat("ledger verify --json --ledger ", dir_, "/nope.sqlite"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "");
+  const std::string m = fields(missing);
+  EXPECT_THAT(m, HasSubstr("desfirectl ledger verify 1 "));
+  EXPECT_THAT(m, HasSubstr("/nope.sqlite"));
+
+  CliRun usage = Desfirectl(absl::StrCat("ledger verify --json --ledger ", path_, " extra"));
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_THAT(fields(usage),
+              HasSubstr("desfirectl ledger verify 2 INVALID_ARGUMENT True unexpected argument"));
+  // Without --json the text stays.
+  CliRun text = Desfirectl(absl::StrCat("ledger verify --ledger ", path_, " extra"));
+  EXPECT_EQ(text.exit_code, 2);
+  EXPECT_THAT(text.err, HasSubstr("desfirectl ledger verify: unexpected argument 'extra'"));
+}
+
 // One flag spelling across desfired, desfirectl and the probe: dashes; the old underscore
 // spelling of --head-file still works.
 TEST_F(LedgerCliTest, HeadFileTakesDashesAndTheOldUnderscore) {

@@ -477,6 +477,19 @@ TEST_F(ServerCliTest, DeferCommitThenCommitOrAbort) {
   OkOnCard("commit", key);
   ASSERT_NO_FATAL_FAILURE(ExpectFile2("ok"));
 
+  // Nothing left to commit: an answer, not a call error, but exit code 1 (--json too).
+  CliRun nothing = OnCard("commit", absl::StrCat(key, " --request-id cli-cm-2"));
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_EQ(nothing.out, "");
+  EXPECT_THAT(nothing.err, HasSubstr("nothing was committed in F51001"));
+  EXPECT_THAT(nothing.err, HasSubstr("request id: cli-cm-2"));
+  CliRun nothing_json = OnCard("commit", absl::StrCat(key, " --json"));
+  EXPECT_EQ(nothing_json.exit_code, 1);
+  v1::CommitTransactionResponse commit;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(nothing_json.out, &commit).ok())
+      << nothing_json.out;
+  EXPECT_FALSE(commit.committed());
+
   CliRun no_aid = OnCard("commit", "--key transit-debit --key-no 2");
   EXPECT_EQ(no_aid.exit_code, 2);
   EXPECT_THAT(no_aid.err, HasSubstr("--aid is required"));

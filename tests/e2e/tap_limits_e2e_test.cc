@@ -14,11 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "grpcpp/impl/codegen/rpc_method.h"
@@ -468,6 +471,83 @@ TEST_F(TapLimitsE2eTest, RequestsInTransitStayUnderTheDocumentedMemory) {
       before >> 20, peak >> 20, held, cut);
   EXPECT_LT(peak, kDocumentedWorstRss);
   clients.clear();
+  EXPECT_EQ(server->Stop(), 0) << server->err();
+}
+
+// --- Finding: a hex record could only be sent as base64 ---------------------------------------
+
+// A client writing the proto3 JSON form by hand sends records as hex in `raw_hex`; they parse
+// exactly as the same bytes in `raw` (before, hex in `raw` was read as base64 and REJECTED).
+TEST_F(TapLimitsE2eTest, RecordsGivenAsHexParseLikeTheirBytes) {
+  auto server = Start({});
+  auto taps = v1::TapService::NewStub(Channel(*server));
+  const std::string record = Record(7);
+  std::string spaced;  // "01 a0 ...": separators between bytes are allowed
+  for (char c : record) {
+    absl::StrAppend(&spaced, spaced.empty() ? "" : " ",
+                    absl::BytesToHexString(absl::string_view(&c, 1)));
+  }
+  v1::ParseTapsRequest from_json;
+  const std::string json =
+      absl::StrCat(R"({"records": [{"rawHex": ")", spaced, R"("}, {"rawHex": ")",
+                   absl::AsciiStrToUpper(absl::BytesToHexString(record)), R"("}]})");
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &from_json).ok()) << json;
+  v1::ParseTapsRequest from_bytes;
+  from_bytes.add_records()->set_raw(record);
+  from_bytes.add_records()->set_raw(record);
+  v1::ParseTapsResponse hex_answer, bytes_answer;
+  grpc::Status s = taps->ParseTaps(Ctx().get(), from_json, &hex_answer);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = taps->ParseTaps(Ctx().get(), from_bytes, &bytes_answer);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(hex_answer.results_size(), 2);
+  EXPECT_NE(hex_answer.results(0).status(), v1::TapResult::REJECTED);
+  EXPECT_EQ(hex_answer.SerializeAsString(), bytes_answer.SerializeAsString());
+
+  // A bad encoding fails the call before any record is parsed, naming the record.
+  struct Bad {
+    std::string raw, raw_hex, field, where;
+  };
+  const Bad bad[] = {
+      {"", "01zz", "records.raw_hex", "records[1].raw_hex: not a hex digit at offset 2"},
+      {"", "012", "records.raw_hex", "records[1].raw_hex: an odd number of hex digits"},
+      {"", std::string(130, 'a'), "records.raw_hex", "records[1].raw_hex: 65 bytes"},
+      {record, absl::BytesToHexString(record), "records", "records[1]: both raw and raw_hex"},
+      {std::string(65, 'x'), "", "records.raw", "records[1].raw: 65 bytes"},
+  };
+  for (const Bad& b : bad) {
+    v1::ParseTapsRequest req;
+    req.add_records()->set_raw(record);
+    v1::TapInput* in = req.add_records();
+    in->set_raw(b.raw);
+    in->set_raw_hex(b.raw_hex);
+    v1::ParseTapsResponse resp;
+    s = taps->ParseTaps(Ctx().get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << b.where;
+    EXPECT_EQ(Meta(InfoOf(s), "field"), b.field) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(b.where));
+    EXPECT_EQ(resp.results_size(), 0);
+  }
+
+  // The same in a stream: a good chunk of hex records, then a bad one that ends the stream.
+  auto ctx = Ctx();
+  auto stream = taps->ParseTapStream(ctx.get());
+  v1::ParseTapStreamRequest chunk;
+  chunk.add_records()->set_raw_hex(absl::BytesToHexString(record));
+  ASSERT_TRUE(stream->Write(chunk));
+  v1::ParseTapStreamResponse answer;
+  ASSERT_TRUE(stream->Read(&answer));
+  ASSERT_EQ(answer.results_size(), 1);
+  EXPECT_EQ(answer.results(0).SerializeAsString(), bytes_answer.results(0).SerializeAsString());
+  chunk.mutable_records(0)->set_raw_hex("not hex");
+  stream->Write(chunk);
+  stream->WritesDone();
+  while (stream->Read(&answer)) {
+  }
+  s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(Meta(InfoOf(s), "field"), "records.raw_hex");
+  EXPECT_EQ(Meta(InfoOf(s), "chunk"), "1");
   EXPECT_EQ(server->Stop(), 0) << server->err();
 }
 

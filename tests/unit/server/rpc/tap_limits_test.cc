@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "proto/convert/tap_convert.h"
 #include "server/rpc/call_budget.h"
+#include "server/rpc/request_limits.h"
 #include "server/rpc/tap_request_scan.h"
 #include "tests/unit/core/tap/test_records.h"
 
@@ -66,6 +67,12 @@ TEST(ScanTapRequestTest, RefusesTooManyRecordsBeforeParsing) {
 TEST(ScanTapRequestTest, RefusesALongRecordByIndexAndBadBytes) {
   v1::ParseTapsRequest req = Batch(2);
   req.mutable_records(1)->set_raw(std::string(kMaxTapInputBytes, 'x'));
+  // The widest record given as hex, with a backend time, still fits.
+  v1::TapInput hex;
+  hex.set_raw_hex(std::string(kMaxTapRecordHexChars, 'a'));
+  hex.mutable_backend_time()->set_seconds(-1);
+  hex.mutable_backend_time()->set_nanos(-1);
+  EXPECT_LE(hex.ByteSizeLong() + 3, kMaxTapInputBytes);
   grpc::ByteBuffer b = Buffer(req.SerializeAsString());
   EXPECT_EQ(Field(ScanTapRequest(&b, 10).status()), "records[1]");
   grpc::ByteBuffer bad = Buffer(std::string("\x0a\x7f\x01", 3));
@@ -99,7 +106,7 @@ TEST(TapLimitsTest, WorstResultBoundsRealResults) {
                       in.backend_time().seconds(), &r);
     ToProto(r, resp.add_results());
   }
-  pipeline->Process(1, AsBytes(std::string(kMaxTapInputBytes - 2, 'x')), std::nullopt, &r);
+  pipeline->Process(1, AsBytes(std::string(kMaxTapRecordBytes, 'x')), std::nullopt, &r);
   ToProto(r, resp.add_results());
   for (const v1::TapResult& result : resp.results()) {
     EXPECT_LE(result.ByteSizeLong() + 3, worst) << result.ShortDebugString();
