@@ -14,7 +14,11 @@ docker/Dockerfile
     RUN is executed here with a recording `cmake` on PATH, and so is scripts/test itself: the
     configure command must be the same and the build command the same plus `--target ...`;
   - every binary copied from the build stage is one of those targets, at the path where the
-    CMake build (the -B directory, the add_executable's directory) puts it;
+    CMake build (the -B directory, the add_executable's directory) puts it, and is stripped
+    there by docker/split-debug (executed too), whose debug directory the `debug` stage (FROM
+    scratch, never the default) holds;
+  - no VOLUME (compose names the volumes; an image VOLUME gives every container an anonymous
+    one);
   - the runtime, demo and default images run as a non-root user that a RUN creates with a
     fixed uid; HEALTHCHECK runs desfired-health-probe (copied into the image) on the port the
     CMD listens on and EXPOSE names; a non-loopback --listen carries --allow_insecure_remote;
@@ -38,9 +42,14 @@ docker/compose.yaml (needs python3-yaml; without it these are skipped and the ex
   - desfired: not root; the data volume on /var/lib/desfired; /etc/desfired bind-mounted
     read-only and --keys inside it; published on 127.0.0.1 by default, on the port it listens
     on; health check with desfired-health-probe on that port; waits for pcscd to be healthy;
-  - demo: desfire-sim with a card image the demo stage installs, on the port of Debian's vpcd
-    reader.conf entry, in pcscd-demo's network namespace; the demo keys file exists, is
-    mounted read-only and holds only the public demo keys of scripts/demo-server.
+  - demo: desfire-sim with a card image the demo stage installs, dialing pcscd-demo by name on
+    the port of Debian's vpcd reader.conf entry over an internal network that only the two
+    share (never network_mode service:, which strands the card when pcscd-demo restarts);
+    desfired-demo keeps its ledger on its own named volume; the demo keys file exists, is
+    mounted read-only and holds only the public demo keys of scripts/demo-server;
+  - docker-compose 1.29 (Debian 12) accepts the file: no top-level `name:`, no
+    `create_host_path`, no `start_interval`; the first health probe of desfired comes within
+    5 s (interval), pcscd's within 2 s.
 docs/deployment.md covers the steps the issue asks for; README.md links it.
 
 Then a self-test: each of ~20 mutations of the Dockerfile or compose file (an unpinned base,
@@ -214,7 +223,7 @@ class BuildSimulation:
         self.source_dir = source_dir
         self._cache = {}
         os.makedirs(self.bin)
-        for tool in ("cmake", "ctest", "ccache"):
+        for tool in ("cmake", "ctest", "ccache", "objcopy"):
             p = os.path.join(self.bin, tool)
             with open(p, "w") as f:
                 f.write(STUB_LOGGER)
@@ -228,7 +237,11 @@ class BuildSimulation:
         if os.path.exists(top):
             shutil.rmtree(top)
         os.makedirs(os.path.join(top, "scripts"))
-        # lib.sh and test as they are; every other script (setup, fuzz ...) a no-op.
+        # lib.sh, test and docker/split-debug as they are; every other script (setup, fuzz ...)
+        # a no-op.
+        os.makedirs(os.path.join(top, "docker"))
+        shutil.copy2(os.path.join(self.source_dir, "docker", "split-debug"),
+                     os.path.join(top, "docker", "split-debug"))
         for name in os.listdir(os.path.join(self.source_dir, "scripts")):
             p = os.path.join(top, "scripts", name)
             if name in ("lib.sh", "test"):
@@ -255,6 +268,18 @@ class BuildSimulation:
     def scripts_test(self) -> Tuple[int, List[List[str]], str]:
         top = self._tree("/src")
         return self._run([os.path.join(top, "scripts", "test")], top, {"FUZZ_SECONDS": "0"})
+
+    @staticmethod
+    def stripped(calls, workdir: str) -> Set[str]:
+        """The binaries (container paths) that the recorded objcopy calls stripped."""
+        return {os.path.normpath(os.path.join(workdir, c[-1])) for c in calls
+                if c[0] == "objcopy" and "--strip-all" in c}
+
+    @staticmethod
+    def debug_dirs(calls, workdir: str) -> Set[str]:
+        """The directories the recorded objcopy --only-keep-debug calls wrote to."""
+        return {os.path.dirname(os.path.normpath(os.path.join(workdir, c[-1]))) for c in calls
+                if c[0] == "objcopy" and "--only-keep-debug" in c}
 
     def docker_build_stage(self, stage: dfp.Stage):
         """Runs the build stage's RUN lines (all but scripts/setup) the way `docker build`
@@ -401,7 +426,7 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
     # Pinned bases, one Debian date.
     dates = {}
     for s in df.stages:
-        if df.is_stage_name(s.base):
+        if df.is_stage_name(s.base) or s.base == "scratch":
             continue
         m = PIN.match(s.base)
         ok = m is not None
@@ -458,12 +483,22 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
     targets = extra[1:] if extra else sorted(ctx.exe_dirs)
     bdir = ctx.sim.container_path(d_conf[d_conf.index("-B") + 1])
 
-    # Binaries copied out of the build stage.
+    # Binaries copied out of the build stage: built targets, stripped; the debug info apart.
+    build_workdir = (df.effective(build, "WORKDIR").args if df.effective(build, "WORKDIR") else "/")
+    stripped = ctx.sim.stripped(d_calls, build_workdir)
+    debug_dirs = ctx.sim.debug_dirs(d_calls, build_workdir)
     for s in df.stages:
         for ins in s.all("COPY"):
             if ins.flags.get("from") != "build":
                 continue
             for src in dfp.copy_sources_and_dest(ins)[0]:
+                if s.name == "debug":
+                    r.check(s.base == "scratch" and os.path.normpath(src) in debug_dirs,
+                            f"debug: FROM scratch, COPY --from=build {src}: the split-debug output",
+                            f"split-debug wrote to {sorted(debug_dirs)}")
+                    continue
+                r.check(src in stripped, f"{s.name or 'final'}: {src} is stripped in the build stage",
+                        f"docker/split-debug stripped {sorted(stripped)}")
                 name = os.path.basename(src)
                 want = os.path.join(bdir, ctx.exe_dirs.get(name, "?"), name)
                 r.check(name in targets and src == want,
@@ -504,9 +539,11 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
         r.check(is_loopback(host) or "--allow_insecure_remote" in cmd.words(),
                 "CMD: a non-loopback --listen carries --allow_insecure_remote (no TLS yet)",
                 f"{cmd.args}")
-    vols = [w for s in df.chain(runtime) for i in s.all("VOLUME") for w in i.words()]
-    r.check("/var/lib/desfired" in vols, "VOLUME /var/lib/desfired (the ledger's data directory)",
+    vols = [f"line {i.line}" for s in df.stages for i in s.all("VOLUME")]
+    r.check(not vols, "no VOLUME (compose names the ledger's volume; no anonymous volumes)",
             f"{vols}")
+    r.check(df.has_stage("debug") and df.stage("debug").base == "scratch",
+            "a `debug` stage FROM scratch with the debug info", f"stages {names}")
 
     # No secrets: each rule is one check over every instruction; the offenders are named.
     secret_vars, hex_lines, downloads, whole_context, key_copies = [], [], [], [], []
@@ -609,8 +646,34 @@ def command_of(svc) -> List[str]:
     return shlex.split(c) if isinstance(c, str) else [str(x) for x in c]
 
 
+def duration_s(text) -> float:
+    """A compose duration (1m30s, 5s, 500ms) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", str(text))
+    return sum(float(n) * units[u] for n, u in parts) if parts else float("inf")
+
+
+COMPOSE_129_TOP = {"version", "services", "volumes", "networks", "configs", "secrets"}
+COMPOSE_129_UNKNOWN = ("create_host_path", "start_interval")
+
+
+def walk_keys(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from walk_keys(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk_keys(v)
+
+
 def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx: Context):
     services = c.get("services", {}) or {}
+    top = [k for k in c if k not in COMPOSE_129_TOP and not str(k).startswith("x-")]
+    r.check(not top, "compose: docker-compose 1.29 (Debian 12) knows every top-level key",
+            f"{top} (1.29 rejects a top-level name:; use COMPOSE_PROJECT_NAME or -p)")
+    unknown = sorted({k for k in walk_keys(services) if k in COMPOSE_129_UNKNOWN})
+    r.check(not unknown, "compose: no option that docker-compose 1.29 rejects", f"{unknown}")
     want = {"usb": ["pcscd", "desfired"], "demo": ["pcscd-demo", "card-demo", "desfired-demo"]}
     for profile, names in want.items():
         for n in names:
@@ -719,6 +782,19 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
         r.check(not listen or is_loopback(listen.rsplit(":", 1)[0]) or
                 "--allow_insecure_remote" in command_of(svc),
                 f"compose: {name}'s non-loopback --listen carries --allow_insecure_remote")
+        interval = duration_s((svc.get("healthcheck") or {}).get("interval", "30s"))
+        r.check(interval <= 5, f"compose: {name}'s first health probe within 5 s (interval)",
+                f"interval {interval} s: the first probe waits one interval")
+        data = mount_at(svc, "/var/lib/desfired")
+        r.check(data is not None and data["type"] == "volume" and not data["read_only"],
+                f"compose: {name} keeps its ledger on a named volume on /var/lib/desfired", f"{data}")
+    d1, d2 = (mount_at(services.get(n, {}), "/var/lib/desfired") for n in ("desfired", "desfired-demo"))
+    r.check(d1 is not None and d2 is not None and d1["source"] != d2["source"],
+            "compose: the demo's ledger volume is not the production one")
+    for name in ("pcscd", "pcscd-demo"):
+        interval = duration_s(((services.get(name) or {}).get("healthcheck") or {}).get("interval", "30s"))
+        r.check(interval <= 2, f"compose: {name}'s first health probe within 2 s (interval)",
+                f"interval {interval} s (desfired waits for it)")
 
     # Demo stack.
     pdemo, card, ddemo = (services.get(n, {}) for n in ("pcscd-demo", "card-demo", "desfired-demo"))
@@ -726,8 +802,18 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
     r.check(s1 is not None and s2 is not None and s1["source"] == s2["source"] and
             s1["source"] != (mount_at(pcscd, "/run/pcscd") or {}).get("source"),
             "compose: the demo stack has its own pcscd socket volume, shared by desfired-demo")
-    r.check(card.get("network_mode") == "service:pcscd-demo",
-            "compose: desfire-sim joins pcscd-demo's network namespace (vpcd's port)")
+    r.check("network_mode" not in card and "network_mode" not in pdemo,
+            "compose: card-demo does not join pcscd-demo's namespace (a restart would strand it)",
+            f"network_mode {card.get('network_mode')} / {pdemo.get('network_mode')}")
+    networks = c.get("networks") or {}
+    shared = set(card.get("networks") or []) & set(pdemo.get("networks") or [])
+    others = [n for n, svc in services.items() if n not in ("card-demo", "pcscd-demo") and
+              shared & set(svc.get("networks") or [])]
+    r.check(len(shared) == 1 and all((networks.get(n) or {}).get("internal") is True for n in shared)
+            and not others and set(pdemo.get("networks") or []) == shared,
+            "compose: card-demo reaches vpcd over an internal network only the two share",
+            f"shared {sorted(shared)}, others on it {others}, pcscd-demo {pdemo.get('networks')}")
+    r.check(card.get("restart") == "unless-stopped", "compose: card-demo restarts unless stopped")
     ccmd = command_of(card)
     image = ccmd[ccmd.index("--image") + 1] if "--image" in ccmd else None
     vpcd = ccmd[ccmd.index("--vpcd") + 1] if "--vpcd" in ccmd else ""
@@ -738,7 +824,7 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
     if os.path.exists(conf_path):
         m = re.search(r"^\s*DEVICENAME\s+\S*:(\S+)", open(conf_path).read(), re.M)
         port = int(m.group(1), 0) if m else None
-        r.check(vpcd.startswith("127.0.0.1:") and vpcd.rsplit(":", 1)[1] == str(port),
+        r.check(vpcd == f"pcscd-demo:{port}",
                 f"compose: card-demo connects to vpcd's first reader (port {port} in {conf_path})",
                 f"--vpcd {vpcd}")
     else:
@@ -763,7 +849,9 @@ def check_docs(r: Results, source_dir: str):
     text = open(path).read()
     for needle in ("--profile usb", "--profile demo", "pn533_usb", CGROUP_RULE,
                    "--allow_insecure_remote", "pcscd.comm", "10001", "chmod 600", "backup",
-                   "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token"):
+                   "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token",
+                   "scripts/docker-check", "docker-compose", "DOCKER_BUILDKIT=1",
+                   "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug"):
         r.check(needle.lower() in text.lower(), f"docs/deployment.md covers `{needle}`")
     readme = open(os.path.join(source_dir, "README.md")).read()
     r.check("docs/deployment.md" in readme, "README.md links docs/deployment.md")
@@ -866,12 +954,22 @@ def check_host(r: Results, df: dfp.Dockerfile, build_dir: Optional[str]):
 # ---------------------------------------------------------------------------------------------
 # Self-test: mutations that the checks must catch
 
+def added(anchor: str, text: str) -> Tuple[str, str]:
+    """A mutation that adds TEXT after ANCHOR: (old, new)."""
+    return anchor, anchor + text
+
+
+def removed(text: str) -> Tuple[str, str]:
+    """A mutation that deletes TEXT: (old, new)."""
+    return text, ""
+
+
 DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
     ("unpinned runtime base", "FROM debian:bookworm-20250520-slim", "FROM debian:bookworm-slim"),
     ("latest build base", "FROM debian:bookworm-20250520 AS", "FROM debian:latest AS"),
     ("bases of different dates", "bookworm-20250520-slim", "bookworm-20250101-slim"),
     ("runtime as root", "USER desfired\nWORKDIR", "WORKDIR"),
-    ("demo ends as root", "USER desfired\n\n#", "USER root\n\n#"),
+    ("demo ends as root", "USER desfired\n\nFROM scratch", "USER root\n\nFROM scratch"),
     ("health check without the probe", '"desfired-health-probe", "--addr"', '"curl", "--addr"'),
     ("no scripts/setup", "RUN scripts/setup\n", ""),
     ("packages outside scripts/setup", "RUN scripts/setup\n",
@@ -891,6 +989,10 @@ DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
      '"--listen=0.0.0.0:50051"]'),
     ("no pcscd", "pcscd libccid", "libccid"),
     ("default target is the demo", "\nFROM runtime\n", "\n"),
+    ("an image VOLUME", "USER desfired\nWORKDIR", "VOLUME [\"/var/lib/desfired\"]\nUSER desfired\nWORKDIR"),
+    ("unstripped binaries", "RUN docker/split-debug", "RUN true || docker/split-debug"),
+    ("one binary unstripped", "build/server/desfired build/server/desfired-health-probe",
+     "build/server/desfired-health-probe"),
 ]
 IGNORE_MUTATIONS = [
     ("key files not ignored", "**/*keys.conf", "**/nothing-here"),
@@ -903,7 +1005,7 @@ COMPOSE_MUTATIONS = [
     ("config writable", "        target: /etc/desfired\n        read_only: true",
      "        target: /etc/desfired\n        read_only: false"),
     ("published on every address", "127.0.0.1:50051}:50051", "0.0.0.0:50051}:50051"),
-    ("card on the wrong vpcd port", '"127.0.0.1:35963"', '"127.0.0.1:35965"'),
+    ("card on the wrong vpcd port", '"pcscd-demo:35963"', '"pcscd-demo:35965"'),
     ("desfired outside the profiles", "    profiles: [usb]\n    command: [desfired",
      "    command: [desfired"),
     ("health check without the probe", "test: [CMD, desfired-health-probe", "test: [CMD, curl"),
@@ -912,6 +1014,16 @@ COMPOSE_MUTATIONS = [
     ("no USB devices", "      - {type: bind, source: /dev/bus/usb, target: /dev/bus/usb}\n", ""),
     ("desfired as root", "    profiles: [usb]\n    command: [desfired",
      "    profiles: [usb]\n    user: root\n    command: [desfired"),
+    # docker-compose 1.29 (Debian 12), the demo topology and ledger, the first probe
+    ("top-level name (docker-compose 1.29)", "x-runtime-image:", "name: x\nx-runtime-image:"),
+    ("create_host_path (docker-compose 1.29)",
+     *added("./demo/keys.conf\n", "        bind: {create_host_path: false}\n")),
+    ("card in pcscd-demo's namespace", "networks: [demo-card]\n    init",
+     "network_mode: service:pcscd-demo\n    init"),
+    ("card network not internal", "demo-card: {internal: true}", "demo-card: {}"),
+    ("demo ledger on an anonymous volume",
+     *removed("      - {type: volume, source: desfired-demo-data, target: /var/lib/desfired}\n")),
+    ("first health probe after 15 s", "    interval: 5s", "    interval: 15s"),
 ]
 
 
