@@ -12,6 +12,7 @@
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
+#include "proto/convert/tap_wire.h"
 #include "server/rpc/tap_limits.h"
 #include "server/rpc/tap_request_scan.h"
 
@@ -51,13 +52,16 @@ absl::Status Decode(grpc::ByteBuffer* buffer, google::protobuf::Message* message
   return absl::OkStatus();
 }
 
-// Encodes `message` into `buffer`.
-absl::Status Encode(const google::protobuf::Message& message, grpc::ByteBuffer* buffer) {
-  bool own_buffer = false;
-  grpc::Status s =
-      grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, buffer, &own_buffer);
-  if (!s.ok()) return absl::InternalError(absl::StrCat("encoding the answer: ", s.error_message()));
-  return absl::OkStatus();
+// The bytes of `buf` as a message for gRPC, without a copy: gRPC frees them when it is done.
+grpc::ByteBuffer TakeBytes(TextBuffer& buf) {
+  const size_t size = buf.size();
+  if (size == 0) {
+    grpc::Slice empty;
+    return grpc::ByteBuffer(&empty, 1);
+  }
+  grpc::Slice slice(buf.Release().release(), size,
+                    [](void* bytes) { delete[] static_cast<char*>(bytes); });
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 // `status` about chunk `chunk` of a stream: the message says so and metadata "chunk" names it.
@@ -81,17 +85,20 @@ absl::Status DedupCapacityError(size_t capacity) {
   return apdu::WithErrorMetadata(std::move(s), apdu::kMetadataMax, absl::StrCat(capacity));
 }
 
-// Parses `records` (numbered from `first_index`) into `results`.
+// Parses `records` (numbered from `first_index`) and appends their results in `view` to `out`,
+// as the `results` (field 1) of a ParseTapsResponse or ParseTapStreamResponse.
 void ParseInto(tap::TapPipeline& pipeline, uint64_t first_index,
                const google::protobuf::RepeatedPtrField<v1::TapInput>& records,
-               google::protobuf::RepeatedPtrField<v1::TapResult>* results) {
+               v1::TapResultView view, TextBuffer* out) {
+  // About the size of a result of a 32-byte record, so that the buffer rarely grows.
+  const size_t per_record = view == v1::TAP_RESULT_VIEW_BASIC ? 112 : 224;
+  out->Reserve(static_cast<size_t>(records.size()) * per_record + 256);
   tap::TapResult result;
-  results->Reserve(records.size());
   uint64_t index = first_index;
   for (const v1::TapInput& input : records) {
     const std::string& raw = input.raw();
     pipeline.Process(index++, AsBytes(raw), BackendTime(input), &result);
-    ToProto(result, results->Add());
+    AppendTapResultField(result, view, 1, out);
   }
 }
 
@@ -195,11 +202,14 @@ absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request,
   google::protobuf::Arena arena(BatchArenaOptions());
   auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena);
   if (absl::Status s = Decode(request, in); !s.ok()) return s;
-  auto* out = google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena);
-  ParseInto(**pipeline, 0, in->records(), out->mutable_results());
-  ToProto((*pipeline)->summary(), out->mutable_summary());
+  TextBuffer out;  // a ParseTapsResponse: results (1), summary (2)
+  ParseInto(**pipeline, 0, in->records(), in->view(), &out);
+  auto* summary = google::protobuf::Arena::CreateMessage<v1::TapSummary>(&arena);
+  ToProto((*pipeline)->summary(), summary);
+  AppendMessageField(*summary, 2, &out);
   Parsed((*pipeline)->summary());
-  return Encode(*out, response);
+  *response = TakeBytes(out);
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext* context,
@@ -226,7 +236,8 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
 
 // One chunk in, its results out, then the next read: the client's pace, bounded memory.
 // The chunk read and the results written are bytes (raw method); while a chunk is worked on
-// its request and results live on an arena each, reset for the next chunk.
+// its request lives on an arena, reset for the next chunk, and its results are written as
+// bytes straight from the core results (proto/convert/tap_wire.h).
 class TapServiceImpl::StreamReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
@@ -235,8 +246,7 @@ class TapServiceImpl::StreamReactor final
         context_(context),
         start_(absl::Now()),
         budget_(service.options_.budget),
-        in_arena_(BatchArenaOptions()),
-        out_arena_(BatchArenaOptions()) {
+        in_arena_(BatchArenaOptions()) {
     if (absl::Status allowed = service_.Authorize(context, "ParseTapStream"); !allowed.ok()) {
       End(allowed);
       return;
@@ -260,12 +270,14 @@ class TapServiceImpl::StreamReactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      // The client half-closed: the summary goes last.
-      v1::ParseTapStreamResponse* out = NewResponse();
-      out->set_records_processed(processed_);
-      ToProto(pipeline_->summary(), out->mutable_summary());
+      // The client half-closed: the summary goes last (records_processed (2), summary (3)).
+      TextBuffer out;
+      AppendVarintField(processed_, 2, &out);
+      v1::TapSummary summary;
+      ToProto(pipeline_->summary(), &summary);
+      AppendMessageField(summary, 3, &out);
       last_ = true;
-      if (absl::Status s = Write(*out); !s.ok()) End(s);
+      Write(out);
       return;
     }
     if (absl::Status s = ParseChunk(); !s.ok()) {
@@ -314,32 +326,24 @@ class TapServiceImpl::StreamReactor final
     auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamRequest>(&in_arena_);
     if (absl::Status s = Decode(&in_, in); !s.ok()) return s;
     in_.Clear();
-    v1::ParseTapStreamResponse* out = NewResponse();
+    TextBuffer out;  // a ParseTapStreamResponse: results (1), records_processed (2)
     const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
-    ParseInto(*pipeline_, processed_, in->records(), out->mutable_results());
+    ParseInto(*pipeline_, processed_, in->records(), in->view(), &out);
     if (pipeline_->dedup_evictions() > 0) {
       return DedupCapacityError(service_.options_.pipeline.reconciler.dedup_capacity);
     }
     service_.Parsed(Delta(pipeline_->summary(), before));
     processed_ += static_cast<uint64_t>(in->records_size());
-    out->set_records_processed(processed_);
+    AppendVarintField(processed_, 2, &out);
     in_arena_.Reset();
-    return Write(*out);
-  }
-
-  // Encodes `out` and starts writing it (the previous write has completed).
-  absl::Status Write(const v1::ParseTapStreamResponse& out) {
-    out_.Clear();  // the previous answer is written: the encoder needs an empty buffer
-    absl::Status s = Encode(out, &out_);
-    out_arena_.Reset();
-    if (!s.ok()) return s;
-    StartWrite(&out_);
+    Write(out);
     return absl::OkStatus();
   }
-  // A response on a reset arena.
-  v1::ParseTapStreamResponse* NewResponse() {
-    out_arena_.Reset();
-    return google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&out_arena_);
+
+  // Starts writing the response in `out` (the previous write has completed).
+  void Write(TextBuffer& out) {
+    out_ = TakeBytes(out);
+    StartWrite(&out_);
   }
   void ReleaseBytes() {
     if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
@@ -364,7 +368,6 @@ class TapServiceImpl::StreamReactor final
   std::shared_ptr<const keys::KeyStore> keys_;  // the pipeline's keys, for the stream's life
   std::unique_ptr<tap::TapPipeline> pipeline_;
   google::protobuf::Arena in_arena_;
-  google::protobuf::Arena out_arena_;
   grpc::ByteBuffer in_;   // the chunk being read or worked on
   grpc::ByteBuffer out_;  // the answer being written
   uint64_t chunk_ = 0;    // index of the chunk being worked on
