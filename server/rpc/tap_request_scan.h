@@ -14,8 +14,12 @@
 #define DESFIRED_SERVER_RPC_TAP_REQUEST_SCAN_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "core/util/bytes.h"
 #include "grpcpp/support/byte_buffer.h"
 
 namespace desfired::server {
@@ -24,7 +28,19 @@ namespace desfired::server {
 //   field "records"     more than `max_records` records;
 //   field "records[i]"  record i is longer than kMaxTapInputBytes (tap_limits.h) encoded;
 //   no field            the bytes are not a valid encoding of the message.
-absl::StatusOr<size_t> ScanTapRequest(grpc::ByteBuffer* buffer, size_t max_records);
+// *view (when not null): the request's `view` (field 2; 0 when absent).
+absl::StatusOr<size_t> ScanTapRequest(grpc::ByteBuffer* buffer, size_t max_records,
+                                      int* view = nullptr);
+
+// The records of an encoded ParseTapsRequest or ParseTapStreamRequest (scanned first), read
+// from their wire form without a message per record: on_record(index, raw, backend_time)
+// for each, in order, `raw` borrowed for the call. Reads what protobuf's parser reads (the
+// last of a repeated scalar wins; unknown fields are skipped); MalformedTapRequestError()
+// where it would fail.
+absl::Status ReadTapRequest(
+    grpc::ByteBuffer* buffer,
+    absl::FunctionRef<void(size_t index, ByteSpan raw, std::optional<int64_t> backend_time)>
+        on_record);
 
 // The error of bytes that are not a valid encoding of a tap request (ScanTapRequest's, and the
 // full parse's), and the test that tells it from the other errors.
