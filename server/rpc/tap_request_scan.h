@@ -1,7 +1,8 @@
 // ScanTapRequest: the records of an encoded ParseTapsRequest or ParseTapStreamRequest
 // (field 1, `records`; both messages share the layout) counted and size-checked in their
-// wire form, before the message is parsed — so that a request of millions of tiny records is
-// refused for what it would become, not after it has become it.
+// wire form, before they are read — so that a request of millions of tiny records is refused
+// for what it would become, not after it has become it. ReadTapRequest then reads them from
+// the same bytes, without a message per record.
 //
 //   absl::StatusOr<size_t> records = ScanTapRequest(&buffer, max_batch);
 //   if (!records.ok()) return records.status();   // nothing allocated per record
