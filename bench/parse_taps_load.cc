@@ -9,6 +9,7 @@
 //                                    # entries of kKeyFile below (else: --nocheck_counts)
 //   parse_taps_load --mode breakdown # no gRPC: the steps of one batch timed one by one
 //   parse_taps_load --desfired OTHER/desfired   # A/B against another server build
+//   parse_taps_load --view basic     # results in TAP_RESULT_VIEW_BASIC (default: full)
 //
 // Records: 32-byte records (core/tap/format.h) whose AES-CMAC (AES128_CMAC) is computed under
 // the `tap static` key of kKeyFile. A share --bad of them is broken, a third each: wrong MAC
@@ -58,12 +59,14 @@
 #include "core/tap/format.h"
 #include "core/tap/mac_verifier.h"
 #include "core/tap/pipeline.h"
+#include "core/util/text_buffer.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/convert/tap_convert.h"
+#include "proto/convert/tap_wire.h"
 #include "tests/integration/pcsc_sandbox.h"
 
 ABSL_FLAG(std::string, mode, "all", "unary | stream | breakdown | all (unary, stream, breakdown)");
@@ -77,6 +80,7 @@ ABSL_FLAG(int, chunks, 100, "ParseTapStream chunks in all (one stream per client
 ABSL_FLAG(int, window, 2, "stream chunks a client keeps unacknowledged");
 ABSL_FLAG(double, bad, 0.05, "share of broken records (wrong MAC, wrong CRC8, cut short)");
 ABSL_FLAG(bool, backend_time, false, "send a backend time with every record");
+ABSL_FLAG(std::string, view, "full", "full | basic: the TapResultView the requests ask for");
 ABSL_FLAG(bool, client_arena, true,
           "ParseTaps clients parse each response onto a protobuf arena (else the heap)");
 ABSL_FLAG(bool, check_counts, true, "check the summary counts (needs the server's keys)");
@@ -178,6 +182,12 @@ class RecordMaker {
   crypto::Cmac cmac_;
   uint32_t bad_per_million_;
 };
+
+// --view as the requests' TapResultView.
+v1::TapResultView ViewFlag() {
+  return absl::GetFlag(FLAGS_view) == "basic" ? v1::TAP_RESULT_VIEW_BASIC
+                                              : v1::TAP_RESULT_VIEW_FULL;
+}
 
 // Fills `records` from `block`, reusing the messages already there (no allocation once they
 // have been filled before with records as long).
@@ -323,6 +333,7 @@ std::vector<Batch> MakePool(const RecordMaker& maker, int batch, bool backend_ti
     const RecordBlock block =
         maker.Make(static_cast<uint64_t>(b) * static_cast<uint64_t>(batch), batch);
     Fill(block, backend_time, pool[b].request.mutable_records());
+    pool[b].request.set_view(ViewFlag());
     pool[b].expected = block.expected;
     pool[b].size = block.size();
   }
@@ -423,6 +434,7 @@ void StreamClient(v1::TapService::Stub& stub, const std::vector<RecordBlock>& ch
   std::thread writer([&] {
     const double w0 = ThreadCpuSeconds();
     v1::ParseTapStreamRequest request;
+    request.set_view(ViewFlag());
     for (size_t c = 0; c < n; ++c) {
       {
         absl::MutexLock lock(&mu);
@@ -532,22 +544,44 @@ double NsPerRecord(int reps, size_t records, F step) {
   return best / static_cast<double>(records);
 }
 
-// What TapServiceImpl::ParseTaps does with a request (server/rpc/tap_service.cc, ParseInto).
-void ServerParse(const tap::TapPipelineConfig& config, const v1::ParseTapsRequest& request,
-                 v1::ParseTapsResponse* response) {
+// Runs the records of `request` through a pipeline, calling emit(result) for each; returns
+// the summary.
+template <typename Emit>
+v1::TapSummary ParseEach(const tap::TapPipelineConfig& config, const v1::ParseTapsRequest& request,
+                         Emit emit) {
   auto pipeline = *tap::TapPipeline::Create(config);
   tap::TapResult result;
-  auto* results = response->mutable_results();
-  results->Reserve(request.records_size());
   uint64_t index = 0;
   for (const v1::TapInput& input : request.records()) {
     const std::string& raw = input.raw();
     std::optional<int64_t> backend;
     if (input.has_backend_time()) backend = input.backend_time().seconds();
     pipeline->Process(index++, AsBytes(raw), backend, &result);
-    ToProto(result, results->Add());
+    emit(result);
   }
-  ToProto(pipeline->summary(), response->mutable_summary());
+  v1::TapSummary summary;
+  ToProto(pipeline->summary(), &summary);
+  return summary;
+}
+
+// What TapServiceImpl::ParseTaps does with a request (server/rpc/tap_service.cc, ParseInto):
+// the results written as bytes straight from the core results.
+void ServerParseToWire(const tap::TapPipelineConfig& config, const v1::ParseTapsRequest& request,
+                       v1::TapResultView view, TextBuffer* out) {
+  out->clear();
+  out->Reserve(static_cast<size_t>(request.records_size()) * 224 + 256);
+  const v1::TapSummary summary = ParseEach(
+      config, request, [&](const tap::TapResult& r) { AppendTapResultField(r, view, 1, out); });
+  AppendMessageField(summary, 2, out);
+}
+
+// The same through ToProto into response messages (the server before the wire encoder).
+void ServerParse(const tap::TapPipelineConfig& config, const v1::ParseTapsRequest& request,
+                 v1::ParseTapsResponse* response) {
+  auto* results = response->mutable_results();
+  results->Reserve(request.records_size());
+  *response->mutable_summary() =
+      ParseEach(config, request, [&](const tap::TapResult& r) { ToProto(r, results->Add()); });
 }
 
 void RunBreakdown(const RecordMaker& maker) {
@@ -567,6 +601,10 @@ void RunBreakdown(const RecordMaker& maker) {
   v1::ParseTapsResponse response;
   ServerParse(config, request, &response);
   const std::string response_bytes = response.SerializeAsString();
+  TextBuffer wire;
+  ServerParseToWire(config, request, v1::TAP_RESULT_VIEW_BASIC, &wire);
+  const std::string basic_bytes(wire.view());
+  const bool basic = ViewFlag() == v1::TAP_RESULT_VIEW_BASIC;
 
   // A step that creates a message also frees it (the arena with it). `path`: the step is on
   // the path of a call as the server (arenas) and this tool's clients run it; the others are
@@ -616,6 +654,16 @@ void RunBreakdown(const RecordMaker& maker) {
                                }),
                    false});
   steps.push_back(
+      {"server", "pipeline + wire encoding, FULL",
+       NsPerRecord(kReps, n,
+                   [&] { ServerParseToWire(config, request, v1::TAP_RESULT_VIEW_FULL, &wire); }),
+       !basic});
+  steps.push_back(
+      {"server", "pipeline + wire encoding, BASIC",
+       NsPerRecord(kReps, n,
+                   [&] { ServerParseToWire(config, request, v1::TAP_RESULT_VIEW_BASIC, &wire); }),
+       basic});
+  steps.push_back(
       {"server", "pipeline + ToProto into the response, arena",
        NsPerRecord(kReps, n,
                    [&] {
@@ -624,7 +672,7 @@ void RunBreakdown(const RecordMaker& maker) {
                          config, request,
                          google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena));
                    }),
-       true});
+       false});
   steps.push_back({"server", "pipeline + ToProto into the response, heap",
                    NsPerRecord(kReps, n,
                                [&] {
@@ -638,26 +686,32 @@ void RunBreakdown(const RecordMaker& maker) {
                                  std::string out;
                                  response.SerializeToString(&out);
                                }),
-                   true});
+                   false});
   steps.push_back(
       {"client", "parse the response, arena",
        NsPerRecord(
            kReps, n,
            [&] { arena_parse(static_cast<v1::ParseTapsResponse*>(nullptr), response_bytes); }),
-       client_arena});
+       client_arena && !basic});
+  steps.push_back(
+      {"client", "parse the BASIC response, arena",
+       NsPerRecord(kReps, n,
+                   [&] { arena_parse(static_cast<v1::ParseTapsResponse*>(nullptr), basic_bytes); }),
+       client_arena && basic});
   steps.push_back({"client", "parse the response, heap",
                    NsPerRecord(kReps, n,
                                [&] {
                                  v1::ParseTapsResponse r;
-                                 r.ParseFromString(response_bytes);
+                                 r.ParseFromString(basic ? basic_bytes : response_bytes);
                                }),
                    !client_arena});
 
   std::printf("== Breakdown of one ParseTaps batch of %zu records, one thread, no gRPC\n", n);
   std::printf(
-      "  request %zu bytes (%.0f per record), response %zu bytes (%.0f per record)\n",
+      "  request %zu bytes (%.0f per record), response %zu bytes (%.0f per record; BASIC %.0f)\n",
       request_bytes.size(), static_cast<double>(request_bytes.size()) / static_cast<double>(n),
-      response_bytes.size(), static_cast<double>(response_bytes.size()) / static_cast<double>(n));
+      response_bytes.size(), static_cast<double>(response_bytes.size()) / static_cast<double>(n),
+      static_cast<double>(basic_bytes.size()) / static_cast<double>(n));
   double client = 0, server = 0;
   for (const Step& s : steps) {
     std::printf("  %-6s  %-46s %6.0f ns/record%s\n", s.side, s.what, s.ns,

@@ -309,6 +309,7 @@ absl::StatusOr<v1::TapSummary> Client::ParseTapStream(
     bool more = true;
     while (more) {
       chunk.Clear();
+      chunk.set_view(stream_options.view);
       while (static_cast<size_t>(chunk.records_size()) < chunk_records) {
         absl::StatusOr<bool> got = next(chunk.add_records());
         if (!got.ok() || !*got) chunk.mutable_records()->RemoveLast();

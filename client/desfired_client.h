@@ -142,6 +142,8 @@ struct TapStreamOptions {
   size_t max_unacked_chunks = 4;
   // Deadline of the whole stream; infinite: none.
   absl::Duration timeout = absl::InfiniteDuration();
+  // The fields of the results (ParseTapStreamRequest.view of every chunk).
+  v1::TapResultView view = v1::TAP_RESULT_VIEW_UNSPECIFIED;
 };
 
 class Client {

@@ -4,21 +4,24 @@
 // come back to core results through FromProto (proto/convert/tap_convert.h), so that the
 // output is the same wherever the records were parsed.
 //
+// The lines are encoded by TapEncoder (client/cli/tap_encoder.h) into a buffer of 1 MiB that
+// goes to `out` in one write when it is full, on Flush, and when the printer is destroyed.
+//
 //   TapPrinter printer(TapOutput::kTable, &std::cout);
 //   printer.Header();
 //   for (...) printer.Print(result);
+//   printer.Flush();
 //   std::cerr << summary.ToText() << "\n";
 //
-// Thread-compatible. `out` is borrowed and must outlive the printer.
+// Thread-compatible. `out` is borrowed and must outlive the printer; write nothing else to it
+// between Print and Flush.
 #ifndef DESFIRED_CLIENT_CLI_TAP_OUTPUT_H_
 #define DESFIRED_CLIENT_CLI_TAP_OUTPUT_H_
 
 #include <ostream>
-#include <string>
 
+#include "client/cli/tap_encoder.h"
 #include "core/tap/result.h"
-#include "desfired/v1/taps.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace desfired::cli {
 
@@ -27,22 +30,37 @@ enum class TapOutput { kTable, kJson, kCsv };
 class TapPrinter {
  public:
   TapPrinter(TapOutput format, std::ostream* out);
+  ~TapPrinter();
+  TapPrinter(const TapPrinter&) = delete;
+  TapPrinter& operator=(const TapPrinter&) = delete;
 
   // The table's or the CSV's header line (nothing for JSON).
   void Header();
   // One line: the table row, the CSV record or the JSON object of `result`.
-  void Print(const tap::TapResult& result);
+  void Print(const tap::TapResult& result) {
+    switch (format_) {
+      case TapOutput::kJson:
+        encoder_.Json(result, &buffer_);
+        break;
+      case TapOutput::kCsv:
+        encoder_.Csv(result, &buffer_);
+        break;
+      case TapOutput::kTable:
+        encoder_.Row(result, &buffer_);
+        break;
+    }
+    if (buffer_.size() >= kBufferSize) Flush();
+  }
+  // Writes what is buffered to `out` and flushes it.
+  void Flush();
 
  private:
-  void PrintCsv(const tap::TapResult& r);
-  void PrintRow(const tap::TapResult& r);
+  static constexpr size_t kBufferSize = 1 << 20;
 
   TapOutput format_;
   std::ostream* out_;
-  // Reused from one JSON line to the next.
-  v1::TapResult proto_;
-  std::string json_;
-  google::protobuf::util::JsonPrintOptions json_options_;
+  TapEncoder encoder_;
+  TextBuffer buffer_;
 };
 
 }  // namespace desfired::cli

@@ -23,6 +23,7 @@ int PrintTapLog(const v1::ReadTapLogResponse& resp) {
     if (!answer.ok()) break;
     printer.Print(result);
   }
+  printer.Flush();
   if (answer.ok()) answer = FromProto(resp.summary(), &summary);
   if (!answer.ok()) {
     std::cerr << "desfirectl taplog: desfired's answer is malformed: " << answer.message() << "\n";

@@ -2,6 +2,7 @@
 // desfired; either way the results are core results, printed by one TapPrinter.
 #include <unistd.h>
 
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -148,6 +149,40 @@ int Finish(const ArgParser& args, const std::istream& in, const std::string& pat
   return exit_code;
 }
 
+// The bytes of the records of a stream that are sent and not answered yet (at most the
+// stream's unacknowledged chunks), in order.
+class SentRecords {
+ public:
+  void Add(uint64_t index, ByteSpan bytes) {
+    if (sizes_.empty()) first_ = index;
+    bytes_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    sizes_.push_back(bytes.size());
+  }
+  // The bytes of record `index`, the oldest one not taken, into *out. INVALID_ARGUMENT for a
+  // result out of order (a record not sent, or answered twice).
+  absl::Status Take(uint64_t index, Bytes* out) {
+    if (sizes_.empty() || index != first_) {
+      return absl::InvalidArgumentError(absl::StrCat("tap result ", index, " out of order"));
+    }
+    out->assign(bytes_.begin() + static_cast<ptrdiff_t>(taken_),
+                bytes_.begin() + static_cast<ptrdiff_t>(taken_ + sizes_.front()));
+    taken_ += sizes_.front();
+    sizes_.pop_front();
+    ++first_;
+    if (taken_ > (1u << 16) && 2 * taken_ > bytes_.size()) {
+      bytes_.erase(0, taken_);
+      taken_ = 0;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string bytes_;  // the records from taken_ on
+  size_t taken_ = 0;
+  std::deque<size_t> sizes_;
+  uint64_t first_ = 0;  // index of the record at taken_
+};
+
 // Sends the records of `in` through TapService.ParseTapStream and prints the results as they
 // come back. Unreadable input lines travel as empty records (the server rejects them at the
 // same index) and are printed with the local reason, as the local parser does.
@@ -166,6 +201,9 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   absl::Mutex mu;
   std::map<uint64_t, std::string> unreadable;  // guarded by mu
   absl::Status input_error;                    // guarded by mu
+  // The bytes of the records sent and not answered yet, in order: the results come in the
+  // BASIC view, without raw_hex (their record_id and dedup_key follow from their fields).
+  SentRecords sent;  // guarded by mu
   tap::TapInputRecord rec;
   uint64_t index = 0;
   auto next = [&](v1::TapInput* input) -> absl::StatusOr<bool> {
@@ -179,9 +217,12 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
     if (!rec.error.empty()) {
       absl::MutexLock lock(&mu);
       unreadable[index] = rec.error;
+      sent.Add(index, {});
     } else {
       input->set_raw(AsString(rec.bytes));
       if (rec.backend_time) input->mutable_backend_time()->set_seconds(*rec.backend_time);
+      absl::MutexLock lock(&mu);
+      sent.Add(index, rec.bytes);
     }
     ++index;
     progress.Tick(index, reader->bytes_read());
@@ -205,11 +246,14 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
       local_error.clear();
       {
         absl::MutexLock lock(&mu);
+        answer_error = sent.Take(r.index(), &raw);
+        if (!answer_error.ok()) return;
         if (auto it = unreadable.find(r.index()); it != unreadable.end()) {
           local_error = std::move(it->second);
           unreadable.erase(it);
         }
       }
+      result.raw = raw;
       if (!local_error.empty()) {
         result.reject = tap::RejectReason::kUnreadableInput;
         result.reject_detail = 0;
@@ -220,10 +264,11 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   };
   client::TapStreamOptions stream_options;
   if (args.Has("timeout")) stream_options.timeout = (*client)->options().deadline;
+  stream_options.view = v1::TAP_RESULT_VIEW_BASIC;
   absl::StatusOr<v1::TapSummary> summary =
       (*client)->ParseTapStream(next, on_results, stream_options);
   progress.Done();
-  std::cout.flush();
+  printer.Flush();
   {
     absl::MutexLock lock(&mu);
     if (!input_error.ok()) return InputError(path, input_error);
@@ -238,6 +283,7 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
     return kExitFailed;
   }
   if (!header_printed) printer.Header();  // an empty input
+  printer.Flush();
   return Finish(args, *in, path, *reader, core_summary, kExitOk);
 }
 
@@ -271,7 +317,7 @@ int ParseLocally(const ArgParser& args, std::istream* in, const std::string& pat
     progress.Tick(index, reader->bytes_read());
   }
   progress.Done();
-  std::cout.flush();
+  printer.Flush();
   return Finish(args, *in, path, *reader, pipeline.summary(), exit_code);
 }
 

@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/util/text_buffer.h"
 
 namespace desfired::tap {
 namespace {
@@ -104,12 +105,28 @@ std::string TapResult::ErrorText() const {
 }
 
 std::string TapResult::RecordId() const {
-  return absl::StrCat(HexEncode(ByteSpan(fields.uid, 4)), "_", fields.timestamp);
+  char buf[kMaxRecordIdLength];
+  return std::string(buf, WriteRecordId(buf));
 }
 
 std::string TapResult::DedupKey() const {
-  return absl::StrCat(HexEncode(ByteSpan(fields.uid, kUidLength)), ":", fields.timestamp, ":",
-                      fields.terminal_id);
+  char buf[kMaxDedupKeyLength];
+  return std::string(buf, WriteDedupKey(buf));
+}
+
+char* TapResult::WriteRecordId(char* out) const {
+  HexEncodeTo(ByteSpan(fields.uid, 4), out);
+  out[8] = '_';
+  return WriteDecimal(out + 9, fields.timestamp);
+}
+
+char* TapResult::WriteDedupKey(char* out) const {
+  HexEncodeTo(ByteSpan(fields.uid, kUidLength), out);
+  out += 2 * kUidLength;
+  *out++ = ':';
+  out = WriteDecimal(out, fields.timestamp);
+  *out++ = ':';
+  return WriteDecimal(out, fields.terminal_id);
 }
 
 }  // namespace desfired::tap

@@ -97,6 +97,12 @@ struct TapResult {
   std::string RecordId() const;
   // "<uid hex>:<unix time>:<terminal id>".
   std::string DedupKey() const;
+  // RecordId() and DedupKey() written at `out`, which has room for kMaxRecordIdLength /
+  // kMaxDedupKeyLength bytes; return their end. For encoders that must not allocate.
+  static constexpr size_t kMaxRecordIdLength = 8 + 1 + 10;
+  static constexpr size_t kMaxDedupKeyLength = 2 * kUidLength + 1 + 10 + 1 + 10;
+  char* WriteRecordId(char* out) const;
+  char* WriteDedupKey(char* out) const;
 };
 
 }  // namespace desfired::tap

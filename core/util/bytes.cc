@@ -1,5 +1,7 @@
 #include "core/util/bytes.h"
 
+#include <cstring>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -7,12 +9,24 @@ namespace desfired {
 
 namespace {
 constexpr char kHexDigits[] = "0123456789abcdef";
+
+// The two hex digits of every byte, so that a byte is one 2-byte copy.
+struct HexPairs {
+  char of[256][2];
+  constexpr HexPairs() : of() {
+    for (int b = 0; b < 256; ++b) {
+      of[b][0] = kHexDigits[b >> 4];
+      of[b][1] = kHexDigits[b & 0x0f];
+    }
+  }
+};
+constexpr HexPairs kHexPairs;
 }  // namespace
 
 void HexEncodeTo(ByteSpan data, char* out) {
   for (uint8_t b : data) {
-    *out++ = kHexDigits[b >> 4];
-    *out++ = kHexDigits[b & 0x0f];
+    std::memcpy(out, kHexPairs.of[b], 2);
+    out += 2;
   }
 }
 

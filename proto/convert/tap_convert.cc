@@ -16,18 +16,16 @@ void SetHex(ByteSpan data, std::string* out) {
   HexEncodeTo(data, out->data());
 }
 
-// *out = TapResult::RecordId(): "<first 8 hex digits of the UID>_<unix time>".
-void SetRecordId(const tap::TapFields& f, std::string* out) {
-  out->reserve(8 + 1 + 10);  // uint32: at most 10 digits
-  SetHex(ByteSpan(f.uid, 4), out);
-  absl::StrAppend(out, "_", f.timestamp);
+// *out = TapResult::RecordId().
+void SetRecordId(const tap::TapResult& r, std::string* out) {
+  char buf[tap::TapResult::kMaxRecordIdLength];
+  out->assign(buf, r.WriteRecordId(buf));
 }
 
-// *out = TapResult::DedupKey(): "<uid hex>:<unix time>:<terminal id>".
-void SetDedupKey(const tap::TapFields& f, std::string* out) {
-  out->reserve(2 * tap::kUidLength + 1 + 10 + 1 + 10);
-  SetHex(ByteSpan(f.uid, tap::kUidLength), out);
-  absl::StrAppend(out, ":", f.timestamp, ":", f.terminal_id);
+// *out = TapResult::DedupKey().
+void SetDedupKey(const tap::TapResult& r, std::string* out) {
+  char buf[tap::TapResult::kMaxDedupKeyLength];
+  out->assign(buf, r.WriteDedupKey(buf));
 }
 
 // The value of a lower-case hex digit, or -1 (ToProto writes lower case only, so anything else
@@ -118,8 +116,8 @@ void ToProto(const tap::TapResult& in, v1::TapResult* out) {
     return;
   }
   const tap::TapFields& f = in.fields;
-  SetRecordId(f, out->mutable_record_id());
-  SetDedupKey(f, out->mutable_dedup_key());
+  SetRecordId(in, out->mutable_record_id());
+  SetDedupKey(in, out->mutable_dedup_key());
   v1::TapRecord* rec = out->mutable_record();
   rec->set_record_type(static_cast<v1::TapRecord::Type>(f.type));
   rec->mutable_tap_time()->set_seconds(f.timestamp);

@@ -9,23 +9,37 @@
 namespace desfired::server {
 namespace {
 
-absl::Status RecordError(absl::string_view field, int index, absl::string_view problem) {
+// INVALID_ARGUMENT about field `field` of record `index` ("" for the record itself).
+absl::Status RecordError(absl::string_view field, size_t index, absl::string_view problem) {
   const std::string element = field.empty() ? absl::StrCat("records[", index, "]")
                                             : absl::StrCat("records[", index, "].", field);
   return apdu::InvalidFieldError(field.empty() ? "records" : absl::StrCat("records.", field),
                                  absl::StrCat(element, ": ", problem));
 }
 
-// Why `hex` is not the hex of a record, or OK.
-absl::Status CheckHex(absl::string_view hex, int index, desfired::Bytes& scratch) {
-  if (hex.size() > kMaxTapRecordHexChars) {
-    return RecordError("raw_hex", index,
-                       absl::StrFormat("%d characters; at most %d are allowed", hex.size(),
-                                       kMaxTapRecordHexChars));
+absl::Status TooMany(absl::string_view field, size_t index, size_t size, absl::string_view unit,
+                     size_t max) {
+  return RecordError(field, index,
+                     absl::StrFormat("%d %s; at most %d are allowed", size, unit, max));
+}
+
+}  // namespace
+
+absl::StatusOr<ByteSpan> TapInputDecoder::Bytes(size_t index, ByteSpan raw,
+                                                absl::string_view raw_hex) {
+  if (raw_hex.empty()) {
+    if (raw.size() > kMaxTapRecordBytes) {
+      return TooMany("raw", index, raw.size(), "bytes", kMaxTapRecordBytes);
+    }
+    return raw;
   }
-  scratch.clear();
+  if (!raw.empty()) return RecordError("", index, "both raw and raw_hex are set; set one");
+  if (raw_hex.size() > kMaxTapRecordHexChars) {
+    return TooMany("raw_hex", index, raw_hex.size(), "characters", kMaxTapRecordHexChars);
+  }
+  scratch_.clear();
   size_t offset = 0;
-  switch (HexDecodeAppend(hex, scratch, &offset)) {
+  switch (HexDecodeAppend(raw_hex, scratch_, &offset)) {
     case HexStop::kNonHex:
       return RecordError("raw_hex", index,
                          absl::StrCat("not a hex digit at offset ", offset,
@@ -35,41 +49,9 @@ absl::Status CheckHex(absl::string_view hex, int index, desfired::Bytes& scratch
     case HexStop::kDone:
       break;
   }
-  if (scratch.size() > kMaxTapRecordBytes) {
-    return RecordError(
-        "raw_hex", index,
-        absl::StrFormat("%d bytes; at most %d are allowed", scratch.size(), kMaxTapRecordBytes));
+  if (scratch_.size() > kMaxTapRecordBytes) {
+    return TooMany("raw_hex", index, scratch_.size(), "bytes", kMaxTapRecordBytes);
   }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status CheckTapInputs(const google::protobuf::RepeatedPtrField<v1::TapInput>& records) {
-  desfired::Bytes scratch;
-  for (int i = 0; i < records.size(); ++i) {
-    const v1::TapInput& input = records.Get(i);
-    if (input.raw_hex().empty()) {
-      if (input.raw().size() > kMaxTapRecordBytes) {
-        return RecordError("raw", i,
-                           absl::StrFormat("%d bytes; at most %d are allowed", input.raw().size(),
-                                           kMaxTapRecordBytes));
-      }
-      continue;
-    }
-    if (!input.raw().empty()) {
-      return RecordError("", i, "both raw and raw_hex are set; set one");
-    }
-    if (absl::Status s = CheckHex(input.raw_hex(), i, scratch); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-ByteSpan TapInputDecoder::Bytes(const v1::TapInput& input) {
-  if (input.raw_hex().empty()) return AsBytes(input.raw());
-  scratch_.clear();
-  size_t offset = 0;
-  HexDecodeAppend(input.raw_hex(), scratch_, &offset);
   return ByteSpan(scratch_.data(), scratch_.size());
 }
 

@@ -8,10 +8,9 @@
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
 #include "core/util/status_reason.h"
-#include "google/protobuf/arena.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
+#include "proto/convert/tap_wire.h"
 #include "server/rpc/tap_input.h"
 #include "server/rpc/tap_limits.h"
 #include "server/rpc/tap_request_scan.h"
@@ -32,33 +31,24 @@ tap::TapSummary Delta(const tap::TapSummary& now, const tap::TapSummary& before)
   return d;
 }
 
-std::optional<int64_t> BackendTime(const v1::TapInput& input) {
-  if (!input.has_backend_time()) return std::nullopt;
-  return input.backend_time().seconds();
-}
-
-// ScanTapRequest into `*records`.
-absl::Status Scan(grpc::ByteBuffer* buffer, size_t max_records, size_t* records) {
-  absl::StatusOr<size_t> n = ScanTapRequest(buffer, max_records);
+// ScanTapRequest into `*records` and `*view`.
+absl::Status Scan(grpc::ByteBuffer* buffer, size_t max_records, size_t* records, int* view) {
+  absl::StatusOr<size_t> n = ScanTapRequest(buffer, max_records, view);
   if (!n.ok()) return n.status();
   *records = *n;
   return absl::OkStatus();
 }
 
-// Parses `buffer` (already scanned) into `message`.
-absl::Status Decode(grpc::ByteBuffer* buffer, google::protobuf::Message* message) {
-  grpc::ProtoBufferReader reader(buffer);
-  if (!message->ParseFromZeroCopyStream(&reader)) return MalformedTapRequestError();
-  return absl::OkStatus();
-}
-
-// Encodes `message` into `buffer`.
-absl::Status Encode(const google::protobuf::Message& message, grpc::ByteBuffer* buffer) {
-  bool own_buffer = false;
-  grpc::Status s =
-      grpc::SerializationTraits<google::protobuf::Message>::Serialize(message, buffer, &own_buffer);
-  if (!s.ok()) return absl::InternalError(absl::StrCat("encoding the answer: ", s.error_message()));
-  return absl::OkStatus();
+// The bytes of `buf` as a message for gRPC, without a copy: gRPC frees them when it is done.
+grpc::ByteBuffer TakeBytes(TextBuffer& buf) {
+  const size_t size = buf.size();
+  if (size == 0) {
+    grpc::Slice empty;
+    return grpc::ByteBuffer(&empty, 1);
+  }
+  grpc::Slice slice(buf.Release().release(), size,
+                    [](void* bytes) { delete[] static_cast<char*>(bytes); });
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 // `status` about chunk `chunk` of a stream: the message says so and metadata "chunk" names it.
@@ -82,26 +72,24 @@ absl::Status DedupCapacityError(size_t capacity) {
   return apdu::WithErrorMetadata(std::move(s), apdu::kMetadataMax, absl::StrCat(capacity));
 }
 
-// Parses `records` (numbered from `first_index`) into `results`.
-void ParseInto(tap::TapPipeline& pipeline, uint64_t first_index,
-               const google::protobuf::RepeatedPtrField<v1::TapInput>& records,
-               google::protobuf::RepeatedPtrField<v1::TapResult>* results) {
+// Parses the `records` records of `request` (scanned; numbered from `first_index`) and appends
+// their results in `view` to `out`, as the `results` (field 1) of a ParseTapsResponse or
+// ParseTapStreamResponse. The records are read from the request's bytes: no message per record.
+absl::Status ParseInto(tap::TapPipeline& pipeline, uint64_t first_index, size_t records,
+                       grpc::ByteBuffer* request, int view, TextBuffer* out) {
+  const auto result_view = static_cast<v1::TapResultView>(view);
+  // About the size of a result of a 32-byte record, so that the buffer rarely grows.
+  const size_t per_record = result_view == v1::TAP_RESULT_VIEW_BASIC ? 112 : 224;
+  out->Reserve(records * per_record + 256);
   tap::TapResult result;
   TapInputDecoder decoder;
-  results->Reserve(records.size());
-  uint64_t index = first_index;
-  for (const v1::TapInput& input : records) {
-    pipeline.Process(index++, decoder.Bytes(input), BackendTime(input), &result);
-    ToProto(result, results->Add());
-  }
-}
-
-// Arenas for batches of records: blocks grow to 64 KiB, below glibc's mmap threshold, so they
-// are reused from the heap rather than mapped and unmapped per call.
-google::protobuf::ArenaOptions BatchArenaOptions() {
-  google::protobuf::ArenaOptions options;
-  options.max_block_size = 64 * 1024;
-  return options;
+  return ReadTapRequest(request, [&](size_t i, const WireTapInput& input) -> absl::Status {
+    absl::StatusOr<ByteSpan> raw = decoder.Bytes(i, input.raw, input.raw_hex);
+    if (!raw.ok()) return raw.status();
+    pipeline.Process(first_index + i, *raw, input.backend_time, &result);
+    AppendTapResultField(result, result_view, 1, out);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace
@@ -188,20 +176,19 @@ absl::Status TapServiceImpl::Malformed(absl::Status status, grpc::CallbackServer
       absl::StrCat("the request is not a valid protobuf message of ", path));
 }
 
-absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request,
+absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request, size_t records, int view,
                                         grpc::ByteBuffer* response) const {
   std::shared_ptr<const keys::KeyStore> keys;
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = NewPipeline(keys);
   if (!pipeline.ok()) return pipeline.status();
-  google::protobuf::Arena arena(BatchArenaOptions());
-  auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapsRequest>(&arena);
-  if (absl::Status s = Decode(request, in); !s.ok()) return s;
-  if (absl::Status s = CheckTapInputs(in->records()); !s.ok()) return s;
-  auto* out = google::protobuf::Arena::CreateMessage<v1::ParseTapsResponse>(&arena);
-  ParseInto(**pipeline, 0, in->records(), out->mutable_results());
-  ToProto((*pipeline)->summary(), out->mutable_summary());
+  TextBuffer out;  // a ParseTapsResponse: results (1), summary (2)
+  if (absl::Status s = ParseInto(**pipeline, 0, records, request, view, &out); !s.ok()) return s;
+  v1::TapSummary summary;
+  ToProto((*pipeline)->summary(), &summary);
+  AppendMessageField(summary, 2, &out);
   Parsed((*pipeline)->summary());
-  return Encode(*out, response);
+  *response = TakeBytes(out);
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext* context,
@@ -214,11 +201,12 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
   absl::Status status = Authorize(context, "ParseTaps");
   if (status.ok()) status = reactor->AddCall(Principal(context));
   size_t records = 0;
-  if (status.ok()) status = Scan(bytes, options_.max_batch, &records);
+  int view = 0;
+  if (status.ok()) status = Scan(bytes, options_.max_batch, &records, &view);
   if (status.ok()) {
     status = reactor->AddBytes(TapWorkBytes(bytes->Length(), records, worst_result_bytes_));
   }
-  if (status.ok()) status = ParseBatch(bytes, response);
+  if (status.ok()) status = ParseBatch(bytes, records, view, response);
   status = Malformed(std::move(status), context, "/desfired.v1.TapService/ParseTaps");
   const grpc::Status grpc_status = ToGrpcStatus(status);
   Done("ParseTaps", context, start, status);
@@ -228,7 +216,8 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
 
 // One chunk in, its results out, then the next read: the client's pace, bounded memory.
 // The chunk read and the results written are bytes (raw method); while a chunk is worked on
-// its request and results live on an arena each, reset for the next chunk.
+// its records are read from the request's bytes and its results written as bytes straight from
+// the core results (proto/convert/tap_wire.h): no message per record either way.
 class TapServiceImpl::StreamReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
@@ -236,9 +225,7 @@ class TapServiceImpl::StreamReactor final
       : service_(service),
         context_(context),
         start_(absl::Now()),
-        budget_(service.options_.budget),
-        in_arena_(BatchArenaOptions()),
-        out_arena_(BatchArenaOptions()) {
+        budget_(service.options_.budget) {
     if (absl::Status allowed = service_.Authorize(context, "ParseTapStream"); !allowed.ok()) {
       End(allowed);
       return;
@@ -262,12 +249,14 @@ class TapServiceImpl::StreamReactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      // The client half-closed: the summary goes last.
-      v1::ParseTapStreamResponse* out = NewResponse();
-      out->set_records_processed(processed_);
-      ToProto(pipeline_->summary(), out->mutable_summary());
+      // The client half-closed: the summary goes last (records_processed (2), summary (3)).
+      TextBuffer out;
+      AppendVarintField(processed_, 2, &out);
+      v1::TapSummary summary;
+      ToProto(pipeline_->summary(), &summary);
+      AppendMessageField(summary, 3, &out);
       last_ = true;
-      if (absl::Status s = Write(*out); !s.ok()) End(s);
+      Write(out);
       return;
     }
     if (absl::Status s = ParseChunk(); !s.ok()) {
@@ -306,43 +295,34 @@ class TapServiceImpl::StreamReactor final
   // The chunk in in_: counted, charged, parsed, and its results written.
   absl::Status ParseChunk() {
     size_t records = 0;
-    if (absl::Status s = Scan(&in_, service_.options_.max_batch, &records); !s.ok()) return s;
+    int view = 0;
+    if (absl::Status s = Scan(&in_, service_.options_.max_batch, &records, &view); !s.ok()) {
+      return s;
+    }
     if (budget_ != nullptr) {
       const size_t cost = TapWorkBytes(in_.Length(), records, service_.worst_result_bytes_);
       if (absl::Status s = budget_->AddBytes(caller_, cost); !s.ok()) return s;
       bytes_ = cost;
     }
-    in_arena_.Reset();
-    auto* in = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamRequest>(&in_arena_);
-    if (absl::Status s = Decode(&in_, in); !s.ok()) return s;
-    if (absl::Status s = CheckTapInputs(in->records()); !s.ok()) return s;
-    in_.Clear();
-    v1::ParseTapStreamResponse* out = NewResponse();
+    TextBuffer out;  // a ParseTapStreamResponse: results (1), records_processed (2)
     const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
-    ParseInto(*pipeline_, processed_, in->records(), out->mutable_results());
+    absl::Status parsed = ParseInto(*pipeline_, processed_, records, &in_, view, &out);
+    in_.Clear();
+    if (!parsed.ok()) return parsed;
     if (pipeline_->dedup_evictions() > 0) {
       return DedupCapacityError(service_.options_.pipeline.reconciler.dedup_capacity);
     }
     service_.Parsed(Delta(pipeline_->summary(), before));
-    processed_ += static_cast<uint64_t>(in->records_size());
-    out->set_records_processed(processed_);
-    in_arena_.Reset();
-    return Write(*out);
-  }
-
-  // Encodes `out` and starts writing it (the previous write has completed).
-  absl::Status Write(const v1::ParseTapStreamResponse& out) {
-    out_.Clear();  // the previous answer is written: the encoder needs an empty buffer
-    absl::Status s = Encode(out, &out_);
-    out_arena_.Reset();
-    if (!s.ok()) return s;
-    StartWrite(&out_);
+    processed_ += records;
+    AppendVarintField(processed_, 2, &out);
+    Write(out);
     return absl::OkStatus();
   }
-  // A response on a reset arena.
-  v1::ParseTapStreamResponse* NewResponse() {
-    out_arena_.Reset();
-    return google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&out_arena_);
+
+  // Starts writing the response in `out` (the previous write has completed).
+  void Write(TextBuffer& out) {
+    out_ = TakeBytes(out);
+    StartWrite(&out_);
   }
   void ReleaseBytes() {
     if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
@@ -366,8 +346,6 @@ class TapServiceImpl::StreamReactor final
   size_t bytes_ = 0;       // charged by budget_->AddBytes for the chunk in progress
   std::shared_ptr<const keys::KeyStore> keys_;  // the pipeline's keys, for the stream's life
   std::unique_ptr<tap::TapPipeline> pipeline_;
-  google::protobuf::Arena in_arena_;
-  google::protobuf::Arena out_arena_;
   grpc::ByteBuffer in_;   // the chunk being read or worked on
   grpc::ByteBuffer out_;  // the answer being written
   uint64_t chunk_ = 0;    // index of the chunk being worked on

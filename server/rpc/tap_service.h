@@ -86,7 +86,8 @@ class TapServiceImpl final
   absl::Status Malformed(absl::Status status, grpc::CallbackServerContext* context,
                          absl::string_view path) const;
   // Parses and answers one ParseTaps batch of `records` records.
-  absl::Status ParseBatch(grpc::ByteBuffer* request, grpc::ByteBuffer* response) const;
+  absl::Status ParseBatch(grpc::ByteBuffer* request, size_t records, int view,
+                          grpc::ByteBuffer* response) const;
 
   const Options options_;
   const ServerHooks hooks_;

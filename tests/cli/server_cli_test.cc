@@ -63,6 +63,7 @@ class ServerCliTest : public ::testing::Test {
     reader_ = sandbox_->ReaderName(0);
     absl::StatusOr<std::string> key_path = testing::WriteKeyFile(sandbox_->dir());
     ASSERT_TRUE(key_path.ok()) << key_path.status();
+    key_path_ = *key_path;
 
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
@@ -113,6 +114,7 @@ class ServerCliTest : public ::testing::Test {
   std::string reader_;
   std::unique_ptr<server::DesfiredServer> server_;
   std::string server_flag_;
+  std::string key_path_;  // the server's key store
 };
 
 TEST_F(ServerCliTest, ReadersTableAndJson) {
@@ -336,6 +338,33 @@ TEST_F(ServerCliTest, TapsParseThroughTheServer) {
   CliRun local_opt = Desfirectl(absl::StrCat(
       "taps parse ", server_flag_, " --mac-key 00112233445566778899aabbccddeeff ", sample));
   EXPECT_EQ(local_opt.exit_code, 2);
+}
+
+// `taps parse --server` prints, byte for byte, what the local parser prints with the server's
+// keys, in every output format (it asks for BASIC results and prints the bytes it sent), from
+// hex lines with bad ones and from CSV with backend times (clock offsets).
+TEST_F(ServerCliTest, TapsParseThroughTheServerPrintsWhatTheLocalParserPrints) {
+  const std::string sample = absl::StrCat(SOURCE_DIR, "/docs/examples/taps-sample.hex");
+  std::string csv = "raw_hex,backend_time\n";
+  int n = 0;
+  for (const std::string& line : Lines(ReadFile(sample))) {
+    if (line[0] == '#') continue;
+    absl::StrAppend(&csv, line, ",", 1700000000 - 7 * n++, "\n");
+  }
+  const std::string csv_path = TempPath("taps_backend.csv");
+  std::ofstream(csv_path) << csv;
+  for (const std::string& input : {sample, csv_path}) {
+    for (const char* format : {"--json", "--csv", "--table"}) {
+      CliRun local = Desfirectl(
+          absl::StrCat("taps parse --keys ", key_path_, " ", format, " --no-summary ", input));
+      ASSERT_EQ(local.exit_code, 0) << local.err;
+      CliRun remote = Desfirectl(
+          absl::StrCat("taps parse ", server_flag_, " ", format, " --no-summary ", input));
+      ASSERT_EQ(remote.exit_code, 0) << remote.err;
+      EXPECT_EQ(remote.out, local.out) << input << " " << format;
+      EXPECT_EQ(Lines(local.out).size(), format == std::string("--json") ? 11u : 12u);
+    }
+  }
 }
 
 TEST_F(ServerCliTest, WatchPrintsEventsAndStopsAfterCount) {

@@ -2,8 +2,13 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/escaping.h"
 #include "core/apdu/status_payload.h"
 #include "core/keys/key_store.h"
 #include "core/util/status_reason.h"
@@ -82,6 +87,69 @@ TEST(ScanTapRequestTest, RefusesALongRecordByIndexAndBadBytes) {
 }
 
 // Every result ToProto can make stays within WorstTapResultBytes.
+// ReadTapRequest reads what protobuf's parser reads, and fails where it fails: on requests
+// with every kind of record, the view, unknown fields and repeated fields, and on those bytes
+// cut short or with one byte changed.
+TEST(ReadTapRequestTest, ReadsWhatTheParserReads) {
+  v1::ParseTapsRequest req = Batch(2);
+  req.add_records()->set_raw("short");
+  req.add_records();  // empty
+  req.add_records()->set_raw_hex("01:02");
+  req.mutable_records(1)->mutable_backend_time()->set_seconds(1700000000);
+  req.set_view(v1::TAP_RESULT_VIEW_BASIC);
+  std::string bytes = req.SerializeAsString();
+  // A repeated raw (the last wins), an unknown field, a record after the view.
+  bytes += std::string(
+      "\x0a\x0d\x0a\x02"
+      "ab"
+      "\x0a\x03"
+      "xyz"
+      "\x78\x05\x12\x00",
+      15);
+  bytes += std::string("\x0a\x02\x0a\x00", 4);
+  std::vector<std::string> inputs = {bytes, ""};
+  for (size_t cut = 0; cut < bytes.size(); ++cut) inputs.push_back(bytes.substr(0, cut));
+  for (size_t at = 0; at < bytes.size(); ++at) {
+    for (char x : {'\x00', '\x08', '\x0a', '\x12', '\x7f', '\x80', '\xff'}) {
+      std::string changed = bytes;
+      changed[at] = x;
+      inputs.push_back(changed);
+    }
+  }
+  int read = 0;
+  for (const std::string& input : inputs) {
+    v1::ParseTapsRequest want;
+    const bool parses = want.ParseFromString(input);
+    grpc::ByteBuffer b = Buffer(input);
+    int view = -1;
+    absl::StatusOr<size_t> n = ScanTapRequest(&b, 100, &view);
+    if (!n.ok()) {
+      EXPECT_FALSE(parses && IsMalformedTapRequest(n.status())) << absl::CEscape(input);
+      continue;
+    }
+    std::vector<std::tuple<std::string, std::string, std::optional<int64_t>>> got;
+    absl::Status s = ReadTapRequest(&b, [&](size_t i, const WireTapInput& in) {
+      EXPECT_EQ(i, got.size());
+      got.emplace_back(AsString(in.raw), std::string(in.raw_hex), in.backend_time);
+      return absl::OkStatus();
+    });
+    ASSERT_EQ(s.ok(), parses) << absl::CEscape(input);
+    if (!parses) continue;
+    ++read;
+    EXPECT_EQ(view, want.view());
+    ASSERT_EQ(*n, static_cast<size_t>(want.records_size()));
+    ASSERT_EQ(got.size(), *n);
+    for (int i = 0; i < want.records_size(); ++i) {
+      EXPECT_EQ(std::get<0>(got[i]), want.records(i).raw()) << absl::CEscape(input);
+      EXPECT_EQ(std::get<1>(got[i]), want.records(i).raw_hex()) << absl::CEscape(input);
+      std::optional<int64_t> t;
+      if (want.records(i).has_backend_time()) t = want.records(i).backend_time().seconds();
+      EXPECT_EQ(std::get<2>(got[i]), t) << absl::CEscape(input);
+    }
+  }
+  EXPECT_GT(read, 100);
+}
+
 TEST(TapLimitsTest, WorstResultBoundsRealResults) {
   const size_t worst = WorstTapResultBytes(tap::TapPipelineConfig{});
   EXPECT_GT(worst, 150u);
