@@ -4,11 +4,36 @@
 #include <cstdlib>
 
 namespace desfired::tap {
+namespace {
+
+// Initial sizes of the dedup set and the clock table (bounded by the options).
+constexpr size_t kDedupReserve = 1 << 14;
+constexpr size_t kClockReserve = 1 << 10;
+
+}  // namespace
 
 TapReconciler::TapReconciler(const ReconcilerOptions& options, const IdTable* terminals,
                              const IdTable* tariffs)
     : options_(options), terminals_(terminals), tariffs_(tariffs) {
   if (options_.offset_window == 0) options_.offset_window = 1;
+  // Sized ahead for a busy stream, so the tables rarely grow while records flow.
+  seen_.reserve(std::min<size_t>(options_.dedup_capacity, kDedupReserve));
+  clocks_.reserve(std::min<size_t>(options_.max_terminals, kClockReserve));
+}
+
+void TapReconciler::KeyRing::push_back(const DedupKey& k) {
+  if (size_ == keys_.size()) {  // full: grow, oldest first again
+    std::vector<DedupKey> grown;
+    grown.reserve(keys_.empty() ? 1024 : keys_.size() * 2);
+    for (size_t i = 0; i < size_; ++i) grown.push_back(keys_[(head_ + i) % keys_.size()]);
+    grown.resize(grown.capacity());
+    keys_ = std::move(grown);
+    head_ = 0;
+  }
+  size_t tail = head_ + size_;
+  if (tail >= keys_.size()) tail -= keys_.size();
+  keys_[tail] = k;
+  ++size_;
 }
 
 void TapReconciler::Apply(std::optional<int64_t> backend_time, TapResult* r) {
@@ -41,20 +66,20 @@ void TapReconciler::ApplyClock(std::optional<int64_t> backend_time, TapResult* r
       if (w.offsets.size() < options_.offset_window) {
         w.offsets.push_back(offset);
       } else {
-        w.offsets[w.next] = offset;
+        int64_t& slot = w.offsets[w.next];
+        w.sorted.erase(std::lower_bound(w.sorted.begin(), w.sorted.end(), slot));
+        slot = offset;
         w.next = (w.next + 1) % options_.offset_window;
       }
+      w.sorted.insert(std::upper_bound(w.sorted.begin(), w.sorted.end(), offset), offset);
     }
   }
-  if (it == clocks_.end() || it->second.offsets.empty()) return;
-  scratch_.assign(it->second.offsets.begin(), it->second.offsets.end());
-  const size_t mid = scratch_.size() / 2;
-  std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<ptrdiff_t>(mid),
-                   scratch_.end());
-  int64_t median = scratch_[mid];
-  if (scratch_.size() % 2 == 0) {  // even count: mean of the two middle values
-    const int64_t lower =
-        *std::max_element(scratch_.begin(), scratch_.begin() + static_cast<ptrdiff_t>(mid));
+  if (it == clocks_.end() || it->second.sorted.empty()) return;
+  const std::vector<int64_t>& sorted = it->second.sorted;
+  const size_t mid = sorted.size() / 2;
+  int64_t median = sorted[mid];
+  if (sorted.size() % 2 == 0) {  // even count: mean of the two middle values
+    const int64_t lower = sorted[mid - 1];
     median = lower + (median - lower) / 2;
   }
   r->has_clock_offset = true;

@@ -15,7 +15,6 @@
 #define DESFIRED_CORE_TAP_RECONCILER_H_
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -64,8 +63,27 @@ class TapReconciler {
     }
   };
   struct OffsetWindow {
-    std::vector<int64_t> offsets;  // ring buffer
+    std::vector<int64_t> offsets;  // ring buffer, in arrival order
+    std::vector<int64_t> sorted;   // the same values, sorted: the median without a selection
     size_t next = 0;
+  };
+  // The dedup keys in the order they were first seen (oldest first), a ring that grows by
+  // doubling up to dedup_capacity + 1 keys.
+  class KeyRing {
+   public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    const DedupKey& front() const { return keys_[head_]; }
+    void pop_front() {
+      head_ = head_ + 1 == keys_.size() ? 0 : head_ + 1;
+      --size_;
+    }
+    void push_back(const DedupKey& k);
+
+   private:
+    std::vector<DedupKey> keys_;
+    size_t head_ = 0;
+    size_t size_ = 0;
   };
 
   void ApplyClock(std::optional<int64_t> backend_time, TapResult* r);
@@ -76,10 +94,9 @@ class TapReconciler {
   const IdTable* tariffs_;
   absl::flat_hash_map<uint32_t, OffsetWindow> clocks_;
   absl::flat_hash_set<DedupKey> seen_;
-  std::deque<DedupKey> seen_order_;
+  KeyRing seen_order_;
   int64_t newest_time_ = 0;
   uint64_t dedup_evictions_ = 0;
-  std::vector<int64_t> scratch_;
 };
 
 }  // namespace desfired::tap

@@ -86,6 +86,27 @@ struct TapResult {
   const std::string* terminal_name = nullptr;  // owned by the registry
   const std::string* fare_product_name = nullptr;  // owned by the tariff table
 
+  // Every field back to its default, then `index` and `raw`: what `*this = TapResult{}` does,
+  // field by field, because a whole-struct assignment compiles to a slow `rep stos` here and
+  // parsing runs this for every record.
+  void Reset(uint64_t new_index, ByteSpan new_raw) {
+    index = new_index;
+    status = TapStatus::kRejected;
+    warnings = 0;
+    reject = RejectReason::kNone;
+    reject_detail = 0;
+    input_error = {};
+    raw = new_raw;
+    fields = TapFields{};
+    mac_algorithm = crypto::MacAlgorithm::kNone;
+    key_name = nullptr;
+    has_clock_offset = false;
+    clock_offset = 0;
+    corrected_time = 0;
+    terminal_name = nullptr;
+    fare_product_name = nullptr;
+  }
+
   bool has(TapWarning w) const { return warnings & (1u << static_cast<int>(w)); }
   void add(TapWarning w) { warnings = static_cast<uint16_t>(warnings | 1u << static_cast<int>(w)); }
 
@@ -98,6 +119,9 @@ struct TapResult {
   // "<uid hex>:<unix time>:<terminal id>".
   std::string DedupKey() const;
 };
+
+// A field added to TapResult must be reset in Reset() too (this fails until the size is updated).
+static_assert(sizeof(void*) != 8 || sizeof(TapResult) == 152, "update TapResult::Reset()");
 
 }  // namespace desfired::tap
 
