@@ -9,6 +9,8 @@ namespace {
 // Initial sizes of the dedup set and the clock table (bounded by the options).
 constexpr size_t kDedupReserve = 1 << 14;
 constexpr size_t kClockReserve = 1 << 10;
+// Stale dedup entries tolerated beyond half the remembered keys before a sweep.
+constexpr size_t kMinSweep = 1 << 14;
 
 }  // namespace
 
@@ -21,18 +23,18 @@ TapReconciler::TapReconciler(const ReconcilerOptions& options, const IdTable* te
   clocks_.reserve(std::min<size_t>(options_.max_terminals, kClockReserve));
 }
 
-void TapReconciler::KeyRing::push_back(const DedupKey& k) {
-  if (size_ == keys_.size()) {  // full: grow, oldest first again
-    std::vector<DedupKey> grown;
-    grown.reserve(keys_.empty() ? 1024 : keys_.size() * 2);
-    for (size_t i = 0; i < size_; ++i) grown.push_back(keys_[(head_ + i) % keys_.size()]);
+void TapReconciler::TimeRing::push_back(uint32_t t) {
+  if (size_ == times_.size()) {  // full: grow, oldest first again
+    std::vector<uint32_t> grown;
+    grown.reserve(times_.empty() ? 1024 : times_.size() * 2);
+    for (size_t i = 0; i < size_; ++i) grown.push_back(times_[(head_ + i) % times_.size()]);
     grown.resize(grown.capacity());
-    keys_ = std::move(grown);
+    times_ = std::move(grown);
     head_ = 0;
   }
   size_t tail = head_ + size_;
-  if (tail >= keys_.size()) tail -= keys_.size();
-  keys_[tail] = k;
+  if (tail >= times_.size()) tail -= times_.size();
+  times_[tail] = t;
   ++size_;
 }
 
@@ -67,11 +69,16 @@ void TapReconciler::ApplyClock(std::optional<int64_t> backend_time, TapResult* r
         w.offsets.push_back(offset);
       } else {
         int64_t& slot = w.offsets[w.next];
-        w.sorted.erase(std::lower_bound(w.sorted.begin(), w.sorted.end(), slot));
-        slot = offset;
         w.next = (w.next + 1) % options_.offset_window;
+        if (slot != offset) {  // a steady clock replaces an offset by the same one
+          w.sorted.erase(std::lower_bound(w.sorted.begin(), w.sorted.end(), slot));
+          w.sorted.insert(std::upper_bound(w.sorted.begin(), w.sorted.end(), offset), offset);
+          slot = offset;
+        }
       }
-      w.sorted.insert(std::upper_bound(w.sorted.begin(), w.sorted.end(), offset), offset);
+      if (w.sorted.size() < w.offsets.size()) {  // still filling the window
+        w.sorted.insert(std::upper_bound(w.sorted.begin(), w.sorted.end(), offset), offset);
+      }
     }
   }
   if (it == clocks_.end() || it->second.sorted.empty()) return;
@@ -93,21 +100,35 @@ void TapReconciler::ApplyDedup(TapResult* r) {
   const DedupKey key{uid, r->fields.timestamp, r->fields.terminal_id};
   const int64_t t = r->fields.timestamp;
   if (t > newest_time_) newest_time_ = t;
-  while (!seen_order_.empty() && static_cast<int64_t>(seen_order_.front().time) <
-                                     newest_time_ - options_.dedup_window_seconds) {
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
+  while (!seen_order_.empty() &&
+         static_cast<int64_t>(seen_order_.front()) < newest_time_ - options_.dedup_window_seconds) {
+    PopOldest();
   }
   if (options_.dedup_capacity == 0) return;
-  if (!seen_.insert(key).second) {
-    r->add(TapWarning::kDuplicateTap);
-    return;
+  auto [it, inserted] = seen_.try_emplace(key, pushed_);
+  if (!inserted) {
+    if (it->second >= popped_) {  // remembered
+      r->add(TapWarning::kDuplicateTap);
+      return;
+    }
+    it->second = pushed_;  // stale: first seen again
   }
-  seen_order_.push_back(key);
+  seen_order_.push_back(r->fields.timestamp);
+  ++pushed_;
   if (seen_order_.size() > options_.dedup_capacity) {
     ++dedup_evictions_;  // still inside the window: its duplicates go unnoticed
-    seen_.erase(seen_order_.front());
-    seen_order_.pop_front();
+    PopOldest();
+  }
+  // Sweep the stale entries once they are half as many as the remembered keys (amortized
+  // constant time per record; the table stays within 1.5 times the remembered keys).
+  if (seen_.size() > seen_order_.size() + seen_order_.size() / 2 + kMinSweep) {
+    for (auto e = seen_.begin(); e != seen_.end();) {
+      if (e->second < popped_) {
+        seen_.erase(e++);
+      } else {
+        ++e;
+      }
+    }
   }
 }
 

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "core/tap/id_table.h"
 #include "core/tap/result.h"
 
@@ -67,24 +66,29 @@ class TapReconciler {
     std::vector<int64_t> sorted;   // the same values, sorted: the median without a selection
     size_t next = 0;
   };
-  // The dedup keys in the order they were first seen (oldest first), a ring that grows by
-  // doubling up to dedup_capacity + 1 keys.
-  class KeyRing {
+  // The tap times of the remembered keys in the order they were first seen (oldest first), a
+  // ring that grows by doubling up to dedup_capacity + 1 entries.
+  class TimeRing {
    public:
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
-    const DedupKey& front() const { return keys_[head_]; }
+    uint32_t front() const { return times_[head_]; }
     void pop_front() {
-      head_ = head_ + 1 == keys_.size() ? 0 : head_ + 1;
+      head_ = head_ + 1 == times_.size() ? 0 : head_ + 1;
       --size_;
     }
-    void push_back(const DedupKey& k);
+    void push_back(uint32_t t);
 
    private:
-    std::vector<DedupKey> keys_;
+    std::vector<uint32_t> times_;
     size_t head_ = 0;
     size_t size_ = 0;
   };
+  // Forgets the oldest remembered key.
+  void PopOldest() {
+    seen_order_.pop_front();
+    ++popped_;
+  }
 
   void ApplyClock(std::optional<int64_t> backend_time, TapResult* r);
   void ApplyDedup(TapResult* r);
@@ -93,8 +97,13 @@ class TapReconciler {
   const IdTable* terminals_;
   const IdTable* tariffs_;
   absl::flat_hash_map<uint32_t, OffsetWindow> clocks_;
-  absl::flat_hash_set<DedupKey> seen_;
-  KeyRing seen_order_;
+  // Every key seen, with its position in the order of first sightings. The first popped_
+  // positions are forgotten: such a key is stale (not remembered) and its entry is dropped by
+  // the next sweep, so forgetting the oldest key costs no look-up.
+  absl::flat_hash_map<DedupKey, uint64_t> seen_;
+  TimeRing seen_order_;  // the times of positions popped_ .. pushed_ - 1
+  uint64_t pushed_ = 0;
+  uint64_t popped_ = 0;
   int64_t newest_time_ = 0;
   uint64_t dedup_evictions_ = 0;
 };

@@ -9,6 +9,7 @@
 #define DESFIRED_CORE_TAP_RESULT_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -97,7 +98,14 @@ struct TapResult {
     reject_detail = 0;
     input_error = {};
     raw = new_raw;
-    fields = TapFields{};
+    fields.type = RecordType::kEntry;  // not `fields = TapFields{}`: a stack copy that stalls
+    fields.timestamp = 0;
+    fields.terminal_id = 0;
+    fields.fare_product = 0;
+    fields.zone_route = 0;
+    std::memset(fields.uid, 0, sizeof(fields.uid));
+    std::memset(fields.mac, 0, sizeof(fields.mac));
+    fields.crc8 = 0;
     mac_algorithm = crypto::MacAlgorithm::kNone;
     key_name = nullptr;
     has_clock_offset = false;
