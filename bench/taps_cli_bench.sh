@@ -8,7 +8,8 @@
 #   - the peak RSS (/usr/bin/time -v) of a 10 M-record binary file (target: under 64 MB).
 #
 #   bench/taps_cli_bench.sh [RECORDS] [BIG_RECORDS]   (defaults 1000000 10000000)
-#   env: BUILD_DIR, DESFIRED_SHARED_DIR, THREADS (default: the cores), ROUNDS (default 3)
+#   env: BUILD_DIR, DESFIRED_SHARED_DIR, THREADS (default: the cores), ROUNDS (default 3),
+#        DESFIRECTL and MAKE_TAPS (default: the build's)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$top/build}
@@ -17,9 +18,8 @@ records=${1:-1000000}
 big=${2:-10000000}
 threads=${THREADS:-$(nproc)}
 rounds=${ROUNDS:-3}
-ctl=$BUILD_DIR/client/cli/desfirectl
-[ -x "$ctl" ] || ctl=$(find "$BUILD_DIR" -name desfirectl -type f -perm -u+x | head -1)
-make_taps=$BUILD_DIR/bench/make_taps
+ctl=${DESFIRECTL:-$BUILD_DIR/client/desfirectl}
+make_taps=${MAKE_TAPS:-$BUILD_DIR/bench/make_taps}
 for f in "$ctl" "$make_taps"; do
   if [ ! -x "$f" ]; then
     echo "taps_cli_bench: build first: cmake --build $BUILD_DIR --target desfirectl make_taps" >&2

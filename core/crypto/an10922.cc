@@ -70,7 +70,7 @@ absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* 
       }
     }
   }
-  OPENSSL_cleanse(tags, sizeof(tags));
+  OPENSSL_cleanse(tags, std::min(count, kChunk) * bs);
   return absl::OkStatus();
 }
 

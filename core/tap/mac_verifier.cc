@@ -120,7 +120,7 @@ void MacVerifier::CardKeys(const uint8_t* const* records, const Prepared* const*
         cache.erase(uid);  // not cached: the next record of the card tries again
       }
     }
-    crypto::SecureWipe(MutableByteSpan(diversified, sizeof(diversified)));
+    crypto::SecureWipe(MutableByteSpan(diversified, n_fresh * key_length));
     for (size_t i = 0; i < count; ++i) {
       if (rules[i] != &card_->master || keys[i] != nullptr) continue;
       auto it = cache.find(CardId(records[i]));

@@ -98,6 +98,7 @@ void TapParser::Finish(const MacVerifier::Outcome* mac, TapResult* out) const {
 
 void TapParser::ParseBatch(uint64_t first_index, const ByteSpan* raws, size_t count,
                            TapResult* out) {
+  if (count == 1) return Parse(first_index, raws[0], out);  // without the batch's arrays
   constexpr size_t kChunk = MacVerifier::kMaxBatch;
   size_t decoded[kChunk];  // positions in the chunk of the records that reach the MAC check
   const uint8_t* records[kChunk];
@@ -122,7 +123,10 @@ void TapParser::ParseBatch(uint64_t first_index, const ByteSpan* raws, size_t co
 }
 
 void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
-  ParseBatch(index, &raw, 1, out);
+  if (!Decode(index, raw, out)) return;
+  if (verifier_ == nullptr) return Finish(nullptr, out);
+  const MacVerifier::Outcome mac = verifier_->Verify(out->raw.data(), out->fields.terminal_id);
+  Finish(&mac, out);
 }
 
 }  // namespace desfired::tap
