@@ -1,11 +1,17 @@
 // Tap parsing throughput (docs/benchmarks.md has the command and the figures).
 //
-// Targets per core (DESIGN.md): 20 M records/s CRC only, 5 M records/s with AES-CMAC.
+// Targets per core (DESIGN.md): 20 M records/s CRC only, 5 M records/s with AES-CMAC. The
+// *Batch* benchmarks run the batched paths (TapParser::ParseBatch, TapPipeline::ProcessBatch)
+// that desfirectl and the server use; bench/tap_core_vs_loop.sh compares them in one run with
+// the simple loop of ../shared/bench/ceiling_taps.cc.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "bench/tap_records.h"
 #include "core/crypto/an10922.h"
 #include "core/crypto/cmac.h"
 #include "core/crypto/crc.h"
@@ -19,77 +25,73 @@ namespace desfired::tap {
 namespace {
 
 constexpr size_t kRecords = 1 << 16;
-constexpr char kKeyHex[] = "2b7e151628aed2a6abf7158809cf4f3c";
-constexpr char kMasterHex[] = "00112233445566778899aabbccddeeff";
+using bench::kKeyHex;
+using bench::kMasterHex;
 
 // kRecords valid records; every record has its own UID when `distinct_cards`, else 64 cards.
 std::vector<uint8_t> MakeRecords(bool diversified, bool distinct_cards) {
-  std::vector<uint8_t> out(kRecords * kRecordSize, kPaddingByte);
-  auto static_cmac = *crypto::Cmac::Create(crypto::KeyType::kAes128, *HexDecode(kKeyHex));
-  auto master = *crypto::Cmac::Create(crypto::KeyType::kAes128, *HexDecode(kMasterHex));
-  const Bytes system = *HexDecode("4e585020416275");
-  for (size_t i = 0; i < kRecords; ++i) {
-    uint8_t* r = &out[i * kRecordSize];
-    r[kTypeOffset] = static_cast<uint8_t>(1 + i % 3);
-    StoreLe32(static_cast<uint32_t>(1700000000 + i), r + kTimestampOffset);
-    StoreLe24(static_cast<uint32_t>(0x1000 + i % 50), r + kTerminalOffset);
-    StoreLe16(static_cast<uint32_t>(i % 20), r + kFareOffset);
-    r[kZoneOffset] = static_cast<uint8_t>(i % 8);
-    const uint32_t card = distinct_cards ? static_cast<uint32_t>(i) : static_cast<uint32_t>(i % 64);
-    const uint8_t uid[8] = {0x04,
-                            0x11,
-                            0x22,
-                            static_cast<uint8_t>(card >> 24),
-                            static_cast<uint8_t>(card >> 16),
-                            static_cast<uint8_t>(card >> 8),
-                            static_cast<uint8_t>(card),
-                            0x80};
-    std::memcpy(r + kUidOffset, uid, 8);
-    if (diversified) {
-      Bytes input(7 + system.size());
-      std::memcpy(input.data(), uid, 7);
-      std::memcpy(input.data() + 7, system.data(), system.size());
-      uint8_t key[16];
-      (void)crypto::DiversifyKeyWith(master, crypto::KeyType::kAes128, input, key);
-      auto c = *crypto::Cmac::Create(crypto::KeyType::kAes128, ByteSpan(key, 16));
-      MacVerifier::ComputeTapMac(c, crypto::MacAlgorithm::kAes128Cmac, r, r + kMacOffset);
-    } else {
-      MacVerifier::ComputeTapMac(static_cmac, crypto::MacAlgorithm::kAes128Cmac, r, r + kMacOffset);
-    }
-    r[kCrcOffset] = crypto::Crc8(ByteSpan(r, kCrcCoveredLength));
-  }
+  std::vector<uint8_t> out(kRecords * kRecordSize);
+  bench::RecordMaker({diversified, distinct_cards, false}).Make(0, kRecords, out.data());
   return out;
 }
 
+// The batched paths take 256 records per call (MacVerifier::kMaxBatch).
+constexpr size_t kBatch = MacVerifier::kMaxBatch;
+
+std::vector<ByteSpan> Spans(const std::vector<uint8_t>& recs) {
+  std::vector<ByteSpan> spans;
+  for (size_t i = 0; i < recs.size() / kRecordSize; ++i) {
+    spans.emplace_back(&recs[i * kRecordSize], kRecordSize);
+  }
+  return spans;
+}
+
+// Parses `recs` round and round, one record per Parse() call or (kBatched) kBatch records per
+// ParseBatch() call; every result must have status `expect`.
+template <bool kBatched>
 void RunParser(benchmark::State& state, TapParser& parser, const std::vector<uint8_t>& recs,
                TapStatus expect) {
-  TapResult r;
+  const std::vector<ByteSpan> spans = Spans(recs);
+  const size_t step = kBatched ? kBatch : 1;
+  std::vector<TapResult> out(step);
   size_t i = 0;
   uint64_t bad = 0;
   for (auto _ : state) {
-    parser.Parse(i, ByteSpan(&recs[i * kRecordSize], kRecordSize), &r);
-    bad += r.status != expect;
-    benchmark::DoNotOptimize(r);
-    i = (i + 1) & (kRecords - 1);
+    if (kBatched) {
+      parser.ParseBatch(i, &spans[i], kBatch, out.data());
+    } else {
+      parser.Parse(i, spans[i], out.data());
+    }
+    for (const TapResult& r : out) bad += r.status != expect;
+    benchmark::DoNotOptimize(out.data());
+    i = (i + step) & (kRecords - 1);
   }
   if (bad != 0) state.SkipWithError("unexpected status");
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * step));
 }
 
+// Each parse benchmark runs one record per call as BM_Parse<What> and batched as
+// BM_ParseBatch<What>.
+#define DESFIRED_PARSE_BENCHMARK(what)                      \
+  BENCHMARK(BM_Parse##what<false>)->Name("BM_Parse" #what); \
+  BENCHMARK(BM_Parse##what<true>)->Name("BM_ParseBatch" #what)
+
+template <bool kBatched>
 void BM_ParseCrcOnly(benchmark::State& state) {
   static const std::vector<uint8_t> recs = MakeRecords(false, false);
   TapParser parser(ParserOptions{}, nullptr);
-  RunParser(state, parser, recs, TapStatus::kFlagged);  // no key: MAC_NOT_VERIFIED
+  RunParser<kBatched>(state, parser, recs, TapStatus::kFlagged);  // no key: MAC_NOT_VERIFIED
 }
-BENCHMARK(BM_ParseCrcOnly);
+DESFIRED_PARSE_BENCHMARK(CrcOnly);
 
 // Parses `recs` with the keys and tap rules of `key_file` (a key store); every record is valid.
+template <bool kBatched>
 void RunWithKeys(benchmark::State& state, const std::string& key_file,
                  const std::vector<uint8_t>& recs) {
   keys::KeyStore store = *keys::KeyStore::Parse(key_file, "b");
   MacVerifier verifier = *MacVerifier::Create(store);
   TapParser parser(ParserOptions{}, &verifier);
-  RunParser(state, parser, recs, TapStatus::kValid);
+  RunParser<kBatched>(state, parser, recs, TapStatus::kValid);
 }
 
 // Per-card keys (AN10922) diversified from the master key.
@@ -97,25 +99,29 @@ std::string An10922Keys() {
   return std::string("key m AES128 ") + kMasterHex + "\ntap card key=m system=4e585020416275\n";
 }
 
+template <bool kBatched>
 void BM_ParseAesCmacStaticKey(benchmark::State& state) {
   static const std::vector<uint8_t> recs = MakeRecords(false, false);
-  RunWithKeys(state, std::string("key k AES128 ") + kKeyHex + "\ntap static key=k\n", recs);
+  RunWithKeys<kBatched>(state, std::string("key k AES128 ") + kKeyHex + "\ntap static key=k\n",
+                        recs);
 }
-BENCHMARK(BM_ParseAesCmacStaticKey);
+DESFIRED_PARSE_BENCHMARK(AesCmacStaticKey);
 
 // Per-card keys (AN10922): 64 cards that recur, so their keys stay prepared.
+template <bool kBatched>
 void BM_ParseAn10922RecurringCards(benchmark::State& state) {
   static const std::vector<uint8_t> recs = MakeRecords(true, false);
-  RunWithKeys(state, An10922Keys(), recs);
+  RunWithKeys<kBatched>(state, An10922Keys(), recs);
 }
-BENCHMARK(BM_ParseAn10922RecurringCards);
+DESFIRED_PARSE_BENCHMARK(An10922RecurringCards);
 
 // Per-card keys (AN10922), worst case: every record from a card not seen before.
+template <bool kBatched>
 void BM_ParseAn10922EveryCardNew(benchmark::State& state) {
   static const std::vector<uint8_t> recs = MakeRecords(true, true);
-  RunWithKeys(state, An10922Keys(), recs);
+  RunWithKeys<kBatched>(state, An10922Keys(), recs);
 }
-BENCHMARK(BM_ParseAn10922EveryCardNew);
+DESFIRED_PARSE_BENCHMARK(An10922EveryCardNew);
 
 // The whole pipeline as desfirectl and the server run it: parse with AES-CMAC, duplicate
 // suppression, clock offsets (backend time on every record) and the summary.
@@ -142,6 +148,38 @@ void BM_PipelineAesCmacDedupClock(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_PipelineAesCmacDedupClock);
+
+// The whole pipeline, batched, with every record a new dedup key: 2^20 distinct records (one
+// second apart, 50 terminals, backend time on every record), a fresh pipeline per pass.
+void BM_PipelineBatchEveryRecordNew(benchmark::State& state) {
+  constexpr size_t kPass = 1 << 20;
+  static const std::vector<uint8_t> recs = [] {
+    std::vector<uint8_t> out(kPass * kRecordSize);
+    bench::RecordMaker({false, true, false}).Make(0, kPass, out.data());
+    return out;
+  }();
+  static const std::vector<ByteSpan> spans = Spans(recs);
+  std::vector<std::optional<int64_t>> backend(kBatch);
+  keys::KeyStore store =
+      *keys::KeyStore::Parse(std::string("key k AES128 ") + kKeyHex + "\ntap static key=k\n", "b");
+  TapPipelineConfig config;
+  config.keys = &store;
+  std::vector<TapResult> out(kBatch);
+  uint64_t dups = 0;
+  for (auto _ : state) {
+    auto pipeline = *TapPipeline::Create(config);
+    for (size_t i = 0; i < kPass; i += kBatch) {
+      for (size_t k = 0; k < kBatch; ++k) backend[k] = int64_t{1700000000} + int64_t(i + k) - 2;
+      pipeline->ProcessBatch(i, &spans[i], backend.data(), kBatch, out.data());
+      benchmark::DoNotOptimize(out.data());
+    }
+    dups += pipeline->summary().warnings[static_cast<int>(TapWarning::kDuplicateTap)] +
+            pipeline->summary().flagged;
+  }
+  if (dups != 0) state.SkipWithError("a record was not valid and new");
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kPass));
+}
+BENCHMARK(BM_PipelineBatchEveryRecordNew)->Unit(benchmark::kMillisecond);
 
 void BM_Crc8Record(benchmark::State& state) {
   uint8_t rec[27] = {1, 2, 3};

@@ -2,11 +2,14 @@
 // desfired; either way the results are core results, printed by one TapPrinter.
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +21,7 @@
 #include "client/desfired_client.h"
 #include "core/keys/key_store.h"
 #include "core/tap/input.h"
+#include "core/tap/parallel_parse.h"
 #include "core/tap/pipeline.h"
 #include "core/util/status_macros.h"
 #include "proto/convert/tap_convert.h"
@@ -88,8 +92,8 @@ absl::Status TableOption(const ArgParser& args, const std::string& name,
 // Options of the local parser that have no meaning with --server (the server uses its own
 // key store, tables and clock settings).
 constexpr const char* kLocalOnlyOptions[] = {
-    "keys",     "mac-key",  "terminals",       "tariffs",
-    "min-year", "max-year", "clock-tolerance", "dedup-window"};
+    "keys",     "mac-key",         "terminals",    "tariffs", "min-year",
+    "max-year", "clock-tolerance", "dedup-window", "threads"};
 
 // --format, or (absent or auto) the format the file name suggests; INVALID_ARGUMENT for an
 // unknown one.
@@ -137,12 +141,12 @@ int InputError(const std::string& path, const absl::Status& status) {
 // The end of a parse, on stderr: a read error of the input, the reader's notices and, unless
 // --no-summary, the summary. Returns kExitInput after a read error, else `exit_code`.
 int Finish(const ArgParser& args, const std::istream& in, const std::string& path,
-           const tap::TapInputReader& reader, const tap::TapSummary& summary, int exit_code) {
+           const std::vector<std::string>& notices, const tap::TapSummary& summary, int exit_code) {
   if (in.bad()) {
     std::cerr << kCommand << ": read error on " << path << "\n";
     exit_code = kExitInput;
   }
-  for (const std::string& notice : reader.notices()) {
+  for (const std::string& notice : notices) {
     std::cerr << kCommand << ": note: " << notice << "\n";
   }
   if (!args.Has("no-summary")) std::cerr << summary.ToText() << "\n";
@@ -284,16 +288,41 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   }
   if (!header_printed) printer.Header();  // an empty input
   printer.Flush();
-  return Finish(args, *in, path, *reader, core_summary, kExitOk);
+  return Finish(args, *in, path, reader->notices(), core_summary, kExitOk);
+}
+
+// Hex and binary input: parsed in chunks on `threads` threads (core/tap/parallel_parse.h),
+// the results printed in input order, as ParseLocally would print them.
+int ParseInChunks(const ArgParser& args, std::istream* in, const std::string& path,
+                  tap::InputFormat input_format, const tap::TapPipelineConfig& config,
+                  tap::TapPipeline& pipeline, int threads, TapPrinter& printer,
+                  Progress& progress) {
+  absl::StatusOr<std::unique_ptr<tap::ParallelTapParser>> parser =
+      tap::ParallelTapParser::Create(config, &pipeline, threads);
+  if (!parser.ok()) return UsageError(parser.status().message());
+  uint64_t index = 0;
+  absl::Status read = (*parser)->Run(input_format, in, [&](const tap::TapResult& result) {
+    printer.Print(result);
+    progress.Tick(++index, (*parser)->bytes_read());
+  });
+  progress.Done();
+  const int exit_code = read.ok() ? kExitOk : InputError(path, read);
+  printer.Flush();
+  return Finish(args, *in, path, (*parser)->notices(), pipeline.summary(), exit_code);
 }
 
 // Parses the records of `in` through `pipeline`, printing each result as it comes.
 int ParseLocally(const ArgParser& args, std::istream* in, const std::string& path,
-                 tap::InputFormat input_format, tap::TapPipeline& pipeline) {
+                 tap::InputFormat input_format, const tap::TapPipelineConfig& config,
+                 tap::TapPipeline& pipeline, int threads) {
   std::ios::sync_with_stdio(false);
   TapPrinter printer(OutputOption(args), &std::cout);
   Progress progress = ProgressOf(args, path);
   printer.Header();
+  if (input_format != tap::InputFormat::kCsv) {
+    return ParseInChunks(args, in, path, input_format, config, pipeline, threads, printer,
+                         progress);
+  }
   std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
   tap::TapInputRecord rec;
   tap::TapResult result;
@@ -318,7 +347,7 @@ int ParseLocally(const ArgParser& args, std::istream* in, const std::string& pat
   }
   progress.Done();
   printer.Flush();
-  return Finish(args, *in, path, *reader, pipeline.summary(), exit_code);
+  return Finish(args, *in, path, reader->notices(), pipeline.summary(), exit_code);
 }
 
 // --server: the options of the local parser are refused; the records go to desfired.
@@ -372,12 +401,16 @@ int TapsParseLocally(const ArgParser& args, const std::string& path) {
   }
   absl::StatusOr<tap::InputFormat> input_format = InputFormatOption(args, path);
   if (!input_format.ok()) return UsageError(input_format.status().message());
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (absl::Status s = IntOption(args, "threads", 1, 256, &threads); !s.ok()) {
+    return UsageError(s.message());
+  }
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = tap::TapPipeline::Create(config);
   if (!pipeline.ok()) return UsageError(pipeline.status().message());
   std::ifstream file;
   std::istream* in = OpenInput(path, file);
   if (in == nullptr) return kExitInput;
-  return ParseLocally(args, in, path, *input_format, **pipeline);
+  return ParseLocally(args, in, path, *input_format, config, **pipeline, threads);
 }
 
 }  // namespace
@@ -403,6 +436,9 @@ int TapsParse(int argc, char** argv) {
   args.Option("max-year", "YEAR", "clock plausibility window end (default 2035)");
   args.Option("clock-tolerance", "SECONDS", "allowed distance from backend time (default 5)");
   args.Option("dedup-window", "SECONDS", "duplicate window in tap time (default 86400)");
+  args.Option("threads", "N",
+              "parser threads for hex and binary input (default: the number of cores); the "
+              "output is the same for any N");
   args.Flag("no-summary", "do not print the summary to stderr");
   args.Flag("no-progress", "do not show progress on a terminal");
   AddConnectionOptions(args, /*server_env=*/false);

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -26,53 +27,56 @@ absl::Status CheckTypeAndInput(KeyType type, ByteSpan input) {
   return absl::OkStatus();
 }
 
-// CMAC_K(constant ‖ M) with the AN10922 padding rule: the input is padded to two blocks
-// (80 00..) and the padded-block subkey K2 applied whenever it is shorter than two blocks.
-// Unlike plain CMAC, a one-block-or-shorter input is not padded to a single block.
-void DiversifiedCmac(const Cmac& cmac, uint8_t constant, ByteSpan input, uint8_t* out) {
-  const size_t bs = cmac.block_size();
-  const size_t padded = 2 * bs;
-  uint8_t d[32] = {};
-  d[0] = constant;
-  std::memcpy(d + 1, input.data(), input.size());
-  const size_t len = 1 + input.size();
-  const ByteSpan subkey = len < padded ? cmac.k2() : cmac.k1();
-  if (len < padded) d[len] = 0x80;
-  for (size_t i = 0; i < bs; ++i) d[bs + i] ^= subkey[i];
-
-  const BlockCipher& cipher = cmac.cipher();
-  cipher.EncryptBlock(d, d);  // CBC with IV 0: block 1 is E(d0)
-  for (size_t i = 0; i < bs; ++i) d[bs + i] ^= d[i];
-  cipher.EncryptBlock(d + bs, out);
-  OPENSSL_cleanse(d, sizeof(d));
-}
+// Diversification inputs handled per ComputeMany call (stack buffers).
+constexpr size_t kChunk = 64;
 
 }  // namespace
 
-absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out) {
-  if (absl::Status s = CheckTypeAndInput(type, input); !s.ok()) return s;
+// Each part of the key is CMAC_K(constant ‖ M) with the AN10922 padding rule: the input is
+// padded to two blocks (80 00..) and finished with K2 whenever it is shorter than two blocks
+// (unlike plain CMAC, a one-block-or-shorter input is not padded to a single block).
+absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* const* inputs,
+                               size_t input_length, size_t count, uint8_t* out) {
+  const ByteSpan first_input(count > 0 ? inputs[0] : nullptr, input_length);
+  if (absl::Status s = CheckTypeAndInput(type, first_input); !s.ok()) return s;
   if (master.cipher().type() != type) {
     return absl::InvalidArgumentError(absl::StrCat("AN10922: master key is ",
                                                    KeyTypeName(master.cipher().type()),
                                                    ", requested ", KeyTypeName(type)));
   }
-  switch (type) {
-    case KeyType::kAes128:
-      DiversifiedCmac(master, 0x01, input, out);
-      break;
-    case KeyType::k2Tdea:
-      DiversifiedCmac(master, 0x21, input, out);
-      DiversifiedCmac(master, 0x22, input, out + 8);
-      break;
-    case KeyType::k3Tdea:
-      DiversifiedCmac(master, 0x31, input, out);
-      DiversifiedCmac(master, 0x32, input, out + 8);
-      DiversifiedCmac(master, 0x33, input, out + 16);
-      break;
-    case KeyType::kDes:
-      break;  // rejected above
+  uint8_t constants[3] = {0x01, 0, 0};
+  size_t parts = 1;
+  if (type == KeyType::k2Tdea) {
+    constants[0] = 0x21, constants[1] = 0x22, parts = 2;
+  } else if (type == KeyType::k3Tdea) {
+    constants[0] = 0x31, constants[1] = 0x32, constants[2] = 0x33, parts = 3;
   }
+  const size_t bs = master.block_size();
+  const size_t key_length = KeyLength(type);
+  uint8_t d[kChunk][32];
+  const uint8_t* messages[kChunk];
+  uint8_t tags[kChunk * 16];
+  for (size_t first = 0; first < count; first += kChunk) {
+    const size_t n = std::min(kChunk, count - first);
+    for (size_t i = 0; i < n; ++i) {
+      std::memcpy(d[i] + 1, inputs[first + i], input_length);
+      messages[i] = d[i];
+    }
+    for (size_t part = 0; part < parts; ++part) {
+      for (size_t i = 0; i < n; ++i) d[i][0] = constants[part];
+      master.ComputeMany(messages, 1 + input_length, n, tags, /*min_blocks=*/2);
+      for (size_t i = 0; i < n; ++i) {
+        std::memcpy(out + (first + i) * key_length + part * bs, tags + i * bs, bs);
+      }
+    }
+  }
+  OPENSSL_cleanse(tags, std::min(count, kChunk) * bs);
   return absl::OkStatus();
+}
+
+absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out) {
+  const uint8_t* data = input.data();
+  return DiversifyKeysWith(master, type, &data, input.size(), 1, out);
 }
 
 absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan input) {

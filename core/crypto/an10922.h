@@ -29,6 +29,14 @@ absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan i
 // `out` must hold KeyLength(type) bytes; `type` must match master.cipher().type().
 absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out);
 
+// Batched: the keys of `count` inputs of `input_length` bytes each (input i starts at
+// inputs[i]) into `out` (count * KeyLength(type) bytes; key i at i * KeyLength(type)), each
+// equal to DiversifyKeyWith's. The diversification CMACs of all inputs run side by side
+// (Cmac::ComputeMany), a few blocks per cipher call. Errors as DiversifyKeyWith, before any
+// key is written.
+absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* const* inputs,
+                               size_t input_length, size_t count, uint8_t* out);
+
 }  // namespace desfired::crypto
 
 #endif  // DESFIRED_CORE_CRYPTO_AN10922_H_

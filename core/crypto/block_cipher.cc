@@ -125,6 +125,10 @@ void BlockCipher::EncryptBlock(const uint8_t* in, uint8_t* out) const {
   EcbEncrypt(state_->enc.get(), in, out, state_->block_size);
 }
 
+void BlockCipher::EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const {
+  if (count > 0) EcbEncrypt(state_->enc.get(), in, out, count * state_->block_size);
+}
+
 void BlockCipher::DecryptBlock(const uint8_t* in, uint8_t* out) const {
   EcbDecrypt(state_->dec.get(), in, out, state_->block_size);
 }

@@ -37,6 +37,9 @@ class BlockCipher {
   // One block (block_size() bytes). `in` and `out` may be the same buffer.
   void EncryptBlock(const uint8_t* in, uint8_t* out) const;
   void DecryptBlock(const uint8_t* in, uint8_t* out) const;
+  // `count` independent blocks (ECB) in one OpenSSL call, so AES-NI pipelines them. `in` and
+  // `out` may be the same buffer; count * block_size() must fit an int.
+  void EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const;
 
   // CBC over `data` in place. data.size() must be a multiple of block_size() (else
   // INVALID_ARGUMENT). `iv` (block_size() bytes) is read as the chaining value and

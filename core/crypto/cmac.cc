@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/util/status_macros.h"
@@ -97,6 +98,54 @@ void Cmac::ComputeWithIv(const uint8_t* iv, ByteSpan message, uint8_t* out) cons
     ComputeImpl<16>(iv, message, out);
   } else {
     ComputeImpl<8>(iv, message, out);
+  }
+}
+
+// The chains of all messages side by side in `tags`: for each block position, XOR that block
+// of every message into its chain, then one ECB call encrypts all chains.
+template <size_t kBs>
+void Cmac::ComputeManyImpl(const uint8_t* const* messages, size_t length, size_t count,
+                           uint8_t* tags, size_t min_blocks) const {
+  size_t blocks = (length + kBs - 1) / kBs;
+  if (blocks < min_blocks) blocks = min_blocks;
+  if (blocks == 0) blocks = 1;
+  const bool complete = length == blocks * kBs;  // else padded at byte `length`, K2
+  const uint8_t* subkey = complete ? k1_ : k2_;
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t off = b * kBs;
+    const size_t take = length > off ? std::min(kBs, length - off) : 0;
+    const bool pad_here = !complete && length >= off && length < off + kBs;
+    const bool last = b + 1 == blocks;
+    for (size_t m = 0; m < count; ++m) {
+      uint8_t block[kBs];  // this block of message m, padded, with the subkey when last
+      const uint8_t* p = messages[m] + off;
+      if (take == kBs) {
+        std::memcpy(block, p, kBs);
+      } else {
+        for (size_t i = 0; i < kBs; ++i) block[i] = i < take ? p[i] : 0;
+        if (pad_here) block[take] = 0x80;
+      }
+      if (last) {
+        for (size_t i = 0; i < kBs; ++i) block[i] ^= subkey[i];
+      }
+      uint8_t* x = tags + m * kBs;
+      if (b == 0) {
+        std::memcpy(x, block, kBs);
+      } else {
+        for (size_t i = 0; i < kBs; ++i) x[i] ^= block[i];
+      }
+    }
+    cipher_.EncryptBlocks(tags, tags, count);
+  }
+}
+
+void Cmac::ComputeMany(const uint8_t* const* messages, size_t length, size_t count, uint8_t* tags,
+                       size_t min_blocks) const {
+  if (count == 0) return;
+  if (block_size() == 16) {
+    ComputeManyImpl<16>(messages, length, count, tags, min_blocks);
+  } else {
+    ComputeManyImpl<8>(messages, length, count, tags, min_blocks);
   }
 }
 

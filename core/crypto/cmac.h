@@ -35,6 +35,16 @@ class Cmac {
   // `out` may alias `iv`.
   void ComputeWithIv(const uint8_t* iv, ByteSpan message, uint8_t* out) const;
 
+  // Batched CMAC: the tags of `count` messages of `length` bytes each (message i starts at
+  // messages[i]) into tags (count * block_size() bytes; tag i at i * block_size()). The
+  // chains are laid side by side and each block position is one ECB call over all of them, so
+  // the cipher pipelines the independent blocks. With min_blocks 1 every tag equals
+  // Compute()'s; a message shorter than `min_blocks` blocks is padded (80 00..) up to that
+  // many blocks and finished with K2, as AN10922 requires (min_blocks 2).
+  // count * block_size() must fit an int. Allocates nothing.
+  void ComputeMany(const uint8_t* const* messages, size_t length, size_t count, uint8_t* tags,
+                   size_t min_blocks = 1) const;
+
   // The subkeys, for tests against published values.
   ByteSpan k1() const { return ByteSpan(k1_, block_size()); }
   ByteSpan k2() const { return ByteSpan(k2_, block_size()); }
@@ -50,6 +60,9 @@ class Cmac {
   explicit Cmac(BlockCipher cipher);
   template <size_t kBs>
   void ComputeImpl(const uint8_t* iv, ByteSpan message, uint8_t* out) const;
+  template <size_t kBs>
+  void ComputeManyImpl(const uint8_t* const* messages, size_t length, size_t count, uint8_t* tags,
+                       size_t min_blocks) const;
   BlockCipher cipher_;
   uint8_t k1_[16] = {};
   uint8_t k2_[16] = {};

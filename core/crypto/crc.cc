@@ -30,18 +30,21 @@ constexpr std::array<T, 256> MakeReflectedTable(T poly) {
 
 constexpr std::array<uint8_t, 256> kCrc8Table = MakeCrc8Table();
 
-// Slicing-by-8 tables for CRC-8: kCrc8Slices[k][x] is the CRC contribution of byte x followed
-// by k zero bytes (the table applied k + 1 times). CRC-8 with init 0 is linear, so 8 bytes
-// fold into one state with 8 independent look-ups instead of a chain of 8 dependent ones.
-constexpr std::array<std::array<uint8_t, 256>, 8> MakeCrc8Slices() {
-  std::array<std::array<uint8_t, 256>, 8> slices{};
+// Slicing tables for CRC-8: kCrc8Slices[k][x] is the CRC contribution of byte x followed by k
+// zero bytes (the table applied k + 1 times). CRC-8 with init 0 is linear, so up to 32 bytes
+// (a whole tap record) fold into one state with independent look-ups instead of a chain of
+// dependent ones.
+constexpr size_t kCrc8SliceCount = 32;
+using Crc8Slices = std::array<std::array<uint8_t, 256>, kCrc8SliceCount>;
+constexpr Crc8Slices MakeCrc8Slices() {
+  Crc8Slices slices{};
   slices[0] = MakeCrc8Table();
-  for (size_t k = 1; k < 8; ++k) {
+  for (size_t k = 1; k < kCrc8SliceCount; ++k) {
     for (unsigned x = 0; x < 256; ++x) slices[k][x] = slices[0][slices[k - 1][x]];
   }
   return slices;
 }
-constexpr std::array<std::array<uint8_t, 256>, 8> kCrc8Slices = MakeCrc8Slices();
+constexpr Crc8Slices kCrc8Slices = MakeCrc8Slices();
 constexpr std::array<uint16_t, 256> kCrc16ATable =
     MakeReflectedTable<uint16_t>(0x8408);  // CRC-A: polynomial 0x1021 reflected
 constexpr std::array<uint32_t, 256> kCrc32Table =
@@ -57,12 +60,15 @@ uint8_t Crc8(ByteSpan data, uint8_t init) {
   uint8_t crc = init;
   const uint8_t* p = data.data();
   size_t n = data.size();
-  for (; n >= 8; n -= 8, p += 8) {
-    crc = static_cast<uint8_t>(kCrc8Slices[7][crc ^ p[0]] ^ kCrc8Slices[6][p[1]] ^
-                               kCrc8Slices[5][p[2]] ^ kCrc8Slices[4][p[3]] ^ kCrc8Slices[3][p[4]] ^
-                               kCrc8Slices[2][p[5]] ^ kCrc8Slices[1][p[6]] ^ kCrc8Slices[0][p[7]]);
+  // Each step folds up to 32 bytes, the running CRC XORed into the first.
+  while (n > 0) {
+    const size_t k = n < kCrc8SliceCount ? n : kCrc8SliceCount;
+    uint8_t next = kCrc8Slices[k - 1][crc ^ p[0]];
+    for (size_t i = 1; i < k; ++i) next ^= kCrc8Slices[k - 1 - i][p[i]];
+    crc = next;
+    p += k;
+    n -= k;
   }
-  for (; n > 0; --n) crc = kCrc8Table[crc ^ *p++];
   return crc;
 }
 

@@ -77,19 +77,8 @@ class HexReader final : public TapInputReader {
 
   // Decodes into rec->bytes, reusing its capacity; sets rec->error on failure.
   static void Decode(absl::string_view text, TapInputRecord* rec) {
-    if (absl::StartsWithIgnoreCase(text, "0x")) text.remove_prefix(2);
-    size_t offset = 0;
-    switch (HexDecodeAppend(text, rec->bytes, &offset)) {
-      case HexStop::kDone:
-        break;
-      case HexStop::kNonHex:
-        SetError(rec, absl::StrCat("non-hex character '", absl::string_view(&text[offset], 1),
-                                   "' at column ", offset + 1));
-        break;
-      case HexStop::kOddDigits:
-        SetError(rec, absl::StrCat("odd number of hex digits (", rec->bytes.size() * 2 + 1, ")"));
-        break;
-    }
+    std::string error;
+    if (!AppendHexRecord(text, &rec->bytes, &error)) SetError(rec, error);
   }
 
  private:
@@ -112,10 +101,7 @@ class BinaryReader final : public TapInputReader {
     rec->location = absl::StrCat("offset ", offset_);
     if (got == 0) return false;
     if (got < kRecordSize) {
-      notices_.push_back(absl::StrCat("input size ", offset_ + got,
-                                      " is not a multiple of 32 bytes: the last record, at "
-                                      "offset ",
-                                      offset_, ", has ", got, " bytes"));
+      notices_.push_back(BinaryTailNotice(offset_, got));
     }
     offset_ += got;
     bytes_read_ = offset_;
@@ -225,6 +211,30 @@ class CsvReader final : public TapInputReader {
 };
 
 }  // namespace
+
+bool AppendHexRecord(absl::string_view text, Bytes* out, std::string* error) {
+  if (absl::StartsWithIgnoreCase(text, "0x")) text.remove_prefix(2);
+  const size_t start = out->size();
+  size_t offset = 0;
+  switch (HexDecodeAppend(text, *out, &offset)) {
+    case HexStop::kDone:
+      return true;
+    case HexStop::kNonHex:
+      *error = absl::StrCat("non-hex character '", absl::string_view(&text[offset], 1),
+                            "' at column ", offset + 1);
+      return false;
+    case HexStop::kOddDigits:
+      *error = absl::StrCat("odd number of hex digits (", (out->size() - start) * 2 + 1, ")");
+      return false;
+  }
+  return false;
+}
+
+std::string BinaryTailNotice(uint64_t offset, size_t got) {
+  return absl::StrCat("input size ", offset + got,
+                      " is not a multiple of 32 bytes: the last record, at offset ", offset,
+                      ", has ", got, " bytes");
+}
 
 std::optional<InputFormat> ParseInputFormat(absl::string_view name) {
   if (name == "hex") return InputFormat::kHex;

@@ -65,6 +65,15 @@ inline constexpr size_t kMaxLineLength = 64 * 1024;
 
 std::unique_ptr<TapInputReader> NewTapInputReader(InputFormat format, std::istream* in);
 
+// Decodes one hex record (a line's or a CSV field's text, optionally 0x-prefixed), appending
+// its bytes to *out. False on bad text, with the reason in *error ("non-hex character 'x' at
+// column 3", "odd number of hex digits (5)"); the bytes decoded before it stay appended.
+// Allocates only for the error (and when *out grows).
+bool AppendHexRecord(absl::string_view text, Bytes* out, std::string* error);
+
+// The notice of a binary input whose last record, at `offset`, has only `got` bytes.
+std::string BinaryTailNotice(uint64_t offset, size_t got);
+
 }  // namespace desfired::tap
 
 #endif  // DESFIRED_CORE_TAP_INPUT_H_

@@ -1,6 +1,8 @@
 #include "core/tap/mac_verifier.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "core/crypto/an10922.h"
 #include "core/crypto/random.h"
@@ -53,10 +55,10 @@ absl::StatusOr<MacVerifier> MacVerifier::Create(const keys::KeyStore& store) {
   return v;
 }
 
-void MacVerifier::ComputeTapMac(const crypto::Cmac& cmac, crypto::MacAlgorithm algorithm,
-                                const uint8_t* record, uint8_t out[8]) {
-  uint8_t full[16];
-  cmac.Compute(ByteSpan(record, kMacCoveredLength), full);
+namespace {
+
+// The 8 MAC bytes a record carries, from the full CMAC tag.
+void TruncateTag(crypto::MacAlgorithm algorithm, const uint8_t* full, uint8_t out[8]) {
   if (algorithm == crypto::MacAlgorithm::kAes128CmacEv2) {
     for (int i = 0; i < 8; ++i) out[i] = full[2 * i + 1];
   } else {
@@ -64,56 +66,155 @@ void MacVerifier::ComputeTapMac(const crypto::Cmac& cmac, crypto::MacAlgorithm a
   }
 }
 
-MacVerifier::Outcome MacVerifier::Check(const Prepared& p, const crypto::Cmac& cmac,
-                                        const uint8_t* record) {
-  uint8_t expected[kMacLength];
-  ComputeTapMac(cmac, p.algorithm, record, expected);
-  Outcome o;
-  o.key_name = p.name;
-  o.algorithm = p.algorithm;
-  o.verified = crypto::ConstantTimeEquals(ByteSpan(expected, kMacLength),
-                                          ByteSpan(record + kMacOffset, kMacLength));
-  return o;
+uint64_t CardId(const uint8_t* record) {
+  uint64_t uid = 0;
+  for (size_t i = 0; i < kUidDiversifyLength; ++i) uid = uid << 8 | record[kUidOffset + i];
+  return uid;
 }
 
-const crypto::Cmac* MacVerifier::CardKey(const uint8_t* record) {
-  uint64_t uid = 0;
-  for (size_t i = 0; i < kUidDiversifyLength; ++i) {
-    uid = uid << 8 | record[kUidOffset + i];
+}  // namespace
+
+void MacVerifier::ComputeTapMac(const crypto::Cmac& cmac, crypto::MacAlgorithm algorithm,
+                                const uint8_t* record, uint8_t out[8]) {
+  uint8_t full[16];
+  cmac.Compute(ByteSpan(record, kMacCoveredLength), full);
+  TruncateTag(algorithm, full, out);
+}
+
+void MacVerifier::CardKeys(const uint8_t* const* records, const Prepared* const* rules,
+                           size_t count, const crypto::Cmac** keys) {
+  auto& cache = card_->cache;
+  // Clearing the cache drops the keys it owns, so it happens before any is handed out.
+  if (cache.size() + count > kCardCacheSize) cache.clear();
+  size_t fresh[kMaxBatch];  // records whose card is new (each card once)
+  size_t n_fresh = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (rules[i] != &card_->master) continue;
+    auto [it, inserted] = cache.try_emplace(CardId(records[i]), nullptr);
+    if (inserted) fresh[n_fresh++] = i;
+    keys[i] = it->second.get();
   }
-  auto it = card_->cache.find(uid);
-  if (it != card_->cache.end()) return it->second.get();
-  if (card_->cache.size() >= kCardCacheSize) card_->cache.clear();
-  std::memcpy(card_->input.data(), record + kUidOffset, kUidDiversifyLength);
-  uint8_t key[24];
-  const size_t key_len = crypto::KeyLength(card_->type);
-  if (!crypto::DiversifyKeyWith(*card_->master.cmac, card_->type, card_->input, key).ok()) {
-    return nullptr;
+  if (n_fresh > 0) {
+    const size_t input_length = card_->input.size();
+    uint8_t inputs[kMaxBatch][kUidDiversifyLength + 32];
+    const uint8_t* input_ptrs[kMaxBatch];
+    for (size_t f = 0; f < n_fresh; ++f) {
+      std::memcpy(inputs[f], card_->input.data(), input_length);  // system id after the UID
+      std::memcpy(inputs[f], records[fresh[f]] + kUidOffset, kUidDiversifyLength);
+      input_ptrs[f] = inputs[f];
+    }
+    const size_t key_length = crypto::KeyLength(card_->type);
+    uint8_t diversified[kMaxBatch * 24];
+    const bool ok = input_length <= sizeof(inputs[0]) &&
+                    crypto::DiversifyKeysWith(*card_->master.cmac, card_->type, input_ptrs,
+                                              input_length, n_fresh, diversified)
+                        .ok();
+    for (size_t f = 0; f < n_fresh; ++f) {
+      const uint64_t uid = CardId(records[fresh[f]]);
+      absl::StatusOr<std::unique_ptr<crypto::Cmac>> cmac =
+          ok ? PrepareCmac(card_->type, ByteSpan(diversified + f * key_length, key_length))
+             : absl::InternalError("diversification failed");
+      if (cmac.ok()) {
+        cache[uid] = std::move(*cmac);
+      } else {
+        cache.erase(uid);  // not cached: the next record of the card tries again
+      }
+    }
+    crypto::SecureWipe(MutableByteSpan(diversified, n_fresh * key_length));
+    for (size_t i = 0; i < count; ++i) {
+      if (rules[i] != &card_->master || keys[i] != nullptr) continue;
+      auto it = cache.find(CardId(records[i]));
+      if (it != cache.end()) keys[i] = it->second.get();
+    }
   }
-  absl::StatusOr<std::unique_ptr<crypto::Cmac>> cmac =
-      PrepareCmac(card_->type, ByteSpan(key, key_len));
-  crypto::SecureWipe(MutableByteSpan(key, sizeof(key)));
-  if (!cmac.ok()) return nullptr;
-  const crypto::Cmac* out = cmac->get();
-  card_->cache.emplace(uid, std::move(*cmac));
-  return out;
+}
+
+void MacVerifier::VerifyChunk(const uint8_t* const* records, const uint32_t* terminal_ids,
+                              size_t count, Outcome* out) {
+  const Prepared* rules[kMaxBatch];
+  const crypto::Cmac* keys[kMaxBatch];
+  bool any_card = false;
+  for (size_t i = 0; i < count; ++i) {
+    rules[i] = nullptr;
+    keys[i] = nullptr;
+    if (!terminal_.empty()) {
+      auto it = terminal_.find(terminal_ids[i]);
+      if (it != terminal_.end()) {
+        rules[i] = &it->second;
+        keys[i] = it->second.cmac.get();
+        continue;
+      }
+    }
+    if (card_) {
+      rules[i] = &card_->master;
+      any_card = true;
+    } else if (static_) {
+      rules[i] = &*static_;
+      keys[i] = static_->cmac.get();
+    }
+  }
+  if (any_card) CardKeys(records, rules, count, keys);
+
+  // The records that have a key, ordered by key so that each key's records are MACed together.
+  size_t order[kMaxBatch];
+  size_t n = 0;
+  bool one_key = true;
+  const crypto::Cmac* first_key = nullptr;
+  for (size_t i = 0; i < count; ++i) {
+    if (keys[i] == nullptr) continue;
+    if (first_key == nullptr) first_key = keys[i];
+    one_key = one_key && keys[i] == first_key;
+    order[n++] = i;
+  }
+  if (!one_key) {
+    std::sort(order, order + n, [&keys](size_t a, size_t b) {
+      return std::less<const crypto::Cmac*>()(keys[a], keys[b]) || (keys[a] == keys[b] && a < b);
+    });
+  }
+  uint8_t tags[kMaxBatch * 16];
+  const uint8_t* messages[kMaxBatch];
+  for (size_t run = 0; run < n;) {
+    const crypto::Cmac* key = keys[order[run]];
+    size_t end = run;
+    while (end < n && keys[order[end]] == key) {
+      messages[end] = records[order[end]];
+      ++end;
+    }
+    key->ComputeMany(messages + run, kMacCoveredLength, end - run, tags + run * 16);
+    if (key->block_size() != 16) {  // spread 8-byte tags to the 16-byte slots
+      for (size_t k = end - run; k-- > 0;) {
+        std::memmove(tags + (run + k) * 16, tags + run * 16 + k * 8, 8);
+      }
+    }
+    run = end;
+  }
+
+  for (size_t i = 0; i < count; ++i) out[i] = Outcome{};
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = order[k];
+    uint8_t expected[kMacLength];
+    TruncateTag(rules[i]->algorithm, tags + k * 16, expected);
+    out[i].verified = crypto::ConstantTimeEquals8(expected, records[i] + kMacOffset);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (rules[i] == nullptr) continue;       // no rule applied
+    out[i].key_name = rules[i]->name;        // a key that applies but could not be derived:
+    out[i].algorithm = rules[i]->algorithm;  // named, not verified
+  }
+}
+
+void MacVerifier::VerifyBatch(const uint8_t* const* records, const uint32_t* terminal_ids,
+                              size_t count, Outcome* out) {
+  for (size_t first = 0; first < count; first += kMaxBatch) {
+    VerifyChunk(records + first, terminal_ids + first, std::min(kMaxBatch, count - first),
+                out + first);
+  }
 }
 
 MacVerifier::Outcome MacVerifier::Verify(const uint8_t* record, uint32_t terminal_id) {
-  if (!terminal_.empty()) {
-    auto it = terminal_.find(terminal_id);
-    if (it != terminal_.end()) return Check(it->second, *it->second.cmac, record);
-  }
-  if (card_) {
-    const crypto::Cmac* cmac = CardKey(record);
-    if (cmac != nullptr) return Check(card_->master, *cmac, record);
-    Outcome failed;  // diversification failed: the key applies but cannot verify
-    failed.key_name = card_->master.name;
-    failed.algorithm = card_->master.algorithm;
-    return failed;
-  }
-  if (static_) return Check(*static_, *static_->cmac, record);
-  return Outcome{};
+  Outcome out;
+  VerifyBatch(&record, &terminal_id, 1, &out);
+  return out;
 }
 
 }  // namespace desfired::tap

@@ -1,5 +1,6 @@
 #include "core/tap/parser.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/crypto/crc.h"
@@ -29,20 +30,18 @@ void TapParser::Unreadable(uint64_t index, ByteSpan raw, absl::string_view error
   out->input_error = error;
 }
 
-void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
-  *out = TapResult{};
-  out->index = index;
-  out->raw = raw;
+bool TapParser::Decode(uint64_t index, ByteSpan raw, TapResult* out) {
+  out->Reset(index, raw);
   const size_t n = raw.size();
   if (n < kMinRecordSize) {
     out->reject = RejectReason::kTooShort;
     out->reject_detail = static_cast<uint32_t>(n);
-    return;
+    return false;
   }
   if (n > kRecordSize) {
     out->reject = RejectReason::kTooLong;
     out->reject_detail = n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
-    return;
+    return false;
   }
   const uint8_t* p = raw.data();
   const uint8_t type = p[kTypeOffset];
@@ -50,7 +49,7 @@ void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
       type > static_cast<uint8_t>(RecordType::kTransfer)) {
     out->reject = RejectReason::kBadRecordType;
     out->reject_detail = type;
-    return;
+    return false;
   }
 
   TapFields& f = out->fields;
@@ -62,18 +61,20 @@ void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
   std::memcpy(f.uid, p + kUidOffset, kUidLength);
   std::memcpy(f.mac, p + kMacOffset, kMacLength);
   f.crc8 = p[kCrcOffset];
+  return true;
+}
 
-  const bool crc_ok = crypto::Crc8(ByteSpan(p, kCrcCoveredLength)) == f.crc8;
+void TapParser::Finish(const MacVerifier::Outcome* mac, TapResult* out) const {
+  const uint8_t* p = out->raw.data();
+  const size_t n = out->raw.size();
+  const bool crc_ok = crypto::Crc8(ByteSpan(p, kCrcCoveredLength)) == out->fields.crc8;
   if (!crc_ok) out->add(TapWarning::kCrc8Mismatch);
 
   bool mac_ok = false;
-  if (verifier_ != nullptr) {
-    const MacVerifier::Outcome o = verifier_->Verify(p, f.terminal_id);
-    out->key_name = o.key_name;
-    out->mac_algorithm = o.algorithm;
-    if (o.key_name == nullptr) {
-      out->add(TapWarning::kMacNotVerified);
-    } else if (o.verified) {
+  if (mac != nullptr && mac->key_name != nullptr) {
+    out->key_name = mac->key_name;
+    out->mac_algorithm = mac->algorithm;
+    if (mac->verified) {
       mac_ok = true;
     } else {
       out->add(TapWarning::kMacVerificationFailed);
@@ -82,7 +83,7 @@ void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
     out->add(TapWarning::kMacNotVerified);
   }
 
-  const int64_t t = f.timestamp;
+  const int64_t t = out->fields.timestamp;
   if (t < min_time_ || t > max_time_) out->add(TapWarning::kClockDriftDetected);
   for (size_t i = kPaddingOffset; i < n; ++i) {
     if (p[i] != kPaddingByte) {
@@ -93,6 +94,39 @@ void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
   if (n < kRecordSize) out->add(TapWarning::kRecordTruncated);
 
   out->status = crc_ok && mac_ok ? TapStatus::kValid : TapStatus::kFlagged;
+}
+
+void TapParser::ParseBatch(uint64_t first_index, const ByteSpan* raws, size_t count,
+                           TapResult* out) {
+  if (count == 1) return Parse(first_index, raws[0], out);  // without the batch's arrays
+  constexpr size_t kChunk = MacVerifier::kMaxBatch;
+  size_t decoded[kChunk];  // positions in the chunk of the records that reach the MAC check
+  const uint8_t* records[kChunk];
+  uint32_t terminals[kChunk];
+  MacVerifier::Outcome macs[kChunk];
+  for (size_t first = 0; first < count; first += kChunk) {
+    const size_t n = std::min(kChunk, count - first);
+    size_t m = 0;
+    for (size_t i = 0; i < n; ++i) {
+      TapResult* r = &out[first + i];
+      if (!Decode(first_index + first + i, raws[first + i], r)) continue;
+      decoded[m] = first + i;
+      records[m] = r->raw.data();
+      terminals[m] = r->fields.terminal_id;
+      ++m;
+    }
+    if (verifier_ != nullptr) verifier_->VerifyBatch(records, terminals, m, macs);
+    for (size_t k = 0; k < m; ++k) {
+      Finish(verifier_ != nullptr ? &macs[k] : nullptr, &out[decoded[k]]);
+    }
+  }
+}
+
+void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
+  if (!Decode(index, raw, out)) return;
+  if (verifier_ == nullptr) return Finish(nullptr, out);
+  const MacVerifier::Outcome mac = verifier_->Verify(out->raw.data(), out->fields.terminal_id);
+  Finish(&mac, out);
 }
 
 }  // namespace desfired::tap

@@ -33,11 +33,21 @@ class TapParser {
   // input gives a REJECTED result.
   void Parse(uint64_t index, ByteSpan raw, TapResult* out);
 
+  // Parses `count` records (raws[i] gets the index first_index + i) into out[0..count); every
+  // result equals Parse()'s. The MACs of the batch are verified together
+  // (MacVerifier::VerifyBatch), which is several times faster per record than Parse().
+  void ParseBatch(uint64_t first_index, const ByteSpan* raws, size_t count, TapResult* out);
+
   // A REJECTED result for an input that could not even be read as bytes; `error` must
   // outlive the result.
   static void Unreadable(uint64_t index, ByteSpan raw, absl::string_view error, TapResult* out);
 
  private:
+  // The decoding steps before the MAC; false when the record is REJECTED.
+  static bool Decode(uint64_t index, ByteSpan raw, TapResult* out);
+  // The steps after the MAC (`mac` is nullptr without a verifier).
+  void Finish(const MacVerifier::Outcome* mac, TapResult* out) const;
+
   int64_t min_time_;
   int64_t max_time_;
   MacVerifier* verifier_;

@@ -27,9 +27,21 @@ TapPipeline::TapPipeline(MacVerifier verifier, const TapPipelineConfig& config)
 
 void TapPipeline::Process(uint64_t index, ByteSpan raw, std::optional<int64_t> backend_time,
                           TapResult* out) {
-  parser_.Parse(index, raw, out);
-  reconciler_.Apply(backend_time, out);
-  summary_.Add(*out);
+  ProcessBatch(index, &raw, &backend_time, 1, out);
+}
+
+void TapPipeline::ProcessBatch(uint64_t first_index, const ByteSpan* raws,
+                               const std::optional<int64_t>* backend_times, size_t count,
+                               TapResult* out) {
+  parser_.ParseBatch(first_index, raws, count, out);
+  for (size_t i = 0; i < count; ++i) {
+    Reconcile(backend_times != nullptr ? backend_times[i] : std::nullopt, &out[i]);
+  }
+}
+
+void TapPipeline::Reconcile(std::optional<int64_t> backend_time, TapResult* r) {
+  reconciler_.Apply(backend_time, r);
+  summary_.Add(*r);
 }
 
 void TapPipeline::ProcessUnreadable(uint64_t index, ByteSpan raw, absl::string_view error,

@@ -40,6 +40,15 @@ class TapPipeline {
 
   // Parses and reconciles one record and counts it in the summary.
   void Process(uint64_t index, ByteSpan raw, std::optional<int64_t> backend_time, TapResult* out);
+  // Process() for `count` records: raws[i] gets the index first_index + i and the backend time
+  // backend_times[i] (backend_times may be nullptr: none). The results equal Process()'s, one
+  // record after the other; the MACs are verified in batches (TapParser::ParseBatch).
+  void ProcessBatch(uint64_t first_index, const ByteSpan* raws,
+                    const std::optional<int64_t>* backend_times, size_t count, TapResult* out);
+  // The stateful steps alone (reconciler, summary) for a result that a TapParser with this
+  // pipeline's parser options and keys has filled: parsing may then run on other threads, and
+  // Reconcile() here in input order. Parse() followed by Reconcile() equals Process().
+  void Reconcile(std::optional<int64_t> backend_time, TapResult* r);
   // Records an input that could not be read as bytes (REJECTED), and counts it.
   void ProcessUnreadable(uint64_t index, ByteSpan raw, absl::string_view error, TapResult* out);
 

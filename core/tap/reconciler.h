@@ -15,12 +15,10 @@
 #define DESFIRED_CORE_TAP_RECONCILER_H_
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "core/tap/id_table.h"
 #include "core/tap/result.h"
 
@@ -64,9 +62,33 @@ class TapReconciler {
     }
   };
   struct OffsetWindow {
-    std::vector<int64_t> offsets;  // ring buffer
+    std::vector<int64_t> offsets;  // ring buffer, in arrival order
+    std::vector<int64_t> sorted;   // the same values, sorted: the median without a selection
     size_t next = 0;
   };
+  // The tap times of the remembered keys in the order they were first seen (oldest first), a
+  // ring that grows by doubling up to dedup_capacity + 1 entries.
+  class TimeRing {
+   public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    uint32_t front() const { return times_[head_]; }
+    void pop_front() {
+      head_ = head_ + 1 == times_.size() ? 0 : head_ + 1;
+      --size_;
+    }
+    void push_back(uint32_t t);
+
+   private:
+    std::vector<uint32_t> times_;
+    size_t head_ = 0;
+    size_t size_ = 0;
+  };
+  // Forgets the oldest remembered key.
+  void PopOldest() {
+    seen_order_.pop_front();
+    ++popped_;
+  }
 
   void ApplyClock(std::optional<int64_t> backend_time, TapResult* r);
   void ApplyDedup(TapResult* r);
@@ -75,11 +97,15 @@ class TapReconciler {
   const IdTable* terminals_;
   const IdTable* tariffs_;
   absl::flat_hash_map<uint32_t, OffsetWindow> clocks_;
-  absl::flat_hash_set<DedupKey> seen_;
-  std::deque<DedupKey> seen_order_;
+  // Every key seen, with its position in the order of first sightings. The first popped_
+  // positions are forgotten: such a key is stale (not remembered) and its entry is dropped by
+  // the next sweep, so forgetting the oldest key costs no look-up.
+  absl::flat_hash_map<DedupKey, uint64_t> seen_;
+  TimeRing seen_order_;  // the times of positions popped_ .. pushed_ - 1
+  uint64_t pushed_ = 0;
+  uint64_t popped_ = 0;
   int64_t newest_time_ = 0;
   uint64_t dedup_evictions_ = 0;
-  std::vector<int64_t> scratch_;
 };
 
 }  // namespace desfired::tap

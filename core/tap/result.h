@@ -9,6 +9,7 @@
 #define DESFIRED_CORE_TAP_RESULT_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -86,6 +87,34 @@ struct TapResult {
   const std::string* terminal_name = nullptr;  // owned by the registry
   const std::string* fare_product_name = nullptr;  // owned by the tariff table
 
+  // Every field back to its default, then `index` and `raw`: what `*this = TapResult{}` does,
+  // field by field, because a whole-struct assignment compiles to a slow `rep stos` here and
+  // parsing runs this for every record.
+  void Reset(uint64_t new_index, ByteSpan new_raw) {
+    index = new_index;
+    status = TapStatus::kRejected;
+    warnings = 0;
+    reject = RejectReason::kNone;
+    reject_detail = 0;
+    input_error = {};
+    raw = new_raw;
+    fields.type = RecordType::kEntry;  // not `fields = TapFields{}`: a stack copy that stalls
+    fields.timestamp = 0;
+    fields.terminal_id = 0;
+    fields.fare_product = 0;
+    fields.zone_route = 0;
+    std::memset(fields.uid, 0, sizeof(fields.uid));
+    std::memset(fields.mac, 0, sizeof(fields.mac));
+    fields.crc8 = 0;
+    mac_algorithm = crypto::MacAlgorithm::kNone;
+    key_name = nullptr;
+    has_clock_offset = false;
+    clock_offset = 0;
+    corrected_time = 0;
+    terminal_name = nullptr;
+    fare_product_name = nullptr;
+  }
+
   bool has(TapWarning w) const { return warnings & (1u << static_cast<int>(w)); }
   void add(TapWarning w) { warnings = static_cast<uint16_t>(warnings | 1u << static_cast<int>(w)); }
 
@@ -104,6 +133,9 @@ struct TapResult {
   char* WriteRecordId(char* out) const;
   char* WriteDedupKey(char* out) const;
 };
+
+// A field added to TapResult must be reset in Reset() too (this fails until the size is updated).
+static_assert(sizeof(void*) != 8 || sizeof(TapResult) == 152, "update TapResult::Reset()");
 
 }  // namespace desfired::tap
 
