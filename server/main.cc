@@ -61,6 +61,8 @@ ABSL_FLAG(int, max_stream_dedup_entries, 100000,
 ABSL_FLAG(absl::Duration, watch_write_timeout, absl::Seconds(5),
           "a WatchCards stream whose client takes no event for this long is cut off "
           "(SLOW_CONSUMER)");
+ABSL_FLAG(int, watch_threads, 0,
+          "threads that start WatchCards writes, each stream on one of them (0: one per core)");
 ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(20),
           "a connection that has not completed its TLS / HTTP/2 handshake by then is closed");
 ABSL_FLAG(absl::Duration, connection_idle_timeout, absl::Minutes(5),
@@ -188,6 +190,11 @@ int Run() {
   config.watch_queue = static_cast<size_t>(watch_queue);
   config.max_tap_batch = static_cast<size_t>(max_tap_batch);
   config.watch_write_timeout = absl::GetFlag(FLAGS_watch_write_timeout);
+  if (absl::GetFlag(FLAGS_watch_threads) < 0) {
+    logger->Error("--watch_threads must be 0 (one per core) or more");
+    return 2;
+  }
+  config.watch_threads = static_cast<size_t>(absl::GetFlag(FLAGS_watch_threads));
   config.transport.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   config.transport.connection_idle_timeout = absl::GetFlag(FLAGS_connection_idle_timeout);
   config.transport.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
