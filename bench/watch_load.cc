@@ -76,6 +76,9 @@ ABSL_FLAG(int, stopped_runs, 2,
 ABSL_FLAG(double, target_ms, 50, "the p99 delay a run must meet, from pcscd's report");
 ABSL_FLAG(absl::Duration, watch_write_timeout, absl::Seconds(5),
           "desfired's --watch_write_timeout (the stopped watcher is cut off after it)");
+ABSL_FLAG(bool, per_event, false,
+          "print the delay of each event's last watcher for every run (always for the runs with "
+          "the stopped watcher)");
 ABSL_FLAG(std::string, server_args, "", "more desfired flags, separated by spaces");
 ABSL_FLAG(bool, bdp_probe, true,
           "clients probe the bandwidth-delay product (gRPC's default; each probe is a PING the "
@@ -567,6 +570,11 @@ int Run() {
         span.stopped_watcher ? "stopped-reader run" : "run", r + 1, span.started.c_str(),
         span.load.c_str(), n, p50, p99, max, target_ms, late, t99,
         n_events > 0 ? 1000 * span.server_cpu / static_cast<double>(n_events) : 0.0);
+    if (span.stopped_watcher || absl::GetFlag(FLAGS_per_event)) {
+      std::printf("      the last watcher of each event, from pcscd (ms):");
+      for (double v : d.last_per_event) std::printf(" %.0f", v);
+      std::printf("\n");
+    }
     if (span.stopped_watcher) {
       stopped_p99.push_back(p99);
     } else {
