@@ -267,8 +267,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       });
   if (!monitor.ok()) return monitor.status();
   s->monitor_ = *std::move(monitor);
-  s->card_service_ = std::make_unique<CardServiceImpl>(*s->readers_, *hub, hooks,
-                                                       s->recorder_.get(), c.watch_write_timeout);
+  s->card_service_ = std::make_unique<CardServiceImpl>(
+      *s->readers_, *hub, hooks, s->recorder_.get(), c.watch_write_timeout, c.watch_threads);
   s->tap_budget_ = std::make_unique<CallBudget>(
       CallBudget::Options{.max_calls = c.max_tap_calls,
                           .max_calls_per_caller = c.max_tap_calls_per_caller,

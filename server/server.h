@@ -85,6 +85,8 @@ struct ServerConfig {
   size_t max_tap_batch = 50000;
   // A WatchCards write the client has not taken by then cuts the stream off (SLOW_CONSUMER).
   absl::Duration watch_write_timeout = kDefaultWatchWriteTimeout;
+  // Threads that start WatchCards writes (server/rpc/watch_fanout.h); 0: one per core.
+  size_t watch_threads = 0;
   // Connections: handshake and idle timeouts, keepalive, streams per connection.
   TransportLimits transport;
   // grpc.health.v1 Watch streams open at once, all callers together (they need no token).

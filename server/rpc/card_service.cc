@@ -315,15 +315,19 @@ grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerConte
 }
 
 // ---------------------------------------------------------------------------------------
-// WatchCards: one reactor per stream; the hub notifies, the reactor writes one item at a time.
+// WatchCards: one reactor per stream, writing one item at a time. The hub's notify only wakes
+// the stream on its fan-out lane (watch_fanout.h), which starts the write; the next write starts
+// from OnWriteDone.
 
 class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::WatchCardsResponse>,
-                                            public WriteWatchdog::Stream {
+                                            public WriteWatchdog::Stream,
+                                            public WatchFanout::Stream {
  public:
   WatchReactor(CardServiceImpl& service, grpc::CallbackServerContext* context,
                const v1::WatchCardsRequest& request)
       : service_(service), context_(context), start_(absl::Now()) {
     ++service_.watchers_;
+    service_.fanout_.Add(this);
     absl::Status allowed = Authorize(service_.hooks_, context, "WatchCards");
     if (allowed.ok()) allowed = CheckLimits(request);
     if (!allowed.ok()) {
@@ -343,9 +347,11 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
       absl::MutexLock lock(&mu_);
       subscription_ = *std::move(sub);
     }
-    raw->SetNotify([this] { Pump(); });
+    raw->SetNotify([this] { service_.fanout_.Wake(this); });
     Pump();
   }
+
+  void Drain() override { Pump(); }
 
   void OnWriteDone(bool ok) override {
     service_.watchdog_.Finished(this);
@@ -379,6 +385,7 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
       }
     }
     subscription.reset();
+    service_.fanout_.Remove(this);  // waits for a Drain running on the lane
     --service_.watchers_;
     delete this;
   }

@@ -20,6 +20,10 @@
 // hub's verdict). Then the status is reported to on_call_done, the subscription is released and
 // the call is cancelled (RST_STREAM: the client sees CANCELLED, its unread data is dropped).
 //
+// WatchCards fan-out: the monitor's thread only wakes the streams an event concerns; their
+// writes start on the lanes of a WatchFanout (`watch_threads`, watch_fanout.h), each stream
+// on its own connection's write path, so no write waits for another stream's.
+//
 // Thread-safe: gRPC calls the methods from its threads.
 #ifndef DESFIRED_SERVER_RPC_CARD_SERVICE_H_
 #define DESFIRED_SERVER_RPC_CARD_SERVICE_H_
@@ -39,6 +43,7 @@
 #include "server/readers/reader_registry.h"
 #include "server/readers/reader_worker.h"
 #include "server/rpc/hooks.h"
+#include "server/rpc/watch_fanout.h"
 #include "server/rpc/write_watchdog.h"
 
 namespace desfired::server {
@@ -50,15 +55,18 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
  public:
   // `recorder` (may be null: changes are then neither recorded nor deduplicated) records every
   // change in the audit ledger and answers retries (server/audit/change_recorder.h).
-  // `watch_write_timeout` > 0: see WatchCards above.
+  // `watch_write_timeout` > 0: see WatchCards above. `watch_threads`: the fan-out's lanes (0:
+  // one per core).
   CardServiceImpl(ReaderRegistry& readers, EventHub& hub, ServerHooks hooks,
                   ChangeRecorder* recorder = nullptr,
-                  absl::Duration watch_write_timeout = kDefaultWatchWriteTimeout)
+                  absl::Duration watch_write_timeout = kDefaultWatchWriteTimeout,
+                  size_t watch_threads = 0)
       : readers_(readers),
         hub_(hub),
         hooks_(std::move(hooks)),
         recorder_(recorder),
-        watchdog_(watch_write_timeout) {}
+        watchdog_(watch_write_timeout),
+        fanout_(watch_threads) {}
 
   grpc::ServerUnaryReactor* ListReaders(grpc::CallbackServerContext* context,
                                         const v1::ListReadersRequest* request,
@@ -121,6 +129,7 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   ChangeRecorder* const recorder_;
   std::atomic<size_t> watchers_{0};
   WriteWatchdog watchdog_;  // WatchCards writes
+  WatchFanout fanout_;      // WatchCards writes start on its lanes
 };
 
 }  // namespace desfired::server

@@ -114,13 +114,7 @@ class TransportE2eTest : public ::testing::Test {
 
   // The log lines of desfired that hold every one of `parts`.
   std::vector<std::string> LogLines(const std::vector<std::string>& parts) {
-    std::vector<std::string> found;
-    for (absl::string_view line : absl::StrSplit(server_->err(), '\n', absl::SkipEmpty())) {
-      bool all = true;
-      for (const std::string& p : parts) all = all && absl::StrContains(line, p);
-      if (all) found.emplace_back(line);
-    }
-    return found;
+    return testing::LinesWith(server_->err(), parts);
   }
 
   std::unique_ptr<testing::PcscSandbox> sandbox_;

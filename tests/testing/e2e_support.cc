@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -140,6 +141,16 @@ int DesfiredProcess::Wait(absl::Duration timeout) {
 int DesfiredProcess::Stop(absl::Duration timeout) {
   if (exit_code_ == kRunning && pid_ > 0) ::kill(pid_, SIGTERM);
   return Wait(timeout);
+}
+
+std::vector<std::string> LinesWith(absl::string_view log, const std::vector<std::string>& parts) {
+  std::vector<std::string> found;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    bool all = true;
+    for (const std::string& p : parts) all = all && absl::StrContains(line, p);
+    if (all) found.emplace_back(line);
+  }
+  return found;
 }
 
 LoopbackDesfired::LoopbackDesfired(const std::string& dir, std::vector<std::string> args)

@@ -58,6 +58,9 @@ std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(
 // The ErrorInfo (reason, metadata) of a failed call; empty when the call carried none.
 google::rpc::ErrorInfo InfoOf(const grpc::Status& status);
 
+// The lines of `log` (a desfired's stderr) that hold every one of `parts`.
+std::vector<std::string> LinesWith(absl::string_view log, const std::vector<std::string>& parts);
+
 // Expects the health service on `channel` to answer SERVING, for the server as a whole and for
 // desfired.v1.CardService; a failed call is a fatal failure (ASSERT_NO_FATAL_FAILURE).
 void ExpectServing(const std::shared_ptr<grpc::Channel>& channel);
