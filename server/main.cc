@@ -98,6 +98,9 @@ ABSL_FLAG(absl::Duration, ledger_verify_interval, absl::Minutes(5),
 ABSL_FLAG(bool, testing_crash_after_commit, false,
           "tests only: exit right after a card change is committed, before the ledger records "
           "it (the crash the ledger's reconciliation is for)");
+ABSL_FLAG(bool, testing_crash_after_done, false,
+          "tests only: exit right after the ledger's DONE row of a change is written (before "
+          "the answer; a value change's DONE row is not synced yet)");
 ABSL_FLAG(bool, testing_crash_before_commit, false,
           "tests only: exit right after the ledger's PENDING row of a value change, before "
           "CommitTransaction");
@@ -213,6 +216,7 @@ int Run() {
   config.ledger_recover = absl::GetFlag(FLAGS_ledger_recover);
   config.ledger_verify_interval = absl::GetFlag(FLAGS_ledger_verify_interval);
   config.testing_crash_after_commit = absl::GetFlag(FLAGS_testing_crash_after_commit);
+  config.testing_crash_after_done = absl::GetFlag(FLAGS_testing_crash_after_done);
   config.testing_crash_before_commit = absl::GetFlag(FLAGS_testing_crash_before_commit);
   const int max_streams = absl::GetFlag(FLAGS_max_streams_per_caller);
   const int max_write = absl::GetFlag(FLAGS_max_write_bytes);
