@@ -1,7 +1,7 @@
 // Card calls through desfired against the same APDUs sent with raw SCardTransmit, interleaved
 // in one run (issue 21, item 7). Needs root (the pcscd sandbox), like the integration tests.
 //
-//   card_calls_bench [--rounds 2000] [--python_rounds 400] [--debits 20]
+//   card_calls_bench [--rounds 2000] [--python_rounds 400] [--debits 20] [--desfired PATH]
 //
 // The sandbox: pcscd with two vpcd readers, desfire-sim with the transit image on each. A child
 // desfired (JSON logs: one line per call with its latency_ms, from the call's arrival to its
@@ -63,6 +63,8 @@
 ABSL_FLAG(int, rounds, 2000, "C++ rounds (each: the four paths once, shuffled)");
 ABSL_FLAG(int, python_rounds, 400, "Python rounds (0: none)");
 ABSL_FLAG(int, debits, 20, "Debits counted under strace (0: none)");
+ABSL_FLAG(std::string, desfired, DESFIRED_BINARY,
+          "the desfired binary to measure (e.g. one built from an earlier commit)");
 
 namespace desfired {
 namespace {
@@ -188,7 +190,7 @@ int Main() {
   }
   const std::string log = dir + "/desfired.log";
   absl::StatusOr<std::unique_ptr<bench::ChildServer>> server = bench::ChildServer::Start(
-      DESFIRED_BINARY,
+      absl::GetFlag(FLAGS_desfired),
       {"--keys", keys, "--pcsc_socket", box.dir() + "/run/pcscd.comm", "--log_format", "json"}, dir,
       absl::Seconds(10));
   if (!server.ok()) Die(absl::StrCat("desfired: ", server.status().ToString()));

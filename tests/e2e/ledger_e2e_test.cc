@@ -325,7 +325,7 @@ TEST_F(LedgerE2eTest, EmptyReaderIsNoCardAndTheChangeIsNotCommitted) {
   ASSERT_EQ(*sandbox_->Control(0, "insert"), "ok");
   ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
   EXPECT_EQ(SettledValue(*cards_), start);
-  ASSERT_EQ(*sandbox_->Control(0, "tear 2"), "ok");
+  ASSERT_EQ(*sandbox_->Control(0, "tear 1"), "ok");  // the GetValue: its session is open
   s = cards_->GetValue(Ctx().get(), testing::TransitGetValue(reader_), &value);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   EXPECT_EQ(InfoOf(s).reason(), "CARD_REMOVED");
