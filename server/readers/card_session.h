@@ -15,7 +15,10 @@
 // the job fails with CARD_REMOVED and AfterJob drops the connection (the reader monitor's
 // CARD_REMOVED drops it too: ReleaseIfCardGone). A request whose expected UID is not the one
 // read on the connection makes Begin ask again (SCardStatus, FF CA; a new connection when the
-// card left), so the guard compares with the card on the reader now. Begin arms the job check:
+// card left), so the guard compares with the card on the reader now. (The cost: a job that
+// comes after a swap or a pcscd restart, before the reader monitor reported it, fails with
+// UNAVAILABLE — CARD_REMOVED or PCSC_UNAVAILABLE — where it used to reconnect; its retry
+// connects anew.) Begin arms the job check:
 // before every APDU the transport asks the job whether it is still alive (deadline, client
 // gone, shutdown), so a job stops between APDUs. AfterJob() (called by the worker after
 // every job) sends AbortTransaction when a job failed with the card still there, so nothing
