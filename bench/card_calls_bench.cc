@@ -90,8 +90,14 @@ void Row(const char* name, const Samples& s) {
   std::printf("  %-34s n=%-6zu p50 %8.1f µs   p90 %8.1f µs\n", name, s.us.size(), s.P(50), s.P(90));
 }
 
+// The child desfired and the sandbox: stopped by Die too (exit runs no destructors).
+std::unique_ptr<bench::ChildServer> g_server;
+std::unique_ptr<testing::PcscSandbox> g_sandbox;
+
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "card_calls_bench: %s\n", what.c_str());
+  g_server.reset();
+  g_sandbox.reset();
   std::exit(1);
 }
 
@@ -180,7 +186,8 @@ int Main() {
       testing::PcscSandbox::StartWithCards({.entries = 1, .base_port = 40600, .sim_binary = sim},
                                            {image, image});
   if (!sandbox.ok()) Die(absl::StrCat("sandbox: ", sandbox.status().ToString()));
-  testing::PcscSandbox& box = **sandbox;
+  g_sandbox = *std::move(sandbox);
+  testing::PcscSandbox& box = *g_sandbox;
   const std::string dir = box.dir() + "/desfired-data";
   ::mkdir(dir.c_str(), 0700);
   const std::string keys = dir + "/keys.conf";
@@ -194,7 +201,8 @@ int Main() {
       {"--keys", keys, "--pcsc_socket", box.dir() + "/run/pcscd.comm", "--log_format", "json"}, dir,
       absl::Seconds(10));
   if (!server.ok()) Die(absl::StrCat("desfired: ", server.status().ToString()));
-  const std::string address = absl::StrCat("127.0.0.1:", (*server)->port());
+  g_server = *std::move(server);
+  const std::string address = absl::StrCat("127.0.0.1:", g_server->port());
   auto stub =
       v1::CardService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   const std::string served = box.ReaderName(0), raw_reader = box.ReaderName(1);
@@ -314,7 +322,7 @@ int Main() {
                                      "-o",
                                      out,
                                      "-p",
-                                     absl::StrCat((*server)->pid())};
+                                     absl::StrCat(g_server->pid())};
     std::vector<char*> cargv;
     for (std::string& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
@@ -377,6 +385,8 @@ int Main() {
         static_cast<long long>(fsyncs), static_cast<long long>(fdatasyncs), debits,
         static_cast<double>(fsyncs + fdatasyncs) / debits);
   }
+  g_server.reset();  // before the sandbox it runs in
+  g_sandbox.reset();
   return 0;
 }
 
