@@ -117,6 +117,14 @@ absl::StatusOr<cardops::CardContext*> CardSession::Begin(const JobContext<CardSe
   transport_->set_check([&job] { return job.CheckAlive(); });
   card_context_.card = card_.get();
   card_context_.reader = reader_;
+  // A session authenticated with a key a reload has replaced since is not continued (unless a
+  // change waits in it for CommitTransaction): the next operation authenticates again, with
+  // the key's value now. The generation is read first: a reload in between is seen next time.
+  const uint64_t generation = options_.keys != nullptr ? options_.keys->generation() : 0;
+  if (generation != keys_generation_ && !card_context_.session.pending) {
+    card_context_.session.Reset();
+  }
+  keys_generation_ = generation;
   job_keys_ = options_.keys != nullptr ? options_.keys->Current() : nullptr;
   job_taps_ = options_.taps;
   job_taps_.keys = job_keys_.get();

@@ -111,6 +111,7 @@ class CardSession {
   // The job's key store and tap configuration (released after the job, so that a store a
   // reload replaced is wiped as soon as no job uses it).
   std::shared_ptr<const keys::KeyStore> job_keys_;
+  uint64_t keys_generation_ = 0;  // KeyRing::generation() at the last Begin
   tap::TapPipelineConfig job_taps_;
 };
 

