@@ -44,7 +44,8 @@ const std::vector<Group>& Groups() {
         "max_tap_inflight_bytes_per_caller", "max_stream_dedup_entries"}},
       {"Audit ledger", {"data_dir", "ledger_recover", "ledger_verify_interval"}},
       {"Logs and metrics", {"log_format", "log_level", "log_file", "metrics_listen"}},
-      {"Tests only", {"testing_crash_after_commit", "testing_crash_before_commit"}},
+      {"Tests only",
+       {"testing_crash_after_commit", "testing_crash_before_commit", "testing_crash_after_done"}},
   };
   return kGroups;
 }

@@ -101,6 +101,9 @@ ABSL_FLAG(absl::Duration, ledger_verify_interval, absl::Minutes(5),
 ABSL_FLAG(bool, testing_crash_after_commit, false,
           "tests only: exit right after a card change is committed, before the ledger records "
           "it (the crash the ledger's reconciliation is for)");
+ABSL_FLAG(bool, testing_crash_after_done, false,
+          "tests only: exit right after the ledger's DONE row of a change is written (before "
+          "the answer; a value change's DONE row is not synced yet)");
 ABSL_FLAG(bool, testing_crash_before_commit, false,
           "tests only: exit right after the ledger's PENDING row of a value change, before "
           "CommitTransaction");
@@ -221,6 +224,7 @@ int Run() {
   config.ledger_recover = absl::GetFlag(FLAGS_ledger_recover);
   config.ledger_verify_interval = absl::GetFlag(FLAGS_ledger_verify_interval);
   config.testing_crash_after_commit = absl::GetFlag(FLAGS_testing_crash_after_commit);
+  config.testing_crash_after_done = absl::GetFlag(FLAGS_testing_crash_after_done);
   config.testing_crash_before_commit = absl::GetFlag(FLAGS_testing_crash_before_commit);
   const int max_streams = absl::GetFlag(FLAGS_max_streams_per_caller);
   const int max_write = absl::GetFlag(FLAGS_max_write_bytes);
@@ -313,10 +317,13 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Debian's abseil is built with absl::Mutex deadlock detection on: a graph update on every
-  // lock, desfired's and gRPC's (~8 % of the server's CPU with 1,000 WatchCards streams). The
-  // tests keep it; the server does not pay for it.
+#ifdef NDEBUG
+  // Debian's abseil is built with the mutex deadlock detector on: every Mutex lock and
+  // destruction updates a global lock graph (~8 % of the server's CPU with 1,000 WatchCards
+  // streams; GraphCycles in a profile of card calls). Release builds of desfired turn it off;
+  // debug builds and the tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   absl::SetProgramUsageMessage(
       "desfired: a gRPC service for MIFARE DESFire cards on PC/SC readers.\n"
       "  desfired [--listen 127.0.0.1:50051] [--keys FILE] [--pcsc-socket PATH]\n"

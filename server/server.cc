@@ -201,7 +201,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                                       }
                                     },
                                 .crash_after_commit = c.testing_crash_after_commit,
-                                .crash_before_commit = c.testing_crash_before_commit});
+                                .crash_before_commit = c.testing_crash_before_commit,
+                                .crash_after_done = c.testing_crash_after_done});
     absl::StatusOr<size_t> unsettled = s->recorder_->Recover();
     if (!unsettled.ok()) {
       return absl::Status(unsettled.status().code(),
@@ -348,12 +349,12 @@ void DesfiredServer::SettleOnContact(const std::string& reader, const Bytes& uid
   (void)(*worker)->Submit({
       .deadline = absl::Now() + config_.default_deadline,
       .is_cancelled = nullptr,
-      .body = [recorder, hex, attempt, reader,
+      .body = [recorder, uid, hex, attempt, reader,
                logger = &obs_->logger()](JobContext<CardSession>& job) -> absl::Status {
         // Right after an insertion the first exchange may fail (the card is still settling in
         // the field): later attempts wait a little first.
         if (attempt > 0) absl::SleepFor(absl::Milliseconds(250) * attempt);
-        DESFIRED_ASSIGN_OR_RETURN(cardops::CardContext * card, job.resource().Begin(job));
+        DESFIRED_ASSIGN_OR_RETURN(cardops::CardContext * card, job.resource().Begin(job, uid));
         if (HexEncode(card->uid) != hex) return absl::OkStatus();  // another card by now
         DESFIRED_ASSIGN_OR_RETURN(size_t settled, recorder->SettleCard(*card));
         logger->Info(

@@ -76,6 +76,7 @@ struct ServerConfig {
   // Tests only (ChangeRecorder::Options): exit at these points of a change, as if killed.
   bool testing_crash_after_commit = false;
   bool testing_crash_before_commit = false;
+  bool testing_crash_after_done = false;
   size_t queue_limit = 16;  // jobs waiting per reader
   absl::Duration default_deadline = absl::Seconds(30);
   size_t watch_history = 1024;

@@ -108,6 +108,14 @@ class Backend {
   // text of 64 lower-case hex digits. The row's values are of type kNull, kInteger, kText or
   // kBlob (kReal is only read back, from a store someone else changed).
   virtual absl::Status Append(const StoredRow& row, const Head& from) = 0;
+  // Append, except that the row need not be durable when it returns: it is once the next
+  // Append returns (or the store is closed). Every reader, a process opening the store after
+  // this one crashed included, sees it at once; only a crash of the machine (the OS, the power)
+  // before then may lose it (the row alone: the store then ends at `from`). The default is
+  // Append.
+  virtual absl::Status AppendDeferred(const StoredRow& row, const Head& from) {
+    return Append(row, from);
+  }
 
   // The stored head. FAILED_PRECONDITION when it is missing or malformed (the message says to
   // run `desfirectl ledger verify`), UNAVAILABLE when it cannot be read.

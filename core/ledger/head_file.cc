@@ -175,9 +175,12 @@ HeadFile::~HeadFile() { ::close(fd_); }
 
 absl::Status HeadFile::Write(const Head& head) {
   const off_t offset = static_cast<off_t>((head.seq % 2) * kHeadSlotSize);
-  if (!WriteAt(fd_, EncodeHeadSlot(head), offset) || ::fdatasync(fd_) != 0) {
-    return Unavailable("write", path_);
-  }
+  if (!WriteAt(fd_, EncodeHeadSlot(head), offset)) return Unavailable("write", path_);
+  return absl::OkStatus();
+}
+
+absl::Status HeadFile::Sync() {
+  if (::fdatasync(fd_) != 0) return Unavailable("sync", path_);
   return absl::OkStatus();
 }
 

@@ -14,8 +14,14 @@
 // valid slot with the highest seq.
 //
 //   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<HeadFile> f, HeadFile::Create(path, head));
-//   DESFIRED_RETURN_IF_ERROR(f->Write(next_head));          // one fdatasync
+//   DESFIRED_RETURN_IF_ERROR(f->Write(next_head));          // no sync: see below
+//   DESFIRED_RETURN_IF_ERROR(f->Sync());                    // one fdatasync
 //   DESFIRED_ASSIGN_OR_RETURN(std::optional<Head> stored, HeadFile::Read(path, true));
+//
+// Write does not sync: every reader (the start-up check of a restarted desfired included) sees
+// the new head at once, and only a crash of the machine itself (the OS, the power) can lose it;
+// the file is then older than the machine's boot, and the start-up check allows it to lag
+// (startup_check.h). Sync makes it durable (at open and close of a ledger).
 //
 // Thread-compatible: one thread at a time writes a HeadFile (the Ledger holds its mutex).
 #ifndef DESFIRED_CORE_LEDGER_HEAD_FILE_H_
@@ -64,10 +70,12 @@ class HeadFile {
   HeadFile(const HeadFile&) = delete;
   HeadFile& operator=(const HeadFile&) = delete;
 
-  // Writes `head` into slot head.seq % 2 and fdatasyncs the file (one sync; the file's size and
-  // name do not change). UNAVAILABLE when it fails: the file then holds the head before, or
-  // `head`, whole in one of its slots.
+  // Writes `head` into slot head.seq % 2, without a sync (the file's size and name do not
+  // change). UNAVAILABLE when it fails: the file then holds the head before, or `head`, whole
+  // in one of its slots.
   absl::Status Write(const Head& head);
+  // fdatasync: what Write wrote survives a crash of the machine. UNAVAILABLE when it fails.
+  absl::Status Sync();
 
   const std::string& path() const { return path_; }
 

@@ -63,7 +63,10 @@ Ledger::Ledger(std::unique_ptr<Backend> backend, Head head, std::unique_ptr<Head
       head_(head),
       head_file_(std::move(head_file)),
       head_file_stale_(head_file_stale) {}
-Ledger::~Ledger() = default;
+Ledger::~Ledger() {
+  // The head file is written without a sync: make it durable now (it names a durable row).
+  if (head_file_) (void)head_file_->Sync();
+}
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, Options options) {
   if (options.head_file.empty()) options.head_file = HeadFilePathFor(path);
@@ -129,7 +132,10 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<Backend> ba
         DESFIRED_ASSIGN_OR_RETURN(head_file, HeadFile::Create(options.head_file, f.store_head));
       } else {
         DESFIRED_ASSIGN_OR_RETURN(head_file, HeadFile::OpenForWrite(options.head_file));
-        if (f.head_file_stale) DESFIRED_RETURN_IF_ERROR(head_file->Write(f.store_head));
+        if (f.head_file_stale) {
+          DESFIRED_RETURN_IF_ERROR(head_file->Write(f.store_head));
+          DESFIRED_RETURN_IF_ERROR(head_file->Sync());
+        }
       }
     }
     return std::unique_ptr<Ledger>(
@@ -182,7 +188,7 @@ absl::Status Ledger::AppendRecovery(const std::string& reason, const std::string
   return Append(std::move(row)).status();
 }
 
-absl::StatusOr<Row> Ledger::Append(Row row) {
+absl::StatusOr<Row> Ledger::Append(Row row, Durability durability) {
   absl::MutexLock l(&mu_);
   if (!broken_.empty()) {
     return WithReason(absl::UnavailableError(absl::StrCat(
@@ -211,13 +217,21 @@ absl::StatusOr<Row> Ledger::Append(Row row) {
   const Hash hash = ChainHash(head_.hash, stored);
   row.hash = HashHex(hash);
   stored[Column::kHash] = Value::Text(row.hash);
-  if (absl::Status s = backend_->Append(stored, head_); !s.ok()) {
+  // At most one deferred row waits for a sync: the head file then lags one row, which Open
+  // accepts (a second would make it lag two).
+  const bool deferred = durability == Durability::kDeferred && !deferred_;
+  if (absl::Status s =
+          deferred ? backend_->AppendDeferred(stored, head_) : backend_->Append(stored, head_);
+      !s.ok()) {
     return WithReason(std::move(s), kReasonLedgerUnavailable);
   }
   head_ = Head{seq, hash};
-  // The row is stored: a head file that cannot follow lags one row (Open accepts that) and is
-  // written before the next append.
-  if (head_file_ && !head_file_->Write(head_).ok()) head_file_stale_ = true;
+  deferred_ = deferred;
+  // The head file names durable rows only (a crash of the machine must not leave it ahead of
+  // the store): a deferred row is named by the next durable append. The row is stored: a head
+  // file that cannot follow lags one row (Open accepts that) and is written before the next
+  // append.
+  if (head_file_ && !deferred && !head_file_->Write(head_).ok()) head_file_stale_ = true;
   return row;
 }
 
@@ -270,7 +284,7 @@ VerifyResult Ledger::Verify(int64_t tail_rows) {
       return r;
     }
     expected = head_;
-    if (head_file_ && !head_file_stale_) {
+    if (head_file_ && !head_file_stale_ && !deferred_) {
       absl::StatusOr<std::optional<Head>> h = HeadFile::Read(head_file_->path(), false);
       head_file_read = true;
       if (h.ok() && h->has_value()) in_head_file = **h;

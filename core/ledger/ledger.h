@@ -18,10 +18,17 @@
 // one only, so that a store changed by another program is not written past. At Open the
 // stored head must be the last row's (appending to a broken end would hide the break).
 //
+// Durability: Append(row) is durable when it returns; Append(row, Durability::kDeferred) is
+// seen by every reader at once but durable only with the next durable append (a crash of the
+// machine before then may lose that row alone). At most one deferred row waits: the next
+// deferred append is made durable.
+//
 // The ledger knows it existed: the head file (head_file.h, `ledger.head` beside
-// `ledger.sqlite`) holds the head outside the store and is moved after every append (one
-// fdatasync). At Open the store must end at that head (or one row past it: an append whose
-// head-file write a crash cut short), and the newest `verify_rows` rows must verify; an
+// `ledger.sqlite`) holds the head outside the store and is moved after every durable append
+// (written, not synced: it only ever names a durable row). At Open the store must end at that
+// head (or one row past it: a deferred row, or an append whose head-file write a crash cut
+// short; further past it only when the machine restarted since the head file was written, see
+// startup_check.h), and the newest `verify_rows` rows must verify; an
 // emptied, deleted, cut short, replaced or edited ledger is refused (FAILED_PRECONDITION,
 // naming the cause and the remedy) unless the operator asks for recovery (Options::
 // recover_reason): then the event is recorded as a RECOVERED row. docs/ledger.md, "Start-up
@@ -61,6 +68,12 @@ inline constexpr absl::string_view kReasonLedgerUnavailable = "LEDGER_UNAVAILABL
 
 // The rows verified at Open (the newest ones; all of a ledger this small): about 0.3 s.
 inline constexpr int64_t kDefaultVerifyRows = 100000;
+
+// How durable an append is when it returns (see the top of the file).
+enum class Durability {
+  kSynced,    // on disk
+  kDeferred,  // on disk with the next synced append; lost only with the machine before then
+};
 
 class Ledger {
  public:
@@ -120,7 +133,9 @@ class Ledger {
   // next append, or that append fails.
   // INVALID_ARGUMENT when pending_seq does not name an earlier row (or is negative) or aid /
   // file_no is below -1.
-  absl::StatusOr<Row> Append(Row row) ABSL_LOCKS_EXCLUDED(mu_);
+  // With Durability::kDeferred: see the top of the file.
+  absl::StatusOr<Row> Append(Row row, Durability durability = Durability::kSynced)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The newest row with this request_id (nullopt: never seen). An empty request_id is never
   // found (rows without one are not an idempotency record).
@@ -168,8 +183,10 @@ class Ledger {
   absl::Mutex mu_;
   Head head_ ABSL_GUARDED_BY(mu_);             // the last row this Ledger wrote (or found at Open)
   const std::unique_ptr<HeadFile> head_file_;  // null: none
-  bool head_file_stale_ ABSL_GUARDED_BY(mu_);  // the head file does not hold head_ yet
+  bool head_file_stale_ ABSL_GUARDED_BY(mu_);  // a head-file write failed: it lags head_
   std::string broken_ ABSL_GUARDED_BY(mu_);    // what Verify found wrong; empty: nothing
+  // head_ is a deferred row: the head file names the row before it.
+  bool deferred_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace desfired::ledger

@@ -151,6 +151,7 @@ struct SqliteBackend::Impl {
   Db db ABSL_GUARDED_BY(mu);  // the writing connection
   Stmt begin ABSL_GUARDED_BY(mu), commit ABSL_GUARDED_BY(mu), rollback ABSL_GUARDED_BY(mu);
   Stmt insert ABSL_GUARDED_BY(mu), update_head ABSL_GUARDED_BY(mu), read_head ABSL_GUARDED_BY(mu);
+  bool synced_commits ABSL_GUARDED_BY(mu) = true;  // synchronous=FULL is set (OpenWriter)
 
   absl::Mutex read_mu;
   Db reader ABSL_GUARDED_BY(read_mu);  // Latest, Unresolved, Count, Last
@@ -345,6 +346,14 @@ absl::StatusOr<std::optional<StoredRow>> SqliteBackend::LatestInFile(const std::
 const std::string& SqliteBackend::name() const { return impl_->path; }
 
 absl::Status SqliteBackend::Append(const StoredRow& row, const Head& from) {
+  return AppendRow(row, from, /*sync=*/true);
+}
+
+absl::Status SqliteBackend::AppendDeferred(const StoredRow& row, const Head& from) {
+  return AppendRow(row, from, /*sync=*/false);
+}
+
+absl::Status SqliteBackend::AppendRow(const StoredRow& row, const Head& from, bool sync) {
   const Value& hash_text = row[Column::kHash];
   const std::optional<Hash> hash =
       hash_text.type == Value::Type::kText ? ParseHashHex(hash_text.bytes) : std::nullopt;
@@ -362,6 +371,13 @@ absl::Status SqliteBackend::Append(const StoredRow& row, const Head& from) {
     }
     return s;
   };
+  // The commit's WAL sync (synchronous=FULL) or none (NORMAL); set outside a transaction.
+  if (sync != m.synced_commits) {
+    if (!Exec(db, sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) {
+      return fail("cannot set the append's durability");
+    }
+    m.synced_commits = sync;
+  }
   {
     ResetOnExit reset(m.begin.get());
     if (sqlite3_step(m.begin.get()) != SQLITE_DONE) return fail("cannot begin the append");

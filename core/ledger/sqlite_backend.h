@@ -1,7 +1,8 @@
 // The SQLite backend of the ledger: one file, its format in docs/ledger.md.
 //
 //   - WAL journal, synchronous=FULL: a row is on disk (fsync) when Append returns; readers
-//     (verify, export, the sqlite3 shell) do not block appends.
+//     (verify, export, the sqlite3 shell) do not block appends. AppendDeferred commits with
+//     synchronous=NORMAL (no sync; the next Append's WAL sync covers it).
 //   - The file is created with mode 0600 (before SQLite sees it: the umask does not matter);
 //     Open refuses a file, or an existing -wal / -shm file, that group or others may access.
 //   - An exclusive flock on the file while it is open keeps a second desfired out.
@@ -71,6 +72,9 @@ class SqliteBackend final : public Backend {
   // Backend (backend.h). Append's errors carry no reason payload (the Ledger adds one).
   const std::string& name() const override;
   absl::Status Append(const StoredRow& row, const Head& from) override;
+  // The commit without its WAL sync (synchronous=NORMAL for it): the next Append's sync
+  // covers the row.
+  absl::Status AppendDeferred(const StoredRow& row, const Head& from) override;
   absl::StatusOr<Head> ReadHead() override;
   absl::StatusOr<std::optional<LastRow>> Last() override;
   absl::StatusOr<std::optional<StoredRow>> Latest(absl::string_view request_id) override;
@@ -82,6 +86,7 @@ class SqliteBackend final : public Backend {
  private:
   struct Impl;
   explicit SqliteBackend(std::unique_ptr<Impl> impl);
+  absl::Status AppendRow(const StoredRow& row, const Head& from, bool sync);
   std::unique_ptr<Impl> impl_;
 };
 

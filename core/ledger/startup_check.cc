@@ -1,6 +1,10 @@
 #include "core/ledger/startup_check.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <fstream>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -13,14 +17,24 @@ namespace {
 
 std::string RowsName(int64_t seq) { return seq == 1 ? "1 row" : absl::StrCat(seq, " rows"); }
 
+// True when the file at `path` was last modified before `boot`.
+bool WrittenBefore(const std::string& path, absl::Time boot) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return absl::TimeFromTimespec(st.st_mtim) < boot;
+}
+
 // Why the store's head `have` is not the head file's `want` (nor one row past it, linked to
-// it: then *stale); empty when it is.
+// it, nor further past it after a restart of the machine: then *stale); empty when it is.
 std::string Compare(const Head& have, const Head& want, const std::string& head_file,
-                    Snapshot& snapshot, bool* stale) {
+                    absl::Time boot, Snapshot& snapshot, bool* stale) {
   if (have == want) return "";
-  if (have.seq == want.seq + 1 &&
-      (want.seq == 0 || snapshot.SeqOfHash(HashHex(want.hash)) == want.seq)) {
-    *stale = true;  // an append whose head-file write was cut short
+  const bool linked =
+      have.seq > want.seq && (want.seq == 0 || snapshot.SeqOfHash(HashHex(want.hash)) == want.seq);
+  // One row past: a deferred row, or an append whose head-file write a crash cut short. More:
+  // the head-file writes that a crash of the machine lost (they are not synced).
+  if (linked && (have.seq == want.seq + 1 || WrittenBefore(head_file, boot))) {
+    *stale = true;
     return "";
   }
   const std::string says =
@@ -49,6 +63,17 @@ std::string Compare(const Head& have, const Head& want, const std::string& head_
 }
 
 }  // namespace
+
+absl::Time SystemBootTime() {
+  std::ifstream in("/proc/stat");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key) {
+    if (key == "btime" && in >> value) return absl::FromUnixSeconds(value);
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return absl::InfinitePast();
+}
 
 absl::StatusOr<StartupFinding> CheckAtStartup(Backend& backend, const std::string& head_file,
                                               const StartupCheckOptions& options) {
@@ -103,7 +128,8 @@ absl::StatusOr<StartupFinding> CheckAtStartup(Backend& backend, const std::strin
       }
       f.head_file_stale = true;  // a new ledger
     } else {
-      f.problem = Compare(*head, *f.recorded, head_file, *snapshot, &f.head_file_stale);
+      const absl::Time boot = options.boot_time.value_or(SystemBootTime());
+      f.problem = Compare(*head, *f.recorded, head_file, boot, *snapshot, &f.head_file_stale);
       if (!f.problem.empty()) return f;
     }
   }

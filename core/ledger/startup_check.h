@@ -13,7 +13,12 @@
 // | store ends before the head file's row               | problem: cut short / replaced    |
 // | store ends at the head file's row, another hash     | problem: rewritten / replaced    |
 // | store ends one row past it, linked to it            | fine (head file stale: rewrite)  |
+// | store ends further on, its row there the head file's | fine when the machine restarted  |
+// |   (the head file last written before the boot)      |   since (head file stale)        |
 // | store ends further on                               | problem: rows added / replaced   |
+//
+// The head file is written without a sync (head_file.h): only a crash of the machine can leave
+// it more than one row behind, and the machine has restarted since then.
 // | the newest `verify_rows` rows do not verify         | problem: the row verify names    |
 //
 // Thread-compatible: reads the backend and the head file, writes nothing.
@@ -25,6 +30,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/ledger/backend.h"
 #include "core/ledger/chain.h"
 
@@ -35,7 +41,13 @@ struct StartupCheckOptions {
   bool check_permissions = true;
   // The newest rows verified (0: all).
   int64_t verify_rows = 0;
+  // When the machine started (tests set it); nullopt: the system's (btime in /proc/stat).
+  std::optional<absl::Time> boot_time = std::nullopt;
 };
+
+// When the machine started: btime in /proc/stat; InfinitePast when it cannot be read (no head
+// file is then taken for older than the boot).
+absl::Time SystemBootTime();
 
 struct StartupFinding {
   // Why the ledger must not be used as it is; empty when it may.

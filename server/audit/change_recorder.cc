@@ -120,6 +120,23 @@ bool ValueMethod(absl::string_view method) {
   return method == "Debit" || method == "Credit" || method == "LimitedCredit";
 }
 
+// A PENDING row that settling can decide from the card (Recover keeps it for its card).
+bool ReadableBack(const ledger::Row& pending) {
+  return ValueMethod(pending.method) && pending.value_before.has_value() &&
+         pending.value_after.has_value();
+}
+
+// How durable a DONE row must be when the call answers (docs/ledger.md, "Durability"). Its
+// loss with the machine is made good without it when its PENDING row is settled from the card
+// (a value change read back), or when there is no PENDING row (the change was refused before
+// the card, or left open with defer_commit, which the card rolls back when it loses power):
+// then it is synced with the next row. Otherwise (the outcome of a change that cannot be read
+// back) it is synced before the answer leaves.
+ledger::Durability DoneDurability(const std::optional<ledger::Row>& pending) {
+  return !pending.has_value() || ReadableBack(*pending) ? ledger::Durability::kDeferred
+                                                        : ledger::Durability::kSynced;
+}
+
 }  // namespace
 
 std::string RequestHash(absl::string_view method, const google::protobuf::Message& request) {
@@ -249,7 +266,9 @@ void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& st
     }
     row.detail = std::string(status.message());
   }
-  if (!recorder_.Append(std::move(row)).ok() && pending_.has_value()) {
+  const bool written = recorder_.Append(std::move(row), DoneDurability(pending_)).ok();
+  if (written && recorder_.options_.crash_after_done) ::_exit(86);
+  if (!written && pending_.has_value()) {
     // The outcome could not be written: the PENDING row stays, settled at the next contact.
     recorder_.AddUnsettled(*pending_);
   }
@@ -271,9 +290,9 @@ absl::Status ChangeAttempt::Refused(absl::Status status) {
 ChangeRecorder::ChangeRecorder(std::unique_ptr<ledger::Ledger> ledger, Options options)
     : ledger_(std::move(ledger)), options_(std::move(options)) {}
 
-absl::StatusOr<ledger::Row> ChangeRecorder::Append(ledger::Row row) {
+absl::StatusOr<ledger::Row> ChangeRecorder::Append(ledger::Row row, ledger::Durability durability) {
   const std::string event(ledger::EventName(row.event));
-  absl::StatusOr<ledger::Row> stored = ledger_->Append(std::move(row));
+  absl::StatusOr<ledger::Row> stored = ledger_->Append(std::move(row), durability);
   if (options_.on_write) options_.on_write(stored.ok() ? absl::string_view(event) : "ERROR");
   return stored;
 }
@@ -282,7 +301,7 @@ absl::StatusOr<size_t> ChangeRecorder::Recover() {
   DESFIRED_ASSIGN_OR_RETURN(std::vector<ledger::Row> rows, ledger_->Unresolved());
   size_t waiting = 0;
   for (const ledger::Row& row : rows) {
-    if (!ValueMethod(row.method) || !row.value_before.has_value() || !row.value_after.has_value()) {
+    if (!ReadableBack(row)) {
       DESFIRED_RETURN_IF_ERROR(
           SettleUnknown(row,
                         "the server stopped while making this change; it cannot be read "

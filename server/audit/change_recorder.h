@@ -17,7 +17,9 @@
 //                                              before CommitTransaction, with the value before
 //                                              and the value expected after); for the others
 //                                              before the operation starts
-//                              Done(status)    DONE row with the outcome and the response —
+//                              Done(status)    DONE row with the outcome and the response
+//                                              (synced with the next row when its loss is
+//                                              settled from the card: docs/ledger.md) —
 //                                              except when the commit went out and its answer
 //                                              was lost (commit state UNKNOWN): the PENDING row
 //                                              stays unsettled until the card is seen again
@@ -133,6 +135,8 @@ class ChangeRecorder {
     bool crash_after_commit = false;
     // Tests only: exit right after the PENDING row of a value change, before CommitTransaction.
     bool crash_before_commit = false;
+    // Tests only: exit right after a DONE row is written (deferred rows: not synced yet).
+    bool crash_after_done = false;
   };
 
   ChangeRecorder(std::unique_ptr<ledger::Ledger> ledger, Options options);
@@ -155,7 +159,8 @@ class ChangeRecorder {
  private:
   friend class ChangeAttempt;
 
-  absl::StatusOr<ledger::Row> Append(ledger::Row row);
+  absl::StatusOr<ledger::Row> Append(ledger::Row row,
+                                     ledger::Durability durability = ledger::Durability::kSynced);
   // Settles one PENDING row on the card in `ctx` (which must be its card).
   absl::StatusOr<ledger::Row> Settle(cardops::CardContext& ctx, const ledger::Row& pending);
   // Settles UNKNOWN without the card.

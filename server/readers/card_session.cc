@@ -50,6 +50,8 @@ CardSession::~CardSession() {
 
 void CardSession::Disconnect() {
   card_context_.session.Reset();
+  card_context_.uid.clear();
+  card_context_.atr.clear();
   card_.reset();
   transport_.reset();
   pcsc_card_.reset();
@@ -73,33 +75,56 @@ absl::Status CardSession::Connect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<cardops::CardContext*> CardSession::Begin(const JobContext<CardSession>& job) {
-  DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
-  // A connection whose card left (or was reset) is replaced; SCardStatus tells.
-  if (pcsc_card_ && !pcsc_card_->Atr().ok()) Disconnect();
-  if (!pcsc_card_) {
-    // Another program (the reader monitor reading the UID of a card just inserted, for one)
-    // may hold the card for a moment: retry a busy reader while the job is still wanted.
-    absl::Status connected = Connect();
-    for (int attempt = 0; !connected.ok() && IsReaderBusy(connected) && attempt < kBusyRetries;
-         ++attempt) {
-      absl::SleepFor(kBusyBackoff);
-      DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
-      connected = Connect();
-    }
-    DESFIRED_RETURN_IF_ERROR(connected);
+absl::Status CardSession::ConnectWithRetry(const JobContext<CardSession>& job) {
+  // Another program (the reader monitor reading the UID of a card just inserted, for one) may
+  // hold the card for a moment: retry a busy reader while the job is still wanted.
+  absl::Status connected = Connect();
+  for (int attempt = 0; !connected.ok() && IsReaderBusy(connected) && attempt < kBusyRetries;
+       ++attempt) {
+    absl::SleepFor(kBusyBackoff);
+    DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
+    connected = Connect();
   }
+  return connected;
+}
+
+absl::Status CardSession::Identify() {
   absl::StatusOr<Bytes> atr = pcsc_card_->Atr();
   absl::StatusOr<Bytes> uid = atr.ok() ? pcsc_card_->Uid() : atr.status();
   if (!uid.ok()) {
     Disconnect();
     return uid.status();
   }
-  transport_->set_check([&job] { return job.CheckAlive(); });
-  card_context_.card = card_.get();
   card_context_.uid = *std::move(uid);
   card_context_.atr = *std::move(atr);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<cardops::CardContext*> CardSession::Begin(const JobContext<CardSession>& job,
+                                                         ByteSpan expected_uid) {
+  DESFIRED_RETURN_IF_ERROR(job.CheckAlive());
+  // The UID a request expects is not the one read when this connection was made: the card may
+  // have been swapped since. Ask pcscd (a connection whose card left or was reset is replaced)
+  // and read the UID again, so that the guard compares with the card on the reader now.
+  // (A connection that fails to identify is dropped: a new one is made below.)
+  if (pcsc_card_ && !expected_uid.empty() && expected_uid != ByteSpan(card_context_.uid)) {
+    (void)Identify();
+  }
+  if (!pcsc_card_) {
+    DESFIRED_RETURN_IF_ERROR(ConnectWithRetry(job));
+    DESFIRED_RETURN_IF_ERROR(Identify());
+  }
+  transport_->set_check([&job] { return job.CheckAlive(); });
+  card_context_.card = card_.get();
   card_context_.reader = reader_;
+  // A session authenticated with a key a reload has replaced since is not continued (unless a
+  // change waits in it for CommitTransaction): the next operation authenticates again, with
+  // the key's value now. The generation is read first: a reload in between is seen next time.
+  const uint64_t generation = options_.keys != nullptr ? options_.keys->generation() : 0;
+  if (generation != keys_generation_ && !card_context_.session.pending) {
+    card_context_.session.Reset();
+  }
+  keys_generation_ = generation;
   job_keys_ = options_.keys != nullptr ? options_.keys->Current() : nullptr;
   job_taps_ = options_.taps;
   job_taps_.keys = job_keys_.get();

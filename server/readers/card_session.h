@@ -7,8 +7,18 @@
 //     ...   // card ops (core/cardops); every APDU first checks the job is still wanted
 //   }, ...});
 //
-// Begin() connects exclusively when there is no live connection (a connection whose card
-// was removed or reset is replaced), reads the UID (FF CA) and ATR, and arms the job check:
+// Begin() connects exclusively when there is no connection and then reads the ATR (SCardStatus)
+// and the UID (FF CA) once; while the connection is held, a job sends nothing before its own
+// APDUs. A card swap is still caught: pcscd marks a connection whose card left or was reset,
+// and refuses every later SCardTransmit on it (SCARD_W_REMOVED_CARD / SCARD_W_RESET_CARD →
+// CARD_REMOVED), so no APDU of a job reaches another card than the one whose UID it was given;
+// the job fails with CARD_REMOVED and AfterJob drops the connection (the reader monitor's
+// CARD_REMOVED drops it too: ReleaseIfCardGone). A request whose expected UID is not the one
+// read on the connection makes Begin ask again (SCardStatus, FF CA; a new connection when the
+// card left), so the guard compares with the card on the reader now. (The cost: a job that
+// comes after a swap or a pcscd restart, before the reader monitor reported it, fails with
+// UNAVAILABLE — CARD_REMOVED or PCSC_UNAVAILABLE — where it used to reconnect; its retry
+// connects anew.) Begin arms the job check:
 // before every APDU the transport asks the job whether it is still alive (deadline, client
 // gone, shutdown), so a job stops between APDUs. AfterJob() (called by the worker after
 // every job) sends AbortTransaction when a job failed with the card still there, so nothing
@@ -33,6 +43,7 @@
 #include "core/desfire/card.h"
 #include "core/keys/key_store.h"
 #include "core/pcsc/pcsc.h"
+#include "core/util/bytes.h"
 #include "server/readers/reader_worker.h"
 #include "server/security/key_ring.h"
 
@@ -71,7 +82,9 @@ class CardSession {
   ~CardSession();
 
   // Ready to run card ops for `job`: the connection, the card's UID and ATR, the job check.
-  absl::StatusOr<cardops::CardContext*> Begin(const JobContext<CardSession>& job);
+  // `expected_uid` (may be empty): the UID the request expects (see the top of the file).
+  absl::StatusOr<cardops::CardContext*> Begin(const JobContext<CardSession>& job,
+                                              ByteSpan expected_uid = {});
   // Called by ReaderWorker after every job with its status.
   void AfterJob(const absl::Status& status);
   // Drops the connection when its card has left (a job of ReaderRegistry::CardLeft): a
@@ -81,6 +94,11 @@ class CardSession {
 
  private:
   absl::Status Connect();
+  // Connect(), retried while the reader is busy and the job still wanted.
+  absl::Status ConnectWithRetry(const JobContext<CardSession>& job);
+  // Reads the ATR and the UID of the connected card into card_context_; drops the connection
+  // when it cannot.
+  absl::Status Identify();
   void Disconnect();
 
   const std::string reader_;
@@ -93,6 +111,7 @@ class CardSession {
   // The job's key store and tap configuration (released after the job, so that a store a
   // reload replaced is wiped as soon as no job uses it).
   std::shared_ptr<const keys::KeyStore> job_keys_;
+  uint64_t keys_generation_ = 0;  // KeyRing::generation() at the last Begin
   tap::TapPipelineConfig job_taps_;
 };
 

@@ -205,7 +205,8 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
       .is_cancelled = [context] { return context->IsCancelled(); },
       .body = [request, response, op, attempt, method, key_check,
                presented](JobContext<CardSession>& job) -> absl::Status {
-        absl::StatusOr<cardops::CardContext*> card = job.resource().Begin(job);
+        absl::StatusOr<cardops::CardContext*> card =
+            job.resource().Begin(job, AsBytes(request->target().expected_uid()));
         if (!card.ok()) return card.status();
         cardops::CardContext& ctx = **card;
         if (key_check) DESFIRED_RETURN_IF_ERROR(key_check(ctx.keys, method, presented));

@@ -150,6 +150,23 @@ class LedgerE2eTest : public ::testing::Test {
     EXPECT_EQ(crashing.Wait(), 86) << crashing.err();
   }
 
+  // The retry of the Debit of `amount` under `request_id` on `server` is replayed with the value
+  // after `value`, which the card holds; then `server` stops and the ledger (with its head
+  // file) verifies.
+  void ExpectReplayedThenVerify(testing::LoopbackDesfired& server, int32_t amount,
+                                const std::string& request_id, int32_t value) {
+    v1::DebitResponse retry;
+    grpc::Status s = server.cards().Debit(Ctx().get(), DebitReq(amount, request_id), &retry);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(retry.change().replayed());
+    EXPECT_EQ(retry.change().value_after(), value);
+    EXPECT_EQ(Value(server.cards()), value);
+    EXPECT_EQ(server.Stop(), 0);
+    auto verified = ledger::Ledger::VerifyFile(ledger_path_, ledger::HeadFilePathFor(ledger_path_));
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_TRUE(verified->ok) << verified->problem;
+  }
+
   std::unique_ptr<testing::PcscSandbox> sandbox_;
   std::string reader_;
   std::string key_path_;
@@ -308,7 +325,7 @@ TEST_F(LedgerE2eTest, EmptyReaderIsNoCardAndTheChangeIsNotCommitted) {
   ASSERT_EQ(*sandbox_->Control(0, "insert"), "ok");
   ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
   EXPECT_EQ(SettledValue(*cards_), start);
-  ASSERT_EQ(*sandbox_->Control(0, "tear 2"), "ok");
+  ASSERT_EQ(*sandbox_->Control(0, "tear 1"), "ok");  // the GetValue: its session is open
   s = cards_->GetValue(Ctx().get(), testing::TransitGetValue(reader_), &value);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
   EXPECT_EQ(InfoOf(s).reason(), "CARD_REMOVED");
@@ -380,17 +397,7 @@ TEST_F(LedgerE2eTest, CrashAfterCommitIsReconciledOnRestart) {
   EXPECT_EQ(settled->outcome, "COMMITTED");
   EXPECT_EQ(settled->pending_seq, pending->seq);
   EXPECT_NE(restarted.err().find("unsettled"), std::string::npos) << restarted.err();
-
-  v1::DebitResponse retry;
-  grpc::Status s = restarted.cards().Debit(Ctx().get(), DebitReq(9, "crash-after-1"), &retry);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_TRUE(retry.change().replayed());
-  EXPECT_EQ(retry.change().value_after(), start - 9);
-  EXPECT_EQ(Value(restarted.cards()), start - 9);
-  EXPECT_EQ(restarted.Stop(), 0);
-  auto verified = ledger::Ledger::VerifyFile(ledger_path_);
-  ASSERT_TRUE(verified.ok()) << verified.status();
-  EXPECT_TRUE(verified->ok) << verified->problem;
+  ExpectReplayedThenVerify(restarted, 9, "crash-after-1", start - 9);
 }
 
 // desfired dies after the PENDING row, before CommitTransaction: the card rolled back. The next
@@ -415,6 +422,26 @@ TEST_F(LedgerE2eTest, CrashBeforeCommitIsSettledNotCommitted) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(retry.change().replayed());
   EXPECT_EQ(Value(restarted.cards()), start - 4);
+}
+
+// desfired dies right after the DONE row of a committed Debit, which is written but not synced
+// (docs/ledger.md, "Durability"): the row survives a crash of the process (a crash of the
+// machine could lose it, and then the PENDING row is settled from the card, as in
+// CrashAfterCommitIsReconciledOnRestart). The restarted desfired opens the ledger (its head file
+// one row behind), the retry is replayed and the card is debited once.
+TEST_F(LedgerE2eTest, CrashAfterUnsyncedDoneIsReplayedOnRestart) {
+  int32_t start = 0;
+  ASSERT_NO_FATAL_FAILURE(CrashDuringDebit("--testing_crash_after_done", 6, "crash-done", &start));
+  std::optional<ledger::Row> done = Latest("crash-done");
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->event, ledger::Event::kDone);
+  EXPECT_EQ(done->outcome, "OK");
+
+  testing::LoopbackDesfired restarted(sandbox_->dir(), Flags());
+  ASSERT_GT(restarted.port(), 0) << restarted.err();
+  ExpectReplayedThenVerify(restarted, 6, "crash-done", start - 6);
+  // Nothing was left to settle: the DONE row is still the request's newest.
+  EXPECT_EQ(Latest("crash-done")->seq, done->seq);
 }
 
 // `ledger verify` (the library and desfirectl) passes on the server's ledger and names the row

@@ -640,6 +640,61 @@ TEST_F(ServerE2eTest, WrongCardOnTheReaderIsCardMismatch) {
   EXPECT_EQ(Value(), 2495);
 }
 
+// A card swapped between two calls while desfired holds its connection to the first one (it
+// reads no UID per call while it holds the card): nothing meant for the first card reaches the
+// second, and a call for the card on the reader now is served by it, whether desfired's reader
+// monitor has seen the swap yet or not.
+TEST_F(ServerE2eTest, CardSwappedBetweenCallsIsCaught) {
+  const std::string transit_uid = "04a1b2c3d4e5f6", blank_uid = "04063f72633480";
+  const std::string images = std::string(DESFIRED_TEST_SOURCE_DIR) + "/sim/images/";
+  auto swap = [&](const std::string& image) {
+    ASSERT_TRUE(sandbox_->StopCard(0).ok());
+    ASSERT_TRUE(sandbox_->WaitForCard(0, false, absl::Seconds(3)).ok());
+    ASSERT_TRUE(sandbox_->StartCard(0, images + image).ok());
+    ASSERT_TRUE(sandbox_->WaitForCard(0, true, absl::Seconds(3)).ok());
+  };
+  auto card_info = [&](const std::string& expected_uid, v1::GetCardInfoResponse* info) {
+    v1::GetCardInfoRequest req;
+    req.mutable_target()->set_reader(transit_);
+    req.mutable_target()->set_expected_uid(AsString(Hex(expected_uid)));
+    return cards_->GetCardInfo(Ctx().get(), req, info);
+  };
+  EXPECT_EQ(Value(), 2500);  // desfired holds the transit card's connection
+  EXPECT_EQ(Value(), 2500);  // and reads no UID for this call
+
+  // The blank card takes its place. A Debit for the transit card is refused at once: either its
+  // first APDU meets the connection pcscd marked (CARD_REMOVED: nothing reached the blank card),
+  // or desfired already connected to the blank card (CARD_MISMATCH after the UID read).
+  // (tests/integration/card_session_test.cc takes the first path every time.)
+  ASSERT_NO_FATAL_FAILURE(swap("blank.json"));
+  v1::DebitRequest debit = DebitReq(5, "swap-1");
+  debit.mutable_target()->set_expected_uid(AsString(Hex(transit_uid)));
+  v1::DebitResponse resp;
+  grpc::Status s = cards_->Debit(Ctx().get(), debit, &resp);
+  EXPECT_FALSE(s.ok());
+  const std::string reason = InfoOf(s).reason();
+  EXPECT_TRUE(reason == "CARD_REMOVED" || reason == "CARD_MISMATCH") << s.error_message();
+  // A call for the blank card is served by it.
+  v1::GetCardInfoResponse info;
+  s = card_info(blank_uid, &info);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(HexOf(info.uid()), blank_uid);
+  // Now desfired holds the blank card's connection: the transit card's UID is refused with only
+  // the UID read sent (the expected UID differs from the one held: desfired reads it again).
+  const int64_t before = testing::CardApdus(*sandbox_, 0);
+  s = card_info(transit_uid, &info);
+  EXPECT_EQ(InfoOf(s).reason(), "CARD_MISMATCH") << s.error_message();
+  EXPECT_EQ(testing::CardApdus(*sandbox_, 0), before + 1);
+
+  // The transit card comes back while desfired holds the blank card's connection: a call that
+  // expects it is served by it at once (the first thing that call does is look again).
+  ASSERT_NO_FATAL_FAILURE(swap("transit.json"));
+  s = card_info(transit_uid, &info);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(HexOf(info.uid()), transit_uid);
+  EXPECT_EQ(Value(), 2500);
+}
+
 TEST_F(ServerE2eTest, CardRemovedMidDebitLeavesTheValue) {
   EXPECT_EQ(Value(), 2500);
   // select, authenticate (2 frames), settings, debit: the debit APDU never gets an answer.

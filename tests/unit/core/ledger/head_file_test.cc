@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/ledger/ledger.h"
+#include "core/ledger/startup_check.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/core/ledger/ledger_test_fixture.h"
@@ -127,6 +128,67 @@ TEST_F(HeadFileTest, AHeadFileOneRowBehindIsAcceptedAndCaughtUp) {
   absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path_, head_path());
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok) << v->problem;
+}
+
+// A deferred row (Durability::kDeferred: a DONE row settled from the card if lost) is not named
+// by the head file until a durable append follows: the head file never names a row a crash of
+// the machine could lose. At most one deferred row waits: the next is made durable.
+TEST_F(HeadFileTest, DeferredRowsWaitForTheNextDurableAppend) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  const Row first = *l->Append(SampleRow(1));
+  const Row deferred = *l->Append(SampleRow(2), Durability::kDeferred);
+  EXPECT_EQ(**HeadFile::Read(head_path(), true), HeadOf(first));
+  EXPECT_TRUE(l->Verify().ok);  // the head file lagging the deferred row is no break
+  // Every reader sees it at once.
+  EXPECT_EQ((**Ledger::LatestInFile(path_, deferred.request_id)).seq, deferred.seq);
+  const Row second_deferred = *l->Append(SampleRow(3), Durability::kDeferred);
+  EXPECT_EQ(**HeadFile::Read(head_path(), true), HeadOf(second_deferred));
+  const Row last = *l->Append(SampleRow(4), Durability::kDeferred);
+  EXPECT_EQ(**HeadFile::Read(head_path(), true), HeadOf(second_deferred));
+  // Closed (or the process killed) with the deferred row last: the head file stays one row
+  // behind, which the next Open accepts and catches up.
+  l.reset();
+  EXPECT_EQ(**HeadFile::Read(head_path(), true), HeadOf(second_deferred));
+  l = OpenOrDie();
+  EXPECT_EQ(**HeadFile::Read(head_path(), true), HeadOf(last));
+  EXPECT_TRUE(l->Verify().ok);
+}
+
+// The head file is written without a sync: a crash of the machine may leave it several rows
+// behind the store. Open accepts that only when the head file is older than the machine's boot;
+// otherwise rows past it were added by someone else.
+TEST_F(HeadFileTest, AHeadFileSeveralRowsBehindIsAcceptedOnlyAfterARestartOfTheMachine) {
+  const std::vector<Row> rows = AppendRows(4);
+  ASSERT_TRUE((*HeadFile::OpenForWrite(head_path()))->Write(HeadOf(rows[0])).ok());
+  ASSERT_TRUE((*HeadFile::OpenForWrite(head_path()))->Write(HeadOf(rows[1])).ok());
+  ASSERT_EQ(**HeadFile::Read(head_path(), true), HeadOf(rows[1]));  // two rows behind
+  {
+    absl::StatusOr<std::unique_ptr<SqliteBackend>> store = SqliteBackend::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    absl::StatusOr<StartupFinding> rebooted =
+        CheckAtStartup(**store, head_path(), {.boot_time = absl::Now() + absl::Hours(1)});
+    ASSERT_TRUE(rebooted.ok()) << rebooted.status();
+    EXPECT_EQ(rebooted->problem, "");
+    EXPECT_TRUE(rebooted->head_file_stale);
+    absl::StatusOr<StartupFinding> same_boot =
+        CheckAtStartup(**store, head_path(), {.boot_time = absl::InfinitePast()});
+    ASSERT_TRUE(same_boot.ok()) << same_boot.status();
+    EXPECT_THAT(same_boot->problem, HasSubstr("the ledger goes on to row 4"));
+  }
+  // This machine has not restarted since the head file was written: refused.
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(path_);
+  ASSERT_EQ(l.status().code(), absl::StatusCode::kFailedPrecondition) << l.status();
+  EXPECT_THAT(l.status().message(), HasSubstr("rows were added by another program"));
+  // A head file whose row is not in the store is refused after a restart too.
+  Head other = HeadOf(rows[1]);
+  other.hash[0] ^= 1;
+  ASSERT_TRUE((*HeadFile::OpenForWrite(head_path()))->Write(other).ok());
+  absl::StatusOr<std::unique_ptr<SqliteBackend>> store = SqliteBackend::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<StartupFinding> f =
+      CheckAtStartup(**store, head_path(), {.boot_time = absl::Now() + absl::Hours(1)});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_THAT(f->problem, HasSubstr("the ledger goes on to row 4"));
 }
 
 // ---- What Open refuses -------------------------------------------------------------------------
