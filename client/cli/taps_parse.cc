@@ -31,10 +31,18 @@ namespace {
 
 constexpr char kCommand[] = "desfirectl taps parse";
 
-// Prints "desfirectl taps parse: message"; returns kExitUsage.
-int UsageError(absl::string_view message) {
-  std::cerr << kCommand << ": " << message << "\n";
-  return kExitUsage;
+// The name ReportLocalError gives the command.
+constexpr char kName[] = "taps parse";
+
+// A failure: "desfirectl taps parse: message" on stderr, or with --json one JSON object
+// (docs/cli.md, "Errors"). Returns `exit_code`.
+int Fail(const ArgParser& args, int exit_code, const absl::Status& status) {
+  return ReportLocalError(kName, exit_code, status, args.Has("json"));
+}
+
+// A usage error (with a pointer to --help); returns kExitUsage.
+int UsageError(const ArgParser& args, absl::string_view message) {
+  return Fail(args, kExitUsage, absl::InvalidArgumentError(message));
 }
 
 // Sets *target from option `name` when it is given; INVALID_ARGUMENT naming the option when
@@ -115,11 +123,11 @@ TapOutput OutputOption(const ArgParser& args) {
 
 // The input: stdin for "-", else `path` opened into `file`. nullptr, after saying so, when the
 // file cannot be opened.
-std::istream* OpenInput(const std::string& path, std::ifstream& file) {
+std::istream* OpenInput(const ArgParser& args, const std::string& path, std::ifstream& file) {
   if (path == "-") return &std::cin;
   file.open(path, std::ios::binary);
   if (!file) {
-    std::cerr << kCommand << ": cannot open " << path << "\n";
+    Fail(args, kExitInput, absl::NotFoundError(absl::StrCat("cannot open ", path)));
     return nullptr;
   }
   return &file;
@@ -132,10 +140,10 @@ Progress ProgressOf(const ArgParser& args, const std::string& path) {
 
 // Reports an input that cannot be read on (not a bad record: those are results); returns
 // kExitInput.
-int InputError(const std::string& path, const absl::Status& status) {
-  std::cerr << kCommand << ": " << (path == "-" ? "stdin" : path) << ": " << status.message()
-            << "\n";
-  return kExitInput;
+int InputError(const ArgParser& args, const std::string& path, const absl::Status& status) {
+  return Fail(args, kExitInput,
+              absl::Status(status.code(),
+                           absl::StrCat(path == "-" ? "stdin" : path, ": ", status.message())));
 }
 
 // The end of a parse, on stderr: a read error of the input, the reader's notices and, unless
@@ -143,8 +151,7 @@ int InputError(const std::string& path, const absl::Status& status) {
 int Finish(const ArgParser& args, const std::istream& in, const std::string& path,
            const std::vector<std::string>& notices, const tap::TapSummary& summary, int exit_code) {
   if (in.bad()) {
-    std::cerr << kCommand << ": read error on " << path << "\n";
-    exit_code = kExitInput;
+    exit_code = Fail(args, kExitInput, absl::DataLossError(absl::StrCat("read error on ", path)));
   }
   for (const std::string& notice : notices) {
     std::cerr << kCommand << ": note: " << notice << "\n";
@@ -193,10 +200,10 @@ class SentRecords {
 int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& path,
                   tap::InputFormat input_format, TapOutput output) {
   absl::StatusOr<client::ClientOptions> options = ConnectionOptions(args);
-  if (!options.ok()) return UsageError(options.status().message());
+  if (!options.ok()) return UsageError(args, options.status().message());
   absl::StatusOr<std::unique_ptr<client::Client>> client =
       client::Client::Create(*std::move(options));
-  if (!client.ok()) return UsageError(client.status().message());
+  if (!client.ok()) return UsageError(args, client.status().message());
   std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(input_format, in);
   // Drawn from the writer thread while the stream runs, finished here after it.
   Progress progress = ProgressOf(args, path);
@@ -275,7 +282,7 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   printer.Flush();
   {
     absl::MutexLock lock(&mu);
-    if (!input_error.ok()) return InputError(path, input_error);
+    if (!input_error.ok()) return InputError(args, path, input_error);
   }
   if (!summary.ok()) {
     return ReportCallError("taps parse", summary.status(), "", args.Has("json"));
@@ -283,8 +290,9 @@ int ParseOnServer(const ArgParser& args, std::istream* in, const std::string& pa
   tap::TapSummary core_summary;
   if (answer_error.ok()) answer_error = FromProto(*summary, &core_summary);
   if (!answer_error.ok()) {
-    std::cerr << kCommand << ": desfired's answer is malformed: " << answer_error.message() << "\n";
-    return kExitFailed;
+    return Fail(args, kExitFailed,
+                absl::Status(answer_error.code(), absl::StrCat("desfired's answer is malformed: ",
+                                                               answer_error.message())));
   }
   if (!header_printed) printer.Header();  // an empty input
   printer.Flush();
@@ -299,14 +307,14 @@ int ParseInChunks(const ArgParser& args, std::istream* in, const std::string& pa
                   Progress& progress) {
   absl::StatusOr<std::unique_ptr<tap::ParallelTapParser>> parser =
       tap::ParallelTapParser::Create(config, &pipeline, threads);
-  if (!parser.ok()) return UsageError(parser.status().message());
+  if (!parser.ok()) return UsageError(args, parser.status().message());
   uint64_t index = 0;
   absl::Status read = (*parser)->Run(input_format, in, [&](const tap::TapResult& result) {
     printer.Print(result);
     progress.Tick(++index, (*parser)->bytes_read());
   });
   progress.Done();
-  const int exit_code = read.ok() ? kExitOk : InputError(path, read);
+  const int exit_code = read.ok() ? kExitOk : InputError(args, path, read);
   printer.Flush();
   return Finish(args, *in, path, (*parser)->notices(), pipeline.summary(), exit_code);
 }
@@ -332,7 +340,7 @@ int ParseLocally(const ArgParser& args, std::istream* in, const std::string& pat
     absl::StatusOr<bool> more = reader->Next(&rec);
     if (!more.ok()) {
       progress.Done();
-      exit_code = InputError(path, more.status());
+      exit_code = InputError(args, path, more.status());
       break;
     }
     if (!*more) break;
@@ -354,15 +362,15 @@ int ParseLocally(const ArgParser& args, std::istream* in, const std::string& pat
 int TapsParseOnServer(const ArgParser& args, const std::string& path) {
   for (const char* local : kLocalOnlyOptions) {
     if (args.Has(local)) {
-      return UsageError(absl::StrCat("--", local,
-                                     " is for the local parser; with --server the server's "
-                                     "keys, tables and clock settings apply"));
+      return UsageError(args, absl::StrCat("--", local,
+                                           " is for the local parser; with --server the server's "
+                                           "keys, tables and clock settings apply"));
     }
   }
   absl::StatusOr<tap::InputFormat> input_format = InputFormatOption(args, path);
-  if (!input_format.ok()) return UsageError(input_format.status().message());
+  if (!input_format.ok()) return UsageError(args, input_format.status().message());
   std::ifstream file;
-  std::istream* in = OpenInput(path, file);
+  std::istream* in = OpenInput(args, path, file);
   if (in == nullptr) return kExitInput;
   return ParseOnServer(args, in, path, *input_format, OutputOption(args));
 }
@@ -397,18 +405,18 @@ int TapsParseLocally(const ArgParser& args, const std::string& path) {
   keys::KeyStore store;
   std::optional<tap::IdTable> terminals, tariffs;
   if (absl::Status s = PipelineOptions(args, &store, &terminals, &tariffs, &config); !s.ok()) {
-    return UsageError(s.message());
+    return UsageError(args, s.message());
   }
   absl::StatusOr<tap::InputFormat> input_format = InputFormatOption(args, path);
-  if (!input_format.ok()) return UsageError(input_format.status().message());
+  if (!input_format.ok()) return UsageError(args, input_format.status().message());
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (absl::Status s = IntOption(args, "threads", 1, 256, &threads); !s.ok()) {
-    return UsageError(s.message());
+    return UsageError(args, s.message());
   }
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = tap::TapPipeline::Create(config);
-  if (!pipeline.ok()) return UsageError(pipeline.status().message());
+  if (!pipeline.ok()) return UsageError(args, pipeline.status().message());
   std::ifstream file;
-  std::istream* in = OpenInput(path, file);
+  std::istream* in = OpenInput(args, path, file);
   if (in == nullptr) return kExitInput;
   return ParseLocally(args, in, path, *input_format, config, **pipeline, threads);
 }
@@ -442,21 +450,17 @@ int TapsParse(int argc, char** argv) {
   args.Flag("no-summary", "do not print the summary to stderr");
   args.Flag("no-progress", "do not show progress on a terminal");
   AddConnectionOptions(args, /*server_env=*/false);
-  if (absl::Status s = args.Parse(argc, argv); !s.ok()) {
-    std::cerr << kCommand << ": " << s.message() << "\n"
-              << "run '" << kCommand << " --help' for usage\n";
-    return kExitUsage;
-  }
+  if (absl::Status s = args.Parse(argc, argv); !s.ok()) return UsageError(args, s.message());
   if (args.help_requested()) {
     std::cout << args.Usage();
     return kExitOk;
   }
   if (args.positionals().size() != 1) {
-    return UsageError("expected exactly one input (a file name, or - for stdin)");
+    return UsageError(args, "expected exactly one input (a file name, or - for stdin)");
   }
   const std::string path = args.positionals()[0];
   const int formats = args.Has("json") + args.Has("csv") + args.Has("table");
-  if (formats > 1) return UsageError("choose one of --json, --csv and --table");
+  if (formats > 1) return UsageError(args, "choose one of --json, --csv and --table");
   return args.Has("server") ? TapsParseOnServer(args, path) : TapsParseLocally(args, path);
 }
 

@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "desfired/v1/taps.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/cli_run.h"
@@ -180,6 +182,25 @@ TEST(TapsParseCliTest, ErrorsAndExitCodes) {
   CliRun help = Desfirectl("taps parse --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("--mac-key HEX"));
+
+  // With --json each failure is one JSON object on stderr (docs/cli.md, "Errors"), with the same
+  // exit code; before, the text went to stderr whatever --json said.
+  for (const Case& c : cases) {
+    if (!absl::StartsWith(c.args, "taps parse") || absl::StrContains(c.args, "--json")) continue;
+    const std::string args = absl::StrCat("taps parse --json", c.args.substr(10));
+    CliRun r = Desfirectl(args);
+    EXPECT_EQ(r.exit_code, c.code) << args << "\n" << r.err;
+    EXPECT_EQ(r.out, "") << args;
+    ASSERT_EQ(Lines(r.err).size(), 1u) << args << "\n" << r.err;
+    google::protobuf::Struct e;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.err, &e).ok()) << r.err;
+    const auto& f = e.fields();
+    EXPECT_EQ(f.at("command").string_value(), "desfirectl taps parse") << args;
+    EXPECT_EQ(f.at("exitCode").number_value(), c.code) << args;
+    EXPECT_FALSE(f.at("code").string_value().empty()) << args;
+    EXPECT_THAT(f.at("message").string_value(), HasSubstr(c.message)) << args;
+    if (c.code == 2) EXPECT_EQ(f.at("code").string_value(), "INVALID_ARGUMENT") << args;
+  }
 }
 
 // 300,000 records through a pipe: the CLI streams, so its peak memory stays small.
