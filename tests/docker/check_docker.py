@@ -848,7 +848,7 @@ def check_docs(r: Results, source_dir: str):
         return
     text = open(path).read()
     for needle in ("--profile usb", "--profile demo", "pn533_usb", CGROUP_RULE,
-                   "--allow_insecure_remote", "pcscd.comm", "10001", "chmod 600", "backup",
+                   "--allow-insecure-remote", "pcscd.comm", "10001", "chmod 600", "backup",
                    "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token",
                    "scripts/docker-check", "docker-compose", "DOCKER_BUILDKIT=1",
                    "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug"):
