@@ -5,6 +5,7 @@
 # alternately with bench/tap_parse_bench; the ratios are taken per round, the median reported.
 #
 #   bench/tap_core_vs_loop.sh [ROUNDS]        (default 3; BUILD_DIR, DESFIRED_SHARED_DIR)
+#   CHART=docs/images/tap-rates.svg bench/tap_core_vs_loop.sh   # also draw records/s by stage
 #
 # Targets (issue 21): AES-CMAC parse >= 1.5x the loop's CMAC, CRC only >= 1.0x the loop's CRC,
 # the pipeline (every record a new dedup key) >= 0.5x the loop's CMAC.
@@ -66,4 +67,18 @@ for label, name, ref, target in rows:
     t = f">= {target}x" if target else "-"
     met = ("yes" if ratio >= target else "NO") if target else "-"
     print(f"| {label} | {loop:.1f} ({ref}) | {core:.1f} | {ratio:.2f}x | {t} | {met} |")
+# The medians as benchmark JSON for bench/plot_rates.py: the loop's two stages, then core's.
+loops = {ref: statistics.median(x[1] for n, _, r, _ in rows if r == ref for x in data[n])
+         for ref in ("crc", "cmac")}
+chart = [{"name": "loop: CRC8 (reference)", "items_per_second": loops["crc"] * 1e6},
+         {"name": "loop: AES-CMAC (reference)", "items_per_second": loops["cmac"] * 1e6}]
+chart += [{"name": label, "items_per_second": statistics.median(x[0] for x in data[name]) * 1e6}
+          for label, name, _, _ in rows]
+json.dump({"benchmarks": chart}, open(f"{tmp}/chart.json", "w"))
 PY
+if [ -n "${CHART:-}" ]; then
+  python3 "$top/bench/plot_rates.py" --out "$CHART" --reference "loop: AES-CMAC (reference)" \
+    --title "Tap records/s by stage, one core, medians of $rounds rounds (ratios: to the loop's AES-CMAC)" \
+    "$tmp/chart.json"
+  echo "chart: $CHART"
+fi
