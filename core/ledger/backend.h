@@ -116,6 +116,9 @@ class Backend {
   virtual absl::Status AppendDeferred(const StoredRow& row, const Head& from) {
     return Append(row, from);
   }
+  // Makes every row appended so far durable (a deferred one included). UNAVAILABLE when it
+  // cannot (the rows stay as they are). The default: nothing to do.
+  virtual absl::Status Sync() { return absl::OkStatus(); }
 
   // The stored head. FAILED_PRECONDITION when it is missing or malformed (the message says to
   // run `desfirectl ledger verify`), UNAVAILABLE when it cannot be read.

@@ -64,8 +64,12 @@ Ledger::Ledger(std::unique_ptr<Backend> backend, Head head, std::unique_ptr<Head
       head_file_(std::move(head_file)),
       head_file_stale_(head_file_stale) {}
 Ledger::~Ledger() {
-  // The head file is written without a sync: make it durable now (it names a durable row).
-  if (head_file_) (void)head_file_->Sync();
+  // Closing: a deferred last row is made durable and the head file names it; the head file,
+  // written without syncs, is synced. (If the sync fails it lags one row, which Open accepts.)
+  if (!head_file_) return;
+  absl::MutexLock l(&mu_);
+  if (deferred_ && backend_->Sync().ok()) (void)head_file_->Write(head_);
+  (void)head_file_->Sync();
 }
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, Options options) {

@@ -353,6 +353,16 @@ absl::Status SqliteBackend::AppendDeferred(const StoredRow& row, const Head& fro
   return AppendRow(row, from, /*sync=*/false);
 }
 
+absl::Status SqliteBackend::Sync() {
+  Impl& m = *impl_;
+  absl::MutexLock l(&m.mu);
+  int in_wal = 0, copied = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(m.db.get(), nullptr, SQLITE_CHECKPOINT_FULL, &in_wal, &copied);
+  if (rc != SQLITE_OK || copied != in_wal) return m.Unavailable("cannot sync the ledger");
+  return absl::OkStatus();
+}
+
 absl::Status SqliteBackend::AppendRow(const StoredRow& row, const Head& from, bool sync) {
   const Value& hash_text = row[Column::kHash];
   const std::optional<Hash> hash =

@@ -75,6 +75,8 @@ class SqliteBackend final : public Backend {
   // The commit without its WAL sync (synchronous=NORMAL for it): the next Append's sync
   // covers the row.
   absl::Status AppendDeferred(const StoredRow& row, const Head& from) override;
+  // A full checkpoint (the WAL synced, copied into the file, the file synced).
+  absl::Status Sync() override;
   absl::StatusOr<Head> ReadHead() override;
   absl::StatusOr<std::optional<LastRow>> Last() override;
   absl::StatusOr<std::optional<StoredRow>> Latest(absl::string_view request_id) override;
