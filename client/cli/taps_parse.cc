@@ -153,6 +153,8 @@ int Finish(const ArgParser& args, const std::istream& in, const std::string& pat
   if (in.bad()) {
     exit_code = Fail(args, kExitInput, absl::DataLossError(absl::StrCat("read error on ", path)));
   }
+  // With --json a failure is the one JSON object on stderr: no notes or summary after it.
+  if (exit_code != kExitOk && args.Has("json")) return exit_code;
   for (const std::string& notice : notices) {
     std::cerr << kCommand << ": note: " << notice << "\n";
   }

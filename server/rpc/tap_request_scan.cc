@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "core/apdu/error_metadata.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/rpc/tap_limits.h"
@@ -163,7 +164,11 @@ bool ReadTapInput(google::protobuf::io::CodedInputStream& in, std::string* raw,
     if (tag == LengthTag(1) || tag == LengthTag(3)) {
       int size = 0;
       std::string* to = tag == LengthTag(1) ? raw : raw_hex;
-      return ReadSize(in, &size) && in.ReadString(to, size) ? Field::kRead : Field::kBad;
+      if (!ReadSize(in, &size) || !in.ReadString(to, size)) return Field::kBad;
+      // raw_hex is a proto3 string: protobuf's parser refuses one that is not UTF-8.
+      const bool utf8 = to == raw || google::protobuf::internal::IsStructurallyValidUTF8(
+                                         to->data(), static_cast<int>(to->size()));
+      return utf8 ? Field::kRead : Field::kBad;
     }
     if (tag != LengthTag(2)) return Field::kOther;
     if (!backend->has_value()) *backend = 0;

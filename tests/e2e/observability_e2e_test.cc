@@ -240,7 +240,7 @@ TEST_F(ObservabilityE2eTest, CancelledTapStreamIsNotAnError) {
   const std::string series = R"(desfired_stream_duration_seconds_count{method="ParseTapStream",)"
                              R"(service="TapService"})";
   std::string after = Scrape();
-  for (int i = 0; i < 100 && SampleOr0(after, series) == 0; ++i) {
+  for (int i = 0; i < 500 && SampleOr0(after, series) == 0; ++i) {
     absl::SleepFor(absl::Milliseconds(20));  // the stream's end reaches the server
     after = Scrape();
   }

@@ -197,12 +197,18 @@ TEST_F(TapLimitsE2eTest, LargestBatchIsAnsweredAndOneMoreIsRefusedBeforeParsing)
   const size_t after = PeakRss(server->pid());
   EXPECT_LT(after, before + (size_t{64} << 20)) << before << " -> " << after;
 
-  // A record longer than any record can be is refused by its index.
+  // A record longer than any record can be is refused by its index: over the encoded limit
+  // while the request is counted, over 64 bytes when it is read.
   v1::ParseTapsRequest long_record = Records<v1::ParseTapsRequest>(0, 3);
-  long_record.mutable_records(2)->set_raw(std::string(100, '\x01'));
+  long_record.mutable_records(2)->set_raw(std::string(300, '\x01'));
   s = taps->ParseTaps(Ctx().get(), long_record, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_EQ(Meta(InfoOf(s), "field"), "records[2]");
+  long_record.mutable_records(2)->set_raw(std::string(100, '\x01'));
+  s = taps->ParseTaps(Ctx().get(), long_record, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(Meta(InfoOf(s), "field"), "records.raw");
+  EXPECT_THAT(s.error_message(), HasSubstr("records[2].raw: 100 bytes"));
   EXPECT_EQ(server->Stop(), 0) << server->err();
 }
 
