@@ -68,7 +68,7 @@ for label, name, ref, target in rows:
     met = ("yes" if ratio >= target else "NO") if target else "-"
     print(f"| {label} | {loop:.1f} ({ref}) | {core:.1f} | {ratio:.2f}x | {t} | {met} |")
 # The medians as benchmark JSON for bench/plot_rates.py: the loop's two stages, then core's.
-loops = {ref: statistics.median(x[1] for n, _, r, _ in rows if r == ref for x in data[n])
+loops = {ref: statistics.median(x[1] for _, n, r, _ in rows if r == ref for x in data[n])
          for ref in ("crc", "cmac")}
 chart = [{"name": "loop: CRC8 (reference)", "items_per_second": loops["crc"] * 1e6},
          {"name": "loop: AES-CMAC (reference)", "items_per_second": loops["cmac"] * 1e6}]
