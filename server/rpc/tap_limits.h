@@ -28,7 +28,7 @@ size_t WorstTapResultBytes(const tap::TapPipelineConfig& config);
 // The most bytes one encoded TapInput (one element of `records`) may have: a record given as
 // `raw_hex` of kMaxTapRecordHexChars characters (request_limits.h) with any backend_time takes
 // at most 219, a full 32-byte `raw` record at most 53. A longer one is refused with the message
-// (INVALID_ARGUMENT naming "records[i]") before anything is parsed; CheckTapInputs
+// (INVALID_ARGUMENT naming "records[i]") before anything is parsed; TapInputDecoder
 // (tap_input.h) then bounds a record to kMaxTapRecordBytes, so that a result echoes at most
 // that many raw bytes (as raw_hex).
 inline constexpr size_t kMaxTapInputBytes = 256;
