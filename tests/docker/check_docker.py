@@ -26,7 +26,7 @@ docker/Dockerfile
     one);
   - the runtime, demo and default images run as a non-root user that a RUN creates with a
     fixed uid; HEALTHCHECK runs desfired-health-probe (copied into the image) on the port the
-    CMD listens on and EXPOSE names; a non-loopback --listen carries --allow_insecure_remote;
+    CMD listens on and EXPOSE names; a non-loopback --listen carries --allow-insecure-remote;
   - no secrets: no ENV/ARG named like a key, token or password, no 32+ hex-digit string, no
     ADD from a URL, no COPY of `.` outside the build stage, and no file that looks like key
     material (*.pem, *.key, *keys.conf, token files ...) in the build context once
@@ -423,6 +423,8 @@ def is_loopback(host: str) -> bool:
 
 
 PREBUILT_DIR = "build/docker-prebuilt"
+# desfired takes a flag with dashes or underscores (server/flag_spelling.h).
+INSECURE_FLAGS = {"--allow-insecure-remote", "--allow_insecure_remote"}
 
 
 def check_prebuilt(r: Results, df: dfp.Dockerfile, build: dfp.Stage, bdir: str,
@@ -603,8 +605,8 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
             f"probe {addr}, EXPOSE {expose}, --listen {listen}")
     if listen:
         host = listen.rsplit(":", 1)[0]
-        r.check(is_loopback(host) or "--allow_insecure_remote" in cmd.words(),
-                "CMD: a non-loopback --listen carries --allow_insecure_remote (no TLS yet)",
+        r.check(is_loopback(host) or bool(INSECURE_FLAGS & set(cmd.words())),
+                "CMD: a non-loopback --listen carries --allow-insecure-remote (no TLS yet)",
                 f"{cmd.args}")
     vols = [f"line {i.line}" for s in df.stages for i in s.all("VOLUME")]
     r.check(not vols, "no VOLUME (compose names the ledger's volume; no anonymous volumes)",
@@ -655,6 +657,8 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
                     continue
                 for src in dfp.copy_sources_and_dest(ins)[0]:
                     src = src.rstrip("/")
+                    if src == PREBUILT_DIR:
+                        continue  # made by docker-check --prebuilt; check_prebuilt covers it
                     hit = src in (".", "") or src in files_in_context or any(
                         f.startswith(src + "/") for f in files_in_context)
                     r.check(hit, f"line {ins.line}: COPY source {src} is in the build context")
@@ -856,8 +860,8 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
                 any(str(x).endswith(":" + lport) for x in hc),
                 f"compose: {name} health check runs desfired-health-probe on :{lport}", f"{hc}")
         r.check(not listen or is_loopback(listen.rsplit(":", 1)[0]) or
-                "--allow_insecure_remote" in command_of(svc),
-                f"compose: {name}'s non-loopback --listen carries --allow_insecure_remote")
+                bool(INSECURE_FLAGS & set(command_of(svc))),
+                f"compose: {name}'s non-loopback --listen carries --allow-insecure-remote")
         interval = duration_s((svc.get("healthcheck") or {}).get("interval", "30s"))
         r.check(interval <= 5, f"compose: {name}'s first health probe within 5 s (interval)",
                 f"interval {interval} s: the first probe waits one interval")
@@ -1061,7 +1065,7 @@ DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
      "COPY . /opt/src\nCOPY docker/pcscd-foreground"),
     ("a binary from the wrong place", "/src/build/client/desfirectl", "/src/build/server/desfirectl"),
     ("a binary that is not built", "/src/build/sim/desfire-sim", "/src/build/sim/desfire-sim-x"),
-    ("insecure listen without the flag", '"--listen=0.0.0.0:50051", "--allow_insecure_remote"]',
+    ("insecure listen without the flag", '"--listen=0.0.0.0:50051", "--allow-insecure-remote"]',
      '"--listen=0.0.0.0:50051"]'),
     ("no pcscd", "pcscd libccid", "libccid"),
     ("default target is the demo", "\nFROM runtime\n", "\n"),
