@@ -10,6 +10,11 @@ docker/Dockerfile
   - stages build, runtime, demo; `docker build` without --target gives the runtime image;
   - every FROM is pinned: debian:bookworm-YYYYMMDD (build) and debian:bookworm-YYYYMMDD-slim
     (runtime), the same date, an optional @sha256 digest; never a moving tag;
+  - `FROM build-${DESFIRED_BINARIES} AS build` may choose the build stage: build-source (the
+    default, checked as the build stage below) or build-prebuilt, FROM scratch with only
+    `COPY build/docker-prebuilt/ <build dir>/`, which scripts/docker-check --prebuilt stages
+    with every binary the images copy, and the dockerignore re-includes that and nothing else
+    of build/; compose passes DESFIRED_BINARIES (source by default);
   - the build stage runs scripts/setup and nothing else installs packages there; its build
     RUN is executed here with a recording `cmake` on PATH, and so is scripts/test itself: the
     configure command must be the same and the build command the same plus `--target ...`;
@@ -21,7 +26,7 @@ docker/Dockerfile
     one);
   - the runtime, demo and default images run as a non-root user that a RUN creates with a
     fixed uid; HEALTHCHECK runs desfired-health-probe (copied into the image) on the port the
-    CMD listens on and EXPOSE names; a non-loopback --listen carries --allow_insecure_remote;
+    CMD listens on and EXPOSE names; a non-loopback --listen carries --allow-insecure-remote;
   - no secrets: no ENV/ARG named like a key, token or password, no 32+ hex-digit string, no
     ADD from a URL, no COPY of `.` outside the build stage, and no file that looks like key
     material (*.pem, *.key, *keys.conf, token files ...) in the build context once
@@ -176,13 +181,18 @@ def ignored(rel: str, rules) -> bool:
 
 def context_files(source_dir: str, rules) -> List[str]:
     """The files a build with this context would send (relative paths)."""
-    has_negation = any(neg for neg, _ in rules)
+    negated = [rx for neg, rx in rules if neg]
+
+    def may_reinclude(rel_dir: str) -> bool:  # a `!pattern` may match below rel_dir
+        return any(rx.pattern.startswith(re.escape(rel_dir + "/")) or
+                   not rx.pattern[:1].isalnum() for rx in negated)
+
     out = []
     for root, dirs, files in os.walk(source_dir):
         rel_root = os.path.relpath(root, source_dir)
         rel_root = "" if rel_root == "." else rel_root + "/"
-        if not has_negation:
-            dirs[:] = [d for d in dirs if not ignored(rel_root + d, rules)]
+        dirs[:] = [d for d in dirs
+                   if not ignored(rel_root + d, rules) or may_reinclude(rel_root + d)]
         for f in files:
             rel = rel_root + f
             if not ignored(rel, rules):
@@ -412,6 +422,59 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1", "[::1]") or host.startswith("127.")
 
 
+PREBUILT_DIR = "build/docker-prebuilt"
+# desfired takes a flag with dashes or underscores (server/flag_spelling.h).
+INSECURE_FLAGS = {"--allow-insecure-remote", "--allow_insecure_remote"}
+
+
+def check_prebuilt(r: Results, df: dfp.Dockerfile, build: dfp.Stage, bdir: str,
+                   ignore_text: Optional[str], ctx: Context):
+    """The build-prebuilt stage (scripts/docker-check --prebuilt): it takes from the context
+    exactly what docker-check stages in build/docker-prebuilt, laid out as the build stage's
+    build directory, and nothing else of the host's build tree."""
+    alias = df.stage("build")
+    if alias is build:
+        return  # one build stage, no choice of binaries
+    arg = re.fullmatch(r"build-\$\{?(\w+)\}?", alias.base_raw or "")
+    r.check(arg is not None and df.global_args.get(arg.group(1)) == "source" and
+            build.name == "build-source",
+            "`FROM build-${DESFIRED_BINARIES} AS build`, the source build by default",
+            f"FROM {alias.base_raw}; global ARGs {df.global_args}")
+    if not df.has_stage("build-prebuilt"):
+        r.check(False, "a build-prebuilt stage", f"stages {[s.name for s in df.stages]}")
+        return
+    pre = df.stage("build-prebuilt")
+    copies = [dfp.copy_sources_and_dest(i) for i in pre.instructions if i.keyword == "COPY"]
+    others = [f"line {i.line}: {i.keyword}" for i in pre.instructions if i.keyword != "COPY"]
+    r.check(pre.base == "scratch" and not others and
+            copies == [([PREBUILT_DIR + "/"], bdir.rstrip("/") + "/")],
+            f"build-prebuilt: FROM scratch, only COPY {PREBUILT_DIR}/ {bdir}/",
+            f"FROM {pre.base}; COPY {copies}; {others}")
+    # What docker-check stages: every binary the images copy from the build stage, and the
+    # debug directory, under the same path relative to the build directory.
+    wanted = set()
+    for s in df.stages:
+        for ins in s.all("COPY"):
+            if ins.flags.get("from") == "build":
+                wanted |= {os.path.relpath(os.path.normpath(src), bdir)
+                           for src in dfp.copy_sources_and_dest(ins)[0]}
+    check_text = open(os.path.join(ctx.source_dir, "scripts", "docker-check")).read()
+    missing = sorted(w for w in wanted if w not in check_text)
+    r.check(PREBUILT_DIR in check_text and not missing,
+            f"scripts/docker-check --prebuilt stages {sorted(wanted)} in {PREBUILT_DIR}",
+            f"not named in scripts/docker-check: {missing}")
+    if ignore_text is not None:
+        rules = read_ignore(ignore_text)
+        sent = [p for p in (PREBUILT_DIR + "/server/desfired", PREBUILT_DIR + "/debug/desfired.debug")
+                if not ignored(p, rules)]
+        kept = [p for p in ("build/CMakeCache.txt", "build/server/desfired", "build/docker-prebuiltx",
+                            "build/tests/keys.conf", PREBUILT_DIR + "/keys.conf")
+                if not ignored(p, rules)]
+        r.check(len(sent) == 2 and not kept,
+                f"the build context has {PREBUILT_DIR} and nothing else of build/",
+                f"sent {sent}; also sent {kept}")
+
+
 def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str], ctx: Context):
     names = [s.name for s in df.stages]
     for n in ("build", "runtime", "demo"):
@@ -419,6 +482,10 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
     if not all(df.has_stage(n) for n in ("build", "runtime", "demo")):
         return
     build, runtime, demo, last = df.stage("build"), df.stage("runtime"), df.stage("demo"), df.stages[-1]
+    # `build` may name, through the build argument DESFIRED_BINARIES, the stage that makes the
+    # binaries: build-source (the default, checked below as the build stage) or build-prebuilt.
+    if not build.instructions and df.is_stage_name(build.base):
+        build = df.stage(build.base)
     r.check(last is runtime or (last.base == "runtime" and not last.instructions),
             "a build without --target gives the runtime image",
             f"the last stage is FROM {last.base} ({last.name})")
@@ -439,11 +506,11 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
                 "a moving tag (latest, bookworm, bookworm-slim, 12) changes under the build")
         if ok:
             dates[s.name] = (m.group(1), bool(m.group(2)))
-    if "build" in dates and "runtime" in dates:
-        r.check(not dates["build"][1] and dates["runtime"][1],
+    if build.name in dates and "runtime" in dates:
+        r.check(not dates[build.name][1] and dates["runtime"][1],
                 "build stage on debian:bookworm-*, runtime on debian:bookworm-*-slim",
                 f"{build.base} / {runtime.base}")
-        r.check(dates["build"][0] == dates["runtime"][0],
+        r.check(dates[build.name][0] == dates["runtime"][0],
                 "build and runtime bases are the same Debian image date",
                 f"{build.base} vs {runtime.base}")
 
@@ -505,6 +572,8 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
                         f"{s.name or 'final'}: COPY --from=build {src} is a built target",
                         f"targets {targets}; CMake puts {name} at {want}")
 
+    check_prebuilt(r, df, build, bdir, ignore_text, ctx)
+
     # Users, health check, CMD.
     useradds = [i for s in df.chain(runtime) for i in s.all("RUN") if "useradd" in i.args]
     args = arg_defaults(df, runtime)
@@ -536,8 +605,8 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
             f"probe {addr}, EXPOSE {expose}, --listen {listen}")
     if listen:
         host = listen.rsplit(":", 1)[0]
-        r.check(is_loopback(host) or "--allow_insecure_remote" in cmd.words(),
-                "CMD: a non-loopback --listen carries --allow_insecure_remote (no TLS yet)",
+        r.check(is_loopback(host) or bool(INSECURE_FLAGS & set(cmd.words())),
+                "CMD: a non-loopback --listen carries --allow-insecure-remote (no TLS yet)",
                 f"{cmd.args}")
     vols = [f"line {i.line}" for s in df.stages for i in s.all("VOLUME")]
     r.check(not vols, "no VOLUME (compose names the ledger's volume; no anonymous volumes)",
@@ -578,14 +647,18 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
         secret = [f for f in files_in_context if looks_secret(f)]
         r.check(not secret, "no key material in the build context", f"{secret[:5]}")
         leaked = [f for f in files_in_context
-                  if f.startswith(".git/") or re.match(r"build[^/]*/", f)]
-        r.check(not leaked, "the build context has no .git or build*/ trees", f"{leaked[:3]}")
+                  if f.startswith(".git/") or
+                  (re.match(r"build[^/]*/", f) and not f.startswith(PREBUILT_DIR + "/"))]
+        r.check(not leaked, f"the build context has no .git or build*/ trees (but {PREBUILT_DIR})",
+                f"{leaked[:3]}")
         for s in df.stages:
             for ins in s.all("COPY"):
                 if "from" in ins.flags:
                     continue
                 for src in dfp.copy_sources_and_dest(ins)[0]:
                     src = src.rstrip("/")
+                    if src == PREBUILT_DIR:
+                        continue  # made by docker-check --prebuilt; check_prebuilt covers it
                     hit = src in (".", "") or src in files_in_context or any(
                         f.startswith(src + "/") for f in files_in_context)
                     r.check(hit, f"line {ins.line}: COPY source {src} is in the build context")
@@ -712,6 +785,13 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
                 f"{dockerfile_path}")
         if not (target and df.has_stage(target)):
             continue
+        if df.global_args.get("DESFIRED_BINARIES"):
+            bargs = build.get("args") or {}
+            if isinstance(bargs, list):
+                bargs = dict(a.split("=", 1) for a in bargs if "=" in a)
+            r.check(bargs.get("DESFIRED_BINARIES") == "${DESFIRED_BINARIES:-source}",
+                    f"compose: {name} passes DESFIRED_BINARIES to the build (source by default)",
+                    f"build args {bargs}")
         stage = df.stage(target)
         files = installed_files(df, stage)
         pk = stage_packages(df, stage)
@@ -780,8 +860,8 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
                 any(str(x).endswith(":" + lport) for x in hc),
                 f"compose: {name} health check runs desfired-health-probe on :{lport}", f"{hc}")
         r.check(not listen or is_loopback(listen.rsplit(":", 1)[0]) or
-                "--allow_insecure_remote" in command_of(svc),
-                f"compose: {name}'s non-loopback --listen carries --allow_insecure_remote")
+                bool(INSECURE_FLAGS & set(command_of(svc))),
+                f"compose: {name}'s non-loopback --listen carries --allow-insecure-remote")
         interval = duration_s((svc.get("healthcheck") or {}).get("interval", "30s"))
         r.check(interval <= 5, f"compose: {name}'s first health probe within 5 s (interval)",
                 f"interval {interval} s: the first probe waits one interval")
@@ -985,18 +1065,21 @@ DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
      "COPY . /opt/src\nCOPY docker/pcscd-foreground"),
     ("a binary from the wrong place", "/src/build/client/desfirectl", "/src/build/server/desfirectl"),
     ("a binary that is not built", "/src/build/sim/desfire-sim", "/src/build/sim/desfire-sim-x"),
-    ("insecure listen without the flag", '"--listen=0.0.0.0:50051", "--allow_insecure_remote"]',
+    ("insecure listen without the flag", '"--listen=0.0.0.0:50051", "--allow-insecure-remote"]',
      '"--listen=0.0.0.0:50051"]'),
     ("no pcscd", "pcscd libccid", "libccid"),
     ("default target is the demo", "\nFROM runtime\n", "\n"),
     ("an image VOLUME", "USER desfired\nWORKDIR", "VOLUME [\"/var/lib/desfired\"]\nUSER desfired\nWORKDIR"),
     ("unstripped binaries", "RUN docker/split-debug", "RUN true || docker/split-debug"),
+    ("prebuilt binaries by default", "ARG DESFIRED_BINARIES=source", "ARG DESFIRED_BINARIES=prebuilt"),
+    ("the host's whole build tree", "COPY build/docker-prebuilt/ /src/build/", "COPY build/ /src/build/"),
     ("one binary unstripped", "build/server/desfired build/server/desfired-health-probe",
      "build/server/desfired-health-probe"),
 ]
 IGNORE_MUTATIONS = [
     ("key files not ignored", "**/*keys.conf", "**/nothing-here"),
     ("build trees sent", "build*", "nothing-here"),
+    ("the whole build tree re-included", "!build/docker-prebuilt", "!build"),
 ]
 COMPOSE_MUTATIONS = [
     ("wrong cgroup rule", '"c 189:* rmw"', '"c 188:* rmw"'),
@@ -1024,6 +1107,7 @@ COMPOSE_MUTATIONS = [
     ("demo ledger on an anonymous volume",
      *removed("      - {type: volume, source: desfired-demo-data, target: /var/lib/desfired}\n")),
     ("first health probe after 15 s", "    interval: 5s", "    interval: 15s"),
+    ("prebuilt binaries by default", "${DESFIRED_BINARIES:-source}", "${DESFIRED_BINARIES:-prebuilt}"),
 ]
 
 

@@ -37,6 +37,7 @@ class Stage:
     name: Optional[str]
     line: int
     instructions: List[Instruction] = field(default_factory=list)
+    base_raw: Optional[str] = None  # the FROM image as written, before ${ARG}s are replaced
 
     def all(self, keyword: str) -> List[Instruction]:
         return [i for i in self.instructions if i.keyword == keyword]
@@ -45,6 +46,8 @@ class Stage:
 @dataclass
 class Dockerfile:
     stages: List[Stage]
+    # The ARGs before the first FROM (usable in FROM lines): name -> default ("" if none).
+    global_args: Dict[str, str] = field(default_factory=dict)
 
     def stage(self, name: str) -> Stage:
         for s in self.stages:
@@ -100,8 +103,14 @@ def _logical_lines(text: str):
         yield start, " ".join(b for b in buf if b)
 
 
+_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
 def parse(text: str) -> Dockerfile:
+    """Stages and instructions. A FROM's ${VAR} is replaced by the global ARG's default, as
+    `docker build` does without --build-arg."""
     stages: List[Stage] = []
+    global_args: Dict[str, str] = {}
     for line, logical in _logical_lines(text):
         keyword, _, rest = logical.partition(" ")
         keyword = keyword.upper()
@@ -123,16 +132,18 @@ def parse(text: str) -> Dockerfile:
             except json.JSONDecodeError:
                 exec_form = None
         if keyword == "FROM":
-            words = rest.split()
+            words = _VAR.sub(lambda m: global_args.get(m.group(1) or m.group(2), ""), rest).split()
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(len(stages), words[0], name, line))
+            stages.append(Stage(len(stages), words[0], name, line, base_raw=rest.split()[0]))
             continue
         if not stages:
             if keyword != "ARG":
                 raise ValueError(f"line {line}: {keyword} before the first FROM")
+            name, _, default = rest.partition("=")
+            global_args[name.strip()] = default.strip().strip('"')
             continue
         stages[-1].instructions.append(Instruction(keyword, flags, rest, line, exec_form))
-    return Dockerfile(stages)
+    return Dockerfile(stages, global_args)
 
 
 def healthcheck_command(ins: Instruction) -> Optional[List[str]]:
