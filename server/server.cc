@@ -74,17 +74,17 @@ absl::Status CheckTapLimits(const ServerConfig& c) {
   return absl::OkStatus();
 }
 
-// `listen` (config field `field`) is host:port, and loopback unless TLS or
+// `listen` (config field `field`) is host:port, and loopback unless `tls` or
 // allow_insecure_remote.
-absl::Status CheckListen(const ServerConfig& c, absl::string_view field,
-                         const std::string& listen) {
+absl::Status CheckListen(const ServerConfig& c, absl::string_view field, const std::string& listen,
+                         bool tls) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
       port < 0 || port > 65535) {
     return ConfigError(field, absl::StrCat("'", listen, "' is not host:port"));
   }
-  if (!IsLoopback(listen) && !c.allow_insecure_remote && c.security.tls_cert_file.empty()) {
+  if (!IsLoopback(listen) && !c.allow_insecure_remote && !tls) {
     return ConfigError(field, absl::StrCat("'", listen,
                                            "' is not a loopback address; without TLS "
                                            "(--tls_cert, --tls_key) the server listens on "
@@ -94,9 +94,10 @@ absl::Status CheckListen(const ServerConfig& c, absl::string_view field,
 }
 
 absl::Status CheckConfig(const ServerConfig& c) {
-  DESFIRED_RETURN_IF_ERROR(CheckListen(c, "listen", c.listen));
+  DESFIRED_RETURN_IF_ERROR(CheckListen(c, "listen", c.listen, !c.security.tls_cert_file.empty()));
   if (!c.http.listen.empty()) {
-    DESFIRED_RETURN_IF_ERROR(CheckListen(c, "http_listen", c.http.listen));
+    // The HTTP API is plain HTTP (http_server.h, "TLS"): loopback, behind a TLS proxy.
+    DESFIRED_RETURN_IF_ERROR(CheckListen(c, "http_listen", c.http.listen, /*tls=*/false));
     if (c.http.tap_chunk_records == 0 || c.http.threads == 0 ||
         c.http.request_timeout <= absl::ZeroDuration() ||
         c.http.heartbeat <= absl::ZeroDuration() || c.http.session_ttl <= absl::ZeroDuration()) {
@@ -340,8 +341,6 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   s->listener_->Start(std::move(acceptor));
   if (!c.http.listen.empty()) {
     http::HttpOptions http = c.http;
-    http.tls_cert_file = c.security.tls_cert_file;
-    http.tls_key_file = c.security.tls_key_file;
     http.tap_chunk_records = std::min(http.tap_chunk_records, c.max_tap_batch);
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);

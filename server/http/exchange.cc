@@ -54,6 +54,10 @@ std::optional<std::string> Exchange::Header(absl::string_view name) const {
   return std::string(v);
 }
 
+bool Exchange::secure() const {
+  return tls_ || Header("X-Forwarded-Proto").value_or("") == "https";
+}
+
 int64_t Exchange::content_length() const { return mg_get_request_info(conn_)->content_length; }
 
 absl::StatusOr<size_t> Exchange::ReadBody(char* buf, size_t n) {

@@ -44,7 +44,9 @@ class Exchange {
   std::optional<std::string> Header(absl::string_view name) const;
   // The Content-Length, or -1 when the body is chunked or has none.
   int64_t content_length() const;
-  bool tls() const { return tls_; }
+  // The browser used https: TLS here, or a reverse proxy in front says so
+  // (X-Forwarded-Proto: https).
+  bool secure() const;
   mg_connection* conn() const { return conn_; }
 
   // Reads up to `n` body bytes into `buf`: the count, 0 at the body's end; an error when the

@@ -1,7 +1,6 @@
 #include "server/http/http_server.h"
 
 #include <civetweb.h>
-#include <openssl/ssl.h>
 
 #include <cstring>
 #include <vector>
@@ -34,25 +33,10 @@ int OnLogMessage(const mg_connection* conn, const char* message) {
   return 1;
 }
 
-// TLS from the gRPC listener's files; civetweb's own TLS set-up is skipped (return 1).
-int OnInitSsl(void* ssl_ctx, void* user_data) {
-  auto* server = static_cast<HttpServer*>(user_data);
-  SSL_CTX* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, server->options().tls_cert_file.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx, server->options().tls_key_file.c_str(), SSL_FILETYPE_PEM) !=
-          1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
-    return -1;
-  }
-  return 1;
-}
-
-// civetweb's form of host:port ("localhost" as 127.0.0.1; 's' for TLS).
-std::string CivetPorts(absl::string_view listen, bool tls) {
+// civetweb's form of host:port ("localhost" as 127.0.0.1).
+std::string CivetPorts(absl::string_view listen) {
   std::string ports(listen);
   if (absl::StartsWith(ports, "localhost:")) ports = absl::StrCat("127.0.0.1", ports.substr(9));
-  if (tls) ports += "s";
   return ports;
 }
 
@@ -66,9 +50,8 @@ HttpServer::HttpServer(HttpOptions options, HttpDeps deps)
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions options, HttpDeps deps) {
   std::unique_ptr<HttpServer> s(new HttpServer(std::move(options), std::move(deps)));
   const HttpOptions& o = s->options_;
-  const bool tls = !o.tls_cert_file.empty();
-  mg_init_library(tls ? MG_FEATURES_TLS : 0);
-  const std::string ports = CivetPorts(o.listen, tls);
+  mg_init_library(0);
+  const std::string ports = CivetPorts(o.listen);
   const std::string threads = absl::StrCat(o.threads);
   const std::string timeout = absl::StrCat(absl::ToInt64Milliseconds(o.request_timeout));
   std::vector<const char*> config = {"listening_ports",    ports.c_str(),
@@ -78,16 +61,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions option
                                      "enable_keep_alive",  "no",
                                      "decode_url",         "no",
                                      "tcp_nodelay",        "1"};
-  if (tls) {
-    config.push_back("ssl_certificate");
-    config.push_back(o.tls_cert_file.c_str());
-  }
   config.push_back(nullptr);
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof callbacks);
   callbacks.begin_request = OnBeginRequest;
   callbacks.log_message = OnLogMessage;
-  if (tls) callbacks.init_ssl = OnInitSsl;
   char error_text[256] = {0};
   unsigned error_code = 0;
   mg_error_data error{
@@ -275,7 +253,7 @@ void HttpServer::SignIn(Exchange& ex) {
   const std::string cookie = absl::StrCat(
       "Set-Cookie: ", kCookie, "=", session->id,
       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", absl::ToInt64Seconds(options_.session_ttl),
-      ex.tls() ? "; Secure" : "", "\r\n");
+      ex.secure() ? "; Secure" : "", "\r\n");
   google::protobuf::Struct answer;
   (*answer.mutable_fields())["csrfToken"].set_string_value(session->csrf);
   (*answer.mutable_fields())["caller"].set_string_value(caller);

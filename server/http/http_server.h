@@ -1,7 +1,7 @@
 // HttpServer: the HTTP/1.1 side of desfired (--http_listen), for browsers and scripts: a JSON
 // API over the same services as gRPC, Server-Sent Events of WatchCards, and browser sessions
 // (docs/api.md, "HTTP API"). Built on civetweb (Debian's libcivetweb, which prometheus-cpp
-// already brings: a maintained embeddable C server with TLS through OpenSSL).
+// already brings: a maintained embeddable C server).
 //
 //   GET    /healthz                     the health service's status, no token needed
 //   POST   /v1/session                  {"token": "..."} → session cookie + {"csrfToken": ...}
@@ -28,6 +28,13 @@
 // the time a request's head and body may take (request_timeout: a body that never ends is cut
 // off), requests open at once per client address (max_requests_per_address), worker threads
 // (each open request, an event stream too, holds one).
+//
+// TLS: none of its own. Debian's civetweb 1.15 loads OpenSSL at run time with the functions of
+// OpenSSL 1.1, one of which OpenSSL 3 no longer has: a TLS connection crashes it (a null
+// function called after the handshake). The API is therefore served in plain HTTP, on loopback
+// (the rule of --listen without TLS), and put behind a TLS reverse proxy for other hosts;
+// the session cookie is Secure when the proxy says the browser used https
+// (X-Forwarded-Proto: https).
 //
 // Thread-safe. Stop() (or the destructor) must come before the gRPC server shuts down.
 #ifndef DESFIRED_SERVER_HTTP_HTTP_SERVER_H_
@@ -56,10 +63,7 @@ struct mg_connection;
 namespace desfired::server::http {
 
 struct HttpOptions {
-  std::string listen;  // host:port; port 0 picks one
-  // TLS with these PEM files (the gRPC listener's); empty: plain HTTP.
-  std::string tls_cert_file;
-  std::string tls_key_file;
+  std::string listen;                                  // host:port; port 0 picks one
   size_t max_body_bytes = size_t{256} << 20;           // POST /v1/taps:parse
   absl::Duration request_timeout = absl::Seconds(10);  // head, and each wait for body bytes
   size_t max_requests_per_address = 32;                // 0: no limit

@@ -35,6 +35,7 @@
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/e2e_support.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/test_certs.h"
 
 namespace desfired {
 namespace {
@@ -274,6 +275,13 @@ TEST_F(HttpE2eTest, SessionsCookiesCsrfAndBearerTokens) {
   EXPECT_TRUE(absl::StrContains(set_cookie, "SameSite=Strict")) << set_cookie;
   EXPECT_TRUE(absl::StrContains(set_cookie, "Path=/")) << set_cookie;
   EXPECT_FALSE(absl::StrContains(set_cookie, "Secure")) << "plain HTTP: " << set_cookie;
+  // Behind a TLS reverse proxy the cookie is Secure.
+  HttpResponse proxied = HttpCall({.method = "POST",
+                                   .url = base_ + "/v1/session",
+                                   .headers = {"X-Forwarded-Proto: https"},
+                                   .body = absl::StrCat("{\"token\":\"", kViewerToken, "\"}")});
+  EXPECT_TRUE(absl::StrContains(proxied.Header("Set-Cookie"), "; Secure"))
+      << proxied.Header("Set-Cookie");
   const std::string cookie = "Cookie: " + set_cookie.substr(0, set_cookie.find(';'));
   google::protobuf::Struct answer;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(sign_in.body, &answer).ok());
@@ -543,6 +551,15 @@ TEST_F(HttpE2eTest, HttpIsOffByDefaultAndFollowsTheLoopbackRule) {
       {"--listen=127.0.0.1:0", "--http_listen=0.0.0.0:0", socket}, sandbox_->dir(), true);
   EXPECT_EQ(remote.exit_code, 1) << remote.err;
   EXPECT_TRUE(absl::StrContains(remote.err, "config http_listen")) << remote.err;
+  // The HTTP API has no TLS of its own: TLS for gRPC does not open it to other hosts.
+  absl::StatusOr<testing::TestPki> pki = testing::TestPki::Create(sandbox_->dir());
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  testing::DesfiredRun tls = testing::RunDesfired(
+      {"--listen=0.0.0.0:0", "--http_listen=0.0.0.0:0", "--tls_cert=" + pki->server_cert,
+       "--tls_key=" + pki->server_key, socket},
+      sandbox_->dir(), true);
+  EXPECT_EQ(tls.exit_code, 1) << tls.err;
+  EXPECT_TRUE(absl::StrContains(tls.err, "config http_listen")) << tls.err;
   testing::LoopbackDesfired plain(sandbox_->dir(), {socket});
   ASSERT_GT(plain.port(), 0) << plain.err();
   EXPECT_TRUE(absl::StrContains(plain.err(), "\"http_port\":0")) << plain.err();
