@@ -176,7 +176,13 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
           "event: end\ndata: ",
           ErrorJson(status.ok() ? absl::UnavailableError("the stream ended") : status), "\n\n"));
     }
-    break;
+    open = false;
+  }
+  if (open && ex.started() && server.stopping()) {
+    ex.Write(absl::StrCat("event: end\ndata: ",
+                          ErrorJson(HttpError(absl::StatusCode::kUnavailable, "SHUTTING_DOWN",
+                                              "desfired is shutting down")),
+                          "\n\n"));
   }
   call->CancelAndWait();
 }

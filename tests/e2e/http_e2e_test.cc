@@ -432,6 +432,24 @@ TEST_F(HttpE2eTest, EventsFollowWatchCardsAndResume) {
   ExpectGrpcServes();
 }
 
+TEST_F(HttpE2eTest, ShutdownEndsOpenEventStreams) {
+  ASSERT_NO_FATAL_FAILURE(Start({}));
+  absl::Notification streaming;
+  std::vector<SseEvent> events;
+  std::thread reader([&] {
+    events = ReadEvents(
+        base_ + "/v1/events", {},
+        [](const std::vector<SseEvent>& e) { return !e.empty() && e.back().event == "end"; },
+        [&] { streaming.Notify(); });
+  });
+  ASSERT_TRUE(streaming.WaitForNotificationWithTimeout(kSlack));
+  EXPECT_EQ(server_->Stop(), 0) << server_->err();
+  reader.join();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().event, "end");
+  EXPECT_TRUE(absl::StrContains(events.back().data, "SHUTTING_DOWN")) << events.back().data;
+}
+
 TEST_F(HttpE2eTest, HugeAndEndlessBodiesAreCutOff) {
   ASSERT_NO_FATAL_FAILURE(Start({"--http_max_body_bytes=100000", "--http_request_timeout=1s"}));
   // Announced too large: refused before a byte of it is read.
