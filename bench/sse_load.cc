@@ -325,8 +325,9 @@ int Run(int argc, char** argv) {
                 s.missing == 0 && s.p99 <= target_ms ? "met" : "NOT met");
   }
   std::printf("desfired VmRSS idle %.1f MB, connected %.1f MB, VmHWM %.1f MB; target %.0f MB: %s\n",
-              rss_idle / 1024.0, rss_connected / 1024.0, hwm / 1024.0, target_rss,
-              hwm / 1024.0 < target_rss ? "met" : "NOT met");
+              static_cast<double>(rss_idle) / 1024.0, static_cast<double>(rss_connected) / 1024.0,
+              static_cast<double>(hwm) / 1024.0, target_rss,
+              static_cast<double>(hwm) / 1024.0 < target_rss ? "met" : "NOT met");
   sse.reset();
   for (auto& w : watchers) w->Cancel();
   for (auto& w : watchers) w->Wait();

@@ -12,6 +12,7 @@
 // streams count against --max_streams_per_caller with the caller's gRPC ones. An error before
 // the first item is an HTTP error (429 TOO_MANY_STREAMS, 401, 403, 400); after it, the stream
 // ends with "event: end" (data: the error JSON).
+#include <algorithm>
 #include <deque>
 
 #include "absl/strings/numbers.h"
@@ -146,16 +147,24 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
     return ex.Write("retry: 2000\n\n");
   };
   bool open = true;
+  absl::Time last_write = absl::Now();
+  server.StreamStarted();
   while (open && !server.stopping()) {
-    std::optional<v1::WatchCardsResponse> item = call->Next(heartbeat);
+    // Short waits, so that a stopping server is seen soon.
+    std::optional<v1::WatchCardsResponse> item =
+        call->Next(std::min(heartbeat, absl::Milliseconds(200)));
     if (item) {
       if (!ex.started() && !start()) break;
       open =
           ex.Write(absl::StrCat("id: ", SequenceOf(*item), "\ndata: ", ProtoJson(*item), "\n\n"));
+      last_write = absl::Now();
       continue;
     }
     if (!call->done()) {
-      if (ex.started()) open = ex.Write(": heartbeat\n\n");
+      if (ex.started() && absl::Now() - last_write >= heartbeat) {
+        open = ex.Write(": heartbeat\n\n");
+        last_write = absl::Now();
+      }
       continue;
     }
     const absl::Status status = call->status();
@@ -184,6 +193,7 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
                                               "desfired is shutting down")),
                           "\n\n"));
   }
+  server.StreamEnded();
   call->CancelAndWait();
 }
 

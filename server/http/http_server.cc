@@ -87,8 +87,23 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
   if (stopping_.exchange(true)) return;
+  {
+    absl::MutexLock lock(&mu_);
+    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streams_ == 0; };
+    mu_.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(2));
+  }
   if (ctx_ != nullptr) mg_stop(ctx_);
   ctx_ = nullptr;
+}
+
+void HttpServer::StreamStarted() {
+  absl::MutexLock lock(&mu_);
+  ++streams_;
+}
+
+void HttpServer::StreamEnded() {
+  absl::MutexLock lock(&mu_);
+  --streams_;
 }
 
 bool HttpServer::AdmitAddress(const std::string& address) {
@@ -144,7 +159,8 @@ int HttpServer::HandleRequest(mg_connection* conn) {
 absl::StatusOr<Caller> HttpServer::Authenticate(const Exchange& ex, bool csrf) {
   const Authorizer& authorizer = *deps_.authorizer;
   if (std::optional<std::string> authorization = ex.Header("Authorization")) {
-    CallCredentials credentials{.authorization = *authorization};
+    CallCredentials credentials;
+    credentials.authorization = *authorization;
     absl::StatusOr<Principal> principal = authorizer.Identify(credentials);
     if (!principal.ok()) return principal.status();
     absl::string_view token = *authorization;

@@ -89,7 +89,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
-  // Ends the event streams and stops serving (waits for the requests in flight). Idempotent.
+  // Ends the event streams — each writes its end event first, waiting up to 2 s — and stops
+  // serving (waits for the requests in flight). Idempotent.
   void Stop();
 
   // Internal (civetweb's callbacks and the handlers).
@@ -97,6 +98,10 @@ class HttpServer {
   const HttpOptions& options() const { return options_; }
   const HttpDeps& deps() const { return deps_; }
   bool stopping() const { return stopping_.load(); }
+  // An event stream begins / has written its last bytes (Stop waits for them: once civetweb
+  // stops, its writes fail).
+  void StreamStarted() ABSL_LOCKS_EXCLUDED(mu_);
+  void StreamEnded() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   HttpServer(HttpOptions options, HttpDeps deps);
@@ -116,6 +121,7 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   std::map<std::string, size_t> per_address_ ABSL_GUARDED_BY(mu_);
+  size_t streams_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The handlers (http_api.cc, http_events.cc, http_taps.cc).

@@ -25,9 +25,9 @@ namespace desfired::testing {
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string url;
-  std::vector<std::string> headers;  // "Name: value"
-  std::string body;                  // sent when method is not GET
+  std::string url = {};
+  std::vector<std::string> headers = {};  // "Name: value"
+  std::string body = {};                  // sent when method is not GET
   absl::Duration timeout = absl::Seconds(10);
 };
 

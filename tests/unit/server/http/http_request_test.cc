@@ -26,7 +26,9 @@ TEST(SplitPathTest, RefusesMalformedPaths) {
                           "/%", "/a%2Fb", "/a%00", "/a%0a", "/%ff", "/%C0%AF", "/%ED%A0%80"}) {
     absl::StatusOr<std::vector<std::string>> r = SplitPath(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    }
   }
   EXPECT_FALSE(SplitPath("/" + std::string(kMaxPathBytes, 'a')).ok());
 }
