@@ -44,6 +44,9 @@ const std::vector<Group>& Groups() {
         "max_tap_inflight_bytes_per_caller", "max_stream_dedup_entries"}},
       {"Audit ledger", {"data_dir", "ledger_recover", "ledger_verify_interval"}},
       {"Logs and metrics", {"log_format", "log_level", "log_file", "metrics_listen"}},
+      {"HTTP API (browsers, scripts)",
+       {"http_listen", "http_heartbeat", "http_request_timeout", "http_max_body_bytes",
+        "http_max_connections_per_address", "http_threads", "http_session_ttl"}},
       {"Tests only",
        {"testing_crash_after_commit", "testing_crash_before_commit", "testing_crash_after_done"}},
   };

@@ -123,6 +123,21 @@ ABSL_FLAG(bool, allow_core_dumps, false,
           "let the process dump core (it holds keys in memory: for debugging only)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port serving Prometheus metrics on /metrics (default: not served)");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port serving the HTTP API (JSON, Server-Sent Events; docs/api.md); the loopback "
+          "rule and TLS files of --listen apply (default: not served)");
+ABSL_FLAG(absl::Duration, http_heartbeat, absl::Seconds(15),
+          "comment lines sent on a quiet /v1/events stream this often");
+ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(10),
+          "time an HTTP request's head, and each wait for its body, may take");
+ABSL_FLAG(int64_t, http_max_body_bytes, int64_t{256} << 20,
+          "largest request body of POST /v1/taps:parse");
+ABSL_FLAG(int, http_max_connections_per_address, 32,
+          "HTTP requests (event streams too) open at once from one client address (0: no limit)");
+ABSL_FLAG(int, http_threads, 128,
+          "HTTP worker threads: requests served at once (each open event stream holds one)");
+ABSL_FLAG(absl::Duration, http_session_ttl, absl::Hours(8),
+          "lifetime of a browser session (POST /v1/session)");
 ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 ABSL_FLAG(std::string, log_file, "",
@@ -175,6 +190,21 @@ int Run() {
   ServerConfig config;
   config.logger = logger;
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  config.http.listen = absl::GetFlag(FLAGS_http_listen);
+  config.http.heartbeat = absl::GetFlag(FLAGS_http_heartbeat);
+  config.http.request_timeout = absl::GetFlag(FLAGS_http_request_timeout);
+  config.http.session_ttl = absl::GetFlag(FLAGS_http_session_ttl);
+  if (absl::GetFlag(FLAGS_http_max_body_bytes) < 1 || absl::GetFlag(FLAGS_http_threads) < 1 ||
+      absl::GetFlag(FLAGS_http_max_connections_per_address) < 0) {
+    logger->Error(
+        "--http_max_body_bytes and --http_threads must be positive, "
+        "--http_max_connections_per_address 0 or more");
+    return 2;
+  }
+  config.http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_http_max_body_bytes));
+  config.http.threads = static_cast<size_t>(absl::GetFlag(FLAGS_http_threads));
+  config.http.max_requests_per_address =
+      static_cast<size_t>(absl::GetFlag(FLAGS_http_max_connections_per_address));
   config.listen = absl::GetFlag(FLAGS_listen);
   config.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
   config.pcsc_socket = absl::GetFlag(FLAGS_pcsc_socket);

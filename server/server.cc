@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -73,18 +74,37 @@ absl::Status CheckTapLimits(const ServerConfig& c) {
   return absl::OkStatus();
 }
 
-absl::Status CheckConfig(const ServerConfig& c) {
-  const size_t colon = c.listen.rfind(':');
+// `listen` (config field `field`) is host:port, and loopback unless `tls` or
+// allow_insecure_remote.
+absl::Status CheckListen(const ServerConfig& c, absl::string_view field, const std::string& listen,
+                         bool tls) {
+  const size_t colon = listen.rfind(':');
   int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(c.listen.substr(colon + 1), &port) ||
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
       port < 0 || port > 65535) {
-    return ConfigError("listen", absl::StrCat("'", c.listen, "' is not host:port"));
+    return ConfigError(field, absl::StrCat("'", listen, "' is not host:port"));
   }
-  if (!IsLoopback(c.listen) && !c.allow_insecure_remote && c.security.tls_cert_file.empty()) {
-    return ConfigError("listen", absl::StrCat("'", c.listen,
-                                              "' is not a loopback address; without TLS "
-                                              "(--tls_cert, --tls_key) the server listens on "
-                                              "loopback only (or pass --allow_insecure_remote)"));
+  if (!IsLoopback(listen) && !c.allow_insecure_remote && !tls) {
+    return ConfigError(field, absl::StrCat("'", listen,
+                                           "' is not a loopback address; without TLS "
+                                           "(--tls_cert, --tls_key) the server listens on "
+                                           "loopback only (or pass --allow_insecure_remote)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckConfig(const ServerConfig& c) {
+  DESFIRED_RETURN_IF_ERROR(CheckListen(c, "listen", c.listen, !c.security.tls_cert_file.empty()));
+  if (!c.http.listen.empty()) {
+    // The HTTP API is plain HTTP (http_server.h, "TLS"): loopback, behind a TLS proxy.
+    DESFIRED_RETURN_IF_ERROR(CheckListen(c, "http_listen", c.http.listen, /*tls=*/false));
+    if (c.http.tap_chunk_records == 0 || c.http.threads == 0 ||
+        c.http.request_timeout <= absl::ZeroDuration() ||
+        c.http.heartbeat <= absl::ZeroDuration() || c.http.session_ttl <= absl::ZeroDuration()) {
+      return ConfigError("http",
+                         "tap_chunk_records, threads, request_timeout, heartbeat and "
+                         "session_ttl must be positive");
+    }
   }
   if (c.queue_limit == 0) return ConfigError("queue_limit", "must be at least 1");
   if (c.default_deadline <= absl::ZeroDuration()) {
@@ -319,6 +339,18 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   }
   s->reflection_v1_->SetChannel(s->server_->InProcessChannel(grpc::ChannelArguments()));
   s->listener_->Start(std::move(acceptor));
+  if (!c.http.listen.empty()) {
+    http::HttpOptions http = c.http;
+    http.tap_chunk_records = std::min(http.tap_chunk_records, c.max_tap_batch);
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    DESFIRED_ASSIGN_OR_RETURN(
+        s->http_, http::HttpServer::Start(
+                      std::move(http), {.authorizer = security->authorizer,
+                                        .channel = s->server_->InProcessChannel(args),
+                                        .ledger = s->recorder_ ? &s->recorder_->ledger() : nullptr,
+                                        .logger = &obs->logger()}));
+  }
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
   if (s->recorder_ && c.ledger_verify_interval > absl::ZeroDuration()) {
     s->ledger_verify_thread_ = std::thread([raw] { raw->VerifyLedgerPeriodically(); });
@@ -327,6 +359,7 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                                       .Str("listen", c.listen)
                                       .Int("port", s->port_)
                                       .Int("metrics_port", obs->metrics().port())
+                                      .Int("http_port", s->http_port())
                                       .Str("pcsc_socket", c.pcsc_socket)
                                       .Str("keys_file", c.keys_file)
                                       .Str("data_dir", c.data_dir));
@@ -439,6 +472,7 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   if (ledger_verify_thread_.joinable()) ledger_verify_thread_.join();
   if (health_service_) health_service_->Shutdown();  // NOT_SERVING, final
   if (hub_) hub_->Close();                           // WatchCards streams end
+  if (http_) http_->Stop();  // its event streams end with them; its calls finish
   const absl::Time deadline = absl::Now() + grace;
   if (readers_) readers_->Shutdown(grace);
   if (listener_) listener_->Stop();  // no new connections; the server still owns its own

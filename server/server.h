@@ -32,6 +32,7 @@
 #include "core/keys/key_store.h"
 #include "core/pcsc/monitor.h"
 #include "server/audit/change_recorder.h"
+#include "server/http/http_server.h"
 #include "server/listener.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics.h"
@@ -113,6 +114,10 @@ struct ServerConfig {
   // host:port serving Prometheus metrics on /metrics (port 0: any; metrics_port()). Empty:
   // metrics are kept but not served.
   std::string metrics_listen;
+  // The HTTP API (server/http/http_server.h): http.listen is host:port (--http_listen), the
+  // same loopback rule as `listen`; TLS with security's certificate and key when they are set.
+  // Empty listen: not served.
+  http::HttpOptions http;
   // Where the server logs (server/observability/log.h); null: log::Logger::Default().
   std::shared_ptr<log::Logger> logger;
 };
@@ -144,6 +149,8 @@ class DesfiredServer {
   // (0 without metrics_listen).
   Metrics& metrics() { return obs_->metrics(); }
   int metrics_port() const { return obs_->metrics().port(); }
+  // The HTTP API's port (0 without http.listen).
+  int http_port() const { return http_ ? http_->port() : 0; }
   log::Logger& logger() { return obs_->logger(); }
 
  private:
@@ -174,6 +181,7 @@ class DesfiredServer {
   std::unique_ptr<ReflectionV1Service> reflection_v1_;  // answered by v1alpha
   std::unique_ptr<Listener> listener_;                  // accepts for server_; stopped before it
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<http::HttpServer> http_;  // stopped before server_
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   absl::Notification stopped_;

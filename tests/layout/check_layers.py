@@ -33,6 +33,8 @@ RULES = {
     "proto/convert": CORE_ALL + ["proto", "grpc"],
     "sim": ["core/util", "core/crypto"],
     "server/readers": CORE_ALL + ["server/readers", "server/security"],
+    "server/http": CORE_ALL + ["proto", "grpc", "server/http", "server/security",
+                               "server/observability"],
     "server": CORE_ALL + ["proto", "grpc", "server"],
     "client": CORE_ALL + ["proto", "grpc", "client"],
     "bench/server": CORE_ALL + ["proto", "grpc", "bench", "server"],
@@ -98,6 +100,12 @@ def main():
                         continue
                     if not any(target == a or target.startswith(a + "/") for a in allowed):
                         bad.append(f"{rel}:{n}: includes {m.group(2)} ({folder} may not)")
+                    # The HTTP API sits on top of the services: only the assembly (server/*.cc,
+                    # server/*.h) includes it, nothing below it in server/.
+                    if (target.startswith("server/http/") and own.startswith("server/")
+                            and own != "server/http"):
+                        bad.append(f"{rel}:{n}: includes {m.group(2)} (only server/ itself and "
+                                   "server/http may)")
     for b in bad:
         print(b)
     print(f"{files} files checked, {len(bad)} violations")

@@ -1,0 +1,150 @@
+#include "server/http/exchange.h"
+
+#include <civetweb.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/http/http_error.h"
+
+namespace desfired::server::http {
+namespace {
+
+absl::string_view StatusText(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 429:
+      return "Too Many Requests";
+    case 499:
+      return "Client Closed Request";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+// Headers of every answer: nothing is cached, nothing sniffed, no framing by other sites.
+constexpr absl::string_view kCommonHeaders =
+    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\nConnection: close\r\n";
+
+}  // namespace
+
+std::optional<std::string> Exchange::Header(absl::string_view name) const {
+  const char* v = mg_get_header(conn_, std::string(name).c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+bool Exchange::secure() const {
+  return tls_ || Header("X-Forwarded-Proto").value_or("") == "https";
+}
+
+int64_t Exchange::content_length() const { return mg_get_request_info(conn_)->content_length; }
+
+absl::StatusOr<size_t> Exchange::ReadBody(char* buf, size_t n) {
+  const int got = mg_read(conn_, buf, n);
+  if (got < 0) {
+    return HttpError(absl::StatusCode::kDeadlineExceeded, "REQUEST_TIMEOUT",
+                     "the request body did not arrive in time (or the connection failed)",
+                     {{"limit", "http_request_timeout"}});
+  }
+  return static_cast<size_t>(got);
+}
+
+absl::StatusOr<std::string> Exchange::ReadAll(size_t max, absl::string_view limit) {
+  const int64_t length = content_length();
+  auto too_large = [&] {
+    return HttpError(absl::StatusCode::kResourceExhausted, "BODY_TOO_LARGE",
+                     absl::StrCat("the request body is larger than ", max, " bytes"),
+                     {{"limit", std::string(limit)}, {"max", absl::StrCat(max)}});
+  };
+  if (length > static_cast<int64_t>(max)) return too_large();
+  std::string body;
+  char buf[8192];
+  while (true) {
+    absl::StatusOr<size_t> got = ReadBody(buf, sizeof buf);
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    body.append(buf, *got);
+    if (body.size() > max) return too_large();
+  }
+  if (length >= 0 && body.size() < static_cast<size_t>(length)) {
+    return HttpError(
+        absl::StatusCode::kDeadlineExceeded, "REQUEST_TIMEOUT",
+        absl::StrCat("the request body ended after ", body.size(), " of ", length, " bytes"),
+        {{"limit", "http_request_timeout"}});
+  }
+  return body;
+}
+
+void Exchange::Respond(int status, absl::string_view content_type, absl::string_view body,
+                       absl::string_view extra_headers) {
+  status_ = status;
+  started_ = true;
+  std::string head = absl::StrCat("HTTP/1.1 ", status, " ", StatusText(status), "\r\n",
+                                  kCommonHeaders, extra_headers);
+  if (!content_type.empty()) absl::StrAppend(&head, "Content-Type: ", content_type, "\r\n");
+  absl::StrAppend(&head, "Content-Length: ", body.size(), "\r\n\r\n");
+  mg_write(conn_, head.data(), head.size());
+  if (!body.empty()) mg_write(conn_, body.data(), body.size());
+}
+
+void Exchange::RespondJson(const google::protobuf::Message& message, int status) {
+  Respond(status, "application/json", ProtoJson(message));
+}
+
+void Exchange::Fail(const absl::Status& status) {
+  if (started_) return;  // a stream already answered: it ends instead (its handler says how)
+  Respond(HttpStatusOf(status.code()), "application/json", ErrorJson(status));
+}
+
+void Exchange::StartStream(int status, absl::string_view content_type,
+                           absl::string_view extra_headers) {
+  status_ = status;
+  started_ = true;
+  const std::string head =
+      absl::StrCat("HTTP/1.1 ", status, " ", StatusText(status), "\r\n", kCommonHeaders,
+                   extra_headers, "Content-Type: ", content_type, "\r\n\r\n");
+  mg_write(conn_, head.data(), head.size());
+}
+
+bool Exchange::Write(absl::string_view data) {
+  return mg_write(conn_, data.data(), data.size()) == static_cast<int>(data.size());
+}
+
+std::string ProtoJson(const google::protobuf::Message& message) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out,
+                                                    google::protobuf::util::JsonPrintOptions());
+  return out;
+}
+
+std::unique_ptr<grpc::ClientContext> CallContext(const Caller& caller, absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!caller.token.empty()) context->AddMetadata("authorization", "Bearer " + caller.token);
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  return context;
+}
+
+}  // namespace desfired::server::http

@@ -1,0 +1,102 @@
+// The JSON endpoints of the HTTP API: each calls the gRPC service method of the same name
+// through the in-process channel (http_server.h) and answers its proto3 JSON.
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "proto/convert/status_convert.h"
+#include "server/http/http_error.h"
+#include "server/http/http_server.h"
+
+namespace desfired::server::http {
+namespace {
+
+constexpr int kDefaultLedgerRows = 50;
+constexpr int kMaxLedgerRows = 1000;
+
+// The answer of a unary call: its JSON, or its error in the API's shape.
+template <typename Response>
+void Answer(Exchange& ex, const grpc::Status& status, const Response& response) {
+  if (!status.ok()) return ex.Fail(FromGrpcStatus(status));
+  ex.RespondJson(response);
+}
+
+}  // namespace
+
+void HandleHealthz(HttpServer& server, Exchange& ex) {
+  auto health = grpc::health::v1::Health::NewStub(server.deps().channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = health->Check(&context, request, &response);
+  if (!status.ok()) return ex.Fail(FromGrpcStatus(status));
+  const bool serving = response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  ex.Respond(serving ? 200 : 503, "application/json",
+             absl::StrCat("{\"status\":\"", serving ? "SERVING" : "NOT_SERVING", "\"}"));
+}
+
+void HandleReaders(HttpServer& server, Exchange& ex) {
+  auto cards = v1::CardService::NewStub(server.deps().channel);
+  v1::ListReadersResponse response;
+  const grpc::Status status =
+      cards->ListReaders(CallContext(*ex.caller).get(), v1::ListReadersRequest(), &response);
+  Answer(ex, status, response);
+}
+
+void HandleCard(HttpServer& server, Exchange& ex, const std::string& reader) {
+  auto cards = v1::CardService::NewStub(server.deps().channel);
+  v1::GetCardInfoRequest request;
+  request.mutable_target()->set_reader(reader);
+  v1::GetCardInfoResponse response;
+  const grpc::Status status = cards->GetCardInfo(CallContext(*ex.caller).get(), request, &response);
+  Answer(ex, status, response);
+}
+
+void HandleLedgerRecent(HttpServer& server, Exchange& ex) {
+  // Not a gRPC method: the role of a method missing from MethodRoles() (admin) applies.
+  if (absl::Status s = Authorizer::CheckRole(ex.caller->principal, "LedgerRecent"); !s.ok()) {
+    return ex.Fail(s);
+  }
+  int limit = kDefaultLedgerRows;
+  for (const std::string& value : QueryValues(ex.query, "limit")) {
+    if (!absl::SimpleAtoi(value, &limit) || limit < 1 || limit > kMaxLedgerRows) {
+      return ex.Fail(HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT",
+                               absl::StrCat("limit must be 1..", kMaxLedgerRows),
+                               {{"field", "limit"}}));
+    }
+  }
+  ledger::Ledger* ledger = server.deps().ledger;
+  if (ledger == nullptr) {
+    return ex.Fail(HttpError(absl::StatusCode::kNotFound, "NOT_FOUND",
+                             "desfired runs without an audit ledger (--data_dir is empty)"));
+  }
+  // The export is the ledger's one reader of rows (JSON lines, oldest first); the newest
+  // `limit` lines are kept.
+  std::ostringstream rows;
+  if (absl::Status s = ledger->Export(rows, ledger::ExportFormat::kJsonLines); !s.ok()) {
+    return ex.Fail(s);
+  }
+  const std::string all = rows.str();
+  std::vector<absl::string_view> lines = absl::StrSplit(all, '\n', absl::SkipEmpty());
+  const size_t first = lines.size() > static_cast<size_t>(limit) ? lines.size() - limit : 0;
+  const ledger::VerifyResult verify = ledger->Verify(kMaxLedgerRows);
+  std::string body = "{\"rows\":[";
+  for (size_t i = lines.size(); i > first; --i) {  // newest first
+    if (i != lines.size()) body += ',';
+    absl::StrAppend(&body, lines[i - 1]);
+  }
+  absl::StrAppend(&body, "],\"verify\":{\"ok\":", verify.ok ? "true" : "false",
+                  ",\"rowsChecked\":", verify.rows, ",\"headHash\":\"", verify.head_hash, "\"");
+  if (!verify.ok) {
+    absl::StrAppend(&body, ",\"badSeq\":", verify.bad_seq,
+                    ",\"readError\":", verify.read_error ? "true" : "false");
+  }
+  body += "}}";
+  ex.Respond(200, "application/json", body);
+}
+
+}  // namespace desfired::server::http

@@ -1,0 +1,200 @@
+// GET /v1/events: CardService.WatchCards as Server-Sent Events (docs/api.md, "HTTP API").
+//
+//   id: <sequence>          the snapshot's sequence, or the event's
+//   data: <proto3 JSON of the WatchCardsResponse>
+//
+// Resuming: the Last-Event-ID header (EventSource sends it when it reconnects) or
+// ?resume_after=N becomes resume_after_sequence; when that is too old (HISTORY_EXPIRED) the
+// stream sends "event: reset" (data: the error JSON) and goes on with a fresh snapshot.
+// ?reader=NAME (repeatable) filters. ": heartbeat" comments keep proxies from closing a quiet
+// stream. The stream is a WatchCards call on the in-process channel, so a browser that reads
+// too slowly is cut off as a gRPC watcher is (SLOW_CONSUMER, the write timeout), and its
+// streams count against --max_streams_per_caller with the caller's gRPC ones. An error before
+// the first item is an HTTP error (429 TOO_MANY_STREAMS, 401, 403, 400); after it, the stream
+// ends with "event: end" (data: the error JSON).
+#include <algorithm>
+#include <deque>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "core/util/status_reason.h"
+#include "desfired/v1/card.grpc.pb.h"
+#include "proto/convert/status_convert.h"
+#include "server/http/http_error.h"
+#include "server/http/http_server.h"
+
+namespace desfired::server::http {
+namespace {
+
+// Items a stream may hold before it stops reading (gRPC flow control and the server's watcher
+// rules take it from there).
+constexpr size_t kMaxBuffered = 16;
+
+// One WatchCards call, read on gRPC's threads into a small queue.
+// The call keeps itself alive until OnDone has returned.
+class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
+ public:
+  static std::shared_ptr<WatchCall> Start(v1::CardService::Stub& stub, const Caller& caller,
+                                          const v1::WatchCardsRequest& request) {
+    std::shared_ptr<WatchCall> call(new WatchCall(caller));
+    call->self_ = call;
+    stub.async()->WatchCards(call->context_.get(), &request, call.get());
+    call->StartRead(&call->message_);
+    call->StartCall();
+    return call;
+  }
+
+  // Waits up to `timeout` for an item or the end: the item; nullopt on timeout or at the end
+  // (then done() is true).
+  std::optional<v1::WatchCardsResponse> Next(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this] { return !queue_.empty() || done_; };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    if (queue_.empty()) return std::nullopt;
+    v1::WatchCardsResponse item = std::move(queue_.front());
+    queue_.pop_front();
+    if (paused_ && !done_) {
+      paused_ = false;
+      StartRead(&message_);
+    }
+    return item;
+  }
+  bool done() {
+    absl::MutexLock lock(&mu_);
+    return done_ && queue_.empty();
+  }
+  absl::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+  // Cancels the call and waits for its end.
+  void CancelAndWait() {
+    context_->TryCancel();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&finished_));
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(std::move(message_));
+    message_.Clear();
+    if (queue_.size() < kMaxBuffered) {
+      StartRead(&message_);
+    } else {
+      paused_ = true;
+    }
+  }
+  void OnDone(const grpc::Status& status) override {
+    std::shared_ptr<WatchCall> self = std::move(self_);  // released after the lock
+    absl::MutexLock lock(&mu_);
+    status_ = FromGrpcStatus(status);
+    done_ = true;
+    finished_ = true;
+  }
+
+ private:
+  explicit WatchCall(const Caller& caller)
+      : context_(CallContext(caller, absl::InfiniteDuration())) {}
+
+  std::shared_ptr<WatchCall> self_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  v1::WatchCardsResponse message_;
+  absl::Mutex mu_;
+  std::deque<v1::WatchCardsResponse> queue_ ABSL_GUARDED_BY(mu_);
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+uint64_t SequenceOf(const v1::WatchCardsResponse& item) {
+  return item.has_snapshot() ? item.snapshot().sequence() : item.event().sequence();
+}
+
+// The resume point of the request: ?resume_after=, else Last-Event-ID.
+absl::StatusOr<std::optional<uint64_t>> ResumeAfter(const Exchange& ex) {
+  std::vector<std::string> values = QueryValues(ex.query, "resume_after");
+  absl::string_view field = "resume_after";
+  if (values.empty()) {
+    if (std::optional<std::string> last = ex.Header("Last-Event-ID")) values.push_back(*last);
+    field = "Last-Event-ID";
+  }
+  if (values.empty()) return std::nullopt;
+  uint64_t sequence = 0;
+  if (!absl::SimpleAtoi(values.back(), &sequence)) {
+    return HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT",
+                     absl::StrCat(field, " must be an event id (a sequence number)"),
+                     {{"field", std::string(field)}});
+  }
+  return sequence;
+}
+
+}  // namespace
+
+void HandleEvents(HttpServer& server, Exchange& ex) {
+  absl::StatusOr<std::optional<uint64_t>> resume = ResumeAfter(ex);
+  if (!resume.ok()) return ex.Fail(resume.status());
+  v1::WatchCardsRequest request;
+  for (const std::string& reader : QueryValues(ex.query, "reader")) request.add_readers(reader);
+  if (*resume) request.set_resume_after_sequence(**resume);
+  auto stub = v1::CardService::NewStub(server.deps().channel);
+  std::shared_ptr<WatchCall> call = WatchCall::Start(*stub, *ex.caller, request);
+  const absl::Duration heartbeat = server.options().heartbeat;
+  auto start = [&] {
+    ex.StartStream(200, "text/event-stream", "X-Accel-Buffering: no\r\n");
+    return ex.Write("retry: 2000\n\n");
+  };
+  bool open = true;
+  absl::Time last_write = absl::Now();
+  server.StreamStarted();
+  while (open && !server.stopping()) {
+    // Short waits, so that a stopping server is seen soon.
+    std::optional<v1::WatchCardsResponse> item =
+        call->Next(std::min(heartbeat, absl::Milliseconds(200)));
+    if (item) {
+      if (!ex.started() && !start()) break;
+      open =
+          ex.Write(absl::StrCat("id: ", SequenceOf(*item), "\ndata: ", ProtoJson(*item), "\n\n"));
+      last_write = absl::Now();
+      continue;
+    }
+    if (!call->done()) {
+      if (ex.started() && absl::Now() - last_write >= heartbeat) {
+        open = ex.Write(": heartbeat\n\n");
+        last_write = absl::Now();
+      }
+      continue;
+    }
+    const absl::Status status = call->status();
+    if (request.has_resume_after_sequence() && GetReason(status) == "HISTORY_EXPIRED") {
+      // Too old to resume: say so, then start over with a snapshot.
+      if (!ex.started() && !start()) break;
+      open = ex.Write(absl::StrCat("event: reset\ndata: ", ErrorJson(status), "\n\n"));
+      request.clear_resume_after_sequence();
+      call = WatchCall::Start(*stub, *ex.caller, request);
+      continue;
+    }
+    if (!ex.started()) {
+      ex.Fail(status.ok() ? HttpError(absl::StatusCode::kUnavailable, "UNAVAILABLE",
+                                      "the event stream ended")
+                          : status);
+    } else {
+      ex.Write(absl::StrCat(
+          "event: end\ndata: ",
+          ErrorJson(status.ok() ? absl::UnavailableError("the stream ended") : status), "\n\n"));
+    }
+    open = false;
+  }
+  if (open && ex.started() && server.stopping()) {
+    ex.Write(absl::StrCat("event: end\ndata: ",
+                          ErrorJson(HttpError(absl::StatusCode::kUnavailable, "SHUTTING_DOWN",
+                                              "desfired is shutting down")),
+                          "\n\n"));
+  }
+  server.StreamEnded();
+  call->CancelAndWait();
+}
+
+}  // namespace desfired::server::http
