@@ -33,6 +33,7 @@ RULES = {
     "proto/convert": CORE_ALL + ["proto", "grpc"],
     "sim": ["core/util", "core/crypto"],
     "server/readers": CORE_ALL + ["server/readers", "server/security"],
+    "server/dashboard": [],
     "server": CORE_ALL + ["proto", "grpc", "server"],
     "client": CORE_ALL + ["proto", "grpc", "client"],
     "bench/server": CORE_ALL + ["proto", "grpc", "bench", "server"],
