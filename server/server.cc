@@ -349,7 +349,8 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                       std::move(http), {.authorizer = security->authorizer,
                                         .channel = s->server_->InProcessChannel(args),
                                         .ledger = s->recorder_ ? &s->recorder_->ledger() : nullptr,
-                                        .logger = &obs->logger()}));
+                                        .logger = &obs->logger(),
+                                        .metrics = &obs->metrics()}));
   }
   s->health_thread_ = std::thread([raw] { raw->WatchHealth(); });
   if (s->recorder_ && c.ledger_verify_interval > absl::ZeroDuration()) {

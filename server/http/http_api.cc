@@ -99,4 +99,13 @@ void HandleLedgerRecent(HttpServer& server, Exchange& ex) {
   ex.Respond(200, "application/json", body);
 }
 
+void HandleMetrics(HttpServer& server, Exchange& ex) {
+  // Any caller may read them (the Prometheus endpoint serves the same without a token).
+  const Metrics* metrics = server.deps().metrics;
+  if (metrics == nullptr) {
+    return ex.Fail(HttpError(absl::StatusCode::kNotFound, "NOT_FOUND", "no metrics here"));
+  }
+  ex.Respond(200, "text/plain; version=0.0.4; charset=utf-8", metrics->Serialize());
+}
+
 }  // namespace desfired::server::http

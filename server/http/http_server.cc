@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/dashboard/dashboard_assets.h"
 #include "server/http/http_error.h"
 
 namespace desfired::server::http {
@@ -38,6 +39,19 @@ std::string CivetPorts(absl::string_view listen) {
   std::string ports(listen);
   if (absl::StartsWith(ports, "localhost:")) ports = absl::StrCat("127.0.0.1", ports.substr(9));
   return ports;
+}
+
+// The answer of POST and GET /v1/session.
+std::string SessionJson(absl::string_view caller, Role role, absl::string_view csrf,
+                        absl::Time expires) {
+  google::protobuf::Struct answer;
+  (*answer.mutable_fields())["signedIn"].set_bool_value(true);
+  (*answer.mutable_fields())["csrfToken"].set_string_value(std::string(csrf));
+  (*answer.mutable_fields())["caller"].set_string_value(std::string(caller));
+  (*answer.mutable_fields())["role"].set_string_value(std::string(RoleName(role)));
+  (*answer.mutable_fields())["expiresAt"].set_string_value(
+      absl::FormatTime(absl::RFC3339_sec, expires, absl::UTCTimeZone()));
+  return ProtoJson(answer);
 }
 
 }  // namespace
@@ -214,6 +228,8 @@ void HttpServer::Dispatch(Exchange& ex) {
   };
   if (route("GET", {"healthz"})) return HandleHealthz(*this, ex);
   if (route("POST", {"v1", "session"})) return SignIn(ex);
+  if (route("GET", {"v1", "session"})) return SessionInfo(ex);
+  if (m == "GET" && ServeDashboard(ex)) return;
   using Handler = std::function<void()>;
   struct Api {
     absl::string_view method;
@@ -227,6 +243,7 @@ void HttpServer::Dispatch(Exchange& ex) {
       {"GET", {"v1", "ledger", "recent"}, [&] { HandleLedgerRecent(*this, ex); }},
       {"POST", {"v1", "taps:parse"}, [&] { HandleTapsParse(*this, ex); }},
       {"GET", {"v1", "events"}, [&] { HandleEvents(*this, ex); }},
+      {"GET", {"v1", "metrics"}, [&] { HandleMetrics(*this, ex); }},
   };
   for (const Api& api : apis) {
     if (!route(api.method, api.path)) continue;
@@ -270,13 +287,41 @@ void HttpServer::SignIn(Exchange& ex) {
       "Set-Cookie: ", kCookie, "=", session->id,
       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", absl::ToInt64Seconds(options_.session_ttl),
       ex.secure() ? "; Secure" : "", "\r\n");
-  google::protobuf::Struct answer;
-  (*answer.mutable_fields())["csrfToken"].set_string_value(session->csrf);
-  (*answer.mutable_fields())["caller"].set_string_value(caller);
-  (*answer.mutable_fields())["role"].set_string_value(std::string(RoleName(role)));
-  (*answer.mutable_fields())["expiresAt"].set_string_value(
-      absl::FormatTime(absl::RFC3339_sec, session->expires, absl::UTCTimeZone()));
-  ex.Respond(200, "application/json", ProtoJson(answer), cookie);
+  ex.Respond(200, "application/json", SessionJson(caller, role, session->csrf, session->expires),
+             cookie);
+}
+
+void HttpServer::SessionInfo(Exchange& ex) {
+  std::optional<Session> session;
+  if (std::optional<std::string> cookies = ex.Header("Cookie")) {
+    if (std::optional<std::string> id = CookieValue(*cookies, kCookie))
+      session = sessions_.Find(*id);
+  }
+  // No session is an answer, not an error: the page asks "am I signed in?" on every load.
+  if (!session) return ex.Respond(200, "application/json", "{\"signedIn\":false}");
+  ex.Respond(200, "application/json",
+             SessionJson(session->principal.name, session->principal.role, session->csrf,
+                         session->expires));
+}
+
+bool HttpServer::ServeDashboard(Exchange& ex) {
+  std::string path = "/";
+  if (!ex.segments.empty()) {
+    if (ex.segments.size() != 2 || ex.segments[0] != "assets") return false;
+    path = "/assets/" + ex.segments[1];
+  }
+  const dashboard::DashboardAsset* asset = dashboard::FindDashboardAsset(path);
+  if (asset == nullptr) return false;
+  // The page runs only its own scripts and talks only to this server; no framing.
+  auto view = [](std::string_view v) { return absl::string_view(v.data(), v.size()); };
+  ex.Respond(200, view(asset->content_type), view(asset->body),
+             "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
+             "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+             "frame-ancestors 'none'\r\n"
+             "X-Content-Type-Options: nosniff\r\n"
+             "Referrer-Policy: no-referrer\r\n"
+             "Cache-Control: no-cache\r\n");
+  return true;
 }
 
 void HttpServer::SignOut(Exchange& ex) {

@@ -12,6 +12,9 @@
 //   POST   /v1/taps:parse               TapService.ParseTapStream: hex lines or binary in,
 //                                       JSON lines out, streamed
 //   GET    /v1/events                   CardService.WatchCards as Server-Sent Events
+//   GET    /v1/session                  the cookie's session: caller, role, CSRF token
+//   GET    /v1/metrics                  the Prometheus metrics (text), for the dashboard's charts
+//   GET    /, /assets/...               the dashboard page (server/dashboard), no token needed
 //
 // The handlers call the gRPC services through an in-process channel with the caller's token,
 // so that identity, roles, key policy, limits per caller (the WatchCards streams of a caller
@@ -55,6 +58,7 @@
 #include "server/http/exchange.h"
 #include "server/http/session_store.h"
 #include "server/observability/log.h"
+#include "server/observability/metrics.h"
 #include "server/security/auth.h"
 
 struct mg_context;
@@ -78,6 +82,7 @@ struct HttpDeps {
   std::shared_ptr<grpc::Channel> channel;  // in-process, to the running gRPC server
   ledger::Ledger* ledger = nullptr;        // null: no ledger (GET /v1/ledger/recent: 404)
   log::Logger* logger = nullptr;
+  const Metrics* metrics = nullptr;  // null: GET /v1/metrics answers 404
 };
 
 class HttpServer {
@@ -110,6 +115,9 @@ class HttpServer {
   void Dispatch(Exchange& ex);
   void SignIn(Exchange& ex);
   void SignOut(Exchange& ex);
+  void SessionInfo(Exchange& ex);
+  // The dashboard's page and assets; false when `ex` asks for none of them.
+  bool ServeDashboard(Exchange& ex);
   bool AdmitAddress(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
   void ReleaseAddress(const std::string& address) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -131,6 +139,7 @@ void HandleCard(HttpServer& server, Exchange& ex, const std::string& reader);
 void HandleLedgerRecent(HttpServer& server, Exchange& ex);
 void HandleTapsParse(HttpServer& server, Exchange& ex);
 void HandleEvents(HttpServer& server, Exchange& ex);
+void HandleMetrics(HttpServer& server, Exchange& ex);
 
 }  // namespace desfired::server::http
 
