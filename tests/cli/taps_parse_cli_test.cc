@@ -199,7 +199,9 @@ TEST(TapsParseCliTest, ErrorsAndExitCodes) {
     EXPECT_EQ(f.at("exitCode").number_value(), c.code) << args;
     EXPECT_FALSE(f.at("code").string_value().empty()) << args;
     EXPECT_THAT(f.at("message").string_value(), HasSubstr(c.message)) << args;
-    if (c.code == 2) EXPECT_EQ(f.at("code").string_value(), "INVALID_ARGUMENT") << args;
+    if (c.code == 2) {
+      EXPECT_EQ(f.at("code").string_value(), "INVALID_ARGUMENT") << args;
+    }
   }
 }
 
