@@ -1,0 +1,113 @@
+#include "tests/testing/softhsm.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/keys/secret.h"
+#include "core/pkcs11/import.h"
+#include "core/pkcs11/module.h"
+#include "core/pkcs11/token.h"
+#include "core/pkcs11/uri.h"
+#include "gtest/gtest.h"
+
+namespace desfired::testing {
+namespace {
+
+constexpr char kSoftHsmUtil[] = "/usr/bin/softhsm2-util";
+
+absl::Status WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+  std::ofstream f(path, std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f || chmod(path.c_str(), mode) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool SoftHsmToken::Available() {
+  return access(kSoftHsmModule, R_OK) == 0 && access(kSoftHsmUtil, X_OK) == 0;
+}
+
+absl::StatusOr<std::unique_ptr<SoftHsmToken>> SoftHsmToken::Create(const std::string& dir,
+                                                                   const std::string& label) {
+  auto t = std::unique_ptr<SoftHsmToken>(new SoftHsmToken());
+  t->dir_ = dir;
+  t->label_ = label;
+  t->conf_ = dir + "/softhsm2.conf";
+  t->pin_file_ = dir + "/token.pin";
+  const std::string tokens = dir + "/tokens";
+  mkdir(tokens.c_str(), 0700);
+  absl::Status s = WriteFile(t->conf_,
+                             absl::StrCat("directories.tokendir = ", tokens,
+                                          "\nobjectstore.backend = file\nlog.level = ERROR\n"),
+                             0600);
+  if (s.ok()) s = WriteFile(t->pin_file_, absl::StrCat(kSoftHsmPin, "\n"), 0600);
+  if (!s.ok()) return s;
+  setenv("SOFTHSM2_CONF", t->conf_.c_str(), 1);
+  const std::string init =
+      absl::StrCat(kSoftHsmUtil, " --init-token --free --label ", label, " --so-pin ", kSoftHsmPin,
+                   " --pin ", kSoftHsmPin, " > /dev/null 2>&1");
+  if (std::system(init.c_str()) != 0) {
+    return absl::InternalError("softhsm2-util --init-token failed");
+  }
+  return t;
+}
+
+absl::StatusOr<std::unique_ptr<SoftHsmToken>> SoftHsmToken::CreateTemp() {
+  char templ[] = "/tmp/desfired-p11-XXXXXX";
+  if (mkdtemp(templ) == nullptr) return absl::InternalError("mkdtemp failed");
+  absl::StatusOr<std::unique_ptr<SoftHsmToken>> token = Create(templ);
+  if (!token.ok()) {
+    std::filesystem::remove_all(templ);
+    return token.status();
+  }
+  (*token)->owns_dir_ = true;
+  return token;
+}
+
+SoftHsmToken::~SoftHsmToken() {
+  if (owns_dir_) std::filesystem::remove_all(dir_);
+}
+
+std::string SoftHsmToken::SettingsLine() const {
+  return absl::StrCat("pkcs11 module=", kSoftHsmModule, " pin-file=", pin_file_, "\n");
+}
+
+absl::StatusOr<std::string> SoftHsmToken::ImportKeys(absl::string_view key_file,
+                                                     const std::vector<std::string>& names) {
+  absl::StatusOr<std::shared_ptr<pkcs11::Module>> module = pkcs11::Module::Load(kSoftHsmModule);
+  if (!module.ok()) return module.status();
+  absl::StatusOr<pkcs11::TokenUri> token_uri = pkcs11::TokenUri::Parse(uri() + ";object=any");
+  if (!token_uri.ok()) return token_uri.status();
+  const std::string pin = kSoftHsmPin;
+  absl::StatusOr<std::shared_ptr<pkcs11::Token>> token =
+      pkcs11::Token::Open(*module, *token_uri, keys::SecretBytes(Bytes(pin.begin(), pin.end())));
+  if (!token.ok()) return token.status();
+  absl::StatusOr<std::string> moved =
+      pkcs11::ImportKeyFile(key_file, "test keys", **token, uri(), names);
+  if (!moved.ok()) return moved.status();
+  return SettingsLine() + *moved;
+}
+
+std::unique_ptr<SoftHsmToken> SoftHsmOrSkip() {
+  if (!SoftHsmToken::Available()) {
+    [] { GTEST_SKIP() << "SoftHSM2 is not installed (scripts/setup)"; }();
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<SoftHsmToken>> hsm = SoftHsmToken::CreateTemp();
+  if (!hsm.ok()) {
+    ADD_FAILURE() << hsm.status();
+    return nullptr;
+  }
+  return *std::move(hsm);
+}
+
+}  // namespace desfired::testing
