@@ -1,6 +1,7 @@
 #include "core/pkcs11/module.h"
 
 #include <dlfcn.h>
+#include <signal.h>
 
 #include <map>
 
@@ -19,6 +20,16 @@ struct Registry {
 Registry& TheRegistry() {
   static Registry* const registry = new Registry();  // never destroyed (process lifetime)
   return *registry;
+}
+
+// A module that reaches its token over a socket (a network HSM's client, p11-kit's client)
+// writes to a closed socket when the daemon goes away: with SIGPIPE at its default action that
+// would end this process instead of failing the call. A handler the process set is kept.
+void IgnoreSigpipeUnlessHandled() {
+  struct sigaction current = {};
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    signal(SIGPIPE, SIG_IGN);
+  }
 }
 
 CK_RV Initialize(CK_FUNCTION_LIST* f) {
@@ -96,6 +107,7 @@ absl::StatusOr<std::shared_ptr<Module>> Module::Load(const std::string& path) {
   Registry& registry = TheRegistry();
   absl::MutexLock lock(&registry.mu);
   if (std::shared_ptr<Module> loaded = registry.modules[path].lock()) return loaded;
+  IgnoreSigpipeUnlessHandled();
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();

@@ -6,6 +6,9 @@
 //   DESFIRED_ASSIGN_OR_RETURN(std::shared_ptr<Module> m,
 //   Module::Load("/usr/lib/softhsm/libsofthsm2.so")); m->f()->C_GetSlotList(...);
 //
+// Loading a module sets SIGPIPE to be ignored when it has its default action: a module that
+// talks to a daemon over a socket must see a failed write, not end the process.
+//
 // Errors: NOT_FOUND naming the path and dlerror() when the library cannot be loaded;
 // FAILED_PRECONDITION when it is not a PKCS#11 module or C_Initialize fails (CkError).
 //

@@ -113,13 +113,12 @@ absl::Status Token::Restart(uint64_t seen_epoch) {
   idle_.clear();
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   absl::Status s = Login(&session);
-  if (s.code() == absl::StatusCode::kUnavailable ||
-      absl::StrContains(s.message(), "CKR_CRYPTOKI_NOT_INITIALIZED")) {
-    // The module itself lost its state (its daemon restarted): initialize it again.
-    if (module_->f()->C_GetSlotList(CK_TRUE, nullptr, nullptr) == CKR_CRYPTOKI_NOT_INITIALIZED) {
-      s = module_->Reinitialize();
-      if (s.ok()) s = Login(&session);
-    }
+  if (!s.ok() && !absl::StrContains(s.message(), "the PIN was refused")) {
+    // The module itself lost its token or daemon (a network HSM's client after the daemon
+    // restarted, or one that found no token while the daemon was away): initialize it again,
+    // which reconnects and lists the slots anew, and log in once more.
+    s = module_->Reinitialize();
+    if (s.ok()) s = Login(&session);
   }
   if (s.ok()) idle_.push_back(session);
   return s;

@@ -1,6 +1,8 @@
 #include "tests/testing/softhsm.h"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -95,6 +97,48 @@ absl::StatusOr<std::string> SoftHsmToken::ImportKeys(absl::string_view key_file,
       pkcs11::ImportKeyFile(key_file, "test keys", **token, uri(), names);
   if (!moved.ok()) return moved.status();
   return SettingsLine() + *moved;
+}
+
+bool P11KitServer::Available() {
+  return access("/usr/bin/p11-kit", X_OK) == 0 && access(kP11KitClientModule, R_OK) == 0;
+}
+
+P11KitServer::P11KitServer(const SoftHsmToken& hsm)
+    : socket_(hsm.dir() + "/p11kit.sock"), token_uri_(hsm.uri()) {
+  setenv("P11_KIT_SERVER_ADDRESS", address().c_str(), 1);
+  Start();
+}
+
+P11KitServer::~P11KitServer() { Stop(); }
+
+bool P11KitServer::Start() {
+  unlink(socket_.c_str());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // A process group of its own: the connection handlers it forks stop with it (a restart of
+    // the daemon is a restart of all of them), and its shell lines do not reach the test's output.
+    setpgid(0, 0);
+    if (freopen("/dev/null", "w", stdout) == nullptr) _exit(126);
+    execl("/usr/bin/p11-kit", "p11-kit", "server", "-f", "-n", socket_.c_str(), "--provider",
+          kSoftHsmModule, token_uri_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  pid_ = pid;
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the socket
+    if (access(socket_.c_str(), F_OK) == 0) return true;
+    usleep(10000);
+  }
+  Stop();
+  return false;
+}
+
+void P11KitServer::Stop() {
+  if (pid_ <= 0) return;
+  kill(-pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  usleep(100000);  // the connection handlers of the group exit too
+  pid_ = -1;
 }
 
 std::unique_ptr<SoftHsmToken> SoftHsmOrSkip() {

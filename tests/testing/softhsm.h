@@ -56,6 +56,33 @@ class SoftHsmToken {
   bool owns_dir_ = false;
 };
 
+// `p11-kit server` exporting the token of `hsm` on a unix socket in its directory: a token
+// behind a daemon, reached through p11-kit's client module (kP11KitClientModule, with
+// P11_KIT_SERVER_ADDRESS set to address() in this process's environment). Restart() stops the
+// daemon and starts a new one on the same socket; the destructor stops it.
+inline constexpr char kP11KitClientModule[] = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so";
+class P11KitServer {
+ public:
+  static bool Available();
+  explicit P11KitServer(const SoftHsmToken& hsm);
+  ~P11KitServer();
+  P11KitServer(const P11KitServer&) = delete;
+  P11KitServer& operator=(const P11KitServer&) = delete;
+
+  bool running() const { return pid_ > 0; }
+  std::string address() const { return "unix:path=" + socket_; }
+  void Stop();
+  bool Start();
+  bool Restart() {
+    Stop();
+    return Start();
+  }
+
+ private:
+  std::string socket_, token_uri_;
+  int pid_ = -1;
+};
+
 // For a fixture's SetUp: a token in a temporary directory, or null with the test skipped
 // (SoftHSM2 is not installed) or failed.
 std::unique_ptr<SoftHsmToken> SoftHsmOrSkip();

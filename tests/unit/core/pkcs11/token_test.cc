@@ -282,6 +282,39 @@ TEST_F(TokenTest, LogsInAgainAfterTheTokenRestarts) {
   EXPECT_EQ(key->token().epoch(), 2u);
 }
 
+// A token behind a daemon (p11-kit server, reached through p11-kit's client module): when the
+// daemon restarts, the next operation logs in again on the new one.
+TEST_F(TokenTest, LogsInAgainAfterTheTokenDaemonRestarts) {
+  if (!testing::P11KitServer::Available()) GTEST_SKIP() << "p11-kit server is not installed";
+  absl::StatusOr<std::string> file = hsm_->ImportKeys(kKeys, {"aes"});
+  ASSERT_TRUE(file.ok()) << file.status();
+  testing::P11KitServer daemon(*hsm_);
+  ASSERT_TRUE(daemon.running());
+  std::string text = *file;
+  text.replace(text.find(testing::kSoftHsmModule), std::string(testing::kSoftHsmModule).size(),
+               testing::kP11KitClientModule);
+  ASSERT_TRUE(Bind(text).ok());
+  const crypto::KeyCipher& key = *store_->Find("aes")->cipher;
+  uint8_t block[16] = {}, before[16] = {}, after[16] = {};
+  ASSERT_TRUE(key.EncryptBlocks(block, before, 1).ok());
+  ASSERT_TRUE(daemon.Restart());
+  absl::Status s = key.EncryptBlocks(block, after, 1);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(Bytes(after, after + 16), Bytes(before, before + 16));
+  EXPECT_EQ(dynamic_cast<const TokenKey&>(key).token().epoch(), 2u);
+  // While the daemon is away, an operation fails with a clear error naming the key.
+  daemon.Stop();
+  s = key.EncryptBlocks(block, after, 1);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "key 'aes'")) << s;
+  ExpectNoSecret(s);
+  ASSERT_TRUE(daemon.Start());
+  s = key.EncryptBlocks(block, after, 1);
+  EXPECT_TRUE(s.ok()) << s;
+  store_.reset();
+  binder_.reset();
+}
+
 TEST_F(TokenTest, ReloadKeepsTheLogin) {
   absl::StatusOr<std::string> file = hsm_->ImportKeys(kKeys);
   ASSERT_TRUE(file.ok());
