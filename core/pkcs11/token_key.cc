@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/random.h"
 
@@ -50,6 +51,16 @@ absl::string_view TokenTypeName(CK_KEY_TYPE t) {
     default:
       return "another key type";
   }
+}
+
+absl::Status WholeBlocksError(size_t len, size_t bs) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("data length ", len, " is not a multiple of the block size ", bs));
+}
+
+bool IsMechanismProblem(const absl::Status& s) {
+  return absl::StrContains(s.message(), "CKR_MECHANISM_INVALID") ||
+         absl::StrContains(s.message(), "CKR_MECHANISM_PARAM_INVALID");
 }
 
 }  // namespace
@@ -137,10 +148,7 @@ CK_RV TokenKey::Handle(CK_SESSION_HANDLE session, uint64_t epoch, CK_OBJECT_HAND
 absl::Status TokenKey::Crypt(bool encrypt, bool cbc, const uint8_t* iv, const uint8_t* in,
                              uint8_t* out, size_t len) const {
   const size_t bs = block_size();
-  if (len % bs != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("data length ", len, " is not a multiple of the block size ", bs));
-  }
+  if (len % bs != 0) return WholeBlocksError(len, bs);
   if (len == 0) return absl::OkStatus();
   CK_MECHANISM_TYPE mechanism = 0;
   if (token_type_ == CKK_AES) {
@@ -194,21 +202,53 @@ absl::Status TokenKey::DecryptBlocks(const uint8_t* in, uint8_t* out, size_t cou
   return Crypt(false, false, nullptr, in, out, count * block_size());
 }
 
+// CBC runs as one CKM_*_CBC call in the token. A module without the CBC mechanisms (or one that
+// cannot pass their IV, as p11-kit's client module) gets ECB in the token with the chaining on
+// the host: the key still never leaves the token.
 absl::Status TokenKey::CbcEncrypt(MutableByteSpan iv, MutableByteSpan data) const {
   const size_t bs = block_size();
   if (iv.size() != bs) return absl::InvalidArgumentError("CBC IV must be one block");
-  absl::Status s = Crypt(true, true, iv.data(), data.data(), data.data(), data.size());
-  if (s.ok() && !data.empty()) std::memcpy(iv.data(), data.data() + data.size() - bs, bs);
+  if (data.size() % bs != 0) return WholeBlocksError(data.size(), bs);
+  if (data.empty()) return absl::OkStatus();
+  absl::Status s = absl::UnimplementedError("");
+  if (cbc_in_token_.load(std::memory_order_relaxed)) {
+    s = Crypt(true, true, iv.data(), data.data(), data.data(), data.size());
+    if (IsMechanismProblem(s)) cbc_in_token_.store(false, std::memory_order_relaxed);
+  }
+  if (!cbc_in_token_.load(std::memory_order_relaxed)) {
+    const uint8_t* chain = iv.data();
+    s = absl::OkStatus();
+    for (size_t off = 0; off < data.size() && s.ok(); off += bs) {
+      uint8_t* block = data.data() + off;
+      for (size_t i = 0; i < bs; ++i) block[i] ^= chain[i];
+      s = EncryptBlocks(block, block, 1);
+      chain = block;
+    }
+  }
+  if (s.ok()) std::memcpy(iv.data(), data.data() + data.size() - bs, bs);
   return s;
 }
 
 absl::Status TokenKey::CbcDecrypt(MutableByteSpan iv, MutableByteSpan data) const {
   const size_t bs = block_size();
   if (iv.size() != bs) return absl::InvalidArgumentError("CBC IV must be one block");
-  uint8_t last[16] = {};
-  if (data.size() >= bs) std::memcpy(last, data.data() + data.size() - bs, bs);
-  absl::Status s = Crypt(false, true, iv.data(), data.data(), data.data(), data.size());
-  if (s.ok() && !data.empty()) std::memcpy(iv.data(), last, bs);
+  if (data.size() % bs != 0) return WholeBlocksError(data.size(), bs);
+  if (data.empty()) return absl::OkStatus();
+  std::vector<uint8_t> cipher_text(data.begin(), data.end());
+  absl::Status s = absl::UnimplementedError("");
+  if (cbc_in_token_.load(std::memory_order_relaxed)) {
+    s = Crypt(false, true, iv.data(), data.data(), data.data(), data.size());
+    if (IsMechanismProblem(s)) cbc_in_token_.store(false, std::memory_order_relaxed);
+  }
+  if (!cbc_in_token_.load(std::memory_order_relaxed)) {
+    s = DecryptBlocks(cipher_text.data(), data.data(), data.size() / bs);
+    for (size_t off = 0; off < data.size() && s.ok(); off += bs) {
+      const uint8_t* prev = off == 0 ? iv.data() : cipher_text.data() + off - bs;
+      for (size_t i = 0; i < bs; ++i) data[off + i] ^= prev[i];
+    }
+  }
+  if (s.ok()) std::memcpy(iv.data(), cipher_text.data() + cipher_text.size() - bs, bs);
+  crypto::SecureWipe(absl::MakeSpan(cipher_text));
   return s;
 }
 

@@ -13,6 +13,9 @@
 // never a value: NOT_FOUND (no object), FAILED_PRECONDITION (several objects, the wrong type,
 // not allowed to encrypt/decrypt), UNAVAILABLE (the token is gone).
 //
+// CBC is one CKM_*_CBC call; a module that refuses the CBC mechanism (p11-kit's client module
+// cannot pass its IV) gets ECB in the token with the chaining done on the host.
+//
 // The object handle is looked up again after the token logged in again (Token::epoch).
 //
 // Thread-safe.
@@ -21,6 +24,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -65,6 +69,8 @@ class TokenKey final : public crypto::KeyCipher {
   crypto::KeyType type_;
   std::string key_name_;
   CK_KEY_TYPE token_type_;
+  // False once the module refused a CBC mechanism: CBC is then chained on the host over ECB.
+  mutable std::atomic<bool> cbc_in_token_{true};
   mutable absl::Mutex mu_;
   mutable uint64_t handle_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   mutable CK_OBJECT_HANDLE handle_ ABSL_GUARDED_BY(mu_) = CK_INVALID_HANDLE;

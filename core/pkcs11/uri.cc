@@ -21,6 +21,14 @@ absl::Status UriError(absl::string_view text, absl::string_view problem) {
 void TokenUri::UriDeleter::operator()(p11_kit_uri* uri) const { p11_kit_uri_free(uri); }
 
 absl::StatusOr<TokenUri> TokenUri::Parse(absl::string_view text) {
+  return ParseAny(text, /*needs_object=*/true);
+}
+
+absl::StatusOr<TokenUri> TokenUri::ParseToken(absl::string_view text) {
+  return ParseAny(text, /*needs_object=*/false);
+}
+
+absl::StatusOr<TokenUri> TokenUri::ParseAny(absl::string_view text, bool needs_object) {
   if (absl::StrContains(text, "pin-value")) {
     // Refused before parsing, and without quoting the URI: it holds a PIN.
     return absl::InvalidArgumentError(
@@ -38,7 +46,7 @@ absl::StatusOr<TokenUri> TokenUri::Parse(absl::string_view text) {
     return UriError(text, "has attributes p11-kit does not know (a typo?)");
   }
   if (p11_kit_uri_get_pin_value(uri) != nullptr) return UriError(text, "pin-value= is refused");
-  if (p11_kit_uri_get_attribute(uri, CKA_LABEL) == nullptr &&
+  if (needs_object && p11_kit_uri_get_attribute(uri, CKA_LABEL) == nullptr &&
       p11_kit_uri_get_attribute(uri, CKA_ID) == nullptr) {
     return UriError(text, "names no object: add object=<label> or id=<%-encoded id>");
   }

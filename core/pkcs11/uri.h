@@ -33,6 +33,8 @@ namespace desfired::pkcs11 {
 class TokenUri {
  public:
   static absl::StatusOr<TokenUri> Parse(absl::string_view text);
+  // A URI that names a token only ("pkcs11:token=desfired": where keys are imported to).
+  static absl::StatusOr<TokenUri> ParseToken(absl::string_view text);
 
   const std::string& text() const { return text_; }
   // The URI with the token attributes only ("pkcs11:token=desfired"): which token it means.
@@ -47,6 +49,7 @@ class TokenUri {
   std::vector<CK_ATTRIBUTE> ObjectTemplate() const;
 
  private:
+  static absl::StatusOr<TokenUri> ParseAny(absl::string_view text, bool needs_object);
   struct UriDeleter {
     void operator()(p11_kit_uri* uri) const;
   };

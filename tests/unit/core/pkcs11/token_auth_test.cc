@@ -134,6 +134,12 @@ TEST_F(TokenAuthTest, EverySchemeGivesTheSameResultsWithTokenKeys) {
     ASSERT_NE(keys_.Find(name)->cipher, nullptr) << name;
   }
   EXPECT_EQ(with_token, with_file);
+  // ChangeKey refuses a token key (its value would have to leave the token), before any APDU.
+  const size_t sent = transport_->transmitted();
+  absl::Status change = card_->ChangeKey(1, Presented("app_read"));
+  EXPECT_EQ(change.code(), absl::StatusCode::kFailedPrecondition) << change;
+  EXPECT_NE(change.message().find("PKCS#11 token"), std::string::npos) << change;
+  EXPECT_EQ(transport_->transmitted(), sent);
   // The sequence did what it says: every authentication and MACed read passed, the wrong key
   // was refused, and both debits happened.
   ASSERT_EQ(with_file.size(), 26u);
