@@ -21,6 +21,11 @@ absl::Status LocalKeyCipher::DecryptBlocks(const uint8_t* in, uint8_t* out, size
   return absl::OkStatus();
 }
 
+absl::Status KeyCipher::EncryptedZeroBlock(uint8_t* out) const {
+  uint8_t zero[16] = {};
+  return EncryptBlocks(zero, out, 1);
+}
+
 absl::Status CmacVia(const KeyCipher& key, ByteSpan message, uint8_t* out, size_t min_blocks) {
   const size_t bs = key.block_size();
   // At most 4 KiB: CMACs over card keys are short (EV2 session vectors, AN10922 inputs).
@@ -30,7 +35,7 @@ absl::Status CmacVia(const KeyCipher& key, ByteSpan message, uint8_t* out, size_
         absl::StrCat("CMAC through a key cipher takes at most ", kMaxMessage, " bytes"));
   }
   uint8_t subkeys[3][16] = {};  // L, K1, K2
-  DESFIRED_RETURN_IF_ERROR(key.EncryptBlocks(subkeys[0], subkeys[0], 1));
+  DESFIRED_RETURN_IF_ERROR(key.EncryptedZeroBlock(subkeys[0]));
   DoubleBlock(subkeys[0], subkeys[1], bs);
   DoubleBlock(subkeys[1], subkeys[2], bs);
   size_t blocks = (message.size() + bs - 1) / bs;

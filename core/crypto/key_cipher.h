@@ -46,6 +46,11 @@ class KeyCipher {
   // and replaced by the last ciphertext block (as BlockCipher's).
   virtual absl::Status CbcEncrypt(MutableByteSpan iv, MutableByteSpan data) const = 0;
   virtual absl::Status CbcDecrypt(MutableByteSpan iv, MutableByteSpan data) const = 0;
+
+  // E_K(0^b), the CMAC subkeys' source (block_size() bytes into `out`). A token key computes
+  // it once and keeps it (it is the key's check value, not the key), saving one token call
+  // per CMAC.
+  virtual absl::Status EncryptedZeroBlock(uint8_t* out) const;
 };
 
 // A key in memory.
@@ -72,7 +77,8 @@ class LocalKeyCipher final : public KeyCipher {
 // The CMAC (NIST SP 800-38B) of `message` under `key` into `out` (block_size() bytes). A
 // message shorter than `min_blocks` blocks is padded (80 00..) to that many blocks and
 // finished with K2, as AN10922 requires (min_blocks 2). Two cipher calls: E_K(0) for the
-// subkeys, then one CBC over the whole message. Equal to Cmac::Compute for min_blocks 1.
+// subkeys (EncryptedZeroBlock: none when the cipher keeps it), then one CBC over the message. Equal
+// to Cmac::Compute for min_blocks 1.
 absl::Status CmacVia(const KeyCipher& key, ByteSpan message, uint8_t* out, size_t min_blocks = 1);
 
 }  // namespace desfired::crypto

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/random.h"
+#include "core/util/status_macros.h"
 
 namespace desfired::pkcs11 {
 namespace {
@@ -191,6 +192,27 @@ absl::Status TokenKey::Crypt(bool encrypt, bool cbc, const uint8_t* iv, const ui
                                                          "): ", rv.status().message()));
   }
   if (*rv != CKR_OK) return Error(encrypt ? "C_Encrypt" : "C_Decrypt", *rv);
+  return absl::OkStatus();
+}
+
+TokenKey::~TokenKey() {
+  absl::MutexLock lock(&mu_);
+  crypto::SecureWipe(absl::MakeSpan(zero_block_));
+}
+
+absl::Status TokenKey::EncryptedZeroBlock(uint8_t* out) const {
+  const size_t bs = block_size();
+  {
+    absl::MutexLock lock(&mu_);
+    if (zero_block_known_) {
+      std::memcpy(out, zero_block_, bs);
+      return absl::OkStatus();
+    }
+  }
+  DESFIRED_RETURN_IF_ERROR(KeyCipher::EncryptedZeroBlock(out));
+  absl::MutexLock lock(&mu_);
+  std::memcpy(zero_block_, out, bs);
+  zero_block_known_ = true;
   return absl::OkStatus();
 }
 

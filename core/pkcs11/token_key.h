@@ -50,6 +50,8 @@ class TokenKey final : public crypto::KeyCipher {
   absl::Status DecryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const override;
   absl::Status CbcEncrypt(MutableByteSpan iv, MutableByteSpan data) const override;
   absl::Status CbcDecrypt(MutableByteSpan iv, MutableByteSpan data) const override;
+  absl::Status EncryptedZeroBlock(uint8_t* out) const override;
+  ~TokenKey() override;
 
   const Token& token() const { return *token_; }
 
@@ -74,6 +76,9 @@ class TokenKey final : public crypto::KeyCipher {
   mutable absl::Mutex mu_;
   mutable uint64_t handle_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   mutable CK_OBJECT_HANDLE handle_ ABSL_GUARDED_BY(mu_) = CK_INVALID_HANDLE;
+  // E_K(0), computed once (EncryptedZeroBlock); wiped on destruction.
+  mutable bool zero_block_known_ ABSL_GUARDED_BY(mu_) = false;
+  mutable uint8_t zero_block_[16] ABSL_GUARDED_BY(mu_) = {};
 };
 
 }  // namespace desfired::pkcs11

@@ -1,10 +1,13 @@
 #include "tests/testing/softhsm.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -124,8 +127,14 @@ bool P11KitServer::Start() {
     _exit(127);
   }
   pid_ = pid;
-  for (int i = 0; i < 500; ++i) {  // up to 5 s for the socket
-    if (access(socket_.c_str(), F_OK) == 0) return true;
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the daemon to accept connections
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_.c_str());
+    const bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (up) return true;
     usleep(10000);
   }
   Stop();
@@ -137,7 +146,8 @@ void P11KitServer::Stop() {
   kill(-pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);
-  usleep(100000);  // the connection handlers of the group exit too
+  // The connection handlers of the group exit too (up to 5 s).
+  for (int i = 0; i < 500 && kill(-pid_, 0) == 0; ++i) usleep(10000);
   pid_ = -1;
 }
 
