@@ -38,20 +38,18 @@ bool TypeFits(crypto::KeyType type, CK_KEY_TYPE token_type, CK_ULONG value_len) 
 }
 
 absl::string_view TokenTypeName(CK_KEY_TYPE t) {
-  switch (t) {
-    case CKK_AES:
-      return "CKK_AES";
-    case CKK_DES:
-      return "CKK_DES";
-    case CKK_DES2:
-      return "CKK_DES2";
-    case CKK_DES3:
-      return "CKK_DES3";
-    case CKK_GENERIC_SECRET:
-      return "CKK_GENERIC_SECRET";
-    default:
-      return "another key type";
+  static constexpr struct {
+    CK_KEY_TYPE type;
+    absl::string_view name;
+  } kNames[] = {{CKK_AES, "CKK_AES"},
+                {CKK_DES, "CKK_DES"},
+                {CKK_DES2, "CKK_DES2"},
+                {CKK_DES3, "CKK_DES3"},
+                {CKK_GENERIC_SECRET, "CKK_GENERIC_SECRET"}};
+  for (const auto& n : kNames) {
+    if (n.type == t) return n.name;
   }
+  return "another key type";
 }
 
 absl::Status WholeBlocksError(size_t len, size_t bs) {
