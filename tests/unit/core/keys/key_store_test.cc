@@ -101,12 +101,14 @@ TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
   }
 }
 
+// A token key and a file key side by side, with the line that says where the token is.
+constexpr char kMixed[] = R"(pkcs11 module=/usr/lib/softhsm/libsofthsm2.so pin-env=DESFIRED_PIN
+key t AES128 pkcs11:token=desfired;object=t version=3 use=read
+key f AES128 2b7e151628aed2a6abf7158809cf4f3c
+)";
+
 TEST(KeyStoreTest, TokenKeysAreMixedWithFileKeys) {
-  absl::StatusOr<KeyStore> s = KeyStore::Parse(
-      "pkcs11 module=/usr/lib/softhsm/libsofthsm2.so pin-env=DESFIRED_PIN\n"
-      "key t AES128 pkcs11:token=desfired;object=t version=3 use=read\n"
-      "key f AES128 2b7e151628aed2a6abf7158809cf4f3c\n",
-      "keys.conf");
+  absl::StatusOr<KeyStore> s = KeyStore::Parse(kMixed, "keys.conf");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_TRUE(s->has_token_keys());
   EXPECT_EQ(s->token_settings().module, "/usr/lib/softhsm/libsofthsm2.so");
