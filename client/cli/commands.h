@@ -42,6 +42,8 @@ int TapLog(int argc, char** argv);
 // The audit ledger file, read locally (ledger.cc).
 int LedgerVerify(int argc, char** argv);
 int LedgerExport(int argc, char** argv);
+// Key files and PKCS#11 tokens, locally (keys.cc).
+int Keys(int argc, char** argv);  // argv[0]: list or import
 // Issuing (admin.cc).
 int Format(int argc, char** argv);
 int CreateApp(int argc, char** argv);

@@ -44,6 +44,10 @@ constexpr char kUsage[] =
     "  change-key           change a key to one of the server's key store\n"
     "  change-key-settings  change the key settings of an application or the card\n"
     "\n"
+    "key files (local):\n"
+    "  keys list            list a key file's keys and where each lives (never a value)\n"
+    "  keys import          move file keys into a PKCS#11 token, naming them by URI\n"
+    "\n"
     "audit ledger (local, read-only):\n"
     "  ledger verify        check the hash chain of desfired's ledger file\n"
     "  ledger export        write the ledger's rows as JSON lines or CSV\n"
@@ -118,6 +122,7 @@ int Main(int argc, char** argv) {
         << "  parse tap records (run 'desfirectl taps parse --help' for the options)\n";
     return help ? kExitOk : kExitUsage;
   }
+  if (cmd == "keys") return desfired::cli::Keys(argc - 2, argv + 2);
   if (cmd == "ledger") {
     const absl::string_view sub = argc >= 3 ? absl::string_view(argv[2]) : "";
     if (sub == "verify") return desfired::cli::LedgerVerify(argc - 3, argv + 3);

@@ -122,9 +122,17 @@ bool CanContinue(const CardContext& ctx, uint32_t aid, const KeyChoice& key,
 }
 
 absl::Status Authenticate(CardContext& ctx, uint32_t aid, const KeyChoice& key) {
-  DESFIRED_ASSIGN_OR_RETURN(keys::SecretBytes value, keys::CardKeyFor(*key.key, ctx.uid, aid));
-  absl::Status s = ctx.card->Authenticate(
-      key.number, {key.key->type, value.view(), key.key->version}, key.scheme);
+  absl::Status s;
+  if (key.key->in_token() && !key.key->diversify.has_value()) {
+    // The card key stays in the token: RndB is decrypted and the answer encrypted there.
+    if (key.key->cipher == nullptr) return keys::CardKeyFor(*key.key, ctx.uid, aid).status();
+    s = ctx.card->Authenticate(
+        key.number, {key.key->type, {}, key.key->version, key.key->cipher.get()}, key.scheme);
+  } else {
+    DESFIRED_ASSIGN_OR_RETURN(keys::SecretBytes value, keys::CardKeyFor(*key.key, ctx.uid, aid));
+    s = ctx.card->Authenticate(key.number, {key.key->type, value.view(), key.key->version},
+                               key.scheme);
+  }
   if (s.ok() || s.code() == absl::StatusCode::kUnavailable) return s;
   absl::Status out(
       s.code(),

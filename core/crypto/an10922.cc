@@ -30,6 +30,20 @@ absl::Status CheckTypeAndInput(KeyType type, ByteSpan input) {
 // Diversification inputs handled per ComputeMany call (stack buffers).
 constexpr size_t kChunk = 64;
 
+// The constant bytes that start each part's CMAC input; returns the number of parts.
+size_t PartConstants(KeyType type, uint8_t constants[3]) {
+  if (type == KeyType::k2Tdea) {
+    constants[0] = 0x21, constants[1] = 0x22;
+    return 2;
+  }
+  if (type == KeyType::k3Tdea) {
+    constants[0] = 0x31, constants[1] = 0x32, constants[2] = 0x33;
+    return 3;
+  }
+  constants[0] = 0x01;
+  return 1;
+}
+
 }  // namespace
 
 // Each part of the key is CMAC_K(constant ‖ M) with the AN10922 padding rule: the input is
@@ -44,13 +58,8 @@ absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* 
                                                    KeyTypeName(master.cipher().type()),
                                                    ", requested ", KeyTypeName(type)));
   }
-  uint8_t constants[3] = {0x01, 0, 0};
-  size_t parts = 1;
-  if (type == KeyType::k2Tdea) {
-    constants[0] = 0x21, constants[1] = 0x22, parts = 2;
-  } else if (type == KeyType::k3Tdea) {
-    constants[0] = 0x31, constants[1] = 0x32, constants[2] = 0x33, parts = 3;
-  }
+  uint8_t constants[3] = {};
+  const size_t parts = PartConstants(type, constants);
   const size_t bs = master.block_size();
   const size_t key_length = KeyLength(type);
   uint8_t d[kChunk][32];
@@ -77,6 +86,26 @@ absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* 
 absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out) {
   const uint8_t* data = input.data();
   return DiversifyKeysWith(master, type, &data, input.size(), 1, out);
+}
+
+absl::Status DiversifyKeyVia(const KeyCipher& master, KeyType type, ByteSpan input, uint8_t* out) {
+  if (absl::Status s = CheckTypeAndInput(type, input); !s.ok()) return s;
+  if (master.type() != type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AN10922: master key is ", KeyTypeName(master.type()), ", requested ", KeyTypeName(type)));
+  }
+  uint8_t constants[3] = {};
+  const size_t parts = PartConstants(type, constants);
+  const size_t bs = master.block_size();
+  uint8_t d[32];
+  std::memcpy(d + 1, input.data(), input.size());
+  absl::Status s;
+  for (size_t part = 0; part < parts && s.ok(); ++part) {
+    d[0] = constants[part];
+    s = CmacVia(master, ByteSpan(d, 1 + input.size()), out + part * bs, /*min_blocks=*/2);
+  }
+  OPENSSL_cleanse(d, sizeof(d));
+  return s;
 }
 
 absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan input) {

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/crypto/cmac.h"
+#include "core/crypto/key_cipher.h"
 #include "core/crypto/key_type.h"
 #include "core/util/bytes.h"
 
@@ -28,6 +29,11 @@ absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan i
 // The same with a ready CMAC of the master key (no per-call key set-up); for hot paths.
 // `out` must hold KeyLength(type) bytes; `type` must match master.cipher().type().
 absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out);
+
+// The same with the master behind a KeyCipher (a key in a PKCS#11 token: each part is one
+// CMAC computed by the token, CmacVia). Slower than DiversifyKeyWith (two token calls per
+// part); the diversified key is returned to the caller.
+absl::Status DiversifyKeyVia(const KeyCipher& master, KeyType type, ByteSpan input, uint8_t* out);
 
 // Batched: the keys of `count` inputs of `input_length` bytes each (input i starts at
 // inputs[i]) into `out` (count * KeyLength(type) bytes; key i at i * KeyLength(type)), each

@@ -20,6 +20,10 @@
 
 namespace desfired::crypto {
 
+// Multiplication by x in GF(2^n), n = 8 or 16 bytes: K1 = DoubleBlock(E_K(0)), K2 =
+// DoubleBlock(K1). `in` and `out` must not overlap.
+void DoubleBlock(const uint8_t* in, uint8_t* out, size_t n);
+
 class Cmac {
  public:
   // Errors as BlockCipher::Create.

@@ -254,8 +254,10 @@ absl::Status DesfireCard::Authenticate(uint8_t key_no, const CardKey& key,
   const AuthScheme use = scheme.value_or(DefaultScheme(key.type));
   if (use == AuthScheme::kEv2 && session_.scheme() == AuthScheme::kEv2) {
     if (key.type != crypto::KeyType::kAes128) return Invalid("EV2 authentication needs AES");
+    if (key.cipher != nullptr) return session_.AuthenticateEv2NonFirst(key_no, *key.cipher);
     return session_.AuthenticateEv2NonFirst(key_no, key.value);
   }
+  if (key.cipher != nullptr) return session_.Authenticate(use, key_no, *key.cipher);
   return session_.Authenticate(use, key_no, key.type, key.value);
 }
 
@@ -287,6 +289,11 @@ absl::StatusOr<uint8_t> DesfireCard::GetKeyVersion(uint8_t key_no) {
 absl::Status DesfireCard::ChangeKey(uint8_t key_no, const CardKey& new_key,
                                     const CardKey* old_key) {
   if (key_no > 0x0D) return Invalid("key number must be 0..13");
+  if (new_key.cipher != nullptr || (old_key != nullptr && old_key->cipher != nullptr)) {
+    return absl::FailedPreconditionError(
+        "ChangeKey needs the new and old keys' values, and a key in a PKCS#11 token never "
+        "leaves it (docs/key-store.md, \"Token keys\")");
+  }
   uint8_t key_byte = key_no;
   if (selected_aid_.value_or(0) == 0) {
     // At the PICC level the key number carries the new master key's type.

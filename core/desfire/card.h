@@ -53,6 +53,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/apdu/transport.h"
+#include "core/crypto/key_cipher.h"
 #include "core/crypto/key_type.h"
 #include "core/desfire/card_types.h"
 #include "core/desfire/channel.h"
@@ -71,6 +72,9 @@ struct CardKey {
   // The key version ChangeKey writes: beside an AES key; into the parity bits of a DES, 2TDEA
   // or 3TDEA key (key_version.h), whatever parity bits `value` has. Authenticate ignores it.
   uint8_t version = 0;
+  // Set for a key whose value stays elsewhere (a PKCS#11 token): Authenticate runs the card
+  // key's operations through it and ignores `value`; ChangeKey refuses it. Not owned.
+  const crypto::KeyCipher* cipher = nullptr;
 };
 
 // The usual scheme for a key type: ISO 0x1A for the DES family, AES 0xAA for AES.

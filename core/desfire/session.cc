@@ -98,16 +98,24 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no, KeyType ty
     type = KeyType::kDes;
     key = key.subspan(0, 8);
   }
+  DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher, crypto::BlockCipher::Create(type, key));
+  return Authenticate(scheme, key_no, crypto::LocalKeyCipher(std::move(cipher)));
+}
+
+absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no,
+                                   const crypto::KeyCipher& key) {
+  Invalidate();
+  const KeyType type = key.type();
   switch (scheme) {
     case AuthScheme::kLegacy:
       if (type != KeyType::kDes && type != KeyType::k2Tdea) break;
-      return AuthenticateLegacy(key_no, type, key);
+      return AuthenticateLegacy(key_no, key);
     case AuthScheme::kIso:
       if (type == KeyType::kAes128) break;
-      return AuthenticateIsoOrAes(scheme, key_no, type, key);
+      return AuthenticateIsoOrAes(scheme, key_no, key);
     case AuthScheme::kAes:
       if (type != KeyType::kAes128) break;
-      return AuthenticateIsoOrAes(scheme, key_no, type, key);
+      return AuthenticateIsoOrAes(scheme, key_no, key);
     case AuthScheme::kEv2:
       if (type != KeyType::kAes128) break;
       return AuthenticateEv2First(key_no, key);
@@ -118,9 +126,9 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no, KeyType ty
       "key type %s cannot be used with this authentication command", crypto::KeyTypeName(type)));
 }
 
-absl::Status Session::AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no, KeyType type,
-                                           ByteSpan key) {
-  DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher, crypto::BlockCipher::Create(type, key));
+absl::Status Session::AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no,
+                                           const crypto::KeyCipher& cipher) {
+  const KeyType type = cipher.type();
   const size_t bs = cipher.block_size();
   const size_t n = RandomLength(type);
   const TransceiveOptions options{.fetch_additional_frames = false, .redact = true};
@@ -139,36 +147,39 @@ absl::Status Session::AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no, Ke
   DESFIRED_RETURN_IF_ERROR(cipher.CbcDecrypt(chain, absl::MakeSpan(rnd_b)));
   Bytes rnd_a(n);
   DESFIRED_RETURN_IF_ERROR(random_(absl::MakeSpan(rnd_a)));
+  // The card's answer ek(RndA') continues the same chain, so one CBC over RndA ‖ RndB' ‖ RndA'
+  // gives both what is sent and the answer to expect (one cipher call fewer: a token key's
+  // calls are the slow part). Comparing ciphertexts under the same chain is comparing RndA'.
   Bytes token = rnd_a;
   Bytes rotated_b = RotateLeft(rnd_b);
+  Bytes rotated_a = RotateLeft(rnd_a);
   token.insert(token.end(), rotated_b.begin(), rotated_b.end());
+  token.insert(token.end(), rotated_a.begin(), rotated_a.end());
   Wipe(rotated_b);
-  DESFIRED_RETURN_IF_ERROR(cipher.CbcEncrypt(chain, absl::MakeSpan(token)));
-  absl::StatusOr<NativeResponse> second =
-      channel_.Transceive(Ins::kAdditionalFrame, token, options);
-  absl::Status result = second.status();
+  Wipe(rotated_a);
+  absl::Status result = cipher.CbcEncrypt(chain, absl::MakeSpan(token));
+  const ByteSpan expected = ByteSpan(token).subspan(2 * n);
+  absl::StatusOr<NativeResponse> second = absl::UnknownError("not sent");
+  if (result.ok()) {
+    second = channel_.Transceive(Ins::kAdditionalFrame, ByteSpan(token).first(2 * n), options);
+    result = second.status();
+  }
   if (result.ok() && second->data.size() != n) {
     result = apdu::ProtocolError(absl::StrFormat(
         "authentication: expected %d-byte ek(RndA'), got %d", n, second->data.size()));
   }
-  if (result.ok()) {
-    Bytes reply = std::move(second->data);
-    result = cipher.CbcDecrypt(chain, absl::MakeSpan(reply));
-    Bytes expected = RotateLeft(rnd_a);
-    if (result.ok() && !crypto::ConstantTimeEquals(reply, expected)) {
-      result = AuthenticationFailedError("the card's RndA' does not match RndA");
-    }
-    Wipe(reply);
-    Wipe(expected);
+  if (result.ok() && !crypto::ConstantTimeEquals(second->data, expected)) {
+    result = AuthenticationFailedError("the card's RndA' does not match RndA");
   }
+  Wipe(token);
   if (result.ok()) result = StartEv1Session(scheme, key_no, type, rnd_a, rnd_b);
   Wipe(rnd_a);
   Wipe(rnd_b);
   return result;
 }
 
-absl::Status Session::AuthenticateLegacy(uint8_t key_no, KeyType type, ByteSpan key) {
-  DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher, crypto::BlockCipher::Create(type, key));
+absl::Status Session::AuthenticateLegacy(uint8_t key_no, const crypto::KeyCipher& cipher) {
+  const KeyType type = cipher.type();
   constexpr size_t n = 8;
   const TransceiveOptions options{.fetch_additional_frames = false, .redact = true};
   const uint8_t key_byte[1] = {key_no};
@@ -180,28 +191,33 @@ absl::Status Session::AuthenticateLegacy(uint8_t key_no, KeyType type, ByteSpan 
         first.data.size(), first.status));
   }
   Bytes rnd_b(n);
-  cipher.DecryptBlock(first.data.data(), rnd_b.data());
   Bytes rnd_a(n);
-  DESFIRED_RETURN_IF_ERROR(random_(absl::MakeSpan(rnd_a)));
   // "Decipher-send" mode: c1 = D(RndA), c2 = D(RndB' ⊕ c1), IV zero per message.
   Bytes token(2 * n);
-  cipher.DecryptBlock(rnd_a.data(), token.data());
+  absl::Status result = cipher.DecryptBlocks(first.data.data(), rnd_b.data(), 1);
+  if (result.ok()) result = random_(absl::MakeSpan(rnd_a));
+  if (result.ok()) result = cipher.DecryptBlocks(rnd_a.data(), token.data(), 1);
   Bytes rotated_b = RotateLeft(rnd_b);
   for (size_t i = 0; i < n; ++i) rotated_b[i] ^= token[i];
-  cipher.DecryptBlock(rotated_b.data(), token.data() + n);
+  if (result.ok()) result = cipher.DecryptBlocks(rotated_b.data(), token.data() + n, 1);
   Wipe(rotated_b);
+  if (!result.ok()) {
+    Wipe(rnd_a);
+    Wipe(rnd_b);
+    return result;
+  }
   absl::StatusOr<NativeResponse> second =
       channel_.Transceive(Ins::kAdditionalFrame, token, options);
-  absl::Status result = second.status();
+  result = second.status();
   if (result.ok() && second->data.size() != n) {
     result = apdu::ProtocolError(absl::StrFormat(
         "legacy authentication: expected 8-byte ek(RndA'), got %d", second->data.size()));
   }
   if (result.ok()) {
     Bytes reply(n);
-    cipher.DecryptBlock(second->data.data(), reply.data());
+    result = cipher.DecryptBlocks(second->data.data(), reply.data(), 1);
     Bytes expected = RotateLeft(rnd_a);
-    if (!crypto::ConstantTimeEquals(reply, expected)) {
+    if (result.ok() && !crypto::ConstantTimeEquals(reply, expected)) {
       result = AuthenticationFailedError("the card's RndA' does not match RndA");
     }
     Wipe(reply);
@@ -235,9 +251,7 @@ absl::Status Session::StartEv1Session(AuthScheme scheme, uint8_t key_no, KeyType
   return absl::OkStatus();
 }
 
-absl::Status Session::AuthenticateEv2First(uint8_t key_no, ByteSpan key) {
-  DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher,
-                            crypto::BlockCipher::Create(KeyType::kAes128, key));
+absl::Status Session::AuthenticateEv2First(uint8_t key_no, const crypto::KeyCipher& cipher) {
   const TransceiveOptions options{.fetch_additional_frames = false, .redact = true};
   const uint8_t params[2] = {key_no, kNoPcdCapabilities};
   DESFIRED_ASSIGN_OR_RETURN(NativeResponse first,
@@ -278,7 +292,7 @@ absl::Status Session::AuthenticateEv2First(uint8_t key_no, ByteSpan key) {
     }
     Wipe(expected);
   }
-  if (result.ok()) result = StartEv2Keys(key, rnd_a, rnd_b);
+  if (result.ok()) result = StartEv2Keys(cipher, rnd_a, rnd_b);
   if (result.ok()) {
     std::copy_n(reply.begin(), kEv2TiLength, ti_.begin());
     cmd_ctr_ = 0;
@@ -291,7 +305,7 @@ absl::Status Session::AuthenticateEv2First(uint8_t key_no, ByteSpan key) {
   return result;
 }
 
-absl::Status Session::StartEv2Keys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b) {
+absl::Status Session::StartEv2Keys(const crypto::KeyCipher& key, ByteSpan rnd_a, ByteSpan rnd_b) {
   DESFIRED_ASSIGN_OR_RETURN(Ev2SessionKeys keys, DeriveEv2SessionKeys(key, rnd_a, rnd_b));
   absl::StatusOr<crypto::BlockCipher> enc = crypto::BlockCipher::Create(KeyType::kAes128, keys.enc);
   absl::StatusOr<crypto::Cmac> mac = crypto::Cmac::Create(KeyType::kAes128, keys.mac);
@@ -307,9 +321,20 @@ absl::Status Session::StartEv2Keys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b)
 
 absl::Status Session::AuthenticateEv2NonFirst(uint8_t key_no, ByteSpan key) {
   if (scheme_ != AuthScheme::kEv2) return NotAuthenticated("AuthenticateEV2NonFirst");
+  absl::StatusOr<crypto::BlockCipher> cipher = crypto::BlockCipher::Create(KeyType::kAes128, key);
+  if (!cipher.ok()) {
+    Invalidate();
+    return cipher.status();
+  }
+  return AuthenticateEv2NonFirst(key_no, crypto::LocalKeyCipher(*std::move(cipher)));
+}
+
+absl::Status Session::AuthenticateEv2NonFirst(uint8_t key_no, const crypto::KeyCipher& cipher) {
+  if (scheme_ != AuthScheme::kEv2) return NotAuthenticated("AuthenticateEV2NonFirst");
   absl::Status result = [&]() -> absl::Status {
-    DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher,
-                              crypto::BlockCipher::Create(KeyType::kAes128, key));
+    if (cipher.type() != KeyType::kAes128) {
+      return absl::InvalidArgumentError("EV2 authentication needs an AES-128 key");
+    }
     const TransceiveOptions options{.fetch_additional_frames = false, .redact = true};
     const uint8_t params[1] = {key_no};
     DESFIRED_ASSIGN_OR_RETURN(NativeResponse first,
@@ -351,7 +376,7 @@ absl::Status Session::AuthenticateEv2NonFirst(uint8_t key_no, ByteSpan key) {
       Wipe(reply);
       Wipe(expected);
     }
-    if (s.ok()) s = StartEv2Keys(key, rnd_a, rnd_b);
+    if (s.ok()) s = StartEv2Keys(cipher, rnd_a, rnd_b);
     Wipe(token);
     Wipe(rnd_a);
     Wipe(rnd_b);

@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
+#include "core/crypto/key_cipher.h"
 #include "core/crypto/key_type.h"
 #include "core/desfire/card_types.h"
 #include "core/desfire/channel.h"
@@ -93,11 +94,17 @@ class Session {
   // k2Tdea / k3Tdea; kAes and kEv2 kAes128. The session counts as authenticated only after
   // the card's RndA' is verified. `key` is not retained.
   absl::Status Authenticate(AuthScheme scheme, uint8_t key_no, crypto::KeyType type, ByteSpan key);
+  // The same with the card key behind a KeyCipher (a key in a PKCS#11 token: E(RndB) is
+  // decrypted and the answer encrypted inside the token; the session keys are derived on the
+  // host). The key type is key.type(); a 2TDEA key is taken as two different halves (a DES
+  // key stored as K ‖ K must say DES). Errors as above, and the cipher's.
+  absl::Status Authenticate(AuthScheme scheme, uint8_t key_no, const crypto::KeyCipher& key);
 
   // AuthenticateEV2NonFirst (0x77): switches an EV2 session to key `key_no` (AES-128),
   // keeping the transaction identifier and the command counter. FAILED_PRECONDITION /
   // NOT_AUTHENTICATED without an EV2 session; on any failure the session ends.
   absl::Status AuthenticateEv2NonFirst(uint8_t key_no, ByteSpan key);
+  absl::Status AuthenticateEv2NonFirst(uint8_t key_no, const crypto::KeyCipher& key);
 
   // Sends one command with the session's protection and returns the response data with
   // MACs, CRCs and padding removed. SelectApplication ends the session first (the card
@@ -130,12 +137,12 @@ class Session {
   // Tests set EV2 session keys from published vectors directly (tests/unit/core/desfire).
   friend class SessionTestPeer;
 
-  absl::Status AuthenticateLegacy(uint8_t key_no, crypto::KeyType type, ByteSpan key);
-  absl::Status AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no, crypto::KeyType type,
-                                    ByteSpan key);
-  absl::Status AuthenticateEv2First(uint8_t key_no, ByteSpan key);
+  absl::Status AuthenticateLegacy(uint8_t key_no, const crypto::KeyCipher& key);
+  absl::Status AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no,
+                                    const crypto::KeyCipher& key);
+  absl::Status AuthenticateEv2First(uint8_t key_no, const crypto::KeyCipher& key);
   // Sets the EV2 session keys from RndA / RndB (TI and counter are set by the caller).
-  absl::Status StartEv2Keys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b);
+  absl::Status StartEv2Keys(const crypto::KeyCipher& key, ByteSpan rnd_a, ByteSpan rnd_b);
   absl::Status StartEv1Session(AuthScheme scheme, uint8_t key_no, crypto::KeyType type,
                                ByteSpan rnd_a, ByteSpan rnd_b);
 

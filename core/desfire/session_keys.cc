@@ -1,10 +1,11 @@
 #include "core/desfire/session_keys.h"
 
 #include <array>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
-#include "core/crypto/cmac.h"
+#include "core/crypto/key_cipher.h"
 #include "core/crypto/random.h"
 #include "core/util/status_macros.h"
 
@@ -58,24 +59,38 @@ absl::StatusOr<Bytes> DeriveEv1SessionKey(crypto::KeyType type, ByteSpan rnd_a, 
   return key;
 }
 
-absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b) {
+absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(const crypto::KeyCipher& key, ByteSpan rnd_a,
+                                                    ByteSpan rnd_b) {
   if (rnd_a.size() != 16 || rnd_b.size() != 16) {
     return absl::InvalidArgumentError("EV2 session keys need 16-byte RndA and RndB");
   }
-  DESFIRED_ASSIGN_OR_RETURN(crypto::Cmac cmac, crypto::Cmac::Create(crypto::KeyType::kAes128, key));
+  if (key.type() != crypto::KeyType::kAes128) {
+    return absl::InvalidArgumentError("EV2 session keys need an AES-128 key");
+  }
   std::array<uint8_t, 32> sv = {0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80, rnd_a[0], rnd_a[1]};
   for (size_t i = 0; i < 6; ++i) sv[8 + i] = static_cast<uint8_t>(rnd_a[2 + i] ^ rnd_b[i]);
   for (size_t i = 0; i < 10; ++i) sv[14 + i] = rnd_b[6 + i];
   for (size_t i = 0; i < 8; ++i) sv[24 + i] = rnd_a[8 + i];
   Ev2SessionKeys keys;
   keys.enc.resize(16);
-  cmac.Compute(sv, keys.enc.data());
+  absl::Status s = crypto::CmacVia(key, sv, keys.enc.data());
   sv[0] = 0x5A;
   sv[1] = 0xA5;
   keys.mac.resize(16);
-  cmac.Compute(sv, keys.mac.data());
+  if (s.ok()) s = crypto::CmacVia(key, sv, keys.mac.data());
   crypto::SecureWipe(absl::MakeSpan(sv));
+  if (!s.ok()) {
+    crypto::SecureWipe(absl::MakeSpan(keys.enc));
+    crypto::SecureWipe(absl::MakeSpan(keys.mac));
+    return s;
+  }
   return keys;
+}
+
+absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b) {
+  DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher,
+                            crypto::BlockCipher::Create(crypto::KeyType::kAes128, key));
+  return DeriveEv2SessionKeys(crypto::LocalKeyCipher(std::move(cipher)), rnd_a, rnd_b);
 }
 
 Bytes RotateLeft(ByteSpan data) {

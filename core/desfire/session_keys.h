@@ -22,6 +22,7 @@
 #include <cstddef>
 
 #include "absl/status/statusor.h"
+#include "core/crypto/key_cipher.h"
 #include "core/crypto/key_type.h"
 #include "core/util/bytes.h"
 
@@ -37,6 +38,10 @@ struct Ev2SessionKeys {
   Bytes mac;  // SesAuthMACKey
 };
 absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b);
+// The same with the card key behind a KeyCipher (a token key: the CMACs run in the token, the
+// session keys come back to the host).
+absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(const crypto::KeyCipher& key, ByteSpan rnd_a,
+                                                    ByteSpan rnd_b);
 
 // Rotates left by one byte (RndB → RndB').
 Bytes RotateLeft(ByteSpan data);

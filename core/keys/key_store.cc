@@ -47,6 +47,17 @@ bool SplitOption(absl::string_view token, absl::string_view* k, absl::string_vie
   return true;
 }
 
+std::unique_ptr<Key> NewKey(std::string name, crypto::KeyType type, uint8_t version,
+                            std::optional<Diversification> diversify, KeyGrant grant) {
+  auto key = std::make_unique<Key>();
+  key->name = std::move(name);
+  key->type = type;
+  key->version = version;
+  key->diversify = std::move(diversify);
+  key->grant = std::move(grant);
+  return key;
+}
+
 }  // namespace
 
 crypto::MacAlgorithm DefaultMacFor(crypto::KeyType type) {
@@ -108,12 +119,13 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
   std::vector<absl::string_view> tokens =
       absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
   if (tokens[0] == "tap") return ParseTapRule(tokens, where);
+  if (tokens[0] == "pkcs11") return ParseTokenSettings(tokens, where);
   if (tokens[0] != "key") {
-    return LineError(where,
-                     absl::StrCat("unknown directive '", tokens[0], "' (expected 'key' or 'tap')"));
+    return LineError(where, absl::StrCat("unknown directive '", tokens[0],
+                                         "' (expected 'key', 'tap' or 'pkcs11')"));
   }
   if (tokens.size() < 4) {
-    return LineError(where, "expected: key <name> <type> <hex value> [version=<n>]");
+    return LineError(where, "expected: key <name> <type> <hex value or pkcs11: URI> [version=<n>]");
   }
   const absl::string_view name = tokens[1];
   const std::optional<crypto::KeyType> type = crypto::ParseKeyType(tokens[2]);
@@ -121,7 +133,13 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
     return LineError(where, absl::StrCat("key '", name, "': unknown type '", tokens[2],
                                          "' (DES, 2TDEA, 3TDEA or AES128)"));
   }
-  absl::StatusOr<Bytes> value = HexDecode(tokens[3]);
+  const bool in_token = absl::StartsWith(tokens[3], "pkcs11:");
+  if (in_token && absl::StrContains(tokens[3], "pin-value")) {
+    return LineError(where, absl::StrCat("key '", name,
+                                         "': a PIN in the URI (pin-value=) is not accepted; use "
+                                         "pin-file= or pin-env= on the pkcs11 line"));
+  }
+  absl::StatusOr<Bytes> value = in_token ? Bytes() : HexDecode(tokens[3]);
   if (!value.ok()) {
     return LineError(
         where, absl::StrCat("key '", name, "': value is not hex (", value.status().message(), ")"));
@@ -168,8 +186,10 @@ absl::Status KeyStore::ParseLine(absl::string_view line, absl::string_view where
     }
     diversify->system_id = *std::move(system_id);
   }
-  absl::Status status = AddKey(std::string(name), *type, std::move(*value), version,
-                               std::move(diversify), std::move(grant));
+  absl::Status status = in_token ? AddTokenKey(std::string(name), *type, std::string(tokens[3]),
+                                               version, std::move(diversify), std::move(grant))
+                                 : AddKey(std::string(name), *type, std::move(*value), version,
+                                          std::move(diversify), std::move(grant));
   if (!status.ok()) return LineError(where, status.message());
   return absl::OkStatus();
 }
@@ -229,6 +249,11 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
     }
   }
   if (rule.key == nullptr) return LineError(where, "missing key=<name>");
+  if (rule.key->in_token()) {
+    return LineError(where, absl::StrCat("key '", rule.key->name,
+                                         "' is in a PKCS#11 token: tap rules take file keys "
+                                         "(docs/key-store.md, \"Token keys\")"));
+  }
   if (rule.kind == TapRule::Kind::kCard) {
     if (!has_system) return LineError(where, "missing system=<hex> for a card rule");
     if (rule.key->type == crypto::KeyType::kDes) {
@@ -264,6 +289,28 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
 absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version,
                               std::optional<Diversification> diversify, KeyGrant grant) {
   SecretBytes secret(std::move(value));  // wiped on every return path
+  DESFIRED_RETURN_IF_ERROR(CheckNewName(name));
+  if (secret.size() != crypto::KeyLength(type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key '", name, "': a ", crypto::KeyTypeName(type), " key has ",
+                     crypto::KeyLength(type), " bytes, this one has ", secret.size()));
+  }
+  std::unique_ptr<Key> key =
+      NewKey(std::move(name), type, version, std::move(diversify), std::move(grant));
+  key->value = std::move(secret);
+  return Insert(std::move(key));
+}
+
+absl::Status KeyStore::AddTokenKey(std::string name, crypto::KeyType type, std::string uri,
+                                   uint8_t version, std::optional<Diversification> diversify,
+                                   KeyGrant grant) {
+  std::unique_ptr<Key> key =
+      NewKey(std::move(name), type, version, std::move(diversify), std::move(grant));
+  key->token_uri = std::move(uri);
+  return Insert(std::move(key));
+}
+
+absl::Status KeyStore::CheckNewName(absl::string_view name) const {
   if (!ValidName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "key name '", name, "' is not valid (1..64 of letters, digits, '_', '-', '.')"));
@@ -271,35 +318,80 @@ absl::Status KeyStore::AddKey(std::string name, crypto::KeyType type, Bytes valu
   if (Find(name) != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("key '", name, "' is defined twice"));
   }
-  if (secret.size() != crypto::KeyLength(type)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key '", name, "': a ", crypto::KeyTypeName(type), " key has ",
-                     crypto::KeyLength(type), " bytes, this one has ", secret.size()));
-  }
-  auto key = std::make_unique<Key>();
-  key->name = std::move(name);
-  key->type = type;
-  key->value = std::move(secret);
-  key->version = version;
-  if (diversify.has_value()) {
-    if (type == crypto::KeyType::kDes) {
+  return absl::OkStatus();
+}
+
+absl::Status KeyStore::Insert(std::unique_ptr<Key> key) {
+  DESFIRED_RETURN_IF_ERROR(CheckNewName(key->name));
+  if (key->diversify.has_value()) {
+    if (key->type == crypto::KeyType::kDes) {
       return absl::InvalidArgumentError(
           absl::StrCat("key '", key->name, "': AN10922 defines no single-DES diversification"));
     }
-    const size_t max_system = (type == crypto::KeyType::kAes128 ? 31u : 15u) - kDiversifyPrefix;
-    if (diversify->system_id.size() > max_system) {
+    const size_t max_system =
+        (key->type == crypto::KeyType::kAes128 ? 31u : 15u) - kDiversifyPrefix;
+    if (key->diversify->system_id.size() > max_system) {
       return absl::InvalidArgumentError(absl::StrCat("key '", key->name, "': system id of ",
-                                                     diversify->system_id.size(),
+                                                     key->diversify->system_id.size(),
                                                      " bytes; at most ", max_system));
     }
   }
-  key->diversify = std::move(diversify);
-  key->grant = std::move(grant);
   keys_.push_back(std::move(key));
   return absl::OkStatus();
 }
 
+absl::Status KeyStore::ParseTokenSettings(const std::vector<absl::string_view>& tokens,
+                                          absl::string_view where) {
+  if (has_token_settings_) return LineError(where, "a second 'pkcs11' line");
+  TokenSettings settings;
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    absl::string_view k, v;
+    if (!SplitOption(tokens[i], &k, &v) || v.empty()) {
+      return LineError(where, absl::StrCat("pkcs11: expected name=value, got '", tokens[i], "'"));
+    }
+    if (k == "module") {
+      settings.module = std::string(v);
+    } else if (k == "pin-file") {
+      settings.pin_file = std::string(v);
+    } else if (k == "pin-env") {
+      settings.pin_env = std::string(v);
+    } else {
+      return LineError(where, absl::StrCat("pkcs11: unknown option '", k,
+                                           "' (expected module=, pin-file= or pin-env=; a PIN "
+                                           "itself is never accepted here)"));
+    }
+  }
+  if (!settings.pin_file.empty() && !settings.pin_env.empty()) {
+    return LineError(where, "pkcs11: give pin-file= or pin-env=, not both");
+  }
+  token_settings_ = std::move(settings);
+  has_token_settings_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status KeyStore::BindTokenKeys(const TokenBinder& bind) {
+  for (const std::unique_ptr<Key>& key : keys_) {
+    if (!key->in_token()) continue;
+    absl::StatusOr<std::shared_ptr<const crypto::KeyCipher>> cipher = bind(*key);
+    if (!cipher.ok()) return cipher.status();
+    key->cipher = *std::move(cipher);
+  }
+  return absl::OkStatus();
+}
+
+bool KeyStore::has_token_keys() const {
+  for (const std::unique_ptr<Key>& key : keys_) {
+    if (key->in_token()) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t aid) {
+  if (key.in_token() && (!key.diversify.has_value() || key.cipher == nullptr)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key '", key.name, "' is in a PKCS#11 token",
+        key.cipher == nullptr ? " and is not bound to it" : "; its value never leaves it"));
+  }
   if (!key.diversify.has_value()) return key.value.Clone();
   if (uid.size() != kDiversifyUidLength) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -310,7 +402,13 @@ absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t ai
   input.push_back(static_cast<uint8_t>(aid >> 8));
   input.push_back(static_cast<uint8_t>(aid >> 16));
   input.insert(input.end(), key.diversify->system_id.begin(), key.diversify->system_id.end());
-  absl::StatusOr<Bytes> derived = crypto::DiversifyKey(key.type, key.value.view(), input);
+  absl::StatusOr<Bytes> derived = Bytes(crypto::KeyLength(key.type));
+  if (key.in_token()) {
+    absl::Status s = crypto::DiversifyKeyVia(*key.cipher, key.type, input, derived->data());
+    if (!s.ok()) derived = s;
+  } else {
+    derived = crypto::DiversifyKey(key.type, key.value.view(), input);
+  }
   if (!derived.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("key '", key.name, "': cannot diversify (", derived.status().message(), ")"));

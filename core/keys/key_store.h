@@ -18,6 +18,7 @@
 #define DESFIRED_CORE_KEYS_KEY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/crypto/key_cipher.h"
 #include "core/crypto/key_type.h"
 #include "core/crypto/mac_algorithm.h"
 #include "core/keys/key_grant.h"
@@ -47,11 +49,29 @@ struct Key {
   uint8_t version = 0;
   std::optional<Diversification> diversify;  // nullopt: the value is the card key itself
   KeyGrant grant;  // who may have it presented to a card, and as what (key_grant.h)
+  // A key in a PKCS#11 token: `value` is empty and `token_uri` (RFC 7512, "pkcs11:...") names
+  // the object. `cipher` runs the key's operations in the token once the store's token keys
+  // are bound (core/pkcs11/bind.h); null before that, and for file keys.
+  std::string token_uri;
+  std::shared_ptr<const crypto::KeyCipher> cipher;
+  bool in_token() const { return !token_uri.empty(); }
+};
+
+// How token keys are reached: the `pkcs11` line of the key file (docs/key-store.md, "Token
+// keys"). A token key's URI may override the module (module-path=) and the PIN source
+// (pin-source=file:...).
+struct TokenSettings {
+  std::string module;    // path of the PKCS#11 module (shared library)
+  std::string pin_file;  // a file holding the user PIN (mode 600)
+  std::string pin_env;   // or the name of an environment variable holding it
 };
 
 // The key to present to a card: `key`'s value, or its AN10922 diversification for the card
 // `uid` (7 bytes) and application `aid`. INVALID_ARGUMENT when a diversified key is used
 // without a 7-byte UID or the input is too long for the key type; never names the value.
+// A token key: its diversification is computed by the token (CMAC in the token) and the
+// per-card key returned; a token key that is not diversified has no value to give:
+// FAILED_PRECONDITION naming the key (use its `cipher`).
 absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t aid);
 
 // Which key verifies a tap record.
@@ -86,6 +106,20 @@ class KeyStore {
   absl::Status AddKey(std::string name, crypto::KeyType type, Bytes value, uint8_t version = 0,
                       std::optional<Diversification> diversify = std::nullopt, KeyGrant grant = {});
 
+  // Adds a key that lives in a PKCS#11 token, named by `uri` ("pkcs11:..."); errors as AddKey.
+  absl::Status AddTokenKey(std::string name, crypto::KeyType type, std::string uri,
+                           uint8_t version = 0,
+                           std::optional<Diversification> diversify = std::nullopt,
+                           KeyGrant grant = {});
+
+  // Binds every token key: `bind` returns the cipher that runs the key in its token (or an
+  // error naming the key). Stops at the first error.
+  using TokenBinder =
+      std::function<absl::StatusOr<std::shared_ptr<const crypto::KeyCipher>>(const Key&)>;
+  absl::Status BindTokenKeys(const TokenBinder& bind);
+  bool has_token_keys() const;
+  const TokenSettings& token_settings() const { return token_settings_; }
+
   // Sets the static tap rule (replacing any) to the named key. INVALID_ARGUMENT when the
   // key is missing or `mac` does not suit its type; kNone picks the type's default.
   absl::Status SetStaticTapRule(absl::string_view key_name, crypto::MacAlgorithm mac);
@@ -104,11 +138,17 @@ class KeyStore {
  private:
   absl::Status ParseLine(absl::string_view line, absl::string_view where);
   absl::Status ParseTapRule(const std::vector<absl::string_view>& tokens, absl::string_view where);
+  absl::Status ParseTokenSettings(const std::vector<absl::string_view>& tokens,
+                                  absl::string_view where);
+  absl::Status CheckNewName(absl::string_view name) const;
+  absl::Status Insert(std::unique_ptr<Key> key);
 
   std::vector<std::unique_ptr<Key>> keys_;  // unique_ptr: rules keep stable pointers
   std::vector<TapRule> terminal_rules_;
   std::optional<TapRule> card_rule_;
   std::optional<TapRule> static_rule_;
+  TokenSettings token_settings_;
+  bool has_token_settings_ = false;
 };
 
 // The MAC algorithm a key type gets when a rule names none: AES128_CMAC for AES-128,

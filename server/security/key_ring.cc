@@ -17,6 +17,9 @@ absl::Status KeyRing::Load() {
   if (absl::Status grants = CheckKeyGrants(*store); !grants.ok()) {
     return absl::Status(grants.code(), absl::StrCat(path_, ": ", grants.message()));
   }
+  if (absl::Status bound = binder_.Bind(*store); !bound.ok()) {
+    return absl::Status(bound.code(), absl::StrCat(path_, ": ", bound.message()));
+  }
   Replace(*std::move(store));
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "core/keys/key_store.h"
+#include "core/pkcs11/bind.h"
 
 namespace desfired::server {
 
@@ -29,8 +30,9 @@ class KeyRing {
   explicit KeyRing(std::string path = "");
 
   // Reads and parses the file (keys::KeyStore::LoadFile: mode 600, errors name the line, never
-  // a key value), checks its methods= names (key_policy.h, CheckKeyGrants) and makes it
-  // current. On error the current store is kept.
+  // a key value), checks its methods= names (key_policy.h, CheckKeyGrants), binds its token
+  // keys (core/pkcs11/bind.h: tokens stay logged in across reloads) and makes it current. On
+  // error the current store is kept.
   absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
   // Makes `store` current (tests, and stores built in code).
   void Replace(keys::KeyStore store) ABSL_LOCKS_EXCLUDED(mu_);
@@ -42,6 +44,7 @@ class KeyRing {
 
  private:
   const std::string path_;
+  pkcs11::TokenKeyBinder binder_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const keys::KeyStore> current_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;

@@ -13,6 +13,8 @@ script runs after them (the ctest fixture `server_logs`, and scripts/test) and:
        object whose type is a key type), and their file and record data (card data that
        ReadData/ReadRecords return: never logged either);
      - `token <name> <value>` lines in *.conf files (access tokens);
+     - the PKCS#11 PINs of the test tokens (`constexpr char k...Pin[] = "..."`; the token keys
+       themselves are the `key` lines the tests import into their tokens);
      - values given with --secret;
   2. reads every file under the log directory and looks for each secret in every line, as hex
      in any case, contiguous or with its bytes separated by ' ', ':' or '-';
@@ -34,6 +36,8 @@ KEY_LINE = re.compile(
     r"\bkey\s+([A-Za-z0-9_.\-]+)\s+(?:" + "|".join(KEY_TYPES) + r")\s+([0-9A-Fa-f]{16,48})\b")
 MAC_KEY = re.compile(r"--mac[-_]key[= ]+\"?\s*([0-9A-Fa-f]{32})\b")
 TEST_TOKEN = re.compile(r'constexpr char (k\w*Token)\[\] = "([^"]{8,})";')
+# PKCS#11 user PINs of the test tokens (constexpr char kSoftHsmPin[] = "...").
+TEST_PIN = re.compile(r'constexpr char (k\w*Pin)\[\] = "([^"]{8,})";')
 TOKEN_LINE = re.compile(r"^\s*token\s+(\S+)\s+(\S{16,})", re.M)
 SOURCE_DIRS = ("tests", "bench", "scripts", "docker", "docs", "sim")
 SOURCE_EXTS = (".cc", ".h", ".py", ".sh", ".md", ".conf", ".yaml", ".txt", "")
@@ -96,6 +100,8 @@ def collect_secrets(root: str, extra: List[str]) -> Dict[str, Secret]:
         # Bearer tokens the tests present (constexpr char kViewerToken[] = "...").
         for name, value in TEST_TOKEN.findall(text):
             secrets.setdefault(value.lower(), (f"token {name}", rel))
+        for name, value in TEST_PIN.findall(text):
+            secrets.setdefault(value.lower(), (f"PIN {name}", rel))
     images = os.path.join(root, "sim", "images")
     if os.path.isdir(images):
         for f in sorted(os.listdir(images)):

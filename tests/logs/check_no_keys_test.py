@@ -40,7 +40,8 @@ class CheckNoKeysTest(unittest.TestCase):
             f.write(f"# demo\nkey demo-read AES128 {CONF_KEY}\ntap static key=demo-read\n"
                     "token ops 0123456789abcdefTOKEN\n")
         with open(os.path.join(self.src, "tests", "e2e", "some_test.cc"), "w") as f:
-            f.write(f'constexpr char kKeys[] = "key app AES128 {SOURCE_KEY}\\n";\n')
+            f.write(f'constexpr char kKeys[] = "key app AES128 {SOURCE_KEY}\\n";\n'
+                    'constexpr char kTokenPin[] = "5647382910";\n')
         with open(os.path.join(self.src, "sim", "images", "card.json"), "w") as f:
             json.dump({"picc": {"key": {"type": "AES128", "value": IMAGE_KEY.upper()}},
                        "applications": [{"files": [{"data": IMAGE_DATA}]}]}, f)
@@ -57,7 +58,7 @@ class CheckNoKeysTest(unittest.TestCase):
         self.write_log("desfired-2.log", [CLEAN_LINE])
         code, out = run(self.src, self.logs)
         self.assertEqual(code, 0, out)
-        self.assertIn("5 secrets", out)  # 3 keys, 1 card data, 1 token
+        self.assertIn("6 secrets", out)  # 3 keys, 1 card data, 1 token, 1 PIN
         self.assertIn("4 lines in 2 files", out)
 
     def test_a_key_of_a_conf_file_in_upper_case_fails_naming_file_and_line(self):
@@ -74,14 +75,15 @@ class CheckNoKeysTest(unittest.TestCase):
         spaced = " ".join(SOURCE_KEY[i:i + 2] for i in range(0, len(SOURCE_KEY), 2))
         colons = ":".join(IMAGE_KEY[i:i + 2] for i in range(0, len(IMAGE_KEY), 2))
         self.write_log("a.log", [f"frame {spaced}\n", f"k={colons}\n", f"d {IMAGE_DATA}\n",
-                                 "auth 0123456789ABCDEFtoken\n", CLEAN_LINE])
+                                 "auth 0123456789ABCDEFtoken\n", "login 5647382910\n", CLEAN_LINE])
         code, out = run(self.src, self.logs)
         self.assertEqual(code, 1, out)
         self.assertIn("a.log:1: key app (from tests/e2e/some_test.cc)", out)
         self.assertIn("a.log:2: key at $.picc.key (from sim/images/card.json)", out)
         self.assertIn("a.log:3: card data", out)
         self.assertIn("a.log:4: token ops", out)
-        self.assertNotIn("a.log:5", out)
+        self.assertIn("a.log:5: PIN kTokenPin (from tests/e2e/some_test.cc)", out)
+        self.assertNotIn("a.log:6", out)
 
     def test_an_extra_secret_counts(self):
         self.write_log("a.log", [CLEAN_LINE, "request d-1 secret-value-xyz\n"])

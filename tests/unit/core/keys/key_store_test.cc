@@ -81,6 +81,14 @@ TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
        "a second 'tap static'"},
       {"key a AES128 2b7e151628aed2a6abf7158809cf4f3c\ntap sometimes key=a\n", "unknown tap rule"},
       {"keys a AES128 00\n", "unknown directive 'keys'"},
+      // Token keys (docs/key-store.md, "Token keys").
+      {"pkcs11 module=/m.so\npkcs11 module=/n.so\n", "a second 'pkcs11' line"},
+      {"pkcs11 module=/m.so pin-file=/p pin-env=P\n", "not both"},
+      {"pkcs11 module=/m.so pin=0123456789abcdef\n", "a PIN itself is never accepted"},
+      {"key a AES128 pkcs11:token=t;object=a\ntap static key=a\n",
+       "is in a PKCS#11 token: tap rules take file keys"},
+      {"key a AES128 pkcs11:token=t;object=a\nkey a DES pkcs11:token=t;object=b\n",
+       "defined twice"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<KeyStore> s = KeyStore::Parse(c.text, "keys.conf");
@@ -91,6 +99,30 @@ TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
     EXPECT_THAT(msg, Not(HasSubstr("2b7e1516"))) << "key bytes leaked: " << msg;
     EXPECT_THAT(msg, Not(HasSubstr("0123456789abcdef"))) << "key bytes leaked: " << msg;
   }
+}
+
+// A token key and a file key side by side, with the line that says where the token is.
+constexpr char kMixed[] = R"(pkcs11 module=/usr/lib/softhsm/libsofthsm2.so pin-env=DESFIRED_PIN
+key t AES128 pkcs11:token=desfired;object=t version=3 use=read
+key f AES128 2b7e151628aed2a6abf7158809cf4f3c
+)";
+
+TEST(KeyStoreTest, TokenKeysAreMixedWithFileKeys) {
+  absl::StatusOr<KeyStore> s = KeyStore::Parse(kMixed, "keys.conf");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->has_token_keys());
+  EXPECT_EQ(s->token_settings().module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(s->token_settings().pin_env, "DESFIRED_PIN");
+  const Key* t = s->Find("t");
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(t->in_token());
+  EXPECT_EQ(t->token_uri, "pkcs11:token=desfired;object=t");
+  EXPECT_EQ(t->version, 3);
+  EXPECT_EQ(t->value.size(), 0u);
+  EXPECT_EQ(t->cipher, nullptr);  // until core/pkcs11 binds it
+  EXPECT_FALSE(s->Find("f")->in_token());
+  // Not bound: no value to present.
+  EXPECT_EQ(CardKeyFor(*t, Bytes(7, 1), 0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 class KeyFileTest : public ::testing::Test {
