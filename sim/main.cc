@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/util/bytes.h"
 #include "sim/card/card.h"
+#include "sim/card/products.h"
 #include "sim/image/image.h"
 #include "sim/vpcd/vpcd_card.h"
 
@@ -32,6 +33,8 @@ constexpr char kUsage[] =
     "  --verbose             log every APDU in hex on stderr\n"
     "  --legacy-pad80        legacy (0A) sessions pad whole-file enciphered reads with\n"
     "                        80 00.. after the CRC16 (as some cards do) instead of 00..\n"
+    "  --product NAME        present the GetVersion bytes of NAME (ev1, ev2, ev2xl, ev3,\n"
+    "                        light, ntag424) instead of the image's\n"
     "  --fixed-random HEX    for benchmarks and tests only: the card's random numbers (RndB,\n"
     "                        TI, random UID) repeat HEX, so exchanges can be replayed\n"
     "signals: SIGUSR1 remove, SIGUSR2 insert, SIGHUP save, SIGTERM/SIGINT save and exit\n";
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   bool save = false;
   bool legacy_pad80 = false;
   std::optional<desfired::Bytes> fixed_random;
+  std::string product;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -85,6 +89,8 @@ int main(int argc, char** argv) {
       opt.verbose = true;
     } else if (a == "--legacy-pad80") {
       legacy_pad80 = true;
+    } else if (a == "--product") {
+      product = value();
     } else if (a == "--fixed-random") {
       const std::string hex = value();
       auto pattern = desfired::HexDecode(hex);
@@ -112,6 +118,14 @@ int main(int argc, char** argv) {
   if (!state.ok()) {
     std::fprintf(stderr, "desfire-sim: %s\n", std::string(state.status().message()).c_str());
     return 1;
+  }
+  if (!product.empty()) {
+    auto posed = desfired::sim::PoseAs(product, state->version);
+    if (!posed.has_value()) {
+      Usage(absl::StrCat("--product must be one of ", desfired::sim::ProductNames(), ", got '",
+                         product, "'"));
+    }
+    state->version = *std::move(posed);
   }
   desfired::sim::Card card(
       *std::move(state),
