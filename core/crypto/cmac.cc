@@ -10,6 +10,10 @@
 namespace desfired::crypto {
 namespace {
 
+constexpr uint8_t kZeroIv[16] = {};
+
+}  // namespace
+
 // Multiplication by x in GF(2^n) (SP 800-38B §6.1): shift the block left one bit and, if a
 // bit fell off, fold it back with R_128 = 0x87 or R_64 = 0x1B. Branch-free on the key bit.
 void DoubleBlock(const uint8_t* in, uint8_t* out, size_t n) {
@@ -20,10 +24,6 @@ void DoubleBlock(const uint8_t* in, uint8_t* out, size_t n) {
   const uint8_t rb = n == 16 ? 0x87 : 0x1B;
   out[n - 1] = static_cast<uint8_t>(in[n - 1] << 1 ^ (rb & (0 - carry)));
 }
-
-constexpr uint8_t kZeroIv[16] = {};
-
-}  // namespace
 
 Cmac::Cmac(BlockCipher cipher) : cipher_(std::move(cipher)) {
   const size_t bs = cipher_.block_size();
