@@ -88,7 +88,8 @@ DesfireCard::DesfireCard(apdu::CardTransport& transport, Options options)
 }
 
 CommMode DesfireCard::MacInEv2() const {
-  return session_.scheme() == AuthScheme::kEv2 ? CommMode::kMac : CommMode::kPlain;
+  const AuthScheme s = session_.scheme();
+  return s == AuthScheme::kEv2 || s == AuthScheme::kLrp ? CommMode::kMac : CommMode::kPlain;
 }
 
 void DesfireCard::DropSessionState() { settings_cache_.clear(); }
@@ -255,6 +256,10 @@ absl::Status DesfireCard::Authenticate(uint8_t key_no, const CardKey& key,
   if (use == AuthScheme::kEv2 && session_.scheme() == AuthScheme::kEv2) {
     if (key.type != crypto::KeyType::kAes128) return Invalid("EV2 authentication needs AES");
     return session_.AuthenticateEv2NonFirst(key_no, key.value);
+  }
+  if (use == AuthScheme::kLrp && session_.scheme() == AuthScheme::kLrp) {
+    if (key.type != crypto::KeyType::kAes128) return Invalid("LRP authentication needs AES");
+    return session_.AuthenticateLrpNonFirst(key_no, key.value);
   }
   return session_.Authenticate(use, key_no, key.type, key.value);
 }

@@ -80,6 +80,7 @@ void Session::Invalidate() {
   scheme_ = AuthScheme::kNone;
   cmac_.reset();
   enc_.reset();
+  lrp_.reset();
   crypto::SecureWipe(absl::MakeSpan(iv_));
   crypto::SecureWipe(absl::MakeSpan(ti_));
   cmd_ctr_ = 0;
@@ -111,6 +112,9 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no, KeyType ty
     case AuthScheme::kEv2:
       if (type != KeyType::kAes128) break;
       return AuthenticateEv2First(key_no, key);
+    case AuthScheme::kLrp:
+      if (type != KeyType::kAes128) break;
+      return AuthenticateLrp(/*first=*/true, key_no, key);
     case AuthScheme::kNone:
       return absl::InvalidArgumentError("no authentication scheme given");
   }
@@ -406,10 +410,21 @@ Bytes Session::Ev2Mac(uint8_t first, uint16_t counter, ByteSpan rest) const {
   message.insert(message.end(), ti_.begin(), ti_.end());
   message.insert(message.end(), rest.begin(), rest.end());
   uint8_t full[16];
-  cmac_->Compute(message, full);
+  if (lrp_.has_value()) {
+    lrp_->Mac(message, full);
+  } else {
+    cmac_->Compute(message, full);
+  }
   Bytes mac;
   for (size_t i = 1; i < 16; i += 2) mac.push_back(full[i]);
   return mac;
+}
+
+absl::Status Session::EncipherEv2(Bytes& plain) {
+  if (lrp_.has_value()) return lrp_->Encrypt(plain);  // pads 80 00.. itself
+  PadIso(plain, kAesBlock);
+  std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/true, cmd_ctr_);
+  return enc_->CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(plain));
 }
 
 std::array<uint8_t, 16> Session::Ev2Iv(bool command, uint16_t counter) const {
@@ -470,12 +485,11 @@ absl::StatusOr<Bytes> Session::ProtectCommand(const Command& command) {
       }
       return payload;
     }
-    case AuthScheme::kEv2: {
+    case AuthScheme::kEv2:
+    case AuthScheme::kLrp: {
       if (encipher) {
         Bytes plain = command.data;
-        PadIso(plain, kAesBlock);
-        std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/true, cmd_ctr_);
-        DESFIRED_RETURN_IF_ERROR(enc_->CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(plain)));
+        DESFIRED_RETURN_IF_ERROR(EncipherEv2(plain));
         payload.insert(payload.end(), plain.begin(), plain.end());
       } else {
         payload.insert(payload.end(), command.data.begin(), command.data.end());
@@ -539,6 +553,7 @@ absl::StatusOr<Bytes> Session::SendAndCheck(const Command& command, ByteSpan pay
       result = CheckEv1Response(command, response->status, std::move(response->data));
       break;
     case AuthScheme::kEv2:
+    case AuthScheme::kLrp:
       result = CheckEv2Response(command, response->status, std::move(response->data));
       break;
   }
@@ -669,27 +684,21 @@ absl::StatusOr<Bytes> Session::CheckEv2Response(const Command& command, uint8_t 
   cmd_ctr_ = next;
   data.resize(body.size());
   if (command.response_mode != CommMode::kFull) return data;
-  if (data.empty() || data.size() % kAesBlock != 0) {
-    return IntegrityError("enciphered response is not a whole number of blocks");
+  if (lrp_.has_value()) {
+    DESFIRED_RETURN_IF_ERROR(lrp_->Decrypt(absl::MakeSpan(data)));
+  } else {
+    if (data.empty() || data.size() % kAesBlock != 0) {
+      return IntegrityError("enciphered response is not a whole number of blocks");
+    }
+    std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/false, next);
+    DESFIRED_RETURN_IF_ERROR(enc_->CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(data)));
   }
-  std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/false, next);
-  DESFIRED_RETURN_IF_ERROR(enc_->CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(data)));
   // A reply whose fixed length is a whole number of blocks may come without padding
   // (CommitReaderID's 16-byte TMRI, AN12343 p. 64).
   if (command.response_length.has_value() && *command.response_length == data.size()) {
     return data;
   }
-  size_t len = data.size();
-  while (len > 0 && data[len - 1] == 0) --len;
-  if (len == 0 || data[len - 1] != kIsoPadMarker || data.size() - len >= kAesBlock) {
-    return IntegrityError("deciphered response: bad padding");
-  }
-  --len;
-  if (command.response_length.has_value() && *command.response_length != len) {
-    return IntegrityError("deciphered response has an unexpected length");
-  }
-  crypto::SecureWipe(absl::MakeSpan(data).subspan(len));
-  data.resize(len);
+  DESFIRED_RETURN_IF_ERROR(StripIsoPadding(data, command.response_length));
   return data;
 }
 
@@ -737,14 +746,12 @@ absl::Status Session::ChangeKey(uint8_t key_no, KeyType new_type, ByteSpan new_k
       status = EncipherEv1(cryptogram);
       break;
     }
-    case AuthScheme::kEv2: {
+    case AuthScheme::kEv2:
+    case AuthScheme::kLrp:
       if (!same) AppendLe32(cryptogram, crypto::Crc32Desfire(new_expanded));
-      PadIso(cryptogram, kAesBlock);
-      std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/true, cmd_ctr_);
-      status = enc_->CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(cryptogram));
+      status = EncipherEv2(cryptogram);
       command.response_mode = CommMode::kMac;
       break;
-    }
     case AuthScheme::kNone:
       break;
   }
@@ -754,7 +761,7 @@ absl::Status Session::ChangeKey(uint8_t key_no, KeyType new_type, ByteSpan new_k
     return status;
   }
   payload.insert(payload.end(), cryptogram.begin(), cryptogram.end());
-  if (scheme_ == AuthScheme::kEv2) {
+  if (scheme_ == AuthScheme::kEv2 || scheme_ == AuthScheme::kLrp) {
     Bytes mac = Ev2Mac(ToByte(Ins::kChangeKey), cmd_ctr_, payload);
     payload.insert(payload.end(), mac.begin(), mac.end());
   }

@@ -25,6 +25,7 @@ constexpr EnumRow<desfire::AuthScheme, v1::AuthScheme> kAuthSchemes[] = {
     {desfire::AuthScheme::kIso, v1::AUTH_SCHEME_ISO},
     {desfire::AuthScheme::kAes, v1::AUTH_SCHEME_AES},
     {desfire::AuthScheme::kEv2, v1::AUTH_SCHEME_EV2},
+    {desfire::AuthScheme::kLrp, v1::AUTH_SCHEME_LRP},
 };
 
 constexpr EnumRow<FileType, v1::FileType> kFileTypes[] = {

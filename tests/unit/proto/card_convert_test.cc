@@ -29,6 +29,7 @@ TEST(CardConvertTest, AuthSchemes) {
   EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_ISO), desfire::AuthScheme::kIso);
   EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_AES), desfire::AuthScheme::kAes);
   EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_EV2), desfire::AuthScheme::kEv2);
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_LRP), desfire::AuthScheme::kLrp);
   EXPECT_EQ(AuthSchemeFromProto(static_cast<v1::AuthScheme>(7)), desfire::AuthScheme::kNone);
 }
 
