@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "core/apdu/status_payload.h"
 #include "core/crypto/random.h"
 #include "core/desfire/status.h"
 #include "core/util/status_macros.h"
@@ -33,14 +34,34 @@ void LrpMessaging::Mac(ByteSpan message, uint8_t* out) const { mac_.Compute(mess
 absl::Status LrpMessaging::Encrypt(Bytes& data) {
   data.push_back(kIsoPadMarker);
   while (data.size() % crypto::kLrpBlock != 0) data.push_back(0);
-  return enc_.LricbEncrypt(absl::MakeSpan(counter_), kCounterNibbles, absl::MakeSpan(data));
+  DESFIRED_RETURN_IF_ERROR(CheckCounter(data.size()));
+  DESFIRED_RETURN_IF_ERROR(
+      enc_.LricbEncrypt(absl::MakeSpan(counter_), kCounterNibbles, absl::MakeSpan(data)));
+  exhausted_ = enc_counter() == 0;  // FFFFFFFF was the last value
+  return absl::OkStatus();
+}
+
+absl::Status LrpMessaging::CheckCounter(size_t bytes) const {
+  // EncCtr must not wrap within a session: a counter value used twice under one key would
+  // repeat the keystream.
+  const uint64_t left = exhausted_ ? 0 : uint64_t{0xFFFFFFFF} - enc_counter() + 1;
+  if (bytes / crypto::kLrpBlock > left) {
+    return apdu::WithReason(
+        absl::FailedPreconditionError(
+            "the LRP session's encryption counter is used up: authenticate again"),
+        kReasonNotAuthenticated);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status LrpMessaging::Decrypt(MutableByteSpan data) {
   if (data.empty() || data.size() % crypto::kLrpBlock != 0) {
     return IntegrityError("enciphered response is not a whole number of blocks");
   }
-  return enc_.LricbDecrypt(absl::MakeSpan(counter_), kCounterNibbles, data);
+  DESFIRED_RETURN_IF_ERROR(CheckCounter(data.size()));
+  DESFIRED_RETURN_IF_ERROR(enc_.LricbDecrypt(absl::MakeSpan(counter_), kCounterNibbles, data));
+  exhausted_ = enc_counter() == 0;
+  return absl::OkStatus();
 }
 
 uint32_t LrpMessaging::enc_counter() const {

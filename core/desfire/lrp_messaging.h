@@ -17,7 +17,8 @@
 //   DESFIRED_RETURN_IF_ERROR(lrp.Encrypt(data));  // data ‖ 80 00.., enciphered, counter moves
 //
 // Errors: INVALID_ARGUMENT for a master key that is not 16 bytes; Decrypt: DATA_LOSS /
-// INTEGRITY_ERROR for ciphertext that is not whole blocks or whose padding is wrong.
+// INTEGRITY_ERROR for ciphertext that is not whole blocks; Encrypt and Decrypt:
+// FAILED_PRECONDITION / NOT_AUTHENTICATED when EncCtr would wrap (authenticate again).
 // Thread-compatible; key material is wiped on destruction (crypto::Lrp, crypto::LrpCmac).
 #ifndef DESFIRED_CORE_DESFIRE_LRP_MESSAGING_H_
 #define DESFIRED_CORE_DESFIRE_LRP_MESSAGING_H_
@@ -47,10 +48,14 @@ class LrpMessaging {
   uint32_t enc_counter() const;
 
  private:
+  // FAILED_PRECONDITION / NOT_AUTHENTICATED when `bytes` of blocks would take EncCtr past
+  // FFFFFFFF (a counter value must never repeat under one key).
+  absl::Status CheckCounter(size_t bytes) const;
   LrpMessaging(crypto::LrpCmac mac, crypto::Lrp enc, uint32_t enc_counter);
   crypto::LrpCmac mac_;
   crypto::Lrp enc_;
   std::array<uint8_t, 4> counter_;  // EncCtr, most significant byte first
+  bool exhausted_ = false;          // EncCtr went past FFFFFFFF
 };
 
 // Strips ISO/IEC 9797-1 method 2 padding (80 00.., less than a block of it, always present)

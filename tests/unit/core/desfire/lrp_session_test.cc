@@ -4,6 +4,7 @@
 
 #include "core/apdu/scripted_transport.h"
 #include "core/crypto/lrp.h"
+#include "core/desfire/lrp_messaging.h"
 #include "core/desfire/session.h"
 #include "core/desfire/session_keys.h"
 #include "test_util.h"
@@ -130,6 +131,24 @@ TEST(LrpSessionTest, ForgedResponseMacDropsTheSession) {
                                                .response_length = 7});
   EXPECT_EQ(ReasonOf(r.status()), "INTEGRITY_ERROR");
   EXPECT_FALSE(f.session.authenticated());
+}
+
+// EncCtr must never wrap under one key: the last value (FFFFFFFF) is used, then enciphered
+// commands and responses fail with NOT_AUTHENTICATED until the next authentication.
+TEST(LrpSessionTest, EncryptionCounterAtItsLimit) {
+  auto lrp = LrpMessaging::Create(Bytes(16), 0xFFFFFFFE);
+  ASSERT_TRUE(lrp.ok());
+  Bytes two_blocks(20, 0x11);
+  EXPECT_EQ(ReasonOf(lrp->Encrypt(two_blocks)), "<none>");  // FFFFFFFE, FFFFFFFF
+  EXPECT_EQ(lrp->enc_counter(), 0u);
+  Bytes one(3, 0x22);
+  EXPECT_EQ(ReasonOf(lrp->Encrypt(one)), "NOT_AUTHENTICATED");
+  Bytes block(16, 0);
+  EXPECT_EQ(ReasonOf(lrp->Decrypt(absl::MakeSpan(block))), "NOT_AUTHENTICATED");
+  auto last = LrpMessaging::Create(Bytes(16), 0xFFFFFFFF);
+  ASSERT_TRUE(last.ok());
+  Bytes too_long(16, 0x33);  // padded to two blocks: one more than is left
+  EXPECT_EQ(ReasonOf(last->Encrypt(too_long)), "NOT_AUTHENTICATED");
 }
 
 }  // namespace
