@@ -1,7 +1,7 @@
 // CardAuthenticator in LRP mode: the card side of AuthenticateLRPFirst / NonFirst (auth.h).
 // Written from the data sheets' description (MF2DLHX0 / NT4H2421Gx "LRP mode", as pm3
 // desfirecore.c and nfc-ev2-crypto lrp.py apply it), on core/crypto/lrp.h only.
-#include <cstring>
+#include <algorithm>
 
 #include "core/crypto/lrp.h"
 #include "core/crypto/random.h"

@@ -1,5 +1,8 @@
 #include "sim/card/products.h"
 
+#include <iterator>
+#include <vector>
+
 #include "absl/strings/str_join.h"
 
 namespace desfired::sim {

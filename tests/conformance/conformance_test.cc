@@ -459,6 +459,16 @@ TEST_P(ConformanceTest, PiccCommandsAndKeys) {
   auto key_version = card_->GetKeyVersion(1);
   ASSERT_TRUE(key_version.ok()) << key_version.status();
   EXPECT_EQ(*key_version, 0x21);
+  if (c.family == KeyFamily::kAes) {
+    // The authenticated key changes itself (new key and version only); the session ends and
+    // the new key authenticates.
+    ASSERT_TRUE(card_->ChangeKey(0, {c.type, key1, 0x05}, nullptr).ok());
+    EXPECT_FALSE(card_->session().authenticated());
+    ASSERT_TRUE(card_->Authenticate(0, {c.type, key1}, c.scheme).ok());
+    auto key0_version = card_->GetKeyVersion(0);
+    ASSERT_TRUE(key0_version.ok()) << key0_version.status();
+    EXPECT_EQ(*key0_version, 0x05);
+  }
   ASSERT_TRUE(card_->DeleteApplication(kAid).ok());
   ASSERT_TRUE(card_->SelectApplication(0).ok());
   auto aids = card_->GetApplicationIds();

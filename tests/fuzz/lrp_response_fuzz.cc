@@ -4,12 +4,13 @@
 // not checked.
 //
 // Input: byte 0 picks the scenario (even: the authentication itself gets fuzzed replies; odd:
-// a valid AuthenticateLRPFirst — the lrp-auth-first exchange of ev2_vectors.md §2 — comes
+// a valid AuthenticateLRPFirst — the lrp-auth-first exchange of ev3_vectors.md §2 — comes
 // first, then the commands get fuzzed replies); then replies as [length] [bytes] ... (each
 // reply is data ‖ SW1 SW2 as a card would send it).
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 
 #include "absl/status/status.h"
 #include "core/apdu/transport.h"
