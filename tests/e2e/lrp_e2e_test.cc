@@ -16,22 +16,15 @@ namespace desfired {
 namespace {
 
 TEST(LrpE2eTest, ValueAndDebitUnderLrp) {
-  testing::SandboxOptions options;
-  options.sim_binary = DESFIRED_TEST_SIM_BINARY;
-  absl::StatusOr<std::unique_ptr<testing::PcscSandbox>> sandbox =
-      testing::PcscSandbox::Start(options);
-  if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-    GTEST_SKIP() << "needs root: " << sandbox.status();
-  }
-  ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-  const std::string transit = std::string(DESFIRED_TEST_SOURCE_DIR) + "/sim/images/transit.json";
-  ASSERT_TRUE((*sandbox)->StartCard(0, transit, {"--lrp"}).ok());
-  ASSERT_TRUE((*sandbox)->WaitForCard(0, true, absl::Seconds(3)).ok());
-  absl::StatusOr<std::string> keys = testing::WriteKeyFile((*sandbox)->dir());
+  std::unique_ptr<testing::PcscSandbox> sandbox;
+  if (!testing::StartEmptySandbox(&sandbox)) return;
+  ASSERT_TRUE(sandbox->StartCard(0, testing::ImagePath("transit.json"), {"--lrp"}).ok());
+  ASSERT_TRUE(sandbox->WaitForCard(0, true, absl::Seconds(3)).ok());
+  absl::StatusOr<std::string> keys = testing::WriteKeyFile(sandbox->dir());
   ASSERT_TRUE(keys.ok()) << keys.status();
-  testing::LoopbackDesfired server((*sandbox)->dir(), {"--keys=" + *keys});
+  testing::LoopbackDesfired server(sandbox->dir(), {"--keys=" + *keys});
   ASSERT_GT(server.port(), 0) << server.err();
-  const std::string reader = (*sandbox)->ReaderName(0);
+  const std::string reader = sandbox->ReaderName(0);
 
   // AES (the key type's default) is refused by a card in LRP mode.
   v1::GetValueResponse value;

@@ -32,31 +32,25 @@ constexpr Posed kPosed[] = {
 // The sandbox has two readers: the products go through them two at a time, the cards taken
 // out (their processes stopped) between rounds while desfired keeps running.
 TEST(ProductE2eTest, GetCardInfoNamesEachProduct) {
-  testing::SandboxOptions options;
-  options.sim_binary = DESFIRED_TEST_SIM_BINARY;
-  absl::StatusOr<std::unique_ptr<testing::PcscSandbox>> sandbox =
-      testing::PcscSandbox::Start(options);
-  if (sandbox.status().code() == absl::StatusCode::kPermissionDenied) {
-    GTEST_SKIP() << "needs root: " << sandbox.status();
-  }
-  ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-  absl::StatusOr<std::string> keys = testing::WriteKeyFile((*sandbox)->dir());
+  std::unique_ptr<testing::PcscSandbox> sandbox;
+  if (!testing::StartEmptySandbox(&sandbox)) return;
+  absl::StatusOr<std::string> keys = testing::WriteKeyFile(sandbox->dir());
   ASSERT_TRUE(keys.ok()) << keys.status();
-  testing::LoopbackDesfired server((*sandbox)->dir(), {"--keys=" + *keys});
+  testing::LoopbackDesfired server(sandbox->dir(), {"--keys=" + *keys});
   ASSERT_GT(server.port(), 0) << server.err();
-  const std::string blank = std::string(DESFIRED_TEST_SOURCE_DIR) + "/sim/images/blank.json";
+  const std::string blank = testing::ImagePath("blank.json");
   for (size_t i = 0; i < std::size(kPosed); ++i) {
     const Posed& posed = kPosed[i];
     const int reader = static_cast<int>(i % 2);
     SCOPED_TRACE(posed.sim_name);
     if (i >= 2) {
-      ASSERT_TRUE((*sandbox)->StopCard(reader).ok());
-      ASSERT_TRUE((*sandbox)->WaitForCard(reader, false, absl::Seconds(3)).ok());
+      ASSERT_TRUE(sandbox->StopCard(reader).ok());
+      ASSERT_TRUE(sandbox->WaitForCard(reader, false, absl::Seconds(3)).ok());
     }
-    ASSERT_TRUE((*sandbox)->StartCard(reader, blank, {"--product", posed.sim_name}).ok());
-    ASSERT_TRUE((*sandbox)->WaitForCard(reader, true, absl::Seconds(3)).ok());
+    ASSERT_TRUE(sandbox->StartCard(reader, blank, {"--product", posed.sim_name}).ok());
+    ASSERT_TRUE(sandbox->WaitForCard(reader, true, absl::Seconds(3)).ok());
     v1::GetCardInfoRequest req;
-    req.mutable_target()->set_reader((*sandbox)->ReaderName(reader));
+    req.mutable_target()->set_reader(sandbox->ReaderName(reader));
     v1::GetCardInfoResponse info;
     grpc::Status s = server.cards().GetCardInfo(testing::Ctx().get(), req, &info);
     ASSERT_TRUE(s.ok()) << s.error_message();
