@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/util/bytes.h"
 #include "sim/card/card.h"
+#include "sim/card/products.h"
 #include "sim/image/image.h"
 #include "sim/vpcd/vpcd_card.h"
 
@@ -24,7 +25,7 @@ constexpr char kUsage[] =
     "  --save                save the card back to --image on exit, SIGHUP or `save`\n"
     "  --save-to FILE        save to FILE instead\n"
     "  --control PATH        unix socket for commands (insert, remove, save, status, quit,\n"
-    "                        tear N, hang N, lose INS, delay US, failuid N)\n"
+    "                        tear N, hang N, lose INS, delay US, failuid N, lrp on|off)\n"
     "  --removed             start with the card out of the field (insert later)\n"
     "  --tear-after N        close the connection when the N-th APDU arrives\n"
     "  --hang-after N        never answer the N-th APDU\n"
@@ -32,6 +33,10 @@ constexpr char kUsage[] =
     "  --verbose             log every APDU in hex on stderr\n"
     "  --legacy-pad80        legacy (0A) sessions pad whole-file enciphered reads with\n"
     "                        80 00.. after the CRC16 (as some cards do) instead of 00..\n"
+    "  --product NAME        present the GetVersion bytes of NAME (ev1, ev2, ev2xl, ev3,\n"
+    "                        light, ntag424) instead of the image's\n"
+    "  --lrp                 LRP mode (as SetConfiguration sets it on an EV3): only\n"
+    "                        AuthenticateLRPFirst/NonFirst and LRP secure messaging\n"
     "  --fixed-random HEX    for benchmarks and tests only: the card's random numbers (RndB,\n"
     "                        TI, random UID) repeat HEX, so exchanges can be replayed\n"
     "signals: SIGUSR1 remove, SIGUSR2 insert, SIGHUP save, SIGTERM/SIGINT save and exit\n";
@@ -56,7 +61,9 @@ int main(int argc, char** argv) {
   std::string vpcd;
   bool save = false;
   bool legacy_pad80 = false;
+  bool lrp = false;
   std::optional<desfired::Bytes> fixed_random;
+  std::string product;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -85,6 +92,10 @@ int main(int argc, char** argv) {
       opt.verbose = true;
     } else if (a == "--legacy-pad80") {
       legacy_pad80 = true;
+    } else if (a == "--lrp") {
+      lrp = true;
+    } else if (a == "--product") {
+      product = value();
     } else if (a == "--fixed-random") {
       const std::string hex = value();
       auto pattern = desfired::HexDecode(hex);
@@ -113,10 +124,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "desfire-sim: %s\n", std::string(state.status().message()).c_str());
     return 1;
   }
+  if (!product.empty()) {
+    auto posed = desfired::sim::PoseAs(product, state->version);
+    if (!posed.has_value()) {
+      Usage(absl::StrCat("--product must be one of ", desfired::sim::ProductNames(), ", got '",
+                         product, "'"));
+    }
+    state->version = *std::move(posed);
+  }
   desfired::sim::Card card(
       *std::move(state),
       fixed_random ? desfired::sim::RepeatingRandom(*std::move(fixed_random)) : nullptr);
   card.set_legacy_pad80(legacy_pad80);
+  card.set_lrp_mode(lrp);
   desfired::sim::VpcdCard server(card, opt);
   const absl::Status s = server.Run();
   if (!s.ok()) {

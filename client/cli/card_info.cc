@@ -92,6 +92,7 @@ int PrintCardInfo(const v1::GetCardInfoResponse& resp) {
       {"atr", HexOrDash(resp.atr())},
       {"card", absl::StrCat(GenerationText(v.generation()),
                             v.vendor().empty() ? "" : absl::StrCat(" by ", v.vendor()))},
+      {"product", v.product_name().empty() ? "unrecognised" : v.product_name()},
       {"hardware",
        absl::StrFormat("type %02x/%02x, version %d.%d", v.hardware().type(), v.hardware().subtype(),
                        v.hardware().major_version(), v.hardware().minor_version())},

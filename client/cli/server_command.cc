@@ -293,7 +293,8 @@ void ServerCommand::AddTarget() {
 void ServerCommand::AddKey(absl::string_view what) {
   args_.Option("key", "NAME", absl::StrCat("key name in the server's key store: ", what));
   args_.Option("key-no", "N", "key number on the card (0..13, default 0)");
-  args_.Option("scheme", "SCHEME", "authentication: legacy, iso, aes or ev2 (default: by key)");
+  args_.Option("scheme", "SCHEME",
+               "authentication: legacy, iso, aes, ev2 or lrp (default: by key)");
 }
 
 void ServerCommand::AddAid(absl::string_view help) {
@@ -387,9 +388,11 @@ absl::StatusOr<bool> ServerCommand::Key(v1::KeyRef* key) const {
       key->set_scheme(v1::AUTH_SCHEME_AES);
     } else if (s == "ev2") {
       key->set_scheme(v1::AUTH_SCHEME_EV2);
+    } else if (s == "lrp") {
+      key->set_scheme(v1::AUTH_SCHEME_LRP);
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("--scheme must be legacy, iso, aes or ev2, got '", *scheme, "'"));
+          absl::StrCat("--scheme must be legacy, iso, aes, ev2 or lrp, got '", *scheme, "'"));
     }
   }
   return true;

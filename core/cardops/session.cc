@@ -26,6 +26,7 @@ constexpr SchemeNames kSchemeNames[] = {
     {desfire::AuthScheme::kIso, "AUTH_SCHEME_ISO", "ISO (1A)"},
     {desfire::AuthScheme::kAes, "AUTH_SCHEME_AES", "AES (AA)"},
     {desfire::AuthScheme::kEv2, "AUTH_SCHEME_EV2", "EV2 (71)"},
+    {desfire::AuthScheme::kLrp, "AUTH_SCHEME_LRP", "LRP (71)"},
 };
 
 const SchemeNames* NamesOf(desfire::AuthScheme scheme) {
@@ -51,6 +52,7 @@ absl::StatusOr<desfire::AuthScheme> SchemeFor(desfire::AuthScheme scheme, crypto
       break;
     case desfire::AuthScheme::kAes:
     case desfire::AuthScheme::kEv2:
+    case desfire::AuthScheme::kLrp:
       fits = aes;
       break;
     default:

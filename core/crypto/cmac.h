@@ -20,8 +20,9 @@
 
 namespace desfired::crypto {
 
-// Multiplication by x in GF(2^n), n = 8 or 16 bytes: K1 = DoubleBlock(E_K(0)), K2 =
-// DoubleBlock(K1). `in` and `out` must not overlap.
+// Multiplication by x in GF(2^n), the CMAC subkey step (K1 = 2·L, K2 = 2·K1): `n` is 16
+// (R = 0x87) or 8 (R = 0x1B). `out` may alias `in`. LRP-CMAC (lrp.h) derives its subkeys
+// with it too.
 void DoubleBlock(const uint8_t* in, uint8_t* out, size_t n);
 
 class Cmac {

@@ -88,7 +88,8 @@ DesfireCard::DesfireCard(apdu::CardTransport& transport, Options options)
 }
 
 CommMode DesfireCard::MacInEv2() const {
-  return session_.scheme() == AuthScheme::kEv2 ? CommMode::kMac : CommMode::kPlain;
+  const AuthScheme s = session_.scheme();
+  return s == AuthScheme::kEv2 || s == AuthScheme::kLrp ? CommMode::kMac : CommMode::kPlain;
 }
 
 void DesfireCard::DropSessionState() { settings_cache_.clear(); }
@@ -256,6 +257,15 @@ absl::Status DesfireCard::Authenticate(uint8_t key_no, const CardKey& key,
     if (key.type != crypto::KeyType::kAes128) return Invalid("EV2 authentication needs AES");
     if (key.cipher != nullptr) return session_.AuthenticateEv2NonFirst(key_no, *key.cipher);
     return session_.AuthenticateEv2NonFirst(key_no, key.value);
+  }
+  if (use == AuthScheme::kLrp && key.cipher != nullptr) {
+    return Invalid(
+        "LRP authentication needs the key's value on the host: a key in a PKCS#11 token cannot "
+        "be used with LRP");
+  }
+  if (use == AuthScheme::kLrp && session_.scheme() == AuthScheme::kLrp) {
+    if (key.type != crypto::KeyType::kAes128) return Invalid("LRP authentication needs AES");
+    return session_.AuthenticateLrpNonFirst(key_no, key.value);
   }
   if (key.cipher != nullptr) return session_.Authenticate(use, key_no, *key.cipher);
   return session_.Authenticate(use, key_no, key.type, key.value);

@@ -117,7 +117,8 @@ class DesfireCard {
 
   // --- Keys -----------------------------------------------------------------------------
   // Authenticates with key `key_no` of the selected application (or the PICC). kEv2 uses
-  // AuthenticateEV2NonFirst when an EV2 session is already open, EV2First otherwise.
+  // AuthenticateEV2NonFirst when an EV2 session is already open, EV2First otherwise; kLrp the
+  // same with AuthenticateLRPNonFirst / LRPFirst.
   absl::Status Authenticate(uint8_t key_no, const CardKey& key,
                             std::optional<AuthScheme> scheme = std::nullopt);
   absl::StatusOr<KeySettings> GetKeySettings();
@@ -174,7 +175,7 @@ class DesfireCard {
   Channel& channel() { return channel_; }
 
  private:
-  // Plain in the legacy and EV1 schemes, MACed in EV2 (management commands, read requests
+  // Plain in the legacy and EV1 schemes, MACed in EV2 and LRP (management commands, read requests
   // and write acknowledgements of non-plain files, as the data sheets list them).
   CommMode MacInEv2() const;
   absl::StatusOr<Bytes> Run(Command command);

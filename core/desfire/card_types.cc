@@ -96,6 +96,7 @@ absl::StatusOr<CardVersion> DecodeVersion(ByteSpan data) {
   v.production_week = p[kUidLength + kBatchLength];
   v.production_year = p[kUidLength + kBatchLength + 1];
   v.generation = GenerationOf(v.hardware);
+  v.product = IdentifyProduct(v.hardware);
   const uint8_t exponent = v.hardware.storage_size >> 1;
   v.storage_bytes = exponent < 32 ? uint32_t{1} << exponent : 0;
   v.storage_larger = (v.hardware.storage_size & 1) != 0;

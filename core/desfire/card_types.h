@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/crypto/key_type.h"
+#include "core/desfire/product.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
@@ -56,7 +57,8 @@ struct CardVersion {
   uint8_t production_week = 0;  // BCD, as on the card
   uint8_t production_year = 0;  // BCD
   CardGeneration generation = CardGeneration::kUnknown;
-  uint32_t storage_bytes = 0;   // from the hardware storage byte
+  CardProduct product = CardProduct::kUnknown;  // product.h
+  uint32_t storage_bytes = 0;                   // from the hardware storage byte
   bool storage_larger = false;  // odd storage byte: between storage_bytes and twice that
 };
 

@@ -80,6 +80,7 @@ void Session::Invalidate() {
   scheme_ = AuthScheme::kNone;
   cmac_.reset();
   enc_.reset();
+  lrp_.reset();
   crypto::SecureWipe(absl::MakeSpan(iv_));
   crypto::SecureWipe(absl::MakeSpan(ti_));
   cmd_ctr_ = 0;
@@ -97,6 +98,14 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no, KeyType ty
   if (type == KeyType::k2Tdea && std::equal(key.begin(), key.begin() + 8, key.begin() + 8)) {
     type = KeyType::kDes;
     key = key.subspan(0, 8);
+  }
+  if (scheme == AuthScheme::kLrp) {  // on the key's value (session.h)
+    if (type != KeyType::kAes128) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("key type %s cannot be used with this authentication command",
+                          crypto::KeyTypeName(type)));
+    }
+    return AuthenticateLrp(/*first=*/true, key_no, key);
   }
   DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher, crypto::BlockCipher::Create(type, key));
   return Authenticate(scheme, key_no, crypto::LocalKeyCipher(std::move(cipher)));
@@ -119,6 +128,10 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no,
     case AuthScheme::kEv2:
       if (type != KeyType::kAes128) break;
       return AuthenticateEv2First(key_no, key);
+    case AuthScheme::kLrp:
+      return absl::InvalidArgumentError(
+          "LRP authentication needs the key's value on the host: a key in a PKCS#11 token "
+          "cannot be used with LRP");
     case AuthScheme::kNone:
       return absl::InvalidArgumentError("no authentication scheme given");
   }
@@ -431,10 +444,21 @@ Bytes Session::Ev2Mac(uint8_t first, uint16_t counter, ByteSpan rest) const {
   message.insert(message.end(), ti_.begin(), ti_.end());
   message.insert(message.end(), rest.begin(), rest.end());
   uint8_t full[16];
-  cmac_->Compute(message, full);
+  if (lrp_.has_value()) {
+    lrp_->Mac(message, full);
+  } else {
+    cmac_->Compute(message, full);
+  }
   Bytes mac;
   for (size_t i = 1; i < 16; i += 2) mac.push_back(full[i]);
   return mac;
+}
+
+absl::Status Session::EncipherEv2(Bytes& plain) {
+  if (lrp_.has_value()) return lrp_->Encrypt(plain);  // pads 80 00.. itself
+  PadIso(plain, kAesBlock);
+  std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/true, cmd_ctr_);
+  return enc_->CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(plain));
 }
 
 std::array<uint8_t, 16> Session::Ev2Iv(bool command, uint16_t counter) const {
@@ -495,12 +519,11 @@ absl::StatusOr<Bytes> Session::ProtectCommand(const Command& command) {
       }
       return payload;
     }
-    case AuthScheme::kEv2: {
+    case AuthScheme::kEv2:
+    case AuthScheme::kLrp: {
       if (encipher) {
         Bytes plain = command.data;
-        PadIso(plain, kAesBlock);
-        std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/true, cmd_ctr_);
-        DESFIRED_RETURN_IF_ERROR(enc_->CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(plain)));
+        DESFIRED_RETURN_IF_ERROR(EncipherEv2(plain));
         payload.insert(payload.end(), plain.begin(), plain.end());
       } else {
         payload.insert(payload.end(), command.data.begin(), command.data.end());
@@ -564,6 +587,7 @@ absl::StatusOr<Bytes> Session::SendAndCheck(const Command& command, ByteSpan pay
       result = CheckEv1Response(command, response->status, std::move(response->data));
       break;
     case AuthScheme::kEv2:
+    case AuthScheme::kLrp:
       result = CheckEv2Response(command, response->status, std::move(response->data));
       break;
   }
@@ -694,27 +718,21 @@ absl::StatusOr<Bytes> Session::CheckEv2Response(const Command& command, uint8_t 
   cmd_ctr_ = next;
   data.resize(body.size());
   if (command.response_mode != CommMode::kFull) return data;
-  if (data.empty() || data.size() % kAesBlock != 0) {
-    return IntegrityError("enciphered response is not a whole number of blocks");
+  if (lrp_.has_value()) {
+    DESFIRED_RETURN_IF_ERROR(lrp_->Decrypt(absl::MakeSpan(data)));
+  } else {
+    if (data.empty() || data.size() % kAesBlock != 0) {
+      return IntegrityError("enciphered response is not a whole number of blocks");
+    }
+    std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/false, next);
+    DESFIRED_RETURN_IF_ERROR(enc_->CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(data)));
   }
-  std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/false, next);
-  DESFIRED_RETURN_IF_ERROR(enc_->CbcDecrypt(absl::MakeSpan(iv), absl::MakeSpan(data)));
   // A reply whose fixed length is a whole number of blocks may come without padding
   // (CommitReaderID's 16-byte TMRI, AN12343 p. 64).
   if (command.response_length.has_value() && *command.response_length == data.size()) {
     return data;
   }
-  size_t len = data.size();
-  while (len > 0 && data[len - 1] == 0) --len;
-  if (len == 0 || data[len - 1] != kIsoPadMarker || data.size() - len >= kAesBlock) {
-    return IntegrityError("deciphered response: bad padding");
-  }
-  --len;
-  if (command.response_length.has_value() && *command.response_length != len) {
-    return IntegrityError("deciphered response has an unexpected length");
-  }
-  crypto::SecureWipe(absl::MakeSpan(data).subspan(len));
-  data.resize(len);
+  DESFIRED_RETURN_IF_ERROR(StripIsoPadding(data, command.response_length));
   return data;
 }
 
@@ -762,14 +780,12 @@ absl::Status Session::ChangeKey(uint8_t key_no, KeyType new_type, ByteSpan new_k
       status = EncipherEv1(cryptogram);
       break;
     }
-    case AuthScheme::kEv2: {
+    case AuthScheme::kEv2:
+    case AuthScheme::kLrp:
       if (!same) AppendLe32(cryptogram, crypto::Crc32Desfire(new_expanded));
-      PadIso(cryptogram, kAesBlock);
-      std::array<uint8_t, 16> iv = Ev2Iv(/*command=*/true, cmd_ctr_);
-      status = enc_->CbcEncrypt(absl::MakeSpan(iv), absl::MakeSpan(cryptogram));
+      status = EncipherEv2(cryptogram);
       command.response_mode = CommMode::kMac;
       break;
-    }
     case AuthScheme::kNone:
       break;
   }
@@ -779,7 +795,7 @@ absl::Status Session::ChangeKey(uint8_t key_no, KeyType new_type, ByteSpan new_k
     return status;
   }
   payload.insert(payload.end(), cryptogram.begin(), cryptogram.end());
-  if (scheme_ == AuthScheme::kEv2) {
+  if (scheme_ == AuthScheme::kEv2 || scheme_ == AuthScheme::kLrp) {
     Bytes mac = Ev2Mac(ToByte(Ins::kChangeKey), cmd_ctr_, payload);
     payload.insert(payload.end(), mac.begin(), mac.end());
   }

@@ -10,6 +10,7 @@
 //   ISO/AES EV1   CMAC kept in IV / +CMAC8 / E(data‖CRC32‖00..) CMAC8 over data‖status always
 //                 (CRC32 over INS‖header‖data)                  / E(data‖CRC32(data‖status)‖pad)
 //   EV2 (71)      as is / +MACt / E(IVc; data‖80 00..)+MACt    as is / MACt / E(IVr)+MACt
+//   LRP (71, 02)  as EV2 with CMAC_LRP for the MACs and LRICB (EncCtr) for E (lrp_messaging.h)
 // (EV1: one IV register for the whole session; every command and response advances it.
 //  EV2: TI and a 16-bit command counter; MACt = odd bytes of the CMAC.)
 //
@@ -52,6 +53,7 @@
 #include "core/desfire/card_types.h"
 #include "core/desfire/channel.h"
 #include "core/desfire/ins.h"
+#include "core/desfire/lrp_messaging.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
@@ -62,6 +64,7 @@ enum class AuthScheme {
   kIso,     // 0x1A, DES / 2K3DES / 3K3DES
   kAes,     // 0xAA, AES-128, EV1 secure messaging
   kEv2,     // 0x71, AES-128, EV2 secure messaging
+  kLrp,     // 0x71 with PCDcap2 02 (AuthenticateLRPFirst), AES-128 key, LRP secure messaging
 };
 
 // Fills the span with random bytes (RndA). The default is crypto::RandomBytes (OpenSSL).
@@ -106,6 +109,10 @@ class Session {
   absl::Status AuthenticateEv2NonFirst(uint8_t key_no, ByteSpan key);
   absl::Status AuthenticateEv2NonFirst(uint8_t key_no, const crypto::KeyCipher& key);
 
+  // AuthenticateLRPNonFirst (0x77 in an LRP session): the same for an LRP session; TI, the
+  // command counter and EncCtr carry on (session_lrp.cc).
+  absl::Status AuthenticateLrpNonFirst(uint8_t key_no, ByteSpan key);
+
   // Sends one command with the session's protection and returns the response data with
   // MACs, CRCs and padding removed. SelectApplication ends the session first (the card
   // forgets it too). Authentication, ChangeKey and 0xAF are refused (INVALID_ARGUMENT):
@@ -129,7 +136,7 @@ class Session {
   bool authenticated() const { return scheme_ != AuthScheme::kNone; }
   AuthScheme scheme() const { return scheme_; }
   uint8_t authenticated_key_no() const { return key_no_; }
-  // EV2 only: transaction identifier and command counter.
+  // EV2 and LRP only: transaction identifier and command counter.
   ByteSpan transaction_id() const { return ByteSpan(ti_.data(), ti_.size()); }
   uint16_t command_counter() const { return cmd_ctr_; }
 
@@ -141,6 +148,9 @@ class Session {
   absl::Status AuthenticateIsoOrAes(AuthScheme scheme, uint8_t key_no,
                                     const crypto::KeyCipher& key);
   absl::Status AuthenticateEv2First(uint8_t key_no, const crypto::KeyCipher& key);
+  // AuthenticateLRPFirst (first) or NonFirst (session_lrp.cc). LRP needs the key's value on
+  // the host (its updated keys are secrets equivalent to it): no KeyCipher form.
+  absl::Status AuthenticateLrp(bool first, uint8_t key_no, ByteSpan key);
   // Sets the EV2 session keys from RndA / RndB (TI and counter are set by the caller).
   absl::Status StartEv2Keys(const crypto::KeyCipher& key, ByteSpan rnd_a, ByteSpan rnd_b);
   absl::Status StartEv1Session(AuthScheme scheme, uint8_t key_no, crypto::KeyType type,
@@ -161,6 +171,8 @@ class Session {
   // EV2 helpers.
   Bytes Ev2Mac(uint8_t first, uint16_t counter, ByteSpan rest) const;  // 8 bytes
   std::array<uint8_t, 16> Ev2Iv(bool command, uint16_t counter) const;
+  // Pads 80 00.. and enciphers with the command IV (EV2) or LRICB (LRP).
+  absl::Status EncipherEv2(Bytes& plain);
 
   Channel& channel_;
   RandomSource random_;
@@ -170,6 +182,7 @@ class Session {
   std::optional<crypto::Cmac> cmac_;        // EV1: session key; EV2: SesAuthMACKey
   std::optional<crypto::BlockCipher> enc_;  // legacy: session key; EV2: SesAuthENCKey
   std::array<uint8_t, 16> iv_ = {};         // EV1 IV register (block_size bytes used)
+  std::optional<LrpMessaging> lrp_;         // LRP: SesAuthMAC/ENCKey and EncCtr
   std::array<uint8_t, 4> ti_ = {};
   uint16_t cmd_ctr_ = 0;
   std::vector<size_t> last_frame_sizes_;

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "core/crypto/key_cipher.h"
+#include "core/crypto/lrp.h"
 #include "core/crypto/random.h"
 #include "core/util/status_macros.h"
 
@@ -16,6 +17,16 @@ namespace {
 void AppendFourEach(Bytes& out, ByteSpan rnd_a, ByteSpan rnd_b, size_t from) {
   out.insert(out.end(), rnd_a.begin() + from, rnd_a.begin() + from + 4);
   out.insert(out.end(), rnd_b.begin() + from, rnd_b.begin() + from + 4);
+}
+
+// RndA[0..1] ‖ (RndA[2..7] ⊕ RndB[0..5]) ‖ RndB[6..15] ‖ RndA[8..15]: the 26 bytes both the
+// EV2 and the LRP session vectors carry.
+void MixRandoms(ByteSpan rnd_a, ByteSpan rnd_b, uint8_t* out) {
+  out[0] = rnd_a[0];
+  out[1] = rnd_a[1];
+  for (size_t i = 0; i < 6; ++i) out[2 + i] = static_cast<uint8_t>(rnd_a[2 + i] ^ rnd_b[i]);
+  for (size_t i = 0; i < 10; ++i) out[8 + i] = rnd_b[6 + i];
+  for (size_t i = 0; i < 8; ++i) out[18 + i] = rnd_a[8 + i];
 }
 
 }  // namespace
@@ -67,10 +78,8 @@ absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(const crypto::KeyCipher& key
   if (key.type() != crypto::KeyType::kAes128) {
     return absl::InvalidArgumentError("EV2 session keys need an AES-128 key");
   }
-  std::array<uint8_t, 32> sv = {0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80, rnd_a[0], rnd_a[1]};
-  for (size_t i = 0; i < 6; ++i) sv[8 + i] = static_cast<uint8_t>(rnd_a[2 + i] ^ rnd_b[i]);
-  for (size_t i = 0; i < 10; ++i) sv[14 + i] = rnd_b[6 + i];
-  for (size_t i = 0; i < 8; ++i) sv[24 + i] = rnd_a[8 + i];
+  std::array<uint8_t, 32> sv = {0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80};
+  MixRandoms(rnd_a, rnd_b, sv.data() + 6);
   Ev2SessionKeys keys;
   keys.enc.resize(16);
   absl::Status s = crypto::CmacVia(key, sv, keys.enc.data());
@@ -91,6 +100,21 @@ absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(ByteSpan key, ByteSpan rnd_a
   DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher,
                             crypto::BlockCipher::Create(crypto::KeyType::kAes128, key));
   return DeriveEv2SessionKeys(crypto::LocalKeyCipher(std::move(cipher)), rnd_a, rnd_b);
+}
+
+absl::StatusOr<Bytes> DeriveLrpSessionMasterKey(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b) {
+  if (rnd_a.size() != 16 || rnd_b.size() != 16) {
+    return absl::InvalidArgumentError("LRP session keys need 16-byte RndA and RndB");
+  }
+  DESFIRED_ASSIGN_OR_RETURN(crypto::LrpCmac cmac, crypto::LrpCmac::Create(key));
+  std::array<uint8_t, 32> sv = {0x00, 0x01, 0x00, 0x80};
+  MixRandoms(rnd_a, rnd_b, sv.data() + 4);
+  sv[30] = 0x96;
+  sv[31] = 0x69;
+  Bytes master(16);
+  cmac.Compute(sv, master.data());
+  crypto::SecureWipe(absl::MakeSpan(sv));
+  return master;
 }
 
 Bytes RotateLeft(ByteSpan data) {

@@ -5,7 +5,7 @@
 //   2K3DES   RndA[0..3] ‖ RndB[0..3] ‖ RndA[4..7]   ‖ RndB[4..7]
 //   3K3DES   RndA[0..3] ‖ RndB[0..3] ‖ RndA[6..9]   ‖ RndB[6..9] ‖ RndA[12..15] ‖ RndB[12..15]
 //   AES-128  RndA[0..3] ‖ RndB[0..3] ‖ RndA[12..15] ‖ RndB[12..15]
-// EV2 (auth 71 / 77), AES-128 only:
+// EV2 (auth 71 / 77), AES-128 only (LRP: see DeriveLrpSessionMasterKey):
 //   SV1 = A5 5A 00 01 00 80 ‖ RndA[0..1] ‖ (RndA[2..7] ⊕ RndB[0..5]) ‖ RndB[6..15] ‖ RndA[8..15]
 //   SV2 = the same with 5A A5;  SesAuthENCKey = CMAC_K(SV1), SesAuthMACKey = CMAC_K(SV2).
 //
@@ -42,6 +42,12 @@ absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(ByteSpan key, ByteSpan rnd_a
 // session keys come back to the host).
 absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(const crypto::KeyCipher& key, ByteSpan rnd_a,
                                                     ByteSpan rnd_b);
+
+// LRP (AuthenticateLRPFirst / NonFirst; pm3 DesfireGenSessionKeyLRP, MF2DLHX0 p.35):
+//   SV = 00 01 00 80 ‖ RndA[0..1] ‖ (RndA[2..7] ⊕ RndB[0..5]) ‖ RndB[6..15] ‖ RndA[8..15] ‖ 96 69
+//   SesAuthMasterKey = CMAC_LRP(K; SV); the MAC key is its LRP instance with UK0, the ENC key
+//   with UK1 (lrp_messaging.h).
+absl::StatusOr<Bytes> DeriveLrpSessionMasterKey(ByteSpan key, ByteSpan rnd_a, ByteSpan rnd_b);
 
 // Rotates left by one byte (RndB → RndB').
 Bytes RotateLeft(ByteSpan data);

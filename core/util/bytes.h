@@ -10,6 +10,7 @@
 #define DESFIRED_CORE_UTIL_BYTES_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,13 @@ inline ByteSpan AsBytes(absl::string_view s) {
   return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 inline std::string AsString(ByteSpan b) { return std::string(b.begin(), b.end()); }
+
+// The parts one after the other (RndA ‖ RndB ‖ E ...).
+inline Bytes Concat(std::initializer_list<ByteSpan> parts) {
+  Bytes out;
+  for (ByteSpan p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
 
 // Lower-case hex of `data`, no separators.
 std::string HexEncode(ByteSpan data);

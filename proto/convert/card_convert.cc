@@ -25,6 +25,7 @@ constexpr EnumRow<desfire::AuthScheme, v1::AuthScheme> kAuthSchemes[] = {
     {desfire::AuthScheme::kIso, v1::AUTH_SCHEME_ISO},
     {desfire::AuthScheme::kAes, v1::AUTH_SCHEME_AES},
     {desfire::AuthScheme::kEv2, v1::AUTH_SCHEME_EV2},
+    {desfire::AuthScheme::kLrp, v1::AUTH_SCHEME_LRP},
 };
 
 constexpr EnumRow<FileType, v1::FileType> kFileTypes[] = {
@@ -174,6 +175,17 @@ desfire::KeyFamily KeyFamilyFromProto(v1::KeyFamily family) {
   return CoreOf(kKeyFamilies, family).value_or(desfire::KeyFamily::kDes);
 }
 
+v1::CardProduct CardProductToProto(desfire::CardProduct product) {
+  // desfired.v1.CardProduct numbers the products in CardProduct's order (kUnknown: 0).
+  static_assert(static_cast<int>(desfire::CardProduct::kDesfireEv0) ==
+                v1::CARD_PRODUCT_DESFIRE_EV0);
+  static_assert(static_cast<int>(desfire::CardProduct::kNtag424Dna) ==
+                v1::CARD_PRODUCT_NTAG_424_DNA);
+  const int n = static_cast<int>(product);
+  return v1::CardProduct_IsValid(n) ? static_cast<v1::CardProduct>(n)
+                                    : v1::CARD_PRODUCT_UNSPECIFIED;
+}
+
 v1::CardGeneration CardGenerationToProto(desfire::CardGeneration generation) {
   return ProtoOf(kGenerations, generation).value_or(v1::CARD_GENERATION_UNSPECIFIED);
 }
@@ -189,6 +201,10 @@ void CardVersionToProto(const desfire::CardVersion& in, v1::CardVersion* out) {
   out->set_vendor(in.hardware.vendor_id == kVendorNxp ? "NXP" : "");
   out->set_storage_size_bytes(in.storage_bytes);
   out->set_storage_size_exceeds(in.storage_larger);
+  out->set_product(CardProductToProto(in.product));
+  if (in.product != desfire::CardProduct::kUnknown) {
+    out->set_product_name(std::string(desfire::CardProductName(in.product)));
+  }
 }
 
 }  // namespace desfired

@@ -54,6 +54,7 @@ v1::KeyFamily KeyFamilyToProto(desfire::KeyFamily family);
 desfire::KeyFamily KeyFamilyFromProto(v1::KeyFamily family);
 
 v1::CardGeneration CardGenerationToProto(desfire::CardGeneration generation);
+v1::CardProduct CardProductToProto(desfire::CardProduct product);
 
 // The production week and year decoded from BCD (the year as 20yy), vendor "NXP" for vendor id
 // 0x04.

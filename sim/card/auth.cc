@@ -93,6 +93,7 @@ RandomSource RepeatingRandom(Bytes pattern) {
 
 void CardAuthenticator::Cancel() {
   ins_.reset();
+  lrp_pending_ = false;
   crypto::SecureWipe(MutableByteSpan(rnd_b_));
   rnd_b_.clear();
   iv_.clear();
@@ -101,6 +102,9 @@ void CardAuthenticator::Cancel() {
 Sw CardAuthenticator::Begin(Ins ins, const Key& key, uint8_t key_no, ByteSpan params,
                             const RandomSource& random, Bytes& reply) {
   Cancel();
+  if (lrp_mode_ && key.type == KeyType::kAes128) {
+    return BeginLrp(ins, key, key_no, params, random, reply);
+  }
   switch (ins) {
     case Ins::kAuthenticateLegacy:
       if (!IsDesFamily(key.type)) return Sw::kAuthenticationError;
@@ -139,7 +143,12 @@ Sw CardAuthenticator::Begin(Ins ins, const Key& key, uint8_t key_no, ByteSpan pa
     (void)cipher->CbcEncrypt(MutableByteSpan(iv), MutableByteSpan(reply));
   }
   iv_ = std::move(iv);
+  return Pending(ins, key, key_no, /*lrp=*/false);
+}
+
+Sw CardAuthenticator::Pending(Ins ins, const Key& key, uint8_t key_no, bool lrp) {
   ins_ = ins;
+  lrp_pending_ = lrp;
   key_ = key;
   key_no_ = key_no;
   return Sw::kAdditionalFrame;
@@ -148,13 +157,10 @@ Sw CardAuthenticator::Begin(Ins ins, const Key& key, uint8_t key_no, ByteSpan pa
 Sw CardAuthenticator::Finish(ByteSpan token, SecureChannel& channel, const RandomSource& random,
                              Bytes& reply) {
   if (!ins_) return Sw::kIllegalCommand;
+  if (lrp_pending_) return FinishLrp(token, channel, random, reply);
   const Ins ins = *ins_;
   const size_t n = rnd_b_.size();
-  auto fail = [&](Sw sw) {
-    Cancel();
-    channel.Reset();
-    return sw;
-  };
+  auto fail = [&](Sw sw) { return Fail(sw, channel); };
   if (token.size() != 2 * n) return fail(Sw::kLengthError);
   auto cipher = BlockCipher::Create(key_.type, key_.value);
   if (!cipher.ok()) return fail(Sw::kAuthenticationError);
@@ -232,6 +238,16 @@ Sw CardAuthenticator::Finish(ByteSpan token, SecureChannel& channel, const Rando
       return fail(Sw::kIllegalCommand);
   }
   crypto::SecureWipe(MutableByteSpan(plain));
+  return Opened(opened, channel);
+}
+
+Sw CardAuthenticator::Fail(Sw sw, SecureChannel& channel) {
+  Cancel();
+  channel.Reset();
+  return sw;
+}
+
+Sw CardAuthenticator::Opened(const absl::Status& opened, SecureChannel& channel) {
   Cancel();
   if (!opened.ok()) {
     channel.Reset();

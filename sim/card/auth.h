@@ -9,6 +9,14 @@
 //   0x71 EV2First / 0x77 EV2NonFirst (AES): every message CBC with IV 0; the card's second
 //        reply is E(TI ‖ rol(RndA) ‖ PDcap2 ‖ PCDcap2) (EV2First) or E(rol(RndA)); session
 //        keys are CMACs of the SV1/SV2 vectors.
+//   LRP mode (set_lrp_mode; a real EV3 / NTAG 424 DNA is switched by SetConfiguration, for
+//        good): with an AES key, 0x71 must ask for LRP (PCDcap2.1 = 02) and 0x77 continues an
+//        LRP session; AES keys refuse every other authentication. DES-family keys (the
+//        emulator's PICC master key) keep their own authentications. The card sends 01 ‖ RndB in
+//        plain; the host sends RndA ‖ CMAC_LRP(RndA ‖ RndB); the card answers (LRPFirst) E ‖
+//        CMAC_LRP(RndB ‖ RndA ‖ E) with E = LRICB(EncCtr 0)(TI ‖ PDcap2 ‖ PCDcap2), or
+//        (NonFirst) CMAC_LRP(RndB ‖ RndA), all under SesAuthMasterKey = CMAC_LRP(K; 00 01 00
+//        80 ‖ RndA/RndB mix ‖ 96 69) (auth_lrp.cc).
 //
 // On success the authenticator opens the SecureChannel it is given.
 //
@@ -54,9 +62,23 @@ class CardAuthenticator {
   Sw Finish(ByteSpan token, SecureChannel& channel, const RandomSource& random, Bytes& reply);
 
   bool pending() const { return ins_.has_value(); }
+  void set_lrp_mode(bool on) { lrp_mode_ = on; }
+  bool lrp_mode() const { return lrp_mode_; }
   void Cancel();
 
  private:
+  Sw BeginLrp(Ins ins, const Key& key, uint8_t key_no, ByteSpan params, const RandomSource& random,
+              Bytes& reply);
+  Sw FinishLrp(ByteSpan token, SecureChannel& channel, const RandomSource& random, Bytes& reply);
+  // Ends the exchange: `sw` with the channel reset (Fail), or kOk when `opened` is OK, else
+  // kAuthenticationError with the channel reset (Opened).
+  Sw Fail(Sw sw, SecureChannel& channel);
+  // Records the exchange under way after the first step; kAdditionalFrame.
+  Sw Pending(Ins ins, const Key& key, uint8_t key_no, bool lrp);
+  Sw Opened(const absl::Status& opened, SecureChannel& channel);
+
+  bool lrp_mode_ = false;
+  bool lrp_pending_ = false;  // the exchange under way is an LRP one
   std::optional<Ins> ins_;
   Key key_;
   uint8_t key_no_ = 0;

@@ -68,6 +68,9 @@ class Card {
   // Legacy (0x0A) sessions pad whole-file enciphered reads with 80 00.. instead of 00.., as
   // some cards do (desfire-sim --legacy-pad80).
   void set_legacy_pad80(bool on) { channel_.set_legacy_pad80(on); }
+  // LRP mode, as SetConfiguration switches a real EV3 / NTAG 424 DNA (auth.h): AES keys
+  // answer only AuthenticateLRPFirst / NonFirst, then LRP secure messaging.
+  void set_lrp_mode(bool on) { auth_.set_lrp_mode(on); }
   // The selected application (nullopt at PICC level).
   std::optional<uint32_t> selected_aid() const { return selected_; }
 

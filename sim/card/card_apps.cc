@@ -31,7 +31,9 @@ Card::Result Card::Authenticate(Ins ins, ByteSpan data) {
   const uint8_t key_no = data[0];
   AbortTransaction();
   if (ins == Ins::kAuthenticateEv2NonFirst) {
-    if (channel_.scheme() != AuthScheme::kEv2) return Error(Sw::kAuthenticationError);
+    if (channel_.scheme() != AuthScheme::kEv2 && channel_.scheme() != AuthScheme::kLrp) {
+      return Error(Sw::kAuthenticationError);
+    }
   } else {
     channel_.Reset();
   }

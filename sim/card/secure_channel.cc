@@ -90,9 +90,44 @@ absl::Status SecureChannel::ContinueEv2(ByteSpan enc_key, ByteSpan mac_key, uint
   cipher_ = std::make_unique<BlockCipher>(std::move(cipher));
   cmac_ = std::make_unique<Cmac>(std::move(cmac));
   std::memset(iv_, 0, sizeof(iv_));
+  lrp_mac_.reset();
+  lrp_enc_.reset();
   scheme_ = AuthScheme::kEv2;
   key_no_ = key_no;
   return absl::OkStatus();
+}
+
+absl::Status SecureChannel::StartLrp(ByteSpan master_key, ByteSpan ti, uint8_t key_no,
+                                     uint32_t enc_counter) {
+  if (ti.size() != 4) return absl::InvalidArgumentError("TI must be 4 bytes");
+  DESFIRED_RETURN_IF_ERROR(ContinueLrp(master_key, key_no));
+  std::memcpy(ti_, ti.data(), 4);
+  cmd_ctr_ = 0;
+  for (int i = 0; i < 4; ++i) enc_ctr_[i] = static_cast<uint8_t>(enc_counter >> (24 - 8 * i));
+  return absl::OkStatus();
+}
+
+absl::Status SecureChannel::ContinueLrp(ByteSpan master_key, uint8_t key_no) {
+  DESFIRED_ASSIGN_OR_RETURN(crypto::LrpCmac mac, crypto::LrpCmac::Create(master_key));
+  DESFIRED_ASSIGN_OR_RETURN(crypto::Lrp enc, crypto::Lrp::Create(master_key, 1));
+  cipher_.reset();
+  cmac_.reset();
+  lrp_mac_ = std::make_unique<crypto::LrpCmac>(std::move(mac));
+  lrp_enc_ = std::make_unique<crypto::Lrp>(std::move(enc));
+  scheme_ = AuthScheme::kLrp;
+  key_no_ = key_no;
+  return absl::OkStatus();
+}
+
+absl::Status SecureChannel::Ev2Cipher(bool response, bool encrypt, MutableByteSpan data) {
+  if (lrp_enc_) {
+    MutableByteSpan ctr(enc_ctr_, sizeof(enc_ctr_));
+    return encrypt ? lrp_enc_->LricbEncrypt(ctr, 8, data) : lrp_enc_->LricbDecrypt(ctr, 8, data);
+  }
+  uint8_t iv[16];
+  Ev2Iv(response, iv);
+  return encrypt ? cipher_->CbcEncrypt(MutableByteSpan(iv, 16), data)
+                 : cipher_->CbcDecrypt(MutableByteSpan(iv, 16), data);
 }
 
 void SecureChannel::Reset() {
@@ -100,6 +135,9 @@ void SecureChannel::Reset() {
   key_no_ = 0;
   cipher_.reset();
   cmac_.reset();
+  lrp_mac_.reset();
+  lrp_enc_.reset();
+  std::memset(enc_ctr_, 0, sizeof(enc_ctr_));
   crypto::SecureWipe(MutableByteSpan(iv_, sizeof(iv_)));
   std::memset(ti_, 0, sizeof(ti_));
   cmd_ctr_ = 0;
@@ -121,6 +159,7 @@ size_t SecureChannel::WireLength(CmdProtection p, size_t plain_len) const {
       if (p == CmdProtection::kFullPad80) return RoundUp(plain_len + kCrc32Length + 1, bs);
       return plain_len;
     case AuthScheme::kEv2:
+    case AuthScheme::kLrp:
       if (p == CmdProtection::kMac || p == CmdProtection::kMacEv2) {
         return plain_len + kEv2MacLength;
       }
@@ -142,7 +181,11 @@ void SecureChannel::Ev2Iv(bool response, uint8_t* iv) const {
 
 void SecureChannel::Ev2Mac(ByteSpan msg, uint8_t* mact) const {
   uint8_t full[16];
-  cmac_->Compute(msg, full);
+  if (lrp_mac_) {
+    lrp_mac_->Compute(msg, full);
+  } else {
+    cmac_->Compute(msg, full);
+  }
   for (size_t i = 0; i < kEv2MacLength; ++i) mact[i] = full[2 * i + 1];
 }
 
@@ -275,7 +318,8 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
       return Sw::kOk;
     }
 
-    case AuthScheme::kEv2: {
+    case AuthScheme::kEv2:
+    case AuthScheme::kLrp: {
       if (p == CmdProtection::kPlain) return Sw::kOk;
       if (body.size() < kEv2MacLength) return Sw::kLengthError;
       const size_t n = body.size() - kEv2MacLength;
@@ -296,9 +340,7 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
       body.resize(n);
       if (p != CmdProtection::kFull && p != CmdProtection::kFullPad80) return Sw::kOk;
       if (body.empty() || body.size() % bs != 0) return Sw::kLengthError;
-      uint8_t iv[16];
-      Ev2Iv(/*response=*/false, iv);
-      if (!cipher_->CbcDecrypt(MutableByteSpan(iv, bs), MutableByteSpan(body)).ok() ||
+      if (!Ev2Cipher(/*response=*/false, /*encrypt=*/false, MutableByteSpan(body)).ok() ||
           !StripPad80(body)) {
         return Sw::kIntegrityError;
       }
@@ -354,15 +396,14 @@ Bytes SecureChannel::WrapResponse(RespProtection p, Sw status, Bytes data) {
       return data;
     }
 
-    case AuthScheme::kEv2: {
+    case AuthScheme::kEv2:
+    case AuthScheme::kLrp: {
       ++cmd_ctr_;
       if (p == RespProtection::kPlain) return data;
       if (full && !data.empty()) {
         data.push_back(kPadMarker);
         data.resize(RoundUp(data.size(), bs), 0);
-        uint8_t iv[16];
-        Ev2Iv(/*response=*/true, iv);
-        (void)cipher_->CbcEncrypt(MutableByteSpan(iv, bs), MutableByteSpan(data));
+        (void)Ev2Cipher(/*response=*/true, /*encrypt=*/true, MutableByteSpan(data));
       }
       Bytes msg;
       msg.reserve(7 + data.size());

@@ -13,6 +13,10 @@
 //     odd bytes of CMAC_SesAuthMAC(INS ‖ CmdCtr ‖ TI ‖ header ‖ data); enciphered data is
 //     AES-CBC with IV = E(A5 5A ‖ TI ‖ CmdCtr ‖ 0^8) (responses 5A A5, counter + 1) and
 //     80 00.. padding.
+//   - kLrp (0x71 / 0x77 on a card in LRP mode): as kEv2, but the MACs are CMAC_LRP under
+//     UK0 of SesAuthMasterKey and the data is LRICB-enciphered under its UK1 with a 32-bit
+//     EncCtr that counts every 16-byte block of commands and responses alike (AN12304; the
+//     card's block in the authentication answer takes 0, the session starts at 1).
 //
 // Commands say how they are protected with CmdProtection and RespProtection, named after
 // what EV2 sends; the channel maps each to what the current scheme does (see the enums).
@@ -29,12 +33,13 @@
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
 #include "core/crypto/key_type.h"
+#include "core/crypto/lrp.h"
 #include "core/util/bytes.h"
 #include "sim/card/protocol.h"
 
 namespace desfired::sim {
 
-enum class AuthScheme { kNone, kLegacy, kEv1, kEv2 };
+enum class AuthScheme { kNone, kLegacy, kEv1, kEv2, kLrp };
 
 // How the command's data after the cleartext header arrives.
 enum class CmdProtection {
@@ -70,6 +75,10 @@ class SecureChannel {
   absl::Status StartEv2(ByteSpan enc_key, ByteSpan mac_key, ByteSpan ti, uint8_t key_no);
   // EV2NonFirst: new keys, same TI and command counter.
   absl::Status ContinueEv2(ByteSpan enc_key, ByteSpan mac_key, uint8_t key_no);
+  // LRP: SesAuthMasterKey (the MAC and ENC keys are its UK0 / UK1 instances), TI, EncCtr
+  // starting at `enc_counter`; ContinueLrp (LRPNonFirst) keeps TI, CmdCtr and EncCtr.
+  absl::Status StartLrp(ByteSpan master_key, ByteSpan ti, uint8_t key_no, uint32_t enc_counter);
+  absl::Status ContinueLrp(ByteSpan master_key, uint8_t key_no);
   // Drops the session (not authenticated afterwards).
   void Reset();
 
@@ -110,6 +119,8 @@ class SecureChannel {
 
  private:
   void Ev2Iv(bool response, uint8_t* iv) const;
+  // EV2: CBC with the command / response IV; LRP: LRICB with EncCtr (advanced).
+  absl::Status Ev2Cipher(bool response, bool encrypt, MutableByteSpan data);
   void Ev2Mac(ByteSpan msg, uint8_t* mact) const;
   void LegacyMac(ByteSpan data, uint8_t* mac4) const;
 
@@ -117,6 +128,9 @@ class SecureChannel {
   uint8_t key_no_ = 0;
   std::unique_ptr<crypto::BlockCipher> cipher_;  // session key (EV2: SesAuthENCKey)
   std::unique_ptr<crypto::Cmac> cmac_;           // session key (EV2: SesAuthMACKey)
+  std::unique_ptr<crypto::LrpCmac> lrp_mac_;     // LRP: SesAuthMACKey
+  std::unique_ptr<crypto::Lrp> lrp_enc_;         // LRP: SesAuthENCKey
+  uint8_t enc_ctr_[4] = {};                      // LRP: EncCtr, most significant byte first
   uint8_t iv_[16] = {};
   uint8_t ti_[4] = {};
   uint16_t cmd_ctr_ = 0;

@@ -245,8 +245,12 @@ std::string VpcdCard::Command(const std::string& line) {
     opt_.apdu_delay = std::chrono::microseconds(n);
     return "ok";
   }
+  if (cmd == "lrp" && (arg == "on" || arg == "off")) {
+    card_.set_lrp_mode(arg == "on");  // as --lrp; the next authentication follows it
+    return "ok";
+  }
   return "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose INS, "
-         "delay US, failuid N)";
+         "delay US, failuid N, lrp on|off)";
 }
 
 void VpcdCard::HandleControlClient(int fd) {

@@ -186,6 +186,7 @@ TEST_F(ServerCliTest, InfoAppsFiles) {
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_THAT(info.out, HasSubstr("04a1b2c3d4e5f6"));
   EXPECT_THAT(info.out, HasSubstr("DESFire EV1"));
+  EXPECT_THAT(info.out, HasSubstr("product       DESFire EV1"));
   EXPECT_THAT(info.out, HasSubstr("F51001"));
 
   CliRun apps = OnCard("apps", "");

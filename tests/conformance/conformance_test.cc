@@ -75,7 +75,8 @@ testing::PcscSandbox* SharedSandbox(std::string& skip, std::string& error) {
       start_error = started.status().ToString();
     } else {
       sandbox = *std::move(started);
-      // Reader 0: the blank card; reader 1: one that pads legacy whole-file reads with 80 00..
+      // Reader 0: the blank card (LRP mode switched per test through its control socket);
+      // reader 1: one that pads legacy whole-file reads with 80 00..
       absl::Status s = sandbox->StartCard(0, BlankImage());
       if (s.ok()) s = sandbox->StartCard(1, BlankImage(), {"--legacy-pad80"});
       if (s.ok()) s = sandbox->WaitForCard(0, true, absl::Seconds(5));
@@ -89,8 +90,10 @@ testing::PcscSandbox* SharedSandbox(std::string& skip, std::string& error) {
 }
 
 // `legacy_pad80`: the emulated card pads legacy whole-file reads with 80 00.. (desfire-sim
-// --legacy-pad80; the pcscd sandbox's reader 1); a real card does what it does.
-std::unique_ptr<Bench> MakeBench(Backend backend, bool legacy_pad80 = false) {
+// --legacy-pad80; the pcscd sandbox's reader 1); a real card does what it does. `lrp`: the
+// emulated card is in LRP mode (desfire-sim --lrp, or `lrp on` on the sandbox's reader 0); a
+// real card must have been switched to LRP mode (for good) and is not used for these rows.
+std::unique_ptr<Bench> MakeBench(Backend backend, bool legacy_pad80 = false, bool lrp = false) {
   auto b = std::make_unique<Bench>();
   if (backend == Backend::kEmulator) {
     auto state = sim::LoadImage(BlankImage());
@@ -100,6 +103,7 @@ std::unique_ptr<Bench> MakeBench(Backend backend, bool legacy_pad80 = false) {
     }
     b->emulator = std::make_unique<EmulatorTransport>(*std::move(state));
     b->emulator->card().set_legacy_pad80(legacy_pad80);
+    b->emulator->card().set_lrp_mode(lrp);
     b->transport = b->emulator.get();
     return b;
   }
@@ -108,7 +112,18 @@ std::unique_ptr<Bench> MakeBench(Backend backend, bool legacy_pad80 = false) {
     testing::PcscSandbox* sandbox = SharedSandbox(b->skip, b->error);
     if (sandbox == nullptr) return b;
     reader = sandbox->ReaderName(legacy_pad80 ? 1 : 0);
+    if (!legacy_pad80) {
+      absl::StatusOr<std::string> r = sandbox->Control(0, lrp ? "lrp on" : "lrp off");
+      if (!r.ok() || *r != "ok") {
+        b->error = r.ok() ? *r : r.status().ToString();
+        return b;
+      }
+    }
   } else {
+    if (lrp) {
+      b->skip = "LRP rows need a card switched to LRP mode (irreversible): emulator and pcscd only";
+      return b;
+    }
     const char* name = std::getenv("DESFIRED_CONFORMANCE_READER");
     if (name == nullptr || *name == '\0') {
       b->skip = "no USB reader: set DESFIRED_CONFORMANCE_READER to run on a real card";
@@ -140,7 +155,7 @@ struct AuthCase {
   KeyType type;
   KeyFamily family;
   const char* new_key_hex;     // key 1 after ChangeKey (non-zero, with DES parity-free bytes)
-  bool ev2_non_first = false;  // authenticate key 0 with EV2First, then key 1 with 0x77
+  bool ev2_non_first = false;  // authenticate key 0 with EV2First (LRPFirst), then key 1 with 0x77
 };
 
 const AuthCase kAuthCases[] = {
@@ -158,6 +173,11 @@ const AuthCase kAuthCases[] = {
      "000102030405060708090a0b0c0d0e0f"},
     {"Ev2NonFirst77", AuthScheme::kEv2, KeyType::kAes128, KeyFamily::kAes,
      "f0e1d2c3b4a5968778695a4b3c2d1e0f", true},
+    // LRP (NXP AN12304) on a card in LRP mode: AuthenticateLRPFirst, CMAC_LRP and LRICB.
+    {"LrpFirst71", AuthScheme::kLrp, KeyType::kAes128, KeyFamily::kAes,
+     "5a5b5c5d5e5f60616263646566676869"},
+    {"LrpNonFirst77", AuthScheme::kLrp, KeyType::kAes128, KeyFamily::kAes,
+     "0f1e2d3c4b5a69788796a5b4c3d2e1f0", true},
 };
 
 constexpr CommMode kModes[] = {CommMode::kPlain, CommMode::kMac, CommMode::kFull};
@@ -188,7 +208,8 @@ void PrintTo(Backend b, std::ostream* os) {
 class ConformanceTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    bench_ = MakeBench(std::get<0>(GetParam()));
+    bench_ = MakeBench(std::get<0>(GetParam()), /*legacy_pad80=*/false,
+                       std::get<1>(GetParam()).scheme == AuthScheme::kLrp);
     if (!bench_->skip.empty()) GTEST_SKIP() << bench_->skip;
     ASSERT_TRUE(bench_->error.empty()) << bench_->error;
     card_ = std::make_unique<DesfireCard>(*bench_->transport);
@@ -278,12 +299,12 @@ TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
   // Key 1 does the work.
   absl::Status auth1;
   if (c.ev2_non_first) {
-    // Still in key 0's EV2 session: 0x77 switches keys, keeping TI and the counter.
-    ASSERT_EQ(card_->session().scheme(), AuthScheme::kEv2);
+    // Still in key 0's EV2 (LRP) session: 0x77 switches keys, keeping TI and the counter.
+    ASSERT_EQ(card_->session().scheme(), c.scheme);
     const uint16_t counter_before = card_->session().command_counter();
     const Bytes ti_before(card_->session().transaction_id().begin(),
                           card_->session().transaction_id().end());
-    auth1 = card_->Authenticate(1, {c.type, key1}, AuthScheme::kEv2);
+    auth1 = card_->Authenticate(1, {c.type, key1}, c.scheme);
     ASSERT_TRUE(auth1.ok()) << auth1;
     EXPECT_GT(counter_before, 0);
     EXPECT_EQ(card_->session().command_counter(), counter_before);
@@ -297,6 +318,7 @@ TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
     ASSERT_TRUE(auth1.ok()) << auth1;
   }
   EXPECT_EQ(card_->session().authenticated_key_no(), 1);
+  EXPECT_EQ(card_->session().scheme(), c.scheme);
 
   for (size_t m = 0; m < 3; ++m) {
     SCOPED_TRACE(absl::StrCat("mode ", desfire::CommModeName(kModes[m])));
@@ -437,6 +459,16 @@ TEST_P(ConformanceTest, PiccCommandsAndKeys) {
   auto key_version = card_->GetKeyVersion(1);
   ASSERT_TRUE(key_version.ok()) << key_version.status();
   EXPECT_EQ(*key_version, 0x21);
+  if (c.family == KeyFamily::kAes) {
+    // The authenticated key changes itself (new key and version only); the session ends and
+    // the new key authenticates.
+    ASSERT_TRUE(card_->ChangeKey(0, {c.type, key1, 0x05}, nullptr).ok());
+    EXPECT_FALSE(card_->session().authenticated());
+    ASSERT_TRUE(card_->Authenticate(0, {c.type, key1}, c.scheme).ok());
+    auto key0_version = card_->GetKeyVersion(0);
+    ASSERT_TRUE(key0_version.ok()) << key0_version.status();
+    EXPECT_EQ(*key0_version, 0x05);
+  }
   ASSERT_TRUE(card_->DeleteApplication(kAid).ok());
   ASSERT_TRUE(card_->SelectApplication(0).ok());
   auto aids = card_->GetApplicationIds();

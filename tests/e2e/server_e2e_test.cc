@@ -141,6 +141,7 @@ TEST_F(ServerE2eTest, ReadersInfoAndReads) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(HexOf(info.uid()), "04a1b2c3d4e5f6");
   EXPECT_EQ(info.version().generation(), v1::CARD_GENERATION_EV1);
+  EXPECT_EQ(info.version().product(), v1::CARD_PRODUCT_DESFIRE_EV1);
   EXPECT_GT(info.free_memory(), 0u);
 
   v1::ListApplicationsRequest apps_req;

@@ -187,9 +187,11 @@ TEST(VpcdCardTest, ServesAtrApdusControlAndTear) {
   EXPECT_EQ(HexEncode(*reader.Exchange(H("906A000000"))), "0102039100");
   EXPECT_EQ(HexEncode(*reader.Exchange(H("FFCA000000"))), "6f00");
   EXPECT_EQ(HexEncode(*reader.Exchange(H("FFCA000000"))), "04063f726334809000");
+  EXPECT_EQ(Control(opt.control_socket, "lrp on"), "ok");
+  EXPECT_EQ(Control(opt.control_socket, "lrp off"), "ok");
   EXPECT_EQ(Control(opt.control_socket, "bogus"),
             "error unknown command (insert, remove, save, status, quit, tear N, hang N, lose "
-            "INS, delay US, failuid N)");
+            "INS, delay US, failuid N, lrp on|off)");
   EXPECT_EQ(Control(opt.control_socket, "quit"), "ok");
   served.loop.join();
 }

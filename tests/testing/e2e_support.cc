@@ -40,16 +40,9 @@ std::vector<std::string> WithLoopbackListen(std::vector<std::string> args) {
 // The exit code of a waitpid status: -1 when a signal ended the process.
 int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
-}  // namespace
-
-bool StartTransitSandbox(std::unique_ptr<PcscSandbox>* sandbox, bool blank_card) {
-  SandboxOptions options;
-  options.sim_binary = DESFIRED_TEST_SIM_BINARY;
-  const std::string image_dir = std::string(DESFIRED_TEST_SOURCE_DIR) + "/sim/images/";
-  std::vector<std::string> images = {image_dir + "transit.json"};
-  if (blank_card) images.push_back(image_dir + "blank.json");
-  absl::StatusOr<std::unique_ptr<PcscSandbox>> started =
-      PcscSandbox::StartWithCards(options, images, absl::Seconds(3));
+// Takes a started sandbox into `*sandbox`, or skips (not root) / fails the current test.
+bool TakeSandbox(absl::StatusOr<std::unique_ptr<PcscSandbox>> started,
+                 std::unique_ptr<PcscSandbox>* sandbox) {
   if (started.ok()) {
     *sandbox = *std::move(started);
     return true;
@@ -61,6 +54,29 @@ bool StartTransitSandbox(std::unique_ptr<PcscSandbox>* sandbox, bool blank_card)
     [&] { FAIL() << started.status(); }();
   }
   return false;
+}
+
+SandboxOptions SimOptions() {
+  SandboxOptions options;
+  options.sim_binary = DESFIRED_TEST_SIM_BINARY;
+  return options;
+}
+
+}  // namespace
+
+bool StartTransitSandbox(std::unique_ptr<PcscSandbox>* sandbox, bool blank_card) {
+  const std::string image_dir = std::string(DESFIRED_TEST_SOURCE_DIR) + "/sim/images/";
+  std::vector<std::string> images = {image_dir + "transit.json"};
+  if (blank_card) images.push_back(image_dir + "blank.json");
+  return TakeSandbox(PcscSandbox::StartWithCards(SimOptions(), images, absl::Seconds(3)), sandbox);
+}
+
+bool StartEmptySandbox(std::unique_ptr<PcscSandbox>* sandbox) {
+  return TakeSandbox(PcscSandbox::Start(SimOptions()), sandbox);
+}
+
+std::string ImagePath(absl::string_view name) {
+  return absl::StrCat(DESFIRED_TEST_SOURCE_DIR, "/sim/images/", name);
 }
 
 absl::StatusOr<std::string> WriteKeyFile(const std::string& dir, absl::string_view text) {

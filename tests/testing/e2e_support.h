@@ -44,6 +44,12 @@ namespace desfired::testing {
 // test skipped (not root: the sandbox needs namespaces) or failed (fatally); the caller returns.
 [[nodiscard]] bool StartTransitSandbox(std::unique_ptr<PcscSandbox>* sandbox, bool blank_card);
 
+// StartTransitSandbox without cards: pcscd with two empty readers; tests start their own
+// (PcscSandbox::StartCard with ImagePath(...) and desfire-sim options).
+[[nodiscard]] bool StartEmptySandbox(std::unique_ptr<PcscSandbox>* sandbox);
+// The path of sim/images/`name` in the source tree.
+std::string ImagePath(absl::string_view name);
+
 // Writes `text` to <dir>/keys.conf with mode 0600 (desfired refuses a key file others may
 // read); its path.
 absl::StatusOr<std::string> WriteKeyFile(const std::string& dir,

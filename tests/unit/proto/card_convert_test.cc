@@ -29,6 +29,7 @@ TEST(CardConvertTest, AuthSchemes) {
   EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_ISO), desfire::AuthScheme::kIso);
   EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_AES), desfire::AuthScheme::kAes);
   EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_EV2), desfire::AuthScheme::kEv2);
+  EXPECT_EQ(AuthSchemeFromProto(v1::AUTH_SCHEME_LRP), desfire::AuthScheme::kLrp);
   EXPECT_EQ(AuthSchemeFromProto(static_cast<v1::AuthScheme>(7)), desfire::AuthScheme::kNone);
 }
 
@@ -167,6 +168,21 @@ TEST(CardConvertTest, KeyFamiliesAndGenerations) {
             v1::CARD_GENERATION_UNSPECIFIED);
 }
 
+TEST(CardConvertTest, EveryProduct) {
+  const std::pair<desfire::CardProduct, v1::CardProduct> all[] = {
+      {desfire::CardProduct::kUnknown, v1::CARD_PRODUCT_UNSPECIFIED},
+      {desfire::CardProduct::kDesfireEv0, v1::CARD_PRODUCT_DESFIRE_EV0},
+      {desfire::CardProduct::kDesfireEv1, v1::CARD_PRODUCT_DESFIRE_EV1},
+      {desfire::CardProduct::kDesfireEv2, v1::CARD_PRODUCT_DESFIRE_EV2},
+      {desfire::CardProduct::kDesfireEv2Xl, v1::CARD_PRODUCT_DESFIRE_EV2_XL},
+      {desfire::CardProduct::kDesfireEv3, v1::CARD_PRODUCT_DESFIRE_EV3},
+      {desfire::CardProduct::kDesfireLight, v1::CARD_PRODUCT_DESFIRE_LIGHT},
+      {desfire::CardProduct::kNtag424Dna, v1::CARD_PRODUCT_NTAG_424_DNA}};
+  for (const auto& [core, proto] : all) EXPECT_EQ(CardProductToProto(core), proto);
+  EXPECT_EQ(CardProductToProto(static_cast<desfire::CardProduct>(99)),
+            v1::CARD_PRODUCT_UNSPECIFIED);
+}
+
 TEST(CardConvertTest, CardVersionDecodesBcdDatesAndNamesNxp) {
   desfire::CardVersion version;
   version.hardware = {.vendor_id = 0x04,
@@ -196,6 +212,12 @@ TEST(CardConvertTest, CardVersionDecodesBcdDatesAndNamesNxp) {
   EXPECT_EQ(out.uid(), std::string("\x04\xa1\xb2\xc3\xd4\xe5\xf6", 7));
   EXPECT_EQ(out.batch_number(), std::string("\x01\x02\x03\x04\x05", 5));
   EXPECT_EQ(out.generation(), v1::CARD_GENERATION_EV1);
+  EXPECT_EQ(out.product(), v1::CARD_PRODUCT_UNSPECIFIED);  // not set on `version`
+  EXPECT_EQ(out.product_name(), "");
+  version.product = desfire::CardProduct::kDesfireEv1;
+  CardVersionToProto(version, &out);
+  EXPECT_EQ(out.product(), v1::CARD_PRODUCT_DESFIRE_EV1);
+  EXPECT_EQ(out.product_name(), "DESFire EV1");
   EXPECT_EQ(out.storage_size_bytes(), 8192u);
   EXPECT_FALSE(out.storage_size_exceeds());
 

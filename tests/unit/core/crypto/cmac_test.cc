@@ -1,5 +1,6 @@
 // CMAC known answers (AES-128 and the DES family) and DESFire EV1 secure-messaging chains.
-// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) with their sources.
+// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) with their
+// sources.
 #include "core/crypto/cmac.h"
 
 #include <ostream>
@@ -189,12 +190,6 @@ class Session {
 Bytes Sequence(uint8_t first, uint8_t last) {
   Bytes out;
   for (unsigned b = first; b <= last; ++b) out.push_back(static_cast<uint8_t>(b));
-  return out;
-}
-
-Bytes Concat(std::initializer_list<ByteSpan> parts) {
-  Bytes out;
-  for (ByteSpan part : parts) out.insert(out.end(), part.begin(), part.end());
   return out;
 }
 

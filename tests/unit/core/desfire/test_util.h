@@ -36,6 +36,15 @@ class SessionTestPeer {
     s.cmd_ctr_ = counter;
     s.scheme_ = AuthScheme::kEv2;
   }
+  // An LRP session from SesAuthMasterKey (session_keys.h), TI, CmdCtr and EncCtr.
+  static void StartLrp(Session& s, const Bytes& master, const Bytes& ti, uint16_t counter,
+                       uint32_t enc_counter) {
+    s.Invalidate();
+    s.lrp_.emplace(*LrpMessaging::Create(master, enc_counter));
+    std::copy(ti.begin(), ti.end(), s.ti_.begin());
+    s.cmd_ctr_ = counter;
+    s.scheme_ = AuthScheme::kLrp;
+  }
   static std::string Iv(const Session& s, bool command, uint16_t counter) {
     std::array<uint8_t, 16> iv = s.Ev2Iv(command, counter);
     return HexEncode(iv);

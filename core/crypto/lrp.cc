@@ -1,0 +1,207 @@
+#include "core/crypto/lrp.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "core/crypto/cmac.h"
+#include "core/util/status_macros.h"
+
+namespace desfired::crypto {
+namespace {
+
+constexpr uint8_t kLabel55 = 0x55;  // AN12304 Alg. 1/2: "next h" input
+constexpr uint8_t kLabelAa = 0xAA;  // AN12304 Alg. 1/2: output input
+constexpr size_t kMaxUpdatedKeys = 16;
+
+struct CtxDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+
+}  // namespace
+
+struct Lrp::State {
+  std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx;
+  uint8_t p[kLrpPlaintexts][kLrpBlock];
+  uint8_t uk[kLrpBlock];
+
+  ~State() {
+    OPENSSL_cleanse(p, sizeof(p));
+    OPENSSL_cleanse(uk, sizeof(uk));
+  }
+
+  // One AES-128 block under `key` (encrypt or decrypt). `in` and `out` may alias. Returns
+  // false only when OpenSSL fails (a broken library), which Create has already tried once.
+  bool Aes(const uint8_t* key, const uint8_t* in, uint8_t* out, bool encrypt) const {
+    int len = 0;
+    return EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key, nullptr, encrypt ? 1 : 0) == 1 &&
+           EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
+           EVP_CipherUpdate(ctx.get(), out, &len, in, static_cast<int>(kLrpBlock)) == 1;
+  }
+  // E(key, c‖c‖..‖c).
+  bool AesOfLabel(const uint8_t* key, uint8_t label, uint8_t* out) const {
+    uint8_t block[kLrpBlock];
+    std::memset(block, label, sizeof(block));
+    return Aes(key, block, out, true);
+  }
+};
+
+Lrp::Lrp(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Lrp::Lrp(Lrp&&) noexcept = default;
+Lrp& Lrp::operator=(Lrp&&) noexcept = default;
+Lrp::~Lrp() = default;
+
+absl::StatusOr<Lrp> Lrp::Create(ByteSpan key, size_t updated_key) {
+  if (key.size() != kLrpBlock) {
+    return absl::InvalidArgumentError(absl::StrCat("LRP key must be 16 bytes, got ", key.size()));
+  }
+  if (updated_key >= kMaxUpdatedKeys) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LRP updated key index must be below 16, got ", updated_key));
+  }
+  auto state = std::make_unique<State>();
+  state->ctx.reset(EVP_CIPHER_CTX_new());
+  if (state->ctx == nullptr ||
+      EVP_CipherInit_ex(state->ctx.get(), EVP_aes_128_ecb(), nullptr, nullptr, nullptr, 1) != 1) {
+    return absl::InternalError("OpenSSL: cannot set up AES-128 for LRP");
+  }
+  uint8_t h[kLrpBlock];
+  bool ok = state->AesOfLabel(key.data(), kLabel55, h);  // Alg. 1
+  for (size_t i = 0; ok && i < kLrpPlaintexts; ++i) {
+    ok = state->AesOfLabel(h, kLabelAa, state->p[i]) && state->AesOfLabel(h, kLabel55, h);
+  }
+  if (ok) ok = state->AesOfLabel(key.data(), kLabelAa, h);  // Alg. 2
+  for (size_t i = 0; ok && i <= updated_key; ++i) {
+    ok = state->AesOfLabel(h, kLabelAa, state->uk) && state->AesOfLabel(h, kLabel55, h);
+  }
+  OPENSSL_cleanse(h, sizeof(h));
+  if (!ok) return absl::InternalError("OpenSSL: AES-128 failed while setting up LRP");
+  return Lrp(std::move(state));
+}
+
+void Lrp::Eval(ByteSpan x, size_t nibbles, bool final, uint8_t* out) const {
+  uint8_t y[kLrpBlock];
+  std::memcpy(y, state_->uk, kLrpBlock);
+  for (size_t i = 0; i < nibbles; ++i) {
+    const uint8_t byte = x[i / 2];
+    const uint8_t nibble = (i % 2 == 0) ? byte >> 4 : byte & 0x0F;
+    (void)state_->Aes(y, state_->p[nibble], y, true);
+  }
+  if (final) {
+    const uint8_t zero[kLrpBlock] = {};
+    (void)state_->Aes(y, zero, y, true);
+  }
+  std::memcpy(out, y, kLrpBlock);
+  OPENSSL_cleanse(y, sizeof(y));
+}
+
+absl::Status Lrp::Lricb(MutableByteSpan counter, size_t nibbles, MutableByteSpan data,
+                        bool encrypt) const {
+  if (data.size() % kLrpBlock != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LRICB data must be whole 16-byte blocks, got ", data.size(), " bytes"));
+  }
+  if (nibbles == 0 || counter.size() != (nibbles + 1) / 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LRICB counter of ", nibbles, " nibbles cannot be ", counter.size(), " bytes"));
+  }
+  uint8_t y[kLrpBlock];
+  bool ok = true;
+  for (size_t off = 0; ok && off < data.size(); off += kLrpBlock) {
+    Eval(counter, nibbles, /*final=*/true, y);
+    ok = state_->Aes(y, data.data() + off, data.data() + off, encrypt);
+    IncrementLrpCounter(counter, nibbles);
+  }
+  OPENSSL_cleanse(y, sizeof(y));
+  if (!ok) return absl::InternalError("OpenSSL: AES-128 failed in LRICB");
+  return absl::OkStatus();
+}
+
+absl::Status Lrp::LricbEncrypt(MutableByteSpan counter, size_t nibbles,
+                               MutableByteSpan data) const {
+  return Lricb(counter, nibbles, data, true);
+}
+
+absl::Status Lrp::LricbDecrypt(MutableByteSpan counter, size_t nibbles,
+                               MutableByteSpan data) const {
+  return Lricb(counter, nibbles, data, false);
+}
+
+ByteSpan Lrp::plaintext(size_t i) const { return ByteSpan(state_->p[i], kLrpBlock); }
+ByteSpan Lrp::updated_key() const { return ByteSpan(state_->uk, kLrpBlock); }
+
+void IncrementLrpCounter(MutableByteSpan counter, size_t nibbles) {
+  // Walk from the least significant nibble; stop at the first one that does not wrap.
+  for (size_t i = nibbles; i-- > 0;) {
+    uint8_t& byte = counter[i / 2];
+    const bool high = i % 2 == 0;
+    const uint8_t nibble = static_cast<uint8_t>(((high ? byte >> 4 : byte) + 1) & 0x0F);
+    byte = high ? static_cast<uint8_t>((byte & 0x0F) | nibble << 4)
+                : static_cast<uint8_t>((byte & 0xF0) | nibble);
+    if (nibble != 0) return;
+  }
+}
+
+LrpCmac::LrpCmac(Lrp lrp) : lrp_(std::move(lrp)) {
+  uint8_t l[kLrpBlock];
+  const uint8_t zero[kLrpBlock] = {};
+  lrp_.Eval(zero, 2 * kLrpBlock, /*final=*/true, l);  // L = EvalLRP(0^128)
+  DoubleBlock(l, k1_, kLrpBlock);
+  DoubleBlock(k1_, k2_, kLrpBlock);
+  OPENSSL_cleanse(l, sizeof(l));
+}
+
+absl::StatusOr<LrpCmac> LrpCmac::Create(ByteSpan key) {
+  DESFIRED_ASSIGN_OR_RETURN(Lrp lrp, Lrp::Create(key, 0));
+  return LrpCmac(std::move(lrp));
+}
+
+LrpCmac::LrpCmac(LrpCmac&& other) noexcept : lrp_(std::move(other.lrp_)) {
+  std::memcpy(k1_, other.k1_, kLrpBlock);
+  std::memcpy(k2_, other.k2_, kLrpBlock);
+  OPENSSL_cleanse(other.k1_, kLrpBlock);
+  OPENSSL_cleanse(other.k2_, kLrpBlock);
+}
+
+LrpCmac& LrpCmac::operator=(LrpCmac&& other) noexcept {
+  if (this != &other) {
+    lrp_ = std::move(other.lrp_);
+    std::memcpy(k1_, other.k1_, kLrpBlock);
+    std::memcpy(k2_, other.k2_, kLrpBlock);
+    OPENSSL_cleanse(other.k1_, kLrpBlock);
+    OPENSSL_cleanse(other.k2_, kLrpBlock);
+  }
+  return *this;
+}
+
+LrpCmac::~LrpCmac() {
+  OPENSSL_cleanse(k1_, kLrpBlock);
+  OPENSSL_cleanse(k2_, kLrpBlock);
+}
+
+void LrpCmac::Compute(ByteSpan message, uint8_t* out) const {
+  // SP 800-38B with EvalLRP as the block function: every block but the last is chained; the
+  // last is XORed with K1 when whole (and the message not empty), else padded 80 00.. and
+  // XORed with K2.
+  uint8_t x[kLrpBlock] = {};
+  size_t n = message.size();
+  const uint8_t* p = message.data();
+  while (n > kLrpBlock) {
+    for (size_t i = 0; i < kLrpBlock; ++i) x[i] ^= p[i];
+    lrp_.Eval(ByteSpan(x, kLrpBlock), 2 * kLrpBlock, true, x);
+    p += kLrpBlock;
+    n -= kLrpBlock;
+  }
+  const bool whole = n == kLrpBlock;
+  for (size_t i = 0; i < n; ++i) x[i] ^= p[i];
+  if (!whole) x[n] ^= 0x80;
+  const uint8_t* k = whole ? k1_ : k2_;
+  for (size_t i = 0; i < kLrpBlock; ++i) x[i] ^= k[i];
+  lrp_.Eval(ByteSpan(x, kLrpBlock), 2 * kLrpBlock, true, out);
+  OPENSSL_cleanse(x, sizeof(x));
+}
+
+}  // namespace desfired::crypto
