@@ -93,19 +93,13 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no, KeyType ty
                                                       crypto::KeyTypeName(type),
                                                       crypto::KeyLength(type), key.size()));
   }
-  // A 2K3DES key with equal halves is a DES key to the card: its session key is DES too
-  // (vectors file §1.3b, a real card).
+  // A 2K3DES key with equal halves is a DES key to the card (vectors file §1.3b, a real card).
   if (type == KeyType::k2Tdea && std::equal(key.begin(), key.begin() + 8, key.begin() + 8)) {
     type = KeyType::kDes;
     key = key.subspan(0, 8);
   }
-  if (scheme == AuthScheme::kLrp) {  // on the key's value (session.h)
-    if (type != KeyType::kAes128) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("key type %s cannot be used with this authentication command",
-                          crypto::KeyTypeName(type)));
-    }
-    return AuthenticateLrp(/*first=*/true, key_no, key);
+  if (scheme == AuthScheme::kLrp && type == KeyType::kAes128) {
+    return AuthenticateLrp(/*first=*/true, key_no, key);  // on the key's value (session.h)
   }
   DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher cipher, crypto::BlockCipher::Create(type, key));
   return Authenticate(scheme, key_no, crypto::LocalKeyCipher(std::move(cipher)));
@@ -129,6 +123,7 @@ absl::Status Session::Authenticate(AuthScheme scheme, uint8_t key_no,
       if (type != KeyType::kAes128) break;
       return AuthenticateEv2First(key_no, key);
     case AuthScheme::kLrp:
+      if (type != KeyType::kAes128) break;
       return absl::InvalidArgumentError(
           "LRP authentication needs the key's value on the host: a key in a PKCS#11 token "
           "cannot be used with LRP");

@@ -239,9 +239,12 @@ TEST_F(ObservabilityE2eTest, CancelledTapStreamIsNotAnError) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   const std::string series = R"(desfired_stream_duration_seconds_count{method="ParseTapStream",)"
                              R"(service="TapService"})";
+  // The stream's end reaches the server, which counts it in two series one after the other.
   std::string after = Scrape();
-  for (int i = 0; i < 500 && SampleOr0(after, series) == 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(20));  // the stream's end reaches the server
+  for (int i = 0; i < 500 && (SampleOr0(after, series) == 0 ||
+                              !SampleValue(after, Rpc("TapService", "ParseTapStream", "OK")));
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
     after = Scrape();
   }
   EXPECT_EQ(SampleValue(after, series), 1) << after;
