@@ -124,8 +124,8 @@ ABSL_FLAG(bool, allow_core_dumps, false,
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port serving Prometheus metrics on /metrics (default: not served)");
 ABSL_FLAG(std::string, http_listen, "",
-          "host:port serving the HTTP API (JSON, Server-Sent Events; docs/api.md); the loopback "
-          "rule and TLS files of --listen apply (default: not served)");
+          "host:port serving the HTTP API (JSON, Server-Sent Events, the dashboard; docs/api.md); "
+          "plain HTTP, loopback only unless --allow-insecure-remote (default: not served)");
 ABSL_FLAG(absl::Duration, http_heartbeat, absl::Seconds(15),
           "comment lines sent on a quiet /v1/events stream this often");
 ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(10),

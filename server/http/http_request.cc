@@ -7,16 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/util/bytes.h"
 
 namespace desfired::server::http {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
 bool IsUtf8(absl::string_view s) {
@@ -61,8 +55,8 @@ absl::StatusOr<std::string> PercentDecode(absl::string_view s, bool plus_is_spac
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '%') {
-      const int h = i + 1 < s.size() ? HexValue(s[i + 1]) : -1;
-      const int l = i + 2 < s.size() ? HexValue(s[i + 2]) : -1;
+      const int h = i + 1 < s.size() ? HexDigitValue(s[i + 1]) : -1;
+      const int l = i + 2 < s.size() ? HexDigitValue(s[i + 2]) : -1;
       if (h < 0 || l < 0) {
         return absl::InvalidArgumentError(
             absl::StrCat("'%' at offset ", i, " is not followed by two hex digits"));

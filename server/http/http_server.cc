@@ -41,6 +41,12 @@ std::string CivetPorts(absl::string_view listen) {
   return ports;
 }
 
+// The session cookie's value, when the request carries one.
+std::optional<std::string> SessionId(const Exchange& ex) {
+  std::optional<std::string> cookies = ex.Header("Cookie");
+  return cookies ? CookieValue(*cookies, kCookie) : std::nullopt;
+}
+
 // The answer of POST and GET /v1/session.
 std::string SessionJson(absl::string_view caller, Role role, absl::string_view csrf,
                         absl::Time expires) {
@@ -181,20 +187,18 @@ absl::StatusOr<Caller> HttpServer::Authenticate(const Exchange& ex, bool csrf) {
     (void)absl::ConsumePrefix(&token, "Bearer ");
     return Caller{.token = std::string(token), .principal = *std::move(principal)};
   }
-  if (std::optional<std::string> cookies = ex.Header("Cookie")) {
-    if (std::optional<std::string> id = CookieValue(*cookies, kCookie)) {
-      std::optional<Session> session = sessions_.Find(*id);
-      if (!session) {
-        return HttpError(absl::StatusCode::kUnauthenticated, "SESSION_INVALID",
-                         "the session is unknown or has expired: sign in again (POST /v1/session)");
-      }
-      if (csrf && !SessionStore::CsrfMatches(*session, ex.Header("X-CSRF-Token").value_or(""))) {
-        return HttpError(absl::StatusCode::kPermissionDenied, "CSRF_TOKEN_INVALID",
-                         "a request with the session cookie must carry the session's CSRF token "
-                         "in the X-CSRF-Token header");
-      }
-      return Caller{.token = session->token, .principal = session->principal};
+  if (std::optional<std::string> id = SessionId(ex)) {
+    std::optional<Session> session = sessions_.Find(*id);
+    if (!session) {
+      return HttpError(absl::StatusCode::kUnauthenticated, "SESSION_INVALID",
+                       "the session is unknown or has expired: sign in again (POST /v1/session)");
     }
+    if (csrf && !SessionStore::CsrfMatches(*session, ex.Header("X-CSRF-Token").value_or(""))) {
+      return HttpError(absl::StatusCode::kPermissionDenied, "CSRF_TOKEN_INVALID",
+                       "a request with the session cookie must carry the session's CSRF token "
+                       "in the X-CSRF-Token header");
+    }
+    return Caller{.token = session->token, .principal = session->principal};
   }
   // Neither: the gRPC rule (an open table admits everyone as admin).
   absl::StatusOr<Principal> principal = authorizer.Identify(CallCredentials{});
@@ -208,15 +212,6 @@ absl::StatusOr<Caller> HttpServer::Authenticate(const Exchange& ex, bool csrf) {
 void HttpServer::Dispatch(Exchange& ex) {
   const std::vector<std::string>& p = ex.segments;
   const std::string& m = ex.method;
-  auto route = [&](absl::string_view method, std::initializer_list<absl::string_view> path) {
-    if (p.size() != path.size()) return false;
-    size_t i = 0;
-    for (absl::string_view part : path) {
-      if (part != "*" && p[i] != part) return false;
-      ++i;
-    }
-    return m == method;
-  };
   auto exists = [&](std::initializer_list<absl::string_view> path) {
     if (p.size() != path.size()) return false;
     size_t i = 0;
@@ -225,6 +220,9 @@ void HttpServer::Dispatch(Exchange& ex) {
       ++i;
     }
     return true;
+  };
+  auto route = [&](absl::string_view method, std::initializer_list<absl::string_view> path) {
+    return m == method && exists(path);
   };
   if (route("GET", {"healthz"})) return HandleHealthz(*this, ex);
   if (route("POST", {"v1", "session"})) return SignIn(ex);
@@ -293,10 +291,7 @@ void HttpServer::SignIn(Exchange& ex) {
 
 void HttpServer::SessionInfo(Exchange& ex) {
   std::optional<Session> session;
-  if (std::optional<std::string> cookies = ex.Header("Cookie")) {
-    if (std::optional<std::string> id = CookieValue(*cookies, kCookie))
-      session = sessions_.Find(*id);
-  }
+  if (std::optional<std::string> id = SessionId(ex)) session = sessions_.Find(*id);
   // No session is an answer, not an error: the page asks "am I signed in?" on every load.
   if (!session) return ex.Respond(200, "application/json", "{\"signedIn\":false}");
   ex.Respond(200, "application/json",
@@ -312,22 +307,19 @@ bool HttpServer::ServeDashboard(Exchange& ex) {
   }
   const dashboard::DashboardAsset* asset = dashboard::FindDashboardAsset(path);
   if (asset == nullptr) return false;
-  // The page runs only its own scripts and talks only to this server; no framing.
+  // The page runs only its own scripts and talks only to this server; no framing (Respond
+  // adds nosniff and no-store).
   auto view = [](std::string_view v) { return absl::string_view(v.data(), v.size()); };
   ex.Respond(200, view(asset->content_type), view(asset->body),
              "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
              "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
              "frame-ancestors 'none'\r\n"
-             "X-Content-Type-Options: nosniff\r\n"
-             "Referrer-Policy: no-referrer\r\n"
-             "Cache-Control: no-cache\r\n");
+             "Referrer-Policy: no-referrer\r\n");
   return true;
 }
 
 void HttpServer::SignOut(Exchange& ex) {
-  if (std::optional<std::string> cookies = ex.Header("Cookie")) {
-    if (std::optional<std::string> id = CookieValue(*cookies, kCookie)) sessions_.Remove(*id);
-  }
+  if (std::optional<std::string> id = SessionId(ex)) sessions_.Remove(*id);
   ex.Respond(
       204, "", "",
       absl::StrCat("Set-Cookie: ", kCookie, "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n"));
