@@ -258,12 +258,8 @@ absl::Status DesfireCard::Authenticate(uint8_t key_no, const CardKey& key,
     if (key.cipher != nullptr) return session_.AuthenticateEv2NonFirst(key_no, *key.cipher);
     return session_.AuthenticateEv2NonFirst(key_no, key.value);
   }
-  if (use == AuthScheme::kLrp && key.cipher != nullptr) {
-    return Invalid(
-        "LRP authentication needs the key's value on the host: a key in a PKCS#11 token cannot "
-        "be used with LRP");
-  }
-  if (use == AuthScheme::kLrp && session_.scheme() == AuthScheme::kLrp) {
+  // A token key with LRP: Session::Authenticate refuses it.
+  if (use == AuthScheme::kLrp && session_.scheme() == AuthScheme::kLrp && key.cipher == nullptr) {
     if (key.type != crypto::KeyType::kAes128) return Invalid("LRP authentication needs AES");
     return session_.AuthenticateLrpNonFirst(key_no, key.value);
   }

@@ -71,7 +71,9 @@ absl::Status Session::AuthenticateLrp(bool first, uint8_t key_no, ByteSpan key) 
     WipeBytes(answer.data);
     DESFIRED_RETURN_IF_ERROR(random_(absl::MakeSpan(rnd_a)));
     DESFIRED_ASSIGN_OR_RETURN(master, DeriveLrpSessionMasterKey(key, rnd_a, rnd_b));
-    DESFIRED_ASSIGN_OR_RETURN(LrpMessaging keys, LrpMessaging::Create(master, 0));
+    // NonFirst: TI and CmdCtr stay; EncCtr goes on from where the previous keys left it.
+    DESFIRED_ASSIGN_OR_RETURN(LrpMessaging keys,
+                              LrpMessaging::Create(master, first ? 0 : carried_counter));
     Bytes token = Concat({rnd_a, rnd_b});
     uint8_t mac[kBlock];
     keys.Mac(token, mac);
@@ -100,12 +102,8 @@ absl::Status Session::AuthenticateLrp(bool first, uint8_t key_no, ByteSpan key) 
       std::copy_n(plain.begin(), kTi, ti_.begin());
       WipeBytes(plain);
       cmd_ctr_ = 0;
-      lrp_.emplace(std::move(keys));
-    } else {
-      // TI and CmdCtr stay; EncCtr goes on from where the previous keys left it.
-      DESFIRED_ASSIGN_OR_RETURN(LrpMessaging next, LrpMessaging::Create(master, carried_counter));
-      lrp_.emplace(std::move(next));
     }
+    lrp_.emplace(std::move(keys));
     return absl::OkStatus();
   }();
   WipeBytes(rnd_a);

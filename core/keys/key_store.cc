@@ -405,7 +405,10 @@ absl::StatusOr<SecretBytes> CardKeyFor(const Key& key, ByteSpan uid, uint32_t ai
   absl::StatusOr<Bytes> derived = Bytes(crypto::KeyLength(key.type));
   if (key.in_token()) {
     absl::Status s = crypto::DiversifyKeyVia(*key.cipher, key.type, input, derived->data());
-    if (!s.ok()) derived = s;
+    if (!s.ok()) {
+      crypto::SecureWipe(absl::MakeSpan(*derived));  // the parts derived before the failure
+      derived = s;
+    }
   } else {
     derived = crypto::DiversifyKey(key.type, key.value.view(), input);
   }

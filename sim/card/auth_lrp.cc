@@ -64,7 +64,10 @@ Sw CardAuthenticator::FinishLrp(ByteSpan token, SecureChannel& channel, const Ra
   key_mac->Compute(SessionVector(rnd_a, rnd_b_), master);
   auto mac = crypto::LrpCmac::Create(ByteSpan(master, 16));
   auto enc = crypto::Lrp::Create(ByteSpan(master, 16), 1);
-  if (!mac.ok() || !enc.ok()) return fail(Sw::kAuthenticationError);
+  if (!mac.ok() || !enc.ok()) {
+    crypto::SecureWipe(MutableByteSpan(master, 16));
+    return fail(Sw::kAuthenticationError);
+  }
   uint8_t tag[kBlock];
   mac->Compute(Concat({rnd_a, rnd_b_}), tag);
   if (!crypto::ConstantTimeEquals(ByteSpan(tag, kBlock), token.subspan(kBlock))) {
