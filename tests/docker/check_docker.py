@@ -57,7 +57,7 @@ docker/compose.yaml (needs python3-yaml; without it these are skipped and the ex
     5 s (interval), pcscd's within 2 s.
 docs/deployment.md covers the steps the issue asks for; README.md links it.
 
-Then a self-test: each of ~20 mutations of the Dockerfile or compose file (an unpinned base,
+Then a self-test: each of ~40 mutations of the Dockerfile or compose file (an unpinned base,
 USER root, privileged: true, a wrong cgroup rule, a different cmake flag ...) must make the
 checks fail.
 
