@@ -161,11 +161,10 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
   // call in use; a new call after a reset is woken at once once stopping).
   absl::Mutex call_mu;
   std::shared_ptr<WatchCall> woken_call = call;  // guarded by call_mu
-  StopWatch stop_watch([&server] { return server.stopping(); },
-                       [&] {
-                         absl::MutexLock lock(&call_mu);
-                         woken_call->Wake();
-                       });
+  StopWatch stop_watch(server, [&] {
+    absl::MutexLock lock(&call_mu);
+    woken_call->Wake();
+  });
   while (open && !server.stopping()) {
     std::optional<v1::WatchCardsResponse> item =
         call->Next(std::max(last_write + heartbeat - absl::Now(), absl::ZeroDuration()));

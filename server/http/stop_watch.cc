@@ -1,5 +1,6 @@
 #include "server/http/stop_watch.h"
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -10,7 +11,8 @@ namespace desfired::server::http {
 
 constexpr absl::Duration kCheckEvery = absl::Milliseconds(100);
 
-// The registered watches and the thread that checks them (running while any is registered).
+// The registered watches by server, and the thread that checks the servers (running while any
+// watch is registered).
 class StopWatchRegistry {
  public:
   static StopWatchRegistry& Get() {
@@ -20,7 +22,14 @@ class StopWatchRegistry {
 
   void Add(StopWatch* watch) {
     absl::MutexLock lock(&mu_);
-    watches_.insert(watch);
+    Server& server = servers_[&watch->server_];
+    ++server.count;
+    if (server.stopped) {
+      watch->wake_();  // stopping before it started to wait
+    } else {
+      server.watches.insert(watch);
+    }
+    ++count_;
     if (!running_) {
       running_ = true;
       std::thread([this] { Run(); }).detach();
@@ -28,33 +37,43 @@ class StopWatchRegistry {
   }
   void Remove(StopWatch* watch) {
     absl::MutexLock lock(&mu_);
-    watches_.erase(watch);
+    auto it = servers_.find(&watch->server_);
+    it->second.watches.erase(watch);
+    if (--it->second.count == 0) servers_.erase(it);
+    --count_;
   }
 
  private:
+  struct Server {
+    std::set<StopWatch*> watches;  // not woken yet
+    size_t count = 0;              // registered
+    bool stopped = false;
+  };
+
   void Run() {
     absl::MutexLock lock(&mu_);
-    while (!watches_.empty()) {
-      for (StopWatch* watch : watches_) {
-        if (!watch->woken_ && watch->stopping_()) {
-          watch->woken_ = true;
-          watch->wake_();
-        }
+    while (count_ > 0) {
+      for (auto& [http, server] : servers_) {
+        if (server.stopped || !http->stopping()) continue;
+        server.stopped = true;
+        for (StopWatch* watch : server.watches) watch->wake_();
+        server.watches.clear();
       }
       // Sleeps, the lock released; an empty registry ends the thread at once.
-      auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return watches_.empty(); };
+      auto empty = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
       mu_.AwaitWithTimeout(absl::Condition(&empty), kCheckEvery);
     }
     running_ = false;
   }
 
   absl::Mutex mu_;
-  std::set<StopWatch*> watches_ ABSL_GUARDED_BY(mu_);
+  std::map<const HttpServer*, Server> servers_ ABSL_GUARDED_BY(mu_);
+  size_t count_ ABSL_GUARDED_BY(mu_) = 0;
   bool running_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-StopWatch::StopWatch(std::function<bool()> stopping, std::function<void()> wake)
-    : stopping_(std::move(stopping)), wake_(std::move(wake)) {
+StopWatch::StopWatch(const HttpServer& server, std::function<void()> wake)
+    : server_(server), wake_(std::move(wake)) {
   StopWatchRegistry::Get().Add(this);
 }
 

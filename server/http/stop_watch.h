@@ -1,9 +1,10 @@
 // Wakes the HTTP API's waiting streams when their server starts stopping, without each stream
-// polling: one thread per process checks the registered `stopping` functions every 100 ms
-// while any is registered (none runs otherwise) and calls each `wake` once when its
-// `stopping` turns true. An event stream thus sleeps until an event, its heartbeat or the stop.
+// polling: one thread per process checks each server that has a registered watch (its
+// stopping(), once per server) every 100 ms while any watch is registered — none runs
+// otherwise — and calls each watch's `wake` once when its server stops. An event stream thus
+// sleeps until an event, its heartbeat or the stop.
 //
-//   StopWatch watch([&] { return server.stopping(); }, [&] { inbox.Wake(); });
+//   StopWatch watch(server, [&] { inbox.Wake(); });
 //   ... wait on inbox ...
 //
 // Thread-safe. `wake` runs on the watch's thread with the registry locked: it must not
@@ -13,20 +14,22 @@
 
 #include <functional>
 
+#include "server/http/http_server.h"
+
 namespace desfired::server::http {
 
 class StopWatch {
  public:
-  StopWatch(std::function<bool()> stopping, std::function<void()> wake);
+  // `server` must outlive the watch.
+  StopWatch(const HttpServer& server, std::function<void()> wake);
   ~StopWatch();
   StopWatch(const StopWatch&) = delete;
   StopWatch& operator=(const StopWatch&) = delete;
 
  private:
   friend class StopWatchRegistry;
-  std::function<bool()> stopping_;
+  const HttpServer& server_;
   std::function<void()> wake_;
-  bool woken_ = false;  // guarded by the registry's mutex
 };
 
 }  // namespace desfired::server::http
