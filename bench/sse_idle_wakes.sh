@@ -18,18 +18,11 @@ if [ ! -x "$desfired" ]; then
   exit 2
 fi
 command -v python3 >/dev/null || { echo "sse_idle_wakes: python3 is missing" >&2; exit 2; }
-tmp=$(mktemp -d)
-chmod 700 "$tmp"
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$top/bench/desfired_http.sh"
+bench_scratch
 ulimit -n 65536 2>/dev/null || true
-"$desfired" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --port_file "$tmp/port" \
-  --data_dir "$tmp" --pcsc_socket "$tmp/no-pcscd" --http_threads $((streams + 32)) \
-  --max_streams_per_caller 0 --http_max_connections_per_address 0 2>"$tmp/desfired.log" &
-pid=$!
-for _ in $(seq 100); do grep -q '"http_port"' "$tmp/desfired.log" && break; sleep 0.1; done
-http_port=$(grep -o '"http_port":[0-9]*' "$tmp/desfired.log" | head -1 | cut -d: -f2)
+start_desfired_http "$desfired" --http_threads $((streams + 32)) --max_streams_per_caller 0 \
+  --http_max_connections_per_address 0
 echo "machine: $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); $streams streams, $seconds s"
 python3 - "$pid" "$http_port" "$streams" "$seconds" <<'PY'
 import glob, socket, sys, time
