@@ -7,9 +7,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -22,6 +20,7 @@
 #include "tests/testing/cli_run.h"
 #include "tests/testing/e2e_support.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/http_port.h"
 #include "tests/unit/core/tap/test_records.h"
 
 namespace desfired {
@@ -61,10 +60,9 @@ class HttpTapsE2eTest : public ::testing::Test {
                                        "--keys=" + *keys, "--max_tap_batch=100",
                                        "--pcsc_socket=" + dir_ + "/no-pcscd"});
     ASSERT_GT(server_->port(), 0) << server_->err();
-    std::smatch m;
-    const std::string err = server_->err();
-    ASSERT_TRUE(std::regex_search(err, m, std::regex("\"http_port\":([0-9]+)"))) << err;
-    base_ = absl::StrCat("http://127.0.0.1:", m[1].str());
+    const int http_port = testing::HttpPortOf(server_->err());
+    ASSERT_GT(http_port, 0) << server_->err();
+    base_ = absl::StrCat("http://127.0.0.1:", http_port);
     taps_ = v1::TapService::NewStub(server_->Channel());
   }
 
