@@ -24,23 +24,14 @@ for f in "$desfired" "$ctl" "$make_taps"; do
   fi
 done
 command -v curl >/dev/null || { echo "http_taps_bench: curl is missing" >&2; exit 2; }
-tmp=$(mktemp -d)
-chmod 700 "$tmp"
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$top/bench/desfired_http.sh"
+bench_scratch
 "$make_taps" "$records" bin "$tmp/taps.bin"
 # The key make_taps signs with, as the server's tap key.
 umask 077
 printf 'key tap AES128 2b7e151628aed2a6abf7158809cf4f3c use=none\ntap static key=tap\n' \
   >"$tmp/keys.conf"
-"$desfired" --listen 127.0.0.1:0 --http_listen 127.0.0.1:0 --port_file "$tmp/port" \
-  --keys "$tmp/keys.conf" --data_dir "$tmp" --pcsc_socket "$tmp/no-pcscd" \
-  --max_tap_calls_per_caller 16 2>"$tmp/desfired.log" &
-pid=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-port=$(cat "$tmp/port")
-http_port=$(grep -o '"http_port":[0-9]*' "$tmp/desfired.log" | head -1 | cut -d: -f2)
+start_desfired_http "$desfired" --keys "$tmp/keys.conf" --max_tap_calls_per_caller 16
 echo "machine: $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); $records records"
 now() { date +%s.%N; }
 rate() { awk -v n="$records" -v s="$1" -v e="$2" 'BEGIN { printf "%.0f", n / (e - s) }'; }

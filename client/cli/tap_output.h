@@ -4,7 +4,7 @@
 // come back to core results through FromProto (proto/convert/tap_convert.h), so that the
 // output is the same wherever the records were parsed.
 //
-// The lines are encoded by TapEncoder (client/cli/tap_encoder.h) into a buffer of 1 MiB that
+// The lines are encoded by TapEncoder (proto/convert/tap_encoder.h) into a buffer of 1 MiB that
 // goes to `out` in one write when it is full, on Flush, and when the printer is destroyed.
 //
 //   TapPrinter printer(TapOutput::kTable, &std::cout);
@@ -20,7 +20,7 @@
 
 #include <ostream>
 
-#include "client/cli/tap_encoder.h"
+#include "proto/convert/tap_encoder.h"
 #include "core/tap/result.h"
 
 namespace desfired::cli {

@@ -7,11 +7,13 @@
 // ?resume_after=N becomes resume_after_sequence; when that is too old (HISTORY_EXPIRED) the
 // stream sends "event: reset" (data: the error JSON) and goes on with a fresh snapshot.
 // ?reader=NAME (repeatable) filters. ": heartbeat" comments keep proxies from closing a quiet
-// stream. The stream is a WatchCards call on the in-process channel, so a browser that reads
-// too slowly is cut off as a gRPC watcher is (SLOW_CONSUMER, the write timeout), and its
-// streams count against --max_streams_per_caller with the caller's gRPC ones. An error before
-// the first item is an HTTP error (429 TOO_MANY_STREAMS, 401, 403, 400); after it, the stream
-// ends with "event: end" (data: the error JSON).
+// stream. An idle stream sleeps until an item, its heartbeat or the server's stop
+// (stop_watch.h); an event's frame is encoded once for all streams (sse_frames.h). The stream is a
+// WatchCards call on the in-process channel, so a browser that reads too slowly is cut off as a
+// gRPC watcher is (SLOW_CONSUMER, the write timeout), and its streams count against
+// --max_streams_per_caller with the caller's gRPC ones. An error before the first item is an HTTP
+// error (429 TOO_MANY_STREAMS, 401, 403, 400); after it, the stream ends with "event: end" (data:
+// the error JSON).
 #include <algorithm>
 #include <deque>
 
@@ -23,6 +25,8 @@
 #include "proto/convert/status_convert.h"
 #include "server/http/http_error.h"
 #include "server/http/http_server.h"
+#include "server/http/sse_frames.h"
+#include "server/http/stop_watch.h"
 
 namespace desfired::server::http {
 namespace {
@@ -45,11 +49,13 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
     return call;
   }
 
-  // Waits up to `timeout` for an item or the end: the item; nullopt on timeout or at the end
-  // (then done() is true).
+  // Waits up to `timeout` for an item, the end or Wake(): the item; nullopt on timeout, at
+  // the end (then done() is true) or once woken.
   std::optional<v1::WatchCardsResponse> Next(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
-    auto ready = [this] { return !queue_.empty() || done_; };
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !queue_.empty() || done_ || woken_;
+    };
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     if (queue_.empty()) return std::nullopt;
     v1::WatchCardsResponse item = std::move(queue_.front());
@@ -59,6 +65,11 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
       StartRead(&message_);
     }
     return item;
+  }
+  // Ends every wait of Next, now and later (the server is stopping).
+  void Wake() {
+    absl::MutexLock lock(&mu_);
+    woken_ = true;
   }
   bool done() {
     absl::MutexLock lock(&mu_);
@@ -106,12 +117,9 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
-
-uint64_t SequenceOf(const v1::WatchCardsResponse& item) {
-  return item.has_snapshot() ? item.snapshot().sequence() : item.event().sequence();
-}
 
 // The resume point of the request: ?resume_after=, else Last-Event-ID.
 absl::StatusOr<std::optional<uint64_t>> ResumeAfter(const Exchange& ex) {
@@ -149,20 +157,26 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
   bool open = true;
   absl::Time last_write = absl::Now();
   server.StreamStarted();
+  // The wait below ends at an item, the heartbeat, or the server's stop (the watch wakes the
+  // call in use; a new call after a reset is woken at once once stopping).
+  absl::Mutex call_mu;
+  std::shared_ptr<WatchCall> woken_call = call;  // guarded by call_mu
+  StopWatch stop_watch(server, [&] {
+    absl::MutexLock lock(&call_mu);
+    woken_call->Wake();
+  });
   while (open && !server.stopping()) {
-    // Short waits, so that a stopping server is seen soon.
     std::optional<v1::WatchCardsResponse> item =
-        call->Next(std::min(heartbeat, absl::Milliseconds(200)));
+        call->Next(std::max(last_write + heartbeat - absl::Now(), absl::ZeroDuration()));
     if (item) {
       if (!ex.started() && !start()) break;
-      open =
-          ex.Write(absl::StrCat("id: ", SequenceOf(*item), "\ndata: ", ProtoJson(*item), "\n\n"));
+      open = ex.Write(*SseFrames::Shared().Of(*item));
       last_write = absl::Now();
       continue;
     }
     if (!call->done()) {
-      if (ex.started() && absl::Now() - last_write >= heartbeat) {
-        open = ex.Write(": heartbeat\n\n");
+      if (absl::Now() - last_write >= heartbeat) {
+        if (ex.started()) open = ex.Write(": heartbeat\n\n");
         last_write = absl::Now();
       }
       continue;
@@ -174,6 +188,9 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
       open = ex.Write(absl::StrCat("event: reset\ndata: ", ErrorJson(status), "\n\n"));
       request.clear_resume_after_sequence();
       call = WatchCall::Start(*stub, *ex.caller, request);
+      absl::MutexLock lock(&call_mu);
+      woken_call = call;
+      if (server.stopping()) call->Wake();
       continue;
     }
     if (!ex.started()) {

@@ -1,21 +1,31 @@
 // POST /v1/taps:parse: the request body (hex lines, binary records or CSV) streamed through
 // TapService.ParseTapStream — the same reader as desfirectl (core/tap/input.h), the same
 // parser, keys and limits as a gRPC client — and the results streamed back as JSON lines, one
-// proto3 JSON TapResult per record, then one line with the stream's summary. An error before
-// the first result is an HTTP error; after it, a last line {"error": {...}}.
+// proto3 JSON TapResult per record (written by desfirectl's encoder), then one line with the
+// stream's summary. Two chunks are in flight. An error before the first result is an HTTP
+// error; after it, a last line {"error": {...}}.
+#include <deque>
 #include <istream>
 #include <streambuf>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "core/tap/input.h"
 #include "desfired/v1/taps.grpc.pb.h"
+#include "google/protobuf/arena.h"
 #include "proto/convert/status_convert.h"
+#include "proto/convert/tap_convert.h"
+#include "proto/convert/tap_encoder.h"
 #include "server/http/http_error.h"
 #include "server/http/http_server.h"
 
 namespace desfired::server::http {
 namespace {
+
+// The first block of the arena of a chunk's answer (8,192 BASIC results take about 1 MiB).
+constexpr size_t kArenaBlock = size_t{1} << 20;
 
 // The request body as a std::streambuf, at most `max` bytes; the first error is kept.
 class BodyBuf : public std::streambuf {
@@ -84,6 +94,104 @@ absl::StatusOr<v1::TapResultView> ViewOf(const Exchange& ex) {
                    "view must be full or basic", {{"field", "view"}});
 }
 
+// The JSON lines of a chunk's results, written by TapEncoder (proto/convert/tap_encoder.h)
+// from the core result each one comes back to: the same bytes as protobuf's printer of the
+// message (ProtoJson), without its cost per record. A result that is not a core result (which
+// this server does not send) goes through ProtoJson.
+class TapResultLines {
+ public:
+  explicit TapResultLines(v1::TapResultView view) : view_(view) {}
+
+  absl::string_view Of(const v1::ParseTapStreamResponse& response) {
+    buf_.clear();
+    for (const v1::TapResult& r : response.results()) {
+      if (FromProto(r, &raw_, &result_).ok()) {
+        encoder_.Json(result_, &buf_, view_);
+      } else {
+        buf_.Append(ProtoJson(r));
+        buf_.Append("\n");
+      }
+    }
+    return buf_.view();
+  }
+
+ private:
+  const v1::TapResultView view_;
+  TapEncoder encoder_;
+  TextBuffer buf_;
+  Bytes raw_;
+  tap::TapResult result_;
+};
+
+// The request side of a ParseTapStream call, on a thread of its own: the in-process transport
+// completes a write only when the server reads it, and the server reads the next chunk only
+// once its answer to the one before has been read. With the writes here, the handler's thread
+// reads that answer (and writes it to the browser) while the server parses the next chunk.
+class ChunkWriter {
+ public:
+  using Stream = grpc::ClientReaderWriter<v1::ParseTapStreamRequest, v1::ParseTapStreamResponse>;
+
+  explicit ChunkWriter(Stream* stream) : stream_(stream), thread_([this] { Run(); }) {}
+  // Stop() must have been called, or Close() and the stream ended.
+  ~ChunkWriter() { thread_.join(); }
+
+  // Queues `chunk` to be written (the handler keeps at most two unanswered).
+  void Push(v1::ParseTapStreamRequest chunk) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(std::move(chunk));
+  }
+  // A chunk to fill: one written before (its records' buffers are reused), or a new one.
+  v1::ParseTapStreamRequest Take() ABSL_LOCKS_EXCLUDED(mu_) {
+    v1::ParseTapStreamRequest chunk;
+    absl::MutexLock lock(&mu_);
+    if (!written_.empty()) {
+      chunk = std::move(written_.back());
+      written_.pop_back();
+    }
+    return chunk;
+  }
+  // The last chunk is queued: WritesDone after it.
+  void Close() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  // Writes nothing more; a write in progress ends when the call is cancelled.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+  }
+
+ private:
+  void Run() {
+    v1::ParseTapStreamRequest chunk;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return !queue_.empty() || closed_ || stopped_;
+        };
+        mu_.Await(absl::Condition(&ready));
+        if (stopped_) return;
+        if (queue_.empty()) break;  // closed
+        chunk = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (!stream_->Write(chunk)) return;  // the call ended: the reader sees why
+      absl::MutexLock lock(&mu_);
+      written_.push_back(std::move(chunk));
+    }
+    stream_->WritesDone();
+  }
+
+  Stream* const stream_;
+  absl::Mutex mu_;
+  std::deque<v1::ParseTapStreamRequest> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ParseTapStreamRequest> written_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: started once the fields are
+};
+
 }  // namespace
 
 void HandleTapsParse(HttpServer& server, Exchange& ex) {
@@ -102,57 +210,103 @@ void HandleTapsParse(HttpServer& server, Exchange& ex) {
   std::unique_ptr<tap::TapInputReader> reader = tap::NewTapInputReader(*format, &in);
   auto taps = v1::TapService::NewStub(server.deps().channel);
   std::unique_ptr<grpc::ClientContext> context = CallContext(*ex.caller, absl::InfiniteDuration());
-  auto stream = taps->ParseTapStream(context.get());
+  std::unique_ptr<ChunkWriter::Stream> stream = taps->ParseTapStream(context.get());
   tap::TapInputRecord rec;
-  v1::ParseTapStreamRequest chunk;
-  v1::ParseTapStreamResponse response;
-  std::string out;
-  // The end of the answer: `status` as the HTTP error, or as the last line once streaming.
-  auto end = [&](const absl::Status& status) {
-    context->TryCancel();
-    if (!ex.started()) return ex.Fail(status);
-    ex.Write(absl::StrCat("{\"error\":", ErrorJson(status), "}\n"));
-  };
+  // The answers are parsed into an arena, reset after each: no allocation per result.
+  auto block = std::make_unique<char[]>(kArenaBlock);
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = block.get();
+  arena_options.initial_block_size = kArenaBlock;
+  arena_options.max_block_size = kArenaBlock;
+  google::protobuf::Arena arena(arena_options);
+  auto* response = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&arena);
+  TapResultLines lines(*view);
+  // Reads the next chunk of the body into `chunk`: OK at its end too (`more` false).
   bool more = true;
-  while (more) {
-    chunk.Clear();
-    chunk.set_view(*view);
-    while (static_cast<size_t>(chunk.records_size()) < server.options().tap_chunk_records) {
+  auto fill = [&](v1::ParseTapStreamRequest* chunk) -> absl::Status {
+    chunk->Clear();
+    chunk->set_view(*view);
+    while (more &&
+           static_cast<size_t>(chunk->records_size()) < server.options().tap_chunk_records) {
       absl::StatusOr<bool> next = reader->Next(&rec);
-      if (!body.error().ok()) return end(body.error());
+      if (!body.error().ok()) return body.error();
       if (!next.ok()) {
-        return end(HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT",
-                             next.status().message(), {{"field", "body"}}));
+        return HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT",
+                         next.status().message(), {{"field", "body"}});
       }
       if (!*next) {
         more = false;
         break;
       }
-      v1::TapInput* input = chunk.add_records();
+      v1::TapInput* input = chunk->add_records();
       // An unreadable line travels as an empty record: the parser rejects it at its index.
       if (rec.error.empty()) {
-        input->set_raw(std::string(rec.bytes.begin(), rec.bytes.end()));
+        input->mutable_raw()->assign(reinterpret_cast<const char*>(rec.bytes.data()),
+                                     rec.bytes.size());
         if (rec.backend_time) input->mutable_backend_time()->set_seconds(*rec.backend_time);
       }
     }
-    if (chunk.records_size() == 0 && ex.started()) break;
-    if (!stream->Write(chunk) || !stream->Read(&response)) {
-      return end(FromGrpcStatus(stream->Finish()));
-    }
-    if (!ex.started()) ex.StartStream(200, "application/x-ndjson");
-    out.clear();
-    for (const v1::TapResult& result : response.results()) {
-      absl::StrAppend(&out, ProtoJson(result), "\n");
-    }
-    if (!ex.Write(out)) {
+    return absl::OkStatus();
+  };
+  bool call_ended = false;  // before its summary: Finish says why
+  absl::Status input_error;
+  {
+    ChunkWriter writer(stream.get());
+    auto stop = [&] {
       context->TryCancel();
-      return;
+      writer.Stop();
+    };
+    // Two chunks unanswered at most: the next one is queued before the answer of the one
+    // before is read. The first chunk is sent even when empty: an error of the call is then
+    // the HTTP answer.
+    v1::ParseTapStreamRequest chunk = writer.Take();
+    input_error = fill(&chunk);
+    if (!input_error.ok()) {
+      stop();
+      return ex.Fail(input_error);
     }
+    writer.Push(std::move(chunk));
+    int unanswered = 1;
+    while (unanswered > 0) {
+      if (more && input_error.ok()) {
+        chunk = writer.Take();
+        input_error = fill(&chunk);
+        if (input_error.ok() && chunk.records_size() > 0) {
+          writer.Push(std::move(chunk));
+          ++unanswered;
+        }
+      }
+      if (!stream->Read(response)) {
+        call_ended = true;
+        break;
+      }
+      --unanswered;
+      if (!ex.started()) ex.StartStream(200, "application/x-ndjson");
+      if (!ex.Write(lines.Of(*response))) return stop();  // the browser is gone
+      arena.Reset();
+      response = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&arena);
+    }
+    // The answers of every chunk sent are written; a bad body ends the call.
+    if (call_ended || !input_error.ok()) {
+      stop();
+    } else {
+      writer.Close();
+    }
+  }  // the writer has ended
+  if (!call_ended && input_error.ok() && !stream->Read(response)) call_ended = true;
+  absl::Status error = input_error;
+  if (call_ended) {
+    context->TryCancel();
+    error = FromGrpcStatus(stream->Finish());
   }
-  stream->WritesDone();
-  if (!stream->Read(&response)) return end(FromGrpcStatus(stream->Finish()));
-  response.clear_results();
-  ex.Write(absl::StrCat(ProtoJson(response), "\n"));
+  // An error before the first result is the HTTP answer; after it, the last line.
+  if (!error.ok()) {
+    if (!ex.started()) return ex.Fail(error);
+    ex.Write(absl::StrCat("{\"error\":", ErrorJson(error), "}\n"));
+    return;
+  }
+  response->clear_results();
+  ex.Write(absl::StrCat(ProtoJson(*response), "\n"));
   (void)stream->Finish();
 }
 

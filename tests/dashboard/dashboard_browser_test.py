@@ -17,7 +17,11 @@ Checks, in one browser session each where it matters:
   - desfired restarted under the page: the session is gone with the process, so the page asks
     for the token again; then it shows the readers again (the resume point is gone too: a
     reset, then a fresh snapshot) and no event twice;
-  - a bad token is refused with a message; signing out asks for a token again.
+  - a bad token is refused with a message; signing out asks for a token again;
+  - the page on a phone (390x844, touch, 3x) and on a wall screen (3840x2160): no horizontal
+    scroll, every panel on screen once scrolled to, text at a readable size, touch targets of
+    24 px; every input labelled, every text at the WCAG AA contrast (4.5:1, computed in the
+    page), scrollable regions focusable; the keyboard alone signs in (Tab to the token, Enter).
 Writes a screenshot of the signed-in page (--screenshot).
 
 Needs root (the pcsc sandbox). Exit 77 (skipped) when Chromium, chromedriver or Selenium are
@@ -58,6 +62,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as e:
     skip(f"python3-selenium is missing ({e}): apt-get install python3-selenium")
@@ -277,6 +282,85 @@ class Page:
         return [e for e in self.d.get_log("browser") if e.get("level") == "SEVERE"]
 
 
+# The layout and accessibility facts of the page as it is now, computed in the page: what
+# check_layout judges. Text elements are those with a text node of their own.
+LAYOUT_JS = """
+const vw = window.innerWidth, vh = window.innerHeight;
+const shown = (el) => { const r = el.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+const rgb = (c) => (c.match(/[0-9.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255;
+  return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const background = (el) => { for (; el; el = el.parentElement) {
+  const c = rgb(getComputedStyle(el).backgroundColor);
+  if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3); }
+  return [255, 255, 255]; };
+const out = {vw, scrollWidth: document.documentElement.scrollWidth, panels: [], texts: [],
+             unlabelled: [], smallTargets: [], unfocusableScrollers: []};
+for (const p of document.querySelectorAll('section.panel')) {
+  if (!shown(p)) continue;
+  p.scrollIntoView({block: 'nearest'});
+  const r = p.getBoundingClientRect();
+  out.panels.push({id: p.id || p.getAttribute('aria-labelledby'), left: r.left, right: r.right,
+                   onScreen: r.top < vh && r.bottom > 0});
+}
+window.scrollTo(0, 0);
+for (const el of document.querySelectorAll('body *')) {
+  if (!shown(el) || el.closest('.sr-only')) continue;
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (own) { const cs = getComputedStyle(el); const fg = lum(rgb(cs.color)), bg = lum(background(el));
+    out.texts.push({tag: el.tagName, id: el.id, text: el.textContent.trim().slice(0, 30),
+                    size: parseFloat(cs.fontSize),
+                    contrast: (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)}); }
+  if (['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName) && el.type !== 'hidden' &&
+      !(el.labels && el.labels.length) && !el.getAttribute('aria-label') &&
+      !el.getAttribute('aria-labelledby')) out.unlabelled.push(el.id || el.name);
+  if (['BUTTON', 'INPUT'].includes(el.tagName)) { const r = el.getBoundingClientRect();
+    if (r.width < 24 || r.height < 24) out.smallTargets.push(el.id || el.textContent.trim()); }
+  const cs = getComputedStyle(el);
+  if ((/(auto|scroll)/.test(cs.overflowX) && el.scrollWidth > el.clientWidth) ||
+      (/(auto|scroll)/.test(cs.overflowY) && el.scrollHeight > el.clientHeight)) {
+    if (el.tabIndex < 0) out.unfocusableScrollers.push(el.id || el.className); }
+}
+return out;
+"""
+
+
+def check_layout(driver, name, width, height, mobile, min_text_px):
+    """The page at a device size (Chrome's device emulation): fails on a horizontal scroll, a
+    panel out of reach, text smaller than min_text_px or under 4.5:1 contrast, an input without a
+    label, a button under 24 px, a scrollable region the keyboard cannot reach."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 3 if mobile else 1,
+        "mobile": mobile})
+    try:
+        time.sleep(0.3)  # a layout and the charts' resize
+        f = driver.execute_script(LAYOUT_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    if f["scrollWidth"] > f["vw"]:
+        fail(f"{name}: the page scrolls sideways ({f['scrollWidth']} px in {f['vw']} px)")
+    if not f["panels"]:
+        fail(f"{name}: no panel shown")
+    for p in f["panels"]:
+        if not p["onScreen"] or p["left"] < 0 or p["right"] > f["vw"] + 0.5:
+            fail(f"{name}: panel {p['id']} out of reach: {p}")
+    small = [t for t in f["texts"] if t["size"] < min_text_px]
+    if small:
+        fail(f"{name}: text under {min_text_px} px: {small[:5]}")
+    dim = [t for t in f["texts"] if t["contrast"] < 4.5]
+    if dim:
+        fail(f"{name}: text under the 4.5:1 contrast: {dim[:5]}")
+    for what in ("unlabelled", "smallTargets", "unfocusableScrollers"):
+        if f[what]:
+            fail(f"{name}: {what}: {f[what]}")
+    sizes = sorted(t["size"] for t in f["texts"])
+    print(f"ok: {name} {width}x{height}: {len(f['panels'])} panels in reach, no sideways scroll, "
+          f"text {sizes[0]:.0f}-{sizes[-1]:.0f} px, contrast >= "
+          f"{min(t['contrast'] for t in f['texts']):.1f}:1, inputs labelled")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source-dir", required=True)
@@ -312,8 +396,21 @@ def main():
         print("ok: a bad token is refused:", driver.find_element(By.ID, "sign-in-error").text)
         driver.get_log("browser")  # the 401 of that sign-in is expected; start clean
 
+        # The sign-in page on a phone; then a viewer signs in with the keyboard alone: Tab
+        # from the top of the page reaches the token box, Enter submits.
+        check_layout(driver, "sign-in on a phone", 390, 844, True, 14)
+        driver.find_element(By.ID, "token").clear()
+        driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
+        for _ in range(10):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            if driver.switch_to.active_element.get_attribute("id") == "token":
+                break
+        else:
+            fail("Tab never reaches the token box")
+        driver.switch_to.active_element.send_keys(VIEWER_TOKEN + Keys.ENTER)
+        print("ok: the keyboard alone reaches the token box and signs in")
+
         # A viewer: readers and the card, no ledger panel.
-        page.sign_in(VIEWER_TOKEN)
         page.wait("the board after a viewer's sign-in", lambda: page.visible("board"))
         page.wait("the reader with its card", lambda: page.card_state() == "present")
         page.wait("a live event stream", lambda: page.js("return document.body.dataset.connection") == "live")
@@ -426,6 +523,20 @@ def main():
             os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
             driver.save_screenshot(args.screenshot)
             print("screenshot:", args.screenshot)
+
+        # The signed-in page (every panel, the admin's ledger too) on a phone and on a wall
+        # screen; the keyboard reaches the controls.
+        check_layout(driver, "board on a phone", 390, 844, True, 14)
+        check_layout(driver, "board on a wall screen", 3840, 2160, False, 18)
+        driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
+        reached = set()
+        for _ in range(12):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            reached.add(driver.switch_to.active_element.get_attribute("id"))
+        for control in ("sign-out", "events", "ledger-scroll"):
+            if control not in reached:
+                fail(f"Tab does not reach #{control} (reached {sorted(reached)})")
+        print("ok: Tab reaches the sign-out button, the event feed and the ledger table")
 
         # Failed requests are expected while the network is cut and desfired restarts; a
         # script error never is.

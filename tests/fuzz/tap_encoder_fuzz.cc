@@ -1,4 +1,4 @@
-// Fuzz target: the encoders of `desfirectl taps parse` (client/cli/tap_encoder.h) against
+// Fuzz target: the encoders of `desfirectl taps parse` (proto/convert/tap_encoder.h) against
 // their references on results built from the input (tests/testing/tap_result_builder.h): the
 // JSON equals the protobuf printer's over ToProto byte for byte, the CSV and the table row
 // equal the absl::StrFormat printer's; the wire form of proto/convert/tap_wire.h equals
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "client/cli/tap_encoder.h"
+#include "proto/convert/tap_encoder.h"
 #include "proto/convert/tap_wire.h"
 #include "tests/testing/tap_result_builder.h"
 
@@ -25,7 +25,7 @@ void Expect(absl::string_view what, absl::string_view got, const std::string& wa
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static auto* encoder = new desfired::cli::TapEncoder();
+  static auto* encoder = new desfired::TapEncoder();
   desfired::testing::ByteSource in(data, size);
   desfired::testing::BuiltResult built;
   desfired::testing::BuildResult(in, &built);
@@ -33,6 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   desfired::TextBuffer buf;
   encoder->Json(r, &buf);
   Expect("JSON", buf.view(), desfired::testing::ReferenceJson(r));
+  buf.clear();
+  encoder->Json(r, &buf, desfired::v1::TAP_RESULT_VIEW_BASIC);
+  Expect("JSON (BASIC view)", buf.view(),
+         desfired::testing::ReferenceJson(r, desfired::v1::TAP_RESULT_VIEW_BASIC));
   buf.clear();
   encoder->Csv(r, &buf);
   Expect("CSV", buf.view(), desfired::testing::ReferenceCsv(r));

@@ -173,6 +173,23 @@ LoopbackDesfired::LoopbackDesfired(const std::string& dir, std::vector<std::stri
     : DesfiredProcess(dir, WithLoopbackListen(std::move(args))),
       cards_(v1::CardService::NewStub(Channel())) {}
 
+std::unique_ptr<LoopbackDesfired> StartTransitDesfired(PcscSandbox& sandbox,
+                                                       std::vector<std::string> flags) {
+  absl::StatusOr<std::string> keys = WriteKeyFile(sandbox.dir());
+  if (!keys.ok()) {
+    ADD_FAILURE() << keys.status();
+    return nullptr;
+  }
+  flags.push_back(absl::StrCat("--pcsc_socket=", sandbox.dir(), "/run/pcscd.comm"));
+  flags.push_back("--keys=" + *keys);
+  auto server = std::make_unique<LoopbackDesfired>(sandbox.dir(), std::move(flags));
+  if (server->port() <= 0) {
+    ADD_FAILURE() << "desfired did not listen: " << server->err();
+    return nullptr;
+  }
+  return server;
+}
+
 DesfiredRun RunDesfired(std::vector<std::string> args, const std::string& dir,
                         bool stop_when_listening) {
   DesfiredProcess process(dir, std::move(args));

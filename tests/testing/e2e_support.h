@@ -117,6 +117,12 @@ class LoopbackDesfired : public DesfiredProcess {
   std::unique_ptr<v1::CardService::Stub> cards_;
 };
 
+// A LoopbackDesfired over `sandbox`'s pcscd with the transit key file (WriteKeyFile) and
+// `flags` added; a test failure (and nullptr) when the key file cannot be written or desfired
+// does not listen.
+std::unique_ptr<LoopbackDesfired> StartTransitDesfired(PcscSandbox& sandbox,
+                                                       std::vector<std::string> flags);
+
 // How a desfired run ended.
 struct DesfiredRun {
   int exit_code = -1;  // -1: killed by a signal, or still running after 30 s (then killed)

@@ -1,5 +1,5 @@
 // Tap results built from arbitrary bytes (a fuzzer's input, or random bytes), and the
-// reference encodings TapEncoder (client/cli/tap_encoder.h) must equal: the protobuf JSON
+// reference encodings TapEncoder (proto/convert/tap_encoder.h) must equal: the protobuf JSON
 // printer over ToProto for JSON, and absl::StrFormat for the CSV and the table (the printer
 // of `desfirectl taps parse` before TapEncoder); and the one the wire encoder
 // (proto/convert/tap_wire.h) must equal, protobuf's serializer over ToProto.
@@ -142,10 +142,18 @@ inline std::string ReferenceWire(const tap::TapResult& r, v1::TapResultView view
 }
 
 // The JSON line of the protobuf printer (what `taps parse --json` printed before TapEncoder).
-inline std::string ReferenceJson(const tap::TapResult& r) {
+// The protobuf printer's JSON of ToProto(r) in `view` (BASIC: as TapService answers in it,
+// without raw_hex, record_id and dedup_key).
+inline std::string ReferenceJson(const tap::TapResult& r,
+                                 v1::TapResultView view = v1::TAP_RESULT_VIEW_FULL) {
   google::protobuf::LogSilencer quiet;  // about texts that are not UTF-8
   v1::TapResult proto;
   ToProto(r, &proto);
+  if (view == v1::TAP_RESULT_VIEW_BASIC) {
+    proto.clear_raw_hex();
+    proto.clear_record_id();
+    proto.clear_dedup_key();
+  }
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(proto, &json);
   return json + "\n";

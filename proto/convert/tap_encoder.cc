@@ -1,4 +1,4 @@
-#include "client/cli/tap_encoder.h"
+#include "proto/convert/tap_encoder.h"
 
 #include <algorithm>
 
@@ -9,7 +9,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/convert/tap_convert.h"
 
-namespace desfired::cli {
+namespace desfired {
 namespace {
 
 // Room for every fixed part of one line: names, numbers, times, hex of the UID and MAC, the
@@ -248,20 +248,26 @@ void TapEncoder::JsonString(absl::string_view s, TextBuffer* out) {
   out->Commit(p);
 }
 
-void TapEncoder::ProtobufJson(const tap::TapResult& r, TextBuffer* out) {
+void TapEncoder::ProtobufJson(const tap::TapResult& r, bool basic, TextBuffer* out) {
   google::protobuf::LogSilencer quiet;
   ToProto(r, &proto_);
+  if (basic) {
+    proto_.clear_raw_hex();
+    proto_.clear_record_id();
+    proto_.clear_dedup_key();
+  }
   json_.clear();
   (void)google::protobuf::util::MessageToJsonString(proto_, &json_);
   out->Append(json_);
   out->Append("\n");
 }
 
-void TapEncoder::Json(const tap::TapResult& r, TextBuffer* out) {
+void TapEncoder::Json(const tap::TapResult& r, TextBuffer* out, v1::TapResultView view) {
   const bool rejected = r.status == tap::TapStatus::kRejected;
+  const bool basic = view == v1::TAP_RESULT_VIEW_BASIC;
   if (!rejected && r.has_clock_offset &&
       (r.corrected_time < kMinTimestamp || r.corrected_time > kMaxTimestamp)) {
-    ProtobufJson(r, out);
+    ProtobufJson(r, basic, out);
     return;
   }
   char* p = out->Reserve(kFixedRoom + 2 * r.raw.size());
@@ -290,7 +296,7 @@ void TapEncoder::Json(const tap::TapResult& r, TextBuffer* out) {
       p = out->Reserve(kFixedRoom + 2 * r.raw.size());
     }
   }
-  if (!r.raw.empty()) {
+  if (!basic && !r.raw.empty()) {
     p = Put(p, ",\"rawHex\":\"");
     p = PutHex(p, r.raw.data(), r.raw.size());
     *p++ = '"';
@@ -303,13 +309,17 @@ void TapEncoder::Json(const tap::TapResult& r, TextBuffer* out) {
     return;
   }
   const tap::TapFields& f = r.fields;
-  p = Put(p, ",\"recordId\":\"");
-  p = r.WriteRecordId(p);
-  *p++ = '"';
+  if (!basic) {
+    p = Put(p, ",\"recordId\":\"");
+    p = r.WriteRecordId(p);
+    *p++ = '"';
+  }
   p = PutRecord(p, f);
-  p = Put(p, ",\"dedupKey\":\"");
-  p = r.WriteDedupKey(p);
-  *p++ = '"';
+  if (!basic) {
+    p = Put(p, ",\"dedupKey\":\"");
+    p = r.WriteDedupKey(p);
+    *p++ = '"';
+  }
   if (r.index != 0) p = Put(PutUint(Put(p, ",\"index\":\""), r.index), "\"");
   if (r.key_name != nullptr && !r.key_name->empty()) {
     p = Put(p, ",\"keyName\":");
@@ -444,4 +454,4 @@ void TapEncoder::Row(const tap::TapResult& r, TextBuffer* out) {
   out->Commit(p);
 }
 
-}  // namespace desfired::cli
+}  // namespace desfired

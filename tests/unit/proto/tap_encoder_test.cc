@@ -1,9 +1,9 @@
-// TapEncoder (client/cli/tap_encoder.h) against its references (tests/testing/
+// TapEncoder (proto/convert/tap_encoder.h) against its references (tests/testing/
 // tap_result_builder.h): the JSON equals the protobuf printer's over ToProto byte for byte, the
 // CSV and the table equal the absl::StrFormat printer's, on the golden records (the sample file
 // and the parser's fuzz seeds through the pipeline), on every status, warning, reject reason and
 // MAC algorithm, on texts that need escaping, on the time limits, and on random results.
-#include "client/cli/tap_encoder.h"
+#include "proto/convert/tap_encoder.h"
 
 #include <filesystem>
 #include <fstream>
@@ -19,7 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/tap_result_builder.h"
 
-namespace desfired::cli {
+namespace desfired {
 namespace {
 
 using testing::ReferenceCsv;
@@ -33,6 +33,9 @@ class TapEncoderTest : public ::testing::Test {
     buf_.clear();
     encoder_.Json(r, &buf_);
     EXPECT_EQ(buf_.view(), ReferenceJson(r)) << "index " << r.index;
+    buf_.clear();
+    encoder_.Json(r, &buf_, v1::TAP_RESULT_VIEW_BASIC);
+    EXPECT_EQ(buf_.view(), ReferenceJson(r, v1::TAP_RESULT_VIEW_BASIC)) << "index " << r.index;
     buf_.clear();
     encoder_.Csv(r, &buf_);
     EXPECT_EQ(buf_.view(), ReferenceCsv(r)) << "index " << r.index;
@@ -186,4 +189,4 @@ TEST_F(TapEncoderTest, BufferGrowsAcrossLines) {
 }
 
 }  // namespace
-}  // namespace desfired::cli
+}  // namespace desfired
