@@ -98,8 +98,9 @@ int KeysImport(int argc, char** argv) {
       "Move file keys into a PKCS#11 token: each is created in the token as a secret key\n"
       "labelled with its name (sensitive, private, not extractable), and the key file is\n"
       "rewritten to name it by URI (pkcs11:...;object=NAME) instead of its value. Without\n"
-      "NAMEs, every file key moves. The module and PIN come from the key file's pkcs11 line,\n"
-      "or from --module and --pin-file / --pin-env (then the line is added).",
+      "NAMEs, every file key moves. The module and PIN come from the key file's pkcs11 line;\n"
+      "--module and --pin-file / --pin-env give what the line leaves out (written into it),\n"
+      "or make the line in a file without one.",
       "[NAME...]");
   args.Option("keys", "FILE", kKeysHelp, "DESFIRED_KEYS");
   args.Option("token", "URI", "the token (e.g. pkcs11:token=desfired)");
