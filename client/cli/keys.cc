@@ -104,7 +104,7 @@ int KeysImport(int argc, char** argv) {
       "[NAME...]");
   args.Option("keys", "FILE", kKeysHelp, "DESFIRED_KEYS");
   args.Option("token", "URI", "the token (e.g. pkcs11:token=desfired)");
-  args.Option("module", "PATH", "the PKCS#11 module, when the key file has no pkcs11 line");
+  args.Option("module", "PATH", "the PKCS#11 module, when the key file names none");
   args.Option("pin-file", "FILE", "a file (mode 600) holding the user PIN");
   args.Option("pin-env", "NAME", "an environment variable holding the user PIN");
   if (auto done = ParseKeysArgs(args, command, argc, argv, true)) return *done;
