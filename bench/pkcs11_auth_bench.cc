@@ -18,11 +18,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bench/median_reporter.h"
 #include "core/desfire/card.h"
 #include "core/keys/key_store.h"
 #include "core/pkcs11/bind.h"
@@ -95,31 +95,22 @@ BENCHMARK(BM_AesToken)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Ev2File)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Ev2Token)->Unit(benchmark::kMicrosecond);
 
-// Collects the medians for the summary.
-class Summary : public benchmark::ConsoleReporter {
+// The summary after the runs: medians, difference and ratio per sequence.
+class Summary : public bench::MedianReporter {
  public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      medians_[r.run_name.function_name] = r.GetAdjustedRealTime();  // µs
-    }
-  }
   void Print() const {
     for (const char* seq : {"Aes", "Ev2"}) {
-      auto f = medians_.find(std::string("BM_") + seq + "File");
-      auto t = medians_.find(std::string("BM_") + seq + "Token");
-      if (f == medians_.end() || t == medians_.end()) continue;
+      const Run* f = Find(std::string("BM_") + seq + "File");
+      const Run* t = Find(std::string("BM_") + seq + "Token");
+      if (f == nullptr || t == nullptr) continue;
+      const double file_us = f->GetAdjustedRealTime(), token_us = t->GetAdjustedRealTime();
       std::printf(
           "%s: file key %.1f us, token key %.1f us: the token adds %.1f us (x%.2f); "
           "target <= 100 us: %s\n",
-          seq, f->second, t->second, t->second - f->second, t->second / f->second,
-          t->second - f->second <= 100 ? "met" : "NOT met");
+          seq, file_us, token_us, token_us - file_us, token_us / file_us,
+          token_us - file_us <= 100 ? "met" : "NOT met");
     }
   }
-
- private:
-  std::map<std::string, double> medians_;
 };
 
 }  // namespace

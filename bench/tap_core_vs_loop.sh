@@ -6,6 +6,8 @@
 #
 #   bench/tap_core_vs_loop.sh [ROUNDS]        (default 3; BUILD_DIR, DESFIRED_SHARED_DIR)
 #   CHART=docs/images/tap-rates.svg bench/tap_core_vs_loop.sh   # also draw records/s by stage
+#   TOKEN=1 bench/tap_core_vs_loop.sh   # also the tap MACs with the keys in a SoftHSM2 token
+#                                       # (bench/pkcs11_tap_bench; bench/results/pkcs11.md)
 #
 # Targets (issue 21): AES-CMAC parse >= 1.5x the loop's CMAC, CRC only >= 1.0x the loop's CRC,
 # the pipeline (every record a new dedup key) >= 0.5x the loop's CMAC.
@@ -21,6 +23,10 @@ if [ ! -f "$loop_src" ]; then
   exit 2
 fi
 bench=$BUILD_DIR/bench/tap_parse_bench
+if [ "${TOKEN:-0}" = 1 ] && [ ! -x "$BUILD_DIR/bench/pkcs11_tap_bench" ]; then
+  echo "tap_core_vs_loop: build it first: cmake --build $BUILD_DIR --target pkcs11_tap_bench" >&2
+  exit 2
+fi
 if [ ! -x "$bench" ]; then
   echo "tap_core_vs_loop: build it first: cmake --build $BUILD_DIR --target tap_parse_bench" >&2
   exit 2
@@ -35,9 +41,14 @@ for r in $(seq 1 "$rounds"); do
   "$loop" >"$tmp/loop$r.txt"
   "$bench" --benchmark_filter="$filter" --benchmark_min_time=0.5 --benchmark_format=json \
     >"$tmp/core$r.json" 2>/dev/null
+  if [ "${TOKEN:-0}" = 1 ]; then
+    "$BUILD_DIR/bench/pkcs11_tap_bench" --benchmark_filter='Static|Recurring' \
+      --benchmark_min_time=0.5 --benchmark_out="$tmp/token$r.json" --benchmark_out_format=json \
+      >/dev/null 2>&1
+  fi
 done
 python3 - "$tmp" "$rounds" <<'PY'
-import json, re, statistics, sys
+import json, os, re, statistics, sys
 tmp, rounds = sys.argv[1], int(sys.argv[2])
 rows = [("CRC only (batched parse)", "BM_ParseBatchCrcOnly", "crc", 1.0),
         ("CRC only (one record per call)", "BM_ParseCrcOnly", "crc", None),
@@ -47,6 +58,14 @@ rows = [("CRC only (batched parse)", "BM_ParseBatchCrcOnly", "crc", 1.0),
         ("AN10922 every card new (batched)", "BM_ParseBatchAn10922EveryCardNew", "cmac", None),
         ("pipeline, every record a new dedup key (batched)", "BM_PipelineBatchEveryRecordNew",
          "cmac", 0.5)]
+token = os.path.exists(f"{tmp}/token1.json")
+if token:  # bench/pkcs11_tap_bench: the same batched parse, keys in the file / in SoftHSM2
+    rows += [("token bench: AES-CMAC static file key (batched)", "BM_StaticFile", "cmac", None),
+             ("AES-CMAC static key in SoftHSM2 (batched)", "BM_StaticToken", "cmac", None),
+             ("token bench: AN10922 recurring, master in the file", "BM_CardRecurringFile",
+              "cmac", None),
+             ("AN10922 recurring cards, master in SoftHSM2", "BM_CardRecurringToken", "cmac",
+              None)]
 data = {}
 for r in range(1, rounds + 1):
     m = re.search(r"crc8 table: ([\d.]+) M rec/s; cmac\(2 EVP ecb calls\): ([\d.]+) M",
@@ -55,6 +74,9 @@ for r in range(1, rounds + 1):
     # Wall-clock rates, as the loop measures them: items/s (per CPU second) * CPU / real time.
     core = {b["name"]: b["items_per_second"] * b["cpu_time"] / b["real_time"] / 1e6
             for b in json.load(open(f"{tmp}/core{r}.json"))["benchmarks"]}
+    if token:  # measured in real time already (UseRealTime)
+        core.update({b["name"].replace("/real_time", ""): b["items_per_second"] / 1e6
+                     for b in json.load(open(f"{tmp}/token{r}.json"))["benchmarks"]})
     for _, name, ref, _ in rows:
         data.setdefault(name, []).append((core[name], loop[ref], core[name] / loop[ref]))
 print(f"| stage | loop (M rec/s) | core (M rec/s) | ratio (median of {rounds}) | target | met |")

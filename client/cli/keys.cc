@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -99,12 +98,13 @@ int KeysImport(int argc, char** argv) {
       "Move file keys into a PKCS#11 token: each is created in the token as a secret key\n"
       "labelled with its name (sensitive, private, not extractable), and the key file is\n"
       "rewritten to name it by URI (pkcs11:...;object=NAME) instead of its value. Without\n"
-      "NAMEs, every file key moves. The module and PIN come from the key file's pkcs11 line,\n"
-      "or from --module and --pin-file / --pin-env (then the line is added).",
+      "NAMEs, every file key moves. The module and PIN come from the key file's pkcs11 line;\n"
+      "--module and --pin-file / --pin-env give what the line leaves out (written into it),\n"
+      "or make the line in a file without one.",
       "[NAME...]");
   args.Option("keys", "FILE", kKeysHelp, "DESFIRED_KEYS");
   args.Option("token", "URI", "the token (e.g. pkcs11:token=desfired)");
-  args.Option("module", "PATH", "the PKCS#11 module, when the key file has no pkcs11 line");
+  args.Option("module", "PATH", "the PKCS#11 module, when the key file names none");
   args.Option("pin-file", "FILE", "a file (mode 600) holding the user PIN");
   args.Option("pin-env", "NAME", "an environment variable holding the user PIN");
   if (auto done = ParseKeysArgs(args, command, argc, argv, true)) return *done;
@@ -119,42 +119,36 @@ int KeysImport(int argc, char** argv) {
   if (!text.ok()) return ReportLocalError(command, kExitUsage, text.status(), false);
   absl::StatusOr<keys::KeyStore> store = keys::KeyStore::Parse(*text, path);
   if (!store.ok()) return ReportLocalError(command, kExitUsage, store.status(), false);
+  // --module, --pin-file and --pin-env fill what the file's pkcs11 line leaves out (or make
+  // the line when the file has none); the file keeps one pkcs11 line.
   keys::TokenSettings settings = store->token_settings();
-  const bool has_line = !settings.module.empty();
-  if (!has_line) {
-    settings.module = args.Value("module").value_or("");
+  bool settings_changed = false;
+  if (settings.module.empty() && args.Has("module")) {
+    settings.module = *args.Value("module");
+    settings_changed = true;
+  }
+  if (settings.pin_file.empty() && settings.pin_env.empty() &&
+      (args.Has("pin-file") || args.Has("pin-env"))) {
     settings.pin_file = args.Value("pin-file").value_or("");
     settings.pin_env = args.Value("pin-env").value_or("");
+    settings_changed = true;
   }
-  absl::StatusOr<std::string> moved = [&]() -> absl::StatusOr<std::string> {
+  absl::StatusOr<pkcs11::ImportedKeyFile> moved = [&]() -> absl::StatusOr<pkcs11::ImportedKeyFile> {
     DESFIRED_ASSIGN_OR_RETURN(pkcs11::TokenPlace place, pkcs11::PlaceOf(settings, *uri));
     DESFIRED_ASSIGN_OR_RETURN(std::shared_ptr<pkcs11::Module> module,
                               pkcs11::Module::Load(place.module_path));
     DESFIRED_ASSIGN_OR_RETURN(keys::SecretBytes pin, pkcs11::ReadPin(place.pin_source));
     DESFIRED_ASSIGN_OR_RETURN(std::shared_ptr<pkcs11::Token> token,
                               pkcs11::Token::Open(std::move(module), *uri, std::move(pin)));
-    return pkcs11::ImportKeyFile(*text, path, *token, uri->token_part(), args.positionals());
+    return pkcs11::ImportKeyFile(*text, path, *token, uri->token_part(), args.positionals(),
+                                 settings_changed ? &settings : nullptr);
   }();
   crypto::SecureWipe(MutableByteSpan(reinterpret_cast<uint8_t*>(text->data()), text->size()));
   if (!moved.ok()) return ReportLocalError(command, kExitFailed, moved.status(), false);
-  if (!has_line) {
-    std::string line = absl::StrCat("pkcs11 module=", settings.module);
-    if (!settings.pin_file.empty()) absl::StrAppend(&line, " pin-file=", settings.pin_file);
-    if (!settings.pin_env.empty()) absl::StrAppend(&line, " pin-env=", settings.pin_env);
-    *moved = absl::StrCat(line, "\n", *moved);
-  }
-  if (absl::Status s = ReplaceFile(path, *moved); !s.ok()) {
+  if (absl::Status s = ReplaceFile(path, moved->text); !s.ok()) {
     return ReportLocalError(command, kExitFailed, s, false);
   }
-  absl::StatusOr<keys::KeyStore> after = keys::KeyStore::Parse(*moved, path);
-  std::vector<std::string> names;
-  if (after.ok()) {
-    for (const auto& key : after->keys()) {
-      if (key->in_token() && absl::StrContains(key->token_uri, uri->token_part())) {
-        names.push_back(key->name);
-      }
-    }
-  }
+  const std::vector<std::string>& names = moved->moved;
   std::cout << "keys in " << uri->token_part() << ": " << absl::StrJoin(names, ", ") << "\n"
             << path << " now names them by URI\n";
   return kExitOk;

@@ -20,6 +20,7 @@
 #include "client/cli/tap_output.h"
 #include "client/desfired_client.h"
 #include "core/keys/key_store.h"
+#include "core/pkcs11/bind.h"
 #include "core/tap/input.h"
 #include "core/tap/parallel_parse.h"
 #include "core/tap/pipeline.h"
@@ -391,6 +392,10 @@ absl::Status PipelineOptions(const ArgParser& args, keys::KeyStore* store,
                                      &config->reconciler.dedup_window_seconds));
   if (std::optional<std::string> path = args.Value("keys")) {
     DESFIRED_ASSIGN_OR_RETURN(*store, keys::KeyStore::LoadFile(*path));
+    if (store->has_token_keys()) {  // tap rules may name token keys: MACs through the token
+      pkcs11::TokenKeyBinder binder;
+      DESFIRED_RETURN_IF_ERROR(binder.Bind(*store));
+    }
   }
   DESFIRED_RETURN_IF_ERROR(MacKeyOption(args, store));
   DESFIRED_RETURN_IF_ERROR(

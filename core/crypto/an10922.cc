@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
 
 namespace desfired::crypto {
 namespace {
@@ -44,43 +46,73 @@ size_t PartConstants(KeyType type, uint8_t constants[3]) {
   return 1;
 }
 
-}  // namespace
-
-// Each part of the key is CMAC_K(constant ‖ M) with the AN10922 padding rule: the input is
-// padded to two blocks (80 00..) and finished with K2 whenever it is shorter than two blocks
-// (unlike plain CMAC, a one-block-or-shorter input is not padded to a single block).
-absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* const* inputs,
-                               size_t input_length, size_t count, uint8_t* out) {
-  const ByteSpan first_input(count > 0 ? inputs[0] : nullptr, input_length);
-  if (absl::Status s = CheckTypeAndInput(type, first_input); !s.ok()) return s;
-  if (master.cipher().type() != type) {
-    return absl::InvalidArgumentError(absl::StrCat("AN10922: master key is ",
-                                                   KeyTypeName(master.cipher().type()),
-                                                   ", requested ", KeyTypeName(type)));
-  }
+// The keys of `count` inputs, each part CMAC_K(constant ‖ M) with the AN10922 padding rule: the
+// input is padded to two blocks (80 00..) and finished with K2 whenever it is shorter than two
+// blocks (unlike plain CMAC, a one-block-or-shorter input is not padded to a single block).
+// `many` computes the CMACs of n messages side by side (min_blocks 2).
+using CmacMany = absl::FunctionRef<absl::Status(const uint8_t* const* messages, size_t length,
+                                                size_t n, uint8_t* tags)>;
+absl::Status DiversifyKeysImpl(KeyType type, size_t bs, const uint8_t* const* inputs,
+                               size_t input_length, size_t count, uint8_t* out, CmacMany many) {
   uint8_t constants[3] = {};
   const size_t parts = PartConstants(type, constants);
-  const size_t bs = master.block_size();
   const size_t key_length = KeyLength(type);
   uint8_t d[kChunk][32];
   const uint8_t* messages[kChunk];
   uint8_t tags[kChunk * 16];
-  for (size_t first = 0; first < count; first += kChunk) {
+  absl::Status s;
+  for (size_t first = 0; first < count && s.ok(); first += kChunk) {
     const size_t n = std::min(kChunk, count - first);
     for (size_t i = 0; i < n; ++i) {
       std::memcpy(d[i] + 1, inputs[first + i], input_length);
       messages[i] = d[i];
     }
-    for (size_t part = 0; part < parts; ++part) {
+    for (size_t part = 0; part < parts && s.ok(); ++part) {
       for (size_t i = 0; i < n; ++i) d[i][0] = constants[part];
-      master.ComputeMany(messages, 1 + input_length, n, tags, /*min_blocks=*/2);
-      for (size_t i = 0; i < n; ++i) {
+      s = many(messages, 1 + input_length, n, tags);
+      for (size_t i = 0; i < n && s.ok(); ++i) {
         std::memcpy(out + (first + i) * key_length + part * bs, tags + i * bs, bs);
       }
     }
   }
   OPENSSL_cleanse(tags, std::min(count, kChunk) * bs);
+  OPENSSL_cleanse(d, std::min(count, kChunk) * sizeof(d[0]));
+  return s;
+}
+
+absl::Status CheckMaster(KeyType master_type, KeyType type, ByteSpan first_input) {
+  if (absl::Status s = CheckTypeAndInput(type, first_input); !s.ok()) return s;
+  if (master_type != type) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AN10922: master key is ", KeyTypeName(master_type), ", requested ", KeyTypeName(type)));
+  }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* const* inputs,
+                               size_t input_length, size_t count, uint8_t* out) {
+  const ByteSpan first_input(count > 0 ? inputs[0] : nullptr, input_length);
+  DESFIRED_RETURN_IF_ERROR(CheckMaster(master.cipher().type(), type, first_input));
+  return DiversifyKeysImpl(
+      type, master.block_size(), inputs, input_length, count, out,
+      [&master](const uint8_t* const* messages, size_t length, size_t n, uint8_t* tags) {
+        master.ComputeMany(messages, length, n, tags, /*min_blocks=*/2);
+        return absl::OkStatus();
+      });
+}
+
+absl::Status DiversifyKeysVia(const KeyCipher& master, KeyType type, const uint8_t* const* inputs,
+                              size_t input_length, size_t count, uint8_t* out) {
+  const ByteSpan first_input(count > 0 ? inputs[0] : nullptr, input_length);
+  DESFIRED_RETURN_IF_ERROR(CheckMaster(master.type(), type, first_input));
+  return DiversifyKeysImpl(
+      type, master.block_size(), inputs, input_length, count, out,
+      [&master](const uint8_t* const* messages, size_t length, size_t n, uint8_t* tags) {
+        return CmacManyVia(master, messages, length, n, tags,
+                           /*min_blocks=*/2);
+      });
 }
 
 absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out) {
@@ -89,11 +121,7 @@ absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, 
 }
 
 absl::Status DiversifyKeyVia(const KeyCipher& master, KeyType type, ByteSpan input, uint8_t* out) {
-  if (absl::Status s = CheckTypeAndInput(type, input); !s.ok()) return s;
-  if (master.type() != type) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "AN10922: master key is ", KeyTypeName(master.type()), ", requested ", KeyTypeName(type)));
-  }
+  DESFIRED_RETURN_IF_ERROR(CheckMaster(master.type(), type, input));
   uint8_t constants[3] = {};
   const size_t parts = PartConstants(type, constants);
   const size_t bs = master.block_size();

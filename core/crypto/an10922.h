@@ -43,6 +43,13 @@ absl::Status DiversifyKeyVia(const KeyCipher& master, KeyType type, ByteSpan inp
 absl::Status DiversifyKeysWith(const Cmac& master, KeyType type, const uint8_t* const* inputs,
                                size_t input_length, size_t count, uint8_t* out);
 
+// The same batched with the master behind a KeyCipher (a key in a PKCS#11 token): the CMACs of
+// all inputs through CmacManyVia, two ECB calls in the token per key part for any count (one
+// per block position). The keys (out) are returned to the caller. Errors as DiversifyKeyVia;
+// on a token error, `out` may hold parts: the caller wipes it.
+absl::Status DiversifyKeysVia(const KeyCipher& master, KeyType type, const uint8_t* const* inputs,
+                              size_t input_length, size_t count, uint8_t* out);
+
 }  // namespace desfired::crypto
 
 #endif  // DESFIRED_CORE_CRYPTO_AN10922_H_

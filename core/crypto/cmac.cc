@@ -101,16 +101,19 @@ void Cmac::ComputeWithIv(const uint8_t* iv, ByteSpan message, uint8_t* out) cons
   }
 }
 
+namespace {
+
 // The chains of all messages side by side in `tags`: for each block position, XOR that block
-// of every message into its chain, then one ECB call encrypts all chains.
-template <size_t kBs>
-void Cmac::ComputeManyImpl(const uint8_t* const* messages, size_t length, size_t count,
-                           uint8_t* tags, size_t min_blocks) const {
+// of every message into its chain, then one ECB call (`encrypt`) encrypts all chains.
+template <size_t kBs, typename Encrypt>
+absl::Status ChainMany(const uint8_t* k1, const uint8_t* k2, const uint8_t* const* messages,
+                       size_t length, size_t count, uint8_t* tags, size_t min_blocks,
+                       Encrypt&& encrypt) {
   size_t blocks = (length + kBs - 1) / kBs;
   if (blocks < min_blocks) blocks = min_blocks;
   if (blocks == 0) blocks = 1;
   const bool complete = length == blocks * kBs;  // else padded at byte `length`, K2
-  const uint8_t* subkey = complete ? k1_ : k2_;
+  const uint8_t* subkey = complete ? k1 : k2;
   for (size_t b = 0; b < blocks; ++b) {
     const size_t off = b * kBs;
     const size_t take = length > off ? std::min(kBs, length - off) : 0;
@@ -135,8 +138,32 @@ void Cmac::ComputeManyImpl(const uint8_t* const* messages, size_t length, size_t
         for (size_t i = 0; i < kBs; ++i) x[i] ^= block[i];
       }
     }
-    cipher_.EncryptBlocks(tags, tags, count);
+    if (absl::Status s = encrypt(tags, count); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+template <size_t kBs>
+void Cmac::ComputeManyImpl(const uint8_t* const* messages, size_t length, size_t count,
+                           uint8_t* tags, size_t min_blocks) const {
+  ChainMany<kBs>(k1_, k2_, messages, length, count, tags, min_blocks,
+                 [this](uint8_t* blocks, size_t n) {
+                   cipher_.EncryptBlocks(blocks, blocks, n);
+                   return absl::OkStatus();
+                 })
+      .IgnoreError();  // in-memory encryption does not fail
+}
+
+absl::Status ComputeCmacChains(const uint8_t* k1, const uint8_t* k2, size_t bs,
+                               const uint8_t* const* messages, size_t length, size_t count,
+                               uint8_t* tags, size_t min_blocks,
+                               absl::FunctionRef<absl::Status(uint8_t* blocks, size_t n)> encrypt) {
+  if (count == 0) return absl::OkStatus();
+  if (bs == 16) return ChainMany<16>(k1, k2, messages, length, count, tags, min_blocks, encrypt);
+  if (bs == 8) return ChainMany<8>(k1, k2, messages, length, count, tags, min_blocks, encrypt);
+  return absl::InvalidArgumentError("CMAC block size must be 16 or 8");
 }
 
 void Cmac::ComputeMany(const uint8_t* const* messages, size_t length, size_t count, uint8_t* tags,

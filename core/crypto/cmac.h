@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "core/crypto/block_cipher.h"
 #include "core/crypto/key_type.h"
@@ -24,6 +25,15 @@ namespace desfired::crypto {
 // (R = 0x87) or 8 (R = 0x1B). `out` may alias `in`. LRP-CMAC (lrp.h) derives its subkeys
 // with it too.
 void DoubleBlock(const uint8_t* in, uint8_t* out, size_t n);
+
+// The CMAC chains of Cmac::ComputeMany for a cipher that is not in memory (a key in a
+// PKCS#11 token: KeyCipher, CmacManyVia): `k1`, `k2` the subkeys (bs bytes each, bs 16 or 8)
+// and `encrypt` ECB in place over `n` blocks. One `encrypt` call per block position over all
+// `count` messages; tags as ComputeMany's. Stops at the first error of `encrypt`.
+absl::Status ComputeCmacChains(const uint8_t* k1, const uint8_t* k2, size_t bs,
+                               const uint8_t* const* messages, size_t length, size_t count,
+                               uint8_t* tags, size_t min_blocks,
+                               absl::FunctionRef<absl::Status(uint8_t* blocks, size_t n)> encrypt);
 
 class Cmac {
  public:

@@ -57,4 +57,21 @@ absl::Status CmacVia(const KeyCipher& key, ByteSpan message, uint8_t* out, size_
   return s;
 }
 
+absl::Status CmacManyVia(const KeyCipher& key, const uint8_t* const* messages, size_t length,
+                         size_t count, uint8_t* tags, size_t min_blocks) {
+  if (count == 0) return absl::OkStatus();
+  const size_t bs = key.block_size();
+  uint8_t subkeys[3][16] = {};  // L, K1, K2
+  absl::Status s = key.EncryptedZeroBlock(subkeys[0]);
+  if (s.ok()) {
+    DoubleBlock(subkeys[0], subkeys[1], bs);
+    DoubleBlock(subkeys[1], subkeys[2], bs);
+    s = ComputeCmacChains(
+        subkeys[1], subkeys[2], bs, messages, length, count, tags, min_blocks,
+        [&key](uint8_t* blocks, size_t n) { return key.EncryptBlocks(blocks, blocks, n); });
+  }
+  OPENSSL_cleanse(subkeys, sizeof(subkeys));
+  return s;
+}
+
 }  // namespace desfired::crypto

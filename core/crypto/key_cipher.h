@@ -81,6 +81,13 @@ class LocalKeyCipher final : public KeyCipher {
 // to Cmac::Compute for min_blocks 1.
 absl::Status CmacVia(const KeyCipher& key, ByteSpan message, uint8_t* out, size_t min_blocks = 1);
 
+// Batched CMAC through a KeyCipher, as Cmac::ComputeMany (same tags, same `min_blocks` rule):
+// the subkeys from E_K(0) (EncryptedZeroBlock: kept by a token key), then one EncryptBlocks
+// (ECB) call per block position over the chains of all `count` messages; a token key makes
+// ceil(length / block) token calls for any count. `tags`: count * block_size() bytes.
+absl::Status CmacManyVia(const KeyCipher& key, const uint8_t* const* messages, size_t length,
+                         size_t count, uint8_t* tags, size_t min_blocks = 1);
+
 }  // namespace desfired::crypto
 
 #endif  // DESFIRED_CORE_CRYPTO_KEY_CIPHER_H_

@@ -1,5 +1,6 @@
 #include "core/desfire/session_keys.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -78,21 +79,25 @@ absl::StatusOr<Ev2SessionKeys> DeriveEv2SessionKeys(const crypto::KeyCipher& key
   if (key.type() != crypto::KeyType::kAes128) {
     return absl::InvalidArgumentError("EV2 session keys need an AES-128 key");
   }
-  std::array<uint8_t, 32> sv = {0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80};
-  MixRandoms(rnd_a, rnd_b, sv.data() + 6);
-  Ev2SessionKeys keys;
-  keys.enc.resize(16);
-  absl::Status s = crypto::CmacVia(key, sv, keys.enc.data());
-  sv[0] = 0x5A;
-  sv[1] = 0xA5;
-  keys.mac.resize(16);
-  if (s.ok()) s = crypto::CmacVia(key, sv, keys.mac.data());
-  crypto::SecureWipe(absl::MakeSpan(sv));
+  // SV1 (enc) and SV2 (mac) differ in their first two bytes; both CMACs run side by side, one
+  // ECB call per block position (two calls for a token key, not four).
+  std::array<uint8_t, 32> sv[2] = {{0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80},
+                                   {0x5A, 0xA5, 0x00, 0x01, 0x00, 0x80}};
+  MixRandoms(rnd_a, rnd_b, sv[0].data() + 6);
+  std::copy(sv[0].begin() + 6, sv[0].end(), sv[1].begin() + 6);
+  const uint8_t* messages[2] = {sv[0].data(), sv[1].data()};
+  uint8_t tags[32];
+  const absl::Status s = crypto::CmacManyVia(key, messages, 32, 2, tags);
+  crypto::SecureWipe(absl::MakeSpan(sv[0]));
+  crypto::SecureWipe(absl::MakeSpan(sv[1]));
   if (!s.ok()) {
-    crypto::SecureWipe(absl::MakeSpan(keys.enc));
-    crypto::SecureWipe(absl::MakeSpan(keys.mac));
+    crypto::SecureWipe(absl::MakeSpan(tags));
     return s;
   }
+  Ev2SessionKeys keys;
+  keys.enc.assign(tags, tags + 16);
+  keys.mac.assign(tags + 16, tags + 32);
+  crypto::SecureWipe(absl::MakeSpan(tags));
   return keys;
 }
 

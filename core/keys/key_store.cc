@@ -249,11 +249,6 @@ absl::Status KeyStore::ParseTapRule(const std::vector<absl::string_view>& tokens
     }
   }
   if (rule.key == nullptr) return LineError(where, "missing key=<name>");
-  if (rule.key->in_token()) {
-    return LineError(where, absl::StrCat("key '", rule.key->name,
-                                         "' is in a PKCS#11 token: tap rules take file keys "
-                                         "(docs/key-store.md, \"Token keys\")"));
-  }
   if (rule.kind == TapRule::Kind::kCard) {
     if (!has_system) return LineError(where, "missing system=<hex> for a card rule");
     if (rule.key->type == crypto::KeyType::kDes) {

@@ -119,6 +119,8 @@ class KeyStore {
   absl::Status BindTokenKeys(const TokenBinder& bind);
   bool has_token_keys() const;
   const TokenSettings& token_settings() const { return token_settings_; }
+  // True when the file has a `pkcs11` line (whatever it gives: module=, pin-file=, pin-env=).
+  bool has_token_settings() const { return has_token_settings_; }
 
   // Sets the static tap rule (replacing any) to the named key. INVALID_ARGUMENT when the
   // key is missing or `mac` does not suit its type; kNone picks the type's default.

@@ -75,9 +75,22 @@ absl::Status ImportSecretKey(Token& token, absl::string_view label, crypto::KeyT
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ImportKeyFile(absl::string_view text, absl::string_view source,
-                                          Token& token, absl::string_view token_uri,
-                                          const std::vector<std::string>& names) {
+ImportedKeyFile::~ImportedKeyFile() {
+  crypto::SecureWipe(MutableByteSpan(reinterpret_cast<uint8_t*>(text.data()), text.size()));
+}
+
+std::string TokenSettingsLine(const keys::TokenSettings& settings) {
+  std::string line = "pkcs11";
+  if (!settings.module.empty()) absl::StrAppend(&line, " module=", settings.module);
+  if (!settings.pin_file.empty()) absl::StrAppend(&line, " pin-file=", settings.pin_file);
+  if (!settings.pin_env.empty()) absl::StrAppend(&line, " pin-env=", settings.pin_env);
+  return line;
+}
+
+absl::StatusOr<ImportedKeyFile> ImportKeyFile(absl::string_view text, absl::string_view source,
+                                              Token& token, absl::string_view token_uri,
+                                              const std::vector<std::string>& names,
+                                              const keys::TokenSettings* settings) {
   absl::StatusOr<keys::KeyStore> store = keys::KeyStore::Parse(text, source);
   if (!store.ok()) return store.status();
   auto wanted = [&](absl::string_view name) {
@@ -90,24 +103,32 @@ absl::StatusOr<std::string> ImportKeyFile(absl::string_view text, absl::string_v
       return absl::FailedPreconditionError(absl::StrCat("key '", name, "' is in a token already"));
     }
   }
-  std::string out;
+  ImportedKeyFile out;
+  if (settings != nullptr && !store->has_token_settings()) {
+    absl::StrAppend(&out.text, TokenSettingsLine(*settings), "\n");
+  }
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     absl::string_view code = line.substr(0, line.find('#'));
     std::vector<absl::string_view> tokens =
         absl::StrSplit(code, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (settings != nullptr && !tokens.empty() && tokens[0] == "pkcs11") {
+      absl::StrAppend(&out.text, TokenSettingsLine(*settings), "\n");
+      continue;
+    }
     const keys::Key* key =
         tokens.size() >= 4 && tokens[0] == "key" ? store->Find(tokens[1]) : nullptr;
     if (key == nullptr || key->in_token() || !wanted(key->name)) {
-      absl::StrAppend(&out, line, "\n");
+      absl::StrAppend(&out.text, line, "\n");
       continue;
     }
     DESFIRED_RETURN_IF_ERROR(ImportSecretKey(token, key->name, key->type, key->value.view()));
     // The value is the 4th field: the line is rebuilt up to it, the rest kept as written.
     const size_t value_at = static_cast<size_t>(tokens[3].data() - line.data());
-    absl::StrAppend(&out, line.substr(0, value_at), token_uri, ";object=", key->name,
+    absl::StrAppend(&out.text, line.substr(0, value_at), token_uri, ";object=", key->name,
                     line.substr(value_at + tokens[3].size()), "\n");
+    out.moved.push_back(key->name);
   }
-  if (!out.empty() && !absl::EndsWith(text, "\n")) out.pop_back();
+  if (!out.text.empty() && !absl::EndsWith(text, "\n")) out.text.pop_back();
   return out;
 }
 

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/crypto/key_type.h"
+#include "core/keys/key_store.h"
 #include "core/pkcs11/token.h"
 #include "core/util/bytes.h"
 
@@ -28,16 +29,35 @@ namespace desfired::pkcs11 {
 absl::Status ImportSecretKey(Token& token, absl::string_view label, crypto::KeyType type,
                              ByteSpan value);
 
+// The result of ImportKeyFile: the rewritten key file and the names of the keys that moved.
+// `text` still holds the values of the file keys that did not move: it is wiped on
+// destruction.
+struct ImportedKeyFile {
+  std::string text;
+  std::vector<std::string> moved;  // in the order of the file
+
+  ImportedKeyFile() = default;
+  ImportedKeyFile(ImportedKeyFile&&) = default;
+  ImportedKeyFile& operator=(ImportedKeyFile&&) = default;
+  ~ImportedKeyFile();
+};
+
 // Moves file keys of the key file `text` into `token` (each labelled with its key name) and
 // returns the text with each moved key's hex value replaced by `token_uri` ";object=<name>"
 // (token_uri: "pkcs11:token=<label>", which names `token`). `names`: the keys to move; empty:
-// every file key. Other lines (comments, options, tap rules) are kept as they are. The first
-// error stops the import (keys imported before it stay in the token); errors name the key.
-// `source` names the text in messages. The caller wipes `text`; the result holds no value of
-// a moved key.
-absl::StatusOr<std::string> ImportKeyFile(absl::string_view text, absl::string_view source,
-                                          Token& token, absl::string_view token_uri,
-                                          const std::vector<std::string>& names);
+// every file key. Other lines (comments, options, tap rules) are kept as they are. With
+// `settings`, the result's one `pkcs11` line says them: the file's line is replaced where it
+// stands, or the line is put first when the file has none (a file never gets a second one).
+// The first error stops the import (keys imported before it stay in the token); errors name
+// the key. `source` names the text in messages. The caller wipes `text`; the result holds no
+// value of a moved key.
+absl::StatusOr<ImportedKeyFile> ImportKeyFile(absl::string_view text, absl::string_view source,
+                                              Token& token, absl::string_view token_uri,
+                                              const std::vector<std::string>& names,
+                                              const keys::TokenSettings* settings = nullptr);
+
+// The `pkcs11` line of a key file that says `settings` (no trailing newline).
+std::string TokenSettingsLine(const keys::TokenSettings& settings);
 
 }  // namespace desfired::pkcs11
 

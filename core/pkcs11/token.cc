@@ -143,6 +143,25 @@ absl::StatusOr<CK_RV> Token::Run(const Op& op) {
   }
 }
 
+absl::StatusOr<CK_SESSION_HANDLE> Token::OpenSession(uint64_t* epoch) {
+  for (int attempt = 0;; ++attempt) {
+    CK_RV rv = CKR_OK;
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    {
+      absl::MutexLock lock(&mu_);
+      *epoch = epoch_;
+      rv = module_->f()->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &session);
+    }
+    if (rv == CKR_OK) return session;
+    if (attempt > 0 || !MeansRestart(rv)) {
+      return CkError(absl::StrCat("token ", name_, ": C_OpenSession"), rv);
+    }
+    if (absl::Status s = Restart(*epoch); !s.ok()) return s;
+  }
+}
+
+void Token::CloseSession(CK_SESSION_HANDLE session) { module_->f()->C_CloseSession(session); }
+
 absl::StatusOr<CK_RV> Token::RunWritable(const Op& op) {
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   uint64_t epoch = 0;

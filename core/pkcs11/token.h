@@ -57,6 +57,13 @@ class Token {
   using Op = std::function<CK_RV(CK_SESSION_HANDLE session, uint64_t epoch)>;
   absl::StatusOr<CK_RV> Run(const Op& op);
 
+  // A session of the caller's own, for an operation it keeps open across calls (TokenKey's ECB
+  // streams): opened now on the logged-in token, never pooled; the caller closes it with
+  // CloseSession. `*epoch` is the login it belongs to (a stream of an older epoch is stale).
+  // Logs in again once when the token restarted. Errors as Run().
+  absl::StatusOr<CK_SESSION_HANDLE> OpenSession(uint64_t* epoch) ABSL_LOCKS_EXCLUDED(mu_);
+  void CloseSession(CK_SESSION_HANDLE session);
+
   // Runs `op` once on a new read/write session (creating objects: keys import), closed after.
   absl::StatusOr<CK_RV> RunWritable(const Op& op) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -4,7 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/crypto/random.h"
 #include "core/util/status_macros.h"
@@ -55,11 +54,6 @@ absl::string_view TokenTypeName(CK_KEY_TYPE t) {
 absl::Status WholeBlocksError(size_t len, size_t bs) {
   return absl::InvalidArgumentError(
       absl::StrCat("data length ", len, " is not a multiple of the block size ", bs));
-}
-
-bool IsMechanismProblem(const absl::Status& s) {
-  return absl::StrContains(s.message(), "CKR_MECHANISM_INVALID") ||
-         absl::StrContains(s.message(), "CKR_MECHANISM_PARAM_INVALID");
 }
 
 }  // namespace
@@ -144,22 +138,13 @@ CK_RV TokenKey::Handle(CK_SESSION_HANDLE session, uint64_t epoch, CK_OBJECT_HAND
   return CKR_OK;
 }
 
-absl::Status TokenKey::Crypt(bool encrypt, bool cbc, const uint8_t* iv, const uint8_t* in,
-                             uint8_t* out, size_t len) const {
-  const size_t bs = block_size();
-  if (len % bs != 0) return WholeBlocksError(len, bs);
-  if (len == 0) return absl::OkStatus();
-  CK_MECHANISM_TYPE mechanism = 0;
-  if (token_type_ == CKK_AES) {
-    mechanism = cbc ? CKM_AES_CBC : CKM_AES_ECB;
-  } else if (token_type_ == CKK_DES) {
-    mechanism = cbc ? CKM_DES_CBC : CKM_DES_ECB;
-  } else {
-    mechanism = cbc ? CKM_DES3_CBC : CKM_DES3_ECB;
-  }
-  uint8_t iv_copy[16] = {};
-  if (cbc) std::memcpy(iv_copy, iv, bs);
-  CK_MECHANISM mech = {mechanism, cbc ? iv_copy : nullptr, cbc ? bs : 0};
+CK_MECHANISM_TYPE TokenKey::EcbMechanism() const {
+  if (token_type_ == CKK_AES) return CKM_AES_ECB;
+  return token_type_ == CKK_DES ? CKM_DES_ECB : CKM_DES3_ECB;
+}
+
+absl::Status TokenKey::Crypt(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) const {
+  CK_MECHANISM mech = {EcbMechanism(), nullptr, 0};
   std::vector<uint8_t> input(in, in + len);
   CK_FUNCTION_LIST* f = token_->module().f();
   absl::StatusOr<CK_RV> rv = token_->Run([&](CK_SESSION_HANDLE s, uint64_t epoch) {
@@ -184,7 +169,6 @@ absl::Status TokenKey::Crypt(bool encrypt, bool cbc, const uint8_t* iv, const ui
     return r;
   });
   crypto::SecureWipe(absl::MakeSpan(input));
-  crypto::SecureWipe(absl::MakeSpan(iv_copy));
   if (!rv.ok()) {
     return absl::Status(rv.status().code(), absl::StrCat("key '", key_name_, "' (", uri_.text(),
                                                          "): ", rv.status().message()));
@@ -193,7 +177,82 @@ absl::Status TokenKey::Crypt(bool encrypt, bool cbc, const uint8_t* iv, const ui
   return absl::OkStatus();
 }
 
+bool TokenKey::StreamCrypt(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) const {
+  if (!streams_work_[encrypt].load(std::memory_order_relaxed)) return false;
+  const uint64_t current = token_->epoch();
+  Stream stream;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    std::vector<Stream>& idle = idle_streams_[encrypt];
+    while (!idle.empty() && stream.session == CK_INVALID_HANDLE) {
+      if (idle.back().epoch == current) stream = idle.back();
+      // A stream of an earlier login is dropped, not closed: after the module was initialized
+      // again its handle may name another session.
+      idle.pop_back();
+    }
+  }
+  CK_FUNCTION_LIST* f = token_->module().f();
+  const bool fresh = stream.session == CK_INVALID_HANDLE;
+  if (fresh) {
+    absl::StatusOr<CK_SESSION_HANDLE> session = token_->OpenSession(&stream.epoch);
+    if (!session.ok()) return false;
+    stream.session = *session;
+    CK_MECHANISM mech = {EcbMechanism(), nullptr, 0};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = Handle(stream.session, stream.epoch, &h);
+    if (rv == CKR_OK) {
+      rv = encrypt ? f->C_EncryptInit(stream.session, &mech, h)
+                   : f->C_DecryptInit(stream.session, &mech, h);
+    }
+    if (rv != CKR_OK) {
+      token_->CloseSession(stream.session);
+      return false;
+    }
+  }
+  // The module may not take `in` and `out` as the same buffer: the input is copied then.
+  std::vector<uint8_t> copy;
+  if (in == out) copy.assign(in, in + len);
+  uint8_t* input = const_cast<uint8_t*>(in == out ? copy.data() : in);
+  CK_ULONG out_len = len;
+  const CK_RV rv = encrypt ? f->C_EncryptUpdate(stream.session, input, len, out, &out_len)
+                           : f->C_DecryptUpdate(stream.session, input, len, out, &out_len);
+  crypto::SecureWipe(absl::MakeSpan(copy));
+  if (rv != CKR_OK || out_len != len) {
+    if (stream.epoch == token_->epoch()) token_->CloseSession(stream.session);
+    // A module that will not continue an ECB operation it just began: one-shot calls only.
+    if (fresh && !Token::MeansRestart(rv)) {
+      streams_work_[encrypt].store(false, std::memory_order_relaxed);
+    }
+    return false;
+  }
+  absl::MutexLock lock(&streams_mu_);
+  std::vector<Stream>& idle = idle_streams_[encrypt];
+  if (idle.size() < kMaxIdleStreams) {
+    idle.push_back(stream);
+  } else {
+    token_->CloseSession(stream.session);
+  }
+  return true;
+}
+
+absl::Status TokenKey::Ecb(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) const {
+  const size_t bs = block_size();
+  if (len % bs != 0) return WholeBlocksError(len, bs);
+  if (len == 0) return absl::OkStatus();
+  if (StreamCrypt(encrypt, in, out, len)) return absl::OkStatus();
+  return Crypt(encrypt, in, out, len);
+}
+
 TokenKey::~TokenKey() {
+  {
+    absl::MutexLock lock(&streams_mu_);
+    const uint64_t current = token_->epoch();
+    for (const std::vector<Stream>& idle : idle_streams_) {
+      for (const Stream& stream : idle) {
+        if (stream.epoch == current) token_->CloseSession(stream.session);
+      }
+    }
+  }
   absl::MutexLock lock(&mu_);
   crypto::SecureWipe(absl::MakeSpan(zero_block_));
 }
@@ -215,35 +274,28 @@ absl::Status TokenKey::EncryptedZeroBlock(uint8_t* out) const {
 }
 
 absl::Status TokenKey::EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const {
-  return Crypt(true, false, nullptr, in, out, count * block_size());
+  return Ecb(true, in, out, count * block_size());
 }
 
 absl::Status TokenKey::DecryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const {
-  return Crypt(false, false, nullptr, in, out, count * block_size());
+  return Ecb(false, in, out, count * block_size());
 }
 
-// CBC runs as one CKM_*_CBC call in the token. A module without the CBC mechanisms (or one that
-// cannot pass their IV, as p11-kit's client module) gets ECB in the token with the chaining on
-// the host: the key still never leaves the token.
+// CBC is chained on the host over ECB in the token (one stream call per block to encrypt, one
+// for all blocks to decrypt): the key still never leaves the token, and a module without the
+// CBC mechanisms, or one that cannot pass their IV (p11-kit's client module), works the same.
 absl::Status TokenKey::CbcEncrypt(MutableByteSpan iv, MutableByteSpan data) const {
   const size_t bs = block_size();
   if (iv.size() != bs) return absl::InvalidArgumentError("CBC IV must be one block");
   if (data.size() % bs != 0) return WholeBlocksError(data.size(), bs);
   if (data.empty()) return absl::OkStatus();
-  absl::Status s = absl::UnimplementedError("");
-  if (cbc_in_token_.load(std::memory_order_relaxed)) {
-    s = Crypt(true, true, iv.data(), data.data(), data.data(), data.size());
-    if (IsMechanismProblem(s)) cbc_in_token_.store(false, std::memory_order_relaxed);
-  }
-  if (!cbc_in_token_.load(std::memory_order_relaxed)) {
-    const uint8_t* chain = iv.data();
-    s = absl::OkStatus();
-    for (size_t off = 0; off < data.size() && s.ok(); off += bs) {
-      uint8_t* block = data.data() + off;
-      for (size_t i = 0; i < bs; ++i) block[i] ^= chain[i];
-      s = EncryptBlocks(block, block, 1);
-      chain = block;
-    }
+  const uint8_t* chain = iv.data();
+  absl::Status s;
+  for (size_t off = 0; off < data.size() && s.ok(); off += bs) {
+    uint8_t* block = data.data() + off;
+    for (size_t i = 0; i < bs; ++i) block[i] ^= chain[i];
+    s = EncryptBlocks(block, block, 1);
+    chain = block;
   }
   if (s.ok()) std::memcpy(iv.data(), data.data() + data.size() - bs, bs);
   return s;
@@ -255,17 +307,10 @@ absl::Status TokenKey::CbcDecrypt(MutableByteSpan iv, MutableByteSpan data) cons
   if (data.size() % bs != 0) return WholeBlocksError(data.size(), bs);
   if (data.empty()) return absl::OkStatus();
   std::vector<uint8_t> cipher_text(data.begin(), data.end());
-  absl::Status s = absl::UnimplementedError("");
-  if (cbc_in_token_.load(std::memory_order_relaxed)) {
-    s = Crypt(false, true, iv.data(), data.data(), data.data(), data.size());
-    if (IsMechanismProblem(s)) cbc_in_token_.store(false, std::memory_order_relaxed);
-  }
-  if (!cbc_in_token_.load(std::memory_order_relaxed)) {
-    s = DecryptBlocks(cipher_text.data(), data.data(), data.size() / bs);
-    for (size_t off = 0; off < data.size() && s.ok(); off += bs) {
-      const uint8_t* prev = off == 0 ? iv.data() : cipher_text.data() + off - bs;
-      for (size_t i = 0; i < bs; ++i) data[off + i] ^= prev[i];
-    }
+  absl::Status s = DecryptBlocks(cipher_text.data(), data.data(), data.size() / bs);
+  for (size_t off = 0; off < data.size() && s.ok(); off += bs) {
+    const uint8_t* prev = off == 0 ? iv.data() : cipher_text.data() + off - bs;
+    for (size_t i = 0; i < bs; ++i) data[off + i] ^= prev[i];
   }
   if (s.ok()) std::memcpy(iv.data(), cipher_text.data() + cipher_text.size() - bs, bs);
   crypto::SecureWipe(absl::MakeSpan(cipher_text));

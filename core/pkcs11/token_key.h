@@ -1,7 +1,15 @@
 // TokenKey: a DESFire card key (or an AN10922 master) that lives in a PKCS#11 token, as a
-// crypto::KeyCipher. Every operation is one C_EncryptInit + C_Encrypt (or C_Decrypt) in the
-// token (CKM_AES_ECB / CKM_AES_CBC, CKM_DES3_* for 2TDEA / 3TDEA, CKM_DES_* for DES): the
-// key value never reaches this process.
+// crypto::KeyCipher. Every block operation is ECB in the token (CKM_AES_ECB, CKM_DES3_ECB for
+// 2TDEA / 3TDEA, CKM_DES_ECB for DES): the key value never reaches this process.
+//
+// Streams: the key keeps a few sessions of its own, each with an ECB operation left open
+// (C_EncryptInit or C_DecryptInit once per session), so that a call is one C_EncryptUpdate /
+// C_DecryptUpdate over all its blocks: an Init costs SoftHSM2 ~50-175 µs on a loaded machine
+// (it reads the object back from its store), an Update of 1..256 blocks ~2-10 µs. CBC is
+// chained on the host over ECB blocks computed in the token. When a stream fails (the token
+// or its daemon restarted, a module that does not keep ECB open), the call runs once more as
+// a one-shot C_EncryptInit + C_Encrypt through Token::Run (which logs in again), and the next
+// call opens a new stream (or, for a module without multi-part ECB, keeps to one-shot calls).
 //
 //   DESFIRED_ASSIGN_OR_RETURN(auto key, TokenKey::Find(token, uri, KeyType::kAes128, "transit"));
 //   DESFIRED_RETURN_IF_ERROR(key->CbcDecrypt(iv, block));
@@ -12,9 +20,6 @@
 // and decrypt. Errors name the key (its name in the key file), the URI and the PKCS#11 code,
 // never a value: NOT_FOUND (no object), FAILED_PRECONDITION (several objects, the wrong type,
 // not allowed to encrypt/decrypt), UNAVAILABLE (the token is gone).
-//
-// CBC is one CKM_*_CBC call; a module that refuses the CBC mechanism (p11-kit's client module
-// cannot pass its IV) gets ECB in the token with the chaining done on the host.
 //
 // The object handle is looked up again after the token logged in again (Token::epoch).
 //
@@ -27,6 +32,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -61,18 +67,33 @@ class TokenKey final : public crypto::KeyCipher {
   // The object's handle for `epoch`, found again when the epoch changed.
   CK_RV Handle(CK_SESSION_HANDLE session, uint64_t epoch, CK_OBJECT_HANDLE* out) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // One C_{En,De}cryptInit + C_{En,De}crypt over `len` bytes (copied: in and out may alias).
-  absl::Status Crypt(bool encrypt, bool cbc, const uint8_t* iv, const uint8_t* in, uint8_t* out,
-                     size_t len) const;
+  // ECB over `len` bytes (whole blocks; in and out may alias): on a stream, else one-shot.
+  absl::Status Ecb(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) const;
+  // One C_{En,De}cryptUpdate on a stream; false when no stream could do it (nothing written
+  // that counts: the caller runs the one-shot path).
+  bool StreamCrypt(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) const
+      ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // One C_{En,De}cryptInit + C_{En,De}crypt over `len` bytes through Token::Run.
+  absl::Status Crypt(bool encrypt, const uint8_t* in, uint8_t* out, size_t len) const;
   absl::Status Error(absl::string_view what, CK_RV rv) const;
+  CK_MECHANISM_TYPE EcbMechanism() const;
 
   std::shared_ptr<Token> token_;
   TokenUri uri_;
   crypto::KeyType type_;
   std::string key_name_;
   CK_KEY_TYPE token_type_;
-  // False once the module refused a CBC mechanism: CBC is then chained on the host over ECB.
-  mutable std::atomic<bool> cbc_in_token_{true};
+  // A session with an ECB operation open, of the login `epoch`.
+  struct Stream {
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    uint64_t epoch = 0;
+  };
+  static constexpr size_t kMaxIdleStreams = 4;  // per direction
+  // [encrypt]: false once the module refused to continue an open ECB operation of that
+  // direction: one-shot calls only.
+  mutable std::atomic<bool> streams_work_[2] = {true, true};
+  mutable absl::Mutex streams_mu_;
+  mutable std::vector<Stream> idle_streams_[2] ABSL_GUARDED_BY(streams_mu_);  // [encrypt]
   mutable absl::Mutex mu_;
   mutable uint64_t handle_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   mutable CK_OBJECT_HANDLE handle_ ABSL_GUARDED_BY(mu_) = CK_INVALID_HANDLE;

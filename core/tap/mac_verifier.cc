@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 
+#include "absl/strings/str_cat.h"
 #include "core/crypto/an10922.h"
 #include "core/crypto/random.h"
 #include "core/tap/format.h"
@@ -20,37 +21,58 @@ absl::StatusOr<std::unique_ptr<crypto::Cmac>> PrepareCmac(crypto::KeyType type, 
   return std::make_unique<crypto::Cmac>(std::move(cmac));
 }
 
+// The tags of `count` records under `key` (16-byte slots); false when the token failed.
+bool ComputeTags(const crypto::Cmac* cmac, const crypto::KeyCipher* cipher,
+                 const uint8_t* const* messages, size_t count, uint8_t* tags) {
+  if (cmac != nullptr) {
+    cmac->ComputeMany(messages, kMacCoveredLength, count, tags);
+  } else if (!crypto::CmacManyVia(*cipher, messages, kMacCoveredLength, count, tags).ok()) {
+    return false;
+  }
+  const size_t bs = cmac != nullptr ? cmac->block_size() : cipher->block_size();
+  if (bs != 16) {  // spread 8-byte tags to the 16-byte slots
+    for (size_t k = count; k-- > 0;) std::memmove(tags + k * 16, tags + k * 8, 8);
+  }
+  return true;
+}
+
 }  // namespace
 
 MacVerifier::MacVerifier(MacVerifier&&) noexcept = default;
 MacVerifier& MacVerifier::operator=(MacVerifier&&) noexcept = default;
 MacVerifier::~MacVerifier() = default;
 
+absl::StatusOr<MacVerifier::Prepared> MacVerifier::Prepare(const keys::TapRule& rule) {
+  Prepared p;
+  if (rule.key->in_token()) {
+    if (rule.key->cipher == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key '", rule.key->name, "' is in a PKCS#11 token and is not bound to it"));
+    }
+    p.key.cipher = rule.key->cipher;
+  } else {
+    DESFIRED_ASSIGN_OR_RETURN(p.key.cmac, PrepareCmac(rule.key->type, rule.key->value.view()));
+  }
+  p.algorithm = rule.mac;
+  p.name = &rule.key->name;
+  return p;
+}
+
 absl::StatusOr<MacVerifier> MacVerifier::Create(const keys::KeyStore& store) {
   MacVerifier v;
   for (const keys::TapRule& rule : store.terminal_rules()) {
-    Prepared p;
-    DESFIRED_ASSIGN_OR_RETURN(p.cmac, PrepareCmac(rule.key->type, rule.key->value.view()));
-    p.algorithm = rule.mac;
-    p.name = &rule.key->name;
+    DESFIRED_ASSIGN_OR_RETURN(Prepared p, Prepare(rule));
     v.terminal_.emplace(rule.terminal_id, std::move(p));
   }
   if (const auto& rule = store.card_rule()) {
     v.card_ = std::make_unique<CardRule>();
-    DESFIRED_ASSIGN_OR_RETURN(v.card_->master.cmac,
-                              PrepareCmac(rule->key->type, rule->key->value.view()));
-    v.card_->master.algorithm = rule->mac;
-    v.card_->master.name = &rule->key->name;
+    DESFIRED_ASSIGN_OR_RETURN(v.card_->master, Prepare(*rule));
     v.card_->type = rule->key->type;
     v.card_->input.assign(kUidDiversifyLength, 0);
     v.card_->input.insert(v.card_->input.end(), rule->system_id.begin(), rule->system_id.end());
   }
   if (const auto& rule = store.static_rule()) {
-    Prepared p;
-    DESFIRED_ASSIGN_OR_RETURN(p.cmac, PrepareCmac(rule->key->type, rule->key->value.view()));
-    p.algorithm = rule->mac;
-    p.name = &rule->key->name;
-    v.static_ = std::move(p);
+    DESFIRED_ASSIGN_OR_RETURN(v.static_, Prepare(*rule));
   }
   return v;
 }
@@ -82,7 +104,7 @@ void MacVerifier::ComputeTapMac(const crypto::Cmac& cmac, crypto::MacAlgorithm a
 }
 
 void MacVerifier::CardKeys(const uint8_t* const* records, const Prepared* const* rules,
-                           size_t count, const crypto::Cmac** keys) {
+                           size_t count, const MacKey** keys) {
   auto& cache = card_->cache;
   // Clearing the cache drops the keys it owns, so it happens before any is handed out.
   if (cache.size() + count > kCardCacheSize) cache.clear();
@@ -105,17 +127,22 @@ void MacVerifier::CardKeys(const uint8_t* const* records, const Prepared* const*
     }
     const size_t key_length = crypto::KeyLength(card_->type);
     uint8_t diversified[kMaxBatch * 24];
-    const bool ok = input_length <= sizeof(inputs[0]) &&
-                    crypto::DiversifyKeysWith(*card_->master.cmac, card_->type, input_ptrs,
-                                              input_length, n_fresh, diversified)
-                        .ok();
+    const MacKey& master = card_->master.key;
+    // A master in the token diversifies there; the per-card keys come back to the host.
+    const bool ok =
+        input_length <= sizeof(inputs[0]) &&
+        (master.cmac != nullptr ? crypto::DiversifyKeysWith(*master.cmac, card_->type, input_ptrs,
+                                                            input_length, n_fresh, diversified)
+                                : crypto::DiversifyKeysVia(*master.cipher, card_->type, input_ptrs,
+                                                           input_length, n_fresh, diversified))
+            .ok();
     for (size_t f = 0; f < n_fresh; ++f) {
       const uint64_t uid = CardId(records[fresh[f]]);
       absl::StatusOr<std::unique_ptr<crypto::Cmac>> cmac =
           ok ? PrepareCmac(card_->type, ByteSpan(diversified + f * key_length, key_length))
              : absl::InternalError("diversification failed");
       if (cmac.ok()) {
-        cache[uid] = std::move(*cmac);
+        cache[uid] = std::make_unique<MacKey>(MacKey{*std::move(cmac), nullptr});
       } else {
         cache.erase(uid);  // not cached: the next record of the card tries again
       }
@@ -132,7 +159,7 @@ void MacVerifier::CardKeys(const uint8_t* const* records, const Prepared* const*
 void MacVerifier::VerifyChunk(const uint8_t* const* records, const uint32_t* terminal_ids,
                               size_t count, Outcome* out) {
   const Prepared* rules[kMaxBatch];
-  const crypto::Cmac* keys[kMaxBatch];
+  const MacKey* keys[kMaxBatch];
   bool any_card = false;
   for (size_t i = 0; i < count; ++i) {
     rules[i] = nullptr;
@@ -141,7 +168,7 @@ void MacVerifier::VerifyChunk(const uint8_t* const* records, const uint32_t* ter
       auto it = terminal_.find(terminal_ids[i]);
       if (it != terminal_.end()) {
         rules[i] = &it->second;
-        keys[i] = it->second.cmac.get();
+        keys[i] = &it->second.key;
         continue;
       }
     }
@@ -150,7 +177,7 @@ void MacVerifier::VerifyChunk(const uint8_t* const* records, const uint32_t* ter
       any_card = true;
     } else if (static_) {
       rules[i] = &*static_;
-      keys[i] = static_->cmac.get();
+      keys[i] = &static_->key;
     }
   }
   if (any_card) CardKeys(records, rules, count, keys);
@@ -159,7 +186,7 @@ void MacVerifier::VerifyChunk(const uint8_t* const* records, const uint32_t* ter
   size_t order[kMaxBatch];
   size_t n = 0;
   bool one_key = true;
-  const crypto::Cmac* first_key = nullptr;
+  const MacKey* first_key = nullptr;
   for (size_t i = 0; i < count; ++i) {
     if (keys[i] == nullptr) continue;
     if (first_key == nullptr) first_key = keys[i];
@@ -168,38 +195,42 @@ void MacVerifier::VerifyChunk(const uint8_t* const* records, const uint32_t* ter
   }
   if (!one_key) {
     std::sort(order, order + n, [&keys](size_t a, size_t b) {
-      return std::less<const crypto::Cmac*>()(keys[a], keys[b]) || (keys[a] == keys[b] && a < b);
+      return std::less<const MacKey*>()(keys[a], keys[b]) || (keys[a] == keys[b] && a < b);
     });
   }
   uint8_t tags[kMaxBatch * 16];
   const uint8_t* messages[kMaxBatch];
+  bool computed[kMaxBatch];
   for (size_t run = 0; run < n;) {
-    const crypto::Cmac* key = keys[order[run]];
+    const MacKey* key = keys[order[run]];
     size_t end = run;
     while (end < n && keys[order[end]] == key) {
       messages[end] = records[order[end]];
       ++end;
     }
-    key->ComputeMany(messages + run, kMacCoveredLength, end - run, tags + run * 16);
-    if (key->block_size() != 16) {  // spread 8-byte tags to the 16-byte slots
-      for (size_t k = end - run; k-- > 0;) {
-        std::memmove(tags + (run + k) * 16, tags + run * 16 + k * 8, 8);
-      }
-    }
+    const bool ok =
+        ComputeTags(key->cmac.get(), key->cipher.get(), messages + run, end - run, tags + run * 16);
+    std::fill(computed + run, computed + end, ok);
     run = end;
   }
 
-  for (size_t i = 0; i < count; ++i) out[i] = Outcome{};
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = Outcome{};
+    // A key that applies but could not be derived or used: named, not verified.
+    out[i].key_unavailable = rules[i] != nullptr;
+  }
   for (size_t k = 0; k < n; ++k) {
     const size_t i = order[k];
+    if (!computed[k]) continue;
     uint8_t expected[kMacLength];
     TruncateTag(rules[i]->algorithm, tags + k * 16, expected);
     out[i].verified = crypto::ConstantTimeEquals8(expected, records[i] + kMacOffset);
+    out[i].key_unavailable = false;
   }
   for (size_t i = 0; i < count; ++i) {
-    if (rules[i] == nullptr) continue;       // no rule applied
-    out[i].key_name = rules[i]->name;        // a key that applies but could not be derived:
-    out[i].algorithm = rules[i]->algorithm;  // named, not verified
+    if (rules[i] == nullptr) continue;  // no rule applied
+    out[i].key_name = rules[i]->name;
+    out[i].algorithm = rules[i]->algorithm;
   }
 }
 

@@ -3,6 +3,14 @@
 // Cipher contexts and CMAC subkeys are prepared once per key, and diversified per-card keys
 // are kept in a bounded cache, so verifying a record allocates nothing in the common case.
 //
+// Token keys (a rule's key in a PKCS#11 token, bound: keys::Key::cipher) give the same
+// outcomes as file keys. Their CMACs run in batches through the token (crypto::CmacManyVia:
+// the subkeys from E_K(0) once, then one ECB call in the token per block position over all
+// the records of a batch that share the key); a per-card master in the token diversifies the
+// keys of new cards in the token, in batches (crypto::DiversifyKeysVia), and the per-card key
+// that results is kept on the host in the cache, as a file master's is. When the token fails,
+// the records it should have verified are named with their key and `key_unavailable`.
+//
 //   DESFIRED_ASSIGN_OR_RETURN(MacVerifier verifier, MacVerifier::Create(store));
 //   MacVerifier::Outcome o = verifier.Verify(record_bytes, terminal_id);
 //
@@ -26,13 +34,17 @@ namespace desfired::tap {
 
 class MacVerifier {
  public:
-  // INVALID_ARGUMENT / INTERNAL when a key cannot be prepared.
+  // INVALID_ARGUMENT / INTERNAL when a key cannot be prepared; FAILED_PRECONDITION for a
+  // token key that is not bound to its token.
   static absl::StatusOr<MacVerifier> Create(const keys::KeyStore& store);
 
   struct Outcome {
     const std::string* key_name = nullptr;  // nullptr: no rule applied
     crypto::MacAlgorithm algorithm = crypto::MacAlgorithm::kNone;
     bool verified = false;
+    // A rule applied but its key could not be had or used (a token error, a per-card key that
+    // could not be derived): the MAC was not checked.
+    bool key_unavailable = false;
   };
 
   // `record` holds at least kMacOffset + kMacLength bytes.
@@ -60,8 +72,13 @@ class MacVerifier {
   ~MacVerifier();
 
  private:
-  struct Prepared {
+  // A key that MACs records: in memory (`cmac`), or in a token (`cipher`).
+  struct MacKey {
     std::unique_ptr<crypto::Cmac> cmac;
+    std::shared_ptr<const crypto::KeyCipher> cipher;
+  };
+  struct Prepared {
+    MacKey key;
     crypto::MacAlgorithm algorithm = crypto::MacAlgorithm::kNone;
     const std::string* name = nullptr;
   };
@@ -69,8 +86,9 @@ class MacVerifier {
     Prepared master;
     crypto::KeyType type = crypto::KeyType::kAes128;
     Bytes input;  // 7 UID bytes (zero here) followed by the system id
-    absl::flat_hash_map<uint64_t, std::unique_ptr<crypto::Cmac>> cache;
+    absl::flat_hash_map<uint64_t, std::unique_ptr<MacKey>> cache;  // per-card keys, on the host
   };
+  static absl::StatusOr<Prepared> Prepare(const keys::TapRule& rule);
   MacVerifier() = default;
   // Up to kMaxBatch records.
   void VerifyChunk(const uint8_t* const* records, const uint32_t* terminal_ids, size_t count,
@@ -79,7 +97,7 @@ class MacVerifier {
   // (nullptr when diversification failed; the other keys[i] are left alone); new cards are
   // diversified together and cached.
   void CardKeys(const uint8_t* const* records, const Prepared* const* rules, size_t count,
-                const crypto::Cmac** keys);
+                const MacKey** keys);
 
   absl::flat_hash_map<uint32_t, Prepared> terminal_;
   std::unique_ptr<CardRule> card_;

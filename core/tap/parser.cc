@@ -76,6 +76,8 @@ void TapParser::Finish(const MacVerifier::Outcome* mac, TapResult* out) const {
     out->mac_algorithm = mac->algorithm;
     if (mac->verified) {
       mac_ok = true;
+    } else if (mac->key_unavailable) {
+      out->add(TapWarning::kMacNotVerified);
     } else {
       out->add(TapWarning::kMacVerificationFailed);
     }

@@ -80,5 +80,25 @@ TEST_F(KeysCliTest, ImportMovesKeysIntoTheTokenAndListShowsWhereTheyLive) {
   EXPECT_FALSE(absl::StrContains(r.err, "00112233")) << r.err;
 }
 
+// A key file whose pkcs11 line gives the PIN but no module= gets the module from --module
+// in that same line: the file keeps one pkcs11 line, and its token keys bind.
+TEST_F(KeysCliTest, ImportCompletesAPkcs11LineWithoutModule) {
+  std::ofstream(path_) << "pkcs11 pin-file=" << hsm_->pin_file() << "  # the PIN\n" << kKeyFile;
+  testing::CliRun r = Run(absl::StrCat("keys import --keys ", path_,
+                                       " --token pkcs11:token=", testing::kSoftHsmLabel,
+                                       " --module ", testing::kSoftHsmModule, " transit-read"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "keys in pkcs11:token=desfired: transit-read\n")) << r.out;
+  const std::string file = testing::ReadFile(path_);
+  EXPECT_EQ(file.find("pkcs11 "), file.rfind("pkcs11 ")) << file;  // one pkcs11 line
+  EXPECT_TRUE(absl::StartsWith(file, absl::StrCat("pkcs11 module=", testing::kSoftHsmModule,
+                                                  " pin-file=", hsm_->pin_file(), "\n")))
+      << file;
+  EXPECT_FALSE(absl::StrContains(file, "a0a1a2a3")) << file;
+  r = Run(absl::StrCat("keys list --check --keys ", path_));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "every token key was found")) << r.out;
+}
+
 }  // namespace
 }  // namespace desfired

@@ -3,6 +3,10 @@
 //   pcscd     a sandboxed pcscd + vpcd + the desfire-sim process (root needed)
 //   reader    a real card on a USB reader, when DESFIRED_CONFORMANCE_READER names the reader
 //             (the card is FORMATTED: its PICC master key must be DES 00×8)
+//   emulator with token keys: the emulator, with the key the test presents after ChangeKey
+//             (key 1's new value; key 0's for AES) in a SoftHSM2 token: the same operations
+//             give the same results with a token key as with a file key (LRP refuses token
+//             keys; ChangeKey takes file keys)
 //
 // Each test takes one authentication type, formats the card, creates an application of that
 // key family with one file of every type in every communication mode, changes key 1 to a
@@ -20,11 +24,13 @@
 #include "core/desfire/status.h"
 #include "core/keys/key_store.h"
 #include "core/pcsc/pcsc.h"
+#include "core/pkcs11/bind.h"
 #include "gtest/gtest.h"
 #include "sim/card/card.h"
 #include "sim/image/image.h"
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/emulator_transport.h"
+#include "tests/testing/softhsm.h"
 #include "tests/unit/hex_testing.h"
 
 namespace desfired {
@@ -45,7 +51,7 @@ using test_util::Hex;
 // The emulated card in this process: every APDU goes straight to sim::Card::Transmit.
 using testing::EmulatorTransport;
 
-enum class Backend { kEmulator, kPcscd, kReader };
+enum class Backend { kEmulator, kPcscd, kReader, kEmulatorTokenKeys };
 
 std::string BlankImage() { return std::string(SOURCE_DIR) + "/sim/images/blank.json"; }
 
@@ -95,7 +101,7 @@ testing::PcscSandbox* SharedSandbox(std::string& skip, std::string& error) {
 // real card must have been switched to LRP mode (for good) and is not used for these rows.
 std::unique_ptr<Bench> MakeBench(Backend backend, bool legacy_pad80 = false, bool lrp = false) {
   auto b = std::make_unique<Bench>();
-  if (backend == Backend::kEmulator) {
+  if (backend == Backend::kEmulator || backend == Backend::kEmulatorTokenKeys) {
     auto state = sim::LoadImage(BlankImage());
     if (!state.ok()) {
       b->error = state.status().ToString();
@@ -201,9 +207,11 @@ Bytes Pattern(size_t n, uint8_t seed) {
 using Param = std::tuple<Backend, AuthCase>;
 
 void PrintTo(const AuthCase& c, std::ostream* os) { *os << c.name; }
-void PrintTo(Backend b, std::ostream* os) {
-  *os << (b == Backend::kEmulator ? "emulator" : b == Backend::kPcscd ? "pcscd" : "reader");
+const char* BackendName(Backend b) {
+  static constexpr const char* kNames[] = {"Emulator", "Pcscd", "UsbReader", "EmulatorTokenKeys"};
+  return kNames[static_cast<int>(b)];
 }
+void PrintTo(Backend b, std::ostream* os) { *os << BackendName(b); }
 
 class ConformanceTest : public ::testing::TestWithParam<Param> {
  protected:
@@ -213,6 +221,27 @@ class ConformanceTest : public ::testing::TestWithParam<Param> {
     if (!bench_->skip.empty()) GTEST_SKIP() << bench_->skip;
     ASSERT_TRUE(bench_->error.empty()) << bench_->error;
     card_ = std::make_unique<DesfireCard>(*bench_->transport);
+    if (std::get<0>(GetParam()) == Backend::kEmulatorTokenKeys) {
+      // Key 1's new value, imported into a token of this test's own.
+      const AuthCase& c = std::get<1>(GetParam());
+      hsm_ = testing::SoftHsmOrSkip();
+      if (hsm_ == nullptr) return;
+      absl::StatusOr<std::string> file = hsm_->ImportKeys(
+          absl::StrCat("key key1 ", crypto::KeyTypeName(c.type), " ", c.new_key_hex, "\n"));
+      ASSERT_TRUE(file.ok()) << file.status();
+      absl::StatusOr<keys::KeyStore> store = keys::KeyStore::Parse(*file, "token keys");
+      ASSERT_TRUE(store.ok()) << store.status();
+      token_keys_ = std::make_unique<keys::KeyStore>(*std::move(store));
+      binder_ = std::make_unique<pkcs11::TokenKeyBinder>();
+      ASSERT_TRUE(binder_->Bind(*token_keys_).ok());
+    }
+  }
+
+  // The new key 1 as the test presents it to authenticate: from the token with token keys,
+  // else the file value. (ChangeKey takes the file value: it refuses token keys.)
+  CardKey Key1(const AuthCase& c, const Bytes& value) const {
+    if (token_keys_ == nullptr) return {c.type, value};
+    return {c.type, {}, 0, token_keys_->Find("key1")->cipher.get()};
   }
 
   // Formats the card with the default PICC key and creates the application under test.
@@ -232,6 +261,9 @@ class ConformanceTest : public ::testing::TestWithParam<Param> {
 
   std::unique_ptr<Bench> bench_;
   std::unique_ptr<DesfireCard> card_;
+  std::unique_ptr<testing::SoftHsmToken> hsm_;
+  std::unique_ptr<keys::KeyStore> token_keys_;  // released before the token's directory
+  std::unique_ptr<pkcs11::TokenKeyBinder> binder_;
 };
 
 TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
@@ -304,7 +336,7 @@ TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
     const uint16_t counter_before = card_->session().command_counter();
     const Bytes ti_before(card_->session().transaction_id().begin(),
                           card_->session().transaction_id().end());
-    auth1 = card_->Authenticate(1, {c.type, key1}, c.scheme);
+    auth1 = card_->Authenticate(1, Key1(c, key1), c.scheme);
     ASSERT_TRUE(auth1.ok()) << auth1;
     EXPECT_GT(counter_before, 0);
     EXPECT_EQ(card_->session().command_counter(), counter_before);
@@ -314,7 +346,7 @@ TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
   } else {
     ASSERT_TRUE(card_->SelectApplication(kAid).ok());  // ends key 0's session
 
-    auth1 = card_->Authenticate(1, {c.type, key1}, c.scheme);
+    auth1 = card_->Authenticate(1, Key1(c, key1), c.scheme);
     ASSERT_TRUE(auth1.ok()) << auth1;
   }
   EXPECT_EQ(card_->session().authenticated_key_no(), 1);
@@ -368,7 +400,7 @@ TEST_P(ConformanceTest, EveryFileTypeInEveryCommunicationMode) {
     EXPECT_EQ(apdu::GetReason(too_much), std::string(desfire::kReasonInsufficientValue))
         << too_much;
     EXPECT_EQ(apdu::GetCommitState(too_much), apdu::CommitState::kNotCommitted);
-    ASSERT_TRUE(card_->Authenticate(1, {c.type, key1}, c.scheme).ok());  // errors end it
+    ASSERT_TRUE(card_->Authenticate(1, Key1(c, key1), c.scheme).ok());  // errors end it
     value = card_->GetValue(value_no);
     ASSERT_TRUE(value.ok()) << value.status();
     EXPECT_EQ(*value, 690);
@@ -464,7 +496,7 @@ TEST_P(ConformanceTest, PiccCommandsAndKeys) {
     // the new key authenticates.
     ASSERT_TRUE(card_->ChangeKey(0, {c.type, key1, 0x05}, nullptr).ok());
     EXPECT_FALSE(card_->session().authenticated());
-    ASSERT_TRUE(card_->Authenticate(0, {c.type, key1}, c.scheme).ok());
+    ASSERT_TRUE(card_->Authenticate(0, Key1(c, key1), c.scheme).ok());
     auto key0_version = card_->GetKeyVersion(0);
     ASSERT_TRUE(key0_version.ok()) << key0_version.status();
     EXPECT_EQ(*key0_version, 0x05);
@@ -510,16 +542,26 @@ TEST(KeyStoreConformanceTest, DiversifiedKeyAuthenticates) {
 }
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
-  const char* backend = std::get<0>(info.param) == Backend::kEmulator ? "Emulator"
-                        : std::get<0>(info.param) == Backend::kPcscd  ? "Pcscd"
-                                                                      : "UsbReader";
-  return absl::StrCat(backend, "_", std::get<1>(info.param).name);
+  return absl::StrCat(BackendName(std::get<0>(info.param)), "_", std::get<1>(info.param).name);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ConformanceTest,
                          ::testing::Combine(::testing::Values(Backend::kEmulator, Backend::kPcscd,
                                                               Backend::kReader),
                                             ::testing::ValuesIn(kAuthCases)),
+                         ParamName);
+
+// The same with key 1 in a SoftHSM2 token, every scheme but LRP (which refuses token keys).
+std::vector<AuthCase> TokenKeyCases() {
+  std::vector<AuthCase> out;
+  for (const AuthCase& c : kAuthCases) {
+    if (c.scheme != AuthScheme::kLrp) out.push_back(c);
+  }
+  return out;
+}
+INSTANTIATE_TEST_SUITE_P(TokenKeys, ConformanceTest,
+                         ::testing::Combine(::testing::Values(Backend::kEmulatorTokenKeys),
+                                            ::testing::ValuesIn(TokenKeyCases())),
                          ParamName);
 
 // Legacy (0x0A) sessions: whole-file enciphered reads come as data ‖ CRC16 ‖ padding, where

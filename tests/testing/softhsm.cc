@@ -96,10 +96,10 @@ absl::StatusOr<std::string> SoftHsmToken::ImportKeys(absl::string_view key_file,
   absl::StatusOr<std::shared_ptr<pkcs11::Token>> token =
       pkcs11::Token::Open(*module, *token_uri, keys::SecretBytes(Bytes(pin.begin(), pin.end())));
   if (!token.ok()) return token.status();
-  absl::StatusOr<std::string> moved =
+  absl::StatusOr<pkcs11::ImportedKeyFile> moved =
       pkcs11::ImportKeyFile(key_file, "test keys", **token, uri(), names);
   if (!moved.ok()) return moved.status();
-  return SettingsLine() + *moved;
+  return SettingsLine() + moved->text;
 }
 
 bool P11KitServer::Available() {

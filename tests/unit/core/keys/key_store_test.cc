@@ -85,8 +85,7 @@ TEST(KeyStoreTest, ErrorsNameTheLineAndNeverTheKey) {
       {"pkcs11 module=/m.so\npkcs11 module=/n.so\n", "a second 'pkcs11' line"},
       {"pkcs11 module=/m.so pin-file=/p pin-env=P\n", "not both"},
       {"pkcs11 module=/m.so pin=0123456789abcdef\n", "a PIN itself is never accepted"},
-      {"key a AES128 pkcs11:token=t;object=a\ntap static key=a\n",
-       "is in a PKCS#11 token: tap rules take file keys"},
+      {"key a DES pkcs11:token=t;object=a\ntap static key=a\n", "cannot be used with a DES key"},
       {"key a AES128 pkcs11:token=t;object=a\nkey a DES pkcs11:token=t;object=b\n",
        "defined twice"},
   };
