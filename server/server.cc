@@ -271,6 +271,10 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   DesfiredServer* raw = s.get();
   absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
       pcsc::ReaderMonitor::Start([hub, readers, raw, obs](const pcsc::ReaderEvent& e) {
+        // Release the reader for the UID read of the next card. Queued before the removal is
+        // published: a job submitted by a caller who saw it (ListReaders, WatchCards) runs after
+        // the release, and finds no card rather than the removed card's connection.
+        if (e.kind == pcsc::ReaderEvent::Kind::kCardRemoved) readers->CardLeft(e.reader);
         obs->OnCardEvent(FromMonitor(e.kind), e.reader);
         hub->Publish(CardEvent{.kind = FromMonitor(e.kind),
                                .reader = e.reader,
@@ -278,8 +282,6 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                                .atr = e.atr,
                                .time = e.time,
                                .uid_unknown_reason = e.uid_unknown_reason});
-        // Release the reader for the UID read of the next card.
-        if (e.kind == pcsc::ReaderEvent::Kind::kCardRemoved) readers->CardLeft(e.reader);
         const bool uid_seen = e.kind == pcsc::ReaderEvent::Kind::kCardInserted ||
                               e.kind == pcsc::ReaderEvent::Kind::kCardUpdated;
         if (uid_seen && raw->ready_.load()) {

@@ -19,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/ledger/ledger.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -118,6 +120,22 @@ class LedgerE2eTest : public ::testing::Test {
   }
 
   // The newest ledger row of `request_id`, read from the file read-only (desfired may hold it).
+  // Waits until ListReaders reports no card on reader_; false after `timeout`.
+  bool ServerSeesNoCard(absl::Duration timeout) const {
+    const absl::Time until = absl::Now() + timeout;
+    while (absl::Now() < until) {
+      v1::ListReadersResponse readers;
+      if (cards_->ListReaders(Ctx().get(), {}, &readers).ok()) {
+        bool present = false;
+        for (const v1::Reader& r : readers.readers())
+          if (r.name() == reader_ && r.card_present()) present = true;
+        if (!present) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  }
+
   std::optional<ledger::Row> Latest(const std::string& request_id) const {
     auto row = ledger::Ledger::LatestInFile(ledger_path_, request_id);
     EXPECT_TRUE(row.ok()) << row.status();
@@ -303,6 +321,9 @@ TEST_F(LedgerE2eTest, EmptyReaderIsNoCardAndTheChangeIsNotCommitted) {
   const int32_t start = Value(*cards_);
   ASSERT_EQ(*sandbox_->Control(0, "remove"), "ok");
   ASSERT_TRUE(sandbox_->WaitForCard(0, false, absl::Seconds(3)).ok());
+  // Until the server has seen the removal, a call may still meet the removed card's connection
+  // (CARD_REMOVED, card_session.h); once ListReaders shows the reader empty, it must not.
+  ASSERT_TRUE(ServerSeesNoCard(absl::Seconds(5)));
 
   v1::GetValueResponse value;
   grpc::Status s = cards_->GetValue(Ctx().get(), testing::TransitGetValue(reader_), &value);
