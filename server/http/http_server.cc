@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -79,6 +80,13 @@ absl::Status SetUpTls(net::ssl::context& tls, const HttpOptions& o) {
 std::optional<std::string> SessionId(const Exchange& ex) {
   std::optional<std::string> cookies = ex.Header("Cookie");
   return cookies ? CookieValue(*cookies, kCookie) : std::nullopt;
+}
+
+// The Set-Cookie header line of the session cookie (`id` empty and max_age 0: cleared).
+std::string SetCookie(absl::string_view id, int64_t max_age, bool secure) {
+  return absl::StrCat("Set-Cookie: ", kCookie, "=", id,
+                      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
+                      secure ? "; Secure" : "", "\r\n");
 }
 
 // The answer of POST and GET /v1/session.
@@ -174,7 +182,7 @@ void HttpServer::Serve(std::shared_ptr<Connection> conn) {
   }
   // The thread holds `io` (not the server) once its connection is done, so that Stop may
   // return as soon as the set is empty.
-  std::thread([this, io = io_, conn = std::move(conn)] {
+  auto serve = [this, io = io_, conn] {
     const absl::Status handshake = conn->Handshake();
     if (!handshake.ok() && deps_.logger != nullptr) {  // plain HTTP, a scanner, a bad client cert
       deps_.logger->Debug(
@@ -194,7 +202,13 @@ void HttpServer::Serve(std::shared_ptr<Connection> conn) {
     conn->Close();
     absl::MutexLock lock(&io->mu);
     io->open.erase(conn);
-  }).detach();
+  };
+  try {
+    std::thread(std::move(serve)).detach();
+  } catch (const std::system_error&) {  // no thread to be had: the connection is closed
+    absl::MutexLock lock(&io_->mu);
+    io_->open.erase(conn);
+  }
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -401,12 +415,8 @@ void HttpServer::SignIn(Exchange& ex) {
   absl::StatusOr<SessionStore::Created> session =
       sessions_.Create(std::move(token), *std::move(principal));
   if (!session.ok()) return ex.Fail(session.status());
-  const std::string cookie = absl::StrCat(
-      "Set-Cookie: ", kCookie, "=", session->id,
-      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", absl::ToInt64Seconds(options_.session_ttl),
-      ex.secure() ? "; Secure" : "", "\r\n");
   ex.Respond(200, "application/json", SessionJson(caller, role, session->csrf, session->expires),
-             cookie);
+             SetCookie(session->id, absl::ToInt64Seconds(options_.session_ttl), ex.secure()));
 }
 
 void HttpServer::SessionInfo(Exchange& ex) {
@@ -440,9 +450,7 @@ bool HttpServer::ServeDashboard(Exchange& ex) {
 
 void HttpServer::SignOut(Exchange& ex) {
   if (std::optional<std::string> id = SessionId(ex)) sessions_.Remove(*id);
-  ex.Respond(
-      204, "", "",
-      absl::StrCat("Set-Cookie: ", kCookie, "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n"));
+  ex.Respond(204, "", "", SetCookie("", 0, ex.secure()));
 }
 
 }  // namespace desfired::server::http

@@ -26,11 +26,13 @@
 // must carry the session's CSRF token in X-CSRF-Token. Without a tokens file every caller is
 // admin, as for gRPC. Tokens are never read from a URL and never logged.
 //
-// Limits: request head size (16 KiB), body size (max_body_bytes; max_json_bytes for JSON bodies),
-// the time a request's head and body may take (request_timeout: a body that never ends is cut
-// off), requests open at once per client address (max_requests_per_address), worker threads
-// (each open connection, an event stream too, holds one); failed sign-ins per client address
-// (sign_in_failures per minute: 429 with Retry-After beyond).
+// Limits: request head size (16 KiB), body size (max_body_bytes; max_json_bytes for JSON
+// bodies), the time a TLS handshake, a request's head and each wait for body bytes may take
+// (request_timeout: a body that never ends is cut off) and each write (write_timeout: a client
+// that stops reading is cut off), requests open at once per client address
+// (max_requests_per_address), connections served at once (threads: each open connection, an
+// event stream too, holds one); failed sign-ins per client address (sign_in_failures per
+// minute: 429 with Retry-After beyond).
 //
 // TLS: with tls_cert_file and tls_key_file (desfired's --tls_cert, --tls_key: the gRPC
 // listener's certificate and key) the API is served over HTTPS only, TLS 1.2 or newer; a

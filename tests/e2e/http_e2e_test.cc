@@ -209,7 +209,7 @@ TEST_F(HttpE2eTest, MalformedRequestsGetClearErrors) {
     EXPECT_EQ(r.status, c.status) << c.method << " " << c.path.substr(0, 60) << ": " << r.body;
     EXPECT_EQ(ReasonOf(r), c.reason) << c.path.substr(0, 60);
   }
-  // A long header line: civetweb refuses the request (and nothing else is affected).
+  // A long header line: over the 16 KiB head limit, refused (and nothing else is affected).
   HttpResponse big = Get("/v1/readers", {"X-Big: " + std::string(20000, 'x')});
   EXPECT_NE(big.status, 200);
   ExpectGrpcServes();

@@ -147,6 +147,16 @@ TEST_F(HttpsE2eTest, ApiEventsAndSecureCookieOverTlsOnAnyAddress) {
                                     .url = "/v1/session",
                                     .headers = {"Cookie: " + session, "X-CSRF-Token: wrong"}});
   EXPECT_EQ(out.status, 403) << out.body;
+  // Signing out clears the cookie, Secure as well.
+  google::protobuf::Struct answer;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(in.body, &answer).ok()) << in.body;
+  out = Call({.method = "DELETE",
+              .url = "/v1/session",
+              .headers = {"Cookie: " + session,
+                          "X-CSRF-Token: " + answer.fields().at("csrfToken").string_value()}});
+  EXPECT_EQ(out.status, 204) << out.body;
+  EXPECT_TRUE(absl::StrContains(out.Header("Set-Cookie"), "Max-Age=0; Secure"))
+      << out.Header("Set-Cookie");
 }
 
 TEST_F(HttpsE2eTest, PlainHttpGarbageAndStalledHandshakesAreClosed) {
