@@ -46,7 +46,8 @@ const std::vector<Group>& Groups() {
       {"Logs and metrics", {"log_format", "log_level", "log_file", "metrics_listen"}},
       {"HTTP API (browsers, scripts)",
        {"http_listen", "http_heartbeat", "http_request_timeout", "http_max_body_bytes",
-        "http_max_connections_per_address", "http_threads", "http_session_ttl"}},
+        "http_max_json_bytes", "http_max_connections_per_address", "http_threads",
+        "http_sign_in_failures", "http_session_ttl"}},
       {"Tests only",
        {"testing_crash_after_commit", "testing_crash_before_commit", "testing_crash_after_done"}},
   };

@@ -125,17 +125,22 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "host:port serving Prometheus metrics on /metrics (default: not served)");
 ABSL_FLAG(std::string, http_listen, "",
           "host:port serving the HTTP API (JSON, Server-Sent Events, the dashboard; docs/api.md); "
-          "plain HTTP, loopback only unless --allow-insecure-remote (default: not served)");
+          "HTTPS with --tls_cert/--tls_key (any address), else plain HTTP on loopback only "
+          "unless --allow_insecure_remote (default: not served)");
 ABSL_FLAG(absl::Duration, http_heartbeat, absl::Seconds(15),
           "comment lines sent on a quiet /v1/events stream this often");
 ABSL_FLAG(absl::Duration, http_request_timeout, absl::Seconds(10),
           "time an HTTP request's head, and each wait for its body, may take");
 ABSL_FLAG(int64_t, http_max_body_bytes, int64_t{256} << 20,
           "largest request body of POST /v1/taps:parse");
+ABSL_FLAG(int64_t, http_max_json_bytes, 64 * 1024,
+          "largest JSON request body of the HTTP API (POST /v1/session)");
 ABSL_FLAG(int, http_max_connections_per_address, 32,
           "HTTP requests (event streams too) open at once from one client address (0: no limit)");
 ABSL_FLAG(int, http_threads, 128,
-          "HTTP worker threads: requests served at once (each open event stream holds one)");
+          "HTTP connections served at once (each, an open event stream too, holds a thread)");
+ABSL_FLAG(int, http_sign_in_failures, 5,
+          "failed sign-ins (POST /v1/session) a client address may make per minute (0: no limit)");
 ABSL_FLAG(absl::Duration, http_session_ttl, absl::Hours(8),
           "lifetime of a browser session (POST /v1/session)");
 ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
@@ -195,14 +200,18 @@ int Run() {
   config.http.request_timeout = absl::GetFlag(FLAGS_http_request_timeout);
   config.http.session_ttl = absl::GetFlag(FLAGS_http_session_ttl);
   if (absl::GetFlag(FLAGS_http_max_body_bytes) < 1 || absl::GetFlag(FLAGS_http_threads) < 1 ||
+      absl::GetFlag(FLAGS_http_max_json_bytes) < 1 ||
+      absl::GetFlag(FLAGS_http_sign_in_failures) < 0 ||
       absl::GetFlag(FLAGS_http_max_connections_per_address) < 0) {
     logger->Error(
-        "--http_max_body_bytes and --http_threads must be positive, "
-        "--http_max_connections_per_address 0 or more");
+        "--http_max_body_bytes, --http_max_json_bytes and --http_threads must be positive, "
+        "--http_max_connections_per_address and --http_sign_in_failures 0 or more");
     return 2;
   }
   config.http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_http_max_body_bytes));
+  config.http.max_json_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_http_max_json_bytes));
   config.http.threads = static_cast<size_t>(absl::GetFlag(FLAGS_http_threads));
+  config.http.sign_in_failures = static_cast<size_t>(absl::GetFlag(FLAGS_http_sign_in_failures));
   config.http.max_requests_per_address =
       static_cast<size_t>(absl::GetFlag(FLAGS_http_max_connections_per_address));
   config.listen = absl::GetFlag(FLAGS_listen);

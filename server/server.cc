@@ -96,8 +96,9 @@ absl::Status CheckListen(const ServerConfig& c, absl::string_view field, const s
 absl::Status CheckConfig(const ServerConfig& c) {
   DESFIRED_RETURN_IF_ERROR(CheckListen(c, "listen", c.listen, !c.security.tls_cert_file.empty()));
   if (!c.http.listen.empty()) {
-    // The HTTP API is plain HTTP (http_server.h, "TLS"): loopback, behind a TLS proxy.
-    DESFIRED_RETURN_IF_ERROR(CheckListen(c, "http_listen", c.http.listen, /*tls=*/false));
+    // HTTPS with the gRPC listener's certificate (http_server.h, "TLS"): the same rule.
+    DESFIRED_RETURN_IF_ERROR(
+        CheckListen(c, "http_listen", c.http.listen, !c.security.tls_cert_file.empty()));
     if (c.http.tap_chunk_records == 0 || c.http.threads == 0 ||
         c.http.request_timeout <= absl::ZeroDuration() ||
         c.http.heartbeat <= absl::ZeroDuration() || c.http.session_ttl <= absl::ZeroDuration()) {
@@ -344,6 +345,10 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   if (!c.http.listen.empty()) {
     http::HttpOptions http = c.http;
     http.tap_chunk_records = std::min(http.tap_chunk_records, c.max_tap_batch);
+    http.write_timeout = c.watch_write_timeout;
+    http.tls_cert_file = c.security.tls_cert_file;
+    http.tls_key_file = c.security.tls_key_file;
+    http.tls_client_ca_file = c.security.tls_client_ca_file;
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
     DESFIRED_ASSIGN_OR_RETURN(

@@ -85,6 +85,9 @@ class Snapshot {
   virtual absl::StatusOr<std::unique_ptr<RowCursor>> Rows() = 0;
   // The rows whose seq is `first_seq` or more, seq ascending (the tail verified at start-up).
   virtual absl::StatusOr<std::unique_ptr<RowCursor>> RowsFrom(int64_t first_seq) = 0;
+  // The newest `limit` rows (all when there are fewer), seq DESCENDING: the latest changes a
+  // dashboard shows, read without walking the older rows. INVALID_ARGUMENT when limit < 1.
+  virtual absl::StatusOr<std::unique_ptr<RowCursor>> NewestFirst(int64_t limit) = 0;
   // The newest row's `hash` column as stored; nullopt when there are no rows.
   virtual absl::StatusOr<std::optional<std::string>> LastHash() = 0;
   // The seq of a row whose `hash` column is `hash`; 0 when none is (or it cannot be read).

@@ -71,10 +71,9 @@ void AppendLine(const StoredRow& row, ExportFormat format, std::string* line) {
   line->push_back('\n');
 }
 
-}  // namespace
-
-absl::Status Export(Snapshot& snapshot, std::ostream& out, ExportFormat format) {
-  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, snapshot.Rows());
+// Writes the rows of `rows` (of `snapshot`), after a CSV header line when CSV.
+absl::Status WriteRows(Snapshot& snapshot, RowCursor& rows, std::ostream& out,
+                       ExportFormat format) {
   std::string line;
   if (format == ExportFormat::kCsv) {
     for (int col = 0; col < kColumnCount; ++col) {
@@ -83,20 +82,33 @@ absl::Status Export(Snapshot& snapshot, std::ostream& out, ExportFormat format) 
     out << line << '\n';
   }
   while (true) {
-    absl::StatusOr<bool> more = rows->Next();
+    absl::StatusOr<bool> more = rows.Next();
     if (!more.ok()) {
       return absl::UnavailableError(
           absl::StrCat("cannot read ledger ", snapshot.name(), ": ", more.status().message()));
     }
     if (!*more) break;
     line.clear();
-    AppendLine(rows->row(), format, &line);
+    AppendLine(rows.row(), format, &line);
     out.write(line.data(), static_cast<std::streamsize>(line.size()));
     if (!out) return absl::UnavailableError("export: writing the output failed");
   }
   out.flush();
   if (!out) return absl::UnavailableError("export: writing the output failed");
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Export(Snapshot& snapshot, std::ostream& out, ExportFormat format) {
+  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, snapshot.Rows());
+  return WriteRows(snapshot, *rows, out, format);
+}
+
+absl::Status ExportNewest(Snapshot& snapshot, std::ostream& out, ExportFormat format,
+                          int64_t limit) {
+  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, snapshot.NewestFirst(limit));
+  return WriteRows(snapshot, *rows, out, format);
 }
 
 }  // namespace desfired::ledger

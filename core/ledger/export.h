@@ -14,6 +14,7 @@
 #ifndef DESFIRED_CORE_LEDGER_EXPORT_H_
 #define DESFIRED_CORE_LEDGER_EXPORT_H_
 
+#include <cstdint>
 #include <ostream>
 
 #include "absl/status/status.h"
@@ -26,6 +27,11 @@ enum class ExportFormat { kJsonLines, kCsv };
 // Writes every row of `snapshot` to `out`. UNAVAILABLE when the rows cannot be read ("cannot
 // read ledger <name>: ...") or `out` fails; INTERNAL when they cannot be queried at all.
 absl::Status Export(Snapshot& snapshot, std::ostream& out, ExportFormat format);
+
+// The newest `limit` rows of `snapshot` in the same format, NEWEST FIRST (Snapshot::
+// NewestFirst: the older rows are not read). INVALID_ARGUMENT when limit < 1.
+absl::Status ExportNewest(Snapshot& snapshot, std::ostream& out, ExportFormat format,
+                          int64_t limit);
 
 }  // namespace desfired::ledger
 

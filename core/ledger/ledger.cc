@@ -265,6 +265,29 @@ absl::StatusOr<std::vector<Row>> Ledger::Unresolved() {
 
 absl::StatusOr<int64_t> Ledger::Count() { return backend_->Count(); }
 
+absl::Status Ledger::ExportNewest(std::ostream& out, ExportFormat format, int64_t limit) {
+  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> snapshot, backend_->OpenSnapshot());
+  return ledger::ExportNewest(*snapshot, out, format, limit);
+}
+
+VerifyResult Ledger::VerifyRecent(int64_t tail_rows, absl::Duration max_age) {
+  Head head;
+  {
+    absl::MutexLock l(&mu_);
+    head = head_;
+  }
+  absl::MutexLock l(&verify_mu_);  // one verify at a time; the others take its result
+  const absl::Time now = absl::Now();
+  if (recent_ && recent_head_ == head && recent_tail_ == tail_rows && now - recent_at_ < max_age) {
+    return *recent_;
+  }
+  recent_ = Verify(tail_rows);
+  recent_head_ = head;  // the snapshot ended there or later: a later append re-verifies
+  recent_tail_ = tail_rows;
+  recent_at_ = now;
+  return *recent_;
+}
+
 VerifyResult Ledger::Verify(int64_t tail_rows) {
   absl::StatusOr<std::unique_ptr<Snapshot>> snapshot = backend_->OpenSnapshot();
   if (!snapshot.ok()) {

@@ -170,6 +170,17 @@ class Ledger {
   // line ends). docs/ledger.md has the formats. UNAVAILABLE when the ledger cannot be read or
   // `out` fails.
   absl::Status Export(std::ostream& out, ExportFormat format);
+  // The newest `limit` rows in the format of Export, NEWEST FIRST, read without the older ones
+  // (export.h, ExportNewest): the latest changes a dashboard shows. INVALID_ARGUMENT when
+  // limit < 1; UNAVAILABLE as Export.
+  absl::Status ExportNewest(std::ostream& out, ExportFormat format, int64_t limit);
+  // Verify(tail_rows), or the result of the last one when this Ledger's head has not moved
+  // since and that result is younger than `max_age`: for callers that ask often (the
+  // dashboard's ledger panel polls), so that concurrent and repeated asks verify once. An
+  // append re-verifies at the next ask; a row changed by another program without moving the
+  // head shows at the latest `max_age` later (or at the next Verify).
+  VerifyResult VerifyRecent(int64_t tail_rows, absl::Duration max_age)
+      ABSL_LOCKS_EXCLUDED(mu_, verify_mu_);
   // Export() of a SQLite file opened read-only (desfirectl ledger export).
   static absl::Status ExportFile(const std::string& path, std::ostream& out, ExportFormat format);
 
@@ -187,6 +198,12 @@ class Ledger {
   std::string broken_ ABSL_GUARDED_BY(mu_);    // what Verify found wrong; empty: nothing
   // head_ is a deferred row: the head file names the row before it.
   bool deferred_ ABSL_GUARDED_BY(mu_) = false;
+  // VerifyRecent's last result, the head and tail it was computed for, and when.
+  absl::Mutex verify_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::optional<VerifyResult> recent_ ABSL_GUARDED_BY(verify_mu_);
+  Head recent_head_ ABSL_GUARDED_BY(verify_mu_);
+  int64_t recent_tail_ ABSL_GUARDED_BY(verify_mu_) = 0;
+  absl::Time recent_at_ ABSL_GUARDED_BY(verify_mu_);
 };
 
 }  // namespace desfired::ledger

@@ -84,21 +84,15 @@ class SqliteSnapshot final : public Snapshot {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::unique_ptr<RowCursor>> Rows() override {
-    if (!Begin()) return absl::UnavailableError(DbError(db_.get()));
-    DESFIRED_ASSIGN_OR_RETURN(
-        Stmt stmt,
-        Prepare(db_.get(), absl::StrCat("SELECT ", sqlite::kColumns, " FROM ledger ORDER BY seq")));
-    return std::unique_ptr<RowCursor>(new SqliteCursor(db_.get(), std::move(stmt)));
-  }
+  absl::StatusOr<std::unique_ptr<RowCursor>> Rows() override { return Cursor("ORDER BY seq", 0); }
 
   absl::StatusOr<std::unique_ptr<RowCursor>> RowsFrom(int64_t first_seq) override {
-    if (!Begin()) return absl::UnavailableError(DbError(db_.get()));
-    DESFIRED_ASSIGN_OR_RETURN(
-        Stmt stmt, Prepare(db_.get(), absl::StrCat("SELECT ", sqlite::kColumns,
-                                                   " FROM ledger WHERE seq >= ?1 ORDER BY seq")));
-    sqlite3_bind_int64(stmt.get(), 1, first_seq);
-    return std::unique_ptr<RowCursor>(new SqliteCursor(db_.get(), std::move(stmt)));
+    return Cursor("WHERE seq >= ?1 ORDER BY seq", first_seq);
+  }
+
+  absl::StatusOr<std::unique_ptr<RowCursor>> NewestFirst(int64_t limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("the newest rows: limit must be 1 or more");
+    return Cursor("ORDER BY seq DESC LIMIT ?1", limit);
   }
 
   absl::StatusOr<std::optional<std::string>> LastHash() override {
@@ -133,6 +127,16 @@ class SqliteSnapshot final : public Snapshot {
  private:
   // Opens the read transaction unless it is open.
   bool Begin() { return !sqlite3_get_autocommit(db_.get()) || Exec(db_.get(), "BEGIN"); }
+
+  // The rows of "SELECT <columns> FROM ledger <tail>", ?1 bound to `arg` when the tail has it.
+  absl::StatusOr<std::unique_ptr<RowCursor>> Cursor(absl::string_view tail, int64_t arg) {
+    if (!Begin()) return absl::UnavailableError(DbError(db_.get()));
+    DESFIRED_ASSIGN_OR_RETURN(
+        Stmt stmt,
+        Prepare(db_.get(), absl::StrCat("SELECT ", sqlite::kColumns, " FROM ledger ", tail)));
+    if (sqlite3_bind_parameter_count(stmt.get()) > 0) sqlite3_bind_int64(stmt.get(), 1, arg);
+    return std::unique_ptr<RowCursor>(new SqliteCursor(db_.get(), std::move(stmt)));
+  }
 
   const std::string path_;
   Db db_;

@@ -1,10 +1,9 @@
 #include "server/http/exchange.h"
 
-#include <civetweb.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/http/connection.h"
 #include "server/http/http_error.h"
 
 namespace desfired::server::http {
@@ -49,35 +48,24 @@ constexpr absl::string_view kCommonHeaders =
 }  // namespace
 
 std::optional<std::string> Exchange::Header(absl::string_view name) const {
-  const char* v = mg_get_header(conn_, std::string(name).c_str());
-  if (v == nullptr) return std::nullopt;
-  return std::string(v);
+  return conn_->Header(name);
 }
 
 bool Exchange::secure() const {
   return tls_ || Header("X-Forwarded-Proto").value_or("") == "https";
 }
 
-int64_t Exchange::content_length() const { return mg_get_request_info(conn_)->content_length; }
+int64_t Exchange::content_length() const { return conn_->content_length(); }
 
 absl::StatusOr<size_t> Exchange::ReadBody(char* buf, size_t n) {
-  const int got = mg_read(conn_, buf, n);
-  if (got < 0) {
-    return HttpError(absl::StatusCode::kDeadlineExceeded, "REQUEST_TIMEOUT",
-                     "the request body did not arrive in time (or the connection failed)",
-                     {{"limit", "http_request_timeout"}});
-  }
-  return static_cast<size_t>(got);
+  absl::StatusOr<size_t> got = conn_->ReadBody(buf, n);
+  if (!got.ok()) return BodyTimedOut();
+  return got;
 }
 
 absl::StatusOr<std::string> Exchange::ReadAll(size_t max, absl::string_view limit) {
   const int64_t length = content_length();
-  auto too_large = [&] {
-    return HttpError(absl::StatusCode::kResourceExhausted, "BODY_TOO_LARGE",
-                     absl::StrCat("the request body is larger than ", max, " bytes"),
-                     {{"limit", std::string(limit)}, {"max", absl::StrCat(max)}});
-  };
-  if (length > static_cast<int64_t>(max)) return too_large();
+  if (length > static_cast<int64_t>(max)) return BodyTooLarge(max, limit);
   std::string body;
   char buf[8192];
   while (true) {
@@ -85,13 +73,10 @@ absl::StatusOr<std::string> Exchange::ReadAll(size_t max, absl::string_view limi
     if (!got.ok()) return got.status();
     if (*got == 0) break;
     body.append(buf, *got);
-    if (body.size() > max) return too_large();
+    if (body.size() > max) return BodyTooLarge(max, limit);
   }
   if (length >= 0 && body.size() < static_cast<size_t>(length)) {
-    return HttpError(
-        absl::StatusCode::kDeadlineExceeded, "REQUEST_TIMEOUT",
-        absl::StrCat("the request body ended after ", body.size(), " of ", length, " bytes"),
-        {{"limit", "http_request_timeout"}});
+    return BodyTimedOut(body.size(), length);
   }
   return body;
 }
@@ -104,8 +89,8 @@ void Exchange::Respond(int status, absl::string_view content_type, absl::string_
                                   kCommonHeaders, extra_headers);
   if (!content_type.empty()) absl::StrAppend(&head, "Content-Type: ", content_type, "\r\n");
   absl::StrAppend(&head, "Content-Length: ", body.size(), "\r\n\r\n");
-  mg_write(conn_, head.data(), head.size());
-  if (!body.empty()) mg_write(conn_, body.data(), body.size());
+  absl::StrAppend(&head, body);
+  conn_->Write(head);
 }
 
 void Exchange::RespondJson(const google::protobuf::Message& message, int status) {
@@ -124,12 +109,10 @@ void Exchange::StartStream(int status, absl::string_view content_type,
   const std::string head =
       absl::StrCat("HTTP/1.1 ", status, " ", StatusText(status), "\r\n", kCommonHeaders,
                    extra_headers, "Content-Type: ", content_type, "\r\n\r\n");
-  mg_write(conn_, head.data(), head.size());
+  conn_->Write(head);
 }
 
-bool Exchange::Write(absl::string_view data) {
-  return mg_write(conn_, data.data(), data.size()) == static_cast<int>(data.size());
-}
+bool Exchange::Write(absl::string_view data) { return conn_->Write(data); }
 
 std::string ProtoJson(const google::protobuf::Message& message) {
   std::string out;

@@ -1,8 +1,8 @@
 // One HTTP request being answered, as the handlers of the HTTP API see it (internal to
-// server/http): the parsed request, its authenticated caller, and the ways to answer on
-// civetweb's connection. Every error goes out through Fail (http_error.h's one shape).
+// server/http): the parsed request, its authenticated caller, and the ways to answer on its
+// connection (connection.h). Every error goes out through Fail (http_error.h's one shape).
 //
-// Thread-compatible: one Exchange per request, used on that request's civetweb thread.
+// Thread-compatible: one Exchange per request, used on that request's handler thread.
 #ifndef DESFIRED_SERVER_HTTP_EXCHANGE_H_
 #define DESFIRED_SERVER_HTTP_EXCHANGE_H_
 
@@ -21,9 +21,9 @@
 #include "server/http/http_request.h"
 #include "server/http/session_store.h"
 
-struct mg_connection;
-
 namespace desfired::server::http {
+
+class Connection;
 
 // The caller of a request, once authenticated (HttpServer::Authenticate).
 struct Caller {
@@ -33,7 +33,7 @@ struct Caller {
 
 class Exchange {
  public:
-  Exchange(mg_connection* conn, bool tls) : conn_(conn), tls_(tls) {}
+  Exchange(Connection* conn, bool tls) : conn_(conn), tls_(tls) {}
 
   std::string method;
   std::vector<std::string> segments;  // the path, decoded (http_request.h)
@@ -47,7 +47,7 @@ class Exchange {
   // The browser used https: TLS here, or a reverse proxy in front says so
   // (X-Forwarded-Proto: https).
   bool secure() const;
-  mg_connection* conn() const { return conn_; }
+  Connection* conn() const { return conn_; }
 
   // Reads up to `n` body bytes into `buf`: the count, 0 at the body's end; an error when the
   // connection fails or the body does not come within the request timeout.
@@ -72,7 +72,7 @@ class Exchange {
   bool started() const { return started_; }
 
  private:
-  mg_connection* conn_;
+  Connection* conn_;
   bool tls_;
   int status_ = 0;
   bool started_ = false;

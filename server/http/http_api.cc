@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -16,6 +17,8 @@ namespace {
 
 constexpr int kDefaultLedgerRows = 50;
 constexpr int kMaxLedgerRows = 1000;
+// How old the chain's status may be when the ledger has not moved (Ledger::VerifyRecent).
+constexpr absl::Duration kVerifyMaxAge = absl::Seconds(10);
 
 // The answer of a unary call: its JSON, or its error in the API's shape.
 template <typename Response>
@@ -74,21 +77,18 @@ void HandleLedgerRecent(HttpServer& server, Exchange& ex) {
     return ex.Fail(HttpError(absl::StatusCode::kNotFound, "NOT_FOUND",
                              "desfired runs without an audit ledger (--data_dir is empty)"));
   }
-  // The export is the ledger's one reader of rows (JSON lines, oldest first); the newest
-  // `limit` lines are kept.
+  // The newest rows (newest first, read without the older ones) in the export's JSON, and
+  // the chain's status from a verify shared by the requests until the ledger moves on.
   std::ostringstream rows;
-  if (absl::Status s = ledger->Export(rows, ledger::ExportFormat::kJsonLines); !s.ok()) {
+  if (absl::Status s = ledger->ExportNewest(rows, ledger::ExportFormat::kJsonLines, limit);
+      !s.ok()) {
     return ex.Fail(s);
   }
-  const std::string all = rows.str();
-  std::vector<absl::string_view> lines = absl::StrSplit(all, '\n', absl::SkipEmpty());
-  const size_t first = lines.size() > static_cast<size_t>(limit) ? lines.size() - limit : 0;
-  const ledger::VerifyResult verify = ledger->Verify(kMaxLedgerRows);
+  const std::string newest = rows.str();
+  std::vector<absl::string_view> lines = absl::StrSplit(newest, '\n', absl::SkipEmpty());
+  const ledger::VerifyResult verify = ledger->VerifyRecent(kMaxLedgerRows, kVerifyMaxAge);
   std::string body = "{\"rows\":[";
-  for (size_t i = lines.size(); i > first; --i) {  // newest first
-    if (i != lines.size()) body += ',';
-    absl::StrAppend(&body, lines[i - 1]);
-  }
+  absl::StrAppend(&body, absl::StrJoin(lines, ","));
   absl::StrAppend(&body, "],\"verify\":{\"ok\":", verify.ok ? "true" : "false",
                   ",\"rowsChecked\":", verify.rows, ",\"headHash\":\"", verify.head_hash, "\"");
   if (!verify.ok) {

@@ -81,4 +81,19 @@ absl::Status HttpError(absl::StatusCode code, absl::string_view reason, absl::st
   return status;
 }
 
+absl::Status BodyTooLarge(size_t max, absl::string_view limit) {
+  return HttpError(absl::StatusCode::kResourceExhausted, "BODY_TOO_LARGE",
+                   absl::StrCat("the request body is larger than ", max, " bytes"),
+                   {{"limit", std::string(limit)}, {"max", absl::StrCat(max)}});
+}
+
+absl::Status BodyTimedOut(uint64_t received, int64_t length) {
+  return HttpError(
+      absl::StatusCode::kDeadlineExceeded, "REQUEST_TIMEOUT",
+      length >= 0 && received < static_cast<uint64_t>(length)
+          ? absl::StrCat("the request body ended after ", received, " of ", length, " bytes")
+          : "the request body did not arrive in time (or the connection failed)",
+      {{"limit", "http_request_timeout"}});
+}
+
 }  // namespace desfired::server::http

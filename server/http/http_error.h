@@ -16,6 +16,8 @@
 #ifndef DESFIRED_SERVER_HTTP_HTTP_ERROR_H_
 #define DESFIRED_SERVER_HTTP_HTTP_ERROR_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +38,13 @@ std::string ErrorJson(const absl::Status& status);
 // services build theirs: for the refusals of the HTTP layer.
 absl::Status HttpError(absl::StatusCode code, absl::string_view reason, absl::string_view message,
                        std::vector<std::pair<std::string, std::string>> metadata = {});
+
+// The refusals of a request body, one wording wherever a body is read:
+// BODY_TOO_LARGE (RESOURCE_EXHAUSTED): larger than `max` bytes; `limit` names the flag.
+absl::Status BodyTooLarge(size_t max, absl::string_view limit);
+// REQUEST_TIMEOUT (DEADLINE_EXCEEDED): the body did not come within --http_request_timeout, or
+// the connection ended after `received` of the `length` bytes announced (length < 0: none).
+absl::Status BodyTimedOut(uint64_t received = 0, int64_t length = -1);
 
 }  // namespace desfired::server::http
 

@@ -1,6 +1,7 @@
 // The parts of an HTTP request the API reads itself, parsed strictly: the path (split into
 // percent-decoded segments), the query string and the Cookie header (docs/api.md, "HTTP API").
-// civetweb hands them over undecoded (decode_url=no), so that every byte is checked here once.
+// The connection (connection.h) hands them over undecoded, so that every byte is checked here
+// once.
 //
 //   absl::StatusOr<std::vector<std::string>> segments = SplitPath("/v1/readers/Test%20PCD/card");
 //   // {"v1", "readers", "Test PCD", "card"}
@@ -26,7 +27,7 @@
 
 namespace desfired::server::http {
 
-// Longest path, query string and Cookie header the API reads (civetweb's max_request_size
+// Longest path, query string and Cookie header the API reads (the 16 KiB head limit
 // bounds the whole head too).
 inline constexpr size_t kMaxPathBytes = 2048;
 inline constexpr size_t kMaxQueryParams = 64;

@@ -1,50 +1,92 @@
 #include "server/http/http_server.h"
 
-#include <civetweb.h>
-
-#include <cstring>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <set>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/dashboard/dashboard_assets.h"
+#include "server/http/connection.h"
 #include "server/http/http_error.h"
 
 namespace desfired::server::http {
 namespace {
 
 constexpr absl::string_view kCookie = "desfired_session";
-constexpr size_t kMaxJsonBody = 64 * 1024;
 
-int OnBeginRequest(mg_connection* conn) {
-  auto* server = static_cast<HttpServer*>(mg_get_request_info(conn)->user_data);
-  return server->HandleRequest(conn);
-}
+namespace net = boost::asio;
+using boost::system::error_code;
 
-// civetweb's own lines (bind failures, TLS errors) go to the server's log.
-int OnLogMessage(const mg_connection* conn, const char* message) {
-  const mg_request_info* info = conn ? mg_get_request_info(conn) : nullptr;
-  auto* server = info ? static_cast<HttpServer*>(info->user_data) : nullptr;
-  if (server != nullptr && server->deps().logger != nullptr) {
-    server->deps().logger->Warn("http", log::Fields().Str("detail", message));
+// I/O threads: every connection's socket and TLS operations (the requests run on their own).
+constexpr int kIoThreads = 2;
+
+// The address of `listen` (host:port; "localhost" as 127.0.0.1, an IPv6 host in brackets).
+absl::StatusOr<net::ip::tcp::endpoint> Endpoint(absl::string_view listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == absl::string_view::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError("not host:port");
   }
-  return 1;
+  absl::string_view host = listen.substr(0, colon);
+  if (host == "localhost") host = "127.0.0.1";
+  if (absl::ConsumePrefix(&host, "[")) (void)absl::ConsumeSuffix(&host, "]");
+  error_code ec;
+  const net::ip::address address = net::ip::make_address(std::string(host), ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IP address"));
+  return net::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
 }
 
-// civetweb's form of host:port ("localhost" as 127.0.0.1).
-std::string CivetPorts(absl::string_view listen) {
-  std::string ports(listen);
-  if (absl::StartsWith(ports, "localhost:")) ports = absl::StrCat("127.0.0.1", ports.substr(9));
-  return ports;
+// The TLS context of the listener (http_server.h, "TLS"); INVALID_ARGUMENT naming the file.
+absl::Status SetUpTls(net::ssl::context& tls, const HttpOptions& o) {
+  error_code ec;
+  tls.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                      net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                  ec);
+  auto failed = [&](absl::string_view what, const std::string& file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http_listen: cannot use the TLS ", what, " ", file, ": ", ec.message()));
+  };
+  if (tls.use_certificate_chain_file(o.tls_cert_file, ec); ec) {
+    return failed("certificate", o.tls_cert_file);
+  }
+  if (tls.use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec); ec) {
+    return failed("key", o.tls_key_file);
+  }
+  if (!o.tls_client_ca_file.empty()) {
+    if (tls.load_verify_file(o.tls_client_ca_file, ec); ec) {
+      return failed("client CA", o.tls_client_ca_file);
+    }
+    tls.set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert, ec);
+  }
+  return absl::OkStatus();
 }
 
 // The session cookie's value, when the request carries one.
 std::optional<std::string> SessionId(const Exchange& ex) {
   std::optional<std::string> cookies = ex.Header("Cookie");
   return cookies ? CookieValue(*cookies, kCookie) : std::nullopt;
+}
+
+// The Set-Cookie header line of the session cookie (`id` empty and max_age 0: cleared).
+std::string SetCookie(absl::string_view id, int64_t max_age, bool secure) {
+  return absl::StrCat("Set-Cookie: ", kCookie, "=", id,
+                      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
+                      secure ? "; Secure" : "", "\r\n");
 }
 
 // The answer of POST and GET /v1/session.
@@ -65,42 +107,108 @@ std::string SessionJson(absl::string_view caller, Role role, absl::string_view c
 HttpServer::HttpServer(HttpOptions options, HttpDeps deps)
     : options_(std::move(options)),
       deps_(std::move(deps)),
-      sessions_(SessionStore::Options{.ttl = options_.session_ttl}) {}
+      sessions_(SessionStore::Options{.ttl = options_.session_ttl}),
+      sign_in_limit_(SignInLimit::Options{.max_failures = options_.sign_in_failures}) {}
+
+struct HttpServer::Io {
+  net::io_context ioc{kIoThreads};
+  std::optional<net::ssl::context> tls;
+  std::optional<net::ip::tcp::acceptor> acceptor;  // on its own strand
+  std::optional<net::steady_timer> retry;          // after an accept error
+  // Keeps the I/O threads running, between operations too, until Stop.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  std::set<std::shared_ptr<Connection>> open ABSL_GUARDED_BY(mu);
+};
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions options, HttpDeps deps) {
   std::unique_ptr<HttpServer> s(new HttpServer(std::move(options), std::move(deps)));
   const HttpOptions& o = s->options_;
-  mg_init_library(0);
-  const std::string ports = CivetPorts(o.listen);
-  const std::string threads = absl::StrCat(o.threads);
-  const std::string timeout = absl::StrCat(absl::ToInt64Milliseconds(o.request_timeout));
-  std::vector<const char*> config = {"listening_ports",    ports.c_str(),
-                                     "num_threads",        threads.c_str(),
-                                     "request_timeout_ms", timeout.c_str(),
-                                     "max_request_size",   "16384",
-                                     "enable_keep_alive",  "no",
-                                     "decode_url",         "no",
-                                     "tcp_nodelay",        "1"};
-  config.push_back(nullptr);
-  mg_callbacks callbacks;
-  std::memset(&callbacks, 0, sizeof callbacks);
-  callbacks.begin_request = OnBeginRequest;
-  callbacks.log_message = OnLogMessage;
-  char error_text[256] = {0};
-  unsigned error_code = 0;
-  mg_error_data error{
-      .code = &error_code, .text = error_text, .text_buffer_size = sizeof error_text};
-  mg_init_data init{
-      .callbacks = &callbacks, .user_data = s.get(), .configuration_options = config.data()};
-  s->ctx_ = mg_start2(&init, &error);
-  if (s->ctx_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen, " (http_listen): ",
-                                               error_text[0] ? error_text : "civetweb failed"));
+  s->io_ = std::make_shared<Io>();
+  Io& io = *s->io_;
+  if (!o.tls_cert_file.empty()) {
+    io.tls.emplace(net::ssl::context::tls_server);
+    if (absl::Status status = SetUpTls(*io.tls, o); !status.ok()) return status;
   }
-  mg_server_port port_info[4];
-  const int n = mg_get_server_ports(s->ctx_, 4, port_info);
-  if (n > 0) s->port_ = port_info[0].port;
+  absl::StatusOr<net::ip::tcp::endpoint> endpoint = Endpoint(o.listen);
+  auto cannot_listen = [&](absl::string_view why) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", o.listen, " (http_listen): ", why));
+  };
+  if (!endpoint.ok()) return cannot_listen(endpoint.status().message());
+  io.acceptor.emplace(net::make_strand(io.ioc));
+  io.retry.emplace(io.acceptor->get_executor());
+  error_code ec;
+  if (io.acceptor->open(endpoint->protocol(), ec); ec) return cannot_listen(ec.message());
+  (void)io.acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (io.acceptor->bind(*endpoint, ec); ec) return cannot_listen(ec.message());
+  if (io.acceptor->listen(net::socket_base::max_listen_connections, ec); ec) {
+    return cannot_listen(ec.message());
+  }
+  s->port_ = io.acceptor->local_endpoint(ec).port();
+  s->Accept();
+  io.work.emplace(io.ioc.get_executor());
+  for (int i = 0; i < kIoThreads; ++i) io.threads.emplace_back([&io] { io.ioc.run(); });
   return s;
+}
+
+void HttpServer::Accept() {
+  io_->acceptor->async_accept(
+      net::make_strand(io_->ioc), [this](error_code ec, net::ip::tcp::socket socket) {
+        if (ec == net::error::operation_aborted || stopping_.load()) return;
+        if (ec) {  // out of descriptors, say: try again shortly
+          if (deps_.logger != nullptr) {
+            deps_.logger->Warn("http_accept_failed", log::Fields().Str("detail", ec.message()));
+          }
+          io_->retry->expires_after(std::chrono::milliseconds(100));
+          io_->retry->async_wait([this](error_code wait) {
+            if (!wait && !stopping_.load()) Accept();
+          });
+          return;
+        }
+        Serve(Connection::Create(std::move(socket), io_->tls ? &*io_->tls : nullptr,
+                                 {.request_timeout = options_.request_timeout,
+                                  .write_timeout = options_.write_timeout}));
+        Accept();
+      });
+}
+
+void HttpServer::Serve(std::shared_ptr<Connection> conn) {
+  {
+    absl::MutexLock lock(&io_->mu);
+    if (io_->open.size() >= options_.threads) return;  // closed as `conn` goes
+    io_->open.insert(conn);
+  }
+  // The thread holds `io` (not the server) once its connection is done, so that Stop may
+  // return as soon as the set is empty.
+  auto serve = [this, io = io_, conn] {
+    const absl::Status handshake = conn->Handshake();
+    if (!handshake.ok() && deps_.logger != nullptr) {  // plain HTTP, a scanner, a bad client cert
+      deps_.logger->Debug(
+          "http_tls_handshake_failed",
+          log::Fields().Str("remote", conn->remote_address()).Str("detail", handshake.message()));
+    }
+    if (handshake.ok()) {
+      const absl::Status head = conn->ReadHead();
+      if (head.ok()) {
+        HandleRequest(*conn);
+      } else if (head.code() == absl::StatusCode::kInvalidArgument) {
+        Exchange(conn.get(), conn->tls())
+            .Fail(HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT", head.message(),
+                            {{"field", "head"}}));
+      }
+    }
+    conn->Close();
+    absl::MutexLock lock(&io->mu);
+    io->open.erase(conn);
+  };
+  try {
+    std::thread(std::move(serve)).detach();
+  } catch (const std::system_error&) {  // no thread to be had: the connection is closed
+    absl::MutexLock lock(&io_->mu);
+    io_->open.erase(conn);
+  }
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -112,8 +220,21 @@ void HttpServer::Stop() {
     auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streams_ == 0; };
     mu_.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(2));
   }
-  if (ctx_ != nullptr) mg_stop(ctx_);
-  ctx_ = nullptr;
+  if (io_ == nullptr || !io_->acceptor) return;
+  net::post(io_->acceptor->get_executor(), [io = io_] {
+    error_code ignored;
+    io->acceptor->close(ignored);
+    io->retry->cancel();
+  });
+  {
+    absl::MutexLock lock(&io_->mu);
+    for (const std::shared_ptr<Connection>& conn : io_->open) conn->Cancel();
+    auto closed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_->mu) { return io_->open.empty(); };
+    io_->mu.Await(absl::Condition(&closed));
+  }
+  io_->work.reset();
+  io_->ioc.stop();
+  for (std::thread& t : io_->threads) t.join();
 }
 
 void HttpServer::StreamStarted() {
@@ -143,22 +264,20 @@ void HttpServer::ReleaseAddress(const std::string& address) {
   if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
 }
 
-int HttpServer::HandleRequest(mg_connection* conn) {
-  const mg_request_info* info = mg_get_request_info(conn);
-  Exchange ex(conn, info->is_ssl != 0);
-  ex.method = info->request_method ? info->request_method : "";
-  const std::string address = info->remote_addr;
+void HttpServer::HandleRequest(Connection& conn) {
+  Exchange ex(&conn, conn.tls());
+  ex.method = conn.method();
+  const std::string& address = conn.remote_address();
   if (!AdmitAddress(address)) {
     ex.Fail(HttpError(absl::StatusCode::kResourceExhausted, "TOO_MANY_CONNECTIONS",
                       absl::StrCat("this address has ", options_.max_requests_per_address,
                                    " requests open, as many as the server allows"),
                       {{"limit", "http_max_connections_per_address"},
                        {"max", absl::StrCat(options_.max_requests_per_address)}}));
-    return ex.status();
+    return;
   }
-  absl::StatusOr<std::vector<std::string>> segments =
-      SplitPath(info->local_uri_raw ? info->local_uri_raw : "");
-  absl::StatusOr<QueryParams> query = ParseQuery(info->query_string ? info->query_string : "");
+  absl::StatusOr<std::vector<std::string>> segments = SplitPath(conn.path());
+  absl::StatusOr<QueryParams> query = ParseQuery(conn.query());
   if (!segments.ok()) {
     ex.Fail(HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT",
                       absl::StrCat("malformed path: ", segments.status().message()),
@@ -173,7 +292,6 @@ int HttpServer::HandleRequest(mg_connection* conn) {
     Dispatch(ex);
   }
   ReleaseAddress(address);
-  return ex.status() != 0 ? ex.status() : 500;
 }
 
 absl::StatusOr<Caller> HttpServer::Authenticate(const Exchange& ex, bool csrf) {
@@ -261,7 +379,20 @@ void HttpServer::Dispatch(Exchange& ex) {
 }
 
 void HttpServer::SignIn(Exchange& ex) {
-  absl::StatusOr<std::string> body = ex.ReadAll(kMaxJsonBody, "http_max_json_bytes");
+  const std::string& address = ex.conn()->remote_address();
+  if (const absl::Duration wait = sign_in_limit_.RetryAfter(address, absl::Now());
+      wait > absl::ZeroDuration()) {
+    const int64_t seconds = absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)));
+    const absl::Status refused = HttpError(
+        absl::StatusCode::kResourceExhausted, "TOO_MANY_FAILED_SIGN_INS",
+        absl::StrCat("too many failed sign-ins from this address: try again in ", seconds, " s"),
+        {{"limit", "http_sign_in_failures"},
+         {"max", absl::StrCat(options_.sign_in_failures)},
+         {"retry_after_seconds", absl::StrCat(seconds)}});
+    return ex.Respond(HttpStatusOf(refused.code()), "application/json", ErrorJson(refused),
+                      absl::StrCat("Retry-After: ", seconds, "\r\n"));
+  }
+  absl::StatusOr<std::string> body = ex.ReadAll(options_.max_json_bytes, "http_max_json_bytes");
   if (!body.ok()) return ex.Fail(body.status());
   google::protobuf::Struct request;
   if (!google::protobuf::util::JsonStringToMessage(*body, &request).ok()) {
@@ -275,18 +406,17 @@ void HttpServer::SignIn(Exchange& ex) {
   CallCredentials credentials;
   if (!token.empty()) credentials.authorization = "Bearer " + token;
   absl::StatusOr<Principal> principal = deps_.authorizer->Identify(credentials);
-  if (!principal.ok()) return ex.Fail(principal.status());
+  if (!principal.ok()) {
+    sign_in_limit_.Failed(address, absl::Now());
+    return ex.Fail(principal.status());
+  }
   const std::string caller = principal->name;
   const Role role = principal->role;
   absl::StatusOr<SessionStore::Created> session =
       sessions_.Create(std::move(token), *std::move(principal));
   if (!session.ok()) return ex.Fail(session.status());
-  const std::string cookie = absl::StrCat(
-      "Set-Cookie: ", kCookie, "=", session->id,
-      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", absl::ToInt64Seconds(options_.session_ttl),
-      ex.secure() ? "; Secure" : "", "\r\n");
   ex.Respond(200, "application/json", SessionJson(caller, role, session->csrf, session->expires),
-             cookie);
+             SetCookie(session->id, absl::ToInt64Seconds(options_.session_ttl), ex.secure()));
 }
 
 void HttpServer::SessionInfo(Exchange& ex) {
@@ -320,9 +450,7 @@ bool HttpServer::ServeDashboard(Exchange& ex) {
 
 void HttpServer::SignOut(Exchange& ex) {
   if (std::optional<std::string> id = SessionId(ex)) sessions_.Remove(*id);
-  ex.Respond(
-      204, "", "",
-      absl::StrCat("Set-Cookie: ", kCookie, "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n"));
+  ex.Respond(204, "", "", SetCookie("", 0, ex.secure()));
 }
 
 }  // namespace desfired::server::http

@@ -1,7 +1,6 @@
 // HttpServer: the HTTP/1.1 side of desfired (--http_listen), for browsers and scripts: a JSON
 // API over the same services as gRPC, Server-Sent Events of WatchCards, and browser sessions
-// (docs/api.md, "HTTP API"). Built on civetweb (Debian's libcivetweb, which prometheus-cpp
-// already brings: a maintained embeddable C server).
+// (docs/api.md, "HTTP API"), over HTTP or HTTPS (see TLS below).
 //
 //   GET    /healthz                     the health service's status, no token needed
 //   POST   /v1/session                  {"token": "..."} → session cookie + {"csrfToken": ...}
@@ -27,17 +26,26 @@
 // must carry the session's CSRF token in X-CSRF-Token. Without a tokens file every caller is
 // admin, as for gRPC. Tokens are never read from a URL and never logged.
 //
-// Limits: request head size (civetweb), body size (max_body_bytes; 64 KiB for JSON bodies),
-// the time a request's head and body may take (request_timeout: a body that never ends is cut
-// off), requests open at once per client address (max_requests_per_address), worker threads
-// (each open request, an event stream too, holds one).
+// Limits: request head size (16 KiB), body size (max_body_bytes; max_json_bytes for JSON
+// bodies), the time a TLS handshake, a request's head and each wait for body bytes may take
+// (request_timeout: a body that never ends is cut off) and each write (write_timeout: a client
+// that stops reading is cut off), requests open at once per client address
+// (max_requests_per_address), connections served at once (threads: each open connection, an
+// event stream too, holds one); failed sign-ins per client address (sign_in_failures per
+// minute: 429 with Retry-After beyond).
 //
-// TLS: none of its own. Debian's civetweb 1.15 loads OpenSSL at run time with the functions of
-// OpenSSL 1.1, one of which OpenSSL 3 no longer has: a TLS connection crashes it (a null
-// function called after the handshake). The API is therefore served in plain HTTP, on loopback
-// (the rule of --listen without TLS), and put behind a TLS reverse proxy for other hosts;
-// the session cookie is Secure when the proxy says the browser used https
-// (X-Forwarded-Proto: https).
+// TLS: with tls_cert_file and tls_key_file (desfired's --tls_cert, --tls_key: the gRPC
+// listener's certificate and key) the API is served over HTTPS only, TLS 1.2 or newer; a
+// plain-HTTP request or a handshake that fails is closed without an answer. With
+// tls_client_ca_file (--tls_client_ca) every client must present a certificate from that CA,
+// as for gRPC (mutual TLS: a browser needs the client certificate installed). The session
+// cookie is Secure under TLS, or when a reverse proxy in front says the browser used https
+// (X-Forwarded-Proto: https). The files are read once, at Start.
+//
+// Built on Boost.Beast and Boost.Asio (Debian's libboost1.81-dev; OpenSSL 3 through asio's ssl
+// stream): two I/O threads run every connection's TLS and socket operations asynchronously;
+// each connection's request runs on a thread of its own (the handlers block on in-process gRPC
+// calls), so `threads` bounds the connections open at once — one beyond it is closed at once.
 //
 // Thread-safe. Stop() (or the destructor) must come before the gRPC server shuts down.
 #ifndef DESFIRED_SERVER_HTTP_HTTP_SERVER_H_
@@ -57,12 +65,10 @@
 #include "grpcpp/channel.h"
 #include "server/http/exchange.h"
 #include "server/http/session_store.h"
+#include "server/http/sign_in_limit.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics.h"
 #include "server/security/auth.h"
-
-struct mg_context;
-struct mg_connection;
 
 namespace desfired::server::http {
 
@@ -71,8 +77,15 @@ struct HttpOptions {
   size_t max_body_bytes = size_t{256} << 20;           // POST /v1/taps:parse
   absl::Duration request_timeout = absl::Seconds(10);  // head, and each wait for body bytes
   size_t max_requests_per_address = 32;                // 0: no limit
-  size_t threads = 128;                                // civetweb worker threads
-  absl::Duration heartbeat = absl::Seconds(15);        // event stream comments
+  size_t threads = 128;  // connections served at once (each holds a thread)
+  absl::Duration write_timeout = absl::Seconds(10);  // each write (an event stream's too)
+  size_t max_json_bytes = 64 * 1024;                 // JSON request bodies (POST /v1/session)
+  size_t sign_in_failures = 5;  // failed sign-ins per client address a minute (0: no limit)
+  // TLS (see above); empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  absl::Duration heartbeat = absl::Seconds(15);  // event stream comments
   absl::Duration session_ttl = absl::Hours(8);
   size_t tap_chunk_records = 8192;  // records per ParseTapStream chunk (≤ --max_tap_batch)
 };
@@ -98,13 +111,13 @@ class HttpServer {
   // serving (waits for the requests in flight). Idempotent.
   void Stop();
 
-  // Internal (civetweb's callbacks and the handlers).
-  int HandleRequest(mg_connection* conn);
+  // Internal (the connection threads and the handlers).
+  void HandleRequest(Connection& conn);
   const HttpOptions& options() const { return options_; }
   const HttpDeps& deps() const { return deps_; }
   bool stopping() const { return stopping_.load(); }
-  // An event stream begins / has written its last bytes (Stop waits for them: once civetweb
-  // stops, its writes fail).
+  // An event stream begins / has written its last bytes (Stop waits for them: once the
+  // connections are cancelled, their writes fail).
   void StreamStarted() ABSL_LOCKS_EXCLUDED(mu_);
   void StreamEnded() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -124,7 +137,12 @@ class HttpServer {
   const HttpOptions options_;
   const HttpDeps deps_;
   SessionStore sessions_;
-  mg_context* ctx_ = nullptr;
+  SignInLimit sign_in_limit_;
+  // The listening socket, the TLS context, the I/O threads and the open connections.
+  struct Io;
+  void Accept();
+  void Serve(std::shared_ptr<Connection> conn);
+  std::shared_ptr<Io> io_;  // shared with the connection threads
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;

@@ -43,18 +43,13 @@ class BodyBuf : public std::streambuf {
     }
     total_ += *got;
     if (total_ > max_) {
-      error_ = HttpError(absl::StatusCode::kResourceExhausted, "BODY_TOO_LARGE",
-                         absl::StrCat("the request body is larger than ", max_, " bytes"),
-                         {{"limit", "http_max_body_bytes"}, {"max", absl::StrCat(max_)}});
+      error_ = BodyTooLarge(max_, "http_max_body_bytes");
       return traits_type::eof();
     }
     if (*got == 0) {
       const int64_t length = ex_.content_length();
       if (length >= 0 && total_ < static_cast<uint64_t>(length)) {
-        error_ = HttpError(
-            absl::StatusCode::kDeadlineExceeded, "REQUEST_TIMEOUT",
-            absl::StrCat("the request body ended after ", total_, " of ", length, " bytes"),
-            {{"limit", "http_request_timeout"}});
+        error_ = BodyTimedOut(total_, length);
       }
       return traits_type::eof();
     }
@@ -200,10 +195,7 @@ void HandleTapsParse(HttpServer& server, Exchange& ex) {
   absl::StatusOr<v1::TapResultView> view = ViewOf(ex);
   if (!view.ok()) return ex.Fail(view.status());
   if (ex.content_length() > static_cast<int64_t>(server.options().max_body_bytes)) {
-    const size_t max = server.options().max_body_bytes;
-    return ex.Fail(HttpError(absl::StatusCode::kResourceExhausted, "BODY_TOO_LARGE",
-                             absl::StrCat("the request body is larger than ", max, " bytes"),
-                             {{"limit", "http_max_body_bytes"}, {"max", absl::StrCat(max)}}));
+    return ex.Fail(BodyTooLarge(server.options().max_body_bytes, "http_max_body_bytes"));
   }
   BodyBuf body(ex, server.options().max_body_bytes);
   std::istream in(&body);

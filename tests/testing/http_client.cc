@@ -1,6 +1,11 @@
 #include "tests/testing/http_client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <mutex>
 
@@ -8,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 
 namespace desfired::testing {
 namespace {
@@ -58,7 +64,12 @@ HttpResponse Run(const HttpRequest& request, const std::function<bool(absl::stri
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(request.timeout)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);  // malformed paths reach the server as written
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  if (!request.client_cert.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, request.client_cert.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, request.client_key.c_str());
+  }  // malformed paths reach the server as written
   const CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) response.error = curl_easy_strerror(code);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
@@ -115,6 +126,32 @@ std::vector<SseEvent> ParseSse(absl::string_view text) {
     text.remove_prefix(end + 2);
   }
   return events;
+}
+
+std::string RawExchange(int port, const std::string& data, absl::Duration wait) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size())) {
+    const absl::Time deadline = absl::Now() + wait;
+    char buf[4096];
+    while (absl::Now() < deadline) {
+      pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        answer += "<closed>";
+        break;
+      }
+      answer.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return answer;
 }
 
 }  // namespace desfired::testing

@@ -29,6 +29,11 @@ struct HttpRequest {
   std::vector<std::string> headers = {};  // "Name: value"
   std::string body = {};                  // sent when method is not GET
   absl::Duration timeout = absl::Seconds(10);
+  // https: the CA file (PEM) that verifies the server (empty: the system's), and a client
+  // certificate and its key (PEM files) to present (empty: none).
+  std::string ca_file = {};
+  std::string client_cert = {};
+  std::string client_key = {};
 };
 
 struct HttpResponse {
@@ -56,6 +61,11 @@ struct SseEvent {
 };
 // The complete events (those ended by a blank line) of an event stream's text.
 std::vector<SseEvent> ParseSse(absl::string_view text);
+
+// Sends `data` on a new connection to 127.0.0.1:`port` and returns what comes back until the
+// server closes the connection ("<closed>" is appended then) or `wait` passes: for requests
+// no HTTP client would send (bodies that never end, bytes that are not TLS).
+std::string RawExchange(int port, const std::string& data, absl::Duration wait);
 
 }  // namespace desfired::testing
 

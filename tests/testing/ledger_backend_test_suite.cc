@@ -86,10 +86,9 @@ StoredRow LedgerBackendTestSuite::AppendNext(Event event, const std::string& req
 
 namespace {
 
-// Every row of a new snapshot, in the order it gives them.
-std::vector<StoredRow> RowsOf(ledger::Snapshot& snapshot) {
+// Every row of a cursor, in the order it gives them.
+std::vector<StoredRow> RowsOf(absl::StatusOr<std::unique_ptr<ledger::RowCursor>> rows) {
   std::vector<StoredRow> out;
-  absl::StatusOr<std::unique_ptr<ledger::RowCursor>> rows = snapshot.Rows();
   EXPECT_TRUE(rows.ok()) << rows.status();
   if (!rows.ok()) return out;
   while (true) {
@@ -100,6 +99,9 @@ std::vector<StoredRow> RowsOf(ledger::Snapshot& snapshot) {
   }
   return out;
 }
+
+// Every row of a new snapshot, in the order it gives them.
+std::vector<StoredRow> RowsOf(ledger::Snapshot& snapshot) { return RowsOf(snapshot.Rows()); }
 
 std::vector<StoredRow> RowsOf(ledger::Backend& backend) {
   absl::StatusOr<std::unique_ptr<ledger::Snapshot>> snapshot = backend.OpenSnapshot();
@@ -188,6 +190,34 @@ TEST_P(LedgerBackendTestSuite, RowsComeInSeqOrder) {
   EXPECT_EQ((*last)->seq, 5);
   EXPECT_EQ((*last)->hash, ledger::HashHex(head_.hash));
   EXPECT_EQ(*backend_->Count(), 5);
+}
+
+TEST_P(LedgerBackendTestSuite, NewestFirstReadsTheTailNewestFirst) {
+  {
+    absl::StatusOr<std::unique_ptr<ledger::Snapshot>> empty = backend_->OpenSnapshot();
+    ASSERT_TRUE(empty.ok()) << empty.status();
+    EXPECT_THAT(RowsOf((*empty)->NewestFirst(3)), IsEmpty());
+  }
+  for (int i = 0; i < 5; ++i) AppendNext(Event::kTaps, absl::StrCat("r-", i));
+  absl::StatusOr<std::unique_ptr<ledger::Snapshot>> snapshot = backend_->OpenSnapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ledger::Snapshot& view = **snapshot;
+  ASSERT_TRUE(view.Pin().ok());
+  EXPECT_THAT(SeqsOf(RowsOf(view.NewestFirst(3))), ElementsAre(5, 4, 3));
+  EXPECT_THAT(SeqsOf(RowsOf(view.NewestFirst(1))), ElementsAre(5));
+  // More than there are: all of them, each exactly as appended.
+  std::vector<StoredRow> all = RowsOf(view);
+  std::vector<StoredRow> newest = RowsOf(view.NewestFirst(10));
+  ASSERT_THAT(newest, SizeIs(5));
+  for (size_t i = 0; i < newest.size(); ++i) EXPECT_EQ(newest[i], all[all.size() - 1 - i]);
+  absl::StatusOr<std::unique_ptr<ledger::RowCursor>> none = view.NewestFirst(0);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  // The snapshot keeps its state; a new one sees the next row.
+  AppendNext(Event::kTaps, "r-5");
+  EXPECT_THAT(SeqsOf(RowsOf(view.NewestFirst(2))), ElementsAre(5, 4));
+  absl::StatusOr<std::unique_ptr<ledger::Snapshot>> later = backend_->OpenSnapshot();
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_THAT(SeqsOf(RowsOf((*later)->NewestFirst(2))), ElementsAre(6, 5));
 }
 
 TEST_P(LedgerBackendTestSuite, TheHeadMovesWithEachAppend) {

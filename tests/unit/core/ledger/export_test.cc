@@ -59,6 +59,35 @@ TEST_F(LedgerTest, ExportJsonLinesParsesBackWithEveryField) {
   EXPECT_EQ(f1.at("prev_hash").string_value(), f0.at("hash").string_value());
 }
 
+TEST_F(LedgerTest, ExportNewestIsTheExportsTailNewestFirst) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(l->Append(SampleRow(i)).ok());
+  for (Ledger::ExportFormat format :
+       {Ledger::ExportFormat::kJsonLines, Ledger::ExportFormat::kCsv}) {
+    const bool csv = format == Ledger::ExportFormat::kCsv;
+    std::ostringstream all;
+    ASSERT_TRUE(l->Export(all, format).ok());
+    std::vector<std::string> lines = absl::StrSplit(all.str(), '\n', absl::SkipEmpty());
+    ASSERT_THAT(lines, SizeIs(csv ? 6 : 5));
+    std::ostringstream newest;
+    ASSERT_TRUE(l->ExportNewest(newest, format, 3).ok());
+    std::vector<std::string> want;
+    if (csv) want.push_back(lines[0]);  // the header
+    for (size_t i = lines.size(); i > lines.size() - 3; --i) want.push_back(lines[i - 1]);
+    EXPECT_EQ(std::vector<std::string>(absl::StrSplit(newest.str(), '\n', absl::SkipEmpty())),
+              want);
+    // More than there are: every row, newest first.
+    std::ostringstream every;
+    ASSERT_TRUE(l->ExportNewest(every, format, 100).ok());
+    std::vector<std::string> got = absl::StrSplit(every.str(), '\n', absl::SkipEmpty());
+    ASSERT_THAT(got, SizeIs(lines.size()));
+    EXPECT_EQ(got.back(), lines[csv ? 1 : 0]);
+  }
+  std::ostringstream none;
+  EXPECT_EQ(l->ExportNewest(none, Ledger::ExportFormat::kJsonLines, 0).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(LedgerTest, ExportCsvHasAHeaderAndOneRecordPerRow) {
   MakeLedger(3);
   {

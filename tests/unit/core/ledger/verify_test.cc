@@ -52,6 +52,44 @@ TEST_F(LedgerTest, VerifyCatchesAnEditedPayloadWhileOpen) {
   ExpectBroken(v, 2, "edited");
 }
 
+TEST_F(LedgerTest, VerifyRecentFollowsAppendsAndStillCatchesAnEditedRow) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  std::vector<Row> rows;
+  for (int i = 1; i <= 4; ++i) rows.push_back(*l->Append(SampleRow(i)));
+  const absl::Duration long_ago = absl::Hours(1);
+  Ledger::VerifyResult v = l->VerifyRecent(1000, long_ago);
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 4);
+  EXPECT_EQ(v.head_hash, rows.back().hash);
+  // A new row: verified at the next ask, whatever the age.
+  rows.push_back(*l->Append(SampleRow(5)));
+  v = l->VerifyRecent(1000, long_ago);
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 5);
+  EXPECT_EQ(v.head_hash, rows.back().hash);
+  // The tail asked for is part of the key.
+  EXPECT_EQ(l->VerifyRecent(2, long_ago).rows, 2);
+  EXPECT_EQ(l->VerifyRecent(1000, long_ago).rows, 5);
+  // A row edited behind the Ledger's back: the result stands while the head stays (up to
+  // max_age; a zero max_age verifies again at once) ...
+  Tamper("UPDATE ledger SET amount = 999 WHERE seq = 2");
+  EXPECT_TRUE(l->VerifyRecent(1000, long_ago).ok);
+  // ... and the next append makes the next ask verify and fail.
+  ASSERT_TRUE(l->Append(SampleRow(6)).ok());
+  ExpectBroken(l->VerifyRecent(1000, long_ago), 2, "row 2 was edited");
+  ExpectBroken(l->VerifyRecent(1000, long_ago), 2, "row 2 was edited");
+  // A broken ledger takes no more rows (as after Verify).
+  EXPECT_FALSE(l->Append(SampleRow(7)).ok());
+}
+
+TEST_F(LedgerTest, VerifyRecentWithZeroAgeVerifiesEachTime) {
+  std::unique_ptr<Ledger> l = OpenOrDie();
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(l->Append(SampleRow(i)).ok());
+  EXPECT_TRUE(l->VerifyRecent(0, absl::ZeroDuration()).ok);
+  Tamper("UPDATE ledger SET amount = 999 WHERE seq = 3");
+  ExpectBroken(l->VerifyRecent(0, absl::ZeroDuration()), 3, "edited");
+}
+
 TEST_F(LedgerTest, VerifyCatchesADeletedMiddleRow) {
   Ledger::VerifyResult v = TamperAndVerify(5, "DELETE FROM ledger WHERE seq = 3");
   ExpectBroken(v, 4, "row 3 is missing (deleted): row 4 follows row 2");
