@@ -154,7 +154,7 @@ absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params, boo
                : PQexecParams(c, text.c_str(), params->size(), params->types(), params->values(),
                               params->lengths(), params->formats(), binary));
   const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) return r;
   const char* state = r == nullptr ? nullptr : PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
   const std::string code = state == nullptr ? "" : state;
   if (sqlstate != nullptr) *sqlstate = code;
@@ -240,7 +240,9 @@ absl::Status Migrate(PGconn* c, absl::string_view shipping_role) {
                           ";\nGRANT UPDATE (seq, hash) ON ledger_heads TO ", role, ";\n");
   }
   const std::string sql = absl::StrCat(
-      "BEGIN;\nSELECT pg_advisory_xact_lock(7305546042348240486);\n", Schema(), grants, "COMMIT;");
+      "BEGIN;\nSET LOCAL client_min_messages = warning;\nSELECT "
+      "pg_advisory_xact_lock(7305546042348240486);\n",
+      Schema(), grants, "COMMIT;");
   // Several statements: the simple protocol (PQexec).
   Result r(PQexec(c, sql.c_str()));
   if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {

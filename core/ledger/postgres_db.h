@@ -74,7 +74,8 @@ class Params {
   std::vector<int> lengths_, formats_;
 };
 
-// Runs `sql` with `params` (binary results when `binary`). The result, or an error: UNAVAILABLE
+// Runs `sql` with `params` (binary results when `binary`). The result (of a COPY FROM STDIN:
+// the connection is then in COPY mode), or an error: UNAVAILABLE
 // with the server's message (INVALID_ARGUMENT for a value the server refuses: SQLSTATE class 22)
 // and the SQLSTATE in `*sqlstate` when not null.
 absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params = nullptr,

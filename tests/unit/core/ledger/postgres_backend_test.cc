@@ -5,7 +5,11 @@
 // kept apart, a database without the schema is refused, and verify names a row the owner edited.
 #include "core/ledger/postgres_backend.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +19,7 @@
 #include "core/ledger/verify.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/ledger_backend_test_suite.h"
 #include "tests/testing/postgres_sandbox.h"
 
@@ -190,6 +195,47 @@ TEST_P(PostgresBackendTest, VerifyNamesARowTheOwnerEdited) {
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.bad_seq, 3);
   EXPECT_THAT(v.problem, HasSubstr("row 3 was edited"));
+}
+
+// desfirectl ledger verify --postgres: every instance's chain, the first bad row named.
+TEST_P(PostgresBackendTest, DesfirectlVerifiesEveryInstanceCentrally) {
+  if (pg_ == nullptr) return;
+  for (int i = 1; i <= 4; ++i) AppendNext(Event::kPending, absl::StrCat("r-", i));
+  const std::string dir =
+      absl::StrCat(::testing::TempDir(), "/central_verify_", getpid(), "_", instance_);
+  std::filesystem::create_directories(dir);
+  const std::string conn = dir + "/central.conn";
+  std::ofstream(conn) << pg_->ConnInfo(testing::kSandboxOwner) << "\n";
+  ASSERT_EQ(::chmod(conn.c_str(), 0600), 0);
+  const std::string verify = absl::StrCat("ledger verify --postgres ", conn);
+
+  testing::CliRun ok = testing::RunDesfirectl(DESFIRECTL, verify);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr(absl::StrCat("instance ", instance_, ": ledger OK: 4 rows")));
+  EXPECT_THAT(ok.out, HasSubstr("central ledger OK"));
+
+  ASSERT_TRUE(AsRole(testing::kSandboxOwner,
+                     absl::StrCat("UPDATE ledger_rows SET detail = 'x' WHERE instance = '",
+                                  instance_, "' AND seq = 2"))
+                  .ok());
+  testing::CliRun bad = testing::RunDesfirectl(
+      DESFIRECTL, absl::StrCat(verify, " --instance ", instance_, " --json"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_THAT(bad.out, HasSubstr(absl::StrCat("{\"instance\":\"", instance_,
+                                              "\",\"ok\":false,\"rows\":2,")));
+  EXPECT_THAT(bad.out, HasSubstr("\"bad_seq\":2,\"problem\":\"row 2 was edited"));
+  testing::CliRun all = testing::RunDesfirectl(DESFIRECTL, verify);
+  EXPECT_EQ(all.exit_code, 1);
+  EXPECT_THAT(all.out, HasSubstr(absl::StrCat("instance ", instance_, ": ledger BROKEN at row 2")));
+
+  testing::CliRun none = testing::RunDesfirectl(DESFIRECTL, verify + " --instance no-such-box");
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.err, HasSubstr("no instance 'no-such-box'"));
+  ASSERT_EQ(::chmod(conn.c_str(), 0644), 0);  // a connection file others can read is refused
+  testing::CliRun open = testing::RunDesfirectl(DESFIRECTL, verify);
+  EXPECT_EQ(open.exit_code, 1);
+  EXPECT_THAT(open.err, HasSubstr("chmod 600"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PostgresBackendSetupTest, ADatabaseWithoutTheSchemaIsRefused) {
