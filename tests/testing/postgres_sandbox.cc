@@ -172,8 +172,9 @@ std::string PostgresSandbox::ConnInfo(absl::string_view user, absl::string_view 
   return absl::StrCat("host=127.0.0.1 port=", port_, " dbname=", database, " user=", user);
 }
 
-absl::Status PostgresSandbox::Exec(absl::string_view sql, absl::string_view user) const {
-  return ExecSql(ConnInfo(user), sql);
+absl::Status PostgresSandbox::Exec(absl::string_view sql, absl::string_view user,
+                                   absl::string_view database) const {
+  return ExecSql(ConnInfo(user, database), sql);
 }
 
 PostgresSandbox* SharedPostgresOrSkip() {

@@ -47,9 +47,10 @@ class PostgresSandbox {
   // "host=127.0.0.1 port=N dbname=<database> user=<user>" (libpq key=value form).
   std::string ConnInfo(absl::string_view user = kSandboxOwner,
                        absl::string_view database = kSandboxDatabase) const;
-  // Runs `sql` (one or more statements) as `user` in kSandboxDatabase; the server's message
-  // when it fails.
-  absl::Status Exec(absl::string_view sql, absl::string_view user = kSandboxOwner) const;
+  // Runs `sql` (one or more statements) as `user` in `database`; the server's message when it
+  // fails.
+  absl::Status Exec(absl::string_view sql, absl::string_view user = kSandboxOwner,
+                    absl::string_view database = kSandboxDatabase) const;
   // Stops the server (SIGINT: fast shutdown) and waits for it; Start is not possible again.
   void Stop();
 
