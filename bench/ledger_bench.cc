@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "bench/ledger_rows.h"
 #include "core/ledger/ledger.h"
 
 namespace desfired::ledger {
@@ -65,29 +66,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-// What the server writes for a debit: a PENDING row with the serialized request.
-Row TypicalRow(int i) {
-  Row r;
-  r.event = i % 2 == 0 ? Event::kPending : Event::kDone;
-  r.request_id = absl::StrCat("order-", i / 2);
-  r.request_hash = std::string(64, 'a');
-  r.caller = "token:terminal-17";
-  r.method = "Debit";
-  r.uid = "04a1b2c3d4e5f6";
-  r.reader = "ACS ACR122U PICC Interface 00 00";
-  r.aid = 0xF51001;
-  r.file_no = 1;
-  r.amount = 150;
-  r.value_before = 2500;
-  r.value_after = 2350;
-  r.payload = std::string(96, '\x11');
-  if (i % 2 == 1) {
-    r.pending_seq = i;  // the PENDING row before it (seq = i)
-    r.outcome = "OK";
-  }
-  return r;
-}
 
 void RunAppends(benchmark::State& state, const std::string& parent, bool head_file = true) {
   TempDir dir(parent, "append");

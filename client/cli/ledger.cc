@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,10 +13,13 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
+#include "core/ledger/postgres_backend.h"
+#include "core/ledger/verify.h"
 #include "core/util/json_escape.h"
 
 namespace desfired::cli {
@@ -46,7 +50,7 @@ std::optional<int> ParseLedgerArgs(ArgParser& args, const std::string& command, 
                       absl::StrCat("unexpected argument '", args.positionals()[0],
                                    "' (the file goes with --ledger FILE)"));
   }
-  if (!args.Has("ledger") || args.Value("ledger")->empty()) {
+  if ((!args.Has("ledger") || args.Value("ledger")->empty()) && !args.Has("postgres")) {
     return UsageError(args, command,
                       absl::StrCat("--ledger FILE is required (or set ", kLedgerEnv, ")"));
   }
@@ -61,6 +65,65 @@ constexpr JsonEscapeOptions kVerifyJson{.short_escapes = "", .replace_invalid_ut
 // (docs/cli.md, "Errors"). Returns kExitFailed.
 int Failed(const ArgParser& args, const std::string& command, const absl::Status& status) {
   return ReportLocalError(command, kExitFailed, status, args.Has("json"));
+}
+
+// Prints one verify result (`instance`: of the central ledger, else empty); true when intact.
+bool PrintVerify(const ledger::VerifyResult& v, bool json, const std::string& instance) {
+  if (json) {
+    std::cout << "{"
+              << (instance.empty() ? "" : "\"instance\":" + JsonQuote(instance, kVerifyJson) + ",")
+              << "\"ok\":" << (v.ok ? "true" : "false") << ",\"rows\":" << v.rows
+              << ",\"head_hash\":" << JsonQuote(v.head_hash, kVerifyJson)
+              << ",\"bad_seq\":" << v.bad_seq
+              << ",\"problem\":" << JsonQuote(v.problem, kVerifyJson) << "}\n";
+    return v.ok;
+  }
+  if (!instance.empty()) std::cout << "instance " << instance << ": ";
+  if (v.ok) {
+    std::cout << "ledger OK: " << v.rows << " rows, head " << v.head_hash << "\n";
+  } else {
+    std::cout << "ledger BROKEN at "
+              << (v.bad_seq == 0 ? std::string("the chain head") : absl::StrCat("row ", v.bad_seq))
+              << ": " << v.problem << "\n"
+              << "(" << v.rows << " rows read; the last row's hash is " << v.head_hash << ")\n";
+  }
+  return v.ok;
+}
+
+// ledger verify --postgres CONNFILE [--instance ID]: every instance's chain (or one) in the
+// central database, each in a snapshot of its own.
+int VerifyCentral(const ArgParser& args, const std::string& command) {
+  const bool json = args.Has("json");
+  absl::StatusOr<std::string> conninfo = ledger::ReadConnInfoFile(*args.Value("postgres"));
+  if (!conninfo.ok()) return Failed(args, command, conninfo.status());
+  absl::StatusOr<std::vector<std::string>> instances =
+      ledger::PostgresBackend::Instances(*conninfo);
+  if (!instances.ok()) return Failed(args, command, instances.status());
+  if (std::optional<std::string> only = args.Value("instance")) {
+    if (std::find(instances->begin(), instances->end(), *only) == instances->end()) {
+      return Failed(
+          args, command,
+          absl::NotFoundError(absl::StrCat("the central ledger has no instance '", *only, "'")));
+    }
+    *instances = {*only};
+  }
+  int broken = 0;
+  int64_t rows = 0;
+  for (const std::string& instance : *instances) {
+    absl::StatusOr<std::unique_ptr<ledger::Snapshot>> view =
+        ledger::PostgresBackend::OpenSnapshot(*conninfo, instance);
+    absl::Status pinned = view.ok() ? (*view)->Pin() : view.status();
+    if (!pinned.ok()) return Failed(args, command, pinned);
+    const ledger::VerifyResult v = ledger::Verify(**view, std::nullopt);
+    rows += v.rows;
+    if (!PrintVerify(v, json, instance)) ++broken;
+  }
+  if (!json) {
+    std::cout << "central ledger " << (broken == 0 ? "OK" : "BROKEN") << ": " << instances->size()
+              << " instances, " << rows << " rows checked"
+              << (broken == 0 ? "" : absl::StrCat(", ", broken, " broken")) << "\n";
+  }
+  return broken == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace
@@ -81,27 +144,18 @@ int LedgerVerify(int argc, char** argv) {
               "the ledger's head file (default: ledger.head beside a ledger.sqlite; skipped "
               "when missing): the ledger must end at the head it holds");
   args.Flag("json", "print one JSON object: ok, rows, head_hash, bad_seq, problem");
+  args.Option("postgres", "CONNFILE",
+              "verify the central ledger of a fleet instead: every instance's chain in the "
+              "PostgreSQL database whose connection string (libpq) is in CONNFILE (mode 0600)");
+  args.Option("instance", "ID", "with --postgres: only this instance's chain");
   if (std::optional<int> done = ParseLedgerArgs(args, command, argc, argv)) return *done;
+  if (args.Has("postgres")) return VerifyCentral(args, command);
   const std::string path = *args.Value("ledger");
   const std::string head_file = args.Value("head-file").value_or(ledger::HeadFilePathFor(path));
 
   absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path, head_file);
   if (!v.ok()) return Failed(args, command, v.status());
-  if (args.Has("json")) {
-    std::cout << "{\"ok\":" << (v->ok ? "true" : "false") << ",\"rows\":" << v->rows
-              << ",\"head_hash\":" << JsonQuote(v->head_hash, kVerifyJson)
-              << ",\"bad_seq\":" << v->bad_seq
-              << ",\"problem\":" << JsonQuote(v->problem, kVerifyJson) << "}\n";
-  } else if (v->ok) {
-    std::cout << "ledger OK: " << v->rows << " rows, head " << v->head_hash << "\n";
-  } else {
-    std::cout << "ledger BROKEN at "
-              << (v->bad_seq == 0 ? std::string("the chain head")
-                                  : absl::StrCat("row ", v->bad_seq))
-              << ": " << v->problem << "\n"
-              << "(" << v->rows << " rows read; the last row's hash is " << v->head_hash << ")\n";
-  }
-  return v->ok ? kExitOk : kExitFailed;
+  return PrintVerify(*v, args.Has("json"), "") ? kExitOk : kExitFailed;
 }
 
 int LedgerExport(int argc, char** argv) {

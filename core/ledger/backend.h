@@ -97,6 +97,16 @@ class Snapshot {
   virtual absl::StatusOr<std::optional<StoredHead>> HeadAsStored() = 0;
 };
 
+// The head an append of `row` moves to: {row[kSeq].integer, the bytes row[kHash] spells}.
+// INVALID_ARGUMENT when row[kHash] is not text of 64 lower-case hex digits (Backend::Append).
+inline absl::StatusOr<Head> HeadAfter(const StoredRow& row) {
+  const Value& hash_text = row[Column::kHash];
+  const std::optional<Hash> hash =
+      hash_text.type == Value::Type::kText ? ParseHashHex(hash_text.bytes) : std::nullopt;
+  if (!hash) return absl::InvalidArgumentError("ledger: a row's hash must be 64 hex digits");
+  return Head{row[Column::kSeq].integer, *hash};
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;

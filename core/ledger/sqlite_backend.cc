@@ -368,11 +368,7 @@ absl::Status SqliteBackend::Sync() {
 }
 
 absl::Status SqliteBackend::AppendRow(const StoredRow& row, const Head& from, bool sync) {
-  const Value& hash_text = row[Column::kHash];
-  const std::optional<Hash> hash =
-      hash_text.type == Value::Type::kText ? ParseHashHex(hash_text.bytes) : std::nullopt;
-  if (!hash) return absl::InvalidArgumentError("ledger: a row's hash must be 64 hex digits");
-  const Head to{row[Column::kSeq].integer, *hash};
+  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
 
   Impl& m = *impl_;
   absl::MutexLock l(&m.mu);

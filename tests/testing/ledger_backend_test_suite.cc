@@ -29,6 +29,7 @@ std::string LedgerBackendParamName(const ::testing::TestParamInfo<LedgerBackendP
 
 void LedgerBackendTestSuite::SetUp() {
   container_ = GetParam().factory();
+  if (IsSkipped()) return;  // the container's storage is not there (e.g. a server not installed)
   absl::StatusOr<std::unique_ptr<ledger::Backend>> opened = container_->Open();
   ASSERT_TRUE(opened.ok()) << opened.status();
   backend_ = *std::move(opened);

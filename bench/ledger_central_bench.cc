@@ -1,0 +1,192 @@
+// Central verify (core/ledger/postgres_backend.h): `ledger verify` over one instance's 100k rows
+// in PostgreSQL, against the reference — verify of the same 100k rows in a SQLite file — in the
+// same run. bench/results/fleet.md has the command and the figures.
+//
+//   build/bench/ledger_central_bench
+//
+// The rows are appended once through the Ledger to a SQLite file on tmpfs, then copied row for
+// row (COPY ... FROM STDIN, binary) into a throwaway PostgreSQL (tests/testing/postgres_sandbox.h:
+// postgresql-15 in a temp dir, loopback TCP) as instance "bench". Both verifies read from warm
+// caches. Rows/s is items_per_second (the ratio central / SQLite: bench/results/fleet.md).
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/base/internal/endian.h"
+#include "absl/strings/str_cat.h"
+#include "bench/ledger_rows.h"
+#include "core/ledger/ledger.h"
+#include "core/ledger/postgres_backend.h"
+#include "core/ledger/postgres_db.h"
+#include "core/ledger/sqlite_backend.h"
+#include "core/ledger/verify.h"
+#include "core/util/status_macros.h"
+#include "tests/testing/postgres_sandbox.h"
+
+namespace desfired::ledger {
+namespace {
+
+constexpr int kRows = 100000;
+constexpr char kInstance[] = "bench";
+
+struct Fixture {
+  std::string dir;  // on tmpfs: the SQLite file
+  std::string sqlite;
+  std::unique_ptr<testing::PostgresSandbox> pg;
+  std::string conninfo;
+  std::string error;  // why there is no fixture
+};
+
+void PutInt16(std::string* out, int16_t v) {
+  char b[2];
+  absl::big_endian::Store16(b, static_cast<uint16_t>(v));
+  out->append(b, 2);
+}
+void PutField(std::string* out, absl::string_view bytes) {
+  char b[4];
+  absl::big_endian::Store32(b, static_cast<uint32_t>(bytes.size()));
+  out->append(b, 4);
+  out->append(bytes.data(), bytes.size());
+}
+
+// Every row of the SQLite file into ledger_rows, with the head: COPY in PostgreSQL's binary
+// format (a field per column: int8 big-endian, text and bytea as they are, -1 for NULL).
+absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninfo) {
+  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> view, SqliteBackend::OpenFile(sqlite));
+  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, view->Rows());
+  DESFIRED_ASSIGN_OR_RETURN(postgres::Conn c, postgres::Connect(conninfo));
+  DESFIRED_ASSIGN_OR_RETURN(
+      postgres::Result started,
+      postgres::Run(c.get(), absl::StrCat("COPY ledger_rows (instance, ", postgres::Columns(),
+                                          ") FROM STDIN (FORMAT binary)")));
+  std::string buf("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+  Head head;
+  while (true) {
+    DESFIRED_ASSIGN_OR_RETURN(bool more, rows->Next());
+    if (!more) break;
+    const StoredRow& row = rows->row();
+    PutInt16(&buf, kColumnCount + 1);
+    PutField(&buf, kInstance);
+    for (int col = 0; col < kColumnCount; ++col) {
+      const Value& v = row.values[col];
+      if (v.type == Value::Type::kNull) {
+        buf.append("\xff\xff\xff\xff", 4);
+      } else if (v.type == Value::Type::kInteger) {
+        char b[8];
+        absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
+        PutField(&buf, absl::string_view(b, 8));
+      } else {
+        PutField(&buf, v.bytes);
+      }
+    }
+    DESFIRED_ASSIGN_OR_RETURN(head, HeadAfter(row));
+    if (buf.size() > (1 << 20)) {
+      if (PQputCopyData(c.get(), buf.data(), static_cast<int>(buf.size())) != 1) break;
+      buf.clear();
+    }
+  }
+  PutInt16(&buf, -1);
+  if (PQputCopyData(c.get(), buf.data(), static_cast<int>(buf.size())) != 1 ||
+      PQputCopyEnd(c.get(), nullptr) != 1) {
+    return absl::UnavailableError(PQerrorMessage(c.get()));
+  }
+  postgres::Result done(PQgetResult(c.get()));
+  if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) {
+    return absl::UnavailableError(PQresultErrorMessage(done.get()));
+  }
+  while (postgres::Result(PQgetResult(c.get())) != nullptr) {
+  }
+  postgres::Params p;
+  p.Text(kInstance);
+  p.Int(head.seq);
+  p.Text(HashHex(head.hash));
+  return postgres::Run(c.get(),
+                       "INSERT INTO ledger_heads (instance, seq, hash) VALUES ($1, $2, $3)", &p)
+      .status();
+}
+
+const Fixture& TheFixture() {
+  static Fixture* fixture = [] {
+    auto* f = new Fixture;
+    f->dir = absl::StrCat("/dev/shm/ledger_central_bench_", getpid());
+    std::filesystem::remove_all(f->dir);
+    std::filesystem::create_directories(f->dir);
+    f->sqlite = f->dir + "/ledger.sqlite";
+    {
+      absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(f->sqlite);
+      if (!l.ok()) {
+        f->error = std::string(l.status().message());
+        return f;
+      }
+      for (int i = 0; i < kRows; ++i) (void)(*l)->Append(TypicalRow(i));
+    }
+    if (!testing::PostgresSandbox::Available()) {
+      f->error = "PostgreSQL is not installed (postgresql-15; scripts/setup)";
+      return f;
+    }
+    absl::StatusOr<std::unique_ptr<testing::PostgresSandbox>> pg =
+        testing::PostgresSandbox::Start();
+    absl::Status s = pg.ok() ? absl::OkStatus() : pg.status();
+    if (s.ok()) {
+      f->pg = *std::move(pg);
+      f->conninfo = f->pg->ConnInfo();
+      s = PostgresBackend::Migrate(f->conninfo, "");
+    }
+    if (s.ok()) s = CopyToCentral(f->sqlite, f->conninfo);
+    if (s.ok()) s = f->pg->Exec("VACUUM ANALYZE ledger_rows");
+    if (!s.ok()) f->error = absl::StrCat("cannot fill the central ledger: ", s.message());
+    return f;
+  }();
+  return *fixture;
+}
+
+// One verify of `view` (pinned here): the rows it checked, or an error.
+void RunVerify(benchmark::State& state, absl::StatusOr<std::unique_ptr<Snapshot>> (*open)()) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) {
+    state.SkipWithError(f.error.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    absl::StatusOr<std::unique_ptr<Snapshot>> view = open();
+    if (!view.ok() || !(*view)->Pin().ok()) {
+      state.SkipWithError("cannot open the snapshot");
+      return;
+    }
+    VerifyResult v = Verify(**view, std::nullopt);
+    if (!v.ok || v.rows != kRows) {
+      state.SkipWithError(absl::StrCat("verify: ", v.problem).c_str());
+      return;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+
+// The reference: the same rows in the SQLite file.
+void BM_VerifySqlite100k(benchmark::State& state) {
+  RunVerify(state, [] { return SqliteBackend::OpenFile(TheFixture().sqlite); });
+}
+BENCHMARK(BM_VerifySqlite100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
+void BM_VerifyCentral100k(benchmark::State& state) {
+  RunVerify(state, [] { return PostgresBackend::OpenSnapshot(TheFixture().conninfo, kInstance); });
+}
+BENCHMARK(BM_VerifyCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
+}  // namespace
+}  // namespace desfired::ledger
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  const desfired::ledger::Fixture& f = desfired::ledger::TheFixture();
+  if (f.pg != nullptr) f.pg->Stop();
+  std::filesystem::remove_all(f.dir);
+  return 0;
+}

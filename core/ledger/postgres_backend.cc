@@ -1,0 +1,416 @@
+#include "core/ledger/postgres_backend.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "core/ledger/postgres_db.h"
+#include "core/util/private_file.h"
+#include "core/util/status_macros.h"
+
+namespace desfired::ledger {
+namespace {
+
+using postgres::Conn;
+using postgres::Params;
+using postgres::Result;
+using postgres::Run;
+
+constexpr int kFetchRows = 10000;  // rows per FETCH of a snapshot's cursor
+
+// Params holding only the instance id (the first parameter of every query of one instance).
+Params InstanceParam(const std::string& instance) {
+  Params p;
+  p.Text(instance);
+  return p;
+}
+
+// Every row of one instance (from a seq on), fetched in batches through a server-side cursor
+// of the snapshot's transaction.
+class PostgresCursor final : public RowCursor {
+ public:
+  PostgresCursor(PGconn* c, std::string name) : c_(c), name_(std::move(name)) {}
+  ~PostgresCursor() override {
+    if (PQstatus(c_) == CONNECTION_OK) (void)Run(c_, absl::StrCat("CLOSE ", name_));
+  }
+
+  absl::StatusOr<bool> Next() override {
+    if (batch_ == nullptr || ++index_ >= PQntuples(batch_.get())) {
+      if (batch_ != nullptr && PQntuples(batch_.get()) < kFetchRows) return false;
+      absl::StatusOr<Result> r =
+          Run(c_, absl::StrCat("FETCH FORWARD ", kFetchRows, " FROM ", name_));
+      if (!r.ok()) return absl::UnavailableError(r.status().message());
+      batch_ = *std::move(r);
+      index_ = 0;
+      if (PQntuples(batch_.get()) == 0) return false;
+    }
+    row_ = postgres::ReadRow(batch_.get(), index_);
+    return true;
+  }
+  const StoredRow& row() const override { return row_; }
+
+ private:
+  PGconn* c_;
+  const std::string name_;
+  Result batch_;
+  int index_ = 0;
+  StoredRow row_;
+};
+
+// One instance's rows in one REPEATABLE READ, READ ONLY transaction, begun at the first read
+// or Pin (the snapshot is taken at its first query).
+class PostgresSnapshot final : public Snapshot {
+ public:
+  PostgresSnapshot(Conn c, std::string instance, std::string name)
+      : c_(std::move(c)), instance_(std::move(instance)), name_(std::move(name)) {}
+  ~PostgresSnapshot() override {
+    if (begun_ && PQstatus(c_.get()) == CONNECTION_OK) (void)Run(c_.get(), "COMMIT");
+  }
+
+  const std::string& name() const override { return name_; }
+
+  absl::Status Pin() override {
+    DESFIRED_RETURN_IF_ERROR(Begin());
+    Params p = InstanceParam(instance_);
+    return Run(c_.get(), "SELECT 1 FROM ledger_heads WHERE instance = $1", &p).status();
+  }
+
+  absl::StatusOr<std::unique_ptr<RowCursor>> Rows() override { return RowsFrom(1); }
+
+  absl::StatusOr<std::unique_ptr<RowCursor>> RowsFrom(int64_t first_seq) override {
+    DESFIRED_RETURN_IF_ERROR(Begin());
+    const std::string cursor = absl::StrCat("ledger_rows_", ++cursors_);
+    char* literal = PQescapeLiteral(c_.get(), instance_.data(), instance_.size());
+    if (literal == nullptr) return absl::UnavailableError(PQerrorMessage(c_.get()));
+    const std::string sql = absl::StrCat(
+        "DECLARE ", cursor, " BINARY NO SCROLL CURSOR FOR SELECT ", postgres::Columns(),
+        " FROM ledger_rows WHERE instance = ", literal, " AND seq >= ", first_seq, " ORDER BY seq");
+    PQfreemem(literal);
+    absl::StatusOr<Result> declared = Run(c_.get(), sql);
+    if (!declared.ok()) return absl::InternalError(declared.status().message());
+    return std::unique_ptr<RowCursor>(new PostgresCursor(c_.get(), cursor));
+  }
+
+  absl::StatusOr<std::optional<std::string>> LastHash() override {
+    DESFIRED_RETURN_IF_ERROR(Begin());
+    Params p = InstanceParam(instance_);
+    DESFIRED_ASSIGN_OR_RETURN(
+        Result r,
+        Run(c_.get(), "SELECT hash FROM ledger_rows WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
+            &p));
+    if (PQntuples(r.get()) == 0) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(postgres::GetBytes(r.get(), 0, 0)));
+  }
+
+  int64_t SeqOfHash(absl::string_view hash) override {
+    if (!Begin().ok()) return 0;
+    Params p = InstanceParam(instance_);
+    p.Text(hash);
+    absl::StatusOr<Result> r =
+        Run(c_.get(), "SELECT seq FROM ledger_rows WHERE instance = $1 AND hash = $2 LIMIT 1", &p);
+    if (!r.ok() || PQntuples(r->get()) == 0) return 0;
+    return postgres::GetInt(r->get(), 0, 0);
+  }
+
+  absl::StatusOr<std::optional<StoredHead>> HeadAsStored() override {
+    DESFIRED_RETURN_IF_ERROR(Begin());
+    Params p = InstanceParam(instance_);
+    DESFIRED_ASSIGN_OR_RETURN(
+        Result r, Run(c_.get(), "SELECT seq, hash FROM ledger_heads WHERE instance = $1", &p));
+    if (PQntuples(r.get()) == 0) return std::optional<StoredHead>();
+    return std::optional<StoredHead>(StoredHead{Value::Integer(postgres::GetInt(r.get(), 0, 0)),
+                                                Value::Text(postgres::GetBytes(r.get(), 0, 1))});
+  }
+
+ private:
+  absl::Status Begin() {
+    if (begun_) return absl::OkStatus();
+    DESFIRED_RETURN_IF_ERROR(
+        Run(c_.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
+    begun_ = true;
+    return absl::OkStatus();
+  }
+
+  Conn c_;
+  const std::string instance_, name_;
+  bool begun_ = false;
+  int cursors_ = 0;
+};
+
+std::string NameOf(PGconn* c, const std::string& instance) {
+  return absl::StrCat(postgres::Where(c), ", instance ", instance);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadConnInfoFile(const std::string& path) {
+  DESFIRED_ASSIGN_OR_RETURN(
+      std::string text,
+      ReadSmallFile(path, {.what = "PostgreSQL connection file", .max_bytes = 64 << 10}));
+  return std::string(absl::StripAsciiWhitespace(text));
+}
+
+struct PostgresBackend::Impl {
+  std::string conninfo, instance, name;
+
+  absl::Mutex mu;
+  Conn writer ABSL_GUARDED_BY(mu);
+  absl::Mutex read_mu;
+  Conn reader ABSL_GUARDED_BY(read_mu);
+
+  absl::Status Unavailable(absl::string_view what, const absl::Status& why) const {
+    return absl::UnavailableError(absl::StrCat("ledger ", name, ": ", what, ": ", why.message()));
+  }
+
+  // The connection, reset when it was lost.
+  absl::Status Ready(PGconn* c) const {
+    if (postgres::EnsureConnected(c)) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat(
+        "ledger ", name,
+        ": the server cannot be reached: ", absl::StripTrailingAsciiWhitespace(PQerrorMessage(c))));
+  }
+
+  // `sql` (binary results) on the reading connection, with the instance as $1 and `second`
+  // (unless null) as $2.
+  absl::StatusOr<Result> Read(absl::string_view sql,
+                              std::optional<absl::string_view> second = std::nullopt) {
+    absl::MutexLock l(&read_mu);
+    DESFIRED_RETURN_IF_ERROR(Ready(reader.get()));
+    Params p = InstanceParam(instance);
+    if (second) p.Text(*second);
+    absl::StatusOr<Result> r = Run(reader.get(), sql, &p);
+    if (!r.ok()) return Unavailable("cannot read", r.status());
+    return r;
+  }
+
+  // Backend::Append (`sync`) or AppendDeferred.
+  absl::Status Append(const StoredRow& row, const Head& from, bool sync);
+
+  absl::StatusOr<Head> ReadHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    DESFIRED_RETURN_IF_ERROR(Ready(writer.get()));
+    Params p = InstanceParam(instance);
+    absl::StatusOr<Result> r =
+        Run(writer.get(), "SELECT seq, hash FROM ledger_heads WHERE instance = $1", &p);
+    if (!r.ok()) return Unavailable("cannot read the chain head", r.status());
+    std::optional<Hash> h;
+    const bool found = PQntuples(r->get()) == 1;
+    if (found) h = ParseHashHex(postgres::GetBytes(r->get(), 0, 1));
+    if (!h) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ledger ", name, ": the chain head is ", found ? "malformed" : "missing",
+          "; run: desfirectl ledger verify --postgres CONNFILE --instance ", instance));
+    }
+    return Head{postgres::GetInt(r->get(), 0, 0), *h};
+  }
+};
+
+absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& from, bool sync) {
+  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
+  Params insert = InstanceParam(instance);
+  if (absl::Status s = insert.Row(row); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("ledger ", name, ": ", s.message()));
+  }
+  std::string insert_sql =
+      absl::StrCat("INSERT INTO ledger_rows (instance, ", postgres::Columns(), ") VALUES ($1");
+  for (int i = 2; i <= kColumnCount + 1; ++i) absl::StrAppend(&insert_sql, ", $", i);
+  insert_sql += ")";
+  Params move = InstanceParam(instance);
+  move.Int(to.seq);
+  move.Text(HashHex(to.hash));
+  move.Int(from.seq);
+  move.Text(HashHex(from.hash));
+
+  Impl& m = *this;
+  absl::MutexLock l(&m.mu);
+  DESFIRED_RETURN_IF_ERROR(m.Ready(m.writer.get()));
+  PGconn* c = m.writer.get();
+  auto fail = [&](absl::string_view what, const absl::Status& why) {
+    if (PQtransactionStatus(c) != PQTRANS_IDLE) (void)Run(c, "ROLLBACK");
+    if (absl::IsInvalidArgument(why)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ledger ", m.name, ": ", what, ": ", why.message()));
+    }
+    return m.Unavailable(what, why);
+  };
+  if (absl::Status s = Run(c, "BEGIN").status(); !s.ok()) return fail("cannot begin the append", s);
+  if (!sync) {
+    if (absl::Status s = Run(c, "SET LOCAL synchronous_commit = off").status(); !s.ok()) {
+      return fail("cannot set the append's durability", s);
+    }
+  }
+  std::string sqlstate;
+  if (absl::Status s = Run(c, insert_sql, &insert, true, &sqlstate).status(); !s.ok()) {
+    if (sqlstate == "23505") {  // unique_violation: row `to.seq` is there already
+      (void)fail("", s);
+      return absl::UnavailableError(absl::StrCat(
+          "ledger ", m.name, ": row ", to.seq,
+          " is stored already: the chain head is not the one this process wrote last (another "
+          "appender); run: desfirectl ledger verify --postgres CONNFILE --instance ",
+          m.instance));
+    }
+    return fail("cannot append a row", s);
+  }
+  absl::StatusOr<Result> moved =
+      Run(c,
+          "UPDATE ledger_heads SET seq = $2, hash = $3 WHERE instance = $1 AND seq = $4 AND "
+          "hash = $5",
+          &move);
+  if (!moved.ok()) return fail("cannot move the chain head", moved.status());
+  if (std::strcmp(PQcmdTuples(moved->get()), "1") != 0) {
+    (void)fail("", absl::OkStatus());
+    return absl::UnavailableError(absl::StrCat(
+        "ledger ", m.name,
+        ": the chain head is not the one this process wrote last (changed by another appender); "
+        "run: desfirectl ledger verify --postgres CONNFILE --instance ",
+        m.instance));
+  }
+  if (absl::Status s = Run(c, "COMMIT").status(); !s.ok()) {
+    absl::Status failed = fail("cannot commit the append", s);
+    // The commit's answer may be lost while the row landed: the stored head says so.
+    if (absl::StatusOr<Head> now = m.ReadHead(); now.ok() && *now == to) return absl::OkStatus();
+    return failed;
+  }
+  return absl::OkStatus();
+}
+
+PostgresBackend::PostgresBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PostgresBackend::~PostgresBackend() = default;
+
+absl::Status PostgresBackend::Migrate(const std::string& conninfo,
+                                      absl::string_view shipping_role) {
+  DESFIRED_ASSIGN_OR_RETURN(Conn c, postgres::Connect(conninfo));
+  return postgres::Migrate(c.get(), shipping_role);
+}
+
+absl::StatusOr<std::unique_ptr<PostgresBackend>> PostgresBackend::Open(
+    const std::string& conninfo, const std::string& instance) {
+  if (instance.empty()) return absl::InvalidArgumentError("the ledger's instance id is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->conninfo = conninfo;
+  impl->instance = instance;
+  {
+    absl::MutexLock l(&impl->mu);
+    DESFIRED_ASSIGN_OR_RETURN(impl->writer, postgres::Connect(conninfo));
+    impl->name = NameOf(impl->writer.get(), instance);
+    DESFIRED_RETURN_IF_ERROR(postgres::CheckMeta(impl->writer.get(), impl->name));
+    Params p = InstanceParam(instance);
+    p.Text(HashHex(kGenesisHash));
+    absl::StatusOr<Result> made =
+        Run(impl->writer.get(),
+            "INSERT INTO ledger_heads (instance, seq, hash) VALUES ($1, 0, $2) "
+            "ON CONFLICT (instance) DO NOTHING",
+            &p);
+    if (!made.ok()) return impl->Unavailable("cannot make the chain head", made.status());
+  }
+  {
+    absl::MutexLock l(&impl->read_mu);
+    DESFIRED_ASSIGN_OR_RETURN(impl->reader, postgres::Connect(conninfo));
+  }
+  return std::unique_ptr<PostgresBackend>(new PostgresBackend(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<Snapshot>> PostgresBackend::OpenSnapshot(
+    const std::string& conninfo, const std::string& instance) {
+  DESFIRED_ASSIGN_OR_RETURN(Conn c, postgres::Connect(conninfo));
+  const std::string name = NameOf(c.get(), instance);
+  DESFIRED_RETURN_IF_ERROR(postgres::CheckMeta(c.get(), name));
+  return std::unique_ptr<Snapshot>(new PostgresSnapshot(std::move(c), instance, name));
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresBackend::Instances(const std::string& conninfo) {
+  DESFIRED_ASSIGN_OR_RETURN(Conn c, postgres::Connect(conninfo));
+  DESFIRED_RETURN_IF_ERROR(postgres::CheckMeta(c.get(), postgres::Where(c.get())));
+  DESFIRED_ASSIGN_OR_RETURN(
+      Result r, Run(c.get(),
+                    "SELECT instance FROM ledger_heads UNION SELECT DISTINCT instance FROM "
+                    "ledger_rows ORDER BY 1"));
+  std::vector<std::string> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    out.emplace_back(postgres::GetBytes(r.get(), i, 0));
+  }
+  return out;
+}
+
+const std::string& PostgresBackend::name() const { return impl_->name; }
+
+absl::Status PostgresBackend::Append(const StoredRow& row, const Head& from) {
+  return impl_->Append(row, from, /*sync=*/true);
+}
+
+absl::Status PostgresBackend::AppendDeferred(const StoredRow& row, const Head& from) {
+  return impl_->Append(row, from, /*sync=*/false);
+}
+
+absl::Status PostgresBackend::Sync() {
+  Impl& m = *impl_;
+  absl::MutexLock l(&m.mu);
+  DESFIRED_RETURN_IF_ERROR(m.Ready(m.writer.get()));
+  // A transaction with an id commits with a synchronous flush of the WAL, every earlier
+  // (deferred) commit's record included.
+  Result r(PQexec(m.writer.get(),
+                  "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT"));
+  if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    const absl::Status why = absl::UnavailableError(absl::StripTrailingAsciiWhitespace(
+        r == nullptr ? PQerrorMessage(m.writer.get()) : PQresultErrorMessage(r.get())));
+    if (PQtransactionStatus(m.writer.get()) != PQTRANS_IDLE) (void)Run(m.writer.get(), "ROLLBACK");
+    return m.Unavailable("cannot sync the ledger", why);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Head> PostgresBackend::ReadHead() {
+  absl::MutexLock l(&impl_->mu);
+  return impl_->ReadHead();
+}
+
+absl::StatusOr<std::optional<LastRow>> PostgresBackend::Last() {
+  DESFIRED_ASSIGN_OR_RETURN(
+      Result r,
+      impl_->Read(
+          "SELECT seq, hash FROM ledger_rows WHERE instance = $1 ORDER BY seq DESC LIMIT 1"));
+  if (PQntuples(r.get()) == 0) return std::optional<LastRow>();
+  return std::optional<LastRow>(
+      LastRow{postgres::GetInt(r.get(), 0, 0), std::string(postgres::GetBytes(r.get(), 0, 1))});
+}
+
+absl::StatusOr<std::optional<StoredRow>> PostgresBackend::Latest(absl::string_view request_id) {
+  DESFIRED_ASSIGN_OR_RETURN(
+      Result r, impl_->Read(absl::StrCat("SELECT ", postgres::Columns(),
+                                         " FROM ledger_rows WHERE instance = $1 AND request_id = "
+                                         "$2 ORDER BY seq DESC LIMIT 1"),
+                            request_id));
+  if (PQntuples(r.get()) == 0) return std::optional<StoredRow>();
+  return std::optional<StoredRow>(postgres::ReadRow(r.get(), 0));
+}
+
+absl::StatusOr<std::vector<StoredRow>> PostgresBackend::Unresolved() {
+  DESFIRED_ASSIGN_OR_RETURN(
+      Result r,
+      impl_->Read(absl::StrCat(
+          "SELECT ", postgres::Columns(),
+          " FROM ledger_rows AS p WHERE p.instance = $1 AND p.event = 'PENDING' AND NOT EXISTS "
+          "(SELECT 1 FROM ledger_rows AS s WHERE s.instance = $1 AND s.pending_seq = p.seq AND "
+          "s.pending_seq <> 0 AND s.event IN ('DONE', 'RECONCILED')) ORDER BY p.seq")));
+  std::vector<StoredRow> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(postgres::ReadRow(r.get(), i));
+  return out;
+}
+
+absl::StatusOr<int64_t> PostgresBackend::Count() {
+  DESFIRED_ASSIGN_OR_RETURN(Result r,
+                            impl_->Read("SELECT count(*) FROM ledger_rows WHERE instance = $1"));
+  return postgres::GetInt(r.get(), 0, 0);
+}
+
+absl::StatusOr<std::unique_ptr<Snapshot>> PostgresBackend::OpenSnapshot() {
+  absl::StatusOr<std::unique_ptr<Snapshot>> s = OpenSnapshot(impl_->conninfo, impl_->instance);
+  if (!s.ok())
+    return absl::Status(s.status().code(),
+                        absl::StrCat("ledger ", impl_->name, ": ", s.status().message()));
+  return s;
+}
+
+}  // namespace desfired::ledger

@@ -1,0 +1,203 @@
+#include "tests/testing/postgres_sandbox.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace desfired::testing {
+namespace {
+
+// A port nobody listens on now (the kernel's choice for an ephemeral bind).
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// The user the server runs as: `nobody` when we are root (PostgreSQL refuses root), else us.
+struct RunAs {
+  bool change = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+absl::StatusOr<RunAs> PickUser() {
+  RunAs r;
+  if (geteuid() != 0) return r;
+  const passwd* pw = getpwnam("nobody");
+  if (pw == nullptr) return absl::InternalError("no user 'nobody' to run PostgreSQL as");
+  r.change = true;
+  r.uid = pw->pw_uid;
+  r.gid = pw->pw_gid;
+  return r;
+}
+
+// Forks and execs `argv` as `as`, stdout and stderr appended to `log`. The child dies with us.
+pid_t Spawn(const RunAs& as, const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+  }
+  if (as.change && (setgroups(0, nullptr) != 0 || setgid(as.gid) != 0 || setuid(as.uid) != 0)) {
+    _exit(126);
+  }
+  prctl(PR_SET_PDEATHSIG, SIGINT);  // after setuid, which clears it
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+// Waits for `pid` to exit; its exit code, or -1 when it was killed.
+int WaitExit(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs `sql` on a new connection to `conninfo`; the server's message when it fails.
+absl::Status ExecSql(const std::string& conninfo, absl::string_view sql) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  absl::Status s;
+  if (PQstatus(c) != CONNECTION_OK) {
+    s = absl::UnavailableError(PQerrorMessage(c));
+  } else {
+    PGresult* r = PQexec(c, std::string(sql).c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      s = absl::InternalError(PQresultErrorMessage(r));
+    }
+    PQclear(r);
+  }
+  PQfinish(c);
+  return s;
+}
+
+}  // namespace
+
+bool PostgresSandbox::Available() {
+  return access(absl::StrCat(kPostgresBinDir, "/initdb").c_str(), X_OK) == 0 &&
+         access(absl::StrCat(kPostgresBinDir, "/postgres").c_str(), X_OK) == 0;
+}
+
+absl::StatusOr<std::unique_ptr<PostgresSandbox>> PostgresSandbox::Start() {
+  absl::StatusOr<RunAs> as = PickUser();
+  if (!as.ok()) return as.status();
+  char templ[] = "/tmp/desfired-pg-XXXXXX";
+  if (mkdtemp(templ) == nullptr) return absl::InternalError("mkdtemp failed");
+  auto pg = std::unique_ptr<PostgresSandbox>(new PostgresSandbox());
+  pg->dir_ = templ;
+  if (as->change && chown(templ, as->uid, as->gid) != 0) {
+    return absl::InternalError(absl::StrCat("cannot chown ", templ, " to nobody"));
+  }
+  const std::string data = pg->dir_ + "/data", log = pg->dir_ + "/server.log";
+  const std::string bin = kPostgresBinDir;
+  const int initdb =
+      WaitExit(Spawn(*as,
+                     {bin + "/initdb", "-D", data, "-U", kSandboxOwner, "--auth=trust", "-E",
+                      "UTF8", "--locale=C", "--no-sync", "--no-instructions"},
+                     log));
+  if (initdb != 0) {
+    return absl::InternalError(absl::StrCat("initdb failed (exit ", initdb, "); see ", log));
+  }
+  // A free port can be taken between our probe and the server's bind: try a few.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    pg->port_ = FreeLoopbackPort();
+    pg->pid_ =
+        Spawn(*as,
+              {bin + "/postgres", "-D", data, "-p", std::to_string(pg->port_), "-k", pg->dir_, "-c",
+               "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
+               "max_connections=60", "-c", "shared_buffers=32MB"},
+              log);
+    const std::string ping = pg->ConnInfo(kSandboxOwner, "postgres");
+    for (int i = 0; i < 3000; ++i) {  // up to 30 s
+      if (PQping(ping.c_str()) == PQPING_OK) {
+        // CREATE DATABASE runs from another database: `postgres`.
+        absl::Status created = ExecSql(ping, absl::StrCat("CREATE DATABASE ", kSandboxDatabase));
+        if (!created.ok()) return created;
+        return pg;
+      }
+      int status = 0;
+      if (waitpid(pg->pid_, &status, WNOHANG) == pg->pid_) break;  // it exited: another port
+      usleep(10000);
+    }
+    pg->Stop();
+    pg->pid_ = -1;
+  }
+  return absl::InternalError(absl::StrCat("postgres did not start; see ", log));
+}
+
+PostgresSandbox::~PostgresSandbox() {
+  Stop();
+  if (!dir_.empty()) std::filesystem::remove_all(dir_);
+}
+
+void PostgresSandbox::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGINT);  // fast shutdown: open sessions are ended
+  WaitExit(pid_);
+  pid_ = -1;
+}
+
+std::string PostgresSandbox::ConnInfo(absl::string_view user, absl::string_view database) const {
+  return absl::StrCat("host=127.0.0.1 port=", port_, " dbname=", database, " user=", user);
+}
+
+absl::Status PostgresSandbox::Exec(absl::string_view sql, absl::string_view user,
+                                   absl::string_view database) const {
+  return ExecSql(ConnInfo(user, database), sql);
+}
+
+PostgresSandbox* SharedPostgresOrSkip() {
+  static std::unique_ptr<PostgresSandbox> shared;
+  static bool tried = false;
+  if (!PostgresSandbox::Available()) {
+    [] {
+      GTEST_SKIP() << "PostgreSQL is not installed (" << kPostgresBinDir
+                   << "/initdb missing; scripts/setup installs postgresql-15)";
+    }();
+    return nullptr;
+  }
+  if (!tried) {
+    tried = true;
+    absl::StatusOr<std::unique_ptr<PostgresSandbox>> started = PostgresSandbox::Start();
+    if (!started.ok()) {
+      ADD_FAILURE() << started.status();
+      return nullptr;
+    }
+    shared = *std::move(started);
+  }
+  if (shared == nullptr) ADD_FAILURE() << "the PostgreSQL sandbox did not start (see above)";
+  return shared.get();
+}
+
+}  // namespace desfired::testing
