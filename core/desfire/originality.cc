@@ -138,18 +138,22 @@ OriginalityResult VerifyOriginality(CardProduct product, ByteSpan uid, ByteSpan 
 
 absl::StatusOr<std::vector<OriginalityKey>> ParseOriginalityKeys(absl::string_view text) {
   std::vector<OriginalityKey> out;
-  for (absl::string_view entry : absl::StrSplit(text, absl::ByAnyChar(",\n"))) {
-    entry = absl::StripAsciiWhitespace(entry);
-    if (entry.empty() || entry[0] == '#') continue;
-    const size_t eq = entry.find('=');
-    if (eq == absl::string_view::npos || eq == 0) {
-      return absl::InvalidArgumentError(
-          "an originality key is NAME=HEX (HEX: 04 ‖ x ‖ y, 114 hex digits)");
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    for (absl::string_view entry : absl::StrSplit(line, ',', absl::SkipWhitespace())) {
+      entry = absl::StripAsciiWhitespace(entry);
+      const size_t eq = entry.find('=');
+      if (eq == absl::string_view::npos || eq == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("entry ", out.size() + 1,
+                         ": an originality key is NAME=HEX (HEX: 04 ‖ x ‖ y, 114 hex digits)"));
+      }
+      const absl::string_view name = absl::StripAsciiWhitespace(entry.substr(0, eq));
+      absl::StatusOr<OriginalityKey> key = KeyFromHex(name, entry.substr(eq + 1));
+      if (!key.ok()) return key.status();
+      out.push_back(*std::move(key));
     }
-    const absl::string_view name = absl::StripAsciiWhitespace(entry.substr(0, eq));
-    absl::StatusOr<OriginalityKey> key = KeyFromHex(name, entry.substr(eq + 1));
-    if (!key.ok()) return key.status();
-    out.push_back(*std::move(key));
   }
   return out;
 }

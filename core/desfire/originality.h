@@ -74,7 +74,8 @@ OriginalityResult VerifyOriginality(CardProduct product, ByteSpan uid, ByteSpan 
 
 // Extra trusted keys from a text: entries separated by commas or new lines, each
 // `NAME=HEX` (HEX: the 57-byte uncompressed point, 114 hex digits); blank entries and lines
-// starting with '#' are skipped. INVALID_ARGUMENT naming the entry for anything else.
+// starting with '#' (comments, which may hold commas) are skipped. INVALID_ARGUMENT naming the
+// entry for anything else.
 absl::StatusOr<std::vector<OriginalityKey>> ParseOriginalityKeys(absl::string_view text);
 
 }  // namespace desfired::desfire

@@ -14,6 +14,7 @@
 #include "desfired/v1/card.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/pcsc_sandbox.h"
+#include "tests/testing/cli_run.h"
 #include "tests/testing/e2e_support.h"
 
 namespace desfired {

@@ -157,7 +157,8 @@ TEST(OriginalityTest, UnknownProductAndExtraKeys) {
   EXPECT_EQ(r.verdict, OriginalityVerdict::kNotGenuine);
   EXPECT_EQ(r.keys_tried, std::vector<std::string>{"NXP DESFire EV3"});
 
-  auto extra = ParseOriginalityKeys("# test keys\n test-card = " + HexEncode(pair->public_key));
+  auto extra =
+      ParseOriginalityKeys("# test keys, made here\n test-card = " + HexEncode(pair->public_key));
   ASSERT_TRUE(extra.ok()) << extra.status();
   ASSERT_EQ(extra->size(), 1u);
   r = VerifyOriginality(CardProduct::kDesfireEv3, uid, *sig, *extra);
