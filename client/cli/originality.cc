@@ -7,22 +7,16 @@
 #include "absl/strings/str_join.h"
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
+#include "core/util/enum_table.h"
 
 namespace desfired::cli {
 namespace {
 
-std::string VerdictText(v1::OriginalityVerdict verdict) {
-  switch (verdict) {
-    case v1::ORIGINALITY_VERDICT_GENUINE:
-      return "genuine";
-    case v1::ORIGINALITY_VERDICT_NOT_GENUINE:
-      return "NOT GENUINE";
-    case v1::ORIGINALITY_VERDICT_UNKNOWN_PRODUCT:
-      return "unknown product (no published key for it)";
-    default:
-      return "unspecified";
-  }
-}
+constexpr EnumRow<v1::OriginalityVerdict, absl::string_view> kVerdicts[] = {
+    {v1::ORIGINALITY_VERDICT_GENUINE, "genuine"},
+    {v1::ORIGINALITY_VERDICT_NOT_GENUINE, "NOT GENUINE"},
+    {v1::ORIGINALITY_VERDICT_UNKNOWN_PRODUCT, "unknown product (no published key for it)"},
+};
 
 int PrintOriginality(const v1::VerifyOriginalityResponse& resp) {
   const std::vector<std::vector<std::string>> rows = {
@@ -30,7 +24,7 @@ int PrintOriginality(const v1::VerifyOriginalityResponse& resp) {
       {"uid", HexOrDash(resp.uid())},
       {"product",
        resp.version().product_name().empty() ? "unrecognised" : resp.version().product_name()},
-      {"verdict", VerdictText(resp.verdict())},
+      {"verdict", std::string(ValueOf(kVerdicts, resp.verdict()).value_or("unspecified"))},
       {"key", resp.key_name().empty() ? "-" : resp.key_name()},
       {"keys tried", resp.keys_tried().empty() ? "none" : absl::StrJoin(resp.keys_tried(), ", ")},
       {"signature", HexOrDash(resp.signature())},
