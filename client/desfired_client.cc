@@ -219,6 +219,7 @@ DESFIRED_CARD_UNARY(GetCardInfo)
 DESFIRED_CARD_UNARY(ListApplications)
 DESFIRED_CARD_UNARY(ListFiles)
 DESFIRED_CARD_UNARY(GetFileSettings)
+DESFIRED_CARD_UNARY(VerifyOriginality)
 DESFIRED_CARD_UNARY(ReadData)
 DESFIRED_CARD_UNARY(GetValue)
 DESFIRED_CARD_UNARY(ReadRecords)
@@ -243,11 +244,15 @@ DESFIRED_CARD_MUTATION(ChangeKeySettings)
 #undef DESFIRED_CARD_UNARY
 #undef DESFIRED_CARD_MUTATION
 
-absl::StatusOr<v1::ParseTapsResponse> Client::ParseTaps(const v1::ParseTapsRequest& request) {
-  if (stubs_->taps == nullptr) return absl::FailedPreconditionError("no TapService stub");
-  return Unary<v1::ParseTapsResponse>(
-      Bind(stubs_->taps.get(), &v1::TapService::StubInterface::ParseTaps), request);
-}
+#define DESFIRED_TAP_UNARY(Name)                                                             \
+  absl::StatusOr<v1::Name##Response> Client::Name(const v1::Name##Request& request) {        \
+    if (stubs_->taps == nullptr) return absl::FailedPreconditionError("no TapService stub"); \
+    return Unary<v1::Name##Response>(                                                        \
+        Bind(stubs_->taps.get(), &v1::TapService::StubInterface::Name), request);            \
+  }
+DESFIRED_TAP_UNARY(ParseTaps)
+DESFIRED_TAP_UNARY(VerifySun)
+#undef DESFIRED_TAP_UNARY
 
 absl::Status Client::WatchCards(const v1::WatchCardsRequest& request,
                                 const std::function<bool(const v1::WatchCardsResponse&)>& on_item,

@@ -173,6 +173,8 @@ class Client {
   absl::StatusOr<v1::ListFilesResponse> ListFiles(const v1::ListFilesRequest& request);
   absl::StatusOr<v1::GetFileSettingsResponse> GetFileSettings(
       const v1::GetFileSettingsRequest& request);
+  absl::StatusOr<v1::VerifyOriginalityResponse> VerifyOriginality(
+      const v1::VerifyOriginalityRequest& request);
   absl::StatusOr<v1::ReadDataResponse> ReadData(const v1::ReadDataRequest& request);
   absl::StatusOr<v1::GetValueResponse> GetValue(const v1::GetValueRequest& request);
   absl::StatusOr<v1::ReadRecordsResponse> ReadRecords(const v1::ReadRecordsRequest& request);
@@ -214,6 +216,8 @@ class Client {
 
   // --- TapService ------------------------------------------------------------------------------
   absl::StatusOr<v1::ParseTapsResponse> ParseTaps(const v1::ParseTapsRequest& request);
+  // SUN messages verified with the server's keys (never retried; a read).
+  absl::StatusOr<v1::VerifySunResponse> VerifySun(const v1::VerifySunRequest& request);
 
   // Streams records through ParseTapStream with bounded memory. `next` is called from a writer
   // thread of this call: it fills *input and returns true, returns false at the end of the

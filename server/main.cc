@@ -39,6 +39,8 @@ ABSL_FLAG(bool, allow_insecure_remote, false,
 ABSL_FLAG(std::string, pcsc_socket, "",
           "pcscd socket to use (default: the system pcscd, /run/pcscd/pcscd.comm)");
 ABSL_FLAG(std::string, keys, "", "key store file (docs/key-store.md); must be mode 600");
+ABSL_FLAG(std::string, originality_keys, "",
+          "file of NAME=HEX lines: P-224 public keys VerifyOriginality trusts besides NXP's");
 ABSL_FLAG(int, queue_limit, 16, "card jobs that may wait per reader");
 ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
           "deadline of a card call whose client gave none");
@@ -56,6 +58,8 @@ ABSL_FLAG(int64_t, max_tap_inflight_bytes, int64_t{256} << 20,
           "and answers (docs/server.md; 0: no limit)");
 ABSL_FLAG(int64_t, max_tap_inflight_bytes_per_caller, int64_t{128} << 20,
           "bytes TapService calls work on at once per caller (0: no limit)");
+ABSL_FLAG(bool, sun_counters, false,
+          "VerifySun flags a tag URL whose read counter is not above the last seen (in memory)");
 ABSL_FLAG(int, max_stream_dedup_entries, 100000,
           "duplicate keys one ParseTapStream remembers (at least --max_tap_batch); a stream "
           "needing more ends with RESOURCE_EXHAUSTED / DEDUP_CAPACITY");
@@ -218,6 +222,8 @@ int Run() {
   config.allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure_remote);
   config.pcsc_socket = absl::GetFlag(FLAGS_pcsc_socket);
   config.keys_file = absl::GetFlag(FLAGS_keys);
+  config.originality_keys_file = absl::GetFlag(FLAGS_originality_keys);
+  config.sun_counters = absl::GetFlag(FLAGS_sun_counters);
   const int queue_limit = absl::GetFlag(FLAGS_queue_limit);
   const int watch_history = absl::GetFlag(FLAGS_watch_history);
   const int watch_queue = absl::GetFlag(FLAGS_watch_queue);

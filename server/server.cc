@@ -14,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "core/apdu/status_payload.h"
 #include "core/cardops/data.h"
+#include "core/desfire/originality.h"
 #include "core/util/enum_table.h"
+#include "core/util/private_file.h"
 #include "core/util/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
@@ -155,6 +157,21 @@ constexpr EnumRow<MonitorKind, CardEventKind> kMonitorKinds[] = {
     {MonitorKind::kServiceRestored, CardEventKind::kPcscAvailable},
 };
 
+// The keys of config originality_keys_file (none when it is empty).
+absl::StatusOr<std::shared_ptr<const std::vector<desfire::OriginalityKey>>> LoadOriginalityKeys(
+    const std::string& path) {
+  auto keys = std::make_shared<std::vector<desfire::OriginalityKey>>();
+  if (path.empty()) return keys;
+  absl::StatusOr<std::string> text =
+      ReadSmallFile(path, {.what = "originality keys file", .private_only = false});
+  if (!text.ok()) return ConfigError("originality_keys_file", text.status().message());
+  absl::StatusOr<std::vector<desfire::OriginalityKey>> parsed =
+      desfire::ParseOriginalityKeys(*text);
+  if (!parsed.ok()) return ConfigError("originality_keys_file", parsed.status().message());
+  *keys = *std::move(parsed);
+  return keys;
+}
+
 CardEventKind FromMonitor(MonitorKind kind) {
   return ValueOf(kMonitorKinds, kind).value_or(CardEventKind::kReaderAdded);
 }
@@ -262,12 +279,17 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   });
   EventHub* hub = s->hub_.get();
   tap::TapPipelineConfig taps;
+  absl::StatusOr<std::shared_ptr<const std::vector<desfire::OriginalityKey>>> originality =
+      LoadOriginalityKeys(c.originality_keys_file);
+  if (!originality.ok()) return originality.status();
   s->readers_ = std::make_unique<ReaderRegistry>(
-      *hub, ReaderRegistry::Options{
-                .worker = {.max_queued = c.queue_limit},
-                .session = {.keys = s->keys_.get(), .taps = taps, .on_apdu = obs->ApduObserver()},
-                .default_deadline = c.default_deadline,
-                .max_write_bytes = c.max_write_bytes});
+      *hub, ReaderRegistry::Options{.worker = {.max_queued = c.queue_limit},
+                                    .session = {.keys = s->keys_.get(),
+                                                .taps = taps,
+                                                .on_apdu = obs->ApduObserver(),
+                                                .originality_keys = *std::move(originality)},
+                                    .default_deadline = c.default_deadline,
+                                    .max_write_bytes = c.max_write_bytes});
   ReaderRegistry* readers = s->readers_.get();
   DesfiredServer* raw = s.get();
   absl::StatusOr<std::unique_ptr<pcsc::ReaderMonitor>> monitor =
@@ -299,13 +321,15 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
                           .max_bytes = c.max_tap_inflight_bytes,
                           .max_bytes_per_caller = c.max_tap_inflight_bytes_per_caller});
   tap::TapPipelineConfig tap_service_pipeline = taps;
+  if (c.sun_counters) s->sun_counters_ = std::make_unique<tap::SunCounterStore>();
   tap_service_pipeline.reconciler.dedup_capacity = c.max_stream_dedup_entries;
-  s->tap_service_ =
-      std::make_unique<TapServiceImpl>(TapServiceImpl::Options{.pipeline = tap_service_pipeline,
-                                                               .keys = s->keys_.get(),
-                                                               .max_batch = c.max_tap_batch,
-                                                               .budget = s->tap_budget_.get()},
-                                       hooks);
+  s->tap_service_ = std::make_unique<TapServiceImpl>(
+      TapServiceImpl::Options{.pipeline = tap_service_pipeline,
+                              .keys = s->keys_.get(),
+                              .max_batch = c.max_tap_batch,
+                              .budget = s->tap_budget_.get(),
+                              .sun_counters = s->sun_counters_.get()},
+      hooks);
   obs->metrics().SetWatchersSource([raw] { return raw->watchers(); });
   obs->metrics().SetReadersSource([hub] {
     std::shared_ptr<const CardSnapshot> now = hub->Snapshot();

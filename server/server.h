@@ -62,6 +62,9 @@ struct ServerConfig {
   // The key store file (docs/key-store.md); empty: no keys (card calls without auth only).
   // Reloaded by ReloadKeys() (SIGHUP).
   std::string keys_file;
+  // Extra originality keys (NAME=HEX lines, core/desfire/originality.h ParseOriginalityKeys)
+  // VerifyOriginality tries after NXP's, e.g. a test card's; empty: NXP's keys only.
+  std::string originality_keys_file;
   // The data directory: the audit ledger (ledger.sqlite, docs/ledger.md) lives here. Must exist
   // and not be writable by group or others. Empty: no ledger — changes are neither recorded
   // nor deduplicated by request_id (tests and tools only; desfired always passes one).
@@ -104,6 +107,9 @@ struct ServerConfig {
   // Duplicate keys one ParseTapStream (or ParseTaps) remembers; at least max_tap_batch. A
   // stream that would need more ends with RESOURCE_EXHAUSTED / DEDUP_CAPACITY.
   size_t max_stream_dedup_entries = 100000;
+  // VerifySun remembers the highest SDM read counter per tag UID (in memory, for the process's
+  // life) and flags a message whose counter is not newer (COUNTER_NOT_NEWER).
+  bool sun_counters = false;
   // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of core/cardops/data.h).
   size_t max_write_bytes = 8 * 1024;
   // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
@@ -175,7 +181,8 @@ class DesfiredServer {
   std::unique_ptr<pcsc::ReaderMonitor> monitor_;
   std::unique_ptr<ReaderRegistry> readers_;
   std::unique_ptr<CardServiceImpl> card_service_;
-  std::unique_ptr<CallBudget> tap_budget_;  // before tap_service_, which uses it
+  std::unique_ptr<CallBudget> tap_budget_;              // before tap_service_, which uses it
+  std::unique_ptr<tap::SunCounterStore> sun_counters_;  // before tap_service_ too
   std::unique_ptr<TapServiceImpl> tap_service_;
   std::unique_ptr<HealthServiceImpl> health_service_;
   std::unique_ptr<ReflectionV1Service> reflection_v1_;  // answered by v1alpha

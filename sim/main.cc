@@ -37,6 +37,8 @@ constexpr char kUsage[] =
     "                        light, ntag424) instead of the image's\n"
     "  --lrp                 LRP mode (as SetConfiguration sets it on an EV3): only\n"
     "                        AuthenticateLRPFirst/NonFirst and LRP secure messaging\n"
+    "  --originality-key HEX a P-224 private key (28 bytes) ReadSig signs the UID with (a\n"
+    "                        test key, never a manufacturer's); without it ReadSig is refused\n"
     "  --fixed-random HEX    for benchmarks and tests only: the card's random numbers (RndB,\n"
     "                        TI, random UID) repeat HEX, so exchanges can be replayed\n"
     "signals: SIGUSR1 remove, SIGUSR2 insert, SIGHUP save, SIGTERM/SIGINT save and exit\n";
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   bool lrp = false;
   std::optional<desfired::Bytes> fixed_random;
   std::string product;
+  desfired::Bytes originality_key;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -96,6 +99,10 @@ int main(int argc, char** argv) {
       lrp = true;
     } else if (a == "--product") {
       product = value();
+    } else if (a == "--originality-key") {
+      auto key = desfired::HexDecode(value());
+      if (!key.ok() || key->size() != 28) Usage(a + " needs 28 bytes of hex");
+      originality_key = *std::move(key);
     } else if (a == "--fixed-random") {
       const std::string hex = value();
       auto pattern = desfired::HexDecode(hex);
@@ -137,6 +144,7 @@ int main(int argc, char** argv) {
       fixed_random ? desfired::sim::RepeatingRandom(*std::move(fixed_random)) : nullptr);
   card.set_legacy_pad80(legacy_pad80);
   card.set_lrp_mode(lrp);
+  card.set_originality_key(std::move(originality_key));
   desfired::sim::VpcdCard server(card, opt);
   const absl::Status s = server.Run();
   if (!s.ok()) {

@@ -23,6 +23,10 @@ int Watch(int argc, char** argv);
 int Info(int argc, char** argv);
 int Apps(int argc, char** argv);
 int Files(int argc, char** argv);
+// The originality signature (originality.cc).
+int Originality(int argc, char** argv);
+// SUN messages of SDM tags (sun.cc).
+int SunVerify(int argc, char** argv);
 // Data and record files (data.cc).
 int Read(int argc, char** argv);
 int Write(int argc, char** argv);

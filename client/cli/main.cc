@@ -17,6 +17,7 @@ constexpr char kUsage[] =
     "  info                 version, UID, memory, key settings and applications of a card\n"
     "  apps                 list the applications on a card\n"
     "  files                list the files of an application with their settings\n"
+    "  originality          check a card's NXP originality signature\n"
     "\n"
     "files:\n"
     "  read                 read a standard or backup data file\n"
@@ -34,6 +35,7 @@ constexpr char kUsage[] =
     "tap records:\n"
     "  taplog               read a card's tap log, parsed by the server\n"
     "  taps parse           parse tap records from a file or stdin (locally, or with --server)\n"
+    "  sun verify           verify a SUN message of an NTAG 424 DNA / EV3 tag's URL (server)\n"
     "\n"
     "issuing (admin):\n"
     "  format               erase all applications of a card\n"
@@ -68,6 +70,7 @@ constexpr Command kCommands[] = {
     {"info", desfired::cli::Info},
     {"apps", desfired::cli::Apps},
     {"files", desfired::cli::Files},
+    {"originality", desfired::cli::Originality},
     {"read", desfired::cli::Read},
     {"write", desfired::cli::Write},
     {"records", desfired::cli::Records},
@@ -120,6 +123,16 @@ int Main(int argc, char** argv) {
     (help ? std::cout : std::cerr)
         << "usage: desfirectl taps parse [options] FILE|-\n"
         << "  parse tap records (run 'desfirectl taps parse --help' for the options)\n";
+    return help ? kExitOk : kExitUsage;
+  }
+  if (cmd == "sun") {
+    if (argc >= 3 && absl::string_view(argv[2]) == "verify") {
+      return desfired::cli::SunVerify(argc - 3, argv + 3);
+    }
+    const bool help =
+        argc >= 3 && (absl::string_view(argv[2]) == "--help" || absl::string_view(argv[2]) == "-h");
+    (help ? std::cout : std::cerr) << "usage: desfirectl sun verify [options]\n"
+                                   << "  run 'desfirectl sun verify --help' for the options\n";
     return help ? kExitOk : kExitUsage;
   }
   if (cmd == "keys") return desfired::cli::Keys(argc - 2, argv + 2);

@@ -25,6 +25,7 @@
 //   records.h       ReadRecords (newest first), WriteRecord, ClearRecordFile
 //   tap_log.h       ReadTapLog (the records through the tap pipeline)
 //   transactions.h  CommitTransaction, AbortTransaction
+//   originality.h   VerifyOriginality (GetVersion, ReadSig, the ECDSA check)
 //   issuing.h       FormatCard, Create/DeleteApplication, Create/DeleteFile, ChangeKey,
 //                   ChangeKeySettings
 //
@@ -43,6 +44,7 @@
 #include "core/cardops/errors.h"        // IWYU pragma: export
 #include "core/cardops/file_info.h"     // IWYU pragma: export
 #include "core/cardops/issuing.h"       // IWYU pragma: export
+#include "core/cardops/originality.h"   // IWYU pragma: export
 #include "core/cardops/paging.h"        // IWYU pragma: export
 #include "core/cardops/records.h"       // IWYU pragma: export
 #include "core/cardops/tap_log.h"       // IWYU pragma: export

@@ -27,10 +27,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "core/desfire/card.h"
+#include "core/desfire/originality.h"
 #include "core/keys/key_store.h"
 #include "core/tap/pipeline.h"
 #include "core/util/bytes.h"
@@ -73,6 +75,8 @@ struct CardContext {
   // ReadTapLog parses with this (the configuration TapService.ParseTaps uses). nullptr: default
   // parser and reconciler options with `keys`.
   const tap::TapPipelineConfig* taps = nullptr;
+  // VerifyOriginality tries these after NXP's keys (originality.h). nullptr: NXP's only.
+  const std::vector<desfire::OriginalityKey>* originality_keys = nullptr;
   // Called between card steps; a non-OK status (deadline passed, client gone, shutdown) stops
   // the operation and is returned. May be empty.
   std::function<absl::Status()> check_alive;

@@ -112,6 +112,10 @@ class DesfireCard {
   absl::Status CreateApplication(const ApplicationSpec& spec);
   absl::Status DeleteApplication(uint32_t aid);
   absl::Status FormatPicc();
+  // ReadSig (0x3C 00): the 56-byte originality signature r ‖ s (originality.h), sent plain
+  // (FAILED_PRECONDITION inside a session: read it before authenticating). A wrong status or
+  // length: INTERNAL / PROTOCOL_ERROR (originality.h DecodeReadSigAnswer). In read_sig.cc.
+  absl::StatusOr<Bytes> ReadSignature();
   // SetConfiguration (0x5C), option 0x00..0x02, enciphered.
   absl::Status SetConfiguration(uint8_t option, ByteSpan data);
 

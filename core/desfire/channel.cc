@@ -96,7 +96,9 @@ absl::StatusOr<NativeResponse> Channel::Transceive(Ins ins, ByteSpan payload,
       sent = 0;
       continue;
     }
-    DESFIRED_RETURN_IF_ERROR(DesfireStatusToStatus(reply.sw2));
+    if (reply.sw2 != options.extra_success_status) {
+      DESFIRED_RETURN_IF_ERROR(DesfireStatusToStatus(reply.sw2));
+    }
     response.status = reply.sw2;
     return response;
   }

@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,8 @@ struct TransceiveOptions {
   bool fetch_additional_frames = true;
   // Log only the 5-byte header and the length of each frame.
   bool redact = false;
+  // A final status besides 00, 0C and AF returned as success (ReadSig answers 91 90).
+  std::optional<uint8_t> extra_success_status = std::nullopt;
 };
 
 struct NativeResponse {

@@ -40,6 +40,7 @@ enum class Ins : uint8_t {
   kFormatPicc = 0xFC,
   kGetVersion = 0x60,
   kGetCardUid = 0x51,
+  kReadSig = 0x3C,  // EV2+/NTAG 424 DNA originality signature (answers 91 90)
   // Application level
   kGetFileIds = 0x6F,
   kGetIsoFileIds = 0x61,

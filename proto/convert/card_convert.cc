@@ -186,6 +186,18 @@ v1::CardProduct CardProductToProto(desfire::CardProduct product) {
                                     : v1::CARD_PRODUCT_UNSPECIFIED;
 }
 
+v1::OriginalityVerdict OriginalityVerdictToProto(desfire::OriginalityVerdict verdict) {
+  switch (verdict) {
+    case desfire::OriginalityVerdict::kGenuine:
+      return v1::ORIGINALITY_VERDICT_GENUINE;
+    case desfire::OriginalityVerdict::kNotGenuine:
+      return v1::ORIGINALITY_VERDICT_NOT_GENUINE;
+    case desfire::OriginalityVerdict::kUnknownProduct:
+      return v1::ORIGINALITY_VERDICT_UNKNOWN_PRODUCT;
+  }
+  return v1::ORIGINALITY_VERDICT_UNSPECIFIED;
+}
+
 v1::CardGeneration CardGenerationToProto(desfire::CardGeneration generation) {
   return ProtoOf(kGenerations, generation).value_or(v1::CARD_GENERATION_UNSPECIFIED);
 }

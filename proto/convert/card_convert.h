@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "core/desfire/card_types.h"
+#include "core/desfire/originality.h"
 #include "core/desfire/session.h"
 #include "desfired/v1/card.pb.h"
 
@@ -55,6 +56,7 @@ desfire::KeyFamily KeyFamilyFromProto(v1::KeyFamily family);
 
 v1::CardGeneration CardGenerationToProto(desfire::CardGeneration generation);
 v1::CardProduct CardProductToProto(desfire::CardProduct product);
+v1::OriginalityVerdict OriginalityVerdictToProto(desfire::OriginalityVerdict verdict);
 
 // The production week and year decoded from BCD (the year as 20yy), vendor "NXP" for vendor id
 // 0x04.

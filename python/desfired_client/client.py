@@ -280,6 +280,13 @@ class Client:
                                               auth=_auth(key_name, key_no))
         return self.call("GetCardInfo", request)
 
+    def verify_originality(self, reader, expected_uid=None):
+        """The card's NXP originality signature checked by the server: a
+        VerifyOriginalityResponse (verdict ORIGINALITY_VERDICT_GENUINE / _NOT_GENUINE /
+        _UNKNOWN_PRODUCT, key_name, keys_tried, uid, signature)."""
+        request = card_pb2.VerifyOriginalityRequest(target=_target(reader, expected_uid))
+        return self.call("VerifyOriginality", request)
+
     def list_applications(self, reader, key_name=None, key_no=0, expected_uid=None):
         """Every application on the card (all pages), as desfired.v1.Application."""
         request = card_pb2.ListApplicationsRequest(target=_target(reader, expected_uid),
@@ -359,6 +366,17 @@ class Client:
         request = taps_pb2.ParseTapsRequest(
             records=[taps_pb2.TapInput(raw=bytes(r)) for r in records])
         return self.call("ParseTaps", request)
+
+    def verify_sun(self, messages, file_key_name, meta_key_name="", cipher="aes", aid=0):
+        """Verifies SUN messages (dicts or SunMessage with picc_data / uid + counter,
+        enc_file_data, mac_input, mac: the text of the tag's URL) with the server's keys;
+        VerifySunResponse, one SunResult per message (VALID / FLAGGED / REJECTED)."""
+        request = taps_pb2.VerifySunRequest(
+            cipher=taps_pb2.SUN_CIPHER_LRP if cipher == "lrp" else taps_pb2.SUN_CIPHER_AES,
+            meta_key_name=meta_key_name, file_key_name=file_key_name, aid=aid,
+            messages=[m if isinstance(m, taps_pb2.SunMessage) else taps_pb2.SunMessage(**m)
+                      for m in messages])
+        return self.call("VerifySun", request)
 
 
 class Watch:

@@ -109,6 +109,22 @@ class LiveServerTest(unittest.TestCase):
         self.assertFalse(e.transport)
         self.assertEqual(self.value(), before)
 
+    def test_verify_originality_reaches_the_card(self):
+        # The testbed's card has no originality key: desfire-sim refuses ReadSig as an EV1
+        # does (the genuine / not genuine answers are tested end to end in ev3_e2e_test).
+        with self.assertRaises(DesfiredError) as caught:
+            self.client.verify_originality(self.reader)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.UNIMPLEMENTED)
+        self.assertEqual(caught.exception.reason, "ILLEGAL_COMMAND")
+
+    def test_verify_sun_names_a_missing_key(self):
+        # The testbed's key store has no SDM keys (the answers are tested in ev3_e2e_test).
+        with self.assertRaises(DesfiredError) as caught:
+            self.client.verify_sun([{"picc_data": "EF963FF7828658A599F3041510671E88",
+                                     "mac": "94EED9EE65337086"}],
+                                   file_key_name="no-such-sdm-key")
+        self.assertEqual(caught.exception.reason, "KEY_NOT_FOUND")
+
     def test_unknown_reader_and_unknown_key(self):
         with self.assertRaises(DesfiredError) as caught:
             self.client.get_value("No Such Reader 00 00", AID, 1)

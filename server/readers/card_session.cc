@@ -130,6 +130,7 @@ absl::StatusOr<cardops::CardContext*> CardSession::Begin(const JobContext<CardSe
   job_taps_.keys = job_keys_.get();
   card_context_.keys = job_keys_.get();
   card_context_.taps = &job_taps_;
+  card_context_.originality_keys = options_.originality_keys.get();
   card_context_.check_alive = [&job] { return job.CheckAlive(); };
   return &card_context_;
 }

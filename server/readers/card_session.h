@@ -76,6 +76,8 @@ class CardSession {
     // round trip, whether the exchange succeeded (metrics). Optional; must be quick.
     std::function<void(const std::string& reader, absl::Duration elapsed, bool ok)> on_apdu =
         nullptr;
+    // VerifyOriginality's extra keys (cardops::CardContext::originality_keys); may be null.
+    std::shared_ptr<const std::vector<desfire::OriginalityKey>> originality_keys = nullptr;
   };
   CardSession(std::string reader, Options options)
       : reader_(std::move(reader)), options_(std::move(options)) {}

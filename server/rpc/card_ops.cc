@@ -347,4 +347,19 @@ absl::StatusOr<v1::ChangeKeySettingsResponse> ChangeKeySettings(
   return EmptyResponse<v1::ChangeKeySettingsResponse>(cardops::ChangeKeySettings(ctx, change));
 }
 
+absl::StatusOr<v1::VerifyOriginalityResponse> VerifyOriginality(
+    CardContext& ctx, const v1::VerifyOriginalityRequest& request) {
+  DESFIRED_ASSIGN_OR_RETURN(cardops::OriginalityCheck check,
+                            cardops::VerifyOriginality(ctx, {.target = TargetOf(request.target())}));
+  v1::VerifyOriginalityResponse out;
+  out.set_reader(check.reader);
+  out.set_uid(AsString(check.uid));
+  CardVersionToProto(check.version, out.mutable_version());
+  out.set_signature(AsString(check.signature));
+  out.set_verdict(OriginalityVerdictToProto(check.result.verdict));
+  out.set_key_name(check.result.key_name);
+  for (const std::string& name : check.result.keys_tried) out.add_keys_tried(name);
+  return out;
+}
+
 }  // namespace desfired::server

@@ -88,6 +88,8 @@ absl::StatusOr<v1::ChangeKeyResponse> ChangeKey(cardops::CardContext& ctx,
                                                 const v1::ChangeKeyRequest& request);
 absl::StatusOr<v1::ChangeKeySettingsResponse> ChangeKeySettings(
     cardops::CardContext& ctx, const v1::ChangeKeySettingsRequest& request);
+absl::StatusOr<v1::VerifyOriginalityResponse> VerifyOriginality(
+    cardops::CardContext& ctx, const v1::VerifyOriginalityRequest& request);
 
 }  // namespace desfired::server
 

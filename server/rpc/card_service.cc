@@ -290,6 +290,7 @@ DESFIRED_CARD_RPC_IMPL(CreateFile)
 DESFIRED_CARD_RPC_IMPL(DeleteFile)
 DESFIRED_CARD_RPC_IMPL(ChangeKey)
 DESFIRED_CARD_RPC_IMPL(ChangeKeySettings)
+DESFIRED_CARD_RPC_IMPL(VerifyOriginality)
 #undef DESFIRED_CARD_RPC_IMPL
 
 grpc::ServerUnaryReactor* CardServiceImpl::ListReaders(grpc::CallbackServerContext* context,

@@ -101,6 +101,7 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   DESFIRED_CARD_RPC(DeleteFile)
   DESFIRED_CARD_RPC(ChangeKey)
   DESFIRED_CARD_RPC(ChangeKeySettings)
+  DESFIRED_CARD_RPC(VerifyOriginality)
 #undef DESFIRED_CARD_RPC
 
   // How many WatchCards streams are open.

@@ -471,6 +471,10 @@ absl::Status Validate(const v1::ChangeKeyRequest& request) {
   return CheckRequestId(request.request_id());
 }
 
+absl::Status Validate(const v1::VerifyOriginalityRequest& request) {
+  return CheckTarget(request.target());
+}
+
 absl::Status Validate(const v1::ChangeKeySettingsRequest& request) {
   DESFIRED_RETURN_IF_ERROR(CheckTarget(request.target()));
   DESFIRED_RETURN_IF_ERROR(CheckAid(request.aid(), /*card_level_ok=*/true));

@@ -54,6 +54,7 @@ absl::Status Validate(const v1::CreateFileRequest& request);
 absl::Status Validate(const v1::DeleteFileRequest& request);
 absl::Status Validate(const v1::ChangeKeyRequest& request);
 absl::Status Validate(const v1::ChangeKeySettingsRequest& request);
+absl::Status Validate(const v1::VerifyOriginalityRequest& request);
 
 }  // namespace desfired::server
 

@@ -34,20 +34,24 @@ std::vector<KeyPresentation> PresentedKeys(const Request& r) {
   constexpr bool kCreatesApplication = std::is_same_v<Request, v1::CreateApplicationRequest>;
   constexpr bool kDeletesApplication = std::is_same_v<Request, v1::DeleteApplicationRequest>;
   if constexpr (kCreatesApplication || kDeletesApplication) aid = 0;
-  const std::string& name = r.auth().key_name();
-  const auto key_no = static_cast<uint8_t>(r.auth().key_number());
-  if (!name.empty()) {
-    out.push_back({name, aid, key_no});
-    if constexpr (kDeletesApplication) out.push_back({name, r.aid(), key_no});
-  }
-  if constexpr (std::is_same_v<Request, v1::ChangeKeyRequest>) {
-    const auto changed = static_cast<uint8_t>(r.key_number());
-    if (!r.new_key_name().empty()) out.push_back({r.new_key_name(), aid, changed});
-    if (!r.old_key_name().empty() && r.key_number() != r.auth().key_number()) {
-      out.push_back({r.old_key_name(), aid, changed});
+  if constexpr (!requires { r.auth(); })
+    return out;  // VerifyOriginality: no key
+  else {
+    const std::string& name = r.auth().key_name();
+    const auto key_no = static_cast<uint8_t>(r.auth().key_number());
+    if (!name.empty()) {
+      out.push_back({name, aid, key_no});
+      if constexpr (kDeletesApplication) out.push_back({name, r.aid(), key_no});
     }
+    if constexpr (std::is_same_v<Request, v1::ChangeKeyRequest>) {
+      const auto changed = static_cast<uint8_t>(r.key_number());
+      if (!r.new_key_name().empty()) out.push_back({r.new_key_name(), aid, changed});
+      if (!r.old_key_name().empty() && r.key_number() != r.auth().key_number()) {
+        out.push_back({r.old_key_name(), aid, changed});
+      }
+    }
+    return out;
   }
-  return out;
 }
 
 }  // namespace desfired::server

@@ -40,6 +40,7 @@
 #include <string>
 
 #include "core/tap/pipeline.h"
+#include "core/tap/sun_verifier.h"
 #include "desfired/v1/taps.grpc.pb.h"
 #include "server/rpc/call_budget.h"
 #include "server/rpc/hooks.h"
@@ -48,8 +49,9 @@
 namespace desfired::server {
 
 class TapServiceImpl final
-    : public v1::TapService::WithRawCallbackMethod_ParseTaps<
-          v1::TapService::WithRawCallbackMethod_ParseTapStream<v1::TapService::Service>> {
+    : public v1::TapService::WithCallbackMethod_VerifySun<
+          v1::TapService::WithRawCallbackMethod_ParseTaps<
+              v1::TapService::WithRawCallbackMethod_ParseTapStream<v1::TapService::Service>>> {
  public:
   struct Options {
     tap::TapPipelineConfig pipeline;  // tables owned by the server; its keys are replaced by:
@@ -58,6 +60,9 @@ class TapServiceImpl final
     // Calls and bytes in flight per caller and overall; nullptr: no limits. Must outlive the
     // service.
     CallBudget* budget = nullptr;
+    // VerifySun's read counters (--sun_counters); nullptr: not checked. Must outlive the
+    // service.
+    tap::SunCounterStore* sun_counters = nullptr;
   };
   TapServiceImpl(Options options, ServerHooks hooks);
 
@@ -66,6 +71,10 @@ class TapServiceImpl final
                                       grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ParseTapStream(
       grpc::CallbackServerContext* context) override;
+  // SUN messages through core/tap/sun_verifier.h with the key store current now (tap_sun.cc).
+  grpc::ServerUnaryReactor* VerifySun(grpc::CallbackServerContext* context,
+                                      const v1::VerifySunRequest* request,
+                                      v1::VerifySunResponse* response) override;
 
  private:
   class UnaryReactor;

@@ -41,8 +41,10 @@ constexpr MethodRole kMethodRoles[] = {
     {"CardService", "GetValue", Role::kViewer},
     {"CardService", "ReadRecords", Role::kViewer},
     {"CardService", "ReadTapLog", Role::kViewer},
+    {"CardService", "VerifyOriginality", Role::kViewer},
     {"TapService", "ParseTaps", Role::kViewer},
     {"TapService", "ParseTapStream", Role::kViewer},
+    {"TapService", "VerifySun", Role::kViewer},
     // Changing the contents of files: operator.
     {"CardService", "WriteData", Role::kOperator},
     {"CardService", "Credit", Role::kOperator},

@@ -44,6 +44,7 @@ bool IsKnownIns(uint8_t b) {
     case Ins::kFormatPicc:
     case Ins::kGetVersion:
     case Ins::kGetCardUid:
+    case Ins::kReadSig:
     case Ins::kGetFileIds:
     case Ins::kGetIsoFileIds:
     case Ins::kGetFileSettings:
@@ -246,7 +247,8 @@ Card::Frame Card::Emit(Ins ins, ByteSpan data, Result r) {
     pending_total_ = r.need_total;
     return {Sw::kAdditionalFrame, {}};
   }
-  const bool success = r.status == Sw::kOk || r.status == Sw::kNoChanges;
+  const bool success = r.status == Sw::kOk || r.status == Sw::kNoChanges ||
+                       (r.raw && r.status == Sw::kSignature);
   if (!success && !(r.raw && r.status == Sw::kAdditionalFrame)) {
     channel_.Reset();
     return {r.status, {}};
@@ -313,6 +315,8 @@ Card::Result Card::Dispatch(Ins ins, ByteSpan data) {
       return FreeMemory(ins, data);
     case Ins::kGetCardUid:
       return GetCardUid(ins, data);
+    case Ins::kReadSig:
+      return ReadSig(data);
     case Ins::kSetConfiguration:
       return SetConfiguration(ins, data);
     case Ins::kGetKeySettings:

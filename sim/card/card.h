@@ -71,6 +71,9 @@ class Card {
   // LRP mode, as SetConfiguration switches a real EV3 / NTAG 424 DNA (auth.h): AES keys
   // answer only AuthenticateLRPFirst / NonFirst, then LRP secure messaging.
   void set_lrp_mode(bool on) { auth_.set_lrp_mode(on); }
+  // The originality key (a P-224 private scalar, 28 bytes) ReadSig signs the UID with: a test
+  // key pair's, never NXP's. Empty (the default): ReadSig answers ILLEGAL_COMMAND, as an EV1.
+  void set_originality_key(Bytes private_key) { originality_key_ = std::move(private_key); }
   // The selected application (nullopt at PICC level).
   std::optional<uint32_t> selected_aid() const { return selected_; }
 
@@ -162,6 +165,7 @@ class Card {
   Result FormatPicc(Ins ins, ByteSpan data);
   Result FreeMemory(Ins ins, ByteSpan data);
   Result GetCardUid(Ins ins, ByteSpan data);
+  Result ReadSig(ByteSpan data);  // card_sig.cc
   Result SetConfiguration(Ins ins, ByteSpan data);
   Result GetKeySettings(Ins ins, ByteSpan data);
   Result ChangeKeySettings(Ins ins, ByteSpan data);
@@ -184,6 +188,7 @@ class Card {
 
   CardState state_;
   RandomSource random_;
+  Bytes originality_key_;
   Bytes reader_uid_;
   Bytes ats_;
   Bytes atr_;

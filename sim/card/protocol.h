@@ -38,6 +38,7 @@ enum class Ins : uint8_t {
   kFormatPicc = 0xFC,
   kGetVersion = 0x60,
   kGetCardUid = 0x51,
+  kReadSig = 0x3C,  // originality signature (answers 91 90)
   kGetFileIds = 0x6F,
   kGetIsoFileIds = 0x61,
   kGetFileSettings = 0xF5,
@@ -81,6 +82,7 @@ enum class Sw : uint8_t {
   kApplicationIntegrityError = 0xA1,
   kAuthenticationError = 0xAE,
   kAdditionalFrame = 0xAF,
+  kSignature = 0x90,  // ReadSig's success status (real cards answer 91 90, not 91 00)
   kBoundaryError = 0xBE,
   kPiccIntegrityError = 0xC1,
   kCommandAborted = 0xCA,

@@ -85,13 +85,13 @@ TEST(MethodRolesTest, EveryMethodOfBothServicesHasExactlyOneEntry) {
         << "twice: " << m.method;
   }
   EXPECT_EQ(in_table, in_services);
-  EXPECT_EQ(in_services.size(), 27u);  // 25 CardService + 2 TapService
+  EXPECT_EQ(in_services.size(), 29u);  // 26 CardService + 3 TapService
 }
 
 TEST(MethodRolesTest, RolesFollowWhatTheCallChanges) {
   for (const char* m : {"ListReaders", "WatchCards", "GetCardInfo", "ListApplications", "ListFiles",
                         "GetFileSettings", "ReadData", "GetValue", "ReadRecords", "ReadTapLog",
-                        "ParseTaps", "ParseTapStream"}) {
+                        "ParseTaps", "ParseTapStream", "VerifyOriginality", "VerifySun"}) {
     EXPECT_EQ(RequiredRole(m), Role::kViewer) << m;
   }
   for (const char* m : {"WriteData", "Credit", "Debit", "LimitedCredit", "WriteRecord",

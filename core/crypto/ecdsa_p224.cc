@@ -1,0 +1,171 @@
+#include "core/crypto/ecdsa_p224.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include <utility>
+
+namespace desfired::crypto {
+namespace {
+
+constexpr char kCurve[] = "secp224r1";
+
+// A unique_ptr deleter calling OpenSSL's `Free`.
+template <auto Free>
+struct Deleter {
+  template <typename T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using Bn = std::unique_ptr<BIGNUM, Deleter<BN_clear_free>>;
+using Pkey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
+using Sig = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
+using Ctx = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
+using Group = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP_free>>;
+
+// An EC key on P-224 from `public_point` and/or `private_key` (either may be empty).
+Pkey KeyFromData(ByteSpan public_point, const BIGNUM* private_key) {
+  std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
+  if (!bld) return nullptr;
+  if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, kCurve, 0) != 1) {
+    return nullptr;
+  }
+  if (!public_point.empty() &&
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, public_point.data(),
+                                       public_point.size()) != 1) {
+    return nullptr;
+  }
+  if (private_key != nullptr &&
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, private_key) != 1) {
+    return nullptr;
+  }
+  std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  Ctx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
+  EVP_PKEY* key = nullptr;
+  const int selection = private_key != nullptr ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY;
+  if (EVP_PKEY_fromdata(ctx.get(), &key, selection, params.get()) != 1) return nullptr;
+  return Pkey(key);
+}
+
+// The private scalar of `private_key`, checked against the group order.
+absl::StatusOr<Bn> Scalar(ByteSpan private_key) {
+  if (private_key.size() != kP224FieldBytes) {
+    return absl::InvalidArgumentError("a P-224 private key has 28 bytes");
+  }
+  Bn d(BN_bin2bn(private_key.data(), static_cast<int>(private_key.size()), nullptr));
+  Group group(EC_GROUP_new_by_curve_name(NID_secp224r1));
+  if (!d || !group) return absl::InternalError("OpenSSL: cannot allocate");
+  if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
+    return absl::InvalidArgumentError("the P-224 private key is not in 1 .. order-1");
+  }
+  return d;
+}
+
+}  // namespace
+
+void P224PublicKey::Free::operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+
+absl::StatusOr<P224PublicKey> P224PublicKey::FromUncompressed(ByteSpan point) {
+  if (point.size() != kP224UncompressedBytes || point[0] != 0x04) {
+    return absl::InvalidArgumentError(
+        "a P-224 public key is 57 bytes: 04 followed by x and y (28 bytes each)");
+  }
+  Pkey key = KeyFromData(point, nullptr);
+  if (!key) return absl::InvalidArgumentError("the P-224 public key is not a point of the curve");
+  Ctx check(EVP_PKEY_CTX_new(key.get(), nullptr));
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+    return absl::InvalidArgumentError("the P-224 public key is not a point of the curve");
+  }
+  return P224PublicKey(std::shared_ptr<EVP_PKEY>(key.release(), Free()),
+                       Bytes(point.begin(), point.end()));
+}
+
+bool P224PublicKey::Verify(ByteSpan digest, ByteSpan signature) const {
+  if (signature.size() != kP224SignatureBytes || digest.size() > kP224FieldBytes) return false;
+  Sig sig(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(signature.data(), kP224FieldBytes, nullptr);
+  BIGNUM* s = BN_bin2bn(signature.data() + kP224FieldBytes, kP224FieldBytes, nullptr);
+  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return false;
+  }
+  unsigned char der[80];  // SEQUENCE of two INTEGERs of at most 29 bytes
+  unsigned char* p = der;
+  const int der_len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (der_len <= 0 || der_len > static_cast<int>(sizeof(der))) return false;
+  if (i2d_ECDSA_SIG(sig.get(), &p) != der_len) return false;
+  Ctx ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
+  return EVP_PKEY_verify(ctx.get(), der, static_cast<size_t>(der_len), digest.data(),
+                         digest.size()) == 1;
+}
+
+absl::StatusOr<P224KeyPair> GenerateP224KeyPair() {
+  Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", kCurve));
+  if (!key) return absl::InternalError("OpenSSL: P-224 key generation failed");
+  BIGNUM* d_raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d_raw) != 1) {
+    return absl::InternalError("OpenSSL: cannot read the private key");
+  }
+  Bn d(d_raw);
+  P224KeyPair pair;
+  pair.private_key.resize(kP224FieldBytes);
+  if (BN_bn2binpad(d.get(), pair.private_key.data(), kP224FieldBytes) != kP224FieldBytes) {
+    return absl::InternalError("OpenSSL: cannot write the private key");
+  }
+  auto pub = P224PublicFromPrivate(pair.private_key);
+  if (!pub.ok()) return pub.status();
+  pair.public_key = *std::move(pub);
+  return pair;
+}
+
+absl::StatusOr<Bytes> P224PublicFromPrivate(ByteSpan private_key) {
+  absl::StatusOr<Bn> d = Scalar(private_key);
+  if (!d.ok()) return d.status();
+  Group group(EC_GROUP_new_by_curve_name(NID_secp224r1));
+  std::unique_ptr<EC_POINT, Deleter<EC_POINT_free>> q(group ? EC_POINT_new(group.get()) : nullptr);
+  if (!q || EC_POINT_mul(group.get(), q.get(), d->get(), nullptr, nullptr, nullptr) != 1) {
+    return absl::InternalError("OpenSSL: cannot compute the public key");
+  }
+  Bytes out(kP224UncompressedBytes);
+  if (EC_POINT_point2oct(group.get(), q.get(), POINT_CONVERSION_UNCOMPRESSED, out.data(),
+                         out.size(), nullptr) != out.size()) {
+    return absl::InternalError("OpenSSL: cannot encode the public key");
+  }
+  return out;
+}
+
+absl::StatusOr<Bytes> P224Sign(ByteSpan private_key, ByteSpan digest) {
+  if (digest.size() > kP224FieldBytes) {
+    return absl::InvalidArgumentError("a P-224 digest has at most 28 bytes");
+  }
+  absl::StatusOr<Bn> d = Scalar(private_key);
+  if (!d.ok()) return d.status();
+  Pkey key = KeyFromData({}, d->get());
+  if (!key) return absl::InternalError("OpenSSL: cannot load the P-224 private key");
+  Ctx ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  unsigned char der[80];
+  size_t der_len = sizeof(der);
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
+      EVP_PKEY_sign(ctx.get(), der, &der_len, digest.data(), digest.size()) != 1) {
+    return absl::InternalError("OpenSSL: P-224 signing failed");
+  }
+  const unsigned char* p = der;
+  Sig sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
+  if (!sig) return absl::InternalError("OpenSSL: cannot decode the signature");
+  Bytes out(kP224SignatureBytes);
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.data(), kP224FieldBytes) != kP224FieldBytes ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.data() + kP224FieldBytes, kP224FieldBytes) !=
+          kP224FieldBytes) {
+    return absl::InternalError("OpenSSL: cannot encode the signature");
+  }
+  return out;
+}
+
+}  // namespace desfired::crypto
