@@ -81,17 +81,12 @@ class PostgresSnapshot final : public Snapshot {
   absl::StatusOr<std::unique_ptr<RowCursor>> Rows() override { return RowsFrom(1); }
 
   absl::StatusOr<std::unique_ptr<RowCursor>> RowsFrom(int64_t first_seq) override {
-    DESFIRED_RETURN_IF_ERROR(Begin());
-    const std::string cursor = absl::StrCat("ledger_rows_", ++cursors_);
-    char* literal = PQescapeLiteral(c_.get(), instance_.data(), instance_.size());
-    if (literal == nullptr) return absl::UnavailableError(PQerrorMessage(c_.get()));
-    const std::string sql = absl::StrCat(
-        "DECLARE ", cursor, " BINARY NO SCROLL CURSOR FOR SELECT ", postgres::Columns(),
-        " FROM ledger_rows WHERE instance = ", literal, " AND seq >= ", first_seq, " ORDER BY seq");
-    PQfreemem(literal);
-    absl::StatusOr<Result> declared = Run(c_.get(), sql);
-    if (!declared.ok()) return absl::InternalError(declared.status().message());
-    return std::unique_ptr<RowCursor>(new PostgresCursor(c_.get(), cursor));
+    return Cursor(absl::StrCat(" AND seq >= ", first_seq, " ORDER BY seq"));
+  }
+
+  absl::StatusOr<std::unique_ptr<RowCursor>> NewestFirst(int64_t limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("the newest rows: limit must be 1 or more");
+    return Cursor(absl::StrCat(" ORDER BY seq DESC LIMIT ", limit));
   }
 
   absl::StatusOr<std::optional<std::string>> LastHash() override {
@@ -126,6 +121,21 @@ class PostgresSnapshot final : public Snapshot {
   }
 
  private:
+  // A cursor over this instance's rows; `tail`: the rest of the query after the instance.
+  absl::StatusOr<std::unique_ptr<RowCursor>> Cursor(absl::string_view tail) {
+    DESFIRED_RETURN_IF_ERROR(Begin());
+    const std::string cursor = absl::StrCat("ledger_rows_", ++cursors_);
+    char* literal = PQescapeLiteral(c_.get(), instance_.data(), instance_.size());
+    if (literal == nullptr) return absl::UnavailableError(PQerrorMessage(c_.get()));
+    const std::string sql =
+        absl::StrCat("DECLARE ", cursor, " BINARY NO SCROLL CURSOR FOR SELECT ",
+                     postgres::Columns(), " FROM ledger_rows WHERE instance = ", literal, tail);
+    PQfreemem(literal);
+    absl::StatusOr<Result> declared = Run(c_.get(), sql);
+    if (!declared.ok()) return absl::InternalError(declared.status().message());
+    return std::unique_ptr<RowCursor>(new PostgresCursor(c_.get(), cursor));
+  }
+
   absl::Status Begin() {
     if (begun_) return absl::OkStatus();
     DESFIRED_RETURN_IF_ERROR(
