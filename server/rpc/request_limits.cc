@@ -31,6 +31,14 @@ constexpr FieldLimit kLimits[] = {
     {.field = "df_name", .max_bytes = kMaxDfNameBytes},
     {.field = "raw", .max_bytes = kMaxTapRecordBytes},
     {.field = "raw_hex", .max_bytes = kMaxTapRecordHexChars},
+    {.field = "meta_key_name", .max_bytes = kMaxKeyNameBytes},
+    {.field = "file_key_name", .max_bytes = kMaxKeyNameBytes},
+    {.field = "picc_data", .max_bytes = kMaxSunFieldChars},
+    {.field = "uid", .max_bytes = kMaxSunFieldChars},
+    {.field = "counter", .max_bytes = kMaxSunFieldChars},
+    {.field = "mac", .max_bytes = kMaxSunFieldChars},
+    {.field = "enc_file_data", .max_bytes = kMaxSunDataChars},
+    {.field = "mac_input", .max_bytes = kMaxSunDataChars},
 };
 
 // One field from the request down to the one at fault, and the element of a repeated one.

@@ -62,6 +62,14 @@ inline constexpr size_t kMaxWatchedReaders = 64;
 inline constexpr size_t kMaxTapRecordBytes = 64;
 // TapInput.raw_hex: the hex of kMaxTapRecordBytes bytes, one separator between pairs.
 inline constexpr size_t kMaxTapRecordHexChars = 3 * kMaxTapRecordBytes;
+// VerifySunRequest.meta_key_name / file_key_name: key store names, as kMaxKeyNameBytes.
+// SunMessage: what a tag's URL carries, in hex. The lengths a tag can produce (32 or 48 digits
+// of PICCData, 14 of UID, 6 of counter, 16 of MAC) with room to spare, so that a wrong length
+// still gets a REJECTED result naming the field; longer values fail the call.
+inline constexpr size_t kMaxSunFieldChars = 64;
+// SunMessage.enc_file_data and mac_input: an NDEF file's worth (NTAG 424 DNA's file 2 has 256
+// bytes, so 512 hex digits; EV3 files may be larger), bounded.
+inline constexpr size_t kMaxSunDataChars = 4096;
 // A string field without an entry of its own (none today; the unit test sees to it).
 inline constexpr size_t kDefaultMaxStringBytes = 256;
 // Unknown fields of one message, in encoded bytes.

@@ -6,6 +6,7 @@
 #include "core/apdu/error_metadata.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/sun_convert.h"
+#include "server/rpc/request_limits.h"
 #include "server/rpc/tap_service.h"
 
 namespace desfired::server {
@@ -40,6 +41,7 @@ grpc::ServerUnaryReactor* TapServiceImpl::VerifySun(grpc::CallbackServerContext*
   absl::Status status = Authorize(context, "VerifySun");
   std::shared_ptr<const keys::KeyStore> keys =
       options_.keys != nullptr ? options_.keys->Current() : nullptr;
+  if (status.ok()) status = CheckLimits(*request);
   if (status.ok()) status = CheckSunRequest(*request, keys.get(), options_.max_batch);
   if (status.ok()) {
     tap::SunVerifier verifier(*keys,
