@@ -8,28 +8,22 @@
 
 #include <utility>
 
+#include "core/util/free_with.h"
+
 namespace desfired::crypto {
 namespace {
 
 constexpr char kCurve[] = "secp224r1";
 
-// A unique_ptr deleter calling OpenSSL's `Free`.
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using Bn = std::unique_ptr<BIGNUM, Deleter<BN_clear_free>>;
-using Pkey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using Sig = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
-using Ctx = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using Group = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP_free>>;
+using Bn = std::unique_ptr<BIGNUM, FreeWith<BN_clear_free>>;
+using Pkey = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
+using Sig = std::unique_ptr<ECDSA_SIG, FreeWith<ECDSA_SIG_free>>;
+using Ctx = std::unique_ptr<EVP_PKEY_CTX, FreeWith<EVP_PKEY_CTX_free>>;
+using Group = std::unique_ptr<EC_GROUP, FreeWith<EC_GROUP_free>>;
 
 // An EC key on P-224 from `public_point` and/or `private_key` (either may be empty).
 Pkey KeyFromData(ByteSpan public_point, const BIGNUM* private_key) {
-  std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
+  std::unique_ptr<OSSL_PARAM_BLD, FreeWith<OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
   if (!bld) return nullptr;
   if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, kCurve, 0) != 1) {
     return nullptr;
@@ -43,7 +37,7 @@ Pkey KeyFromData(ByteSpan public_point, const BIGNUM* private_key) {
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, private_key) != 1) {
     return nullptr;
   }
-  std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  std::unique_ptr<OSSL_PARAM, FreeWith<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
   Ctx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
   EVP_PKEY* key = nullptr;
@@ -129,7 +123,7 @@ absl::StatusOr<Bytes> P224PublicFromPrivate(ByteSpan private_key) {
   absl::StatusOr<Bn> d = Scalar(private_key);
   if (!d.ok()) return d.status();
   Group group(EC_GROUP_new_by_curve_name(NID_secp224r1));
-  std::unique_ptr<EC_POINT, Deleter<EC_POINT_free>> q(group ? EC_POINT_new(group.get()) : nullptr);
+  std::unique_ptr<EC_POINT, FreeWith<EC_POINT_free>> q(group ? EC_POINT_new(group.get()) : nullptr);
   if (!q || EC_POINT_mul(group.get(), q.get(), d->get(), nullptr, nullptr, nullptr) != 1) {
     return absl::InternalError("OpenSSL: cannot compute the public key");
   }

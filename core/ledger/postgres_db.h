@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/ledger/row.h"
+#include "core/util/free_with.h"
 
 namespace desfired::ledger::postgres {
 
@@ -26,14 +27,7 @@ inline constexpr int kFormatVersion = 1;
 // "\"seq\", \"time\", ..., \"hash\"": the row columns of `ledger_rows`, in Column order.
 const std::string& Columns();
 
-// Owners of libpq's objects, freed by `Free` (PQfinish, PQclear).
-template <auto Free>
-struct FreeWith {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
+// Owners of libpq's objects, freed by PQfinish and PQclear.
 using Conn = std::unique_ptr<PGconn, FreeWith<PQfinish>>;
 using Result = std::unique_ptr<PGresult, FreeWith<PQclear>>;
 
