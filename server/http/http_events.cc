@@ -7,8 +7,8 @@
 // ?resume_after=N becomes resume_after_sequence; when that is too old (HISTORY_EXPIRED) the
 // stream sends "event: reset" (data: the error JSON) and goes on with a fresh snapshot.
 // ?reader=NAME (repeatable) filters. ": heartbeat" comments keep proxies from closing a quiet
-// stream. An idle stream sleeps until an item, its heartbeat or the server's stop
-// (stop_watch.h); an event's frame is encoded once for all streams (sse_frames.h). The stream is a
+// stream. An idle stream sleeps until an item, its heartbeat or the server's stop (Stop wakes
+// it); an event's frame is encoded once for all streams (sse_frames.h). The stream is a
 // WatchCards call on the in-process channel, so a browser that reads too slowly is cut off as a
 // gRPC watcher is (SLOW_CONSUMER, the write timeout), and its streams count against
 // --max_streams_per_caller with the caller's gRPC ones. An error before the first item is an HTTP
@@ -26,7 +26,6 @@
 #include "server/http/http_error.h"
 #include "server/http/http_server.h"
 #include "server/http/sse_frames.h"
-#include "server/http/stop_watch.h"
 
 namespace desfired::server::http {
 namespace {
@@ -156,12 +155,11 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
   };
   bool open = true;
   absl::Time last_write = absl::Now();
-  server.StreamStarted();
-  // The wait below ends at an item, the heartbeat, or the server's stop (the watch wakes the
-  // call in use; a new call after a reset is woken at once once stopping).
+  // The wait below ends at an item, the heartbeat, or the server's stop (Stop wakes the call
+  // in use; a new call after a reset is woken at once once stopping).
   absl::Mutex call_mu;
   std::shared_ptr<WatchCall> woken_call = call;  // guarded by call_mu
-  StopWatch stop_watch(server, [&] {
+  const uint64_t stream_id = server.StreamStarted([&] {
     absl::MutexLock lock(&call_mu);
     woken_call->Wake();
   });
@@ -210,7 +208,7 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
                                               "desfired is shutting down")),
                           "\n\n"));
   }
-  server.StreamEnded();
+  server.StreamEnded(stream_id);
   call->CancelAndWait();
 }
 

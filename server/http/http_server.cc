@@ -217,7 +217,8 @@ void HttpServer::Stop() {
   if (stopping_.exchange(true)) return;
   {
     absl::MutexLock lock(&mu_);
-    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streams_ == 0; };
+    for (const auto& [id, wake] : streams_) wake();
+    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streams_.empty(); };
     mu_.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(2));
   }
   if (io_ == nullptr || !io_->acceptor) return;
@@ -237,14 +238,16 @@ void HttpServer::Stop() {
   for (std::thread& t : io_->threads) t.join();
 }
 
-void HttpServer::StreamStarted() {
+uint64_t HttpServer::StreamStarted(std::function<void()> wake) {
   absl::MutexLock lock(&mu_);
-  ++streams_;
+  const uint64_t id = ++next_stream_id_;
+  streams_.emplace(id, std::move(wake));
+  return id;
 }
 
-void HttpServer::StreamEnded() {
+void HttpServer::StreamEnded(uint64_t id) {
   absl::MutexLock lock(&mu_);
-  --streams_;
+  streams_.erase(id);
 }
 
 bool HttpServer::AdmitAddress(const std::string& address) {

@@ -53,6 +53,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -117,9 +119,11 @@ class HttpServer {
   const HttpDeps& deps() const { return deps_; }
   bool stopping() const { return stopping_.load(); }
   // An event stream begins / has written its last bytes (Stop waits for them: once the
-  // connections are cancelled, their writes fail).
-  void StreamStarted() ABSL_LOCKS_EXCLUDED(mu_);
-  void StreamEnded() ABSL_LOCKS_EXCLUDED(mu_);
+  // connections are cancelled, their writes fail). Stop calls `wake` once, under the server's
+  // lock, so that a stream waiting for its next item sees the stop at once; `wake` must not
+  // call back into the server. StreamStarted returns the id to give StreamEnded.
+  uint64_t StreamStarted(std::function<void()> wake) ABSL_LOCKS_EXCLUDED(mu_);
+  void StreamEnded(uint64_t id) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   HttpServer(HttpOptions options, HttpDeps deps);
@@ -147,7 +151,8 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   std::map<std::string, size_t> per_address_ ABSL_GUARDED_BY(mu_);
-  size_t streams_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::function<void()>> streams_ ABSL_GUARDED_BY(mu_);  // by id: wake
+  uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The handlers (http_api.cc, http_events.cc, http_taps.cc).
