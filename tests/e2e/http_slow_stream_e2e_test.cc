@@ -2,10 +2,10 @@
 // gRPC watcher that stops reading is (watch_e2e_test), while another browser keeps receiving:
 // the desfired binary over a sandboxed pcscd with desfire-sim's transit card, heartbeats every
 // 100 µs (--http_heartbeat) so that the stopped client's socket buffers (some 300 KB of kernel
-// memory) fill within seconds, and a write timeout of 1 s (--http_request_timeout). The stopped
-// client is a raw socket with a small receive buffer and segment size that never reads until the
-// server has given up on it; the reading client is libcurl. Skipped when not root (the sandbox
-// needs namespaces).
+// memory) fill within seconds, and a write timeout of 1 s (--watch_write_timeout, which bounds the
+// HTTP writes too). The stopped client is a raw socket with a small receive buffer and segment size
+// that never reads until the server has given up on it; the reading client is libcurl. Skipped when
+// not root (the sandbox needs namespaces).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,7 +73,7 @@ class HttpSlowStreamE2eTest : public ::testing::Test {
     if (!testing::StartTransitSandbox(&sandbox_, /*blank_card=*/false)) return;
     server_ = testing::StartTransitDesfired(
         *sandbox_,
-        {"--http_listen=127.0.0.1:0", "--http_heartbeat=100us", "--http_request_timeout=1s"});
+        {"--http_listen=127.0.0.1:0", "--http_heartbeat=100us", "--watch_write_timeout=1s"});
     ASSERT_NE(server_, nullptr);
     http_port_ = testing::HttpPortOf(server_->err());
     ASSERT_GT(http_port_, 0) << server_->err();

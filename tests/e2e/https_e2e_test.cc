@@ -9,7 +9,6 @@
 #include <sqlite3.h>
 
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -25,6 +24,7 @@
 #include "tests/integration/pcsc_sandbox.h"
 #include "tests/testing/e2e_support.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/http_port.h"
 #include "tests/testing/test_certs.h"
 
 namespace desfired {
@@ -66,10 +66,8 @@ class HttpsE2eTest : public ::testing::Test {
     }
     server_ = std::make_unique<testing::DesfiredProcess>(dir, std::move(flags));
     ASSERT_GT(server_->port(), 0) << server_->err();
-    std::smatch m;
-    const std::string err = server_->err();
-    ASSERT_TRUE(std::regex_search(err, m, std::regex("\"http_port\":([0-9]+)"))) << err;
-    http_port_ = std::stoi(m[1]);
+    http_port_ = testing::HttpPortOf(server_->err());
+    ASSERT_GT(http_port_, 0) << server_->err();
     base_ = absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", http_port_);
     ASSERT_TRUE(sandbox_->WaitForCard(0, true, kSlack).ok());
   }
