@@ -121,19 +121,8 @@ absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, 
 }
 
 absl::Status DiversifyKeyVia(const KeyCipher& master, KeyType type, ByteSpan input, uint8_t* out) {
-  DESFIRED_RETURN_IF_ERROR(CheckMaster(master.type(), type, input));
-  uint8_t constants[3] = {};
-  const size_t parts = PartConstants(type, constants);
-  const size_t bs = master.block_size();
-  uint8_t d[32];
-  std::memcpy(d + 1, input.data(), input.size());
-  absl::Status s;
-  for (size_t part = 0; part < parts && s.ok(); ++part) {
-    d[0] = constants[part];
-    s = CmacVia(master, ByteSpan(d, 1 + input.size()), out + part * bs, /*min_blocks=*/2);
-  }
-  OPENSSL_cleanse(d, sizeof(d));
-  return s;
+  const uint8_t* data = input.data();
+  return DiversifyKeysVia(master, type, &data, input.size(), 1, out);
 }
 
 absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan input) {

@@ -50,18 +50,12 @@ absl::Status WrongLength(absl::string_view field, size_t digits, absl::string_vi
       absl::StrCat(field, ": ", digits, " hex digits, expected ", want));
 }
 
-void PutLe24(uint32_t v, uint8_t* out) {
-  out[0] = static_cast<uint8_t>(v);
-  out[1] = static_cast<uint8_t>(v >> 8);
-  out[2] = static_cast<uint8_t>(v >> 16);
-}
-
 // UID ‖ counter (LSB first) at `out`; returns the bytes written.
 size_t PutUidCounter(ByteSpan uid, std::optional<uint32_t> counter, uint8_t* out) {
   std::copy(uid.begin(), uid.end(), out);
   size_t n = uid.size();
   if (counter.has_value()) {
-    PutLe24(*counter, out + n);
+    StoreLe24(*counter, out + n);
     n += kCounterBytes;
   }
   return n;
@@ -234,7 +228,7 @@ absl::StatusOr<Bytes> DecryptSunFileData(SunCipher cipher, ByteSpan file_read_ke
     crypto::SecureWipe(MutableByteSpan(keys->mac.data(), keys->mac.size()));
     if (!enc.ok()) return enc.status();
     uint8_t iv[kBlock] = {};
-    PutLe24(counter, iv);
+    StoreLe24(counter, iv);
     enc->EncryptBlock(iv, iv);
     if (absl::Status s = enc->CbcDecrypt(MutableByteSpan(iv, kBlock), MutableByteSpan(file));
         !s.ok()) {
@@ -249,7 +243,7 @@ absl::StatusOr<Bytes> DecryptSunFileData(SunCipher cipher, ByteSpan file_read_ke
   crypto::SecureWipe(MutableByteSpan(master->data(), master->size()));
   if (!enc.ok()) return enc.status();
   uint8_t ctr[6] = {};  // SDMReadCtr ‖ 00 00 00: 12 nibbles
-  PutLe24(counter, ctr);
+  StoreLe24(counter, ctr);
   if (absl::Status s =
           enc->LricbDecrypt(MutableByteSpan(ctr, sizeof(ctr)), 12, MutableByteSpan(file));
       !s.ok()) {
