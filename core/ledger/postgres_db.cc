@@ -145,6 +145,21 @@ void Params::Seal() {
   }
 }
 
+absl::StatusOr<Result> Checked(PGconn* c, Result r, std::string* sqlstate) {
+  const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) return r;
+  const char* state = r == nullptr ? nullptr : PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+  const std::string code = state == nullptr ? "" : state;
+  if (sqlstate != nullptr) *sqlstate = code;
+  const std::string message(absl::StripTrailingAsciiWhitespace(
+      r == nullptr ? PQerrorMessage(c) : PQresultErrorMessage(r.get())));
+  if (st == PGRES_PIPELINE_ABORTED && message.empty()) {
+    return absl::UnavailableError("an earlier statement of the pipeline failed");
+  }
+  if (code.rfind("22", 0) == 0) return absl::InvalidArgumentError(message);
+  return absl::UnavailableError(message);
+}
+
 absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params, bool binary,
                            std::string* sqlstate) {
   const std::string text(sql);
@@ -153,16 +168,34 @@ absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params, boo
                ? PQexecParams(c, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, binary)
                : PQexecParams(c, text.c_str(), params->size(), params->types(), params->values(),
                               params->lengths(), params->formats(), binary));
-  const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) return r;
-  const char* state = r == nullptr ? nullptr : PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-  const std::string code = state == nullptr ? "" : state;
-  if (sqlstate != nullptr) *sqlstate = code;
-  const std::string message(absl::StripTrailingAsciiWhitespace(
-      r == nullptr ? PQerrorMessage(c) : PQresultErrorMessage(r.get())));
-  if (code.rfind("22", 0) == 0) return absl::InvalidArgumentError(message);
-  return absl::UnavailableError(message);
+  return Checked(c, std::move(r), sqlstate);
 }
+
+absl::StatusOr<Result> RunPrepared(PGconn* c, const char* name, Params& params,
+                                   std::string* sqlstate) {
+  params.Seal();
+  Result r(PQexecPrepared(c, name, params.size(), params.values(), params.lengths(),
+                          params.formats(), 1));
+  return Checked(c, std::move(r), sqlstate);
+}
+
+absl::Status Prepare(PGconn* c, const char* name, absl::string_view sql,
+                     const std::vector<unsigned int>& types) {
+  const std::string text(sql);
+  Result r(PQprepare(c, name, text.c_str(), static_cast<int>(types.size()), types.data()));
+  return Checked(c, std::move(r)).status();
+}
+
+std::vector<unsigned int> RowTypes(std::vector<unsigned int> first) {
+  static constexpr unsigned int kByKind[] = {kInt8Oid, kInt8Oid, kTextOid, kByteaOid};
+  for (int col = 0; col < kColumnCount; ++col) {
+    first.push_back(kByKind[static_cast<int>(KindOf(static_cast<Column>(col)))]);
+  }
+  return first;
+}
+
+unsigned int TextType() { return kTextOid; }
+unsigned int IntType() { return kInt8Oid; }
 
 int64_t GetInt(PGresult* r, int row, int col) {
   return static_cast<int64_t>(absl::big_endian::Load64(PQgetvalue(r, row, col)));

@@ -74,6 +74,20 @@ class Params {
 // and the SQLSTATE in `*sqlstate` when not null.
 absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params = nullptr,
                            bool binary = true, std::string* sqlstate = nullptr);
+// Run for the statement `name` prepared on `c` (Prepare), binary results.
+absl::StatusOr<Result> RunPrepared(PGconn* c, const char* name, Params& params,
+                                   std::string* sqlstate = nullptr);
+// The outcome of one statement's result `r` as Run reports it (`r` null: the connection's error).
+absl::StatusOr<Result> Checked(PGconn* c, Result r, std::string* sqlstate = nullptr);
+// Prepares `sql` as the statement `name` on `c`, with parameters of `types` (OIDs, as Params
+// sends them). UNAVAILABLE with the server's message when it fails.
+absl::Status Prepare(PGconn* c, const char* name, absl::string_view sql,
+                     const std::vector<unsigned int>& types);
+// The parameter types of Params::Row (every column of a row, in Column order), after `first`.
+std::vector<unsigned int> RowTypes(std::vector<unsigned int> first);
+// The OID of a text parameter (Params::Text) and of an integer one (Params::Int).
+unsigned int TextType();
+unsigned int IntType();
 
 // Binary result values.
 int64_t GetInt(PGresult* r, int row, int col);
