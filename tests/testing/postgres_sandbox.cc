@@ -196,6 +196,19 @@ absl::Status PostgresSandbox::Exec(absl::string_view sql, absl::string_view user
   return ExecSql(ConnInfo(user, database), sql);
 }
 
+absl::StatusOr<std::string> PostgresSandbox::Query(absl::string_view sql) const {
+  absl::StatusOr<ledger::postgres::Conn> c = ledger::postgres::Connect(ConnInfo());
+  if (!c.ok()) return c.status();
+  absl::StatusOr<ledger::postgres::Result> r =
+      ledger::postgres::Run(c->get(), sql, nullptr, /*binary=*/false);
+  if (!r.ok()) return r.status();
+  std::string out;
+  for (int i = 0; i < PQntuples(r->get()); ++i) {
+    absl::StrAppend(&out, PQgetvalue(r->get(), i, 0), "\n");
+  }
+  return out;
+}
+
 PostgresSandbox* SharedPostgresOrSkip() {
   static std::unique_ptr<PostgresSandbox> shared;
   static bool tried = false;

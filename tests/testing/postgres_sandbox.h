@@ -51,6 +51,8 @@ class PostgresSandbox {
   // fails.
   absl::Status Exec(absl::string_view sql, absl::string_view user = kSandboxOwner,
                     absl::string_view database = kSandboxDatabase) const;
+  // The first column of every row `sql` returns (as text), one per line.
+  absl::StatusOr<std::string> Query(absl::string_view sql) const;
   // Stops the server (SIGINT: fast shutdown) and waits for it.
   void Stop();
   // Kills the server (SIGKILL to its postmaster, by pid: a crash) and waits for it.
