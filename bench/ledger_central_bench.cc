@@ -1,6 +1,9 @@
 // Central verify (core/ledger/postgres_backend.h): `ledger verify` over one instance's 100k rows
 // in PostgreSQL, against the reference — verify of the same 100k rows in a SQLite file — in the
-// same run. bench/results/fleet.md has the command and the figures.
+// same run. The shipper (core/ledger/shipper.h): catch-up of 100k rows into a new instance
+// against the reference — a binary COPY of the same rows, the fastest way in — and the lag of
+// 10 shippers at 200 changes/s in all (bench/ledger_ship_lag.h). bench/results/fleet.md has
+// the commands and the figures.
 //
 //   build/bench/ledger_central_bench
 //
@@ -19,9 +22,11 @@
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 #include "bench/ledger_rows.h"
+#include "bench/ledger_ship_lag.h"
 #include "core/ledger/ledger.h"
 #include "core/ledger/postgres_backend.h"
 #include "core/ledger/postgres_db.h"
+#include "core/ledger/shipper.h"
 #include "core/ledger/sqlite_backend.h"
 #include "core/ledger/verify.h"
 #include "core/util/status_macros.h"
@@ -55,7 +60,8 @@ void PutField(std::string* out, absl::string_view bytes) {
 
 // Every row of the SQLite file into ledger_rows, with the head: COPY in PostgreSQL's binary
 // format (a field per column: int8 big-endian, text and bytea as they are, -1 for NULL).
-absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninfo) {
+absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninfo,
+                           absl::string_view instance = kInstance) {
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> view, SqliteBackend::OpenFile(sqlite));
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, view->Rows());
   DESFIRED_ASSIGN_OR_RETURN(postgres::Conn c, postgres::Connect(conninfo));
@@ -70,7 +76,7 @@ absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninf
     if (!more) break;
     const StoredRow& row = rows->row();
     PutInt16(&buf, kColumnCount + 1);
-    PutField(&buf, kInstance);
+    PutField(&buf, instance);
     for (int col = 0; col < kColumnCount; ++col) {
       const Value& v = row.values[col];
       if (v.type == Value::Type::kNull) {
@@ -101,7 +107,7 @@ absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninf
   while (postgres::Result(PQgetResult(c.get())) != nullptr) {
   }
   postgres::Params p;
-  p.Text(kInstance);
+  p.Text(instance);
   p.Int(head.seq);
   p.Text(HashHex(head.hash));
   return postgres::Run(c.get(),
@@ -176,6 +182,66 @@ void BM_VerifyCentral100k(benchmark::State& state) {
   RunVerify(state, [] { return PostgresBackend::OpenSnapshot(TheFixture().conninfo, kInstance); });
 }
 BENCHMARK(BM_VerifyCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
+// The shipper's reference: the same 100k rows by binary COPY into a new instance.
+void BM_CopyCentral100k(benchmark::State& state) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  int n = 0;
+  for (auto _ : state) {
+    absl::Status s = CopyToCentral(f.sqlite, f.conninfo, absl::StrCat("copy-", n++));
+    if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+BENCHMARK(BM_CopyCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// Catch-up after an outage: the shipper sends the 100k rows (batches of 1000) to a new instance.
+void BM_ShipCatchUp100k(benchmark::State& state) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  int n = 0;
+  for (auto _ : state) {
+    const std::string instance = absl::StrCat("ship-", n++);
+    absl::StatusOr<std::unique_ptr<Shipper>> shipper =
+        Shipper::Create({.ledger_path = f.sqlite,
+                         .conninfo = f.conninfo,
+                         .instance = instance,
+                         .state_path = absl::StrCat(f.dir, "/", instance, ".shipped"),
+                         .batch_rows = 1000});
+    int64_t total = 0;
+    for (absl::StatusOr<int64_t> sent = (*shipper)->Ship(); sent.ok() && *sent > 0;
+         sent = (*shipper)->Ship()) {
+      total += *sent;
+    }
+    if (total != kRows) return state.SkipWithError("the shipper stopped early");
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+BENCHMARK(BM_ShipCatchUp100k)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// Shipping lag: 10 instances, each a local ledger on tmpfs appended at 20 changes/s (a debit's
+// PENDING and DONE rows) with a desfired-ship loop beside it (poll 200 ms, batches of 1000),
+// into the one PostgreSQL, for 20 s. Per row: the time from its local append to the commit of
+// the batch that holds it. The reference: a single-row durable append to PostgreSQL
+// (PostgresBackend::Append), timed in the same run under the same load.
+void BM_ShipLag10x200(benchmark::State& state) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  for (auto _ : state) {
+    absl::StatusOr<LagResult> r = MeasureShipLag(f.dir, f.conninfo, {.instances = 10,
+                                                                      .changes_per_second = 200,
+                                                                      .seconds = 20});
+    if (!r.ok()) return state.SkipWithError(std::string(r.status().message()).c_str());
+    state.counters["lag_p50_ms"] = r->lag_p50_ms;
+    state.counters["lag_p99_ms"] = r->lag_p99_ms;
+    state.counters["lag_max_ms"] = r->lag_max_ms;
+    state.counters["rows"] = static_cast<double>(r->rows);
+    state.counters["ref_append_p50_ms"] = r->append_p50_ms;
+    state.counters["ref_append_p99_ms"] = r->append_p99_ms;
+  }
+}
+BENCHMARK(BM_ShipLag10x200)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 }  // namespace desfired::ledger

@@ -30,33 +30,69 @@ Params InstanceParam(const std::string& instance) {
 }
 
 // Every row of one instance (from a seq on), fetched in batches through a server-side cursor
-// of the snapshot's transaction.
+// of the snapshot's transaction. The next batch is asked for as soon as one arrives, so that
+// the server produces it while the caller checks this one; a query of the snapshot meanwhile
+// first collects it (Drain, through *active).
 class PostgresCursor final : public RowCursor {
  public:
-  PostgresCursor(PGconn* c, std::string name) : c_(c), name_(std::move(name)) {}
+  PostgresCursor(PGconn* c, std::string name, PostgresCursor** active)
+      : c_(c), name_(std::move(name)), active_(active) {}
   ~PostgresCursor() override {
+    Drain();
     if (PQstatus(c_) == CONNECTION_OK) (void)Run(c_, absl::StrCat("CLOSE ", name_));
   }
 
   absl::StatusOr<bool> Next() override {
     if (batch_ == nullptr || ++index_ >= PQntuples(batch_.get())) {
       if (batch_ != nullptr && PQntuples(batch_.get()) < kFetchRows) return false;
-      absl::StatusOr<Result> r =
-          Run(c_, absl::StrCat("FETCH FORWARD ", kFetchRows, " FROM ", name_));
-      if (!r.ok()) return absl::UnavailableError(r.status().message());
-      batch_ = *std::move(r);
+      if (!in_flight_ && !ready_) Send();
+      Drain();
+      ready_ = false;
+      if (!next_.ok()) return absl::UnavailableError(next_.status().message());
+      batch_ = *std::move(next_);
       index_ = 0;
       if (PQntuples(batch_.get()) == 0) return false;
+      if (PQntuples(batch_.get()) == kFetchRows) Send();  // the next batch, meanwhile
     }
-    row_ = postgres::ReadRow(batch_.get(), index_);
+    postgres::ReadRowInto(batch_.get(), index_, &row_);
     return true;
   }
   const StoredRow& row() const override { return row_; }
 
+  // Collects the batch asked for, if one is on its way (the connection is then free).
+  void Drain() {
+    if (!in_flight_) return;
+    in_flight_ = false;
+    if (*active_ == this) *active_ = nullptr;
+    Result first;
+    for (;;) {  // one result, then null
+      Result r(PQgetResult(c_));
+      if (r == nullptr) break;
+      if (first == nullptr) first = std::move(r);
+    }
+    next_ = postgres::Checked(c_, std::move(first));
+    ready_ = true;
+  }
+
  private:
+  void Send() {
+    if (*active_ != nullptr) (*active_)->Drain();
+    const std::string sql = absl::StrCat("FETCH FORWARD ", kFetchRows, " FROM ", name_);
+    if (PQsendQueryParams(c_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1) != 1) {
+      next_ = absl::UnavailableError(absl::StripTrailingAsciiWhitespace(PQerrorMessage(c_)));
+      ready_ = true;
+      return;
+    }
+    in_flight_ = true;
+    *active_ = this;
+  }
+
   PGconn* c_;
   const std::string name_;
+  PostgresCursor** const active_;  // the snapshot's cursor with a batch on its way
   Result batch_;
+  absl::StatusOr<Result> next_;  // the next batch, collected (ready_), or why not
+  bool in_flight_ = false, ready_ = false;
   int index_ = 0;
   StoredRow row_;
 };
@@ -72,6 +108,7 @@ class PostgresSnapshot final : public Snapshot {
         instance_(std::move(instance)),
         name_(std::move(name)) {}
   ~PostgresSnapshot() override {
+    Quiesce();
     if (begun_ && PQstatus(c_) == CONNECTION_OK) (void)Run(c_, "COMMIT");
   }
 
@@ -137,10 +174,16 @@ class PostgresSnapshot final : public Snapshot {
     PQfreemem(literal);
     absl::StatusOr<Result> declared = Run(c_, sql);
     if (!declared.ok()) return absl::InternalError(declared.status().message());
-    return std::unique_ptr<RowCursor>(new PostgresCursor(c_, cursor));
+    return std::unique_ptr<RowCursor>(new PostgresCursor(c_, cursor, &active_));
+  }
+
+  // The connection free for a query: a cursor's batch on its way collected first.
+  void Quiesce() {
+    if (active_ != nullptr) active_->Drain();
   }
 
   absl::Status Begin() {
+    Quiesce();
     if (begun_) return absl::OkStatus();
     DESFIRED_RETURN_IF_ERROR(Run(c_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
     begun_ = true;
@@ -152,6 +195,7 @@ class PostgresSnapshot final : public Snapshot {
   const std::string instance_, name_;
   bool begun_ = false;
   int cursors_ = 0;
+  PostgresCursor* active_ = nullptr;  // a cursor with a batch on its way
 };
 
 std::string NameOf(PGconn* c, const std::string& instance) {

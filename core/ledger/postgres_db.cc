@@ -207,23 +207,36 @@ absl::string_view GetBytes(PGresult* r, int row, int col) {
 
 StoredRow ReadRow(PGresult* r, int row) {
   StoredRow out;
+  ReadRowInto(r, row, &out);
+  return out;
+}
+
+void ReadRowInto(PGresult* r, int row, StoredRow* out) {
   for (int col = 0; col < kColumnCount; ++col) {
-    Value& v = out.values[col];
-    if (PQgetisnull(r, row, col)) continue;  // Value::Null()
+    Value& v = out->values[col];
+    v.integer = 0;
+    v.bytes.clear();
+    if (PQgetisnull(r, row, col)) {
+      v.type = Value::Type::kNull;
+      continue;
+    }
     switch (KindOf(static_cast<Column>(col))) {
       case ColumnKind::kInteger:
       case ColumnKind::kOptionalInteger:
-        v = Value::Integer(GetInt(r, row, col));
+        v.type = Value::Type::kInteger;  // as Value::Integer: the decimal text in bytes too
+        v.integer = GetInt(r, row, col);
+        absl::StrAppend(&v.bytes, v.integer);
         break;
       case ColumnKind::kText:
-        v = Value::Text(GetBytes(r, row, col));
+        v.type = Value::Type::kText;
+        v.bytes.assign(PQgetvalue(r, row, col), PQgetlength(r, row, col));
         break;
       case ColumnKind::kBytes:
-        v = Value::Blob(GetBytes(r, row, col));
+        v.type = Value::Type::kBlob;
+        v.bytes.assign(PQgetvalue(r, row, col), PQgetlength(r, row, col));
         break;
     }
   }
-  return out;
 }
 
 absl::Status CheckMeta(PGconn* c, const std::string& where) {

@@ -94,6 +94,8 @@ int64_t GetInt(PGresult* r, int row, int col);
 absl::string_view GetBytes(PGresult* r, int row, int col);
 // Row `row` of a binary `SELECT <kColumns> ...` result.
 StoredRow ReadRow(PGresult* r, int row);
+// The same into `*out`, reusing its strings' memory (a cursor's rows, one after the other).
+void ReadRowInto(PGresult* r, int row, StoredRow* out);
 
 // Checks that the database holds the central ledger's tables of a format this build reads:
 // FAILED_PRECONDITION naming `where` and the migration when not.
