@@ -50,14 +50,12 @@ inline double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-inline double Ms(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
+inline double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 }  // namespace ship_lag_internal
 
-inline absl::StatusOr<LagResult> MeasureShipLag(const std::string& dir,
-                                                const std::string& conninfo, const LagLoad& load) {
+inline absl::StatusOr<LagResult> MeasureShipLag(const std::string& dir, const std::string& conninfo,
+                                                const LagLoad& load) {
   using namespace ship_lag_internal;
   struct Box {
     std::unique_ptr<Ledger> ledger;
@@ -86,8 +84,8 @@ inline absl::StatusOr<LagResult> MeasureShipLag(const std::string& dir,
   }
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  const auto period = std::chrono::microseconds(1000000LL * load.instances /
-                                                std::max(1, load.changes_per_second));
+  const auto period =
+      std::chrono::microseconds(1000000LL * load.instances / std::max(1, load.changes_per_second));
   for (auto& b : boxes) {
     Box* box = b.get();
     threads.emplace_back([box, period, &stop] {  // the station: a debit every period

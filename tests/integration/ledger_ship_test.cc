@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/ledger_rows.h"
 #include "core/ledger/export.h"
 #include "core/ledger/ledger.h"
 #include "core/ledger/postgres_backend.h"
@@ -83,19 +84,8 @@ class ShipTest : public ::testing::Test {
   // Appends `n` rows to `ledger` (a debit's PENDING and DONE rows, request ids from `tag`).
   static void AppendRows(Ledger& ledger, int n, const std::string& tag) {
     for (int i = 0; i < n; ++i) {
-      Row row;
+      Row row = TypicalRow(i);  // what desfired writes for a debit
       row.request_id = absl::StrCat(tag, "-", i / 2);
-      row.method = "Debit";
-      row.uid = "04a1b2c3d4e5f6";
-      row.reader = "gate";
-      row.aid = 0xF51001;
-      row.file_no = 1;
-      row.amount = 150;
-      if (i % 2 == 1) {
-        row.event = Event::kDone;
-        row.outcome = "OK";
-        row.payload = "\x08\x01";
-      }
       absl::StatusOr<Row> stored = ledger.Append(row);
       ASSERT_TRUE(stored.ok()) << stored.status();
     }
