@@ -8,9 +8,10 @@
 //   build/bench/ledger_central_bench
 //
 // The rows are appended once through the Ledger to a SQLite file on tmpfs, then copied row for
-// row (COPY ... FROM STDIN, binary) into a throwaway PostgreSQL (tests/testing/postgres_sandbox.h:
-// postgresql-15 in a temp dir, loopback TCP) as instance "bench". Both verifies read from warm
-// caches. Rows/s is items_per_second (the ratio central / SQLite: bench/results/fleet.md).
+// row (binary COPY ... FROM STDIN, postgres::CopyRows) into a throwaway PostgreSQL
+// (tests/testing/postgres_sandbox.h: postgresql-15 in a temp dir, loopback TCP) as instance
+// "bench". Both verifies read from warm caches. Rows/s is items_per_second (the ratio central /
+// SQLite: bench/results/fleet.md).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -18,8 +19,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 #include "bench/ledger_rows.h"
 #include "bench/ledger_ship_lag.h"
@@ -46,65 +47,25 @@ struct Fixture {
   std::string error;  // why there is no fixture
 };
 
-void PutInt16(std::string* out, int16_t v) {
-  char b[2];
-  absl::big_endian::Store16(b, static_cast<uint16_t>(v));
-  out->append(b, 2);
-}
-void PutField(std::string* out, absl::string_view bytes) {
-  char b[4];
-  absl::big_endian::Store32(b, static_cast<uint32_t>(bytes.size()));
-  out->append(b, 4);
-  out->append(bytes.data(), bytes.size());
-}
-
-// Every row of the SQLite file into ledger_rows, with the head: COPY in PostgreSQL's binary
-// format (a field per column: int8 big-endian, text and bytea as they are, -1 for NULL).
+// Every row of the SQLite file into ledger_rows, with the head: binary COPYs of 10,000 rows
+// (postgres::CopyRows, as the shipper's batches).
 absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninfo,
                            absl::string_view instance = kInstance) {
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> view, SqliteBackend::OpenFile(sqlite));
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, view->Rows());
   DESFIRED_ASSIGN_OR_RETURN(postgres::Conn c, postgres::Connect(conninfo));
-  DESFIRED_ASSIGN_OR_RETURN(
-      postgres::Result started,
-      postgres::Run(c.get(), absl::StrCat("COPY ledger_rows (instance, ", postgres::Columns(),
-                                          ") FROM STDIN (FORMAT binary)")));
-  std::string buf("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+  std::vector<StoredRow> batch;
   Head head;
-  while (true) {
-    DESFIRED_ASSIGN_OR_RETURN(bool more, rows->Next());
-    if (!more) break;
-    const StoredRow& row = rows->row();
-    PutInt16(&buf, kColumnCount + 1);
-    PutField(&buf, instance);
-    for (int col = 0; col < kColumnCount; ++col) {
-      const Value& v = row.values[col];
-      if (v.type == Value::Type::kNull) {
-        buf.append("\xff\xff\xff\xff", 4);
-      } else if (v.type == Value::Type::kInteger) {
-        char b[8];
-        absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
-        PutField(&buf, absl::string_view(b, 8));
-      } else {
-        PutField(&buf, v.bytes);
-      }
+  for (bool more = true; more;) {
+    DESFIRED_ASSIGN_OR_RETURN(more, rows->Next());
+    if (more) {
+      batch.push_back(rows->row());
+      DESFIRED_ASSIGN_OR_RETURN(head, HeadAfter(batch.back()));
     }
-    DESFIRED_ASSIGN_OR_RETURN(head, HeadAfter(row));
-    if (buf.size() > (1 << 20)) {
-      if (PQputCopyData(c.get(), buf.data(), static_cast<int>(buf.size())) != 1) break;
-      buf.clear();
+    if (batch.size() == 10000 || (!more && !batch.empty())) {
+      DESFIRED_RETURN_IF_ERROR(postgres::CopyRows(c.get(), instance, batch));
+      batch.clear();
     }
-  }
-  PutInt16(&buf, -1);
-  if (PQputCopyData(c.get(), buf.data(), static_cast<int>(buf.size())) != 1 ||
-      PQputCopyEnd(c.get(), nullptr) != 1) {
-    return absl::UnavailableError(PQerrorMessage(c.get()));
-  }
-  postgres::Result done(PQgetResult(c.get()));
-  if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) {
-    return absl::UnavailableError(PQresultErrorMessage(done.get()));
-  }
-  while (postgres::Result(PQgetResult(c.get())) != nullptr) {
   }
   postgres::Params p;
   p.Text(instance);

@@ -320,15 +320,6 @@ struct PostgresBackend::Impl {
   absl::Status Failed(absl::string_view what, const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     PGconn* c = writer.get();
-    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
-      // Drain what is left of the pipeline before leaving it.
-      for (int nulls = 0; nulls < 2;) {
-        Result r(PQgetResult(c));
-        nulls = r == nullptr ? nulls + 1 : 0;
-        if (r != nullptr && PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
-      }
-      if (PQexitPipelineMode(c) != 1) PQreset(c);  // a fresh session: no transaction left
-    }
     if (PQtransactionStatus(c) != PQTRANS_IDLE) (void)Run(c, "ROLLBACK");
     if (absl::IsInvalidArgument(why)) {
       return absl::InvalidArgumentError(
@@ -398,80 +389,32 @@ absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& fro
 absl::Status PostgresBackend::Impl::AppendBatch(const std::vector<StoredRow>& rows,
                                                 const Head& from) {
   if (rows.empty()) return absl::OkStatus();
-  // Every row's statements, and the heads they move through, before the connection is touched.
-  std::vector<Params> inserts, moves;
-  std::vector<Head> heads;
-  Head at = from;
-  for (const StoredRow& row : rows) {
-    DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
-    DESFIRED_ASSIGN_OR_RETURN(Params insert, InsertParams(row));
-    inserts.push_back(std::move(insert));
-    moves.push_back(MoveParams(at, to));
-    heads.push_back(to);
-    at = to;
-  }
+  for (const StoredRow& row : rows) DESFIRED_RETURN_IF_ERROR(HeadAfter(row).status());
+  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(rows.back()));
+  Params move = MoveParams(from, to);
 
   absl::MutexLock l(&mu);
   DESFIRED_RETURN_IF_ERROR(ReadyToAppend());
   PGconn* c = writer.get();
   if (absl::Status s = Run(c, "BEGIN").status(); !s.ok())
     return Failed("cannot begin the append", s);
-  // The rows go in pipelines of kPipelineRows (one round trip each, not two per row); the
-  // answers of one pipeline are read before the next is sent, so that neither side's socket
-  // buffer fills up while the other waits.
-  constexpr size_t kPipelineRows = 100;
-  for (size_t first = 0; first < rows.size(); first += kPipelineRows) {
-    const size_t end = std::min(rows.size(), first + kPipelineRows);
-    if (PQenterPipelineMode(c) != 1) {
-      return Failed("cannot append rows", absl::UnavailableError(PQerrorMessage(c)));
+  // The rows in one binary COPY, then the head moved once over all of them (the trigger checks
+  // that every row between is there).
+  std::string sqlstate;
+  if (absl::Status s = postgres::CopyRows(c, instance, rows, &sqlstate); !s.ok()) {
+    if (sqlstate == "23505") {  // unique_violation: a row of the batch is there already
+      (void)Failed("", s);
+      return StoredAlready(rows.front()[Column::kSeq].integer);
     }
-    bool sent = true;
-    for (size_t i = first; i < end && sent; ++i) {
-      for (Params* p : {&inserts[i], &moves[i]}) {
-        p->Seal();
-        sent = sent && PQsendQueryPrepared(c, p == &inserts[i] ? kInsert : kMove, p->size(),
-                                           p->values(), p->lengths(), p->formats(), 1) == 1;
-      }
-    }
-    if (!sent || PQpipelineSync(c) != 1) {
-      return Failed("cannot append rows", absl::UnavailableError(PQerrorMessage(c)));
-    }
-    // Each statement's result is followed by a null; the pipeline ends with its sync.
-    size_t statement = 0;
-    for (int nulls = 0; nulls < 2;) {
-      Result r(PQgetResult(c));
-      if (r == nullptr) {
-        ++nulls;
-        continue;
-      }
-      nulls = 0;
-      if (PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC) break;
-      const size_t i = first + statement / 2;
-      const bool is_insert = statement++ % 2 == 0;
-      std::string sqlstate;
-      absl::StatusOr<Result> checked = postgres::Checked(c, std::move(r), &sqlstate);
-      if (!checked.ok()) {
-        if (sqlstate == "23505") {
-          (void)Failed("", checked.status());
-          return StoredAlready(heads[i].seq);
-        }
-        return Failed(is_insert ? "cannot append a row" : "cannot move the chain head",
-                      checked.status());
-      }
-      if (!is_insert && std::strcmp(PQcmdTuples(checked->get()), "1") != 0) {
-        (void)Failed("", absl::OkStatus());
-        return HeadMoved();
-      }
-    }
-    if (statement != 2 * (end - first)) {
-      return Failed("cannot append rows",
-                    absl::UnavailableError(absl::StrCat(
-                        "the server answered ", statement, " of ", 2 * (end - first),
-                        " statements: ", absl::StripTrailingAsciiWhitespace(PQerrorMessage(c)))));
-    }
-    PQexitPipelineMode(c);
+    return Failed("cannot append rows", s);
   }
-  if (absl::Status s = Run(c, "COMMIT").status(); !s.ok()) return CommitFailed(s, heads.back());
+  absl::StatusOr<Result> moved = postgres::RunPrepared(c, kMove, move);
+  if (!moved.ok()) return Failed("cannot move the chain head", moved.status());
+  if (std::strcmp(PQcmdTuples(moved->get()), "1") != 0) {
+    (void)Failed("", absl::OkStatus());
+    return HeadMoved();
+  }
+  if (absl::Status s = Run(c, "COMMIT").status(); !s.ok()) return CommitFailed(s, to);
   return absl::OkStatus();
 }
 

@@ -77,9 +77,9 @@ class PostgresBackend final : public Backend {
   // The same with synchronous_commit off for that transaction.
   absl::Status AppendDeferred(const StoredRow& row, const Head& from) override;
   // `rows` (consecutive seqs, each chained to the one before, the first to `from`) appended in
-  // ONE transaction, the head moved through each of them (the trigger's one row at a time):
-  // all of them or none. Sent in pipelines (a round trip per 100 rows, not two per row): the
-  // shipper's batches. Errors as Append's.
+  // ONE transaction — all of them or none — with one binary COPY, and the head moved once from
+  // `from` to the last (the trigger checks every row between is there): the shipper's batches.
+  // Errors as Append's.
   absl::Status AppendBatch(const std::vector<StoredRow>& rows, const Head& from);
   // A transaction committed with a synchronous flush of the WAL (which covers the earlier ones).
   absl::Status Sync() override;

@@ -33,7 +33,8 @@ const char* SqlType(ColumnKind kind) {
 }
 
 // The schema: one table of rows and one of chain heads for every instance, keyed by instance
-// (and seq). A head moves one row forward only, to a row that is there with that hash.
+// (and seq). A head moves forward only, to a row that is there with that hash, with every row
+// between the old head and the new one there (one row, or a shipped batch).
 std::string Schema() {
   std::string rows = "CREATE TABLE IF NOT EXISTS ledger_rows (instance TEXT NOT NULL";
   for (int col = 0; col < kColumnCount; ++col) {
@@ -51,11 +52,12 @@ std::string Schema() {
       "hash TEXT NOT NULL);\n"
       "CREATE OR REPLACE FUNCTION ledger_heads_forward() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
       "BEGIN\n"
-      "  IF NEW.instance <> OLD.instance OR NEW.seq <> OLD.seq + 1 OR NOT EXISTS (SELECT 1 FROM "
+      "  IF NEW.instance <> OLD.instance OR NEW.seq <= OLD.seq OR NOT EXISTS (SELECT 1 FROM "
       "ledger_rows r WHERE r.instance = NEW.instance AND r.seq = NEW.seq AND r.hash = NEW.hash) "
-      "THEN\n"
-      "    RAISE EXCEPTION 'the chain head of instance % moves one appended row forward only', "
-      "OLD.instance USING ERRCODE = 'check_violation';\n"
+      "OR (SELECT count(*) FROM ledger_rows r WHERE r.instance = NEW.instance AND r.seq > "
+      "OLD.seq AND r.seq <= NEW.seq) <> NEW.seq - OLD.seq THEN\n"
+      "    RAISE EXCEPTION 'the chain head of instance % moves forward only, over appended rows "
+      "(one appended row forward, or a batch)', OLD.instance USING ERRCODE = 'check_violation';\n"
       "  END IF;\n"
       "  RETURN NEW;\n"
       "END $f$;\n"
@@ -153,9 +155,6 @@ absl::StatusOr<Result> Checked(PGconn* c, Result r, std::string* sqlstate) {
   if (sqlstate != nullptr) *sqlstate = code;
   const std::string message(absl::StripTrailingAsciiWhitespace(
       r == nullptr ? PQerrorMessage(c) : PQresultErrorMessage(r.get())));
-  if (st == PGRES_PIPELINE_ABORTED && message.empty()) {
-    return absl::UnavailableError("an earlier statement of the pipeline failed");
-  }
   if (code.rfind("22", 0) == 0) return absl::InvalidArgumentError(message);
   return absl::UnavailableError(message);
 }
@@ -196,6 +195,61 @@ std::vector<unsigned int> RowTypes(std::vector<unsigned int> first) {
 
 unsigned int TextType() { return kTextOid; }
 unsigned int IntType() { return kInt8Oid; }
+
+absl::Status CopyRows(PGconn* c, absl::string_view instance, const std::vector<StoredRow>& rows,
+                      std::string* sqlstate) {
+  std::string buf("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);  // signature, flags, no extension
+  auto put16 = [&buf](uint16_t v) {
+    char b[2];
+    absl::big_endian::Store16(b, v);
+    buf.append(b, 2);
+  };
+  auto field = [&buf](absl::string_view bytes) {
+    char b[4];
+    absl::big_endian::Store32(b, static_cast<uint32_t>(bytes.size()));
+    buf.append(b, 4);
+    buf.append(bytes.data(), bytes.size());
+  };
+  for (const StoredRow& row : rows) {
+    put16(kColumnCount + 1);
+    field(instance);
+    for (int col = 0; col < kColumnCount; ++col) {
+      const auto column = static_cast<Column>(col);
+      const Value& v = row[column];
+      const ColumnKind kind = KindOf(column);
+      if ((kind == ColumnKind::kInteger || kind == ColumnKind::kOptionalInteger) &&
+          v.type == Value::Type::kInteger) {
+        char b[8];
+        absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
+        field(absl::string_view(b, 8));
+      } else if (kind == ColumnKind::kOptionalInteger && v.type == Value::Type::kNull) {
+        buf.append("\xff\xff\xff\xff", 4);  // NULL
+      } else if ((kind == ColumnKind::kText && v.type == Value::Type::kText) ||
+                 (kind == ColumnKind::kBytes && v.type == Value::Type::kBlob)) {
+        field(v.bytes);
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("column ", ColumnName(column), " holds ",
+                                                       TypeName(v.type),
+                                                       ": PostgreSQL keeps typed columns"));
+      }
+    }
+  }
+  put16(0xffff);  // the trailer
+  DESFIRED_RETURN_IF_ERROR(Run(c, absl::StrCat("COPY ledger_rows (instance, ", Columns(),
+                                               ") FROM STDIN (FORMAT binary)"))
+                               .status());
+  if (PQputCopyData(c, buf.data(), static_cast<int>(buf.size())) != 1 ||
+      PQputCopyEnd(c, nullptr) != 1) {
+    return absl::UnavailableError(absl::StripTrailingAsciiWhitespace(PQerrorMessage(c)));
+  }
+  Result first;
+  for (;;) {  // the COPY's result, then null
+    Result r(PQgetResult(c));
+    if (r == nullptr) break;
+    if (first == nullptr) first = std::move(r);
+  }
+  return Checked(c, std::move(first), sqlstate).status();
+}
 
 int64_t GetInt(PGresult* r, int row, int col) {
   return static_cast<int64_t>(absl::big_endian::Load64(PQgetvalue(r, row, col)));

@@ -89,6 +89,11 @@ std::vector<unsigned int> RowTypes(std::vector<unsigned int> first);
 unsigned int TextType();
 unsigned int IntType();
 
+// Inserts `rows` of `instance` into ledger_rows with one binary COPY (the shipper's batches):
+// INVALID_ARGUMENT for a value its column's type cannot hold, else as Run (`*sqlstate` set).
+absl::Status CopyRows(PGconn* c, absl::string_view instance, const std::vector<StoredRow>& rows,
+                      std::string* sqlstate = nullptr);
+
 // Binary result values.
 int64_t GetInt(PGresult* r, int row, int col);
 absl::string_view GetBytes(PGresult* r, int row, int col);

@@ -1,5 +1,6 @@
 #include "core/ledger/shipper.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -205,9 +206,15 @@ absl::StatusOr<int64_t> Shipper::ShipOnce() {
 
 std::string ShipperMetricsText(const ShipperStats& s, const std::string& instance) {
   std::string label = "{instance=\"";
-  for (char c : instance) {
-    if (c == '\\' || c == '"') label += '\\';
-    label += c == '\n' ? 'n' : c;
+  for (char c : instance) {  // the text format's escapes of a label value
+    if (c == '\\' || c == '"') {
+      label += '\\';
+      label += c;
+    } else if (c == '\n') {
+      label += "\\n";
+    } else {
+      label += c;
+    }
   }
   label += "\"}";
   std::string out;

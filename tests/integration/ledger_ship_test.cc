@@ -24,6 +24,7 @@
 #include "core/ledger/export.h"
 #include "core/ledger/ledger.h"
 #include "core/ledger/postgres_backend.h"
+#include "core/ledger/postgres_db.h"
 #include "core/ledger/shipper.h"
 #include "core/ledger/sqlite_backend.h"
 #include "gmock/gmock.h"
@@ -240,6 +241,8 @@ TEST_F(ShipTest, ShipsEveryRowOnceInOrderInBatches) {
   const std::string metrics = ShipperMetricsText(stats, "in-order");
   EXPECT_THAT(metrics, HasSubstr("desfired_ship_rows_behind{instance=\"in-order\"} 0\n"));
   EXPECT_THAT(metrics, HasSubstr("desfired_ship_rows_shipped_total{instance=\"in-order\"} 2507\n"));
+  EXPECT_THAT(ShipperMetricsText(stats, "a\"b\\c\nd"),
+              HasSubstr("desfired_ship_rows_behind{instance=\"a\\\"b\\\\c\\nd\"} 0\n"));
   ExpectSameAndVerified(path, "in-order");
   // A restarted shipper resumes from the central head: nothing is sent twice.
   std::unique_ptr<Shipper> again = NewShipper(path, "in-order");
@@ -257,9 +260,11 @@ TEST_F(ShipTest, PostgresKilledWhileShippingResumesAfterRestart) {
   pg_->Kill();  // SIGKILL to the postmaster, most likely inside a batch
   // The station keeps debiting while the central database is away.
   AppendRows(**ledger, 300, "during");
+  // ... and the shipper counts its failed attempts.
   ASSERT_TRUE(WaitFor([&] {
-    return testing::ReadFile(metrics).find(
-               "desfired_ship_failures_total{instance=\"pg-killed\"} 0") == std::string::npos;
+    const std::string m = testing::ReadFile(metrics);
+    return m.find("desfired_ship_failures_total{instance=\"pg-killed\"} ") != std::string::npos &&
+           m.find("desfired_ship_failures_total{instance=\"pg-killed\"} 0\n") == std::string::npos;
   }));
   ASSERT_TRUE(pg_->Restart().ok());
   AppendRows(**ledger, 100, "after");
@@ -274,24 +279,32 @@ TEST_F(ShipTest, PostgresKilledWhileShippingResumesAfterRestart) {
 TEST_F(ShipTest, ShipperKilledInsideABatchResumesFromTheCentralHead) {
   const std::string path = LedgerPath();
   MakeLedger(path, 8000, "big");
+  std::unique_ptr<Shipper> first = NewShipper(path, "ship-killed", 2000);
+  ASSERT_EQ(*first->Ship(), 2000);
+  // Hold the heads' table so that the next batch stops inside its transaction: its rows
+  // copied, its head move waiting.
+  absl::StatusOr<postgres::Conn> holder = postgres::Connect(pg_->ConnInfo());
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  ASSERT_TRUE(postgres::Run(holder->get(), "BEGIN").ok());
+  ASSERT_TRUE(postgres::Run(holder->get(), "LOCK TABLE ledger_heads IN EXCLUSIVE MODE").ok());
   StartShipper(path, "ship-killed", {"--batch_rows=2000"});
-  // Killed while a batch's transaction is open (after the first batch committed).
-  const std::string open_transaction =
-      absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE usename = '", kShipRole,
-                   "' AND xact_start IS NOT NULL AND query LIKE '%ledger%'");
   ASSERT_TRUE(WaitFor([&] {
-    if (CentralSeq("ship-killed") <= 0) return false;
-    absl::StatusOr<std::string> busy = pg_->Query(open_transaction);
-    return busy.ok() && !busy->empty();
+    absl::StatusOr<std::string> waiting =
+        pg_->Query(absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE usename = '", kShipRole,
+                                "' AND wait_event_type = 'Lock' AND xact_start IS NOT NULL"));
+    return waiting.ok() && !waiting->empty();
   }));
-  kill(shipper_pid_, SIGKILL);
+  kill(shipper_pid_, SIGKILL);  // inside the batch
   waitpid(shipper_pid_, nullptr, 0);
   shipper_pid_ = -1;
-  // The open batch left nothing: the central ledger ends at a batch's end.
-  const int64_t at_kill = CentralSeq("ship-killed");
-  EXPECT_GT(at_kill, 0);
-  EXPECT_EQ(at_kill % 2000, 0) << at_kill;
-  EXPECT_LT(at_kill, 8000);
+  ASSERT_TRUE(postgres::Run(holder->get(), "COMMIT").ok());
+  // The killed batch left nothing: not its head move, not one of its rows.
+  absl::StatusOr<std::string> rows =
+      pg_->Query("SELECT count(*) FROM ledger_rows WHERE instance = 'ship-killed'");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(*rows, "2000\n");
+  EXPECT_EQ(CentralSeq("ship-killed"), 2000);
+  // Started again, it goes on from the central head.
   EXPECT_EQ(ShipOnceProcess(path, "ship-killed"), 0);
   EXPECT_EQ(CentralSeq("ship-killed"), 8000);
   ExpectSameAndVerified(path, "ship-killed");
