@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -259,6 +260,10 @@ struct PostgresBackend::Impl {
   absl::Status Append(const StoredRow& row, const Head& from, bool sync);
   // PostgresBackend::AppendBatch.
   absl::Status AppendBatch(const std::vector<StoredRow>& rows, const Head& from);
+  // One append's transaction: `insert` puts the rows in (the SQLSTATE of its failure in
+  // *sqlstate), then the head moves from `from` to `to`; `first_seq` names the first row.
+  absl::Status Write(const Head& from, const Head& to, bool sync, int64_t first_seq,
+                     const std::function<absl::Status(PGconn*, std::string*)>& insert);
 
   // The writer connected, with the append's statements prepared once per connection:
   // kInsert (the instance, then every column) and kMove (instance, new seq and hash, old seq
@@ -353,26 +358,26 @@ struct PostgresBackend::Impl {
   }
 };
 
-absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& from, bool sync) {
-  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
-  DESFIRED_ASSIGN_OR_RETURN(Params insert, InsertParams(row));
+absl::Status PostgresBackend::Impl::Write(
+    const Head& from, const Head& to, bool sync, int64_t first_seq,
+    const std::function<absl::Status(PGconn*, std::string*)>& insert) {
   Params move = MoveParams(from, to);
-
   absl::MutexLock l(&mu);
   DESFIRED_RETURN_IF_ERROR(ReadyToAppend());
   PGconn* c = writer.get();
-  if (absl::Status s = Run(c, "BEGIN").status(); !s.ok())
+  if (absl::Status s = Run(c, "BEGIN").status(); !s.ok()) {
     return Failed("cannot begin the append", s);
+  }
   if (!sync) {
     if (absl::Status s = Run(c, "SET LOCAL synchronous_commit = off").status(); !s.ok()) {
       return Failed("cannot set the append's durability", s);
     }
   }
   std::string sqlstate;
-  if (absl::Status s = postgres::RunPrepared(c, kInsert, insert, &sqlstate).status(); !s.ok()) {
-    if (sqlstate == "23505") {  // unique_violation: row `to.seq` is there already
+  if (absl::Status s = insert(c, &sqlstate); !s.ok()) {
+    if (sqlstate == "23505") {  // unique_violation: a row is there already
       (void)Failed("", s);
-      return StoredAlready(to.seq);
+      return StoredAlready(first_seq);
     }
     return Failed("cannot append a row", s);
   }
@@ -386,36 +391,25 @@ absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& fro
   return absl::OkStatus();
 }
 
+absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& from, bool sync) {
+  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
+  DESFIRED_ASSIGN_OR_RETURN(Params insert, InsertParams(row));
+  return Write(from, to, sync, to.seq, [&insert](PGconn* c, std::string* sqlstate) {
+    return postgres::RunPrepared(c, kInsert, insert, sqlstate).status();
+  });
+}
+
 absl::Status PostgresBackend::Impl::AppendBatch(const std::vector<StoredRow>& rows,
                                                 const Head& from) {
   if (rows.empty()) return absl::OkStatus();
   for (const StoredRow& row : rows) DESFIRED_RETURN_IF_ERROR(HeadAfter(row).status());
   DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(rows.back()));
-  Params move = MoveParams(from, to);
-
-  absl::MutexLock l(&mu);
-  DESFIRED_RETURN_IF_ERROR(ReadyToAppend());
-  PGconn* c = writer.get();
-  if (absl::Status s = Run(c, "BEGIN").status(); !s.ok())
-    return Failed("cannot begin the append", s);
   // The rows in one binary COPY, then the head moved once over all of them (the trigger checks
   // that every row between is there).
-  std::string sqlstate;
-  if (absl::Status s = postgres::CopyRows(c, instance, rows, &sqlstate); !s.ok()) {
-    if (sqlstate == "23505") {  // unique_violation: a row of the batch is there already
-      (void)Failed("", s);
-      return StoredAlready(rows.front()[Column::kSeq].integer);
-    }
-    return Failed("cannot append rows", s);
-  }
-  absl::StatusOr<Result> moved = postgres::RunPrepared(c, kMove, move);
-  if (!moved.ok()) return Failed("cannot move the chain head", moved.status());
-  if (std::strcmp(PQcmdTuples(moved->get()), "1") != 0) {
-    (void)Failed("", absl::OkStatus());
-    return HeadMoved();
-  }
-  if (absl::Status s = Run(c, "COMMIT").status(); !s.ok()) return CommitFailed(s, to);
-  return absl::OkStatus();
+  return Write(from, to, /*sync=*/true, rows.front()[Column::kSeq].integer,
+               [this, &rows](PGconn* c, std::string* sqlstate) {
+                 return postgres::CopyRows(c, instance, rows, sqlstate);
+               });
 }
 
 PostgresBackend::PostgresBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

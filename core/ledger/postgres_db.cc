@@ -69,6 +69,28 @@ std::string Schema() {
       kMagic, "'), ('format_version', '", kFormatVersion, "') ON CONFLICT (key) DO NOTHING;\n");
 }
 
+// How a value of `column` is sent: as int8, as NULL, or as its bytes (text, bytea); kBad for a
+// type the column cannot hold (BadType says so).
+enum class Wire { kInt, kNull, kBytes, kBad };
+Wire WireOf(Column column, const Value& v) {
+  const ColumnKind kind = KindOf(column);
+  if ((kind == ColumnKind::kInteger || kind == ColumnKind::kOptionalInteger) &&
+      v.type == Value::Type::kInteger) {
+    return Wire::kInt;
+  }
+  if (kind == ColumnKind::kOptionalInteger && v.type == Value::Type::kNull) return Wire::kNull;
+  if ((kind == ColumnKind::kText && v.type == Value::Type::kText) ||
+      (kind == ColumnKind::kBytes && v.type == Value::Type::kBlob)) {
+    return Wire::kBytes;
+  }
+  return Wire::kBad;
+}
+absl::Status BadType(Column column, const Value& v) {
+  return absl::InvalidArgumentError(absl::StrCat("column ", ColumnName(column), " holds ",
+                                                 TypeName(v.type),
+                                                 ": PostgreSQL keeps typed columns"));
+}
+
 }  // namespace
 
 const std::string& Columns() {
@@ -121,20 +143,18 @@ absl::Status Params::Row(const StoredRow& row) {
   for (int col = 0; col < kColumnCount; ++col) {
     const auto c = static_cast<Column>(col);
     const Value& v = row[c];
-    const ColumnKind kind = KindOf(c);
-    if ((kind == ColumnKind::kInteger || kind == ColumnKind::kOptionalInteger) &&
-        v.type == Value::Type::kInteger) {
-      Int(v.integer);
-    } else if (kind == ColumnKind::kOptionalInteger && v.type == Value::Type::kNull) {
-      Null();
-    } else if (kind == ColumnKind::kText && v.type == Value::Type::kText) {
-      Text(v.bytes);
-    } else if (kind == ColumnKind::kBytes && v.type == Value::Type::kBlob) {
-      Bytes(v.bytes);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("column ", ColumnName(c), " holds ",
-                                                     TypeName(v.type),
-                                                     ": PostgreSQL keeps typed columns"));
+    switch (WireOf(c, v)) {
+      case Wire::kInt:
+        Int(v.integer);
+        break;
+      case Wire::kNull:
+        Null();
+        break;
+      case Wire::kBytes:
+        KindOf(c) == ColumnKind::kText ? Text(v.bytes) : Bytes(v.bytes);
+        break;
+      case Wire::kBad:
+        return BadType(c, v);
     }
   }
   return absl::OkStatus();
@@ -216,21 +236,20 @@ absl::Status CopyRows(PGconn* c, absl::string_view instance, const std::vector<S
     for (int col = 0; col < kColumnCount; ++col) {
       const auto column = static_cast<Column>(col);
       const Value& v = row[column];
-      const ColumnKind kind = KindOf(column);
-      if ((kind == ColumnKind::kInteger || kind == ColumnKind::kOptionalInteger) &&
-          v.type == Value::Type::kInteger) {
-        char b[8];
-        absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
-        field(absl::string_view(b, 8));
-      } else if (kind == ColumnKind::kOptionalInteger && v.type == Value::Type::kNull) {
-        buf.append("\xff\xff\xff\xff", 4);  // NULL
-      } else if ((kind == ColumnKind::kText && v.type == Value::Type::kText) ||
-                 (kind == ColumnKind::kBytes && v.type == Value::Type::kBlob)) {
-        field(v.bytes);
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat("column ", ColumnName(column), " holds ",
-                                                       TypeName(v.type),
-                                                       ": PostgreSQL keeps typed columns"));
+      char b[8];
+      switch (WireOf(column, v)) {
+        case Wire::kInt:
+          absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
+          field(absl::string_view(b, 8));
+          break;
+        case Wire::kNull:
+          buf.append("\xff\xff\xff\xff", 4);  // length -1
+          break;
+        case Wire::kBytes:
+          field(v.bytes);
+          break;
+        case Wire::kBad:
+          return BadType(column, v);
       }
     }
   }
