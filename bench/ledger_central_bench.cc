@@ -1,13 +1,17 @@
 // Central verify (core/ledger/postgres_backend.h): `ledger verify` over one instance's 100k rows
 // in PostgreSQL, against the reference — verify of the same 100k rows in a SQLite file — in the
-// same run. bench/results/fleet.md has the command and the figures.
+// same run. The shipper (core/ledger/shipper.h): catch-up of 100k rows into a new instance
+// against the reference — a binary COPY of the same rows, the fastest way in — and the lag of
+// 10 shippers at 200 changes/s in all (bench/ledger_ship_lag.h). bench/results/fleet.md has
+// the commands and the figures.
 //
 //   build/bench/ledger_central_bench
 //
 // The rows are appended once through the Ledger to a SQLite file on tmpfs, then copied row for
-// row (COPY ... FROM STDIN, binary) into a throwaway PostgreSQL (tests/testing/postgres_sandbox.h:
-// postgresql-15 in a temp dir, loopback TCP) as instance "bench". Both verifies read from warm
-// caches. Rows/s is items_per_second (the ratio central / SQLite: bench/results/fleet.md).
+// row (binary COPY ... FROM STDIN, postgres::CopyRows) into a throwaway PostgreSQL
+// (tests/testing/postgres_sandbox.h: postgresql-15 in a temp dir, loopback TCP) as instance
+// "bench". Both verifies read from warm caches. Rows/s is items_per_second (the ratio central /
+// SQLite: bench/results/fleet.md).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -15,13 +19,15 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 #include "bench/ledger_rows.h"
+#include "bench/ledger_ship_lag.h"
 #include "core/ledger/ledger.h"
 #include "core/ledger/postgres_backend.h"
 #include "core/ledger/postgres_db.h"
+#include "core/ledger/shipper.h"
 #include "core/ledger/sqlite_backend.h"
 #include "core/ledger/verify.h"
 #include "core/util/status_macros.h"
@@ -41,67 +47,28 @@ struct Fixture {
   std::string error;  // why there is no fixture
 };
 
-void PutInt16(std::string* out, int16_t v) {
-  char b[2];
-  absl::big_endian::Store16(b, static_cast<uint16_t>(v));
-  out->append(b, 2);
-}
-void PutField(std::string* out, absl::string_view bytes) {
-  char b[4];
-  absl::big_endian::Store32(b, static_cast<uint32_t>(bytes.size()));
-  out->append(b, 4);
-  out->append(bytes.data(), bytes.size());
-}
-
-// Every row of the SQLite file into ledger_rows, with the head: COPY in PostgreSQL's binary
-// format (a field per column: int8 big-endian, text and bytea as they are, -1 for NULL).
-absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninfo) {
+// Every row of the SQLite file into ledger_rows, with the head: binary COPYs of 10,000 rows
+// (postgres::CopyRows, as the shipper's batches).
+absl::Status CopyToCentral(const std::string& sqlite, const std::string& conninfo,
+                           absl::string_view instance = kInstance) {
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<Snapshot> view, SqliteBackend::OpenFile(sqlite));
   DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<RowCursor> rows, view->Rows());
   DESFIRED_ASSIGN_OR_RETURN(postgres::Conn c, postgres::Connect(conninfo));
-  DESFIRED_ASSIGN_OR_RETURN(
-      postgres::Result started,
-      postgres::Run(c.get(), absl::StrCat("COPY ledger_rows (instance, ", postgres::Columns(),
-                                          ") FROM STDIN (FORMAT binary)")));
-  std::string buf("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+  std::vector<StoredRow> batch;
   Head head;
-  while (true) {
-    DESFIRED_ASSIGN_OR_RETURN(bool more, rows->Next());
-    if (!more) break;
-    const StoredRow& row = rows->row();
-    PutInt16(&buf, kColumnCount + 1);
-    PutField(&buf, kInstance);
-    for (int col = 0; col < kColumnCount; ++col) {
-      const Value& v = row.values[col];
-      if (v.type == Value::Type::kNull) {
-        buf.append("\xff\xff\xff\xff", 4);
-      } else if (v.type == Value::Type::kInteger) {
-        char b[8];
-        absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
-        PutField(&buf, absl::string_view(b, 8));
-      } else {
-        PutField(&buf, v.bytes);
-      }
+  for (bool more = true; more;) {
+    DESFIRED_ASSIGN_OR_RETURN(more, rows->Next());
+    if (more) {
+      batch.push_back(rows->row());
+      DESFIRED_ASSIGN_OR_RETURN(head, HeadAfter(batch.back()));
     }
-    DESFIRED_ASSIGN_OR_RETURN(head, HeadAfter(row));
-    if (buf.size() > (1 << 20)) {
-      if (PQputCopyData(c.get(), buf.data(), static_cast<int>(buf.size())) != 1) break;
-      buf.clear();
+    if (batch.size() == 10000 || (!more && !batch.empty())) {
+      DESFIRED_RETURN_IF_ERROR(postgres::CopyRows(c.get(), instance, batch));
+      batch.clear();
     }
-  }
-  PutInt16(&buf, -1);
-  if (PQputCopyData(c.get(), buf.data(), static_cast<int>(buf.size())) != 1 ||
-      PQputCopyEnd(c.get(), nullptr) != 1) {
-    return absl::UnavailableError(PQerrorMessage(c.get()));
-  }
-  postgres::Result done(PQgetResult(c.get()));
-  if (PQresultStatus(done.get()) != PGRES_COMMAND_OK) {
-    return absl::UnavailableError(PQresultErrorMessage(done.get()));
-  }
-  while (postgres::Result(PQgetResult(c.get())) != nullptr) {
   }
   postgres::Params p;
-  p.Text(kInstance);
+  p.Text(instance);
   p.Int(head.seq);
   p.Text(HashHex(head.hash));
   return postgres::Run(c.get(),
@@ -144,8 +111,10 @@ const Fixture& TheFixture() {
   return *fixture;
 }
 
-// One verify of `view` (pinned here): the rows it checked, or an error.
-void RunVerify(benchmark::State& state, absl::StatusOr<std::unique_ptr<Snapshot>> (*open)()) {
+// One verify of `view` (pinned here) per iteration; with `check` false, the rows only read
+// through the cursor (where the verify's time goes: reading or checking).
+void RunVerify(benchmark::State& state, absl::StatusOr<std::unique_ptr<Snapshot>> (*open)(),
+               bool check = true) {
   const Fixture& f = TheFixture();
   if (!f.error.empty()) {
     state.SkipWithError(f.error.c_str());
@@ -157,9 +126,20 @@ void RunVerify(benchmark::State& state, absl::StatusOr<std::unique_ptr<Snapshot>
       state.SkipWithError("cannot open the snapshot");
       return;
     }
-    VerifyResult v = Verify(**view, std::nullopt);
-    if (!v.ok || v.rows != kRows) {
-      state.SkipWithError(absl::StrCat("verify: ", v.problem).c_str());
+    int64_t rows = 0;
+    std::string problem;
+    if (check) {
+      VerifyResult v = Verify(**view, std::nullopt);
+      rows = v.rows;
+      problem = v.problem;
+    } else if (absl::StatusOr<std::unique_ptr<RowCursor>> c = (*view)->Rows(); c.ok()) {
+      for (absl::StatusOr<bool> more = (*c)->Next(); more.ok() && *more; more = (*c)->Next()) {
+        benchmark::DoNotOptimize((*c)->row());
+        ++rows;
+      }
+    }
+    if (!problem.empty() || rows != kRows) {
+      state.SkipWithError(absl::StrCat("verify: ", problem, " after ", rows, " rows").c_str());
       return;
     }
   }
@@ -176,6 +156,81 @@ void BM_VerifyCentral100k(benchmark::State& state) {
   RunVerify(state, [] { return PostgresBackend::OpenSnapshot(TheFixture().conninfo, kInstance); });
 }
 BENCHMARK(BM_VerifyCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
+// Where the central verify's time goes: the rows read alone (the cursor, no checks).
+void BM_ReadSqlite100k(benchmark::State& state) {
+  RunVerify(
+      state, [] { return SqliteBackend::OpenFile(TheFixture().sqlite); }, false);
+}
+BENCHMARK(BM_ReadSqlite100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+void BM_ReadCentral100k(benchmark::State& state) {
+  RunVerify(
+      state, [] { return PostgresBackend::OpenSnapshot(TheFixture().conninfo, kInstance); }, false);
+}
+BENCHMARK(BM_ReadCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+
+// Each iteration puts the 100k rows into a new instance `prefix`-N with `load`.
+void RunLoad(benchmark::State& state, const char* prefix,
+             absl::Status (*load)(const Fixture& f, const std::string& instance)) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  int n = 0;
+  for (auto _ : state) {
+    absl::Status s = load(f, absl::StrCat(prefix, n++));
+    if (!s.ok()) return state.SkipWithError(std::string(s.message()).c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+
+// The shipper's reference: the same 100k rows by binary COPY.
+void BM_CopyCentral100k(benchmark::State& state) {
+  RunLoad(state, "copy-", [](const Fixture& f, const std::string& instance) {
+    return CopyToCentral(f.sqlite, f.conninfo, instance);
+  });
+}
+BENCHMARK(BM_CopyCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// Catch-up after an outage: the shipper sends the 100k rows (batches of 1000).
+void BM_ShipCatchUp100k(benchmark::State& state) {
+  RunLoad(state, "ship-", [](const Fixture& f, const std::string& instance) {
+    DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<Shipper> shipper,
+                              Shipper::Create({.ledger_path = f.sqlite,
+                                               .conninfo = f.conninfo,
+                                               .instance = instance,
+                                               .state_path = f.dir + "/" + instance + ".shipped",
+                                               .batch_rows = 1000}));
+    int64_t total = 0;
+    for (;;) {
+      DESFIRED_ASSIGN_OR_RETURN(int64_t sent, shipper->Ship());
+      if (sent == 0) break;
+      total += sent;
+    }
+    return total == kRows ? absl::OkStatus() : absl::InternalError("the shipper stopped early");
+  });
+}
+BENCHMARK(BM_ShipCatchUp100k)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+
+// Shipping lag: 10 instances, each a local ledger on tmpfs appended at 20 changes/s (a debit's
+// PENDING and DONE rows) with a desfired-ship loop beside it (poll 200 ms, batches of 1000),
+// into the one PostgreSQL, for 20 s. Per row: the time from its local append to the commit of
+// the batch that holds it. The reference: a single-row durable append to PostgreSQL
+// (PostgresBackend::Append), timed in the same run under the same load.
+void BM_ShipLag10x200(benchmark::State& state) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  for (auto _ : state) {
+    absl::StatusOr<LagResult> r = MeasureShipLag(
+        f.dir, f.conninfo, {.instances = 10, .changes_per_second = 200, .seconds = 20});
+    if (!r.ok()) return state.SkipWithError(std::string(r.status().message()).c_str());
+    state.counters["lag_p50_ms"] = r->lag_p50_ms;
+    state.counters["lag_p99_ms"] = r->lag_p99_ms;
+    state.counters["lag_max_ms"] = r->lag_max_ms;
+    state.counters["rows"] = static_cast<double>(r->rows);
+    state.counters["ref_append_p50_ms"] = r->append_p50_ms;
+    state.counters["ref_append_p99_ms"] = r->append_p99_ms;
+  }
+}
+BENCHMARK(BM_ShipLag10x200)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 }  // namespace desfired::ledger

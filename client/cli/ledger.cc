@@ -96,8 +96,11 @@ int VerifyCentral(const ArgParser& args, const std::string& command) {
   const bool json = args.Has("json");
   absl::StatusOr<std::string> conninfo = ledger::ReadConnInfoFile(*args.Value("postgres"));
   if (!conninfo.ok()) return Failed(args, command, conninfo.status());
-  absl::StatusOr<std::vector<std::string>> instances =
-      ledger::PostgresBackend::Instances(*conninfo);
+  // One connection, its schema checked once, for every instance.
+  absl::StatusOr<std::unique_ptr<ledger::CentralReader>> central =
+      ledger::CentralReader::Open(*conninfo);
+  if (!central.ok()) return Failed(args, command, central.status());
+  absl::StatusOr<std::vector<std::string>> instances = (*central)->Instances();
   if (!instances.ok()) return Failed(args, command, instances.status());
   if (std::optional<std::string> only = args.Value("instance")) {
     if (std::find(instances->begin(), instances->end(), *only) == instances->end()) {
@@ -110,11 +113,9 @@ int VerifyCentral(const ArgParser& args, const std::string& command) {
   int broken = 0;
   int64_t rows = 0;
   for (const std::string& instance : *instances) {
-    absl::StatusOr<std::unique_ptr<ledger::Snapshot>> view =
-        ledger::PostgresBackend::OpenSnapshot(*conninfo, instance);
-    absl::Status pinned = view.ok() ? (*view)->Pin() : view.status();
-    if (!pinned.ok()) return Failed(args, command, pinned);
-    const ledger::VerifyResult v = ledger::Verify(**view, std::nullopt);
+    std::unique_ptr<ledger::Snapshot> view = (*central)->OpenSnapshot(instance);
+    if (absl::Status pinned = view->Pin(); !pinned.ok()) return Failed(args, command, pinned);
+    const ledger::VerifyResult v = ledger::Verify(*view, std::nullopt);
     rows += v.rows;
     if (!PrintVerify(v, json, instance)) ++broken;
   }

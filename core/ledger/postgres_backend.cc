@@ -1,6 +1,8 @@
 #include "core/ledger/postgres_backend.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -29,33 +31,69 @@ Params InstanceParam(const std::string& instance) {
 }
 
 // Every row of one instance (from a seq on), fetched in batches through a server-side cursor
-// of the snapshot's transaction.
+// of the snapshot's transaction. The next batch is asked for as soon as one arrives, so that
+// the server produces it while the caller checks this one; a query of the snapshot meanwhile
+// first collects it (Drain, through *active).
 class PostgresCursor final : public RowCursor {
  public:
-  PostgresCursor(PGconn* c, std::string name) : c_(c), name_(std::move(name)) {}
+  PostgresCursor(PGconn* c, std::string name, PostgresCursor** active)
+      : c_(c), name_(std::move(name)), active_(active) {}
   ~PostgresCursor() override {
+    Drain();
     if (PQstatus(c_) == CONNECTION_OK) (void)Run(c_, absl::StrCat("CLOSE ", name_));
   }
 
   absl::StatusOr<bool> Next() override {
     if (batch_ == nullptr || ++index_ >= PQntuples(batch_.get())) {
       if (batch_ != nullptr && PQntuples(batch_.get()) < kFetchRows) return false;
-      absl::StatusOr<Result> r =
-          Run(c_, absl::StrCat("FETCH FORWARD ", kFetchRows, " FROM ", name_));
-      if (!r.ok()) return absl::UnavailableError(r.status().message());
-      batch_ = *std::move(r);
+      if (!in_flight_ && !ready_) Send();
+      Drain();
+      ready_ = false;
+      if (!next_.ok()) return absl::UnavailableError(next_.status().message());
+      batch_ = *std::move(next_);
       index_ = 0;
       if (PQntuples(batch_.get()) == 0) return false;
+      if (PQntuples(batch_.get()) == kFetchRows) Send();  // the next batch, meanwhile
     }
-    row_ = postgres::ReadRow(batch_.get(), index_);
+    postgres::ReadRowInto(batch_.get(), index_, &row_);
     return true;
   }
   const StoredRow& row() const override { return row_; }
 
+  // Collects the batch asked for, if one is on its way (the connection is then free).
+  void Drain() {
+    if (!in_flight_) return;
+    in_flight_ = false;
+    if (*active_ == this) *active_ = nullptr;
+    Result first;
+    for (;;) {  // one result, then null
+      Result r(PQgetResult(c_));
+      if (r == nullptr) break;
+      if (first == nullptr) first = std::move(r);
+    }
+    next_ = postgres::Checked(c_, std::move(first));
+    ready_ = true;
+  }
+
  private:
+  void Send() {
+    if (*active_ != nullptr) (*active_)->Drain();
+    const std::string sql = absl::StrCat("FETCH FORWARD ", kFetchRows, " FROM ", name_);
+    if (PQsendQueryParams(c_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1) != 1) {
+      next_ = absl::UnavailableError(absl::StripTrailingAsciiWhitespace(PQerrorMessage(c_)));
+      ready_ = true;
+      return;
+    }
+    in_flight_ = true;
+    *active_ = this;
+  }
+
   PGconn* c_;
   const std::string name_;
+  PostgresCursor** const active_;  // the snapshot's cursor with a batch on its way
   Result batch_;
+  absl::StatusOr<Result> next_;  // the next batch, collected (ready_), or why not
+  bool in_flight_ = false, ready_ = false;
   int index_ = 0;
   StoredRow row_;
 };
@@ -64,10 +102,15 @@ class PostgresCursor final : public RowCursor {
 // or Pin (the snapshot is taken at its first query).
 class PostgresSnapshot final : public Snapshot {
  public:
-  PostgresSnapshot(Conn c, std::string instance, std::string name)
-      : c_(std::move(c)), instance_(std::move(instance)), name_(std::move(name)) {}
+  // On a connection of its own (`owned`), or on `c` (owned elsewhere, one snapshot at a time).
+  PostgresSnapshot(Conn owned, PGconn* c, std::string instance, std::string name)
+      : owned_(std::move(owned)),
+        c_(owned_ != nullptr ? owned_.get() : c),
+        instance_(std::move(instance)),
+        name_(std::move(name)) {}
   ~PostgresSnapshot() override {
-    if (begun_ && PQstatus(c_.get()) == CONNECTION_OK) (void)Run(c_.get(), "COMMIT");
+    Quiesce();
+    if (begun_ && PQstatus(c_) == CONNECTION_OK) (void)Run(c_, "COMMIT");
   }
 
   const std::string& name() const override { return name_; }
@@ -75,7 +118,7 @@ class PostgresSnapshot final : public Snapshot {
   absl::Status Pin() override {
     DESFIRED_RETURN_IF_ERROR(Begin());
     Params p = InstanceParam(instance_);
-    return Run(c_.get(), "SELECT 1 FROM ledger_heads WHERE instance = $1", &p).status();
+    return Run(c_, "SELECT 1 FROM ledger_heads WHERE instance = $1", &p).status();
   }
 
   absl::StatusOr<std::unique_ptr<RowCursor>> Rows() override { return RowsFrom(1); }
@@ -94,8 +137,7 @@ class PostgresSnapshot final : public Snapshot {
     Params p = InstanceParam(instance_);
     DESFIRED_ASSIGN_OR_RETURN(
         Result r,
-        Run(c_.get(), "SELECT hash FROM ledger_rows WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
-            &p));
+        Run(c_, "SELECT hash FROM ledger_rows WHERE instance = $1 ORDER BY seq DESC LIMIT 1", &p));
     if (PQntuples(r.get()) == 0) return std::optional<std::string>();
     return std::optional<std::string>(std::string(postgres::GetBytes(r.get(), 0, 0)));
   }
@@ -105,7 +147,7 @@ class PostgresSnapshot final : public Snapshot {
     Params p = InstanceParam(instance_);
     p.Text(hash);
     absl::StatusOr<Result> r =
-        Run(c_.get(), "SELECT seq FROM ledger_rows WHERE instance = $1 AND hash = $2 LIMIT 1", &p);
+        Run(c_, "SELECT seq FROM ledger_rows WHERE instance = $1 AND hash = $2 LIMIT 1", &p);
     if (!r.ok() || PQntuples(r->get()) == 0) return 0;
     return postgres::GetInt(r->get(), 0, 0);
   }
@@ -114,7 +156,7 @@ class PostgresSnapshot final : public Snapshot {
     DESFIRED_RETURN_IF_ERROR(Begin());
     Params p = InstanceParam(instance_);
     DESFIRED_ASSIGN_OR_RETURN(
-        Result r, Run(c_.get(), "SELECT seq, hash FROM ledger_heads WHERE instance = $1", &p));
+        Result r, Run(c_, "SELECT seq, hash FROM ledger_heads WHERE instance = $1", &p));
     if (PQntuples(r.get()) == 0) return std::optional<StoredHead>();
     return std::optional<StoredHead>(StoredHead{Value::Integer(postgres::GetInt(r.get(), 0, 0)),
                                                 Value::Text(postgres::GetBytes(r.get(), 0, 1))});
@@ -125,29 +167,36 @@ class PostgresSnapshot final : public Snapshot {
   absl::StatusOr<std::unique_ptr<RowCursor>> Cursor(absl::string_view tail) {
     DESFIRED_RETURN_IF_ERROR(Begin());
     const std::string cursor = absl::StrCat("ledger_rows_", ++cursors_);
-    char* literal = PQescapeLiteral(c_.get(), instance_.data(), instance_.size());
-    if (literal == nullptr) return absl::UnavailableError(PQerrorMessage(c_.get()));
+    char* literal = PQescapeLiteral(c_, instance_.data(), instance_.size());
+    if (literal == nullptr) return absl::UnavailableError(PQerrorMessage(c_));
     const std::string sql =
         absl::StrCat("DECLARE ", cursor, " BINARY NO SCROLL CURSOR FOR SELECT ",
                      postgres::Columns(), " FROM ledger_rows WHERE instance = ", literal, tail);
     PQfreemem(literal);
-    absl::StatusOr<Result> declared = Run(c_.get(), sql);
+    absl::StatusOr<Result> declared = Run(c_, sql);
     if (!declared.ok()) return absl::InternalError(declared.status().message());
-    return std::unique_ptr<RowCursor>(new PostgresCursor(c_.get(), cursor));
+    return std::unique_ptr<RowCursor>(new PostgresCursor(c_, cursor, &active_));
+  }
+
+  // The connection free for a query: a cursor's batch on its way collected first.
+  void Quiesce() {
+    if (active_ != nullptr) active_->Drain();
   }
 
   absl::Status Begin() {
+    Quiesce();
     if (begun_) return absl::OkStatus();
-    DESFIRED_RETURN_IF_ERROR(
-        Run(c_.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
+    DESFIRED_RETURN_IF_ERROR(Run(c_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
     begun_ = true;
     return absl::OkStatus();
   }
 
-  Conn c_;
+  const Conn owned_;
+  PGconn* const c_;
   const std::string instance_, name_;
   bool begun_ = false;
   int cursors_ = 0;
+  PostgresCursor* active_ = nullptr;  // a cursor with a batch on its way
 };
 
 std::string NameOf(PGconn* c, const std::string& instance) {
@@ -160,7 +209,15 @@ absl::StatusOr<std::string> ReadConnInfoFile(const std::string& path) {
   DESFIRED_ASSIGN_OR_RETURN(
       std::string text,
       ReadSmallFile(path, {.what = "PostgreSQL connection file", .max_bytes = 64 << 10}));
-  return std::string(absl::StripAsciiWhitespace(text));
+  // Trimmed in place: no second copy of text that may hold a password is left unwiped (the
+  // bytes moved away from or cut off the end are zeroed before the size shrinks).
+  const absl::string_view trimmed = absl::StripAsciiWhitespace(text);
+  const size_t start = static_cast<size_t>(trimmed.data() - text.data());
+  const size_t size = trimmed.size();
+  if (start > 0) std::memmove(text.data(), text.data() + start, size);
+  explicit_bzero(text.data() + size, text.size() - size);
+  text.resize(size);
+  return text;
 }
 
 struct PostgresBackend::Impl {
@@ -168,6 +225,9 @@ struct PostgresBackend::Impl {
 
   absl::Mutex mu;
   Conn writer ABSL_GUARDED_BY(mu);
+  // The server process `writer` prepared its statements on (0: none): a reset connection
+  // talks to a new process, which has to prepare them again.
+  int prepared_pid ABSL_GUARDED_BY(mu) = 0;
   absl::Mutex read_mu;
   Conn reader ABSL_GUARDED_BY(read_mu);
 
@@ -198,6 +258,87 @@ struct PostgresBackend::Impl {
 
   // Backend::Append (`sync`) or AppendDeferred.
   absl::Status Append(const StoredRow& row, const Head& from, bool sync);
+  // PostgresBackend::AppendBatch.
+  absl::Status AppendBatch(const std::vector<StoredRow>& rows, const Head& from);
+  // One append's transaction: `insert` puts the rows in (the SQLSTATE of its failure in
+  // *sqlstate), then the head moves from `from` to `to`; `first_seq` names the first row.
+  absl::Status Write(const Head& from, const Head& to, bool sync, int64_t first_seq,
+                     const std::function<absl::Status(PGconn*, std::string*)>& insert);
+
+  // The writer connected, with the append's statements prepared once per connection:
+  // kInsert (the instance, then every column) and kMove (instance, new seq and hash, old seq
+  // and hash).
+  absl::Status ReadyToAppend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    DESFIRED_RETURN_IF_ERROR(Ready(writer.get()));
+    PGconn* c = writer.get();
+    if (prepared_pid == PQbackendPID(c)) return absl::OkStatus();
+    std::string insert =
+        absl::StrCat("INSERT INTO ledger_rows (instance, ", postgres::Columns(), ") VALUES ($1");
+    for (int i = 2; i <= kColumnCount + 1; ++i) absl::StrAppend(&insert, ", $", i);
+    insert += ")";
+    const unsigned int text = postgres::TextType(), integer = postgres::IntType();
+    absl::Status s = postgres::Prepare(c, kInsert, insert, postgres::RowTypes({text}));
+    if (s.ok()) {
+      s = postgres::Prepare(c, kMove,
+                            "UPDATE ledger_heads SET seq = $2, hash = $3 WHERE instance = $1 AND "
+                            "seq = $4 AND hash = $5",
+                            {text, integer, text, integer, text});
+    }
+    if (!s.ok()) return Unavailable("cannot prepare the append", s);
+    prepared_pid = PQbackendPID(c);
+    return absl::OkStatus();
+  }
+  static constexpr char kInsert[] = "ledger_insert", kMove[] = "ledger_move";
+
+  // The parameters of kInsert for `row` and of kMove from `from` to `to`.
+  absl::StatusOr<Params> InsertParams(const StoredRow& row) const {
+    Params insert = InstanceParam(instance);
+    if (absl::Status s = insert.Row(row); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("ledger ", name, ": ", s.message()));
+    }
+    return insert;
+  }
+  Params MoveParams(const Head& from, const Head& to) const {
+    Params move = InstanceParam(instance);
+    move.Int(to.seq);
+    move.Text(HashHex(to.hash));
+    move.Int(from.seq);
+    move.Text(HashHex(from.hash));
+    return move;
+  }
+  // The errors of an append that failed because another appender was first.
+  absl::Status StoredAlready(int64_t seq) const {
+    return absl::UnavailableError(absl::StrCat(
+        "ledger ", name, ": row ", seq,
+        " is stored already: the chain head is not the one this process wrote last (another "
+        "appender); run: desfirectl ledger verify --postgres CONNFILE --instance ",
+        instance));
+  }
+  absl::Status HeadMoved() const {
+    return absl::UnavailableError(absl::StrCat(
+        "ledger ", name,
+        ": the chain head is not the one this process wrote last (changed by another appender); "
+        "run: desfirectl ledger verify --postgres CONNFILE --instance ",
+        instance));
+  }
+  // Ends a failed append: the transaction rolled back; `why` as Append reports it.
+  absl::Status Failed(absl::string_view what, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    PGconn* c = writer.get();
+    if (PQtransactionStatus(c) != PQTRANS_IDLE) (void)Run(c, "ROLLBACK");
+    if (absl::IsInvalidArgument(why)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ledger ", name, ": ", what, ": ", why.message()));
+    }
+    return Unavailable(what, why);
+  }
+  // After a COMMIT whose answer failed: OK when the stored head says the append landed.
+  absl::Status CommitFailed(const absl::Status& why, const Head& to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    absl::Status failed = Failed("cannot commit the append", why);
+    if (absl::StatusOr<Head> now = ReadHead(); now.ok() && *now == to) return absl::OkStatus();
+    return failed;
+  }
 
   absl::StatusOr<Head> ReadHead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     DESFIRED_RETURN_IF_ERROR(Ready(writer.get()));
@@ -217,73 +358,58 @@ struct PostgresBackend::Impl {
   }
 };
 
-absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& from, bool sync) {
-  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
-  Params insert = InstanceParam(instance);
-  if (absl::Status s = insert.Row(row); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("ledger ", name, ": ", s.message()));
+absl::Status PostgresBackend::Impl::Write(
+    const Head& from, const Head& to, bool sync, int64_t first_seq,
+    const std::function<absl::Status(PGconn*, std::string*)>& insert) {
+  Params move = MoveParams(from, to);
+  absl::MutexLock l(&mu);
+  DESFIRED_RETURN_IF_ERROR(ReadyToAppend());
+  PGconn* c = writer.get();
+  if (absl::Status s = Run(c, "BEGIN").status(); !s.ok()) {
+    return Failed("cannot begin the append", s);
   }
-  std::string insert_sql =
-      absl::StrCat("INSERT INTO ledger_rows (instance, ", postgres::Columns(), ") VALUES ($1");
-  for (int i = 2; i <= kColumnCount + 1; ++i) absl::StrAppend(&insert_sql, ", $", i);
-  insert_sql += ")";
-  Params move = InstanceParam(instance);
-  move.Int(to.seq);
-  move.Text(HashHex(to.hash));
-  move.Int(from.seq);
-  move.Text(HashHex(from.hash));
-
-  Impl& m = *this;
-  absl::MutexLock l(&m.mu);
-  DESFIRED_RETURN_IF_ERROR(m.Ready(m.writer.get()));
-  PGconn* c = m.writer.get();
-  auto fail = [&](absl::string_view what, const absl::Status& why) {
-    if (PQtransactionStatus(c) != PQTRANS_IDLE) (void)Run(c, "ROLLBACK");
-    if (absl::IsInvalidArgument(why)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ledger ", m.name, ": ", what, ": ", why.message()));
-    }
-    return m.Unavailable(what, why);
-  };
-  if (absl::Status s = Run(c, "BEGIN").status(); !s.ok()) return fail("cannot begin the append", s);
   if (!sync) {
     if (absl::Status s = Run(c, "SET LOCAL synchronous_commit = off").status(); !s.ok()) {
-      return fail("cannot set the append's durability", s);
+      return Failed("cannot set the append's durability", s);
     }
   }
   std::string sqlstate;
-  if (absl::Status s = Run(c, insert_sql, &insert, true, &sqlstate).status(); !s.ok()) {
-    if (sqlstate == "23505") {  // unique_violation: row `to.seq` is there already
-      (void)fail("", s);
-      return absl::UnavailableError(absl::StrCat(
-          "ledger ", m.name, ": row ", to.seq,
-          " is stored already: the chain head is not the one this process wrote last (another "
-          "appender); run: desfirectl ledger verify --postgres CONNFILE --instance ",
-          m.instance));
+  if (absl::Status s = insert(c, &sqlstate); !s.ok()) {
+    if (sqlstate == "23505") {  // unique_violation: a row is there already
+      (void)Failed("", s);
+      return StoredAlready(first_seq);
     }
-    return fail("cannot append a row", s);
+    return Failed("cannot append a row", s);
   }
-  absl::StatusOr<Result> moved =
-      Run(c,
-          "UPDATE ledger_heads SET seq = $2, hash = $3 WHERE instance = $1 AND seq = $4 AND "
-          "hash = $5",
-          &move);
-  if (!moved.ok()) return fail("cannot move the chain head", moved.status());
+  absl::StatusOr<Result> moved = postgres::RunPrepared(c, kMove, move);
+  if (!moved.ok()) return Failed("cannot move the chain head", moved.status());
   if (std::strcmp(PQcmdTuples(moved->get()), "1") != 0) {
-    (void)fail("", absl::OkStatus());
-    return absl::UnavailableError(absl::StrCat(
-        "ledger ", m.name,
-        ": the chain head is not the one this process wrote last (changed by another appender); "
-        "run: desfirectl ledger verify --postgres CONNFILE --instance ",
-        m.instance));
+    (void)Failed("", absl::OkStatus());
+    return HeadMoved();
   }
-  if (absl::Status s = Run(c, "COMMIT").status(); !s.ok()) {
-    absl::Status failed = fail("cannot commit the append", s);
-    // The commit's answer may be lost while the row landed: the stored head says so.
-    if (absl::StatusOr<Head> now = m.ReadHead(); now.ok() && *now == to) return absl::OkStatus();
-    return failed;
-  }
+  if (absl::Status s = Run(c, "COMMIT").status(); !s.ok()) return CommitFailed(s, to);
   return absl::OkStatus();
+}
+
+absl::Status PostgresBackend::Impl::Append(const StoredRow& row, const Head& from, bool sync) {
+  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(row));
+  DESFIRED_ASSIGN_OR_RETURN(Params insert, InsertParams(row));
+  return Write(from, to, sync, to.seq, [&insert](PGconn* c, std::string* sqlstate) {
+    return postgres::RunPrepared(c, kInsert, insert, sqlstate).status();
+  });
+}
+
+absl::Status PostgresBackend::Impl::AppendBatch(const std::vector<StoredRow>& rows,
+                                                const Head& from) {
+  if (rows.empty()) return absl::OkStatus();
+  for (const StoredRow& row : rows) DESFIRED_RETURN_IF_ERROR(HeadAfter(row).status());
+  DESFIRED_ASSIGN_OR_RETURN(const Head to, HeadAfter(rows.back()));
+  // The rows in one binary COPY, then the head moved once over all of them (the trigger checks
+  // that every row between is there).
+  return Write(from, to, /*sync=*/true, rows.front()[Column::kSeq].integer,
+               [this, &rows](PGconn* c, std::string* sqlstate) {
+                 return postgres::CopyRows(c, instance, rows, sqlstate);
+               });
 }
 
 PostgresBackend::PostgresBackend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -327,14 +453,32 @@ absl::StatusOr<std::unique_ptr<Snapshot>> PostgresBackend::OpenSnapshot(
   DESFIRED_ASSIGN_OR_RETURN(Conn c, postgres::Connect(conninfo));
   const std::string name = NameOf(c.get(), instance);
   DESFIRED_RETURN_IF_ERROR(postgres::CheckMeta(c.get(), name));
-  return std::unique_ptr<Snapshot>(new PostgresSnapshot(std::move(c), instance, name));
+  return std::unique_ptr<Snapshot>(new PostgresSnapshot(std::move(c), nullptr, instance, name));
 }
 
 absl::StatusOr<std::vector<std::string>> PostgresBackend::Instances(const std::string& conninfo) {
+  DESFIRED_ASSIGN_OR_RETURN(std::unique_ptr<CentralReader> central, CentralReader::Open(conninfo));
+  return central->Instances();
+}
+
+struct CentralReader::Connection {
+  Conn c;
+  PGconn* get() const { return c.get(); }
+};
+
+CentralReader::CentralReader(std::unique_ptr<Connection> c) : c_(std::move(c)) {}
+CentralReader::~CentralReader() = default;
+
+absl::StatusOr<std::unique_ptr<CentralReader>> CentralReader::Open(const std::string& conninfo) {
   DESFIRED_ASSIGN_OR_RETURN(Conn c, postgres::Connect(conninfo));
   DESFIRED_RETURN_IF_ERROR(postgres::CheckMeta(c.get(), postgres::Where(c.get())));
+  return std::unique_ptr<CentralReader>(
+      new CentralReader(std::make_unique<Connection>(Connection{std::move(c)})));
+}
+
+absl::StatusOr<std::vector<std::string>> CentralReader::Instances() {
   DESFIRED_ASSIGN_OR_RETURN(
-      Result r, Run(c.get(),
+      Result r, Run(c_->get(),
                     "SELECT instance FROM ledger_heads UNION SELECT DISTINCT instance FROM "
                     "ledger_rows ORDER BY 1"));
   std::vector<std::string> out;
@@ -342,6 +486,11 @@ absl::StatusOr<std::vector<std::string>> PostgresBackend::Instances(const std::s
     out.emplace_back(postgres::GetBytes(r.get(), i, 0));
   }
   return out;
+}
+
+std::unique_ptr<Snapshot> CentralReader::OpenSnapshot(const std::string& instance) {
+  return std::make_unique<PostgresSnapshot>(nullptr, c_->get(), instance,
+                                            NameOf(c_->get(), instance));
 }
 
 const std::string& PostgresBackend::name() const { return impl_->name; }
@@ -352,6 +501,10 @@ absl::Status PostgresBackend::Append(const StoredRow& row, const Head& from) {
 
 absl::Status PostgresBackend::AppendDeferred(const StoredRow& row, const Head& from) {
   return impl_->Append(row, from, /*sync=*/false);
+}
+
+absl::Status PostgresBackend::AppendBatch(const std::vector<StoredRow>& rows, const Head& from) {
+  return impl_->AppendBatch(rows, from);
 }
 
 absl::Status PostgresBackend::Sync() {

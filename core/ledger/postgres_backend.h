@@ -76,6 +76,11 @@ class PostgresBackend final : public Backend {
   absl::Status Append(const StoredRow& row, const Head& from) override;
   // The same with synchronous_commit off for that transaction.
   absl::Status AppendDeferred(const StoredRow& row, const Head& from) override;
+  // `rows` (consecutive seqs, each chained to the one before, the first to `from`) appended in
+  // ONE transaction — all of them or none — with one binary COPY, and the head moved once from
+  // `from` to the last (the trigger checks every row between is there): the shipper's batches.
+  // Errors as Append's.
+  absl::Status AppendBatch(const std::vector<StoredRow>& rows, const Head& from);
   // A transaction committed with a synchronous flush of the WAL (which covers the earlier ones).
   absl::Status Sync() override;
   // On the appending connection.
@@ -94,6 +99,31 @@ class PostgresBackend final : public Backend {
   explicit PostgresBackend(std::unique_ptr<Impl> impl);
 
   std::unique_ptr<Impl> impl_;
+};
+
+// One connection to the central database, its schema checked once: the instances, and a
+// snapshot of each in turn (desfirectl ledger verify --postgres over a fleet).
+//
+// Thread-compatible; one snapshot open at a time (they share the connection), none outliving
+// the reader.
+class CentralReader {
+ public:
+  // FAILED_PRECONDITION when the database was not migrated (or is newer), UNAVAILABLE when the
+  // server cannot be reached.
+  static absl::StatusOr<std::unique_ptr<CentralReader>> Open(const std::string& conninfo);
+  // Every instance that has a chain head or rows, sorted.
+  absl::StatusOr<std::vector<std::string>> Instances();
+  // A Snapshot of one instance's ledger on this reader's connection (not pinned yet).
+  std::unique_ptr<Snapshot> OpenSnapshot(const std::string& instance);
+
+  ~CentralReader();
+  CentralReader(const CentralReader&) = delete;
+  CentralReader& operator=(const CentralReader&) = delete;
+
+ private:
+  struct Connection;  // the connection (libpq's)
+  explicit CentralReader(std::unique_ptr<Connection> c);
+  std::unique_ptr<Connection> c_;
 };
 
 }  // namespace desfired::ledger

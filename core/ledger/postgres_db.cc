@@ -33,7 +33,8 @@ const char* SqlType(ColumnKind kind) {
 }
 
 // The schema: one table of rows and one of chain heads for every instance, keyed by instance
-// (and seq). A head moves one row forward only, to a row that is there with that hash.
+// (and seq). A head moves forward only, to a row that is there with that hash, with every row
+// between the old head and the new one there (one row, or a shipped batch).
 std::string Schema() {
   std::string rows = "CREATE TABLE IF NOT EXISTS ledger_rows (instance TEXT NOT NULL";
   for (int col = 0; col < kColumnCount; ++col) {
@@ -51,11 +52,12 @@ std::string Schema() {
       "hash TEXT NOT NULL);\n"
       "CREATE OR REPLACE FUNCTION ledger_heads_forward() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
       "BEGIN\n"
-      "  IF NEW.instance <> OLD.instance OR NEW.seq <> OLD.seq + 1 OR NOT EXISTS (SELECT 1 FROM "
+      "  IF NEW.instance <> OLD.instance OR NEW.seq <= OLD.seq OR NOT EXISTS (SELECT 1 FROM "
       "ledger_rows r WHERE r.instance = NEW.instance AND r.seq = NEW.seq AND r.hash = NEW.hash) "
-      "THEN\n"
-      "    RAISE EXCEPTION 'the chain head of instance % moves one appended row forward only', "
-      "OLD.instance USING ERRCODE = 'check_violation';\n"
+      "OR (SELECT count(*) FROM ledger_rows r WHERE r.instance = NEW.instance AND r.seq > "
+      "OLD.seq AND r.seq <= NEW.seq) <> NEW.seq - OLD.seq THEN\n"
+      "    RAISE EXCEPTION 'the chain head of instance % moves forward only, over appended rows "
+      "(one appended row forward, or a batch)', OLD.instance USING ERRCODE = 'check_violation';\n"
       "  END IF;\n"
       "  RETURN NEW;\n"
       "END $f$;\n"
@@ -65,6 +67,28 @@ std::string Schema() {
       "REVOKE ALL ON ledger_meta, ledger_rows, ledger_heads FROM PUBLIC;\n"
       "INSERT INTO ledger_meta (key, value) VALUES ('magic', '",
       kMagic, "'), ('format_version', '", kFormatVersion, "') ON CONFLICT (key) DO NOTHING;\n");
+}
+
+// How a value of `column` is sent: as int8, as NULL, or as its bytes (text, bytea); kBad for a
+// type the column cannot hold (BadType says so).
+enum class Wire { kInt, kNull, kBytes, kBad };
+Wire WireOf(Column column, const Value& v) {
+  const ColumnKind kind = KindOf(column);
+  if ((kind == ColumnKind::kInteger || kind == ColumnKind::kOptionalInteger) &&
+      v.type == Value::Type::kInteger) {
+    return Wire::kInt;
+  }
+  if (kind == ColumnKind::kOptionalInteger && v.type == Value::Type::kNull) return Wire::kNull;
+  if ((kind == ColumnKind::kText && v.type == Value::Type::kText) ||
+      (kind == ColumnKind::kBytes && v.type == Value::Type::kBlob)) {
+    return Wire::kBytes;
+  }
+  return Wire::kBad;
+}
+absl::Status BadType(Column column, const Value& v) {
+  return absl::InvalidArgumentError(absl::StrCat("column ", ColumnName(column), " holds ",
+                                                 TypeName(v.type),
+                                                 ": PostgreSQL keeps typed columns"));
 }
 
 }  // namespace
@@ -119,20 +143,18 @@ absl::Status Params::Row(const StoredRow& row) {
   for (int col = 0; col < kColumnCount; ++col) {
     const auto c = static_cast<Column>(col);
     const Value& v = row[c];
-    const ColumnKind kind = KindOf(c);
-    if ((kind == ColumnKind::kInteger || kind == ColumnKind::kOptionalInteger) &&
-        v.type == Value::Type::kInteger) {
-      Int(v.integer);
-    } else if (kind == ColumnKind::kOptionalInteger && v.type == Value::Type::kNull) {
-      Null();
-    } else if (kind == ColumnKind::kText && v.type == Value::Type::kText) {
-      Text(v.bytes);
-    } else if (kind == ColumnKind::kBytes && v.type == Value::Type::kBlob) {
-      Bytes(v.bytes);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("column ", ColumnName(c), " holds ",
-                                                     TypeName(v.type),
-                                                     ": PostgreSQL keeps typed columns"));
+    switch (WireOf(c, v)) {
+      case Wire::kInt:
+        Int(v.integer);
+        break;
+      case Wire::kNull:
+        Null();
+        break;
+      case Wire::kBytes:
+        KindOf(c) == ColumnKind::kText ? Text(v.bytes) : Bytes(v.bytes);
+        break;
+      case Wire::kBad:
+        return BadType(c, v);
     }
   }
   return absl::OkStatus();
@@ -145,14 +167,7 @@ void Params::Seal() {
   }
 }
 
-absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params, bool binary,
-                           std::string* sqlstate) {
-  const std::string text(sql);
-  if (params != nullptr) params->Seal();
-  Result r(params == nullptr
-               ? PQexecParams(c, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, binary)
-               : PQexecParams(c, text.c_str(), params->size(), params->types(), params->values(),
-                              params->lengths(), params->formats(), binary));
+absl::StatusOr<Result> Checked(PGconn* c, Result r, std::string* sqlstate) {
   const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) return r;
   const char* state = r == nullptr ? nullptr : PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
@@ -162,6 +177,97 @@ absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params, boo
       r == nullptr ? PQerrorMessage(c) : PQresultErrorMessage(r.get())));
   if (code.rfind("22", 0) == 0) return absl::InvalidArgumentError(message);
   return absl::UnavailableError(message);
+}
+
+absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params, bool binary,
+                           std::string* sqlstate) {
+  const std::string text(sql);
+  if (params != nullptr) params->Seal();
+  Result r(params == nullptr
+               ? PQexecParams(c, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, binary)
+               : PQexecParams(c, text.c_str(), params->size(), params->types(), params->values(),
+                              params->lengths(), params->formats(), binary));
+  return Checked(c, std::move(r), sqlstate);
+}
+
+absl::StatusOr<Result> RunPrepared(PGconn* c, const char* name, Params& params,
+                                   std::string* sqlstate) {
+  params.Seal();
+  Result r(PQexecPrepared(c, name, params.size(), params.values(), params.lengths(),
+                          params.formats(), 1));
+  return Checked(c, std::move(r), sqlstate);
+}
+
+absl::Status Prepare(PGconn* c, const char* name, absl::string_view sql,
+                     const std::vector<unsigned int>& types) {
+  const std::string text(sql);
+  Result r(PQprepare(c, name, text.c_str(), static_cast<int>(types.size()), types.data()));
+  return Checked(c, std::move(r)).status();
+}
+
+std::vector<unsigned int> RowTypes(std::vector<unsigned int> first) {
+  static constexpr unsigned int kByKind[] = {kInt8Oid, kInt8Oid, kTextOid, kByteaOid};
+  for (int col = 0; col < kColumnCount; ++col) {
+    first.push_back(kByKind[static_cast<int>(KindOf(static_cast<Column>(col)))]);
+  }
+  return first;
+}
+
+unsigned int TextType() { return kTextOid; }
+unsigned int IntType() { return kInt8Oid; }
+
+absl::Status CopyRows(PGconn* c, absl::string_view instance, const std::vector<StoredRow>& rows,
+                      std::string* sqlstate) {
+  std::string buf("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);  // signature, flags, no extension
+  auto put16 = [&buf](uint16_t v) {
+    char b[2];
+    absl::big_endian::Store16(b, v);
+    buf.append(b, 2);
+  };
+  auto field = [&buf](absl::string_view bytes) {
+    char b[4];
+    absl::big_endian::Store32(b, static_cast<uint32_t>(bytes.size()));
+    buf.append(b, 4);
+    buf.append(bytes.data(), bytes.size());
+  };
+  for (const StoredRow& row : rows) {
+    put16(kColumnCount + 1);
+    field(instance);
+    for (int col = 0; col < kColumnCount; ++col) {
+      const auto column = static_cast<Column>(col);
+      const Value& v = row[column];
+      char b[8];
+      switch (WireOf(column, v)) {
+        case Wire::kInt:
+          absl::big_endian::Store64(b, static_cast<uint64_t>(v.integer));
+          field(absl::string_view(b, 8));
+          break;
+        case Wire::kNull:
+          buf.append("\xff\xff\xff\xff", 4);  // length -1
+          break;
+        case Wire::kBytes:
+          field(v.bytes);
+          break;
+        case Wire::kBad:
+          return BadType(column, v);
+      }
+    }
+  }
+  put16(0xffff);  // the trailer
+  DESFIRED_RETURN_IF_ERROR(Run(c, absl::StrCat("COPY ledger_rows (instance, ", Columns(),
+                                               ") FROM STDIN (FORMAT binary)"))
+                               .status());
+  if (PQputCopyData(c, buf.data(), static_cast<int>(buf.size())) != 1 ||
+      PQputCopyEnd(c, nullptr) != 1) {
+    return absl::UnavailableError(absl::StripTrailingAsciiWhitespace(PQerrorMessage(c)));
+  }
+  Result first;
+  for (;;) {  // the COPY's result, then null
+    Result r(PQgetResult(c));
+    if (r == nullptr) break;
+    if (first == nullptr) first = std::move(r);
+  }
+  return Checked(c, std::move(first), sqlstate).status();
 }
 
 int64_t GetInt(PGresult* r, int row, int col) {
@@ -174,23 +280,36 @@ absl::string_view GetBytes(PGresult* r, int row, int col) {
 
 StoredRow ReadRow(PGresult* r, int row) {
   StoredRow out;
+  ReadRowInto(r, row, &out);
+  return out;
+}
+
+void ReadRowInto(PGresult* r, int row, StoredRow* out) {
   for (int col = 0; col < kColumnCount; ++col) {
-    Value& v = out.values[col];
-    if (PQgetisnull(r, row, col)) continue;  // Value::Null()
+    Value& v = out->values[col];
+    v.integer = 0;
+    v.bytes.clear();
+    if (PQgetisnull(r, row, col)) {
+      v.type = Value::Type::kNull;
+      continue;
+    }
     switch (KindOf(static_cast<Column>(col))) {
       case ColumnKind::kInteger:
       case ColumnKind::kOptionalInteger:
-        v = Value::Integer(GetInt(r, row, col));
+        v.type = Value::Type::kInteger;  // as Value::Integer: the decimal text in bytes too
+        v.integer = GetInt(r, row, col);
+        absl::StrAppend(&v.bytes, v.integer);
         break;
       case ColumnKind::kText:
-        v = Value::Text(GetBytes(r, row, col));
+        v.type = Value::Type::kText;
+        v.bytes.assign(PQgetvalue(r, row, col), PQgetlength(r, row, col));
         break;
       case ColumnKind::kBytes:
-        v = Value::Blob(GetBytes(r, row, col));
+        v.type = Value::Type::kBlob;
+        v.bytes.assign(PQgetvalue(r, row, col), PQgetlength(r, row, col));
         break;
     }
   }
-  return out;
 }
 
 absl::Status CheckMeta(PGconn* c, const std::string& where) {

@@ -74,12 +74,33 @@ class Params {
 // and the SQLSTATE in `*sqlstate` when not null.
 absl::StatusOr<Result> Run(PGconn* c, absl::string_view sql, Params* params = nullptr,
                            bool binary = true, std::string* sqlstate = nullptr);
+// Run for the statement `name` prepared on `c` (Prepare), binary results.
+absl::StatusOr<Result> RunPrepared(PGconn* c, const char* name, Params& params,
+                                   std::string* sqlstate = nullptr);
+// The outcome of one statement's result `r` as Run reports it (`r` null: the connection's error).
+absl::StatusOr<Result> Checked(PGconn* c, Result r, std::string* sqlstate = nullptr);
+// Prepares `sql` as the statement `name` on `c`, with parameters of `types` (OIDs, as Params
+// sends them). UNAVAILABLE with the server's message when it fails.
+absl::Status Prepare(PGconn* c, const char* name, absl::string_view sql,
+                     const std::vector<unsigned int>& types);
+// The parameter types of Params::Row (every column of a row, in Column order), after `first`.
+std::vector<unsigned int> RowTypes(std::vector<unsigned int> first);
+// The OID of a text parameter (Params::Text) and of an integer one (Params::Int).
+unsigned int TextType();
+unsigned int IntType();
+
+// Inserts `rows` of `instance` into ledger_rows with one binary COPY (the shipper's batches):
+// INVALID_ARGUMENT for a value its column's type cannot hold, else as Run (`*sqlstate` set).
+absl::Status CopyRows(PGconn* c, absl::string_view instance, const std::vector<StoredRow>& rows,
+                      std::string* sqlstate = nullptr);
 
 // Binary result values.
 int64_t GetInt(PGresult* r, int row, int col);
 absl::string_view GetBytes(PGresult* r, int row, int col);
 // Row `row` of a binary `SELECT <kColumns> ...` result.
 StoredRow ReadRow(PGresult* r, int row);
+// The same into `*out`, reusing its strings' memory (a cursor's rows, one after the other).
+void ReadRowInto(PGresult* r, int row, StoredRow* out);
 
 // Checks that the database holds the central ledger's tables of a format this build reads:
 // FAILED_PRECONDITION naming `where` and the migration when not.

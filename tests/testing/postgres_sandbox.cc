@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/ledger/postgres_db.h"
 #include "gtest/gtest.h"
 
 namespace desfired::testing {
@@ -86,20 +86,11 @@ int WaitExit(pid_t pid) {
 
 // Runs `sql` on a new connection to `conninfo`; the server's message when it fails.
 absl::Status ExecSql(const std::string& conninfo, absl::string_view sql) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
-  absl::Status s;
-  if (PQstatus(c) != CONNECTION_OK) {
-    s = absl::UnavailableError(PQerrorMessage(c));
-  } else {
-    PGresult* r = PQexec(c, std::string(sql).c_str());
-    const ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      s = absl::InternalError(PQresultErrorMessage(r));
-    }
-    PQclear(r);
-  }
-  PQfinish(c);
-  return s;
+  absl::StatusOr<ledger::postgres::Conn> c = ledger::postgres::Connect(conninfo);
+  if (!c.ok()) return c.status();
+  // One or more statements: the simple protocol.
+  ledger::postgres::Result r(PQexec(c->get(), std::string(sql).c_str()));
+  return ledger::postgres::Checked(c->get(), std::move(r)).status();
 }
 
 }  // namespace
@@ -132,28 +123,56 @@ absl::StatusOr<std::unique_ptr<PostgresSandbox>> PostgresSandbox::Start() {
   // A free port can be taken between our probe and the server's bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {
     pg->port_ = FreeLoopbackPort();
-    pg->pid_ =
-        Spawn(*as,
-              {bin + "/postgres", "-D", data, "-p", std::to_string(pg->port_), "-k", pg->dir_, "-c",
-               "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
-               "max_connections=60", "-c", "shared_buffers=32MB"},
-              log);
-    const std::string ping = pg->ConnInfo(kSandboxOwner, "postgres");
-    for (int i = 0; i < 3000; ++i) {  // up to 30 s
-      if (PQping(ping.c_str()) == PQPING_OK) {
-        // CREATE DATABASE runs from another database: `postgres`.
-        absl::Status created = ExecSql(ping, absl::StrCat("CREATE DATABASE ", kSandboxDatabase));
-        if (!created.ok()) return created;
-        return pg;
-      }
-      int status = 0;
-      if (waitpid(pg->pid_, &status, WNOHANG) == pg->pid_) break;  // it exited: another port
-      usleep(10000);
+    if (pg->Launch()) {
+      // CREATE DATABASE runs from another database: `postgres`.
+      absl::Status created = ExecSql(pg->ConnInfo(kSandboxOwner, "postgres"),
+                                     absl::StrCat("CREATE DATABASE ", kSandboxDatabase));
+      if (!created.ok()) return created;
+      return pg;
     }
-    pg->Stop();
-    pg->pid_ = -1;
   }
   return absl::InternalError(absl::StrCat("postgres did not start; see ", log));
+}
+
+bool PostgresSandbox::Launch() {
+  absl::StatusOr<RunAs> as = PickUser();
+  if (!as.ok()) return false;
+  const std::string bin = kPostgresBinDir;
+  pid_ = Spawn(*as,
+               {bin + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_,
+                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
+                "-c", "max_connections=60", "-c", "shared_buffers=32MB"},
+               dir_ + "/server.log");
+  const std::string ping = ConnInfo(kSandboxOwner, "postgres");
+  for (int i = 0; i < 3000; ++i) {  // up to 30 s
+    if (PQping(ping.c_str()) == PQPING_OK) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {  // it exited: the port, or shared memory
+      pid_ = -1;                                    // still held by a killed server's children
+      return false;
+    }
+    usleep(10000);
+  }
+  Stop();
+  return false;
+}
+
+void PostgresSandbox::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  WaitExit(pid_);
+  pid_ = -1;
+}
+
+absl::Status PostgresSandbox::Restart() {
+  // The killed server's processes notice it is gone and exit; until then a new one refuses
+  // to start on the same data directory.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (Launch()) return absl::OkStatus();
+    usleep(100000);
+  }
+  return absl::InternalError(
+      absl::StrCat("postgres did not start again; see ", dir_, "/server.log"));
 }
 
 PostgresSandbox::~PostgresSandbox() {
@@ -175,6 +194,19 @@ std::string PostgresSandbox::ConnInfo(absl::string_view user, absl::string_view 
 absl::Status PostgresSandbox::Exec(absl::string_view sql, absl::string_view user,
                                    absl::string_view database) const {
   return ExecSql(ConnInfo(user, database), sql);
+}
+
+absl::StatusOr<std::string> PostgresSandbox::Query(absl::string_view sql) const {
+  absl::StatusOr<ledger::postgres::Conn> c = ledger::postgres::Connect(ConnInfo());
+  if (!c.ok()) return c.status();
+  absl::StatusOr<ledger::postgres::Result> r =
+      ledger::postgres::Run(c->get(), sql, nullptr, /*binary=*/false);
+  if (!r.ok()) return r.status();
+  std::string out;
+  for (int i = 0; i < PQntuples(r->get()); ++i) {
+    absl::StrAppend(&out, PQgetvalue(r->get(), i, 0), "\n");
+  }
+  return out;
 }
 
 PostgresSandbox* SharedPostgresOrSkip() {

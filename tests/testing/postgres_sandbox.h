@@ -51,11 +51,20 @@ class PostgresSandbox {
   // fails.
   absl::Status Exec(absl::string_view sql, absl::string_view user = kSandboxOwner,
                     absl::string_view database = kSandboxDatabase) const;
-  // Stops the server (SIGINT: fast shutdown) and waits for it; Start is not possible again.
+  // The first column of every row `sql` returns (as text), one per line.
+  absl::StatusOr<std::string> Query(absl::string_view sql) const;
+  // Stops the server (SIGINT: fast shutdown) and waits for it.
   void Stop();
+  // Kills the server (SIGKILL to its postmaster, by pid: a crash) and waits for it.
+  void Kill();
+  // Starts the server again on the same directory and port after Kill or Stop (crash
+  // recovery runs first); waits until it accepts connections.
+  absl::Status Restart();
 
  private:
   PostgresSandbox() = default;
+  // Starts `postgres` on port_ and waits until it answers; false when it exits or times out.
+  bool Launch();
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
