@@ -1,12 +1,12 @@
 #include "core/crypto/lrp.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/crypto/aes_schedule.h"
 #include "core/crypto/cmac.h"
 #include "core/util/status_macros.h"
 
@@ -17,14 +17,9 @@ constexpr uint8_t kLabel55 = 0x55;  // AN12304 Alg. 1/2: "next h" input
 constexpr uint8_t kLabelAa = 0xAA;  // AN12304 Alg. 1/2: output input
 constexpr size_t kMaxUpdatedKeys = 16;
 
-struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-
 }  // namespace
 
 struct Lrp::State {
-  std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx;
   uint8_t p[kLrpPlaintexts][kLrpBlock];
   uint8_t uk[kLrpBlock];
 
@@ -32,22 +27,29 @@ struct Lrp::State {
     OPENSSL_cleanse(p, sizeof(p));
     OPENSSL_cleanse(uk, sizeof(uk));
   }
-
-  // One AES-128 block under `key` (encrypt or decrypt). `in` and `out` may alias. Returns
-  // false only when OpenSSL fails (a broken library), which Create has already tried once.
-  bool Aes(const uint8_t* key, const uint8_t* in, uint8_t* out, bool encrypt) const {
-    int len = 0;
-    return EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key, nullptr, encrypt ? 1 : 0) == 1 &&
-           EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
-           EVP_CipherUpdate(ctx.get(), out, &len, in, static_cast<int>(kLrpBlock)) == 1;
-  }
-  // E(key, c‖c‖..‖c).
-  bool AesOfLabel(const uint8_t* key, uint8_t label, uint8_t* out) const {
-    uint8_t block[kLrpBlock];
-    std::memset(block, label, sizeof(block));
-    return Aes(key, block, out, true);
-  }
 };
+
+namespace {
+
+// AN12304 Alg. 1/2's step from h: out = E(h, AA..AA), h = E(h, 55..55) (one key schedule).
+void LrpStep(uint8_t* h, uint8_t* out) {
+  static constexpr uint8_t kAa[kLrpBlock] = {0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA,
+                                             0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA};
+  static constexpr uint8_t k55[kLrpBlock] = {0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55,
+                                             0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55};
+  const Aes128Schedule aes(h);
+  aes.Encrypt(kAa, out);
+  aes.Encrypt(k55, h);
+}
+
+// E(key, c‖c‖..‖c).
+void AesOfLabel(const uint8_t* key, uint8_t label, uint8_t* out) {
+  uint8_t block[kLrpBlock];
+  std::memset(block, label, sizeof(block));
+  Aes128EncryptOnce(key, block, out);
+}
+
+}  // namespace
 
 Lrp::Lrp(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Lrp::Lrp(Lrp&&) noexcept = default;
@@ -63,22 +65,12 @@ absl::StatusOr<Lrp> Lrp::Create(ByteSpan key, size_t updated_key) {
         absl::StrCat("LRP updated key index must be below 16, got ", updated_key));
   }
   auto state = std::make_unique<State>();
-  state->ctx.reset(EVP_CIPHER_CTX_new());
-  if (state->ctx == nullptr ||
-      EVP_CipherInit_ex(state->ctx.get(), EVP_aes_128_ecb(), nullptr, nullptr, nullptr, 1) != 1) {
-    return absl::InternalError("OpenSSL: cannot set up AES-128 for LRP");
-  }
   uint8_t h[kLrpBlock];
-  bool ok = state->AesOfLabel(key.data(), kLabel55, h);  // Alg. 1
-  for (size_t i = 0; ok && i < kLrpPlaintexts; ++i) {
-    ok = state->AesOfLabel(h, kLabelAa, state->p[i]) && state->AesOfLabel(h, kLabel55, h);
-  }
-  if (ok) ok = state->AesOfLabel(key.data(), kLabelAa, h);  // Alg. 2
-  for (size_t i = 0; ok && i <= updated_key; ++i) {
-    ok = state->AesOfLabel(h, kLabelAa, state->uk) && state->AesOfLabel(h, kLabel55, h);
-  }
+  AesOfLabel(key.data(), kLabel55, h);  // Alg. 1
+  for (size_t i = 0; i < kLrpPlaintexts; ++i) LrpStep(h, state->p[i]);
+  AesOfLabel(key.data(), kLabelAa, h);  // Alg. 2
+  for (size_t i = 0; i <= updated_key; ++i) LrpStep(h, state->uk);
   OPENSSL_cleanse(h, sizeof(h));
-  if (!ok) return absl::InternalError("OpenSSL: AES-128 failed while setting up LRP");
   return Lrp(std::move(state));
 }
 
@@ -88,11 +80,11 @@ void Lrp::Eval(ByteSpan x, size_t nibbles, bool final, uint8_t* out) const {
   for (size_t i = 0; i < nibbles; ++i) {
     const uint8_t byte = x[i / 2];
     const uint8_t nibble = (i % 2 == 0) ? byte >> 4 : byte & 0x0F;
-    (void)state_->Aes(y, state_->p[nibble], y, true);
+    Aes128EncryptOnce(y, state_->p[nibble], y);
   }
   if (final) {
     const uint8_t zero[kLrpBlock] = {};
-    (void)state_->Aes(y, zero, y, true);
+    Aes128EncryptOnce(y, zero, y);
   }
   std::memcpy(out, y, kLrpBlock);
   OPENSSL_cleanse(y, sizeof(y));
@@ -109,14 +101,18 @@ absl::Status Lrp::Lricb(MutableByteSpan counter, size_t nibbles, MutableByteSpan
         "LRICB counter of ", nibbles, " nibbles cannot be ", counter.size(), " bytes"));
   }
   uint8_t y[kLrpBlock];
-  bool ok = true;
-  for (size_t off = 0; ok && off < data.size(); off += kLrpBlock) {
+  for (size_t off = 0; off < data.size(); off += kLrpBlock) {
     Eval(counter, nibbles, /*final=*/true, y);
-    ok = state_->Aes(y, data.data() + off, data.data() + off, encrypt);
+    const Aes128Schedule aes(y);
+    uint8_t* block = data.data() + off;
+    if (encrypt) {
+      aes.Encrypt(block, block);
+    } else {
+      aes.Decrypt(block, block);
+    }
     IncrementLrpCounter(counter, nibbles);
   }
   OPENSSL_cleanse(y, sizeof(y));
-  if (!ok) return absl::InternalError("OpenSSL: AES-128 failed in LRICB");
   return absl::OkStatus();
 }
 

@@ -16,9 +16,9 @@
 //   DESFIRED_RETURN_IF_ERROR(enc.LricbEncrypt(counter, 8, data));  // data: whole blocks
 //
 // Every step re-keys AES with the value just computed, so this costs one key schedule per
-// nibble. Keys, plaintexts and updated keys are wiped when the object is destroyed.
-// Thread-compatible: a const Lrp may be used by one thread at a time (it holds an OpenSSL
-// context whose key changes on every call).
+// nibble (aes_schedule.h: in registers with AES-NI). Keys, plaintexts and updated keys are
+// wiped when the object is destroyed.
+// Thread-safe: a const Lrp (and a const LrpCmac) may be used from several threads at once.
 #ifndef DESFIRED_CORE_CRYPTO_LRP_H_
 #define DESFIRED_CORE_CRYPTO_LRP_H_
 
