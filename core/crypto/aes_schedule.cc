@@ -81,6 +81,23 @@ DESFIRED_AES_TARGET void EncryptNi(const uint8_t (*rk)[16], const uint8_t* in, u
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
 }
 
+// Four blocks under one schedule, their rounds side by side.
+DESFIRED_AES_TARGET void Encrypt4Ni(const uint8_t (*rk)[16], const uint8_t* in, uint8_t* out) {
+  __m128i b[4];
+  const __m128i k0 = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[0]));
+  for (int l = 0; l < 4; ++l) {
+    b[l] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 16 * l)), k0);
+  }
+  for (int i = 1; i < 10; ++i) {
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i]));
+    for (int l = 0; l < 4; ++l) b[l] = _mm_aesenc_si128(b[l], k);
+  }
+  const __m128i last = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10]));
+  for (int l = 0; l < 4; ++l) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * l), _mm_aesenclast_si128(b[l], last));
+  }
+}
+
 DESFIRED_AES_TARGET void DecryptNi(const uint8_t (*rk)[16], const uint8_t* in, uint8_t* out) {
   __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in)),
                             _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10])));
@@ -133,6 +150,19 @@ Aes128Schedule::Aes128Schedule(const uint8_t* key) {
 
 Aes128Schedule::~Aes128Schedule() { OPENSSL_cleanse(rk_, sizeof(rk_)); }
 
+Aes128Schedule::Aes128Schedule(Aes128Schedule&& other) noexcept {
+  std::memcpy(rk_, other.rk_, sizeof(rk_));
+  OPENSSL_cleanse(other.rk_, sizeof(other.rk_));
+}
+
+Aes128Schedule& Aes128Schedule::operator=(Aes128Schedule&& other) noexcept {
+  if (this != &other) {
+    std::memcpy(rk_, other.rk_, sizeof(rk_));
+    OPENSSL_cleanse(other.rk_, sizeof(other.rk_));
+  }
+  return *this;
+}
+
 bool Aes128Schedule::Accelerated() { return HasAesNi(); }
 
 void Aes128Schedule::Encrypt(const uint8_t* in, uint8_t* out) const {
@@ -147,6 +177,16 @@ void Aes128Schedule::Decrypt(const uint8_t* in, uint8_t* out) const {
   if (HasAesNi()) return DecryptNi(rk_, in, out);
 #endif
   OpenSslBlock(rk_[0], in, out, false);
+}
+
+void Aes128Schedule::EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const {
+  size_t i = 0;
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) {
+    for (; i + 4 <= count; i += 4) Encrypt4Ni(rk_, in + i * kBlock, out + i * kBlock);
+  }
+#endif
+  for (; i < count; ++i) Encrypt(in + i * kBlock, out + i * kBlock);
 }
 
 void Aes128EncryptOnce(const uint8_t* key, const uint8_t* in, uint8_t* out) {

@@ -27,10 +27,15 @@ class Aes128Schedule {
   ~Aes128Schedule();
   Aes128Schedule(const Aes128Schedule&) = delete;
   Aes128Schedule& operator=(const Aes128Schedule&) = delete;
+  Aes128Schedule(Aes128Schedule&& other) noexcept;  // wipes `other`
+  Aes128Schedule& operator=(Aes128Schedule&& other) noexcept;
 
   // One 16-byte block; `in` and `out` may alias.
   void Encrypt(const uint8_t* in, uint8_t* out) const;
   void Decrypt(const uint8_t* in, uint8_t* out) const;
+  // `count` independent blocks (ECB), four at a time through the pipeline; `in` == `out` is
+  // allowed.
+  void EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const;
 
   // True when the rounds run on AES-NI (else OpenSSL); for benches and tests.
   static bool Accelerated();

@@ -82,6 +82,10 @@ class LrpCmac {
   ByteSpan k1() const { return ByteSpan(k1_, kLrpBlock); }
   ByteSpan k2() const { return ByteSpan(k2_, kLrpBlock); }
 
+  // The LRP instance (updated key 0) behind the CMAC, for callers that also encrypt or decrypt
+  // with the same key and updated key 0.
+  const Lrp& lrp() const { return lrp_; }
+
   LrpCmac(LrpCmac&&) noexcept;
   LrpCmac& operator=(LrpCmac&&) noexcept;
   ~LrpCmac();  // wipes the subkeys
