@@ -123,18 +123,18 @@ void SunOne(benchmark::State& state, const tap::SunInput& in) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_SunAes(benchmark::State& state) {
-  SunOne(state, {.cipher = tap::SunCipher::kAes,
-                 .picc_data = "EF963FF7828658A599F3041510671E88",
-                 .mac = "94EED9EE65337086"});
-}
+// The samples: AN12196 p.12 (AES) and sdm-backend test_sdm_lrp2 (LRP), both with zero keys.
+const tap::SunInput kAesSample{.cipher = tap::SunCipher::kAes,
+                               .picc_data = "EF963FF7828658A599F3041510671E88",
+                               .mac = "94EED9EE65337086"};
+const tap::SunInput kLrpSample{.cipher = tap::SunCipher::kLrp,
+                               .picc_data = "1FCBE61B3E4CAD980CBFDD333E7A4AC4A579569BAFD22C5F",
+                               .mac = "4231608BA7B02BA9"};
+
+void BM_SunAes(benchmark::State& state) { SunOne(state, kAesSample); }
 BENCHMARK(BM_SunAes)->MeasureProcessCPUTime()->UseRealTime();
 
-void BM_SunLrp(benchmark::State& state) {
-  SunOne(state, {.cipher = tap::SunCipher::kLrp,
-                 .picc_data = "1FCBE61B3E4CAD980CBFDD333E7A4AC4A579569BAFD22C5F",
-                 .mac = "4231608BA7B02BA9"});
-}
+void BM_SunLrp(benchmark::State& state) { SunOne(state, kLrpSample); }
 BENCHMARK(BM_SunLrp)->MeasureProcessCPUTime()->UseRealTime();
 
 // Messages per VerifyMany call (a VerifySun request of this many messages).
@@ -160,18 +160,10 @@ void SunBatch(benchmark::State& state, const tap::SunInput& in) {
   state.counters["batch"] = static_cast<double>(kSunBatch);
 }
 
-void BM_SunAesBatch(benchmark::State& state) {
-  SunBatch(state, {.cipher = tap::SunCipher::kAes,
-                   .picc_data = "EF963FF7828658A599F3041510671E88",
-                   .mac = "94EED9EE65337086"});
-}
+void BM_SunAesBatch(benchmark::State& state) { SunBatch(state, kAesSample); }
 BENCHMARK(BM_SunAesBatch)->MeasureProcessCPUTime()->UseRealTime();
 
-void BM_SunLrpBatch(benchmark::State& state) {
-  SunBatch(state, {.cipher = tap::SunCipher::kLrp,
-                   .picc_data = "1FCBE61B3E4CAD980CBFDD333E7A4AC4A579569BAFD22C5F",
-                   .mac = "4231608BA7B02BA9"});
-}
+void BM_SunLrpBatch(benchmark::State& state) { SunBatch(state, kLrpSample); }
 BENCHMARK(BM_SunLrpBatch)->MeasureProcessCPUTime()->UseRealTime();
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -126,6 +127,36 @@ absl::Status Lrp::LricbDecrypt(MutableByteSpan counter, size_t nibbles,
   return Lricb(counter, nibbles, data, false);
 }
 
+void Lrp::EvalMany(const Lrp* const* lrps, const uint8_t* const* xs, size_t nibbles, bool final,
+                   uint8_t* outs, size_t count) {
+  constexpr size_t kLanes = 64;
+  static constexpr uint8_t kZero[kLrpBlock] = {};
+  uint8_t y[kLanes][kLrpBlock];
+  const uint8_t* keys[kLanes];
+  const uint8_t* ins[kLanes];
+  for (size_t base = 0; base < count; base += kLanes) {
+    const size_t m = std::min(kLanes, count - base);
+    for (size_t j = 0; j < m; ++j) {
+      std::memcpy(y[j], lrps[base + j]->state_->uk, kLrpBlock);
+      keys[j] = y[j];
+    }
+    for (size_t i = 0; i < nibbles; ++i) {
+      for (size_t j = 0; j < m; ++j) {
+        const uint8_t byte = xs[base + j][i / 2];
+        const uint8_t nibble = (i % 2 == 0) ? byte >> 4 : byte & 0x0F;
+        ins[j] = lrps[base + j]->state_->p[nibble];
+      }
+      Aes128EncryptEach(keys, ins, &y[0][0], m);
+    }
+    if (final) {
+      for (size_t j = 0; j < m; ++j) ins[j] = kZero;
+      Aes128EncryptEach(keys, ins, &y[0][0], m);
+    }
+    std::memcpy(outs + base * kLrpBlock, y, m * kLrpBlock);
+  }
+  OPENSSL_cleanse(y, sizeof(y));
+}
+
 ByteSpan Lrp::plaintext(size_t i) const { return ByteSpan(state_->p[i], kLrpBlock); }
 ByteSpan Lrp::updated_key() const { return ByteSpan(state_->uk, kLrpBlock); }
 
@@ -148,6 +179,82 @@ LrpCmac::LrpCmac(Lrp lrp) : lrp_(std::move(lrp)) {
   DoubleBlock(l, k1_, kLrpBlock);
   DoubleBlock(k1_, k2_, kLrpBlock);
   OPENSSL_cleanse(l, sizeof(l));
+}
+
+LrpCmac::LrpCmac(Lrp lrp, const uint8_t* l) : lrp_(std::move(lrp)) {
+  DoubleBlock(l, k1_, kLrpBlock);
+  DoubleBlock(k1_, k2_, kLrpBlock);
+}
+
+absl::StatusOr<std::vector<LrpCmac>> LrpCmac::CreateMany(const uint8_t* keys, size_t count) {
+  std::vector<Lrp> lrps;
+  lrps.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    DESFIRED_ASSIGN_OR_RETURN(Lrp lrp, Lrp::Create(ByteSpan(keys + i * kLrpBlock, kLrpBlock), 0));
+    lrps.push_back(std::move(lrp));
+  }
+  // L = EvalLRP(0^128) of every key, side by side.
+  std::vector<const Lrp*> ptrs(count);
+  std::vector<const uint8_t*> zeros(count);
+  static constexpr uint8_t kZero[kLrpBlock] = {};
+  for (size_t i = 0; i < count; ++i) {
+    ptrs[i] = &lrps[i];
+    zeros[i] = kZero;
+  }
+  std::vector<uint8_t> l(count * kLrpBlock);
+  Lrp::EvalMany(ptrs.data(), zeros.data(), 2 * kLrpBlock, /*final=*/true, l.data(), count);
+  std::vector<LrpCmac> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) out.push_back(LrpCmac(std::move(lrps[i]), &l[i * kLrpBlock]));
+  OPENSSL_cleanse(l.data(), l.size());
+  return out;
+}
+
+void LrpCmac::ComputeMany(const LrpCmac* const* macs, const ByteSpan* messages, size_t count,
+                          uint8_t* tags) {
+  // Compute's chains side by side: block b of every message that has one, then one EvalMany
+  // over those chains; a message's last block (whole: K1; partial or empty: 80 00.., K2) ends
+  // its chain.
+  std::vector<uint8_t> x(count * kLrpBlock, 0);
+  std::vector<size_t> blocks(count);
+  size_t most = 0;
+  for (size_t i = 0; i < count; ++i) {
+    blocks[i] = std::max<size_t>(1, (messages[i].size() + kLrpBlock - 1) / kLrpBlock);
+    most = std::max(most, blocks[i]);
+  }
+  std::vector<const Lrp*> lrps;
+  std::vector<const uint8_t*> ins;
+  std::vector<size_t> lanes;
+  std::vector<uint8_t> out;
+  for (size_t b = 0; b < most; ++b) {
+    lrps.clear();
+    ins.clear();
+    lanes.clear();
+    for (size_t i = 0; i < count; ++i) {
+      if (b >= blocks[i]) continue;
+      uint8_t* xi = &x[i * kLrpBlock];
+      const size_t off = b * kLrpBlock;
+      const size_t take =
+          std::min(kLrpBlock, messages[i].size() - std::min(off, messages[i].size()));
+      for (size_t k = 0; k < take; ++k) xi[k] ^= messages[i][off + k];
+      if (b + 1 == blocks[i]) {
+        if (take != kLrpBlock) xi[take] ^= 0x80;
+        const uint8_t* sub = take == kLrpBlock ? macs[i]->k1_ : macs[i]->k2_;
+        for (size_t k = 0; k < kLrpBlock; ++k) xi[k] ^= sub[k];
+      }
+      lrps.push_back(&macs[i]->lrp_);
+      ins.push_back(xi);
+      lanes.push_back(i);
+    }
+    out.resize(lanes.size() * kLrpBlock);
+    Lrp::EvalMany(lrps.data(), ins.data(), 2 * kLrpBlock, /*final=*/true, out.data(), lanes.size());
+    for (size_t j = 0; j < lanes.size(); ++j) {
+      std::memcpy(&x[lanes[j] * kLrpBlock], &out[j * kLrpBlock], kLrpBlock);
+    }
+  }
+  std::memcpy(tags, x.data(), x.size());
+  OPENSSL_cleanse(x.data(), x.size());
+  OPENSSL_cleanse(out.data(), out.size());
 }
 
 absl::StatusOr<LrpCmac> LrpCmac::Create(ByteSpan key) {

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/util/bytes.h"
@@ -58,6 +59,13 @@ class Lrp {
   ByteSpan plaintext(size_t i) const;
   ByteSpan updated_key() const;
 
+  // Eval of `count` independent inputs side by side: outs + 16·i = lrps[i]->Eval(xs[i],
+  // nibbles, final). The chains advance together, four AES steps at a time through the
+  // pipeline (Aes128EncryptEach), which hides most of each step's latency. `outs` may alias
+  // xs[i] block for block.
+  static void EvalMany(const Lrp* const* lrps, const uint8_t* const* xs, size_t nibbles, bool final,
+                       uint8_t* outs, size_t count);
+
  private:
   struct State;
   explicit Lrp(std::unique_ptr<State> state);
@@ -86,12 +94,22 @@ class LrpCmac {
   // with the same key and updated key 0.
   const Lrp& lrp() const { return lrp_; }
 
+  // Create for `count` keys (16 bytes each, key i at keys + 16·i), their subkeys computed side
+  // by side (Lrp::EvalMany). Errors as Create.
+  static absl::StatusOr<std::vector<LrpCmac>> CreateMany(const uint8_t* keys, size_t count);
+
+  // Compute for `count` messages of any lengths, side by side: tags + 16·i =
+  // macs[i]->Compute(messages[i]).
+  static void ComputeMany(const LrpCmac* const* macs, const ByteSpan* messages, size_t count,
+                          uint8_t* tags);
+
   LrpCmac(LrpCmac&&) noexcept;
   LrpCmac& operator=(LrpCmac&&) noexcept;
   ~LrpCmac();  // wipes the subkeys
 
  private:
   explicit LrpCmac(Lrp lrp);
+  LrpCmac(Lrp lrp, const uint8_t* l);  // L = Eval(0^128) already computed
   Lrp lrp_;
   uint8_t k1_[kLrpBlock] = {};
   uint8_t k2_[kLrpBlock] = {};

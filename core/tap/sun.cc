@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/crypto/aes_schedule.h"
@@ -128,25 +129,12 @@ absl::Status DecryptLrpFile(const uint8_t* master, uint32_t counter, MutableByte
   return enc->LricbDecrypt(MutableByteSpan(ctr, sizeof(ctr)), 12, file);
 }
 
-// The end of VerifySunMac once the session key is known: AES ses_enc / ses_mac (ses_enc only
-// read when there is file data), or the LRP master key in `ses_mac`.
-void FinishMessage(const SunMessage& msg, const uint8_t* ses_enc, const uint8_t* ses_mac,
-                   SunResult& r) {
-  crypto::Wiped<kBlock> full;
-  std::optional<crypto::LrpCmac> lrp;
-  if (msg.cipher == SunCipher::kAes) {
-    crypto::Aes128Cmac(ses_mac).Compute(MacInputOf(msg), full.data());
-  } else {
-    absl::StatusOr<crypto::LrpCmac> mac = crypto::LrpCmac::Create(ByteSpan(ses_mac, kBlock));
-    if (!mac.ok()) {
-      r.status = SunStatus::kRejected;
-      r.error = std::string(mac.status().message());
-      return;
-    }
-    mac->Compute(MacInputOf(msg), full.data());
-  }
+// The end of VerifySunMac once the session keys and the full CMAC `full` of the MAC input are
+// known: AES ses_enc (read only with file data), or the LRP session master key `master`.
+void FinishMessage(const SunMessage& msg, const uint8_t* full, const uint8_t* ses_enc,
+                   const uint8_t* master, SunResult& r) {
   uint8_t truncated[kSunMacLength];
-  crypto::TruncateMacOddBytes(full.data(), truncated);
+  crypto::TruncateMacOddBytes(full, truncated);
   if (!crypto::ConstantTimeEquals8(truncated, msg.mac.data())) {
     r.status = SunStatus::kFlagged;
     r.add(SunWarning::kMacVerificationFailed);
@@ -154,10 +142,9 @@ void FinishMessage(const SunMessage& msg, const uint8_t* ses_enc, const uint8_t*
   }
   if (!msg.enc_file.empty()) {
     r.file_data = msg.enc_file;
-    const absl::Status s =
-        msg.cipher == SunCipher::kAes
-            ? DecryptAesFile(ses_enc, *msg.counter, MutableByteSpan(r.file_data))
-            : DecryptLrpFile(ses_mac, *msg.counter, MutableByteSpan(r.file_data));
+    const absl::Status s = msg.cipher == SunCipher::kAes
+                               ? DecryptAesFile(ses_enc, *msg.counter, MutableByteSpan(r.file_data))
+                               : DecryptLrpFile(master, *msg.counter, MutableByteSpan(r.file_data));
     if (!s.ok()) {
       crypto::SecureWipe(MutableByteSpan(r.file_data));
       r.file_data.clear();
@@ -395,17 +382,42 @@ void VerifySunMacs(absl::Span<const SunMessage* const> msgs, const SunKey& file_
       }
       file_read_key.aes_->ComputeMany(ptrs, kBlock, count, ses.data());
       for (size_t j = 0; j < n; ++j) {
+        const SunMessage& msg = *msgs[ready[j]];
         const uint8_t* mac = ses.data() + (enc_slot[j] - 1) * kBlock;
-        FinishMessage(*msgs[ready[j]], mac + kBlock, mac, results[ready[j]]);
+        crypto::Wiped<kBlock> full;
+        crypto::Aes128Cmac(mac).Compute(MacInputOf(msg), full.data());
+        FinishMessage(msg, full.data(), mac + kBlock, nullptr, results[ready[j]]);
       }
-    } else {
+    } else if (n > 0) {
+      // Side by side (LrpCmac::CreateMany / ComputeMany): the session master keys
+      // CMAC_LRP(K_SDMFileRead; SV), their CMAC_LRP subkeys, the CMACs of the MAC inputs.
+      uint8_t svs[kAesChunk][kBlock];
+      ByteSpan spans[kAesChunk];
+      const crypto::LrpCmac* macs[kAesChunk];
       for (size_t j = 0; j < n; ++j) {
         const SunMessage& msg = *msgs[ready[j]];
-        uint8_t sv[kBlock];
-        LrpSv(UidOf(msg), msg.counter, sv);
-        crypto::Wiped<kBlock> master;
-        file_read_key.lrp_->Compute(ByteSpan(sv, kBlock), master.data());
-        FinishMessage(msg, nullptr, master.data(), results[ready[j]]);
+        LrpSv(UidOf(msg), msg.counter, svs[j]);
+        spans[j] = ByteSpan(svs[j], kBlock);
+        macs[j] = &*file_read_key.lrp_;
+      }
+      crypto::Wiped<kAesChunk * kBlock> masters;
+      crypto::LrpCmac::ComputeMany(macs, spans, n, masters.data());
+      absl::StatusOr<std::vector<crypto::LrpCmac>> ses =
+          crypto::LrpCmac::CreateMany(masters.data(), n);
+      if (!ses.ok()) {
+        for (size_t j = 0; j < n; ++j)
+          results[ready[j]].error = std::string(ses.status().message());
+        continue;
+      }
+      for (size_t j = 0; j < n; ++j) {
+        macs[j] = &(*ses)[j];
+        spans[j] = MacInputOf(*msgs[ready[j]]);
+      }
+      crypto::Wiped<kAesChunk * kBlock> full;
+      crypto::LrpCmac::ComputeMany(macs, spans, n, full.data());
+      for (size_t j = 0; j < n; ++j) {
+        FinishMessage(*msgs[ready[j]], full.data() + j * kBlock, nullptr,
+                      masters.data() + j * kBlock, results[ready[j]]);
       }
     }
   }
