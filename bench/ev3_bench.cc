@@ -3,8 +3,11 @@
 //                 P-224 verify of the same signature (EVP_PKEY and DER signature prepared
 //                 once): the floor of any check;
 //   SUN           a SUN message parsed, decrypted and its MAC verified (core/tap/sun.h), AES and
-//                 LRP, per message on one thread; the reference for the AES rate is the shared
-//                 simple loop ../shared/bench/ceiling_taps.cc (AES-CMAC per record), run by
+//                 LRP, on one thread: per message with the free functions (keys prepared per
+//                 call), and batched as VerifySun runs it (SunVerifier::VerifyMany over
+//                 kSunBatch messages, keys from a key store prepared once per batch); the
+//                 reference for the AES rate is the shared simple loop
+//                 ../shared/bench/ceiling_taps.cc (AES-CMAC per record), run by
 //                 bench/ev3_bench.sh.
 // Samples: ev3_vectors.md §5 orig-an12196-8.2 (NTAG 424 DNA) and §4 sdm-an12196-p12 /
 // sdm-lrp-sdmbackend-2.
@@ -17,9 +20,12 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "core/desfire/originality.h"
+#include "core/keys/key_store.h"
 #include "core/tap/sun.h"
+#include "core/tap/sun_verifier.h"
 #include "core/util/bytes.h"
 
 namespace {
@@ -117,19 +123,48 @@ void SunOne(benchmark::State& state, const tap::SunInput& in) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_SunAes(benchmark::State& state) {
-  SunOne(state, {.cipher = tap::SunCipher::kAes,
-                 .picc_data = "EF963FF7828658A599F3041510671E88",
-                 .mac = "94EED9EE65337086"});
-}
+// The samples: AN12196 p.12 (AES) and sdm-backend test_sdm_lrp2 (LRP), both with zero keys.
+const tap::SunInput kAesSample{.cipher = tap::SunCipher::kAes,
+                               .picc_data = "EF963FF7828658A599F3041510671E88",
+                               .mac = "94EED9EE65337086"};
+const tap::SunInput kLrpSample{.cipher = tap::SunCipher::kLrp,
+                               .picc_data = "1FCBE61B3E4CAD980CBFDD333E7A4AC4A579569BAFD22C5F",
+                               .mac = "4231608BA7B02BA9"};
+
+void BM_SunAes(benchmark::State& state) { SunOne(state, kAesSample); }
 BENCHMARK(BM_SunAes)->MeasureProcessCPUTime()->UseRealTime();
 
-void BM_SunLrp(benchmark::State& state) {
-  SunOne(state, {.cipher = tap::SunCipher::kLrp,
-                 .picc_data = "1FCBE61B3E4CAD980CBFDD333E7A4AC4A579569BAFD22C5F",
-                 .mac = "4231608BA7B02BA9"});
-}
+void BM_SunLrp(benchmark::State& state) { SunOne(state, kLrpSample); }
 BENCHMARK(BM_SunLrp)->MeasureProcessCPUTime()->UseRealTime();
+
+// Messages per VerifyMany call (a VerifySun request of this many messages).
+constexpr size_t kSunBatch = 256;
+
+// SunVerifier::VerifyMany over kSunBatch copies of `in` (zero keys from a key store; no counter
+// store, so every copy verifies); the counter "batch" gives the messages per iteration.
+void SunBatch(benchmark::State& state, const tap::SunInput& in) {
+  absl::StatusOr<desfired::keys::KeyStore> store = desfired::keys::KeyStore::Parse(
+      "key meta AES128 00000000000000000000000000000000\n"
+      "key file AES128 00000000000000000000000000000000\n",
+      "bench");
+  if (!store.ok()) std::abort();
+  const std::vector<tap::SunInput> inputs(kSunBatch, in);
+  std::vector<tap::SunResult> results(kSunBatch);
+  for (auto _ : state) {
+    tap::SunVerifier v(*store, {.meta_key = "meta", .file_key = "file"}, nullptr);
+    v.VerifyMany(inputs, absl::MakeSpan(results));
+    if (results.back().status != tap::SunStatus::kValid) state.SkipWithError("not valid");
+    benchmark::DoNotOptimize(results.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kSunBatch));
+  state.counters["batch"] = static_cast<double>(kSunBatch);
+}
+
+void BM_SunAesBatch(benchmark::State& state) { SunBatch(state, kAesSample); }
+BENCHMARK(BM_SunAesBatch)->MeasureProcessCPUTime()->UseRealTime();
+
+void BM_SunLrpBatch(benchmark::State& state) { SunBatch(state, kLrpSample); }
+BENCHMARK(BM_SunLrpBatch)->MeasureProcessCPUTime()->UseRealTime();
 
 }  // namespace
 

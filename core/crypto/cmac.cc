@@ -64,12 +64,13 @@ Cmac::~Cmac() {
 
 void Cmac::Compute(ByteSpan message, uint8_t* out) const { ComputeWithIv(kZeroIv, message, out); }
 
-// CBC-MAC over the ECB context, one EVP call per block: for short messages this is far
-// cheaper than resetting the IV of an EVP CBC context on every call (~45 vs ~160 ns for a
-// 19-byte AES message on OpenSSL 3.0). The block size is a template argument so the XOR loops
-// compile to fixed-width code.
-template <size_t kBs>
-void Cmac::ComputeImpl(const uint8_t* iv, ByteSpan message, uint8_t* out) const {
+namespace {
+
+// CBC-MAC with the CMAC finish (SP 800-38B) over any block function `encrypt(in, out)`. The
+// block size is a template argument so the XOR loops compile to fixed-width code.
+template <size_t kBs, typename Encrypt>
+void CmacChain(const Encrypt& encrypt, const uint8_t* k1, const uint8_t* k2, const uint8_t* iv,
+               ByteSpan message, uint8_t* out) {
   uint8_t x[kBs];
   std::memcpy(x, iv, kBs);  // copied first, so `out` may alias `iv`
   const uint8_t* p = message.data();
@@ -77,20 +78,32 @@ void Cmac::ComputeImpl(const uint8_t* iv, ByteSpan message, uint8_t* out) const 
   // Every block but the last one: plain CBC.
   while (left > kBs) {
     for (size_t i = 0; i < kBs; ++i) x[i] ^= p[i];
-    cipher_.EncryptBlock(x, x);
+    encrypt(x, x);
     p += kBs;
     left -= kBs;
   }
   // Last block: complete -> XOR K1; partial or empty -> pad with 80 00.. and XOR K2.
   if (left == kBs) {
-    for (size_t i = 0; i < kBs; ++i) x[i] ^= p[i] ^ k1_[i];
+    for (size_t i = 0; i < kBs; ++i) x[i] ^= p[i] ^ k1[i];
   } else {
     uint8_t last[kBs] = {};
     if (left > 0) std::memcpy(last, p, left);  // `p` may be null when the message is empty
     last[left] = 0x80;
-    for (size_t i = 0; i < kBs; ++i) x[i] ^= last[i] ^ k2_[i];
+    for (size_t i = 0; i < kBs; ++i) x[i] ^= last[i] ^ k2[i];
   }
-  cipher_.EncryptBlock(x, out);
+  encrypt(x, out);
+  OPENSSL_cleanse(x, sizeof(x));
+}
+
+}  // namespace
+
+// CBC-MAC over the ECB context, one EVP call per block: for short messages this is far
+// cheaper than resetting the IV of an EVP CBC context on every call (~45 vs ~160 ns for a
+// 19-byte AES message on OpenSSL 3.0).
+template <size_t kBs>
+void Cmac::ComputeImpl(const uint8_t* iv, ByteSpan message, uint8_t* out) const {
+  CmacChain<kBs>([this](const uint8_t* in, uint8_t* o) { cipher_.EncryptBlock(in, o); }, k1_, k2_,
+                 iv, message, out);
 }
 
 void Cmac::ComputeWithIv(const uint8_t* iv, ByteSpan message, uint8_t* out) const {
@@ -174,6 +187,40 @@ void Cmac::ComputeMany(const uint8_t* const* messages, size_t length, size_t cou
   } else {
     ComputeManyImpl<8>(messages, length, count, tags, min_blocks);
   }
+}
+
+Aes128Cmac::Aes128Cmac(const uint8_t* key) : aes_(key) {
+  uint8_t l[16] = {};
+  aes_.Encrypt(l, l);  // L = E_K(0^128)
+  DoubleBlock(l, k1_, 16);
+  DoubleBlock(k1_, k2_, 16);
+  OPENSSL_cleanse(l, sizeof(l));
+}
+
+Aes128Cmac::Aes128Cmac(Aes128Cmac&& other) noexcept : aes_(std::move(other.aes_)) {
+  std::memcpy(k1_, other.k1_, sizeof(k1_));
+  std::memcpy(k2_, other.k2_, sizeof(k2_));
+  OPENSSL_cleanse(other.k1_, sizeof(other.k1_));
+  OPENSSL_cleanse(other.k2_, sizeof(other.k2_));
+}
+
+Aes128Cmac::~Aes128Cmac() {
+  OPENSSL_cleanse(k1_, sizeof(k1_));
+  OPENSSL_cleanse(k2_, sizeof(k2_));
+}
+
+void Aes128Cmac::Compute(ByteSpan message, uint8_t* out) const {
+  CmacChain<16>([this](const uint8_t* in, uint8_t* o) { aes_.Encrypt(in, o); }, k1_, k2_, kZeroIv,
+                message, out);
+}
+
+void Aes128Cmac::ComputeMany(const uint8_t* const* messages, size_t length, size_t count,
+                             uint8_t* tags) const {
+  if (count == 0) return;
+  ChainMany<16>(k1_, k2_, messages, length, count, tags, 1, [this](uint8_t* blocks, size_t n) {
+    aes_.EncryptBlocks(blocks, blocks, n);
+    return absl::OkStatus();
+  }).IgnoreError();  // in-memory encryption does not fail
 }
 
 }  // namespace desfired::crypto

@@ -20,6 +20,14 @@ using Pkey = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
 using Sig = std::unique_ptr<ECDSA_SIG, FreeWith<ECDSA_SIG_free>>;
 using Ctx = std::unique_ptr<EVP_PKEY_CTX, FreeWith<EVP_PKEY_CTX_free>>;
 using Group = std::unique_ptr<EC_GROUP, FreeWith<EC_GROUP_free>>;
+using Point = std::unique_ptr<EC_POINT, FreeWith<EC_POINT_free>>;
+using BnCtx = std::unique_ptr<BN_CTX, FreeWith<BN_CTX_free>>;
+
+// The curve, built once and shared read-only (EC_GROUP is safe to read from several threads).
+const EC_GROUP* P224Group() {
+  static const EC_GROUP* const group = EC_GROUP_new_by_curve_name(NID_secp224r1);
+  return group;
+}
 
 // An EC key on P-224 from `public_point` and/or `private_key` (either may be empty).
 Pkey KeyFromData(ByteSpan public_point, const BIGNUM* private_key) {
@@ -63,6 +71,7 @@ absl::StatusOr<Bn> Scalar(ByteSpan private_key) {
 }  // namespace
 
 void P224PublicKey::Free::operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+void P224PublicKey::Free::operator()(EC_POINT* point) const { EC_POINT_free(point); }
 
 absl::StatusOr<P224PublicKey> P224PublicKey::FromUncompressed(ByteSpan point) {
   if (point.size() != kP224UncompressedBytes || point[0] != 0x04) {
@@ -75,7 +84,13 @@ absl::StatusOr<P224PublicKey> P224PublicKey::FromUncompressed(ByteSpan point) {
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     return absl::InvalidArgumentError("the P-224 public key is not a point of the curve");
   }
+  const EC_GROUP* group = P224Group();
+  Point q(group != nullptr ? EC_POINT_new(group) : nullptr);
+  if (!q || EC_POINT_oct2point(group, q.get(), point.data(), point.size(), nullptr) != 1) {
+    return absl::InvalidArgumentError("the P-224 public key is not a point of the curve");
+  }
   return P224PublicKey(std::shared_ptr<EVP_PKEY>(key.release(), Free()),
+                       std::shared_ptr<EC_POINT>(q.release(), Free()),
                        Bytes(point.begin(), point.end()));
 }
 
@@ -98,6 +113,48 @@ bool P224PublicKey::Verify(ByteSpan digest, ByteSpan signature) const {
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
   return EVP_PKEY_verify(ctx.get(), der, static_cast<size_t>(der_len), digest.data(),
                          digest.size()) == 1;
+}
+
+int P224VerifyAny(absl::Span<const P224PublicKey* const> keys, ByteSpan digest,
+                  ByteSpan signature) {
+  if (keys.empty() || signature.size() != kP224SignatureBytes || digest.size() > kP224FieldBytes) {
+    return -1;
+  }
+  const EC_GROUP* group = P224Group();
+  thread_local BnCtx ctx(BN_CTX_new());  // scratch numbers, reused by the thread's next call
+  if (group == nullptr || !ctx) return -1;
+  const BIGNUM* n = EC_GROUP_get0_order(group);
+  Bn r(BN_bin2bn(signature.data(), kP224FieldBytes, nullptr));
+  Bn s(BN_bin2bn(signature.data() + kP224FieldBytes, kP224FieldBytes, nullptr));
+  Bn e(BN_bin2bn(digest.data(), static_cast<int>(digest.size()), nullptr));
+  Bn w(BN_new()), u1(BN_new()), u2(BN_new()), x(BN_new());
+  if (!r || !s || !e || !w || !u1 || !u2 || !x) return -1;
+  // SEC 1 §4.1.4: r and s in 1..n-1 (the digest has the order's 224 bits: no truncation).
+  if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), n) >= 0 ||
+      BN_cmp(s.get(), n) >= 0) {
+    return -1;
+  }
+  if (BN_mod_inverse(w.get(), s.get(), n, ctx.get()) == nullptr ||
+      BN_mod_mul(u1.get(), e.get(), w.get(), n, ctx.get()) != 1 ||
+      BN_mod_mul(u2.get(), r.get(), w.get(), n, ctx.get()) != 1) {
+    return -1;
+  }
+  Point a(EC_POINT_new(group)), p(EC_POINT_new(group));
+  if (!a || !p || EC_POINT_mul(group, a.get(), u1.get(), nullptr, nullptr, ctx.get()) != 1) {
+    return -1;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    // R = u1·G + u2·Q; valid when R is not the point at infinity and x(R) mod n == r.
+    if (EC_POINT_mul(group, p.get(), nullptr, keys[i]->q_.get(), u2.get(), ctx.get()) != 1 ||
+        EC_POINT_add(group, p.get(), p.get(), a.get(), ctx.get()) != 1 ||
+        EC_POINT_is_at_infinity(group, p.get()) == 1 ||
+        EC_POINT_get_affine_coordinates(group, p.get(), x.get(), nullptr, ctx.get()) != 1 ||
+        BN_nnmod(x.get(), x.get(), n, ctx.get()) != 1) {
+      continue;
+    }
+    if (BN_cmp(x.get(), r.get()) == 0) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 absl::StatusOr<P224KeyPair> GenerateP224KeyPair() {

@@ -16,15 +16,16 @@
 //   DESFIRED_RETURN_IF_ERROR(enc.LricbEncrypt(counter, 8, data));  // data: whole blocks
 //
 // Every step re-keys AES with the value just computed, so this costs one key schedule per
-// nibble. Keys, plaintexts and updated keys are wiped when the object is destroyed.
-// Thread-compatible: a const Lrp may be used by one thread at a time (it holds an OpenSSL
-// context whose key changes on every call).
+// nibble (aes_schedule.h: in registers with AES-NI). Keys, plaintexts and updated keys are
+// wiped when the object is destroyed.
+// Thread-safe: a const Lrp (and a const LrpCmac) may be used from several threads at once.
 #ifndef DESFIRED_CORE_CRYPTO_LRP_H_
 #define DESFIRED_CORE_CRYPTO_LRP_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/util/bytes.h"
@@ -58,6 +59,13 @@ class Lrp {
   ByteSpan plaintext(size_t i) const;
   ByteSpan updated_key() const;
 
+  // Eval of `count` independent inputs side by side: outs + 16·i = lrps[i]->Eval(xs[i],
+  // nibbles, final). The chains advance together, four AES steps at a time through the
+  // pipeline (Aes128EncryptEach), which hides most of each step's latency. `outs` may alias
+  // xs[i] block for block.
+  static void EvalMany(const Lrp* const* lrps, const uint8_t* const* xs, size_t nibbles, bool final,
+                       uint8_t* outs, size_t count);
+
  private:
   struct State;
   explicit Lrp(std::unique_ptr<State> state);
@@ -82,12 +90,26 @@ class LrpCmac {
   ByteSpan k1() const { return ByteSpan(k1_, kLrpBlock); }
   ByteSpan k2() const { return ByteSpan(k2_, kLrpBlock); }
 
+  // The LRP instance (updated key 0) behind the CMAC, for callers that also encrypt or decrypt
+  // with the same key and updated key 0.
+  const Lrp& lrp() const { return lrp_; }
+
+  // Create for `count` keys (16 bytes each, key i at keys + 16·i), their subkeys computed side
+  // by side (Lrp::EvalMany). Errors as Create.
+  static absl::StatusOr<std::vector<LrpCmac>> CreateMany(const uint8_t* keys, size_t count);
+
+  // Compute for `count` messages of any lengths, side by side: tags + 16·i =
+  // macs[i]->Compute(messages[i]).
+  static void ComputeMany(const LrpCmac* const* macs, const ByteSpan* messages, size_t count,
+                          uint8_t* tags);
+
   LrpCmac(LrpCmac&&) noexcept;
   LrpCmac& operator=(LrpCmac&&) noexcept;
   ~LrpCmac();  // wipes the subkeys
 
  private:
   explicit LrpCmac(Lrp lrp);
+  LrpCmac(Lrp lrp, const uint8_t* l);  // L = Eval(0^128) already computed
   Lrp lrp_;
   uint8_t k1_[kLrpBlock] = {};
   uint8_t k2_[kLrpBlock] = {};

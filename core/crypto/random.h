@@ -1,9 +1,11 @@
-// Secure random bytes (OpenSSL RAND_bytes) and constant-time comparison.
+// Secure random bytes (OpenSSL RAND_bytes), constant-time comparison and wiping.
 //
 // Thread-safe.
 #ifndef DESFIRED_CORE_CRYPTO_RANDOM_H_
 #define DESFIRED_CORE_CRYPTO_RANDOM_H_
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -30,6 +32,17 @@ inline bool ConstantTimeEquals8(const uint8_t* a, const uint8_t* b) {
 
 // Overwrites `data` with zeros in a way the compiler cannot remove (OPENSSL_cleanse).
 void SecureWipe(MutableByteSpan data);
+
+// A fixed-size secret (a derived key, a decrypted block) wiped when it goes out of scope: the
+// stack counterpart of keys::SecretBytes. Each copy wipes itself.
+template <size_t N>
+struct Wiped {
+  std::array<uint8_t, N> v = {};
+  ~Wiped() { SecureWipe(MutableByteSpan(v.data(), v.size())); }
+  uint8_t* data() { return v.data(); }
+  const uint8_t* data() const { return v.data(); }
+  ByteSpan span() const { return ByteSpan(v.data(), v.size()); }
+};
 
 }  // namespace desfired::crypto
 

@@ -444,8 +444,8 @@ Bytes Session::Ev2Mac(uint8_t first, uint16_t counter, ByteSpan rest) const {
   } else {
     cmac_->Compute(message, full);
   }
-  Bytes mac;
-  for (size_t i = 1; i < 16; i += 2) mac.push_back(full[i]);
+  Bytes mac(kEv2MacLength);
+  crypto::TruncateMacOddBytes(full, mac.data());
   return mac;
 }
 

@@ -82,7 +82,7 @@ namespace {
 // The 8 MAC bytes a record carries, from the full CMAC tag.
 void TruncateTag(crypto::MacAlgorithm algorithm, const uint8_t* full, uint8_t out[8]) {
   if (algorithm == crypto::MacAlgorithm::kAes128CmacEv2) {
-    for (int i = 0; i < 8; ++i) out[i] = full[2 * i + 1];
+    crypto::TruncateMacOddBytes(full, out);
   } else {
     std::memcpy(out, full, 8);
   }

@@ -25,10 +25,16 @@
 //   Plain      `uid=` (7 bytes) and `ctr=` (3 bytes, the URL shows it most significant byte
 //              first) instead of PICCData.
 //
+// Many messages: prepare each key once (SunKey: the AES key schedule and CMAC subkeys; with
+// LRP the AN12304 plaintexts and updated key, which depend on the key only) and verify with
+// DecryptPiccDataWith / VerifySunMacs, which batch the session-key derivations of all messages
+// (one CMAC pass over all their SV blocks with AES). Every session key is derived once per
+// message and serves both the MAC and the file data.
+//
 // MACs are compared in constant time. Keys and session keys are wiped after use; none is ever
 // put in an error or a result.
 //
-// Thread-safe: pure functions.
+// Thread-safe: pure functions; a const SunKey may be used from several threads at once.
 #ifndef DESFIRED_CORE_TAP_SUN_H_
 #define DESFIRED_CORE_TAP_SUN_H_
 
@@ -40,6 +46,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "core/crypto/cmac.h"
+#include "core/crypto/lrp.h"
+#include "core/crypto/random.h"
 #include "core/util/bytes.h"
 
 namespace desfired::tap {
@@ -49,6 +59,7 @@ enum class SunCipher { kAes, kLrp };
 inline constexpr size_t kSunUidLength = 7;
 inline constexpr size_t kSunMacLength = 8;
 inline constexpr uint32_t kSunMaxCounter = 0xFFFFFF;  // SDMReadCtr is 24 bits
+inline constexpr size_t kSunMaxPiccBytes = 24;        // LRP: PICCRand(8) ‖ 16
 
 // What a tag's URL carries, as text. Hex fields take upper or lower case.
 struct SunInput {
@@ -68,7 +79,8 @@ struct SunInput {
 // A parsed SunInput (and, after DecryptPiccData, what the PICCData holds).
 struct SunMessage {
   SunCipher cipher = SunCipher::kAes;
-  Bytes picc_enc = {};  // empty with plain mirroring
+  std::array<uint8_t, kSunMaxPiccBytes> picc_enc = {};
+  size_t picc_enc_size = 0;  // 16 (AES) or 24 (LRP); 0 with plain mirroring
   std::optional<std::array<uint8_t, kSunUidLength>> uid;
   std::optional<uint32_t> counter;
   Bytes enc_file = {};
@@ -100,10 +112,31 @@ struct SunResult {
 // without a UID or over 24 bits (6 hex digits), or neither PICCData nor a UID.
 absl::StatusOr<SunMessage> ParseSunInput(const SunInput& in);
 
+// An SDM key (K_SDMMetaRead or a static K_SDMFileRead) prepared for `cipher`: with AES its key
+// schedule and CMAC subkeys, with LRP its CMAC_LRP (plaintexts, updated key 0, subkeys).
+class SunKey {
+ public:
+  // INVALID_ARGUMENT naming `what` for a key that is not 16 bytes.
+  static absl::StatusOr<SunKey> Create(SunCipher cipher, ByteSpan key,
+                                       absl::string_view what = "key");
+  SunCipher cipher() const { return cipher_; }
+
+ private:
+  friend absl::Status DecryptPiccDataWith(SunMessage& msg, const SunKey& meta_read_key);
+  friend void VerifySunMacs(absl::Span<const SunMessage* const> msgs, const SunKey& file_read_key,
+                            absl::Span<SunResult> results);
+  explicit SunKey(SunCipher cipher) : cipher_(cipher) {}
+  SunCipher cipher_;
+  std::optional<crypto::Aes128Cmac> aes_;
+  std::optional<crypto::LrpCmac> lrp_;
+};
+
 // Decrypts msg.picc_enc with K_SDMMetaRead (16 bytes) and fills msg.uid and msg.counter.
 // INVALID_ARGUMENT for a PICCDataTag that is not a valid one (a wrong key gives one almost
 // always). Nothing to do with plain mirroring.
 absl::Status DecryptPiccData(SunMessage& msg, ByteSpan meta_read_key);
+// The same with the key prepared (its cipher must be msg.cipher, else INVALID_ARGUMENT).
+absl::Status DecryptPiccDataWith(SunMessage& msg, const SunKey& meta_read_key);
 
 // Verifies the SDMMAC with K_SDMFileRead (16 bytes, already diversified for the tag) and, when
 // it verifies, decrypts the file data: VALID, or FLAGGED with kMacVerificationFailed. The UID
@@ -111,11 +144,18 @@ absl::Status DecryptPiccData(SunMessage& msg, ByteSpan meta_read_key);
 // wrong length; file data without a counter is REJECTED (its IV needs the counter).
 SunResult VerifySunMac(const SunMessage& msg, ByteSpan file_read_key);
 
+// VerifySunMac for every message of `msgs` with one prepared K_SDMFileRead into `results`
+// (msgs.size() of them; result i is VerifySunMac(*msgs[i], key)'s). A message whose cipher is
+// not the key's is REJECTED. With AES the SV blocks of all messages go through one batched
+// CMAC.
+void VerifySunMacs(absl::Span<const SunMessage* const> msgs, const SunKey& file_read_key,
+                   absl::Span<SunResult> results);
+
 // The AES session keys (KSesSDMFileReadENC, KSesSDMFileReadMAC) for `uid` (7 bytes or empty)
 // and the counter (absent: not mirrored); for tests against AN12196 Table 1.
 struct SunAesSessionKeys {
-  std::array<uint8_t, 16> enc;
-  std::array<uint8_t, 16> mac;
+  crypto::Wiped<16> enc;
+  crypto::Wiped<16> mac;
 };
 absl::StatusOr<SunAesSessionKeys> DeriveSunAesSessionKeys(ByteSpan file_read_key, ByteSpan uid,
                                                           std::optional<uint32_t> counter);
@@ -125,8 +165,8 @@ absl::StatusOr<SunAesSessionKeys> DeriveSunAesSessionKeys(ByteSpan file_read_key
 absl::StatusOr<Bytes> DecryptSunFileData(SunCipher cipher, ByteSpan file_read_key, ByteSpan uid,
                                          uint32_t counter, ByteSpan enc_file);
 // LRP's SesSDMFileReadMasterKey.
-absl::StatusOr<std::array<uint8_t, 16>> DeriveSunLrpMasterKey(ByteSpan file_read_key, ByteSpan uid,
-                                                              std::optional<uint32_t> counter);
+absl::StatusOr<crypto::Wiped<16>> DeriveSunLrpMasterKey(ByteSpan file_read_key, ByteSpan uid,
+                                                        std::optional<uint32_t> counter);
 
 }  // namespace desfired::tap
 

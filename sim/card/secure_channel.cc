@@ -186,7 +186,7 @@ void SecureChannel::Ev2Mac(ByteSpan msg, uint8_t* mact) const {
   } else {
     cmac_->Compute(msg, full);
   }
-  for (size_t i = 0; i < kEv2MacLength; ++i) mact[i] = full[2 * i + 1];
+  crypto::TruncateMacOddBytes(full, mact);
 }
 
 void SecureChannel::LegacyMac(ByteSpan data, uint8_t* mac4) const {

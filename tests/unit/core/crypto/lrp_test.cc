@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/crypto/random.h"
 #include "core/util/bytes.h"
 
 namespace desfired::crypto {
@@ -172,6 +173,66 @@ TEST(LrpTest, CounterIncrement) {
     Bytes counter = Nibbles(r[1]);
     IncrementLrpCounter(absl::MakeSpan(counter), r[1].size());
     EXPECT_EQ(Upper(counter), Upper(Nibbles(r[2]))) << r[0];
+  }
+}
+
+}  // namespace
+}  // namespace desfired::crypto
+
+namespace desfired::crypto {
+namespace {
+
+Bytes RandomBlock(size_t n) {
+  Bytes b(n);
+  EXPECT_TRUE(RandomBytes(MutableByteSpan(b)).ok());
+  return b;
+}
+
+// The side-by-side forms equal the one-by-one ones on random keys, inputs and message lengths
+// (0..70 bytes: empty, partial, whole and several blocks), over more than one lane chunk.
+TEST(LrpTest, ManyEqualsOneByOne) {
+  constexpr size_t kCount = 70;
+  const Bytes keys = RandomBlock(kCount * kLrpBlock);
+  absl::StatusOr<std::vector<LrpCmac>> macs = LrpCmac::CreateMany(keys.data(), kCount);
+  ASSERT_TRUE(macs.ok());
+  std::vector<const Lrp*> lrps;
+  std::vector<const LrpCmac*> mac_ptrs;
+  std::vector<Bytes> xs, messages;
+  std::vector<const uint8_t*> x_ptrs;
+  std::vector<ByteSpan> spans;
+  for (size_t i = 0; i < kCount; ++i) {
+    lrps.push_back(&(*macs)[i].lrp());
+    mac_ptrs.push_back(&(*macs)[i]);
+    xs.push_back(RandomBlock(kLrpBlock));
+    messages.push_back(RandomBlock(i));
+  }
+  for (size_t i = 0; i < kCount; ++i) {
+    x_ptrs.push_back(xs[i].data());
+    spans.push_back(messages[i]);
+  }
+  for (size_t nibbles : {size_t{1}, size_t{16}, size_t{32}}) {
+    std::vector<uint8_t> many(kCount * kLrpBlock);
+    Lrp::EvalMany(lrps.data(), x_ptrs.data(), nibbles, nibbles != 1, many.data(), kCount);
+    for (size_t i = 0; i < kCount; ++i) {
+      uint8_t one[kLrpBlock];
+      lrps[i]->Eval(xs[i], nibbles, nibbles != 1, one);
+      EXPECT_EQ(Bytes(many.begin() + i * kLrpBlock, many.begin() + (i + 1) * kLrpBlock),
+                Bytes(one, one + kLrpBlock))
+          << nibbles << " nibbles, input " << i;
+    }
+  }
+  std::vector<uint8_t> tags(kCount * kLrpBlock);
+  LrpCmac::ComputeMany(mac_ptrs.data(), spans.data(), kCount, tags.data());
+  for (size_t i = 0; i < kCount; ++i) {
+    absl::StatusOr<LrpCmac> one = LrpCmac::Create(ByteSpan(keys).subspan(i * kLrpBlock, 16));
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(Bytes((*macs)[i].k1().begin(), (*macs)[i].k1().end()),
+              Bytes(one->k1().begin(), one->k1().end()));
+    uint8_t tag[kLrpBlock];
+    one->Compute(messages[i], tag);
+    EXPECT_EQ(Bytes(tags.begin() + i * kLrpBlock, tags.begin() + (i + 1) * kLrpBlock),
+              Bytes(tag, tag + kLrpBlock))
+        << "message of " << i << " bytes";
   }
 }
 

@@ -141,6 +141,43 @@ TEST(OriginalityTest, FamiliesTryEveryKeyOfTheLabel) {
   EXPECT_EQ(NxpOriginalityKeys().size(), 6u);
 }
 
+// A forged signature on a card of every family: each valid sample with one bit of s flipped
+// (and, separately, of r) is not genuine, and every key of the family was tried, in order.
+TEST(OriginalityTest, ForgedSignatureOfEveryFamilyTriesEveryKey) {
+  std::map<CardProduct, int> forged;
+  for (const SigVector& v : Vectors()) {
+    if (!v.valid) continue;
+    SCOPED_TRACE(v.id + " — " + v.source);
+    std::vector<std::string> family;
+    for (const OriginalityKey* k : NxpKeysFor(v.product)) family.push_back(k->name);
+    for (size_t byte : {size_t{0}, size_t{27}, size_t{28}, size_t{55}}) {
+      Bytes sig = H(v.signature);
+      sig[byte] ^= 0x01;
+      const OriginalityResult r = VerifyOriginality(v.product, H(v.uid), sig);
+      EXPECT_EQ(r.verdict, OriginalityVerdict::kNotGenuine) << "byte " << byte;
+      EXPECT_TRUE(r.key_name.empty());
+      EXPECT_EQ(r.keys_tried, family);
+    }
+    ++forged[v.product];
+  }
+  for (CardProduct p :
+       {CardProduct::kDesfireEv1, CardProduct::kDesfireEv2, CardProduct::kDesfireEv2Xl,
+        CardProduct::kDesfireEv3, CardProduct::kDesfireLight, CardProduct::kNtag424Dna}) {
+    EXPECT_GT(forged[p], 0) << "no sample to forge for product " << static_cast<int>(p);
+  }
+}
+
+// A genuine card names the key that verifies and lists the keys tried up to it: the NTAG 424
+// DNA sample on a card naming itself a DESFire Light verifies under the second key.
+TEST(OriginalityTest, GenuineListsKeysTriedUpToTheMatch) {
+  const SigVector& v = Find("orig-an12196-8.2");
+  const OriginalityResult r =
+      VerifyOriginality(CardProduct::kDesfireLight, H(v.uid), H(v.signature));
+  EXPECT_EQ(r.verdict, OriginalityVerdict::kGenuine);
+  EXPECT_EQ(r.key_name, "NXP NTAG 424 DNA");
+  EXPECT_EQ(r.keys_tried, (std::vector<std::string>{"NXP DESFire Light", "NXP NTAG 424 DNA"}));
+}
+
 TEST(OriginalityTest, UnknownProductAndExtraKeys) {
   auto pair = crypto::GenerateP224KeyPair();
   ASSERT_TRUE(pair.ok()) << pair.status();

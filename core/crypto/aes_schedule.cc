@@ -1,0 +1,213 @@
+#include "core/crypto/aes_schedule.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cstring>
+#include <memory>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DESFIRED_AES_NI 1
+#define DESFIRED_AES_TARGET __attribute__((target("aes,sse2")))
+#endif
+
+namespace desfired::crypto {
+namespace {
+
+constexpr size_t kBlock = 16;
+
+// Without AES-NI: an OpenSSL AES-128-ECB context per thread, keyed for each call.
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+
+void OpenSslBlock(const uint8_t* key, const uint8_t* in, uint8_t* out, bool encrypt) {
+  thread_local std::unique_ptr<EVP_CIPHER_CTX, CtxFree> ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  // A failure here means a broken libcrypto; the output is then left as garbage-free zeros.
+  if (ctx == nullptr ||
+      EVP_CipherInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, key, nullptr, encrypt) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
+      EVP_CipherUpdate(ctx.get(), out, &len, in, static_cast<int>(kBlock)) != 1) {
+    std::memset(out, 0, kBlock);
+  }
+}
+
+#ifdef DESFIRED_AES_NI
+bool HasAesNi() {
+  static const bool has = __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse2");
+  return has;
+}
+
+DESFIRED_AES_TARGET inline __m128i ExpandStep(__m128i k, __m128i assist) {
+  assist = _mm_shuffle_epi32(assist, 0xFF);
+  k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+  k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+  k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+  return _mm_xor_si128(k, assist);
+}
+
+// The ten round constants as immediates (aeskeygenassist takes a constant).
+#define DESFIRED_AES_ROUNDS(STEP) \
+  STEP(1, 0x01)                   \
+  STEP(2, 0x02)                   \
+  STEP(3, 0x04)                   \
+  STEP(4, 0x08)                   \
+  STEP(5, 0x10)                   \
+  STEP(6, 0x20)                   \
+  STEP(7, 0x40)                   \
+  STEP(8, 0x80)                   \
+  STEP(9, 0x1B)                   \
+  STEP(10, 0x36)
+
+DESFIRED_AES_TARGET void ExpandNi(const uint8_t* key, uint8_t (*rk)[16]) {
+  __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
+  _mm_store_si128(reinterpret_cast<__m128i*>(rk[0]), k);
+#define DESFIRED_STEP(i, rcon)                           \
+  k = ExpandStep(k, _mm_aeskeygenassist_si128(k, rcon)); \
+  _mm_store_si128(reinterpret_cast<__m128i*>(rk[i]), k);
+  DESFIRED_AES_ROUNDS(DESFIRED_STEP)
+#undef DESFIRED_STEP
+}
+
+DESFIRED_AES_TARGET void EncryptNi(const uint8_t (*rk)[16], const uint8_t* in, uint8_t* out) {
+  __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in)),
+                            _mm_load_si128(reinterpret_cast<const __m128i*>(rk[0])));
+  for (int i = 1; i < 10; ++i) {
+    b = _mm_aesenc_si128(b, _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i])));
+  }
+  b = _mm_aesenclast_si128(b, _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10])));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
+}
+
+// Four blocks under one schedule, their rounds side by side.
+DESFIRED_AES_TARGET void Encrypt4Ni(const uint8_t (*rk)[16], const uint8_t* in, uint8_t* out) {
+  __m128i b[4];
+  const __m128i k0 = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[0]));
+  for (int l = 0; l < 4; ++l) {
+    b[l] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 16 * l)), k0);
+  }
+  for (int i = 1; i < 10; ++i) {
+    const __m128i k = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[i]));
+    for (int l = 0; l < 4; ++l) b[l] = _mm_aesenc_si128(b[l], k);
+  }
+  const __m128i last = _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10]));
+  for (int l = 0; l < 4; ++l) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * l), _mm_aesenclast_si128(b[l], last));
+  }
+}
+
+DESFIRED_AES_TARGET void DecryptNi(const uint8_t (*rk)[16], const uint8_t* in, uint8_t* out) {
+  __m128i b = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in)),
+                            _mm_load_si128(reinterpret_cast<const __m128i*>(rk[10])));
+  for (int i = 9; i > 0; --i) {
+    b = _mm_aesdec_si128(b,
+                         _mm_aesimc_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(rk[i]))));
+  }
+  b = _mm_aesdeclast_si128(b, _mm_load_si128(reinterpret_cast<const __m128i*>(rk[0])));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
+  b = _mm_setzero_si128();
+}
+
+// `Lanes` encryptions with their keys expanded on the fly, round by round side by side.
+template <int Lanes>
+DESFIRED_AES_TARGET void EncryptLanesNi(const uint8_t* const* keys, const uint8_t* const* ins,
+                                        uint8_t* out) {
+  __m128i k[Lanes];
+  __m128i b[Lanes];
+  for (int l = 0; l < Lanes; ++l) {
+    k[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(keys[l]));
+    b[l] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ins[l])), k[l]);
+  }
+#define DESFIRED_STEP(i, rcon)                                                         \
+  for (int l = 0; l < Lanes; ++l) {                                                    \
+    k[l] = ExpandStep(k[l], _mm_aeskeygenassist_si128(k[l], rcon));                    \
+    b[l] = (i) < 10 ? _mm_aesenc_si128(b[l], k[l]) : _mm_aesenclast_si128(b[l], k[l]); \
+  }
+  DESFIRED_AES_ROUNDS(DESFIRED_STEP)
+#undef DESFIRED_STEP
+  for (int l = 0; l < Lanes; ++l) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + l * kBlock), b[l]);
+    k[l] = _mm_setzero_si128();
+  }
+}
+#else
+bool HasAesNi() { return false; }
+#endif
+
+}  // namespace
+
+Aes128Schedule::Aes128Schedule(const uint8_t* key) {
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) {
+    ExpandNi(key, rk_);
+    return;
+  }
+#endif
+  std::memcpy(rk_[0], key, kBlock);
+}
+
+Aes128Schedule::~Aes128Schedule() { OPENSSL_cleanse(rk_, sizeof(rk_)); }
+
+Aes128Schedule::Aes128Schedule(Aes128Schedule&& other) noexcept {
+  std::memcpy(rk_, other.rk_, sizeof(rk_));
+  OPENSSL_cleanse(other.rk_, sizeof(other.rk_));
+}
+
+Aes128Schedule& Aes128Schedule::operator=(Aes128Schedule&& other) noexcept {
+  if (this != &other) {
+    std::memcpy(rk_, other.rk_, sizeof(rk_));
+    OPENSSL_cleanse(other.rk_, sizeof(other.rk_));
+  }
+  return *this;
+}
+
+bool Aes128Schedule::Accelerated() { return HasAesNi(); }
+
+void Aes128Schedule::Encrypt(const uint8_t* in, uint8_t* out) const {
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) return EncryptNi(rk_, in, out);
+#endif
+  OpenSslBlock(rk_[0], in, out, true);
+}
+
+void Aes128Schedule::Decrypt(const uint8_t* in, uint8_t* out) const {
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) return DecryptNi(rk_, in, out);
+#endif
+  OpenSslBlock(rk_[0], in, out, false);
+}
+
+void Aes128Schedule::EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const {
+  size_t i = 0;
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) {
+    for (; i + 4 <= count; i += 4) Encrypt4Ni(rk_, in + i * kBlock, out + i * kBlock);
+  }
+#endif
+  for (; i < count; ++i) Encrypt(in + i * kBlock, out + i * kBlock);
+}
+
+void Aes128EncryptOnce(const uint8_t* key, const uint8_t* in, uint8_t* out) {
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) return EncryptLanesNi<1>(&key, &in, out);
+#endif
+  uint8_t k[kBlock];
+  std::memcpy(k, key, kBlock);  // `out` may alias `key`
+  OpenSslBlock(k, in, out, true);
+  OPENSSL_cleanse(k, sizeof(k));
+}
+
+void Aes128EncryptEach(const uint8_t* const* keys, const uint8_t* const* ins, uint8_t* out,
+                       size_t n) {
+  size_t i = 0;
+#ifdef DESFIRED_AES_NI
+  if (HasAesNi()) {
+    for (; i + 4 <= n; i += 4) EncryptLanesNi<4>(keys + i, ins + i, out + i * kBlock);
+  }
+#endif
+  for (; i < n; ++i) Aes128EncryptOnce(keys[i], ins[i], out + i * kBlock);
+}
+
+}  // namespace desfired::crypto
