@@ -292,8 +292,8 @@ TEST_F(HttpsE2eTest, SighupReloadsTheCertificateForNewConnections) {
   // A renewed certificate (from a new CA, so that it surely differs) in the same files.
   absl::StatusOr<testing::TestCa> ca = testing::TestCa::Create("renewal test CA");
   ASSERT_TRUE(ca.ok()) << ca.status();
-  absl::StatusOr<testing::PemPair> renewed =
-      ca->Issue({.common_name = "localhost", .ip_addresses = {"127.0.0.1"}, .server = true});
+  absl::StatusOr<testing::PemPair> renewed = ca->Issue(
+      {.common_name = "localhost", .dns_names = {}, .ip_addresses = {"127.0.0.1"}, .server = true});
   ASSERT_TRUE(renewed.ok()) << renewed.status();
   ASSERT_TRUE(testing::WriteFileWithMode(pki_.server_key, renewed->key).ok());
   ASSERT_TRUE(testing::WriteFileWithMode(pki_.server_cert, renewed->cert).ok());
