@@ -353,6 +353,17 @@ int Run() {
       logger->Error(
           absl::StrCat("SIGHUP: keys not reloaded, the old keys stay: ", reloaded.message()));
     }
+    // The TLS certificate again, for new HTTPS connections (gRPC: at the next start).
+    if (!config.security.tls_cert_file.empty() && !config.http.listen.empty()) {
+      if (absl::Status tls = (*server)->ReloadTls(); tls.ok()) {
+        logger->Info(
+            "SIGHUP: TLS certificate reloaded for new HTTPS connections (gRPC keeps "
+            "the certificate it started with until desfired restarts)");
+      } else {
+        logger->Error(absl::StrCat("SIGHUP: TLS certificate not reloaded, the old one stays: ",
+                                   tls.message()));
+      }
+    }
   }
   logger->Info("signal received", log::Fields().Int("signal", signal));
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));

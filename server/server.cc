@@ -451,6 +451,8 @@ absl::Status DesfiredServer::ReloadKeys() {
   return absl::OkStatus();
 }
 
+absl::Status DesfiredServer::ReloadTls() { return http_ ? http_->ReloadTls() : absl::OkStatus(); }
+
 void DesfiredServer::SetHealth(bool pcsc_available) {
   health_service_->SetServingStatus("", pcsc_available);
   health_service_->SetServingStatus("desfired.v1.CardService", pcsc_available);

@@ -145,6 +145,11 @@ class DesfiredServer {
   // Reads the key file again (SIGHUP). On error the keys in use stay and the error is returned;
   // calls already running finish with the keys they started with.
   absl::Status ReloadKeys();
+  // Reads the TLS certificate, key and client CA again (SIGHUP) for the HTTP API's new
+  // connections; on error the certificate in use stays and the error is returned. OK without
+  // TLS or without the HTTP API. gRPC keeps the certificate read at start: gRPC 1.51 cannot
+  // swap it on demand (docs/security.md, "Certificate renewal").
+  absl::Status ReloadTls();
   // Changes left unsettled (a crash, a lost commit answer) that wait for their card to be seen.
   size_t unsettled_at_start() const { return unsettled_at_start_; }
   // Null without a data directory.

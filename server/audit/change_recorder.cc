@@ -193,6 +193,7 @@ absl::StatusOr<std::optional<std::string>> ChangeAttempt::SettleEarlier(cardops:
   earlier_.reset();
   if (settled.outcome == kCommitted) {
     done_ = true;  // answered from the settled attempt: nothing more to record
+    ledger_seq_ = settled.seq;
     ReleaseClaim();
     return std::optional<std::string>(settled.payload);
   }
@@ -246,6 +247,7 @@ void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& st
       apdu::GetCommitState(status) == apdu::CommitState::kUnknown) {
     // The commit went out and its answer was lost: settled when the card is seen again.
     recorder_.AddUnsettled(*pending_);
+    ledger_seq_ = pending_->seq;
     return;
   }
   ledger::Row row = RowOf(ledger::Event::kDone, ctx);
@@ -266,11 +268,15 @@ void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& st
     }
     row.detail = std::string(status.message());
   }
-  const bool written = recorder_.Append(std::move(row), DoneDurability(pending_)).ok();
-  if (written && recorder_.options_.crash_after_done) ::_exit(86);
-  if (!written && pending_.has_value()) {
+  const absl::StatusOr<ledger::Row> written =
+      recorder_.Append(std::move(row), DoneDurability(pending_));
+  if (written.ok() && recorder_.options_.crash_after_done) ::_exit(86);
+  if (written.ok()) {
+    ledger_seq_ = written->seq;
+  } else if (pending_.has_value()) {
     // The outcome could not be written: the PENDING row stays, settled at the next contact.
     recorder_.AddUnsettled(*pending_);
+    ledger_seq_ = pending_->seq;
   }
 }
 
@@ -343,11 +349,15 @@ absl::StatusOr<std::unique_ptr<ChangeAttempt>> ChangeRecorder::Begin(ChangeReque
   }
   switch (row.event) {
     case ledger::Event::kDone:
-      if (row.outcome == "OK") attempt->replay_ = row.payload;
+      if (row.outcome == "OK") {
+        attempt->replay_ = row.payload;
+        attempt->ledger_seq_ = row.seq;
+      }
       break;  // an error: a new attempt
     case ledger::Event::kReconciled:
       if (row.outcome == kCommitted) {
         attempt->replay_ = row.payload;
+        attempt->ledger_seq_ = row.seq;
       } else if (row.outcome != kNotCommitted) {
         return OutcomeUnknown(row, "cannot be settled automatically (" + row.outcome +
                                        "): check the card and the ledger, then make the change "

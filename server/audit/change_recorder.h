@@ -108,6 +108,12 @@ class ChangeAttempt {
   // `status` with that commit state; unchanged once the outcome was recorded.
   absl::Status Refused(absl::Status status);
 
+  // The ledger row holding this call's outcome, once it is known: the DONE row written; the
+  // row a replay was answered from (replay(), or SettleEarlier's); the PENDING row left
+  // unsettled (commit answer lost). nullopt while none (nothing written, or the write failed).
+  // Not thread-safe: read it after the call's job is done.
+  std::optional<int64_t> ledger_seq() const { return ledger_seq_; }
+
  private:
   friend class ChangeRecorder;
   ChangeAttempt(ChangeRecorder& recorder, ChangeRequest request)
@@ -123,6 +129,7 @@ class ChangeAttempt {
   std::optional<ledger::Row> earlier_;  // an unsettled PENDING row of this request
   std::optional<ledger::Row> pending_;  // this attempt's PENDING row
   bool done_ = false;
+  std::optional<int64_t> ledger_seq_;
 };
 
 class ChangeRecorder {

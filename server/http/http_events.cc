@@ -14,6 +14,8 @@
 // --max_streams_per_caller with the caller's gRPC ones. An error before the first item is an HTTP
 // error (429 TOO_MANY_STREAMS, 401, 403, 400); after it, the stream ends with "event: end" (data:
 // the error JSON).
+// ?changes=1 adds the outcome of every card change (WatchCardsRequest.include_changes: callers
+// who may read the ledger; others get 403 ROLE_DENIED).
 #include <algorithm>
 #include <deque>
 
@@ -145,6 +147,13 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
   if (!resume.ok()) return ex.Fail(resume.status());
   v1::WatchCardsRequest request;
   for (const std::string& reader : QueryValues(ex.query, "reader")) request.add_readers(reader);
+  for (const std::string& changes : QueryValues(ex.query, "changes")) {
+    if (changes != "0" && changes != "1") {
+      return ex.Fail(HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT",
+                               "changes must be 0 or 1", {{"field", "changes"}}));
+    }
+    request.set_include_changes(changes == "1");
+  }
   if (*resume) request.set_resume_after_sequence(**resume);
   auto stub = v1::CardService::NewStub(server.deps().channel);
   std::shared_ptr<WatchCall> call = WatchCall::Start(*stub, *ex.caller, request);

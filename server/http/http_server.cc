@@ -112,7 +112,15 @@ HttpServer::HttpServer(HttpOptions options, HttpDeps deps)
 
 struct HttpServer::Io {
   net::io_context ioc{kIoThreads};
-  std::optional<net::ssl::context> tls;
+  // The TLS context new connections get (null: plain HTTP); ReloadTls swaps it. Every context
+  // ever used is kept until the server goes: an open connection holds its context by pointer.
+  absl::Mutex tls_mu;
+  net::ssl::context* tls ABSL_GUARDED_BY(tls_mu) = nullptr;
+  std::vector<std::unique_ptr<net::ssl::context>> tls_contexts ABSL_GUARDED_BY(tls_mu);
+  net::ssl::context* CurrentTls() ABSL_LOCKS_EXCLUDED(tls_mu) {
+    absl::MutexLock lock(&tls_mu);
+    return tls;
+  }
   std::optional<net::ip::tcp::acceptor> acceptor;  // on its own strand
   std::optional<net::steady_timer> retry;          // after an accept error
   // Keeps the I/O threads running, between operations too, until Stop.
@@ -128,8 +136,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpOptions option
   s->io_ = std::make_shared<Io>();
   Io& io = *s->io_;
   if (!o.tls_cert_file.empty()) {
-    io.tls.emplace(net::ssl::context::tls_server);
-    if (absl::Status status = SetUpTls(*io.tls, o); !status.ok()) return status;
+    if (absl::Status status = s->ReloadTls(); !status.ok()) return status;
   }
   absl::StatusOr<net::ip::tcp::endpoint> endpoint = Endpoint(o.listen);
   auto cannot_listen = [&](absl::string_view why) {
@@ -167,7 +174,7 @@ void HttpServer::Accept() {
           });
           return;
         }
-        Serve(Connection::Create(std::move(socket), io_->tls ? &*io_->tls : nullptr,
+        Serve(Connection::Create(std::move(socket), io_->CurrentTls(),
                                  {.request_timeout = options_.request_timeout,
                                   .write_timeout = options_.write_timeout}));
         Accept();
@@ -236,6 +243,16 @@ void HttpServer::Stop() {
   io_->work.reset();
   io_->ioc.stop();
   for (std::thread& t : io_->threads) t.join();
+}
+
+absl::Status HttpServer::ReloadTls() {
+  if (options_.tls_cert_file.empty()) return absl::OkStatus();
+  auto tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  if (absl::Status status = SetUpTls(*tls, options_); !status.ok()) return status;
+  absl::MutexLock lock(&io_->tls_mu);
+  io_->tls = tls.get();
+  io_->tls_contexts.push_back(std::move(tls));
+  return absl::OkStatus();
 }
 
 uint64_t HttpServer::StreamStarted(std::function<void()> wake) {

@@ -40,7 +40,7 @@
 // tls_client_ca_file (--tls_client_ca) every client must present a certificate from that CA,
 // as for gRPC (mutual TLS: a browser needs the client certificate installed). The session
 // cookie is Secure under TLS, or when a reverse proxy in front says the browser used https
-// (X-Forwarded-Proto: https). The files are read once, at Start.
+// (X-Forwarded-Proto: https). The files are read at Start and again by ReloadTls (SIGHUP).
 //
 // Built on Boost.Beast and Boost.Asio (Debian's libboost1.81-dev; OpenSSL 3 through asio's ssl
 // stream): two I/O threads run every connection's TLS and socket operations asynchronously;
@@ -109,6 +109,11 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
+  // Reads the TLS certificate, key and client CA files again into a new TLS context for the
+  // connections accepted from now on (open ones keep theirs). On error (INVALID_ARGUMENT naming
+  // the file: unreadable, not PEM, a key that does not match the certificate) the context in
+  // use stays. OK without TLS.
+  absl::Status ReloadTls();
   // Ends the event streams — each writes its end event first, waiting up to 2 s — and stops
   // serving (waits for the requests in flight). Idempotent.
   void Stop();

@@ -11,8 +11,9 @@ SseFrames& SseFrames::Shared() {
 }
 
 std::string SseFrame(const v1::WatchCardsResponse& item) {
-  const uint64_t sequence =
-      item.has_snapshot() ? item.snapshot().sequence() : item.event().sequence();
+  const uint64_t sequence = item.has_snapshot() ? item.snapshot().sequence()
+                            : item.has_change() ? item.change().sequence()
+                                                : item.event().sequence();
   return absl::StrCat("id: ", sequence, "\ndata: ", ProtoJson(item), "\n\n");
 }
 

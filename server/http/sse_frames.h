@@ -3,7 +3,7 @@
 // event costs one JSON encoding, not 1,000. The last kEvents events are kept, each under its
 // sequence and its serialized bytes (an item is served from the cache only when its bytes are
 // those of the cached one, so streams that see an event differently never share a frame).
-// Snapshots, which differ per stream (?reader=), are encoded each time.
+// Snapshots, which differ per stream (?reader=), and change outcomes are encoded each time.
 //
 //   std::shared_ptr<const std::string> frame = SseFrames::Shared().Of(item);
 //   ex.Write(*frame);

@@ -117,6 +117,9 @@ Metrics::Metrics()
       &Counters(r, "desfired_cards_seen_total", "Card insertions observed on any reader.").Add({});
   ledger_writes_ =
       &Counters(r, "desfired_ledger_writes_total", "Audit ledger entries written, by event kind.");
+  changes_ = &Counters(r, "desfired_changes_total",
+                       "Card calls through the audit ledger, by method and outcome (COMMITTED, "
+                       "REPLAYED, NOT_COMMITTED, UNKNOWN).");
   ledger_errors_ =
       &Counters(r, "desfired_ledger_errors_total", "Audit ledger writes that failed.").Add({});
   ledger_verify_failures_ = &Counters(r, "desfired_ledger_verify_failures_total",
@@ -220,6 +223,10 @@ void Metrics::CardSeen() { cards_seen_->Increment(); }
 
 void Metrics::LedgerWrite(absl::string_view event) {
   ledger_writes_->Add({{"event", std::string(event)}}).Increment();
+}
+
+void Metrics::ChangeDone(absl::string_view method, absl::string_view outcome) {
+  changes_->Add({{"method", std::string(method)}, {"outcome", std::string(outcome)}}).Increment();
 }
 
 void Metrics::LedgerError() { ledger_errors_->Increment(); }

@@ -18,6 +18,9 @@
 //   desfired_cards_seen_total                        counter, card insertions observed
 //   desfired_ledger_writes_total{event}              counter
 //   desfired_ledger_errors_total                     counter
+//   desfired_changes_total{method,outcome}           counter, card calls through the ledger;
+//                                                    outcome = COMMITTED|REPLAYED|
+//                                                    NOT_COMMITTED|UNKNOWN
 //   desfired_ledger_verify_failures_total            counter, background verify found a break
 //   desfired_tap_records_parsed_total{status}        counter, status = valid|flagged|rejected
 //   desfired_tap_warnings_total{warning}             counter, warning = CRC8_MISMATCH, ...
@@ -95,6 +98,8 @@ class Metrics {
   // The audit ledger wrote an event of kind `event` (a bounded set), or failed to write.
   void LedgerWrite(absl::string_view event);
   void LedgerError();
+  // A card call through the audit ledger finished with `outcome` (server/readers/change_event.h).
+  void ChangeDone(absl::string_view method, absl::string_view outcome);
   // The background verification found the ledger broken.
   void LedgerVerifyFailed();
   // A parsed batch (ParseTaps) or chunk (ParseTapStream): counts by status and by warning.
@@ -134,6 +139,7 @@ class Metrics {
   prometheus::Counter* cards_seen_;
   prometheus::Family<prometheus::Counter>* ledger_writes_;
   prometheus::Counter* ledger_errors_;
+  prometheus::Family<prometheus::Counter>* changes_;
   prometheus::Counter* ledger_verify_failures_;
   prometheus::Counter* taps_valid_;
   prometheus::Counter* taps_flagged_;

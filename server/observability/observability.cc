@@ -52,6 +52,7 @@ void Observability::CallDone(const CallInfo& info) {
   const bool client_ended = info.stream && info.code == grpc::StatusCode::CANCELLED;
   metrics_->CallDone(info.service, info.method, client_ended ? "OK" : code, info.latency,
                      info.stream);
+  if (!info.change_outcome.empty()) metrics_->ChangeDone(info.method, info.change_outcome);
   const bool server_fault = info.code == grpc::StatusCode::INTERNAL ||
                             info.code == grpc::StatusCode::UNKNOWN ||
                             info.code == grpc::StatusCode::DATA_LOSS;
@@ -67,6 +68,7 @@ void Observability::CallDone(const CallInfo& info) {
       .Str("reason", info.reason)
       .Num("latency_ms", absl::ToDoubleMilliseconds(info.latency));
   if (info.replayed) fields.Bool("replayed", true);
+  if (!info.change_outcome.empty()) fields.Str("change_outcome", info.change_outcome);
   logger_->Log(level, "rpc", fields);
 }
 
@@ -98,6 +100,8 @@ void Observability::OnCardEvent(CardEventKind kind, absl::string_view reader) {
     case CardEventKind::kPcscUnavailable:
     case CardEventKind::kPcscAvailable:
       break;  // logged by OnPcscAvailable
+    case CardEventKind::kChange:
+      break;  // counted by CallDone (desfired_changes_total)
   }
 }
 

@@ -10,12 +10,14 @@
 #define DESFIRED_SERVER_READERS_CARD_EVENT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/util/bytes.h"
 #include "core/util/enum_table.h"
+#include "server/readers/change_event.h"
 
 namespace desfired::server {
 
@@ -30,6 +32,9 @@ enum class CardEventKind : uint8_t {
   // CARD_INSERTED).
   kPcscUnavailable,
   kPcscAvailable,
+  // A card call that went through the audit ledger finished (`change` says how). No state
+  // changes; only watchers that ask for changes receive it (change_event.h).
+  kChange,
 };
 
 inline constexpr EnumRow<CardEventKind, absl::string_view> kCardEventKindNames[] = {
@@ -40,6 +45,7 @@ inline constexpr EnumRow<CardEventKind, absl::string_view> kCardEventKindNames[]
     {CardEventKind::kCardUpdated, "CARD_UPDATED"},
     {CardEventKind::kPcscUnavailable, "PCSC_UNAVAILABLE"},
     {CardEventKind::kPcscAvailable, "PCSC_AVAILABLE"},
+    {CardEventKind::kChange, "CHANGE"},
 };
 
 // The names above (the proto's), "UNKNOWN" for any other value.
@@ -61,6 +67,8 @@ struct CardEvent {
   absl::Time time = absl::UnixEpoch();
   // CARD_INSERTED with an empty uid: why it is unknown ("UID unknown: ...").
   std::string uid_unknown_reason = {};
+  // CHANGE: the call's outcome (reader: the reader the request named). Otherwise empty.
+  std::optional<ChangeRecord> change = std::nullopt;
 };
 
 }  // namespace desfired::server

@@ -183,6 +183,8 @@ bool EventHub::ApplyLocked(CardEvent& event) {
     case CardEventKind::kPcscAvailable:
       pcsc_available_ = true;
       break;
+    case CardEventKind::kChange:
+      break;  // no state: only the history
   }
   return true;
 }

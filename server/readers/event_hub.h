@@ -157,7 +157,8 @@ class EventHub {
   // CARD_INSERTED on an unknown reader adds the reader to the state; CARD_REMOVED without
   // uid/atr gets them from the state; CARD_UPDATED sets the UID of the card present (and gets
   // the ATR from the state), and is dropped (returns 0) when no card is present.
-  // PCSC_UNAVAILABLE / PCSC_AVAILABLE set the snapshot's pcsc_available.
+  // PCSC_UNAVAILABLE / PCSC_AVAILABLE set the snapshot's pcsc_available. CHANGE (a card
+  // call's outcome, change_event.h) changes no state: it is numbered and kept like the others.
   uint64_t Publish(CardEvent event) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A new subscription (see the top of this file). Errors:

@@ -15,6 +15,7 @@
 #include "server/readers/reasons.h"
 #include "server/rpc/card_ops.h"
 #include "server/rpc/card_validation.h"
+#include "server/rpc/change_events.h"
 #include "server/rpc/presented_keys.h"
 #include "server/rpc/request_limits.h"
 
@@ -144,6 +145,67 @@ void MarkReplayed(Response& r) {
   }
 }
 
+namespace {
+
+template <typename Response>
+bool Replayed(const Response& r) {
+  if constexpr (requires { r.replayed(); }) {
+    return r.replayed();
+  } else if constexpr (requires { r.change(); }) {
+    return r.change().replayed();
+  }
+  return false;
+}
+
+// A successful change that left the card's transaction open (defer_commit), or committed
+// nothing (CommitTransaction).
+template <typename Response>
+bool LeftOpen(const Response& r) {
+  if constexpr (requires { r.committed(); }) {
+    return !r.committed();
+  } else if constexpr (requires { r.change(); }) {
+    return !r.change().committed();
+  }
+  return false;
+}
+
+void ToProto(const CardEvent& e, v1::ChangeEvent* out) {
+  const ChangeRecord& c = *e.change;
+  out->set_sequence(e.sequence);
+  v1::ChangeEvent::Outcome outcome = v1::ChangeEvent::OUTCOME_UNSPECIFIED;
+  v1::ChangeEvent::Outcome_Parse(std::string(ChangeOutcomeName(c.outcome)), &outcome);
+  out->set_outcome(outcome);  // the same names
+  out->set_method(c.method);
+  out->set_reader(e.reader);
+  out->set_request_id(c.request_id);
+  if (c.ledger_seq.has_value()) out->set_ledger_seq(*c.ledger_seq);
+  *out->mutable_time() = ToTimestamp(e.time);
+  if (c.amount.has_value()) out->set_amount(*c.amount);
+  out->set_reason(c.reason);
+}
+
+// Who may receive change events: the readers of the ledger. Not a gRPC method; the role of the
+// HTTP API's GET /v1/ledger/recent (admin: a method missing from MethodRoles()).
+constexpr absl::string_view kLedgerReaders = "LedgerRecent";
+
+}  // namespace
+
+void CardServiceImpl::PublishChange(CallInfo& info, const ChangeAttempt& attempt,
+                                    const absl::Status& status, bool left_open,
+                                    std::optional<int64_t> amount) {
+  const ChangeOutcome outcome = ChangeOutcomeOf(status, info.replayed, left_open);
+  info.change_outcome = ChangeOutcomeName(outcome);
+  hub_.Publish(CardEvent{.kind = CardEventKind::kChange,
+                         .reader = info.reader,
+                         .time = absl::Now(),
+                         .change = ChangeRecord{.outcome = outcome,
+                                                .method = std::string(info.method),
+                                                .request_id = info.request_id,
+                                                .ledger_seq = attempt.ledger_seq(),
+                                                .amount = amount,
+                                                .reason = status.ok() ? "" : ReasonOf(status)}});
+}
+
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
     absl::string_view method, grpc::CallbackServerContext* context, const Request* request,
@@ -167,8 +229,21 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   }
   if (status.ok() && key_check) status = key_check(CurrentKeys().get(), method, presented);
 
-  // A change: recorded in the ledger, and a retry answered from it.
+  // A change: recorded in the ledger, and a retry answered from it. Its outcome is counted and
+  // published (PublishChange) before the answer goes out, so that a watcher has the event by
+  // the time the caller has the answer.
   std::shared_ptr<ChangeAttempt> attempt;
+  std::optional<int64_t> amount;
+  if constexpr (requires { request->amount(); }) amount = request->amount();
+  auto finish = [this, reactor, context, start, response, amount](
+                    CallInfo call, const std::shared_ptr<ChangeAttempt>& change,
+                    const absl::Status& s) {
+    if (change) {
+      call.replayed = call.replayed || (s.ok() && Replayed(*response));
+      PublishChange(call, *change, s, s.ok() && LeftOpen(*response), amount);
+    }
+    Finish(reactor, std::move(call), context, start, s);
+  };
   if constexpr (kChangesCard<Request>) {
     info.request_id = Echo(request->request_id());
     if (status.ok() && recorder_ != nullptr) {
@@ -187,7 +262,7 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
           MarkReplayed(*response);
           info.replayed = true;
         }
-        Finish(reactor, info, context, start, status);
+        finish(info, attempt, status);
         return reactor;
       }
     }
@@ -196,8 +271,7 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
   absl::StatusOr<ReaderWorker<CardSession>*> worker =
       status.ok() ? readers_.Worker(request->target().reader()) : status;
   if (!worker.ok()) {
-    Finish(reactor, info, context, start,
-           attempt ? attempt->Refused(worker.status()) : worker.status());
+    finish(info, attempt, attempt ? attempt->Refused(worker.status()) : worker.status());
     return reactor;
   }
   status = (*worker)->Submit({
@@ -247,15 +321,15 @@ grpc::ServerUnaryReactor* CardServiceImpl::RunCardJob(
         return absl::OkStatus();
       },
       .done =
-          [this, reactor, info, context, start, attempt](absl::Status s) {
+          [finish, info, attempt](absl::Status s) {
             // A job that never reached the change (no card, never ran): NOT_COMMITTED.
             if (attempt) s = attempt->Refused(std::move(s));
-            Finish(reactor, info, context, start, s);
+            finish(info, attempt, s);
           },
   });
   if (!status.ok()) {
     if (attempt) status = attempt->Refused(std::move(status));
-    Finish(reactor, info, context, start, status);
+    finish(info, attempt, status);
   }
   return reactor;
 }
@@ -332,6 +406,18 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
     service_.fanout_.Add(this);
     absl::Status allowed = Authorize(service_.hooks_, context, "WatchCards");
     if (allowed.ok()) allowed = CheckLimits(request);
+    include_changes_ = request.include_changes();
+    if (allowed.ok() && include_changes_) {
+      const absl::Status denied = Authorize(service_.hooks_, context, kLedgerReaders);
+      if (!denied.ok()) {  // said in WatchCards' terms; reason and metadata kept
+        allowed = absl::Status(denied.code(), absl::StrCat("include_changes (the change outcomes "
+                                                           "of the audit ledger): ",
+                                                           denied.message()));
+        denied.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+          allowed.SetPayload(url, payload);
+        });
+      }
+    }
     if (!allowed.ok()) {
       FinishOnce(allowed);
       return;
@@ -443,6 +529,11 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
       return true;
     }
     const CardEvent& e = *item.event;
+    if (e.kind == CardEventKind::kChange) {
+      if (!include_changes_ || !Watched(e.reader) || !e.change.has_value()) return false;
+      ToProto(e, out->mutable_change());
+      return true;
+    }
     const bool service_event =
         e.kind == CardEventKind::kPcscUnavailable || e.kind == CardEventKind::kPcscAvailable;
     if (!service_event && !Watched(e.reader)) return false;
@@ -481,6 +572,7 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
   grpc::CallbackServerContext* const context_;
   const absl::Time start_;
   std::set<std::string> readers_;
+  bool include_changes_ = false;  // WatchCardsRequest.include_changes, admitted
   absl::Mutex mu_;
   std::unique_ptr<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

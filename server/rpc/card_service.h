@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -118,6 +119,10 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
               grpc::CallbackServerContext* context, absl::Time start, const absl::Status& status);
   // The key store current now (nullptr without a key ring).
   std::shared_ptr<const keys::KeyStore> CurrentKeys() const;
+  // A call through the ledger finished with `status`: sets info.change_outcome and publishes
+  // its CHANGE event on the hub (server/readers/change_event.h).
+  void PublishChange(CallInfo& info, const ChangeAttempt& attempt, const absl::Status& status,
+                     bool left_open, std::optional<int64_t> amount);
   // Reports a finished call (any kind) to on_call_done.
   void Report(CallInfo& info, grpc::CallbackServerContext* context, absl::Time start,
               const grpc::Status& status) const;

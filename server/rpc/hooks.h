@@ -71,6 +71,9 @@ struct CallInfo {
   std::string reason;  // ErrorInfo.reason of a failed call
   absl::Duration latency;
   bool replayed = false;  // answered from the ledger without touching the card
+  // A call that went through the audit ledger: its outcome ("COMMITTED", "REPLAYED",
+  // "NOT_COMMITTED", "UNKNOWN"; server/readers/change_event.h). Empty for other calls.
+  absl::string_view change_outcome;
   // A stream (WatchCards, ParseTapStream): latency is its lifetime, and CANCELLED is its
   // client ending it.
   bool stream = false;

@@ -11,7 +11,9 @@ Checks, in one browser session each where it matters:
   - an admin signs in: the ledger panel shows, with the chain's verify status;
   - removing and inserting the card show in the page (the time each took is printed; the
     project measures speed in bench/, so the test waits up to WAIT seconds);
-  - a debit made with desfirectl appears in the ledger panel as committed;
+  - a debit made with desfirectl appears in the ledger panel as committed; the same debit again
+    (its idempotency key reused) is answered from the ledger and appears, live from the event
+    stream's change outcome, as replayed, the first one still once as committed;
   - the event stream cut off (a proxy drops the connection) while the card is removed and put back:
     after it reconnects the page shows both events exactly once, in order, and the card;
   - desfired restarted under the page: the session is gone with the process, so the page asks
@@ -455,15 +457,32 @@ def main():
         reader = next((r["name"] for r in readers if r.get("cardPresent")), None)
         if reader is None:
             fail(f"desfirectl readers found no card: {readers}")
-        out = stack.ctl("debit", "--reader", reader, "--aid", "F51001", "--file", "1",
-                        "--key", "transit-debit", "--key-no", "2", "--amount", "150",
-                        "--request-id", "dashboard-debit-1")
+        debit = ("debit", "--reader", reader, "--aid", "F51001", "--file", "1",
+                 "--key", "transit-debit", "--key-no", "2", "--amount", "150",
+                 "--request-id", "dashboard-debit-1")
+        out = stack.ctl(*debit)
         if out.returncode != 0:
             fail(f"desfirectl debit failed: {out.stdout} {out.stderr}")
         page.wait("the debit in the ledger panel", lambda: page.js(
             "const r = document.querySelector('#ledger tr[data-request-id=\"dashboard-debit-1\"]');"
             "return r ? r.dataset.outcome : null;") == "committed")
         print("ok: the debit made with desfirectl shows in the ledger panel as committed")
+
+        # The same debit again, with the same idempotency key: answered from the ledger (no new
+        # row), shown live as replayed above the first one, which stays once, committed.
+        out = stack.ctl(*debit)
+        if out.returncode != 0 or "replayed" not in out.stdout + out.stderr:
+            fail(f"the retried debit was not replayed: {out.stdout} {out.stderr}")
+        outcomes = ("return [...document.querySelectorAll("
+                    "'#ledger tr[data-request-id=\"dashboard-debit-1\"]')].map(r => r.dataset.outcome);")
+        page.wait("the retried debit shown as replayed",
+                  lambda: page.js(outcomes) == ["replayed", "committed"])
+        # The next polls of /v1/ledger/recent (every 2 s) add no line twice.
+        polled = page.js("return performance.now();")
+        page.wait("a poll of the ledger", lambda: page.js("return performance.now();") > polled + 2500)
+        if page.js(outcomes) != ["replayed", "committed"]:
+            fail(f"after a poll the ledger panel shows {page.js(outcomes)} for the debit")
+        print("ok: the retried debit shows live as replayed, the first once as committed")
 
         # The stream cut off while the card leaves and comes back: both events once, in order.
         before = page.feed()

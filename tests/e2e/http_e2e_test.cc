@@ -197,6 +197,7 @@ TEST_F(HttpE2eTest, MalformedRequestsGetClearErrors) {
       {"GET", "/v1/readers/%ff%fe/card", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/readers?=x", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/events?resume_after=abc", 400, "INVALID_ARGUMENT"},
+      {"GET", "/v1/events?changes=yes", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/ledger/recent?limit=0", 400, "INVALID_ARGUMENT"},
       {"POST", "/v1/taps:parse?format=xml", 400, "INVALID_ARGUMENT"},
       {"GET", "/v1/nothing", 404, "NOT_FOUND"},
@@ -263,6 +264,10 @@ TEST_F(HttpE2eTest, SessionsCookiesCsrfAndBearerTokens) {
   HttpResponse ledger = Get("/v1/ledger/recent", {cookie});
   EXPECT_EQ(ledger.status, 403);
   EXPECT_EQ(ReasonOf(ledger), "ROLE_DENIED");
+  // Nor the change outcomes on the event stream (refused before the stream starts).
+  HttpResponse changes = Get("/v1/events?changes=1", {cookie});
+  EXPECT_EQ(changes.status, 403) << changes.body;
+  EXPECT_EQ(ReasonOf(changes), "ROLE_DENIED");
   EXPECT_EQ(Get("/v1/ledger/recent", {std::string("Authorization: Bearer ") + kAdminToken}).status,
             200);
 

@@ -195,10 +195,32 @@ class LedgerE2eTest : public ::testing::Test {
   std::unique_ptr<v1::CardService::Stub> cards_;
 };
 
+// A WatchCards stream opened (its snapshot read, so that it is subscribed) with or without the
+// change outcomes.
+std::unique_ptr<grpc::ClientReader<v1::WatchCardsResponse>> Watch(v1::CardService::Stub& cards,
+                                                                  grpc::ClientContext* ctx,
+                                                                  bool include_changes) {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchCardsRequest request;
+  request.set_include_changes(include_changes);
+  std::unique_ptr<grpc::ClientReader<v1::WatchCardsResponse>> stream =
+      cards.WatchCards(ctx, request);
+  v1::WatchCardsResponse first;
+  EXPECT_TRUE(stream->Read(&first));
+  EXPECT_TRUE(first.has_snapshot()) << first.DebugString();
+  return stream;
+}
+
 // A retry with the same request_id (the client lost the first reply) is answered from the
-// ledger: replayed, the same values, and the card is debited once.
+// ledger: replayed, the same values, and the card is debited once. A watcher that asks for
+// change outcomes sees the debit COMMITTED, then its retry REPLAYED (a refused reuse of the id
+// is no change); a watcher that does not ask sees neither.
 TEST_F(LedgerE2eTest, RetriedDebitChangesTheCardOnce) {
   StartInProcess();
+  grpc::ClientContext with_ctx;
+  grpc::ClientContext without_ctx;
+  auto with_changes = Watch(*cards_, &with_ctx, /*include_changes=*/true);
+  auto without_changes = Watch(*cards_, &without_ctx, /*include_changes=*/false);
   const int32_t start = Value(*cards_);
   ASSERT_GT(start, 10);
 
@@ -247,6 +269,45 @@ TEST_F(LedgerE2eTest, RetriedDebitChangesTheCardOnce) {
   EXPECT_EQ(row->value_before, start);
   EXPECT_EQ(row->value_after, start - 7);
   EXPECT_GT(row->pending_seq, 0) << "no PENDING row before the commit";
+
+  // The change outcomes, in order: published before each answer, so all are there by now.
+  struct Seen {
+    v1::ChangeEvent::Outcome outcome;
+    std::string request_id;
+  };
+  const Seen expected[] = {{v1::ChangeEvent::COMMITTED, "debit-once-1"},
+                           {v1::ChangeEvent::REPLAYED, "debit-once-1"},
+                           {v1::ChangeEvent::COMMITTED, "debit-once-2"},
+                           {v1::ChangeEvent::COMMITTED, ""},
+                           {v1::ChangeEvent::COMMITTED, ""}};
+  uint64_t last_sequence = 0;
+  for (const Seen& want : expected) {
+    v1::WatchCardsResponse item;
+    ASSERT_TRUE(with_changes->Read(&item));
+    ASSERT_TRUE(item.has_change()) << item.DebugString();
+    const v1::ChangeEvent& change = item.change();
+    EXPECT_EQ(change.outcome(), want.outcome) << change.DebugString();
+    EXPECT_EQ(change.request_id(), want.request_id) << change.DebugString();
+    EXPECT_EQ(change.method(), "Debit");
+    EXPECT_EQ(change.reader(), reader_);
+    EXPECT_TRUE(change.has_time());
+    EXPECT_GT(change.sequence(), last_sequence);
+    last_sequence = change.sequence();
+    ASSERT_TRUE(change.has_ledger_seq()) << change.DebugString();
+    if (want.request_id == "debit-once-1") {
+      // The DONE row of the first call: the retry was answered from it.
+      EXPECT_EQ(change.ledger_seq(), row->seq);
+      EXPECT_EQ(change.amount(), 7);
+    }
+  }
+  // The watcher without changes gets the next card event and nothing before it.
+  ASSERT_TRUE(sandbox_->Control(0, "remove").ok());
+  v1::WatchCardsResponse item;
+  ASSERT_TRUE(without_changes->Read(&item));
+  EXPECT_TRUE(item.has_event()) << "a watcher without include_changes got " << item.DebugString();
+  EXPECT_EQ(item.event().kind(), v1::CardEvent::CARD_REMOVED);
+  with_ctx.TryCancel();
+  without_ctx.TryCancel();
 }
 
 // Two calls with the same id at once: one changes the card, the other is told to retry (or,

@@ -8,6 +8,11 @@
 // a stream the page opens again names it in ?resume_after=), so nothing is lost, and it drops
 // anything at or below it, so nothing is shown twice. A `reset` event (the resume point left
 // the server's history) is followed by a fresh snapshot that replaces the state.
+//
+// Ledger panel (admin): the rows of /v1/ledger/recent, polled, and the change outcomes of the
+// event stream (?changes=1: committed, replayed, not committed, unknown), shown as they come.
+// A change whose ledger row the poll has brought is shown once, by its row; a replay writes no
+// row, so it is shown from its event.
 "use strict";
 
 (() => {
@@ -22,8 +27,12 @@
     pollTimer: null,
     metrics: null,        // the previous scrape: {time, taps, calls, buckets}
     charts: {},
+    ledgerRows: [],       // the last answer of /v1/ledger/recent
+    changes: [],          // change events of the stream, newest first (at most MAX_CHANGES)
   };
   const MAX_EVENTS = 100;
+  const MAX_CHANGES = 50;
+  const LEDGER_ROWS = 20;
 
   // --- HTTP -----------------------------------------------------------------------------------
 
@@ -122,10 +131,18 @@
 
   // --- Events -----------------------------------------------------------------------------------
 
+  // Change outcomes come with the stream for those who may read the ledger (admin).
+  function canReadLedger() {
+    return !!state.session && state.session.role === "admin";
+  }
+
   function connect() {
     if (state.source) state.source.close();
-    const url = state.lastSequence === null ? "/v1/events"
-                                            : `/v1/events?resume_after=${state.lastSequence}`;
+    const params = new URLSearchParams();
+    if (canReadLedger()) params.set("changes", "1");
+    if (state.lastSequence !== null) params.set("resume_after", state.lastSequence);
+    const query = params.toString();
+    const url = query ? `/v1/events?${query}` : "/v1/events";
     const source = new EventSource(url);
     state.source = source;
     setConnection(state.lastSequence === null ? "connecting" : "reconnecting",
@@ -174,6 +191,12 @@
       state.pcscUnavailable = !!s.pcscUnavailable;
       state.lastSequence = s.sequence || "0";
       renderReaders(new Set());
+      return;
+    }
+    if (item.change) {
+      if (!newer(item.change.sequence)) return;  // seen already
+      state.lastSequence = item.change.sequence;
+      addChange(item.change);
       return;
     }
     const e = item.event;
@@ -227,9 +250,13 @@
       .join("").toUpperCase();
   }
 
+  // An RFC 3339 time (the ledger's has 6 fractional digits, protobuf's up to 9) as a Date.
+  function dateOf(iso) {
+    return iso ? new Date(iso.replace(/(\.\d{3})\d+/, "$1")) : new Date();
+  }
+
   function timeText(iso) {
-    const d = iso ? new Date(iso) : new Date();
-    return d.toLocaleTimeString();
+    return dateOf(iso).toLocaleTimeString();
   }
 
   function addFeed(text, time, sequence) {
@@ -283,16 +310,79 @@
       return { COMMITTED: "committed", NOT_COMMITTED: "not committed" }[row.outcome] || "unknown";
     }
     if (row.event === "DONE") {
-      if (row.outcome === "OK") return "committed";
+      if (row.outcome === "OK") {
+        return row.commit_state === "NOT_COMMITTED" ? "not committed" : "committed";
+      }
       if (row.commit_state === "UNKNOWN") return "unknown";
       return "not committed";
     }
     return row.event.toLowerCase();
   }
 
+  const CHANGE_OUTCOMES = {
+    COMMITTED: "committed", REPLAYED: "replayed", NOT_COMMITTED: "not committed",
+    UNKNOWN: "unknown",
+  };
+
+  function addChange(change) {
+    state.changes.unshift(change);
+    state.changes.length = Math.min(state.changes.length, MAX_CHANGES);
+    renderLedger();
+    refreshLedgerSoon();  // its row, and the chain's status after it
+  }
+
+  // The panel's lines, newest first: the ledger's rows, and the change events no row shows.
+  function ledgerLines() {
+    const rows = state.ledgerRows;
+    // A PENDING row that a DONE or RECONCILED row settled is shown once, by the settling row.
+    const settled = new Set(rows.map((r) => r.pending_seq).filter((s) => s));
+    const lines = [];
+    const seqs = new Set();
+    for (const row of rows) {
+      if (row.event !== "DONE" && row.event !== "RECONCILED" && row.event !== "PENDING") continue;
+      if (row.event === "PENDING" && settled.has(row.seq)) continue;
+      seqs.add(String(row.seq));
+      lines.push({ key: `row-${row.seq}`, seq: String(row.seq), time: row.time,
+                   method: row.method, requestId: row.request_id || "",
+                   amount: row.amount, outcome: outcomeOf(row) });
+    }
+    for (const c of state.changes) {
+      // A replay writes no row: its ledgerSeq names the row it was answered from.
+      const shownByRow = c.outcome !== "REPLAYED" && c.ledgerSeq !== undefined &&
+                         seqs.has(String(c.ledgerSeq));
+      if (shownByRow) continue;
+      lines.push({ key: `change-${c.sequence}`, seq: c.ledgerSeq || "", time: c.time,
+                   method: c.method, requestId: c.requestId || "", amount: c.amount,
+                   outcome: CHANGE_OUTCOMES[c.outcome] || "unknown" });
+    }
+    lines.sort((a, b) => dateOf(b.time) - dateOf(a.time));
+    return lines.slice(0, LEDGER_ROWS + MAX_CHANGES);
+  }
+
+  function renderLedger() {
+    const tbody = $("ledger").tBodies[0];
+    tbody.replaceChildren();
+    for (const line of ledgerLines()) {
+      const tr = document.createElement("tr");
+      tr.dataset.key = line.key;
+      tr.dataset.requestId = line.requestId;
+      tr.dataset.outcome = line.outcome;
+      const cells = [line.seq, timeText(line.time), line.method, line.requestId || "—",
+                     line.amount === null || line.amount === undefined ? "" : String(line.amount),
+                     line.outcome];
+      for (const text of cells) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      tr.lastElementChild.className = `outcome-${line.outcome.replace(/ /g, "-")}`;
+      tbody.append(tr);
+    }
+  }
+
   async function refreshLedger() {
-    if (!state.session || state.session.role !== "admin") return;
-    const response = await api("GET", "/v1/ledger/recent?limit=20").catch(() => null);
+    if (!canReadLedger()) return;
+    const response = await api("GET", `/v1/ledger/recent?limit=${LEDGER_ROWS}`).catch(() => null);
     if (!response || sessionEnded(response)) return;
     const verify = $("ledger-verify");
     if (!response.ok) {
@@ -301,28 +391,8 @@
       return;
     }
     const body = await response.json();
-    const tbody = $("ledger").tBodies[0];
-    tbody.replaceChildren();
-    // A PENDING row that a DONE or RECONCILED row settled is shown once, by the settling row.
-    const settled = new Set((body.rows || []).map((r) => r.pending_seq).filter((s) => s));
-    for (const row of body.rows || []) {
-      if (row.event !== "DONE" && row.event !== "RECONCILED" && row.event !== "PENDING") continue;
-      if (row.event === "PENDING" && settled.has(row.seq)) continue;
-      const tr = document.createElement("tr");
-      const outcome = outcomeOf(row);
-      tr.dataset.requestId = row.request_id || "";
-      tr.dataset.outcome = outcome;
-      const cells = [String(row.seq), timeText(row.time), row.method, row.request_id || "—",
-                     row.amount === null || row.amount === undefined ? "" : String(row.amount),
-                     outcome];
-      for (const text of cells) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        tr.append(td);
-      }
-      tr.lastElementChild.className = `outcome-${outcome.replace(/ /g, "-")}`;
-      tbody.append(tr);
-    }
+    state.ledgerRows = body.rows || [];
+    renderLedger();
     const v = body.verify || {};
     verify.className = `verify ${v.ok ? "verify-ok" : "verify-bad"}`;
     verify.textContent = v.ok ? `chain verified (${v.rowsChecked} rows checked)`

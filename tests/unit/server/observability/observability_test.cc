@@ -82,6 +82,7 @@ TEST_F(ObservabilityTest, HooksKeepTheInnerOnesAndAddMetricsAndOneLinePerCall) {
   debit.code = grpc::StatusCode::OUT_OF_RANGE;
   debit.reason = "INSUFFICIENT_VALUE";
   debit.latency = absl::Microseconds(12345);
+  debit.change_outcome = "NOT_COMMITTED";
   hooks.on_call_done(debit);
   CallInfo internal;
   internal.service = "TapService";
@@ -101,6 +102,8 @@ TEST_F(ObservabilityTest, HooksKeepTheInnerOnesAndAddMetricsAndOneLinePerCall) {
                             R"(service="TapService"})"),
             1);
   EXPECT_EQ(SampleOr0(text, R"(desfired_tap_records_parsed_total{status="rejected"})"), 3);
+  EXPECT_EQ(SampleOr0(text, R"(desfired_changes_total{method="Debit",outcome="NOT_COMMITTED"})"),
+            1);
 
   const std::vector<google::protobuf::Struct> lines = Lines();
   ASSERT_EQ(lines.size(), 2u);
@@ -115,6 +118,7 @@ TEST_F(ObservabilityTest, HooksKeepTheInnerOnesAndAddMetricsAndOneLinePerCall) {
   EXPECT_EQ(Field(lines[0], "reason"), "INSUFFICIENT_VALUE");
   EXPECT_EQ(lines[0].fields().at("latency_ms").number_value(), 12.345);
   EXPECT_EQ(Field(lines[0], "replayed"), "<absent>");
+  EXPECT_EQ(Field(lines[0], "change_outcome"), "NOT_COMMITTED");
   EXPECT_EQ(Field(lines[1], "level"), "warn");  // a server fault
   EXPECT_EQ(Field(lines[1], "request_id"), "<absent>");
   EXPECT_EQ(Field(lines[1], "code"), "INTERNAL");

@@ -94,6 +94,39 @@ TEST(EventHubTest, PcscOutageIsInTheSnapshot) {
   EXPECT_EQ(CardEventKindName(CardEventKind::kPcscUnavailable), "PCSC_UNAVAILABLE");
 }
 
+// A card call's outcome (CHANGE) is numbered and kept like the card events, and resumed from
+// the same history; it changes no state: the snapshot after it is the one before.
+TEST(EventHubTest, ChangeOutcomesAreNumberedWithTheEventsAndChangeNoState) {
+  EventHub hub;
+  const uint64_t added = hub.Publish(ReaderAdded("r0"));
+  std::shared_ptr<const CardSnapshot> before = hub.Snapshot();
+  const uint64_t change =
+      hub.Publish({.kind = CardEventKind::kChange,
+                   .reader = "r0",
+                   .time = kT0,
+                   .change = ChangeRecord{
+                       .outcome = ChangeOutcome::kReplayed, .method = "Debit", .ledger_seq = 7}});
+  EXPECT_EQ(change, added + 1);
+  EXPECT_EQ(hub.Snapshot()->sequence, change);
+  EXPECT_EQ(hub.Snapshot()->readers.size(), before->readers.size());
+  EXPECT_FALSE(hub.Snapshot()->readers[0].card.has_value());
+  absl::StatusOr<std::unique_ptr<Subscription>> resumed = hub.Subscribe(added);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  absl::StatusOr<WatchItem> item = (*resumed)->Next(kWait);
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_FALSE(item->is_snapshot());
+  EXPECT_EQ(item->event->sequence, change);
+  EXPECT_EQ(item->event->kind, CardEventKind::kChange);
+  ASSERT_TRUE(item->event->change.has_value());
+  EXPECT_EQ(item->event->change->outcome, ChangeOutcome::kReplayed);
+  EXPECT_EQ(item->event->change->ledger_seq, 7);
+  EXPECT_EQ(CardEventKindName(CardEventKind::kChange), "CHANGE");
+  EXPECT_EQ(ChangeOutcomeName(ChangeOutcome::kCommitted), "COMMITTED");
+  EXPECT_EQ(ChangeOutcomeName(ChangeOutcome::kReplayed), "REPLAYED");
+  EXPECT_EQ(ChangeOutcomeName(ChangeOutcome::kNotCommitted), "NOT_COMMITTED");
+  EXPECT_EQ(ChangeOutcomeName(ChangeOutcome::kUnknown), "UNKNOWN");
+}
+
 TEST(EventHubTest, AssignsIncreasingSequenceNumbers) {
   EventHub hub;
   EXPECT_EQ(hub.last_sequence(), 0u);
