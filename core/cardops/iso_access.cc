@@ -66,6 +66,14 @@ absl::StatusOr<IsoFile> OpenIso(CardContext& ctx, const Target& target, uint32_t
 
 template <typename Request>
 absl::StatusOr<IsoFile> OpenIsoFor(CardContext& ctx, const Request& r) {
+  if constexpr (requires { r.defer_commit; }) {
+    if (r.defer_commit && (!r.iso.df_name.empty() || r.iso.df_file_id.has_value())) {
+      // CommitTransaction continues a session on an application selected by aid only.
+      return InvalidFieldError("defer_commit",
+                               "a transaction left open must be on an application selected by "
+                               "aid: leave iso.df_name and iso.df_file_id unset");
+    }
+  }
   return OpenIso(ctx, r.target, r.aid, r.auth, r.file_no, r.iso, r.comm_mode);
 }
 

@@ -10,7 +10,9 @@
 // always a fresh one.
 //
 // Besides the errors of Begin and of the DesfireCard ISO calls: INVALID_ARGUMENT for a
-// communication mode override other than plain ("communication_mode"), WriteRecord with an
+// communication mode override other than plain ("communication_mode"), defer_commit with an
+// ISO selection of the application ("defer_commit": CommitTransaction continues only a session
+// on an application selected by aid), WriteRecord with an
 // offset ("offset": APPEND RECORD writes a whole record). ReadRecords cannot learn the record
 // count with ISO commands: total_records is the count read so far (start + records), and a full
 // page always has a next_page_token (the next page may be empty).

@@ -20,7 +20,7 @@ namespace {
 
 constexpr char kKeys[] =
     "key picc     DES    0000000000000000 roles=admin use=picc-master,app-master\n"
-    "key app-zero AES128 00000000000000000000000000000000 roles=admin\n";
+    "key app-zero AES128 00000000000000000000000000000000\n";
 constexpr uint32_t kAid = 0x112233;
 const std::string kNdefDfName("\xD2\x76\x00\x00\x85\x01\x01", 7);
 
