@@ -25,7 +25,7 @@ absl::StatusOr<Bytes> DesfireCard::RunIso(const apdu::CommandApdu& command, size
         absl::FailedPreconditionError(
             "ISO file commands after an EV1 or legacy authentication come back with a CMAC the "
             "host does not check: authenticate with EV2 or LRP, or not at all"),
-        "ISO_NEEDS_EV2_SESSION");
+        "CONDITIONS_NOT_SATISFIED");
   }
   const Bytes wire = command.Encode();
   absl::StatusOr<Bytes> raw = channel_.TransmitIso(wire);
