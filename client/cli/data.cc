@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/cli/commands.h"
+#include "client/cli/iso_options.h"
 #include "client/cli/server_command.h"
 
 namespace desfired::cli {
@@ -110,6 +111,7 @@ void AddWriteOptions(ServerCommand& cmd, const std::string& offset_help) {
 template <typename Request>
 std::optional<int> FillWrite(const ServerCommand& cmd, Request* req) {
   if (absl::Status s = cmd.FileRequest(req); !s.ok()) return cmd.UsageError(s);
+  if (absl::Status s = IsoOptionsInto(cmd, req->mutable_iso()); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
   if (!offset.ok()) return cmd.UsageError(offset.status());
   req->set_offset(static_cast<uint32_t>(*offset));
@@ -128,6 +130,7 @@ int RunWrite(const char* name, const char* summary, const char* offset_help,
   ServerCommand cmd(name, summary);
   cmd.AddFileOptions("a key with write access (omit when writing is free)");
   AddWriteOptions(cmd, offset_help);
+  AddIsoOptions(cmd);
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   Request req;
   if (std::optional<int> failed = FillWrite(cmd, &req)) return *failed;
@@ -148,9 +151,11 @@ int Read(int argc, char** argv) {
   cmd.args().Option("offset", "N", "first byte (default 0)");
   cmd.args().Option("length", "N", "bytes to read (default 0: to the end of the file)");
   cmd.args().Option("out", "FILE|-", "write the raw bytes to FILE, or to stdout with -");
+  AddIsoOptions(cmd);
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadDataRequest req;
   if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
+  if (absl::Status s = IsoOptionsInto(cmd, req.mutable_iso()); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> offset = cmd.Int("offset", 0, 0xFFFFFF, 0);
   if (!offset.ok()) return cmd.UsageError(offset.status());
   absl::StatusOr<int64_t> length = cmd.Int("length", 0, 0xFFFFFF, 0);
@@ -226,9 +231,11 @@ int Records(int argc, char** argv) {
   ServerCommand cmd("records", "Read the records of a linear or cyclic record file, newest first.");
   cmd.AddFileOptions("a key with read access (omit when reading is free)");
   cmd.args().Option("max", "N", "read at most N records (default: all)");
+  AddIsoOptions(cmd);
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   v1::ReadRecordsRequest req;
   if (absl::Status s = cmd.FileRequest(&req); !s.ok()) return cmd.UsageError(s);
+  if (absl::Status s = IsoOptionsInto(cmd, req.mutable_iso()); !s.ok()) return cmd.UsageError(s);
   absl::StatusOr<int64_t> max = cmd.Int("max", 1, INT32_MAX, 0);
   if (!max.ok()) return cmd.UsageError(max.status());
   if (*max > 0) req.set_page_size(static_cast<int32_t>(*max));

@@ -15,7 +15,7 @@ namespace {
 // caller should do next: fix the request (INVALID_ARGUMENT), get the right credentials or
 // state first (PERMISSION_DENIED / FAILED_PRECONDITION), or give up on the command
 // (UNIMPLEMENTED).
-constexpr std::array<StatusWordInfo, 9> kStatusWords = {{
+constexpr std::array<StatusWordInfo, 14> kStatusWords = {{
     {kSwWrongLength, absl::StatusCode::kInvalidArgument, "LENGTH_ERROR", "wrong length"},
     {kSwSecurityNotSatisfied, absl::StatusCode::kPermissionDenied, "PERMISSION_DENIED",
      "security status not satisfied"},
@@ -31,6 +31,15 @@ constexpr std::array<StatusWordInfo, 9> kStatusWords = {{
     {kSwClaNotSupported, absl::StatusCode::kUnimplemented, "ILLEGAL_COMMAND",
      "class not supported"},
     {kSwUnknown, absl::StatusCode::kUnknown, "ISO_STATUS", "no precise diagnosis"},
+    {kSwFileIncompatible, absl::StatusCode::kFailedPrecondition, "WRONG_FILE_TYPE",
+     "command incompatible with the file structure"},
+    {kSwNoCurrentEf, absl::StatusCode::kFailedPrecondition, "CONDITIONS_NOT_SATISFIED",
+     "command not allowed: no current EF"},
+    {kSwRecordNotFound, absl::StatusCode::kOutOfRange, "BOUNDARY_ERROR", "record not found"},
+    {kSwNotEnoughMemory, absl::StatusCode::kOutOfRange, "BOUNDARY_ERROR",
+     "not enough memory space in the file"},
+    {kSwIncorrectP1P2, absl::StatusCode::kInvalidArgument, "PARAMETER_ERROR",
+     "incorrect parameters P1 P2"},
 }};
 
 }  // namespace

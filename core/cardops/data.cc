@@ -1,12 +1,14 @@
 #include "core/cardops/data.h"
 
 #include "core/cardops/file_access.h"
+#include "core/cardops/iso_access.h"
 #include "core/cardops/session.h"
 #include "core/util/status_macros.h"
 
 namespace desfired::cardops {
 
 absl::StatusOr<Bytes> ReadData(CardContext& ctx, const ReadDataRequest& request) {
+  if (request.iso.enabled) return IsoReadData(ctx, request);
   return RunOp<Bytes>(ctx, [&](Bytes& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(OpenedFile file, OpenFileOf(ctx, request, {}));
     DESFIRED_ASSIGN_OR_RETURN(out,
@@ -17,6 +19,7 @@ absl::StatusOr<Bytes> ReadData(CardContext& ctx, const ReadDataRequest& request)
 }
 
 absl::StatusOr<WriteResult> WriteData(CardContext& ctx, const WriteDataRequest& request) {
+  if (request.iso.enabled) return IsoWriteData(ctx, request);
   return RunOp<WriteResult>(ctx, [&](WriteResult& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
                               OpenFileOf(ctx, request, {.type = desfire::FileType::kBackupData}));

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/cardops/context.h"
+#include "core/cardops/iso_ref.h"
 #include "core/cardops/target.h"
 #include "core/desfire/card_types.h"
 #include "core/util/bytes.h"
@@ -38,6 +39,7 @@ struct ReadDataRequest {
   uint32_t offset = 0;
   uint32_t length = 0;                              // 0: to the end of the file
   std::optional<desfire::CommMode> comm_mode = {};  // the override (file_access.h)
+  IsoRef iso = {};  // the ISO/IEC 7816-4 commands instead (iso_access.h)
 };
 
 absl::StatusOr<Bytes> ReadData(CardContext& ctx, const ReadDataRequest& request);
@@ -51,6 +53,7 @@ struct WriteDataRequest {
   Bytes data = {};
   std::optional<desfire::CommMode> comm_mode = {};  // the override (file_access.h)
   bool defer_commit = false;  // a backup file's change waits for CommitTransaction
+  IsoRef iso = {};            // the ISO/IEC 7816-4 commands instead (iso_access.h)
 };
 
 struct WriteResult {

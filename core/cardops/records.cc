@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/cardops/file_access.h"
+#include "core/cardops/iso_access.h"
 #include "core/cardops/paging.h"
 #include "core/cardops/session.h"
 #include "core/util/status_macros.h"
@@ -10,6 +11,7 @@
 namespace desfired::cardops {
 
 absl::StatusOr<RecordPage> ReadRecords(CardContext& ctx, const ReadRecordsRequest& request) {
+  if (request.iso.enabled) return IsoReadRecords(ctx, request);
   return RunOp<RecordPage>(ctx, [&](RecordPage& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(Page page, PageOf(request.page_size, request.page_token));
     const uint8_t file_no = request.file_no;
@@ -41,6 +43,7 @@ absl::StatusOr<RecordPage> ReadRecords(CardContext& ctx, const ReadRecordsReques
 }
 
 absl::StatusOr<WriteResult> WriteRecord(CardContext& ctx, const WriteRecordRequest& request) {
+  if (request.iso.enabled) return IsoWriteRecord(ctx, request);
   return RunOp<WriteResult>(ctx, [&](WriteResult& out) -> absl::Status {
     DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
                               OpenFileOf(ctx, request, {.type = desfire::FileType::kCyclicRecord}));

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "core/cardops/context.h"
 #include "core/cardops/data.h"
+#include "core/cardops/iso_ref.h"
 #include "core/cardops/target.h"
 #include "core/desfire/card_types.h"
 #include "core/util/bytes.h"
@@ -38,6 +39,7 @@ struct ReadRecordsRequest {
   std::optional<desfire::CommMode> comm_mode = {};  // the override (file_access.h)
   int32_t page_size = 0;                            // paging.h
   std::string page_token = {};                      // paging.h
+  IsoRef iso = {};  // the ISO/IEC 7816-4 commands instead (iso_access.h)
 };
 
 struct Record {
@@ -63,6 +65,7 @@ struct WriteRecordRequest {
   Bytes data = {};
   std::optional<desfire::CommMode> comm_mode = {};  // the override (file_access.h)
   bool defer_commit = false;                        // leave the change for CommitTransaction
+  IsoRef iso = {};  // the ISO/IEC 7816-4 commands instead (iso_access.h)
 };
 
 // committed = !defer_commit.

@@ -161,6 +161,11 @@ absl::StatusOr<Opened> Begin(CardContext& ctx, const Target& target, uint32_t ai
     DESFIRED_RETURN_IF_ERROR(Alive(ctx));
     DESFIRED_RETURN_IF_ERROR(Authenticate(ctx, aid, key));
   }
+  RememberSession(ctx, aid, key);
+  return Opened{aid, key, false};
+}
+
+void RememberSession(CardContext& ctx, uint32_t aid, const KeyChoice& key) {
   SessionMemo& memo = ctx.session;
   memo.open = true;
   memo.uid = ctx.uid;
@@ -170,7 +175,6 @@ absl::StatusOr<Opened> Begin(CardContext& ctx, const Target& target, uint32_t ai
     memo.key_number = key.number;
     memo.scheme = key.scheme;
   }
-  return Opened{aid, key, false};
 }
 
 absl::Status RunOpStatus(CardContext& ctx, absl::FunctionRef<absl::Status()> body) {

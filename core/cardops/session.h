@@ -89,6 +89,10 @@ absl::Status Authenticate(CardContext& ctx, uint32_t aid, const KeyChoice& key);
 absl::StatusOr<Opened> Begin(CardContext& ctx, const Target& target, uint32_t aid,
                              const KeyRef& auth, const std::optional<FileRef>& file = std::nullopt);
 
+// Records in ctx.session that the card's session is now on `aid` with `key` (step 3 of Begin;
+// iso_access.h opens its sessions itself).
+void RememberSession(CardContext& ctx, uint32_t aid, const KeyChoice& key);
+
 // Runs `body` on a fresh result; when it fails, ctx.session is reset and its status returned.
 template <typename Result>
 absl::StatusOr<Result> RunOp(CardContext& ctx, absl::FunctionRef<absl::Status(Result&)> body) {

@@ -463,11 +463,13 @@ absl::StatusOr<FileSettings> DesfireCard::SettingsFor(uint8_t file_no, FileType 
 }
 
 absl::Status DesfireCard::RunChange(Command change, TxOptions tx) {
-  absl::StatusOr<Bytes> changed = Run(std::move(change));
+  return FinishChange(Run(std::move(change)).status(), std::move(tx));
+}
+
+absl::Status DesfireCard::FinishChange(absl::Status changed, TxOptions tx) {
   if (!changed.ok()) {
-    if (!CardGone(changed.status())) (void)AbortTransaction();
-    return FailedChange(changed.status(), apdu::CommitState::kNotCommitted,
-                        "nothing was committed");
+    if (!CardGone(changed)) (void)AbortTransaction();
+    return FailedChange(changed, apdu::CommitState::kNotCommitted, "nothing was committed");
   }
   if (!tx.commit) return absl::OkStatus();
   if (tx.before_commit) {

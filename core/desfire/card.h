@@ -57,6 +57,7 @@
 #include "core/crypto/key_type.h"
 #include "core/desfire/card_types.h"
 #include "core/desfire/channel.h"
+#include "core/desfire/iso_apdu.h"
 #include "core/desfire/session.h"
 #include "core/util/bytes.h"
 
@@ -170,6 +171,31 @@ class DesfireCard {
   // EV2/EV3 GetFileCounters (0xF6): the file's SDM read counter (24 bits), enciphered reply.
   absl::StatusOr<uint32_t> GetFileCounters(uint8_t file_no);
 
+  // --- ISO/IEC 7816-4 file access (iso_files.cc; iso_apdu.h; docs/ev3.md) ----------------
+  // Plain APDUs (CLA 00) beside the native commands. The cards offer them without secure
+  // messaging: on a file whose access needs a key, authenticate natively (EV2 or LRP) first;
+  // the session is left as it is (no command counter step, as NXP's reader library does). In
+  // an EV1 or legacy session FAILED_PRECONDITION: EV1 cards append a CMAC to ISO answers that
+  // the host does not check. Any error ends the session, as a native error does.
+  // SELECT FILE: selecting a DF (by FID or name; 3F00 the PICC level) ends the session and
+  // rolls back an open transaction, as SelectApplication does; selecting an EF (kChildEf, or
+  // kFileId naming an EF of the current DF) keeps them.
+  absl::Status IsoSelectFile(IsoSelectBy by, ByteSpan id);
+  // READ BINARY from `offset` of a standard or backup file; `length` 0 reads to the end (in
+  // reads of up to 256 bytes).
+  absl::StatusOr<Bytes> IsoReadBinary(IsoFile file, uint32_t offset, uint32_t length);
+  // UPDATE BINARY (in writes of up to 255 bytes), then CommitTransaction unless !tx.commit (a
+  // backup file keeps the change in the transaction; a standard file takes it at once and the
+  // commit finds nothing to do).
+  absl::Status IsoUpdateBinary(IsoFile file, uint32_t offset, ByteSpan data, TxOptions tx = {});
+  // READ RECORD: `count` records from `first` (1: the newest) towards the oldest, newest first;
+  // count 0: to the oldest. The list ends early where the card answers 6A83 (no such record;
+  // the session ends with that error).
+  absl::StatusOr<std::vector<Bytes>> IsoReadRecords(IsoFile file, uint32_t first, uint32_t count);
+  // APPEND RECORD (1..255 bytes, at most the record size), then CommitTransaction unless
+  // !tx.commit.
+  absl::Status IsoAppendRecord(IsoFile file, ByteSpan data, TxOptions tx = {});
+
   // --- State ----------------------------------------------------------------------------
   // Uses `settings` for `file_no` until the session ends, instead of asking the card (for
   // applications whose key settings forbid GetFileSettings without the master key).
@@ -185,6 +211,10 @@ class DesfireCard {
   absl::StatusOr<Bytes> Run(Command command);
   // Sends `change`, then CommitTransaction when tx.commit; aborts on failure.
   absl::Status RunChange(Command change, TxOptions tx);
+  // The commit part of RunChange for a change that was sent with status `changed`.
+  absl::Status FinishChange(absl::Status changed, TxOptions tx);
+  // Sends one ISO APDU and decodes the answer (iso_files.cc); an error ends the session.
+  absl::StatusOr<Bytes> RunIso(const apdu::CommandApdu& command, size_t max_data);
   absl::StatusOr<FileSettings> SettingsFor(uint8_t file_no, FileType want, absl::string_view op);
   absl::Status ChangeValue(Ins ins, uint8_t file_no, int32_t amount, TxOptions tx);
   absl::Status WriteChange(Ins ins, uint8_t file_no, Bytes header, ByteSpan data, TxOptions tx,

@@ -83,6 +83,9 @@ class Channel {
   // Sends `ins` with `payload` (chained in ≤ 54-byte frames) and returns the reply.
   absl::StatusOr<NativeResponse> Transceive(Ins ins, ByteSpan payload,
                                             const TransceiveOptions& options = {});
+  // Sends one ISO/IEC 7816-4 APDU (CLA 00) as it is, logged like the native frames, and
+  // returns the raw answer (data ‖ SW1 SW2): iso_apdu.h decodes it.
+  absl::StatusOr<Bytes> TransmitIso(ByteSpan apdu) { return Exchange(apdu, false); }
 
  private:
   absl::StatusOr<Bytes> Exchange(ByteSpan frame, bool redact);

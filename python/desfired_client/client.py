@@ -177,6 +177,17 @@ def _auth(key_name, key_no):
     return card_pb2.KeyRef(key_name=key_name, key_number=key_no) if key_name else None
 
 
+def _iso(iso):
+    """IsoAccess from `iso`: None (the native commands), True (ISO commands, the file by its
+    short file id), a dict of IsoAccess fields (df_name, df_file_id, ef_file_id) or an
+    IsoAccess (docs/ev3.md "ISO 7816-4 file access")."""
+    if iso is None or isinstance(iso, card_pb2.IsoAccess):
+        return iso
+    if iso is True:
+        return card_pb2.IsoAccess(enabled=True)
+    return card_pb2.IsoAccess(enabled=True, **iso)
+
+
 class Client:
     """Typed calls of desfired; build one with connect().
 
@@ -304,20 +315,22 @@ class Client:
     # --- files -----------------------------------------------------------------------------
 
     def read_data(self, reader, aid, file_no, key_name=None, key_no=0, offset=0, length=0,
-                  expected_uid=None):
-        """Bytes of a standard or backup data file (length 0: to the end of the file)."""
+                  expected_uid=None, iso=None):
+        """Bytes of a standard or backup data file (length 0: to the end of the file); with
+        `iso` (see _iso) by ISO READ BINARY."""
         request = card_pb2.ReadDataRequest(target=_target(reader, expected_uid), aid=aid,
                                            file_no=file_no, auth=_auth(key_name, key_no),
-                                           offset=offset, length=length)
+                                           offset=offset, length=length, iso=_iso(iso))
         return self.call("ReadData", request).data
 
     def write_data(self, reader, aid, file_no, data, key_name=None, key_no=0, offset=0,
-                   request_id=None, expected_uid=None):
-        """Writes bytes of a data file (a backup file is committed); WriteDataResponse."""
+                   request_id=None, expected_uid=None, iso=None):
+        """Writes bytes of a data file (a backup file is committed); WriteDataResponse. With
+        `iso` (see _iso) by ISO UPDATE BINARY."""
         request = card_pb2.WriteDataRequest(target=_target(reader, expected_uid), aid=aid,
                                             file_no=file_no, auth=_auth(key_name, key_no),
                                             offset=offset, data=bytes(data),
-                                            request_id=request_id or "")
+                                            request_id=request_id or "", iso=_iso(iso))
         return self.change("WriteData", request)
 
     def get_value(self, reader, aid, file_no, key_name=None, key_no=0, expected_uid=None):
@@ -353,10 +366,13 @@ class Client:
         return self._value_change("LimitedCredit", card_pb2.LimitedCreditRequest, reader, aid,
                                   file_no, amount, key_name, key_no, request_id, expected_uid)
 
-    def read_records(self, reader, aid, file_no, key_name=None, key_no=0, expected_uid=None):
-        """Every record of a record file, newest first (ReadRecordsResponse.Record list)."""
+    def read_records(self, reader, aid, file_no, key_name=None, key_no=0, expected_uid=None,
+                     iso=None):
+        """Every record of a record file, newest first (ReadRecordsResponse.Record list); with
+        `iso` (see _iso) by ISO READ RECORD."""
         request = card_pb2.ReadRecordsRequest(target=_target(reader, expected_uid), aid=aid,
-                                              file_no=file_no, auth=_auth(key_name, key_no))
+                                              file_no=file_no, auth=_auth(key_name, key_no),
+                                              iso=_iso(iso))
         return self.call_all_pages("ReadRecords", request, "records")
 
     # --- tap records -------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class LiveServerTest(unittest.TestCase):
 
     def test_read_data(self):
         self.assertEqual(self.client.read_data(self.reader, AID, 4), FILE4)
+        # The same bytes by ISO READ BINARY (file 4 is plain and free: its short file id).
+        self.assertEqual(self.client.read_data(self.reader, AID, 4, iso=True), FILE4)
         secret = self.client.read_data(self.reader, AID, 5, key_name="transit-read", key_no=1,
                                        offset=0, length=6)
         self.assertEqual(secret, b"SECRET")

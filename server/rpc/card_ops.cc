@@ -39,9 +39,16 @@ Bytes BytesOf(const std::string& data) {
   return Bytes(span.begin(), span.end());
 }
 
+cardops::IsoRef IsoOf(const v1::IsoAccess& iso) {
+  cardops::IsoRef out{.enabled = iso.enabled(), .df_name = BytesOf(iso.df_name())};
+  if (iso.has_df_file_id()) out.df_file_id = static_cast<uint16_t>(iso.df_file_id());
+  if (iso.has_ef_file_id()) out.ef_file_id = static_cast<uint16_t>(iso.ef_file_id());
+  return out;
+}
+
 // The core request `Core` with the fields card requests share copied from the proto request:
-// target and auth always; aid, file_no, comm_mode, defer_commit, page_size and page_token where
-// `Core` has them. The caller sets the fields of its own operation.
+// target and auth always; aid, file_no, comm_mode, defer_commit, page_size, page_token and iso
+// where `Core` has them. The caller sets the fields of its own operation.
 template <typename Core, typename Request>
 Core CoreRequest(const Request& r) {
   Core out;
@@ -53,6 +60,7 @@ Core CoreRequest(const Request& r) {
   if constexpr (requires { out.defer_commit; }) out.defer_commit = r.defer_commit();
   if constexpr (requires { out.page_size; }) out.page_size = r.page_size();
   if constexpr (requires { out.page_token; }) out.page_token = r.page_token();
+  if constexpr (requires { out.iso; }) out.iso = IsoOf(r.iso());
   return out;
 }
 

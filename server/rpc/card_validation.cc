@@ -127,6 +127,25 @@ absl::Status CheckCommMode(v1::CommunicationMode mode) {
   return absl::OkStatus();
 }
 
+// IsoAccess (docs/ev3.md): ids of 16 bits, a DF name of 1..16 bytes or a DF id, not both.
+absl::Status CheckIso(const v1::IsoAccess& iso) {
+  if (!iso.enabled()) {
+    if (iso.ByteSizeLong() != 0) {
+      return InvalidFieldError("iso.enabled", "ISO selections are given with enabled = true");
+    }
+    return absl::OkStatus();
+  }
+  if (iso.df_name().size() > kMaxDfNameBytes) {
+    return InvalidFieldError("iso.df_name", "a DF name has 1..16 bytes");
+  }
+  if (!iso.df_name().empty() && iso.has_df_file_id()) {
+    return InvalidFieldError("iso.df_file_id", "select the application by DF name or by id");
+  }
+  if (iso.df_file_id() > kMaxIsoId) return InvalidFieldError("iso.df_file_id", "over 16 bits");
+  if (iso.ef_file_id() > kMaxIsoId) return InvalidFieldError("iso.ef_file_id", "over 16 bits");
+  return absl::OkStatus();
+}
+
 absl::Status CheckRequestId(absl::string_view id) {
   if (id.size() > kMaxRequestIdBytes) {
     return InvalidFieldError("request_id",
@@ -332,6 +351,7 @@ absl::Status Validate(const v1::GetFileSettingsRequest& request) { return CheckF
 
 absl::Status Validate(const v1::ReadDataRequest& request) {
   DESFIRED_RETURN_IF_ERROR(CheckFileCall(request));
+  DESFIRED_RETURN_IF_ERROR(CheckIso(request.iso()));
   DESFIRED_RETURN_IF_ERROR(Check24("offset", request.offset()));
   DESFIRED_RETURN_IF_ERROR(Check24("length", request.length()));
   return CheckCommMode(request.communication_mode());
@@ -339,6 +359,7 @@ absl::Status Validate(const v1::ReadDataRequest& request) {
 
 absl::Status Validate(const v1::WriteDataRequest& request) {
   DESFIRED_RETURN_IF_ERROR(CheckFileCall(request));
+  DESFIRED_RETURN_IF_ERROR(CheckIso(request.iso()));
   DESFIRED_RETURN_IF_ERROR(CheckWrite(request.offset(), request.data()));
   DESFIRED_RETURN_IF_ERROR(CheckCommMode(request.communication_mode()));
   return CheckRequestId(request.request_id());
@@ -355,12 +376,14 @@ absl::Status Validate(const v1::LimitedCreditRequest& request) { return CheckVal
 
 absl::Status Validate(const v1::ReadRecordsRequest& request) {
   DESFIRED_RETURN_IF_ERROR(CheckFileCall(request));
+  DESFIRED_RETURN_IF_ERROR(CheckIso(request.iso()));
   DESFIRED_RETURN_IF_ERROR(CheckCommMode(request.communication_mode()));
   return CheckPaging(request.page_size(), request.page_token());
 }
 
 absl::Status Validate(const v1::WriteRecordRequest& request) {
   DESFIRED_RETURN_IF_ERROR(CheckFileCall(request));
+  DESFIRED_RETURN_IF_ERROR(CheckIso(request.iso()));
   DESFIRED_RETURN_IF_ERROR(CheckWrite(request.offset(), request.data()));
   DESFIRED_RETURN_IF_ERROR(CheckCommMode(request.communication_mode()));
   return CheckRequestId(request.request_id());

@@ -112,7 +112,7 @@ Bytes Card::Transmit(ByteSpan apdu) {
   if (apdu.empty()) return IsoStatus(IsoSw::kWrongLength);
   const uint8_t cla = apdu[0];
   if (cla == kClaReader) return TransmitReader(apdu);
-  if (cla == kClaIso) return TransmitIsoSelect(apdu);
+  if (cla == kClaIso) return TransmitIso(apdu);
   if (cla == kClaNativeWrapped) {
     if (apdu.size() < kWrappedHeader) return IsoStatus(IsoSw::kWrongLength);
     if (apdu[2] != 0 || apdu[3] != 0) return IsoStatus(IsoSw::kWrongP1P2);
@@ -163,31 +163,6 @@ Bytes Card::TransmitReader(ByteSpan apdu) {
   }
   AppendSw(out, IsoSw::kOk);
   return out;
-}
-
-Bytes Card::TransmitIsoSelect(ByteSpan apdu) {
-  if (apdu.size() < kWrappedHeader) return IsoStatus(IsoSw::kWrongLength);
-  if (apdu[1] != kInsIsoSelect) return IsoStatus(IsoSw::kInsNotSupported);
-  if (apdu[2] != kP1SelectByDfName) return IsoStatus(IsoSw::kWrongP1P2);
-  if (apdu.size() < kWrappedHeader + 2) return IsoStatus(IsoSw::kWrongLength);
-  const size_t lc = apdu[4];
-  const size_t n = apdu.size() - kWrappedHeader - 1;
-  if (lc == 0 || (n != lc && n != lc + 1)) return IsoStatus(IsoSw::kWrongLength);
-  const ByteSpan name = apdu.subspan(kWrappedHeader + 1, lc);
-  pending_out_.clear();
-  pending_ins_.reset();
-  auth_.Cancel();
-  if (name == ByteSpan(kDesfireDfName, sizeof(kDesfireDfName))) {
-    Select(std::nullopt);
-    return IsoStatus(IsoSw::kOk);
-  }
-  for (const Application& app : state_.applications) {
-    if (!app.df_name.empty() && ByteSpan(app.df_name) == name) {
-      Select(app.aid);
-      return IsoStatus(IsoSw::kOk);
-    }
-  }
-  return IsoStatus(IsoSw::kFileNotFound);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -406,6 +381,7 @@ void Card::Select(std::optional<uint32_t> aid) {
   AbortTransaction();
   channel_.Reset();
   selected_ = aid;
+  iso_ef_.reset();
 }
 
 bool Card::MasterKeyAuthenticated() { return channel_.authenticated() && channel_.key_no() == 0; }

@@ -5,7 +5,8 @@
 //   Transmit(apdu)
 //     ├─ FF CA 00 00 00 (reader GET DATA)      -> UID ‖ 90 00 (as a PC/SC reader answers;
 //     │                                            P1 01: the ATS historical bytes)
-//     ├─ 00 A4 04 00 Lc DF-name (ISO SELECT)    -> 90 00 / 6A 82
+//     ├─ 00 INS .. (ISO/IEC 7816-4: SELECT FILE, READ/UPDATE BINARY, READ RECORD, APPEND
+//     │            RECORD; card_iso.cc)          -> data ‖ 90 00 / 6A 82 / 69 82 ...
 //     ├─ 90 INS 00 00 [Lc data] [00] (wrapped)  -> ProcessFrame(INS ‖ data) -> data ‖ 91 status
 //     └─ INS data (native frame)                -> ProcessFrame           -> status ‖ data
 //   ProcessFrame: 0xAF continuation (pending output frames, authentication step 2, chained
@@ -94,7 +95,14 @@ class Card {
   Frame ProcessFrame(ByteSpan frame);
   Result Dispatch(Ins ins, ByteSpan data);
   Frame Emit(Ins ins, ByteSpan data, Result result);
-  Bytes TransmitIsoSelect(ByteSpan apdu);
+  // CLA 00: SELECT FILE, READ/UPDATE BINARY, READ RECORD, APPEND RECORD (card_iso.cc).
+  Bytes TransmitIso(ByteSpan apdu);
+  Bytes IsoSelectFile(uint8_t p1, ByteSpan id);
+  // The file an ISO command names: SFI `sfi` of the selected application, or the current EF
+  // when `sfi` is nullopt; checks the read (or write) rights and plain communication.
+  IsoSw IsoFileOf(std::optional<uint8_t> sfi, bool write, File*& f);
+  Bytes IsoBinary(uint8_t ins, uint8_t p1, uint8_t p2, ByteSpan data, std::optional<size_t> ne);
+  Bytes IsoRecord(uint8_t ins, uint8_t p1, uint8_t p2, ByteSpan data, std::optional<size_t> ne);
   Bytes TransmitReader(ByteSpan apdu);
 
   // Helpers.
@@ -193,6 +201,7 @@ class Card {
   Bytes ats_;
   Bytes atr_;
   std::optional<uint32_t> selected_;
+  std::optional<uint8_t> iso_ef_;  // the current EF (file number) of the ISO commands
   SecureChannel channel_;
   CardAuthenticator auth_;
   // Output chaining: frames still to send; the last one carries `pending_status_`.

@@ -117,6 +117,14 @@ enum class IsoSw : uint16_t {
   kInsNotSupported = 0x6D00,
   kClaNotSupported = 0x6E00,
   kFunctionNotSupported = 0x6A81,
+  // The ISO file commands (card_iso.cc).
+  kIncompatibleFile = 0x6981,
+  kSecurityNotSatisfied = 0x6982,
+  kConditionsNotSatisfied = 0x6985,
+  kNoCurrentEf = 0x6986,
+  kRecordNotFound = 0x6A83,
+  kFileFull = 0x6A84,
+  kWrongOffset = 0x6B00,
 };
 
 // The DESFire PICC-level ISO DF name (SELECT by name selects the PICC level).

@@ -233,7 +233,8 @@ TEST(CardFrontTest, IsoSelectOfDesfireDfName) {
   Card card(CardState::Blank());
   EXPECT_EQ(HexEncode(card.Transmit(H("00A4040007D276000085010000"))), "9000");
   EXPECT_EQ(HexEncode(card.Transmit(H("00A4040007D276000085010100"))), "6a82");
-  EXPECT_EQ(HexEncode(card.Transmit(H("00A4000002 3F00"))), "6a86");
+  EXPECT_EQ(HexEncode(card.Transmit(H("00A4000002 3F00"))), "9000");  // the PICC level
+  EXPECT_EQ(HexEncode(card.Transmit(H("00A4010002 3F00"))), "6a86");
 }
 
 TEST(CardFrontTest, NativeFraming) {
@@ -255,7 +256,8 @@ TEST(CardFrontTest, MalformedApdusGetStatusWords) {
   EXPECT_EQ(HexEncode(card.Transmit(H("9099000000"))), "911c");          // unknown INS
   EXPECT_EQ(HexEncode(card.Transmit(H("90AF000000"))), "911c");          // nothing to continue
   EXPECT_EQ(HexEncode(card.Transmit(H("80CA000000"))), "6e00");          // unknown CLA
-  EXPECT_EQ(HexEncode(card.Transmit(H("00B0000000"))), "6d00");          // ISO INS
+  EXPECT_EQ(HexEncode(card.Transmit(H("0084000008"))), "6d00");          // ISO INS
+  EXPECT_EQ(HexEncode(card.Transmit(H("00B0000000"))), "6986");          // no current EF
   EXPECT_EQ(HexEncode(card.Transmit(H("90BD0000010100"))), "919d");      // no application
 }
 

@@ -112,11 +112,11 @@ TEST(StatusConvertTest, IsoStatusWordGoesToMetadata) {
   EXPECT_EQ(info.reason(), "PERMISSION_DENIED");
   EXPECT_THAT(info.metadata(), ElementsAre(Pair("sw", "6982")));
 
-  const absl::Status unknown = apdu::StatusWordToStatus(0x6A84);
+  const absl::Status unknown = apdu::StatusWordToStatus(0x6A88);
   info = ConvertAndCheck(unknown);
   EXPECT_EQ(ToGrpcStatus(unknown).error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(info.reason(), "ISO_STATUS");
-  EXPECT_THAT(info.metadata(), ElementsAre(Pair("sw", "6A84")));
+  EXPECT_THAT(info.metadata(), ElementsAre(Pair("sw", "6A88")));
 }
 
 TEST(StatusConvertTest, CoreReasonsWithoutStatusBytes) {

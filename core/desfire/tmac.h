@@ -1,0 +1,61 @@
+// Transaction MAC (DESFire EV2/EV3, DESFire Light): the host side's session keys, Transaction
+// MAC Input (TMI) and Transaction MAC Value (TMV), as pure functions. The formulas are those
+// of the DESFire Light data sheet MF2DLHX0 §10.3 as public sources quote them (pm3
+// desfirecrypto.c DesfireGenTransSessionKeyEV2; ../shared/vectors/ev3_vectors.md §6):
+//
+//   SV1 = 5A 00 01 00 80 ‖ (TMC + 1, 4 bytes LSB first) ‖ UID (7 bytes)     (16 bytes)
+//   SV2 = A5 00 01 00 80 ‖ (TMC + 1) ‖ UID
+//   SesTMMACKey = CMAC(AppTransactionMACKey; SV1), SesTMENCKey = CMAC(AppTransactionMACKey; SV2)
+//   TMV = the 8 odd bytes (1, 3, .. 15) of CMAC(SesTMMACKey; TMI)
+//   TMI: per command, its plain parameters and data, zero-padded to a 16-byte boundary; a
+//   value command (GetValue, Credit, Debit, LimitedCredit): Cmd ‖ FileNo ‖ Value (4, LSB
+//   first) ‖ 00 × 10.
+//
+//   DESFIRED_ASSIGN_OR_RETURN(TmacSessionKeys k, DeriveTmacSessionKeys(tmac_key, tmc, uid));
+//   Bytes tmi;
+//   AppendTmi(tmi, TmiValueEntry(0xDC, 1, 150));
+//   DESFIRED_ASSIGN_OR_RETURN(Bytes tmv, ComputeTmv(k.mac, tmi));
+//
+// No public TMV test vector exists (ev3_vectors.md §6): the session keys are tested against
+// pm3's vector, the TMV against the emulator's independent implementation
+// (sim/card/tmac_crypto.h).
+//
+// Errors: INVALID_ARGUMENT for a key that is not 16 bytes or a UID that is not 7 bytes.
+// Returned key bytes are the caller's to wipe. Thread-safe: pure functions.
+#ifndef DESFIRED_CORE_DESFIRE_TMAC_H_
+#define DESFIRED_CORE_DESFIRE_TMAC_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "core/util/bytes.h"
+
+namespace desfired::desfire {
+
+inline constexpr size_t kTmvLength = 8;
+
+struct TmacSessionKeys {
+  Bytes mac;  // SesTMMACKey
+  Bytes enc;  // SesTMENCKey
+};
+
+// The keys of the transaction that ends with Transaction MAC Counter `tmc` + 1 (`tmc` is the
+// counter before it, as the card reports it).
+absl::StatusOr<TmacSessionKeys> DeriveTmacSessionKeys(ByteSpan tmac_key, uint32_t tmc,
+                                                      ByteSpan uid);
+
+// Appends `entry` to `tmi`, zero-padded to a 16-byte boundary.
+void AppendTmi(Bytes& tmi, ByteSpan entry);
+
+// The TMI entry of a value command: Cmd ‖ FileNo ‖ Value (LSB first).
+Bytes TmiValueEntry(uint8_t cmd, uint8_t file_no, int32_t value);
+
+// The TMV of `tmi` under SesTMMACKey.
+absl::StatusOr<Bytes> ComputeTmv(ByteSpan ses_tm_mac_key, ByteSpan tmi);
+
+// True when `tmv` is ComputeTmv(ses_tm_mac_key, tmi), compared in constant time.
+bool TmvMatches(ByteSpan ses_tm_mac_key, ByteSpan tmi, ByteSpan tmv);
+
+}  // namespace desfired::desfire
+
+#endif  // DESFIRED_CORE_DESFIRE_TMAC_H_
