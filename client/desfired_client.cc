@@ -237,6 +237,7 @@ DESFIRED_CARD_MUTATION(FormatCard)
 DESFIRED_CARD_MUTATION(CreateApplication)
 DESFIRED_CARD_MUTATION(DeleteApplication)
 DESFIRED_CARD_MUTATION(CreateFile)
+DESFIRED_CARD_MUTATION(ChangeFileSettings)
 DESFIRED_CARD_MUTATION(DeleteFile)
 DESFIRED_CARD_MUTATION(ChangeKey)
 DESFIRED_CARD_MUTATION(ChangeKeySettings)
@@ -253,6 +254,32 @@ DESFIRED_CARD_MUTATION(ChangeKeySettings)
 DESFIRED_TAP_UNARY(ParseTaps)
 DESFIRED_TAP_UNARY(VerifySun)
 #undef DESFIRED_TAP_UNARY
+
+absl::StatusOr<v1::VerifySunResponse> Client::VerifySunStream(
+    const std::vector<v1::VerifySunRequest>& chunks,
+    const std::function<void(const v1::VerifySunResponse&)>& on_results) {
+  if (stubs_->taps == nullptr) return absl::FailedPreconditionError("no TapService stub");
+  grpc::ClientContext context;
+  Prepare(&context, options_.deadline);
+  std::unique_ptr<grpc::ClientReaderWriterInterface<v1::VerifySunRequest, v1::VerifySunResponse>>
+      stream = stubs_->taps->VerifySunStream(&context);
+  v1::VerifySunResponse response;
+  bool open = true;
+  for (const v1::VerifySunRequest& chunk : chunks) {
+    if (!stream->Write(chunk) || !stream->Read(&response)) {
+      open = false;
+      break;
+    }
+    if (on_results) on_results(response);
+  }
+  if (open) {
+    stream->WritesDone();
+    if (!stream->Read(&response)) response.Clear();
+  }
+  grpc::Status status = stream->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
 
 absl::Status Client::WatchCards(const v1::WatchCardsRequest& request,
                                 const std::function<bool(const v1::WatchCardsResponse&)>& on_item,

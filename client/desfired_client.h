@@ -42,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -197,6 +198,8 @@ class Client {
   absl::StatusOr<v1::DeleteApplicationResponse> DeleteApplication(
       v1::DeleteApplicationRequest request);
   absl::StatusOr<v1::CreateFileResponse> CreateFile(v1::CreateFileRequest request);
+  absl::StatusOr<v1::ChangeFileSettingsResponse> ChangeFileSettings(
+      v1::ChangeFileSettingsRequest request);
   absl::StatusOr<v1::DeleteFileResponse> DeleteFile(v1::DeleteFileRequest request);
   absl::StatusOr<v1::ChangeKeyResponse> ChangeKey(v1::ChangeKeyRequest request);
   absl::StatusOr<v1::ChangeKeySettingsResponse> ChangeKeySettings(
@@ -218,6 +221,11 @@ class Client {
   absl::StatusOr<v1::ParseTapsResponse> ParseTaps(const v1::ParseTapsRequest& request);
   // SUN messages verified with the server's keys (never retried; a read).
   absl::StatusOr<v1::VerifySunResponse> VerifySun(const v1::VerifySunRequest& request);
+  // VerifySunStream: the chunks one after the other, each answered (`on_results`, in order)
+  // before the next is written; returns the stream's counts (the last response). No retry.
+  absl::StatusOr<v1::VerifySunResponse> VerifySunStream(
+      const std::vector<v1::VerifySunRequest>& chunks,
+      const std::function<void(const v1::VerifySunResponse&)>& on_results);
 
   // Streams records through ParseTapStream with bounded memory. `next` is called from a writer
   // thread of this call: it fills *input and returns true, returns false at the end of the

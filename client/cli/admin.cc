@@ -1,6 +1,6 @@
-// desfirectl format, create-app, delete-app, create-file, delete-file, change-key,
-// change-key-settings: issuing cards. Keys are named (the server's key store holds them).
-// Each command adds its options, parses them and hands RunChange its request's own fields,
+// desfirectl format, create-app, delete-app, create-file, change-file-settings, delete-file,
+// change-key, change-key-settings: issuing cards. Keys are named (the server's key store holds
+// them). Each command adds its options, parses them and hands RunChange its request's own fields,
 // its call and the sentence that says what was done.
 #include <iostream>
 #include <string>
@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/cli/commands.h"
+#include "client/cli/sdm_options.h"
 #include "client/cli/server_command.h"
 #include "core/util/status_macros.h"
 
@@ -125,42 +126,32 @@ absl::Status FillCreateApp(const ServerCommand& cmd, v1::CreateApplicationReques
   return absl::OkStatus();
 }
 
-// create-file's own fields; *type: the --type given (lower case), *details: the size or the
-// limits and value, or the records, as said after "created".
-absl::Status FillCreateFile(const ServerCommand& cmd, v1::CreateFileRequest& req, std::string* type,
-                            std::string* details) {
+// The application and file of a file call (--aid, --file).
+template <typename Request>
+absl::Status FillAidAndFile(const ServerCommand& cmd, Request& req) {
   DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid());
   req.set_aid(aid);
   DESFIRED_ASSIGN_OR_RETURN(const uint32_t file, cmd.FileNo());
   req.set_file_no(file);
-  DESFIRED_ASSIGN_OR_RETURN(const std::optional<uint32_t> fid, IsoFid(cmd));
-  if (fid.has_value()) req.set_iso_file_id(*fid);
+  return absl::OkStatus();
+}
 
-  v1::FileSettings* s = req.mutable_settings();
-  *type = absl::AsciiStrToLower(cmd.args().Value("type").value_or(""));
-  if (*type == "standard") {
-    s->set_file_type(v1::FILE_TYPE_STANDARD);
-  } else if (*type == "backup") {
-    s->set_file_type(v1::FILE_TYPE_BACKUP);
-  } else if (*type == "value") {
-    s->set_file_type(v1::FILE_TYPE_VALUE);
-  } else if (*type == "linear") {
-    s->set_file_type(v1::FILE_TYPE_LINEAR_RECORD);
-  } else if (*type == "cyclic") {
-    s->set_file_type(v1::FILE_TYPE_CYCLIC_RECORD);
-  } else {
-    return absl::InvalidArgumentError("--type must be standard, backup, value, linear or cyclic");
-  }
+void AddModeAndAccessOptions(ServerCommand& cmd) {
+  cmd.args().Option("comm", "MODE", "plain, mac or full");
+  cmd.args().Option("access", "R,W,RW,CHANGE", "access rights");
+}
+
+// --comm: plain, mac or full.
+absl::StatusOr<v1::CommunicationMode> CommOption(const ServerCommand& cmd) {
   const std::string comm = absl::AsciiStrToLower(cmd.args().Value("comm").value_or(""));
-  if (comm == "plain") {
-    s->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
-  } else if (comm == "mac") {
-    s->set_communication_mode(v1::COMMUNICATION_MODE_MAC);
-  } else if (comm == "full") {
-    s->set_communication_mode(v1::COMMUNICATION_MODE_FULL);
-  } else {
-    return absl::InvalidArgumentError("--comm must be plain, mac or full");
-  }
+  if (comm == "plain") return v1::COMMUNICATION_MODE_PLAIN;
+  if (comm == "mac") return v1::COMMUNICATION_MODE_MAC;
+  if (comm == "full") return v1::COMMUNICATION_MODE_FULL;
+  return absl::InvalidArgumentError("--comm must be plain, mac or full");
+}
+
+// --access R,W,RW,CHANGE: key numbers, free or never.
+absl::Status AccessOption(const ServerCommand& cmd, v1::AccessRights* ar) {
   const std::vector<std::string> access =
       absl::StrSplit(cmd.args().Value("access").value_or(""), ',');
   if (access.size() != 4) {
@@ -179,11 +170,41 @@ absl::Status FillCreateFile(const ServerCommand& cmd, v1::CreateFileRequest& req
           absl::StrCat("--access: '", access[i], "' is not a key number (0..13), free or never"));
     }
   }
-  v1::AccessRights* ar = s->mutable_access_rights();
   ar->set_read(keys[0]);
   ar->set_write(keys[1]);
   ar->set_read_write(keys[2]);
   ar->set_change_settings(keys[3]);
+  return absl::OkStatus();
+}
+
+// create-file's own fields; *type: the --type given (lower case), *details: the size or the
+// limits and value, or the records, as said after "created".
+absl::Status FillCreateFile(const ServerCommand& cmd, v1::CreateFileRequest& req, std::string* type,
+                            std::string* details) {
+  DESFIRED_RETURN_IF_ERROR(FillAidAndFile(cmd, req));
+  DESFIRED_ASSIGN_OR_RETURN(const std::optional<uint32_t> fid, IsoFid(cmd));
+  if (fid.has_value()) req.set_iso_file_id(*fid);
+
+  v1::FileSettings* s = req.mutable_settings();
+  *type = absl::AsciiStrToLower(cmd.args().Value("type").value_or(""));
+  if (*type == "standard") {
+    s->set_file_type(v1::FILE_TYPE_STANDARD);
+  } else if (*type == "backup") {
+    s->set_file_type(v1::FILE_TYPE_BACKUP);
+  } else if (*type == "value") {
+    s->set_file_type(v1::FILE_TYPE_VALUE);
+  } else if (*type == "linear") {
+    s->set_file_type(v1::FILE_TYPE_LINEAR_RECORD);
+  } else if (*type == "cyclic") {
+    s->set_file_type(v1::FILE_TYPE_CYCLIC_RECORD);
+  } else {
+    return absl::InvalidArgumentError("--type must be standard, backup, value, linear or cyclic");
+  }
+  DESFIRED_ASSIGN_OR_RETURN(const v1::CommunicationMode mode, CommOption(cmd));
+  s->set_communication_mode(mode);
+  DESFIRED_RETURN_IF_ERROR(AccessOption(cmd, s->mutable_access_rights()));
+  DESFIRED_ASSIGN_OR_RETURN(const bool sdm, SdmOptions(cmd, s->mutable_sdm()));
+  if (!sdm) s->clear_sdm();
 
   switch (s->file_type()) {
     case v1::FILE_TYPE_STANDARD:
@@ -313,8 +334,7 @@ int CreateFile(int argc, char** argv) {
   cmd.AddFileOptions("the application master key (omit when creation is free)",
                      "the new file's number (0..31)");
   cmd.args().Option("type", "TYPE", "standard, backup, value, linear or cyclic");
-  cmd.args().Option("comm", "MODE", "plain, mac or full");
-  cmd.args().Option("access", "R,W,RW,CHANGE", "access rights");
+  AddModeAndAccessOptions(cmd);
   cmd.args().Option("size", "N", "data files: size in bytes");
   cmd.args().Option("lower", "N", "value files: lower limit (default 0)");
   cmd.args().Option("upper", "N", "value files: upper limit");
@@ -324,6 +344,7 @@ int CreateFile(int argc, char** argv) {
   cmd.args().Option("record-size", "N", "record files: bytes per record");
   cmd.args().Option("max-records", "N", "record files: most records");
   cmd.args().Option("iso-fid", "HEX", "ISO/IEC 7816-4 file identifier");
+  AddSdmOptions(cmd);
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   std::string type, details;
@@ -336,6 +357,33 @@ int CreateFile(int argc, char** argv) {
       });
 }
 
+int ChangeFileSettings(int argc, char** argv) {
+  ServerCommand cmd("change-file-settings",
+                    "Change a file's communication mode and access rights (--access as for\n"
+                    "create-file), and its SDM settings with --sdm (without: SDM off).");
+  cmd.AddFileOptions("the file's change key (omit when changing is free)");
+  AddModeAndAccessOptions(cmd);
+  AddSdmOptions(cmd);
+  cmd.AddRequestId();
+  if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
+  bool sdm = false;
+  return RunChange(
+      cmd, &client::Client::ChangeFileSettings, kKeyOptional,
+      [&](v1::ChangeFileSettingsRequest& req) -> absl::Status {
+        DESFIRED_RETURN_IF_ERROR(FillAidAndFile(cmd, req));
+        DESFIRED_ASSIGN_OR_RETURN(const v1::CommunicationMode mode, CommOption(cmd));
+        req.set_communication_mode(mode);
+        DESFIRED_RETURN_IF_ERROR(AccessOption(cmd, req.mutable_access_rights()));
+        DESFIRED_ASSIGN_OR_RETURN(sdm, SdmOptions(cmd, req.mutable_sdm()));
+        if (!sdm) req.clear_sdm();
+        return absl::OkStatus();
+      },
+      [&](const v1::ChangeFileSettingsRequest& req) {
+        return absl::StrCat("changed the settings of file ", req.file_no(), " of ",
+                            AidText(req.aid()), sdm ? " (SDM on)" : "");
+      });
+}
+
 int DeleteFile(int argc, char** argv) {
   ServerCommand cmd("delete-file", "Delete a file of an application.");
   cmd.AddFileOptions("the application master key (omit when deletion is free)");
@@ -343,13 +391,7 @@ int DeleteFile(int argc, char** argv) {
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;
   return RunChange(
       cmd, &client::Client::DeleteFile, kKeyOptional,
-      [&](v1::DeleteFileRequest& req) -> absl::Status {
-        DESFIRED_ASSIGN_OR_RETURN(const uint32_t aid, cmd.Aid());
-        req.set_aid(aid);
-        DESFIRED_ASSIGN_OR_RETURN(const uint32_t file, cmd.FileNo());
-        req.set_file_no(file);
-        return absl::OkStatus();
-      },
+      [&](v1::DeleteFileRequest& req) { return FillAidAndFile(cmd, req); },
       [](const v1::DeleteFileRequest& req) {
         return absl::StrCat("deleted file ", req.file_no(), " of ", AidText(req.aid()));
       });

@@ -53,6 +53,7 @@ int Format(int argc, char** argv);
 int CreateApp(int argc, char** argv);
 int DeleteApp(int argc, char** argv);
 int CreateFile(int argc, char** argv);
+int ChangeFileSettings(int argc, char** argv);
 int DeleteFile(int argc, char** argv);
 int ChangeKey(int argc, char** argv);
 int ChangeKeySettings(int argc, char** argv);

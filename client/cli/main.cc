@@ -42,6 +42,7 @@ constexpr char kUsage[] =
     "  create-app           create an application\n"
     "  delete-app           delete an application\n"
     "  create-file          create a file\n"
+    "  change-file-settings change a file's mode, access rights and SDM settings\n"
     "  delete-file          delete a file\n"
     "  change-key           change a key to one of the server's key store\n"
     "  change-key-settings  change the key settings of an application or the card\n"
@@ -87,6 +88,7 @@ constexpr Command kCommands[] = {
     {"create-app", desfired::cli::CreateApp},
     {"delete-app", desfired::cli::DeleteApp},
     {"create-file", desfired::cli::CreateFile},
+    {"change-file-settings", desfired::cli::ChangeFileSettings},
     {"delete-file", desfired::cli::DeleteFile},
     {"change-key", desfired::cli::ChangeKey},
     {"change-key-settings", desfired::cli::ChangeKeySettings},

@@ -76,12 +76,16 @@ absl::Status CreateFile(CardContext& ctx, const CreateFileRequest& request) {
     switch (s.type) {
       case FileType::kStandardData:
       case FileType::kBackupData:
-        return ctx.card->CreateDataFile({.file_no = file_no,
-                                         .backup = s.type == FileType::kBackupData,
-                                         .iso_file_id = request.iso_file_id,
-                                         .comm_mode = s.comm_mode,
-                                         .access = s.access,
-                                         .size = s.file_size});
+        DESFIRED_RETURN_IF_ERROR(
+            ctx.card->CreateDataFile({.file_no = file_no,
+                                      .backup = s.type == FileType::kBackupData,
+                                      .iso_file_id = request.iso_file_id,
+                                      .comm_mode = s.comm_mode,
+                                      .access = s.access,
+                                      .size = s.file_size,
+                                      .sdm = s.sdm.has_value()}));
+        if (!s.sdm.has_value()) return absl::OkStatus();
+        return ctx.card->ChangeFileSettings(file_no, s.comm_mode, s.access, *s.sdm);
       case FileType::kValue:
         return ctx.card->CreateValueFile({.file_no = file_no,
                                           .comm_mode = s.comm_mode,
@@ -104,6 +108,19 @@ absl::Status CreateFile(CardContext& ctx, const CreateFileRequest& request) {
         break;
     }
     return InvalidFieldError("settings.file_type", "CreateFile cannot create this file type");
+  });
+}
+
+absl::Status ChangeFileSettings(CardContext& ctx, const ChangeFileSettingsRequest& request) {
+  return RunOpStatus(ctx, [&]() -> absl::Status {
+    DESFIRED_RETURN_IF_ERROR(Begin(ctx, request.target, request.aid, request.auth).status());
+    DESFIRED_RETURN_IF_ERROR(Alive(ctx));
+    ctx.session.guessed.erase(request.file_no);
+    if (request.sdm.has_value()) {
+      return ctx.card->ChangeFileSettings(request.file_no, request.mode, request.access,
+                                          *request.sdm);
+    }
+    return ctx.card->ChangeFileSettings(request.file_no, request.mode, request.access);
   });
 }
 

@@ -72,7 +72,23 @@ struct CreateFileRequest {
   int32_t initial_value = 0;            // value files
 };
 
+// A standard data file with settings.sdm is created with SDM allowed (FileOption bit 6) and
+// then gets its SDM settings by ChangeFileSettings in the same session.
 absl::Status CreateFile(CardContext& ctx, const CreateFileRequest& request);
+
+struct ChangeFileSettingsRequest {
+  Target target = {};
+  uint32_t aid = 0;
+  KeyRef auth = {};  // the file's change key; absent when changing is free
+  uint8_t file_no = 0;
+  desfire::CommMode mode = desfire::CommMode::kPlain;  // the new communication mode
+  desfire::AccessRights access = {};
+  std::optional<desfire::SdmSettings> sdm;  // SDM enabled with these settings
+};
+
+// ChangeFileSettings (core/desfire/card.h): the file's communication mode and access rights,
+// and its SDM settings when `sdm` is set (SDM is disabled otherwise).
+absl::Status ChangeFileSettings(CardContext& ctx, const ChangeFileSettingsRequest& request);
 
 struct DeleteFileRequest {
   Target target = {};

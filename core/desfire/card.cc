@@ -368,6 +368,11 @@ absl::Status DesfireCard::ChangeFileSettings(uint8_t file_no, CommMode comm_mode
   DESFIRED_ASSIGN_OR_RETURN(FileSettings current, GetFileSettings(file_no));
   Bytes data = {static_cast<uint8_t>(comm_mode)};
   Put16(data, access.Encode());
+  return SendFileSettings(file_no, current, data);
+}
+
+absl::Status DesfireCard::SendFileSettings(uint8_t file_no, const FileSettings& current,
+                                           const Bytes& data) {
   const CommMode mode = current.access.change == kAccessFree ? CommMode::kPlain : CommMode::kFull;
   absl::Status s = Run({.ins = Ins::kChangeFileSettings,
                         .header = {file_no},
@@ -383,9 +388,11 @@ absl::Status DesfireCard::CreateDataFile(const DataFileSpec& spec) {
   DESFIRED_RETURN_IF_ERROR(CheckFileNo(spec.file_no));
   DESFIRED_RETURN_IF_ERROR(Check24("file size", spec.size));
   if (spec.size == 0) return Invalid("file size must be at least 1");
+  if (spec.sdm && spec.backup) return Invalid("SDM applies to standard data files only");
   Bytes header = {spec.file_no};
   if (spec.iso_file_id.has_value()) Put16(header, *spec.iso_file_id);
-  header.push_back(static_cast<uint8_t>(spec.comm_mode));
+  header.push_back(
+      static_cast<uint8_t>(static_cast<uint8_t>(spec.comm_mode) | (spec.sdm ? kFileOptionSdm : 0)));
   Put16(header, spec.access.Encode());
   Put24(header, spec.size);
   settings_cache_.erase(spec.file_no);

@@ -140,6 +140,12 @@ class DesfireCard {
   // Cached per session (see the header comment); `refresh` asks the card again.
   absl::StatusOr<FileSettings> GetFileSettings(uint8_t file_no, bool refresh = false);
   absl::Status ChangeFileSettings(uint8_t file_no, CommMode comm_mode, const AccessRights& access);
+  // ChangeFileSettings of a standard data file with SDM enabled (FileOption bit 6 and the SDM
+  // settings, sdm_settings.h), checked against the file's size and the session's scheme (LRP:
+  // 48-character PICCData) before anything is sent: INVALID_ARGUMENT naming the field;
+  // FAILED_PRECONDITION / WRONG_FILE_TYPE for another file type. In card_sdm.cc.
+  absl::Status ChangeFileSettings(uint8_t file_no, CommMode comm_mode, const AccessRights& access,
+                                  const SdmSettings& sdm);
   absl::Status CreateDataFile(const DataFileSpec& spec);
   absl::Status CreateValueFile(const ValueFileSpec& spec);
   absl::Status CreateRecordFile(const RecordFileSpec& spec);
@@ -215,6 +221,9 @@ class DesfireCard {
   absl::Status FinishChange(absl::Status changed, TxOptions tx);
   // Sends one ISO APDU and decodes the answer (iso_files.cc); an error ends the session.
   absl::StatusOr<Bytes> RunIso(const apdu::CommandApdu& command, size_t max_data);
+  // ChangeFileSettings' exchange: `data` (FileOption ‖ access rights ‖ ...) enciphered unless
+  // the file's change right is free.
+  absl::Status SendFileSettings(uint8_t file_no, const FileSettings& current, const Bytes& data);
   absl::StatusOr<FileSettings> SettingsFor(uint8_t file_no, FileType want, absl::string_view op);
   absl::Status ChangeValue(Ins ins, uint8_t file_no, int32_t amount, TxOptions tx);
   absl::Status WriteChange(Ins ins, uint8_t file_no, Bytes header, ByteSpan data, TxOptions tx,

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/apdu/status_payload.h"
+#include "core/util/status_macros.h"
 
 namespace desfired::desfire {
 namespace {
@@ -11,6 +12,7 @@ constexpr size_t kVersionLength = 28;  // hardware ‖ software ‖ UID(7) batch
 constexpr size_t kUidLength = 7;
 constexpr size_t kBatchLength = 5;
 constexpr uint8_t kCommModeMask = 0x03;
+constexpr uint8_t kFileOptionAdditionalRights = 0x80;
 constexpr uint8_t kValueOptionLimitedCredit = 0x01;
 constexpr uint8_t kValueOptionFreeGetValue = 0x02;
 
@@ -205,6 +207,10 @@ absl::StatusOr<FileSettings> DecodeFileSettings(ByteSpan data) {
     case FileType::kBackupData:
       if (rest < 3) return TooShort("GetFileSettings (data file)", data.size(), kCommon + 3);
       s.file_size = LoadLe24(p);
+      if (s.type == FileType::kStandardData && (data[1] & kFileOptionSdm) != 0 &&
+          (data[1] & kFileOptionAdditionalRights) == 0) {
+        DESFIRED_ASSIGN_OR_RETURN(s.sdm, DecodeSdmSettings(data.subspan(kCommon + 3)));
+      }
       break;
     case FileType::kValue:
       if (rest < 13) return TooShort("GetFileSettings (value file)", data.size(), kCommon + 13);

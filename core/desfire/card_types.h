@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "core/crypto/key_type.h"
 #include "core/desfire/product.h"
+#include "core/desfire/sdm_settings.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
@@ -136,9 +137,12 @@ struct FileSettings {
   uint32_t record_size = 0;
   uint32_t max_records = 0;
   uint32_t current_records = 0;
+  // Standard data files with FileOption bit 6 (NTAG 424 DNA, EV3, Light): SDM (sdm_settings.h).
+  std::optional<SdmSettings> sdm = std::nullopt;
 };
 // INTERNAL / PROTOCOL_ERROR when the reply is too short for its file type or the type is
-// unknown. Trailing bytes (EV2 additional access rights, SDM) are ignored.
+// unknown, or its SDM settings do not decode. Other trailing bytes (EV2 additional access
+// rights) are ignored.
 absl::StatusOr<FileSettings> DecodeFileSettings(ByteSpan data);
 
 // The communication mode the card uses for an operation that any of `rights` allows: plain
@@ -164,6 +168,9 @@ struct DataFileSpec {
   CommMode comm_mode = CommMode::kPlain;
   AccessRights access;
   uint32_t size = 0;  // 1..0xFFFFFF
+  // EV3: FileOption bit 6, so that ChangeFileSettings may enable SDM later (standard files
+  // only; the SDM settings themselves come with ChangeFileSettings).
+  bool sdm = false;
 };
 
 struct ValueFileSpec {

@@ -115,6 +115,7 @@ void FileSettingsToProto(const desfire::FileSettings& in, v1::FileSettings* out)
   AccessRightsToProto(in.access, out->mutable_access_rights());
   if (desfire::IsDataFile(in.type)) {
     out->mutable_data()->set_size(in.file_size);
+    if (in.sdm.has_value()) SdmSettingsToProto(*in.sdm, out->mutable_sdm());
   } else if (in.type == FileType::kValue) {
     v1::ValueFileSettings* value = out->mutable_value();
     value->set_lower_limit(in.lower_limit);
@@ -128,6 +129,43 @@ void FileSettingsToProto(const desfire::FileSettings& in, v1::FileSettings* out)
     record->set_max_records(in.max_records);
     record->set_current_records(in.current_records);
   }
+}
+
+void SdmSettingsToProto(const desfire::SdmSettings& in, v1::SdmSettings* out) {
+  out->set_uid_mirror(in.uid_mirror);
+  out->set_read_counter_mirror(in.read_ctr_mirror);
+  out->set_encrypted_file_data(in.enc_file_data);
+  out->set_meta_read(in.meta_read);
+  out->set_file_read(in.file_read);
+  out->set_counter_retrieval(in.ctr_ret);
+  out->set_uid_offset(in.uid_offset);
+  out->set_read_counter_offset(in.read_ctr_offset);
+  out->set_picc_data_offset(in.picc_data_offset);
+  out->set_mac_input_offset(in.mac_input_offset);
+  out->set_encrypted_data_offset(in.enc_offset);
+  out->set_encrypted_data_length(in.enc_length);
+  out->set_mac_offset(in.mac_offset);
+  if (in.read_ctr_limit.has_value()) out->set_read_counter_limit(*in.read_ctr_limit);
+}
+
+desfire::SdmSettings SdmSettingsFromProto(const v1::SdmSettings& in) {
+  // Values beyond a byte stay out of range (0xFF) so that the encoder refuses them.
+  auto nibble = [](uint32_t v) { return static_cast<uint8_t>(v > 0xFF ? 0xFF : v); };
+  desfire::SdmSettings out{.uid_mirror = in.uid_mirror(),
+                           .read_ctr_mirror = in.read_counter_mirror(),
+                           .enc_file_data = in.encrypted_file_data(),
+                           .meta_read = nibble(in.meta_read()),
+                           .file_read = nibble(in.file_read()),
+                           .ctr_ret = nibble(in.counter_retrieval()),
+                           .uid_offset = in.uid_offset(),
+                           .read_ctr_offset = in.read_counter_offset(),
+                           .picc_data_offset = in.picc_data_offset(),
+                           .mac_input_offset = in.mac_input_offset(),
+                           .enc_offset = in.encrypted_data_offset(),
+                           .enc_length = in.encrypted_data_length(),
+                           .mac_offset = in.mac_offset()};
+  if (in.has_read_counter_limit()) out.read_ctr_limit = in.read_counter_limit();
+  return out;
 }
 
 std::optional<desfire::FileSettings> FileSettingsFromProto(const v1::FileSettings& in) {
@@ -146,6 +184,7 @@ std::optional<desfire::FileSettings> FileSettingsFromProto(const v1::FileSetting
   out.record_size = in.record().record_size();
   out.max_records = in.record().max_records();
   out.current_records = in.record().current_records();
+  if (in.has_sdm()) out.sdm = SdmSettingsFromProto(in.sdm());
   return out;
 }
 

@@ -45,6 +45,10 @@ void FileSettingsToProto(const desfire::FileSettings& in, v1::FileSettings* out)
 // every type field, read whichever type settings `in` holds (an unset one reads as zeros).
 // nullopt when `in` names no file type (FileTypeFromProto).
 std::optional<desfire::FileSettings> FileSettingsFromProto(const v1::FileSettings& in);
+// SDM settings both ways (core/desfire/sdm_settings.h); FromProto does not check them (the
+// encoder does), access values beyond a byte read as out of range.
+void SdmSettingsToProto(const desfire::SdmSettings& in, v1::SdmSettings* out);
+desfire::SdmSettings SdmSettingsFromProto(const v1::SdmSettings& in);
 
 // The key settings byte (desfire::kKeySetting* bits; high nibble: change_key_access).
 void KeySettingsToProto(uint8_t settings, v1::KeySettings* out);

@@ -375,6 +375,24 @@ class Client:
                                               iso=_iso(iso))
         return self.call_all_pages("ReadRecords", request, "records")
 
+    def change_file_settings(self, reader, aid, file_no, communication_mode, access_rights,
+                             sdm=None, key_name=None, key_no=0, request_id=None,
+                             expected_uid=None):
+        """Changes a file's communication mode ("plain", "mac", "full"), access rights (a dict
+        read, write, read_write, change_settings: key numbers, 14 free, 15 never) and, with
+        `sdm` (a dict of desfired.v1.SdmSettings fields, or one), enables Secure Dynamic
+        Messaging; without it SDM is off. ChangeFileSettingsResponse."""
+        if sdm is not None and not isinstance(sdm, card_pb2.SdmSettings):
+            sdm = card_pb2.SdmSettings(**sdm)
+        request = card_pb2.ChangeFileSettingsRequest(
+            target=_target(reader, expected_uid), aid=aid, file_no=file_no,
+            auth=_auth(key_name, key_no),
+            communication_mode=card_pb2.CommunicationMode.Value(
+                "COMMUNICATION_MODE_" + communication_mode.upper()),
+            access_rights=card_pb2.AccessRights(**access_rights), sdm=sdm,
+            request_id=request_id or "")
+        return self.change("ChangeFileSettings", request)
+
     # --- tap records -------------------------------------------------------------------------
 
     def parse_taps(self, records):
@@ -393,6 +411,26 @@ class Client:
             messages=[m if isinstance(m, taps_pb2.SunMessage) else taps_pb2.SunMessage(**m)
                       for m in messages])
         return self.call("VerifySun", request)
+
+    def verify_sun_stream(self, chunks, file_key_name, meta_key_name="", cipher="aes", aid=0):
+        """VerifySunStream over `chunks` (lists of messages, as verify_sun takes them): yields
+        one VerifySunResponse per chunk, then the last one with the stream's counts."""
+        sun_cipher = taps_pb2.SUN_CIPHER_LRP if cipher == "lrp" else taps_pb2.SUN_CIPHER_AES
+
+        def requests():
+            for chunk in chunks:
+                yield taps_pb2.VerifySunRequest(
+                    cipher=sun_cipher, meta_key_name=meta_key_name,
+                    file_key_name=file_key_name, aid=aid,
+                    messages=[m if isinstance(m, taps_pb2.SunMessage) else
+                              taps_pb2.SunMessage(**m) for m in chunk])
+
+        try:
+            for response in self.taps.VerifySunStream(requests(), timeout=self.deadline,
+                                                      metadata=self._metadata):
+                yield response
+        except grpc.RpcError as e:
+            raise DesfiredError.from_rpc_error(e) from None
 
 
 class Watch:

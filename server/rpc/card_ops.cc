@@ -333,6 +333,15 @@ absl::StatusOr<v1::CreateFileResponse> CreateFile(CardContext& ctx,
   return EmptyResponse<v1::CreateFileResponse>(cardops::CreateFile(ctx, create));
 }
 
+absl::StatusOr<v1::ChangeFileSettingsResponse> ChangeFileSettings(
+    CardContext& ctx, const v1::ChangeFileSettingsRequest& request) {
+  auto change = CoreRequest<cardops::ChangeFileSettingsRequest>(request);
+  change.mode = ModeFromProto(request.communication_mode()).value_or(desfire::CommMode::kPlain);
+  change.access = AccessRightsFromProto(request.access_rights());
+  if (request.has_sdm()) change.sdm = SdmSettingsFromProto(request.sdm());
+  return EmptyResponse<v1::ChangeFileSettingsResponse>(cardops::ChangeFileSettings(ctx, change));
+}
+
 absl::StatusOr<v1::DeleteFileResponse> DeleteFile(CardContext& ctx,
                                                   const v1::DeleteFileRequest& request) {
   return EmptyResponse<v1::DeleteFileResponse>(
@@ -357,8 +366,9 @@ absl::StatusOr<v1::ChangeKeySettingsResponse> ChangeKeySettings(
 
 absl::StatusOr<v1::VerifyOriginalityResponse> VerifyOriginality(
     CardContext& ctx, const v1::VerifyOriginalityRequest& request) {
-  DESFIRED_ASSIGN_OR_RETURN(cardops::OriginalityCheck check,
-                            cardops::VerifyOriginality(ctx, {.target = TargetOf(request.target())}));
+  DESFIRED_ASSIGN_OR_RETURN(
+      cardops::OriginalityCheck check,
+      cardops::VerifyOriginality(ctx, {.target = TargetOf(request.target())}));
   v1::VerifyOriginalityResponse out;
   out.set_reader(check.reader);
   out.set_uid(AsString(check.uid));

@@ -82,6 +82,8 @@ absl::StatusOr<v1::DeleteApplicationResponse> DeleteApplication(
     cardops::CardContext& ctx, const v1::DeleteApplicationRequest& request);
 absl::StatusOr<v1::CreateFileResponse> CreateFile(cardops::CardContext& ctx,
                                                   const v1::CreateFileRequest& request);
+absl::StatusOr<v1::ChangeFileSettingsResponse> ChangeFileSettings(
+    cardops::CardContext& ctx, const v1::ChangeFileSettingsRequest& request);
 absl::StatusOr<v1::DeleteFileResponse> DeleteFile(cardops::CardContext& ctx,
                                                   const v1::DeleteFileRequest& request);
 absl::StatusOr<v1::ChangeKeyResponse> ChangeKey(cardops::CardContext& ctx,

@@ -100,6 +100,7 @@ class CardServiceImpl final : public v1::CardService::CallbackService {
   DESFIRED_CARD_RPC(DeleteApplication)
   DESFIRED_CARD_RPC(CreateFile)
   DESFIRED_CARD_RPC(DeleteFile)
+  DESFIRED_CARD_RPC(ChangeFileSettings)
   DESFIRED_CARD_RPC(ChangeKey)
   DESFIRED_CARD_RPC(ChangeKeySettings)
   DESFIRED_CARD_RPC(VerifyOriginality)

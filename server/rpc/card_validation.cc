@@ -14,6 +14,7 @@
 #include "core/cardops/paging.h"
 #include "core/desfire/card_types.h"
 #include "core/util/status_macros.h"
+#include "proto/convert/card_convert.h"
 #include "proto/convert/status_convert.h"
 
 namespace desfired::server {
@@ -221,15 +222,16 @@ absl::Status CheckKeySettings(bool has, const v1::KeySettings& settings, bool ca
   return absl::OkStatus();
 }
 
-absl::Status CheckAccessRights(const v1::AccessRights& rights) {
+absl::Status CheckAccessRights(const v1::AccessRights& rights,
+                               absl::string_view prefix = "settings.access_rights.") {
   const std::pair<absl::string_view, uint32_t> all[] = {
-      {"settings.access_rights.read", rights.read()},
-      {"settings.access_rights.write", rights.write()},
-      {"settings.access_rights.read_write", rights.read_write()},
-      {"settings.access_rights.change_settings", rights.change_settings()}};
+      {"read", rights.read()},
+      {"write", rights.write()},
+      {"read_write", rights.read_write()},
+      {"change_settings", rights.change_settings()}};
   for (const auto& [field, value] : all) {
     if (value > kMaxAccessRight) {
-      return InvalidFieldError(field,
+      return InvalidFieldError(absl::StrCat(prefix, field),
                                "access rights are key numbers 0..13, 14 (free) or 15 (never)");
     }
   }
@@ -324,7 +326,17 @@ absl::Status CheckCreateFileSettings(const v1::CreateFileRequest& request) {
     return InvalidFieldError(field, absl::StrCat(v1::FileType_Name(s.file_type()), " needs ", field,
                                                  " (and no other type settings)"));
   }
-  return CheckTypeSettings(request);
+  DESFIRED_RETURN_IF_ERROR(CheckTypeSettings(request));
+  if (s.has_sdm()) {
+    if (s.file_type() != v1::FILE_TYPE_STANDARD) {
+      return InvalidFieldError("settings.sdm", "SDM applies to standard data files only");
+    }
+    DESFIRED_RETURN_IF_ERROR(
+        desfire::EncodeSdmSettings(SdmSettingsFromProto(s.sdm()),
+                                   {.file_size = s.data().size(), .field_prefix = "settings.sdm."})
+            .status());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -461,6 +473,24 @@ absl::Status Validate(const v1::CreateFileRequest& request) {
     if (request.settings().file_type() == v1::FILE_TYPE_VALUE) {
       return InvalidFieldError("iso_file_id", "value files have no ISO file identifier");
     }
+  }
+  return CheckRequestId(request.request_id());
+}
+
+absl::Status Validate(const v1::ChangeFileSettingsRequest& request) {
+  DESFIRED_RETURN_IF_ERROR(CheckFileCall(request));
+  if (request.communication_mode() == v1::COMMUNICATION_MODE_UNSPECIFIED ||
+      !v1::CommunicationMode_IsValid(request.communication_mode())) {
+    return InvalidFieldError("communication_mode", "a communication mode is required");
+  }
+  if (!request.has_access_rights()) {
+    return InvalidFieldError("access_rights", "access rights are required");
+  }
+  DESFIRED_RETURN_IF_ERROR(CheckAccessRights(request.access_rights(), "access_rights."));
+  if (request.has_sdm()) {
+    // The file's size is checked on the card's side (the server does not know it yet).
+    DESFIRED_RETURN_IF_ERROR(
+        desfire::EncodeSdmSettings(SdmSettingsFromProto(request.sdm()), {}).status());
   }
   return CheckRequestId(request.request_id());
 }

@@ -51,6 +51,7 @@ absl::Status Validate(const v1::FormatCardRequest& request);
 absl::Status Validate(const v1::CreateApplicationRequest& request);
 absl::Status Validate(const v1::DeleteApplicationRequest& request);
 absl::Status Validate(const v1::CreateFileRequest& request);
+absl::Status Validate(const v1::ChangeFileSettingsRequest& request);
 absl::Status Validate(const v1::DeleteFileRequest& request);
 absl::Status Validate(const v1::ChangeKeyRequest& request);
 absl::Status Validate(const v1::ChangeKeySettingsRequest& request);

@@ -105,7 +105,7 @@ void TapServiceImpl::Done(absl::string_view method, grpc::CallbackServerContext*
   CallInfo info;
   info.service = "TapService";
   info.method = method;
-  info.stream = method == "ParseTapStream";
+  info.stream = method == "ParseTapStream" || method == "VerifySunStream";
   info.caller = hooks_.caller ? hooks_.caller(context) : context->peer();
   info.code = static_cast<grpc::StatusCode>(status.code());
   info.reason = ReasonOf(status);

@@ -49,9 +49,10 @@
 namespace desfired::server {
 
 class TapServiceImpl final
-    : public v1::TapService::WithCallbackMethod_VerifySun<
-          v1::TapService::WithRawCallbackMethod_ParseTaps<
-              v1::TapService::WithRawCallbackMethod_ParseTapStream<v1::TapService::Service>>> {
+    : public v1::TapService::WithCallbackMethod_VerifySunStream<
+          v1::TapService::WithCallbackMethod_VerifySun<
+              v1::TapService::WithRawCallbackMethod_ParseTaps<
+                  v1::TapService::WithRawCallbackMethod_ParseTapStream<v1::TapService::Service>>>> {
  public:
   struct Options {
     tap::TapPipelineConfig pipeline;  // tables owned by the server; its keys are replaced by:
@@ -75,8 +76,16 @@ class TapServiceImpl final
   grpc::ServerUnaryReactor* VerifySun(grpc::CallbackServerContext* context,
                                       const v1::VerifySunRequest* request,
                                       v1::VerifySunResponse* response) override;
+  // The same in chunks, one response per chunk and the stream's counts last (tap_sun.cc).
+  grpc::ServerBidiReactor<v1::VerifySunRequest, v1::VerifySunResponse>* VerifySunStream(
+      grpc::CallbackServerContext* context) override;
 
  private:
+  class SunStreamReactor;
+  // One VerifySun batch (or stream chunk) into `response`, its results indexed from
+  // `first_index`; the request's checks and key errors as VerifySun answers them.
+  absl::Status VerifySunBatch(const v1::VerifySunRequest& request, uint64_t first_index,
+                              v1::VerifySunResponse* response) const;
   class UnaryReactor;
   class StreamReactor;
   // A pipeline over the key store current now; `keys` keeps that store alive while it is used.

@@ -1,9 +1,11 @@
-// TapService.VerifySun (tap_service.h): a batch of SUN messages verified with the key store
-// current when the call starts (core/tap/sun_verifier.h).
+// TapService.VerifySun and VerifySunStream (tap_service.h): SUN messages verified with the key
+// store current when a batch (or chunk) starts (core/tap/sun_verifier.h).
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "core/apdu/error_metadata.h"
+#include "core/apdu/status_payload.h"
+#include "core/util/status_macros.h"
 #include "proto/convert/status_convert.h"
 #include "proto/convert/sun_convert.h"
 #include "server/rpc/request_limits.h"
@@ -33,44 +35,126 @@ absl::Status CheckSunRequest(const v1::VerifySunRequest& r, const keys::KeyStore
 
 }  // namespace
 
+absl::Status TapServiceImpl::VerifySunBatch(const v1::VerifySunRequest& request,
+                                            uint64_t first_index,
+                                            v1::VerifySunResponse* response) const {
+  std::shared_ptr<const keys::KeyStore> keys =
+      options_.keys != nullptr ? options_.keys->Current() : nullptr;
+  DESFIRED_RETURN_IF_ERROR(CheckLimits(request));
+  DESFIRED_RETURN_IF_ERROR(CheckSunRequest(request, keys.get(), options_.max_batch));
+  tap::SunVerifier verifier(*keys,
+                            {.meta_key = request.meta_key_name(),
+                             .file_key = request.file_key_name(),
+                             .aid = request.aid()},
+                            options_.sun_counters);
+  DESFIRED_RETURN_IF_ERROR(verifier.CheckKeys());
+  for (int i = 0; i < request.messages_size(); ++i) {
+    const tap::SunResult r =
+        verifier.Verify(SunInputFromProto(request.cipher(), request.messages(i)));
+    SunResultToProto(r, first_index + static_cast<uint64_t>(i), response->add_results());
+    switch (r.status) {
+      case tap::SunStatus::kValid:
+        response->set_valid(response->valid() + 1);
+        break;
+      case tap::SunStatus::kFlagged:
+        response->set_flagged(response->flagged() + 1);
+        break;
+      case tap::SunStatus::kRejected:
+        response->set_rejected(response->rejected() + 1);
+        break;
+    }
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* TapServiceImpl::VerifySun(grpc::CallbackServerContext* context,
                                                     const v1::VerifySunRequest* request,
                                                     v1::VerifySunResponse* response) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = Authorize(context, "VerifySun");
-  std::shared_ptr<const keys::KeyStore> keys =
-      options_.keys != nullptr ? options_.keys->Current() : nullptr;
-  if (status.ok()) status = CheckLimits(*request);
-  if (status.ok()) status = CheckSunRequest(*request, keys.get(), options_.max_batch);
-  if (status.ok()) {
-    tap::SunVerifier verifier(*keys,
-                              {.meta_key = request->meta_key_name(),
-                               .file_key = request->file_key_name(),
-                               .aid = request->aid()},
-                              options_.sun_counters);
-    status = verifier.CheckKeys();
-    for (int i = 0; status.ok() && i < request->messages_size(); ++i) {
-      const tap::SunResult r =
-          verifier.Verify(SunInputFromProto(request->cipher(), request->messages(i)));
-      SunResultToProto(r, static_cast<uint64_t>(i), response->add_results());
-      switch (r.status) {
-        case tap::SunStatus::kValid:
-          response->set_valid(response->valid() + 1);
-          break;
-        case tap::SunStatus::kFlagged:
-          response->set_flagged(response->flagged() + 1);
-          break;
-        case tap::SunStatus::kRejected:
-          response->set_rejected(response->rejected() + 1);
-          break;
-      }
-    }
-  }
+  if (status.ok()) status = VerifySunBatch(*request, 0, response);
   if (!status.ok()) response->Clear();
   Done("VerifySun", context, start, status);
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+// VerifySunStream: one chunk read, verified and answered at a time (the next read starts when
+// the answer is written), the stream's counts last.
+class TapServiceImpl::SunStreamReactor final
+    : public grpc::ServerBidiReactor<v1::VerifySunRequest, v1::VerifySunResponse> {
+ public:
+  SunStreamReactor(const TapServiceImpl& service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context), start_(absl::Now()) {
+    if (absl::Status allowed = service_.Authorize(context, "VerifySunStream"); !allowed.ok()) {
+      End(allowed);
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    out_.Clear();
+    if (!ok) {  // the client half-closed: the totals go last
+      out_.set_valid(totals_.valid());
+      out_.set_flagged(totals_.flagged());
+      out_.set_rejected(totals_.rejected());
+      last_ = true;
+      StartWrite(&out_);
+      return;
+    }
+    if (absl::Status s = service_.VerifySunBatch(in_, next_index_, &out_); !s.ok()) {
+      End(apdu::WithErrorMetadata(s, apdu::kMetadataChunk, absl::StrCat(chunk_)));
+      return;
+    }
+    ++chunk_;
+    next_index_ += static_cast<uint64_t>(in_.messages_size());
+    totals_.set_valid(totals_.valid() + out_.valid());
+    totals_.set_flagged(totals_.flagged() + out_.flagged());
+    totals_.set_rejected(totals_.rejected() + out_.rejected());
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      End(absl::CancelledError("the client went away"));
+      return;
+    }
+    if (last_) {
+      End(absl::OkStatus());
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone() override {
+    if (!ended_) service_.Done("VerifySunStream", context_, start_, absl::CancelledError(""));
+    delete this;
+  }
+
+ private:
+  void End(const absl::Status& status) {
+    ended_ = true;
+    service_.Done("VerifySunStream", context_, start_, status);
+    Finish(ToGrpcStatus(status));
+  }
+
+  const TapServiceImpl& service_;
+  grpc::CallbackServerContext* const context_;
+  const absl::Time start_;
+  v1::VerifySunRequest in_;
+  v1::VerifySunResponse out_;
+  v1::VerifySunResponse totals_;  // counts only
+  uint64_t chunk_ = 0;
+  uint64_t next_index_ = 0;
+  bool last_ = false;
+  bool ended_ = false;
+};
+
+grpc::ServerBidiReactor<v1::VerifySunRequest, v1::VerifySunResponse>*
+TapServiceImpl::VerifySunStream(grpc::CallbackServerContext* context) {
+  return new SunStreamReactor(*this, context);
 }
 
 }  // namespace desfired::server

@@ -45,6 +45,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"TapService", "ParseTaps", Role::kViewer},
     {"TapService", "ParseTapStream", Role::kViewer},
     {"TapService", "VerifySun", Role::kViewer},
+    {"TapService", "VerifySunStream", Role::kViewer},
     // Changing the contents of files: operator.
     {"CardService", "WriteData", Role::kOperator},
     {"CardService", "Credit", Role::kOperator},
@@ -60,6 +61,7 @@ constexpr MethodRole kMethodRoles[] = {
     {"CardService", "DeleteApplication", Role::kAdmin},
     {"CardService", "CreateFile", Role::kAdmin},
     {"CardService", "DeleteFile", Role::kAdmin},
+    {"CardService", "ChangeFileSettings", Role::kAdmin},
     {"CardService", "ChangeKey", Role::kAdmin},
     {"CardService", "ChangeKeySettings", Role::kAdmin},
 };
@@ -122,7 +124,7 @@ Role RequiredRole(absl::string_view method) {
 }
 
 bool IsStreamMethod(absl::string_view method) {
-  return method == "WatchCards" || method == "ParseTapStream";
+  return method == "WatchCards" || method == "ParseTapStream" || method == "VerifySunStream";
 }
 
 std::string TokenHash(absl::string_view token) {

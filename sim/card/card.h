@@ -156,6 +156,11 @@ class Card {
   // A read (ReadData, ReadRecords) of `f`: the read rights, then the 7-byte header (file,
   // offset, count) unwrapped into `header`; `comm` is the mode the access gave.
   Sw UnwrapRead(Ins ins, ByteSpan data, const File& f, uint8_t& comm, Bytes& header);
+  // What a plain read of SDM file `f` shows: its data with the SDM mirrors filled in
+  // (sdm.h), the read counter incremented. kPermissionDenied at the counter's limit or when an
+  // SDM key is not an AES key of the application. For every read command that mirrors (ReadData;
+  // ISO READ BINARY).
+  Sw SdmContent(File& f, Bytes& shown);
   // Create/delete rights: key settings bit 2 or master key authenticated.
   Sw CheckCreateAccess();
   bool MasterKeyAuthenticated();

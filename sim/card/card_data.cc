@@ -3,6 +3,7 @@
 
 #include "sim/card/card.h"
 #include "sim/card/card_internal.h"
+#include "sim/card/sdm.h"
 
 namespace desfired::sim {
 namespace {
@@ -37,9 +38,38 @@ Card::Result Card::ReadData(Ins ins, ByteSpan data) {
   const bool whole = length == 0;
   if (whole) length = size - offset;
   Result r;
-  r.data.assign(f->data.begin() + offset, f->data.begin() + offset + length);
+  if (f->sdm && comm == kCommPlain) {
+    // A plain read of an SDM file: the counter counts it, the mirrors fill the copy sent.
+    Bytes shown;
+    if (Sw sw = SdmContent(*f, shown); sw != Sw::kOk) return Error(sw);
+    r.data.assign(shown.begin() + offset, shown.begin() + offset + length);
+  } else {
+    r.data.assign(f->data.begin() + offset, f->data.begin() + offset + length);
+  }
   r.protection = ReadProtection(comm, whole);
   return r;
+}
+
+Sw Card::SdmContent(File& f, Bytes& shown) {
+  const SdmConfig& config = *f.sdm;
+  if (config.ctr_limit && f.sdm_read_counter >= *config.ctr_limit) return Sw::kPermissionDenied;
+  if (f.sdm_read_counter >= 0xFFFFFF) return Sw::kPermissionDenied;
+  Application* app = CurrentApp();
+  auto key_of = [app](uint8_t key_no) -> ByteSpan {
+    if (app == nullptr || key_no >= app->keys.size()) return {};
+    const Key& key = app->keys[key_no];
+    return key.type == crypto::KeyType::kAes128 ? ByteSpan(key.value) : ByteSpan();
+  };
+  const uint32_t counter = f.sdm_read_counter + 1;
+  shown = f.data;
+  const SdmInputs in{.uid = state_.uid,
+                     .counter = counter,
+                     .meta_key = config.EncryptsPiccData() ? key_of(config.meta_read) : ByteSpan(),
+                     .file_key = config.Macs() ? key_of(config.file_read) : ByteSpan(),
+                     .lrp = auth_.lrp_mode()};
+  if (Sw sw = MirrorSdm(config, in, random_, shown); sw != Sw::kOk) return sw;
+  f.sdm_read_counter = counter;
+  return Sw::kOk;
 }
 
 Card::Result Card::WriteData(Ins ins, ByteSpan data) {

@@ -3,6 +3,7 @@
 
 #include "sim/card/card.h"
 #include "sim/card/card_internal.h"
+#include "sim/card/sdm.h"
 
 namespace desfired::sim {
 
@@ -35,7 +36,7 @@ Card::Result Card::GetFileSettings(Ins ins, ByteSpan data) {
   if (Sw sw = CheckDirectoryAccess(); sw != Sw::kOk) return Error(sw);
   Result r;
   r.data.push_back(static_cast<uint8_t>(f->type));
-  r.data.push_back(f->comm);
+  r.data.push_back(static_cast<uint8_t>(f->comm | (f->sdm ? kFileOptionSdmEnabled : 0)));
   const uint16_t ar = f->access.Encode();
   r.data.push_back(static_cast<uint8_t>(ar));
   r.data.push_back(static_cast<uint8_t>(ar >> 8));
@@ -43,6 +44,10 @@ Card::Result Card::GetFileSettings(Ins ins, ByteSpan data) {
     case FileType::kStandard:
     case FileType::kBackup:
       AppendLe24(static_cast<uint32_t>(f->data.size()), r.data);
+      if (f->sdm) {
+        const Bytes sdm = EncodeSdmConfig(*f->sdm);
+        r.data.insert(r.data.end(), sdm.begin(), sdm.end());
+      }
       break;
     case FileType::kValue:
       AppendLe32(static_cast<uint32_t>(f->lower_limit), r.data);
@@ -68,13 +73,34 @@ Card::Result Card::ChangeFileSettings(Ins ins, ByteSpan data) {
   const CmdProtection prot =
       f->access.change == kAccessFree ? CmdProtection::kPlain : CmdProtection::kFull;
   Bytes body(data.begin() + 1, data.end());
-  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot, data.subspan(0, 1), body, 3);
+  // EV2 and LRP padding tells the length (SDM settings vary); older schemes send 3 bytes.
+  const AuthScheme scheme = channel_.scheme();
+  const std::optional<size_t> plain_len = scheme == AuthScheme::kEv2 || scheme == AuthScheme::kLrp
+                                              ? std::nullopt
+                                              : std::optional<size_t>(3);
+  if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), prot, data.subspan(0, 1), body,
+                                     plain_len);
       sw != Sw::kOk) {
     return Error(sw);
   }
-  if (body.size() != 3) return Error(Sw::kLengthError);
+  if (body.size() < 3) return Error(Sw::kLengthError);
+  std::optional<SdmConfig> sdm;
+  if (body[0] & kFileOptionSdmEnabled) {
+    if (f->type != FileType::kStandard || !f->sdm_allowed) return Error(Sw::kParameterError);
+    SdmConfig config;
+    if (Sw sw = ParseSdmConfig(ByteSpan(body).subspan(3), static_cast<uint32_t>(f->data.size()),
+                               auth_.lrp_mode(), config);
+        sw != Sw::kOk) {
+      return Error(sw);
+    }
+    sdm = config;
+  } else if (body.size() != 3) {
+    return Error(Sw::kLengthError);
+  }
   f->comm = (body[0] & kCommModeMask) == kCommFull ? kCommFull : (body[0] & kCommMac);
   f->access = AccessRights::Decode(static_cast<uint16_t>(LoadLe16(body.data() + 1)));
+  if (sdm && !f->sdm) f->sdm_read_counter = 0;  // enabling SDM starts the counter at 0
+  f->sdm = sdm;
   return Result{};
 }
 
@@ -108,6 +134,8 @@ Card::Result Card::CreateFile(Ins ins, ByteSpan data) {
   }
   const uint8_t comm = body[p++];
   f.comm = (comm & kCommModeMask) == kCommFull ? kCommFull : (comm & kCommMac);
+  f.sdm_allowed = (comm & kFileOptionSdmEnabled) != 0;
+  if (f.sdm_allowed && f.type != FileType::kStandard) return Error(Sw::kParameterError);
   f.access = AccessRights::Decode(static_cast<uint16_t>(LoadLe16(body.data() + p)));
   p += 2;
   if (f.id > kMaxFileId) return Error(Sw::kParameterError);

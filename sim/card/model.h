@@ -20,6 +20,7 @@
 
 #include "core/crypto/key_type.h"
 #include "core/util/bytes.h"
+#include "sim/card/sdm.h"
 
 namespace desfired::sim {
 
@@ -88,6 +89,12 @@ struct File {
   std::deque<Bytes> records;
   std::optional<Bytes> pending_record;  // the record WriteRecord fills in this transaction
   bool pending_clear = false;
+
+  // Standard files: SDM allowed (FileOption bit 6 at creation, as EV3 requires), its settings
+  // when enabled, and SDMReadCtr (incremented by every read that mirrors; sim/card/sdm.h).
+  bool sdm_allowed = false;
+  std::optional<SdmConfig> sdm;
+  uint32_t sdm_read_counter = 0;
 
   bool IsRecordFile() const {
     return type == FileType::kLinearRecord || type == FileType::kCyclicRecord;
