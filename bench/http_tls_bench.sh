@@ -3,8 +3,9 @@
 # by side, one with --tls_cert/--tls_key (a throw-away self-signed certificate made here with
 # the openssl command), one without; interleaved rounds measure on each:
 #   - requests: REQUESTS sequential GET /healthz from one curl process (503 NOT_SERVING without
-#     pcscd: answered all the same); the API closes every
-#     connection, so over TLS each request pays a full handshake (ECDSA P-256);
+#     pcscd: answered all the same); curl keeps its connection open between them and the API
+#     keeps it alive (up to 100 requests a connection), so over TLS one handshake (ECDSA P-256)
+#     serves many requests (before keep-alive, each request paid one);
 #   - bulk: POST /v1/taps:parse?view=basic of RECORDS binary tap records (bench/make_taps.cc),
 #     the JSON lines to /dev/null.
 # The reference is plain HTTP, measured in the same run; the figures are the ratios HTTPS/HTTP.

@@ -13,10 +13,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <future>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -54,10 +56,12 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   };
 
   Impl(net::ip::tcp::socket socket, net::ssl::context* context, Options o)
-      : options(o), executor(socket.get_executor()), timer(executor) {
+      : options(o), executor(socket.get_executor()), timer(executor), write_timer(executor) {
     error_code ec;
     const net::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
     if (!ec) address = peer.address().to_string();
+    // Event frames and answers go out as soon as they are written (no Nagle delay).
+    (void)socket.set_option(net::ip::tcp::no_delay(true), ec);
     if (context != nullptr) {
       stream.emplace<Tls>(std::move(socket), *context);
     } else {
@@ -105,6 +109,65 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
     return result.get();
   }
 
+  // Reads body bytes into the parser's buffer until it is full, the body ends, or no more
+  // bytes wait on the socket (one read at least): fewer hand-overs to the handler's thread.
+  void ReadGathered(Done done) {
+    WithStream([&](auto& s) {
+      bhttp::async_read_some(
+          s, buffer, *parser,
+          [self = shared_from_this(), done = std::move(done)](error_code ec, size_t n) mutable {
+            if (ec == bhttp::error::need_buffer) ec = {};
+            error_code ignored;
+            if (!ec && !self->parser->is_done() && self->parser->get().body().size > 0 &&
+                self->Socket().available(ignored) > 0) {
+              return self->ReadGathered(std::move(done));
+            }
+            done(ec, n);
+          });
+    });
+  }
+
+  // The write queue (on the strand): one write at a time, each bounded by write_timeout.
+  struct Pending {
+    std::vector<net::const_buffer> buffers;
+    std::function<void(bool)> written;
+  };
+  void Queue(Pending p) {
+    writes.push_back(std::move(p));
+    NextWrite();
+  }
+  void NextWrite() {
+    if (writing) return;
+    while (!writes.empty() && (write_failed || cancelled)) {
+      write_failed = true;
+      Pending p = std::move(writes.front());
+      writes.pop_front();
+      if (p.written) p.written(false);
+    }
+    if (writes.empty()) return;
+    writing = true;
+    const uint64_t id = ++write_id;
+    write_timer.expires_after(Chrono(options.write_timeout));
+    write_timer.async_wait([self = shared_from_this(), id](error_code ec) {
+      if (ec || !self->writing || id != self->write_id) return;
+      self->write_failed = true;  // the client took nothing in time: cut it off
+      error_code ignored;
+      self->Socket().cancel(ignored);
+    });
+    WithStream([&](auto& s) {
+      net::async_write(s, writes.front().buffers,
+                       [self = shared_from_this()](error_code ec, size_t) {
+                         self->writing = false;
+                         self->write_timer.cancel();
+                         if (ec) self->write_failed = true;
+                         Pending p = std::move(self->writes.front());
+                         self->writes.pop_front();
+                         if (p.written) p.written(!ec);
+                         self->NextWrite();
+                       });
+    });
+  }
+
   const Options options;
   const net::any_io_executor executor;  // the socket's strand
   // On the strand: the deadline of the operation under way, which one it is, and how it went.
@@ -119,6 +182,12 @@ struct Connection::Impl : std::enable_shared_from_this<Impl> {
   bool continue_answered = false;
   bool failed = false;
   bool cancelled = false;  // on the strand
+  // The write queue, on the strand.
+  net::steady_timer write_timer;
+  std::deque<Pending> writes;
+  uint64_t write_id = 0;
+  bool writing = false;
+  bool write_failed = false;
 };
 
 Connection::Connection(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -149,12 +218,14 @@ absl::Status Connection::Handshake() {
   return absl::UnavailableError(absl::StrCat("TLS handshake failed: ", o.ec.message()));
 }
 
-absl::Status Connection::ReadHead() {
+absl::Status Connection::ReadHead(std::optional<absl::Duration> timeout) {
   Impl* impl = impl_.get();
   impl->parser.emplace();
   impl->parser->header_limit(static_cast<uint32_t>(impl->options.max_head_bytes));
   impl->parser->body_limit(boost::none);  // the handlers bound the bodies they read
-  const Impl::Outcome o = impl->Await(impl->options.request_timeout, [impl](Impl::Done done) {
+  impl->continue_answered = false;
+  const absl::Duration wait = timeout.value_or(impl->options.request_timeout);
+  const Impl::Outcome o = impl->Await(wait, [impl](Impl::Done done) {
     impl->WithStream([&](auto& s) {
       bhttp::async_read_header(s, impl->buffer, *impl->parser, std::move(done));
     });
@@ -203,6 +274,10 @@ int64_t Connection::content_length() const {
   return length ? static_cast<int64_t>(*length) : -1;
 }
 
+bool Connection::reusable() const {
+  return !impl_->failed && impl_->parser && impl_->parser->is_done() && impl_->parser->keep_alive();
+}
+
 absl::StatusOr<size_t> Connection::ReadBody(char* buf, size_t n) {
   Impl* impl = impl_.get();
   if (!impl->continue_answered) {
@@ -217,12 +292,8 @@ absl::StatusOr<size_t> Connection::ReadBody(char* buf, size_t n) {
     body.data = buf;
     body.size = n;
     body.more = true;
-    Impl::Outcome o = impl->Await(impl->options.request_timeout, [impl](Impl::Done done) {
-      impl->WithStream([&](auto& s) {
-        bhttp::async_read_some(s, impl->buffer, *impl->parser, std::move(done));
-      });
-    });
-    if (o.ec == bhttp::error::need_buffer) o.ec = {};
+    const Impl::Outcome o = impl->Await(impl->options.request_timeout,
+                                        [impl](Impl::Done done) { impl->ReadGathered(done); });
     if (o.ec) {
       if (o.ec == beast::error::timeout) {  // the socket is still open: the answer can go
         return absl::DeadlineExceededError("no body bytes within the request timeout");
@@ -236,20 +307,42 @@ absl::StatusOr<size_t> Connection::ReadBody(char* buf, size_t n) {
   return 0;
 }
 
-bool Connection::Write(absl::string_view data) {
+bool Connection::Write(absl::string_view data) { return Write({data}); }
+
+bool Connection::Write(std::initializer_list<absl::string_view> parts) {
   Impl* impl = impl_.get();
   if (impl->failed) return false;
-  const Impl::Outcome o = impl->Await(impl->options.write_timeout, [impl, data](Impl::Done done) {
-    impl->WithStream([&](auto& s) {
-      net::async_write(s, net::buffer(data.data(), data.size()), std::move(done));
-    });
+  Impl::Pending p;
+  for (absl::string_view part : parts) p.buffers.emplace_back(part.data(), part.size());
+  auto promise = std::make_shared<std::promise<bool>>();
+  std::future<bool> result = promise->get_future();
+  p.written = [promise](bool ok) { promise->set_value(ok); };
+  net::dispatch(impl->executor,
+                [self = impl_, p = std::move(p)]() mutable { self->Queue(std::move(p)); });
+  const bool ok = result.get();
+  if (!ok) impl->failed = true;
+  return ok;
+}
+
+void Connection::Enqueue(std::shared_ptr<const std::string> data,
+                         std::function<void(bool ok)> written) {
+  const absl::string_view bytes = *data;
+  Enqueue(bytes, [data = std::move(data), written = std::move(written)](bool ok) {
+    if (written) written(ok);
   });
-  if (o.ec) impl->failed = true;
-  return !o.ec;
+}
+
+void Connection::Enqueue(absl::string_view data, std::function<void(bool ok)> written) {
+  Impl::Pending p;
+  p.buffers.emplace_back(data.data(), data.size());
+  p.written = std::move(written);
+  net::post(impl_->executor,
+            [self = impl_, p = std::move(p)]() mutable { self->Queue(std::move(p)); });
 }
 
 void Connection::Close() {
   Impl* impl = impl_.get();
+  (void)Write("");  // what is queued goes first
   if (!impl->failed && tls()) {
     (void)impl->Await(kLinger, [impl](Impl::Done done) {
       std::get<Impl::Tls>(impl->stream).async_shutdown([done = std::move(done)](error_code ec) {

@@ -43,7 +43,7 @@ absl::string_view StatusText(int status) {
 // Headers of every answer: nothing is cached, nothing sniffed, no framing by other sites.
 constexpr absl::string_view kCommonHeaders =
     "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-    "X-Frame-Options: DENY\r\nConnection: close\r\n";
+    "X-Frame-Options: DENY\r\n";
 
 }  // namespace
 
@@ -52,7 +52,7 @@ std::optional<std::string> Exchange::Header(absl::string_view name) const {
 }
 
 bool Exchange::secure() const {
-  return tls_ || Header("X-Forwarded-Proto").value_or("") == "https";
+  return conn_->tls() || Header("X-Forwarded-Proto").value_or("") == "https";
 }
 
 int64_t Exchange::content_length() const { return conn_->content_length(); }
@@ -85,30 +85,31 @@ void Exchange::Respond(int status, absl::string_view content_type, absl::string_
                        absl::string_view extra_headers) {
   status_ = status;
   started_ = true;
-  std::string head = absl::StrCat("HTTP/1.1 ", status, " ", StatusText(status), "\r\n",
-                                  kCommonHeaders, extra_headers);
+  keep_alive_ = keep_alive_allowed_ && conn_->reusable();
+  std::string head = absl::StrCat(
+      "HTTP/1.1 ", status, " ", StatusText(status), "\r\n", kCommonHeaders,
+      keep_alive_ ? "Connection: keep-alive\r\n" : "Connection: close\r\n", extra_headers);
   if (!content_type.empty()) absl::StrAppend(&head, "Content-Type: ", content_type, "\r\n");
   absl::StrAppend(&head, "Content-Length: ", body.size(), "\r\n\r\n");
-  absl::StrAppend(&head, body);
-  conn_->Write(head);
+  if (!conn_->Write({head, body})) keep_alive_ = false;
 }
 
 void Exchange::RespondJson(const google::protobuf::Message& message, int status) {
   Respond(status, "application/json", ProtoJson(message));
 }
 
-void Exchange::Fail(const absl::Status& status) {
+void Exchange::Fail(const absl::Status& status, absl::string_view extra_headers) {
   if (started_) return;  // a stream already answered: it ends instead (its handler says how)
-  Respond(HttpStatusOf(status.code()), "application/json", ErrorJson(status));
+  Respond(HttpStatusOf(status.code()), "application/json", ErrorJson(status), extra_headers);
 }
 
 void Exchange::StartStream(int status, absl::string_view content_type,
                            absl::string_view extra_headers) {
   status_ = status;
   started_ = true;
-  const std::string head =
-      absl::StrCat("HTTP/1.1 ", status, " ", StatusText(status), "\r\n", kCommonHeaders,
-                   extra_headers, "Content-Type: ", content_type, "\r\n\r\n");
+  const std::string head = absl::StrCat("HTTP/1.1 ", status, " ", StatusText(status), "\r\n",
+                                        kCommonHeaders, "Connection: close\r\n", extra_headers,
+                                        "Content-Type: ", content_type, "\r\n\r\n");
   conn_->Write(head);
 }
 

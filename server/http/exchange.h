@@ -33,7 +33,7 @@ struct Caller {
 
 class Exchange {
  public:
-  Exchange(Connection* conn, bool tls) : conn_(conn), tls_(tls) {}
+  explicit Exchange(Connection* conn) : conn_(conn) {}
 
   std::string method;
   std::vector<std::string> segments;  // the path, decoded (http_request.h)
@@ -55,12 +55,19 @@ class Exchange {
   // The whole body, at most `max` bytes (BODY_TOO_LARGE beyond, with `limit` as its metadata).
   absl::StatusOr<std::string> ReadAll(size_t max, absl::string_view limit);
 
+  // Another request may follow on the connection once this one is answered (the server's
+  // keep-alive rules; default: no).
+  void set_keep_alive_allowed(bool allowed) { keep_alive_allowed_ = allowed; }
+  // The answer said the connection stays open: a complete answer (Respond), allowed, and the
+  // request read to its end (connection.h, reusable). Streams always close.
+  bool keep_alive() const { return keep_alive_; }
+
   // A complete answer. `extra_headers`: whole lines, each ending in "\r\n".
   void Respond(int status, absl::string_view content_type, absl::string_view body,
                absl::string_view extra_headers = "");
   void RespondJson(const google::protobuf::Message& message, int status = 200);
-  // The error answer of `status` (not OK): http_error.h.
-  void Fail(const absl::Status& status);
+  // The error answer of `status` (not OK): http_error.h. `extra_headers` as for Respond.
+  void Fail(const absl::Status& status, absl::string_view extra_headers = "");
   // Starts an answer whose body follows with Write (no Content-Length: the connection closes
   // at its end).
   void StartStream(int status, absl::string_view content_type,
@@ -73,7 +80,8 @@ class Exchange {
 
  private:
   Connection* conn_;
-  bool tls_;
+  bool keep_alive_allowed_ = false;
+  bool keep_alive_ = false;
   int status_ = 0;
   bool started_ = false;
 };

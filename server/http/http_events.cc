@@ -7,8 +7,11 @@
 // ?resume_after=N becomes resume_after_sequence; when that is too old (HISTORY_EXPIRED) the
 // stream sends "event: reset" (data: the error JSON) and goes on with a fresh snapshot.
 // ?reader=NAME (repeatable) filters. ": heartbeat" comments keep proxies from closing a quiet
-// stream. An idle stream sleeps until an item, its heartbeat or the server's stop (Stop wakes
-// it); an event's frame is encoded once for all streams (sse_frames.h). The stream is a
+// stream. Once the answer has begun, each item's frame is handed from gRPC's thread straight to
+// the connection's write queue (connection.h, Enqueue) and written by the I/O threads: no
+// thread per stream wakes for an event. An event's frame is encoded once for all streams
+// (sse_frames.h). The request's thread sleeps until the call ends, a write fails, the
+// heartbeat is due or the server stops (Stop wakes it). The stream is a
 // WatchCards call on the in-process channel, so a browser that reads too slowly is cut off as a
 // gRPC watcher is (SLOW_CONSUMER, the write timeout), and its streams count against
 // --max_streams_per_caller with the caller's gRPC ones. An error before the first item is an HTTP
@@ -18,6 +21,7 @@
 // who may read the ledger; others get 403 ROLE_DENIED).
 #include <algorithm>
 #include <deque>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,6 +29,7 @@
 #include "core/util/status_reason.h"
 #include "desfired/v1/card.grpc.pb.h"
 #include "proto/convert/status_convert.h"
+#include "server/http/connection.h"
 #include "server/http/http_error.h"
 #include "server/http/http_server.h"
 #include "server/http/sse_frames.h"
@@ -32,13 +37,16 @@
 namespace desfired::server::http {
 namespace {
 
-// Items a stream may hold before it stops reading (gRPC flow control and the server's watcher
-// rules take it from there).
+// Items a stream may hold (queued, or handed to the connection and not yet written) before it
+// stops reading (gRPC flow control and the server's watcher rules take it from there; a write
+// that does not end within the write timeout cuts the browser off).
 constexpr size_t kMaxBuffered = 16;
 
-// One WatchCards call, read on gRPC's threads into a small queue.
-// The call keeps itself alive until OnDone has returned.
-class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
+// One WatchCards call, read on gRPC's threads into a small queue, or once Push is called,
+// straight into the connection's write queue. The call keeps itself alive until OnDone has
+// returned (and until the writes of its frames have ended).
+class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse>,
+                  public std::enable_shared_from_this<WatchCall> {
  public:
   static std::shared_ptr<WatchCall> Start(v1::CardService::Stub& stub, const Caller& caller,
                                           const v1::WatchCardsRequest& request) {
@@ -50,22 +58,41 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
     return call;
   }
 
-  // Waits up to `timeout` for an item, the end or Wake(): the item; nullopt on timeout, at
-  // the end (then done() is true) or once woken.
+  // Waits up to `timeout` for an item, the end, a failed write or Wake(): the item; nullopt
+  // on timeout, at the end (then done() is true), after a failed write or once woken.
   std::optional<v1::WatchCardsResponse> Next(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return !queue_.empty() || done_ || woken_;
+      return !queue_.empty() || done_ || woken_ || write_failed_;
     };
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     if (queue_.empty()) return std::nullopt;
     v1::WatchCardsResponse item = std::move(queue_.front());
     queue_.pop_front();
-    if (paused_ && !done_) {
-      paused_ = false;
-      StartRead(&message_);
-    }
+    ResumeIfRoom();
     return item;
+  }
+  // From now on every item goes to `conn`'s write queue as it arrives (the queued ones first);
+  // Next only waits. `conn` must outlive the call (CancelAndWait).
+  void Push(Connection* conn) {
+    absl::MutexLock lock(&mu_);
+    conn_ = conn;
+    for (const v1::WatchCardsResponse& item : queue_) Send(item);
+    queue_.clear();
+  }
+  bool pushing() {
+    absl::MutexLock lock(&mu_);
+    return conn_ != nullptr;
+  }
+  // A frame handed to the connection could not be written: the browser is gone or too slow.
+  bool write_failed() {
+    absl::MutexLock lock(&mu_);
+    return write_failed_;
+  }
+  // When the last frame was handed to the connection (InfinitePast: none).
+  absl::Time last_push() {
+    absl::MutexLock lock(&mu_);
+    return last_push_;
   }
   // Ends every wait of Next, now and later (the server is stopping).
   void Wake() {
@@ -90,9 +117,13 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
     absl::MutexLock lock(&mu_);
-    queue_.push_back(std::move(message_));
+    if (conn_ != nullptr) {
+      Send(message_);
+    } else {
+      queue_.push_back(std::move(message_));
+    }
     message_.Clear();
-    if (queue_.size() < kMaxBuffered) {
+    if (queue_.size() + unwritten_ < kMaxBuffered) {
       StartRead(&message_);
     } else {
       paused_ = true;
@@ -110,6 +141,25 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
   explicit WatchCall(const Caller& caller)
       : context_(CallContext(caller, absl::InfiniteDuration())) {}
 
+  // Hands `item`'s frame to the connection; reading resumes as the writes end.
+  void Send(const v1::WatchCardsResponse& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++unwritten_;
+    last_push_ = absl::Now();
+    // The write may end after the request's thread has let the call go.
+    conn_->Enqueue(SseFrames::Shared().Of(item), [this, self = shared_from_this()](bool ok) {
+      absl::MutexLock lock(&mu_);
+      --unwritten_;
+      if (!ok) write_failed_ = true;
+      ResumeIfRoom();
+    });
+  }
+  void ResumeIfRoom() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (paused_ && !done_ && !write_failed_ && queue_.size() + unwritten_ < kMaxBuffered) {
+      paused_ = false;
+      StartRead(&message_);
+    }
+  }
+
   std::shared_ptr<WatchCall> self_;
   std::unique_ptr<grpc::ClientContext> context_;
   v1::WatchCardsResponse message_;
@@ -119,6 +169,10 @@ class WatchCall : public grpc::ClientReadReactor<v1::WatchCardsResponse> {
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  Connection* conn_ ABSL_GUARDED_BY(mu_) = nullptr;  // set by Push
+  size_t unwritten_ ABSL_GUARDED_BY(mu_) = 0;        // frames handed over, not yet written
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_push_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -173,6 +227,9 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
     woken_call->Wake();
   });
   while (open && !server.stopping()) {
+    // Once the answer has begun (its head and first frame written here), the items go
+    // straight to the connection.
+    if (ex.started() && !call->pushing()) call->Push(ex.conn());
     std::optional<v1::WatchCardsResponse> item =
         call->Next(std::max(last_write + heartbeat - absl::Now(), absl::ZeroDuration()));
     if (item) {
@@ -181,6 +238,8 @@ void HandleEvents(HttpServer& server, Exchange& ex) {
       last_write = absl::Now();
       continue;
     }
+    if (call->write_failed()) break;  // the browser is gone or too slow: cut off
+    last_write = std::max(last_write, call->last_push());
     if (!call->done()) {
       if (absl::Now() - last_write >= heartbeat) {
         if (ex.started()) open = ex.Write(": heartbeat\n\n");

@@ -196,15 +196,21 @@ void HttpServer::Serve(std::shared_ptr<Connection> conn) {
           "http_tls_handshake_failed",
           log::Fields().Str("remote", conn->remote_address()).Str("detail", handshake.message()));
     }
-    if (handshake.ok()) {
-      const absl::Status head = conn->ReadHead();
+    // Requests one after the other while the answers keep the connection open (keep-alive):
+    // the first head within the request timeout, each later one within the idle timeout.
+    for (size_t served = 0; handshake.ok(); ++served) {
+      const absl::Status head = conn->ReadHead(
+          served == 0 ? std::nullopt : std::optional<absl::Duration>(options_.keep_alive_timeout));
+      const bool allowed = options_.max_requests_per_connection > served + 1 &&
+                           options_.keep_alive_timeout > absl::ZeroDuration() && !stopping_.load();
       if (head.ok()) {
-        HandleRequest(*conn);
+        if (HandleRequest(*conn, allowed)) continue;
       } else if (head.code() == absl::StatusCode::kInvalidArgument) {
-        Exchange(conn.get(), conn->tls())
+        Exchange(conn.get())
             .Fail(HttpError(absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT", head.message(),
                             {{"field", "head"}}));
       }
+      break;
     }
     conn->Close();
     absl::MutexLock lock(&io->mu);
@@ -284,8 +290,9 @@ void HttpServer::ReleaseAddress(const std::string& address) {
   if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
 }
 
-void HttpServer::HandleRequest(Connection& conn) {
-  Exchange ex(&conn, conn.tls());
+bool HttpServer::HandleRequest(Connection& conn, bool keep_alive_allowed) {
+  Exchange ex(&conn);
+  ex.set_keep_alive_allowed(keep_alive_allowed);
   ex.method = conn.method();
   const std::string& address = conn.remote_address();
   if (!AdmitAddress(address)) {
@@ -294,7 +301,7 @@ void HttpServer::HandleRequest(Connection& conn) {
                                    " requests open, as many as the server allows"),
                       {{"limit", "http_max_connections_per_address"},
                        {"max", absl::StrCat(options_.max_requests_per_address)}}));
-    return;
+    return ex.keep_alive();
   }
   absl::StatusOr<std::vector<std::string>> segments = SplitPath(conn.path());
   absl::StatusOr<QueryParams> query = ParseQuery(conn.query());
@@ -312,6 +319,7 @@ void HttpServer::HandleRequest(Connection& conn) {
     Dispatch(ex);
   }
   ReleaseAddress(address);
+  return ex.keep_alive();
 }
 
 absl::StatusOr<Caller> HttpServer::Authenticate(const Exchange& ex, bool csrf) {
@@ -409,8 +417,7 @@ void HttpServer::SignIn(Exchange& ex) {
         {{"limit", "http_sign_in_failures"},
          {"max", absl::StrCat(options_.sign_in_failures)},
          {"retry_after_seconds", absl::StrCat(seconds)}});
-    return ex.Respond(HttpStatusOf(refused.code()), "application/json", ErrorJson(refused),
-                      absl::StrCat("Retry-After: ", seconds, "\r\n"));
+    return ex.Fail(refused, absl::StrCat("Retry-After: ", seconds, "\r\n"));
   }
   absl::StatusOr<std::string> body = ex.ReadAll(options_.max_json_bytes, "http_max_json_bytes");
   if (!body.ok()) return ex.Fail(body.status());

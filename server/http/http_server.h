@@ -34,6 +34,12 @@
 // event stream too, holds one); failed sign-ins per client address (sign_in_failures per
 // minute: 429 with Retry-After beyond).
 //
+// Keep-alive: a complete answer to a request read to its end keeps the connection open for the
+// next request (HTTP/1.1 persistent connections; not after an event stream, an error answered
+// before the body was read, or "Connection: close"), for up to keep_alive_timeout between
+// requests and max_requests_per_connection requests: HTTPS pays its handshake once per
+// connection, not per request.
+//
 // TLS: with tls_cert_file and tls_key_file (desfired's --tls_cert, --tls_key: the gRPC
 // listener's certificate and key) the API is served over HTTPS only, TLS 1.2 or newer; a
 // plain-HTTP request or a handshake that fails is closed without an answer. With
@@ -90,6 +96,10 @@ struct HttpOptions {
   absl::Duration heartbeat = absl::Seconds(15);  // event stream comments
   absl::Duration session_ttl = absl::Hours(8);
   size_t tap_chunk_records = 8192;  // records per ParseTapStream chunk (≤ --max_tap_batch)
+  // Keep-alive: how long an open connection may wait for its next request, and how many
+  // requests one connection may carry (1 or a zero timeout: one request per connection).
+  absl::Duration keep_alive_timeout = absl::Seconds(5);
+  size_t max_requests_per_connection = 100;
 };
 
 struct HttpDeps {
@@ -119,7 +129,9 @@ class HttpServer {
   void Stop();
 
   // Internal (the connection threads and the handlers).
-  void HandleRequest(Connection& conn);
+  // Answers the request whose head `conn` has read; true when the connection stays open for
+  // another (the answer allowed it: keep_alive_allowed, and see Exchange::keep_alive).
+  bool HandleRequest(Connection& conn, bool keep_alive_allowed);
   const HttpOptions& options() const { return options_; }
   const HttpDeps& deps() const { return deps_; }
   bool stopping() const { return stopping_.load(); }

@@ -2,8 +2,9 @@
 // TapService.ParseTapStream — the same reader as desfirectl (core/tap/input.h), the same
 // parser, keys and limits as a gRPC client — and the results streamed back as JSON lines, one
 // proto3 JSON TapResult per record (written by desfirectl's encoder), then one line with the
-// stream's summary. Two chunks are in flight. An error before the first result is an HTTP
-// error; after it, a last line {"error": {...}}.
+// stream's summary. Two chunks are in flight, and the lines of one chunk go to the socket (by
+// the I/O threads) while the next is parsed. An error before the first result is an HTTP error;
+// after it, a last line {"error": {...}}.
 #include <deque>
 #include <istream>
 #include <streambuf>
@@ -18,6 +19,7 @@
 #include "proto/convert/status_convert.h"
 #include "proto/convert/tap_convert.h"
 #include "proto/convert/tap_encoder.h"
+#include "server/http/connection.h"
 #include "server/http/http_error.h"
 #include "server/http/http_server.h"
 
@@ -36,7 +38,7 @@ class BodyBuf : public std::streambuf {
  protected:
   int_type underflow() override {
     if (!error_.ok()) return traits_type::eof();
-    absl::StatusOr<size_t> got = ex_.ReadBody(buf_, sizeof buf_);
+    absl::StatusOr<size_t> got = ex_.ReadBody(buf_.get(), kBodyBuffer);
     if (!got.ok()) {
       error_ = got.status();
       return traits_type::eof();
@@ -53,7 +55,7 @@ class BodyBuf : public std::streambuf {
       }
       return traits_type::eof();
     }
-    setg(buf_, buf_, buf_ + *got);
+    setg(buf_.get(), buf_.get(), buf_.get() + *got);
     return traits_type::to_int_type(buf_[0]);
   }
 
@@ -62,7 +64,10 @@ class BodyBuf : public std::streambuf {
   const size_t max_;
   uint64_t total_ = 0;
   absl::Status error_;
-  char buf_[64 * 1024];
+  // Large: each read takes what the socket holds (connection.h), one hand-over for many
+  // records.
+  static constexpr size_t kBodyBuffer = size_t{1} << 20;
+  std::unique_ptr<char[]> buf_ = std::make_unique<char[]>(kBodyBuffer);
 };
 
 absl::StatusOr<tap::InputFormat> FormatOf(const Exchange& ex) {
@@ -96,26 +101,59 @@ absl::StatusOr<v1::TapResultView> ViewOf(const Exchange& ex) {
 class TapResultLines {
  public:
   explicit TapResultLines(v1::TapResultView view) : view_(view) {}
+  // Waits for the writes still under way (they use the buffers).
+  ~TapResultLines() { (void)Drain(); }
 
-  absl::string_view Of(const v1::ParseTapStreamResponse& response) {
-    buf_.clear();
+  // Encodes the lines of `response` and queues them on `conn`, in a buffer of their own, while
+  // the lines before may still be written; false when a write before has failed (the client
+  // is gone or took nothing within the write timeout).
+  bool Send(const v1::ParseTapStreamResponse& response, Connection* conn) ABSL_LOCKS_EXCLUDED(mu_) {
+    const int i = next_;
+    next_ = 1 - next_;
+    {
+      absl::MutexLock lock(&mu_);
+      auto free = [this, i]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !writing_[i] || failed_; };
+      mu_.Await(absl::Condition(&free));
+      if (failed_) return false;
+      writing_[i] = true;
+    }
+    TextBuffer& buf = bufs_[i];
+    buf.clear();
     for (const v1::TapResult& r : response.results()) {
       if (FromProto(r, &raw_, &result_).ok()) {
-        encoder_.Json(result_, &buf_, view_);
+        encoder_.Json(result_, &buf, view_);
       } else {
-        buf_.Append(ProtoJson(r));
-        buf_.Append("\n");
+        buf.Append(ProtoJson(r));
+        buf.Append("\n");
       }
     }
-    return buf_.view();
+    conn->Enqueue(buf.view(), [this, i](bool ok) {
+      absl::MutexLock lock(&mu_);
+      writing_[i] = false;
+      if (!ok) failed_ = true;
+    });
+    return true;
+  }
+  // Waits until the lines queued are written: false when a write failed.
+  bool Drain() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !writing_[0] && !writing_[1]; };
+    mu_.Await(absl::Condition(&idle));
+    return !failed_;
   }
 
  private:
   const v1::TapResultView view_;
   TapEncoder encoder_;
-  TextBuffer buf_;
+  TextBuffer bufs_[2];
+  int next_ = 0;
   Bytes raw_;
   tap::TapResult result_;
+  absl::Mutex mu_;
+  bool writing_[2] ABSL_GUARDED_BY(mu_) = {false, false};
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // The request side of a ParseTapStream call, on a thread of its own: the in-process transport
@@ -274,7 +312,7 @@ void HandleTapsParse(HttpServer& server, Exchange& ex) {
       }
       --unanswered;
       if (!ex.started()) ex.StartStream(200, "application/x-ndjson");
-      if (!ex.Write(lines.Of(*response))) return stop();  // the browser is gone
+      if (!lines.Send(*response, ex.conn())) return stop();  // the browser is gone
       arena.Reset();
       response = google::protobuf::Arena::CreateMessage<v1::ParseTapStreamResponse>(&arena);
     }

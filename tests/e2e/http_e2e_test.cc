@@ -175,6 +175,25 @@ TEST_F(HttpE2eTest, JsonEndpointsAnswerAsTheGrpcMethods) {
   EXPECT_TRUE(absl::StrContains(ledger.body, "\"method\":\"Debit\"")) << ledger.body;
   EXPECT_TRUE(absl::StrContains(ledger.body, "\"request_id\":\"http-e2e-1\"")) << ledger.body;
   EXPECT_TRUE(absl::StrContains(ledger.body, "\"verify\":{\"ok\":true")) << ledger.body;
+
+  // Keep-alive: complete answers (an error too, a POST whose body was read) keep the
+  // connection for the next request; a streamed answer (taps) closes it.
+  std::vector<HttpResponse> kept = testing::HttpCalls({
+      {.url = base_ + "/healthz"},
+      {.url = base_ + "/v1/readers/No%20Such%20Reader/card"},
+      {.method = "POST", .url = base_ + "/v1/session", .body = "{\"token\":\"\"}"},
+      {.method = "POST", .url = base_ + "/v1/taps:parse", .body = "0102\n"},
+      {.url = base_ + "/healthz"},
+  });
+  ASSERT_EQ(kept.size(), 5u);
+  const std::vector<int> kept_status = {200, 404, 200, 200, 200};
+  const std::vector<long> opened = {1, 0, 0, 0, 1};
+  for (size_t i = 0; i < kept.size(); ++i) {
+    EXPECT_EQ(kept[i].status, kept_status[i]) << i << ": " << kept[i].body << kept[i].error;
+    EXPECT_EQ(kept[i].new_connections, opened[i]) << i;
+  }
+  EXPECT_EQ(kept[0].Header("Connection"), "keep-alive");
+  EXPECT_EQ(kept[3].Header("Connection"), "close");
   ExpectGrpcServes();
 }
 

@@ -205,6 +205,17 @@ TEST_F(HttpsE2eTest, ApiEventsAndSecureCookieOverTlsOnAnyAddress) {
   EXPECT_EQ(out.status, 204) << out.body;
   EXPECT_TRUE(absl::StrContains(out.Header("Set-Cookie"), "Max-Age=0; Secure"))
       << out.Header("Set-Cookie");
+  // Keep-alive over TLS: the second request reuses the connection (no second handshake).
+  std::vector<testing::HttpResponse> kept =
+      testing::HttpCalls({{.url = base_ + "/healthz", .ca_file = pki_.ca_cert},
+                          {.url = base_ + "/v1/readers",
+                           .headers = {std::string("Authorization: Bearer ") + kAdminToken},
+                           .ca_file = pki_.ca_cert}});
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].status, 200) << kept[0].error;
+  EXPECT_EQ(kept[1].status, 200) << kept[1].body << kept[1].error;
+  EXPECT_EQ(kept[0].new_connections, 1);
+  EXPECT_EQ(kept[1].new_connections, 0);
 }
 
 TEST_F(HttpsE2eTest, PlainHttpGarbageAndStalledHandshakesAreClosed) {

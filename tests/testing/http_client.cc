@@ -41,12 +41,18 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-HttpResponse Run(const HttpRequest& request, const std::function<bool(absl::string_view)>* on) {
+CURL* NewHandle() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_ALL); });
+  return curl_easy_init();
+}
+
+// One transfer on `curl` (its options are reset first; its open connection is kept).
+HttpResponse Perform(CURL* curl, const HttpRequest& request,
+                     const std::function<bool(absl::string_view)>* on) {
+  curl_easy_reset(curl);
   HttpResponse response;
   Transfer transfer{&response, on};
-  CURL* curl = curl_easy_init();
   curl_slist* headers = nullptr;
   for (const std::string& h : request.headers) headers = curl_slist_append(headers, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -73,7 +79,14 @@ HttpResponse Run(const HttpRequest& request, const std::function<bool(absl::stri
   const CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) response.error = curl_easy_strerror(code);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &response.new_connections);
   curl_slist_free_all(headers);
+  return response;
+}
+
+HttpResponse Run(const HttpRequest& request, const std::function<bool(absl::string_view)>* on) {
+  CURL* curl = NewHandle();
+  HttpResponse response = Perform(curl, request, on);
   curl_easy_cleanup(curl);
   return response;
 }
@@ -92,6 +105,14 @@ std::string HttpResponse::Header(absl::string_view name) const {
 }
 
 HttpResponse HttpCall(const HttpRequest& request) { return Run(request, nullptr); }
+
+std::vector<HttpResponse> HttpCalls(const std::vector<HttpRequest>& requests) {
+  CURL* curl = NewHandle();
+  std::vector<HttpResponse> responses;
+  for (const HttpRequest& request : requests) responses.push_back(Perform(curl, request, nullptr));
+  curl_easy_cleanup(curl);
+  return responses;
+}
 
 HttpResponse HttpStream(const HttpRequest& request,
                         const std::function<bool(absl::string_view piece)>& on_data) {

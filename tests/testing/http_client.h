@@ -40,12 +40,16 @@ struct HttpResponse {
   long status = 0;                   // 0: no answer (error says why)
   std::vector<std::string> headers;  // the header lines as received, without CR LF
   std::string body;
-  std::string error;  // curl's error, empty on success
+  std::string error;         // curl's error, empty on success
+  long new_connections = 0;  // connections opened for it (0: it reused the one before)
   // The value of the first header `name` (case-insensitive), empty when absent.
   std::string Header(absl::string_view name) const;
 };
 
 HttpResponse HttpCall(const HttpRequest& request);
+// The requests one after the other through one curl handle, which keeps its connection open
+// between them when the server allows (keep-alive): see new_connections.
+std::vector<HttpResponse> HttpCalls(const std::vector<HttpRequest>& requests);
 
 // Like HttpCall, but hands each received piece of the body to `on_data` instead of keeping it;
 // the transfer ends when on_data returns false, the server ends it, or request.timeout passes.
