@@ -947,7 +947,8 @@ def check_docs(r: Results, source_dir: str):
                    "--allow-insecure-remote", "pcscd.comm", "10001", "chmod 600", "backup",
                    "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token",
                    "scripts/docker-check", "docker-compose", "DOCKER_BUILDKIT=1",
-                   "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug"):
+                   "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug",
+                   "desfired-demo-token", "SoftHSM2", "compose override"):
         r.check(needle.lower() in text.lower(), f"docs/deployment.md covers `{needle}`")
     readme = open(os.path.join(source_dir, "README.md")).read()
     r.check("docs/deployment.md" in readme, "README.md links docs/deployment.md")
