@@ -31,7 +31,7 @@ absl::StatusOr<Bytes> DiversifyKey(KeyType type, ByteSpan master_key, ByteSpan i
 absl::Status DiversifyKeyWith(const Cmac& master, KeyType type, ByteSpan input, uint8_t* out);
 
 // The same with the master behind a KeyCipher (a key in a PKCS#11 token: each part is one
-// CMAC computed by the token, CmacVia). Slower than DiversifyKeyWith (two token calls per
+// CMAC computed by the token, CmacManyVia). Slower than DiversifyKeyWith (two token calls per
 // part); the diversified key is returned to the caller.
 absl::Status DiversifyKeyVia(const KeyCipher& master, KeyType type, ByteSpan input, uint8_t* out);
 

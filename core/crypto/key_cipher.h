@@ -4,7 +4,7 @@
 // directly). A key in a PKCS#11 token is core/pkcs11's TokenKey: every operation runs inside
 // the token (C_Encrypt / C_Decrypt) and the key value never reaches this process.
 //
-// The operations are ECB and CBC over whole blocks, and the CMAC built on them (CmacVia):
+// The operations are ECB and CBC over whole blocks, and the CMAC built on them (CmacManyVia):
 // enough for DESFire authentication (legacy, ISO, AES, EV2), the EV2 session-key CMACs and
 // AN10922 diversification. Hot loops over a file key (tap MACs, secure messaging) keep using
 // crypto::Cmac / BlockCipher directly: a session key is always on the host.
@@ -74,17 +74,13 @@ class LocalKeyCipher final : public KeyCipher {
   BlockCipher cipher_;
 };
 
-// The CMAC (NIST SP 800-38B) of `message` under `key` into `out` (block_size() bytes). A
-// message shorter than `min_blocks` blocks is padded (80 00..) to that many blocks and
-// finished with K2, as AN10922 requires (min_blocks 2). Two cipher calls: E_K(0) for the
-// subkeys (EncryptedZeroBlock: none when the cipher keeps it), then one CBC over the message. Equal
-// to Cmac::Compute for min_blocks 1.
-absl::Status CmacVia(const KeyCipher& key, ByteSpan message, uint8_t* out, size_t min_blocks = 1);
-
-// Batched CMAC through a KeyCipher, as Cmac::ComputeMany (same tags, same `min_blocks` rule):
-// the subkeys from E_K(0) (EncryptedZeroBlock: kept by a token key), then one EncryptBlocks
-// (ECB) call per block position over the chains of all `count` messages; a token key makes
-// ceil(length / block) token calls for any count. `tags`: count * block_size() bytes.
+// The CMACs (NIST SP 800-38B) of `count` messages of `length` bytes each (message i at
+// messages[i]) under `key` into `tags` (count * block_size() bytes), equal to
+// Cmac::ComputeMany's: a message shorter than `min_blocks` blocks is padded (80 00..) to that
+// many blocks and finished with K2, as AN10922 requires (min_blocks 2). The subkeys come from
+// E_K(0) (EncryptedZeroBlock: kept by a token key), then one EncryptBlocks (ECB) call per block
+// position over the chains of all messages: a token key makes ceil(length / block) token calls
+// for any count (one message is the batch of one).
 absl::Status CmacManyVia(const KeyCipher& key, const uint8_t* const* messages, size_t length,
                          size_t count, uint8_t* tags, size_t min_blocks = 1);
 

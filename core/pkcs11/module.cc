@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -89,10 +91,22 @@ absl::Status CkError(absl::string_view what, CK_RV rv) {
     case CKR_SESSION_CLOSED:
     case CKR_SESSION_HANDLE_INVALID:
     case CKR_CRYPTOKI_NOT_INITIALIZED:
-      return absl::UnavailableError(message);
+      return WithCkRv(absl::UnavailableError(message), rv);
     default:
-      return absl::FailedPreconditionError(message);
+      return WithCkRv(absl::FailedPreconditionError(message), rv);
   }
+}
+
+absl::Status WithCkRv(absl::Status status, CK_RV rv) {
+  if (!status.ok()) status.SetPayload(kCkRvTypeUrl, absl::Cord(absl::StrCat(rv)));
+  return status;
+}
+
+std::optional<CK_RV> CkRvOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kCkRvTypeUrl);
+  CK_RV rv = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &rv)) return std::nullopt;
+  return rv;
 }
 
 Module::Module(std::string path, void* handle, CK_FUNCTION_LIST* functions, bool finalize)

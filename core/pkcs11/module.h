@@ -19,6 +19,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,8 +31,16 @@ namespace desfired::pkcs11 {
 // "CKR_PIN_INCORRECT" (or "CKR_0x000000A0" for a code without a name here).
 std::string CkName(CK_RV rv);
 // FAILED_PRECONDITION "<what>: <CkName(rv)>"; UNAVAILABLE for the codes that mean the token or
-// its daemon is gone (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR ...).
+// its daemon is gone (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR ...). The
+// status carries `rv` (CkRvOf): callers decide on the code, never on the message.
 absl::Status CkError(absl::string_view what, CK_RV rv);
+
+// The PKCS#11 code a status carries, as the payload kCkRvTypeUrl (the code in decimal ASCII).
+inline constexpr absl::string_view kCkRvTypeUrl = "type.desfired.dev/pkcs11.ck_rv";
+// `status` with `rv` attached (a no-op for an OK status).
+absl::Status WithCkRv(absl::Status status, CK_RV rv);
+// The code attached by CkError or WithCkRv, or nullopt.
+std::optional<CK_RV> CkRvOf(const absl::Status& status);
 
 class Module {
  public:

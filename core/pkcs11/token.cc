@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace desfired::pkcs11 {
@@ -33,6 +32,10 @@ bool Token::MeansRestart(CK_RV rv) {
     default:
       return false;
   }
+}
+
+bool Token::PinRefused(CK_RV rv) {
+  return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE;
 }
 
 absl::StatusOr<std::shared_ptr<Token>> Token::Open(std::shared_ptr<Module> module,
@@ -73,9 +76,10 @@ absl::Status Token::Login(CK_SESSION_HANDLE* session) {
   rv = f->C_Login(*session, CKU_USER, const_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     f->C_CloseSession(*session);
-    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("token ", name_, ": the PIN was refused (", CkName(rv), ")"));
+    if (PinRefused(rv)) {
+      return WithCkRv(absl::FailedPreconditionError(absl::StrCat(
+                          "token ", name_, ": the PIN was refused (", CkName(rv), ")")),
+                      rv);
     }
     return CkError(absl::StrCat("token ", name_, ": C_Login"), rv);
   }
@@ -113,7 +117,7 @@ absl::Status Token::Restart(uint64_t seen_epoch) {
   idle_.clear();
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   absl::Status s = Login(&session);
-  if (!s.ok() && !absl::StrContains(s.message(), "the PIN was refused")) {
+  if (!s.ok() && !PinRefused(CkRvOf(s).value_or(CKR_OK))) {
     // The module itself lost its token or daemon (a network HSM's client after the daemon
     // restarted, or one that found no token while the daemon was away): initialize it again,
     // which reconnects and lists the slots anew, and log in once more.

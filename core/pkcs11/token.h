@@ -74,6 +74,9 @@ class Token {
 
   // True for the codes after which Run() logs in again.
   static bool MeansRestart(CK_RV rv);
+  // True for the codes of a PIN the token refused (CKR_PIN_INCORRECT, CKR_PIN_LOCKED,
+  // CKR_PIN_LEN_RANGE): logging in again, or initializing the module again, cannot help.
+  static bool PinRefused(CK_RV rv);
 
  private:
   Token(std::shared_ptr<Module> module, const TokenUri& uri, keys::SecretBytes pin);

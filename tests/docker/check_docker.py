@@ -52,6 +52,8 @@ docker/compose.yaml (needs python3-yaml; without it these are skipped and the ex
     share (never network_mode service:, which strands the card when pcscd-demo restarts);
     desfired-demo keeps its ledger on its own named volume; the demo keys file exists, is
     mounted read-only and holds only the public demo keys of scripts/demo-server;
+    desfired-demo keeps its SoftHSM2 token on a named volume of its own, and takes no PIN from
+    its environment or command line; the demo stage (not the runtime) installs softhsm2;
   - docker-compose 1.29 (Debian 12) accepts the file: no top-level `name:`, no
     `create_host_path`, no `start_interval`; the first health probe of desfired comes within
     5 s (interval), pcscd's within 2 s.
@@ -92,6 +94,7 @@ SECRET_VAR = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|PRIVATE|CERT", re.I)
 LONG_HEX = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")
 CGROUP_RULE = "c 189:* rmw"
 PUBLIC_DEMO_KEY_SOURCE = "scripts/demo-server"
+DEMO_TOKEN_DIR = "/var/lib/desfired-token"  # docker/demo/desfired-demo's default
 
 
 def looks_secret(path: str) -> bool:
@@ -679,6 +682,9 @@ def check_dockerfile(r: Results, df: dfp.Dockerfile, ignore_text: Optional[str],
     r.check({"pcscd", "libccid"} <= set(pk_runtime), "runtime stage installs pcscd and libccid",
             f"{pk_runtime}")
     r.check("vsmartcard-vpcd" in pk_demo, "demo stage installs vsmartcard-vpcd", f"{pk_demo}")
+    r.check("softhsm2" in pk_demo and "softhsm2" not in pk_runtime,
+            "demo stage installs softhsm2 (the demo's token), the runtime stage does not",
+            f"runtime {pk_runtime}, demo {pk_demo}")
     for s in (runtime, demo):
         for run in s.all("RUN"):
             if dfp.apt_packages(run):
@@ -920,6 +926,16 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
         r.check(keys and all(re.search(r"key\s+" + re.escape(k[1]) + r"\s+" + re.escape(k[2]) +
                                        r"\s+" + re.escape(k[3]), demo_src) for k in keys),
                 f"compose: {dk['source']} holds only the public demo keys of {PUBLIC_DEMO_KEY_SOURCE}")
+    tok = mount_at(ddemo, DEMO_TOKEN_DIR)
+    r.check(tok is not None and tok["type"] == "volume" and not tok["read_only"] and
+            tok["source"] not in {(m or {}).get("source") for m in (d1, d2)},
+            f"compose: desfired-demo keeps its SoftHSM2 token on a named volume of its own on "
+            f"{DEMO_TOKEN_DIR}", f"{tok}")
+    env = ddemo.get("environment") or {}
+    env_text = " ".join(env) if isinstance(env, list) else " ".join(f"{k}={v}" for k, v in env.items())
+    r.check("PIN" not in env_text.upper() and
+            not any("pin" in str(w).lower() for w in command_of(ddemo)),
+            "compose: desfired-demo takes no PIN from its environment or command line", env_text)
 
 
 def check_docs(r: Results, source_dir: str):
@@ -931,7 +947,8 @@ def check_docs(r: Results, source_dir: str):
                    "--allow-insecure-remote", "pcscd.comm", "10001", "chmod 600", "backup",
                    "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token",
                    "scripts/docker-check", "docker-compose", "DOCKER_BUILDKIT=1",
-                   "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug"):
+                   "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug",
+                   "desfired-demo-token", "SoftHSM2", "compose override"):
         r.check(needle.lower() in text.lower(), f"docs/deployment.md covers `{needle}`")
     readme = open(os.path.join(source_dir, "README.md")).read()
     r.check("docs/deployment.md" in readme, "README.md links docs/deployment.md")
@@ -1075,6 +1092,7 @@ DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
     ("the host's whole build tree", "COPY build/docker-prebuilt/ /src/build/", "COPY build/ /src/build/"),
     ("one binary unstripped", "build/server/desfired build/server/desfired-health-probe",
      "build/server/desfired-health-probe"),
+    ("no SoftHSM2 in the demo", "      softhsm2 \\\n", ""),
 ]
 IGNORE_MUTATIONS = [
     ("key files not ignored", "**/*keys.conf", "**/nothing-here"),
@@ -1108,6 +1126,12 @@ COMPOSE_MUTATIONS = [
      *removed("      - {type: volume, source: desfired-demo-data, target: /var/lib/desfired}\n")),
     ("first health probe after 15 s", "    interval: 5s", "    interval: 15s"),
     ("prebuilt binaries by default", "${DESFIRED_BINARIES:-source}", "${DESFIRED_BINARIES:-prebuilt}"),
+    ("demo token in the container's layer",
+     *removed("      - {type: volume, source: desfired-demo-token, target: /var/lib/desfired-token}\n")),
+    ("demo token on the ledger volume", "source: desfired-demo-token, target",
+     "source: desfired-demo-data, target"),
+    ("token PIN in the environment", "    command: [desfired-demo,",
+     "    environment: {DESFIRED_TOKEN_PIN: '1234'}\n    command: [desfired-demo,"),
 ]
 
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -13,6 +14,7 @@
 #include "core/crypto/key_cipher.h"
 #include "core/keys/key_store.h"
 #include "core/pkcs11/bind.h"
+#include "core/pkcs11/module.h"
 #include "core/pkcs11/token_key.h"
 #include "core/pkcs11/uri.h"
 #include "gtest/gtest.h"
@@ -165,7 +167,8 @@ TEST_F(TokenTest, TokenKeysComputeWhatFileKeysCompute) {
       ASSERT_TRUE(cmac.ok());
       uint8_t want[16] = {}, got[16] = {};
       cmac->Compute(ByteSpan(data.data(), len), want);
-      ASSERT_TRUE(crypto::CmacVia(token, ByteSpan(data.data(), len), got).ok());
+      const uint8_t* message = data.data();
+      ASSERT_TRUE(crypto::CmacManyVia(token, &message, len, 1, got).ok());
       EXPECT_EQ(Bytes(got, got + 16), Bytes(want, want + 16)) << len;
     }
     if (c.type != KeyType::kDes) {
@@ -203,6 +206,18 @@ TEST_F(TokenTest, WrongPinNamesTheKeyNotThePin) {
   EXPECT_TRUE(absl::StrContains(s.message(), "CKR_PIN_INCORRECT")) << s;
   EXPECT_FALSE(absl::StrContains(s.message(), "111111")) << s;
   ExpectNoSecret(s);
+  // The code travels in the status itself (what Token::Restart decides on).
+  auto module = pkcs11::Module::Load(testing::kSoftHsmModule);
+  ASSERT_TRUE(module.ok()) << module.status();
+  auto uri = pkcs11::TokenUri::ParseToken("pkcs11:token=desfired");
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto wrong = pkcs11::Token::Open(*module, *uri, keys::SecretBytes(Hex("313131313131")));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(pkcs11::CkRvOf(wrong.status()), std::optional<CK_RV>(CKR_PIN_INCORRECT));
+  EXPECT_TRUE(pkcs11::Token::PinRefused(*pkcs11::CkRvOf(wrong.status())));
+  EXPECT_EQ(pkcs11::CkRvOf(pkcs11::CkError("C_Encrypt", CKR_MECHANISM_INVALID)),
+            std::optional<CK_RV>(CKR_MECHANISM_INVALID));
+  EXPECT_EQ(pkcs11::CkRvOf(absl::FailedPreconditionError("CKR_PIN_INCORRECT")), std::nullopt);
 }
 
 TEST_F(TokenTest, MissingObjectWrongTypeAbsentModuleAndPinProblemsAreClear) {
