@@ -192,6 +192,13 @@ Bytes Card::IsoBinary(uint8_t ins, uint8_t p1, uint8_t p2, ByteSpan data,
   if (!write) {
     const size_t n = *ne == kMaxNe ? std::min(kMaxNe, size - offset) : *ne;
     if (n > size - offset) return Answer(IsoSw::kWrongLength);
+    if (f->sdm) {
+      // ISO reads are plain: an SDM file counts the read and mirrors as a plain ReadData does
+      // (how a phone reads an NTAG 424 DNA's NDEF file).
+      Bytes shown;
+      if (SdmContent(*f, shown) != Sw::kOk) return Answer(IsoSw::kConditionsNotSatisfied);
+      return Answer(IsoSw::kOk, Bytes(shown.begin() + offset, shown.begin() + offset + n));
+    }
     return Answer(IsoSw::kOk, Bytes(f->data.begin() + offset, f->data.begin() + offset + n));
   }
   if (data.size() > size - offset) return Answer(IsoSw::kWrongLength);

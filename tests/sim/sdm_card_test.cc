@@ -199,6 +199,26 @@ TEST(SdmCardTest, PlainMirrorCountsReads) {
   }
 }
 
+// ISO READ BINARY (how a phone reads the NDEF file) mirrors and counts like ReadData; at the
+// read-counter limit it is refused with 6985.
+TEST(SdmCardTest, IsoReadBinaryMirrorsAndCounts) {
+  Card card = SdmCard(H("041E3C8A2D6B80"), nullptr, false);
+  Sw sw;
+  // UID at 0, counter at 20, MAC over 0..40 at 40, read-counter limit 2.
+  SendWrapped(card, 0x5F, H("02 40 0EE0 E1 FFE0 000000 140000 000000 280000 020000"), &sw);
+  ASSERT_EQ(sw, Sw::kOk);
+  for (int read = 1; read <= 2; ++read) {
+    const Bytes answer = card.Transmit(H("00 B0 82 00 38"));
+    ASSERT_EQ(answer.size(), 56u + 2) << "read " << read;
+    EXPECT_EQ(HexEncode(Bytes(answer.end() - 2, answer.end())), "9000");
+    EXPECT_EQ(Ascii(Bytes(answer.begin(), answer.begin() + 14)), "041E3C8A2D6B80");
+    EXPECT_EQ(Ascii(Bytes(answer.begin() + 20, answer.begin() + 26)),
+              "00000" + std::to_string(read));
+  }
+  EXPECT_EQ(card.state().applications[0].files[0].sdm_read_counter, 2u);
+  EXPECT_EQ(HexEncode(card.Transmit(H("00 B0 82 00 38"))), "6985");
+}
+
 // sdm-plain-uid-ctr end to end: the sixth read of a plain mirror with an empty MAC input.
 TEST(SdmCardTest, PlainMirrorSdmBackendVector) {
   Card card = SdmCard(H("041E3C8A2D6B80"), nullptr, false);

@@ -85,13 +85,14 @@ TEST(MethodRolesTest, EveryMethodOfBothServicesHasExactlyOneEntry) {
         << "twice: " << m.method;
   }
   EXPECT_EQ(in_table, in_services);
-  EXPECT_EQ(in_services.size(), 29u);  // 26 CardService + 3 TapService
+  EXPECT_EQ(in_services.size(), 31u);  // 27 CardService + 4 TapService
 }
 
 TEST(MethodRolesTest, RolesFollowWhatTheCallChanges) {
-  for (const char* m : {"ListReaders", "WatchCards", "GetCardInfo", "ListApplications", "ListFiles",
-                        "GetFileSettings", "ReadData", "GetValue", "ReadRecords", "ReadTapLog",
-                        "ParseTaps", "ParseTapStream", "VerifyOriginality", "VerifySun"}) {
+  for (const char* m :
+       {"ListReaders", "WatchCards", "GetCardInfo", "ListApplications", "ListFiles",
+        "GetFileSettings", "ReadData", "GetValue", "ReadRecords", "ReadTapLog", "ParseTaps",
+        "ParseTapStream", "VerifyOriginality", "VerifySun", "VerifySunStream"}) {
     EXPECT_EQ(RequiredRole(m), Role::kViewer) << m;
   }
   for (const char* m : {"WriteData", "Credit", "Debit", "LimitedCredit", "WriteRecord",
@@ -99,7 +100,7 @@ TEST(MethodRolesTest, RolesFollowWhatTheCallChanges) {
     EXPECT_EQ(RequiredRole(m), Role::kOperator) << m;
   }
   for (const char* m : {"FormatCard", "CreateApplication", "DeleteApplication", "CreateFile",
-                        "DeleteFile", "ChangeKey", "ChangeKeySettings"}) {
+                        "DeleteFile", "ChangeKey", "ChangeKeySettings", "ChangeFileSettings"}) {
     EXPECT_EQ(RequiredRole(m), Role::kAdmin) << m;
   }
 }
