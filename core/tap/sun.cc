@@ -10,6 +10,7 @@
 #include "core/crypto/cmac.h"
 #include "core/crypto/lrp.h"
 #include "core/crypto/random.h"
+#include "core/util/bytes.h"
 
 namespace desfired::tap {
 namespace {
@@ -26,13 +27,6 @@ constexpr uint8_t kTagUidLength = 0x0F;
 // Messages whose AES SV blocks go through one batched CMAC (two blocks each: ENC and MAC).
 constexpr size_t kAesChunk = 64;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Strict hex (no spaces or separators) into `out` (text.size() / 2 bytes), or INVALID_ARGUMENT
 // naming `field`. Allocates nothing on success.
 absl::Status StrictHexInto(absl::string_view field, absl::string_view text, uint8_t* out) {
@@ -41,8 +35,8 @@ absl::Status StrictHexInto(absl::string_view field, absl::string_view text, uint
         absl::StrCat(field, ": an odd number of hex digits (", text.size(), ")"));
   }
   for (size_t i = 0; i < text.size(); i += 2) {
-    const int hi = HexValue(text[i]);
-    const int lo = HexValue(text[i + 1]);
+    const int hi = HexDigitValue(text[i]);
+    const int lo = HexDigitValue(text[i + 1]);
     if (hi < 0 || lo < 0) return absl::InvalidArgumentError(absl::StrCat(field, ": not hex"));
     out[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
   }

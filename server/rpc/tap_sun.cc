@@ -48,10 +48,16 @@ absl::Status TapServiceImpl::VerifySunBatch(const v1::VerifySunRequest& request,
                              .aid = request.aid()},
                             options_.sun_counters);
   DESFIRED_RETURN_IF_ERROR(verifier.CheckKeys());
-  for (int i = 0; i < request.messages_size(); ++i) {
-    const tap::SunResult r =
-        verifier.Verify(SunInputFromProto(request.cipher(), request.messages(i)));
-    SunResultToProto(r, first_index + static_cast<uint64_t>(i), response->add_results());
+  std::vector<tap::SunInput> inputs;
+  inputs.reserve(static_cast<size_t>(request.messages_size()));
+  for (const v1::SunMessage& m : request.messages()) {
+    inputs.push_back(SunInputFromProto(request.cipher(), m));
+  }
+  std::vector<tap::SunResult> results(inputs.size());
+  verifier.VerifyMany(inputs, absl::MakeSpan(results));  // one batch: counters in input order
+  for (size_t i = 0; i < results.size(); ++i) {
+    const tap::SunResult& r = results[i];
+    SunResultToProto(r, first_index + i, response->add_results());
     switch (r.status) {
       case tap::SunStatus::kValid:
         response->set_valid(response->valid() + 1);
