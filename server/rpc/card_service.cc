@@ -172,9 +172,20 @@ bool LeftOpen(const Response& r) {
 void ToProto(const CardEvent& e, v1::ChangeEvent* out) {
   const ChangeRecord& c = *e.change;
   out->set_sequence(e.sequence);
-  v1::ChangeEvent::Outcome outcome = v1::ChangeEvent::OUTCOME_UNSPECIFIED;
-  v1::ChangeEvent::Outcome_Parse(std::string(ChangeOutcomeName(c.outcome)), &outcome);
-  out->set_outcome(outcome);  // the same names
+  switch (c.outcome) {
+    case ChangeOutcome::kCommitted:
+      out->set_outcome(v1::ChangeEvent::COMMITTED);
+      break;
+    case ChangeOutcome::kReplayed:
+      out->set_outcome(v1::ChangeEvent::REPLAYED);
+      break;
+    case ChangeOutcome::kNotCommitted:
+      out->set_outcome(v1::ChangeEvent::NOT_COMMITTED);
+      break;
+    case ChangeOutcome::kUnknown:
+      out->set_outcome(v1::ChangeEvent::UNKNOWN);
+      break;
+  }
   out->set_method(c.method);
   out->set_reader(e.reader);
   out->set_request_id(c.request_id);
