@@ -57,8 +57,8 @@ absl::StatusOr<Bytes> ComputeTmv(ByteSpan ses_tm_mac_key, ByteSpan tmi) {
   DESFIRED_ASSIGN_OR_RETURN(crypto::Cmac cmac, AesCmac(ses_tm_mac_key));
   uint8_t full[kBlock];
   cmac.Compute(tmi, full);
-  Bytes tmv;
-  for (size_t i = 1; i < kBlock; i += 2) tmv.push_back(full[i]);
+  Bytes tmv(kBlock / 2);
+  crypto::TruncateMacOddBytes(full, tmv.data());
   return tmv;
 }
 
