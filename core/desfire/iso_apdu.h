@@ -17,10 +17,10 @@
 // (pm3 client/src/mifare/desfirecore.c DesfireISO*, NXP reader library phalMfdfEVx_Sw_Iso*.)
 // Le 256 is sent as 00: "as many as there are, up to 256".
 //
-// Errors: the builders return INVALID_ARGUMENT for an argument the APDU cannot carry (an SFI
-// over 31, an offset over 255 with an SFI or over 32767 without, an empty or over-255-byte
-// update, a record number outside 1..254, a DF name outside 1..16 bytes). DecodeIsoAnswer
-// returns the data of a 90 00 answer; another status word is the ISO table's error
+// Errors: the builders return OUT_OF_RANGE for an offset over 255 with an SFI or over 32767
+// without, or a record number outside 1..254, and INVALID_ARGUMENT for the rest the APDU cannot
+// carry (an SFI over 31, an empty or over-255-byte update, a DF name outside 1..16 bytes).
+// DecodeIsoAnswer returns the data of a 90 00 answer; another status word is the ISO table's error
 // (core/apdu/apdu.h: 6A82 NOT_FOUND, 6982 PERMISSION_DENIED, 6B00 / 6700 INVALID_ARGUMENT,
 // 6A83 NOT_FOUND, ...); fewer than 2 bytes UNAVAILABLE / CARD_REMOVED; more data than asked
 // for INTERNAL / PROTOCOL_ERROR.

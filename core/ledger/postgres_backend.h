@@ -4,11 +4,11 @@
 // `ledger_heads`, both keyed by the instance id.
 //
 //   - Append inserts the row and moves the instance's head in one transaction, only from the
-//     head the caller names (the UPDATE names the old one; a trigger lets a head move one
-//     appended row forward only); a second appender on another connection or machine fails
-//     instead of forking the chain (the primary key (instance, seq) and the head's row lock).
-//     It returns after the commit (synchronous_commit as the server has it); AppendDeferred
-//     commits with synchronous_commit off.
+//     head the caller names (the UPDATE names the old one; a trigger lets a head move only
+//     forward, over rows that are all there: one row, or a shipped batch); a second appender on
+//     another connection or machine fails instead of forking the chain (the primary key (instance,
+//     seq) and the head's row lock). It returns after the commit (synchronous_commit as the server
+//     has it); AppendDeferred commits with synchronous_commit off.
 //   - Migrate (run once by the tables' owner) creates the tables and grants the shipping role
 //     INSERT and SELECT on the rows — no UPDATE, DELETE or TRUNCATE: a box that is taken over
 //     can add rows, not rewrite them.
