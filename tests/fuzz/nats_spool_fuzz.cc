@@ -20,6 +20,7 @@ const std::string& Dir() {
   static const std::string* dir = [] {
     char templ[] = "/tmp/desfired-spool-fuzz-XXXXXX";
     if (mkdtemp(templ) == nullptr) std::abort();
+    std::atexit([] { std::filesystem::remove_all(Dir()); });
     return new std::string(templ);
   }();
   return *dir;
