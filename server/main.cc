@@ -147,6 +147,27 @@ ABSL_FLAG(int, http_sign_in_failures, 5,
           "failed sign-ins (POST /v1/session) a client address may make per minute (0: no limit)");
 ABSL_FLAG(absl::Duration, http_session_ttl, absl::Hours(8),
           "lifetime of a browser session (POST /v1/session)");
+ABSL_FLAG(std::string, nats, "",
+          "publish reader, card and change events to NATS JetStream at this URL "
+          "(nats://host:4222, tls://...; docs/fleet.md); empty: off");
+ABSL_FLAG(std::string, instance, "",
+          "this box's id in the fleet: the NATS subjects desfired.<instance>.<reader>.<kind> "
+          "(letters, digits, '-', '_'); required with --nats");
+ABSL_FLAG(std::string, nats_creds, "",
+          "NATS credentials file (user JWT and NKey seed), mode 600; never in the URL");
+ABSL_FLAG(std::string, nats_tls_ca, "", "PEM CA certificates to trust for NATS (turns on TLS)");
+ABSL_FLAG(std::string, nats_tls_cert, "", "PEM client certificate for NATS (with --nats_tls_key)");
+ABSL_FLAG(std::string, nats_tls_key, "", "PEM private key of --nats_tls_cert; must be mode 600");
+ABSL_FLAG(std::string, nats_buffer_dir, "",
+          "where events wait while NATS is away (default <data_dir>/nats)");
+ABSL_FLAG(int64_t, nats_buffer_bytes, int64_t{64} << 20,
+          "bound of the NATS buffer; when full, new events are dropped and counted");
+ABSL_FLAG(bool, nats_include_uids, false, "put card UIDs into the NATS events");
+ABSL_FLAG(std::string, nats_stream, "DESFIRED",
+          "the JetStream stream that takes desfired.> (for --nats_create_stream)");
+ABSL_FLAG(bool, nats_create_stream, false,
+          "create --nats_stream when it is missing (one box, tests, compose); a fleet's stream is "
+          "the operator's (docs/fleet.md)");
 ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 ABSL_FLAG(std::string, log_file, "",
@@ -266,6 +287,26 @@ int Run() {
   }
   config.max_health_watchers = static_cast<size_t>(max_health_watchers);
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.nats.url = absl::GetFlag(FLAGS_nats);
+  config.nats.instance = absl::GetFlag(FLAGS_instance);
+  config.nats.creds_file = absl::GetFlag(FLAGS_nats_creds);
+  config.nats.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca);
+  config.nats.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert);
+  config.nats.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key);
+  config.nats.buffer_dir = absl::GetFlag(FLAGS_nats_buffer_dir);
+  config.nats.include_uids = absl::GetFlag(FLAGS_nats_include_uids);
+  config.nats.stream = absl::GetFlag(FLAGS_nats_stream);
+  config.nats.create_stream = absl::GetFlag(FLAGS_nats_create_stream);
+  if (const int64_t nats_bytes = absl::GetFlag(FLAGS_nats_buffer_bytes); nats_bytes < 4096) {
+    logger->Error("--nats_buffer_bytes must be at least 4096");
+    return 2;
+  } else {
+    config.nats.buffer_bytes = static_cast<uint64_t>(nats_bytes);
+  }
+  if (!config.nats.url.empty() && config.nats.instance.empty()) {
+    logger->Error("--nats needs --instance (this box's id in the subjects)");
+    return 2;
+  }
   config.ledger_recover = absl::GetFlag(FLAGS_ledger_recover);
   config.ledger_verify_interval = absl::GetFlag(FLAGS_ledger_verify_interval);
   config.testing_crash_after_commit = absl::GetFlag(FLAGS_testing_crash_after_commit);

@@ -278,6 +278,14 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
       .first_sequence = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())),
   });
   EventHub* hub = s->hub_.get();
+  if (!c.nats.url.empty()) {  // subscribed before the monitor publishes its first event
+    nats::NatsPublisherOptions nats = c.nats;
+    if (nats.buffer_dir.empty() && !c.data_dir.empty()) nats.buffer_dir = c.data_dir + "/nats";
+    absl::StatusOr<std::unique_ptr<nats::NatsPublisher>> publisher =
+        nats::NatsPublisher::Start(*hub, std::move(nats), &obs->metrics(), &obs->logger());
+    if (!publisher.ok()) return publisher.status();
+    s->nats_ = *std::move(publisher);
+  }
   tap::TapPipelineConfig taps;
   absl::StatusOr<std::shared_ptr<const std::vector<desfire::OriginalityKey>>> originality =
       LoadOriginalityKeys(c.originality_keys_file);
@@ -512,6 +520,7 @@ void DesfiredServer::Shutdown(absl::Duration grace) {
   if (listener_) listener_->Stop();  // no new connections; the server still owns its own
   if (server_) server_->Shutdown(absl::ToChronoTime(deadline));
   if (monitor_) monitor_->Stop();
+  if (nats_) nats_->Stop();  // what is not acknowledged yet stays in its buffer
   if (started) obs_->logger().Info("stopped", log::Fields().Int("port", port_));
   stopped_.Notify();
 }

@@ -34,6 +34,7 @@
 #include "server/audit/change_recorder.h"
 #include "server/http/http_server.h"
 #include "server/listener.h"
+#include "server/nats/nats_publisher.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics.h"
 #include "server/observability/observability.h"
@@ -124,6 +125,9 @@ struct ServerConfig {
   // same loopback rule as `listen`; TLS with security's certificate and key when they are set.
   // Empty listen: not served.
   http::HttpOptions http;
+  // Events on NATS JetStream (server/nats/nats_publisher.h, docs/fleet.md): on when nats.url is
+  // set; nats.buffer_dir defaults to <data_dir>/nats.
+  nats::NatsPublisherOptions nats;
   // Where the server logs (server/observability/log.h); null: log::Logger::Default().
   std::shared_ptr<log::Logger> logger;
 };
@@ -183,6 +187,7 @@ class DesfiredServer {
   size_t unsettled_at_start_ = 0;
   std::atomic<bool> ready_{false};  // the monitor may ask for settling
   std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<nats::NatsPublisher> nats_;  // subscribed to hub_: goes before it
   std::unique_ptr<pcsc::ReaderMonitor> monitor_;
   std::unique_ptr<ReaderRegistry> readers_;
   std::unique_ptr<CardServiceImpl> card_service_;

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/util/json_util.h"
 #include "server/http/connection.h"
 #include "server/http/http_error.h"
 
@@ -114,13 +113,6 @@ void Exchange::StartStream(int status, absl::string_view content_type,
 }
 
 bool Exchange::Write(absl::string_view data) { return conn_->Write(data); }
-
-std::string ProtoJson(const google::protobuf::Message& message) {
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out,
-                                                    google::protobuf::util::JsonPrintOptions());
-  return out;
-}
 
 std::unique_ptr<grpc::ClientContext> CallContext(const Caller& caller, absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();

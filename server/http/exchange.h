@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/client_context.h"
+#include "proto/convert/proto_json.h"
 #include "server/http/http_request.h"
 #include "server/http/session_store.h"
 
@@ -85,10 +86,6 @@ class Exchange {
   int status_ = 0;
   bool started_ = false;
 };
-
-// The proto3 JSON of `message` (google::protobuf::util::MessageToJsonString, default options:
-// lowerCamelCase names, fields at their default left out), one line.
-std::string ProtoJson(const google::protobuf::Message& message);
 
 // A context for an in-process call on behalf of `caller`: its token as "authorization: Bearer",
 // and a deadline `timeout` from now (none when infinite).

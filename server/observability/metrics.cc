@@ -250,6 +250,47 @@ void Metrics::ConnectionRefused(absl::string_view limit) {
       ->Increment();
 }
 
+void Metrics::NatsEnabled() {
+  prometheus::Registry& r = *registry_;
+  nats_published_ = &Counters(r, "desfired_nats_published_total",
+                              "Events published to NATS JetStream and acknowledged by it.")
+                         .Add({});
+  nats_dropped_ = &Counters(r, "desfired_nats_dropped_total",
+                            "Events not published to NATS, by reason (buffer_full, overrun, "
+                            "rejected, disk_error).");
+  for (const char* reason : {"buffer_full", "overrun", "rejected", "disk_error"}) {
+    nats_dropped_->Add({{"reason", reason}});
+  }
+  auto gauge = [&r](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+  };
+  nats_buffered_bytes_ = gauge("desfired_nats_buffered_bytes",
+                               "Bytes of events waiting in the NATS buffer (on disk).");
+  nats_buffered_events_ =
+      gauge("desfired_nats_buffered_events", "Events waiting in the NATS buffer (on disk).");
+  nats_connected_ = gauge("desfired_nats_connected", "1 while connected to NATS, else 0.");
+}
+
+void Metrics::NatsPublished() {
+  if (nats_published_ != nullptr) nats_published_->Increment();
+}
+
+void Metrics::NatsDropped(absl::string_view reason, uint64_t events) {
+  if (nats_dropped_ != nullptr) {
+    nats_dropped_->Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(events));
+  }
+}
+
+void Metrics::NatsBuffer(uint64_t bytes, uint64_t events) {
+  if (nats_buffered_bytes_ == nullptr) return;
+  nats_buffered_bytes_->Set(static_cast<double>(bytes));
+  nats_buffered_events_->Set(static_cast<double>(events));
+}
+
+void Metrics::NatsConnected(bool connected) {
+  if (nats_connected_ != nullptr) nats_connected_->Set(connected ? 1 : 0);
+}
+
 void Metrics::SetReadersSource(std::function<double()> source) {
   sources_->Set(true, std::move(source));
 }

@@ -29,6 +29,12 @@
 //   desfired_connections                             gauge, TCP connections open (listener.h)
 //   desfired_connections_refused_total{limit}        counter, limit = max_connections|
 //                                                    max_connections_per_address
+//   desfired_nats_published_total                    counter, events JetStream acknowledged
+//   desfired_nats_dropped_total{reason}              counter, events not published; reason =
+//                                                    buffer_full|overrun|rejected|disk_error
+//   desfired_nats_buffered_bytes / _events           gauge, events waiting in the NATS buffer
+//   desfired_nats_connected                          gauge, 1 while connected to NATS
+//                                                    (the desfired_nats_* only with --nats)
 //   desfired_build_info{version}                     gauge, always 1
 //
 // Label values are bounded: service and method come from the fixed set of RPCs, code from the
@@ -41,6 +47,7 @@
 #ifndef DESFIRED_SERVER_OBSERVABILITY_METRICS_H_
 #define DESFIRED_SERVER_OBSERVABILITY_METRICS_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -105,6 +112,14 @@ class Metrics {
   // A parsed batch (ParseTaps) or chunk (ParseTapStream): counts by status and by warning.
   void TapsParsed(const tap::TapSummary& summary);
 
+  // The NATS publisher (server/nats/nats_publisher.h): NatsEnabled registers the
+  // desfired_nats_* metrics (once, before the others are called; they do nothing before).
+  void NatsEnabled();
+  void NatsPublished();
+  void NatsDropped(absl::string_view reason, uint64_t events);
+  void NatsBuffer(uint64_t bytes, uint64_t events);
+  void NatsConnected(bool connected);
+
   // The TCP connections open now; one refused at `limit` (server/listener.h).
   void ConnectionsOpen(size_t open);
   void ConnectionRefused(absl::string_view limit);
@@ -145,6 +160,11 @@ class Metrics {
   prometheus::Counter* taps_flagged_;
   prometheus::Counter* taps_rejected_;
   std::vector<prometheus::Counter*> tap_warnings_;  // indexed by tap::TapWarning
+  prometheus::Counter* nats_published_ = nullptr;   // null: no NATS (NatsEnabled)
+  prometheus::Family<prometheus::Counter>* nats_dropped_ = nullptr;
+  prometheus::Gauge* nats_buffered_bytes_ = nullptr;
+  prometheus::Gauge* nats_buffered_events_ = nullptr;
+  prometheus::Gauge* nats_connected_ = nullptr;
 };
 
 }  // namespace desfired::server

@@ -9,7 +9,6 @@
 #include "core/apdu/status_payload.h"
 #include "core/pcsc/pcsc.h"
 #include "core/util/echo.h"
-#include "core/util/enum_table.h"
 #include "core/util/status_macros.h"
 #include "proto/convert/status_convert.h"
 #include "server/readers/reasons.h"
@@ -18,42 +17,10 @@
 #include "server/rpc/change_events.h"
 #include "server/rpc/presented_keys.h"
 #include "server/rpc/request_limits.h"
+#include "server/rpc/watch_items.h"
 
 namespace desfired::server {
 namespace {
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const timespec spec = absl::ToTimespec(t);
-  ts.set_seconds(spec.tv_sec);
-  ts.set_nanos(static_cast<int32_t>(spec.tv_nsec));
-  return ts;
-}
-
-constexpr EnumRow<CardEventKind, v1::CardEvent::Kind> kEventKinds[] = {
-    {CardEventKind::kReaderAdded, v1::CardEvent::READER_ADDED},
-    {CardEventKind::kReaderRemoved, v1::CardEvent::READER_REMOVED},
-    {CardEventKind::kCardInserted, v1::CardEvent::CARD_INSERTED},
-    {CardEventKind::kCardRemoved, v1::CardEvent::CARD_REMOVED},
-    {CardEventKind::kCardUpdated, v1::CardEvent::CARD_UPDATED},
-    {CardEventKind::kPcscUnavailable, v1::CardEvent::PCSC_UNAVAILABLE},
-    {CardEventKind::kPcscAvailable, v1::CardEvent::PCSC_AVAILABLE},
-};
-
-v1::CardEvent::Kind ToProto(CardEventKind kind) {
-  return ValueOf(kEventKinds, kind).value_or(v1::CardEvent::KIND_UNSPECIFIED);
-}
-
-void ToProto(const ReaderState& in, v1::Reader* out) {
-  out->set_name(in.reader);
-  out->set_card_present(in.card.has_value());
-  if (in.card.has_value()) {
-    out->set_uid(AsString(in.card->uid));
-    out->set_atr(AsString(in.card->atr));
-    *out->mutable_card_inserted_time() = ToTimestamp(in.card->inserted_at);
-    out->set_uid_unknown_reason(in.card->uid_unknown_reason);
-  }
-}
 
 // The job deadline: the client's, bounded by the server's default when the client gave none.
 absl::Time JobDeadline(grpc::CallbackServerContext* context, absl::Duration fallback) {
@@ -167,32 +134,6 @@ bool LeftOpen(const Response& r) {
     return !r.change().committed();
   }
   return false;
-}
-
-void ToProto(const CardEvent& e, v1::ChangeEvent* out) {
-  const ChangeRecord& c = *e.change;
-  out->set_sequence(e.sequence);
-  switch (c.outcome) {
-    case ChangeOutcome::kCommitted:
-      out->set_outcome(v1::ChangeEvent::COMMITTED);
-      break;
-    case ChangeOutcome::kReplayed:
-      out->set_outcome(v1::ChangeEvent::REPLAYED);
-      break;
-    case ChangeOutcome::kNotCommitted:
-      out->set_outcome(v1::ChangeEvent::NOT_COMMITTED);
-      break;
-    case ChangeOutcome::kUnknown:
-      out->set_outcome(v1::ChangeEvent::UNKNOWN);
-      break;
-  }
-  out->set_method(c.method);
-  out->set_reader(e.reader);
-  out->set_request_id(c.request_id);
-  if (c.ledger_seq.has_value()) out->set_ledger_seq(*c.ledger_seq);
-  *out->mutable_time() = ToTimestamp(e.time);
-  if (c.amount.has_value()) out->set_amount(*c.amount);
-  out->set_reason(c.reason);
 }
 
 // Who may receive change events: the readers of the ledger. Not a gRPC method; the role of the
@@ -543,20 +484,12 @@ class CardServiceImpl::WatchReactor final : public grpc::ServerWriteReactor<v1::
     const CardEvent& e = *item.event;
     if (e.kind == CardEventKind::kChange) {
       if (!include_changes_ || !Watched(e.reader) || !e.change.has_value()) return false;
-      ToProto(e, out->mutable_change());
-      return true;
+    } else {
+      const bool service_event =
+          e.kind == CardEventKind::kPcscUnavailable || e.kind == CardEventKind::kPcscAvailable;
+      if (!service_event && !Watched(e.reader)) return false;
     }
-    const bool service_event =
-        e.kind == CardEventKind::kPcscUnavailable || e.kind == CardEventKind::kPcscAvailable;
-    if (!service_event && !Watched(e.reader)) return false;
-    v1::CardEvent* event = out->mutable_event();
-    event->set_sequence(e.sequence);
-    event->set_kind(ToProto(e.kind));
-    event->set_reader(e.reader);
-    event->set_uid(AsString(e.uid));
-    event->set_atr(AsString(e.atr));
-    *event->mutable_time() = ToTimestamp(e.time);
-    event->set_uid_unknown_reason(e.uid_unknown_reason);
+    EventToProto(e, out);
     return true;
   }
 

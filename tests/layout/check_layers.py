@@ -39,7 +39,7 @@ RULES = {
     "server/dashboard": [],
     "server": CORE_ALL + ["proto", "grpc", "server"],
     "client": CORE_ALL + ["proto", "grpc", "client"],
-    "bench/server": CORE_ALL + ["proto", "grpc", "bench", "server"],
+    "bench/server": CORE_ALL + ["proto", "grpc", "bench", "server", "tests/testing"],
     "bench": CORE_ALL + ["proto", "grpc", "bench", "sim", "client", "tests/integration",
                          "tests/testing"],
 }

@@ -1,13 +1,10 @@
 #include "tests/testing/postgres_sandbox.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,25 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "core/ledger/postgres_db.h"
 #include "gtest/gtest.h"
+#include "tests/testing/free_port.h"
 
 namespace desfired::testing {
 namespace {
-
-// A port nobody listens on now (the kernel's choice for an ephemeral bind).
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // The user the server runs as: `nobody` when we are root (PostgreSQL refuses root), else us.
 struct RunAs {
