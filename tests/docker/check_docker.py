@@ -95,6 +95,7 @@ LONG_HEX = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")
 CGROUP_RULE = "c 189:* rmw"
 PUBLIC_DEMO_KEY_SOURCE = "scripts/demo-server"
 DEMO_TOKEN_DIR = "/var/lib/desfired-token"  # docker/demo/desfired-demo's default
+FLEET_STATIONS = ("1", "2")  # the compose fleet profile's stations
 
 
 def looks_secret(path: str) -> bool:
@@ -753,7 +754,9 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
             f"{top} (1.29 rejects a top-level name:; use COMPOSE_PROJECT_NAME or -p)")
     unknown = sorted({k for k in walk_keys(services) if k in COMPOSE_129_UNKNOWN})
     r.check(not unknown, "compose: no option that docker-compose 1.29 rejects", f"{unknown}")
-    want = {"usb": ["pcscd", "desfired"], "demo": ["pcscd-demo", "card-demo", "desfired-demo"]}
+    want = {"usb": ["pcscd", "desfired"], "demo": ["pcscd-demo", "card-demo", "desfired-demo"],
+            "fleet": ["postgres", "nats"] + [f"{s}-{n}" for n in FLEET_STATIONS
+                                             for s in ("pcscd", "card", "station", "ship")]}
     for profile, names in want.items():
         for n in names:
             r.check(n in services and services[n].get("profiles") == [profile],
@@ -803,8 +806,10 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
         pk = stage_packages(df, stage)
         cmd = command_of(svc)
         prog = cmd[0] if cmd else (df.effective(stage, "CMD").words()[0])
-        provided = ("/usr/local/bin/" + prog in files or prog in files or
-                    (prog in ("pcscd",) and "pcscd" in pk) or prog in ("test", "sh", "bash"))
+        # A program of the image's own scripts or binaries, or of a Debian package of that
+        # name the stage installs (pcscd, nats-server).
+        provided = ("/usr/local/bin/" + prog in files or prog in files or prog in pk or
+                    prog in ("test", "sh", "bash"))
         r.check(provided, f"compose: {name} runs {prog}, which image {target} installs")
         user = svc.get("user")
         runs_pcscd = prog == "pcscd-foreground" or prog == "pcscd"
@@ -850,7 +855,7 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
     dep = (desfired.get("depends_on") or {}).get("pcscd", {})
     r.check(dep.get("condition") == "service_healthy", "compose: desfired waits for a healthy pcscd")
 
-    for name in ("desfired", "desfired-demo"):
+    for name in ("desfired", "desfired-demo") + tuple(f"station-{n}" for n in FLEET_STATIONS):
         svc = services.get(name, {})
         listen = listen_of(command_of(svc)) or ""
         lport = listen.rsplit(":", 1)[-1]
@@ -936,6 +941,48 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
     r.check("PIN" not in env_text.upper() and
             not any("pin" in str(w).lower() for w in command_of(ddemo)),
             "compose: desfired-demo takes no PIN from its environment or command line", env_text)
+    check_fleet(r, c)
+
+
+def check_fleet(r: Results, c: dict):
+    """The fleet profile: each station's shipper reads that station's ledger volume, with the
+    credentials read-only from the volume fleet-postgres writes, never from its environment or
+    command line; the stations have instance ids of their own; the central network is internal."""
+    services = c.get("services", {}) or {}
+    pg = services.get("postgres", {})
+    creds = mount_at(pg, "/var/lib/fleet-credentials")
+    r.check(creds is not None and creds["type"] == "volume" and not creds["read_only"],
+            "compose: postgres writes the fleet's credentials to a named volume", f"{creds}")
+    ids = []
+    for n in FLEET_STATIONS:
+        station, ship = services.get(f"station-{n}", {}), services.get(f"ship-{n}", {})
+        d1, d2 = mount_at(station, "/var/lib/desfired"), mount_at(ship, "/var/lib/desfired")
+        r.check(d1 is not None and d2 is not None and d1["type"] == "volume" and
+                d1["source"] == d2["source"],
+                f"compose: ship-{n} reads station-{n}'s ledger volume", f"{d1} / {d2}")
+        sc = mount_at(ship, "/var/lib/fleet-credentials")
+        r.check(sc is not None and creds is not None and sc["source"] == creds["source"] and
+                sc["read_only"], f"compose: ship-{n} mounts the fleet's credentials read-only", f"{sc}")
+        env = ship.get("environment") or {}
+        text = " ".join(f"{k}={v}" for k, v in (env.items() if isinstance(env, dict) else
+                                                  (e.partition("=")[::2] for e in env)))
+        text += " " + " ".join(command_of(ship))
+        r.check(command_of(ship)[:1] == ["fleet-ship"] and
+                not re.search(r"password|postgres(ql)?://|--central", text, re.I),
+                f"compose: ship-{n} takes no connection string or password from its environment "
+                f"or command line", text)
+        senv = station.get("environment") or {}
+        ids.append((senv if isinstance(senv, dict) else {}).get("DESFIRED_INSTANCE"))
+        r.check(((env if isinstance(env, dict) else {}).get("FLEET_INSTANCE") == ids[-1]),
+                f"compose: ship-{n} ships under station-{n}'s instance id", f"{env}")
+    r.check(len(set(ids)) == len(ids) and None not in ids,
+            "compose: every station has an instance id of its own", f"{ids}")
+    networks = c.get("networks") or {}
+    for name in ("postgres", "nats"):
+        nets = services.get(name, {}).get("networks") or []
+        r.check(nets and all((networks.get(x) or {}).get("internal") is True for x in nets) and
+                not services.get(name, {}).get("ports"),
+                f"compose: {name} is on internal networks only, publishes no port", f"{nets}")
 
 
 def check_docs(r: Results, source_dir: str):
