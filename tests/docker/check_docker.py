@@ -38,9 +38,11 @@ docker/Dockerfile
     NEEDED, resolved by ldd, mapped to its package with dpkg -S) is installed by the stage or
     is part of the base image (apt and what it depends on). Skipped when not built.
 docker/compose.yaml (needs python3-yaml; without it these are skipped and the exit is 77)
-  - services pcscd + desfired (profile usb) and pcscd-demo + card-demo + desfired-demo
-    (profile demo); every service in exactly one profile; build targets exist in the
-    Dockerfile; every command is a program its image installs;
+  - services pcscd + desfired (profile usb), pcscd-demo + card-demo + desfired-demo
+    (profile demo), and postgres, nats and pcscd-N + card-N + station-N + ship-N for two
+    stations (profile fleet); every service in exactly one profile; build targets exist in the
+    Dockerfile; every command is a program its image installs (a script or binary it copies, or
+    a Debian package of that name it installs);
   - no privileged, no cap_add, no host pid/ipc; cap_drop ALL and no-new-privileges everywhere;
   - pcscd: /dev/bus/usb bind-mounted, device cgroup rule `c 189:* rmw`, /run/udev read-only,
     a named volume on /run/pcscd shared with desfired (the demo stack has its own);
@@ -54,6 +56,11 @@ docker/compose.yaml (needs python3-yaml; without it these are skipped and the ex
     mounted read-only and holds only the public demo keys of scripts/demo-server;
     desfired-demo keeps its SoftHSM2 token on a named volume of its own, and takes no PIN from
     its environment or command line; the demo stage (not the runtime) installs softhsm2;
+  - fleet: the stations are published, probed and keep their ledgers as desfired-demo does,
+    each with an instance id of its own; each ship-N reads station-N's ledger volume under that
+    id and the credentials volume (which postgres writes) read-only, and takes no connection
+    string or password from its environment or command line; postgres and nats are on
+    internal networks only and publish no port;
   - docker-compose 1.29 (Debian 12) accepts the file: no top-level `name:`, no
     `create_host_path`, no `start_interval`; the first health probe of desfired comes within
     5 s (interval), pcscd's within 2 s.
@@ -995,7 +1002,8 @@ def check_docs(r: Results, source_dir: str):
                    "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token",
                    "scripts/docker-check", "docker-compose", "DOCKER_BUILDKIT=1",
                    "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug",
-                   "desfired-demo-token", "SoftHSM2", "compose override"):
+                   "desfired-demo-token", "SoftHSM2", "compose override", "--profile fleet",
+                   "fleet-credentials", "ledger verify --postgres"):
         r.check(needle.lower() in text.lower(), f"docs/deployment.md covers `{needle}`")
     readme = open(os.path.join(source_dir, "README.md")).read()
     r.check("docs/deployment.md" in readme, "README.md links docs/deployment.md")
@@ -1113,7 +1121,8 @@ DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
     ("latest build base", "FROM debian:bookworm-20250520 AS", "FROM debian:latest AS"),
     ("bases of different dates", "bookworm-20250520-slim", "bookworm-20250101-slim"),
     ("runtime as root", "USER desfired\nWORKDIR", "WORKDIR"),
-    ("demo ends as root", "USER desfired\n\nFROM scratch", "USER root\n\nFROM scratch"),
+    ("demo ends as root", "fleet/fleet-ship /usr/local/bin/\nUSER desfired\n",
+     "fleet/fleet-ship /usr/local/bin/\nUSER root\n"),
     ("health check without the probe", '"desfired-health-probe", "--addr"', '"curl", "--addr"'),
     ("no scripts/setup", "RUN scripts/setup\n", ""),
     ("packages outside scripts/setup", "RUN scripts/setup\n",
@@ -1179,6 +1188,21 @@ COMPOSE_MUTATIONS = [
      "source: desfired-demo-data, target"),
     ("token PIN in the environment", "    command: [desfired-demo,",
      "    environment: {DESFIRED_TOKEN_PIN: '1234'}\n    command: [desfired-demo,"),
+    # the fleet
+    ("a shipper on another station's ledger",
+     "source: station-1-data, target: /var/lib/desfired}\n      - {type: volume, source: fleet-cred",
+     "source: station-2-data, target: /var/lib/desfired}\n      - {type: volume, source: fleet-cred"),
+    ("the shipping password in the environment", "      FLEET_INSTANCE: station-1\n",
+     "      FLEET_INSTANCE: station-1\n      FLEET_DB_PASSWORD: x\n"),
+    ("the credentials writable in a shipper", "fleet-credentials,\n         read_only: true}",
+     "fleet-credentials,\n         read_only: false}"),
+    ("PostgreSQL published", "    networks: [fleet-central]\n    tmpfs:",
+     "    networks: [fleet-central]\n    ports: [\"127.0.0.1:5432:5432\"]\n    tmpfs:"),
+    ("two stations with one instance id", "      DESFIRED_INSTANCE: station-2\n",
+     "      DESFIRED_INSTANCE: station-1\n"),
+    ("the central network not internal", "fleet-central: {internal: true}", "fleet-central: {}"),
+    ("a fleet service outside the profiles", "    profiles: [fleet]\n    command: [fleet-postgres]",
+     "    command: [fleet-postgres]"),
 ]
 
 
