@@ -225,7 +225,8 @@ int LedgerMigrate(int argc, char** argv) {
   args.Option("shipping-role", "ROLE",
               "the role the boxes' desfired-ship connects as (it must exist); none: no grants");
   args.Flag("json", "errors as a JSON object");
-  if (absl::Status s = args.Parse(argc, argv); !s.ok()) return UsageError(args, command, s.message());
+  if (absl::Status s = args.Parse(argc, argv); !s.ok())
+    return UsageError(args, command, s.message());
   if (args.help_requested()) {
     std::cout << args.Usage();
     return kExitOk;

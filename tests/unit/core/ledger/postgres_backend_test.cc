@@ -280,7 +280,8 @@ TEST(PostgresBackendSetupTest, DesfirectlMigratesAndGrantsTheShippingRole) {
   }
   absl::StatusOr<std::unique_ptr<PostgresBackend>> b = PostgresBackend::Open(shipper, "box");
   ASSERT_TRUE(b.ok()) << b.status();
-  absl::Status rewrite = pg->Exec("UPDATE ledger_rows SET detail = 'x'", "cli_shipper", "migrate_cli");
+  absl::Status rewrite =
+      pg->Exec("UPDATE ledger_rows SET detail = 'x'", "cli_shipper", "migrate_cli");
   EXPECT_FALSE(rewrite.ok());
   EXPECT_THAT(std::string(rewrite.message()), HasSubstr("permission denied"));
 
