@@ -205,6 +205,14 @@ TEST_P(PostgresBackendTest, VerifyNamesARowTheOwnerEdited) {
   EXPECT_THAT(v.problem, HasSubstr("row 3 was edited"));
 }
 
+// desfirectl `args` refuses the connection file `conn` once others may read it (made so here).
+void ExpectOpenConnFileRefused(const std::string& conn, const std::string& args) {
+  ASSERT_EQ(::chmod(conn.c_str(), 0644), 0);
+  testing::CliRun open = testing::RunDesfirectl(DESFIRECTL, args);
+  EXPECT_EQ(open.exit_code, 1);
+  EXPECT_THAT(open.err, HasSubstr("chmod 600"));
+}
+
 // desfirectl ledger verify --postgres: every instance's chain, the first bad row named.
 TEST_P(PostgresBackendTest, DesfirectlVerifiesEveryInstanceCentrally) {
   if (pg_ == nullptr) return;
@@ -247,10 +255,7 @@ TEST_P(PostgresBackendTest, DesfirectlVerifiesEveryInstanceCentrally) {
   testing::CliRun none = testing::RunDesfirectl(DESFIRECTL, verify + " --instance no-such-box");
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_THAT(none.err, HasSubstr("no instance 'no-such-box'"));
-  ASSERT_EQ(::chmod(conn.c_str(), 0644), 0);  // a connection file others can read is refused
-  testing::CliRun open = testing::RunDesfirectl(DESFIRECTL, verify);
-  EXPECT_EQ(open.exit_code, 1);
-  EXPECT_THAT(open.err, HasSubstr("chmod 600"));
+  ExpectOpenConnFileRefused(conn, verify);
   std::filesystem::remove_all(dir);
 }
 
@@ -288,10 +293,7 @@ TEST(PostgresBackendSetupTest, DesfirectlMigratesAndGrantsTheShippingRole) {
   testing::CliRun usage = testing::RunDesfirectl(DESFIRECTL, "ledger migrate");
   EXPECT_EQ(usage.exit_code, 2);
   EXPECT_THAT(usage.err, HasSubstr("--postgres CONNFILE is required"));
-  ASSERT_EQ(::chmod(conn.c_str(), 0644), 0);  // a connection file others can read is refused
-  testing::CliRun open = testing::RunDesfirectl(DESFIRECTL, migrate);
-  EXPECT_EQ(open.exit_code, 1);
-  EXPECT_THAT(open.err, HasSubstr("chmod 600"));
+  ExpectOpenConnFileRefused(conn, migrate);
   std::filesystem::remove_all(dir);
 }
 
