@@ -43,9 +43,10 @@ int Commit(int argc, char** argv);
 int Abort(int argc, char** argv);
 // The tap log of a card (taplog.cc).
 int TapLog(int argc, char** argv);
-// The audit ledger file, read locally (ledger.cc).
+// The audit ledger file, read locally (ledger.cc); the central ledger's migration.
 int LedgerVerify(int argc, char** argv);
 int LedgerExport(int argc, char** argv);
+int LedgerMigrate(int argc, char** argv);
 // Key files and PKCS#11 tokens, locally (keys.cc).
 int Keys(int argc, char** argv);  // argv[0]: list or import
 // Issuing (admin.cc).

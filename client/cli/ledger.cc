@@ -1,5 +1,6 @@
 // desfirectl ledger verify / export: desfired's audit ledger (docs/ledger.md), read locally and
-// read-only, so desfired may keep running and appending meanwhile.
+// read-only, so desfired may keep running and appending meanwhile. ledger migrate: the schema
+// and grants of a fleet's central ledger in PostgreSQL, run once by the tables' owner.
 #include "core/ledger/ledger.h"
 
 #include <fcntl.h>
@@ -206,6 +207,42 @@ int LedgerExport(int argc, char** argv) {
     std::remove(output.c_str());
     return Failed(args, command, s);
   }
+  return kExitOk;
+}
+
+int LedgerMigrate(int argc, char** argv) {
+  const std::string command = "ledger migrate";
+  ArgParser args(absl::StrCat("desfirectl ", command),
+                 "Create or complete the central ledger of a fleet (docs/ledger.md) in the "
+                 "PostgreSQL\ndatabase whose connection string (libpq) is in CONNFILE (mode "
+                 "0600), as the role that\nowns the tables, and grant the shipping role "
+                 "(desfired-ship's) what shipping needs:\nadding and reading rows, never "
+                 "rewriting them. Idempotent: run it again after an upgrade.\n"
+                 "Exit code 0: migrated; 1: the database cannot be reached or refused; 2: bad "
+                 "usage.",
+                 "");
+  args.Option("postgres", "CONNFILE", "the central database's connection string, in a file");
+  args.Option("shipping-role", "ROLE",
+              "the role the boxes' desfired-ship connects as (it must exist); none: no grants");
+  args.Flag("json", "errors as a JSON object");
+  if (absl::Status s = args.Parse(argc, argv); !s.ok())
+    return UsageError(args, command, s.message());
+  if (args.help_requested()) {
+    std::cout << args.Usage();
+    return kExitOk;
+  }
+  if (!args.positionals().empty() || !args.Has("postgres") || args.Value("postgres")->empty()) {
+    return UsageError(args, command, "--postgres CONNFILE is required (and nothing else)");
+  }
+  absl::StatusOr<std::string> conninfo = ledger::ReadConnInfoFile(*args.Value("postgres"));
+  if (!conninfo.ok()) return Failed(args, command, conninfo.status());
+  const std::string role = args.Value("shipping-role").value_or("");
+  if (absl::Status s = ledger::PostgresBackend::Migrate(*conninfo, role); !s.ok()) {
+    return Failed(args, command, s);
+  }
+  std::cout << "central ledger migrated"
+            << (role.empty() ? "" : absl::StrCat("; shipping role ", role, ": rows add and read"))
+            << "\n";
   return kExitOk;
 }
 

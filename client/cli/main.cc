@@ -142,14 +142,15 @@ int Main(int argc, char** argv) {
     const absl::string_view sub = argc >= 3 ? absl::string_view(argv[2]) : "";
     if (sub == "verify") return desfired::cli::LedgerVerify(argc - 3, argv + 3);
     if (sub == "export") return desfired::cli::LedgerExport(argc - 3, argv + 3);
+    if (sub == "migrate") return desfired::cli::LedgerMigrate(argc - 3, argv + 3);
     const bool help = sub == "--help" || sub == "-h";
     (help ? std::cout : std::cerr)
-        << (help ? "" : "desfirectl ledger: expected a subcommand: verify or export\n")
-        << "usage: desfirectl ledger verify|export [options]\n"
-        << "  verify  check the hash chain of desfired's ledger file\n"
-        << "  export  write the ledger's rows as JSON lines or CSV\n"
-        << "run 'desfirectl ledger verify --help' or 'desfirectl ledger export --help' for the "
-           "options\n";
+        << (help ? "" : "desfirectl ledger: expected a subcommand: verify, export or migrate\n")
+        << "usage: desfirectl ledger verify|export|migrate [options]\n"
+        << "  verify   check the hash chain of desfired's ledger file (or the central ledger)\n"
+        << "  export   write the ledger's rows as JSON lines or CSV\n"
+        << "  migrate  create the central ledger's schema in PostgreSQL, grant the shipping role\n"
+        << "run 'desfirectl ledger SUBCOMMAND --help' for the options\n";
     return help ? kExitOk : kExitUsage;
   }
   for (const Command& c : kCommands) {

@@ -81,13 +81,13 @@ TEST(CliHelpTest, LedgerAloneShowsItsSubcommands) {
   for (const char* args : {"ledger --help", "help ledger", "ledger -h"}) {
     CliRun help = Desfirectl(args);
     EXPECT_EQ(help.exit_code, 0) << args << ": " << help.err;
-    EXPECT_THAT(help.out, HasSubstr("desfirectl ledger verify|export")) << args;
-    EXPECT_THAT(help.out, HasSubstr("ledger export --help")) << args;
+    EXPECT_THAT(help.out, HasSubstr("desfirectl ledger verify|export|migrate")) << args;
+    EXPECT_THAT(help.out, HasSubstr("ledger SUBCOMMAND --help")) << args;
     EXPECT_EQ(help.err, "") << args;
   }
   CliRun bare = Desfirectl("ledger");
   EXPECT_EQ(bare.exit_code, 2);
-  EXPECT_THAT(bare.err, HasSubstr("expected a subcommand: verify or export"));
+  EXPECT_THAT(bare.err, HasSubstr("expected a subcommand: verify, export or migrate"));
 }
 
 // --retries states the client's default, the one constant every client uses.

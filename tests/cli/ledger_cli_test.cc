@@ -182,7 +182,7 @@ TEST_F(LedgerCliTest, BadPathsAndUsage) {
   EXPECT_THAT(format.err, HasSubstr("unknown --format 'xml'"));
   CliRun sub = Desfirectl("ledger check");
   EXPECT_EQ(sub.exit_code, 2);
-  EXPECT_THAT(sub.err, HasSubstr("verify or export"));
+  EXPECT_THAT(sub.err, HasSubstr("verify, export or migrate"));
 }
 
 // With --json a failure is one JSON object on stderr (docs/cli.md, "Errors"), with the same exit

@@ -38,9 +38,11 @@ docker/Dockerfile
     NEEDED, resolved by ldd, mapped to its package with dpkg -S) is installed by the stage or
     is part of the base image (apt and what it depends on). Skipped when not built.
 docker/compose.yaml (needs python3-yaml; without it these are skipped and the exit is 77)
-  - services pcscd + desfired (profile usb) and pcscd-demo + card-demo + desfired-demo
-    (profile demo); every service in exactly one profile; build targets exist in the
-    Dockerfile; every command is a program its image installs;
+  - services pcscd + desfired (profile usb), pcscd-demo + card-demo + desfired-demo
+    (profile demo), and postgres, nats and pcscd-N + card-N + station-N + ship-N for two
+    stations (profile fleet); every service in exactly one profile; build targets exist in the
+    Dockerfile; every command is a program its image installs (a script or binary it copies, or
+    a Debian package of that name it installs);
   - no privileged, no cap_add, no host pid/ipc; cap_drop ALL and no-new-privileges everywhere;
   - pcscd: /dev/bus/usb bind-mounted, device cgroup rule `c 189:* rmw`, /run/udev read-only,
     a named volume on /run/pcscd shared with desfired (the demo stack has its own);
@@ -54,6 +56,11 @@ docker/compose.yaml (needs python3-yaml; without it these are skipped and the ex
     mounted read-only and holds only the public demo keys of scripts/demo-server;
     desfired-demo keeps its SoftHSM2 token on a named volume of its own, and takes no PIN from
     its environment or command line; the demo stage (not the runtime) installs softhsm2;
+  - fleet: the stations are published, probed and keep their ledgers as desfired-demo does,
+    each with an instance id of its own; each ship-N reads station-N's ledger volume under that
+    id and the credentials volume (which postgres writes) read-only, and takes no connection
+    string or password from its environment or command line; postgres and nats are on
+    internal networks only and publish no port;
   - docker-compose 1.29 (Debian 12) accepts the file: no top-level `name:`, no
     `create_host_path`, no `start_interval`; the first health probe of desfired comes within
     5 s (interval), pcscd's within 2 s.
@@ -95,6 +102,7 @@ LONG_HEX = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32,}(?![0-9a-fA-F])")
 CGROUP_RULE = "c 189:* rmw"
 PUBLIC_DEMO_KEY_SOURCE = "scripts/demo-server"
 DEMO_TOKEN_DIR = "/var/lib/desfired-token"  # docker/demo/desfired-demo's default
+FLEET_STATIONS = ("1", "2")  # the compose fleet profile's stations
 
 
 def looks_secret(path: str) -> bool:
@@ -753,7 +761,9 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
             f"{top} (1.29 rejects a top-level name:; use COMPOSE_PROJECT_NAME or -p)")
     unknown = sorted({k for k in walk_keys(services) if k in COMPOSE_129_UNKNOWN})
     r.check(not unknown, "compose: no option that docker-compose 1.29 rejects", f"{unknown}")
-    want = {"usb": ["pcscd", "desfired"], "demo": ["pcscd-demo", "card-demo", "desfired-demo"]}
+    want = {"usb": ["pcscd", "desfired"], "demo": ["pcscd-demo", "card-demo", "desfired-demo"],
+            "fleet": ["postgres", "nats"] + [f"{s}-{n}" for n in FLEET_STATIONS
+                                             for s in ("pcscd", "card", "station", "ship")]}
     for profile, names in want.items():
         for n in names:
             r.check(n in services and services[n].get("profiles") == [profile],
@@ -803,8 +813,10 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
         pk = stage_packages(df, stage)
         cmd = command_of(svc)
         prog = cmd[0] if cmd else (df.effective(stage, "CMD").words()[0])
-        provided = ("/usr/local/bin/" + prog in files or prog in files or
-                    (prog in ("pcscd",) and "pcscd" in pk) or prog in ("test", "sh", "bash"))
+        # A program of the image's own scripts or binaries, or of a Debian package of that
+        # name the stage installs (pcscd, nats-server).
+        provided = ("/usr/local/bin/" + prog in files or prog in files or prog in pk or
+                    prog in ("test", "sh", "bash"))
         r.check(provided, f"compose: {name} runs {prog}, which image {target} installs")
         user = svc.get("user")
         runs_pcscd = prog == "pcscd-foreground" or prog == "pcscd"
@@ -850,7 +862,7 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
     dep = (desfired.get("depends_on") or {}).get("pcscd", {})
     r.check(dep.get("condition") == "service_healthy", "compose: desfired waits for a healthy pcscd")
 
-    for name in ("desfired", "desfired-demo"):
+    for name in ("desfired", "desfired-demo") + tuple(f"station-{n}" for n in FLEET_STATIONS):
         svc = services.get(name, {})
         listen = listen_of(command_of(svc)) or ""
         lport = listen.rsplit(":", 1)[-1]
@@ -936,6 +948,48 @@ def check_compose(r: Results, c: dict, compose_dir: str, df: dfp.Dockerfile, ctx
     r.check("PIN" not in env_text.upper() and
             not any("pin" in str(w).lower() for w in command_of(ddemo)),
             "compose: desfired-demo takes no PIN from its environment or command line", env_text)
+    check_fleet(r, c)
+
+
+def check_fleet(r: Results, c: dict):
+    """The fleet profile: each station's shipper reads that station's ledger volume, with the
+    credentials read-only from the volume fleet-postgres writes, never from its environment or
+    command line; the stations have instance ids of their own; the central network is internal."""
+    services = c.get("services", {}) or {}
+    pg = services.get("postgres", {})
+    creds = mount_at(pg, "/var/lib/fleet-credentials")
+    r.check(creds is not None and creds["type"] == "volume" and not creds["read_only"],
+            "compose: postgres writes the fleet's credentials to a named volume", f"{creds}")
+    ids = []
+    for n in FLEET_STATIONS:
+        station, ship = services.get(f"station-{n}", {}), services.get(f"ship-{n}", {})
+        d1, d2 = mount_at(station, "/var/lib/desfired"), mount_at(ship, "/var/lib/desfired")
+        r.check(d1 is not None and d2 is not None and d1["type"] == "volume" and
+                d1["source"] == d2["source"],
+                f"compose: ship-{n} reads station-{n}'s ledger volume", f"{d1} / {d2}")
+        sc = mount_at(ship, "/var/lib/fleet-credentials")
+        r.check(sc is not None and creds is not None and sc["source"] == creds["source"] and
+                sc["read_only"], f"compose: ship-{n} mounts the fleet's credentials read-only", f"{sc}")
+        env = ship.get("environment") or {}
+        text = " ".join(f"{k}={v}" for k, v in (env.items() if isinstance(env, dict) else
+                                                  (e.partition("=")[::2] for e in env)))
+        text += " " + " ".join(command_of(ship))
+        r.check(command_of(ship)[:1] == ["fleet-ship"] and
+                not re.search(r"password|postgres(ql)?://|--central", text, re.I),
+                f"compose: ship-{n} takes no connection string or password from its environment "
+                f"or command line", text)
+        senv = station.get("environment") or {}
+        ids.append((senv if isinstance(senv, dict) else {}).get("DESFIRED_INSTANCE"))
+        r.check(((env if isinstance(env, dict) else {}).get("FLEET_INSTANCE") == ids[-1]),
+                f"compose: ship-{n} ships under station-{n}'s instance id", f"{env}")
+    r.check(len(set(ids)) == len(ids) and None not in ids,
+            "compose: every station has an instance id of its own", f"{ids}")
+    networks = c.get("networks") or {}
+    for name in ("postgres", "nats"):
+        nets = services.get(name, {}).get("networks") or []
+        r.check(nets and all((networks.get(x) or {}).get("internal") is True for x in nets) and
+                not services.get(name, {}).get("ports"),
+                f"compose: {name} is on internal networks only, publishes no port", f"{nets}")
 
 
 def check_docs(r: Results, source_dir: str):
@@ -948,7 +1002,8 @@ def check_docs(r: Results, source_dir: str):
                    "Upgrad", "scripts/docker-runtime-check", "public demo keys", "TLS", "token",
                    "scripts/docker-check", "docker-compose", "DOCKER_BUILDKIT=1",
                    "COMPOSE_DOCKER_CLI_BUILD=1", "down -v", "desfired-demo-data", "--target debug",
-                   "desfired-demo-token", "SoftHSM2", "compose override"):
+                   "desfired-demo-token", "SoftHSM2", "compose override", "--profile fleet",
+                   "fleet-credentials", "ledger verify --postgres"):
         r.check(needle.lower() in text.lower(), f"docs/deployment.md covers `{needle}`")
     readme = open(os.path.join(source_dir, "README.md")).read()
     r.check("docs/deployment.md" in readme, "README.md links docs/deployment.md")
@@ -1066,7 +1121,8 @@ DOCKERFILE_MUTATIONS = [  # (what, text, replacement)
     ("latest build base", "FROM debian:bookworm-20250520 AS", "FROM debian:latest AS"),
     ("bases of different dates", "bookworm-20250520-slim", "bookworm-20250101-slim"),
     ("runtime as root", "USER desfired\nWORKDIR", "WORKDIR"),
-    ("demo ends as root", "USER desfired\n\nFROM scratch", "USER root\n\nFROM scratch"),
+    ("demo ends as root", "fleet/fleet-ship /usr/local/bin/\nUSER desfired\n",
+     "fleet/fleet-ship /usr/local/bin/\nUSER root\n"),
     ("health check without the probe", '"desfired-health-probe", "--addr"', '"curl", "--addr"'),
     ("no scripts/setup", "RUN scripts/setup\n", ""),
     ("packages outside scripts/setup", "RUN scripts/setup\n",
@@ -1132,6 +1188,21 @@ COMPOSE_MUTATIONS = [
      "source: desfired-demo-data, target"),
     ("token PIN in the environment", "    command: [desfired-demo,",
      "    environment: {DESFIRED_TOKEN_PIN: '1234'}\n    command: [desfired-demo,"),
+    # the fleet
+    ("a shipper on another station's ledger",
+     "source: station-1-data, target: /var/lib/desfired}\n      - {type: volume, source: fleet-cred",
+     "source: station-2-data, target: /var/lib/desfired}\n      - {type: volume, source: fleet-cred"),
+    ("the shipping password in the environment", "      FLEET_INSTANCE: station-1\n",
+     "      FLEET_INSTANCE: station-1\n      FLEET_DB_PASSWORD: x\n"),
+    ("the credentials writable in a shipper", "fleet-credentials,\n         read_only: true}",
+     "fleet-credentials,\n         read_only: false}"),
+    ("PostgreSQL published", "    networks: [fleet-central]\n    tmpfs:",
+     "    networks: [fleet-central]\n    ports: [\"127.0.0.1:5432:5432\"]\n    tmpfs:"),
+    ("two stations with one instance id", "      DESFIRED_INSTANCE: station-2\n",
+     "      DESFIRED_INSTANCE: station-1\n"),
+    ("the central network not internal", "fleet-central: {internal: true}", "fleet-central: {}"),
+    ("a fleet service outside the profiles", "    profiles: [fleet]\n    command: [fleet-postgres]",
+     "    command: [fleet-postgres]"),
 ]
 
 

@@ -205,6 +205,14 @@ TEST_P(PostgresBackendTest, VerifyNamesARowTheOwnerEdited) {
   EXPECT_THAT(v.problem, HasSubstr("row 3 was edited"));
 }
 
+// desfirectl `args` refuses the connection file `conn` once others may read it (made so here).
+void ExpectOpenConnFileRefused(const std::string& conn, const std::string& args) {
+  ASSERT_EQ(::chmod(conn.c_str(), 0644), 0);
+  testing::CliRun open = testing::RunDesfirectl(DESFIRECTL, args);
+  EXPECT_EQ(open.exit_code, 1);
+  EXPECT_THAT(open.err, HasSubstr("chmod 600"));
+}
+
 // desfirectl ledger verify --postgres: every instance's chain, the first bad row named.
 TEST_P(PostgresBackendTest, DesfirectlVerifiesEveryInstanceCentrally) {
   if (pg_ == nullptr) return;
@@ -247,10 +255,45 @@ TEST_P(PostgresBackendTest, DesfirectlVerifiesEveryInstanceCentrally) {
   testing::CliRun none = testing::RunDesfirectl(DESFIRECTL, verify + " --instance no-such-box");
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_THAT(none.err, HasSubstr("no instance 'no-such-box'"));
-  ASSERT_EQ(::chmod(conn.c_str(), 0644), 0);  // a connection file others can read is refused
-  testing::CliRun open = testing::RunDesfirectl(DESFIRECTL, verify);
-  EXPECT_EQ(open.exit_code, 1);
-  EXPECT_THAT(open.err, HasSubstr("chmod 600"));
+  ExpectOpenConnFileRefused(conn, verify);
+  std::filesystem::remove_all(dir);
+}
+
+// desfirectl ledger migrate (what a fleet's database init runs): the schema, then the shipping
+// role can open a chain and append, and PostgreSQL itself refuses it an UPDATE of the rows.
+TEST(PostgresBackendSetupTest, DesfirectlMigratesAndGrantsTheShippingRole) {
+  testing::PostgresSandbox* pg = ::desfired::testing::SharedPostgresOrSkip();
+  if (pg == nullptr) return;
+  ASSERT_TRUE(pg->Exec("CREATE DATABASE migrate_cli").ok());
+  ASSERT_TRUE(pg->Exec("CREATE ROLE cli_shipper LOGIN").ok());
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/central_migrate_", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string conn = dir + "/owner.conn";
+  std::ofstream(conn) << pg->ConnInfo(testing::kSandboxOwner, "migrate_cli") << "\n";
+  ASSERT_EQ(::chmod(conn.c_str(), 0600), 0);
+  const std::string shipper = pg->ConnInfo("cli_shipper", "migrate_cli");
+  // Before the migration the shipping role finds no central ledger.
+  EXPECT_EQ(PostgresBackend::Open(shipper, "box").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  const std::string migrate =
+      absl::StrCat("ledger migrate --postgres ", conn, " --shipping-role cli_shipper");
+  for (int run = 0; run < 2; ++run) {  // idempotent
+    testing::CliRun m = testing::RunDesfirectl(DESFIRECTL, migrate);
+    EXPECT_EQ(m.exit_code, 0) << m.out << m.err;
+    EXPECT_THAT(m.out, HasSubstr("central ledger migrated; shipping role cli_shipper"));
+  }
+  absl::StatusOr<std::unique_ptr<PostgresBackend>> b = PostgresBackend::Open(shipper, "box");
+  ASSERT_TRUE(b.ok()) << b.status();
+  absl::Status rewrite =
+      pg->Exec("UPDATE ledger_rows SET detail = 'x'", "cli_shipper", "migrate_cli");
+  EXPECT_FALSE(rewrite.ok());
+  EXPECT_THAT(std::string(rewrite.message()), HasSubstr("permission denied"));
+
+  testing::CliRun usage = testing::RunDesfirectl(DESFIRECTL, "ledger migrate");
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_THAT(usage.err, HasSubstr("--postgres CONNFILE is required"));
+  ExpectOpenConnFileRefused(conn, migrate);
   std::filesystem::remove_all(dir);
 }
 
