@@ -185,13 +185,11 @@ void BM_ReadCentral100k(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
 
-// desfirectl ledger verify --postgres over a fleet: kFleet instances of 10k rows (100k rows in
-// all), state.range(0) instances at once (VerifyInstances, a connection each).
-void BM_VerifyCentralFleet10x10k(benchmark::State& state) {
+// desfirectl ledger verify --postgres (VerifyInstances: binary COPY, state.range(0)
+// connections) over `instances`, kRows rows in all.
+void RunVerifyInstances(benchmark::State& state, const std::vector<std::string>& instances) {
   const Fixture& f = TheFixture();
   if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
-  std::vector<std::string> instances;
-  for (int i = 0; i < kFleet; ++i) instances.push_back(absl::StrCat(kFleetPrefix, i));
   for (auto _ : state) {
     absl::StatusOr<std::vector<InstanceVerify>> r =
         VerifyInstances(f.conninfo, instances, static_cast<int>(state.range(0)));
@@ -204,6 +202,23 @@ void BM_VerifyCentralFleet10x10k(benchmark::State& state) {
     if (rows != kRows) return state.SkipWithError("not every row was verified");
   }
   state.SetItemsProcessed(state.iterations() * kRows);
+}
+
+// One instance of 100k rows, cut into slices checked at once.
+void BM_VerifyCentralSliced100k(benchmark::State& state) { RunVerifyInstances(state, {kInstance}); }
+BENCHMARK(BM_VerifyCentralSliced100k)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(3);
+
+// A fleet: kFleet instances of 10k rows.
+void BM_VerifyCentralFleet10x10k(benchmark::State& state) {
+  std::vector<std::string> instances;
+  for (int i = 0; i < kFleet; ++i) instances.push_back(absl::StrCat(kFleetPrefix, i));
+  RunVerifyInstances(state, instances);
 }
 BENCHMARK(BM_VerifyCentralFleet10x10k)
     ->Arg(1)
