@@ -204,15 +204,14 @@ void RunVerifyInstances(benchmark::State& state, const std::vector<std::string>&
   state.SetItemsProcessed(state.iterations() * kRows);
 }
 
+// 1, 2 and 4 connections, wall time.
+void Connections(benchmark::internal::Benchmark* b) {
+  b->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+}
+
 // One instance of 100k rows, cut into slices checked at once.
 void BM_VerifyCentralSliced100k(benchmark::State& state) { RunVerifyInstances(state, {kInstance}); }
-BENCHMARK(BM_VerifyCentralSliced100k)
-    ->Arg(1)
-    ->Arg(2)
-    ->Arg(4)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(3);
+BENCHMARK(BM_VerifyCentralSliced100k)->Apply(Connections);
 
 // A fleet: kFleet instances of 10k rows.
 void BM_VerifyCentralFleet10x10k(benchmark::State& state) {
@@ -220,13 +219,7 @@ void BM_VerifyCentralFleet10x10k(benchmark::State& state) {
   for (int i = 0; i < kFleet; ++i) instances.push_back(absl::StrCat(kFleetPrefix, i));
   RunVerifyInstances(state, instances);
 }
-BENCHMARK(BM_VerifyCentralFleet10x10k)
-    ->Arg(1)
-    ->Arg(2)
-    ->Arg(4)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(3);
+BENCHMARK(BM_VerifyCentralFleet10x10k)->Apply(Connections);
 
 // Each iteration puts the 100k rows into a new instance `prefix`-N with `load`.
 void RunLoad(benchmark::State& state, const char* prefix,
