@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/desfired_client.h"
 #include "core/fleet/tap_dedup.h"
 #include "core/keys/key_store.h"
 #include "core/tap/pipeline.h"
@@ -295,6 +296,32 @@ TEST_F(TapFleetE2eTest, RoundRobinSpreadsStreamsOverBothWithTheSameFlags) {
   EXPECT_GE(calls[0], 1) << "instance a answered no ParseTapStream call";
   EXPECT_GE(calls[1], 1) << "instance b answered no ParseTapStream call";
   EXPECT_EQ(calls[0] + calls[1], static_cast<double>(chunks));
+
+  // The C++ client (and desfirectl, --lb-policy) does the same with ClientOptions::lb_policy:
+  // its ParseTaps calls reach both; every tap was seen before, by one instance or the other.
+  client::ClientOptions options;
+  options.server = absl::StrCat("ipv4:127.0.0.1:", a->port(), ",127.0.0.1:", b->port());
+  options.lb_policy = "round_robin";
+  absl::StatusOr<std::unique_ptr<client::Client>> c = client::Client::Create(options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (int k = 0; k < 6; ++k) {
+    v1::ParseTapsRequest req;
+    for (size_t i = k; i < taps.size(); i += 6) *req.add_records() = taps[i];
+    absl::StatusOr<v1::ParseTapsResponse> resp = (*c)->ParseTaps(req);
+    ASSERT_TRUE(resp.ok()) << resp.status();
+    for (const v1::TapResult& r : resp->results()) {
+      EXPECT_EQ(IsDuplicate(r), r.status() != v1::TapResult::REJECTED) << r.DebugString();
+    }
+  }
+  const std::string unary =
+      R"(desfired_rpc_total{code="OK",method="ParseTaps",service="TapService"})";
+  for (server::DesfiredServer* s : {a.get(), b.get()}) {
+    absl::StatusOr<testing::HttpResponse> r = testing::HttpGet(s->metrics_port(), "/metrics");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GE(testing::SampleValue(r->body, unary).value_or(0), 1) << s->port();
+  }
+  options.lb_policy = "random";
+  EXPECT_EQ(client::Client::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
   a->Shutdown(absl::Seconds(1));
   b->Shutdown(absl::Seconds(1));
 }
