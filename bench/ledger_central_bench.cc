@@ -1,8 +1,9 @@
 // Central verify (core/ledger/postgres_backend.h): `ledger verify` over one instance's 100k rows
-// in PostgreSQL, against the reference — verify of the same 100k rows in a SQLite file — in the
-// same run. The shipper (core/ledger/shipper.h): catch-up of 100k rows into a new instance
-// against the reference — a binary COPY of the same rows, the fastest way in — and the lag of
-// 10 shippers at 200 changes/s in all (bench/ledger_ship_lag.h). bench/results/fleet.md has
+// in PostgreSQL, and over a fleet of 10 instances of 10k rows with 1, 2 and 4 instances at once
+// (core/ledger/central_verify.h), against the reference — verify of the same 100k rows in a
+// SQLite file — in the same run. The shipper (core/ledger/shipper.h): catch-up of 100k rows into a
+// new instance against the reference — a binary COPY of the same rows, the fastest way in — and the
+// lag of 10 shippers at 200 changes/s in all (bench/ledger_ship_lag.h). bench/results/fleet.md has
 // the commands and the figures.
 //
 //   build/bench/ledger_central_bench
@@ -24,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/ledger_rows.h"
 #include "bench/ledger_ship_lag.h"
+#include "core/ledger/central_verify.h"
 #include "core/ledger/ledger.h"
 #include "core/ledger/postgres_backend.h"
 #include "core/ledger/postgres_db.h"
@@ -38,6 +40,9 @@ namespace {
 
 constexpr int kRows = 100000;
 constexpr char kInstance[] = "bench";
+// The same number of rows as a fleet: kFleet instances of kRows / kFleet rows.
+constexpr int kFleet = 10;
+constexpr char kFleetPrefix[] = "fleet-";
 
 struct Fixture {
   std::string dir;  // on tmpfs: the SQLite file
@@ -104,6 +109,17 @@ const Fixture& TheFixture() {
       s = PostgresBackend::Migrate(f->conninfo, "");
     }
     if (s.ok()) s = CopyToCentral(f->sqlite, f->conninfo);
+    // The fleet: kFleet instances of kRows / kFleet rows each (a ledger file of that size
+    // copied under every id).
+    if (s.ok()) {
+      const std::string part = f->dir + "/part.sqlite";
+      if (absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(part); l.ok()) {
+        for (int i = 0; i < kRows / kFleet; ++i) (void)(*l)->Append(TypicalRow(i));
+      }
+      for (int i = 0; i < kFleet && s.ok(); ++i) {
+        s = CopyToCentral(part, f->conninfo, absl::StrCat(kFleetPrefix, i));
+      }
+    }
     if (s.ok()) s = f->pg->Exec("VACUUM ANALYZE ledger_rows");
     if (!s.ok()) f->error = absl::StrCat("cannot fill the central ledger: ", s.message());
     return f;
@@ -168,6 +184,42 @@ void BM_ReadCentral100k(benchmark::State& state) {
       state, [] { return PostgresBackend::OpenSnapshot(TheFixture().conninfo, kInstance); }, false);
 }
 BENCHMARK(BM_ReadCentral100k)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+
+// desfirectl ledger verify --postgres (VerifyInstances: binary COPY, state.range(0)
+// connections) over `instances`, kRows rows in all.
+void RunVerifyInstances(benchmark::State& state, const std::vector<std::string>& instances) {
+  const Fixture& f = TheFixture();
+  if (!f.error.empty()) return state.SkipWithError(f.error.c_str());
+  for (auto _ : state) {
+    absl::StatusOr<std::vector<InstanceVerify>> r =
+        VerifyInstances(f.conninfo, instances, static_cast<int>(state.range(0)));
+    if (!r.ok()) return state.SkipWithError(std::string(r.status().message()).c_str());
+    int64_t rows = 0;
+    for (const InstanceVerify& v : *r) {
+      if (!v.result.ok) return state.SkipWithError(v.result.problem.c_str());
+      rows += v.result.rows;
+    }
+    if (rows != kRows) return state.SkipWithError("not every row was verified");
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+}
+
+// 1, 2 and 4 connections, wall time.
+void Connections(benchmark::internal::Benchmark* b) {
+  b->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+}
+
+// One instance of 100k rows, cut into slices checked at once.
+void BM_VerifyCentralSliced100k(benchmark::State& state) { RunVerifyInstances(state, {kInstance}); }
+BENCHMARK(BM_VerifyCentralSliced100k)->Apply(Connections);
+
+// A fleet: kFleet instances of 10k rows.
+void BM_VerifyCentralFleet10x10k(benchmark::State& state) {
+  std::vector<std::string> instances;
+  for (int i = 0; i < kFleet; ++i) instances.push_back(absl::StrCat(kFleetPrefix, i));
+  RunVerifyInstances(state, instances);
+}
+BENCHMARK(BM_VerifyCentralFleet10x10k)->Apply(Connections);
 
 // Each iteration puts the 100k rows into a new instance `prefix`-N with `load`.
 void RunLoad(benchmark::State& state, const char* prefix,

@@ -104,8 +104,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (!tls && !options.tls_server_name.empty()) {
     return absl::InvalidArgumentError("a TLS server name needs TLS (a CA or a client cert)");
   }
+  if (!options.lb_policy.empty() && options.lb_policy != "pick_first" &&
+      options.lb_policy != "round_robin") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the load-balancing policy is pick_first or round_robin, not '", options.lb_policy, "'"));
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  if (!options.lb_policy.empty()) args.SetLoadBalancingPolicyName(options.lb_policy);
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (tls) {
     grpc::SslCredentialsOptions ssl;

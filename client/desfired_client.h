@@ -90,8 +90,14 @@ std::string NewRequestId();
 inline constexpr int kDefaultMutationRetries = 2;
 
 struct ClientOptions {
-  // host:port of desfired (any gRPC target string).
+  // host:port of desfired (any gRPC target string: "dns:///taps.example.org:50051" for every
+  // address a name resolves to, "ipv4:10.0.0.5:50051,10.0.0.6:50051" for a list).
   std::string server = "127.0.0.1:50051";
+  // gRPC's load-balancing policy over the addresses of `server`: "pick_first" (gRPC's default:
+  // one address, the next only when it fails) or "round_robin" (every call to the next
+  // address: ParseTapStream calls spread over a fleet's parse tier, docs/fleet.md). Empty:
+  // gRPC's default.
+  std::string lb_policy;
   // Deadline of every unary call (and of each retry attempt).
   absl::Duration deadline = absl::Seconds(30);
   // Bearer token sent as `authorization: Bearer <token>`; empty: none.

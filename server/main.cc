@@ -63,6 +63,13 @@ ABSL_FLAG(bool, sun_counters, false,
 ABSL_FLAG(int, max_stream_dedup_entries, 100000,
           "duplicate keys one ParseTapStream remembers (at least --max_tap_batch); a stream "
           "needing more ends with RESOURCE_EXHAUSTED / DEDUP_CAPACITY");
+ABSL_FLAG(std::string, tap_dedup, "local",
+          "duplicate taps: 'local' (each call within itself) or 'postgresql' (across every "
+          "instance, through the central table; --tap_dedup_conn)");
+ABSL_FLAG(std::string, tap_dedup_conn, "",
+          "file (mode 0600) with the libpq connection string of --tap_dedup postgresql's database");
+ABSL_FLAG(int, tap_dedup_connections, 4,
+          "connections (and threads) to --tap_dedup postgresql's database");
 ABSL_FLAG(absl::Duration, watch_write_timeout, absl::Seconds(5),
           "a WatchCards stream whose client takes no event for this long is cut off "
           "(SLOW_CONSUMER)");
@@ -336,6 +343,18 @@ int Run() {
   config.max_tap_inflight_bytes = static_cast<size_t>(tap_bytes);
   config.max_tap_inflight_bytes_per_caller = static_cast<size_t>(tap_bytes_per_caller);
   config.max_stream_dedup_entries = static_cast<size_t>(dedup_entries);
+  const std::string tap_dedup = absl::GetFlag(FLAGS_tap_dedup);
+  const std::string tap_dedup_conn = absl::GetFlag(FLAGS_tap_dedup_conn);
+  if ((tap_dedup != "local" && tap_dedup != "postgresql") ||
+      (tap_dedup == "postgresql") != !tap_dedup_conn.empty() ||
+      absl::GetFlag(FLAGS_tap_dedup_connections) < 1) {
+    logger->Error(
+        "--tap_dedup is 'local' or 'postgresql'; 'postgresql' needs --tap_dedup_conn FILE (and "
+        "only it takes one); --tap_dedup_connections must be positive");
+    return 2;
+  }
+  if (tap_dedup == "postgresql") config.tap_dedup_conn_file = tap_dedup_conn;
+  config.tap_dedup_connections = static_cast<size_t>(absl::GetFlag(FLAGS_tap_dedup_connections));
   config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.max_write_bytes = static_cast<size_t>(max_write);
   config.security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);

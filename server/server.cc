@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include "core/apdu/status_payload.h"
 #include "core/cardops/data.h"
 #include "core/desfire/originality.h"
+#include "core/ledger/postgres_backend.h"
 #include "core/util/enum_table.h"
 #include "core/util/private_file.h"
 #include "core/util/status_macros.h"
@@ -331,12 +333,26 @@ absl::StatusOr<std::unique_ptr<DesfiredServer>> DesfiredServer::Start(ServerConf
   tap::TapPipelineConfig tap_service_pipeline = taps;
   if (c.sun_counters) s->sun_counters_ = std::make_unique<tap::SunCounterStore>();
   tap_service_pipeline.reconciler.dedup_capacity = c.max_stream_dedup_entries;
+  if (!c.tap_dedup_conn_file.empty()) {
+    DESFIRED_ASSIGN_OR_RETURN(std::string conninfo,
+                              ledger::ReadConnInfoFile(c.tap_dedup_conn_file));
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+    std::string warning;
+    DESFIRED_ASSIGN_OR_RETURN(s->central_dedup_,
+                              CentralTapDedup::Start({.conninfo = std::move(conninfo),
+                                                      .claimed_by = host,
+                                                      .connections = c.tap_dedup_connections},
+                                                     &warning));
+    if (!warning.empty()) s->warnings_.push_back(std::move(warning));
+  }
   s->tap_service_ = std::make_unique<TapServiceImpl>(
       TapServiceImpl::Options{.pipeline = tap_service_pipeline,
                               .keys = s->keys_.get(),
                               .max_batch = c.max_tap_batch,
                               .budget = s->tap_budget_.get(),
-                              .sun_counters = s->sun_counters_.get()},
+                              .sun_counters = s->sun_counters_.get(),
+                              .central_dedup = s->central_dedup_.get()},
       hooks);
   obs->metrics().SetWatchersSource([raw] { return raw->watchers(); });
   obs->metrics().SetReadersSource([hub] {

@@ -111,6 +111,14 @@ struct ServerConfig {
   // VerifySun remembers the highest SDM read counter per tag UID (in memory, for the process's
   // life) and flags a message whose counter is not newer (COUNTER_NOT_NEWER).
   bool sun_counters = false;
+  // --tap_dedup postgresql: the file (mode 0600) with the libpq connection string of the central
+  // database whose table tap_dedup suppresses duplicate taps across instances
+  // (server/rpc/tap_central.h, docs/fleet.md). Empty: each TapService call detects duplicates
+  // within itself. Start fails when the database is reachable without the table (or the grant);
+  // when unreachable, it warns and the calls fail with UNAVAILABLE until it is back.
+  std::string tap_dedup_conn_file;
+  // Connections to it (each with a thread that works on batches and chunks).
+  size_t tap_dedup_connections = 4;
   // Bytes of data in one WriteData / WriteRecord (1..kMaxWriteBytes of core/cardops/data.h).
   size_t max_write_bytes = 8 * 1024;
   // TLS, mutual TLS, tokens and roles, streams per caller (security.h, docs/security.md).
@@ -194,6 +202,8 @@ class DesfiredServer {
   std::unique_ptr<CallBudget> tap_budget_;              // before tap_service_, which uses it
   std::unique_ptr<tap::SunCounterStore> sun_counters_;  // before tap_service_ too
   std::unique_ptr<TapServiceImpl> tap_service_;
+  // After tap_service_: stopped first, its last jobs answering with the service still there.
+  std::unique_ptr<CentralTapDedup> central_dedup_;
   std::unique_ptr<HealthServiceImpl> health_service_;
   std::unique_ptr<ReflectionV1Service> reflection_v1_;  // answered by v1alpha
   std::unique_ptr<Listener> listener_;                  // accepts for server_; stopped before it

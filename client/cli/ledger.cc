@@ -16,9 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli/commands.h"
 #include "client/cli/server_command.h"
+#include "core/ledger/central_verify.h"
 #include "core/ledger/postgres_backend.h"
 #include "core/ledger/verify.h"
 #include "core/util/json_escape.h"
@@ -91,8 +93,8 @@ bool PrintVerify(const ledger::VerifyResult& v, bool json, const std::string& in
   return v.ok;
 }
 
-// ledger verify --postgres CONNFILE [--instance ID]: every instance's chain (or one) in the
-// central database, each in a snapshot of its own.
+// ledger verify --postgres CONNFILE [--instance ID] [--threads N]: every instance's chain (or
+// one) in the central database, each in a snapshot of its own, N instances at once.
 int VerifyCentral(const ArgParser& args, const std::string& command) {
   const bool json = args.Has("json");
   absl::StatusOr<std::string> conninfo = ledger::ReadConnInfoFile(*args.Value("postgres"));
@@ -111,14 +113,23 @@ int VerifyCentral(const ArgParser& args, const std::string& command) {
     }
     *instances = {*only};
   }
+  int threads = 4;
+  if (std::optional<std::string> v = args.Value("threads")) {
+    if (!absl::SimpleAtoi(*v, &threads) || threads < 1 || threads > 64) {
+      return Failed(args, command,
+                    absl::InvalidArgumentError(
+                        absl::StrCat("--threads must be a number from 1 to 64, got '", *v, "'")));
+    }
+  }
+  central->reset();  // the instances verify on connections of their own
+  absl::StatusOr<std::vector<ledger::InstanceVerify>> results =
+      ledger::VerifyInstances(*conninfo, *instances, threads);
+  if (!results.ok()) return Failed(args, command, results.status());
   int broken = 0;
   int64_t rows = 0;
-  for (const std::string& instance : *instances) {
-    std::unique_ptr<ledger::Snapshot> view = (*central)->OpenSnapshot(instance);
-    if (absl::Status pinned = view->Pin(); !pinned.ok()) return Failed(args, command, pinned);
-    const ledger::VerifyResult v = ledger::Verify(*view, std::nullopt);
-    rows += v.rows;
-    if (!PrintVerify(v, json, instance)) ++broken;
+  for (const ledger::InstanceVerify& v : *results) {
+    rows += v.result.rows;
+    if (!PrintVerify(v.result, json, v.instance)) ++broken;
   }
   if (!json) {
     std::cout << "central ledger " << (broken == 0 ? "OK" : "BROKEN") << ": " << instances->size()
@@ -150,6 +161,9 @@ int LedgerVerify(int argc, char** argv) {
               "verify the central ledger of a fleet instead: every instance's chain in the "
               "PostgreSQL database whose connection string (libpq) is in CONNFILE (mode 0600)");
   args.Option("instance", "ID", "with --postgres: only this instance's chain");
+  args.Option("threads", "N",
+              "with --postgres: instances verified at once, each on a connection of its own "
+              "(default 4)");
   if (std::optional<int> done = ParseLedgerArgs(args, command, argc, argv)) return *done;
   if (args.Has("postgres")) return VerifyCentral(args, command);
   const std::string path = *args.Value("ledger");

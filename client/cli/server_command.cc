@@ -236,6 +236,10 @@ int ReportCallError(absl::string_view command, const absl::Status& status,
 void AddConnectionOptions(ArgParser& args, bool server_env) {
   args.Option("server", "HOST:PORT", "desfired address (default 127.0.0.1:50051)",
               server_env ? "DESFIRED_SERVER" : "");
+  args.Option("lb-policy", "POLICY",
+              "pick_first (default) or round_robin: calls spread over every address --server "
+              "names (dns:///NAME:PORT, ipv4:A:P,B:P)",
+              "DESFIRED_LB_POLICY");
   args.Option("token", "TOKEN", "bearer token sent as 'authorization: Bearer TOKEN'",
               "DESFIRED_TOKEN");
   args.Option("tls-ca", "FILE", "PEM roots to trust; turns TLS on", "DESFIRED_TLS_CA");
@@ -256,6 +260,7 @@ absl::StatusOr<client::ClientOptions> ConnectionOptions(const ArgParser& args) {
   if (auto v = args.Value("server")) options.server = *v;
   if (options.server.empty()) return absl::InvalidArgumentError("--server is empty");
   if (auto v = args.Value("token")) options.token = *v;
+  if (auto v = args.Value("lb-policy")) options.lb_policy = *v;
   if (auto v = args.Value("tls-ca")) options.tls_ca_file = *v;
   if (auto v = args.Value("tls-cert")) options.tls_cert_file = *v;
   if (auto v = args.Value("tls-key")) options.tls_key_file = *v;

@@ -1,5 +1,6 @@
 #include "core/ledger/chain.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "core/util/bytes.h"
@@ -93,12 +94,16 @@ std::string CanonicalBytes(const Hash& prev, const StoredRow& row) {
 }
 
 Hash ChainHash(const Hash& prev, const StoredRow& row) {
-  std::string buf;
-  buf.reserve(512);
+  // One buffer per thread, reused: a verify hashes every row.
+  thread_local std::string buf;
+  buf.clear();
   buf.append(reinterpret_cast<const char*>(prev.data()), prev.size());
   AppendCanonical(prev, row, &buf);
   Hash h{};
-  SHA256(reinterpret_cast<const unsigned char*>(buf.data()), buf.size(), h.data());
+  // SHA-256 fetched once (OpenSSL 3's SHA256() looks the algorithm up at every call).
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  unsigned int size = 0;
+  EVP_Digest(buf.data(), buf.size(), h.data(), &size, sha256, nullptr);
   return h;
 }
 

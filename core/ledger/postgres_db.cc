@@ -286,29 +286,33 @@ StoredRow ReadRow(PGresult* r, int row) {
 
 void ReadRowInto(PGresult* r, int row, StoredRow* out) {
   for (int col = 0; col < kColumnCount; ++col) {
-    Value& v = out->values[col];
-    v.integer = 0;
-    v.bytes.clear();
-    if (PQgetisnull(r, row, col)) {
-      v.type = Value::Type::kNull;
-      continue;
-    }
-    switch (KindOf(static_cast<Column>(col))) {
-      case ColumnKind::kInteger:
-      case ColumnKind::kOptionalInteger:
-        v.type = Value::Type::kInteger;  // as Value::Integer: the decimal text in bytes too
-        v.integer = GetInt(r, row, col);
-        absl::StrAppend(&v.bytes, v.integer);
-        break;
-      case ColumnKind::kText:
-        v.type = Value::Type::kText;
-        v.bytes.assign(PQgetvalue(r, row, col), PQgetlength(r, row, col));
-        break;
-      case ColumnKind::kBytes:
-        v.type = Value::Type::kBlob;
-        v.bytes.assign(PQgetvalue(r, row, col), PQgetlength(r, row, col));
-        break;
-    }
+    SetBinaryValue(static_cast<Column>(col), PQgetvalue(r, row, col), PQgetlength(r, row, col),
+                   PQgetisnull(r, row, col), &out->values[col]);
+  }
+}
+
+void SetBinaryValue(Column column, const char* data, int size, bool null, Value* v) {
+  v->integer = 0;
+  v->bytes.clear();
+  if (null) {
+    v->type = Value::Type::kNull;
+    return;
+  }
+  switch (KindOf(column)) {
+    case ColumnKind::kInteger:
+    case ColumnKind::kOptionalInteger:
+      v->type = Value::Type::kInteger;  // as Value::Integer: the decimal text in bytes too
+      v->integer = size == 8 ? static_cast<int64_t>(absl::big_endian::Load64(data)) : 0;
+      absl::StrAppend(&v->bytes, v->integer);
+      break;
+    case ColumnKind::kText:
+      v->type = Value::Type::kText;
+      v->bytes.assign(data, size);
+      break;
+    case ColumnKind::kBytes:
+      v->type = Value::Type::kBlob;
+      v->bytes.assign(data, size);
+      break;
   }
 }
 

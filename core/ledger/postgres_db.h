@@ -101,6 +101,9 @@ absl::string_view GetBytes(PGresult* r, int row, int col);
 StoredRow ReadRow(PGresult* r, int row);
 // The same into `*out`, reusing its strings' memory (a cursor's rows, one after the other).
 void ReadRowInto(PGresult* r, int row, StoredRow* out);
+// One column's value from its binary form (`size` bytes at `data`, or NULL) into `*v`, reusing
+// its memory: int8 big-endian, text and bytea as their bytes (a result's or a binary COPY's).
+void SetBinaryValue(Column column, const char* data, int size, bool null, Value* v);
 
 // Checks that the database holds the central ledger's tables of a format this build reads:
 // FAILED_PRECONDITION naming `where` and the migration when not.

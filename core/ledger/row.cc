@@ -71,7 +71,46 @@ std::string FormatLedgerTime(absl::Time t) {
   return absl::FormatTime(kTimeFormat, t, absl::UTCTimeZone());
 }
 
+namespace {
+
+// The digits text[at, at + n) as a number; -1 unless all are digits.
+int Digits(absl::string_view text, size_t at, size_t n) {
+  int v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+// ParseLedgerTime for the form FormatLedgerTime writes for years 1000..9999
+// ("2026-12-07T20:03:28.123456Z"), without absl's general parser and a format back (a verify
+// parses every row's time); nullopt when `text` is not of that form (the caller then goes the
+// general way, which accepts or refuses it). A date or time out of range is refused here.
+std::optional<std::optional<absl::Time>> ParseCanonicalTime(absl::string_view text) {
+  if (text.size() != 27 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != '.' || text[26] != 'Z') {
+    return std::nullopt;
+  }
+  const int year = Digits(text, 0, 4), month = Digits(text, 5, 2), day = Digits(text, 8, 2),
+            hour = Digits(text, 11, 2), minute = Digits(text, 14, 2), second = Digits(text, 17, 2),
+            micros = Digits(text, 20, 6);
+  if (year < 1000 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || micros < 0) {
+    return std::nullopt;
+  }
+  const absl::CivilSecond civil(year, month, day, hour, minute, second);
+  if (civil.month() != month || civil.day() != day || civil.hour() != hour ||
+      civil.minute() != minute || civil.second() != second) {
+    return std::optional<absl::Time>();  // normalized: not a real date and time
+  }
+  return std::optional<absl::Time>(absl::FromCivil(civil, absl::UTCTimeZone()) +
+                                   absl::Microseconds(micros));
+}
+
+}  // namespace
+
 std::optional<absl::Time> ParseLedgerTime(absl::string_view text) {
+  if (std::optional<std::optional<absl::Time>> fast = ParseCanonicalTime(text)) return *fast;
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(kTimeFormat, text, absl::UTCTimeZone(), &t, &err)) return std::nullopt;

@@ -122,9 +122,9 @@ VerifyResult Verify(Snapshot& snapshot, const std::optional<Head>& expected, int
     const Hash stored_prev = *ParseHashHex(prev_hex);
     const Hash stored = *ParseHashHex(s[Column::kHash].bytes);
     const bool content_ok = ChainHash(stored_prev, s) == stored;
-    const std::string prev_name = prev_seq == 0 ? "the start of the chain (32 zero bytes)"
-                                                : absl::StrCat("row ", prev_seq, "'s hash");
     if (stored_prev != prev) {
+      const std::string prev_name = prev_seq == 0 ? "the start of the chain (32 zero bytes)"
+                                                  : absl::StrCat("row ", prev_seq, "'s hash");
       // Which row has this hash tells a reordered row from a replaced one.
       if (const int64_t q = snapshot.SeqOfHash(prev_hex); q != 0 && q != prev_seq) {
         return fail(seq, absl::StrCat("row ", seq,

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/apdu/error_metadata.h"
+#include "server/rpc/tap_request_scan.h"
 
 namespace desfired::server {
 namespace {
@@ -53,6 +54,20 @@ absl::StatusOr<ByteSpan> TapInputDecoder::Bytes(size_t index, ByteSpan raw,
     return TooMany("raw_hex", index, scratch_.size(), "bytes", kMaxTapRecordBytes);
   }
   return ByteSpan(scratch_.data(), scratch_.size());
+}
+
+absl::Status ProcessTapRequest(tap::TapPipeline& pipeline, uint64_t first_index,
+                               grpc::ByteBuffer* request,
+                               absl::FunctionRef<void(const tap::TapResult&)> on_result) {
+  tap::TapResult result;
+  TapInputDecoder decoder;
+  return ReadTapRequest(request, [&](size_t i, const WireTapInput& input) -> absl::Status {
+    absl::StatusOr<ByteSpan> raw = decoder.Bytes(i, input.raw, input.raw_hex);
+    if (!raw.ok()) return raw.status();
+    pipeline.Process(first_index + i, *raw, input.backend_time, &result);
+    on_result(result);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace desfired::server

@@ -20,9 +20,12 @@
 
 #include <cstddef>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/tap/pipeline.h"
 #include "core/util/bytes.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/rpc/request_limits.h"
 
 namespace desfired::server {
@@ -43,6 +46,14 @@ class TapInputDecoder {
  private:
   desfired::Bytes scratch_;
 };
+
+// Reads the records of `request` (ScanTapRequest checked it) and runs each through `pipeline`
+// as record first_index + i; `on_result` gets each result in input order (its `raw` is valid
+// during the call only). The first record's encoding error (TapInputDecoder::Bytes) or
+// ReadTapRequest's error stops it.
+absl::Status ProcessTapRequest(tap::TapPipeline& pipeline, uint64_t first_index,
+                               grpc::ByteBuffer* request,
+                               absl::FunctionRef<void(const tap::TapResult&)> on_result);
 
 }  // namespace desfired::server
 

@@ -81,14 +81,8 @@ absl::Status ParseInto(tap::TapPipeline& pipeline, uint64_t first_index, size_t 
   // About the size of a result of a 32-byte record, so that the buffer rarely grows.
   const size_t per_record = result_view == v1::TAP_RESULT_VIEW_BASIC ? 112 : 224;
   out->Reserve(records * per_record + 256);
-  tap::TapResult result;
-  TapInputDecoder decoder;
-  return ReadTapRequest(request, [&](size_t i, const WireTapInput& input) -> absl::Status {
-    absl::StatusOr<ByteSpan> raw = decoder.Bytes(i, input.raw, input.raw_hex);
-    if (!raw.ok()) return raw.status();
-    pipeline.Process(first_index + i, *raw, input.backend_time, &result);
+  return ProcessTapRequest(pipeline, first_index, request, [&](const tap::TapResult& result) {
     AppendTapResultField(result, result_view, 1, out);
-    return absl::OkStatus();
   });
 }
 
@@ -177,18 +171,36 @@ absl::Status TapServiceImpl::Malformed(absl::Status status, grpc::CallbackServer
 }
 
 absl::Status TapServiceImpl::ParseBatch(grpc::ByteBuffer* request, size_t records, int view,
-                                        grpc::ByteBuffer* response) const {
+                                        grpc::ByteBuffer* response,
+                                        CentralTapDedup::Session* central) const {
   std::shared_ptr<const keys::KeyStore> keys;
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = NewPipeline(keys);
   if (!pipeline.ok()) return pipeline.status();
   TextBuffer out;  // a ParseTapsResponse: results (1), summary (2)
-  if (absl::Status s = ParseInto(**pipeline, 0, records, request, view, &out); !s.ok()) return s;
+  uint64_t central_duplicates = 0;
+  if (central == nullptr) {
+    if (absl::Status s = ParseInto(**pipeline, 0, records, request, view, &out); !s.ok()) return s;
+  } else {
+    absl::StatusOr<uint64_t> added =
+        ParseCentral(*central, **pipeline, 0, records, request, view, &out);
+    if (!added.ok()) return added.status();
+    central_duplicates = *added;
+  }
+  const tap::TapSummary counts = WithCentralDuplicates((*pipeline)->summary(), central_duplicates);
   v1::TapSummary summary;
-  ToProto((*pipeline)->summary(), &summary);
+  ToProto(counts, &summary);
   AppendMessageField(summary, 2, &out);
-  Parsed((*pipeline)->summary());
+  Parsed(counts);
   *response = TakeBytes(out);
   return absl::OkStatus();
+}
+
+void TapServiceImpl::FinishParseTaps(grpc::CallbackServerContext* context, absl::Time start,
+                                     grpc::ServerUnaryReactor* reactor, absl::Status status) const {
+  status = Malformed(std::move(status), context, "/desfired.v1.TapService/ParseTaps");
+  const grpc::Status grpc_status = ToGrpcStatus(status);
+  Done("ParseTaps", context, start, status);
+  reactor->Finish(grpc_status);
 }
 
 grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext* context,
@@ -206,11 +218,17 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
   if (status.ok()) {
     status = reactor->AddBytes(TapWorkBytes(bytes->Length(), records, worst_result_bytes_));
   }
+  if (status.ok() && options_.central_dedup != nullptr) {
+    // Parsed, checked and answered on a thread of the central check (it waits for PostgreSQL).
+    options_.central_dedup->Run([this, context, start, reactor, bytes, records, view,
+                                 response](CentralTapDedup::Session& session) {
+      FinishParseTaps(context, start, reactor,
+                      ParseBatch(bytes, records, view, response, &session));
+    });
+    return reactor;
+  }
   if (status.ok()) status = ParseBatch(bytes, records, view, response);
-  status = Malformed(std::move(status), context, "/desfired.v1.TapService/ParseTaps");
-  const grpc::Status grpc_status = ToGrpcStatus(status);
-  Done("ParseTaps", context, start, status);
-  reactor->Finish(grpc_status);
+  FinishParseTaps(context, start, reactor, std::move(status));
   return reactor;
 }
 
@@ -253,7 +271,7 @@ class TapServiceImpl::StreamReactor final
       TextBuffer out;
       AppendVarintField(processed_, 2, &out);
       v1::TapSummary summary;
-      ToProto(pipeline_->summary(), &summary);
+      ToProto(WithCentralDuplicates(pipeline_->summary(), central_duplicates_), &summary);
       AppendMessageField(summary, 3, &out);
       last_ = true;
       Write(out);
@@ -304,6 +322,10 @@ class TapServiceImpl::StreamReactor final
       if (absl::Status s = budget_->AddBytes(caller_, cost); !s.ok()) return s;
       bytes_ = cost;
     }
+    if (service_.options_.central_dedup != nullptr) {
+      ParseChunkCentral(records, view);
+      return absl::OkStatus();
+    }
     TextBuffer out;  // a ParseTapStreamResponse: results (1), records_processed (2)
     const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
     absl::Status parsed = ParseInto(*pipeline_, processed_, records, &in_, view, &out);
@@ -312,11 +334,38 @@ class TapServiceImpl::StreamReactor final
     if (pipeline_->dedup_evictions() > 0) {
       return DedupCapacityError(service_.options_.pipeline.reconciler.dedup_capacity);
     }
-    service_.Parsed(Delta(pipeline_->summary(), before));
+    Answer(records, Delta(pipeline_->summary(), before), out);
+    return absl::OkStatus();
+  }
+
+  // ParseChunk with the central check, on its thread; it answers or ends the stream there. A
+  // key the stream's own detection dropped at its capacity is still in the central table: no
+  // DEDUP_CAPACITY then.
+  void ParseChunkCentral(size_t records, int view) {
+    service_.options_.central_dedup->Run([this, records, view,
+                                          chunk = chunk_](CentralTapDedup::Session& session) {
+      TextBuffer out;
+      const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());
+      absl::StatusOr<uint64_t> added =
+          ParseCentral(session, *pipeline_, processed_, records, &in_, view, &out);
+      in_.Clear();
+      if (!added.ok()) {
+        End(InChunk(
+            service_.Malformed(added.status(), context_, "/desfired.v1.TapService/ParseTapStream"),
+            chunk));
+        return;
+      }
+      central_duplicates_ += *added;
+      Answer(records, WithCentralDuplicates(Delta(pipeline_->summary(), before), *added), out);
+    });
+  }
+
+  // Reports the chunk's `counts` and writes its results in `out` with the acknowledgement.
+  void Answer(size_t records, const tap::TapSummary& counts, TextBuffer& out) {
+    service_.Parsed(counts);
     processed_ += records;
     AppendVarintField(processed_, 2, &out);
     Write(out);
-    return absl::OkStatus();
   }
 
   // Starts writing the response in `out` (the previous write has completed).
@@ -350,6 +399,7 @@ class TapServiceImpl::StreamReactor final
   grpc::ByteBuffer out_;  // the answer being written
   uint64_t chunk_ = 0;    // index of the chunk being worked on
   uint64_t processed_ = 0;
+  uint64_t central_duplicates_ = 0;  // DUPLICATE_TAP flags the central check added
   bool last_ = false;
   bool ended_ = false;  // End ran: the call is reported and finished
 };

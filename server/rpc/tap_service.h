@@ -44,6 +44,7 @@
 #include "desfired/v1/taps.grpc.pb.h"
 #include "server/rpc/call_budget.h"
 #include "server/rpc/hooks.h"
+#include "server/rpc/tap_central.h"
 #include "server/security/key_ring.h"
 
 namespace desfired::server {
@@ -64,6 +65,10 @@ class TapServiceImpl final
     // VerifySun's read counters (--sun_counters); nullptr: not checked. Must outlive the
     // service.
     tap::SunCounterStore* sun_counters = nullptr;
+    // --tap_dedup postgresql: duplicates across instances through the central table
+    // (tap_central.h); batches and chunks are then worked on its threads. nullptr: each call
+    // detects the duplicates within itself. Must outlive the service.
+    CentralTapDedup* central_dedup = nullptr;
   };
   TapServiceImpl(Options options, ServerHooks hooks);
 
@@ -103,9 +108,14 @@ class TapServiceImpl final
   // reported through hooks_.on_malformed; any other status is returned as it is.
   absl::Status Malformed(absl::Status status, grpc::CallbackServerContext* context,
                          absl::string_view path) const;
-  // Parses and answers one ParseTaps batch of `records` records.
+  // Parses and answers one ParseTaps batch of `records` records; with `central`, checked
+  // against the central table on that session (ParseCentral).
   absl::Status ParseBatch(grpc::ByteBuffer* request, size_t records, int view,
-                          grpc::ByteBuffer* response) const;
+                          grpc::ByteBuffer* response,
+                          CentralTapDedup::Session* central = nullptr) const;
+  // Reports and finishes a ParseTaps call with `status`.
+  void FinishParseTaps(grpc::CallbackServerContext* context, absl::Time start,
+                       grpc::ServerUnaryReactor* reactor, absl::Status status) const;
 
   const Options options_;
   const ServerHooks hooks_;

@@ -16,7 +16,7 @@ import re
 import sys
 
 CORE_ALL = ["core/util", "core/crypto", "core/keys", "core/tap", "core/apdu", "core/desfire",
-            "core/pcsc", "core/cardops", "core/ledger", "core/pkcs11"]
+            "core/pcsc", "core/cardops", "core/ledger", "core/pkcs11", "core/fleet"]
 
 # folder -> the folders (prefixes) its files may include, besides their own folder.
 RULES = {
@@ -30,6 +30,7 @@ RULES = {
     "core/cardops": ["core/util", "core/crypto", "core/keys", "core/apdu", "core/desfire",
                      "core/tap"],
     "core/ledger": ["core/util"],
+    "core/fleet": ["core/util", "core/ledger"],
     "core/pkcs11": ["core/util", "core/crypto", "core/keys"],
     "proto/convert": CORE_ALL + ["proto", "grpc"],
     "sim": ["core/util", "core/crypto"],

@@ -359,8 +359,9 @@ int Main(int argc, char** argv) {
     setenv("DESFIRED_READER", reader.c_str(), 1);
     setenv("DESFIRED_SIM_CONTROL", (*sandbox)->ControlPath(0).c_str(), 1);
     setenv("DESFIRED_TESTBED_DIR", (*sandbox)->dir().c_str(), 1);
-    for (const char* name : {"DESFIRED_TOKEN", "DESFIRED_TLS_CA", "DESFIRED_TLS_CERT",
-                             "DESFIRED_TLS_KEY", "DESFIRED_TLS_SERVER_NAME"}) {
+    for (const char* name :
+         {"DESFIRED_TOKEN", "DESFIRED_TLS_CA", "DESFIRED_TLS_CERT", "DESFIRED_TLS_KEY",
+          "DESFIRED_TLS_SERVER_NAME", "DESFIRED_LB_POLICY"}) {
       unsetenv(name);
     }
     Log(absl::StrCat("desfired on ", address, ", card on '", reader, "'"));

@@ -18,8 +18,8 @@ namespace desfired::testing {
 namespace {
 
 constexpr const char* kConnectionVariables[] = {
-    "DESFIRED_SERVER",  "DESFIRED_TOKEN",           "DESFIRED_TLS_CA", "DESFIRED_TLS_CERT",
-    "DESFIRED_TLS_KEY", "DESFIRED_TLS_SERVER_NAME", "DESFIRED_TIMEOUT"};
+    "DESFIRED_SERVER",  "DESFIRED_TOKEN",           "DESFIRED_TLS_CA",  "DESFIRED_TLS_CERT",
+    "DESFIRED_TLS_KEY", "DESFIRED_TLS_SERVER_NAME", "DESFIRED_TIMEOUT", "DESFIRED_LB_POLICY"};
 
 // `s` as one shell word.
 std::string Quote(const std::string& s) {

@@ -232,5 +232,29 @@ TEST(RowTest, EventsAndColumnsByName) {
   EXPECT_EQ(ParseLedgerTime("2026-11-21T09:30:00Z"), std::nullopt);  // 6 digits or nothing
 }
 
+// The times FormatLedgerTime writes, and only those: every instant of a leap year's edges
+// round-trips, and what is not a real date or time, or not in the canonical form, is refused.
+TEST(RowTest, LedgerTimesRoundTripAndOnlyCanonicalOnesParse) {
+  const absl::Time base =
+      absl::FromCivil(absl::CivilSecond(2024, 2, 28, 23, 59, 58), absl::UTCTimeZone());
+  for (int64_t us : {int64_t{0}, int64_t{1}, int64_t{999999}, int64_t{1000000}, int64_t{2000001},
+                     int64_t{86400} * 1000000 + 7, int64_t{2} * 86400 * 1000000 + 123456}) {
+    const absl::Time t = base + absl::Microseconds(us);
+    const std::string text = FormatLedgerTime(t);
+    EXPECT_EQ(ParseLedgerTime(text), t) << text;
+  }
+  EXPECT_EQ(ParseLedgerTime("1999-12-31T23:59:59.999999Z"),
+            absl::FromCivil(absl::CivilSecond(1999, 12, 31, 23, 59, 59), absl::UTCTimeZone()) +
+                absl::Microseconds(999999));
+  for (const char* bad :
+       {"2026-02-30T09:30:00.000000Z", "2025-02-29T09:30:00.000000Z", "2026-11-21T24:00:00.000000Z",
+        "2026-11-21T09:60:00.000000Z", "2026-11-21T09:30:60.000000Z", "2026-13-01T09:30:00.000000Z",
+        "2026-00-01T09:30:00.000000Z", "2026-11-00T09:30:00.000000Z", "2026-11-21 09:30:00.000000Z",
+        "2026-11-21T09:30:00.00000aZ", "2026-11-21T09:30:00.000000z", "+026-11-21T09:30:00.000000Z",
+        "2026-11-21T09:30:00.000000+00:00", "2026-11-21T09:30:00.0000000Z"}) {
+    EXPECT_EQ(ParseLedgerTime(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace desfired::ledger
