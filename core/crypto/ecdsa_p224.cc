@@ -68,10 +68,29 @@ absl::StatusOr<Bn> Scalar(ByteSpan private_key) {
   return d;
 }
 
+// A copy of P-224 whose generator is `q`, with OpenSSL's precomputed multiples of it: a
+// multiplication of `q` then costs what one of the base point does (a comb over the table
+// instead of a window over fresh multiples). nullptr when OpenSSL fails.
+Group TableFor(const EC_GROUP* group, const EC_POINT* q) {
+  Group table(EC_GROUP_dup(group));
+  BnCtx ctx(BN_CTX_new());
+  if (!table || !ctx ||
+      EC_GROUP_set_generator(table.get(), q, EC_GROUP_get0_order(group),
+                             EC_GROUP_get0_cofactor(group)) != 1) {
+    return nullptr;
+  }
+  // Deprecated in OpenSSL 3 without a replacement (see the header); still in every 3.x.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const int precomputed = EC_GROUP_precompute_mult(table.get(), ctx.get());
+#pragma GCC diagnostic pop
+  return precomputed == 1 ? std::move(table) : nullptr;
+}
+
 }  // namespace
 
 void P224PublicKey::Free::operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-void P224PublicKey::Free::operator()(EC_POINT* point) const { EC_POINT_free(point); }
+void P224PublicKey::Free::operator()(EC_GROUP* group) const { EC_GROUP_free(group); }
 
 absl::StatusOr<P224PublicKey> P224PublicKey::FromUncompressed(ByteSpan point) {
   if (point.size() != kP224UncompressedBytes || point[0] != 0x04) {
@@ -89,8 +108,10 @@ absl::StatusOr<P224PublicKey> P224PublicKey::FromUncompressed(ByteSpan point) {
   if (!q || EC_POINT_oct2point(group, q.get(), point.data(), point.size(), nullptr) != 1) {
     return absl::InvalidArgumentError("the P-224 public key is not a point of the curve");
   }
+  Group table = TableFor(group, q.get());
+  if (!table) return absl::InternalError("OpenSSL: cannot precompute the P-224 public key");
   return P224PublicKey(std::shared_ptr<EVP_PKEY>(key.release(), Free()),
-                       std::shared_ptr<EC_POINT>(q.release(), Free()),
+                       std::shared_ptr<EC_GROUP>(table.release(), Free()),
                        Bytes(point.begin(), point.end()));
 }
 
@@ -144,8 +165,9 @@ int P224VerifyAny(absl::Span<const P224PublicKey* const> keys, ByteSpan digest,
     return -1;
   }
   for (size_t i = 0; i < keys.size(); ++i) {
-    // R = u1·G + u2·Q; valid when R is not the point at infinity and x(R) mod n == r.
-    if (EC_POINT_mul(group, p.get(), nullptr, keys[i]->q_.get(), u2.get(), ctx.get()) != 1 ||
+    // R = u1·G + u2·Q (u2·Q as the generator multiple of the key's table: a point of the same
+    // curve); valid when R is not the point at infinity and x(R) mod n == r.
+    if (EC_POINT_mul(keys[i]->table_.get(), p.get(), u2.get(), nullptr, nullptr, ctx.get()) != 1 ||
         EC_POINT_add(group, p.get(), p.get(), a.get(), ctx.get()) != 1 ||
         EC_POINT_is_at_infinity(group, p.get()) == 1 ||
         EC_POINT_get_affine_coordinates(group, p.get(), x.get(), nullptr, ctx.get()) != 1 ||

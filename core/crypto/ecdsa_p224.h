@@ -10,7 +10,10 @@
 //   DESFIRED_ASSIGN_OR_RETURN(P224KeyPair pair, GenerateP224KeyPair());
 //   DESFIRED_ASSIGN_OR_RETURN(Bytes sig, P224Sign(pair.private_key, digest28));
 //
-// Built on OpenSSL 3 (EVP_PKEY, EC_POINT arithmetic; no deprecated EC_KEY calls).
+// Built on OpenSSL 3 (EVP_PKEY, EC_POINT arithmetic; no deprecated EC_KEY calls). One
+// deprecated call remains, EC_GROUP_precompute_mult, for which OpenSSL 3 has no replacement:
+// each key keeps a copy of the curve with the key as its generator and OpenSSL's table of its
+// multiples, so that P224VerifyAny multiplies the key's point as fast as the base point.
 //
 // Thread-safety: P224PublicKey is immutable after construction; Verify may be called from
 // several threads at once. The free functions are thread-safe.
@@ -25,7 +28,7 @@
 #include "core/util/bytes.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
-typedef struct ec_point_st EC_POINT;
+typedef struct ec_group_st EC_GROUP;
 
 namespace desfired::crypto {
 
@@ -52,21 +55,25 @@ class P224PublicKey {
                            ByteSpan signature);
   struct Free {
     void operator()(EVP_PKEY* key) const;
-    void operator()(EC_POINT* point) const;
+    void operator()(EC_GROUP* group) const;
   };
-  P224PublicKey(std::shared_ptr<EVP_PKEY> key, std::shared_ptr<EC_POINT> q, Bytes point)
-      : key_(std::move(key)), q_(std::move(q)), point_(std::move(point)) {}
+  P224PublicKey(std::shared_ptr<EVP_PKEY> key, std::shared_ptr<EC_GROUP> table, Bytes point)
+      : key_(std::move(key)), table_(std::move(table)), point_(std::move(point)) {}
 
   std::shared_ptr<EVP_PKEY> key_;
-  std::shared_ptr<EC_POINT> q_;  // the same point for P224VerifyAny's arithmetic
+  // P-224 with this key's point as the generator and its precomputed multiples (read-only
+  // after construction, as OpenSSL allows from several threads): P224VerifyAny's u2·Q.
+  std::shared_ptr<EC_GROUP> table_;
   Bytes point_;
 };
 
 // The index in `keys` of the first key under which `signature` is valid for `digest` (as
 // P224PublicKey::Verify decides it), or -1 when none is. The same answer as calling Verify key
-// by key, cheaper for several keys: the part of the check that does not depend on the key
-// (u1·G, with u1 = e·s⁻¹) is computed once, then each key costs one scalar multiplication of
-// its point (u2·Q, u2 = r·s⁻¹) and the comparison x(u1·G + u2·Q) ≡ r (mod n).
+// by key, cheaper: the part of the check that does not depend on the key (u1·G, with
+// u1 = e·s⁻¹) is computed once, then each key costs one multiplication of its point from its
+// precomputed table (u2·Q, u2 = r·s⁻¹; as cheap as u1·G) and the comparison
+// x(u1·G + u2·Q) ≡ r (mod n). One key costs about 0.6 of an OpenSSL verify, each further
+// key about a quarter of one (docs/benchmarks.md, EV3).
 int P224VerifyAny(absl::Span<const P224PublicKey* const> keys, ByteSpan digest, ByteSpan signature);
 
 struct P224KeyPair {

@@ -77,7 +77,8 @@ absl::StatusOr<Bytes> EncodeSdmSettings(const SdmSettings& s, const SdmLayout& l
   }
   if (!mirrors && s.meta_read != kSdmNone) {
     return Bad(layout, "meta_read",
-               "meta_read is set but neither the UID nor the counter is mirrored");
+               absl::StrCat("is ", s.meta_read,
+                            " but neither the UID nor the counter is mirrored (15: no mirror)"));
   }
   if (s.enc_file_data) {
     if (!IsKey(s.file_read))

@@ -1,5 +1,7 @@
 #include "server/rpc/call_budget.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "core/apdu/error_metadata.h"
 #include "core/apdu/status_payload.h"
@@ -101,6 +103,32 @@ size_t CallBudget::calls() const {
 size_t CallBudget::bytes() const {
   absl::MutexLock lock(&mu_);
   return total_.bytes;
+}
+
+CallHold::~CallHold() {
+  ReleaseBytes();
+  if (has_call_) budget_->EndCall(caller_);
+}
+
+absl::Status CallHold::AddCall(std::string caller) {
+  caller_ = std::move(caller);
+  if (budget_ == nullptr) return absl::OkStatus();
+  absl::Status admitted = budget_->AddCall(caller_);
+  has_call_ = admitted.ok();
+  return admitted;
+}
+
+absl::Status CallHold::Charge(size_t bytes) {
+  ReleaseBytes();
+  if (budget_ == nullptr) return absl::OkStatus();
+  absl::Status admitted = budget_->AddBytes(caller_, bytes);
+  if (admitted.ok()) bytes_ = bytes;
+  return admitted;
+}
+
+void CallHold::ReleaseBytes() {
+  if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
+  bytes_ = 0;
 }
 
 void CallBudget::DropIfUnused(const std::string& caller) {

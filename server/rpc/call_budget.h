@@ -15,7 +15,14 @@
 // metadata "limit" (the flag of the limit reached) and "max" (its value). A limit of 0 is no
 // limit.
 //
-// Thread-safe.
+// CallHold is what one call holds of a budget, released when the hold is destroyed:
+//
+//   CallHold hold(budget);                                // nullptr: no limits
+//   DESFIRED_RETURN_IF_ERROR(hold.AddCall(caller));       // until ~CallHold
+//   DESFIRED_RETURN_IF_ERROR(hold.Charge(n));             // until ReleaseBytes or ~CallHold
+//
+// CallBudget is thread-safe; a CallHold is thread-compatible (one call's callbacks use it, one
+// at a time).
 #ifndef DESFIRED_SERVER_RPC_CALL_BUDGET_H_
 #define DESFIRED_SERVER_RPC_CALL_BUDGET_H_
 
@@ -73,6 +80,27 @@ class CallBudget {
   mutable absl::Mutex mu_;
   Use total_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Use> callers_ ABSL_GUARDED_BY(mu_);
+};
+
+// One call's share of a CallBudget (the budget must outlive the hold).
+class CallHold {
+ public:
+  explicit CallHold(CallBudget* budget) : budget_(budget) {}
+  ~CallHold();
+  CallHold(const CallHold&) = delete;
+  CallHold& operator=(const CallHold&) = delete;
+
+  // CallBudget::AddCall for `caller`, the caller of every later Charge; at most once.
+  absl::Status AddCall(std::string caller);
+  // CallBudget::AddBytes of `bytes` in place of what an earlier Charge still holds.
+  absl::Status Charge(size_t bytes);
+  void ReleaseBytes();
+
+ private:
+  CallBudget* const budget_;
+  std::string caller_;
+  bool has_call_ = false;  // counted by AddCall
+  size_t bytes_ = 0;       // charged by Charge
 };
 
 }  // namespace desfired::server

@@ -329,7 +329,9 @@ absl::Status CheckCreateFileSettings(const v1::CreateFileRequest& request) {
   DESFIRED_RETURN_IF_ERROR(CheckTypeSettings(request));
   if (s.has_sdm()) {
     if (s.file_type() != v1::FILE_TYPE_STANDARD) {
-      return InvalidFieldError("settings.sdm", "SDM applies to standard data files only");
+      return InvalidFieldError("settings.sdm",
+                               absl::StrCat("SDM applies to standard data files only, not ",
+                                            v1::FileType_Name(s.file_type())));
     }
     DESFIRED_RETURN_IF_ERROR(
         desfire::EncodeSdmSettings(SdmSettingsFromProto(s.sdm()),

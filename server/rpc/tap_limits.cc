@@ -84,4 +84,8 @@ size_t TapWorkBytes(size_t request_bytes, size_t records, size_t worst_result_by
   return request_bytes + records * (kTapWorkBytesPerRecord + worst_result_bytes);
 }
 
+size_t SunWorkBytes(size_t request_bytes, size_t messages) {
+  return 3 * request_bytes + messages * kTapWorkBytesPerRecord;
+}
+
 }  // namespace desfired::server

@@ -49,6 +49,13 @@ size_t MaxTapBatchFor(size_t max_message_bytes, size_t worst_result_bytes);
 // limits: the request, the records' working memory and the largest response they can make.
 size_t TapWorkBytes(size_t request_bytes, size_t records, size_t worst_result_bytes);
 
+// What a VerifySun batch (or VerifySunStream chunk) of `messages` messages, `request_bytes`
+// bytes encoded, is charged against the same limits: the request as decoded, the verifier's
+// copy of its text and the results (a result is never larger than its message: decrypted file
+// data is half its hex), each at most the request's size, and kTapWorkBytesPerRecord for each
+// message's strings and results on the heap.
+size_t SunWorkBytes(size_t request_bytes, size_t messages);
+
 }  // namespace desfired::server
 
 #endif  // DESFIRED_SERVER_RPC_TAP_LIMITS_H_

@@ -13,6 +13,7 @@
 #include "proto/convert/tap_wire.h"
 #include "server/rpc/tap_input.h"
 #include "server/rpc/tap_limits.h"
+#include "server/rpc/tap_reactors.h"
 #include "server/rpc/tap_request_scan.h"
 
 namespace desfired::server {
@@ -51,15 +52,6 @@ grpc::ByteBuffer TakeBytes(TextBuffer& buf) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-// `status` about chunk `chunk` of a stream: the message says so and metadata "chunk" names it.
-absl::Status InChunk(const absl::Status& status, uint64_t chunk) {
-  absl::Status out(status.code(), absl::StrCat("chunk ", chunk, ": ", status.message()));
-  status.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& value) { out.SetPayload(url, value); });
-  if (!GetReason(out).has_value()) out = WithReason(std::move(out), ReasonOf(status));
-  return apdu::WithErrorMetadata(std::move(out), apdu::kMetadataChunk, absl::StrCat(chunk));
-}
-
 // The stream's duplicate detection had to drop a key inside its window: RESOURCE_EXHAUSTED.
 absl::Status DedupCapacityError(size_t capacity) {
   absl::Status s = WithReason(
@@ -87,6 +79,14 @@ absl::Status ParseInto(tap::TapPipeline& pipeline, uint64_t first_index, size_t 
 }
 
 }  // namespace
+
+absl::Status InChunk(const absl::Status& status, uint64_t chunk) {
+  absl::Status out(status.code(), absl::StrCat("chunk ", chunk, ": ", status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& value) { out.SetPayload(url, value); });
+  if (!GetReason(out).has_value()) out = WithReason(std::move(out), ReasonOf(status));
+  return apdu::WithErrorMetadata(std::move(out), apdu::kMetadataChunk, absl::StrCat(chunk));
+}
 
 TapServiceImpl::TapServiceImpl(Options options, ServerHooks hooks)
     : options_(std::move(options)),
@@ -130,37 +130,6 @@ std::string TapServiceImpl::Principal(grpc::CallbackServerContext* context) cons
 void TapServiceImpl::Parsed(const tap::TapSummary& summary) const {
   if (hooks_.on_taps_parsed) hooks_.on_taps_parsed(summary);
 }
-
-// Holds what a ParseTaps call took from the budget until gRPC is done with the call (its
-// answer sent or abandoned).
-class TapServiceImpl::UnaryReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit UnaryReactor(CallBudget* budget) : budget_(budget) {}
-  absl::Status AddCall(const std::string& caller) {
-    caller_ = caller;
-    absl::Status s = budget_ ? budget_->AddCall(caller) : absl::OkStatus();
-    has_call_ = s.ok();
-    return s;
-  }
-  absl::Status AddBytes(size_t bytes) {
-    absl::Status s = budget_ ? budget_->AddBytes(caller_, bytes) : absl::OkStatus();
-    if (s.ok()) bytes_ = bytes;
-    return s;
-  }
-  void OnDone() override {
-    if (budget_ != nullptr) {
-      if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
-      if (has_call_) budget_->EndCall(caller_);
-    }
-    delete this;
-  }
-
- private:
-  CallBudget* const budget_;
-  std::string caller_;
-  bool has_call_ = false;
-  size_t bytes_ = 0;
-};
 
 absl::Status TapServiceImpl::Malformed(absl::Status status, grpc::CallbackServerContext* context,
                                        absl::string_view path) const {
@@ -211,12 +180,12 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
   // The reader only reads; gRPC's own deserializer takes the buffer the same way.
   grpc::ByteBuffer* bytes = const_cast<grpc::ByteBuffer*>(request);
   absl::Status status = Authorize(context, "ParseTaps");
-  if (status.ok()) status = reactor->AddCall(Principal(context));
+  if (status.ok()) status = reactor->hold.AddCall(Principal(context));
   size_t records = 0;
   int view = 0;
   if (status.ok()) status = Scan(bytes, options_.max_batch, &records, &view);
   if (status.ok()) {
-    status = reactor->AddBytes(TapWorkBytes(bytes->Length(), records, worst_result_bytes_));
+    status = reactor->hold.Charge(TapWorkBytes(bytes->Length(), records, worst_result_bytes_));
   }
   if (status.ok() && options_.central_dedup != nullptr) {
     // Parsed, checked and answered on a thread of the central check (it waits for PostgreSQL).
@@ -232,104 +201,68 @@ grpc::ServerUnaryReactor* TapServiceImpl::ParseTaps(grpc::CallbackServerContext*
   return reactor;
 }
 
-// One chunk in, its results out, then the next read: the client's pace, bounded memory.
+// ParseTapStream in the streams' shape (tap_reactors.h), with one pipeline for the stream.
 // The chunk read and the results written are bytes (raw method); while a chunk is worked on
 // its records are read from the request's bytes and its results written as bytes straight from
 // the core results (proto/convert/tap_wire.h): no message per record either way.
-class TapServiceImpl::StreamReactor final
-    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class TapServiceImpl::StreamReactor final : public ChunkStream<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(const TapServiceImpl& service, grpc::CallbackServerContext* context)
-      : service_(service),
-        context_(context),
-        start_(absl::Now()),
-        budget_(service.options_.budget) {
-    if (absl::Status allowed = service_.Authorize(context, "ParseTapStream"); !allowed.ok()) {
-      End(allowed);
-      return;
-    }
-    caller_ = service_.Principal(context);
-    if (budget_ != nullptr) {
-      if (absl::Status admitted = budget_->AddCall(caller_); !admitted.ok()) {
-        End(admitted);
-        return;
-      }
-      has_call_ = true;
-    }
+      : ChunkStream(service, context, "ParseTapStream") {
+    if (!Admit()) return;
     absl::StatusOr<std::unique_ptr<tap::TapPipeline>> pipeline = service_.NewPipeline(keys_);
     if (!pipeline.ok()) {
       End(pipeline.status());
       return;
     }
     pipeline_ = *std::move(pipeline);
-    StartRead(&in_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      // The client half-closed: the summary goes last (records_processed (2), summary (3)).
-      TextBuffer out;
-      AppendVarintField(processed_, 2, &out);
-      v1::TapSummary summary;
-      ToProto(WithCentralDuplicates(pipeline_->summary(), central_duplicates_), &summary);
-      AppendMessageField(summary, 3, &out);
-      last_ = true;
-      Write(out);
-      return;
-    }
-    if (absl::Status s = ParseChunk(); !s.ok()) {
-      End(InChunk(
-          service_.Malformed(std::move(s), context_, "/desfired.v1.TapService/ParseTapStream"),
-          chunk_));
-      return;
-    }
-    ++chunk_;
-  }
-
-  void OnWriteDone(bool ok) override {
-    out_.Clear();
-    ReleaseBytes();
-    if (!ok) {
-      End(absl::CancelledError("the client went away"));
-      return;
-    }
-    if (last_) {
-      End(absl::OkStatus());
-      return;
-    }
-    StartRead(&in_);
-  }
-
-  void OnDone() override {
-    // Ended by gRPC without End (not expected: a read or a write is always in flight, and it
-    // fails on cancellation): still reported exactly once.
-    if (!ended_) service_.Done("ParseTapStream", context_, start_, absl::CancelledError(""));
-    ReleaseBytes();
-    if (has_call_) budget_->EndCall(caller_);
-    delete this;
+    ReadNext();
   }
 
  private:
-  // The chunk in in_: counted, charged, parsed, and its results written.
-  absl::Status ParseChunk() {
+  // The summary goes last: records_processed (2), summary (3).
+  void Last() override {
+    TextBuffer out;
+    AppendVarintField(processed_, 2, &out);
+    v1::TapSummary summary;
+    ToProto(WithCentralDuplicates(pipeline_->summary(), central_duplicates_), &summary);
+    AppendMessageField(summary, 3, &out);
+    out_ = TakeBytes(out);
+  }
+
+  // The chunk, answered here, or on a thread of the central check (ParseChunkCentral).
+  void Chunk() override {
+    bool answered_later = false;
+    absl::Status parsed = ParseChunk(&answered_later);
+    if (!answered_later) ChunkDone(Malformed(std::move(parsed)));
+  }
+
+  absl::Status Malformed(absl::Status status) const {
+    return service_.Malformed(std::move(status), context_,
+                              "/desfired.v1.TapService/ParseTapStream");
+  }
+
+  // The chunk in in_: counted, charged, parsed, and its results into out_; with the central
+  // check, handed to its thread (*answered_later), which calls ChunkDone.
+  absl::Status ParseChunk(bool* answered_later) {
     size_t records = 0;
     int view = 0;
     if (absl::Status s = Scan(&in_, service_.options_.max_batch, &records, &view); !s.ok()) {
       return s;
     }
-    if (budget_ != nullptr) {
-      const size_t cost = TapWorkBytes(in_.Length(), records, service_.worst_result_bytes_);
-      if (absl::Status s = budget_->AddBytes(caller_, cost); !s.ok()) return s;
-      bytes_ = cost;
+    if (absl::Status s =
+            hold_.Charge(TapWorkBytes(in_.Length(), records, service_.worst_result_bytes_));
+        !s.ok()) {
+      return s;
     }
     if (service_.options_.central_dedup != nullptr) {
+      *answered_later = true;
       ParseChunkCentral(records, view);
       return absl::OkStatus();
     }
     TextBuffer out;  // a ParseTapStreamResponse: results (1), records_processed (2)
     const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());  // counts
     absl::Status parsed = ParseInto(*pipeline_, processed_, records, &in_, view, &out);
-    in_.Clear();
     if (!parsed.ok()) return parsed;
     if (pipeline_->dedup_evictions() > 0) {
       return DedupCapacityError(service_.options_.pipeline.reconciler.dedup_capacity);
@@ -338,25 +271,22 @@ class TapServiceImpl::StreamReactor final
     return absl::OkStatus();
   }
 
-  // ParseChunk with the central check, on its thread; it answers or ends the stream there. A
-  // key the stream's own detection dropped at its capacity is still in the central table: no
-  // DEDUP_CAPACITY then.
+  // ParseChunk with the central check, on its thread; it answers or ends the stream there
+  // (ChunkDone). A key the stream's own detection dropped at its capacity is still in the
+  // central table: no DEDUP_CAPACITY then.
   void ParseChunkCentral(size_t records, int view) {
-    service_.options_.central_dedup->Run([this, records, view,
-                                          chunk = chunk_](CentralTapDedup::Session& session) {
+    service_.options_.central_dedup->Run([this, records, view](CentralTapDedup::Session& session) {
       TextBuffer out;
       const tap::TapSummary before = Delta(pipeline_->summary(), tap::TapSummary());
       absl::StatusOr<uint64_t> added =
           ParseCentral(session, *pipeline_, processed_, records, &in_, view, &out);
-      in_.Clear();
       if (!added.ok()) {
-        End(InChunk(
-            service_.Malformed(added.status(), context_, "/desfired.v1.TapService/ParseTapStream"),
-            chunk));
+        ChunkDone(Malformed(added.status()));
         return;
       }
       central_duplicates_ += *added;
       Answer(records, WithCentralDuplicates(Delta(pipeline_->summary(), before), *added), out);
+      ChunkDone(absl::OkStatus());
     });
   }
 
@@ -365,43 +295,13 @@ class TapServiceImpl::StreamReactor final
     service_.Parsed(counts);
     processed_ += records;
     AppendVarintField(processed_, 2, &out);
-    Write(out);
-  }
-
-  // Starts writing the response in `out` (the previous write has completed).
-  void Write(TextBuffer& out) {
     out_ = TakeBytes(out);
-    StartWrite(&out_);
-  }
-  void ReleaseBytes() {
-    if (bytes_ > 0) budget_->ReleaseBytes(caller_, bytes_);
-    bytes_ = 0;
   }
 
-  void End(const absl::Status& status) {
-    if (ended_) return;
-    ended_ = true;
-    const grpc::Status grpc_status = ToGrpcStatus(status);
-    service_.Done("ParseTapStream", context_, start_, status);
-    Finish(grpc_status);
-  }
-
-  const TapServiceImpl& service_;
-  grpc::CallbackServerContext* const context_;
-  const absl::Time start_;
-  CallBudget* const budget_;
-  std::string caller_;
-  bool has_call_ = false;  // counted by budget_->AddCall
-  size_t bytes_ = 0;       // charged by budget_->AddBytes for the chunk in progress
   std::shared_ptr<const keys::KeyStore> keys_;  // the pipeline's keys, for the stream's life
   std::unique_ptr<tap::TapPipeline> pipeline_;
-  grpc::ByteBuffer in_;   // the chunk being read or worked on
-  grpc::ByteBuffer out_;  // the answer being written
-  uint64_t chunk_ = 0;    // index of the chunk being worked on
   uint64_t processed_ = 0;
   uint64_t central_duplicates_ = 0;  // DUPLICATE_TAP flags the central check added
-  bool last_ = false;
-  bool ended_ = false;  // End ran: the call is reported and finished
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* TapServiceImpl::ParseTapStream(

@@ -1,6 +1,7 @@
 // TapService (desfired.v1): ParseTaps (one batch) and ParseTapStream (a bidirectional stream
 // of chunks for large inputs), both through core/tap's TapPipeline — the same parser as
-// desfirectl and ReadTapLog.
+// desfirectl and ReadTapLog; VerifySun and VerifySunStream, the same forms for SUN messages
+// (core/tap/sun_verifier.h). The streams share one reactor (tap_reactors.h).
 //
 // Flow control of ParseTapStream: the server reads the next chunk only after the results of
 // the previous one are written, so a client that does not read results is not buffered
@@ -9,12 +10,14 @@
 // Limits (docs/server.md, "Limits and memory"), checked in this order, each before the work
 // it guards:
 //   authorize            the hooks (identity, role, streams per caller);
-//   calls                CallBudget::AddCall: TOO_MANY_CALLS, for the call's life;
+//   calls                CallBudget::AddCall: TOO_MANY_CALLS, for the call's life (every
+//                        method: a VerifySun call counts as a ParseTaps call does);
 //   records              counted in the encoded message (tap_request_scan.h) before it is
 //                        parsed: at most `max_batch` per batch or chunk, each at most
 //                        kMaxTapInputBytes (INVALID_ARGUMENT naming the field);
-//   bytes                CallBudget::AddBytes of TapWorkBytes: IN_FLIGHT_BYTES, while the
-//                        batch or chunk is worked on and its answer written;
+//   bytes                CallBudget::AddBytes of TapWorkBytes (SunWorkBytes for VerifySun,
+//                        after its request's checks): IN_FLIGHT_BYTES, while the batch or
+//                        chunk is worked on and its answer written;
 //   duplicate keys       ParseTapStream: a chunk that made the stream's duplicate detection
 //                        drop a key inside its window (ReconcilerOptions::dedup_capacity)
 //                        ends the stream with RESOURCE_EXHAUSTED / DEDUP_CAPACITY (metadata
@@ -86,13 +89,18 @@ class TapServiceImpl final
       grpc::CallbackServerContext* context) override;
 
  private:
+  // The reactors (tap_reactors.h): the unary calls', the streams' shared shape, and the two
+  // streams.
+  class UnaryReactor;
+  template <typename In, typename Out>
+  class ChunkStream;
+  class StreamReactor;
   class SunStreamReactor;
   // One VerifySun batch (or stream chunk) into `response`, its results indexed from
-  // `first_index`; the request's checks and key errors as VerifySun answers them.
+  // `first_index`; the request's checks and key errors as VerifySun answers them. `hold` is
+  // charged SunWorkBytes (tap_limits.h) after the checks, before the messages are verified.
   absl::Status VerifySunBatch(const v1::VerifySunRequest& request, uint64_t first_index,
-                              v1::VerifySunResponse* response) const;
-  class UnaryReactor;
-  class StreamReactor;
+                              CallHold& hold, v1::VerifySunResponse* response) const;
   // A pipeline over the key store current now; `keys` keeps that store alive while it is used.
   absl::StatusOr<std::unique_ptr<tap::TapPipeline>> NewPipeline(
       std::shared_ptr<const keys::KeyStore>& keys) const;

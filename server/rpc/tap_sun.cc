@@ -9,6 +9,8 @@
 #include "proto/convert/status_convert.h"
 #include "proto/convert/sun_convert.h"
 #include "server/rpc/request_limits.h"
+#include "server/rpc/tap_limits.h"
+#include "server/rpc/tap_reactors.h"
 #include "server/rpc/tap_service.h"
 
 namespace desfired::server {
@@ -36,12 +38,14 @@ absl::Status CheckSunRequest(const v1::VerifySunRequest& r, const keys::KeyStore
 }  // namespace
 
 absl::Status TapServiceImpl::VerifySunBatch(const v1::VerifySunRequest& request,
-                                            uint64_t first_index,
+                                            uint64_t first_index, CallHold& hold,
                                             v1::VerifySunResponse* response) const {
   std::shared_ptr<const keys::KeyStore> keys =
       options_.keys != nullptr ? options_.keys->Current() : nullptr;
   DESFIRED_RETURN_IF_ERROR(CheckLimits(request));
   DESFIRED_RETURN_IF_ERROR(CheckSunRequest(request, keys.get(), options_.max_batch));
+  DESFIRED_RETURN_IF_ERROR(hold.Charge(
+      SunWorkBytes(request.ByteSizeLong(), static_cast<size_t>(request.messages_size()))));
   tap::SunVerifier verifier(*keys,
                             {.meta_key = request.meta_key_name(),
                              .file_key = request.file_key_name(),
@@ -77,85 +81,42 @@ grpc::ServerUnaryReactor* TapServiceImpl::VerifySun(grpc::CallbackServerContext*
                                                     const v1::VerifySunRequest* request,
                                                     v1::VerifySunResponse* response) {
   const absl::Time start = absl::Now();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new UnaryReactor(options_.budget);
   absl::Status status = Authorize(context, "VerifySun");
-  if (status.ok()) status = VerifySunBatch(*request, 0, response);
+  if (status.ok()) status = reactor->hold.AddCall(Principal(context));
+  if (status.ok()) status = VerifySunBatch(*request, 0, reactor->hold, response);
   if (!status.ok()) response->Clear();
   Done("VerifySun", context, start, status);
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
-// VerifySunStream: one chunk read, verified and answered at a time (the next read starts when
-// the answer is written), the stream's counts last.
+// VerifySunStream in the streams' shape (tap_reactors.h): each chunk verified as a VerifySun
+// batch, the stream's counts last.
 class TapServiceImpl::SunStreamReactor final
-    : public grpc::ServerBidiReactor<v1::VerifySunRequest, v1::VerifySunResponse> {
+    : public ChunkStream<v1::VerifySunRequest, v1::VerifySunResponse> {
  public:
   SunStreamReactor(const TapServiceImpl& service, grpc::CallbackServerContext* context)
-      : service_(service), context_(context), start_(absl::Now()) {
-    if (absl::Status allowed = service_.Authorize(context, "VerifySunStream"); !allowed.ok()) {
-      End(allowed);
-      return;
-    }
-    StartRead(&in_);
+      : ChunkStream(service, context, "VerifySunStream") {
+    if (Admit()) ReadNext();
   }
 
-  void OnReadDone(bool ok) override {
-    out_.Clear();
-    if (!ok) {  // the client half-closed: the totals go last
-      out_.set_valid(totals_.valid());
-      out_.set_flagged(totals_.flagged());
-      out_.set_rejected(totals_.rejected());
-      last_ = true;
-      StartWrite(&out_);
-      return;
-    }
-    if (absl::Status s = service_.VerifySunBatch(in_, next_index_, &out_); !s.ok()) {
-      End(apdu::WithErrorMetadata(s, apdu::kMetadataChunk, absl::StrCat(chunk_)));
-      return;
-    }
-    ++chunk_;
+ private:
+  void Chunk() override { ChunkDone(VerifyChunk()); }
+
+  absl::Status VerifyChunk() {
+    DESFIRED_RETURN_IF_ERROR(service_.VerifySunBatch(in_, next_index_, hold_, &out_));
     next_index_ += static_cast<uint64_t>(in_.messages_size());
     totals_.set_valid(totals_.valid() + out_.valid());
     totals_.set_flagged(totals_.flagged() + out_.flagged());
     totals_.set_rejected(totals_.rejected() + out_.rejected());
-    StartWrite(&out_);
+    return absl::OkStatus();
   }
 
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      End(absl::CancelledError("the client went away"));
-      return;
-    }
-    if (last_) {
-      End(absl::OkStatus());
-      return;
-    }
-    StartRead(&in_);
-  }
+  void Last() override { out_ = totals_; }
 
-  void OnDone() override {
-    if (!ended_) service_.Done("VerifySunStream", context_, start_, absl::CancelledError(""));
-    delete this;
-  }
-
- private:
-  void End(const absl::Status& status) {
-    ended_ = true;
-    service_.Done("VerifySunStream", context_, start_, status);
-    Finish(ToGrpcStatus(status));
-  }
-
-  const TapServiceImpl& service_;
-  grpc::CallbackServerContext* const context_;
-  const absl::Time start_;
-  v1::VerifySunRequest in_;
-  v1::VerifySunResponse out_;
   v1::VerifySunResponse totals_;  // counts only
-  uint64_t chunk_ = 0;
   uint64_t next_index_ = 0;
-  bool last_ = false;
-  bool ended_ = false;
 };
 
 grpc::ServerBidiReactor<v1::VerifySunRequest, v1::VerifySunResponse>*

@@ -13,16 +13,6 @@ using crypto::KeyType;
 
 constexpr size_t kWrappedHeader = 4;  // CLA INS P1 P2
 
-void AppendSw(Bytes& out, IsoSw sw) {
-  out.push_back(static_cast<uint8_t>(static_cast<uint16_t>(sw) >> 8));
-  out.push_back(static_cast<uint8_t>(sw));
-}
-Bytes IsoStatus(IsoSw sw) {
-  Bytes out;
-  AppendSw(out, sw);
-  return out;
-}
-
 bool IsKnownIns(uint8_t b) {
   switch (static_cast<Ins>(b)) {
     case Ins::kAuthenticateLegacy:
@@ -109,19 +99,19 @@ void Card::PowerOff() {
 // APDU front.
 
 Bytes Card::Transmit(ByteSpan apdu) {
-  if (apdu.empty()) return IsoStatus(IsoSw::kWrongLength);
+  if (apdu.empty()) return IsoAnswer(IsoSw::kWrongLength);
   const uint8_t cla = apdu[0];
   if (cla == kClaReader) return TransmitReader(apdu);
   if (cla == kClaIso) return TransmitIso(apdu);
   if (cla == kClaNativeWrapped) {
-    if (apdu.size() < kWrappedHeader) return IsoStatus(IsoSw::kWrongLength);
-    if (apdu[2] != 0 || apdu[3] != 0) return IsoStatus(IsoSw::kWrongP1P2);
+    if (apdu.size() < kWrappedHeader) return IsoAnswer(IsoSw::kWrongLength);
+    if (apdu[2] != 0 || apdu[3] != 0) return IsoAnswer(IsoSw::kWrongP1P2);
     ByteSpan data;
     if (apdu.size() > kWrappedHeader + 1) {
       const size_t lc = apdu[4];
-      if (lc == 0) return IsoStatus(IsoSw::kWrongLength);
+      if (lc == 0) return IsoAnswer(IsoSw::kWrongLength);
       const size_t n = apdu.size() - kWrappedHeader - 1;
-      if (n != lc && n != lc + 1) return IsoStatus(IsoSw::kWrongLength);
+      if (n != lc && n != lc + 1) return IsoAnswer(IsoSw::kWrongLength);
       data = apdu.subspan(kWrappedHeader + 1, lc);
     }
     Bytes frame;
@@ -134,7 +124,7 @@ Bytes Card::Transmit(ByteSpan apdu) {
     return std::move(r.data);
   }
   if (!IsKnownIns(cla) && apdu.size() >= kWrappedHeader) {
-    return IsoStatus(IsoSw::kClaNotSupported);
+    return IsoAnswer(IsoSw::kClaNotSupported);
   }
   // Native frame: INS ‖ data -> status ‖ data.
   Frame r = ProcessFrame(apdu);
@@ -148,21 +138,17 @@ Bytes Card::Transmit(ByteSpan apdu) {
 Bytes Card::TransmitReader(ByteSpan apdu) {
   // FF CA P1 00 Le: GET DATA, answered by the reader in PC/SC (part 3): P1 00 the UID, P1 01
   // the historical bytes of the ATS.
-  if (apdu.size() < kWrappedHeader) return IsoStatus(IsoSw::kWrongLength);
-  if (apdu[1] != kInsReaderGetData) return IsoStatus(IsoSw::kInsNotSupported);
+  if (apdu.size() < kWrappedHeader) return IsoAnswer(IsoSw::kWrongLength);
+  if (apdu[1] != kInsReaderGetData) return IsoAnswer(IsoSw::kInsNotSupported);
   if (apdu[2] > kP1GetDataHistorical || apdu[3] != 0) {
-    return IsoStatus(IsoSw::kFunctionNotSupported);
+    return IsoAnswer(IsoSw::kFunctionNotSupported);
   }
-  if (apdu.size() > kWrappedHeader + 1) return IsoStatus(IsoSw::kWrongLength);
-  Bytes out;
+  if (apdu.size() > kWrappedHeader + 1) return IsoAnswer(IsoSw::kWrongLength);
   if (apdu[2] == kP1GetDataHistorical) {
     const ByteSpan hist = AtsHistoricalBytes(ats_);
-    out.assign(hist.begin(), hist.end());
-  } else {
-    out = reader_uid_;
+    return IsoAnswer(IsoSw::kOk, Bytes(hist.begin(), hist.end()));
   }
-  AppendSw(out, IsoSw::kOk);
-  return out;
+  return IsoAnswer(IsoSw::kOk, reader_uid_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -222,8 +208,8 @@ Card::Frame Card::Emit(Ins ins, ByteSpan data, Result r) {
     pending_total_ = r.need_total;
     return {Sw::kAdditionalFrame, {}};
   }
-  const bool success = r.status == Sw::kOk || r.status == Sw::kNoChanges ||
-                       (r.raw && r.status == Sw::kSignature);
+  const bool success =
+      r.status == Sw::kOk || r.status == Sw::kNoChanges || (r.raw && r.status == Sw::kSignature);
   if (!success && !(r.raw && r.status == Sw::kAdditionalFrame)) {
     channel_.Reset();
     return {r.status, {}};

@@ -25,9 +25,7 @@ RespProtection WriteAckProtection(uint8_t comm) {
 Card::Result Card::ReadData(Ins ins, ByteSpan data) {
   File* f = nullptr;
   if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
-  if (f->type != FileType::kStandard && f->type != FileType::kBackup) {
-    return Error(Sw::kParameterError);
-  }
+  if (!IsDataFile(*f)) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
   Bytes body;
   if (Sw sw = UnwrapRead(ins, data, *f, comm, body); sw != Sw::kOk) return Error(sw);
@@ -76,9 +74,7 @@ Card::Result Card::WriteData(Ins ins, ByteSpan data) {
   if (data.size() < kIoHeaderLength) return Error(Sw::kLengthError);
   File* f = nullptr;
   if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
-  if (f->type != FileType::kStandard && f->type != FileType::kBackup) {
-    return Error(Sw::kParameterError);
-  }
+  if (!IsDataFile(*f)) return Error(Sw::kParameterError);
   uint8_t comm = kCommPlain;
   if (Sw sw = CheckFileAccess(*f, {f->access.write, f->access.read_write}, comm); sw != Sw::kOk) {
     return Error(sw);
@@ -90,10 +86,7 @@ Card::Result Card::WriteData(Ins ins, ByteSpan data) {
   if (offset >= size || length > size - offset) return Error(Sw::kBoundaryError);
   Bytes body;
   if (std::optional<Result> answer = UnwrapWrite(ins, data, comm, length, body)) return *answer;
-  Bytes& target = f->type == FileType::kBackup
-                      ? (f->pending_data ? *f->pending_data : f->pending_data.emplace(f->data))
-                      : f->data;
-  std::copy(body.begin(), body.end(), target.begin() + offset);
+  std::copy(body.begin(), body.end(), WriteTarget(*f).begin() + offset);
   return Reply({}, WriteAckProtection(comm));
 }
 

@@ -1,5 +1,5 @@
 // Constants and helpers shared by the Card command files (card.cc, card_apps.cc, card_files.cc,
-// card_data.cc). Internal to sim/card: not for use outside the Card implementation.
+// card_data.cc, card_iso.cc). Internal to sim/card: not for use outside the Card implementation.
 //
 // Thread-safe: pure functions.
 #ifndef DESFIRED_SIM_CARD_CARD_INTERNAL_H_
@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/util/bytes.h"
+#include "sim/card/model.h"
 #include "sim/card/protocol.h"
 #include "sim/card/secure_channel.h"
 
@@ -52,6 +53,26 @@ inline CmdProtection WriteProtection(uint8_t comm) {
 // Command protection of a read request (EV2 MACs it unless the file is plain).
 inline CmdProtection ReadRequestProtection(uint8_t comm) {
   return comm == kCommPlain ? CmdProtection::kPlain : CmdProtection::kMacEv2;
+}
+
+// An ISO 7816-4 answer: `data` ‖ SW1 SW2.
+inline Bytes IsoAnswer(IsoSw sw, Bytes data = {}) {
+  const uint16_t v = static_cast<uint16_t>(sw);
+  data.push_back(static_cast<uint8_t>(v >> 8));
+  data.push_back(static_cast<uint8_t>(v));
+  return data;
+}
+
+// Standard and backup files: the files ReadData, WriteData and READ / UPDATE BINARY reach.
+inline bool IsDataFile(const File& f) {
+  return f.type == FileType::kStandard || f.type == FileType::kBackup;
+}
+
+// The bytes a write to data file `f` changes: a backup file's pending copy (made by the first
+// write before CommitTransaction), a standard file's data.
+inline Bytes& WriteTarget(File& f) {
+  if (f.type != FileType::kBackup) return f.data;
+  return f.pending_data ? *f.pending_data : f.pending_data.emplace(f.data);
 }
 
 }  // namespace desfired::sim

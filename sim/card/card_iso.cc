@@ -67,22 +67,11 @@ bool ParseApdu(ByteSpan apdu, Apdu& out) {
   return true;
 }
 
-Bytes Answer(IsoSw sw, Bytes data = {}) {
-  const uint16_t v = static_cast<uint16_t>(sw);
-  data.push_back(static_cast<uint8_t>(v >> 8));
-  data.push_back(static_cast<uint8_t>(v));
-  return data;
-}
-
-bool IsDataFile(const File& f) {
-  return f.type == FileType::kStandard || f.type == FileType::kBackup;
-}
-
 }  // namespace
 
 Bytes Card::TransmitIso(ByteSpan apdu) {
   Apdu a;
-  if (!ParseApdu(apdu, a)) return Answer(IsoSw::kWrongLength);
+  if (!ParseApdu(apdu, a)) return IsoAnswer(IsoSw::kWrongLength);
   // An ISO command ends any chaining of a native one.
   pending_out_.clear();
   pending_ins_.reset();
@@ -92,9 +81,9 @@ Bytes Card::TransmitIso(ByteSpan apdu) {
   switch (a.ins) {
     case kInsIsoSelect:
       if (a.data.empty()) {  // Le, when sent, is taken (no FCI is returned)
-        out = Answer(IsoSw::kWrongLength);
+        out = IsoAnswer(IsoSw::kWrongLength);
       } else if (a.p2 != 0x00 && a.p2 != kP2NoFci) {
-        out = Answer(IsoSw::kWrongP1P2);
+        out = IsoAnswer(IsoSw::kWrongP1P2);
       } else {
         out = IsoSelectFile(a.p1, a.data);
       }
@@ -108,7 +97,7 @@ Bytes Card::TransmitIso(ByteSpan apdu) {
       out = IsoRecord(a.ins, a.p1, a.p2, a.data, a.ne);
       break;
     default:
-      out = Answer(IsoSw::kInsNotSupported);
+      out = IsoAnswer(IsoSw::kInsNotSupported);
   }
   const size_t n = out.size();
   if (out[n - 2] != 0x90 || out[n - 1] != 0x00) channel_.Reset();  // errors end the session
@@ -119,40 +108,40 @@ Bytes Card::IsoSelectFile(uint8_t p1, ByteSpan id) {
   if (p1 == kP1SelectByDfName) {
     if (id == ByteSpan(kDesfireDfName, sizeof(kDesfireDfName))) {
       Select(std::nullopt);
-      return Answer(IsoSw::kOk);
+      return IsoAnswer(IsoSw::kOk);
     }
     for (const Application& app : state_.applications) {
       if (!app.df_name.empty() && ByteSpan(app.df_name) == id) {
         Select(app.aid);
-        return Answer(IsoSw::kOk);
+        return IsoAnswer(IsoSw::kOk);
       }
     }
-    return Answer(IsoSw::kFileNotFound);
+    return IsoAnswer(IsoSw::kFileNotFound);
   }
-  if (p1 != kP1SelectFileId && p1 != kP1SelectChildEf) return Answer(IsoSw::kWrongP1P2);
-  if (id.size() != 2) return Answer(IsoSw::kWrongLength);
+  if (p1 != kP1SelectFileId && p1 != kP1SelectChildEf) return IsoAnswer(IsoSw::kWrongP1P2);
+  if (id.size() != 2) return IsoAnswer(IsoSw::kWrongLength);
   const uint16_t fid = static_cast<uint16_t>(id[0] << 8 | id[1]);
   if (Application* app = CurrentApp()) {
     for (const File& f : app->files) {
       if (f.iso_fid == fid) {
         iso_ef_ = f.id;  // an EF: the session and the transaction go on
-        return Answer(IsoSw::kOk);
+        return IsoAnswer(IsoSw::kOk);
       }
     }
   }
   if (p1 == kP1SelectFileId) {
     if (fid == kMasterFile) {
       Select(std::nullopt);
-      return Answer(IsoSw::kOk);
+      return IsoAnswer(IsoSw::kOk);
     }
     for (const Application& app : state_.applications) {
       if (app.iso_fid == fid) {
         Select(app.aid);
-        return Answer(IsoSw::kOk);
+        return IsoAnswer(IsoSw::kOk);
       }
     }
   }
-  return Answer(IsoSw::kFileNotFound);
+  return IsoAnswer(IsoSw::kFileNotFound);
 }
 
 IsoSw Card::IsoFileOf(std::optional<uint8_t> sfi, bool write, File*& f) {
@@ -177,36 +166,33 @@ Bytes Card::IsoBinary(uint8_t ins, uint8_t p1, uint8_t p2, ByteSpan data,
   std::optional<uint8_t> sfi;
   uint32_t offset = static_cast<uint32_t>(p1) << 8 | p2;
   if (p1 & kSfiFlag) {
-    if (p1 & 0x60) return Answer(IsoSw::kWrongP1P2);
+    if (p1 & 0x60) return IsoAnswer(IsoSw::kWrongP1P2);
     sfi = p1 & kMaxFileId;
     offset = p2;
   }
   if (write ? (data.empty() || ne.has_value()) : (!data.empty() || !ne.has_value())) {
-    return Answer(IsoSw::kWrongLength);
+    return IsoAnswer(IsoSw::kWrongLength);
   }
   File* f = nullptr;
-  if (IsoSw sw = IsoFileOf(sfi, write, f); sw != IsoSw::kOk) return Answer(sw);
-  if (!IsDataFile(*f)) return Answer(IsoSw::kIncompatibleFile);
+  if (IsoSw sw = IsoFileOf(sfi, write, f); sw != IsoSw::kOk) return IsoAnswer(sw);
+  if (!IsDataFile(*f)) return IsoAnswer(IsoSw::kIncompatibleFile);
   const size_t size = f->data.size();
-  if (offset >= size) return Answer(IsoSw::kWrongOffset);
+  if (offset >= size) return IsoAnswer(IsoSw::kWrongOffset);
   if (!write) {
     const size_t n = *ne == kMaxNe ? std::min(kMaxNe, size - offset) : *ne;
-    if (n > size - offset) return Answer(IsoSw::kWrongLength);
+    if (n > size - offset) return IsoAnswer(IsoSw::kWrongLength);
     if (f->sdm) {
       // ISO reads are plain: an SDM file counts the read and mirrors as a plain ReadData does
       // (how a phone reads an NTAG 424 DNA's NDEF file).
       Bytes shown;
-      if (SdmContent(*f, shown) != Sw::kOk) return Answer(IsoSw::kConditionsNotSatisfied);
-      return Answer(IsoSw::kOk, Bytes(shown.begin() + offset, shown.begin() + offset + n));
+      if (SdmContent(*f, shown) != Sw::kOk) return IsoAnswer(IsoSw::kConditionsNotSatisfied);
+      return IsoAnswer(IsoSw::kOk, Bytes(shown.begin() + offset, shown.begin() + offset + n));
     }
-    return Answer(IsoSw::kOk, Bytes(f->data.begin() + offset, f->data.begin() + offset + n));
+    return IsoAnswer(IsoSw::kOk, Bytes(f->data.begin() + offset, f->data.begin() + offset + n));
   }
-  if (data.size() > size - offset) return Answer(IsoSw::kWrongLength);
-  Bytes& target = f->type == FileType::kBackup
-                      ? (f->pending_data ? *f->pending_data : f->pending_data.emplace(f->data))
-                      : f->data;
-  std::copy(data.begin(), data.end(), target.begin() + offset);
-  return Answer(IsoSw::kOk);
+  if (data.size() > size - offset) return IsoAnswer(IsoSw::kWrongLength);
+  std::copy(data.begin(), data.end(), WriteTarget(*f).begin() + offset);
+  return IsoAnswer(IsoSw::kOk);
 }
 
 Bytes Card::IsoRecord(uint8_t ins, uint8_t p1, uint8_t p2, ByteSpan data,
@@ -215,37 +201,37 @@ Bytes Card::IsoRecord(uint8_t ins, uint8_t p1, uint8_t p2, ByteSpan data,
   const uint8_t mode = p2 & 0x07;
   if (append ? (p1 != 0 || mode != 0)
              : (p1 == 0 || (mode != kRecordOne && mode != kRecordAndOlder))) {
-    return Answer(IsoSw::kWrongP1P2);
+    return IsoAnswer(IsoSw::kWrongP1P2);
   }
   if (append ? (data.empty() || ne.has_value()) : (!data.empty() || !ne.has_value())) {
-    return Answer(IsoSw::kWrongLength);
+    return IsoAnswer(IsoSw::kWrongLength);
   }
   std::optional<uint8_t> sfi;
   if (p2 >> 3) sfi = static_cast<uint8_t>(p2 >> 3);
   File* f = nullptr;
-  if (IsoSw sw = IsoFileOf(sfi, append, f); sw != IsoSw::kOk) return Answer(sw);
-  if (!f->IsRecordFile()) return Answer(IsoSw::kIncompatibleFile);
+  if (IsoSw sw = IsoFileOf(sfi, append, f); sw != IsoSw::kOk) return IsoAnswer(sw);
+  if (!f->IsRecordFile()) return IsoAnswer(IsoSw::kIncompatibleFile);
   if (append) {
-    if (data.size() > f->record_size) return Answer(IsoSw::kWrongLength);
-    if (f->pending_record) return Answer(IsoSw::kConditionsNotSatisfied);
+    if (data.size() > f->record_size) return IsoAnswer(IsoSw::kWrongLength);
+    if (f->pending_record) return IsoAnswer(IsoSw::kConditionsNotSatisfied);
     const size_t committed = f->pending_clear ? 0 : f->records.size();
     if (f->type == FileType::kLinearRecord && committed >= f->max_records) {
-      return Answer(IsoSw::kFileFull);
+      return IsoAnswer(IsoSw::kFileFull);
     }
     Bytes& rec = f->pending_record.emplace(Bytes(f->record_size, 0));
     std::copy(data.begin(), data.end(), rec.begin());
-    return Answer(IsoSw::kOk);
+    return IsoAnswer(IsoSw::kOk);
   }
   const size_t n = f->records.size();
-  if (p1 > n) return Answer(IsoSw::kRecordNotFound);
+  if (p1 > n) return IsoAnswer(IsoSw::kRecordNotFound);
   const size_t last = mode == kRecordAndOlder ? n : p1;  // records p1..last, 1 the newest
   Bytes out;
   for (size_t no = p1; no <= last; ++no) {
     const Bytes& rec = f->records[n - no];
     out.insert(out.end(), rec.begin(), rec.end());
   }
-  if (out.size() > *ne) return Answer(IsoSw::kWrongLength);
-  return Answer(IsoSw::kOk, std::move(out));
+  if (out.size() > *ne) return IsoAnswer(IsoSw::kWrongLength);
+  return IsoAnswer(IsoSw::kOk, std::move(out));
 }
 
 }  // namespace desfired::sim

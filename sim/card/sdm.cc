@@ -16,7 +16,6 @@ namespace {
 constexpr uint8_t kOptionsKnown = 0xF1;
 constexpr uint8_t kOptionAscii = 0x01;
 constexpr uint8_t kOptionLimit = 0x20;
-constexpr uint8_t kKeyMax = 0x0D;
 constexpr uint8_t kPlainMirror = 0x0E;
 constexpr uint32_t kUidChars = 14;
 constexpr uint32_t kCtrChars = 6;
@@ -47,13 +46,6 @@ void PutHex(ByteSpan data, uint8_t* out) {
     out[2 * i] = static_cast<uint8_t>(kDigits[data[i] >> 4]);
     out[2 * i + 1] = static_cast<uint8_t>(kDigits[data[i] & 0x0F]);
   }
-}
-
-// MACt: the odd-indexed bytes of a 16-byte CMAC.
-Bytes OddBytes(const uint8_t* full) {
-  Bytes out(kMacBytes);
-  for (size_t i = 0; i < kMacBytes; ++i) out[i] = full[2 * i + 1];
-  return out;
 }
 
 Bytes AesCmac(ByteSpan key, ByteSpan message) {
@@ -196,7 +188,9 @@ Bytes SdmMac(ByteSpan file_key, ByteSpan uid, ByteSpan counter, ByteSpan mac_inp
   const Bytes full =
       lrp ? LrpCmac(keys, mac_input) : AesCmac(ByteSpan(keys).subspan(kBlock, kBlock), mac_input);
   if (full.size() != kBlock) return {};
-  return OddBytes(full.data());
+  Bytes mac(kMacBytes);  // MACt: the odd-indexed bytes
+  crypto::TruncateMacOddBytes(full.data(), mac.data());
+  return mac;
 }
 
 Bytes SdmEncFileData(ByteSpan file_key, ByteSpan uid, ByteSpan counter, ByteSpan plain, bool lrp) {

@@ -372,6 +372,58 @@ TEST_F(TapLimitsE2eTest, CallsPerCallerAndAnonymousCallersShareOneShare) {
   }
 }
 
+// VerifySun and VerifySunStream are TapService calls like the others: they take their place in
+// the same budget (the streams share one reactor shape, server/rpc/tap_reactors.h).
+TEST_F(TapLimitsE2eTest, SunCallsTakeTheirPlaceInTheCallBudget) {
+  absl::StatusOr<std::string> keys =
+      testing::WriteKeyFile(dir_, "key sdm-file AES128 f0e1d2c3b4a5968778695a4b3c2d1e0f\n");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  auto server = Start({"--max_tap_calls=1", "--keys=" + *keys});
+  auto taps = v1::TapService::NewStub(Channel(*server));
+  v1::VerifySunRequest chunk;  // no messages: answered with no results
+  chunk.set_file_key_name("sdm-file");
+  v1::VerifySunResponse answer;
+  // A second stream sends its chunk at once: admitted, it would be answered.
+  auto refused_stream = [&](const char* what) {
+    auto ctx = Ctx();
+    auto stream = taps->VerifySunStream(ctx.get());
+    stream->Write(chunk);
+    EXPECT_FALSE(stream->Read(&answer)) << what;
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << what << s.error_message();
+    EXPECT_EQ(InfoOf(s).reason(), "TOO_MANY_CALLS") << what;
+    EXPECT_EQ(Meta(InfoOf(s), "limit"), "max_tap_calls") << what;
+  };
+  {
+    auto ctx = Ctx();
+    auto held = taps->VerifySunStream(ctx.get());
+    ASSERT_TRUE(held->Write(chunk) && held->Read(&answer));
+    refused_stream("VerifySunStream while a VerifySunStream is open");
+    grpc::Status s = OneRecord(*taps, "");
+    EXPECT_EQ(InfoOf(s).reason(), "TOO_MANY_CALLS") << "ParseTaps: " << s.error_message();
+    s = taps->VerifySun(Ctx().get(), chunk, &answer);
+    EXPECT_EQ(InfoOf(s).reason(), "TOO_MANY_CALLS") << "VerifySun: " << s.error_message();
+    ASSERT_TRUE(held->WritesDone());
+    ASSERT_TRUE(held->Read(&answer));  // the counts
+    EXPECT_FALSE(held->Read(&answer));
+    s = held->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  // The slot comes back when the stream has ended (gRPC's OnDone may follow Finish a little);
+  // then a ParseTapStream holds it.
+  auto held = std::make_unique<OpenStream>();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool open = false;
+  while (!(open = held->Open(*taps, "")) && absl::Now() < deadline) {
+    held = std::make_unique<OpenStream>();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(open);
+  refused_stream("VerifySunStream while a ParseTapStream is open");
+  held.reset();
+  EXPECT_EQ(server->Stop(), 0) << server->err();
+}
+
 // --- Finding: memory amplification; the worst case of docs/server.md --------------------------
 
 // docs/server.md, "Limits and memory": peak RSS ≤ baseline + max_tap_inflight_bytes +

@@ -1,5 +1,6 @@
 // The card conversions of proto/convert/card_convert.h: every enum value both ways, settings
-// and key settings round trips, the version's BCD dates and vendor name.
+// (SDM settings field by field) and key settings round trips, the version's BCD dates and
+// vendor name.
 #include "proto/convert/card_convert.h"
 
 #include <cstdint>
@@ -126,6 +127,131 @@ TEST(CardConvertTest, FileSettingsByType) {
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->comm_mode, CommMode::kPlain);
   EXPECT_EQ(back->file_size, 0u);
+}
+
+// Every SdmSettings field with a value of its own, so that a field written to or read from
+// another one shows.
+desfire::SdmSettings EveryField() {
+  return {.uid_mirror = true,
+          .read_ctr_mirror = true,
+          .enc_file_data = true,
+          .meta_read = 3,
+          .file_read = 4,
+          .ctr_ret = 5,
+          .uid_offset = 101,
+          .read_ctr_offset = 202,
+          .picc_data_offset = 303,
+          .mac_input_offset = 404,
+          .enc_offset = 505,
+          .enc_length = 64,
+          .mac_offset = 0xFFFFFF,
+          .read_ctr_limit = 707};
+}
+
+TEST(CardConvertTest, SdmSettingsEveryFieldBothWays) {
+  v1::SdmSettings out;
+  SdmSettingsToProto(EveryField(), &out);
+  EXPECT_TRUE(out.uid_mirror());
+  EXPECT_TRUE(out.read_counter_mirror());
+  EXPECT_TRUE(out.encrypted_file_data());
+  EXPECT_EQ(out.meta_read(), 3u);
+  EXPECT_EQ(out.file_read(), 4u);
+  EXPECT_EQ(out.counter_retrieval(), 5u);
+  EXPECT_EQ(out.uid_offset(), 101u);
+  EXPECT_EQ(out.read_counter_offset(), 202u);
+  EXPECT_EQ(out.picc_data_offset(), 303u);
+  EXPECT_EQ(out.mac_input_offset(), 404u);
+  EXPECT_EQ(out.encrypted_data_offset(), 505u);
+  EXPECT_EQ(out.encrypted_data_length(), 64u);
+  EXPECT_EQ(out.mac_offset(), 0xFFFFFFu);
+  ASSERT_TRUE(out.has_read_counter_limit());
+  EXPECT_EQ(out.read_counter_limit(), 707u);
+  EXPECT_EQ(SdmSettingsFromProto(out), EveryField());
+
+  // Each boolean alone, so that one cannot stand in for another.
+  for (int bit = 0; bit < 3; ++bit) {
+    desfire::SdmSettings one;
+    one.uid_mirror = bit == 0;
+    one.read_ctr_mirror = bit == 1;
+    one.enc_file_data = bit == 2;
+    out.Clear();
+    SdmSettingsToProto(one, &out);
+    EXPECT_EQ(SdmSettingsFromProto(out), one) << bit;
+  }
+
+  // No limit: the optional field stays unset both ways (0 is a limit).
+  desfire::SdmSettings no_limit = EveryField();
+  no_limit.read_ctr_limit.reset();
+  out.Clear();
+  SdmSettingsToProto(no_limit, &out);
+  EXPECT_FALSE(out.has_read_counter_limit());
+  EXPECT_EQ(SdmSettingsFromProto(out).read_ctr_limit, std::nullopt);
+  out.set_read_counter_limit(0);
+  EXPECT_EQ(SdmSettingsFromProto(out).read_ctr_limit, std::optional<uint32_t>(0));
+}
+
+TEST(CardConvertTest, SdmAccessValuesBeyondAByteStayOutOfRange) {
+  // The access values are nibbles on the card; a value that does not fit a byte must not wrap
+  // into a valid one (0x10E would be 14, plain) but stay out of range for the encoder to refuse.
+  v1::SdmSettings in;
+  in.set_meta_read(0x10E);
+  in.set_file_read(0x101);
+  in.set_counter_retrieval(0xFFFFFFFF);
+  desfire::SdmSettings out = SdmSettingsFromProto(in);
+  EXPECT_EQ(out.meta_read, 0xFF);
+  EXPECT_EQ(out.file_read, 0xFF);
+  EXPECT_EQ(out.ctr_ret, 0xFF);
+  // Within a byte a value is kept as given (16 is refused by the encoder, not changed here).
+  in.set_meta_read(16);
+  EXPECT_EQ(SdmSettingsFromProto(in).meta_read, 16);
+  // Offsets and lengths are carried in full (the encoder refuses what exceeds 24 bits).
+  in.set_mac_offset(0x1000000);
+  in.set_encrypted_data_length(0xFFFFFFFF);
+  EXPECT_EQ(SdmSettingsFromProto(in).mac_offset, 0x1000000u);
+  EXPECT_EQ(SdmSettingsFromProto(in).enc_length, 0xFFFFFFFFu);
+}
+
+TEST(CardConvertTest, SdmSettingsOfAnEmptyMessageAreKeyZeroNotNone) {
+  // proto3 gives 0 for an unset field, and 0 is key 0: an empty SdmSettings is not "no SDM
+  // access" (15) as desfire::SdmSettings' defaults are.
+  const desfire::SdmSettings out = SdmSettingsFromProto(v1::SdmSettings());
+  EXPECT_EQ(out.meta_read, 0);
+  EXPECT_EQ(out.file_read, 0);
+  EXPECT_EQ(out.ctr_ret, 0);
+  EXPECT_FALSE(out.uid_mirror || out.read_ctr_mirror || out.enc_file_data);
+  EXPECT_EQ(out.read_ctr_limit, std::nullopt);
+}
+
+TEST(CardConvertTest, FileSettingsCarrySdmOfDataFilesOnly) {
+  desfire::FileSettings file;
+  file.type = FileType::kStandardData;
+  file.file_size = 256;
+  file.sdm = EveryField();
+  v1::FileSettings out;
+  FileSettingsToProto(file, &out);
+  ASSERT_TRUE(out.has_sdm());
+  EXPECT_EQ(out.data().size(), 256u);
+  EXPECT_EQ(SdmSettingsFromProto(out.sdm()), EveryField());
+  std::optional<desfire::FileSettings> back = FileSettingsFromProto(out);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->sdm, EveryField());
+
+  // Without SDM none comes back (not an SdmSettings of zeros).
+  file.sdm.reset();
+  out.Clear();
+  FileSettingsToProto(file, &out);
+  EXPECT_FALSE(out.has_sdm());
+  back = FileSettingsFromProto(out);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->sdm, std::nullopt);
+
+  // A value file's answer has no SDM settings to carry, whatever the core struct holds.
+  desfire::FileSettings value;
+  value.type = FileType::kValue;
+  value.sdm = EveryField();
+  out.Clear();
+  FileSettingsToProto(value, &out);
+  EXPECT_FALSE(out.has_sdm());
 }
 
 TEST(CardConvertTest, KeySettingsByteBothWays) {

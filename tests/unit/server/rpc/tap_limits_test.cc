@@ -235,5 +235,27 @@ TEST(CallBudgetTest, CallsAndBytesPerCallerAndOverall) {
   EXPECT_EQ(budget.bytes(), 90u);
 }
 
+TEST(CallBudgetTest, AHoldGivesBackWhatItTookWhenDestroyed) {
+  CallBudget budget({.max_calls = 1, .max_bytes = 100});
+  {
+    CallHold hold(&budget);
+    ASSERT_TRUE(hold.AddCall("a").ok());
+    EXPECT_TRUE(hold.Charge(60).ok());
+    EXPECT_TRUE(hold.Charge(80).ok());  // in place of the 60
+    EXPECT_EQ(budget.bytes(), 80u);
+    CallHold refused(&budget);
+    EXPECT_EQ(GetReason(refused.AddCall("b")), "TOO_MANY_CALLS");
+    EXPECT_EQ(GetReason(refused.Charge(21)), "IN_FLIGHT_BYTES");
+    hold.ReleaseBytes();
+    EXPECT_EQ(budget.bytes(), 0u);
+    EXPECT_TRUE(hold.Charge(30).ok());
+  }  // `refused` counted nothing: nothing to give back
+  EXPECT_EQ(budget.calls(), 0u);
+  EXPECT_EQ(budget.bytes(), 0u);
+  CallHold unlimited(nullptr);
+  EXPECT_TRUE(unlimited.AddCall("a").ok());
+  EXPECT_TRUE(unlimited.Charge(size_t{1} << 40).ok());
+}
+
 }  // namespace
 }  // namespace desfired::server
