@@ -72,8 +72,11 @@ class MacVerifier {
   ~MacVerifier();
 
  private:
-  // A key that MACs records: in memory (`cmac`), or in a token (`cipher`).
+  // A key that MACs records: in memory (`aes`: an AES-128 key on AES-NI, the record MACs
+  // computed eight at a time in registers; else `cmac`), or in a token (`cipher`). A file key
+  // may have both `aes` and `cmac` (a per-card master diversifies with `cmac`).
   struct MacKey {
+    std::unique_ptr<crypto::Aes128Cmac> aes;
     std::unique_ptr<crypto::Cmac> cmac;
     std::shared_ptr<const crypto::KeyCipher> cipher;
   };
