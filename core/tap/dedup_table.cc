@@ -3,7 +3,8 @@
 namespace desfired::tap {
 
 DedupTable::DedupTable(size_t initial_slots)
-    : slots_(initial_slots < 16 ? 16 : initial_slots, Slot{0, 0, 0}), mask_(slots_.size() - 1) {}
+    : slots_((initial_slots < 16 ? 16 : initial_slots) + 1, Slot{0, 0, 0}),
+      mask_(slots_.size() - 2) {}
 
 bool DedupTable::Insert(const Key& key) {
   size_t i = Index(key);
@@ -12,7 +13,7 @@ bool DedupTable::Insert(const Key& key) {
     i = (i + 1) & mask_;
   }
   slots_[i] = Slot{key.uid, key.time, kUsed | key.terminal};
-  if (++size_ * 2 > slots_.size()) Grow();
+  if (++size_ * 2 > mask_ + 1) Grow();
   return false;
 }
 
@@ -38,9 +39,9 @@ void DedupTable::Erase(const Key& key) {
 }
 
 void DedupTable::Grow() {
-  std::vector<Slot> old(slots_.size() * 2, Slot{0, 0, 0});
+  std::vector<Slot> old(2 * (mask_ + 1) + 1, Slot{0, 0, 0});
   old.swap(slots_);
-  mask_ = slots_.size() - 1;
+  mask_ = slots_.size() - 2;
   for (const Slot& s : old) {
     if (s.tag == 0) continue;
     size_t i = Index(Key{s.uid, s.time, s.tag & ~kUsed});

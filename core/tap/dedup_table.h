@@ -31,15 +31,12 @@ class DedupTable {
   // `initial_slots`: a power of two, the starting size.
   explicit DedupTable(size_t initial_slots = 1 << 16);
 
-  // Starts loading the slot where `key` would be found (a hint; no effect on the contents).
+  // Starts loading the slot where `key` would be found and the one after it (an erase looks
+  // at the next slot, which may start the next cache line): a hint, no effect on the contents.
   void Prefetch(const Key& key) const {
     const Slot* slot = slots_.data() + Index(key);
-#if defined(__x86_64__)
-    // GCC 12 drops __builtin_prefetch of this address (a multiplied hash) as dead code.
-    asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char*>(slot)));
-#else
-    __builtin_prefetch(slot);
-#endif
+    PrefetchLine(slot);
+    PrefetchLine(slot + 1);  // within the array: slots_ has a spare slot at the end
   }
 
   // True when `key` is in the table; else enters it and returns false.
@@ -49,7 +46,7 @@ class DedupTable {
 
   size_t size() const { return size_; }
   // Slots in the table (for tests of the growth rule).
-  size_t capacity() const { return slots_.size(); }
+  size_t capacity() const { return mask_ + 1; }
 
  private:
   static constexpr uint32_t kUsed = 0x80000000u;  // in Slot::tag: the slot holds a key
@@ -68,8 +65,16 @@ class DedupTable {
     return s.uid == k.uid && s.time == k.time && s.tag == (kUsed | k.terminal);
   }
   void Grow();
+  static void PrefetchLine(const Slot* slot) {
+#if defined(__x86_64__)
+    // GCC 12 drops __builtin_prefetch of this address (a multiplied hash) as dead code.
+    asm volatile("prefetchw %0" : : "m"(*reinterpret_cast<const char*>(slot)));
+#else
+    __builtin_prefetch(slot, 1);
+#endif
+  }
 
-  std::vector<Slot> slots_;
+  std::vector<Slot> slots_;  // capacity() slots, then one spare (never used) for Prefetch
   size_t mask_;
   size_t size_ = 0;
 };
