@@ -16,6 +16,18 @@ void TapPrinter::Header() {
   }
 }
 
+void TapPrinter::Write(absl::string_view text) {
+  if (buffer_.size() + text.size() < kBufferSize) {
+    buffer_.Append(text);
+    return;
+  }
+  if (buffer_.size() > 0) {
+    out_->write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    buffer_.clear();
+  }
+  out_->write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
 void TapPrinter::Flush() {
   if (buffer_.size() > 0) out_->write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
   buffer_.clear();

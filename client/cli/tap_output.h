@@ -20,8 +20,8 @@
 
 #include <ostream>
 
-#include "proto/convert/tap_encoder.h"
 #include "core/tap/result.h"
+#include "proto/convert/tap_encoder.h"
 
 namespace desfired::cli {
 
@@ -38,19 +38,29 @@ class TapPrinter {
   void Header();
   // One line: the table row, the CSV record or the JSON object of `result`.
   void Print(const tap::TapResult& result) {
-    switch (format_) {
-      case TapOutput::kJson:
-        encoder_.Json(result, &buffer_);
-        break;
-      case TapOutput::kCsv:
-        encoder_.Csv(result, &buffer_);
-        break;
-      case TapOutput::kTable:
-        encoder_.Row(result, &buffer_);
-        break;
-    }
+    Encode(format_, encoder_, result, &buffer_);
     if (buffer_.size() >= kBufferSize) Flush();
   }
+  // Lines that Encode() made elsewhere (on other threads, with their own encoders), written
+  // in order with the printed ones.
+  void Write(absl::string_view text);
+
+  // The line Print() gives for `result` in `format`, appended to `out` with `encoder`.
+  static void Encode(TapOutput format, TapEncoder& encoder, const tap::TapResult& result,
+                     TextBuffer* out) {
+    switch (format) {
+      case TapOutput::kJson:
+        encoder.Json(result, out);
+        break;
+      case TapOutput::kCsv:
+        encoder.Csv(result, out);
+        break;
+      case TapOutput::kTable:
+        encoder.Row(result, out);
+        break;
+    }
+  }
+  TapOutput format() const { return format_; }
   // Writes what is buffered to `out` and flushes it.
   void Flush();
 

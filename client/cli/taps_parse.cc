@@ -311,11 +311,20 @@ int ParseInChunks(const ArgParser& args, std::istream* in, const std::string& pa
   absl::StatusOr<std::unique_ptr<tap::ParallelTapParser>> parser =
       tap::ParallelTapParser::Create(config, &pipeline, threads);
   if (!parser.ok()) return UsageError(args, parser.status().message());
-  uint64_t index = 0;
-  absl::Status read = (*parser)->Run(input_format, in, [&](const tap::TapResult& result) {
-    printer.Print(result);
-    progress.Tick(++index, (*parser)->bytes_read());
-  });
+  // Each worker encodes the chunks it is given with its own encoder; the text is written here,
+  // in input order.
+  std::vector<TapEncoder> encoders((*parser)->workers());
+  const TapOutput format = printer.format();
+  absl::Status read = (*parser)->RunEncoded(
+      input_format, in,
+      [&](size_t worker, const tap::TapResult* results, size_t n, TextBuffer* out) {
+        for (size_t i = 0; i < n; ++i)
+          TapPrinter::Encode(format, encoders[worker], results[i], out);
+      },
+      [&](absl::string_view text, uint64_t records) {
+        printer.Write(text);
+        progress.Tick(records, (*parser)->bytes_read());
+      });
   progress.Done();
   const int exit_code = read.ok() ? kExitOk : InputError(args, path, read);
   printer.Flush();

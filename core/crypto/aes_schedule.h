@@ -36,6 +36,12 @@ class Aes128Schedule {
   // `count` independent blocks (ECB), four at a time through the pipeline; `in` == `out` is
   // allowed.
   void EncryptBlocks(const uint8_t* in, uint8_t* out, size_t count) const;
+  // `count` two-block CBC chains: out + 16·i = E(E(firsts[i]) XOR seconds + 16·i), the 16
+  // bytes at firsts[i] being the first block. With AES-NI eight chains run side by side (sixteen
+  // with VAES on 512-bit registers), the expanded key held in registers: the CMAC of messages
+  // of 17..32 bytes (tap records, Aes128Cmac::ComputeMany). `out` may alias `seconds`.
+  void EncryptChains2(const uint8_t* const* firsts, const uint8_t* seconds, uint8_t* out,
+                      size_t count) const;
 
   // True when the rounds run on AES-NI (else OpenSSL); for benches and tests.
   static bool Accelerated();

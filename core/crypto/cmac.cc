@@ -217,6 +217,23 @@ void Aes128Cmac::Compute(ByteSpan message, uint8_t* out) const {
 void Aes128Cmac::ComputeMany(const uint8_t* const* messages, size_t length, size_t count,
                              uint8_t* tags) const {
   if (count == 0) return;
+  if (length > 16 && length <= 32) {  // two blocks: the second built here, the chains fused
+    const size_t rest = length - 16;
+    const uint8_t* subkey = rest == 16 ? k1_ : k2_;
+    uint8_t pad[16] = {};
+    if (rest < 16) pad[rest] = 0x80;
+    for (size_t i = 0; i < 16; ++i) pad[i] ^= subkey[i];
+    // The second blocks go to `tags` first: EncryptChains2 may write over them.
+    for (size_t m = 0; m < count; ++m) {
+      uint8_t* block = tags + m * 16;
+      std::memcpy(block, pad, 16);
+      const uint8_t* p = messages[m] + 16;
+      for (size_t i = 0; i < rest; ++i) block[i] ^= p[i];
+    }
+    aes_.EncryptChains2(messages, tags, tags, count);
+    OPENSSL_cleanse(pad, sizeof(pad));
+    return;
+  }
   ChainMany<16>(k1_, k2_, messages, length, count, tags, 1, [this](uint8_t* blocks, size_t n) {
     aes_.EncryptBlocks(blocks, blocks, n);
     return absl::OkStatus();

@@ -25,6 +25,9 @@ inline constexpr uint16_t kCrc16AInit = 0x6363;
 inline constexpr uint32_t kCrc32DesfireInit = 0xFFFFFFFF;
 
 uint8_t Crc8(ByteSpan data, uint8_t init = kCrc8Init);
+// out[m] = Crc8 of the `length` bytes at data[m], for m < count: the records of a batch side by
+// side, each byte's table look-up independent of the others (no chain through the CRC).
+void Crc8Many(const uint8_t* const* data, size_t length, size_t count, uint8_t* out);
 uint16_t Crc16A(ByteSpan data, uint16_t init = kCrc16AInit);
 uint32_t Crc32Desfire(ByteSpan data, uint32_t init = kCrc32DesfireInit);
 

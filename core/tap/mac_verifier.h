@@ -55,8 +55,10 @@ class MacVerifier {
 
   // Verifies `count` records (record i at records[i], each as for Verify(), from terminal
   // terminal_ids[i]) into out[i]; every outcome equals Verify()'s for that record. Records that
-  // share a key are MACed side by side (crypto::Cmac::ComputeMany: one cipher call per block
-  // position), and the keys of cards new to the cache are diversified together. The MACs are
+  // share a key are MACed side by side (AES-128 on AES-NI: crypto::Aes128Cmac::ComputeMany, one
+  // two-block chain per record in registers, 8 or 16 at once; else crypto::Cmac::ComputeMany,
+  // one cipher call per block position), and the keys of cards new to the cache are
+  // diversified together. The MACs are
   // compared in constant time. Allocates only for new cards' keys.
   void VerifyBatch(const uint8_t* const* records, const uint32_t* terminal_ids, size_t count,
                    Outcome* out);
@@ -72,8 +74,11 @@ class MacVerifier {
   ~MacVerifier();
 
  private:
-  // A key that MACs records: in memory (`cmac`), or in a token (`cipher`).
+  // A key that MACs records: in memory (`aes`: an AES-128 key on AES-NI, the record MACs
+  // computed eight at a time in registers; else `cmac`), or in a token (`cipher`). A file key
+  // may have both `aes` and `cmac` (a per-card master diversifies with `cmac`).
   struct MacKey {
+    std::unique_ptr<crypto::Aes128Cmac> aes;
     std::unique_ptr<crypto::Cmac> cmac;
     std::shared_ptr<const crypto::KeyCipher> cipher;
   };

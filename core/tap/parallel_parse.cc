@@ -53,7 +53,15 @@ void ParallelTapParser::ParseSlot(Worker& worker, Slot* slot) const {
   }
 }
 
+void ParallelTapParser::RunTask(size_t worker, Slot* slot) {
+  if (!slot->encode) return ParseSlot(*workers_[worker], slot);
+  slot->text.clear();
+  (*encode_)(worker, slot->results.data(), slot->results.size(), &slot->text);
+}
+
 void ParallelTapParser::WorkerLoop(Worker* worker) {
+  size_t index = 0;
+  while (workers_[index].get() != worker) ++index;
   while (true) {
     Slot* slot = nullptr;
     {
@@ -66,7 +74,7 @@ void ParallelTapParser::WorkerLoop(Worker* worker) {
       slot = queue_.front();
       queue_.pop_front();
     }
-    ParseSlot(*worker, slot);
+    RunTask(index, slot);
     absl::MutexLock lock(&mu_);
     slot->done = true;
   }
@@ -74,27 +82,82 @@ void ParallelTapParser::WorkerLoop(Worker* worker) {
 
 absl::Status ParallelTapParser::Run(InputFormat format, std::istream* in,
                                     absl::FunctionRef<void(const TapResult&)> on_result) {
+  return RunImpl(format, in, &on_result, nullptr, nullptr);
+}
+
+absl::Status ParallelTapParser::RunEncoded(InputFormat format, std::istream* in, EncodeFn encode,
+                                           WriteFn write) {
+  return RunImpl(format, in, nullptr, &encode, &write);
+}
+
+absl::Status ParallelTapParser::RunImpl(InputFormat format, std::istream* in,
+                                        absl::FunctionRef<void(const TapResult&)>* on_result,
+                                        EncodeFn* encode, WriteFn* write) {
   format_ = format;
+  encode_ = encode;
   ChunkReader reader(format, in, chunk_bytes_);
   const bool inline_parse = threads_.empty();
   const size_t max_in_flight = inline_parse ? 1 : 2 * threads_.size() + 1;
   std::deque<std::unique_ptr<Slot>> in_flight;  // in input order
+  size_t reconciled = 0;  // the first `reconciled` slots of in_flight are reconciled
   std::vector<std::unique_ptr<Slot>> spare;
   uint64_t next_index = 0;
+  uint64_t written = 0;
 
-  // Waits for the oldest chunk, then reconciles and hands on its results in order.
+  // Hands a slot to a worker (or runs its task here when single-threaded).
+  auto submit = [&](Slot* slot) {
+    if (inline_parse) {
+      RunTask(0, slot);
+      slot->done = true;
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    slot->done = false;
+    queue_.push_back(slot);
+  };
+  auto wait_done = [&](Slot* slot) {
+    if (!inline_parse) absl::MutexLock lock(&mu_, absl::Condition(&slot->done));
+  };
+  auto is_done = [&](Slot* slot) {
+    if (inline_parse) return true;
+    absl::MutexLock lock(&mu_);
+    return slot->done;
+  };
+  // Reconciles the parsed slots in order (waiting for the first one when `wait`), handing
+  // each to a worker to encode when encoding.
+  auto reconcile = [&](bool wait) {
+    while (reconciled < in_flight.size()) {
+      Slot* slot = in_flight[reconciled].get();
+      if (wait) {
+        wait_done(slot);
+        wait = false;
+      } else if (!is_done(slot)) {
+        return;
+      }
+      for (TapResult& r : slot->results) r.index += next_index;
+      next_index += slot->results.size();
+      pipeline_->ReconcileBatch(nullptr, slot->results.data(), slot->results.size());
+      ++reconciled;
+      if (encode != nullptr) {
+        slot->encode = true;
+        submit(slot);
+      }
+    }
+  };
+  // Waits for the oldest chunk and hands on its results or its text.
   auto finish_oldest = [&] {
+    if (reconciled == 0) reconcile(true);
     std::unique_ptr<Slot> slot = std::move(in_flight.front());
     in_flight.pop_front();
-    if (!inline_parse) {
-      absl::MutexLock lock(&mu_, absl::Condition(&slot->done));
+    --reconciled;
+    if (encode != nullptr) {
+      reconcile(false);  // the next chunks move on while this one is encoded
+      wait_done(slot.get());
+      written += slot->results.size();
+      (*write)(slot->text.view(), written);
+    } else {
+      for (const TapResult& r : slot->results) (*on_result)(r);
     }
-    for (TapResult& r : slot->results) {
-      r.index += next_index;
-      pipeline_->Reconcile(std::nullopt, &r);
-      on_result(r);
-    }
-    next_index += slot->results.size();
     spare.push_back(std::move(slot));
   };
 
@@ -114,17 +177,14 @@ absl::Status ParallelTapParser::Run(InputFormat format, std::istream* in,
       if (!more.ok()) status = more.status();
       break;
     }
-    slot->done = false;
-    if (inline_parse) {
-      ParseSlot(*workers_[0], slot.get());
-    } else {
-      absl::MutexLock lock(&mu_);
-      queue_.push_back(slot.get());
-    }
+    slot->encode = false;
+    submit(slot.get());
     in_flight.push_back(std::move(slot));
+    reconcile(false);
   }
   while (!in_flight.empty()) finish_oldest();
   notices_ = reader.notices();
+  encode_ = nullptr;
   return status;
 }
 

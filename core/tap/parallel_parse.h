@@ -34,6 +34,7 @@
 #include "core/tap/input.h"
 #include "core/tap/input_chunks.h"
 #include "core/tap/pipeline.h"
+#include "core/util/text_buffer.h"
 
 namespace desfired::tap {
 
@@ -53,6 +54,24 @@ class ParallelTapParser {
   absl::Status Run(InputFormat format, std::istream* in,
                    absl::FunctionRef<void(const TapResult&)> on_result);
 
+  // Turns the results of one chunk (reconciled, in input order) into text appended to `out`;
+  // called on a worker thread (`worker` < workers(): one call at a time per worker index, so
+  // per-worker encoder state needs no lock).
+  using EncodeFn =
+      absl::FunctionRef<void(size_t worker, const TapResult* results, size_t n, TextBuffer* out)>;
+  // Gets the text of each chunk on the calling thread, in input order, with the number of
+  // records written so far.
+  using WriteFn = absl::FunctionRef<void(absl::string_view text, uint64_t records)>;
+
+  // Run() with the output encoded on the worker threads as well: each chunk is parsed by a
+  // worker, reconciled on the calling thread in input order, encoded by a worker into the
+  // chunk's own buffer (`encode`) and handed to `write` in input order. The text equals what
+  // encoding every result of Run() in order gives, whatever the number of threads.
+  absl::Status RunEncoded(InputFormat format, std::istream* in, EncodeFn encode, WriteFn write);
+
+  // The number of workers (`threads` of Create): encode's `worker` is below it.
+  size_t workers() const { return workers_.size(); }
+
   // As TapInputReader::notices() and bytes_read(), for the input of the last Run().
   const std::vector<std::string>& notices() const { return notices_; }
   uint64_t bytes_read() const { return bytes_read_; }
@@ -62,18 +81,28 @@ class ParallelTapParser {
     InputChunk chunk;
     DecodedChunk decoded;
     std::vector<TapResult> results;
-    bool done = false;  // guarded by mu_ while the slot is with a worker
+    TextBuffer text;      // RunEncoded: the chunk's output
+    bool encode = false;  // the next task for a worker: parse (false) or encode (true)
+    bool done = false;    // the task is finished; guarded by mu_ while the slot is with a worker
   };
   struct Worker;
 
   ParallelTapParser(TapPipeline* pipeline, size_t chunk_bytes);
   // Decodes and parses slot->chunk into slot->results (indexes from 0).
   void ParseSlot(Worker& worker, Slot* slot) const;
+  // The worker's task for the slot: parse it, or encode its results (encode_).
+  void RunTask(size_t worker, Slot* slot);
+  // Run() and RunEncoded(): results reconciled in order, then handed on (encode == nullptr)
+  // or encoded and written.
+  absl::Status RunImpl(InputFormat format, std::istream* in,
+                       absl::FunctionRef<void(const TapResult&)>* on_result, EncodeFn* encode,
+                       WriteFn* write);
   void WorkerLoop(Worker* worker);
 
   TapPipeline* pipeline_;
   size_t chunk_bytes_;
   InputFormat format_ = InputFormat::kBinary;     // of the current Run()
+  EncodeFn* encode_ = nullptr;                    // of the current RunEncoded()
   std::vector<std::unique_ptr<Worker>> workers_;  // one (used inline) when single-threaded
   std::vector<std::thread> threads_;
   absl::Mutex mu_;

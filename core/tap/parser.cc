@@ -31,44 +31,56 @@ void TapParser::Unreadable(uint64_t index, ByteSpan raw, absl::string_view error
 }
 
 bool TapParser::Decode(uint64_t index, ByteSpan raw, TapResult* out) {
-  out->Reset(index, raw);
   const size_t n = raw.size();
+  const uint8_t* p = raw.data();
+  if (n >= kMinRecordSize && n <= kRecordSize &&
+      p[kTypeOffset] >= static_cast<uint8_t>(RecordType::kEntry) &&
+      p[kTypeOffset] <= static_cast<uint8_t>(RecordType::kTransfer)) {
+    // Every field read before anything is stored: the record's bytes could alias the result
+    // as far as the compiler knows, and this way Reset's stores to the fields are dropped.
+    const uint8_t type = p[kTypeOffset];
+    const uint32_t timestamp = LoadLe32(p + kTimestampOffset);
+    const uint32_t terminal = LoadLe24(p + kTerminalOffset);
+    const uint32_t fare = LoadLe16(p + kFareOffset);
+    const uint8_t zone = p[kZoneOffset];
+    uint64_t uid;
+    uint64_t mac;
+    std::memcpy(&uid, p + kUidOffset, kUidLength);
+    std::memcpy(&mac, p + kMacOffset, kMacLength);
+    const uint8_t crc = p[kCrcOffset];
+    out->Reset(index, raw);
+    TapFields& f = out->fields;
+    f.type = static_cast<RecordType>(type);
+    f.timestamp = timestamp;
+    f.terminal_id = terminal;
+    f.fare_product = fare;
+    f.zone_route = zone;
+    std::memcpy(f.uid, &uid, kUidLength);
+    std::memcpy(f.mac, &mac, kMacLength);
+    f.crc8 = crc;
+    return true;
+  }
+  out->Reset(index, raw);
   if (n < kMinRecordSize) {
     out->reject = RejectReason::kTooShort;
     out->reject_detail = static_cast<uint32_t>(n);
-    return false;
-  }
-  if (n > kRecordSize) {
+  } else if (n > kRecordSize) {
     out->reject = RejectReason::kTooLong;
     out->reject_detail = n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
-    return false;
-  }
-  const uint8_t* p = raw.data();
-  const uint8_t type = p[kTypeOffset];
-  if (type < static_cast<uint8_t>(RecordType::kEntry) ||
-      type > static_cast<uint8_t>(RecordType::kTransfer)) {
+  } else {
     out->reject = RejectReason::kBadRecordType;
-    out->reject_detail = type;
-    return false;
+    out->reject_detail = p[kTypeOffset];
   }
-
-  TapFields& f = out->fields;
-  f.type = static_cast<RecordType>(type);
-  f.timestamp = LoadLe32(p + kTimestampOffset);
-  f.terminal_id = LoadLe24(p + kTerminalOffset);
-  f.fare_product = LoadLe16(p + kFareOffset);
-  f.zone_route = p[kZoneOffset];
-  std::memcpy(f.uid, p + kUidOffset, kUidLength);
-  std::memcpy(f.mac, p + kMacOffset, kMacLength);
-  f.crc8 = p[kCrcOffset];
-  return true;
+  return false;
 }
 
-void TapParser::Finish(const MacVerifier::Outcome* mac, TapResult* out) const {
+void TapParser::Finish(const MacVerifier::Outcome* mac, uint8_t crc, TapResult* out) const {
   const uint8_t* p = out->raw.data();
   const size_t n = out->raw.size();
-  const bool crc_ok = crypto::Crc8(ByteSpan(p, kCrcCoveredLength)) == out->fields.crc8;
-  if (!crc_ok) out->add(TapWarning::kCrc8Mismatch);
+  uint32_t warnings = 0;
+  auto add = [&warnings](TapWarning w) { warnings |= 1u << static_cast<int>(w); };
+  const bool crc_ok = crc == out->fields.crc8;
+  if (!crc_ok) add(TapWarning::kCrc8Mismatch);
 
   bool mac_ok = false;
   if (mac != nullptr && mac->key_name != nullptr) {
@@ -77,24 +89,30 @@ void TapParser::Finish(const MacVerifier::Outcome* mac, TapResult* out) const {
     if (mac->verified) {
       mac_ok = true;
     } else if (mac->key_unavailable) {
-      out->add(TapWarning::kMacNotVerified);
+      add(TapWarning::kMacNotVerified);
     } else {
-      out->add(TapWarning::kMacVerificationFailed);
+      add(TapWarning::kMacVerificationFailed);
     }
   } else {
-    out->add(TapWarning::kMacNotVerified);
+    add(TapWarning::kMacNotVerified);
   }
 
   const int64_t t = out->fields.timestamp;
-  if (t < min_time_ || t > max_time_) out->add(TapWarning::kClockDriftDetected);
-  for (size_t i = kPaddingOffset; i < n; ++i) {
-    if (p[i] != kPaddingByte) {
-      out->add(TapWarning::kPaddingInvalid);
-      break;
+  if (t < min_time_ || t > max_time_) add(TapWarning::kClockDriftDetected);
+  if (n == kRecordSize) {  // the padding as one word
+    uint32_t padding;
+    std::memcpy(&padding, p + kPaddingOffset, sizeof(padding));
+    if (padding != 0xFFFFFFFFu) add(TapWarning::kPaddingInvalid);
+  } else {
+    for (size_t i = kPaddingOffset; i < n; ++i) {
+      if (p[i] != kPaddingByte) {
+        add(TapWarning::kPaddingInvalid);
+        break;
+      }
     }
+    add(TapWarning::kRecordTruncated);
   }
-  if (n < kRecordSize) out->add(TapWarning::kRecordTruncated);
-
+  out->warnings = static_cast<uint16_t>(out->warnings | warnings);
   out->status = crc_ok && mac_ok ? TapStatus::kValid : TapStatus::kFlagged;
 }
 
@@ -105,6 +123,7 @@ void TapParser::ParseBatch(uint64_t first_index, const ByteSpan* raws, size_t co
   size_t decoded[kChunk];  // positions in the chunk of the records that reach the MAC check
   const uint8_t* records[kChunk];
   uint32_t terminals[kChunk];
+  uint8_t crcs[kChunk];
   MacVerifier::Outcome macs[kChunk];
   for (size_t first = 0; first < count; first += kChunk) {
     const size_t n = std::min(kChunk, count - first);
@@ -117,18 +136,20 @@ void TapParser::ParseBatch(uint64_t first_index, const ByteSpan* raws, size_t co
       terminals[m] = r->fields.terminal_id;
       ++m;
     }
+    crypto::Crc8Many(records, kCrcCoveredLength, m, crcs);
     if (verifier_ != nullptr) verifier_->VerifyBatch(records, terminals, m, macs);
     for (size_t k = 0; k < m; ++k) {
-      Finish(verifier_ != nullptr ? &macs[k] : nullptr, &out[decoded[k]]);
+      Finish(verifier_ != nullptr ? &macs[k] : nullptr, crcs[k], &out[decoded[k]]);
     }
   }
 }
 
 void TapParser::Parse(uint64_t index, ByteSpan raw, TapResult* out) {
   if (!Decode(index, raw, out)) return;
-  if (verifier_ == nullptr) return Finish(nullptr, out);
+  const uint8_t crc = crypto::Crc8(ByteSpan(raw.data(), kCrcCoveredLength));
+  if (verifier_ == nullptr) return Finish(nullptr, crc, out);
   const MacVerifier::Outcome mac = verifier_->Verify(out->raw.data(), out->fields.terminal_id);
-  Finish(&mac, out);
+  Finish(&mac, crc, out);
 }
 
 }  // namespace desfired::tap

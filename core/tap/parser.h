@@ -45,8 +45,9 @@ class TapParser {
  private:
   // The decoding steps before the MAC; false when the record is REJECTED.
   static bool Decode(uint64_t index, ByteSpan raw, TapResult* out);
-  // The steps after the MAC (`mac` is nullptr without a verifier).
-  void Finish(const MacVerifier::Outcome* mac, TapResult* out) const;
+  // The steps after the MAC (`mac` is nullptr without a verifier); `crc` is the CRC-8 of the
+  // record's first kCrcCoveredLength bytes.
+  void Finish(const MacVerifier::Outcome* mac, uint8_t crc, TapResult* out) const;
 
   int64_t min_time_;
   int64_t max_time_;

@@ -34,9 +34,13 @@ void TapPipeline::ProcessBatch(uint64_t first_index, const ByteSpan* raws,
                                const std::optional<int64_t>* backend_times, size_t count,
                                TapResult* out) {
   parser_.ParseBatch(first_index, raws, count, out);
-  for (size_t i = 0; i < count; ++i) {
-    Reconcile(backend_times != nullptr ? backend_times[i] : std::nullopt, &out[i]);
-  }
+  ReconcileBatch(backend_times, out, count);
+}
+
+void TapPipeline::ReconcileBatch(const std::optional<int64_t>* backend_times, TapResult* results,
+                                 size_t count) {
+  reconciler_.ApplyBatch(backend_times, results, count);
+  for (size_t i = 0; i < count; ++i) summary_.Add(results[i]);
 }
 
 void TapPipeline::Reconcile(std::optional<int64_t> backend_time, TapResult* r) {

@@ -49,6 +49,9 @@ class TapPipeline {
   // pipeline's parser options and keys has filled: parsing may then run on other threads, and
   // Reconcile() here in input order. Parse() followed by Reconcile() equals Process().
   void Reconcile(std::optional<int64_t> backend_time, TapResult* r);
+  // Reconcile() for results[0..count) in order (backend_times may be nullptr: none).
+  void ReconcileBatch(const std::optional<int64_t>* backend_times, TapResult* results,
+                      size_t count);
   // Records an input that could not be read as bytes (REJECTED), and counts it.
   void ProcessUnreadable(uint64_t index, ByteSpan raw, absl::string_view error, TapResult* out);
 

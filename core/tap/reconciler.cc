@@ -2,40 +2,64 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace desfired::tap {
 namespace {
 
-// Initial sizes of the dedup set and the clock table (bounded by the options).
-constexpr size_t kDedupReserve = 1 << 14;
+// Initial sizes of the dedup table (slots) and the clock table (bounded by the options).
+constexpr size_t kDedupSlots = 1 << 16;
 constexpr size_t kClockReserve = 1 << 10;
-// Stale dedup entries tolerated beyond half the remembered keys before a sweep.
-constexpr size_t kMinSweep = 1 << 14;
+// Records ahead of the current one whose dedup slot is prefetched (ApplyBatch), and keys ahead
+// of the one forgotten (PopOldest).
+constexpr size_t kPrefetchAhead = 16;
+
+DedupTable::Key KeyOf(const TapResult& r) {
+  uint64_t uid;
+  std::memcpy(&uid, r.fields.uid, sizeof(uid));
+  return DedupTable::Key{uid, r.fields.timestamp, r.fields.terminal_id};
+}
+
+// The smallest power of two >= n (n >= 1).
+size_t Pow2AtLeast(size_t n) {
+  size_t p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
 
 }  // namespace
 
 TapReconciler::TapReconciler(const ReconcilerOptions& options, const IdTable* terminals,
                              const IdTable* tariffs)
-    : options_(options), terminals_(terminals), tariffs_(tariffs) {
+    : options_(options),
+      terminals_(terminals),
+      tariffs_(tariffs),
+      // Sized ahead for a busy stream, so the tables rarely grow while records flow.
+      seen_(std::min(kDedupSlots, Pow2AtLeast(2 * options.dedup_capacity + 2))) {
   if (options_.offset_window == 0) options_.offset_window = 1;
-  // Sized ahead for a busy stream, so the tables rarely grow while records flow.
-  seen_.reserve(std::min<size_t>(options_.dedup_capacity, kDedupReserve));
   clocks_.reserve(std::min<size_t>(options_.max_terminals, kClockReserve));
 }
 
-void TapReconciler::TimeRing::push_back(uint32_t t) {
-  if (size_ == times_.size()) {  // full: grow, oldest first again
-    std::vector<uint32_t> grown;
-    grown.reserve(times_.empty() ? 1024 : times_.size() * 2);
-    for (size_t i = 0; i < size_; ++i) grown.push_back(times_[(head_ + i) % times_.size()]);
+void TapReconciler::KeyRing::push_back(const DedupTable::Key& key) {
+  if (size_ == keys_.size()) {  // full: grow, oldest first again
+    std::vector<DedupTable::Key> grown;
+    grown.reserve(keys_.empty() ? 1024 : keys_.size() * 2);
+    for (size_t i = 0; i < size_; ++i) grown.push_back(at(i));
     grown.resize(grown.capacity());
-    times_ = std::move(grown);
+    keys_ = std::move(grown);
     head_ = 0;
   }
   size_t tail = head_ + size_;
-  if (tail >= times_.size()) tail -= times_.size();
-  times_[tail] = t;
+  if (tail >= keys_.size()) tail -= keys_.size();
+  keys_[tail] = key;
   ++size_;
+}
+
+void TapReconciler::PopOldest() {
+  // The keys forgotten next are known: their slots are loaded ahead.
+  if (seen_order_.size() > kPrefetchAhead) seen_.Prefetch(seen_order_.at(kPrefetchAhead));
+  seen_.Erase(seen_order_.front());
+  seen_order_.pop_front();
 }
 
 void TapReconciler::Apply(std::optional<int64_t> backend_time, TapResult* r) {
@@ -50,6 +74,20 @@ void TapReconciler::Apply(std::optional<int64_t> backend_time, TapResult* r) {
   }
   ApplyClock(backend_time, r);
   ApplyDedup(r);
+}
+
+void TapReconciler::ApplyBatch(const std::optional<int64_t>* backend_times, TapResult* results,
+                               size_t count) {
+  for (size_t i = 0; i < count && i < kPrefetchAhead; ++i) {
+    if (results[i].status != TapStatus::kRejected) seen_.Prefetch(KeyOf(results[i]));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const size_t ahead = i + kPrefetchAhead;
+    if (ahead < count && results[ahead].status != TapStatus::kRejected) {
+      seen_.Prefetch(KeyOf(results[ahead]));
+    }
+    Apply(backend_times != nullptr ? backend_times[i] : std::nullopt, &results[i]);
+  }
 }
 
 void TapReconciler::ApplyClock(std::optional<int64_t> backend_time, TapResult* r) {
@@ -95,40 +133,22 @@ void TapReconciler::ApplyClock(std::optional<int64_t> backend_time, TapResult* r
 }
 
 void TapReconciler::ApplyDedup(TapResult* r) {
-  uint64_t uid = 0;
-  for (size_t i = 0; i < kUidLength; ++i) uid = uid << 8 | r->fields.uid[i];
-  const DedupKey key{uid, r->fields.timestamp, r->fields.terminal_id};
   const int64_t t = r->fields.timestamp;
   if (t > newest_time_) newest_time_ = t;
-  while (!seen_order_.empty() &&
-         static_cast<int64_t>(seen_order_.front()) < newest_time_ - options_.dedup_window_seconds) {
+  while (!seen_order_.empty() && static_cast<int64_t>(seen_order_.front().time) <
+                                     newest_time_ - options_.dedup_window_seconds) {
     PopOldest();
   }
   if (options_.dedup_capacity == 0) return;
-  auto [it, inserted] = seen_.try_emplace(key, pushed_);
-  if (!inserted) {
-    if (it->second >= popped_) {  // remembered
-      r->add(TapWarning::kDuplicateTap);
-      return;
-    }
-    it->second = pushed_;  // stale: first seen again
+  const DedupTable::Key key = KeyOf(*r);
+  if (seen_.Insert(key)) {  // remembered
+    r->add(TapWarning::kDuplicateTap);
+    return;
   }
-  seen_order_.push_back(r->fields.timestamp);
-  ++pushed_;
+  seen_order_.push_back(key);
   if (seen_order_.size() > options_.dedup_capacity) {
     ++dedup_evictions_;  // still inside the window: its duplicates go unnoticed
     PopOldest();
-  }
-  // Sweep the stale entries once they are half as many as the remembered keys (amortized
-  // constant time per record; the table stays within 1.5 times the remembered keys).
-  if (seen_.size() > seen_order_.size() + seen_order_.size() / 2 + kMinSweep) {
-    for (auto e = seen_.begin(); e != seen_.end();) {
-      if (e->second < popped_) {
-        seen_.erase(e++);
-      } else {
-        ++e;
-      }
-    }
   }
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/tap/dedup_table.h"
 #include "core/tap/id_table.h"
 #include "core/tap/result.h"
 
@@ -43,52 +44,45 @@ class TapReconciler {
 
   // Applies the steps to a parsed result; REJECTED results are left alone.
   void Apply(std::optional<int64_t> backend_time, TapResult* r);
+  // Apply() to results[0..count) in order, with backend_times[i] (backend_times may be
+  // nullptr: none); the look-ups of later records are started ahead. Equals Apply() per record.
+  void ApplyBatch(const std::optional<int64_t>* backend_times, TapResult* results, size_t count);
 
   // Dedup keys dropped at `dedup_capacity` before their window expired: from the first one on,
   // a duplicate of a dropped key is no longer flagged.
   uint64_t dedup_evictions() const { return dedup_evictions_; }
 
  private:
-  struct DedupKey {
-    uint64_t uid;
-    uint32_t time;
-    uint32_t terminal;
-    bool operator==(const DedupKey& o) const {
-      return uid == o.uid && time == o.time && terminal == o.terminal;
-    }
-    template <typename H>
-    friend H AbslHashValue(H h, const DedupKey& k) {
-      return H::combine(std::move(h), k.uid, k.time, k.terminal);
-    }
-  };
   struct OffsetWindow {
     std::vector<int64_t> offsets;  // ring buffer, in arrival order
     std::vector<int64_t> sorted;   // the same values, sorted: the median without a selection
     size_t next = 0;
   };
-  // The tap times of the remembered keys in the order they were first seen (oldest first), a
-  // ring that grows by doubling up to dedup_capacity + 1 entries.
-  class TimeRing {
+  // The remembered keys in the order they were first seen (oldest first), a ring that grows
+  // by doubling up to dedup_capacity + 1 entries.
+  class KeyRing {
    public:
     bool empty() const { return size_ == 0; }
     size_t size() const { return size_; }
-    uint32_t front() const { return times_[head_]; }
+    const DedupTable::Key& front() const { return keys_[head_]; }
+    // The key `k` places behind the front (k < size()).
+    const DedupTable::Key& at(size_t k) const {
+      const size_t i = head_ + k;
+      return keys_[i < keys_.size() ? i : i - keys_.size()];
+    }
     void pop_front() {
-      head_ = head_ + 1 == times_.size() ? 0 : head_ + 1;
+      head_ = head_ + 1 == keys_.size() ? 0 : head_ + 1;
       --size_;
     }
-    void push_back(uint32_t t);
+    void push_back(const DedupTable::Key& key);
 
    private:
-    std::vector<uint32_t> times_;
+    std::vector<DedupTable::Key> keys_;
     size_t head_ = 0;
     size_t size_ = 0;
   };
   // Forgets the oldest remembered key.
-  void PopOldest() {
-    seen_order_.pop_front();
-    ++popped_;
-  }
+  void PopOldest();
 
   void ApplyClock(std::optional<int64_t> backend_time, TapResult* r);
   void ApplyDedup(TapResult* r);
@@ -97,13 +91,9 @@ class TapReconciler {
   const IdTable* terminals_;
   const IdTable* tariffs_;
   absl::flat_hash_map<uint32_t, OffsetWindow> clocks_;
-  // Every key seen, with its position in the order of first sightings. The first popped_
-  // positions are forgotten: such a key is stale (not remembered) and its entry is dropped by
-  // the next sweep, so forgetting the oldest key costs no look-up.
-  absl::flat_hash_map<DedupKey, uint64_t> seen_;
-  TimeRing seen_order_;  // the times of positions popped_ .. pushed_ - 1
-  uint64_t pushed_ = 0;
-  uint64_t popped_ = 0;
+  // The remembered keys: in the table for the look-up, in the ring for their order.
+  DedupTable seen_;
+  KeyRing seen_order_;
   int64_t newest_time_ = 0;
   uint64_t dedup_evictions_ = 0;
 };

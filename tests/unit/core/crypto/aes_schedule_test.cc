@@ -63,5 +63,32 @@ TEST(Aes128ScheduleTest, MatchesOpenSslOnRandomKeys) {
   }
 }
 
+// EncryptChains2 against two single encryptions, over 0..40 chains (the sixteen-lane VAES groups,
+// the eight-lane groups and the tail), with `out` aliasing the second blocks as Aes128Cmac uses it.
+TEST(Aes128ScheduleTest, Chains2EqualTwoEncryptions) {
+  uint8_t key[16];
+  ASSERT_TRUE(RandomBytes(MutableByteSpan(key, 16)).ok());
+  const Aes128Schedule aes(key);
+  for (size_t n = 0; n <= 40; ++n) {
+    std::vector<uint8_t> firsts(16 * n + 1), seconds(16 * n + 1);
+    ASSERT_TRUE(RandomBytes(MutableByteSpan(firsts)).ok());
+    ASSERT_TRUE(RandomBytes(MutableByteSpan(seconds)).ok());
+    std::vector<const uint8_t*> ptrs(n);
+    for (size_t i = 0; i < n; ++i) ptrs[i] = firsts.data() + 16 * i;
+    std::vector<uint8_t> want(16 * n);
+    for (size_t i = 0; i < n; ++i) {
+      uint8_t x[16];
+      aes.Encrypt(ptrs[i], x);
+      for (size_t j = 0; j < 16; ++j) x[j] ^= seconds[16 * i + j];
+      aes.Encrypt(x, want.data() + 16 * i);
+    }
+    const uint8_t guard = seconds[16 * n];
+    aes.EncryptChains2(ptrs.data(), seconds.data(), seconds.data(), n);
+    EXPECT_EQ(Bytes(seconds.begin(), seconds.begin() + 16 * n), Bytes(want.begin(), want.end()))
+        << n << " chains";
+    EXPECT_EQ(seconds[16 * n], guard) << "wrote past the chains";
+  }
+}
+
 }  // namespace
 }  // namespace desfired::crypto

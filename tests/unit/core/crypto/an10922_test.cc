@@ -1,5 +1,6 @@
 // NXP AN10922 key diversification.
-// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) (§5) with their sources.
+// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) (§5) with their
+// sources.
 #include "core/crypto/an10922.h"
 
 #include <string>

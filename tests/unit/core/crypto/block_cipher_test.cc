@@ -1,5 +1,6 @@
 // BlockCipher known answers from DESFire EV1 authentication traces, CBC chaining and errors.
-// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) with their sources.
+// Vectors are copied from shared/vectors/desfire_vectors.md (beside the repository) with their
+// sources.
 #include "core/crypto/block_cipher.h"
 
 #include <algorithm>

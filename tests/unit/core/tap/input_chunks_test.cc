@@ -116,6 +116,39 @@ TEST(ParallelParseTest, EqualsOnePipelineForAnyThreadsAndChunks) {
       EXPECT_EQ(parser->bytes_read(), text.size());
     }
   }
+  // RunEncoded: the text encoded on the workers, written in input order, equals the lines of
+  // the reference, with the records counted as they are written.
+  std::string expect_text;
+  for (const std::string& line : expect) absl::StrAppend(&expect_text, line, "\n");
+  for (int threads : {1, 2, 4}) {
+    for (size_t chunk : {64, 4096, 1 << 20}) {
+      auto pipeline = *TapPipeline::Create(config);
+      auto parser = *ParallelTapParser::Create(config, pipeline.get(), threads, chunk);
+      std::istringstream in(text);
+      std::string got;
+      uint64_t last_count = 0;
+      ASSERT_TRUE(parser
+                      ->RunEncoded(
+                          InputFormat::kHex, &in,
+                          [&](size_t worker, const TapResult* results, size_t n, TextBuffer* out) {
+                            EXPECT_LT(worker, parser->workers());
+                            for (size_t i = 0; i < n; ++i) {
+                              const TapResult& r = results[i];
+                              out->Append(absl::StrCat(r.index, " ", r.status, " ", r.warnings, " ",
+                                                       r.input_error, " ", HexEncode(r.raw), "\n"));
+                            }
+                          },
+                          [&](absl::string_view written, uint64_t records) {
+                            got.append(written.data(), written.size());
+                            EXPECT_GE(records, last_count);
+                            last_count = records;
+                          })
+                      .ok());
+      ASSERT_EQ(got, expect_text) << threads << " threads, chunk " << chunk;
+      EXPECT_EQ(last_count, expect.size());
+      EXPECT_EQ(pipeline->summary().ToText(), reference->summary().ToText());
+    }
+  }
 }
 
 }  // namespace
