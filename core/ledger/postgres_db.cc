@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/base/internal/endian.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -345,9 +346,11 @@ absl::Status CheckMeta(PGconn* c, const std::string& where) {
         absl::StrCat(where, " is not a central desfired ledger (no magic in ledger_meta)", fix));
   }
   if (version != std::to_string(kFormatVersion)) {
+    int v = 0;
+    const bool older = absl::SimpleAtoi(version, &v) && v < kFormatVersion;
     return absl::FailedPreconditionError(
         absl::StrCat(where, " holds a central ledger of format version ", version,
-                     "; this build reads ", kFormatVersion, " (upgrade desfired)"));
+                     "; this build reads ", kFormatVersion, older ? fix : " (upgrade desfired)"));
   }
   return absl::OkStatus();
 }

@@ -11,34 +11,17 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "core/apdu/transport.h"
 #include "core/desfire/card.h"
 #include "core/desfire/card_types.h"
 #include "core/desfire/tmac.h"
 #include "core/util/bytes.h"
+#include "tests/fuzz/fuzz_replies.h"
 
 namespace {
 
 namespace desfire = desfired::desfire;
 using desfired::Bytes;
 using desfired::ByteSpan;
-
-class Replies : public desfired::apdu::CardTransport {
- public:
-  explicit Replies(ByteSpan in) : in_(in) {}
-  absl::StatusOr<Bytes> Transmit(ByteSpan) override {
-    if (pos_ >= in_.size()) return absl::UnavailableError("card gone");
-    const size_t len = in_[pos_++];
-    const size_t n = len < in_.size() - pos_ ? len : in_.size() - pos_;
-    Bytes out(in_.begin() + pos_, in_.begin() + pos_ + n);
-    pos_ += n;
-    return out;
-  }
-
- private:
-  ByteSpan in_;
-  size_t pos_ = 0;
-};
 
 const Bytes kKey(16, 0x5A);
 const Bytes kUid = {0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6};
@@ -59,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (keys.ok()) (void)desfire::DecryptPreviousReaderId(*keys, rest);
   (void)desfire::DecodeFileSettings(rest);
 
-  Replies transport(rest);
+  desfired::fuzz::FuzzReplies transport(rest);
   desfire::DesfireCard card(transport);
   switch (data[0] & 0x03) {
     case 0:
