@@ -197,8 +197,11 @@ absl::Status FillCreateFile(const ServerCommand& cmd, v1::CreateFileRequest& req
     s->set_file_type(v1::FILE_TYPE_LINEAR_RECORD);
   } else if (*type == "cyclic") {
     s->set_file_type(v1::FILE_TYPE_CYCLIC_RECORD);
+  } else if (*type == "tmac") {
+    s->set_file_type(v1::FILE_TYPE_TRANSACTION_MAC);
   } else {
-    return absl::InvalidArgumentError("--type must be standard, backup, value, linear or cyclic");
+    return absl::InvalidArgumentError(
+        "--type must be standard, backup, value, linear, cyclic or tmac");
   }
   DESFIRED_ASSIGN_OR_RETURN(const v1::CommunicationMode mode, CommOption(cmd));
   s->set_communication_mode(mode);
@@ -225,6 +228,15 @@ absl::Status FillCreateFile(const ServerCommand& cmd, v1::CreateFileRequest& req
       v->set_free_get_value(cmd.args().Has("free-get-value"));
       req.set_initial_value(static_cast<int32_t>(initial));
       *details = absl::StrCat("limits ", lower, "..", upper, ", value ", initial);
+      break;
+    }
+    case v1::FILE_TYPE_TRANSACTION_MAC: {
+      const std::string key = cmd.args().Value("tmac-key").value_or("");
+      if (key.empty()) return absl::InvalidArgumentError("--tmac-key NAME is required");
+      DESFIRED_ASSIGN_OR_RETURN(const int64_t version, cmd.Int("tmac-key-version", 0, 255, 0));
+      s->mutable_transaction_mac()->set_key_name(key);
+      s->mutable_transaction_mac()->set_key_version(static_cast<uint32_t>(version));
+      *details = absl::StrCat("key ", key, ", version ", version);
       break;
     }
     default: {
@@ -333,7 +345,7 @@ int CreateFile(int argc, char** argv) {
                     "never) for read, write, read+write and change, e.g. 1,2,3,0.");
   cmd.AddFileOptions("the application master key (omit when creation is free)",
                      "the new file's number (0..31)");
-  cmd.args().Option("type", "TYPE", "standard, backup, value, linear or cyclic");
+  cmd.args().Option("type", "TYPE", "standard, backup, value, linear, cyclic or tmac");
   AddModeAndAccessOptions(cmd);
   cmd.args().Option("size", "N", "data files: size in bytes");
   cmd.args().Option("lower", "N", "value files: lower limit (default 0)");
@@ -344,6 +356,11 @@ int CreateFile(int argc, char** argv) {
   cmd.args().Option("record-size", "N", "record files: bytes per record");
   cmd.args().Option("max-records", "N", "record files: most records");
   cmd.args().Option("iso-fid", "HEX", "ISO/IEC 7816-4 file identifier");
+  cmd.args().Option("tmac-key", "NAME",
+                    "tmac files: the Transaction MAC key's name in the server's key store\n"
+                    "(--access: read = who reads TMC and TMV; write never; read+write =\n"
+                    "the key that sends CommitReaderID, free, or never to disable it)");
+  cmd.args().Option("tmac-key-version", "N", "tmac files: the key's version (default 0)");
   AddSdmOptions(cmd);
   cmd.AddRequestId();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;

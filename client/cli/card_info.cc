@@ -74,6 +74,8 @@ std::string FileDetails(const v1::FileSettings& s) {
     case v1::FileSettings::kRecord:
       return absl::StrCat(s.record().current_records(), "/", s.record().max_records(),
                           " records of ", s.record().record_size(), " bytes");
+    case v1::FileSettings::kTransactionMac:
+      return absl::StrCat("transaction MAC key version ", s.transaction_mac().key_version());
     default:
       return "-";
   }

@@ -19,6 +19,14 @@ absl::Status FillChange(const ServerCommand& cmd, Request* req) {
   req->set_amount(static_cast<int32_t>(*amount));
   req->set_request_id(cmd.request_id());
   req->set_defer_commit(cmd.defer_commit());
+  absl::StatusOr<Bytes> reader_id = cmd.HexBytes("reader-id");
+  if (!reader_id.ok()) return reader_id.status();
+  if (!reader_id->empty() && reader_id->size() != 16) {
+    return absl::InvalidArgumentError("--reader-id: a reader id is 16 bytes (32 hex digits)");
+  }
+  req->mutable_transaction_mac()->set_reader_id(std::string(reader_id->begin(), reader_id->end()));
+  req->mutable_transaction_mac()->set_key_name(cmd.args().Value("tmac-key").value_or(""));
+  if (req->transaction_mac().key_name().empty() && reader_id->empty()) req->clear_transaction_mac();
   return absl::OkStatus();
 }
 
@@ -29,6 +37,16 @@ std::string ChangeText(absl::string_view verb, int32_t amount, const v1::ValueCh
     absl::StrAppend(&line, ": ", change.value_before(), " -> ", change.value_after());
   }
   absl::StrAppend(&line, ServerCommand::CommittedText(change.committed()));
+  if (change.has_transaction_mac()) {
+    const v1::TransactionMac& mac = change.transaction_mac();
+    absl::StrAppend(&line, "\ntransaction MAC: TMC ", mac.tmc(), ", TMV ",
+                    HexEncode(AsBytes(mac.tmv())),
+                    mac.verified() ? " (verified)" : " (NOT verified)");
+    if (!mac.unverified_reason().empty()) absl::StrAppend(&line, ": ", mac.unverified_reason());
+    if (!mac.reader_id().empty()) {
+      absl::StrAppend(&line, "\nreader id: ", HexEncode(AsBytes(mac.reader_id())));
+    }
+  }
   return line;
 }
 
@@ -41,6 +59,11 @@ int RunChange(const char* name, const char* summary, const char* key_help,
       name, absl::StrCat(summary, "\nRetrying with the same --request-id never applies it twice."));
   cmd.AddFileOptions(key_help);
   cmd.args().Option("amount", "N", "the amount (1..2147483647)");
+  cmd.args().Option("reader-id", "HEX",
+                    "Transaction MAC: commit this 16-byte reader id (CommitReaderID)");
+  cmd.args().Option("tmac-key", "NAME",
+                    "Transaction MAC: ask for TMC and TMV and verify the TMV with this key of\n"
+                    "the server's key store (docs/ev3.md)");
   cmd.AddRequestId();
   cmd.AddDeferCommit();
   if (std::optional<int> done = cmd.Parse(argc, argv)) return *done;

@@ -104,8 +104,22 @@ absl::Status CreateFile(CardContext& ctx, const CreateFileRequest& request) {
                                            .access = s.access,
                                            .record_size = s.record_size,
                                            .max_records = s.max_records});
-      case FileType::kTransactionMac:
-        break;
+      case FileType::kTransactionMac: {
+        if (request.tmac_key_name.empty()) {
+          return InvalidFieldError("tmac_key", "a TransactionMAC file needs its key's name");
+        }
+        DESFIRED_ASSIGN_OR_RETURN(const keys::Key* key, FindKey(ctx, request.tmac_key_name));
+        if (key->type != crypto::KeyType::kAes128) {
+          return InvalidFieldError("tmac_key", "the Transaction MAC key is an AES-128 key");
+        }
+        DESFIRED_ASSIGN_OR_RETURN(keys::SecretBytes value,
+                                  keys::CardKeyFor(*key, ctx.uid, request.aid));
+        return ctx.card->CreateTransactionMacFile({.file_no = file_no,
+                                                   .comm_mode = s.comm_mode,
+                                                   .access = s.access,
+                                                   .key = value.view(),
+                                                   .key_version = s.tmac_key_version});
+      }
     }
     return InvalidFieldError("settings.file_type", "CreateFile cannot create this file type");
   });

@@ -70,10 +70,16 @@ struct CreateFileRequest {
   desfire::FileSettings settings = {};
   std::optional<uint16_t> iso_file_id;  // data and record files
   int32_t initial_value = 0;            // value files
+  // TransactionMAC files (type kTransactionMac; settings.tmac_key_version its version): the
+  // AppTransactionMACKey's name in the key store (AES-128, AN10922-diversified with the aid when
+  // the store says so). Its value goes to the card enciphered, never anywhere else.
+  std::string tmac_key_name = {};
 };
 
 // A standard data file with settings.sdm is created with SDM allowed (FileOption bit 6) and
-// then gets its SDM settings by ChangeFileSettings in the same session.
+// then gets its SDM settings by ChangeFileSettings in the same session. A TransactionMAC file
+// needs tmac_key_name (INVALID_ARGUMENT "tmac_key" without, or for a key that is not AES-128;
+// KEY_NOT_FOUND for an unknown one) and an authenticated session.
 absl::Status CreateFile(CardContext& ctx, const CreateFileRequest& request);
 
 struct ChangeFileSettingsRequest {

@@ -3,6 +3,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/cardops/errors.h"
 #include "core/cardops/file_access.h"
 #include "core/cardops/session.h"
 #include "core/util/status_macros.h"
@@ -30,6 +31,12 @@ absl::StatusOr<ValueChange> ChangeValue(CardContext& ctx, const ValueChangeReque
                                         ValueChangeFn change) {
   return RunOp<ValueChange>(ctx, [&](ValueChange& out) -> absl::Status {
     const uint8_t file_no = request.file_no;
+    const bool commit = !request.defer_commit;
+    desfire::TxOptions tx{.commit = commit};
+    if (!request.tmac.empty()) {
+      if (!commit) return InvalidFieldError("defer_commit", "a Transaction MAC needs the commit");
+      DESFIRED_RETURN_IF_ERROR(PrepareTransactionMac(ctx, request.tmac, tx));
+    }
     DESFIRED_ASSIGN_OR_RETURN(OpenedFile file,
                               OpenFileOf(ctx, request, {.type = FileType::kValue}));
     const Opened& opened = file.opened;
@@ -39,7 +46,6 @@ absl::StatusOr<ValueChange> ChangeValue(CardContext& ctx, const ValueChangeReque
       DESFIRED_ASSIGN_OR_RETURN(out.value_before, ctx.card->GetValue(file_no));
       DESFIRED_RETURN_IF_ERROR(Alive(ctx));
     }
-    const bool commit = !request.defer_commit;
     PendingValue pending;
     if (out.value_before.has_value()) {
       pending.value_before = out.value_before;
@@ -51,13 +57,17 @@ absl::StatusOr<ValueChange> ChangeValue(CardContext& ctx, const ValueChangeReque
         pending.expected_after = static_cast<int32_t>(after);
       }
     }
-    desfire::TxOptions tx{.commit = commit};
     if (ctx.before_commit) {
       tx.before_commit = [&ctx, &pending] { return ctx.before_commit(pending); };
     }
     DESFIRED_RETURN_IF_ERROR((ctx.card->*change)(file_no, request.amount, std::move(tx)));
     NoteChange(ctx, commit);
     out.committed = commit;
+    out.reader_id = request.tmac.reader_id;
+    if (!request.tmac.key_name.empty()) {
+      DESFIRED_ASSIGN_OR_RETURN(out.transaction_mac,
+                                VerifyCommittedMac(ctx, request.tmac, opened.aid));
+    }
     if (readable && commit) {
       // The change is committed: a failed read-back is no error of the call. The value after
       // is then the one the transaction committed: the value before with the change applied.

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "core/cardops/context.h"
 #include "core/cardops/target.h"
+#include "core/cardops/transaction_mac.h"
 #include "core/desfire/card_types.h"
 
 namespace desfired::cardops {
@@ -55,6 +56,9 @@ struct ValueChangeRequest {
   int32_t amount = 0;                               // 1..INT32_MAX
   std::optional<desfire::CommMode> comm_mode = {};  // the override (file_access.h)
   bool defer_commit = false;                        // leave the change for CommitTransaction
+  // Transaction MAC (transaction_mac.h): CommitReaderID and the TMC ‖ TMV commit. Needs the
+  // commit (INVALID_ARGUMENT with defer_commit).
+  TransactionMacRequest tmac = {};
 };
 
 struct ValueChange {
@@ -63,6 +67,9 @@ struct ValueChange {
   std::optional<int32_t> value_after;   // likewise, after a committed change
   // value_after is value_before ∓ amount because the read after the commit failed.
   bool value_after_derived = false;
+  // When the request asked for the Transaction MAC (tmac.key_name) and the change committed.
+  std::optional<TransactionMacResult> transaction_mac;
+  Bytes reader_id;  // the reader id committed with the change (tmac.reader_id)
 };
 
 absl::StatusOr<ValueChange> Credit(CardContext& ctx, const ValueChangeRequest& request);

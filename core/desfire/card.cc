@@ -17,7 +17,6 @@ namespace {
 
 constexpr uint32_t kMax24 = 0xFFFFFF;
 constexpr size_t kAidLength = 3;
-constexpr size_t kReaderIdLength = 16;
 constexpr uint8_t kIsoFileIdFlag = 0x20;   // CreateApplication: ISO FID and DF name follow
 constexpr uint8_t kPiccAesKeyFlag = 0x80;  // PICC ChangeKey: the new master key is AES
 constexpr uint8_t kPicc3k3DesKeyFlag = 0x40;
@@ -171,6 +170,7 @@ absl::Status DesfireCard::SelectApplication(uint32_t aid) {
   Put24(header, aid);
   selected_aid_.reset();
   DropSessionState();
+  ResetTransaction();
   DESFIRED_RETURN_IF_ERROR(Run({.ins = Ins::kSelectApplication, .header = header}).status());
   selected_aid_ = aid;
   return absl::OkStatus();
@@ -220,6 +220,7 @@ absl::Status DesfireCard::DeleteApplication(uint32_t aid) {
     selected_aid_ = 0;
     session_.Invalidate();
     DropSessionState();
+    ResetTransaction();
   }
   return s;
 }
@@ -229,6 +230,7 @@ absl::Status DesfireCard::FormatPicc() {
       Run({.ins = Ins::kFormatPicc, .command_mode = MacInEv2(), .response_mode = MacInEv2()})
           .status());
   DropSessionState();
+  ResetTransaction();
   return absl::OkStatus();
 }
 
@@ -252,6 +254,7 @@ absl::Status DesfireCard::Authenticate(uint8_t key_no, const CardKey& key,
                                        std::optional<AuthScheme> scheme) {
   if (key_no > 0x0D) return Invalid("key number must be 0..13");
   DropSessionState();
+  ResetTransaction();  // the card rolls the transaction back at an authentication
   const AuthScheme use = scheme.value_or(DefaultScheme(key.type));
   if (use == AuthScheme::kEv2 && session_.scheme() == AuthScheme::kEv2) {
     if (key.type != crypto::KeyType::kAes128) return Invalid("EV2 authentication needs AES");
@@ -469,16 +472,31 @@ absl::StatusOr<FileSettings> DesfireCard::SettingsFor(uint8_t file_no, FileType 
   return s;
 }
 
-absl::Status DesfireCard::RunChange(Command change, TxOptions tx) {
-  return FinishChange(Run(std::move(change)).status(), std::move(tx));
+absl::Status DesfireCard::RunChange(Command change, TxOptions tx, Bytes tmi_params,
+                                    ByteSpan tmi_data) {
+  if (!tx.reader_id.empty() && tx.reader_id.size() != kTmriLength) {
+    return Invalid("reader id must be 16 bytes");
+  }
+  absl::Status changed = Run(std::move(change)).status();
+  if (changed.ok() && !tmi_params.empty()) CollectTmi(tmi_params, tmi_data);
+  return FinishChange(std::move(changed), std::move(tx));
 }
 
 absl::Status DesfireCard::FinishChange(absl::Status changed, TxOptions tx) {
+  last_tmac_.reset();
   if (!changed.ok()) {
     if (!CardGone(changed)) (void)AbortTransaction();
     return FailedChange(changed, apdu::CommitState::kNotCommitted, "nothing was committed");
   }
   if (!tx.commit) return absl::OkStatus();
+  if (!tx.reader_id.empty()) {
+    absl::StatusOr<Bytes> enc_tmri = CommitReaderId(tx.reader_id);
+    if (!enc_tmri.ok()) {
+      if (!CardGone(enc_tmri.status())) (void)AbortTransaction();
+      return FailedChange(enc_tmri.status(), apdu::CommitState::kNotCommitted,
+                          "nothing was committed");
+    }
+  }
   if (tx.before_commit) {
     absl::Status ready = tx.before_commit();
     if (!ready.ok()) {
@@ -487,7 +505,8 @@ absl::Status DesfireCard::FinishChange(absl::Status changed, TxOptions tx) {
                           "nothing was committed");
     }
   }
-  absl::Status committed = CommitTransaction();
+  absl::Status committed =
+      tx.transaction_mac ? CommitTransactionMac().status() : CommitTransaction();
   if (committed.ok()) return committed;
   if (apdu::GetDesfireStatus(committed).has_value()) {
     // The card answered the commit with an error: it kept nothing.
@@ -504,9 +523,12 @@ absl::StatusOr<Bytes> DesfireCard::ReadData(uint8_t file_no, uint32_t offset, ui
   DESFIRED_RETURN_IF_ERROR(CheckFileNo(file_no));
   DESFIRED_RETURN_IF_ERROR(Check24("offset", offset));
   DESFIRED_RETURN_IF_ERROR(Check24("length", length));
-  DESFIRED_ASSIGN_OR_RETURN(FileSettings s,
-                            SettingsFor(file_no, FileType::kStandardData, "ReadData"));
-  const CommMode mode = EffectiveCommMode(s, {s.access.read, s.access.read_write});
+  DESFIRED_ASSIGN_OR_RETURN(FileSettings s, GetFileSettings(file_no));
+  // A TransactionMAC file reads as TMC ‖ TMV; its RW nibble is CommitReaderID's right.
+  const bool tmac_file = s.type == FileType::kTransactionMac;
+  if (!IsDataFile(s.type) && !tmac_file) return WrongType(file_no, s.type, "ReadData");
+  const CommMode mode = tmac_file ? EffectiveCommMode(s, {s.access.read})
+                                  : EffectiveCommMode(s, {s.access.read, s.access.read_write});
   Bytes header = {file_no};
   Put24(header, offset);
   Put24(header, length);
@@ -520,6 +542,11 @@ absl::StatusOr<Bytes> DesfireCard::ReadData(uint8_t file_no, uint32_t offset, ui
     return apdu::ProtocolError(
         absl::StrFormat("ReadData: asked for %d bytes, got %d", length, data.size()));
   }
+  if (!tmac_file) {
+    CollectTmi(TmiIoEntry(static_cast<uint8_t>(Ins::kReadData), file_no, offset,
+                          static_cast<uint32_t>(data.size())),
+               data);
+  }
   return data;
 }
 
@@ -527,13 +554,17 @@ absl::Status DesfireCard::WriteChange(Ins ins, uint8_t file_no, Bytes header, By
                                       TxOptions tx, bool commit_needed) {
   DESFIRED_ASSIGN_OR_RETURN(FileSettings s, GetFileSettings(file_no));
   const CommMode mode = EffectiveCommMode(s, {s.access.write, s.access.read_write});
+  Bytes tmi_params = {static_cast<uint8_t>(ins)};
+  tmi_params.insert(tmi_params.end(), header.begin(), header.end());
   Command c{.ins = ins,
             .header = std::move(header),
             .data = Bytes(data.begin(), data.end()),
             .command_mode = mode,
             .response_mode = mode == CommMode::kPlain ? CommMode::kPlain : MacInEv2()};
-  if (!commit_needed) return Run(std::move(c)).status();
-  return RunChange(std::move(c), tx);
+  if (commit_needed) return RunChange(std::move(c), tx, std::move(tmi_params), data);
+  DESFIRED_RETURN_IF_ERROR(Run(std::move(c)).status());
+  CollectTmi(tmi_params, data);
+  return absl::OkStatus();
 }
 
 absl::Status DesfireCard::WriteData(uint8_t file_no, uint32_t offset, ByteSpan data, TxOptions tx) {
@@ -561,7 +592,9 @@ absl::StatusOr<int32_t> DesfireCard::GetValue(uint8_t file_no) {
   if (mode == CommMode::kFull) c.response_length = 4;
   DESFIRED_ASSIGN_OR_RETURN(Bytes data, Run(std::move(c)));
   if (data.size() != 4) return apdu::ProtocolError("GetValue: expected 4 bytes");
-  return static_cast<int32_t>(LoadLe32(data.data()));
+  const int32_t value = static_cast<int32_t>(LoadLe32(data.data()));
+  CollectTmi(TmiValueEntry(static_cast<uint8_t>(Ins::kGetValue), file_no, value));
+  return value;
 }
 
 absl::Status DesfireCard::ChangeValue(Ins ins, uint8_t file_no, int32_t amount, TxOptions tx) {
@@ -587,7 +620,7 @@ absl::Status DesfireCard::ChangeValue(Ins ins, uint8_t file_no, int32_t amount, 
                  .data = std::move(data),
                  .command_mode = mode,
                  .response_mode = mode == CommMode::kPlain ? CommMode::kPlain : MacInEv2()},
-                tx);
+                tx, TmiValueEntry(static_cast<uint8_t>(ins), file_no, amount));
   if (ins == Ins::kDebit &&
       apdu::GetDesfireStatus(status) == ToByte(DesfireStatus::kBoundaryError)) {
     status = apdu::WithReason(std::move(status), kReasonInsufficientValue);
@@ -659,6 +692,9 @@ absl::StatusOr<std::vector<Bytes>> DesfireCard::ReadRecords(uint8_t file_no, uin
         absl::StrFormat("ReadRecords: %d bytes is not the expected number of %d-byte records",
                         data.size(), s.record_size));
   }
+  CollectTmi(TmiIoEntry(static_cast<uint8_t>(Ins::kReadRecords), file_no, newest_offset,
+                        static_cast<uint32_t>(data.size() / s.record_size)),
+             data);
   std::vector<Bytes> records;
   for (size_t i = 0; i < data.size(); i += s.record_size) {
     records.emplace_back(data.begin() + static_cast<std::ptrdiff_t>(i),
@@ -675,10 +711,11 @@ absl::Status DesfireCard::ClearRecordFile(uint8_t file_no, TxOptions tx) {
                     .header = {file_no},
                     .command_mode = MacInEv2(),
                     .response_mode = MacInEv2()},
-                   tx);
+                   tx, Bytes{static_cast<uint8_t>(Ins::kClearRecordFile), file_no});
 }
 
 absl::Status DesfireCard::CommitTransaction() {
+  ResetTransaction();
   return Run({.ins = Ins::kCommitTransaction,
               .command_mode = MacInEv2(),
               .response_mode = MacInEv2()})
@@ -686,6 +723,7 @@ absl::Status DesfireCard::CommitTransaction() {
 }
 
 absl::Status DesfireCard::AbortTransaction() {
+  ResetTransaction();
   absl::Status s =
       Run({.ins = Ins::kAbortTransaction, .command_mode = MacInEv2(), .response_mode = MacInEv2()})
           .status();
@@ -695,19 +733,6 @@ absl::Status DesfireCard::AbortTransaction() {
     (void)SelectApplication(aid);
   }
   return s;
-}
-
-absl::StatusOr<Bytes> DesfireCard::CommitReaderId(ByteSpan reader_id) {
-  if (reader_id.size() != kReaderIdLength) return Invalid("reader id must be 16 bytes");
-  if (session_.scheme() != AuthScheme::kEv2) {
-    return apdu::WithReason(absl::FailedPreconditionError("CommitReaderID needs an EV2 session"),
-                            kReasonNotAuthenticated);
-  }
-  return Run({.ins = Ins::kCommitReaderId,
-              .data = Bytes(reader_id.begin(), reader_id.end()),
-              .command_mode = CommMode::kMac,
-              .response_mode = CommMode::kFull,
-              .response_length = kReaderIdLength});
 }
 
 absl::StatusOr<uint32_t> DesfireCard::GetFileCounters(uint8_t file_no) {

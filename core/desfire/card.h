@@ -29,6 +29,13 @@
 // commit), kUnknown when the commit was sent and its answer was lost (only the card's next
 // contact can tell; the server's ledger reconciles this).
 //
+// Transaction MAC (card_tmac.cc; tmac.h; docs/ev3.md). The card object collects the
+// Transaction MAC Input of the open transaction as the card does (every data, value and record
+// command since the last select, authentication, commit or abort; not the ISO commands, not
+// reads of a TransactionMAC file). With TxOptions::reader_id the change is followed by
+// CommitReaderID, with TxOptions::transaction_mac the commit asks for TMC ‖ TMV (option 01);
+// last_transaction_mac() then holds them with the host's TMI, for VerifyTransactionMac.
+//
 // Errors: those of Session and Channel (status.h, core/apdu/status_payload.h), plus
 //   INVALID_ARGUMENT   an argument out of range (AID > 24 bits, file number > 31, offsets and
 //                      lengths beyond 24 bits, a negative amount, an empty write), checked
@@ -59,6 +66,7 @@
 #include "core/desfire/channel.h"
 #include "core/desfire/iso_apdu.h"
 #include "core/desfire/session.h"
+#include "core/desfire/tmac.h"
 #include "core/util/bytes.h"
 
 namespace desfired::desfire {
@@ -88,6 +96,11 @@ struct TxOptions {
   // fails with that status and commit state NOT_COMMITTED. (The audit ledger writes its
   // PENDING row here: server/audit/change_recorder.h, core/ledger/ledger.h.)
   std::function<absl::Status()> before_commit = nullptr;
+  // Transaction MAC (when `commit`): `reader_id` (16 bytes; empty: none) is sent with
+  // CommitReaderID after the change and before `before_commit`; `transaction_mac` commits with
+  // option 01 (an application with a TransactionMAC file), filling last_transaction_mac().
+  Bytes reader_id = {};
+  bool transaction_mac = false;
 };
 
 class DesfireCard {
@@ -149,6 +162,10 @@ class DesfireCard {
   absl::Status CreateDataFile(const DataFileSpec& spec);
   absl::Status CreateValueFile(const ValueFileSpec& spec);
   absl::Status CreateRecordFile(const RecordFileSpec& spec);
+  // CreateTransactionMACFile (0xCE): the key and its version enciphered, so only in an
+  // authenticated session (FAILED_PRECONDITION / NOT_AUTHENTICATED otherwise); INVALID_ARGUMENT
+  // for a key that is not 16 bytes. In card_tmac.cc.
+  absl::Status CreateTransactionMacFile(const TransactionMacFileSpec& spec);
   absl::Status DeleteFile(uint8_t file_no);
 
   // --- Data -----------------------------------------------------------------------------
@@ -170,10 +187,22 @@ class DesfireCard {
                                                  uint32_t count);
   absl::Status ClearRecordFile(uint8_t file_no, TxOptions tx = {});
   absl::Status CommitTransaction();
+  // CommitTransaction with option 01 (card_tmac.cc): TMC and TMV of the transaction, with the
+  // TMI and reader id the host collected; also kept as last_transaction_mac(). The card answers
+  // PARAMETER_ERROR without a TransactionMAC file, PERMISSION_DENIED when CommitReaderID is
+  // enabled and the transaction has none; INTERNAL / PROTOCOL_ERROR for an answer that is not
+  // 12 bytes.
+  absl::StatusOr<TransactionMac> CommitTransactionMac();
   absl::Status AbortTransaction();
-  // EV2 CommitReaderID (0xC8, needs an EV2 session and a transaction MAC file): sends the
-  // 16-byte reader id and returns the previous one (TMRI), deciphered.
+  // EV2 CommitReaderID (0xC8, needs an EV2 session and a transaction MAC file; card_tmac.cc):
+  // sends the 16-byte reader id and returns EncTMRI, the previous transaction's reader id
+  // enciphered under this one's SesTMENCKey (tmac.h DecryptPreviousReaderId).
   absl::StatusOr<Bytes> CommitReaderId(ByteSpan reader_id);
+  // The Transaction MAC of the last commit that asked for it (TxOptions::transaction_mac or
+  // CommitTransactionMac); reset when the next change starts.
+  const std::optional<TransactionMac>& last_transaction_mac() const { return last_tmac_; }
+  // The Transaction MAC Input collected in the open transaction.
+  ByteSpan transaction_mac_input() const { return tmi_; }
   // EV2/EV3 GetFileCounters (0xF6): the file's SDM read counter (24 bits), enciphered reply.
   absl::StatusOr<uint32_t> GetFileCounters(uint8_t file_no);
 
@@ -215,8 +244,14 @@ class DesfireCard {
   // and write acknowledgements of non-plain files, as the data sheets list them).
   CommMode MacInEv2() const;
   absl::StatusOr<Bytes> Run(Command command);
-  // Sends `change`, then CommitTransaction when tx.commit; aborts on failure.
-  absl::Status RunChange(Command change, TxOptions tx);
+  // Sends `change` (its TMI entry `tmi_params` ‖ `tmi_data`), then CommitTransaction when
+  // tx.commit; aborts on failure.
+  absl::Status RunChange(Command change, TxOptions tx, Bytes tmi_params = {},
+                         ByteSpan tmi_data = {});
+  // Adds a command's entry to the TMI (each part zero-padded to 16 bytes; `data` when any).
+  void CollectTmi(ByteSpan params, ByteSpan data = {});
+  // Starts a new transaction on the host's side: no TMI, no reader id.
+  void ResetTransaction();
   // The commit part of RunChange for a change that was sent with status `changed`.
   absl::Status FinishChange(absl::Status changed, TxOptions tx);
   // Sends one ISO APDU and decodes the answer (iso_files.cc); an error ends the session.
@@ -234,6 +269,9 @@ class DesfireCard {
   Session session_;
   std::optional<uint32_t> selected_aid_;
   absl::flat_hash_map<uint8_t, FileSettings> settings_cache_;
+  Bytes tmi_;        // the open transaction's Transaction MAC Input
+  Bytes reader_id_;  // the TMRI CommitReaderID sent in it
+  std::optional<TransactionMac> last_tmac_;
 };
 
 }  // namespace desfired::desfire

@@ -228,6 +228,11 @@ absl::StatusOr<FileSettings> DecodeFileSettings(ByteSpan data) {
       s.current_records = LoadLe24(p + 6);
       break;
     case FileType::kTransactionMac:
+      // EV2/EV3 answer TMKeyOption ‖ TMKeyVersion (the DESFire Light adds TMCLimit).
+      if (rest >= 2) {
+        s.tmac_key_option = p[0];
+        s.tmac_key_version = p[1];
+      }
       break;
   }
   return s;

@@ -139,6 +139,11 @@ struct FileSettings {
   uint32_t current_records = 0;
   // Standard data files with FileOption bit 6 (NTAG 424 DNA, EV3, Light): SDM (sdm_settings.h).
   std::optional<SdmSettings> sdm = std::nullopt;
+  // TransactionMAC files: TMKeyOption (02: AES) and the AppTransactionMACKey's version. Their
+  // access rights' RW nibble is CommitReaderID's (a key, 0xE free, 0xF disabled), the read
+  // nibble ReadData's (TMC ‖ TMV).
+  uint8_t tmac_key_option = 0;
+  uint8_t tmac_key_version = 0;
 };
 // INTERNAL / PROTOCOL_ERROR when the reply is too short for its file type or the type is
 // unknown, or its SDM settings do not decode. Other trailing bytes (EV2 additional access
@@ -192,6 +197,16 @@ struct RecordFileSpec {
   AccessRights access;
   uint32_t record_size = 0;  // 1..0xFFFFFF
   uint32_t max_records = 0;  // cyclic: at least 2 (one is kept free for the next write)
+};
+
+// CreateTransactionMACFile (0xCE; card_tmac.cc). `access.read_write` enables CommitReaderID
+// (a key number, kAccessFree) or disables it (kAccessNever); `access.write` is unused (0xF).
+struct TransactionMacFileSpec {
+  uint8_t file_no = 0;
+  CommMode comm_mode = CommMode::kPlain;
+  AccessRights access;
+  ByteSpan key;  // the AppTransactionMACKey (AES-128), borrowed for the call
+  uint8_t key_version = 0;
 };
 
 // GetDFNames (0x6D): one entry per application with an ISO DF name.

@@ -1,6 +1,9 @@
 #include "core/desfire/tmac.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "core/apdu/status_payload.h"
+#include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
 #include "core/crypto/random.h"
 #include "core/util/status_macros.h"
@@ -51,6 +54,45 @@ Bytes TmiValueEntry(uint8_t cmd, uint8_t file_no, int32_t value) {
   const uint32_t v = static_cast<uint32_t>(value);
   for (int i = 0; i < 4; ++i) e.push_back(static_cast<uint8_t>(v >> (8 * i)));
   return e;
+}
+
+Bytes TmiIoEntry(uint8_t cmd, uint8_t file_no, uint32_t first, uint32_t second) {
+  Bytes e = {cmd, file_no};
+  for (uint32_t v : {first, second}) {
+    for (int i = 0; i < 3; ++i) e.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  return e;
+}
+
+absl::Status DecodeCommitAnswer(ByteSpan answer, TransactionMac& out) {
+  if (answer.size() != kTmcLength + kTmvLength) {
+    return apdu::ProtocolError(absl::StrFormat(
+        "CommitTransaction: TMC and TMV are 12 bytes, the card sent %d", answer.size()));
+  }
+  out.tmc = LoadLe32(answer.data());
+  out.tmv.assign(answer.begin() + kTmcLength, answer.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Bytes> DecryptPreviousReaderId(const TmacSessionKeys& keys, ByteSpan enc_tmri) {
+  if (enc_tmri.size() != kTmriLength) {
+    return absl::InvalidArgumentError("EncTMRI is one AES block (16 bytes)");
+  }
+  DESFIRED_ASSIGN_OR_RETURN(crypto::BlockCipher aes,
+                            crypto::BlockCipher::Create(crypto::KeyType::kAes128, keys.enc));
+  Bytes out(kTmriLength);
+  aes.DecryptBlock(enc_tmri.data(), out.data());
+  return out;
+}
+
+bool VerifyTransactionMac(ByteSpan tmac_key, ByteSpan uid, const TransactionMac& mac) {
+  if (mac.tmc == 0) return false;
+  absl::StatusOr<TmacSessionKeys> keys = DeriveTmacSessionKeys(tmac_key, mac.tmc - 1, uid);
+  if (!keys.ok()) return false;
+  const bool match = TmvMatches(keys->mac, mac.tmi, mac.tmv);
+  crypto::SecureWipe(MutableByteSpan(keys->mac));
+  crypto::SecureWipe(MutableByteSpan(keys->enc));
+  return match;
 }
 
 absl::StatusOr<Bytes> ComputeTmv(ByteSpan ses_tm_mac_key, ByteSpan tmi) {

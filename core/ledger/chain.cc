@@ -68,6 +68,13 @@ void AppendCanonical(const Hash& prev, const StoredRow& r, std::string* buf) {
     }
   }
   c.Bytes(AsChars(prev));
+  // Format version 2: the Transaction MAC columns, only when set (old rows hash as before).
+  if (r[Column::kTmc].type != Value::Type::kNull || !r[Column::kTmv].bytes.empty() ||
+      !r[Column::kReaderId].bytes.empty()) {
+    c.Optional(r[Column::kTmc]);
+    c.Bytes(r[Column::kTmv].bytes);
+    c.Bytes(r[Column::kReaderId].bytes);
+  }
 }
 
 }  // namespace

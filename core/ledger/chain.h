@@ -7,7 +7,9 @@
 // canonical(row) covers every column but `hash` (seq and prev_hash included), each field as an
 // 8-byte big-endian length and that many bytes: text and payload as stored, integers as 8
 // bytes big-endian two's complement, an absent optional integer as length 0, prev_hash as its
-// 32 bytes.
+// 32 bytes. The Transaction MAC columns of format version 2 (tmc, tmv, reader_id) follow
+// prev_hash only when one of them is set, so every row written before them (and every row
+// without them) hashes as it did: ledgers of version 1 verify unchanged after the migration.
 //
 //   Hash h = ChainHash(head.hash, stored_row);   // the row's `hash`, as bytes
 //   std::string hex = HashHex(h);                // as stored: 64 lower-case hex digits
@@ -38,9 +40,10 @@ std::string HashHex(const Hash& hash);
 // 64 lower-case hex digits -> 32 bytes; nullopt for anything else (upper case included).
 std::optional<Hash> ParseHashHex(absl::string_view hex);
 
-// canonical(row): the 21 fields in column order. Integer columns are read from
-// Value::integer, an optional one is absent when null, text and payload are Value::bytes;
-// the `prev_hash` and `hash` columns of `row` are not read (prev_hash is `prev`).
+// canonical(row): the 21 fields in column order (and the 3 Transaction MAC fields when set).
+// Integer columns are read from Value::integer, an optional one is absent when null, text and
+// payload are Value::bytes; the `prev_hash` and `hash` columns of `row` are not read (prev_hash is
+// `prev`).
 std::string CanonicalBytes(const Hash& prev, const StoredRow& row);
 // SHA-256(prev ‖ CanonicalBytes(prev, row)): the row's hash.
 Hash ChainHash(const Hash& prev, const StoredRow& row);

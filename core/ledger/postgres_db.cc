@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/base/internal/endian.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -15,6 +16,14 @@ namespace {
 
 // The type OIDs of the parameters (pg_type.h).
 constexpr unsigned int kInt8Oid = 20, kTextOid = 25, kByteaOid = 17;
+
+// Format version 1 -> 2: the Transaction MAC columns (docs/ledger.md); a no-op on a table that
+// has them. Rows and their hashes are untouched (chain.h: unset columns are not hashed).
+constexpr char kV2Migration[] =
+    "ALTER TABLE ledger_rows ADD COLUMN IF NOT EXISTS \"tmc\" BIGINT;\n"
+    "ALTER TABLE ledger_rows ADD COLUMN IF NOT EXISTS \"tmv\" TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE ledger_rows ADD COLUMN IF NOT EXISTS \"reader_id\" TEXT NOT NULL DEFAULT '';\n"
+    "UPDATE ledger_meta SET value = '2' WHERE key = 'format_version' AND value = '1';\n";
 
 std::string ColumnList() {
   std::vector<std::string> names;
@@ -66,7 +75,8 @@ std::string Schema() {
       "FUNCTION ledger_heads_forward();\n"
       "REVOKE ALL ON ledger_meta, ledger_rows, ledger_heads FROM PUBLIC;\n"
       "INSERT INTO ledger_meta (key, value) VALUES ('magic', '",
-      kMagic, "'), ('format_version', '", kFormatVersion, "') ON CONFLICT (key) DO NOTHING;\n");
+      kMagic, "'), ('format_version', '", kFormatVersion, "') ON CONFLICT (key) DO NOTHING;\n",
+      kV2Migration);
 }
 
 // How a value of `column` is sent: as int8, as NULL, or as its bytes (text, bytea); kBad for a
@@ -340,9 +350,11 @@ absl::Status CheckMeta(PGconn* c, const std::string& where) {
         absl::StrCat(where, " is not a central desfired ledger (no magic in ledger_meta)", fix));
   }
   if (version != std::to_string(kFormatVersion)) {
+    int v = 0;
+    const bool older = absl::SimpleAtoi(version, &v) && v < kFormatVersion;
     return absl::FailedPreconditionError(
         absl::StrCat(where, " holds a central ledger of format version ", version,
-                     "; this build reads ", kFormatVersion, " (upgrade desfired)"));
+                     "; this build reads ", kFormatVersion, older ? fix : " (upgrade desfired)"));
   }
   return absl::OkStatus();
 }

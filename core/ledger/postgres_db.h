@@ -23,7 +23,8 @@ namespace desfired::ledger::postgres {
 
 // The meta table's values: a database without them is not a central ledger.
 inline constexpr char kMagic[] = "desfired-ledger-central";
-inline constexpr int kFormatVersion = 1;
+// Version 2 added the Transaction MAC columns; Migrate brings a version-1 database to it.
+inline constexpr int kFormatVersion = 2;
 // "\"seq\", \"time\", ..., \"hash\"": the row columns of `ledger_rows`, in Column order.
 const std::string& Columns();
 

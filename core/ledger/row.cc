@@ -21,10 +21,11 @@ constexpr EnumRow<Value::Type, absl::string_view> kTypeNames[] = {
 };
 
 constexpr absl::string_view kColumnNames[kColumnCount] = {
-    "seq",          "time",        "event",     "request_id", "request_hash", "caller",
-    "method",       "uid",         "reader",    "aid",        "file_no",      "amount",
-    "value_before", "value_after", "outcome",   "reason",     "commit_state", "detail",
-    "payload",      "pending_seq", "prev_hash", "hash"};
+    "seq",       "time",         "event",        "request_id",  "request_hash",
+    "caller",    "method",       "uid",          "reader",      "aid",
+    "file_no",   "amount",       "value_before", "value_after", "outcome",
+    "reason",    "commit_state", "detail",       "payload",     "pending_seq",
+    "prev_hash", "hash",         "tmc",          "tmv",         "reader_id"};
 
 // The columns that hold a Row field as it is (time, event and payload are converted apart).
 template <typename T>
@@ -46,6 +47,8 @@ constexpr FieldColumn<std::string> kTextFields[] = {
     {Column::kDetail, &Row::detail},
     {Column::kPrevHash, &Row::prev_hash},
     {Column::kHash, &Row::hash},
+    {Column::kTmv, &Row::tmv},
+    {Column::kReaderId, &Row::reader_id},
 };
 
 constexpr FieldColumn<int64_t> kIntegerFields[] = {
@@ -59,6 +62,7 @@ constexpr FieldColumn<std::optional<int64_t>> kOptionalFields[] = {
     {Column::kAmount, &Row::amount},
     {Column::kValueBefore, &Row::value_before},
     {Column::kValueAfter, &Row::value_after},
+    {Column::kTmc, &Row::tmc},
 };
 
 }  // namespace
@@ -130,6 +134,7 @@ ColumnKind KindOf(Column column) {
     case Column::kAmount:
     case Column::kValueBefore:
     case Column::kValueAfter:
+    case Column::kTmc:
       return ColumnKind::kOptionalInteger;
     case Column::kPayload:
       return ColumnKind::kBytes;

@@ -1,5 +1,5 @@
 // A ledger row: its events, its typed form (Row, what the Ledger appends and returns) and its
-// stored form (StoredRow: the 22 columns of docs/ledger.md as a backend keeps them, malformed
+// stored form (StoredRow: the 25 columns of docs/ledger.md as a backend keeps them, malformed
 // or not). The conversions between the two, and the column list that the schema, the chain,
 // verify and export share.
 //
@@ -72,6 +72,12 @@ struct Row {
   int64_t pending_seq = 0;
   std::string prev_hash;  // set by Append: hex
   std::string hash;       // set by Append: hex
+  // Transaction MAC (format version 2; docs/ev3.md): DONE rows of a change committed with the
+  // card's Transaction MAC carry its counter and value (hex); PENDING and DONE rows the reader
+  // id the change committed with CommitReaderID (hex). Absent / empty otherwise.
+  std::optional<int64_t> tmc;
+  std::string tmv;
+  std::string reader_id;
 };
 
 // The `time` column: RFC 3339 UTC with exactly 6 fractional digits
@@ -81,7 +87,9 @@ std::optional<absl::Time> ParseLedgerTime(absl::string_view text);
 
 // ---- The stored form ---------------------------------------------------------------------------
 
-// The columns, in canonical order (docs/ledger.md, "The table"): `hash` last.
+// The columns, in canonical order (docs/ledger.md, "The table"): `hash` after the 21 of format
+// version 1, then the Transaction MAC columns of version 2 (in the chain only when set:
+// chain.h).
 enum class Column : int {
   kSeq,
   kTime,
@@ -105,8 +113,13 @@ enum class Column : int {
   kPendingSeq,
   kPrevHash,
   kHash,
+  kTmc,
+  kTmv,
+  kReaderId,
 };
-inline constexpr int kColumnCount = 22;
+inline constexpr int kColumnCount = 25;
+// The columns of format version 1 (seq .. hash).
+inline constexpr int kColumnCountV1 = 22;
 
 // "seq", "time", ..., "hash": the column's name in the schema and in exports.
 absl::string_view ColumnName(Column column);
@@ -114,7 +127,7 @@ absl::string_view ColumnName(Column column);
 // What a column holds when a row is well-formed.
 enum class ColumnKind {
   kInteger,          // seq, aid, file_no, pending_seq
-  kOptionalInteger,  // amount, value_before, value_after: an integer or null
+  kOptionalInteger,  // amount, value_before, value_after, tmc: an integer or null
   kText,             // time, event, the strings, prev_hash, hash
   kBytes,            // payload
 };

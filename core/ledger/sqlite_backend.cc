@@ -28,8 +28,8 @@ using sqlite::ResetOnExit;
 using sqlite::Stmt;
 
 // The newest row of a request_id (Latest, LatestInFile).
-absl::StatusOr<Stmt> PrepareLatest(sqlite3* db) {
-  return Prepare(db, absl::StrCat("SELECT ", sqlite::kColumns,
+absl::StatusOr<Stmt> PrepareLatest(sqlite3* db, int64_t version = sqlite::kFormatVersion) {
+  return Prepare(db, absl::StrCat("SELECT ", sqlite::SelectColumns(version),
                                   " FROM ledger WHERE request_id = ?1 ORDER BY seq DESC LIMIT 1"));
 }
 
@@ -69,7 +69,10 @@ class SqliteCursor final : public RowCursor {
 // so that the snapshot is the state of that moment.
 class SqliteSnapshot final : public Snapshot {
  public:
-  SqliteSnapshot(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)) {}
+  // `version`: the file's format version (a version-1 file is read with the Transaction MAC
+  // columns absent).
+  SqliteSnapshot(std::string path, Db db, int64_t version)
+      : path_(std::move(path)), db_(std::move(db)), columns_(sqlite::SelectColumns(version)) {}
   ~SqliteSnapshot() override {
     if (!sqlite3_get_autocommit(db_.get())) Exec(db_.get(), "COMMIT");
   }
@@ -132,14 +135,14 @@ class SqliteSnapshot final : public Snapshot {
   absl::StatusOr<std::unique_ptr<RowCursor>> Cursor(absl::string_view tail, int64_t arg) {
     if (!Begin()) return absl::UnavailableError(DbError(db_.get()));
     DESFIRED_ASSIGN_OR_RETURN(
-        Stmt stmt,
-        Prepare(db_.get(), absl::StrCat("SELECT ", sqlite::kColumns, " FROM ledger ", tail)));
+        Stmt stmt, Prepare(db_.get(), absl::StrCat("SELECT ", columns_, " FROM ledger ", tail)));
     if (sqlite3_bind_parameter_count(stmt.get()) > 0) sqlite3_bind_int64(stmt.get(), 1, arg);
     return std::unique_ptr<RowCursor>(new SqliteCursor(db_.get(), std::move(stmt)));
   }
 
   const std::string path_;
   Db db_;
+  const std::string columns_;
 };
 
 }  // namespace
@@ -246,13 +249,15 @@ struct SqliteBackend::Impl {
                               sqlite::OpenDb(path, SQLITE_OPEN_READWRITE, options.busy_timeout));
     sqlite3* w = db.get();
     bool empty = false;
-    DESFIRED_RETURN_IF_ERROR(sqlite::CheckMeta(w, path, &empty));
+    int64_t version = sqlite::kFormatVersion;
+    DESFIRED_RETURN_IF_ERROR(sqlite::CheckMeta(w, path, &empty, &version));
     // WAL: readers (verify, export) do not block appends. FULL: a commit is on disk when it
     // returns (in WAL mode NORMAL would only be crash-safe, not durable).
     if (!Exec(w, "PRAGMA journal_mode=WAL") || !Exec(w, "PRAGMA synchronous=FULL")) {
       return absl::UnavailableError(absl::StrCat("cannot set up ledger ", path, ": ", DbError(w)));
     }
     if (empty) DESFIRED_RETURN_IF_ERROR(CreateSchema(w));
+    if (!empty) DESFIRED_RETURN_IF_ERROR(sqlite::Migrate(w, path, version));
 
     DESFIRED_ASSIGN_OR_RETURN(begin, Prepare(w, "BEGIN IMMEDIATE"));
     DESFIRED_ASSIGN_OR_RETURN(commit, Prepare(w, "COMMIT"));
@@ -260,7 +265,8 @@ struct SqliteBackend::Impl {
     DESFIRED_ASSIGN_OR_RETURN(
         insert, Prepare(w, absl::StrCat("INSERT INTO ledger (", sqlite::kColumns,
                                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                                        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)")));
+                                        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+                                        "?23, ?24, ?25)")));
     // Moves the head only from the one the caller knows: a file changed under us fails here.
     DESFIRED_ASSIGN_OR_RETURN(update_head, Prepare(w,
                                                    "UPDATE chain_head SET seq = ?1, hash = ?2 "
@@ -336,14 +342,16 @@ absl::StatusOr<std::unique_ptr<SqliteBackend>> SqliteBackend::Open(const std::st
 }
 
 absl::StatusOr<std::unique_ptr<Snapshot>> SqliteBackend::OpenFile(const std::string& path) {
-  DESFIRED_ASSIGN_OR_RETURN(Db db, sqlite::OpenReadOnly(path));
-  return std::unique_ptr<Snapshot>(new SqliteSnapshot(path, std::move(db)));
+  int64_t version = sqlite::kFormatVersion;
+  DESFIRED_ASSIGN_OR_RETURN(Db db, sqlite::OpenReadOnly(path, &version));
+  return std::unique_ptr<Snapshot>(new SqliteSnapshot(path, std::move(db), version));
 }
 
 absl::StatusOr<std::optional<StoredRow>> SqliteBackend::LatestInFile(const std::string& path,
                                                                      absl::string_view request_id) {
-  DESFIRED_ASSIGN_OR_RETURN(Db db, sqlite::OpenReadOnly(path));
-  DESFIRED_ASSIGN_OR_RETURN(Stmt latest, PrepareLatest(db.get()));
+  int64_t version = sqlite::kFormatVersion;
+  DESFIRED_ASSIGN_OR_RETURN(Db db, sqlite::OpenReadOnly(path, &version));
+  DESFIRED_ASSIGN_OR_RETURN(Stmt latest, PrepareLatest(db.get(), version));
   return StepLatest(latest.get(), db.get(), path, request_id);
 }
 

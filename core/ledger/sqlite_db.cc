@@ -39,7 +39,10 @@ CREATE TABLE ledger (
   payload      BLOB NOT NULL,
   pending_seq  INTEGER NOT NULL,
   prev_hash    TEXT NOT NULL,
-  hash         TEXT NOT NULL
+  hash         TEXT NOT NULL,
+  tmc          INTEGER,
+  tmv          TEXT NOT NULL DEFAULT '',
+  reader_id    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX ledger_request_id ON ledger (request_id);
 CREATE INDEX ledger_pending_seq ON ledger (pending_seq) WHERE pending_seq != 0;
@@ -54,7 +57,20 @@ CREATE TABLE chain_head (
 const char kColumns[] =
     "seq, time, event, request_id, request_hash, caller, method, uid, reader, aid, file_no, "
     "amount, value_before, value_after, outcome, reason, commit_state, detail, payload, "
-    "pending_seq, prev_hash, hash";
+    "pending_seq, prev_hash, hash, tmc, tmv, reader_id";
+
+// What version 1 lacks (the Transaction MAC columns), as SELECT expressions and as columns.
+constexpr char kV1Select[] =
+    "seq, time, event, request_id, request_hash, caller, method, uid, reader, aid, file_no, "
+    "amount, value_before, value_after, outcome, reason, commit_state, detail, payload, "
+    "pending_seq, prev_hash, hash, NULL, '', ''";
+constexpr char kV2Migration[] =
+    "ALTER TABLE ledger ADD COLUMN tmc INTEGER;"
+    "ALTER TABLE ledger ADD COLUMN tmv TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE ledger ADD COLUMN reader_id TEXT NOT NULL DEFAULT '';"
+    "UPDATE meta SET value = '2' WHERE key = 'format_version';";
+
+std::string SelectColumns(int64_t version) { return version < 2 ? kV1Select : kColumns; }
 
 std::string DbError(sqlite3* db) {
   return absl::StrCat(sqlite3_errmsg(db), " (SQLite code ", sqlite3_extended_errcode(db), ")");
@@ -159,8 +175,9 @@ absl::Status NotALedger(const std::string& path, absl::string_view why) {
       absl::StrCat("ledger ", path, " is not a desfired ledger: ", why));
 }
 
-absl::Status CheckMeta(sqlite3* db, const std::string& path, bool* empty) {
+absl::Status CheckMeta(sqlite3* db, const std::string& path, bool* empty, int64_t* version_out) {
   *empty = false;
+  if (version_out != nullptr) *version_out = kFormatVersion;
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema", -1, &raw, nullptr) !=
       SQLITE_OK) {
@@ -200,10 +217,30 @@ absl::Status CheckMeta(sqlite3* db, const std::string& path, bool* empty) {
                                                       "; this build reads version ", kFormatVersion,
                                                       " (upgrade desfired)"));
   }
+  if (version_out != nullptr) *version_out = v;
   return absl::OkStatus();
 }
 
-absl::StatusOr<Db> OpenReadOnly(const std::string& path) {
+absl::Status Migrate(sqlite3* db, const std::string& path, int64_t version) {
+  if (version >= kFormatVersion) return absl::OkStatus();
+  if (!Exec(db, "BEGIN IMMEDIATE")) {
+    return absl::UnavailableError(absl::StrCat("cannot migrate ledger ", path, ": ", DbError(db)));
+  }
+  bool empty = false;
+  int64_t now = 0;
+  absl::Status s = CheckMeta(db, path, &empty, &now);  // another process may have migrated it
+  if (s.ok() && now < 2 && !Exec(db, kV2Migration)) {
+    s = absl::UnavailableError(
+        absl::StrCat("cannot migrate ledger ", path, " to format version 2: ", DbError(db)));
+  }
+  if (s.ok() && !Exec(db, "COMMIT")) {
+    s = absl::UnavailableError(absl::StrCat("cannot migrate ledger ", path, ": ", DbError(db)));
+  }
+  if (!s.ok() && !sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK");
+  return s;
+}
+
+absl::StatusOr<Db> OpenReadOnly(const std::string& path, int64_t* version) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
@@ -217,7 +254,7 @@ absl::StatusOr<Db> OpenReadOnly(const std::string& path) {
   }
   DESFIRED_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY));
   bool empty = false;
-  if (absl::Status s = CheckMeta(db.get(), path, &empty); !s.ok()) return s;
+  if (absl::Status s = CheckMeta(db.get(), path, &empty, version); !s.ok()) return s;
   if (empty) return NotALedger(path, "it is empty");
   return db;
 }

@@ -25,12 +25,17 @@ namespace desfired::ledger::sqlite {
 
 // The meta table's values: a file without them is not a ledger.
 inline constexpr char kMagic[] = "desfired-ledger";
-inline constexpr int64_t kFormatVersion = 1;
+// Version 2 added the Transaction MAC columns (tmc, tmv, reader_id): a writer migrates a
+// version-1 file when it opens it (Migrate), a reader reads one with them absent.
+inline constexpr int64_t kFormatVersion = 2;
 
-// The schema (docs/ledger.md). Columns of `ledger` are in canonical order, `hash` last.
+// The schema (docs/ledger.md). Columns of `ledger` are in Column order.
 extern const char kSchema[];
-// "seq, time, ..., hash": every column of `ledger`, in Column order.
+// "seq, time, ..., hash, tmc, tmv, reader_id": every column of `ledger`, in Column order.
 extern const char kColumns[];
+// The SELECT list of every Column for a file of format `version` (version 1: the Transaction MAC
+// columns as NULL, '' and '').
+std::string SelectColumns(int64_t version);
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -90,12 +95,20 @@ absl::Status NotALedger(const std::string& path, absl::string_view why);
 // reads. `*empty` is set (and OK returned) when the database has no tables at all.
 // FAILED_PRECONDITION when it is not a ledger or is of a newer version, UNAVAILABLE when it
 // cannot be read.
-absl::Status CheckMeta(sqlite3* db, const std::string& path, bool* empty);
+// `*version` (when given) gets the file's format version (kFormatVersion for an empty one).
+absl::Status CheckMeta(sqlite3* db, const std::string& path, bool* empty,
+                       int64_t* version = nullptr);
+
+// Brings a ledger of format `version` to kFormatVersion in one transaction (version 1: adds the
+// Transaction MAC columns and sets format_version 2; rows and hashes are untouched). Nothing to
+// do for the current version. UNAVAILABLE when the file cannot be written.
+absl::Status Migrate(sqlite3* db, const std::string& path, int64_t version);
 
 // Opens an existing ledger read-only (no lock, nothing created): NOT_FOUND / PERMISSION_DENIED
 // / UNAVAILABLE when it cannot be opened, FAILED_PRECONDITION when it is not a regular file or
 // not a ledger (an empty file included).
-absl::StatusOr<Db> OpenReadOnly(const std::string& path);
+// `*version` (when given) gets the file's format version, for SelectColumns.
+absl::StatusOr<Db> OpenReadOnly(const std::string& path, int64_t* version = nullptr);
 
 }  // namespace desfired::ledger::sqlite
 

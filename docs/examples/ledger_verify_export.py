@@ -23,6 +23,9 @@ FIELDS = [
     ("reason", "text"), ("commit_state", "text"), ("detail", "text"), ("payload", "hex"),
     ("pending_seq", "int"), ("prev_hash", "hex"),
 ]
+# Format version 2: the Transaction MAC columns, hashed after prev_hash only when one is set
+# (rows without them, and every row of a version-1 ledger, hash as before).
+TMAC_FIELDS = [("tmc", "optional"), ("tmv", "text"), ("reader_id", "text")]
 
 
 def field(b: bytes) -> bytes:
@@ -57,6 +60,10 @@ def main() -> int:
             print(f"row {seq}: prev_hash is not the previous row's hash")
             return 1
         canonical = b"".join(encode(kind, row[name]) for name, kind in FIELDS)
+        tmac = [(kind, row.get(name, None if kind == "optional" else ""))
+                for name, kind in TMAC_FIELDS]
+        if any(value not in (None, "") for _, value in tmac):
+            canonical += b"".join(encode(kind, value) for kind, value in tmac)
         digest = hashlib.sha256(prev + canonical).hexdigest()
         if digest != row["hash"]:
             print(f"row {seq}: hash mismatch (computed {digest}, stored {row['hash']})")

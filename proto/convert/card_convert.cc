@@ -128,6 +128,8 @@ void FileSettingsToProto(const desfire::FileSettings& in, v1::FileSettings* out)
     record->set_record_size(in.record_size);
     record->set_max_records(in.max_records);
     record->set_current_records(in.current_records);
+  } else if (in.type == FileType::kTransactionMac) {
+    out->mutable_transaction_mac()->set_key_version(in.tmac_key_version);
   }
 }
 
@@ -185,6 +187,7 @@ std::optional<desfire::FileSettings> FileSettingsFromProto(const v1::FileSetting
   out.max_records = in.record().max_records();
   out.current_records = in.record().current_records();
   if (in.has_sdm()) out.sdm = SdmSettingsFromProto(in.sdm());
+  out.tmac_key_version = static_cast<uint8_t>(in.transaction_mac().key_version());
   return out;
 }
 

@@ -340,25 +340,32 @@ class Client:
         return self.call("GetValue", request).value
 
     def _value_change(self, method, request_type, reader, aid, file_no, amount, key_name,
-                      key_no, request_id, expected_uid):
+                      key_no, request_id, expected_uid, tmac_key=None, reader_id=None):
         request = request_type(target=_target(reader, expected_uid), aid=aid, file_no=file_no,
                                auth=_auth(key_name, key_no), amount=amount,
                                request_id=request_id or "")
+        if tmac_key or reader_id:
+            request.transaction_mac.key_name = tmac_key or ""
+            request.transaction_mac.reader_id = reader_id or b""
         return self.change(method, request).change
 
     def debit(self, reader, aid, file_no, amount, key_name, key_no=0, request_id=None,
-              expected_uid=None):
+              expected_uid=None, tmac_key=None, reader_id=None):
         """Subtracts `amount`, committed; returns the desfired.v1.ValueChange (committed,
         replayed, value_before, value_after). Not enough value: DesfiredError OUT_OF_RANGE /
-        INSUFFICIENT_VALUE."""
+        INSUFFICIENT_VALUE. Transaction MAC (docs/ev3.md): `reader_id` (16 bytes) is committed
+        with CommitReaderID; with `tmac_key` (a key name of the server's store) the change's
+        transaction_mac holds TMC, TMV and whether the server verified the TMV."""
         return self._value_change("Debit", card_pb2.DebitRequest, reader, aid, file_no, amount,
-                                  key_name, key_no, request_id, expected_uid)
+                                  key_name, key_no, request_id, expected_uid, tmac_key,
+                                  reader_id)
 
     def credit(self, reader, aid, file_no, amount, key_name, key_no=0, request_id=None,
-               expected_uid=None):
-        """Adds `amount`, committed; returns the ValueChange."""
+               expected_uid=None, tmac_key=None, reader_id=None):
+        """Adds `amount`, committed; returns the ValueChange (Transaction MAC: see debit)."""
         return self._value_change("Credit", card_pb2.CreditRequest, reader, aid, file_no,
-                                  amount, key_name, key_no, request_id, expected_uid)
+                                  amount, key_name, key_no, request_id, expected_uid, tmac_key,
+                                  reader_id)
 
     def limited_credit(self, reader, aid, file_no, amount, key_name, key_no=0, request_id=None,
                        expected_uid=None):

@@ -229,9 +229,11 @@ class FakeCards(card_pb2_grpc.CardServiceServicer):
         self.errors = []
         self.request_ids = []
         self.authorization = []
+        self.transaction_macs = []
 
     def Debit(self, request, context):
         self.request_ids.append(request.request_id)
+        self.transaction_macs.append(request.transaction_mac)
         self.authorization.append(dict(context.invocation_metadata()).get("authorization"))
         if self.errors:
             code, reason, metadata = self.errors.pop(0)
@@ -280,6 +282,15 @@ class RetryTest(FakeServerTest):
         self.assertEqual(len(self.fake.request_ids), 3)
         self.assertEqual(len(set(self.fake.request_ids)), 1)
         self.assertEqual(len(self.fake.request_ids[0]), 36)
+
+    def test_debit_sends_the_transaction_mac_request(self):
+        client = self.connect()
+        client.debit("R", AID, 1, 1, key_name="k", tmac_key="tmac", reader_id=b"\x28" * 16)
+        client.debit("R", AID, 1, 1, key_name="k")
+        self.assertEqual(self.fake.transaction_macs[0].key_name, "tmac")
+        self.assertEqual(self.fake.transaction_macs[0].reader_id, b"\x28" * 16)
+        self.assertEqual(self.fake.transaction_macs[1].key_name, "")
+        self.assertEqual(self.fake.transaction_macs[1].reader_id, b"")
 
     def test_retries_run_out_with_the_last_error(self):
         self.fake.errors = [(grpc.StatusCode.UNAVAILABLE, "CARD_REMOVED",

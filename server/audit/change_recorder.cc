@@ -112,6 +112,7 @@ ledger::Row SettlingRow(const ledger::Row& pending) {
   row.file_no = pending.file_no;
   row.amount = pending.amount;
   row.value_before = pending.value_before;
+  row.reader_id = pending.reader_id;
   row.pending_seq = pending.seq;
   return row;
 }
@@ -215,6 +216,7 @@ ledger::Row ChangeAttempt::RowOf(ledger::Event event, const cardops::CardContext
   row.aid = request_.aid;
   row.file_no = request_.file_no;
   row.amount = request_.amount;
+  row.reader_id = request_.reader_id;
   return row;
 }
 
@@ -259,6 +261,10 @@ void ChangeAttempt::Done(const cardops::CardContext* ctx, const absl::Status& st
       if (change->has_value_before()) row.value_before = change->value_before();
       if (change->has_value_after()) row.value_after = change->value_after();
       if (!change->committed()) row.commit_state = "NOT_COMMITTED";
+      if (change->has_transaction_mac()) {
+        row.tmc = change->transaction_mac().tmc();
+        row.tmv = HexEncode(AsBytes(change->transaction_mac().tmv()));
+      }
     }
   } else {
     row.outcome = std::string(absl::StatusCodeToString(status.code()));

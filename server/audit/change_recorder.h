@@ -69,6 +69,7 @@ struct ChangeRequest {
   std::optional<int64_t> amount;
   std::string request_hash;  // RequestHash()
   std::string payload;       // the serialized request (what settling needs)
+  std::string reader_id;     // hex: the reader id the change commits (Transaction MAC)
 };
 
 // Hex SHA-256 over the method name and the request's deterministic serialization with
@@ -98,7 +99,8 @@ class ChangeAttempt {
   // Records the outcome (once; later calls do nothing). `response` is the serialized response
   // of a successful call. Nothing is recorded while an earlier attempt is unsettled (its
   // PENDING row must stay the request's newest) or after SettleEarlier returned a replay.
-  // `change`: a value change's outcome (its values go in the row's columns).
+  // `change`: a value change's outcome (its values, and its Transaction MAC's TMC and TMV, go
+  // in the row's columns).
   void Done(const cardops::CardContext* ctx, const absl::Status& status,
             const std::string& response, const v1::ValueChange* change = nullptr);
   // The call ended with `status` and this attempt did not get to the change (no card on the

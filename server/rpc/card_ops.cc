@@ -69,6 +69,8 @@ template <typename Request>
 cardops::ValueChangeRequest ValueChangeOf(const Request& r) {
   auto out = CoreRequest<cardops::ValueChangeRequest>(r);
   out.amount = r.amount();
+  out.tmac.key_name = r.transaction_mac().key_name();
+  out.tmac.reader_id = BytesOf(r.transaction_mac().reader_id());
   return out;
 }
 
@@ -77,6 +79,14 @@ void ValueChangeToProto(const cardops::ValueChange& in, v1::ValueChange* out) {
   if (in.value_before.has_value()) out->set_value_before(*in.value_before);
   if (in.value_after.has_value()) out->set_value_after(*in.value_after);
   out->set_value_after_derived(in.value_after_derived);
+  if (in.transaction_mac.has_value()) {
+    v1::TransactionMac* mac = out->mutable_transaction_mac();
+    mac->set_tmc(in.transaction_mac->tmc);
+    mac->set_tmv(AsString(in.transaction_mac->tmv));
+    mac->set_reader_id(AsString(in.transaction_mac->reader_id));
+    mac->set_verified(in.transaction_mac->verified);
+    mac->set_unverified_reason(in.transaction_mac->unverified_reason);
+  }
 }
 
 // A value change in the response type `Response` (which has a `change`).
@@ -330,6 +340,7 @@ absl::StatusOr<v1::CreateFileResponse> CreateFile(CardContext& ctx,
   create.settings = *std::move(settings);
   create.iso_file_id = iso;
   create.initial_value = request.initial_value();
+  create.tmac_key_name = request.settings().transaction_mac().key_name();
   return EmptyResponse<v1::CreateFileResponse>(cardops::CreateFile(ctx, create));
 }
 

@@ -98,6 +98,9 @@ ChangeRequest MakeChange(absl::string_view method, std::string caller, const Req
   if constexpr (requires { r.aid(); }) c.aid = r.aid();
   if constexpr (requires { r.file_no(); }) c.file_no = r.file_no();
   if constexpr (requires { r.amount(); }) c.amount = r.amount();
+  if constexpr (requires { r.transaction_mac(); }) {
+    c.reader_id = HexEncode(AsBytes(r.transaction_mac().reader_id()));
+  }
   c.request_hash = RequestHash(method, r);
   c.payload = r.SerializeAsString();
   return c;

@@ -202,6 +202,13 @@ absl::Status CheckValueChange(const Request& request) {
   DESFIRED_RETURN_IF_ERROR(CheckFileCall(request));
   DESFIRED_RETURN_IF_ERROR(CheckAmount(request.amount()));
   DESFIRED_RETURN_IF_ERROR(CheckCommMode(request.communication_mode()));
+  const v1::TransactionMacRequest& tmac = request.transaction_mac();
+  if (!tmac.reader_id().empty() && tmac.reader_id().size() != 16) {
+    return InvalidFieldError("transaction_mac.reader_id", "a reader id is 16 bytes");
+  }
+  if ((!tmac.key_name().empty() || !tmac.reader_id().empty()) && request.defer_commit()) {
+    return InvalidFieldError("transaction_mac", "a Transaction MAC needs the commit");
+  }
   return CheckRequestId(request.request_id());
 }
 
@@ -249,6 +256,8 @@ std::optional<v1::FileSettings::TypeSettingsCase> TypeSettingsFor(v1::FileType t
     case v1::FILE_TYPE_LINEAR_RECORD:
     case v1::FILE_TYPE_CYCLIC_RECORD:
       return v1::FileSettings::kRecord;
+    case v1::FILE_TYPE_TRANSACTION_MAC:
+      return v1::FileSettings::kTransactionMac;
     default:
       return std::nullopt;
   }
@@ -296,6 +305,19 @@ absl::Status CheckTypeSettings(const v1::CreateFileRequest& request) {
       }
       return absl::OkStatus();
     }
+    case v1::FileSettings::kTransactionMac:
+      if (s.transaction_mac().key_name().empty()) {
+        return InvalidFieldError("settings.transaction_mac.key_name",
+                                 "a TransactionMAC file needs its key's name");
+      }
+      if (s.transaction_mac().key_version() > 0xFF) {
+        return InvalidFieldError("settings.transaction_mac.key_version",
+                                 "the key version must be 0..255");
+      }
+      if (request.has_iso_file_id()) {
+        return InvalidFieldError("iso_file_id", "a TransactionMAC file has no ISO file id");
+      }
+      return absl::OkStatus();
     case v1::FileSettings::TYPE_SETTINGS_NOT_SET:
       break;
   }
@@ -305,10 +327,6 @@ absl::Status CheckTypeSettings(const v1::CreateFileRequest& request) {
 absl::Status CheckCreateFileSettings(const v1::CreateFileRequest& request) {
   if (!request.has_settings()) return InvalidFieldError("settings", "file settings are required");
   const v1::FileSettings& s = request.settings();
-  if (s.file_type() == v1::FILE_TYPE_TRANSACTION_MAC) {
-    return InvalidFieldError("settings.file_type",
-                             "CreateFile does not create transaction MAC files");
-  }
   const std::optional<v1::FileSettings::TypeSettingsCase> want = TypeSettingsFor(s.file_type());
   if (!want.has_value()) return InvalidFieldError("settings.file_type", "a file type is required");
   if (s.communication_mode() == v1::COMMUNICATION_MODE_UNSPECIFIED ||
@@ -322,7 +340,9 @@ absl::Status CheckCreateFileSettings(const v1::CreateFileRequest& request) {
   if (s.type_settings_case() != *want) {
     const absl::string_view field = *want == v1::FileSettings::kData    ? "settings.data"
                                     : *want == v1::FileSettings::kValue ? "settings.value"
-                                                                        : "settings.record";
+                                    : *want == v1::FileSettings::kRecord
+                                        ? "settings.record"
+                                        : "settings.transaction_mac";
     return InvalidFieldError(field, absl::StrCat(v1::FileType_Name(s.file_type()), " needs ", field,
                                                  " (and no other type settings)"));
   }

@@ -9,8 +9,10 @@
 // CreateApplication (the card level: `aid` is the application to create) and DeleteApplication
 // (the card level first, then the application: both are listed). GetCardInfo, ListApplications
 // and FormatCard work at the card level. ChangeKey also presents new_key_name, and old_key_name
-// when key_number differs from auth.key_number, as key `key_number` of `aid`. An empty key name
-// presents nothing.
+// when key_number differs from auth.key_number, as key `key_number` of `aid`. A Transaction MAC
+// key (Credit / Debit / LimitedCredit transaction_mac.key_name, CreateFile
+// settings.transaction_mac.key_name) is presented on `aid` as kTmacKeySlot (no key number of the
+// application: its use is the method's, write or change). An empty key name presents nothing.
 //
 // Thread-safe: pure functions.
 #ifndef DESFIRED_SERVER_RPC_PRESENTED_KEYS_H_
@@ -25,6 +27,9 @@
 #include "server/rpc/hooks.h"
 
 namespace desfired::server {
+
+// The key number a Transaction MAC key is presented as (docs/ev3.md).
+inline constexpr uint8_t kTmacKeySlot = 0x0F;
 
 template <typename Request>
 std::vector<KeyPresentation> PresentedKeys(const Request& r) {
@@ -49,6 +54,15 @@ std::vector<KeyPresentation> PresentedKeys(const Request& r) {
       if (!r.old_key_name().empty() && r.key_number() != r.auth().key_number()) {
         out.push_back({r.old_key_name(), aid, changed});
       }
+    }
+    if constexpr (requires { r.transaction_mac(); }) {
+      if (!r.transaction_mac().key_name().empty()) {
+        out.push_back({r.transaction_mac().key_name(), aid, kTmacKeySlot});
+      }
+    }
+    if constexpr (std::is_same_v<Request, v1::CreateFileRequest>) {
+      const std::string& tmac = r.settings().transaction_mac().key_name();
+      if (!tmac.empty()) out.push_back({tmac, aid, kTmacKeySlot});
     }
     return out;
   }

@@ -39,6 +39,7 @@ constexpr FieldLimit kLimits[] = {
     {.field = "mac", .max_bytes = kMaxSunFieldChars},
     {.field = "enc_file_data", .max_bytes = kMaxSunDataChars},
     {.field = "mac_input", .max_bytes = kMaxSunDataChars},
+    {.field = "reader_id", .max_bytes = kMaxReaderIdBytes},
 };
 
 // One field from the request down to the one at fault, and the element of a repeated one.

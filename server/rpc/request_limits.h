@@ -47,6 +47,8 @@ inline constexpr size_t kMaxUidBytes = 10;
 // KeyRef.key_name, ChangeKeyRequest.new_key_name / old_key_name: the key store's names
 // (core/keys/key_store.h: 1..64 letters, digits, '_', '-', '.').
 inline constexpr size_t kMaxKeyNameBytes = 64;
+// TransactionMacRequest.reader_id: a reader id (TMRI) has 16 bytes (docs/ev3.md).
+inline constexpr size_t kMaxReaderIdBytes = 16;
 // request_id of every change: up to 128 printable ASCII characters.
 inline constexpr size_t kMaxRequestIdBytes = 128;
 // page_token: what next_page_token held (core/cardops/paging.h).

@@ -44,6 +44,8 @@ bool IsKnownIns(uint8_t b) {
     case Ins::kCreateValueFile:
     case Ins::kCreateLinearRecordFile:
     case Ins::kCreateCyclicRecordFile:
+    case Ins::kCreateTransactionMacFile:
+    case Ins::kCommitReaderId:
     case Ins::kDeleteFile:
     case Ins::kReadData:
     case Ins::kReadDataIsoChained:
@@ -216,8 +218,9 @@ Card::Frame Card::Emit(Ins ins, ByteSpan data, Result r) {
   }
   size_t chunk = kMaxResponseFrameData;
   if (!r.raw) {
-    const bool full =
-        r.protection == RespProtection::kFull || r.protection == RespProtection::kFullPad80;
+    const bool full = r.protection == RespProtection::kFull ||
+                      r.protection == RespProtection::kFullPad80 ||
+                      r.protection == RespProtection::kFullNoPad;
     if (full && channel_.authenticated()) {
       const size_t bs = channel_.block_size();
       chunk = kMaxResponseFrameData / bs * bs;
@@ -302,6 +305,10 @@ Card::Result Card::Dispatch(Ins ins, ByteSpan data) {
     case Ins::kCreateLinearRecordFile:
     case Ins::kCreateCyclicRecordFile:
       return CreateFile(ins, data);
+    case Ins::kCreateTransactionMacFile:
+      return CreateTransactionMacFile(ins, data);
+    case Ins::kCommitReaderId:
+      return CommitReaderId(ins, data);
     case Ins::kDeleteFile:
       return DeleteFile(ins, data);
     case Ins::kReadData:
@@ -351,6 +358,8 @@ const Key* Card::FindKey(uint8_t key_no) {
 }
 
 void Card::AbortTransaction() {
+  tmi_.clear();
+  tmri_cur_.reset();
   Application* app = CurrentApp();
   if (!app) return;
   for (File& f : app->files) {
@@ -445,9 +454,11 @@ Sw Card::FileOfCommand(ByteSpan data, File*& f) {
 
 Sw Card::UnwrapRead(Ins ins, ByteSpan data, const File& f, uint8_t& comm, Bytes& header) {
   comm = kCommPlain;
-  if (Sw sw = CheckFileAccess(f, {f.access.read, f.access.read_write}, comm); sw != Sw::kOk) {
-    return sw;
-  }
+  // A TransactionMAC file's RW nibble is CommitReaderID's right, not a read right.
+  const Sw access = f.type == FileType::kTransactionMac
+                        ? CheckFileAccess(f, {f.access.read}, comm)
+                        : CheckFileAccess(f, {f.access.read, f.access.read_write}, comm);
+  if (access != Sw::kOk) return access;
   header.assign(data.begin(), data.end());
   if (Sw sw = channel_.UnwrapCommand(static_cast<uint8_t>(ins), ReadRequestProtection(comm), {},
                                      header);

@@ -20,7 +20,10 @@
 // Behaviour worth knowing (matches real cards where the vectors tell; see docs/simulator.md):
 //   - any error status drops the authentication;
 //   - selecting an application, a new authentication, PowerOff() and Reset() roll back the
-//     open transaction;
+//     open transaction (and its Transaction MAC Input);
+//   - an application with a TransactionMAC file collects the TMI of every data, value and
+//     record command (not the ISO ones, not reads of that file) and answers
+//     CommitTransaction(01) with TMC ‖ TMV (card_tmac.cc, docs/ev3.md);
 //   - responses are split into frames of at most 59 data bytes (enciphered: whole cipher
 //     blocks, 48 for AES, 56 for DES).
 //
@@ -161,6 +164,23 @@ class Card {
   // SDM key is not an AES key of the application. For every read command that mirrors (ReadData;
   // ISO READ BINARY).
   Sw SdmContent(File& f, Bytes& shown);
+  // Transaction MAC (card_tmac.cc). The TransactionMAC file of the selected application, or
+  // nullptr.
+  File* TmacFile();
+  // Adds a command on `f` to the Transaction MAC Input when the application has a
+  // TransactionMAC file (not for that file itself): `params`, zero-padded to 16 bytes, then
+  // `data` the same way when there is any.
+  void CollectTmi(const File& f, ByteSpan params, ByteSpan data = {});
+  // CommitTransaction's Transaction MAC part, checked before anything is committed: the
+  // reader id rule (CommitReaderID enabled: a transaction with commands needs one).
+  Sw CheckTmacCommit(bool want_tmac);
+  // After the files are committed: TMC + 1, TMV over the TMI, TMRI kept; returns TMC ‖ TMV
+  // when `want_tmac`.
+  Bytes CommitTmac(bool want_tmac);
+
+  // Adds a new file to `app` in file-number order: DUPLICATE_ERROR for a number (or ISO file
+  // id) in use, COUNT_ERROR past 32 files, OUT_OF_EEPROM without the memory.
+  Sw AddFile(Application& app, File f);
   // Create/delete rights: key settings bit 2 or master key authenticated.
   Sw CheckCreateAccess();
   bool MasterKeyAuthenticated();
@@ -188,6 +208,8 @@ class Card {
   Result GetFileSettings(Ins ins, ByteSpan data);
   Result ChangeFileSettings(Ins ins, ByteSpan data);
   Result CreateFile(Ins ins, ByteSpan data);
+  Result CreateTransactionMacFile(Ins ins, ByteSpan data);  // card_tmac.cc
+  Result CommitReaderId(Ins ins, ByteSpan data);            // card_tmac.cc
   Result DeleteFile(Ins ins, ByteSpan data);
   Result ReadData(Ins ins, ByteSpan data);
   Result WriteData(Ins ins, ByteSpan data);
@@ -212,6 +234,10 @@ class Card {
   // Output chaining: frames still to send; the last one carries `pending_status_`.
   std::deque<Bytes> pending_out_;
   Sw pending_status_ = Sw::kOk;
+  // The open transaction's Transaction MAC Input and the reader id CommitReaderID gave it
+  // (both dropped with the transaction).
+  Bytes tmi_;
+  std::optional<Bytes> tmri_cur_;
   // Input chaining: the command collected so far.
   std::optional<Ins> pending_ins_;
   Bytes pending_in_;

@@ -17,6 +17,15 @@ RespProtection WriteAckProtection(uint8_t comm) {
   return comm == kCommPlain ? RespProtection::kPlain : RespProtection::kMacEv2;
 }
 
+// The TMI parameters of a read or write: Cmd ‖ FileNo ‖ Offset (3) ‖ Length (3), the length
+// the bytes that moved (a read of "all" counts what it returned).
+Bytes TmiParams(Ins ins, uint8_t file_no, uint32_t offset, uint32_t length) {
+  Bytes p = {static_cast<uint8_t>(ins), file_no};
+  AppendLe24(offset, p);
+  AppendLe24(length, p);
+  return p;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -25,13 +34,22 @@ RespProtection WriteAckProtection(uint8_t comm) {
 Card::Result Card::ReadData(Ins ins, ByteSpan data) {
   File* f = nullptr;
   if (Sw sw = FileOfCommand(data, f); sw != Sw::kOk) return Error(sw);
-  if (!IsDataFile(*f)) return Error(Sw::kParameterError);
+  if (!IsDataFile(*f) && f->type != FileType::kTransactionMac) {
+    return Error(Sw::kParameterError);
+  }
   uint8_t comm = kCommPlain;
   Bytes body;
   if (Sw sw = UnwrapRead(ins, data, *f, comm, body); sw != Sw::kOk) return Error(sw);
+  // A TransactionMAC file reads as TMC ‖ TMV of the last committed transaction (12 bytes).
+  Bytes tmac_content;
+  if (f->type == FileType::kTransactionMac) {
+    AppendLe32(f->tmc, tmac_content);
+    tmac_content.insert(tmac_content.end(), f->tmv.begin(), f->tmv.end());
+  }
+  const Bytes& content = f->type == FileType::kTransactionMac ? tmac_content : f->data;
   const uint32_t offset = LoadLe24(body.data() + 1);
   uint32_t length = LoadLe24(body.data() + 4);
-  const uint32_t size = static_cast<uint32_t>(f->data.size());
+  const uint32_t size = static_cast<uint32_t>(content.size());
   if (offset >= size || length > size - offset) return Error(Sw::kBoundaryError);
   const bool whole = length == 0;
   if (whole) length = size - offset;
@@ -42,9 +60,10 @@ Card::Result Card::ReadData(Ins ins, ByteSpan data) {
     if (Sw sw = SdmContent(*f, shown); sw != Sw::kOk) return Error(sw);
     r.data.assign(shown.begin() + offset, shown.begin() + offset + length);
   } else {
-    r.data.assign(f->data.begin() + offset, f->data.begin() + offset + length);
+    r.data.assign(content.begin() + offset, content.begin() + offset + length);
   }
   r.protection = ReadProtection(comm, whole);
+  CollectTmi(*f, TmiParams(ins, f->id, offset, length), r.data);
   return r;
 }
 
@@ -87,6 +106,7 @@ Card::Result Card::WriteData(Ins ins, ByteSpan data) {
   Bytes body;
   if (std::optional<Result> answer = UnwrapWrite(ins, data, comm, length, body)) return *answer;
   std::copy(body.begin(), body.end(), WriteTarget(*f).begin() + offset);
+  CollectTmi(*f, TmiParams(ins, f->id, offset, length), body);
   return Reply({}, WriteAckProtection(comm));
 }
 
@@ -109,6 +129,9 @@ Card::Result Card::GetValue(Ins ins, ByteSpan data) {
   Result r;
   AppendLe32(static_cast<uint32_t>(f->value), r.data);
   r.protection = ReadProtection(comm, false);
+  Bytes params = {static_cast<uint8_t>(ins), f->id};
+  params.insert(params.end(), r.data.begin(), r.data.end());
+  CollectTmi(*f, params);
   return r;
 }
 
@@ -151,6 +174,9 @@ Card::Result Card::ChangeValue(Ins ins, ByteSpan data) {
     f->pending_credited = true;
   }
   f->pending_value = static_cast<int32_t>(next);
+  Bytes params = {static_cast<uint8_t>(ins), f->id};
+  params.insert(params.end(), body.begin(), body.end());
+  CollectTmi(*f, params);
   return Reply({}, WriteAckProtection(comm));
 }
 
@@ -178,6 +204,7 @@ Card::Result Card::WriteRecord(Ins ins, ByteSpan data) {
   Bytes& rec =
       f->pending_record ? *f->pending_record : f->pending_record.emplace(Bytes(f->record_size, 0));
   std::copy(body.begin(), body.end(), rec.begin() + offset);
+  CollectTmi(*f, TmiParams(ins, f->id, offset, length), body);
   return Reply({}, WriteAckProtection(comm));
 }
 
@@ -199,6 +226,8 @@ Card::Result Card::ReadRecords(Ins ins, ByteSpan data) {
     r.data.insert(r.data.end(), f->records[i].begin(), f->records[i].end());
   }
   r.protection = ReadProtection(comm, whole);
+  CollectTmi(*f, TmiParams(ins, f->id, static_cast<uint32_t>(offset), static_cast<uint32_t>(count)),
+             r.data);
   return r;
 }
 
@@ -213,6 +242,7 @@ Card::Result Card::ClearRecordFile(Ins ins, ByteSpan data) {
   }
   f->pending_clear = true;
   f->pending_record.reset();
+  CollectTmi(*f, Bytes{static_cast<uint8_t>(ins), f->id});
   return Result{};
 }
 
@@ -220,6 +250,9 @@ Card::Result Card::CommitTransaction(Ins ins, ByteSpan data) {
   Bytes body;
   if (Sw sw = UnwrapManagement(ins, data, body); sw != Sw::kOk) return Error(sw);
   if (body.size() > 1) return Error(Sw::kLengthError);
+  if (!body.empty() && (body[0] & ~kCommitOptionTmac) != 0) return Error(Sw::kParameterError);
+  const bool want_tmac = !body.empty() && body[0] == kCommitOptionTmac;
+  if (Sw sw = CheckTmacCommit(want_tmac); sw != Sw::kOk) return Error(sw);
   Application* app = CurrentApp();
   if (!app) return Result{};
   for (File& f : app->files) {
@@ -241,8 +274,9 @@ Card::Result Card::CommitTransaction(Ins ins, ByteSpan data) {
       f.records.push_back(std::move(*f.pending_record));
     }
   }
-  AbortTransaction();  // clears the pending parts
-  return Result{};
+  Bytes answer = CommitTmac(want_tmac);
+  AbortTransaction();  // clears the pending parts and the TMI
+  return Reply(std::move(answer));
 }
 
 Card::Result Card::AbortTransactionCmd(Ins ins, ByteSpan data) {

@@ -61,6 +61,10 @@ Card::Result Card::GetFileSettings(Ins ins, ByteSpan data) {
       AppendLe24(f->max_records, r.data);
       AppendLe24(static_cast<uint32_t>(f->records.size()), r.data);
       break;
+    case FileType::kTransactionMac:
+      r.data.push_back(kTmacKeyOptionAes);
+      r.data.push_back(f->tmac_key_version);
+      break;
   }
   return r;
 }
@@ -165,20 +169,27 @@ Card::Result Card::CreateFile(Ins ins, ByteSpan data) {
         return Error(Sw::kParameterError);
       }
       break;
+    case FileType::kTransactionMac:
+      break;  // CreateTransactionMacFile (card_tmac.cc)
   }
-  if (app->FindFile(f.id)) return Error(Sw::kDuplicateError);
+  if (Sw sw = AddFile(*app, std::move(f)); sw != Sw::kOk) return Error(sw);
+  return Result{};
+}
+
+Sw Card::AddFile(Application& app, File f) {
+  if (app.FindFile(f.id)) return Sw::kDuplicateError;
   if (f.iso_fid) {
-    for (const File& other : app->files) {
-      if (other.iso_fid == f.iso_fid) return Error(Sw::kDuplicateError);
+    for (const File& other : app.files) {
+      if (other.iso_fid == f.iso_fid) return Sw::kDuplicateError;
     }
   }
-  if (app->files.size() >= kMaxFilesPerApplication) return Error(Sw::kCountError);
+  if (app.files.size() >= kMaxFilesPerApplication) return Sw::kCountError;
   const uint32_t need = (f.StorageSize() + kMemoryBlock - 1) / kMemoryBlock * kMemoryBlock;
-  if (need > state_.FreeMemory()) return Error(Sw::kOutOfEeprom);
-  auto pos = std::lower_bound(app->files.begin(), app->files.end(), f.id,
+  if (need > state_.FreeMemory()) return Sw::kOutOfEeprom;
+  auto pos = std::lower_bound(app.files.begin(), app.files.end(), f.id,
                               [](const File& a, uint8_t id) { return a.id < id; });
-  app->files.insert(pos, std::move(f));
-  return Result{};
+  app.files.insert(pos, std::move(f));
+  return Sw::kOk;
 }
 
 Card::Result Card::DeleteFile(Ins ins, ByteSpan data) {

@@ -19,6 +19,7 @@ uint32_t File::StorageSize() const {
     case FileType::kBackup:
       return static_cast<uint32_t>(2 * data.size());
     case FileType::kValue:
+    case FileType::kTransactionMac:
       return kMemoryBlock;
     case FileType::kLinearRecord:
     case FileType::kCyclicRecord:

@@ -43,6 +43,7 @@ enum class FileType : uint8_t {
   kValue = 0x02,
   kLinearRecord = 0x03,
   kCyclicRecord = 0x04,
+  kTransactionMac = 0x05,
 };
 
 struct AccessRights {
@@ -95,6 +96,16 @@ struct File {
   bool sdm_allowed = false;
   std::optional<SdmConfig> sdm;
   uint32_t sdm_read_counter = 0;
+
+  // TransactionMAC files (EV2/EV3; at most one per application): the AppTransactionMACKey
+  // (AES) and its version, the counter and MAC of the last transaction committed (TMC, TMV;
+  // ReadData shows TMC ‖ TMV) and the reader id that transaction committed (TMRI; zeros
+  // before any).
+  Bytes tmac_key;
+  uint8_t tmac_key_version = 0;
+  uint32_t tmc = 0;
+  Bytes tmv = Bytes(8, 0);
+  Bytes tmri = Bytes(16, 0);
 
   bool IsRecordFile() const {
     return type == FileType::kLinearRecord || type == FileType::kCyclicRecord;

@@ -48,6 +48,7 @@ enum class Ins : uint8_t {
   kCreateValueFile = 0xCC,
   kCreateLinearRecordFile = 0xC1,
   kCreateCyclicRecordFile = 0xC0,
+  kCreateTransactionMacFile = 0xCE,  // EV2/EV3: file type 05 (card_tmac.cc)
   kDeleteFile = 0xDF,
   kReadData = 0xBD,
   kReadDataIsoChained = 0xAD,  // EV2 alias of ReadData
@@ -64,6 +65,7 @@ enum class Ins : uint8_t {
   kClearRecordFile = 0xEB,
   kCommitTransaction = 0xC7,
   kAbortTransaction = 0xA7,
+  kCommitReaderId = 0xC8,  // EV2/EV3: the reader id inside a transaction (card_tmac.cc)
   kAdditionalFrame = 0xAF,
 };
 
@@ -167,6 +169,17 @@ inline constexpr uint8_t kKs2KeyCountMask = 0x0F;
 inline constexpr uint8_t kCommPlain = 0x00;
 inline constexpr uint8_t kCommMac = 0x01;
 inline constexpr uint8_t kCommFull = 0x03;
+
+// Transaction MAC (card_tmac.cc). CreateTransactionMACFile: FileNo ‖ CommSettings ‖ access
+// rights (2; the RW nibble says who may send CommitReaderID: a key number, E free, F
+// disabled) ‖ TMKeyOption (02: AES) in clear, then AppTransactionMACKey (16) ‖ its version,
+// enciphered. CommitTransaction's option byte 01 asks for TMC (4, LSB first) ‖ TMV (8).
+inline constexpr size_t kTmacHeaderLength = 5;
+inline constexpr uint8_t kTmacKeyOptionAes = 0x02;
+inline constexpr size_t kTmacKeyLength = 16;
+inline constexpr size_t kTmvLength = 8;
+inline constexpr size_t kReaderIdLength = 16;
+inline constexpr uint8_t kCommitOptionTmac = 0x01;
 
 // SetConfiguration (0x5C): option byte in clear, then the enciphered data.
 //   option 0: the PICC configuration byte (bit 0 format disabled, bit 1 random UID; both are

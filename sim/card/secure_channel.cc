@@ -355,7 +355,8 @@ Sw SecureChannel::UnwrapCommand(uint8_t ins, CmdProtection p, ByteSpan header, B
 Bytes SecureChannel::WrapResponse(RespProtection p, Sw status, Bytes data) {
   const uint8_t st = static_cast<uint8_t>(status);
   const size_t bs = block_size();
-  const bool full = p == RespProtection::kFull || p == RespProtection::kFullPad80;
+  const bool full = p == RespProtection::kFull || p == RespProtection::kFullPad80 ||
+                    p == RespProtection::kFullNoPad;
   switch (scheme_) {
     case AuthScheme::kNone:
       return data;
@@ -401,8 +402,10 @@ Bytes SecureChannel::WrapResponse(RespProtection p, Sw status, Bytes data) {
       ++cmd_ctr_;
       if (p == RespProtection::kPlain) return data;
       if (full && !data.empty()) {
-        data.push_back(kPadMarker);
-        data.resize(RoundUp(data.size(), bs), 0);
+        if (p != RespProtection::kFullNoPad || data.size() % bs != 0) {
+          data.push_back(kPadMarker);
+          data.resize(RoundUp(data.size(), bs), 0);
+        }
         (void)Ev2Cipher(/*response=*/true, /*encrypt=*/true, MutableByteSpan(data));
       }
       Bytes msg;

@@ -60,6 +60,8 @@ enum class RespProtection {
   kFull,       // enciphered, zero padding in EV1 and legacy
   kFullPad80,  // enciphered, 80 00.. padding in EV1 (whole-file ReadData); legacy: 00..
                // unless set_legacy_pad80
+  kFullNoPad,  // EV2/LRP: enciphered without padding when the data is whole blocks
+               // (CommitReaderID's EncTMRI, AN12343 p. 64); other schemes: as kFull
 };
 
 class SecureChannel {

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "core/crypto/block_cipher.h"
 #include "core/crypto/cmac.h"
 
 namespace desfired::sim {
@@ -37,6 +38,14 @@ Bytes TmacCardKeys::Tmv(ByteSpan tmi) const {
   Bytes tmv;
   for (size_t i = 1; i < tag.size(); i += 2) tmv.push_back(tag[i]);
   return tmv;
+}
+
+Bytes TmacCardKeys::EncryptReaderId(ByteSpan tmri) const {
+  auto aes = crypto::BlockCipher::Create(crypto::KeyType::kAes128, ses_enc);
+  if (!aes.ok() || tmri.size() != kAesBlock) return {};
+  Bytes out(kAesBlock);
+  aes->EncryptBlock(tmri.data(), out.data());
+  return out;
 }
 
 void AddToTmi(ByteSpan part, Bytes& tmi) {

@@ -25,6 +25,9 @@ struct TmacCardKeys {
   static TmacCardKeys For(ByteSpan tmac_key, uint32_t tmc, ByteSpan uid);
   // MACt of the TMI: every second byte of the CMAC, starting with byte 1.
   Bytes Tmv(ByteSpan tmi) const;
+  // EncTMRI: the previous transaction's reader id (16 bytes) enciphered under SesTMENCKey
+  // (AES, one block, IV zero), as CommitReaderID returns it. Empty for another length.
+  Bytes EncryptReaderId(ByteSpan tmri) const;
 };
 
 // Adds one command's TMI part: `part`, then zeros up to the next multiple of 16 bytes.

@@ -21,6 +21,7 @@ constexpr EnumRow<FileType, absl::string_view> kFileTypes[] = {
     {FileType::kValue, "value"},
     {FileType::kLinearRecord, "linear_record"},
     {FileType::kCyclicRecord, "cyclic_record"},
+    {FileType::kTransactionMac, "transaction_mac"},
 };
 constexpr EnumRow<uint8_t, absl::string_view> kComms[] = {
     {kCommPlain, "plain"}, {kCommMac, "mac"}, {kCommFull, "full"}};
@@ -135,7 +136,9 @@ absl::StatusOr<File> FileFromJson(const Json& j, const std::string& path, bool i
   DESFIRED_ASSIGN_OR_RETURN(std::string type, o.String("type"));
   const std::optional<FileType> file_type = KeyOf(kFileTypes, type);
   if (!file_type)
-    return Bad(o.Sub("type"), "expected standard, backup, value, linear_record or cyclic_record");
+    return Bad(o.Sub("type"),
+               "expected standard, backup, value, linear_record, cyclic_record or "
+               "transaction_mac");
   f.type = *file_type;
   DESFIRED_ASSIGN_OR_RETURN(std::string comm, o.String("comm", std::string("plain")));
   const std::optional<uint8_t> comm_byte = KeyOf(kComms, comm);
@@ -205,6 +208,19 @@ absl::StatusOr<File> FileFromJson(const Json& j, const std::string& path, bool i
       }
       break;
     }
+    case FileType::kTransactionMac: {
+      DESFIRED_ASSIGN_OR_RETURN(f.tmac_key, o.Hex("tmac_key"));
+      if (f.tmac_key.size() != kTmacKeyLength) return Bad(o.Sub("tmac_key"), "expected 16 bytes");
+      DESFIRED_ASSIGN_OR_RETURN(int64_t kv, o.Int("tmac_key_version", 0, 255, 0));
+      DESFIRED_ASSIGN_OR_RETURN(int64_t tmc, o.Int("tmc", 0, UINT32_MAX, 0));
+      f.tmac_key_version = static_cast<uint8_t>(kv);
+      f.tmc = static_cast<uint32_t>(tmc);
+      DESFIRED_ASSIGN_OR_RETURN(f.tmv, o.Hex("tmv", Bytes(kTmvLength, 0)));
+      if (f.tmv.size() != kTmvLength) return Bad(o.Sub("tmv"), "expected 8 bytes");
+      DESFIRED_ASSIGN_OR_RETURN(f.tmri, o.Hex("tmri", Bytes(kReaderIdLength, 0)));
+      if (f.tmri.size() != kReaderIdLength) return Bad(o.Sub("tmri"), "expected 16 bytes");
+      break;
+    }
   }
   return f;
 }
@@ -243,6 +259,13 @@ Json FileToJson(const File& f) {
       j.Set("records", std::move(recs));
       break;
     }
+    case FileType::kTransactionMac:
+      j.Set("tmac_key", Json::String(HexEncode(f.tmac_key)));
+      j.Set("tmac_key_version", Json::Int(f.tmac_key_version));
+      j.Set("tmc", Json::Int(f.tmc));
+      j.Set("tmv", Json::String(HexEncode(f.tmv)));
+      j.Set("tmri", Json::String(HexEncode(f.tmri)));
+      break;
   }
   return j;
 }

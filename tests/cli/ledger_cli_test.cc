@@ -148,13 +148,13 @@ TEST_F(LedgerCliTest, ExportCsvToAFile) {
   EXPECT_EQ(text.substr(0, text.find('\n')),
             "seq,time,event,request_id,request_hash,caller,method,uid,reader,aid,file_no,amount,"
             "value_before,value_after,outcome,reason,commit_state,detail,payload,pending_seq,"
-            "prev_hash,hash");
-  // Python's csv module: a header and 5 records of 22 fields; the quoted newline kept.
+            "prev_hash,hash,tmc,tmv,reader_id");
+  // Python's csv module: a header and 5 records of 25 fields; the quoted newline kept.
   CliRun py = Shell(absl::StrCat(
       "/usr/bin/python3 -c 'import csv; rows=list(csv.DictReader(open(\"", out,
       "\", newline=\"\"))); print(len(rows), len(rows[0]), repr(rows[2][\"detail\"]), "
       "rows[2][\"payload\"], rows[1][\"value_after\"], repr(rows[0][\"value_after\"]))'"));
-  EXPECT_EQ(py.out, "5 22 'card said \"no\",\\nthen yes' 0001fe 2350 ''\n") << py.err;
+  EXPECT_EQ(py.out, "5 25 'card said \"no\",\\nthen yes' 0001fe 2350 ''\n") << py.err;
 }
 
 TEST_F(LedgerCliTest, BadPathsAndUsage) {

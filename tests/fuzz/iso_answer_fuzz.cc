@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <optional>
 
-#include "core/apdu/transport.h"
 #include "core/desfire/card.h"
 #include "core/desfire/iso_apdu.h"
 #include "core/util/bytes.h"
+#include "tests/fuzz/fuzz_replies.h"
 
 namespace {
 
@@ -21,30 +21,13 @@ namespace desfire = desfired::desfire;
 using desfired::Bytes;
 using desfired::ByteSpan;
 
-class Replies : public desfired::apdu::CardTransport {
- public:
-  explicit Replies(ByteSpan in) : in_(in) {}
-  absl::StatusOr<Bytes> Transmit(ByteSpan) override {
-    if (pos_ >= in_.size()) return absl::UnavailableError("card gone");
-    const size_t len = in_[pos_++];
-    const size_t n = len < in_.size() - pos_ ? len : in_.size() - pos_;
-    Bytes out(in_.begin() + pos_, in_.begin() + pos_ + n);
-    pos_ += n;
-    return out;
-  }
-
- private:
-  ByteSpan in_;
-  size_t pos_ = 0;
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const ByteSpan rest(data + 2, size - 2);
   (void)desfire::DecodeIsoAnswer(rest, data[1]);
-  Replies transport(rest);
+  desfired::fuzz::FuzzReplies transport(rest);
   desfire::DesfireCard card(transport);
   const uint8_t pick = data[0];
   const desfire::IsoFile file =

@@ -1,8 +1,8 @@
 // Fuzz target: the card's APDU dispatcher. The input is a sequence of APDUs, each one
 // length byte followed by that many bytes (a short tail is one last APDU). The card holds an
 // application with one file of each type and free access, so the fuzzer reaches the file
-// commands, chaining and transactions; the random source is fixed, so runs are repeatable.
-// Every answer must be at least one byte (native) or two (APDU) and nothing may crash.
+// commands, chaining, transactions and the Transaction MAC; the random source is fixed, so runs are
+// repeatable. Every answer must be at least one byte (native) or two (APDU) and nothing may crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,6 +42,14 @@ CardState FuzzState() {
     f.max_records = 4;
     app.files.push_back(f);
   }
+  // A TransactionMAC file (free read, CommitReaderID disabled, so that every commit MACs):
+  // every command above also feeds its TMI.
+  File tmac;
+  tmac.id = id;
+  tmac.type = FileType::kTransactionMac;
+  tmac.access = AccessRights{0xE, 0xF, 0xF, 0xE};
+  tmac.tmac_key.assign(16, 0x11);
+  app.files.push_back(tmac);
   s.applications.push_back(app);
   return s;
 }

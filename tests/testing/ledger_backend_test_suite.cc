@@ -69,6 +69,15 @@ StoredRow LedgerBackendTestSuite::NextRow(Event event, const std::string& reques
   r.detail = absl::StrCat("line 1\nline \"", seq, "\"");
   r.payload = std::string("\x00\x01\xff", 3) + std::string(static_cast<size_t>(seq), 'p');
   r.pending_seq = pending_seq;
+  // Transaction MAC columns (format version 2): a DONE row has all three, a PENDING row the
+  // reader id, other rows none.
+  if (event == Event::kDone) {
+    r.tmc = seq;
+    r.tmv = absl::StrCat("a1a2a3a4a5a6a7", seq % 10, seq % 10);
+  }
+  if (event == Event::kDone || event == Event::kPending) {
+    r.reader_id = "28bf1982be086fbc60a22daeb66613ee";
+  }
   r.prev_hash = ledger::HashHex(head_.hash);
   StoredRow stored = ledger::ToStored(r);
   stored[Column::kHash] = Value::Text(ledger::HashHex(ledger::ChainHash(head_.hash, stored)));
@@ -181,6 +190,29 @@ TEST_P(LedgerBackendTestSuite, RowsReadBackExactlyAsAppended) {
   EXPECT_EQ((**latest)[Column::kPayload], Value::Blob(""));
   EXPECT_EQ((**latest)[Column::kDetail], Value::Text(""));
   EXPECT_EQ(**latest, empty);
+}
+
+// The Transaction MAC columns (tmc an optional integer, tmv and reader_id text) read back as
+// appended: NULL stays NULL, '' stays '', and the hashes the chain computed over them hold.
+TEST_P(LedgerBackendTestSuite, TransactionMacColumnsReadBack) {
+  const StoredRow pending = AppendNext(Event::kPending, "t-1");
+  const StoredRow done = AppendNext(Event::kDone, "t-1", 1);
+  const StoredRow taps = AppendNext(Event::kTaps, "");
+  std::vector<StoredRow> read = RowsOf(*backend_);
+  ASSERT_THAT(read, SizeIs(3));
+  EXPECT_EQ(read[0][Column::kTmc], Value::Null());
+  EXPECT_EQ(read[0][Column::kTmv], Value::Text(""));
+  EXPECT_EQ(read[0][Column::kReaderId], pending[Column::kReaderId]);
+  EXPECT_EQ(read[1][Column::kTmc], Value::Integer(2));
+  EXPECT_EQ(read[1][Column::kTmv], done[Column::kTmv]);
+  EXPECT_EQ(read[2][Column::kReaderId], Value::Text(""));
+  ledger::Hash prev = ledger::kGenesisHash;
+  for (const StoredRow& r : read) {
+    const ledger::Hash h = ledger::ChainHash(prev, r);
+    EXPECT_EQ(ledger::HashHex(h), r[Column::kHash].bytes) << r[Column::kSeq].integer;
+    prev = h;
+  }
+  EXPECT_EQ(read[2], taps);
 }
 
 TEST_P(LedgerBackendTestSuite, RowsComeInSeqOrder) {

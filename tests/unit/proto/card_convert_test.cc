@@ -115,9 +115,17 @@ TEST(CardConvertTest, FileSettingsByType) {
 
   desfire::FileSettings tmac;
   tmac.type = FileType::kTransactionMac;
+  tmac.tmac_key_option = 0x02;
+  tmac.tmac_key_version = 7;
   out.Clear();
   FileSettingsToProto(tmac, &out);
-  EXPECT_EQ(out.type_settings_case(), v1::FileSettings::TYPE_SETTINGS_NOT_SET);
+  EXPECT_EQ(out.type_settings_case(), v1::FileSettings::kTransactionMac);
+  EXPECT_EQ(out.transaction_mac().key_version(), 7u);
+  EXPECT_TRUE(out.transaction_mac().key_name().empty());  // never output
+  back = FileSettingsFromProto(out);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->type, FileType::kTransactionMac);
+  EXPECT_EQ(back->tmac_key_version, 7);
 
   // A file to create needs a type; a mode left unspecified reads as plain.
   v1::FileSettings no_type;

@@ -163,6 +163,36 @@ TEST(ChainTest, TheLibraryEncodesTheDocumentedWorkedExample) {
   EXPECT_EQ(ChainHash(kGenesisHash, other), ChainHash(kGenesisHash, stored));
 }
 
+// Format version 2's Transaction MAC columns are hashed after prev_hash only when one is set: a
+// row without them hashes as in version 1 (the worked example's documented hash), and each of
+// them, once set, is covered.
+TEST(ChainTest, TransactionMacColumnsAreHashedOnlyWhenSet) {
+  Row r = WorkedExampleRow();
+  r.time = *ParseLedgerTime("2026-11-21T09:30:00.000000Z");
+  const StoredRow plain = ToStored(r);
+  EXPECT_EQ(CanonicalBytes(kGenesisHash, plain).size(), 311u);
+  EXPECT_EQ(HashHex(ChainHash(kGenesisHash, plain)),
+            "c3855b33ebac22f1a9b034c9ce706dc6c101a9bc4ebc8fa1d480e10c50c30103");
+  r.tmc = 7;
+  r.tmv = "0102030405060708";
+  r.reader_id = "28bf1982be086fbc60a22daeb66613ee";
+  const StoredRow with = ToStored(r);
+  const std::string canonical = CanonicalBytes(kGenesisHash, with);
+  // 311 bytes, then tmc (8 + 8), tmv (8 + 16) and reader_id (8 + 32).
+  EXPECT_EQ(canonical.size(), 311u + 16 + 24 + 40);
+  EXPECT_EQ(Hex(canonical.substr(311, 16)), "00000000000000080000000000000007");
+  const Hash h = ChainHash(kGenesisHash, with);
+  EXPECT_NE(h, ChainHash(kGenesisHash, plain));
+  for (Column c : {Column::kTmc, Column::kTmv, Column::kReaderId}) {
+    StoredRow changed = with;
+    changed[c] = c == Column::kTmc ? Value::Integer(8) : Value::Text("00");
+    EXPECT_NE(ChainHash(kGenesisHash, changed), h) << ColumnName(c);
+    StoredRow only = plain;  // one of them alone is hashed too
+    only[c] = with[c];
+    EXPECT_NE(ChainHash(kGenesisHash, only), ChainHash(kGenesisHash, plain)) << ColumnName(c);
+  }
+}
+
 TEST(ChainTest, AbsentAndZeroHashDifferently) {
   Row r;
   r.seq = 1;

@@ -27,6 +27,9 @@ TEST_F(LedgerTest, ExportJsonLinesParsesBackWithEveryField) {
   Row r = SampleRow(2);
   r.detail = "quote \" backslash \\ newline \n control \x01 caf\xc3\xa9 bad \xff end";
   r.payload = std::string("\x00\x7f\x80", 3);
+  r.tmc = 4;
+  r.tmv = "0011223344556677";
+  r.reader_id = "28bf1982be086fbc60a22daeb66613ee";
   ASSERT_TRUE(l->Append(r).ok());
   std::ostringstream out;
   ASSERT_TRUE(l->Export(out, Ledger::ExportFormat::kJsonLines).ok());
@@ -39,13 +42,19 @@ TEST_F(LedgerTest, ExportJsonLinesParsesBackWithEveryField) {
   const auto& f0 = objs[0].fields();
   const auto& f1 = objs[1].fields();
   for (const char* name :
-       {"seq",          "time",        "event",     "request_id", "request_hash", "caller",
-        "method",       "uid",         "reader",    "aid",        "file_no",      "amount",
-        "value_before", "value_after", "outcome",   "reason",     "commit_state", "detail",
-        "payload",      "pending_seq", "prev_hash", "hash"}) {
+       {"seq",       "time",         "event",        "request_id",  "request_hash",
+        "caller",    "method",       "uid",          "reader",      "aid",
+        "file_no",   "amount",       "value_before", "value_after", "outcome",
+        "reason",    "commit_state", "detail",       "payload",     "pending_seq",
+        "prev_hash", "hash",         "tmc",          "tmv",         "reader_id"}) {
     EXPECT_EQ(f1.count(name), 1u) << name;
   }
-  EXPECT_EQ(f1.size(), 22);
+  EXPECT_EQ(f1.size(), 25);
+  EXPECT_TRUE(f0.at("tmc").has_null_value());
+  EXPECT_EQ(f0.at("tmv").string_value(), "");
+  EXPECT_EQ(f1.at("tmc").number_value(), 4);
+  EXPECT_EQ(f1.at("tmv").string_value(), "0011223344556677");
+  EXPECT_EQ(f1.at("reader_id").string_value(), "28bf1982be086fbc60a22daeb66613ee");
   EXPECT_EQ(f0.at("seq").number_value(), 1);
   EXPECT_EQ(f0.at("event").string_value(), "PENDING");
   EXPECT_EQ(f0.at("aid").number_value(), 0xF51001);
@@ -95,6 +104,8 @@ TEST_F(LedgerTest, ExportCsvHasAHeaderAndOneRecordPerRow) {
     Row r = SampleRow(4);
     r.detail = "a, \"b\"";
     r.pending_seq = 3;
+    r.tmc = 5;
+    r.tmv = "abcdef0123456789";
     ASSERT_TRUE(l->Append(r).ok());
   }
   std::ostringstream out;
@@ -104,12 +115,13 @@ TEST_F(LedgerTest, ExportCsvHasAHeaderAndOneRecordPerRow) {
   EXPECT_EQ(lines[0],
             "seq,time,event,request_id,request_hash,caller,method,uid,reader,aid,file_no,amount,"
             "value_before,value_after,outcome,reason,commit_state,detail,payload,pending_seq,"
-            "prev_hash,hash");
+            "prev_hash,hash,tmc,tmv,reader_id");
   EXPECT_THAT(lines[1], ::testing::StartsWith("1,"));
   EXPECT_THAT(lines[1], HasSubstr(",PENDING,req-1,,,Debit,04a1b2c3d4e5f6,Test PCD 00 00,"
                                   "16060417,1,10,,,,,,,,0,"));
   EXPECT_THAT(lines[4], HasSubstr(",\"a, \"\"b\"\"\","));
-  EXPECT_EQ(std::count(lines[2].begin(), lines[2].end(), ','), 21);
+  EXPECT_EQ(std::count(lines[2].begin(), lines[2].end(), ','), 24);
+  EXPECT_THAT(lines[4], ::testing::EndsWith(",5,abcdef0123456789,"));
 }
 
 }  // namespace

@@ -269,6 +269,54 @@ TEST_P(PostgresBackendTest, VerifyInstancesInSlicesAgreesWithVerify) {
   }
 }
 
+// A central ledger of format version 1 (no Transaction MAC columns) is refused until the owner
+// migrates it; the migration adds the columns, keeps every row and hash, and rows with them
+// append and verify.
+TEST_P(PostgresBackendTest, MigratesAVersion1CentralLedger) {
+  if (pg_ == nullptr) return;
+  ASSERT_TRUE(pg_->Exec("CREATE DATABASE central_v1").ok());
+  const std::string central = pg_->ConnInfo(testing::kSandboxOwner, "central_v1");
+  ASSERT_TRUE(PostgresBackend::Migrate(central, "").ok());
+  absl::StatusOr<std::unique_ptr<PostgresBackend>> opened =
+      PostgresBackend::Open(central, instance_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  backend_ = *std::move(opened);
+  // Rows without the columns hash as version 1 rows (NextRow sets them on DONE / PENDING).
+  for (int i = 1; i <= 3; ++i) {
+    StoredRow row = NextRow(Event::kTaps, absl::StrCat("v1-", i));
+    ASSERT_TRUE(backend_->Append(row, head_).ok());
+    head_ = Head{row[Column::kSeq].integer, *ParseHashHex(row[Column::kHash].bytes)};
+  }
+  backend_.reset();
+  ASSERT_TRUE(pg_->Exec("ALTER TABLE ledger_rows DROP COLUMN tmc, DROP COLUMN tmv, "
+                        "DROP COLUMN reader_id; UPDATE ledger_meta SET value = '1' "
+                        "WHERE key = 'format_version'",
+                        testing::kSandboxOwner, "central_v1")
+                  .ok());
+  absl::StatusOr<std::unique_ptr<PostgresBackend>> refused =
+      PostgresBackend::Open(central, instance_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("format version 1"));
+
+  ASSERT_TRUE(PostgresBackend::Migrate(central, "").ok());
+  opened = PostgresBackend::Open(central, instance_);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  backend_ = *std::move(opened);
+  AppendNext(Event::kPending, "tmac-1");  // with a reader id
+  AppendNext(Event::kDone, "tmac-1", 4);  // with TMC, TMV and the reader id
+  absl::StatusOr<std::unique_ptr<Snapshot>> view =
+      PostgresBackend::OpenSnapshot(central, instance_);
+  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_TRUE((*view)->Pin().ok());
+  VerifyResult v = Verify(**view, head_);
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 5);
+  absl::StatusOr<std::optional<StoredRow>> done = backend_->Latest("tmac-1");
+  ASSERT_TRUE(done.ok() && done->has_value()) << done.status();
+  EXPECT_EQ((**done)[Column::kTmc], Value::Integer(5));
+  EXPECT_FALSE((**done)[Column::kTmv].bytes.empty());
+}
+
 // desfirectl ledger verify --postgres: every instance's chain, the first bad row named.
 TEST_P(PostgresBackendTest, DesfirectlVerifiesEveryInstanceCentrally) {
   if (pg_ == nullptr) return;

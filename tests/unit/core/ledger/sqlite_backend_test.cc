@@ -124,6 +124,58 @@ TEST_F(LedgerTest, RefusesWhatIsNotALedger) {
   EXPECT_THAT(l.status().message(), HasSubstr("format version 99"));
 }
 
+// A ledger of format version 1 (no Transaction MAC columns): read-only it verifies and exports
+// as it is (the columns absent); opened by a writer it is migrated to version 2 in place, its
+// rows and hashes untouched, and rows with the new columns append and verify.
+TEST_F(LedgerTest, MigratesAVersion1File) {
+  MakeLedger(4);
+  Tamper(
+      "ALTER TABLE ledger DROP COLUMN tmc; ALTER TABLE ledger DROP COLUMN tmv;"
+      "ALTER TABLE ledger DROP COLUMN reader_id;"
+      "UPDATE meta SET value = '1' WHERE key = 'format_version';");
+  Ledger::VerifyResult v = VerifyFileOrDie();
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 4);
+  const std::string head_v1 = v.head_hash;
+  std::ostringstream exported;
+  ASSERT_TRUE(Ledger::ExportFile(path_, exported, Ledger::ExportFormat::kJsonLines).ok());
+  EXPECT_THAT(exported.str(), HasSubstr("\"tmc\":null,\"tmv\":\"\",\"reader_id\":\"\"}"));
+
+  {
+    std::unique_ptr<Ledger> l = OpenOrDie();
+    ASSERT_NE(l, nullptr);
+    Row done = SampleRow(6);
+    done.tmc = 1;
+    done.tmv = "a1a2a3a4a5a6a7a8";
+    done.reader_id = "28bf1982be086fbc60a22daeb66613ee";
+    ASSERT_TRUE(l->Append(SampleRow(5)).ok());
+    ASSERT_TRUE(l->Append(done).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'format_version'", -1, &q,
+                               nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))), "2");
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+
+  v = VerifyFileOrDie();
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 6);
+  std::ostringstream after;
+  ASSERT_TRUE(Ledger::ExportFile(path_, after, Ledger::ExportFormat::kJsonLines).ok());
+  EXPECT_THAT(after.str(), HasSubstr("\"tmc\":1,\"tmv\":\"a1a2a3a4a5a6a7a8\",\"reader_id\":"
+                                     "\"28bf1982be086fbc60a22daeb66613ee\"}"));
+  // The rows of version 1 kept their hashes: the old head is row 4's hash.
+  EXPECT_THAT(after.str(), HasSubstr(absl::StrCat("\"hash\":\"", head_v1, "\"")));
+  // An edited Transaction MAC column shows.
+  Tamper("UPDATE ledger SET tmv = 'a1a2a3a4a5a6a7a9' WHERE seq = 6");
+  ExpectBroken(VerifyFileOrDie(), 6, "hash");
+}
+
 TEST_F(LedgerTest, MissingFilesAndDirectoriesAreNamed) {
   absl::StatusOr<Ledger::VerifyResult> v = Ledger::VerifyFile(path_);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kNotFound);

@@ -199,9 +199,42 @@ std::vector<InvalidCase> InvalidCases() {
     return Validate(r);
   });
   add("file without settings", "settings", [] { return Validate(Valid<v1::CreateFileRequest>()); });
-  add("transaction MAC file", "settings.file_type", [] {
+  add("transaction MAC file with data settings", "settings.transaction_mac", [] {
     v1::CreateFileRequest r = Valid<v1::CreateFileRequest>();
     r.mutable_settings()->set_file_type(v1::FILE_TYPE_TRANSACTION_MAC);
+    r.mutable_settings()->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
+    r.mutable_settings()->mutable_access_rights();
+    r.mutable_settings()->mutable_data()->set_size(12);
+    return Validate(r);
+  });
+  add("transaction MAC file without its key", "settings.transaction_mac.key_name", [] {
+    v1::CreateFileRequest r = Valid<v1::CreateFileRequest>();
+    r.mutable_settings()->set_file_type(v1::FILE_TYPE_TRANSACTION_MAC);
+    r.mutable_settings()->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
+    r.mutable_settings()->mutable_access_rights();
+    r.mutable_settings()->mutable_transaction_mac()->set_key_version(1);
+    return Validate(r);
+  });
+  add("transaction MAC key version 256", "settings.transaction_mac.key_version", [] {
+    v1::CreateFileRequest r = Valid<v1::CreateFileRequest>();
+    r.mutable_settings()->set_file_type(v1::FILE_TYPE_TRANSACTION_MAC);
+    r.mutable_settings()->set_communication_mode(v1::COMMUNICATION_MODE_PLAIN);
+    r.mutable_settings()->mutable_access_rights();
+    r.mutable_settings()->mutable_transaction_mac()->set_key_name("tmac");
+    r.mutable_settings()->mutable_transaction_mac()->set_key_version(256);
+    return Validate(r);
+  });
+  add("debit with a 15-byte reader id", "transaction_mac.reader_id", [] {
+    v1::DebitRequest r = Valid<v1::DebitRequest>();
+    r.set_amount(1);
+    r.mutable_transaction_mac()->set_reader_id(std::string(15, 'r'));
+    return Validate(r);
+  });
+  add("deferred debit with a Transaction MAC", "transaction_mac", [] {
+    v1::DebitRequest r = Valid<v1::DebitRequest>();
+    r.set_amount(1);
+    r.set_defer_commit(true);
+    r.mutable_transaction_mac()->set_key_name("tmac");
     return Validate(r);
   });
   add("value file with record settings", "settings.value", [] {
