@@ -28,7 +28,9 @@ std::string Progress::Line(uint64_t records, uint64_t bytes, uint64_t total_byte
 }
 
 void Progress::Tick(uint64_t records, uint64_t bytes) {
-  if (!enabled_ || (records & 0x3fff) != 0) return;
+  // Looked at once per 16384 records (however many records a call moves on: one, or a chunk).
+  if (!enabled_ || records < next_check_) return;
+  next_check_ = (records | 0x3fff) + 1;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_ < std::chrono::milliseconds(200)) return;
   last_ = now;

@@ -21,7 +21,8 @@ class Progress {
   // `total_bytes`: the input's size when known (a regular file), else 0.
   Progress(bool enabled, uint64_t total_bytes) : enabled_(enabled), total_bytes_(total_bytes) {}
 
-  // Records and bytes read so far. Cheap when nothing is drawn.
+  // Records and bytes read so far (called per record or per chunk). Cheap when nothing is
+  // drawn.
   void Tick(uint64_t records, uint64_t bytes);
   // Erases the line (when one was drawn).
   void Done();
@@ -33,6 +34,7 @@ class Progress {
   bool enabled_;
   uint64_t total_bytes_;
   bool shown_ = false;
+  uint64_t next_check_ = 0x4000;  // Tick looks at the clock from this many records on
   std::chrono::steady_clock::time_point last_{};
 };
 
