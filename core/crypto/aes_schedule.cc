@@ -7,6 +7,7 @@
 #include <memory>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define DESFIRED_AES_NI 1
 #define DESFIRED_AES_TARGET __attribute__((target("aes,sse2")))
@@ -139,8 +140,14 @@ DESFIRED_AES_TARGET void Chains2Ni(const uint8_t (*rk)[16], const uint8_t* const
 
 #define DESFIRED_VAES_TARGET __attribute__((target("aes,vaes,avx512f")))
 
+// VAES from CPUID leaf 7 (ECX bit 9): clang 14's __builtin_cpu_supports does not know "vaes".
+// "avx512f" also tells that the OS saves the 512-bit registers.
 bool HasVaes512() {
-  static const bool has = __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f");
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && ((c >> 9) & 1u) != 0;
+    return vaes && __builtin_cpu_supports("avx512f");
+  }();
   return has;
 }
 
